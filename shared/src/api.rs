@@ -1,0 +1,119 @@
+//! JSON bodies of the HTTP routes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::frames::NodeInfo;
+use crate::message::Message;
+use crate::vector::RoomVector;
+
+/// `GET /api/health`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub node: String,
+    pub status: String,
+    /// Every configured peer and whether its mesh link is up.
+    pub peers: BTreeMap<String, PeerState>,
+    pub uptime_s: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerState {
+    Up,
+    Down,
+}
+
+/// `GET /api/nodes`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nodes {
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// `GET /api/rooms`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rooms {
+    pub rooms: Vec<RoomSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub room: String,
+    /// How many messages the room holds.
+    pub messages: u64,
+    /// How many names are online in the room, on any node.
+    pub members: u64,
+}
+
+/// `GET /api/rooms/{room}/messages`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagesPage {
+    /// Ascending by `(ts, origin, seq)`.
+    pub messages: Vec<Message>,
+    /// Older messages exist before the first one.
+    pub more: bool,
+}
+
+/// `POST /api/rooms/{room}/messages`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostMessage {
+    pub name: String,
+    pub id: String,
+    pub body: String,
+}
+
+/// The answer to a `POST`: the stored message (the original one for a repeat).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posted {
+    pub msg: Message,
+}
+
+/// `GET /api/rooms/{room}/poll`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    pub messages: Vec<Message>,
+    /// What the client holds after taking `messages`; the next `since`.
+    pub vector: RoomVector,
+    /// Extension: as `synced.gap`, the node sent only the latest messages.
+    #[serde(default)]
+    pub gap: bool,
+}
+
+/// The body of every refused HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody { error: ErrorDetail { code, message: message.into() } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_match_protocol_shapes() {
+        let h: Health =
+            serde_json::from_str(r#"{"node":"n1","status":"ok","peers":{"n2":"up","n3":"down"},"uptime_s":42}"#).unwrap();
+        assert_eq!(h.peers["n3"], PeerState::Down);
+        let e = serde_json::to_string(&ErrorBody::new(ErrorCode::Invalid, "room must be …")).unwrap();
+        assert_eq!(e, r#"{"error":{"code":"invalid","message":"room must be …"}}"#);
+        let p: Poll = serde_json::from_str(r#"{"messages":[],"vector":{"n1":7,"n2":3}}"#).unwrap();
+        assert!(!p.gap);
+        assert_eq!(p.vector.get("n1"), 7);
+        let post: PostMessage = serde_json::from_str(r#"{"name":"alice","id":"1","body":"hi"}"#).unwrap();
+        assert_eq!(post.name, "alice");
+    }
+}

@@ -1,0 +1,82 @@
+//! The error codes a node answers with, in `error` frames and HTTP bodies.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or no known `type`.
+    BadFrame,
+    /// Something other than `hello` came first.
+    NoHello,
+    /// `hello.v` names a version this node does not speak.
+    UnsupportedVersion,
+    /// A field breaks one of the protocol's rules.
+    Invalid,
+    /// `send`, `typing` or `leave` for a room the connection has not joined.
+    NotJoined,
+    /// The connection sent more than its rate allows.
+    RateLimited,
+    /// The node cannot serve this now (overloaded or stopping); try again.
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 7] = [
+        ErrorCode::BadFrame,
+        ErrorCode::NoHello,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::Invalid,
+        ErrorCode::NotJoined,
+        ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
+    ];
+
+    /// The wire name, as in `{"code":"bad_frame"}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::NoHello => "no_hello",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+
+    /// The HTTP status a refused request gets.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::NotJoined => 409,
+            _ => 400,
+        }
+    }
+
+    /// Words for people, used by clients that show the error.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "The server could not read that request.",
+            ErrorCode::NoHello => "Not signed in yet.",
+            ErrorCode::UnsupportedVersion => "This app is too old or too new for the server.",
+            ErrorCode::Invalid => "That was not accepted.",
+            ErrorCode::NotJoined => "You are not in that room.",
+            ErrorCode::RateLimited => "Slow down: too many messages at once.",
+            ErrorCode::Unavailable => "The server is busy; trying again.",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_match_serde() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{}\"", code.as_str()));
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The WebSocket frames: one JSON object per text frame, tagged by `type`.
+//! Unknown fields are ignored, so either side may add optional ones.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::limits::{self, Invalid};
+use crate::message::{Cursor, Message};
+use crate::vector::RoomVector;
+
+/// A node of the mesh as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: String,
+    /// The node's WebSocket URL as a browser reaches it.
+    pub url: String,
+    pub up: bool,
+}
+
+/// Client to node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Must come first.
+    Hello { v: u32, name: String },
+    /// Subscribe; `since` asks for exactly what the client lacks.
+    Join {
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<RoomVector>,
+    },
+    Leave { room: String },
+    Send { room: String, id: String, body: String },
+    Typing { room: String },
+    History {
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<Cursor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+}
+
+impl ClientFrame {
+    /// The frame's `type`, as on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientFrame::Hello { .. } => "hello",
+            ClientFrame::Join { .. } => "join",
+            ClientFrame::Leave { .. } => "leave",
+            ClientFrame::Send { .. } => "send",
+            ClientFrame::Typing { .. } => "typing",
+            ClientFrame::History { .. } => "history",
+        }
+    }
+
+    /// Checks every field against the protocol's rules. `hello.v` is not a
+    /// field rule: a wrong version is `unsupported_version`, checked apart.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        match self {
+            ClientFrame::Hello { name, .. } => limits::validate_name(name),
+            ClientFrame::Join { room, since } => {
+                limits::validate_room(room)?;
+                since.as_ref().map_or(Ok(()), RoomVector::validate)
+            }
+            ClientFrame::Leave { room } | ClientFrame::Typing { room } => limits::validate_room(room),
+            ClientFrame::Send { room, id, body } => {
+                limits::validate_room(room)?;
+                limits::validate_msg_id(id)?;
+                limits::validate_body(body)
+            }
+            ClientFrame::History { room, before, limit } => {
+                limits::validate_room(room)?;
+                if let Some(c) = before {
+                    limits::validate_node_id(&c.origin)?;
+                }
+                limits::history_limit(*limit).map(drop)
+            }
+        }
+    }
+
+    /// Every frame type a client may send; anything else is `bad_frame`.
+    pub const TYPES: [&'static str; 6] = ["hello", "join", "leave", "send", "typing", "history"];
+}
+
+/// Node to client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Welcome { v: u32, node: String, name: String, nodes: Vec<NodeInfo> },
+    /// `members` are the names online in the room on any node, joiner included.
+    Joined { room: String, members: Vec<String> },
+    Message { msg: Message },
+    /// The backlog is complete; `vector` is what the client now holds.
+    Synced { room: String, vector: RoomVector, gap: bool },
+    Ack { id: String, msg: Message },
+    Presence { room: String, name: String, online: bool },
+    Typing { room: String, name: String },
+    History { room: String, messages: Vec<Message>, more: bool },
+    Nodes { nodes: Vec<NodeInfo> },
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// The `send` this answers, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+impl ServerFrame {
+    pub fn to_json(&self) -> String {
+        // A derived Serialize of strings and integers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Encoders for the node's hot paths: they borrow the message instead of
+/// cloning it into a [`ServerFrame`], and produce the same JSON.
+pub mod encode {
+    use serde::Serialize;
+
+    use crate::message::Message;
+
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename = "message")]
+    struct MessageRef<'a> {
+        msg: &'a Message,
+    }
+
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename = "ack")]
+    struct AckRef<'a> {
+        id: &'a str,
+        msg: &'a Message,
+    }
+
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename = "typing")]
+    struct TypingRef<'a> {
+        room: &'a str,
+        name: &'a str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename = "presence")]
+    struct PresenceRef<'a> {
+        room: &'a str,
+        name: &'a str,
+        online: bool,
+    }
+
+    /// `{"type":"message","msg":…}`
+    pub fn message(msg: &Message) -> String {
+        serde_json::to_string(&MessageRef { msg }).unwrap_or_default()
+    }
+
+    /// `{"type":"ack","id":…,"msg":…}`
+    pub fn ack(msg: &Message) -> String {
+        serde_json::to_string(&AckRef { id: &msg.id, msg }).unwrap_or_default()
+    }
+
+    /// `{"type":"typing","room":…,"name":…}`
+    pub fn typing(room: &str, name: &str) -> String {
+        serde_json::to_string(&TypingRef { room, name }).unwrap_or_default()
+    }
+
+    /// `{"type":"presence","room":…,"name":…,"online":…}`
+    pub fn presence(room: &str, name: &str, online: bool) -> String {
+        serde_json::to_string(&PresenceRef { room, name, online }).unwrap_or_default()
+    }
+}
+
+/// Why a text frame could not become a [`ClientFrame`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not JSON, not an object, or no known `type`: `bad_frame`.
+    BadFrame(String),
+    /// A known `type` with missing or mistyped fields: `invalid`.
+    Invalid(String),
+}
+
+impl DecodeError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::BadFrame(_) => ErrorCode::BadFrame,
+            DecodeError::Invalid(_) => ErrorCode::Invalid,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            DecodeError::BadFrame(m) | DecodeError::Invalid(m) => m,
+        }
+    }
+}
+
+/// Parses a client frame, telling a frame of no known type (`bad_frame`)
+/// from a known one with bad fields (`invalid`). The happy path parses once.
+pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => Ok(frame),
+        Err(err) => {
+            #[derive(Deserialize)]
+            struct Tagged {
+                #[serde(rename = "type")]
+                kind: String,
+            }
+            match serde_json::from_str::<Tagged>(text) {
+                Ok(t) if ClientFrame::TYPES.contains(&t.kind.as_str()) => {
+                    Err(DecodeError::Invalid(format!("bad {} frame: {}", t.kind, field_error(&err))))
+                }
+                Ok(t) => Err(DecodeError::BadFrame(format!("unknown frame type {:?}", truncate(&t.kind, 32)))),
+                Err(_) => Err(DecodeError::BadFrame("expected a JSON object with a \"type\"".into())),
+            }
+        }
+    }
+}
+
+/// serde's message without its "at line 1 column 37" tail.
+fn field_error(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+#[path = "frames_tests.rs"]
+mod tests;

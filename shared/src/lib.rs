@@ -1,0 +1,34 @@
+//! The meshchat client protocol, shared by the node and the web app.
+//!
+//! Everything a node and a client say to each other is declared here once:
+//! the server and the WebAssembly app both depend on this crate, so a field
+//! renamed here is renamed everywhere. There is no I/O and no async runtime in
+//! it, so it compiles for `wasm32-unknown-unknown`.
+//!
+//! # Layout
+//!
+//! - [`limits`]: the protocol's names and limits and the functions that check them.
+//! - [`vector`]: [`RoomVector`], "which messages of a room I hold", per origin node.
+//! - [`message`]: [`Message`] and its total order key [`Cursor`] `(ts, origin, seq)`.
+//! - [`frames`]: the WebSocket frames, [`ClientFrame`] and [`ServerFrame`].
+//! - [`error`]: the [`ErrorCode`]s a node answers with.
+//! - [`api`]: the JSON bodies of the HTTP routes.
+//! - [`hlc`]: the hybrid logical clock that stamps `ts`.
+
+pub mod api;
+pub mod error;
+pub mod frames;
+pub mod hlc;
+pub mod limits;
+pub mod message;
+pub mod vector;
+
+pub use error::ErrorCode;
+pub use frames::{ClientFrame, NodeInfo, ServerFrame};
+pub use hlc::Hlc;
+pub use limits::Invalid;
+pub use message::{Cursor, Message};
+pub use vector::RoomVector;
+
+/// The protocol version spoken in `hello` and `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;

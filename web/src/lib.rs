@@ -1,0 +1,1 @@
+//! The meshchat web app (Leptos, CSR). Built in the next issue.
