@@ -1,0 +1,84 @@
+//! The node list clients see: this node and its peers, with liveness.
+//!
+//! The mesh updates peer liveness; sessions watch for changes and send
+//! `nodes` frames, so browsers always know where they could move to.
+
+use std::sync::Mutex;
+
+use meshchat_shared::NodeInfo;
+use tokio::sync::watch;
+
+pub struct Cluster {
+    me: NodeInfo,
+    peers: Mutex<Vec<NodeInfo>>,
+    /// Bumped on every change; sessions wait on it.
+    version: watch::Sender<u64>,
+}
+
+impl Cluster {
+    /// `peers` start as down until the mesh connects to them.
+    pub fn new(me: NodeInfo, peers: Vec<NodeInfo>) -> Cluster {
+        let peers = peers.into_iter().map(|p| NodeInfo { up: false, ..p }).collect();
+        Cluster { me, peers: Mutex::new(peers), version: watch::Sender::new(0) }
+    }
+
+    pub fn me(&self) -> &NodeInfo {
+        &self.me
+    }
+
+    /// Every node, this one first.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        let mut all = vec![self.me.clone()];
+        all.extend(self.peers.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned());
+        all
+    }
+
+    /// The peers and whether each is up.
+    pub fn peers(&self) -> Vec<NodeInfo> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Marks a peer up or down; wakes watchers only on a real change.
+    pub fn set_up(&self, id: &str, up: bool) {
+        let changed = {
+            let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+            match peers.iter_mut().find(|p| p.id == id) {
+                Some(p) if p.up != up => {
+                    p.up = up;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.version.send_modify(|v| *v += 1);
+        }
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str) -> NodeInfo {
+        NodeInfo { id: id.into(), url: format!("ws://{id}/ws"), up: true }
+    }
+
+    #[test]
+    fn peers_start_down_and_changes_wake_watchers() {
+        let c = Cluster::new(info("n1"), vec![info("n2")]);
+        let mut rx = c.subscribe();
+        assert_eq!(c.nodes().iter().map(|n| n.up).collect::<Vec<_>>(), [true, false]);
+        c.set_up("n2", false);
+        assert!(!rx.has_changed().unwrap());
+        c.set_up("n2", true);
+        assert!(rx.has_changed().unwrap());
+        rx.mark_unchanged();
+        c.set_up("n9", true);
+        assert!(!rx.has_changed().unwrap());
+    }
+}

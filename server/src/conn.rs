@@ -1,0 +1,173 @@
+//! A client connection as the rest of the node sees it.
+//!
+//! Rooms never write to sockets: they push pre-serialised frames into the
+//! connection's bounded queue, which its session task drains. A full queue
+//! means the client is not reading; the connection is then closed rather than
+//! buffered without bound, and the room moves on at once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+pub type ConnId = u64;
+
+/// A serialised frame: made once, shared by every recipient.
+pub type Frame = Utf8Bytes;
+
+/// What a connection's queue carries.
+#[derive(Debug)]
+pub enum Outbound {
+    One(Frame),
+    /// Several frames that belong together (a join's backlog), written as
+    /// one queue item so a long catch-up cannot overflow the queue.
+    Many(Vec<Frame>),
+}
+
+/// Close codes the node uses.
+pub mod close {
+    /// The client sent a frame over 64 KiB.
+    pub const TOO_BIG: u16 = 1009;
+    /// The client does not read what it is sent.
+    pub const POLICY: u16 = 1008;
+    /// The node is stopping: reconnect elsewhere.
+    pub const RESTART: u16 = 1012;
+}
+
+#[derive(Clone)]
+pub struct ConnHandle {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    id: ConnId,
+    /// Set once, by `hello`; rooms only see connections that have one.
+    name: OnceLock<Arc<str>>,
+    tx: mpsc::Sender<Outbound>,
+    closed: CancellationToken,
+    /// The first reason given wins; later ones are ignored.
+    reason: OnceLock<(u16, &'static str)>,
+    metrics: Arc<Metrics>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl ConnHandle {
+    /// A handle and the receiving end of its queue of `capacity` items.
+    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> (ConnHandle, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let inner = Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name: OnceLock::new(),
+            tx,
+            closed: CancellationToken::new(),
+            reason: OnceLock::new(),
+            metrics,
+        };
+        (ConnHandle { inner: Arc::new(inner) }, rx)
+    }
+
+    pub fn id(&self) -> ConnId {
+        self.inner.id
+    }
+
+    /// Records the name given in `hello`; false if it was already set.
+    pub fn set_name(&self, name: &str) -> bool {
+        self.inner.name.set(name.into()).is_ok()
+    }
+
+    /// The user name given in `hello` ("" before it).
+    pub fn name(&self) -> &str {
+        self.inner.name.get().map_or("", |n| n)
+    }
+
+    pub fn name_arc(&self) -> Arc<str> {
+        self.inner.name.get().cloned().unwrap_or_else(|| Arc::from(""))
+    }
+
+    /// Queues a frame; false if the connection is closed or too slow (and
+    /// is now being closed).
+    pub fn push(&self, frame: Frame) -> bool {
+        self.enqueue(Outbound::One(frame))
+    }
+
+    pub fn push_many(&self, frames: Vec<Frame>) -> bool {
+        if frames.is_empty() {
+            return true;
+        }
+        self.enqueue(Outbound::Many(frames))
+    }
+
+    fn enqueue(&self, item: Outbound) -> bool {
+        if self.inner.closed.is_cancelled() {
+            return false;
+        }
+        match self.inner.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.inner.metrics.slow_disconnects.inc();
+                self.close(close::POLICY, "too slow: the client is not reading its messages");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the session to close the socket with `code`.
+    pub fn close(&self, code: u16, reason: &'static str) {
+        let _ = self.inner.reason.set((code, reason));
+        self.inner.closed.cancel();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    /// Resolves once [`close`](Self::close) has been called.
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await;
+    }
+
+    /// The code and reason of the close, once closed.
+    pub fn close_reason(&self) -> Option<(u16, &'static str)> {
+        self.inner.reason.get().copied()
+    }
+}
+
+impl std::fmt::Debug for ConnHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnHandle").field("id", &self.inner.id).field("name", &self.name()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_closes_the_connection_instead_of_growing() {
+        let (conn, mut rx) = ConnHandle::new(2, Arc::new(Metrics::default()));
+        assert!(conn.push(Frame::from("1")));
+        assert!(conn.push(Frame::from("2")));
+        assert!(!conn.is_closed());
+        assert!(!conn.push(Frame::from("3")));
+        assert!(conn.is_closed());
+        assert_eq!(conn.close_reason().map(|r| r.0), Some(close::POLICY));
+        // Nothing more is queued once closed, even after the queue drains.
+        rx.recv().await.unwrap();
+        assert!(!conn.push(Frame::from("4")));
+        conn.closed().await;
+    }
+
+    #[test]
+    fn the_first_close_reason_wins() {
+        let (conn, _rx) = ConnHandle::new(2, Arc::new(Metrics::default()));
+        conn.close(close::RESTART, "restart");
+        conn.close(close::POLICY, "slow");
+        assert_eq!(conn.close_reason(), Some((close::RESTART, "restart")));
+    }
+}

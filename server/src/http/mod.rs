@@ -1,0 +1,92 @@
+//! The HTTP listener: the WebSocket at `/ws`, the JSON API, `/metrics` and
+//! the web app.
+
+mod api;
+mod error;
+mod poll;
+mod ws;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use meshchat_shared::limits::MAX_FRAME_BYTES;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::{ServeDir, ServeFile};
+
+pub use error::ApiError;
+
+use crate::cluster::Cluster;
+use crate::metrics::Metrics;
+use crate::room::Hub;
+use crate::session::SessionCtx;
+use crate::store::Store;
+
+/// What every handler shares.
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub store: Store,
+    pub cluster: Arc<Cluster>,
+    pub metrics: Arc<Metrics>,
+    pub sessions: Arc<SessionCtx>,
+    /// Every WebSocket session, so that a stop can wait for them to close.
+    pub tracker: TaskTracker,
+    pub started: Instant,
+    pub shutdown: CancellationToken,
+    /// tungstenite's read and write buffer per connection, in bytes.
+    pub ws_buffers: usize,
+}
+
+pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/api/health", get(api::health))
+        .route("/api/nodes", get(api::nodes))
+        .route("/api/rooms", get(api::rooms))
+        .route("/api/rooms/{room}/messages", get(api::get_messages).post(api::post_message))
+        .route("/api/rooms/{room}/poll", get(poll::poll))
+        .route("/metrics", get(metrics))
+        .route("/api", get(api_not_found))
+        .route("/api/{*rest}", get(api_not_found).post(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES));
+    let router = match web {
+        Some(dir) => {
+            let index = dir.join("index.html");
+            api.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
+        }
+        None => api.fallback(no_web_app),
+    };
+    router.with_state(app)
+}
+
+async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let peers = app.cluster.peers();
+    let up = peers.iter().filter(|p| p.up).count();
+    let text = app.metrics.render(&app.cluster.me().id, up, peers.len());
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text).into_response()
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::invalid("no such API route").with_status(StatusCode::NOT_FOUND)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::invalid("method not allowed on this route").with_status(StatusCode::METHOD_NOT_ALLOWED)
+}
+
+async fn no_web_app(State(app): State<Arc<AppState>>) -> Response {
+    let id = &app.cluster.me().id;
+    let page = format!(
+        "<!doctype html><meta charset=utf-8><title>meshchat {id}</title>\
+         <p>meshchat node <b>{id}</b> is running. The web app is not being served: \
+         start the node with <code>--web dist</code> after building it (see the README).</p>"
+    );
+    (StatusCode::NOT_FOUND, Html(page)).into_response()
+}

@@ -1,0 +1,23 @@
+//! The WebSocket route: upgrade, then hand the socket to a session.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::response::Response;
+use meshchat_shared::limits::MAX_FRAME_BYTES;
+
+use super::AppState;
+use crate::session;
+
+pub async fn upgrade(State(app): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    let sessions = app.sessions.clone();
+    let tracker = app.tracker.clone();
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        // tungstenite reserves its read buffer per connection up front; a
+        // chat frame is small, so a small buffer keeps idle sockets cheap.
+        .read_buffer_size(app.ws_buffers)
+        .write_buffer_size(app.ws_buffers)
+        .on_upgrade(move |socket| tracker.track_future(session::serve(socket, sessions)))
+}

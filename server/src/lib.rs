@@ -1,0 +1,35 @@
+//! meshchat: one node of a self-hosted, distributed, real-time chat.
+//!
+//! A node serves browsers over WebSocket and HTTP, stores every room in
+//! SQLite, and (with the mesh) replicates rooms to its peers.
+//!
+//! # Layout
+//!
+//! - [`node`]: wires the parts below together; start and clean stop.
+//! - [`session`]: one client connection, frame by frame; generic over the
+//!   socket so it is unit-tested over channels.
+//! - [`conn`]: a connection as rooms see it: a bounded queue of
+//!   pre-serialised frames and a close signal.
+//! - [`room`]: one actor per room (members, presence, fan-out, the commit
+//!   pipeline) and the hub that starts them.
+//! - [`repl`]: the sans-IO replication core: seq, stamps, vectors, causal
+//!   delivery. No I/O, no clock.
+//! - [`store`]: SQLite in WAL mode; group commit on a writer thread.
+//! - [`http`]: the axum router: `/ws`, the JSON API, the long poll, `/metrics`,
+//!   and the web app.
+//! - [`cluster`]: the node list clients see, with liveness.
+//! - [`metrics`]: counters and gauges in the Prometheus text format.
+//! - [`clock`]: wall-clock milliseconds, for everything outside the core.
+
+pub mod clock;
+pub mod cluster;
+pub mod conn;
+pub mod http;
+pub mod metrics;
+pub mod node;
+pub mod repl;
+pub mod room;
+pub mod session;
+pub mod store;
+
+pub use node::{Node, NodeConfig, NodeError};

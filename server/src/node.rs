@@ -1,0 +1,158 @@
+//! A running node: storage, rooms, sessions and the HTTP listener, wired
+//! together, and the order in which they stop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meshchat_shared::NodeInfo;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cluster::Cluster;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::room::{Hub, RoomConfig, RoomCtx};
+use crate::session::{SessionConfig, SessionCtx};
+use crate::store::{Store, StoreError, Sync};
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: String,
+    pub http: SocketAddr,
+    pub data: PathBuf,
+    /// The built web app to serve at `/`.
+    pub web: Option<PathBuf>,
+    /// This node's WebSocket URL as browsers reach it; derived from `http` if unset.
+    pub public_url: Option<String>,
+    pub sync: Sync,
+    pub session: SessionConfig,
+    pub room: RoomConfig,
+    /// tungstenite's read and write buffer per connection.
+    pub ws_buffers: usize,
+}
+
+impl NodeConfig {
+    /// A single node with defaults for everything but where it lives.
+    pub fn new(id: &str, http: SocketAddr, data: PathBuf) -> Self {
+        NodeConfig {
+            id: id.to_owned(),
+            http,
+            data,
+            web: None,
+            public_url: None,
+            sync: Sync::Full,
+            session: SessionConfig::default(),
+            room: RoomConfig::default(),
+            ws_buffers: 8 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error("invalid node id {0:?}: {1}")]
+    BadId(String, meshchat_shared::Invalid),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// How long a stop waits for sessions to close before dropping them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub struct Node {
+    http_addr: SocketAddr,
+    public_url: String,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), NodeError>>,
+}
+
+impl Node {
+    /// Opens storage, binds the listener and starts serving.
+    pub async fn start(cfg: NodeConfig) -> Result<Node, NodeError> {
+        meshchat_shared::limits::validate_node_id(&cfg.id).map_err(|e| NodeError::BadId(cfg.id.clone(), e))?;
+        let metrics = Arc::new(Metrics::default());
+        let store = Store::open(&cfg.data, &cfg.id, cfg.sync, metrics.clone())?;
+        let listener = TcpListener::bind(cfg.http).await.map_err(|e| NodeError::Bind(cfg.http, e))?;
+        let http_addr = listener.local_addr().map_err(|e| NodeError::Bind(cfg.http, e))?;
+        let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("ws://{http_addr}/ws"));
+
+        let shutdown = CancellationToken::new();
+        let cluster = Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, Vec::new()));
+        let hub = Hub::new(RoomCtx {
+            node: cfg.id.as_str().into(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            config: cfg.room.clone(),
+        });
+        let sessions = Arc::new(SessionCtx {
+            hub: hub.clone(),
+            cluster: cluster.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            config: cfg.session.clone(),
+        });
+        let tracker = TaskTracker::new();
+        let app = Arc::new(AppState {
+            hub,
+            store: store.clone(),
+            cluster,
+            metrics,
+            sessions,
+            tracker: tracker.clone(),
+            started: Instant::now(),
+            shutdown: shutdown.clone(),
+            ws_buffers: cfg.ws_buffers,
+        });
+        let router = http::router(app, cfg.web.clone());
+        let token = shutdown.clone();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, router).with_graceful_shutdown(token.clone().cancelled_owned());
+            let server = tokio::spawn(async move { server.await });
+            token.cancelled().await;
+            // Sessions see the same token and close with 1012 after writing
+            // what they had queued.
+            tracker.close();
+            if tokio::time::timeout(STOP_GRACE, tracker.wait()).await.is_err() {
+                tracing::warn!("some sessions did not close in time");
+            }
+            let served = tokio::time::timeout(STOP_GRACE, server).await;
+            store.flush().await?;
+            store.close().await;
+            match served {
+                Ok(Ok(Err(e))) => Err(NodeError::Serve(e)),
+                _ => Ok(()),
+            }
+        });
+        Ok(Node { http_addr, public_url, shutdown, task })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// Starts a clean stop; [`wait`](Self::wait) for it to finish.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Resolves when the node has stopped and storage is flushed.
+    pub async fn wait(self) -> Result<(), NodeError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(NodeError::Serve(std::io::Error::other(e.to_string()))),
+        }
+    }
+}

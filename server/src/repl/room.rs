@@ -1,0 +1,253 @@
+//! One room's replication state on one node.
+//!
+//! Per origin, a room's messages form a gapless log (seq 1, 2, 3…). The core
+//! tracks how far each log has been delivered here (the room vector), stamps
+//! local messages, and holds back remote ones until they are deliverable:
+//! the next seq of their origin, and everything their `vc` covers already
+//! delivered. Delivered in that order, every node's vector always describes a
+//! causally closed set, and a vector means the same set everywhere.
+
+use std::collections::{BTreeMap, HashMap};
+
+use meshchat_shared::{Hlc, Message, RoomVector};
+use thiserror::Error;
+
+/// Why a message from a peer was refused outright.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Rejected {
+    #[error("message is for room {0:?}")]
+    WrongRoom(String),
+    #[error("message vc does not name its own seq")]
+    BadVector,
+}
+
+#[derive(Debug)]
+pub struct RoomCore {
+    room: String,
+    node: String,
+    /// Delivered here, per origin: the next message of `o` is `vector[o] + 1`.
+    vector: RoomVector,
+    hlc: Hlc,
+    /// Received but not yet deliverable, per origin by seq.
+    pending: HashMap<String, BTreeMap<u64, Message>>,
+}
+
+impl RoomCore {
+    /// A room that has already delivered `vector`, whose largest stamp is `last_ts`.
+    pub fn new(room: &str, node: &str, vector: RoomVector, last_ts: u64) -> Self {
+        RoomCore { room: room.to_owned(), node: node.to_owned(), vector, hlc: Hlc::new(last_ts), pending: HashMap::new() }
+    }
+
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    /// Everything delivered here.
+    pub fn vector(&self) -> &RoomVector {
+        &self.vector
+    }
+
+    /// Messages held back waiting for their causal past.
+    pub fn pending_len(&self) -> usize {
+        self.pending.values().map(BTreeMap::len).sum()
+    }
+
+    /// Accepts a message from a local client: the origin's next seq, a stamp
+    /// after everything delivered here, and the vector it was written against.
+    pub fn accept_local(&mut self, author: &str, id: &str, body: &str, now_ms: u64) -> Message {
+        let seq = self.vector.get(&self.node) + 1;
+        self.vector.set(&self.node, seq);
+        Message {
+            room: self.room.clone(),
+            id: id.to_owned(),
+            author: author.to_owned(),
+            body: body.to_owned(),
+            origin: self.node.clone(),
+            seq,
+            ts: self.hlc.tick(now_ms),
+            vc: self.vector.clone(),
+        }
+    }
+
+    /// Takes a message from a peer. Returns the messages that became
+    /// deliverable, in an order that respects causality; a message already
+    /// delivered or already pending is ignored.
+    pub fn receive(&mut self, msg: Message) -> Result<Vec<Message>, Rejected> {
+        if msg.room != self.room {
+            return Err(Rejected::WrongRoom(msg.room));
+        }
+        if msg.seq == 0 || msg.vc.get(&msg.origin) != msg.seq {
+            return Err(Rejected::BadVector);
+        }
+        if self.vector.covers(&msg.origin, msg.seq) {
+            return Ok(Vec::new());
+        }
+        // A message of our own origin that we have not delivered can only
+        // come from a peer after our data was lost; it is still ours, and
+        // delivering it keeps us from reusing its seq. So no special case.
+        let origin = msg.origin.clone();
+        self.pending.entry(origin).or_default().entry(msg.seq).or_insert(msg);
+        Ok(self.drain())
+    }
+
+    /// Delivers pending messages until none is deliverable.
+    fn drain(&mut self) -> Vec<Message> {
+        let mut out = Vec::new();
+        loop {
+            let mut progressed = false;
+            let origins: Vec<String> = self.pending.keys().cloned().collect();
+            for origin in origins {
+                while let Some(msg) = self.take_deliverable(&origin) {
+                    self.vector.set(&msg.origin, msg.seq);
+                    self.hlc.observe(msg.ts);
+                    out.push(msg);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.pending.retain(|_, q| !q.is_empty());
+        out
+    }
+
+    fn take_deliverable(&mut self, origin: &str) -> Option<Message> {
+        let next = self.vector.get(origin) + 1;
+        let queue = self.pending.get_mut(origin)?;
+        // Anything at or below what is delivered is a stale duplicate.
+        while let Some((&seq, _)) = queue.first_key_value() {
+            if seq >= next {
+                break;
+            }
+            queue.pop_first();
+        }
+        let head = queue.get(&next)?;
+        let ready = head.vc.iter().all(|(o, s)| o == origin || self.vector.get(o) >= s);
+        if ready { queue.remove(&next) } else { None }
+    }
+
+    /// What this node knows it lacks, per origin as `(origin, have, need)`:
+    /// seqs `have+1..=need` are neither delivered nor pending. Asked of peers
+    /// to fill a gap at once instead of waiting for the next anti-entropy.
+    pub fn wants(&self) -> Vec<(String, u64, u64)> {
+        let mut need: BTreeMap<String, u64> = BTreeMap::new();
+        let mut bump = |o: &str, s: u64| {
+            let top = need.entry(o.to_owned()).or_insert(0);
+            *top = (*top).max(s);
+        };
+        for (origin, queue) in &self.pending {
+            if let Some((&first, _)) = queue.first_key_value() {
+                if first > self.vector.get(origin) + 1 {
+                    bump(origin, first - 1);
+                }
+            }
+            for m in queue.values() {
+                for (o, s) in m.vc.iter() {
+                    let held = self.pending.get(o).is_some_and(|q| q.contains_key(&s));
+                    if o != origin && s > self.vector.get(o) && !held {
+                        bump(o, s);
+                    }
+                }
+            }
+        }
+        need.into_iter()
+            .map(|(o, top)| {
+                let have = self.vector.get(&o);
+                (o, have, top)
+            })
+            .collect()
+    }
+
+    /// Forgets pending messages (a crash loses them; peers resend).
+    pub fn clear_pending(&mut self) {
+        self.pending.clear();
+    }
+}
+
+/// Of two messages with one `(author, id)`, the one every node keeps: the
+/// earlier in room order. A pure function of the two, so all nodes agree
+/// without talking.
+pub fn preferred<'a>(a: &'a Message, b: &'a Message) -> &'a Message {
+    if b.order(a).is_lt() { b } else { a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(origin: &str, seq: u64, ts: u64, deps: &[(&str, u64)]) -> Message {
+        let mut vc: RoomVector = deps.iter().map(|&(o, s)| (o, s)).collect();
+        vc.set(origin, seq);
+        Message {
+            room: "r".into(),
+            id: format!("{origin}-{seq}"),
+            author: "a".into(),
+            body: "b".into(),
+            origin: origin.into(),
+            seq,
+            ts,
+            vc,
+        }
+    }
+
+    fn keys(v: &[Message]) -> Vec<(&str, u64)> {
+        v.iter().map(|m| (m.origin.as_str(), m.seq)).collect()
+    }
+
+    #[test]
+    fn local_messages_count_stamp_and_carry_the_vector() {
+        let mut c = RoomCore::new("r", "n1", RoomVector::new(), 0);
+        let a = c.accept_local("alice", "1", "hi", 1000);
+        let b = c.accept_local("alice", "2", "there", 1000);
+        assert_eq!((a.seq, a.ts), (1, 1000));
+        assert_eq!((b.seq, b.ts), (2, 1001));
+        assert_eq!(b.vc, [("n1", 2)].into_iter().collect());
+        c.receive(remote("n2", 1, 5000, &[("n1", 2)])).unwrap();
+        let d = c.accept_local("alice", "3", "!", 1002);
+        assert_eq!(d.vc, [("n1", 3), ("n2", 1)].into_iter().collect());
+        assert!(d.ts > 5000, "a message sorts after what its origin delivered");
+    }
+
+    #[test]
+    fn holds_back_until_per_origin_order_and_dependencies() {
+        let mut c = RoomCore::new("r", "n1", RoomVector::new(), 0);
+        assert!(c.receive(remote("n2", 2, 20, &[])).unwrap().is_empty());
+        assert!(c.receive(remote("n3", 1, 30, &[("n2", 2)])).unwrap().is_empty());
+        assert_eq!(c.pending_len(), 2);
+        assert_eq!(c.wants(), vec![("n2".to_string(), 0, 1)]);
+        let out = c.receive(remote("n2", 1, 10, &[])).unwrap();
+        assert_eq!(keys(&out), [("n2", 1), ("n2", 2), ("n3", 1)]);
+        assert_eq!(c.pending_len(), 0);
+        assert_eq!(c.vector(), &[("n2", 2), ("n3", 1)].into_iter().collect());
+    }
+
+    #[test]
+    fn duplicates_are_ignored() {
+        let mut c = RoomCore::new("r", "n1", RoomVector::new(), 0);
+        assert_eq!(c.receive(remote("n2", 1, 10, &[])).unwrap().len(), 1);
+        assert!(c.receive(remote("n2", 1, 10, &[])).unwrap().is_empty());
+        c.receive(remote("n2", 3, 30, &[])).unwrap();
+        c.receive(remote("n2", 3, 30, &[])).unwrap();
+        assert_eq!(c.pending_len(), 1);
+    }
+
+    #[test]
+    fn malformed_messages_are_rejected() {
+        let mut c = RoomCore::new("r", "n1", RoomVector::new(), 0);
+        let mut m = remote("n2", 1, 10, &[]);
+        m.vc = RoomVector::new();
+        assert_eq!(c.receive(m), Err(Rejected::BadVector));
+        let mut m = remote("n2", 1, 10, &[]);
+        m.room = "other".into();
+        assert!(matches!(c.receive(m), Err(Rejected::WrongRoom(_))));
+    }
+
+    #[test]
+    fn preferred_is_the_earlier_in_room_order_either_way_round() {
+        let a = remote("n1", 4, 100, &[]);
+        let b = remote("n2", 1, 100, &[]);
+        assert_eq!(preferred(&a, &b).origin, "n1");
+        assert_eq!(preferred(&b, &a).origin, "n1");
+    }
+}

@@ -1,0 +1,174 @@
+//! What a session does with each client frame.
+//!
+//! Everything it answers goes through the connection's own queue, the same
+//! path rooms use, so the socket has exactly one writer and replies keep
+//! their order with the acks and messages around them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use meshchat_shared::frames::{DecodeError, decode_client};
+use meshchat_shared::limits::history_limit;
+use meshchat_shared::{ClientFrame, Cursor, ErrorCode, PROTOCOL_VERSION, RoomVector, ServerFrame};
+
+use super::SessionCtx;
+use super::ratelimit::TokenBucket;
+use crate::conn::{ConnHandle, Frame};
+use crate::room::{AckTo, RoomCmd, RoomHandle};
+
+pub(super) struct Session {
+    ctx: Arc<SessionCtx>,
+    conn: ConnHandle,
+    named: bool,
+    joined: HashMap<String, RoomHandle>,
+    bucket: TokenBucket,
+}
+
+impl Session {
+    pub(super) fn new(ctx: Arc<SessionCtx>, conn: ConnHandle) -> Session {
+        let bucket = TokenBucket::new(ctx.config.rate, Instant::now());
+        Session { ctx, conn, named: false, joined: HashMap::new(), bucket }
+    }
+
+    pub(super) fn is_named(&self) -> bool {
+        self.named
+    }
+
+    pub(super) fn on_binary(&mut self) {
+        self.error(ErrorCode::BadFrame, "frames are JSON text, not binary", None);
+    }
+
+    pub(super) fn on_text(&mut self, text: &str) {
+        self.ctx.metrics.frames_in.inc();
+        let frame = decode_client(text);
+        if !self.bucket.take(Instant::now()) {
+            let id = match &frame {
+                Ok(ClientFrame::Send { id, .. }) => Some(id.as_str()),
+                _ => None,
+            };
+            return self.error(ErrorCode::RateLimited, "too many frames; slow down", id);
+        }
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e @ (DecodeError::BadFrame(_) | DecodeError::Invalid(_))) => {
+                return self.error(e.code(), e.message(), None);
+            }
+        };
+        if !self.named && !matches!(frame, ClientFrame::Hello { .. }) {
+            return self.error(ErrorCode::NoHello, "send hello first", None);
+        }
+        if let Err(e) = frame.validate() {
+            let id = match &frame {
+                ClientFrame::Send { id, .. } => Some(id.as_str()),
+                _ => None,
+            };
+            return self.error(ErrorCode::Invalid, &e.to_string(), id);
+        }
+        match frame {
+            ClientFrame::Hello { v, name } => self.on_hello(v, &name),
+            ClientFrame::Join { room, since } => self.on_join(room, since),
+            ClientFrame::Leave { room } => self.on_leave(&room),
+            ClientFrame::Send { room, id, body } => self.on_send(&room, id, body),
+            ClientFrame::Typing { room } => self.on_typing(&room),
+            ClientFrame::History { room, before, limit } => self.on_history(room, before, limit),
+        }
+    }
+
+    fn on_hello(&mut self, v: u32, name: &str) {
+        if v != PROTOCOL_VERSION {
+            let msg = format!("this node speaks protocol version {PROTOCOL_VERSION}");
+            return self.error(ErrorCode::UnsupportedVersion, &msg, None);
+        }
+        if self.named {
+            return self.error(ErrorCode::Invalid, "hello was already received", None);
+        }
+        // Version and name checked before the name is set: a refused hello
+        // leaves the connection unnamed, free to try again.
+        if let Err(e) = meshchat_shared::limits::validate_name(name) {
+            return self.error(ErrorCode::Invalid, &e.to_string(), None);
+        }
+        self.conn.set_name(name);
+        self.named = true;
+        let welcome = ServerFrame::Welcome {
+            v: PROTOCOL_VERSION,
+            node: self.ctx.cluster.me().id.clone(),
+            name: name.to_owned(),
+            nodes: self.ctx.cluster.nodes(),
+        };
+        self.push(welcome);
+    }
+
+    fn on_join(&mut self, room: String, since: Option<RoomVector>) {
+        let handle = self.ctx.hub.room(&room);
+        match handle.send(RoomCmd::Join { conn: self.conn.clone(), since }) {
+            Ok(()) => {
+                self.joined.insert(room, handle);
+            }
+            Err(code) => self.error(code, "the room is busy; try again", None),
+        }
+    }
+
+    fn on_leave(&mut self, room: &str) {
+        match self.joined.remove(room) {
+            Some(handle) => handle.send_reliably(RoomCmd::Leave { conn: self.conn.id() }),
+            None => self.error(ErrorCode::NotJoined, "not joined to that room", None),
+        }
+    }
+
+    fn on_send(&mut self, room: &str, id: String, body: String) {
+        let Some(handle) = self.joined.get(room) else {
+            return self.error(ErrorCode::NotJoined, "join the room before sending to it", Some(&id));
+        };
+        let cmd = RoomCmd::Send { to: AckTo::Conn(self.conn.clone()), author: self.conn.name_arc(), id: id.clone(), body };
+        if let Err(code) = handle.send(cmd) {
+            self.error(code, "the room is busy; send again", Some(&id));
+        }
+    }
+
+    fn on_typing(&mut self, room: &str) {
+        match self.joined.get(room) {
+            // Typing is a hint: dropping one under load is harmless.
+            Some(handle) => drop(handle.send(RoomCmd::Typing { conn: self.conn.id() })),
+            None => self.error(ErrorCode::NotJoined, "not joined to that room", None),
+        }
+    }
+
+    fn on_history(&mut self, room: String, before: Option<Cursor>, limit: Option<u32>) {
+        let limit = history_limit(limit).unwrap_or(meshchat_shared::limits::DEFAULT_HISTORY_LIMIT);
+        let store = self.ctx.hub.ctx().store.clone();
+        let conn = self.conn.clone();
+        // Off the session task, so a slow read never stalls the socket.
+        tokio::spawn(async move {
+            let frame = match store.history(&room, before, limit).await {
+                Ok((messages, more)) => ServerFrame::History { room, messages, more },
+                Err(e) => {
+                    tracing::warn!(error = %e, "history read failed");
+                    let code = ErrorCode::Unavailable;
+                    ServerFrame::Error { code, message: code.describe().to_owned(), id: None }
+                }
+            };
+            conn.push(Frame::from(frame.to_json()));
+        });
+    }
+
+    pub(super) fn on_nodes_changed(&mut self) {
+        self.push(ServerFrame::Nodes { nodes: self.ctx.cluster.nodes() });
+    }
+
+    fn error(&mut self, code: ErrorCode, message: &str, id: Option<&str>) {
+        self.ctx.metrics.error(code);
+        self.push(ServerFrame::Error { code, message: message.to_owned(), id: id.map(str::to_owned) });
+    }
+
+    fn push(&self, frame: ServerFrame) {
+        self.conn.push(Frame::from(frame.to_json()));
+    }
+
+    /// Leaves every room; called once when the connection ends.
+    pub(super) fn end(&mut self) {
+        for (_, handle) in self.joined.drain() {
+            handle.send_reliably(RoomCmd::Leave { conn: self.conn.id() });
+        }
+    }
+}

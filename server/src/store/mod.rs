@@ -1,0 +1,354 @@
+//! Durable storage: one SQLite database per node, in WAL mode.
+//!
+//! Writes go through one writer thread that commits in groups ([`writer`]);
+//! reads run on a small pool of read-only connections, which WAL lets proceed
+//! while the writer commits. The handle is cheap to clone and is the only way
+//! the rest of the node touches SQLite.
+
+mod schema;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use meshchat_shared::{Cursor, Message, RoomVector};
+use rusqlite::{Connection, OpenFlags, params};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+pub use schema::Sync;
+pub use writer::Stored;
+use writer::WriteOp;
+
+use crate::metrics::Metrics;
+
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(String),
+    #[error("database is incompatible: {0}")]
+    Incompatible(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage has stopped")]
+    Closed,
+    #[error("cannot create the data directory: {0}")]
+    Io(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e.to_string())
+    }
+}
+
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// What a room needs to start: its vector, clock and most recent messages.
+#[derive(Debug, Default)]
+pub struct RoomSnapshot {
+    /// Highest stored seq per origin (stored in causal order, so gapless).
+    pub vector: RoomVector,
+    /// Largest `ts` stored, so the room's clock never goes back after a restart.
+    pub last_ts: u64,
+    /// The latest visible messages, ascending.
+    pub recent: Vec<Message>,
+    /// `(author, id)` of every message, hashed, for idempotency checks.
+    pub ids: Vec<u64>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` once closed.
+    writer: Mutex<Option<mpsc::Sender<WriteOp>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+}
+
+/// Queue depth of the writer: rooms wait (backpressure) beyond it.
+const WRITE_QUEUE: usize = 8192;
+
+impl Store {
+    /// Opens (creating if needed) `dir/meshchat.db` for node `node`.
+    pub fn open(dir: &Path, node: &str, sync: Sync, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("meshchat.db");
+        let conn = Connection::open(&path)?;
+        schema::configure(&conn, sync)?;
+        schema::migrate(&conn, node)?;
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer::run(conn, rx, metrics))
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(Some(tx)),
+                writer_thread: Mutex::new(Some(thread)),
+                readers: Mutex::new(Vec::new()),
+                path,
+            }),
+        })
+    }
+
+    fn writer(&self) -> Result<mpsc::Sender<WriteOp>, StoreError> {
+        let guard = self.inner.writer.lock().map_err(|_| StoreError::Closed)?;
+        guard.clone().ok_or(StoreError::Closed)
+    }
+
+    /// Queues messages for the next group commit. The receiver fires once
+    /// they are durable; only then may anyone be told about them.
+    pub async fn append(&self, msgs: Vec<Stored>) -> Result<oneshot::Receiver<Result<(), StoreError>>, StoreError> {
+        let (done, rx) = oneshot::channel();
+        self.writer()?.send(WriteOp::Append { msgs, done }).await.map_err(|_| StoreError::Closed)?;
+        Ok(rx)
+    }
+
+    /// Marks the losing copy of a duplicated `(author, id)`.
+    pub async fn hide(&self, room: &str, origin: &str, seq: u64) -> Result<(), StoreError> {
+        let op = WriteOp::Hide { room: room.to_owned(), origin: origin.to_owned(), seq };
+        self.writer()?.send(op).await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Records that a room exists, without waiting for the commit.
+    pub fn touch(&self, room: &str) {
+        if let Ok(w) = self.writer() {
+            let _ = w.try_send(WriteOp::Touch { room: room.to_owned() });
+        }
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (done, rx) = oneshot::channel();
+        self.writer()?.send(WriteOp::Barrier { done }).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Commits what is queued, stops the writer and checkpoints the WAL.
+    pub async fn close(&self) {
+        let sender = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+        drop(sender);
+        let thread = self.inner.writer_thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+
+    /// Runs `f` on a pooled read-only connection off the async runtime.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().ok().and_then(|mut p| p.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open_with_flags(
+                        &inner.path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    c.busy_timeout(std::time::Duration::from_secs(5))?;
+                    c
+                }
+            };
+            let out = f(&conn);
+            if let Ok(mut p) = inner.readers.lock() {
+                p.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Sqlite(format!("reader task failed: {e}")))?
+    }
+
+    /// Everything a room actor loads when it starts.
+    pub async fn room_snapshot(&self, room: &str, recent: usize) -> Result<RoomSnapshot, StoreError> {
+        let room = room.to_owned();
+        self.read(move |c| {
+            let mut snap = RoomSnapshot::default();
+            let mut st = c.prepare_cached(
+                "SELECT origin, MAX(seq), MAX(ts) FROM messages WHERE room = ?1 GROUP BY origin",
+            )?;
+            let mut rows = st.query([&room])?;
+            while let Some(r) = rows.next()? {
+                let origin: String = r.get(0)?;
+                snap.vector.set(&origin, r.get::<_, i64>(1)? as u64);
+                snap.last_ts = snap.last_ts.max(r.get::<_, i64>(2)? as u64);
+            }
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {} FROM messages WHERE room = ?1 AND hidden = 0
+                 ORDER BY ts DESC, origin DESC, seq DESC LIMIT ?2",
+                schema::COLUMNS
+            ))?;
+            snap.recent = st
+                .query_map(params![room, recent as i64], schema::message_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            snap.recent.reverse();
+            let mut st = c.prepare_cached("SELECT author, id FROM messages WHERE room = ?1")?;
+            let mut rows = st.query([&room])?;
+            while let Some(r) = rows.next()? {
+                snap.ids.push(idem_hash(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?));
+            }
+            Ok(snap)
+        })
+        .await
+    }
+
+    /// Messages of `origin` with `after < seq <= upto`, ascending; hidden
+    /// copies included when `with_hidden` (the mesh needs them, clients not).
+    pub async fn range(
+        &self,
+        room: &str,
+        origin: &str,
+        after: u64,
+        upto: u64,
+        with_hidden: bool,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (room, origin) = (room.to_owned(), origin.to_owned());
+        self.read(move |c| range_sync(c, &room, &origin, after, upto, with_hidden)).await
+    }
+
+    /// Every visible message that `since` does not cover and `upto` does, in
+    /// room order: a join's or a poll's catch-up.
+    pub async fn missing(&self, room: &str, since: RoomVector, upto: RoomVector) -> Result<Vec<Message>, StoreError> {
+        let room = room.to_owned();
+        self.read(move |c| {
+            let mut out = Vec::new();
+            for (origin, top) in upto.iter() {
+                let after = since.get(origin);
+                if top > after {
+                    out.extend(range_sync(c, &room, origin, after, top, false)?);
+                }
+            }
+            out.sort_by(Message::order);
+            Ok(out)
+        })
+        .await
+    }
+
+    /// A page of visible messages before `before` (or the latest), ascending,
+    /// and whether older ones exist.
+    pub async fn history(
+        &self,
+        room: &str,
+        before: Option<Cursor>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        let room = room.to_owned();
+        self.read(move |c| {
+            let fetch = i64::from(limit) + 1;
+            let mut page = match before {
+                Some(b) => {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {} FROM messages WHERE room = ?1 AND hidden = 0 AND (ts, origin, seq) < (?2, ?3, ?4)
+                         ORDER BY ts DESC, origin DESC, seq DESC LIMIT ?5",
+                        schema::COLUMNS
+                    ))?;
+                    st.query_map(params![room, b.ts as i64, b.origin, b.seq as i64, fetch], schema::message_from_row)?
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                None => {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {} FROM messages WHERE room = ?1 AND hidden = 0
+                         ORDER BY ts DESC, origin DESC, seq DESC LIMIT ?2",
+                        schema::COLUMNS
+                    ))?;
+                    st.query_map(params![room, fetch], schema::message_from_row)?.collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            let more = page.len() > limit as usize;
+            page.truncate(limit as usize);
+            page.reverse();
+            Ok((page, more))
+        })
+        .await
+    }
+
+    /// The visible message with this idempotency key, if stored.
+    pub async fn find(&self, room: &str, author: &str, id: &str) -> Result<Option<Message>, StoreError> {
+        let (room, author, id) = (room.to_owned(), author.to_owned(), id.to_owned());
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {} FROM messages WHERE room = ?1 AND author = ?2 AND id = ?3
+                 ORDER BY hidden, ts, origin, seq LIMIT 1",
+                schema::COLUMNS
+            ))?;
+            let mut rows = st.query_map(params![room, author, id], schema::message_from_row)?;
+            Ok(rows.next().transpose()?)
+        })
+        .await
+    }
+
+    /// Every room and how many visible messages it holds.
+    pub async fn rooms(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT room, messages FROM rooms ORDER BY room")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The stored vector of every room (for the mesh's anti-entropy).
+    pub async fn vectors(&self) -> Result<HashMap<String, RoomVector>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT room, origin, MAX(seq) FROM messages GROUP BY room, origin")?;
+            let mut rows = st.query([])?;
+            let mut out: HashMap<String, RoomVector> = HashMap::new();
+            while let Some(r) = rows.next()? {
+                let room: String = r.get(0)?;
+                let origin: String = r.get(1)?;
+                out.entry(room).or_default().set(&origin, r.get::<_, i64>(2)? as u64);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn range_sync(
+    c: &Connection,
+    room: &str,
+    origin: &str,
+    after: u64,
+    upto: u64,
+    with_hidden: bool,
+) -> Result<Vec<Message>, StoreError> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {} FROM messages WHERE room = ?1 AND origin = ?2 AND seq > ?3 AND seq <= ?4
+         AND (hidden = 0 OR ?5) ORDER BY seq",
+        schema::COLUMNS
+    ))?;
+    let rows = st.query_map(params![room, origin, after as i64, upto as i64, with_hidden], schema::message_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A stable 64-bit hash of an idempotency key. Collisions only cost a
+/// database lookup: a hit is always confirmed against the stored message.
+pub fn idem_hash(author: &str, id: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    // Fixed keys (unlike RandomState): stable for the life of the binary,
+    // which is all an in-memory index rebuilt at start needs.
+    let mut h = DefaultHasher::new();
+    author.hash(&mut h);
+    id.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,111 @@
+//! The SQLite schema and the mapping between rows and messages.
+
+use meshchat_shared::{Message, RoomVector};
+use rusqlite::{Connection, Row};
+
+use super::StoreError;
+
+/// Bumped when the schema changes incompatibly.
+const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    room   TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    ts     INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    vc     TEXT NOT NULL,
+    -- 1 for the losing copy when a crash let two nodes accept one (author, id):
+    -- kept so that the origin's seq stays gapless, never shown to clients.
+    hidden INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (room, origin, seq)
+);
+CREATE INDEX IF NOT EXISTS messages_order ON messages (room, ts, origin, seq);
+CREATE INDEX IF NOT EXISTS messages_idem ON messages (room, author, id);
+CREATE TABLE IF NOT EXISTS rooms (
+    room     TEXT PRIMARY KEY,
+    messages INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// The columns [`message_from_row`] reads, in order.
+pub const COLUMNS: &str = "room, id, author, body, origin, seq, ts, vc";
+
+/// Durability of a commit. `Full` syncs the WAL on every commit (an `ack`
+/// survives power loss); `Normal` survives a killed process but not a
+/// power cut. Group commit makes `Full` affordable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Sync {
+    #[default]
+    Full,
+    Normal,
+}
+
+pub fn configure(conn: &Connection, sync: Sync) -> Result<(), StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let level = match sync {
+        Sync::Full => "FULL",
+        Sync::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", level)?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Creates the tables and checks that this database belongs to `node`: a
+/// node that reopened another node's data would reuse its seqs.
+pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
+    conn.execute_batch(SCHEMA)?;
+    let get = |key: &str| -> Result<Option<String>, StoreError> {
+        let mut st = conn.prepare("SELECT value FROM meta WHERE key = ?1")?;
+        let mut rows = st.query([key])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(r.get(0)?),
+            None => None,
+        })
+    };
+    match get("schema")? {
+        None => {
+            conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
+        }
+        Some(v) if v == SCHEMA_VERSION => {}
+        Some(v) => return Err(StoreError::Incompatible(format!("schema version {v}, expected {SCHEMA_VERSION}"))),
+    }
+    match get("node")? {
+        None => {
+            conn.execute("INSERT INTO meta (key, value) VALUES ('node', ?1)", [node])?;
+        }
+        Some(owner) if owner == node => {}
+        Some(owner) => {
+            return Err(StoreError::Incompatible(format!(
+                "this data directory belongs to node {owner:?}, not {node:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    let vc: String = row.get(7)?;
+    let vc: RoomVector = serde_json::from_str(&vc).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(Message {
+        room: row.get(0)?,
+        id: row.get(1)?,
+        author: row.get(2)?,
+        body: row.get(3)?,
+        origin: row.get(4)?,
+        seq: row.get::<_, i64>(5)? as u64,
+        ts: row.get::<_, i64>(6)? as u64,
+        vc,
+    })
+}

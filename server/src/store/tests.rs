@@ -1,0 +1,137 @@
+use std::sync::Arc;
+
+use meshchat_shared::{Cursor, Message, RoomVector};
+
+use super::*;
+
+fn msg(room: &str, origin: &str, seq: u64, ts: u64, id: &str) -> Message {
+    Message {
+        room: room.into(),
+        id: id.into(),
+        author: "alice".into(),
+        body: format!("body {origin}/{seq}"),
+        origin: origin.into(),
+        seq,
+        ts,
+        vc: [(origin, seq)].into_iter().collect(),
+    }
+}
+
+fn open(dir: &Path, node: &str) -> Store {
+    Store::open(dir, node, Sync::Full, Arc::new(Metrics::default())).unwrap()
+}
+
+async fn put(store: &Store, msgs: Vec<Message>) {
+    let stored = msgs.into_iter().map(|m| Stored { msg: Arc::new(m), hidden: false }).collect();
+    store.append(stored).await.unwrap().await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn appended_messages_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), "n1");
+    put(&store, (1..=5).map(|i| msg("general", "n1", i, 100 + i, &format!("m{i}"))).collect()).await;
+    put(&store, vec![msg("general", "n2", 1, 103, "x")]).await;
+    store.close().await;
+
+    let store = open(dir.path(), "n1");
+    let snap = store.room_snapshot("general", 3).await.unwrap();
+    assert_eq!(snap.vector, [("n1", 5), ("n2", 1)].into_iter().collect::<RoomVector>());
+    assert_eq!(snap.last_ts, 105);
+    let seqs: Vec<_> = snap.recent.iter().map(|m| (m.origin.as_str(), m.seq)).collect();
+    // (103, n2, 1) sorts after (103, n1, 3): ties on ts go by origin.
+    assert_eq!(seqs, [("n2", 1), ("n1", 4), ("n1", 5)]);
+    assert_eq!(snap.ids.len(), 6);
+    assert!(snap.ids.contains(&idem_hash("alice", "m3")));
+    assert_eq!(store.rooms().await.unwrap(), vec![("general".to_string(), 6)]);
+}
+
+#[tokio::test]
+async fn a_data_directory_belongs_to_one_node() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path(), "n1").close().await;
+    let err = Store::open(dir.path(), "n2", Sync::Full, Arc::new(Metrics::default())).err().unwrap();
+    assert!(matches!(err, StoreError::Incompatible(_)), "{err}");
+}
+
+#[tokio::test]
+async fn duplicate_inserts_are_ignored_and_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), "n1");
+    put(&store, vec![msg("r", "n2", 1, 10, "a")]).await;
+    put(&store, vec![msg("r", "n2", 1, 10, "a")]).await;
+    assert_eq!(store.rooms().await.unwrap(), vec![("r".to_string(), 1)]);
+    assert_eq!(store.range("r", "n2", 0, 10, false).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn history_pages_back_to_the_beginning() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), "n1");
+    // Interleave two origins so the order is by ts, not by origin.
+    let mut all = Vec::new();
+    for i in 1..=7u64 {
+        all.push(msg("r", "n1", i, i * 10, &format!("a{i}")));
+        all.push(msg("r", "n2", i, i * 10 + 5, &format!("b{i}")));
+    }
+    put(&store, all.clone()).await;
+    all.sort_by(Message::order);
+
+    let mut seen = Vec::new();
+    let mut before: Option<Cursor> = None;
+    loop {
+        let (page, more) = store.history("r", before.clone(), 4).await.unwrap();
+        assert!(page.windows(2).all(|w| w[0].order(&w[1]).is_lt()));
+        seen.splice(0..0, page.iter().cloned());
+        before = page.first().map(Message::cursor);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(seen, all);
+}
+
+#[tokio::test]
+async fn missing_takes_exactly_what_since_lacks_up_to_a_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), "n1");
+    let mut all = Vec::new();
+    for i in 1..=5u64 {
+        all.push(msg("r", "n1", i, i * 10, &format!("a{i}")));
+        all.push(msg("r", "n2", i, i * 10 + 1, &format!("b{i}")));
+    }
+    put(&store, all).await;
+    let since: RoomVector = [("n1", 3), ("n2", 1)].into_iter().collect();
+    let upto: RoomVector = [("n1", 4), ("n2", 5)].into_iter().collect();
+    let got = store.missing("r", since, upto).await.unwrap();
+    let keys: Vec<_> = got.iter().map(|m| (m.origin.as_str(), m.seq)).collect();
+    assert_eq!(keys, [("n2", 2), ("n2", 3), ("n1", 4), ("n2", 4), ("n2", 5)]);
+}
+
+#[tokio::test]
+async fn hidden_copies_stay_for_the_mesh_but_not_for_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), "n1");
+    put(&store, vec![msg("r", "n1", 1, 10, "same")]).await;
+    let copy = msg("r", "n2", 1, 11, "same");
+    store.append(vec![Stored { msg: Arc::new(copy), hidden: true }]).await.unwrap().await.unwrap().unwrap();
+    assert_eq!(store.history("r", None, 50).await.unwrap().0.len(), 1);
+    assert_eq!(store.range("r", "n2", 0, 1, true).await.unwrap().len(), 1);
+    assert_eq!(store.range("r", "n2", 0, 1, false).await.unwrap().len(), 0);
+    assert_eq!(store.find("r", "alice", "same").await.unwrap().unwrap().origin, "n1");
+    assert_eq!(store.rooms().await.unwrap(), vec![("r".to_string(), 1)]);
+    // Hiding the visible one later (a better copy arrived) updates the count.
+    store.hide("r", "n1", 1).await.unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(store.rooms().await.unwrap(), vec![("r".to_string(), 0)]);
+}
+
+#[tokio::test]
+async fn touch_records_an_empty_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), "n1");
+    store.touch("lobby");
+    store.flush().await.unwrap();
+    assert_eq!(store.rooms().await.unwrap(), vec![("lobby".to_string(), 0)]);
+    assert!(store.find("lobby", "a", "b").await.unwrap().is_none());
+}

@@ -1,0 +1,128 @@
+//! The one thread that writes: group commit.
+//!
+//! Rooms hand it messages and wait for a completion. It takes everything
+//! queued at once into one transaction, so a single WAL sync covers all the
+//! messages that arrived while the previous sync was running: the sync cost is
+//! paid per batch, not per message, and throughput grows with load.
+
+use std::sync::Arc;
+
+use meshchat_shared::Message;
+use rusqlite::{Connection, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+use crate::metrics::Metrics;
+
+/// Upper bound of messages in one transaction, so that one huge batch does
+/// not hold every waiting completion behind it.
+const MAX_BATCH: usize = 4096;
+
+pub enum WriteOp {
+    /// Store messages; `done` fires after the commit that holds them.
+    Append {
+        msgs: Vec<Stored>,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Mark a stored message as the hidden copy of a duplicate.
+    Hide { room: String, origin: String, seq: u64 },
+    /// Record that a room exists (someone joined it).
+    Touch { room: String },
+    /// Fires once everything queued before it is committed.
+    Barrier { done: oneshot::Sender<()> },
+}
+
+/// A message to store and whether clients may see it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub msg: Arc<Message>,
+    pub hidden: bool,
+}
+
+pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metrics>) {
+    let mut batch: Vec<WriteOp> = Vec::with_capacity(256);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        let mut msgs = count(&batch[0]);
+        while msgs < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => {
+                    msgs += count(&op);
+                    batch.push(op);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = commit(&mut conn, &batch);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "commit failed");
+        }
+        metrics.store_commits.inc();
+        metrics.store_committed_msgs.add(msgs as u64);
+        for op in batch.drain(..) {
+            match op {
+                WriteOp::Append { done, .. } => {
+                    let _ = done.send(result.clone());
+                }
+                WriteOp::Barrier { done } => {
+                    let _ = done.send(());
+                }
+                WriteOp::Hide { .. } | WriteOp::Touch { .. } => {}
+            }
+        }
+    }
+    // Every sender is gone: the node is stopping and all is committed.
+    if let Err(e) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
+        tracing::warn!(error = %e, "checkpoint at shutdown failed");
+    }
+}
+
+fn count(op: &WriteOp) -> usize {
+    match op {
+        WriteOp::Append { msgs, .. } => msgs.len(),
+        _ => 1,
+    }
+}
+
+fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO messages (room, id, author, body, origin, seq, ts, vc, hidden)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let mut count = tx.prepare_cached(
+            "INSERT INTO rooms (room, messages) VALUES (?1, ?2)
+             ON CONFLICT (room) DO UPDATE SET messages = messages + excluded.messages",
+        )?;
+        let mut hide = tx.prepare_cached(
+            "UPDATE messages SET hidden = 1 WHERE room = ?1 AND origin = ?2 AND seq = ?3 AND hidden = 0",
+        )?;
+        for op in batch {
+            match op {
+                WriteOp::Append { msgs, .. } => {
+                    for Stored { msg: m, hidden } in msgs {
+                        let vc = serde_json::to_string(&m.vc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        let added = insert.execute(params![
+                            m.room, m.id, m.author, m.body, m.origin, m.seq as i64, m.ts as i64, vc, *hidden
+                        ])?;
+                        if added == 1 && !hidden {
+                            count.execute(params![m.room, 1])?;
+                        }
+                    }
+                }
+                WriteOp::Hide { room, origin, seq } => {
+                    if hide.execute(params![room, origin, *seq as i64])? == 1 {
+                        count.execute(params![room, -1])?;
+                    }
+                }
+                WriteOp::Touch { room } => {
+                    count.execute(params![room, 0])?;
+                }
+                WriteOp::Barrier { .. } => {}
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
