@@ -57,6 +57,9 @@ struct NodeArgs {
     /// A resume lacking more messages than this gets the latest 50 and gap.
     #[arg(long, default_value_t = 1000)]
     catchup_limit: u64,
+    /// Commands queued per room before clients get `unavailable`.
+    #[arg(long, default_value_t = 4096)]
+    room_mailbox: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,6 +90,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.session.rate = RateConfig { per_sec: args.rate, burst: args.burst };
     cfg.session.queue = args.queue;
     cfg.room.catchup_limit = args.catchup_limit;
+    cfg.room.mailbox = args.room_mailbox.max(1);
     let node = Node::start(cfg).await?;
     println!(
         "meshchat node {} listening on http://{} (WebSocket {}), data in {}",

@@ -1,0 +1,163 @@
+//! One node's HTTP routes over real sockets, the long poll included.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+fn node(extra: &[&str]) -> (tempfile::TempDir, NodeProc) {
+    let dir = tempfile::tempdir().unwrap();
+    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, extra);
+    (dir, n)
+}
+
+fn post_body(name: &str, id: &str, body: &str) -> String {
+    json!({"name":name,"id":id,"body":body}).to_string()
+}
+
+#[tokio::test]
+async fn health_nodes_and_rooms() {
+    let (_d, n) = node(&["--public-url", "ws://chat.example:8081/ws"]);
+    let (status, h) = http_get(&n.url("/api/health")).await;
+    assert_eq!(status, 200);
+    assert_eq!((h["node"].as_str(), h["status"].as_str()), (Some("n1"), Some("ok")));
+    assert_eq!(h["peers"], json!({}));
+    assert!(h["uptime_s"].is_u64());
+    let (_, nodes) = http_get(&n.url("/api/nodes")).await;
+    assert_eq!(nodes, json!({"nodes":[{"id":"n1","url":"ws://chat.example:8081/ws","up":true}]}));
+    let (_, rooms) = http_get(&n.url("/api/rooms")).await;
+    assert_eq!(rooms, json!({"rooms":[]}));
+
+    // A joined room exists, with no messages yet.
+    let (mut c, _) = Client::hello(&n.ws_url(), "alice").await;
+    c.join("lobby", None).await;
+    c.join("general", None).await;
+    c.say("general", "1", "hi").await;
+    let (_, rooms) = http_get(&n.url("/api/rooms")).await;
+    assert_eq!(
+        rooms,
+        json!({"rooms":[{"room":"general","messages":1,"members":1},{"room":"lobby","messages":0,"members":1}]})
+    );
+}
+
+#[tokio::test]
+async fn post_then_page_back_through_messages() {
+    let (_d, n) = node(&[]);
+    let (mut watcher, _) = Client::hello(&n.ws_url(), "watcher").await;
+    watcher.join("r", None).await;
+    let mut sent = Vec::new();
+    for i in 0..7 {
+        let (status, posted) = http_post(&n.url("/api/rooms/r/messages"), &post_body("bot", &format!("p{i}"), &format!("#{i}"))).await;
+        assert_eq!(status, 200, "{posted}");
+        // WebSocket clients in the room see HTTP posts live.
+        assert_eq!(watcher.expect("message").await["msg"], posted["msg"]);
+        sent.push(posted["msg"].clone());
+    }
+    // Idempotent like `send`.
+    let (status, again) = http_post(&n.url("/api/rooms/r/messages"), &post_body("bot", "p0", "changed")).await;
+    assert_eq!((status, &again["msg"]), (200, &sent[0]));
+
+    let (_, page) = http_get(&n.url("/api/rooms/r/messages?limit=3")).await;
+    assert_eq!(page["messages"].as_array().unwrap(), &sent[4..]);
+    assert_eq!(page["more"], true);
+    let b = &sent[4];
+    let url = format!(
+        "/api/rooms/r/messages?limit=3&before_ts={}&before_origin={}&before_seq={}",
+        b["ts"], b["origin"].as_str().unwrap(), b["seq"]
+    );
+    let (_, page) = http_get(&n.url(&url)).await;
+    assert_eq!(page["messages"].as_array().unwrap(), &sent[1..4]);
+    let b = &sent[1];
+    let url = format!("/api/rooms/r/messages?before_ts={}&before_origin=n1&before_seq={}", b["ts"], b["seq"]);
+    let (_, page) = http_get(&n.url(&url)).await;
+    assert_eq!(page, json!({"messages":[sent[0]],"more":false}));
+    // An unknown room is simply empty.
+    let (status, page) = http_get(&n.url("/api/rooms/nobody-here/messages")).await;
+    assert_eq!((status, page), (200, json!({"messages":[],"more":false})));
+}
+
+#[tokio::test]
+async fn refused_requests_get_a_4xx_with_the_error_body() {
+    let (_d, n) = node(&[]);
+    let cases: Vec<(&str, String, Option<String>, u16, &str)> = vec![
+        ("GET", "/api/rooms/Bad Room/messages".replace(' ', "%20"), None, 400, "invalid"),
+        ("GET", "/api/rooms/r/messages?limit=0".into(), None, 400, "invalid"),
+        ("GET", "/api/rooms/r/messages?limit=201".into(), None, 400, "invalid"),
+        ("GET", "/api/rooms/r/messages?limit=abc".into(), None, 400, "invalid"),
+        ("GET", "/api/rooms/r/messages?before_ts=5".into(), None, 400, "invalid"),
+        ("GET", "/api/rooms/r/poll?since=garbage".into(), None, 400, "invalid"),
+        ("GET", "/api/rooms/r/poll?timeout_s=61".into(), None, 400, "invalid"),
+        ("POST", "/api/rooms/r/messages".into(), Some("{oops".into()), 400, "bad_frame"),
+        ("POST", "/api/rooms/r/messages".into(), Some(r#"{"name":"a"}"#.into()), 400, "invalid"),
+        ("POST", "/api/rooms/r/messages".into(), Some(post_body(" a", "1", "hi")), 400, "invalid"),
+        ("POST", "/api/rooms/r/messages".into(), Some(post_body("a", "", "hi")), 400, "invalid"),
+        ("POST", "/api/rooms/r/messages".into(), Some(post_body("a", "1", "   ")), 400, "invalid"),
+        ("POST", "/api/rooms/r/messages".into(), Some(post_body("a", "1", &"x".repeat(4001))), 400, "invalid"),
+        ("POST", "/api/rooms/r/messages".into(), Some(post_body("a", "1", &"x".repeat(70_000))), 413, "invalid"),
+        ("GET", "/api/nothing-here".into(), None, 404, "invalid"),
+        ("DELETE", "/api/rooms/r/messages".into(), None, 405, "invalid"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, v) = http(method, &n.url(&path), body.as_deref()).await;
+        assert_eq!(got, status, "{method} {path}: {v}");
+        assert_eq!(v["error"]["code"], code, "{method} {path}: {v}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    }
+    // Nothing was stored by any of it.
+    let (_, page) = http_get(&n.url("/api/rooms/r/messages")).await;
+    assert_eq!(page["messages"], json!([]));
+}
+
+#[tokio::test]
+async fn the_long_poll_answers_at_once_waits_for_news_or_times_out() {
+    let (_d, n) = node(&[]);
+    let post = |id: &str| {
+        let url = n.url("/api/rooms/r/messages");
+        let body = post_body("bot", id, id);
+        async move { http_post(&url, &body).await.1["msg"].clone() }
+    };
+    let m1 = post("one").await;
+    // Something past since: at once.
+    let (status, p) = http_get(&n.url("/api/rooms/r/poll?since=&timeout_s=20")).await;
+    assert_eq!(status, 200);
+    assert_eq!(p, json!({"messages":[m1],"vector":{"n1":1},"gap":false}));
+    // Nothing new: waits, then empty at the timeout.
+    let t0 = Instant::now();
+    let (_, p) = http_get(&n.url("/api/rooms/r/poll?since=n1:1&timeout_s=1")).await;
+    assert!(t0.elapsed() >= Duration::from_millis(900));
+    assert_eq!(p, json!({"messages":[],"vector":{"n1":1},"gap":false}));
+    // A poll waiting when a message arrives gets it.
+    let waiting = tokio::spawn({
+        let url = n.url("/api/rooms/r/poll?since=n1:1&timeout_s=20");
+        async move { http_get(&url).await.1 }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let m2 = post("two").await;
+    let p = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
+    assert_eq!(p, json!({"messages":[m2],"vector":{"n1":2},"gap":false}));
+}
+
+#[tokio::test]
+async fn metrics_and_the_web_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web");
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<!doctype html><title>meshchat app</title>").unwrap();
+    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let (mut c, _) = Client::hello(&n.ws_url(), "alice").await;
+    c.join("r", None).await;
+    c.say("r", "1", "hi").await;
+    let (status, text) = http_text("GET", &n.url("/metrics"), None).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("# TYPE meshchat_connections gauge"));
+    assert!(text.contains("meshchat_messages_accepted_total{node=\"n1\"} 1"), "{text}");
+    assert!(text.contains("meshchat_connections{node=\"n1\"} 1"));
+    let (status, page) = http_text("GET", &n.url("/"), None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("meshchat app"));
+    // Client-side routes fall back to the app.
+    let (status, page) = http_text("GET", &n.url("/rooms/general"), None).await;
+    assert_eq!((status, page.contains("meshchat app")), (200, true));
+}
