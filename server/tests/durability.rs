@@ -1,4 +1,5 @@
 //! `kill -9` loses nothing that was acknowledged.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

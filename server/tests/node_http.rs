@@ -1,4 +1,5 @@
 //! One node's HTTP routes over real sockets, the long poll included.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! One node over real WebSockets on 127.0.0.1: the client protocol.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

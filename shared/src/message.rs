@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn order_is_ts_then_origin_then_seq() {
-        let mut v = vec![msg(5, "n2", 1), msg(5, "n1", 2), msg(4, "n3", 9), msg(5, "n1", 1)];
+        let mut v = [msg(5, "n2", 1), msg(5, "n1", 2), msg(4, "n3", 9), msg(5, "n1", 1)];
         v.sort_by(Message::order);
         let keys: Vec<_> = v.iter().map(|m| (m.ts, m.origin.as_str(), m.seq)).collect();
         assert_eq!(keys, [(4, "n3", 9), (5, "n1", 1), (5, "n1", 2), (5, "n2", 1)]);

@@ -137,10 +137,10 @@ impl RoomCore {
             *top = (*top).max(s);
         };
         for (origin, queue) in &self.pending {
-            if let Some((&first, _)) = queue.first_key_value() {
-                if first > self.vector.get(origin) + 1 {
-                    bump(origin, first - 1);
-                }
+            if let Some((&first, _)) = queue.first_key_value()
+                && first > self.vector.get(origin) + 1
+            {
+                bump(origin, first - 1);
             }
             for m in queue.values() {
                 for (o, s) in m.vc.iter() {
