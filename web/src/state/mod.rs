@@ -1,0 +1,359 @@
+//! The chat's state and the protocol logic around it, in plain Rust.
+//!
+//! No Leptos, no browser APIs: the app wraps a [`Chat`] in a signal, feeds it
+//! what happens (frames from the node, the user's actions, the clock), and
+//! sends the frames it asks for. So all of it is unit-tested natively.
+
+pub mod room;
+pub mod timeline;
+
+use std::collections::BTreeMap;
+
+use meshchat_shared::limits::{self, Invalid};
+use meshchat_shared::{ClientFrame, ErrorCode, Message, NodeInfo, PROTOCOL_VERSION, ServerFrame};
+
+use room::{Pending, RoomView};
+
+/// A send without an ack for this long, while connected, has failed.
+pub const ACK_TIMEOUT_MS: u64 = 10_000;
+
+/// The state of the link to a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Not connected, waiting to try again.
+    Offline,
+    /// Opening a socket.
+    Connecting,
+    /// Socket open, `hello` sent, no `welcome` yet.
+    Open,
+    /// `welcome` received: frames flow.
+    Ready,
+}
+
+#[derive(Debug, Clone)]
+pub struct Chat {
+    pub name: String,
+    /// Joined rooms, by name.
+    pub rooms: BTreeMap<String, RoomView>,
+    /// The room on screen.
+    pub current: Option<String>,
+    pub link: Link,
+    /// The node this link is (or was last) on.
+    pub node: Option<String>,
+    pub nodes: Vec<NodeInfo>,
+    /// The last refusal that was not about a message, in words.
+    pub notice: Option<String>,
+    outgoing: Vec<ClientFrame>,
+    /// Per room, when this client last sent `typing`.
+    typing_sent: BTreeMap<String, u64>,
+}
+
+impl Chat {
+    /// A chat for `name` that wants to be in `rooms`, showing `current`.
+    pub fn new(name: &str, rooms: &[String], current: Option<&str>) -> Chat {
+        let mut chat = Chat {
+            name: name.to_owned(),
+            rooms: BTreeMap::new(),
+            current: None,
+            link: Link::Offline,
+            node: None,
+            nodes: Vec::new(),
+            notice: None,
+            outgoing: Vec::new(),
+            typing_sent: BTreeMap::new(),
+        };
+        for r in rooms {
+            if limits::validate_room(r).is_ok() {
+                chat.rooms.insert(r.clone(), RoomView::new(r));
+            }
+        }
+        chat.current = current.filter(|c| chat.rooms.contains_key(*c)).map(str::to_owned).or_else(|| chat.rooms.keys().next().cloned());
+        chat
+    }
+
+    /// Frames to send now; empties the queue.
+    pub fn take_outgoing(&mut self) -> Vec<ClientFrame> {
+        std::mem::take(&mut self.outgoing)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.link == Link::Ready
+    }
+
+    pub fn room(&self, name: &str) -> Option<&RoomView> {
+        self.rooms.get(name)
+    }
+
+    pub fn current_room(&self) -> Option<&RoomView> {
+        self.current.as_deref().and_then(|c| self.rooms.get(c))
+    }
+
+    // ---- the link ----
+
+    pub fn on_connecting(&mut self) {
+        self.link = Link::Connecting;
+    }
+
+    /// The socket opened: say hello first.
+    pub fn on_open(&mut self) {
+        self.link = Link::Open;
+        self.outgoing.clear();
+        self.outgoing.push(ClientFrame::Hello { v: PROTOCOL_VERSION, name: self.name.clone() });
+    }
+
+    /// The socket closed (or never opened).
+    pub fn on_closed(&mut self) {
+        self.link = Link::Offline;
+        self.outgoing.clear();
+        for room in self.rooms.values_mut() {
+            room.synced = false;
+            room.loading_older = false;
+            room.clear_typing();
+            room.members.clear();
+        }
+    }
+
+    // ---- frames from the node ----
+
+    pub fn on_frame(&mut self, frame: ServerFrame, now_ms: u64) {
+        match frame {
+            ServerFrame::Welcome { node, nodes, .. } => self.on_welcome(node, nodes, now_ms),
+            ServerFrame::Joined { room, members } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.members = members.into_iter().collect();
+                    r.begin_backlog();
+                }
+            }
+            ServerFrame::Message { msg } => self.on_message(msg),
+            ServerFrame::Synced { room, vector, gap } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    let fresh = r.message_count() == 0;
+                    let added = r.finish_backlog(&vector, gap, fresh);
+                    if self.current.as_deref() != Some(room.as_str()) && !fresh {
+                        r.unread += added as u32;
+                    }
+                }
+            }
+            ServerFrame::Ack { id, msg } => self.on_ack(&id, msg),
+            ServerFrame::Presence { room, name, online } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.note_presence(&name, online, now_ms);
+                }
+            }
+            ServerFrame::Typing { room, name } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.note_typing(&name, now_ms);
+                }
+            }
+            ServerFrame::History { room, messages, more } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.prepend_history(messages, more);
+                }
+            }
+            ServerFrame::Nodes { nodes } => self.nodes = nodes,
+            ServerFrame::Error { code, message, id } => self.on_error(code, &message, id.as_deref()),
+        }
+    }
+
+    fn on_welcome(&mut self, node: String, nodes: Vec<NodeInfo>, now_ms: u64) {
+        self.link = Link::Ready;
+        self.node = Some(node);
+        self.nodes = nodes;
+        self.notice = None;
+        // Resume every room from exactly what this view holds, then resend
+        // what was never acknowledged, with its original id.
+        let names: Vec<String> = self.rooms.keys().cloned().collect();
+        for name in names {
+            self.emit_join(&name);
+            self.resend_pending(&name, now_ms);
+        }
+    }
+
+    fn emit_join(&mut self, room: &str) {
+        let Some(r) = self.rooms.get(room) else { return };
+        let since = (r.message_count() > 0).then(|| r.vector.clone());
+        self.outgoing.push(ClientFrame::Join { room: room.to_owned(), since });
+    }
+
+    fn resend_pending(&mut self, room: &str, now_ms: u64) {
+        let Some(r) = self.rooms.get_mut(room) else { return };
+        for p in r.pending.iter_mut().filter(|p| p.failed.is_none()) {
+            p.sent_ms = Some(now_ms);
+            self.outgoing.push(ClientFrame::Send { room: room.to_owned(), id: p.id.clone(), body: p.body.clone() });
+        }
+    }
+
+    fn on_message(&mut self, msg: Message) {
+        let current = self.current.clone();
+        let Some(r) = self.rooms.get_mut(&msg.room) else { return };
+        r.stop_typing(&msg.author);
+        // One of ours, acked on a connection we lost, seen again here.
+        if msg.author == self.name {
+            r.remove_pending(&msg.id);
+        }
+        if r.backlog_push(msg.clone()) {
+            return;
+        }
+        r.absorb(&msg.origin, msg.seq);
+        let unread = current.as_deref() != Some(msg.room.as_str()) && msg.author != self.name;
+        if r.insert(msg) && unread {
+            r.unread += 1;
+        }
+    }
+
+    fn on_ack(&mut self, id: &str, msg: Message) {
+        let Some(r) = self.rooms.get_mut(&msg.room) else { return };
+        r.remove_pending(id);
+        r.absorb(&msg.origin, msg.seq);
+        r.insert(msg);
+    }
+
+    fn on_error(&mut self, code: ErrorCode, message: &str, id: Option<&str>) {
+        if let Some(id) = id {
+            for r in self.rooms.values_mut() {
+                if let Some(p) = r.pending_mut(id) {
+                    p.failed = Some(explain(code, message));
+                    return;
+                }
+            }
+        }
+        self.notice = Some(explain(code, message));
+    }
+
+    // ---- the user ----
+
+    /// Sends a message: pending at once, on the wire when connected.
+    pub fn send(&mut self, room: &str, id: &str, body: &str, now_ms: u64) -> Result<(), Invalid> {
+        limits::validate_body(body)?;
+        let ready = self.is_ready();
+        let r = self.rooms.get_mut(room).ok_or(Invalid::Room)?;
+        r.pending.push(Pending {
+            id: id.to_owned(),
+            body: body.to_owned(),
+            created_ms: now_ms,
+            sent_ms: ready.then_some(now_ms),
+            failed: None,
+        });
+        if ready {
+            self.outgoing.push(ClientFrame::Send { room: room.to_owned(), id: id.to_owned(), body: body.to_owned() });
+        }
+        self.typing_sent.remove(room);
+        Ok(())
+    }
+
+    /// Sends a failed message again, with its original id.
+    pub fn retry(&mut self, room: &str, id: &str, now_ms: u64) {
+        let ready = self.is_ready();
+        let Some(p) = self.rooms.get_mut(room).and_then(|r| r.pending_mut(id)) else { return };
+        p.failed = None;
+        p.sent_ms = ready.then_some(now_ms);
+        if ready {
+            let frame = ClientFrame::Send { room: room.to_owned(), id: p.id.clone(), body: p.body.clone() };
+            self.outgoing.push(frame);
+        }
+    }
+
+    pub fn discard(&mut self, room: &str, id: &str) {
+        if let Some(r) = self.rooms.get_mut(room) {
+            r.remove_pending(id);
+        }
+    }
+
+    /// Joins (or creates) a room and shows it.
+    pub fn join(&mut self, room: &str) -> Result<(), Invalid> {
+        limits::validate_room(room)?;
+        if !self.rooms.contains_key(room) {
+            self.rooms.insert(room.to_owned(), RoomView::new(room));
+            if self.is_ready() {
+                self.emit_join(room);
+            }
+        }
+        self.select(room);
+        Ok(())
+    }
+
+    pub fn leave(&mut self, room: &str) {
+        if self.rooms.remove(room).is_none() {
+            return;
+        }
+        if self.is_ready() {
+            self.outgoing.push(ClientFrame::Leave { room: room.to_owned() });
+        }
+        if self.current.as_deref() == Some(room) {
+            self.current = self.rooms.keys().next().cloned();
+        }
+    }
+
+    pub fn select(&mut self, room: &str) {
+        if let Some(r) = self.rooms.get_mut(room) {
+            r.unread = 0;
+            self.current = Some(room.to_owned());
+        }
+    }
+
+    /// The user typed in `room`: tells the others, at most once per 2 s.
+    pub fn typing(&mut self, room: &str, now_ms: u64) {
+        if !self.is_ready() || !self.rooms.contains_key(room) {
+            return;
+        }
+        let last = self.typing_sent.get(room).copied();
+        if last.is_some_and(|t| now_ms < t + limits::TYPING_INTERVAL_MS) {
+            return;
+        }
+        self.typing_sent.insert(room.to_owned(), now_ms);
+        self.outgoing.push(ClientFrame::Typing { room: room.to_owned() });
+    }
+
+    /// Asks for the page of messages before the oldest shown.
+    pub fn load_older(&mut self, room: &str) {
+        let ready = self.is_ready();
+        let Some(r) = self.rooms.get_mut(room) else { return };
+        if !ready || !r.more || r.loading_older || !r.synced {
+            return;
+        }
+        r.loading_older = true;
+        let before = r.oldest();
+        self.outgoing.push(ClientFrame::History { room: room.to_owned(), before, limit: None });
+    }
+
+    /// Time passes: typing indicators expire, unanswered sends fail.
+    /// Returns true if anything visible changed.
+    pub fn tick(&mut self, now_ms: u64) -> bool {
+        let ready = self.is_ready();
+        let mut changed = false;
+        for r in self.rooms.values_mut() {
+            changed |= r.expire_typing(now_ms);
+            for p in r.pending.iter_mut().filter(|p| p.failed.is_none()) {
+                if ready && p.sent_ms.is_some_and(|t| now_ms >= t + ACK_TIMEOUT_MS) {
+                    p.failed = Some("The server did not confirm this message in time.".into());
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Unread messages over all rooms, for the page title.
+    pub fn unread_total(&self) -> u32 {
+        self.rooms.values().map(|r| r.unread).sum()
+    }
+}
+
+/// An error in words for people: the code's meaning, then the node's detail.
+pub fn explain(code: ErrorCode, message: &str) -> String {
+    let what = code.describe();
+    if message.is_empty() || code != ErrorCode::Invalid {
+        what.to_owned()
+    } else {
+        let mut detail = message.to_owned();
+        if let Some(first) = detail.get(..1) {
+            let upper = first.to_uppercase();
+            detail.replace_range(..1, &upper);
+        }
+        format!("{what} {detail}.")
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

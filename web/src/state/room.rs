@@ -1,0 +1,356 @@
+//! One room as the app shows it: messages in room order, the room vector,
+//! sends waiting for their ack, who is here and who is typing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use meshchat_shared::{Cursor, Message, RoomVector};
+
+/// How long "bob is typing…" stays up without a new `typing` frame.
+pub const TYPING_SHOWN_MS: u64 = 5_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Msg(Message),
+    /// Someone came or went, stamped with this browser's clock.
+    Presence { name: String, online: bool },
+}
+
+/// A message typed here and not yet acknowledged by a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: String,
+    pub body: String,
+    pub created_ms: u64,
+    /// When it last went out on a connection; `None` while it could not.
+    pub sent_ms: Option<u64>,
+    /// Why it failed, in words; `None` while it is still on its way.
+    pub failed: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoomView {
+    pub name: String,
+    /// Messages and presence notices, in room order.
+    entries: BTreeMap<Cursor, Entry>,
+    /// `(author, id)` → key: one entry per idempotency key.
+    by_id: HashMap<(String, String), Cursor>,
+    /// Exactly what this view holds, gapless per origin: the `since` of a resume.
+    pub vector: RoomVector,
+    /// Seqs held above `vector` (a gap below them), waiting to be absorbed.
+    ahead: HashMap<String, BTreeSet<u64>>,
+    pub pending: Vec<Pending>,
+    pub members: BTreeSet<String>,
+    /// Name → when the indicator expires.
+    typing: BTreeMap<String, u64>,
+    pub unread: u32,
+    /// Older messages may exist before the first one shown.
+    pub more: bool,
+    pub loading_older: bool,
+    /// The backlog of the current join has been received.
+    pub synced: bool,
+    /// A join's backlog while it arrives (between `joined` and `synced`).
+    backlog: Option<Vec<Message>>,
+    /// Orders presence notices that share a millisecond.
+    notice_seq: u64,
+}
+
+impl RoomView {
+    pub fn new(name: &str) -> Self {
+        RoomView { name: name.to_owned(), more: true, ..Default::default() }
+    }
+
+    /// Entries with their keys; a presence notice's key holds its local time.
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = (&Cursor, &Entry)> + '_ {
+        self.entries.iter()
+    }
+
+    pub fn messages(&self) -> impl Iterator<Item = &Message> + '_ {
+        self.entries.values().filter_map(|e| match e {
+            Entry::Msg(m) => Some(m),
+            Entry::Presence { .. } => None,
+        })
+    }
+
+    pub fn message_count(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The key of the oldest message held: the `before` of a history request.
+    pub fn oldest(&self) -> Option<Cursor> {
+        self.messages().next().map(Message::cursor)
+    }
+
+    /// Adds a message, keeping one per `(author, id)`: of two copies, the
+    /// earlier in room order, as every node does. True if the view changed.
+    pub fn insert(&mut self, msg: Message) -> bool {
+        let key = msg.cursor();
+        let idem = (msg.author.clone(), msg.id.clone());
+        if let Some(old) = self.by_id.get(&idem) {
+            if *old <= key {
+                return false;
+            }
+            let old = old.clone();
+            self.entries.remove(&old);
+        }
+        self.by_id.insert(idem, key.clone());
+        self.entries.insert(key, Entry::Msg(msg));
+        true
+    }
+
+    /// Counts a delivered message into the vector, only ever contiguously:
+    /// a vector that claimed a seq it lacks would make a resume skip it.
+    pub fn absorb(&mut self, origin: &str, seq: u64) {
+        let have = self.vector.get(origin);
+        if seq <= have {
+            return;
+        }
+        if seq > have + 1 {
+            self.ahead.entry(origin.to_owned()).or_default().insert(seq);
+            return;
+        }
+        let mut top = seq;
+        if let Some(set) = self.ahead.get_mut(origin) {
+            while set.remove(&(top + 1)) {
+                top += 1;
+            }
+            set.retain(|&s| s > top);
+        }
+        self.vector.set(origin, top);
+    }
+
+    /// Raises the vector to a node's word for it (`synced.vector`).
+    pub fn adopt_vector(&mut self, v: &RoomVector) {
+        self.vector.merge(v);
+        let origins: Vec<String> = self.ahead.keys().cloned().collect();
+        for o in origins {
+            let have = self.vector.get(&o);
+            if let Some(set) = self.ahead.get_mut(&o) {
+                set.retain(|&s| s > have);
+            }
+            // Seqs just above the new vector can now be absorbed.
+            if let Some(&next) = self.ahead.get(&o).and_then(|s| s.first())
+                && next == have + 1
+            {
+                self.absorb(&o, next);
+            }
+        }
+    }
+
+    /// Starts receiving a join's backlog.
+    pub fn begin_backlog(&mut self) {
+        self.backlog = Some(Vec::new());
+        self.synced = false;
+    }
+
+    /// Takes a message during a join's backlog; false if no backlog is open.
+    pub fn backlog_push(&mut self, msg: Message) -> bool {
+        match &mut self.backlog {
+            Some(b) => {
+                b.push(msg);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends a join's backlog. With `gap`, what was shown is stale: the view
+    /// becomes the backlog alone. Returns how many messages were new.
+    pub fn finish_backlog(&mut self, vector: &RoomVector, gap: bool, fresh_join: bool) -> usize {
+        let backlog = self.backlog.take().unwrap_or_default();
+        if gap {
+            self.entries.retain(|_, e| matches!(e, Entry::Presence { .. }));
+            self.by_id.clear();
+            self.vector = RoomVector::new();
+            self.ahead.clear();
+            self.more = true;
+        } else if fresh_join {
+            // Without `since` the node sends the latest 50: fewer means
+            // the room holds no more.
+            self.more = backlog.len() >= meshchat_shared::limits::BACKLOG;
+        }
+        let mut added = 0;
+        for m in backlog {
+            if self.insert(m) {
+                added += 1;
+            }
+        }
+        self.adopt_vector(vector);
+        self.synced = true;
+        added
+    }
+
+    /// Older messages from a `history` answer.
+    pub fn prepend_history(&mut self, messages: Vec<Message>, more: bool) {
+        for m in messages {
+            self.insert(m);
+        }
+        self.more = more;
+        self.loading_older = false;
+    }
+
+    pub fn note_presence(&mut self, name: &str, online: bool, now_ms: u64) {
+        if online {
+            self.members.insert(name.to_owned());
+        } else {
+            self.members.remove(name);
+            self.typing.remove(name);
+        }
+        self.notice_seq += 1;
+        let key = Cursor { ts: now_ms, origin: String::new(), seq: self.notice_seq };
+        self.entries.insert(key, Entry::Presence { name: name.to_owned(), online });
+    }
+
+    pub fn note_typing(&mut self, name: &str, now_ms: u64) {
+        self.typing.insert(name.to_owned(), now_ms + TYPING_SHOWN_MS);
+    }
+
+    /// A message from someone ends their typing indicator.
+    pub fn stop_typing(&mut self, name: &str) {
+        self.typing.remove(name);
+    }
+
+    /// Names typing now, in name order.
+    pub fn typing_names(&self, now_ms: u64) -> Vec<String> {
+        self.typing.iter().filter(|&(_, &until)| until > now_ms).map(|(n, _)| n.clone()).collect()
+    }
+
+    /// Drops expired typing indicators; true if any was dropped.
+    pub fn expire_typing(&mut self, now_ms: u64) -> bool {
+        let before = self.typing.len();
+        self.typing.retain(|_, until| *until > now_ms);
+        before != self.typing.len()
+    }
+
+    pub fn clear_typing(&mut self) {
+        self.typing.clear();
+    }
+
+    pub fn pending_mut(&mut self, id: &str) -> Option<&mut Pending> {
+        self.pending.iter_mut().find(|p| p.id == id)
+    }
+
+    pub fn remove_pending(&mut self, id: &str) -> Option<Pending> {
+        let i = self.pending.iter().position(|p| p.id == id)?;
+        Some(self.pending.remove(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Message {
+        Message {
+            room: "r".into(),
+            id: id.into(),
+            author: author.into(),
+            body: format!("{origin}{seq}"),
+            origin: origin.into(),
+            seq,
+            ts,
+            vc: [(origin, seq)].into_iter().collect(),
+        }
+    }
+
+    fn order(r: &RoomView) -> Vec<(String, u64)> {
+        r.messages().map(|m| (m.origin.clone(), m.seq)).collect()
+    }
+
+    #[test]
+    fn messages_arriving_out_of_order_are_shown_in_room_order() {
+        let mut r = RoomView::new("r");
+        r.insert(m("n2", 1, 30, "b", "3"));
+        r.insert(m("n1", 2, 20, "a", "2"));
+        r.insert(m("n1", 1, 10, "a", "1"));
+        r.insert(m("n3", 1, 20, "c", "x"));
+        assert_eq!(order(&r), [("n1".into(), 1), ("n1".into(), 2), ("n3".into(), 1), ("n2".into(), 1)]);
+        assert_eq!(r.oldest().unwrap().seq, 1);
+    }
+
+    #[test]
+    fn one_entry_per_author_and_id_the_earlier_copy_wins() {
+        let mut r = RoomView::new("r");
+        assert!(r.insert(m("n2", 1, 50, "alice", "same")));
+        assert!(!r.insert(m("n2", 1, 50, "alice", "same")), "exact duplicate");
+        // A copy from another origin that sorts earlier replaces it ...
+        assert!(r.insert(m("n1", 4, 40, "alice", "same")));
+        // ... and one that sorts later is ignored.
+        assert!(!r.insert(m("n3", 9, 60, "alice", "same")));
+        assert_eq!(order(&r), [("n1".into(), 4)]);
+        // The same id from another author is another message.
+        assert!(r.insert(m("n1", 5, 45, "bob", "same")));
+        assert_eq!(r.message_count(), 2);
+    }
+
+    #[test]
+    fn the_vector_only_grows_contiguously() {
+        let mut r = RoomView::new("r");
+        r.absorb("n1", 1);
+        r.absorb("n1", 3);
+        assert_eq!(r.vector.get("n1"), 1, "n1:2 is missing");
+        r.absorb("n1", 4);
+        r.absorb("n1", 2);
+        assert_eq!(r.vector.get("n1"), 4);
+        r.absorb("n2", 2);
+        r.adopt_vector(&[("n2", 1)].into_iter().collect());
+        assert_eq!(r.vector.get("n2"), 2, "the held seq above the adopted vector is absorbed");
+    }
+
+    #[test]
+    fn a_backlog_with_gap_replaces_the_view() {
+        let mut r = RoomView::new("r");
+        r.insert(m("n1", 1, 10, "a", "1"));
+        r.absorb("n1", 1);
+        r.begin_backlog();
+        assert!(r.backlog_push(m("n1", 90, 900, "a", "90")));
+        let v: RoomVector = [("n1", 90)].into_iter().collect();
+        r.finish_backlog(&v, true, false);
+        assert_eq!(order(&r), [("n1".into(), 90)]);
+        assert_eq!(r.vector, v);
+        assert!(r.more && r.synced);
+        assert!(!r.backlog_push(m("n1", 91, 901, "a", "91")), "backlog is closed");
+    }
+
+    #[test]
+    fn a_short_first_backlog_means_there_is_nothing_older() {
+        let mut r = RoomView::new("r");
+        r.begin_backlog();
+        r.backlog_push(m("n1", 1, 10, "a", "1"));
+        r.finish_backlog(&[("n1", 1)].into_iter().collect(), false, true);
+        assert!(!r.more);
+    }
+
+    #[test]
+    fn typing_expires_and_ends_with_a_message_or_a_leave() {
+        let mut r = RoomView::new("r");
+        r.note_typing("bob", 1_000);
+        r.note_typing("carol", 3_000);
+        assert_eq!(r.typing_names(2_000), ["bob", "carol"]);
+        assert_eq!(r.typing_names(1_000 + TYPING_SHOWN_MS), ["carol"]);
+        assert!(r.expire_typing(1_000 + TYPING_SHOWN_MS));
+        assert!(!r.expire_typing(1_000 + TYPING_SHOWN_MS));
+        r.stop_typing("carol");
+        assert!(r.typing_names(3_000).is_empty());
+        r.note_typing("dave", 0);
+        r.note_presence("dave", false, 10);
+        assert!(r.typing_names(1).is_empty());
+    }
+
+    #[test]
+    fn presence_notices_sit_in_the_timeline() {
+        let mut r = RoomView::new("r");
+        r.insert(m("n1", 1, 100, "a", "1"));
+        r.note_presence("bob", true, 150);
+        r.note_presence("bob", false, 150);
+        r.insert(m("n1", 2, 200, "a", "2"));
+        let kinds: Vec<_> = r
+            .entries()
+            .map(|(_, e)| match e {
+                Entry::Msg(m) => format!("m{}", m.seq),
+                Entry::Presence { name, online } => format!("{name}:{online}"),
+            })
+            .collect();
+        assert_eq!(kinds, ["m1", "bob:true", "bob:false", "m2"]);
+        assert!(r.members.is_empty());
+    }
+}

@@ -1,0 +1,213 @@
+//! What the message list shows, row by row: day separators, messages grouped
+//! by author, presence notices, and this user's sends still on their way.
+//! Local days come from a function the caller passes, so the browser's time
+//! zone stays out of this module and its tests.
+
+use meshchat_shared::Message;
+
+use super::room::{Entry, RoomView};
+
+/// Consecutive messages of one author closer than this share one header.
+pub const GROUP_GAP_MS: u64 = 5 * 60 * 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    /// The room holds nothing older than what follows.
+    Beginning,
+    /// A new local day starts; `ts` is the first entry's time.
+    Day { day: i64, ts: u64 },
+    Msg {
+        msg: Message,
+        /// Show the author and time: first of a group.
+        head: bool,
+        mine: bool,
+    },
+    Presence { name: String, online: bool, ts: u64 },
+    /// Typed here, not yet acknowledged (or failed).
+    Pending { id: String, body: String, created_ms: u64, failed: Option<String>, head: bool },
+}
+
+impl Row {
+    /// A stable key for keyed rendering.
+    pub fn key(&self) -> String {
+        match self {
+            Row::Beginning => "beginning".into(),
+            Row::Day { day, .. } => format!("day:{day}"),
+            Row::Msg { msg, head, .. } => format!("m:{}:{}:{}:{}", msg.ts, msg.origin, msg.seq, u8::from(*head)),
+            Row::Presence { name, online, ts } => format!("p:{ts}:{name}:{online}"),
+            Row::Pending { id, failed, head, .. } => format!("q:{id}:{}:{}", failed.is_some(), u8::from(*head)),
+        }
+    }
+}
+
+/// The rows of a room for `me`; `local_day` maps a timestamp to a day number
+/// in the viewer's time zone.
+pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Row> {
+    let mut out = Vec::with_capacity(room.message_count() + room.pending.len() + 8);
+    if !room.more && room.synced {
+        out.push(Row::Beginning);
+    }
+    let mut day: Option<i64> = None;
+    // (author, ts) of the previous message, for grouping.
+    let mut prev: Option<(String, u64)> = None;
+    let mut new_day = |ts: u64, out: &mut Vec<Row>, prev: &mut Option<(String, u64)>| {
+        let d = local_day(ts);
+        if day != Some(d) {
+            day = Some(d);
+            out.push(Row::Day { day: d, ts });
+            *prev = None;
+        }
+    };
+    for (key, entry) in room.entries() {
+        match entry {
+            Entry::Msg(m) => {
+                new_day(m.ts, &mut out, &mut prev);
+                let head = !matches!(&prev, Some((a, t)) if *a == m.author && m.ts.saturating_sub(*t) < GROUP_GAP_MS);
+                prev = Some((m.author.clone(), m.ts));
+                out.push(Row::Msg { msg: m.clone(), head, mine: m.author == me });
+            }
+            Entry::Presence { name, online } => {
+                let ts = key.ts;
+                new_day(ts, &mut out, &mut prev);
+                prev = None;
+                out.push(Row::Presence { name: name.clone(), online: *online, ts });
+            }
+        }
+    }
+    for p in &room.pending {
+        new_day(p.created_ms, &mut out, &mut prev);
+        let head = !matches!(&prev, Some((a, t)) if a == me && p.created_ms.saturating_sub(*t) < GROUP_GAP_MS);
+        prev = Some((me.to_owned(), p.created_ms));
+        out.push(Row::Pending {
+            id: p.id.clone(),
+            body: p.body.clone(),
+            created_ms: p.created_ms,
+            failed: p.failed.clone(),
+            head,
+        });
+    }
+    out
+}
+
+/// "bob is typing…", "bob and carol are typing…", and so on.
+pub fn typing_line(names: &[String]) -> Option<String> {
+    match names {
+        [] => None,
+        [a] => Some(format!("{a} is typing…")),
+        [a, b] => Some(format!("{a} and {b} are typing…")),
+        [a, b, c] => Some(format!("{a}, {b} and {c} are typing…")),
+        _ => Some("Several people are typing…".to_owned()),
+    }
+}
+
+/// Days since 1970-01-01 of a local timestamp (`ts` shifted by the zone's
+/// offset east of UTC, in minutes).
+pub fn day_number(ts_ms: u64, offset_east_min: i64) -> i64 {
+    (ts_ms as i64 + offset_east_min * 60_000).div_euclid(86_400_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use meshchat_shared::RoomVector;
+
+    use super::*;
+
+    fn m(seq: u64, ts: u64, author: &str) -> Message {
+        Message {
+            room: "r".into(),
+            id: format!("{seq}"),
+            author: author.into(),
+            body: "b".into(),
+            origin: "n1".into(),
+            seq,
+            ts,
+            vc: RoomVector::new(),
+        }
+    }
+
+    const DAY: u64 = 86_400_000;
+    const MIN: u64 = 60_000;
+
+    fn kinds(rows: &[Row]) -> Vec<String> {
+        rows.iter()
+            .map(|r| match r {
+                Row::Beginning => "begin".into(),
+                Row::Day { day, .. } => format!("day{day}"),
+                Row::Msg { msg, head, .. } => format!("{}{}", msg.author, if *head { "*" } else { "" }),
+                Row::Presence { name, online, .. } => format!("{name}{}", if *online { "+" } else { "-" }),
+                Row::Pending { failed, head, .. } => {
+                    format!("pending{}{}", if failed.is_some() { "!" } else { "" }, if *head { "*" } else { "" })
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn groups_by_author_within_five_minutes_and_splits_days() {
+        let mut r = RoomView::new("r");
+        let t = 10 * DAY + 8 * 60 * MIN;
+        r.insert(m(1, t, "alice"));
+        r.insert(m(2, t + MIN, "alice"));
+        r.insert(m(3, t + 2 * MIN, "bob"));
+        r.insert(m(4, t + 3 * MIN, "alice"));
+        r.insert(m(5, t + 9 * MIN, "alice"));
+        r.insert(m(6, t + DAY, "alice"));
+        let rows = rows(&r, "alice", &|ts| day_number(ts, 0));
+        assert_eq!(kinds(&rows), ["day10", "alice*", "alice", "bob*", "alice*", "alice*", "day11", "alice*"]);
+        assert!(matches!(&rows[1], Row::Msg { mine: true, .. }));
+        assert!(matches!(&rows[3], Row::Msg { mine: false, .. }));
+    }
+
+    #[test]
+    fn the_viewers_time_zone_decides_the_day() {
+        // 23:30 UTC is already tomorrow in UTC+1.
+        let ts = 10 * DAY + 23 * 60 * MIN + 30 * MIN;
+        assert_eq!(day_number(ts, 0), 10);
+        assert_eq!(day_number(ts, 60), 11);
+        assert_eq!(day_number(ts, -300), 10);
+        assert_eq!(day_number(30 * MIN, -60), -1);
+    }
+
+    #[test]
+    fn pending_sends_follow_the_messages_and_presence_breaks_groups() {
+        let mut r = RoomView::new("r");
+        r.insert(m(1, 1000, "alice"));
+        r.note_presence("bob", true, 2000);
+        r.insert(m(2, 3000, "alice"));
+        r.pending.push(super::super::room::Pending {
+            id: "p1".into(),
+            body: "on its way".into(),
+            created_ms: 4000,
+            sent_ms: Some(4000),
+            failed: None,
+        });
+        r.pending.push(super::super::room::Pending {
+            id: "p2".into(),
+            body: "refused".into(),
+            created_ms: 5000,
+            sent_ms: Some(5000),
+            failed: Some("nope".into()),
+        });
+        let rows = rows(&r, "alice", &|_| 0);
+        assert_eq!(kinds(&rows), ["day0", "alice*", "bob+", "alice*", "pending", "pending!"]);
+    }
+
+    #[test]
+    fn the_beginning_shows_once_nothing_older_exists() {
+        let mut r = RoomView::new("r");
+        r.begin_backlog();
+        r.backlog_push(m(1, 1000, "alice"));
+        r.finish_backlog(&[("n1", 1)].into_iter().collect(), false, true);
+        assert_eq!(kinds(&rows(&r, "x", &|_| 0)), ["begin", "day0", "alice*"]);
+    }
+
+    #[test]
+    fn typing_reads_naturally() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(typing_line(&[]), None);
+        assert_eq!(typing_line(&names(&["bob"])).unwrap(), "bob is typing…");
+        assert_eq!(typing_line(&names(&["bob", "carol"])).unwrap(), "bob and carol are typing…");
+        assert_eq!(typing_line(&names(&["a", "b", "c"])).unwrap(), "a, b and c are typing…");
+        assert_eq!(typing_line(&names(&["a", "b", "c", "d"])).unwrap(), "Several people are typing…");
+    }
+}
