@@ -1,0 +1,197 @@
+//! Driving headless Chromium through chromedriver (WebDriver) for the web
+//! app's tests: real browsers against a real node serving the trunk build.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// The trunk build the node serves; `scripts/test` builds it first.
+pub fn dist() -> PathBuf {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    assert!(
+        dist.join("index.html").exists(),
+        "the web app is not built: run scripts/build-web (scripts/test does) before the browser tests"
+    );
+    dist
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A chromedriver process; killed when dropped.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+}
+
+impl Driver {
+    pub fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is not installed: run scripts/setup --test");
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// A new headless browser with its own empty profile.
+    pub async fn browser(&self, width: u32, height: u32) -> Browser {
+        self.browser_with(width, height, &[]).await
+    }
+
+    /// A browser with extra Chromium flags (`--force-dark-mode` makes the
+    /// system prefer dark).
+    pub async fn browser_with(&self, width: u32, height: u32, extra: &[&str]) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--hide-scrollbars".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        let mut options = json!({"binary": "/usr/bin/chromium", "args": args});
+        // Headless windows have a minimum width; a phone is emulated.
+        if width < 600 {
+            options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}});
+        }
+        caps.insert("goog:chromeOptions".into(), options);
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await.expect("start a browser");
+        Browser { client, _profile: profile }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Browser {
+    pub client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("goto");
+    }
+
+    /// Runs a JS expression (`return …` is added) and gives its value.
+    pub async fn eval(&self, expr: &str) -> Value {
+        self.client.execute(&format!("return ({expr});"), vec![]).await.expect("execute script")
+    }
+
+    /// Waits until a JS expression is truthy.
+    pub async fn wait_true(&self, expr: &str, what: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let v = self.client.execute(&format!("return !!({expr});"), vec![]).await;
+            if matches!(v, Ok(Value::Bool(true))) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let body = self.eval("document.body.innerText").await;
+                panic!("timed out waiting for {what} ({expr}); page shows: {body}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
+    /// Opens the app and picks a name on the first visit.
+    pub async fn sign_in(&self, url: &str, name: &str) {
+        self.goto(url).await;
+        let input = self.find("#name-input").await;
+        input.send_keys(name).await.unwrap();
+        self.find(".onboarding button[type=submit]").await.click().await.unwrap();
+        self.wait_connected().await;
+    }
+
+    pub async fn wait_connected(&self) {
+        self.wait_true("document.querySelector('.status.ok') !== null", "the connected status").await;
+        // Joined and synced: the room's first rows or its beginning are shown.
+        self.wait_true("document.querySelector('#composer-input') && !document.querySelector('#composer-input').disabled", "the composer").await;
+    }
+
+    /// Types a message into the composer and presses Enter.
+    pub async fn say(&self, text: &str) {
+        let input = self.find("#composer-input").await;
+        input.send_keys(text).await.unwrap();
+        input.send_keys("\u{E007}").await.unwrap();
+    }
+
+    /// Sets the composer's text at once (as a paste would).
+    pub async fn paste(&self, text: &str) {
+        self.client
+            .execute(
+                "const el = document.querySelector('#composer-input');
+                 el.value = arguments[0];
+                 el.dispatchEvent(new Event('input', { bubbles: true }));",
+                vec![json!(text)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The text of every message body shown, in order.
+    pub async fn bodies(&self) -> Vec<String> {
+        let v = self.eval("Array.from(document.querySelectorAll('.msg .body')).map(e => e.textContent)").await;
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// Waits until a message with exactly this body is shown and confirmed
+    /// (not pending); returns how many such are shown.
+    pub async fn wait_message(&self, body: &str) -> usize {
+        let expr = format!(
+            "Array.from(document.querySelectorAll('.msg:not(.pending):not(.failed) .body')).filter(e => e.textContent === {}).length",
+            json!(body)
+        );
+        self.wait_true(&format!("({expr}) > 0"), &format!("message {body:?}")).await;
+        self.eval(&expr).await.as_u64().unwrap() as usize
+    }
+
+    pub async fn theme(&self) -> String {
+        self.eval("document.documentElement.getAttribute('data-theme')").await.as_str().unwrap().to_owned()
+    }
+
+    pub async fn screenshot(&self, path: &Path) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}

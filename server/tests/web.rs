@@ -1,0 +1,189 @@
+//! The web app in headless Chromium, against a real node serving the
+//! trunk build.
+#![allow(clippy::unwrap_used)]
+
+mod browser;
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use browser::{Driver, dist};
+use common::*;
+
+fn node() -> (tempfile::TempDir, NodeProc) {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    (dir, n)
+}
+
+#[tokio::test]
+async fn two_browsers_exchange_messages_both_ways() {
+    let (_d, n) = node();
+    let driver = Driver::start();
+    let alice = driver.browser(1280, 800).await;
+    let bob = driver.browser(1280, 800).await;
+    alice.sign_in(&n.url("/"), "alice").await;
+    bob.sign_in(&n.url("/"), "bob").await;
+
+    alice.say("hello bob").await;
+    assert_eq!(bob.wait_message("hello bob").await, 1);
+    // Shift+Enter is a new line, not a send (WebDriver's Shift stays down
+    // until the NULL key \u{E000}).
+    bob.say("hi alice, two\u{E008}\u{E007}\u{E000}lines").await;
+    assert_eq!(alice.wait_message("hi alice, two\nlines").await, 1);
+
+    // The sender sees its own message confirmed by the node.
+    alice.wait_true(
+        "Array.from(document.querySelectorAll('.msg.mine')).some(m => m.querySelector('.body').textContent === 'hello bob' && m.querySelector('.tick'))",
+        "alice's message marked sent",
+    ).await;
+    // Who is online, and who is typing.
+    alice.wait_true("Array.from(document.querySelectorAll('.member-name')).map(e => e.textContent).join() === 'alice,bob'", "both online").await;
+    bob.find("#composer-input").await.send_keys("typing away").await.unwrap();
+    alice.wait_true("document.querySelector('.typing').textContent === 'bob is typing…'", "bob is typing").await;
+    // The page's status names its node.
+    assert!(alice.eval("document.querySelector('.status').textContent").await.as_str().unwrap().contains("n1 · connected"));
+    alice.close().await;
+    bob.close().await;
+}
+
+#[tokio::test]
+async fn a_reload_keeps_name_theme_and_history() {
+    let (_d, n) = node();
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.sign_in(&n.url("/"), "carol").await;
+    for text in ["first", "second", "third"] {
+        b.say(text).await;
+        b.wait_message(text).await;
+    }
+    let before = b.theme().await;
+    b.find(".theme-toggle").await.click().await.unwrap();
+    let toggled = b.theme().await;
+    assert_ne!(before, toggled);
+
+    b.client.refresh().await.unwrap();
+    b.wait_connected().await;
+    assert_eq!(b.eval("document.querySelector('.me-name').textContent").await, "carol");
+    assert_eq!(b.theme().await, toggled);
+    b.wait_message("third").await;
+    assert_eq!(b.bodies().await, ["first", "second", "third"]);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_character_limit_blocks_sending() {
+    let (_d, n) = node();
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.sign_in(&n.url("/"), "dave").await;
+    b.paste(&"x".repeat(4001)).await;
+    b.wait_true("document.querySelector('.composer .count.over') !== null", "the count over the limit").await;
+    assert_eq!(b.eval("document.querySelector('.composer .count').textContent").await, "4001 / 4000");
+    assert_eq!(b.eval("document.querySelector('.composer .send').disabled").await, true);
+    b.find("#composer-input").await.send_keys("\u{E007}").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.eval("document.querySelectorAll('.msg').length").await, 0, "nothing was sent");
+    let (_, page) = http_get(&n.url("/api/rooms/general/messages")).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 0);
+
+    // Exactly at the limit it goes.
+    b.paste(&"é".repeat(4000)).await;
+    b.wait_true("!document.querySelector('.composer .send').disabled", "send enabled").await;
+    b.find("#composer-input").await.send_keys("\u{E007}").await.unwrap();
+    b.wait_message(&"é".repeat(4000)).await;
+    let (_, page) = http_get(&n.url("/api/rooms/general/messages")).await;
+    assert_eq!(page["messages"][0]["body"].as_str().unwrap().chars().count(), 4000);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_body_with_html_is_shown_as_text() {
+    let (_d, n) = node();
+    let driver = Driver::start();
+    let alice = driver.browser(1280, 800).await;
+    let bob = driver.browser(1280, 800).await;
+    alice.sign_in(&n.url("/"), "alice").await;
+    bob.sign_in(&n.url("/"), "bob").await;
+    let evil = r#"<b>bold</b> <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script>"#;
+    alice.say(evil).await;
+    assert_eq!(bob.wait_message(evil).await, 1);
+    for b in [&alice, &bob] {
+        b.wait_message(evil).await;
+        assert_eq!(b.eval("document.querySelectorAll('.msg .body b, .msg .body img, .msg .body script').length").await, 0);
+        assert_eq!(b.eval("typeof window.__pwned").await, "undefined");
+    }
+    alice.close().await;
+    bob.close().await;
+}
+
+#[tokio::test]
+async fn the_theme_follows_the_system_then_the_toggle_and_persists() {
+    let (_d, n) = node();
+    let driver = Driver::start();
+    let light = driver.browser(1280, 800).await;
+    let dark = driver.browser_with(1280, 800, &["--force-dark-mode", "--blink-settings=preferredColorScheme=0"]).await;
+    light.sign_in(&n.url("/"), "erin").await;
+    dark.sign_in(&n.url("/"), "frank").await;
+    assert_eq!(light.theme().await, "light");
+    assert_eq!(dark.theme().await, "dark");
+    // The two themes are designed, not inverted: the background really changes.
+    let bg = "getComputedStyle(document.body).backgroundColor";
+    let light_bg = light.eval(bg).await;
+    assert_ne!(light_bg, dark.eval(bg).await);
+
+    light.find(".theme-toggle").await.click().await.unwrap();
+    assert_eq!(light.theme().await, "dark");
+    assert_eq!(light.eval("document.querySelector('.theme-toggle').getAttribute('aria-label')").await, "Switch to light theme");
+    light.client.refresh().await.unwrap();
+    light.wait_connected().await;
+    assert_eq!(light.theme().await, "dark", "the choice is remembered");
+    light.close().await;
+    dark.close().await;
+}
+
+/// Screenshots of both themes at desktop and phone widths, from the real
+/// app. They land in target/screenshots; with MESHCHAT_UPDATE_SCREENSHOTS=1
+/// also in docs/screenshots (the ones the README shows).
+#[tokio::test]
+async fn screenshots_of_both_themes() {
+    let (_d, n) = node();
+    // A conversation to show.
+    let lines = [
+        ("ada", "Morning! Did the n2 restart go through?"),
+        ("grace", "Yes, rolling restart done. Nobody noticed a thing 🎉"),
+        ("grace", "Clients moved to n1 and n3 and came back."),
+        ("ada", "Lovely. Pushing the release notes now."),
+        ("linus", "<b>tags</b> show as typed, by the way"),
+    ];
+    for (i, (who, text)) in lines.iter().enumerate() {
+        let body = serde_json::json!({"name": who, "id": format!("s{i}"), "body": text}).to_string();
+        http_post(&n.url("/api/rooms/general/messages"), &body).await;
+    }
+    let driver = Driver::start();
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    let update = std::env::var("MESHCHAT_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1");
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    for (label, w, h) in [("desktop", 1280, 800), ("phone", 390, 844)] {
+        for dark_mode in [false, true] {
+            let flags: &[&str] = if dark_mode { &["--force-dark-mode"] } else { &[] };
+            let b = driver.browser_with(w, h, flags).await;
+            b.sign_in(&n.url("/"), "ada").await;
+            b.wait_message("Lovely. Pushing the release notes now.").await;
+            let theme = if dark_mode { "dark" } else { "light" };
+            assert_eq!(b.theme().await, theme);
+            b.paste("Shipping it 🚀").await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let file = format!("{label}-{theme}.png");
+            b.screenshot(&out.join(&file)).await;
+            if update {
+                std::fs::create_dir_all(&docs).unwrap();
+                std::fs::copy(out.join(&file), docs.join(&file)).unwrap();
+            }
+            b.close().await;
+        }
+    }
+    assert!(out.join("phone-dark.png").exists());
+}

@@ -1,0 +1,20 @@
+//! A person's avatar: their initial on a colour that is theirs everywhere.
+
+use leptos::prelude::*;
+
+/// A stable hue per name.
+pub fn hue(name: &str) -> u32 {
+    name.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 360
+}
+
+/// The first character of a name, upper-cased.
+pub fn initial(name: &str) -> String {
+    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+}
+
+#[component]
+pub fn Avatar(name: String) -> impl IntoView {
+    view! {
+        <span class="avatar" aria-hidden="true" style=format!("--hue:{}", hue(&name))>{initial(&name)}</span>
+    }
+}

@@ -1,0 +1,137 @@
+//! Writing a message: Enter sends, Shift+Enter is a new line.
+
+use std::collections::HashMap;
+
+use leptos::html::Textarea;
+use leptos::prelude::*;
+use meshchat_shared::limits::MAX_BODY_CHARS;
+
+use super::use_ctx;
+use crate::net::now_ms;
+
+/// The count shows once a message is this long.
+const SHOW_COUNT_FROM: usize = 3_000;
+
+/// A fresh idempotency key: a random (v4) UUID.
+fn new_id() -> String {
+    let mut b = [0u8; 16];
+    let filled = window().crypto().ok().is_some_and(|c| c.get_random_values_with_u8_array(&mut b).is_ok());
+    if !filled {
+        for x in b.iter_mut() {
+            *x = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+#[component]
+pub fn Composer() -> impl IntoView {
+    let ctx = use_ctx();
+    let chat = ctx.chat;
+    let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
+    // One draft per room, so switching rooms keeps what was typed.
+    let drafts = RwSignal::new(HashMap::<String, String>::new());
+    let draft = move || room.get().and_then(|r| drafts.with(|d| d.get(&r).cloned())).unwrap_or_default();
+    let count = Memo::new(move |_| draft().chars().count());
+    let over = move || count.get() > MAX_BODY_CHARS;
+    let blank = move || draft().trim().is_empty();
+    let near_limit = move || count.get() >= SHOW_COUNT_FROM;
+    let error = RwSignal::new(None::<String>);
+    let input = NodeRef::<Textarea>::new();
+
+    // Focus the composer when the room changes.
+    Effect::new(move |_| {
+        room.track();
+        if let Some(el) = input.get() {
+            let _ = el.focus();
+        }
+    });
+
+    let send = {
+        let ctx = ctx.clone();
+        move || {
+            let Some(r) = room.get_untracked() else { return };
+            let body = drafts.with_untracked(|d| d.get(&r).cloned()).unwrap_or_default();
+            if body.trim().is_empty() || body.chars().count() > MAX_BODY_CHARS {
+                return;
+            }
+            let mut result = Ok(());
+            ctx.act(|c| result = c.send(&r, &new_id(), &body, now_ms()));
+            match result {
+                Ok(()) => {
+                    drafts.update(|d| {
+                        d.remove(&r);
+                    });
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(format!("The {e}."))),
+            }
+        }
+    };
+    let send_key = send.clone();
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            send_key();
+        }
+    };
+    let on_input = {
+        let ctx = ctx.clone();
+        move |ev: leptos::ev::Event| {
+            let Some(r) = room.get_untracked() else { return };
+            let text = event_target_value(&ev);
+            let typing = !text.trim().is_empty();
+            drafts.update(|d| {
+                d.insert(r.clone(), text);
+            });
+            if typing {
+                ctx.act(|c| c.typing(&r, now_ms()));
+            }
+        }
+    };
+
+    view! {
+        <form class="composer" on:submit=move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            send();
+        }>
+            <label class="visually-hidden" for="composer-input">
+                {move || room.get().map(|r| format!("Message #{r}")).unwrap_or_default()}
+            </label>
+            <textarea
+                id="composer-input"
+                node_ref=input
+                rows="1"
+                placeholder=move || room.get().map(|r| format!("Message #{r}")).unwrap_or_else(|| "Join a room to chat".into())
+                disabled=move || room.get().is_none()
+                aria-describedby="composer-count composer-error"
+                aria-invalid=move || over().to_string()
+                prop:value=draft
+                on:input=on_input
+                on:keydown=on_keydown
+            ></textarea>
+            <span
+                id="composer-count"
+                class="count"
+                class:over=over
+                class:shown=near_limit
+                aria-live="polite"
+            >
+                {move || format!("{} / {}", count.get(), MAX_BODY_CHARS)}
+            </span>
+            <button class="primary send" type="submit" disabled=move || blank() || over() aria-label="Send message">
+                "Send"
+            </button>
+            <p id="composer-error" class="error small" role="alert">
+                {move || if over() {
+                    Some(format!("Too long: {} characters over the limit.", count.get() - MAX_BODY_CHARS))
+                } else {
+                    error.get()
+                }}
+            </p>
+        </form>
+    }
+}

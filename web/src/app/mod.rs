@@ -1,0 +1,128 @@
+//! The Leptos components: the chat state in a signal, and views of it.
+
+mod avatar;
+mod composer;
+mod format;
+mod header;
+mod icons;
+mod members;
+mod messages;
+mod onboarding;
+mod sidebar;
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::net::{Net, now_ms};
+use crate::prefs::{self, Theme};
+use crate::state::Chat;
+
+/// What every component reaches through context.
+#[derive(Clone)]
+pub struct Ctx {
+    pub chat: RwSignal<Chat>,
+    pub net: Net,
+    pub theme: RwSignal<Theme>,
+    /// Ticks every second, for what depends on time (typing, "today").
+    pub now: RwSignal<u64>,
+    /// Small screens: the room drawer is open.
+    pub drawer: RwSignal<bool>,
+    /// The members panel is open.
+    pub members_open: RwSignal<bool>,
+}
+
+impl Ctx {
+    /// Changes the state, then sends what it queued.
+    pub fn act(&self, f: impl FnOnce(&mut Chat)) {
+        self.chat.update(f);
+        self.net.flush();
+    }
+}
+
+pub fn use_ctx() -> Ctx {
+    expect_context::<Ctx>()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let theme = RwSignal::new(prefs::saved_theme().unwrap_or_else(prefs::system_theme));
+    Effect::new(move |_| prefs::apply_theme(theme.get()));
+    follow_system_theme(theme);
+    let name = RwSignal::new(prefs::name());
+    view! {
+        {move || match name.get() {
+            None => view! { <onboarding::Onboarding on_name=move |n: String| {
+                prefs::set_name(&n);
+                name.set(Some(n));
+            }/> }.into_any(),
+            Some(n) => view! { <Shell name=n theme/> }.into_any(),
+        }}
+    }
+}
+
+/// Until the user picks a theme, the app follows the system's.
+fn follow_system_theme(theme: RwSignal<Theme>) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    let Some(mql) = window().match_media("(prefers-color-scheme: dark)").ok().flatten() else { return };
+    let on_change = Closure::<dyn Fn(web_sys::MediaQueryListEvent)>::new(move |ev: web_sys::MediaQueryListEvent| {
+        if prefs::saved_theme().is_none() {
+            theme.set(if ev.matches() { Theme::Dark } else { Theme::Light });
+        }
+    });
+    let _ = mql.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
+    // The listener lives as long as the page.
+    on_change.forget();
+}
+
+#[component]
+fn Shell(name: String, theme: RwSignal<Theme>) -> impl IntoView {
+    let (rooms, current) = prefs::rooms();
+    let chat = RwSignal::new(Chat::new(&name, &rooms, current.as_deref()));
+    let net = Net::start(chat);
+    let now = RwSignal::new(now_ms());
+    let wide = window().inner_width().ok().and_then(|w| w.as_f64()).is_some_and(|w| w >= 1100.0);
+    let ctx = Ctx { chat, net, theme, now, drawer: RwSignal::new(false), members_open: RwSignal::new(wide) };
+    provide_context(ctx.clone());
+
+    // Time passes: typing expires, unanswered sends fail.
+    let _ = set_interval_with_handle(
+        move || {
+            let t = now_ms();
+            now.set(t);
+            if chat.with_untracked(|c| c.rooms.values().any(|r| !r.pending.is_empty() || !r.typing_names(0).is_empty())) {
+                chat.update(|c| {
+                    c.tick(t);
+                });
+            }
+        },
+        Duration::from_secs(1),
+    );
+    // Remember the rooms; show unread counts in the title.
+    Effect::new(move |_| {
+        let (rooms, current, unread, room) = chat.with(|c| {
+            (c.rooms.keys().cloned().collect::<Vec<_>>(), c.current.clone(), c.unread_total(), c.current.clone())
+        });
+        prefs::save_rooms(&rooms, current.as_deref());
+        let room = room.map(|r| format!(" · #{r}")).unwrap_or_default();
+        let title = if unread > 0 { format!("({unread}) meshchat{room}") } else { format!("meshchat{room}") };
+        document().set_title(&title);
+    });
+
+    let drawer = ctx.drawer;
+    let members_open = ctx.members_open;
+    view! {
+        <div class="shell" class:drawer-open=move || drawer.get() class:members-open=move || members_open.get()>
+            <sidebar::Sidebar/>
+            <div class="scrim" aria-hidden="true" on:click=move |_| { drawer.set(false); }></div>
+            <main class="main">
+                <header::Header/>
+                <header::Banners/>
+                <messages::MessageList/>
+                <composer::Composer/>
+            </main>
+            <members::Members/>
+        </div>
+    }
+}

@@ -1,0 +1,114 @@
+//! What the browser remembers between visits, in localStorage.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+const NAME: &str = "meshchat.name";
+const THEME: &str = "meshchat.theme";
+const ROOMS: &str = "meshchat.rooms";
+const CURRENT: &str = "meshchat.room";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Theme {
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    pub fn other(self) -> Theme {
+        match self {
+            Theme::Light => Theme::Dark,
+            Theme::Dark => Theme::Light,
+        }
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+pub fn get(key: &str) -> Option<String> {
+    storage()?.get_item(key).ok()?
+}
+
+pub fn set(key: &str, value: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(key, value);
+    }
+}
+
+pub fn get_json<T: DeserializeOwned>(key: &str) -> Option<T> {
+    serde_json::from_str(&get(key)?).ok()
+}
+
+pub fn set_json<T: Serialize>(key: &str, value: &T) {
+    if let Ok(text) = serde_json::to_string(value) {
+        set(key, &text);
+    }
+}
+
+pub fn name() -> Option<String> {
+    get(NAME).filter(|n| meshchat_shared::limits::validate_name(n).is_ok())
+}
+
+pub fn set_name(name: &str) {
+    set(NAME, name);
+}
+
+pub fn forget_name() {
+    if let Some(s) = storage() {
+        let _ = s.remove_item(NAME);
+    }
+}
+
+/// The theme chosen with the toggle, if ever.
+pub fn saved_theme() -> Option<Theme> {
+    match get(THEME)?.as_str() {
+        "light" => Some(Theme::Light),
+        "dark" => Some(Theme::Dark),
+        _ => None,
+    }
+}
+
+pub fn save_theme(t: Theme) {
+    set(THEME, t.as_str());
+}
+
+/// The system's `prefers-color-scheme`.
+pub fn system_theme() -> Theme {
+    let dark = web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches());
+    if dark { Theme::Dark } else { Theme::Light }
+}
+
+/// Sets `data-theme` on `<html>`, which the stylesheet keys on.
+pub fn apply_theme(t: Theme) {
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("data-theme", t.as_str());
+    }
+}
+
+/// The joined rooms and the one on screen.
+pub fn rooms() -> (Vec<String>, Option<String>) {
+    let rooms: Vec<String> = get_json(ROOMS).unwrap_or_else(|| vec!["general".to_owned()]);
+    (rooms, get(CURRENT))
+}
+
+pub fn save_rooms(rooms: &[String], current: Option<&str>) {
+    set_json(ROOMS, &rooms);
+    match current {
+        Some(c) => set(CURRENT, c),
+        None => {
+            if let Some(s) = storage() {
+                let _ = s.remove_item(CURRENT);
+            }
+        }
+    }
+}
