@@ -187,3 +187,73 @@ async fn screenshots_of_both_themes() {
     }
     assert!(out.join("phone-dark.png").exists());
 }
+
+#[tokio::test]
+async fn scrolling_up_pages_back_to_the_beginning_and_rooms_keep_their_place() {
+    let (_d, n) = node();
+    for i in 0..130 {
+        let body = serde_json::json!({"name": "bot", "id": format!("h{i}"), "body": format!("history line {i}")}).to_string();
+        http_post(&n.url("/api/rooms/general/messages"), &body).await;
+    }
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.sign_in(&n.url("/"), "gina").await;
+    b.wait_message("history line 129").await;
+    assert_eq!(b.bodies().await.len(), 50, "the first screen is the latest 50");
+    // Scroll to the top until the room's beginning shows.
+    for _ in 0..20 {
+        if b.eval("document.querySelector('.beginning') !== null").await == true {
+            break;
+        }
+        b.eval("(document.querySelector('.messages').scrollTop = 0, true)").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    b.wait_true("document.querySelector('.beginning') !== null", "the beginning of the room").await;
+    let bodies = b.bodies().await;
+    let expected: Vec<String> = (0..130).map(|i| format!("history line {i}")).collect();
+    assert_eq!(bodies, expected, "every message once, in order");
+
+    // Scrolled up, a new message shows the button instead of jumping.
+    b.eval("(document.querySelector('.messages').scrollTop = 200, true)").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let top_before = b.eval("document.querySelector('.messages').scrollTop").await;
+    http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"late","body":"a late one"}"#).await;
+    b.wait_true("document.querySelector('.new-below') !== null", "the new-messages button").await;
+    assert_eq!(b.eval("document.querySelector('.messages').scrollTop").await, top_before);
+
+    // Another room, then back: the scroll position is kept.
+    b.find("#join-input").await.send_keys("side-room\u{E007}").await.unwrap();
+    b.wait_true("document.querySelector('.room-title').textContent.includes('side-room')", "the new room").await;
+    // A message in general while away is counted as unread.
+    http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"away","body":"while you were away"}"#).await;
+    b.wait_true("document.querySelector('.room .badge') && document.querySelector('.room .badge').textContent === '1'", "an unread badge").await;
+    b.eval("(Array.from(document.querySelectorAll('.room-button')).find(e => e.textContent.includes('general')).click(), true)").await;
+    b.wait_true("document.querySelector('.room-title').textContent.includes('general')", "back in general").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.eval("document.querySelector('.messages').scrollTop").await, top_before, "scroll position kept");
+    assert_eq!(b.eval("document.querySelectorAll('.room .badge').length").await, 0, "read once shown");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_refused_send_shows_why_and_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    // A tiny rate limit: the burst is used up by the join and a few sends.
+    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap(), "--rate", "0.2", "--burst", "4"]);
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.sign_in(&n.url("/"), "hank").await;
+    for i in 0..4 {
+        b.say(&format!("burst {i}")).await;
+    }
+    b.wait_true("document.querySelector('.msg.failed') !== null", "a failed message").await;
+    let text = b.eval("document.querySelector('.msg.failed .delivery').textContent").await;
+    assert!(text.as_str().unwrap().contains("Slow down"), "{text}");
+    // After the limit refills, Retry sends it with its original id.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let failed_body = b.eval("document.querySelector('.msg.failed .body').textContent").await;
+    b.eval("(Array.from(document.querySelectorAll('.msg.failed .link')).find(e => e.textContent === 'Retry').click(), true)").await;
+    assert_eq!(b.wait_message(failed_body.as_str().unwrap()).await, 1);
+    b.close().await;
+}

@@ -72,26 +72,29 @@ pub fn MessageList() -> impl IntoView {
         }
     };
 
-    // After the rows change: keep the view where it belongs.
+    // After the rows change: keep the view where it belongs. Measuring
+    // waits for the next frame, when the DOM holds the new rows.
     Effect::new({
         let ctx = ctx.clone();
         move |prev: Option<(Option<String>, Option<String>, Option<String>)>| {
             let current = room.get();
             let (first, last_key) = rows.with(|r| (first_msg_key(r), r.last().map(Row::key)));
-            let Some((_, height, client)) = measure() else { return (current, first, last_key) };
             let switched = prev.as_ref().is_none_or(|(r, _, _)| *r != current);
-            if switched {
-                new_below.set(false);
-                let saved = current.as_ref().and_then(|r| positions.with_value(|p| p.get(r).copied().flatten()));
-                match (saved, list.get_untracked()) {
-                    (Some(top), Some(el)) => el.set_scroll_top(top as i32),
-                    _ => to_bottom(),
-                }
-                at_bottom.set(saved.is_none());
-            } else if let Some((_, prev_first, prev_last)) = &prev {
-                let prepended = *prev_first != first && prev_first.is_some();
-                let appended = *prev_last != last_key;
-                if prepended && !appended {
+            let prepended = !switched && prev.as_ref().is_some_and(|(_, f, _)| f.is_some() && *f != first);
+            let appended = !switched && prev.as_ref().is_some_and(|(_, _, l)| *l != last_key);
+            let ctx = ctx.clone();
+            let room_now = current.clone();
+            request_animation_frame(move || {
+                let Some((_, height, client)) = measure() else { return };
+                if switched {
+                    new_below.set(false);
+                    let saved = room_now.as_ref().and_then(|r| positions.with_value(|p| p.get(r).copied().flatten()));
+                    match (saved, list.get_untracked()) {
+                        (Some(top), Some(el)) => el.set_scroll_top(top as i32),
+                        _ => to_bottom(),
+                    }
+                    at_bottom.set(saved.is_none());
+                } else if prepended && !appended {
                     // Older messages went in above: stay on what was in view.
                     let before = last.get_value();
                     if let Some(el) = list.get_untracked() {
@@ -104,14 +107,15 @@ pub fn MessageList() -> impl IntoView {
                         new_below.set(true);
                     }
                 }
-            }
-            if let Some((top, height, _)) = measure() {
-                last.set_value(Scroll { top, height });
-            }
-            // A short room cannot be scrolled up to load more: load now.
-            if height <= client + 1.0 && let Some(r) = &current {
-                ctx.act(|c| c.load_older(r));
-            }
+                if let Some((top, height, _)) = measure() {
+                    last.set_value(Scroll { top, height });
+                }
+                // A room too short to scroll up cannot ask for more by
+                // scrolling: ask now.
+                if height <= client + 1.0 && let Some(r) = &room_now {
+                    ctx.act(|c| c.load_older(r));
+                }
+            });
             (current, first, last_key)
         }
     });
