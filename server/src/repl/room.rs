@@ -7,7 +7,7 @@
 //! delivered. Delivered in that order, every node's vector always describes a
 //! causally closed set, and a vector means the same set everywhere.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use meshchat_shared::{Hlc, Message, RoomVector};
 use thiserror::Error;
@@ -28,14 +28,16 @@ pub struct RoomCore {
     /// Delivered here, per origin: the next message of `o` is `vector[o] + 1`.
     vector: RoomVector,
     hlc: Hlc,
-    /// Received but not yet deliverable, per origin by seq.
-    pending: HashMap<String, BTreeMap<u64, Message>>,
+    /// Received but not yet deliverable, per origin by seq. Ordered maps: the
+    /// delivery order is a function of the inputs alone, so a simulation
+    /// replays exactly from its seed.
+    pending: BTreeMap<String, BTreeMap<u64, Message>>,
 }
 
 impl RoomCore {
     /// A room that has already delivered `vector`, whose largest stamp is `last_ts`.
     pub fn new(room: &str, node: &str, vector: RoomVector, last_ts: u64) -> Self {
-        RoomCore { room: room.to_owned(), node: node.to_owned(), vector, hlc: Hlc::new(last_ts), pending: HashMap::new() }
+        RoomCore { room: room.to_owned(), node: node.to_owned(), vector, hlc: Hlc::new(last_ts), pending: BTreeMap::new() }
     }
 
     pub fn room(&self) -> &str {
