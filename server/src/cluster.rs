@@ -38,16 +38,22 @@ impl Cluster {
         self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Marks a peer up or down; wakes watchers only on a real change.
-    pub fn set_up(&self, id: &str, up: bool) {
+    /// Marks a peer up or down, and records the browser URL it announced;
+    /// wakes watchers only on a real change.
+    pub fn set_peer(&self, id: &str, up: bool, url: Option<&str>) {
         let changed = {
             let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
             match peers.iter_mut().find(|p| p.id == id) {
-                Some(p) if p.up != up => {
+                Some(p) => {
+                    let mut changed = p.up != up;
                     p.up = up;
-                    true
+                    if let Some(url) = url.filter(|u| *u != p.url) {
+                        p.url = url.to_owned();
+                        changed = true;
+                    }
+                    changed
                 }
-                _ => false,
+                None => false,
             }
         };
         if changed {
@@ -73,12 +79,14 @@ mod tests {
         let c = Cluster::new(info("n1"), vec![info("n2")]);
         let mut rx = c.subscribe();
         assert_eq!(c.nodes().iter().map(|n| n.up).collect::<Vec<_>>(), [true, false]);
-        c.set_up("n2", false);
+        c.set_peer("n2", false, None);
         assert!(!rx.has_changed().unwrap());
-        c.set_up("n2", true);
+        c.set_peer("n2", true, Some("ws://n2/ws"));
         assert!(rx.has_changed().unwrap());
         rx.mark_unchanged();
-        c.set_up("n9", true);
+        c.set_peer("n2", true, Some("ws://n2/ws"));
+        assert!(!rx.has_changed().unwrap());
+        c.set_peer("n9", true, None);
         assert!(!rx.has_changed().unwrap());
     }
 }

@@ -21,10 +21,12 @@
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
+pub mod certs;
 pub mod clock;
 pub mod cluster;
 pub mod conn;
 pub mod http;
+pub mod mesh;
 pub mod metrics;
 pub mod node;
 pub mod repl;

@@ -1,10 +1,12 @@
 //! The `meshchat` binary: one executable for every role.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use meshchat::mesh::{Faults, MeshConfig, PeerAddr};
 use meshchat::session::RateConfig;
 use meshchat::store::Sync;
 use meshchat::{Node, NodeConfig};
@@ -23,6 +25,24 @@ struct Cli {
 enum Command {
     /// Run one node.
     Node(NodeArgs),
+    /// Make a cluster CA and a certificate per node for the mesh.
+    Certs(CertsArgs),
+}
+
+#[derive(Args)]
+struct CertsArgs {
+    /// Where to write them.
+    #[arg(long, default_value = "certs")]
+    dir: PathBuf,
+    /// Node ids, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    nodes: Vec<String>,
+    /// Host names and addresses the nodes are reached at, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1,localhost")]
+    hosts: Vec<String>,
+    /// Replace existing node certificates (the CA is kept).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -60,6 +80,47 @@ struct NodeArgs {
     /// Commands queued per room before clients get `unavailable`.
     #[arg(long, default_value_t = 4096)]
     room_mailbox: usize,
+    /// Where this node's mesh (QUIC) endpoint listens; without it, a single node.
+    #[arg(long)]
+    mesh: Option<SocketAddr>,
+    /// The other nodes: id=host:port, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    peers: Vec<String>,
+    /// The directory with ca.pem, <id>.pem and <id>.key.
+    #[arg(long, default_value = "certs")]
+    certs: PathBuf,
+    /// Fault injection: delay every outgoing mesh frame this long ...
+    #[arg(long, default_value_t = 0)]
+    mesh_delay_ms: u64,
+    /// ... plus or minus up to this much ...
+    #[arg(long, default_value_t = 0)]
+    mesh_jitter_ms: u64,
+    /// ... and drop this fraction (0.0-1.0) of them; the mesh recovers.
+    #[arg(long, default_value_t = 0.0)]
+    mesh_drop: f64,
+    /// How often connected nodes compare what they hold.
+    #[arg(long, default_value_t = 2000)]
+    anti_entropy_ms: u64,
+    /// Users of a node that went away stay online this long elsewhere, so
+    /// that moving to another node is not seen as leaving.
+    #[arg(long, default_value_t = 5000)]
+    presence_grace_ms: u64,
+}
+
+fn parse_peers(specs: &[String]) -> anyhow::Result<Vec<PeerAddr>> {
+    specs
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|spec| {
+            let (id, addr) = spec.split_once('=').with_context(|| format!("peer {spec:?} is not id=host:port"))?;
+            let addr = addr
+                .to_socket_addrs()
+                .with_context(|| format!("cannot resolve {addr:?}"))?
+                .next()
+                .with_context(|| format!("no address for {addr:?}"))?;
+            Ok(PeerAddr { id: id.to_owned(), addr })
+        })
+        .collect()
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,7 +129,19 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
         Command::Node(args) => runtime.block_on(run_node(args)),
+        Command::Certs(args) => certs(args),
     }
+}
+
+fn certs(args: CertsArgs) -> anyhow::Result<()> {
+    let report = meshchat::certs::generate(&args.dir, &args.nodes, &args.hosts, args.force)?;
+    if report.reused_ca {
+        println!("using the existing CA in {}", args.dir.display());
+    }
+    for path in report.created {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn init_logging(verbose: u8) {
@@ -91,9 +164,25 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.session.queue = args.queue;
     cfg.room.catchup_limit = args.catchup_limit;
     cfg.room.mailbox = args.room_mailbox.max(1);
+    cfg.room.grace = Duration::from_millis(args.presence_grace_ms);
+    if !(0.0..=1.0).contains(&args.mesh_drop) {
+        bail!("--mesh-drop must be between 0.0 and 1.0");
+    }
+    cfg.mesh = match args.mesh {
+        Some(listen) => Some(MeshConfig {
+            listen,
+            peers: parse_peers(&args.peers)?,
+            certs: args.certs.clone(),
+            faults: Faults { delay_ms: args.mesh_delay_ms, jitter_ms: args.mesh_jitter_ms, drop: args.mesh_drop },
+            anti_entropy: Duration::from_millis(args.anti_entropy_ms.max(50)),
+        }),
+        None if !args.peers.is_empty() => bail!("--peers needs --mesh (the address this node's mesh listens on)"),
+        None => None,
+    };
     let node = Node::start(cfg).await?;
+    let mesh = node.mesh_addr().map(|a| format!(", mesh on {a}")).unwrap_or_default();
     println!(
-        "meshchat node {} listening on http://{} (WebSocket {}), data in {}",
+        "meshchat node {} listening on http://{} (WebSocket {}){mesh}, data in {}",
         args.id,
         node.http_addr(),
         node.public_url(),

@@ -15,8 +15,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::cluster::Cluster;
 use crate::http::{self, AppState};
+use crate::mesh::{Mesh, MeshConfig, MeshCtx, MeshError};
 use crate::metrics::Metrics;
-use crate::room::{Hub, RoomConfig, RoomCtx};
+use crate::room::{Hub, RoomConfig, RoomCtx, RoomIndex};
 use crate::session::{SessionConfig, SessionCtx};
 use crate::store::{Store, StoreError, Sync};
 
@@ -34,6 +35,8 @@ pub struct NodeConfig {
     pub room: RoomConfig,
     /// tungstenite's read and write buffer per connection.
     pub ws_buffers: usize,
+    /// Peers to replicate with; `None` for a single node.
+    pub mesh: Option<MeshConfig>,
 }
 
 impl NodeConfig {
@@ -49,6 +52,7 @@ impl NodeConfig {
             session: SessionConfig::default(),
             room: RoomConfig::default(),
             ws_buffers: 8 * 1024,
+            mesh: None,
         }
     }
 }
@@ -63,6 +67,8 @@ pub enum NodeError {
     Store(#[from] StoreError),
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
 }
 
 /// How long a stop waits for sessions to close before dropping them.
@@ -70,6 +76,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub struct Node {
     http_addr: SocketAddr,
+    mesh_addr: Option<SocketAddr>,
     public_url: String,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), NodeError>>,
@@ -86,12 +93,39 @@ impl Node {
         let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("ws://{http_addr}/ws"));
 
         let shutdown = CancellationToken::new();
-        let cluster = Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, Vec::new()));
+        let mesh = match &cfg.mesh {
+            Some(m) => Some(Mesh::bind(&cfg.id, m.clone(), metrics.clone())?),
+            None => None,
+        };
+        let mesh_addr = mesh.as_ref().and_then(Mesh::local_addr);
+        let peers = cfg.mesh.iter().flat_map(|m| &m.peers).map(|p| NodeInfo { id: p.id.clone(), url: String::new(), up: false });
+        let cluster = Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, peers.collect()));
+        // Every stored room takes part in anti-entropy, running or not.
+        let index = Arc::new(RoomIndex::new(store.vectors().await?));
         let hub = Hub::new(RoomCtx {
             node: cfg.id.as_str().into(),
             store: store.clone(),
             metrics: metrics.clone(),
             config: cfg.room.clone(),
+            mesh: mesh.as_ref().map(Mesh::handle),
+            index: index.clone(),
+            shutdown: shutdown.clone(),
+        });
+        let mesh = mesh.map(|m| {
+            let ae = cfg.mesh.as_ref().map(|c| (c.faults, c.anti_entropy));
+            let (faults, anti_entropy) = ae.unwrap_or_default();
+            m.start(MeshCtx {
+                me: cfg.id.clone(),
+                url: public_url.clone(),
+                hub: hub.clone(),
+                store: store.clone(),
+                cluster: cluster.clone(),
+                metrics: metrics.clone(),
+                index,
+                faults,
+                anti_entropy,
+                shutdown: shutdown.clone(),
+            })
         });
         let sessions = Arc::new(SessionCtx {
             hub: hub.clone(),
@@ -124,6 +158,10 @@ impl Node {
             if tokio::time::timeout(STOP_GRACE, tracker.wait()).await.is_err() {
                 tracing::warn!("some sessions did not close in time");
             }
+            // Peers hear a goodbye, so this node's users get a grace period.
+            if let Some(mesh) = mesh {
+                mesh.stop().await;
+            }
             let served = tokio::time::timeout(STOP_GRACE, server).await;
             store.flush().await?;
             store.close().await;
@@ -132,11 +170,16 @@ impl Node {
                 _ => Ok(()),
             }
         });
-        Ok(Node { http_addr, public_url, shutdown, task })
+        Ok(Node { http_addr, mesh_addr, public_url, shutdown, task })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// Where the mesh endpoint listens, if this node has peers.
+    pub fn mesh_addr(&self) -> Option<SocketAddr> {
+        self.mesh_addr
     }
 
     pub fn public_url(&self) -> &str {

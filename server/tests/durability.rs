@@ -59,25 +59,3 @@ async fn every_acked_message_survives_kill_9() {
     let (id, original) = acked.iter().next().unwrap();
     assert_eq!(&c.say("r", id, "resent").await, original);
 }
-
-/// Every message of a room through the HTTP API, ascending.
-async fn all_messages(n: &NodeProc, room: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    let mut url = n.url(&format!("/api/rooms/{room}/messages?limit=200"));
-    loop {
-        let (status, page) = http_get(&url).await;
-        assert_eq!(status, 200);
-        let msgs = page["messages"].as_array().unwrap().clone();
-        let first = msgs.first().cloned();
-        out.splice(0..0, msgs);
-        match (page["more"].as_bool(), first) {
-            (Some(true), Some(f)) => {
-                url = n.url(&format!(
-                    "/api/rooms/{room}/messages?limit=200&before_ts={}&before_origin={}&before_seq={}",
-                    f["ts"], f["origin"].as_str().unwrap(), f["seq"]
-                ));
-            }
-            _ => return out,
-        }
-    }
-}

@@ -7,14 +7,23 @@
 
 mod actor;
 pub mod cache;
+mod index;
+mod members;
+mod remote;
+mod send;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use meshchat_shared::{ErrorCode, Message, RoomVector};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use index::RoomIndex;
 
 use crate::conn::{ConnHandle, ConnId};
+use crate::mesh::MeshHandle;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -27,11 +36,14 @@ pub struct RoomConfig {
     pub catchup_limit: u64,
     /// Commands queued per room before senders get `unavailable`.
     pub mailbox: usize,
+    /// How long the users of a node that went away still count as online,
+    /// so that moving to another node is not seen as leaving and coming back.
+    pub grace: Duration,
 }
 
 impl Default for RoomConfig {
     fn default() -> Self {
-        RoomConfig { cache: 256, catchup_limit: 1000, mailbox: 4096 }
+        RoomConfig { cache: 256, catchup_limit: 1000, mailbox: 4096, grace: Duration::from_secs(5) }
     }
 }
 
@@ -58,6 +70,14 @@ pub enum RoomCmd {
     Send { to: AckTo, author: Arc<str>, id: String, body: String },
     Typing { conn: ConnId },
     CatchUp { since: RoomVector, reply: oneshot::Sender<CatchUp> },
+    /// Messages replicated from a peer.
+    Remote { from: Arc<str>, msgs: Vec<Message> },
+    /// Every name online on a peer in this room.
+    PeerPresence { peer: Arc<str>, names: BTreeSet<String> },
+    PeerPresenceUpdate { peer: Arc<str>, name: String, online: bool },
+    /// The peer went away: its names start their grace period.
+    PeerDown { peer: Arc<str> },
+    PeerTyping { name: Arc<str> },
 }
 
 /// What a room publishes for pollers and the room list.
@@ -106,6 +126,12 @@ impl RoomHandle {
         self.status.clone()
     }
 
+    /// Queues a command, waiting for room in the mailbox (backpressure for
+    /// the mesh: a busy room slows only its own stream).
+    pub async fn send_wait(&self, cmd: RoomCmd) -> Result<(), ErrorCode> {
+        self.tx.send(cmd).await.map_err(|_| ErrorCode::Unavailable)
+    }
+
     /// Asks for what `since` lacks.
     pub async fn catch_up(&self, since: RoomVector) -> Result<CatchUp, ErrorCode> {
         let (reply, rx) = oneshot::channel();
@@ -124,6 +150,11 @@ pub struct RoomCtx {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub config: RoomConfig,
+    /// `None` for a node without peers.
+    pub mesh: Option<MeshHandle>,
+    pub index: Arc<RoomIndex>,
+    /// Cancelled when the node stops.
+    pub shutdown: CancellationToken,
 }
 
 /// Finds a room's actor, starting it on first use.

@@ -58,9 +58,17 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let metrics = Arc::new(Metrics::default());
         let store = Store::open(dir.path(), "n1", Sync::Normal, metrics.clone()).unwrap();
-        let hub = Hub::new(RoomCtx { node: "n1".into(), store, metrics: metrics.clone(), config: RoomConfig::default() });
-        let me = NodeInfo { id: "n1".into(), url: "ws://127.0.0.1:1/ws".into(), up: true };
         let shutdown = CancellationToken::new();
+        let hub = Hub::new(RoomCtx {
+            node: "n1".into(),
+            store,
+            metrics: metrics.clone(),
+            config: RoomConfig::default(),
+            mesh: None,
+            index: Arc::new(crate::room::RoomIndex::default()),
+            shutdown: shutdown.clone(),
+        });
+        let me = NodeInfo { id: "n1".into(), url: "ws://127.0.0.1:1/ws".into(), up: true };
         let ctx = Arc::new(SessionCtx {
             hub,
             cluster: Arc::new(Cluster::new(me, Vec::new())),

@@ -27,13 +27,24 @@ pub struct NodeProc {
 impl NodeProc {
     /// Starts `meshchat node --id <id> --http 127.0.0.1:<port or 0> --data <data> <extra>`.
     pub fn start(id: &str, data: &Path, port: u16, extra: &[&str]) -> NodeProc {
+        Self::start_logged(id, data, port, extra, None)
+    }
+
+    /// As [`start`](Self::start), with the node's log appended to `log`.
+    pub fn start_logged(id: &str, data: &Path, port: u16, extra: &[&str], log: Option<&Path>) -> NodeProc {
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open the node log"),
+            ),
+            None => Stdio::inherit(),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_meshchat"))
             .args(["node", "--id", id, "--http", &format!("127.0.0.1:{port}"), "--data"])
             .arg(data)
             .args(&args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start meshchat");
         let stdout = child.stdout.take().expect("stdout");
@@ -70,6 +81,11 @@ impl NodeProc {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
         self.child.wait().expect("wait")
+    }
+
+    /// SIGSTOP or SIGCONT: a node that stops answering without dying.
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().expect("kill");
     }
 
     /// The same node again on the same port and data.
@@ -197,6 +213,19 @@ impl Client {
         ack["msg"].clone()
     }
 
+    /// Sends and waits for the ack, skipping whatever else arrives meanwhile
+    /// (other people's messages in a busy room).
+    pub async fn say_busy(&mut self, room: &str, id: &str, body: &str) -> Value {
+        self.send(json!({"type":"send","room":room,"id":id,"body":body})).await;
+        loop {
+            let f = self.recv().await;
+            if f["type"] == "ack" && f["id"] == id {
+                return f["msg"].clone();
+            }
+            assert_ne!(f["type"], "error", "{}: {f}", self.name);
+        }
+    }
+
     /// Reads until the socket closes; the close code, if a close frame came.
     pub async fn close_code(&mut self) -> Option<u16> {
         loop {
@@ -270,4 +299,119 @@ pub async fn metric(node: &NodeProc, name: &str) -> u64 {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no metric {name}"))
+}
+
+/// A free UDP port on 127.0.0.1 (for a node's mesh endpoint).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Makes mesh certificates for `ids` in `dir` with the real binary.
+pub fn make_certs(dir: &Path, ids: &[&str]) {
+    let status = Command::new(env!("CARGO_BIN_EXE_meshchat"))
+        .args(["certs", "--dir"])
+        .arg(dir)
+        .args(["--nodes", &ids.join(",")])
+        .stdout(Stdio::null())
+        .status()
+        .expect("meshchat certs");
+    assert!(status.success());
+}
+
+/// A mesh of real nodes n1..nN on 127.0.0.1, each logging to its own file.
+pub struct Mesh {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<NodeProc>,
+    pub mesh_ports: Vec<u16>,
+}
+
+impl Mesh {
+    pub async fn start(n: usize, extra: &[&str]) -> Mesh {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        make_certs(&dir.path().join("certs"), &id_refs);
+        let mesh_ports: Vec<u16> = (0..n).map(|_| free_udp_port()).collect();
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            nodes.push(Self::spawn(dir.path(), &ids, &mesh_ports, i, extra, &dir.path().join("certs")));
+        }
+        let m = Mesh { dir, nodes, mesh_ports };
+        for node in &m.nodes {
+            wait_peers_up(node, n - 1).await;
+        }
+        m
+    }
+
+    pub fn peers_arg(ids: &[String], ports: &[u16], me: usize) -> String {
+        (0..ids.len()).filter(|&j| j != me).map(|j| format!("{}=127.0.0.1:{}", ids[j], ports[j])).collect::<Vec<_>>().join(",")
+    }
+
+    fn spawn(root: &Path, ids: &[String], ports: &[u16], i: usize, extra: &[&str], certs: &Path) -> NodeProc {
+        let peers = Self::peers_arg(ids, ports, i);
+        let mesh = format!("127.0.0.1:{}", ports[i]);
+        let certs = certs.to_str().unwrap().to_owned();
+        let mut args: Vec<&str> = vec!["--mesh", &mesh, "--peers", &peers, "--certs", &certs];
+        args.extend_from_slice(extra);
+        let log = root.join(format!("{}.log", ids[i]));
+        NodeProc::start_logged(&ids[i], &root.join(&ids[i]), 0, &args, Some(&log))
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("n{}.log", i + 1))).unwrap_or_default()
+    }
+
+}
+
+/// Waits until `node`'s health shows `count` peers up.
+pub async fn wait_peers_up(node: &NodeProc, count: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, h) = http_get(&node.url("/api/health")).await;
+        let up = h["peers"].as_object().map_or(0, |p| p.values().filter(|v| *v == "up").count());
+        if up == count {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}: {up} peers up, want {count}: {h}", node.id);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until every node holds the same messages of `room`; returns them.
+pub async fn wait_converged(nodes: &[&NodeProc], room: &str, at_least: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut views = Vec::new();
+        for n in nodes {
+            views.push(all_messages(n, room).await);
+        }
+        if views.iter().all(|v| *v == views[0]) && views[0].len() >= at_least {
+            return views.swap_remove(0);
+        }
+        let sizes: Vec<usize> = views.iter().map(Vec::len).collect();
+        assert!(std::time::Instant::now() < deadline, "{room} did not converge: sizes {sizes:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every message of a room through the HTTP API, ascending.
+pub async fn all_messages(n: &NodeProc, room: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut url = n.url(&format!("/api/rooms/{room}/messages?limit=200"));
+    loop {
+        let (status, page) = http_get(&url).await;
+        assert_eq!(status, 200, "{page}");
+        let msgs = page["messages"].as_array().unwrap().clone();
+        let first = msgs.first().cloned();
+        out.splice(0..0, msgs);
+        match (page["more"].as_bool(), first) {
+            (Some(true), Some(f)) => {
+                url = n.url(&format!(
+                    "/api/rooms/{room}/messages?limit=200&before_ts={}&before_origin={}&before_seq={}",
+                    f["ts"], f["origin"].as_str().unwrap(), f["seq"]
+                ));
+            }
+            _ => return out,
+        }
+    }
 }

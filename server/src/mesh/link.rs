@@ -1,0 +1,274 @@
+//! One task per peer: get a connection, run it, notice when it dies, redial.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::proto::{self, Control, MESH_VERSION};
+use super::session::Session;
+use super::{MeshCtx, PeerAddr, PeerCmd, tls};
+
+/// Who opened a connection. When both sides dial at once, both keep the one
+/// opened by the node with the smaller id, so exactly one survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialer {
+    Me,
+    Them,
+}
+
+/// A connection whose handshake is done: identity checked, hellos exchanged.
+pub(super) struct Established {
+    pub conn: quinn::Connection,
+    pub send: quinn::SendStream,
+    pub recv: quinn::RecvStream,
+    pub dialer: Dialer,
+    /// The peer's WebSocket URL, from its hello.
+    pub url: String,
+}
+
+/// Application close codes on mesh connections.
+pub(super) mod code {
+    pub const DUPLICATE: u32 = 1;
+    pub const GOODBYE: u32 = 2;
+    pub const REFUSED: u32 = 3;
+    pub const BROKEN: u32 = 4;
+}
+
+const HANDSHAKE: Duration = Duration::from_secs(5);
+
+pub(super) struct Link {
+    pub peer: PeerAddr,
+    pub endpoint: quinn::Endpoint,
+    pub client: quinn::ClientConfig,
+    pub cmds: mpsc::Receiver<(Instant, PeerCmd)>,
+    pub accepted: mpsc::Receiver<Established>,
+    pub ctx: Arc<MeshCtx>,
+}
+
+/// Redial delays: 100 ms doubling to 2 s, ±25 % jitter.
+fn backoff(failures: u32) -> Duration {
+    let ms = (100u64 << failures.min(5)).min(2_000) as f64;
+    Duration::from_millis((ms * rand::rng().random_range(0.75..1.25)) as u64)
+}
+
+impl Link {
+    pub async fn run(mut self) {
+        let me = self.ctx.me.clone();
+        let prefer = if me < self.peer.id { Dialer::Me } else { Dialer::Them };
+        let mut failures = 0u32;
+        let mut next_dial = Instant::now();
+        let mut logged_failure = false;
+        loop {
+            // Not connected: dial when due, or take what the peer dialed.
+            let est = tokio::select! {
+                biased;
+                _ = self.ctx.shutdown.cancelled() => return,
+                Some(est) = self.accepted.recv() => est,
+                Some(_) = self.cmds.recv() => {
+                    // Nothing to send it on; anti-entropy catches up later.
+                    self.ctx.metrics.mesh_frames_dropped.inc();
+                    continue;
+                }
+                r = async {
+                    tokio::time::sleep_until(next_dial).await;
+                    dial(&self.endpoint, &self.client, &self.peer, &self.ctx).await
+                } => match r {
+                    Ok(est) => est,
+                    Err(e) => {
+                        failures += 1;
+                        next_dial = Instant::now() + backoff(failures);
+                        if !logged_failure || failures % 50 == 0 {
+                            tracing::warn!(peer = %self.peer.id, addr = %self.peer.addr, "mesh dial failed: {e}");
+                            logged_failure = true;
+                        }
+                        continue;
+                    }
+                },
+            };
+            failures = 0;
+            logged_failure = false;
+            tracing::info!(peer = %self.peer.id, dialer = ?est.dialer, "mesh link up");
+            let mut session = Session::start(est, self.peer.id.clone(), self.ctx.clone());
+            self.ctx.cluster.set_peer(&self.peer.id, true, session.url());
+            let mut ae = tokio::time::interval(self.ctx.anti_entropy);
+            ae.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = self.ctx.shutdown.cancelled() => {
+                        session.goodbye().await;
+                        return;
+                    }
+                    reason = session.closed() => {
+                        tracing::info!(peer = %self.peer.id, "mesh link down: {reason}");
+                        break;
+                    }
+                    Some(est) = self.accepted.recv() => {
+                        // A second connection: keep the preferred dialer's.
+                        if est.dialer == prefer && session.dialer() != prefer {
+                            session.close(code::DUPLICATE, "duplicate connection");
+                            session = Session::start(est, self.peer.id.clone(), self.ctx.clone());
+                            self.ctx.cluster.set_peer(&self.peer.id, true, session.url());
+                        } else {
+                            est.conn.close(code::DUPLICATE.into(), b"duplicate connection");
+                        }
+                    }
+                    Some((queued, cmd)) = self.cmds.recv() => session.handle(queued, cmd),
+                    _ = ae.tick() => session.anti_entropy(),
+                }
+            }
+            self.ctx.cluster.set_peer(&self.peer.id, false, None);
+            session.peer_down();
+            next_dial = Instant::now() + backoff(0);
+        }
+    }
+}
+
+async fn dial(
+    endpoint: &quinn::Endpoint,
+    client: &quinn::ClientConfig,
+    peer: &PeerAddr,
+    ctx: &MeshCtx,
+) -> Result<Established, String> {
+    let connecting = endpoint.connect_with(client.clone(), peer.addr, &peer.id).map_err(|e| e.to_string())?;
+    let conn = match tokio::time::timeout(HANDSHAKE, connecting).await {
+        Err(_) => return Err("handshake timed out".into()),
+        Ok(Err(e)) => return Err(explain_refusal(&e)),
+        Ok(Ok(c)) => c,
+    };
+    let handshake = async {
+        let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
+        let hello = Control::Hello { node: ctx.me.clone(), version: MESH_VERSION, url: ctx.url.clone() };
+        send.write_all(&proto::encode(&hello).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
+        match proto::read_frame::<Control>(&mut recv).await.map_err(|e| e.to_string())? {
+            Some(Control::Hello { node, version, url }) if node == peer.id && version == MESH_VERSION => {
+                Ok(Established { conn: conn.clone(), send, recv, dialer: Dialer::Me, url })
+            }
+            Some(Control::Hello { node, version, .. }) => {
+                Err(format!("peer answered as {node:?} speaking mesh version {version}, expected {:?} version {MESH_VERSION}", peer.id))
+            }
+            _ => Err("peer closed the handshake".to_owned()),
+        }
+    };
+    match tokio::time::timeout(HANDSHAKE, handshake).await {
+        Ok(Ok(est)) => Ok(est),
+        Ok(Err(e)) => {
+            conn.close(code::REFUSED.into(), b"handshake failed");
+            Err(e)
+        }
+        Err(_) => {
+            conn.close(code::REFUSED.into(), b"handshake timed out");
+            Err("hello timed out".into())
+        }
+    }
+}
+
+/// A refused TLS handshake in words an operator can act on.
+fn explain_refusal(e: &quinn::ConnectionError) -> String {
+    let text = e.to_string();
+    if text.contains("no_application_protocol") || text.contains("NoApplicationProtocol") || text.contains("120") {
+        format!(
+            "the peer does not speak {} (another mesh protocol version): {text}",
+            String::from_utf8_lossy(tls::ALPN)
+        )
+    } else if text.contains("certificate") || text.contains("Certificate") || text.contains("UnknownIssuer") {
+        format!("certificate refused (is it signed by this cluster's CA?): {text}")
+    } else {
+        text
+    }
+}
+
+/// Accepts connections, checks who they are, and hands them to their link.
+pub(super) async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    links: BTreeMap<String, mpsc::Sender<Established>>,
+    ctx: Arc<MeshCtx>,
+) {
+    let links = Arc::new(links);
+    loop {
+        let incoming = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            i = endpoint.accept() => match i {
+                Some(i) => i,
+                None => return,
+            },
+        };
+        let (links, ctx) = (links.clone(), ctx.clone());
+        tokio::spawn(async move {
+            let remote = incoming.remote_address();
+            match accept_one(incoming, &links, &ctx).await {
+                Ok((peer, est)) => {
+                    if let Some(tx) = links.get(&peer) {
+                        let _ = tx.send(est).await;
+                    }
+                }
+                // Both sides dialled at once and the peer dropped its own
+                // attempt: the tie-break, not a refusal.
+                Err(Refusal::Abandoned(e)) => tracing::debug!(%remote, "mesh dial abandoned by the peer: {e}"),
+                Err(Refusal::Refused(e)) => tracing::warn!(%remote, "refused a mesh connection: {e}"),
+            }
+        });
+    }
+}
+
+enum Refusal {
+    Refused(String),
+    Abandoned(String),
+}
+
+async fn accept_one(
+    incoming: quinn::Incoming,
+    links: &BTreeMap<String, mpsc::Sender<Established>>,
+    ctx: &MeshCtx,
+) -> Result<(String, Established), Refusal> {
+    let conn = match tokio::time::timeout(HANDSHAKE, incoming).await {
+        Err(_) => return Err(Refusal::Refused("TLS handshake timed out".into())),
+        Ok(Err(e)) => return Err(Refusal::Refused(explain_refusal(&e))),
+        Ok(Ok(c)) => c,
+    };
+    let refuse = |why: String| {
+        conn.close(code::REFUSED.into(), b"refused");
+        Err(Refusal::Refused(why))
+    };
+    let handshake = async {
+        let (send, mut recv) = match conn.accept_bi().await {
+            Ok(s) => s,
+            Err(quinn::ConnectionError::ApplicationClosed(c)) => return Err(Refusal::Abandoned(c.to_string())),
+            Err(e) => return Err(Refusal::Refused(format!("handshake failed: {e}"))),
+        };
+        match proto::read_frame::<Control>(&mut recv).await {
+            Ok(hello) => Ok((send, recv, hello)),
+            Err(e) => Err(Refusal::Refused(format!("handshake failed: {e}"))),
+        }
+    };
+    let (mut send, recv, hello) = match tokio::time::timeout(HANDSHAKE, handshake).await {
+        Ok(Ok(x)) => x,
+        Ok(Err(Refusal::Refused(e))) => return refuse(e),
+        Ok(Err(abandoned)) => return Err(abandoned),
+        Err(_) => return refuse("no hello in time".into()),
+    };
+    let Some(Control::Hello { node, version, url }) = hello else {
+        return refuse("the first frame was not a hello".into());
+    };
+    if version != MESH_VERSION {
+        return refuse(format!("{node:?} speaks mesh version {version}, this node speaks {MESH_VERSION}"));
+    }
+    if !links.contains_key(&node) {
+        return refuse(format!("{node:?} is not one of this node's peers"));
+    }
+    // The TLS layer checked the chain to our CA; now the name.
+    let Some(leaf) = tls::peer_leaf(&conn) else { return refuse("no client certificate".into()) };
+    if let Err(e) = tls::names_node(&leaf, &node) {
+        return refuse(format!("claims to be {node:?} but its {e}"));
+    }
+    let reply = Control::Hello { node: ctx.me.clone(), version: MESH_VERSION, url: ctx.url.clone() };
+    let frame = proto::encode(&reply).map_err(|e| Refusal::Refused(e.to_string()))?;
+    if let Err(e) = send.write_all(&frame).await {
+        return refuse(format!("cannot answer the hello: {e}"));
+    }
+    Ok((node, Established { conn, send, recv, dialer: Dialer::Them, url }))
+}

@@ -1,0 +1,251 @@
+//! The mesh: nodes connected pairwise over QUIC, replicating every room.
+//!
+//! One QUIC endpoint per node, both server and client. One link task per
+//! peer owns that peer's connection (iroh-gossip style): it dials with
+//! backoff, adopts connections the accept loop verified, and keeps exactly
+//! one when both sides dial at once. Rooms talk to the mesh through a
+//! cloneable [`MeshHandle`] that only queues commands.
+//!
+//! Per connection: a control stream (hello, vectors, wants, presence,
+//! typing, goodbye) and one unidirectional stream per room and direction for
+//! that room's messages, so a busy room never delays another.
+//!
+//! - [`tls`]: certificates, mutual TLS, ALPN.
+//! - [`proto`]: the frames and their encoding.
+//! - [`faults`]: injected delay and loss for demos and tests.
+//! - `link`: the per-peer task; `session`: one live connection.
+
+pub mod faults;
+mod link;
+pub mod proto;
+mod session;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use meshchat_shared::Message;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::Cluster;
+use crate::metrics::Metrics;
+use crate::repl::Range;
+use crate::room::{Hub, RoomIndex};
+use crate::store::Store;
+pub use faults::Faults;
+use proto::{Control, RoomFrame};
+
+#[derive(Debug, Clone)]
+pub struct PeerAddr {
+    pub id: String,
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct MeshConfig {
+    /// Where this node's QUIC endpoint listens.
+    pub listen: SocketAddr,
+    pub peers: Vec<PeerAddr>,
+    /// The directory with `ca.pem`, `<id>.pem` and `<id>.key`.
+    pub certs: PathBuf,
+    pub faults: Faults,
+    /// How often connected peers compare room vectors.
+    pub anti_entropy: Duration,
+}
+
+#[derive(Debug, Error)]
+pub enum MeshError {
+    #[error("mesh certificates: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen for the mesh on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("peer {0:?} is this node")]
+    SelfPeer(String),
+    #[error("invalid peer id {0:?}: {1}")]
+    BadPeer(String, meshchat_shared::Invalid),
+}
+
+/// What a link task is asked to do.
+pub(crate) enum PeerCmd {
+    /// A job for one room's outgoing stream.
+    Room { room: String, job: RoomJob },
+    /// A control frame, already encoded.
+    Control(Bytes),
+}
+
+pub(crate) enum RoomJob {
+    /// An encoded `RoomFrame::Msgs` (live messages).
+    Frame(Bytes),
+    /// Send these ranges from the store (anti-entropy, gap fill).
+    Fetch(Vec<Range>),
+}
+
+/// Queue depth per peer; a full queue drops live frames (anti-entropy
+/// repairs them) rather than slowing the rooms down.
+const PEER_QUEUE: usize = 8192;
+
+/// What rooms hold to talk to the mesh. Cheap to clone; never blocks.
+#[derive(Clone)]
+pub struct MeshHandle {
+    inner: Arc<HandleInner>,
+}
+
+struct HandleInner {
+    peers: BTreeMap<String, mpsc::Sender<(Instant, PeerCmd)>>,
+    metrics: Arc<Metrics>,
+}
+
+impl MeshHandle {
+    fn push(&self, peer: &str, cmd: PeerCmd) {
+        if let Some(tx) = self.inner.peers.get(peer)
+            && tx.try_send((Instant::now(), cmd)).is_err()
+        {
+            self.inner.metrics.mesh_frames_dropped.inc();
+        }
+    }
+
+    fn broadcast(&self, make: impl Fn() -> PeerCmd) {
+        for peer in self.inner.peers.keys() {
+            self.push(peer, make());
+        }
+    }
+
+    /// Sends newly committed messages of this node to every peer. Encoded
+    /// once for all of them.
+    pub fn replicate(&self, room: &str, msgs: &[Arc<Message>]) {
+        for chunk in msgs.chunks(proto::MSGS_PER_FRAME) {
+            let frame = RoomFrame::Msgs(chunk.iter().map(|m| Message::clone(m)).collect());
+            match proto::encode(&frame) {
+                Ok(bytes) => self.broadcast(|| PeerCmd::Room { room: room.to_owned(), job: RoomJob::Frame(bytes.clone()) }),
+                Err(e) => tracing::error!(error = %e, "cannot encode messages for the mesh"),
+            }
+        }
+    }
+
+    fn control(&self, frame: &Control) {
+        match proto::encode(frame) {
+            Ok(bytes) => self.broadcast(|| PeerCmd::Control(bytes.clone())),
+            Err(e) => tracing::error!(error = %e, "cannot encode a control frame"),
+        }
+    }
+
+    /// A name's first connection here joined a room, or its last one left.
+    pub fn presence(&self, room: &str, name: &str, online: bool) {
+        self.control(&Control::Presence { room: room.to_owned(), name: name.to_owned(), online });
+    }
+
+    pub fn typing(&self, room: &str, name: &str) {
+        self.control(&Control::Typing { room: room.to_owned(), name: name.to_owned() });
+    }
+
+    /// Asks `peer` for messages this node lacks.
+    pub fn want(&self, peer: &str, room: &str, ranges: Vec<Range>) {
+        match proto::encode(&Control::Want { room: room.to_owned(), ranges }) {
+            Ok(bytes) => self.push(peer, PeerCmd::Control(bytes)),
+            Err(e) => tracing::error!(error = %e, "cannot encode a want"),
+        }
+    }
+}
+
+/// What the mesh's tasks share.
+pub(crate) struct MeshCtx {
+    pub me: String,
+    /// This node's WebSocket URL, told to peers.
+    pub url: String,
+    pub hub: Arc<Hub>,
+    pub store: Store,
+    pub cluster: Arc<Cluster>,
+    pub metrics: Arc<Metrics>,
+    pub index: Arc<RoomIndex>,
+    pub faults: Faults,
+    pub anti_entropy: Duration,
+    pub shutdown: CancellationToken,
+}
+
+/// A mesh that is bound but not yet running (rooms need its handle first).
+pub struct Mesh {
+    endpoint: quinn::Endpoint,
+    client: quinn::ClientConfig,
+    config: MeshConfig,
+    handle: MeshHandle,
+    queues: BTreeMap<String, mpsc::Receiver<(Instant, PeerCmd)>>,
+}
+
+impl Mesh {
+    /// Loads the certificates and binds the endpoint.
+    pub fn bind(me: &str, config: MeshConfig, metrics: Arc<Metrics>) -> Result<Mesh, MeshError> {
+        for p in &config.peers {
+            meshchat_shared::limits::validate_node_id(&p.id).map_err(|e| MeshError::BadPeer(p.id.clone(), e))?;
+            if p.id == me {
+                return Err(MeshError::SelfPeer(p.id.clone()));
+            }
+        }
+        let identity = tls::Identity::load(&config.certs, me)?;
+        let server = tls::server_config(&identity)?;
+        let client = tls::client_config(&identity)?;
+        let endpoint = quinn::Endpoint::server(server, config.listen).map_err(|e| MeshError::Bind(config.listen, e))?;
+        let mut peers = BTreeMap::new();
+        let mut queues = BTreeMap::new();
+        for p in &config.peers {
+            let (tx, rx) = mpsc::channel(PEER_QUEUE);
+            peers.insert(p.id.clone(), tx);
+            queues.insert(p.id.clone(), rx);
+        }
+        let handle = MeshHandle { inner: Arc::new(HandleInner { peers, metrics }) };
+        Ok(Mesh { endpoint, client, config, handle, queues })
+    }
+
+    pub fn handle(&self) -> MeshHandle {
+        self.handle.clone()
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
+    /// Starts the accept loop and one link task per peer.
+    pub(crate) fn start(self, ctx: MeshCtx) -> MeshRunning {
+        let ctx = Arc::new(ctx);
+        let mut accepted = BTreeMap::new();
+        let mut tasks = Vec::new();
+        for (id, queue) in self.queues {
+            let Some(peer) = self.config.peers.iter().find(|p| p.id == id).cloned() else { continue };
+            let (tx, rx) = mpsc::channel(4);
+            accepted.insert(id, tx);
+            let link = link::Link {
+                peer,
+                endpoint: self.endpoint.clone(),
+                client: self.client.clone(),
+                cmds: queue,
+                accepted: rx,
+                ctx: ctx.clone(),
+            };
+            tasks.push(tokio::spawn(link.run()));
+        }
+        tasks.push(tokio::spawn(link::accept_loop(self.endpoint.clone(), accepted, ctx)));
+        MeshRunning { endpoint: self.endpoint, tasks }
+    }
+}
+
+pub(crate) struct MeshRunning {
+    endpoint: quinn::Endpoint,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl MeshRunning {
+    /// After the shutdown token: waits for links to say goodbye, then closes.
+    pub async fn stop(self) {
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        self.endpoint.close(quinn::VarInt::from_u32(0), b"stopping");
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+}
