@@ -290,3 +290,39 @@ async fn a_peer_speaking_another_mesh_version_is_refused_with_a_clear_log_line()
     let log = m.log(0);
     assert!(log.contains("does not speak meshchat-mesh/1"), "n1's log:\n{log}");
 }
+
+#[tokio::test]
+async fn one_key_accepted_by_two_nodes_ends_as_one_message_everywhere() {
+    // Slow mesh: n1's copy is still on its way when the client resends to n2.
+    let m = Mesh::start(3, &["--mesh-delay-ms", "1500", "--anti-entropy-ms", "500"]).await;
+    let (mut on_n1, _) = Client::hello(&m.nodes[0].ws_url(), "zoe").await;
+    let (mut on_n2, _) = Client::hello(&m.nodes[1].ws_url(), "zoe").await;
+    let (mut watcher, _) = Client::hello(&m.nodes[2].ws_url(), "watcher").await;
+    on_n1.join("d", None).await;
+    on_n2.join("d", None).await;
+    watcher.join("d", None).await;
+    let first = on_n1.say_busy("d", "same-key", "sent to n1").await;
+    let second = on_n2.say_busy("d", "same-key", "resent to n2").await;
+    assert_ne!(first["origin"], second["origin"], "n2 did not know the key yet: two copies");
+    let winner = if key(&first) < key(&second) { &first } else { &second };
+    // Every node shows exactly one, and the same one: the earlier in room order.
+    let nodes: Vec<&NodeProc> = m.nodes.iter().collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut views = Vec::new();
+        for n in &nodes {
+            views.push(all_messages(n, "d").await);
+        }
+        if views.iter().all(|v| v.len() == 1 && &v[0] == winner) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "views: {views:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The room counts one message, and a third resend gets the winner.
+    let (_, rooms) = http_get(&m.nodes[2].url("/api/rooms")).await;
+    assert_eq!(rooms["rooms"][0]["messages"], 1, "{rooms}");
+    let (mut again, _) = Client::hello(&m.nodes[2].ws_url(), "zoe").await;
+    again.join("d", None).await;
+    assert_eq!(&again.say_busy("d", "same-key", "third try").await, winner);
+}
