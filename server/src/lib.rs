@@ -17,7 +17,10 @@
 //! - [`store`]: SQLite in WAL mode; group commit on a writer thread.
 //! - [`http`]: the axum router: `/ws`, the JSON API, the long poll, `/metrics`,
 //!   and the web app.
+//! - [`mesh`]: QUIC links to peers (mutual TLS), replication streams,
+//!   anti-entropy; [`certs`] makes the cluster's certificates.
 //! - [`cluster`]: the node list clients see, with liveness.
+//! - [`launcher`]: `meshchat cluster`, a local mesh for trying it out.
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
@@ -26,6 +29,7 @@ pub mod clock;
 pub mod cluster;
 pub mod conn;
 pub mod http;
+pub mod launcher;
 pub mod mesh;
 pub mod metrics;
 pub mod node;

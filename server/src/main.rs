@@ -27,6 +27,34 @@ enum Command {
     Node(NodeArgs),
     /// Make a cluster CA and a certificate per node for the mesh.
     Certs(CertsArgs),
+    /// Run a local mesh of n1..nN (HTTP 8081.., mesh 9081..) for trying it out.
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    /// How many nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// HTTP port of n1; n2 gets the next one, and so on.
+    #[arg(long, default_value_t = 8081)]
+    http_base: u16,
+    /// Mesh port of n1; n2 gets the next one, and so on.
+    #[arg(long, default_value_t = 9081)]
+    mesh_base: u16,
+    /// Each node's database goes in <data>/<id>.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    #[arg(long, default_value = "certs")]
+    certs: PathBuf,
+    /// The built web app (default: dist, if it exists).
+    #[arg(long)]
+    web: Option<PathBuf>,
+    /// Anything after -- goes to every node (e.g. -- --mesh-drop 0.2).
+    #[arg(last = true)]
+    node_args: Vec<String>,
 }
 
 #[derive(Args)]
@@ -130,6 +158,20 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Node(args) => runtime.block_on(run_node(args)),
         Command::Certs(args) => certs(args),
+        Command::Cluster(args) => {
+            let web = args.web.or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()));
+            let cfg = meshchat::launcher::ClusterConfig {
+                nodes: args.nodes,
+                host: args.host,
+                http_base: args.http_base,
+                mesh_base: args.mesh_base,
+                data: args.data,
+                certs: args.certs,
+                web,
+                node_args: args.node_args,
+            };
+            runtime.block_on(meshchat::launcher::run(cfg, wait_for_signal()))
+        }
     }
 }
 

@@ -81,9 +81,16 @@ impl Link {
                     Err(e) => {
                         failures += 1;
                         next_dial = Instant::now() + backoff(failures);
-                        if !logged_failure || failures % 50 == 0 {
-                            tracing::warn!(peer = %self.peer.id, addr = %self.peer.addr, "mesh dial failed: {e}");
-                            logged_failure = true;
+                        match e {
+                            DialError::Superseded => tracing::debug!(peer = %self.peer.id, "peer kept its own connection"),
+                            // Worth an operator's attention every time.
+                            DialError::Refused(why) => tracing::warn!(peer = %self.peer.id, addr = %self.peer.addr, "mesh peer refused: {why}"),
+                            // A peer that is down or restarting: say so once.
+                            DialError::Unreachable(why) if !logged_failure => {
+                                tracing::info!(peer = %self.peer.id, addr = %self.peer.addr, "mesh peer unreachable, retrying: {why}");
+                                logged_failure = true;
+                            }
+                            DialError::Unreachable(why) => tracing::debug!(peer = %self.peer.id, "mesh dial failed: {why}"),
                         }
                         continue;
                     }
@@ -128,16 +135,27 @@ impl Link {
     }
 }
 
+enum DialError {
+    /// Both sides dialled; the peer kept the other connection.
+    Superseded,
+    /// The peer is down, restarting, or far away.
+    Unreachable(String),
+    /// The peer answered and said no: certificates or versions disagree.
+    Refused(String),
+}
+
 async fn dial(
     endpoint: &quinn::Endpoint,
     client: &quinn::ClientConfig,
     peer: &PeerAddr,
     ctx: &MeshCtx,
-) -> Result<Established, String> {
-    let connecting = endpoint.connect_with(client.clone(), peer.addr, &peer.id).map_err(|e| e.to_string())?;
+) -> Result<Established, DialError> {
+    let connecting =
+        endpoint.connect_with(client.clone(), peer.addr, &peer.id).map_err(|e| DialError::Unreachable(e.to_string()))?;
     let conn = match tokio::time::timeout(HANDSHAKE, connecting).await {
-        Err(_) => return Err("handshake timed out".into()),
-        Ok(Err(e)) => return Err(explain_refusal(&e)),
+        Err(_) => return Err(DialError::Unreachable("handshake timed out".into())),
+        Ok(Err(e)) if is_refusal(&e) => return Err(DialError::Refused(explain_refusal(&e))),
+        Ok(Err(e)) => return Err(DialError::Unreachable(e.to_string())),
         Ok(Ok(c)) => c,
     };
     let handshake = async {
@@ -157,20 +175,54 @@ async fn dial(
     match tokio::time::timeout(HANDSHAKE, handshake).await {
         Ok(Ok(est)) => Ok(est),
         Ok(Err(e)) => {
+            let superseded = matches!(conn.close_reason(),
+                Some(quinn::ConnectionError::ApplicationClosed(c)) if c.error_code == code::DUPLICATE.into());
             conn.close(code::REFUSED.into(), b"handshake failed");
-            Err(e)
+            Err(if superseded { DialError::Superseded } else { DialError::Refused(e) })
         }
         Err(_) => {
             conn.close(code::REFUSED.into(), b"handshake timed out");
-            Err("hello timed out".into())
+            Err(DialError::Unreachable("hello timed out".into()))
         }
     }
+}
+
+/// QUIC transport error codes (RFC 9000 §20.1).
+mod transport {
+    pub const NO_ERROR: u64 = 0x0;
+    pub const CONNECTION_REFUSED: u64 = 0x2;
+    pub const APPLICATION_ERROR: u64 = 0xc;
+    /// TLS alerts are carried as 0x100 + alert.
+    pub const CRYPTO: std::ops::Range<u64> = 0x100..0x200;
+    pub const NO_APPLICATION_PROTOCOL: u64 = 0x100 + 120;
+}
+
+fn close_code(e: &quinn::ConnectionError) -> Option<u64> {
+    match e {
+        quinn::ConnectionError::ConnectionClosed(c) => Some(u64::from(c.error_code)),
+        quinn::ConnectionError::TransportError(t) => Some(u64::from(t.code)),
+        _ => None,
+    }
+}
+
+/// A TLS-level "no" (certificate, ALPN), as opposed to nobody answering.
+fn is_refusal(e: &quinn::ConnectionError) -> bool {
+    close_code(e).is_some_and(|c| transport::CRYPTO.contains(&c))
+}
+
+/// The peer gave up on a connection of its own while we were handshaking:
+/// the dial tie-break, or a peer stopping.
+fn is_abandoned(e: &quinn::ConnectionError) -> bool {
+    matches!(e, quinn::ConnectionError::ApplicationClosed(_) | quinn::ConnectionError::LocallyClosed)
+        || close_code(e).is_some_and(|c| {
+            [transport::NO_ERROR, transport::CONNECTION_REFUSED, transport::APPLICATION_ERROR].contains(&c)
+        })
 }
 
 /// A refused TLS handshake in words an operator can act on.
 fn explain_refusal(e: &quinn::ConnectionError) -> String {
     let text = e.to_string();
-    if text.contains("no_application_protocol") || text.contains("NoApplicationProtocol") || text.contains("120") {
+    if close_code(e) == Some(transport::NO_APPLICATION_PROTOCOL) {
         format!(
             "the peer does not speak {} (another mesh protocol version): {text}",
             String::from_utf8_lossy(tls::ALPN)
@@ -227,10 +279,15 @@ async fn accept_one(
 ) -> Result<(String, Established), Refusal> {
     let conn = match tokio::time::timeout(HANDSHAKE, incoming).await {
         Err(_) => return Err(Refusal::Refused("TLS handshake timed out".into())),
+        Ok(Err(e)) if is_abandoned(&e) => return Err(Refusal::Abandoned(e.to_string())),
         Ok(Err(e)) => return Err(Refusal::Refused(explain_refusal(&e))),
         Ok(Ok(c)) => c,
     };
     let refuse = |why: String| {
+        // The dialer dropped this connection for the one we dialled: no refusal.
+        if let Some(reason) = conn.close_reason().filter(is_abandoned) {
+            return Err(Refusal::Abandoned(reason.to_string()));
+        }
         conn.close(code::REFUSED.into(), b"refused");
         Err(Refusal::Refused(why))
     };
