@@ -284,7 +284,7 @@ async fn a_peer_speaking_another_mesh_version_is_refused_with_a_clear_log_line()
     endpoint.set_default_client_config(client);
     let target = format!("127.0.0.1:{}", m.mesh_ports[0]).parse().unwrap();
     let result = endpoint.connect(target, "n1").unwrap().await;
-    let err = result.err().expect("the handshake must fail");
+    let err = result.expect_err("the handshake must fail");
     assert!(err.to_string().contains("no_application_protocol") || err.to_string().contains("120"), "{err}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = m.log(0);

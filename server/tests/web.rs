@@ -257,3 +257,27 @@ async fn a_refused_send_shows_why_and_can_be_retried() {
     assert_eq!(b.wait_message(failed_body.as_str().unwrap()).await, 1);
     b.close().await;
 }
+
+#[tokio::test]
+async fn two_browsers_on_two_nodes_of_a_mesh_chat_both_ways() {
+    let web = dist();
+    let m = Mesh::start(3, &["--web", web.to_str().unwrap()]).await;
+    let driver = Driver::start();
+    let alice = driver.browser(1280, 800).await;
+    let bob = driver.browser(1280, 800).await;
+    alice.sign_in(&m.nodes[0].url("/"), "alice").await;
+    bob.sign_in(&m.nodes[1].url("/"), "bob").await;
+    assert!(alice.eval("document.querySelector('.status').textContent").await.as_str().unwrap().contains("n1"));
+    assert!(bob.eval("document.querySelector('.status').textContent").await.as_str().unwrap().contains("n2"));
+    alice.say("hello from n1").await;
+    assert_eq!(bob.wait_message("hello from n1").await, 1);
+    bob.say("hello back from n2").await;
+    assert_eq!(alice.wait_message("hello back from n2").await, 1);
+    // Both see each other online, across the mesh.
+    for b in [&alice, &bob] {
+        b.wait_true("Array.from(document.querySelectorAll('.member-name')).map(e => e.textContent).join() === 'alice,bob'", "both online").await;
+    }
+    assert_eq!(alice.bodies().await, bob.bodies().await);
+    alice.close().await;
+    bob.close().await;
+}

@@ -147,7 +147,7 @@ pub fn verify_chain_and_name(ca: &CertificateDer<'_>, leaf: &CertificateDer<'_>,
     let cert = webpki::EndEntityCert::try_from(leaf).map_err(|e| TlsError::Chain(e.to_string()))?;
     let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms.all;
     for usage in [webpki::KeyUsage::server_auth(), webpki::KeyUsage::client_auth()] {
-        cert.verify_for_usage(algs, &[anchor.clone()], &[], UnixTime::now(), usage, None, None)
+        cert.verify_for_usage(algs, std::slice::from_ref(&anchor), &[], UnixTime::now(), usage, None, None)
             .map_err(|e| TlsError::Chain(format!("{e:?}")))?;
     }
     names_node(leaf, node)
