@@ -2,13 +2,15 @@
 //!
 //! # Layout
 //!
-//! - [`state`]: the chat as plain Rust: rooms, ordered messages, vectors,
-//!   pending sends, presence, typing; the protocol logic. Unit-tested natively.
+//! - [`state`]: the chat as plain Rust: the shared sans-IO protocol client
+//!   (`meshchat_shared::client`: rooms, vectors, resume, outbox) and
+//!   [`timeline`], the rows of the message list. Unit-tested natively.
 //! - `app` (wasm only): the Leptos components, wrapping the state in signals.
 //! - `net` (wasm only): the WebSocket link to a node.
 //! - `prefs` (wasm only): what the browser remembers: name, theme, rooms.
 
 pub mod state;
+pub mod timeline;
 
 #[cfg(target_arch = "wasm32")]
 mod app;

@@ -5,7 +5,7 @@
 
 use meshchat_shared::Message;
 
-use super::room::{Entry, RoomView};
+use meshchat_shared::client::room::{Entry, RoomView};
 
 /// Consecutive messages of one author closer than this share one header.
 pub const GROUP_GAP_MS: u64 = 5 * 60 * 1000;
@@ -174,14 +174,14 @@ mod tests {
         r.insert(m(1, 1000, "alice"));
         r.note_presence("bob", true, 2000);
         r.insert(m(2, 3000, "alice"));
-        r.pending.push(super::super::room::Pending {
+        r.pending.push(meshchat_shared::client::room::Pending {
             id: "p1".into(),
             body: "on its way".into(),
             created_ms: 4000,
             sent_ms: Some(4000),
             failed: None,
         });
-        r.pending.push(super::super::room::Pending {
+        r.pending.push(meshchat_shared::client::room::Pending {
             id: "p2".into(),
             body: "refused".into(),
             created_ms: 5000,

@@ -1,4 +1,4 @@
-use meshchat_shared::{ClientFrame, ErrorCode, Message, RoomVector, ServerFrame};
+use crate::{ClientFrame, ErrorCode, Message, RoomVector, ServerFrame};
 
 use super::*;
 
@@ -175,7 +175,7 @@ fn typing_goes_out_at_most_every_two_seconds() {
 #[test]
 fn joining_and_leaving_rooms() {
     let mut c = ready();
-    assert_eq!(c.join("Bad Name"), Err(meshchat_shared::Invalid::Room));
+    assert_eq!(c.join("Bad Name"), Err(crate::Invalid::Room));
     c.join("random").unwrap();
     assert_eq!(c.current.as_deref(), Some("random"));
     assert_eq!(c.take_outgoing(), [ClientFrame::Join { room: "random".into(), since: None }]);

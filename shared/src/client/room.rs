@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use meshchat_shared::{Cursor, Message, RoomVector};
+use crate::{Cursor, Message, RoomVector};
 
 /// How long "bob is typing…" stays up without a new `typing` frame.
 pub const TYPING_SHOWN_MS: u64 = 5_000;
@@ -166,7 +166,7 @@ impl RoomView {
         } else if fresh_join {
             // Without `since` the node sends the latest 50: fewer means
             // the room holds no more.
-            self.more = backlog.len() >= meshchat_shared::limits::BACKLOG;
+            self.more = backlog.len() >= crate::limits::BACKLOG;
         }
         let mut added = 0;
         for m in backlog {

@@ -1,16 +1,18 @@
-//! The chat's state and the protocol logic around it, in plain Rust.
+//! A client of the protocol, sans-IO: what the web app and the native client
+//! (and the load generator built on it) share.
 //!
-//! No Leptos, no browser APIs: the app wraps a [`Chat`] in a signal, feeds it
-//! what happens (frames from the node, the user's actions, the clock), and
-//! sends the frames it asks for. So all of it is unit-tested natively.
+//! No sockets, no browser APIs, no clock: the owner feeds a [`Chat`] what
+//! happens (frames from a node, the user's actions, the time) and sends the
+//! frames it asks for. Resuming rooms from their vectors, resending
+//! unacknowledged messages with their original ids, one copy per
+//! `(author, id)`: all of it lives here once, unit-tested natively.
 
 pub mod room;
-pub mod timeline;
 
 use std::collections::BTreeMap;
 
-use meshchat_shared::limits::{self, Invalid};
-use meshchat_shared::{ClientFrame, ErrorCode, Message, NodeInfo, PROTOCOL_VERSION, ServerFrame};
+use crate::limits::{self, Invalid};
+use crate::{ClientFrame, ErrorCode, Message, NodeInfo, PROTOCOL_VERSION, ServerFrame};
 
 use room::{Pending, RoomView};
 
