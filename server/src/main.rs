@@ -133,6 +133,10 @@ struct NodeArgs {
     /// that moving to another node is not seen as leaving.
     #[arg(long, default_value_t = 5000)]
     presence_grace_ms: u64,
+    /// Refuse WebSockets (HTTP only, as behind a proxy that cannot pass
+    /// them): clients use the long poll and POST.
+    #[arg(long)]
+    no_websocket: bool,
 }
 
 fn parse_peers(specs: &[String]) -> anyhow::Result<Vec<PeerAddr>> {
@@ -207,6 +211,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.room.catchup_limit = args.catchup_limit;
     cfg.room.mailbox = args.room_mailbox.max(1);
     cfg.room.grace = Duration::from_millis(args.presence_grace_ms);
+    cfg.websocket = !args.no_websocket;
     if !(0.0..=1.0).contains(&args.mesh_drop) {
         bail!("--mesh-drop must be between 0.0 and 1.0");
     }

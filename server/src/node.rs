@@ -37,6 +37,9 @@ pub struct NodeConfig {
     pub ws_buffers: usize,
     /// Peers to replicate with; `None` for a single node.
     pub mesh: Option<MeshConfig>,
+    /// Accept WebSockets (`false`: HTTP only, as behind a proxy that cannot
+    /// pass them; clients fall back to the long poll).
+    pub websocket: bool,
 }
 
 impl NodeConfig {
@@ -53,6 +56,7 @@ impl NodeConfig {
             room: RoomConfig::default(),
             ws_buffers: 8 * 1024,
             mesh: None,
+            websocket: true,
         }
     }
 }
@@ -145,6 +149,7 @@ impl Node {
             started: Instant::now(),
             shutdown: shutdown.clone(),
             ws_buffers: cfg.ws_buffers,
+            websocket: cfg.websocket,
         });
         let router = http::router(app, cfg.web.clone());
         let token = shutdown.clone();

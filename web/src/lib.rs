@@ -6,8 +6,11 @@
 //!   (`meshchat_shared::client`: rooms, vectors, resume, outbox) and
 //!   [`timeline`], the rows of the message list. Unit-tested natively.
 //! - `app` (wasm only): the Leptos components, wrapping the state in signals.
-//! - `net` (wasm only): the WebSocket link to a node.
-//! - `prefs` (wasm only): what the browser remembers: name, theme, rooms.
+//! - `net` (wasm only): the link to the mesh: one node at a time, rotating
+//!   to the next when it goes away; `http_link` is its long-poll fallback.
+//! - `tabs` (wasm only): sibling tabs kept in step over a BroadcastChannel.
+//! - `prefs` (wasm only): what the browser remembers: name, theme, rooms,
+//!   nodes, the outbox.
 
 pub mod state;
 pub mod timeline;
@@ -15,9 +18,13 @@ pub mod timeline;
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
+mod http_link;
+#[cfg(target_arch = "wasm32")]
 mod net;
 #[cfg(target_arch = "wasm32")]
 mod prefs;
+#[cfg(target_arch = "wasm32")]
+mod tabs;
 
 #[cfg(target_arch = "wasm32")]
 pub use app::App;

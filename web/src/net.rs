@@ -1,33 +1,52 @@
-//! The WebSocket link to a node.
+//! The link to the mesh: one node at a time, moving when it goes away.
 //!
-//! One task owns the socket. It feeds every frame it reads into the chat
+//! One task owns the connection. It feeds every frame it reads into the chat
 //! state and writes whatever frames the state asks for; the rest of the app
-//! only mutates the state and calls [`Net::flush`]. When the socket drops it
-//! reconnects with backoff and jitter, and the state resumes every room.
+//! only mutates the state and calls [`Net::flush`]. When the node goes away
+//! the task moves to the next node believed up: at once after a clean stop
+//! (close 1012), with backoff and jitter otherwise. The state resumes every
+//! room from its vector and resends the outbox with the original ids. If no
+//! WebSocket gets through but HTTP does, [`crate::http_link`] carries on over
+//! the long poll until a WebSocket works again.
 
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use leptos::prelude::*;
 use meshchat_shared::ServerFrame;
+use meshchat_shared::client::Status;
 
 use crate::state::Chat;
+use crate::{http_link, prefs, tabs};
 
-/// A handle to the link: wakes the socket task to send what the state queued.
+/// Close code of a node that is stopping cleanly: move at once.
+const RESTARTING: u16 = 1012;
+
+/// How the app reaches its node right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    /// The long poll and POSTs: no WebSocket got through.
+    Http,
+}
+
+/// A handle to the link: wakes its task to send what the state queued.
 #[derive(Clone)]
 pub struct Net {
     wake: mpsc::UnboundedSender<()>,
+    pub transport: RwSignal<Transport>,
 }
 
 impl Net {
     /// Starts the link for `chat`.
-    pub fn start(chat: RwSignal<Chat>) -> Net {
+    pub fn start(chat: RwSignal<Chat>, tabs: tabs::Tabs) -> Net {
         let (wake, rx) = mpsc::unbounded();
-        leptos::task::spawn_local(run(chat, rx));
-        Net { wake }
+        let transport = RwSignal::new(Transport::WebSocket);
+        leptos::task::spawn_local(run(chat, rx, transport, tabs));
+        Net { wake, transport }
     }
 
     /// Sends whatever frames the state has queued.
@@ -40,8 +59,8 @@ pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
-/// The page's own node: the app is served by the node it talks to.
-fn own_url() -> String {
+/// The page's own node: the app is served by a node of the mesh.
+pub fn own_url() -> String {
     let loc = window().location();
     let scheme = if loc.protocol().ok().as_deref() == Some("https:") { "wss" } else { "ws" };
     format!("{scheme}://{}/ws", loc.host().unwrap_or_default())
@@ -55,60 +74,120 @@ pub async fn sleep(d: Duration) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// Backoff after the `attempt`-th failure in a row: 0.5 s doubling to 10 s,
-/// with ±30% jitter so that a node's clients do not return in lockstep.
-fn backoff(attempt: u32) -> Duration {
-    let base = 500.0 * 2f64.powi(attempt.min(5) as i32);
-    let jitter = 0.7 + 0.6 * js_sys::Math::random();
-    Duration::from_millis((base.min(10_000.0) * jitter) as u64)
+fn jitter(ms: f64) -> Duration {
+    Duration::from_millis((ms * (0.7 + 0.6 * js_sys::Math::random())) as u64)
 }
 
-async fn run(chat: RwSignal<Chat>, mut wake: mpsc::UnboundedReceiver<()>) {
+/// After the `n`-th failure in a row: 0.25 s doubling to 5 s, ±30 %.
+fn backoff(n: u32) -> Duration {
+    jitter((250.0 * 2f64.powi(n.min(5) as i32)).min(5_000.0))
+}
+
+/// How one connection ended.
+struct Ended {
+    /// It got as far as `welcome`.
+    ready: bool,
+    /// The node said it is stopping.
+    restarting: bool,
+}
+
+async fn run(chat: RwSignal<Chat>, mut wake: mpsc::UnboundedReceiver<()>, transport: RwSignal<Transport>, tabs: tabs::Tabs) {
+    let own = own_url();
+    chat.update(|c| {
+        c.nodes = prefs::nodes();
+        c.nodes.seed(&own);
+    });
+    leptos::task::spawn_local(learn_nodes(chat));
+    let mut url = own.clone();
     let mut failures = 0u32;
     loop {
         chat.update(|c| c.on_connecting());
-        let url = own_url();
-        let was_ready = match WebSocket::open(&url) {
-            Ok(ws) => session(chat, ws, &mut wake).await,
-            Err(_) => false,
+        let ended = match WebSocket::open(&url) {
+            Ok(ws) => session(chat, ws, &mut wake, &tabs).await,
+            Err(_) => Ended { ready: false, restarting: false },
         };
-        chat.update(|c| c.on_closed());
-        failures = if was_ready { 0 } else { failures + 1 };
-        sleep(backoff(failures)).await;
+        chat.update(|c| {
+            c.on_closed(ended.ready);
+            if !ended.ready || ended.restarting {
+                c.nodes.mark_down(&url);
+            }
+        });
+        prefs::save_nodes(&chat.with_untracked(|c| c.nodes.clone()));
+        failures = if ended.ready { 0 } else { failures + 1 };
+        let next = chat.with_untracked(|c| c.nodes.next_after(Some(&url))).unwrap_or_else(|| own.clone());
+        // Every node refused the WebSocket: if this page's node answers
+        // HTTP, carry on over the long poll until a WebSocket works again.
+        if chat.with_untracked(|c| c.status() == Status::Offline) {
+            transport.set(Transport::Http);
+            let worked = http_link::run(chat, &own, &mut wake, &tabs).await;
+            transport.set(Transport::WebSocket);
+            if worked {
+                failures = 0;
+                url = own.clone();
+                continue;
+            }
+        }
+        // A node that stopped cleanly or a connection that was working:
+        // move at once (with a little jitter so a node's clients spread out).
+        let wait = if ended.ready || ended.restarting { jitter(150.0) } else { backoff(failures) };
+        sleep(wait).await;
+        url = next;
     }
 }
 
-/// One connection, until it closes. True if it got as far as `welcome`.
-async fn session(chat: RwSignal<Chat>, ws: WebSocket, wake: &mut mpsc::UnboundedReceiver<()>) -> bool {
+/// One WebSocket connection, until it closes.
+async fn session(chat: RwSignal<Chat>, ws: WebSocket, wake: &mut mpsc::UnboundedReceiver<()>, tabs: &tabs::Tabs) -> Ended {
     let (mut sink, stream) = ws.split();
     let mut stream = stream.fuse();
     chat.update(|c| c.on_open());
-    let mut ready = false;
+    let mut ended = Ended { ready: false, restarting: false };
+    let mut tick = Box::pin(sleep(Duration::from_secs(1)).fuse());
     loop {
-        // Write first: the state may have queued frames (hello, joins).
+        // Write first: the state may have queued frames (hello, joins, resends).
         let out = chat.try_update(|c| c.take_outgoing()).unwrap_or_default();
         for frame in out {
             if let Ok(text) = serde_json::to_string(&frame)
                 && sink.send(Message::Text(text)).await.is_err()
             {
-                return ready;
+                return ended;
             }
         }
         futures::select! {
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerFrame>(&text) {
                     Ok(frame) => {
-                        ready |= matches!(frame, ServerFrame::Welcome { .. });
+                        ended.ready |= matches!(frame, ServerFrame::Welcome { .. });
                         let now = now_ms();
                         chat.update(|c| c.on_frame(frame, now));
+                        let fresh = chat.try_update(|c| c.take_fresh()).unwrap_or(0);
+                        if fresh > 0 {
+                            tabs.new_messages();
+                        }
                     }
                     Err(e) => leptos::logging::warn!("unreadable frame: {e}"),
                 },
                 Some(Ok(Message::Bytes(_))) => {}
-                Some(Err(WebSocketError::ConnectionClose(_))) | None => return ready,
+                Some(Err(WebSocketError::ConnectionClose(close))) => {
+                    ended.restarting = close.code == RESTARTING;
+                    return ended;
+                }
+                None => return ended,
                 Some(Err(_)) => {}
             },
             _ = wake.next() => {}
+            _ = tick => {
+                // The outbox's timers (resends after refusals or timeouts).
+                chat.update(|c| { c.tick(now_ms()); });
+                tick = Box::pin(sleep(Duration::from_secs(1)).fuse());
+            }
         }
+    }
+}
+
+/// `GET /api/nodes` of the page's node: the mesh before any welcome.
+async fn learn_nodes(chat: RwSignal<Chat>) {
+    let Ok(resp) = gloo_net::http::Request::get("/api/nodes").send().await else { return };
+    if let Ok(body) = resp.json::<meshchat_shared::api::Nodes>().await {
+        chat.update(|c| c.nodes.learn(&body.nodes));
     }
 }

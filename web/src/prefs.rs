@@ -1,11 +1,16 @@
 //! What the browser remembers between visits, in localStorage.
 
+use meshchat_shared::client::OutboxEntry;
+use meshchat_shared::client::nodes::NodeList;
 use serde::{Serialize, de::DeserializeOwned};
 
 const NAME: &str = "meshchat.name";
 const THEME: &str = "meshchat.theme";
 const ROOMS: &str = "meshchat.rooms";
 const CURRENT: &str = "meshchat.room";
+const NODES: &str = "meshchat.nodes";
+const MUTED: &str = "meshchat.muted";
+const OUTBOX: &str = "meshchat.outbox";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Theme {
@@ -111,4 +116,31 @@ pub fn save_rooms(rooms: &[String], current: Option<&str>) {
             }
         }
     }
+}
+
+/// The nodes of the mesh this browser has heard of.
+pub fn nodes() -> NodeList {
+    get_json(NODES).unwrap_or_default()
+}
+
+pub fn save_nodes(nodes: &NodeList) {
+    set_json(NODES, nodes);
+}
+
+pub fn muted() -> bool {
+    get(MUTED).as_deref() == Some("1")
+}
+
+pub fn set_muted(m: bool) {
+    set(MUTED, if m { "1" } else { "0" });
+}
+
+/// Messages typed and not yet acknowledged, per name: they go out on the
+/// next connection, even after a reload.
+pub fn outbox(name: &str) -> Vec<OutboxEntry> {
+    get_json(&format!("{OUTBOX}.{name}")).unwrap_or_default()
+}
+
+pub fn save_outbox(name: &str, entries: &[OutboxEntry]) {
+    set_json(&format!("{OUTBOX}.{name}"), &entries);
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// tungstenite's read and write buffer per connection, in bytes.
     pub ws_buffers: usize,
+    /// `false`: `/ws` answers 503 and clients use the long poll.
+    pub websocket: bool,
 }
 
 pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {

@@ -4,13 +4,19 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use meshchat_shared::ErrorCode;
 use meshchat_shared::limits::MAX_FRAME_BYTES;
 
-use super::AppState;
+use super::{ApiError, AppState};
 use crate::session;
 
 pub async fn upgrade(State(app): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    if !app.websocket {
+        let err = ApiError::new(ErrorCode::Unavailable, "this node takes no WebSockets; use the long poll");
+        return err.with_status(StatusCode::SERVICE_UNAVAILABLE).into_response();
+    }
     let sessions = app.sessions.clone();
     let tracker = app.tracker.clone();
     ws.max_message_size(MAX_FRAME_BYTES)

@@ -5,19 +5,25 @@
 //! happens (frames from a node, the user's actions, the time) and sends the
 //! frames it asks for. Resuming rooms from their vectors, resending
 //! unacknowledged messages with their original ids, one copy per
-//! `(author, id)`: all of it lives here once, unit-tested natively.
+//! `(author, id)`, choosing the next node: all of it lives here once,
+//! unit-tested natively.
 
+pub mod nodes;
 pub mod room;
 
 use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::limits::{self, Invalid};
 use crate::{ClientFrame, ErrorCode, Message, NodeInfo, PROTOCOL_VERSION, ServerFrame};
 
 use room::{Pending, RoomView};
 
-/// A send without an ack for this long, while connected, has failed.
+/// A send without an ack for this long, while connected, is sent again.
 pub const ACK_TIMEOUT_MS: u64 = 10_000;
+/// After this many sends without an ack (refusals, timeouts), it has failed.
+pub const MAX_ATTEMPTS: u32 = 5;
 
 /// The state of the link to a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +38,30 @@ pub enum Link {
     Ready,
 }
 
+/// What to tell the user about the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// On this node.
+    Connected(String),
+    /// The first connection is being made.
+    Connecting,
+    /// Was on a node, is moving to another.
+    Moving,
+    /// Every known node was tried since the last success; still trying.
+    Offline,
+}
+
+/// A message of the outbox as kept across reloads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub room: String,
+    pub id: String,
+    pub body: String,
+    pub created_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Chat {
     pub name: String,
@@ -42,9 +72,14 @@ pub struct Chat {
     pub link: Link,
     /// The node this link is (or was last) on.
     pub node: Option<String>,
-    pub nodes: Vec<NodeInfo>,
+    /// Every node known, and what this client believes of it.
+    pub nodes: nodes::NodeList,
+    /// Connection attempts that failed since the last `welcome`.
+    pub failures: u32,
     /// The last refusal that was not about a message, in words.
     pub notice: Option<String>,
+    /// Live messages from others since last asked (for a new-message sound).
+    fresh: u32,
     outgoing: Vec<ClientFrame>,
     /// Per room, when this client last sent `typing`.
     typing_sent: BTreeMap<String, u64>,
@@ -59,8 +94,10 @@ impl Chat {
             current: None,
             link: Link::Offline,
             node: None,
-            nodes: Vec::new(),
+            nodes: nodes::NodeList::default(),
+            failures: 0,
             notice: None,
+            fresh: 0,
             outgoing: Vec::new(),
             typing_sent: BTreeMap::new(),
         };
@@ -69,7 +106,10 @@ impl Chat {
                 chat.rooms.insert(r.clone(), RoomView::new(r));
             }
         }
-        chat.current = current.filter(|c| chat.rooms.contains_key(*c)).map(str::to_owned).or_else(|| chat.rooms.keys().next().cloned());
+        chat.current = current
+            .filter(|c| chat.rooms.contains_key(*c))
+            .map(str::to_owned)
+            .or_else(|| chat.rooms.keys().next().cloned());
         chat
     }
 
@@ -90,6 +130,15 @@ impl Chat {
         self.current.as_deref().and_then(|c| self.rooms.get(c))
     }
 
+    pub fn status(&self) -> Status {
+        match (self.link, &self.node) {
+            (Link::Ready, Some(node)) => Status::Connected(node.clone()),
+            _ if self.failures as usize >= self.nodes.reachable().max(1) => Status::Offline,
+            (_, Some(_)) => Status::Moving,
+            (_, None) => Status::Connecting,
+        }
+    }
+
     // ---- the link ----
 
     pub fn on_connecting(&mut self) {
@@ -103,8 +152,12 @@ impl Chat {
         self.outgoing.push(ClientFrame::Hello { v: PROTOCOL_VERSION, name: self.name.clone() });
     }
 
-    /// The socket closed (or never opened).
-    pub fn on_closed(&mut self) {
+    /// The socket closed or never opened. `reached` says whether it got as
+    /// far as a `welcome`.
+    pub fn on_closed(&mut self, reached: bool) {
+        if !reached {
+            self.failures += 1;
+        }
         self.link = Link::Offline;
         self.outgoing.clear();
         for room in self.rooms.values_mut() {
@@ -152,15 +205,16 @@ impl Chat {
                     r.prepend_history(messages, more);
                 }
             }
-            ServerFrame::Nodes { nodes } => self.nodes = nodes,
-            ServerFrame::Error { code, message, id } => self.on_error(code, &message, id.as_deref()),
+            ServerFrame::Nodes { nodes } => self.nodes.learn(&nodes),
+            ServerFrame::Error { code, message, id } => self.on_error(code, &message, id.as_deref(), now_ms),
         }
     }
 
     fn on_welcome(&mut self, node: String, nodes: Vec<NodeInfo>, now_ms: u64) {
         self.link = Link::Ready;
+        self.failures = 0;
+        self.nodes.learn(&nodes);
         self.node = Some(node);
-        self.nodes = nodes;
         self.notice = None;
         // Resume every room from exactly what this view holds, then resend
         // what was never acknowledged, with its original id.
@@ -181,6 +235,8 @@ impl Chat {
         let Some(r) = self.rooms.get_mut(room) else { return };
         for p in r.pending.iter_mut().filter(|p| p.failed.is_none()) {
             p.sent_ms = Some(now_ms);
+            p.retry_at = None;
+            p.attempts += 1;
             self.outgoing.push(ClientFrame::Send { room: room.to_owned(), id: p.id.clone(), body: p.body.clone() });
         }
     }
@@ -197,10 +253,19 @@ impl Chat {
             return;
         }
         r.absorb(&msg.origin, msg.seq);
-        let unread = current.as_deref() != Some(msg.room.as_str()) && msg.author != self.name;
-        if r.insert(msg) && unread {
-            r.unread += 1;
+        let theirs = msg.author != self.name;
+        let unread = current.as_deref() != Some(msg.room.as_str()) && theirs;
+        if r.insert(msg) && theirs {
+            self.fresh += 1;
+            if unread {
+                r.unread += 1;
+            }
         }
+    }
+
+    /// How many live messages from others arrived since the last call.
+    pub fn take_fresh(&mut self) -> u32 {
+        std::mem::take(&mut self.fresh)
     }
 
     fn on_ack(&mut self, id: &str, msg: Message) {
@@ -210,11 +275,11 @@ impl Chat {
         r.insert(msg);
     }
 
-    fn on_error(&mut self, code: ErrorCode, message: &str, id: Option<&str>) {
+    fn on_error(&mut self, code: ErrorCode, message: &str, id: Option<&str>, now_ms: u64) {
         if let Some(id) = id {
             for r in self.rooms.values_mut() {
                 if let Some(p) = r.pending_mut(id) {
-                    p.failed = Some(explain(code, message));
+                    refused(p, code, message, now_ms);
                     return;
                 }
             }
@@ -227,18 +292,16 @@ impl Chat {
     /// Sends a message: pending at once, on the wire when connected.
     pub fn send(&mut self, room: &str, id: &str, body: &str, now_ms: u64) -> Result<(), Invalid> {
         limits::validate_body(body)?;
+        limits::validate_msg_id(id)?;
         let ready = self.is_ready();
         let r = self.rooms.get_mut(room).ok_or(Invalid::Room)?;
-        r.pending.push(Pending {
-            id: id.to_owned(),
-            body: body.to_owned(),
-            created_ms: now_ms,
-            sent_ms: ready.then_some(now_ms),
-            failed: None,
-        });
+        let mut p = Pending::new(id, body, now_ms);
         if ready {
+            p.sent_ms = Some(now_ms);
+            p.attempts = 1;
             self.outgoing.push(ClientFrame::Send { room: room.to_owned(), id: id.to_owned(), body: body.to_owned() });
         }
+        r.pending.push(p);
         self.typing_sent.remove(room);
         Ok(())
     }
@@ -248,8 +311,12 @@ impl Chat {
         let ready = self.is_ready();
         let Some(p) = self.rooms.get_mut(room).and_then(|r| r.pending_mut(id)) else { return };
         p.failed = None;
-        p.sent_ms = ready.then_some(now_ms);
+        p.attempts = 0;
+        p.retry_at = None;
+        p.sent_ms = None;
         if ready {
+            p.sent_ms = Some(now_ms);
+            p.attempts = 1;
             let frame = ClientFrame::Send { room: room.to_owned(), id: p.id.clone(), body: p.body.clone() };
             self.outgoing.push(frame);
         }
@@ -318,18 +385,33 @@ impl Chat {
         self.outgoing.push(ClientFrame::History { room: room.to_owned(), before, limit: None });
     }
 
-    /// Time passes: typing indicators expire, unanswered sends fail.
-    /// Returns true if anything visible changed.
+    /// Time passes: typing indicators expire; sends that were refused for a
+    /// while, or not acked in time, go out again (with their original id)
+    /// until they have been tried [`MAX_ATTEMPTS`] times. Returns true if
+    /// anything visible changed.
     pub fn tick(&mut self, now_ms: u64) -> bool {
         let ready = self.is_ready();
         let mut changed = false;
-        for r in self.rooms.values_mut() {
+        for (name, r) in self.rooms.iter_mut() {
             changed |= r.expire_typing(now_ms);
+            if !ready {
+                continue;
+            }
             for p in r.pending.iter_mut().filter(|p| p.failed.is_none()) {
-                if ready && p.sent_ms.is_some_and(|t| now_ms >= t + ACK_TIMEOUT_MS) {
-                    p.failed = Some("The server did not confirm this message in time.".into());
-                    changed = true;
+                let timed_out = p.retry_at.is_none() && p.sent_ms.is_some_and(|t| now_ms >= t + ACK_TIMEOUT_MS);
+                let due = p.retry_at.is_some_and(|t| now_ms >= t) || timed_out;
+                if !due {
+                    continue;
                 }
+                changed = true;
+                if p.attempts >= MAX_ATTEMPTS {
+                    p.failed = Some("The server did not take this message; it was tried several times.".into());
+                    continue;
+                }
+                p.attempts += 1;
+                p.sent_ms = Some(now_ms);
+                p.retry_at = None;
+                self.outgoing.push(ClientFrame::Send { room: name.clone(), id: p.id.clone(), body: p.body.clone() });
             }
         }
         changed
@@ -338,6 +420,61 @@ impl Chat {
     /// Unread messages over all rooms, for the page title.
     pub fn unread_total(&self) -> u32 {
         self.rooms.values().map(|r| r.unread).sum()
+    }
+
+    /// Everything not yet acknowledged, to keep across a reload.
+    pub fn outbox(&self) -> Vec<OutboxEntry> {
+        let mut out = Vec::new();
+        for (room, r) in &self.rooms {
+            for p in &r.pending {
+                out.push(OutboxEntry {
+                    room: room.clone(),
+                    id: p.id.clone(),
+                    body: p.body.clone(),
+                    created_ms: p.created_ms,
+                    failed: p.failed.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Puts a kept outbox back; its messages go out on the next connection.
+    pub fn restore_outbox(&mut self, entries: Vec<OutboxEntry>) {
+        for e in entries {
+            if limits::validate_room(&e.room).is_err() || limits::validate_body(&e.body).is_err() {
+                continue;
+            }
+            let r = self.rooms.entry(e.room.clone()).or_insert_with(|| RoomView::new(&e.room));
+            if r.pending.iter().any(|p| p.id == e.id) {
+                continue;
+            }
+            let mut p = Pending::new(&e.id, &e.body, e.created_ms);
+            p.failed = e.failed;
+            r.pending.push(p);
+        }
+    }
+}
+
+/// Backoff of a refused send: 1 s doubling to 16 s.
+fn retry_delay(attempts: u32) -> u64 {
+    1_000u64 << attempts.saturating_sub(1).min(4)
+}
+
+/// A node said no to one of our sends.
+fn refused(p: &mut Pending, code: ErrorCode, message: &str, now_ms: u64) {
+    match code {
+        // Worth trying again (here or on another node), after a pause.
+        ErrorCode::RateLimited | ErrorCode::Unavailable | ErrorCode::NotJoined => {
+            if p.attempts < MAX_ATTEMPTS {
+                p.retry_at = Some(now_ms + retry_delay(p.attempts));
+                p.sent_ms = None;
+            } else {
+                p.failed = Some(format!("{} It was tried several times.", explain(code, message)));
+            }
+        }
+        // Sending it unchanged would be refused again.
+        _ => p.failed = Some(explain(code, message)),
     }
 }
 

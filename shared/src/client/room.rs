@@ -15,7 +15,7 @@ pub enum Entry {
     Presence { name: String, online: bool },
 }
 
-/// A message typed here and not yet acknowledged by a node.
+/// A message typed here and not yet acknowledged by a node: the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub id: String,
@@ -25,6 +25,24 @@ pub struct Pending {
     pub sent_ms: Option<u64>,
     /// Why it failed, in words; `None` while it is still on its way.
     pub failed: Option<String>,
+    /// How many times it went out without an ack.
+    pub attempts: u32,
+    /// A refused send waits until then before going out again.
+    pub retry_at: Option<u64>,
+}
+
+impl Pending {
+    pub fn new(id: &str, body: &str, created_ms: u64) -> Pending {
+        Pending {
+            id: id.to_owned(),
+            body: body.to_owned(),
+            created_ms,
+            sent_ms: None,
+            failed: None,
+            attempts: 0,
+            retry_at: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

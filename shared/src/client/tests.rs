@@ -53,18 +53,36 @@ fn a_send_is_pending_then_sent_when_acked() {
 }
 
 #[test]
-fn a_refused_send_fails_with_words_and_can_be_retried_with_the_same_id() {
+fn a_refused_send_is_retried_with_the_same_id_then_fails_in_words() {
     let mut c = ready();
     c.send("general", "id1", "hello", 100).unwrap();
     c.take_outgoing();
-    c.on_frame(
-        ServerFrame::Error { code: ErrorCode::RateLimited, message: "too many frames".into(), id: Some("id1".into()) },
-        110,
-    );
-    let failed = pending(&c, "general")[0].1.clone().unwrap();
-    assert!(failed.contains("Slow down"), "{failed}");
+    let busy = |c: &mut Chat, t| {
+        c.on_frame(
+            ServerFrame::Error { code: ErrorCode::RateLimited, message: "too many frames".into(), id: Some("id1".into()) },
+            t,
+        )
+    };
+    busy(&mut c, 110);
+    assert_eq!(pending(&c, "general"), [("id1".into(), None)], "still pending, waiting to retry");
     assert!(c.notice.is_none(), "a send's error stays with the message");
-    c.retry("general", "id1", 200);
+    // It goes out again after a pause, with its id.
+    c.tick(1_000);
+    assert!(c.take_outgoing().is_empty());
+    c.tick(1_110);
+    assert_eq!(c.take_outgoing(), [ClientFrame::Send { room: "general".into(), id: "id1".into(), body: "hello".into() }]);
+    // Refused again and again: after MAX_ATTEMPTS it has failed, in words.
+    let mut t = 1_200;
+    for _ in 0..10 {
+        busy(&mut c, t);
+        t += 20_000;
+        c.tick(t);
+    }
+    let failed = pending(&c, "general")[0].1.clone().unwrap();
+    assert!(failed.contains("tried several times"), "{failed}");
+    // Retry starts over, with the same id; Discard drops it.
+    c.take_outgoing();
+    c.retry("general", "id1", t);
     assert_eq!(pending(&c, "general"), [("id1".into(), None)]);
     assert_eq!(c.take_outgoing(), [ClientFrame::Send { room: "general".into(), id: "id1".into(), body: "hello".into() }]);
     c.discard("general", "id1");
@@ -72,18 +90,90 @@ fn a_refused_send_fails_with_words_and_can_be_retried_with_the_same_id() {
 }
 
 #[test]
-fn a_send_without_an_ack_in_time_fails() {
+fn an_invalid_send_fails_at_once() {
+    let mut c = ready();
+    c.send("general", "id1", "hello", 100).unwrap();
+    c.on_frame(
+        ServerFrame::Error { code: ErrorCode::Invalid, message: "body must be 1-4000 characters".into(), id: Some("id1".into()) },
+        110,
+    );
+    let failed = pending(&c, "general")[0].1.clone().unwrap();
+    assert_eq!(failed, "That was not accepted. Body must be 1-4000 characters.");
+}
+
+#[test]
+fn a_send_without_an_ack_in_time_goes_again_then_fails() {
     let mut c = ready();
     c.send("general", "id1", "hello", 1_000).unwrap();
+    c.take_outgoing();
     assert!(!c.tick(1_000 + ACK_TIMEOUT_MS - 1));
     assert!(c.tick(1_000 + ACK_TIMEOUT_MS));
+    assert_eq!(c.take_outgoing().len(), 1, "sent again with its id");
+    let mut t = 1_000 + ACK_TIMEOUT_MS;
+    for _ in 0..MAX_ATTEMPTS {
+        t += ACK_TIMEOUT_MS;
+        c.tick(t);
+    }
     assert!(pending(&c, "general")[0].1.is_some());
+}
+
+#[test]
+fn the_outbox_survives_a_reload_and_goes_out_once_connected() {
+    let mut c = ready();
+    c.on_closed(true);
+    c.send("general", "id1", "typed offline", 100).unwrap();
+    c.send("general", "id2", "and again", 200).unwrap();
+    let kept = c.outbox();
+    assert_eq!(kept.len(), 2);
+    let json = serde_json::to_string(&kept).unwrap();
+    // A new page: same name, restores what was kept.
+    let mut fresh = Chat::new("alice", &["general".into()], None);
+    fresh.restore_outbox(serde_json::from_str(&json).unwrap());
+    fresh.restore_outbox(serde_json::from_str(&json).unwrap());
+    assert_eq!(fresh.outbox(), kept, "restoring twice keeps one of each");
+    fresh.on_open();
+    fresh.take_outgoing();
+    fresh.on_frame(ServerFrame::Welcome { v: 1, node: "n3".into(), name: "alice".into(), nodes: vec![] }, 300);
+    let out = fresh.take_outgoing();
+    let sends: Vec<_> = out.iter().filter(|f| matches!(f, ClientFrame::Send { .. })).collect();
+    assert_eq!(sends.len(), 2);
+    fresh.on_frame(ServerFrame::Ack { id: "id1".into(), msg: msg("general", "n3", 1, 310, "alice", "id1") }, 310);
+    // The same ack again (a resend that raced) changes nothing.
+    fresh.on_frame(ServerFrame::Ack { id: "id1".into(), msg: msg("general", "n3", 1, 310, "alice", "id1") }, 311);
+    assert_eq!(fresh.room("general").unwrap().message_count(), 1);
+    assert_eq!(fresh.outbox().len(), 1);
+}
+
+#[test]
+fn status_says_connected_moving_or_offline() {
+    let mut c = Chat::new("alice", &["general".into()], None);
+    c.nodes.learn(&[
+        meshchat_node("n1", true),
+        meshchat_node("n2", true),
+    ]);
+    assert_eq!(c.status(), Status::Connecting);
+    c.on_open();
+    c.on_frame(ServerFrame::Welcome { v: 1, node: "n1".into(), name: "alice".into(), nodes: vec![] }, 0);
+    assert_eq!(c.status(), Status::Connected("n1".into()));
+    c.on_closed(true);
+    assert_eq!(c.status(), Status::Moving);
+    c.on_closed(false);
+    assert_eq!(c.status(), Status::Moving, "one node tried");
+    c.on_closed(false);
+    assert_eq!(c.status(), Status::Offline, "every node tried");
+    c.on_open();
+    c.on_frame(ServerFrame::Welcome { v: 1, node: "n2".into(), name: "alice".into(), nodes: vec![] }, 0);
+    assert_eq!(c.status(), Status::Connected("n2".into()));
+}
+
+fn meshchat_node(id: &str, up: bool) -> crate::NodeInfo {
+    crate::NodeInfo { id: id.into(), url: format!("ws://{id}/ws"), up }
 }
 
 #[test]
 fn while_offline_a_send_waits_and_goes_out_on_the_next_connection() {
     let mut c = ready();
-    c.on_closed();
+    c.on_closed(true);
     c.send("general", "id1", "typed offline", 100).unwrap();
     assert!(c.take_outgoing().is_empty());
     // Offline, the ack timer does not run.
@@ -106,7 +196,7 @@ fn a_reconnect_resumes_each_room_from_its_vector() {
     let mut c = ready();
     c.on_frame(ServerFrame::Message { msg: msg("general", "n1", 1, 10, "bob", "b1") }, 10);
     c.on_frame(ServerFrame::Message { msg: msg("general", "n2", 1, 11, "bob", "b2") }, 11);
-    c.on_closed();
+    c.on_closed(true);
     c.on_open();
     c.take_outgoing();
     c.on_frame(ServerFrame::Welcome { v: 1, node: "n2".into(), name: "alice".into(), nodes: vec![] }, 20);
@@ -128,7 +218,7 @@ fn a_reconnect_resumes_each_room_from_its_vector() {
 fn an_ack_lost_with_the_connection_is_settled_by_the_message_itself() {
     let mut c = ready();
     c.send("general", "id1", "hello", 100).unwrap();
-    c.on_closed();
+    c.on_closed(true);
     c.on_open();
     c.on_frame(ServerFrame::Welcome { v: 1, node: "n2".into(), name: "alice".into(), nodes: vec![] }, 200);
     c.on_frame(ServerFrame::Joined { room: "general".into(), members: vec![] }, 200);
@@ -152,6 +242,9 @@ fn unread_counts_only_other_rooms_and_others_messages() {
     c.on_frame(ServerFrame::Message { msg: msg("general", "n1", 1, 12, "bob", "3") }, 12);
     assert_eq!(c.room("random").unwrap().unread, 1);
     assert_eq!(c.unread_total(), 1);
+    // Two live messages from others (one per room); our own does not count.
+    assert_eq!(c.take_fresh(), 2);
+    assert_eq!(c.take_fresh(), 0);
     c.select("random");
     assert_eq!(c.unread_total(), 0);
 }

@@ -2,9 +2,11 @@
 
 use leptos::prelude::*;
 
+use meshchat_shared::client::Status;
+
 use super::{icons, use_ctx};
+use crate::net::Transport;
 use crate::prefs;
-use crate::state::Link;
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -15,30 +17,33 @@ pub fn Header() -> impl IntoView {
     let members_open = ctx.members_open;
     let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
     let online = Memo::new(move |_| chat.with(|c| c.current_room().map_or(0, |r| r.members.len())));
-    let status = Memo::new(move |_| chat.with(|c| (c.link, c.node.clone())));
-    let status_text = move || {
-        let (link, node) = status.get();
-        let node = node.unwrap_or_else(|| "node".into());
-        match link {
-            Link::Ready => format!("{node} · connected"),
-            Link::Open | Link::Connecting => format!("{node} · connecting…"),
-            Link::Offline => "offline".to_owned(),
-        }
+    let tabs = ctx.tabs;
+    let transport = ctx.net.transport;
+    let status = Memo::new(move |_| chat.with(|c| c.status()));
+    let status_text = move || match (status.get(), transport.get()) {
+        (Status::Connected(node), Transport::WebSocket) => format!("{node} · connected"),
+        (Status::Connected(node), Transport::Http) => format!("{node} · connected over HTTP"),
+        (Status::Connecting, _) => "connecting…".to_owned(),
+        (Status::Moving, _) => "moving to another node…".to_owned(),
+        (Status::Offline, _) => "offline".to_owned(),
     };
-    let status_class = move || match status.get().0 {
-        Link::Ready => "status ok",
-        Link::Open | Link::Connecting => "status wait",
-        Link::Offline => "status down",
+    let status_class = move || match status.get() {
+        Status::Connected(_) => "status ok",
+        Status::Connecting | Status::Moving => "status wait",
+        Status::Offline => "status down",
     };
     let nodes_title = move || {
         chat.with(|c| {
             c.nodes
+                .all()
                 .iter()
+                .filter(|n| !n.id.is_empty())
                 .map(|n| format!("{} {}", n.id, if n.up { "up" } else { "down" }))
                 .collect::<Vec<_>>()
                 .join(", ")
         })
     };
+    let muted = tabs.muted;
     view! {
         <header class="topbar">
             <button
@@ -66,6 +71,19 @@ pub fn Header() -> impl IntoView {
                 <span class="count">{move || online.get()}</span>
             </button>
             <button
+                class="icon mute-toggle"
+                aria-pressed=move || muted.get().to_string()
+                aria-label=move || if muted.get() { "Unmute new-message sounds" } else { "Mute new-message sounds" }
+                title=move || if muted.get() { "Sounds are off" } else { "Sounds are on when the tab is hidden" }
+                on:click=move |_| tabs.toggle_mute()
+            >
+                {move || if muted.get() {
+                    view! { <icons::BellOff/> }.into_any()
+                } else {
+                    view! { <icons::Bell/> }.into_any()
+                }}
+            </button>
+            <button
                 class="icon theme-toggle"
                 aria-label=move || format!("Switch to {} theme", theme.get().other().as_str())
                 title=move || format!("Switch to {} theme", theme.get().other().as_str())
@@ -73,6 +91,7 @@ pub fn Header() -> impl IntoView {
                     let next = theme.get_untracked().other();
                     prefs::save_theme(next);
                     theme.set(next);
+                    tabs.share_theme(next);
                 }
             >
                 {move || if theme.get() == prefs::Theme::Dark {
@@ -90,12 +109,12 @@ pub fn Header() -> impl IntoView {
 pub fn Banners() -> impl IntoView {
     let ctx = use_ctx();
     let chat = ctx.chat;
-    let offline = Memo::new(move |_| chat.with(|c| c.link == Link::Offline));
+    let offline = Memo::new(move |_| chat.with(|c| c.status() == Status::Offline));
     let notice = Memo::new(move |_| chat.with(|c| c.notice.clone()));
     view! {
         <Show when=move || offline.get()>
             <div class="banner offline" role="alert">
-                "You are offline. Reconnecting… Messages you send now go out when the connection is back."
+                "You are offline: no node of the chat answers. Still trying… Messages you write now are kept and go out when a node is back."
             </div>
         </Show>
         {move || notice.get().map(|n| view! {

@@ -41,3 +41,23 @@ pub fn Menu() -> impl IntoView {
         </svg>
     }
 }
+
+#[component]
+pub fn Bell() -> impl IntoView {
+    view! {
+        <svg class="svg-icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M6 16.5V11a6 6 0 0 1 12 0v5.5l1.5 2H4.5z"/>
+            <path d="M10 20.5a2 2 0 0 0 4 0"/>
+        </svg>
+    }
+}
+
+#[component]
+pub fn BellOff() -> impl IntoView {
+    view! {
+        <svg class="svg-icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M6 16.5V11a6 6 0 0 1 9.5-4.9M18 11v5.5l1.5 2H4.5"/>
+            <path d="M10 20.5a2 2 0 0 0 4 0M3.5 3.5l17 17"/>
+        </svg>
+    }
+}

@@ -17,6 +17,7 @@ use leptos::prelude::*;
 use crate::net::{Net, now_ms};
 use crate::prefs::{self, Theme};
 use crate::state::Chat;
+use crate::tabs::Tabs;
 
 /// What every component reaches through context.
 #[derive(Clone)]
@@ -24,6 +25,7 @@ pub struct Ctx {
     pub chat: RwSignal<Chat>,
     pub net: Net,
     pub theme: RwSignal<Theme>,
+    pub tabs: Tabs,
     /// Ticks every second, for what depends on time (typing, "today").
     pub now: RwSignal<u64>,
     /// Small screens: the room drawer is open.
@@ -49,14 +51,16 @@ pub fn App() -> impl IntoView {
     let theme = RwSignal::new(prefs::saved_theme().unwrap_or_else(prefs::system_theme));
     Effect::new(move |_| prefs::apply_theme(theme.get()));
     follow_system_theme(theme);
+    let tabs = Tabs::start(theme);
     let name = RwSignal::new(prefs::name());
     view! {
         {move || match name.get() {
             None => view! { <onboarding::Onboarding on_name=move |n: String| {
                 prefs::set_name(&n);
+                tabs.share_name(&n);
                 name.set(Some(n));
             }/> }.into_any(),
-            Some(n) => view! { <Shell name=n theme/> }.into_any(),
+            Some(n) => view! { <Shell name=n theme tabs/> }.into_any(),
         }}
     }
 }
@@ -77,28 +81,30 @@ fn follow_system_theme(theme: RwSignal<Theme>) {
 }
 
 #[component]
-fn Shell(name: String, theme: RwSignal<Theme>) -> impl IntoView {
+fn Shell(name: String, theme: RwSignal<Theme>, tabs: Tabs) -> impl IntoView {
     let (rooms, current) = prefs::rooms();
-    let chat = RwSignal::new(Chat::new(&name, &rooms, current.as_deref()));
-    let net = Net::start(chat);
+    let mut state = Chat::new(&name, &rooms, current.as_deref());
+    // What was typed and never acknowledged, before a reload, goes out again.
+    state.restore_outbox(prefs::outbox(&name));
+    let chat = RwSignal::new(state);
+    let net = Net::start(chat, tabs);
     let now = RwSignal::new(now_ms());
     let wide = window().inner_width().ok().and_then(|w| w.as_f64()).is_some_and(|w| w >= 1100.0);
-    let ctx = Ctx { chat, net, theme, now, drawer: RwSignal::new(false), members_open: RwSignal::new(wide) };
+    let ctx = Ctx { chat, net, theme, tabs, now, drawer: RwSignal::new(false), members_open: RwSignal::new(wide) };
     provide_context(ctx.clone());
 
-    // Time passes: typing expires, unanswered sends fail.
-    let _ = set_interval_with_handle(
-        move || {
-            let t = now_ms();
-            now.set(t);
-            if chat.with_untracked(|c| c.rooms.values().any(|r| !r.pending.is_empty() || !r.typing_names(0).is_empty())) {
-                chat.update(|c| {
-                    c.tick(t);
-                });
-            }
-        },
-        Duration::from_secs(1),
-    );
+    // Time passes, for what shows it (typing, "today"); the link ticks the outbox.
+    let _ = set_interval_with_handle(move || now.set(now_ms()), Duration::from_secs(1));
+    // Keep the outbox across reloads, written only when it changed.
+    let kept = StoredValue::new(String::new());
+    Effect::new(move |_| {
+        let outbox = chat.with(|c| c.outbox());
+        let json = serde_json::to_string(&outbox).unwrap_or_default();
+        if kept.with_value(|k| *k != json) {
+            prefs::save_outbox(&name, &outbox);
+            kept.set_value(json);
+        }
+    });
     // Remember the rooms; show unread counts in the title.
     Effect::new(move |_| {
         let (rooms, current, unread, room) = chat.with(|c| {

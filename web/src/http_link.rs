@@ -1,0 +1,203 @@
+//! The HTTP fallback: the same chat state, carried over the long poll and
+//! POSTs, for networks that let HTTP through but not WebSockets.
+//!
+//! The frames the state asks for become requests (`join` → a first poll,
+//! `send` → a POST, `history` → a page of messages), and the answers come
+//! back as the frames a WebSocket would have carried (`joined`, `message`,
+//! `synced`, `ack`, `error`, `history`), so nothing else in the app knows.
+//! Every few seconds it tries a WebSocket again, and leaves when one opens.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
+use gloo_net::http::Request;
+use leptos::prelude::*;
+use meshchat_shared::api::{ErrorBody, Health, MessagesPage, Nodes, Poll, PostMessage, Posted};
+use meshchat_shared::{ClientFrame, Cursor, ErrorCode, RoomVector, ServerFrame};
+
+use crate::net::{now_ms, sleep};
+use crate::state::Chat;
+use crate::tabs;
+
+/// How long one long poll waits for news.
+const POLL_S: u32 = 25;
+/// How often a WebSocket is tried again.
+const RETRY_WS: Duration = Duration::from_secs(5);
+
+/// `ws://host/ws` → `http://host`.
+fn http_base(ws_url: &str) -> String {
+    let base = ws_url.strip_suffix("/ws").unwrap_or(ws_url);
+    if let Some(rest) = base.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else {
+        format!("http://{}", base.strip_prefix("ws://").unwrap_or(base))
+    }
+}
+
+/// Runs over HTTP against the page's own node until a WebSocket opens or
+/// the node stops answering. Returns whether HTTP worked at all.
+pub async fn run(chat: RwSignal<Chat>, ws_url: &str, wake: &mut mpsc::UnboundedReceiver<()>, tabs: &tabs::Tabs) -> bool {
+    let base = http_base(ws_url);
+    let Ok(health) = get::<Health>(&format!("{base}/api/health")).await else { return false };
+    let nodes = get::<Nodes>(&format!("{base}/api/nodes")).await.map(|n| n.nodes).unwrap_or_default();
+    let name = chat.with_untracked(|c| c.name.clone());
+    chat.update(|c| {
+        c.on_open();
+        c.take_outgoing();
+        c.on_frame(ServerFrame::Welcome { v: 1, node: health.node, name, nodes }, now_ms());
+    });
+    // Cleared when this mode ends: every poll loop stops with it.
+    let alive = Rc::new(Cell::new(true));
+    let broken = Rc::new(Cell::new(false));
+    let mut polling: HashSet<String> = HashSet::new();
+    let mut next_ws_try = now_ms() + RETRY_WS.as_millis() as u64;
+    while !broken.get() {
+        for frame in chat.try_update(|c| c.take_outgoing()).unwrap_or_default() {
+            match frame {
+                ClientFrame::Join { room, since } => {
+                    if polling.insert(room.clone()) {
+                        leptos::task::spawn_local(poll_room(chat, base.clone(), room, since, alive.clone(), broken.clone(), tabs.clone()));
+                    }
+                }
+                ClientFrame::Leave { room } => {
+                    polling.remove(&room);
+                }
+                ClientFrame::Send { room, id, body } => {
+                    leptos::task::spawn_local(post(chat, base.clone(), room, id, body));
+                }
+                ClientFrame::History { room, before, limit } => {
+                    leptos::task::spawn_local(history(chat, base.clone(), room, before, limit));
+                }
+                ClientFrame::Hello { .. } | ClientFrame::Typing { .. } => {}
+            }
+        }
+        futures::select! {
+            _ = wake.next() => {}
+            _ = sleep(Duration::from_secs(1)).fuse() => {
+                chat.update(|c| { c.tick(now_ms()); });
+            }
+        }
+        if now_ms() >= next_ws_try {
+            if websocket_opens(ws_url).await {
+                break;
+            }
+            next_ws_try = now_ms() + RETRY_WS.as_millis() as u64;
+        }
+    }
+    alive.set(false);
+    chat.update(|c| c.on_closed(true));
+    true
+}
+
+/// One room over HTTP: its backlog, then a long poll after another.
+async fn poll_room(
+    chat: RwSignal<Chat>,
+    base: String,
+    room: String,
+    since: Option<RoomVector>,
+    alive: Rc<Cell<bool>>,
+    broken: Rc<Cell<bool>>,
+    tabs: tabs::Tabs,
+) {
+    // The backlog: everything past `since` (or everything, up to the node's limit).
+    let first = since.clone().unwrap_or_default();
+    let url = format!("{base}/api/rooms/{room}/poll?since={first}&timeout_s=0");
+    let Ok(page) = get::<Poll>(&url).await else {
+        broken.set(true);
+        return;
+    };
+    let now = now_ms();
+    chat.update(|c| {
+        c.on_frame(ServerFrame::Joined { room: room.clone(), members: Vec::new() }, now);
+        for msg in page.messages {
+            c.on_frame(ServerFrame::Message { msg }, now);
+        }
+        c.on_frame(ServerFrame::Synced { room: room.clone(), vector: page.vector, gap: page.gap }, now);
+    });
+    while alive.get() {
+        let Some(vector) = chat.with_untracked(|c| c.room(&room).map(|r| r.vector.clone())) else { return };
+        let url = format!("{base}/api/rooms/{room}/poll?since={vector}&timeout_s={POLL_S}");
+        match get::<Poll>(&url).await {
+            Ok(page) if alive.get() => {
+                let now = now_ms();
+                chat.update(|c| {
+                    for msg in page.messages {
+                        c.on_frame(ServerFrame::Message { msg }, now);
+                    }
+                });
+                if chat.try_update(|c| c.take_fresh()).unwrap_or(0) > 0 {
+                    tabs.new_messages();
+                }
+            }
+            Ok(_) => return,
+            Err(_) => {
+                broken.set(true);
+                return;
+            }
+        }
+    }
+}
+
+async fn post(chat: RwSignal<Chat>, base: String, room: String, id: String, body: String) {
+    let name = chat.with_untracked(|c| c.name.clone());
+    let req = match Request::post(&format!("{base}/api/rooms/{room}/messages")).json(&PostMessage { name, id: id.clone(), body }) {
+        Ok(r) => r,
+        Err(_) => return,
+    };
+    // A network error leaves it pending: the outbox sends it again.
+    let Ok(resp) = req.send().await else { return };
+    let now = now_ms();
+    if resp.ok() {
+        if let Ok(Posted { msg }) = resp.json::<Posted>().await {
+            chat.update(|c| c.on_frame(ServerFrame::Ack { id, msg }, now));
+        }
+    } else if let Ok(ErrorBody { error }) = resp.json::<ErrorBody>().await {
+        chat.update(|c| c.on_frame(ServerFrame::Error { code: error.code, message: error.message, id: Some(id) }, now));
+    } else {
+        let code = ErrorCode::Unavailable;
+        chat.update(|c| c.on_frame(ServerFrame::Error { code, message: String::new(), id: Some(id) }, now));
+    }
+}
+
+async fn history(chat: RwSignal<Chat>, base: String, room: String, before: Option<Cursor>, limit: Option<u32>) {
+    let mut url = format!("{base}/api/rooms/{room}/messages?limit={}", limit.unwrap_or(50));
+    if let Some(b) = before {
+        url.push_str(&format!("&before_ts={}&before_origin={}&before_seq={}", b.ts, b.origin, b.seq));
+    }
+    if let Ok(page) = get::<MessagesPage>(&url).await {
+        let frame = ServerFrame::History { room, messages: page.messages, more: page.more };
+        chat.update(|c| c.on_frame(frame, now_ms()));
+    }
+}
+
+async fn get<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, ()> {
+    let resp = Request::get(url).send().await.map_err(drop)?;
+    if !resp.ok() {
+        return Err(());
+    }
+    resp.json::<T>().await.map_err(drop)
+}
+
+/// Does a WebSocket to `url` open now? (It is closed again at once.)
+async fn websocket_opens(url: &str) -> bool {
+    let Ok(ws) = gloo_net::websocket::futures::WebSocket::open(url) else { return false };
+    let opened = async {
+        loop {
+            match ws.state() {
+                gloo_net::websocket::State::Open => return true,
+                gloo_net::websocket::State::Closed | gloo_net::websocket::State::Closing => return false,
+                gloo_net::websocket::State::Connecting => sleep(Duration::from_millis(50)).await,
+            }
+        }
+    };
+    let result = futures::select! {
+        r = opened.fuse() => r,
+        _ = sleep(Duration::from_secs(3)).fuse() => false,
+    };
+    let _ = ws.close(Some(1000), None);
+    result
+}

@@ -1,0 +1,194 @@
+//! Several tabs of the app in one browser, kept in step over a
+//! BroadcastChannel: the theme, the name and the mute switch follow from one
+//! tab to the others, and a new-message sound plays in one tab only.
+//!
+//! Tabs send a heartbeat every second saying whether they are visible. The
+//! sound plays only when no tab is visible (someone looking at a tab sees
+//! the message), and then only in the tab with the lowest id among those
+//! heard from lately, so that three hidden tabs make one sound, not three.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+use crate::prefs::{self, Theme};
+
+const CHANNEL: &str = "meshchat";
+/// A tab not heard from for this long is gone.
+const STALE_MS: f64 = 3_500.0;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Note {
+    Beat { id: u64, visible: bool },
+    Bye { id: u64 },
+    Theme { v: String },
+    Name { v: String },
+    Mute { v: bool },
+}
+
+struct State {
+    id: u64,
+    channel: Option<web_sys::BroadcastChannel>,
+    /// Other tabs: id → (last heard, visible).
+    peers: HashMap<u64, (f64, bool)>,
+    audio: Option<web_sys::AudioContext>,
+}
+
+/// The app's handle on its sibling tabs. Cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Tabs {
+    state: StoredValue<State, LocalStorage>,
+    pub muted: RwSignal<bool>,
+    theme: RwSignal<Theme>,
+}
+
+fn visible() -> bool {
+    !document().hidden()
+}
+
+impl Tabs {
+    /// Joins the channel; `theme` follows the other tabs.
+    pub fn start(theme: RwSignal<Theme>) -> Tabs {
+        let id = (js_sys::Math::random() * 9e15) as u64;
+        let channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
+        let state = StoredValue::new_local(State { id, channel, peers: HashMap::new(), audio: None });
+        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme };
+        tabs.listen();
+        tabs.post(&Note::Beat { id, visible: visible() });
+        let _ = set_interval_with_handle(move || tabs.post(&Note::Beat { id, visible: visible() }), Duration::from_secs(1));
+        // Say goodbye when the page goes, so the others stop counting on us.
+        let bye = Closure::<dyn Fn()>::new(move || tabs.post(&Note::Bye { id }));
+        let _ = window().add_event_listener_with_callback("pagehide", bye.as_ref().unchecked_ref());
+        bye.forget();
+        // Browsers start audio only after a gesture: prepare it on the first one.
+        let unlock = Closure::<dyn Fn()>::new(move || tabs.audio());
+        for ev in ["pointerdown", "keydown"] {
+            let _ = window().add_event_listener_with_callback(ev, unlock.as_ref().unchecked_ref());
+        }
+        unlock.forget();
+        tabs
+    }
+
+    fn listen(self) {
+        let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            let Ok(note) = serde_json::from_str::<Note>(&text) else { return };
+            match note {
+                Note::Beat { id, visible } => self.state.update_value(|s| {
+                    s.peers.insert(id, (js_sys::Date::now(), visible));
+                }),
+                Note::Bye { id } => self.state.update_value(|s| {
+                    s.peers.remove(&id);
+                }),
+                Note::Theme { v } => {
+                    let t = if v == "dark" { Theme::Dark } else { Theme::Light };
+                    if self.theme.get_untracked() != t {
+                        self.theme.set(t);
+                    }
+                }
+                // Another tab took a new name: this one follows.
+                Note::Name { v } => {
+                    if prefs::name().as_deref() == Some(v.as_str()) {
+                        let _ = window().location().reload();
+                    }
+                }
+                Note::Mute { v } => self.muted.set(v),
+            }
+        });
+        self.state.with_value(|s| {
+            if let Some(c) = &s.channel {
+                c.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            }
+        });
+        on_message.forget();
+    }
+
+    fn post(&self, note: &Note) {
+        let Ok(text) = serde_json::to_string(note) else { return };
+        self.state.with_value(|s| {
+            if let Some(c) = &s.channel {
+                let _ = c.post_message(&wasm_bindgen::JsValue::from_str(&text));
+            }
+        });
+    }
+
+    pub fn share_theme(&self, t: Theme) {
+        self.post(&Note::Theme { v: t.as_str().to_owned() });
+    }
+
+    pub fn share_name(&self, name: &str) {
+        self.post(&Note::Name { v: name.to_owned() });
+    }
+
+    pub fn toggle_mute(&self) {
+        let m = !self.muted.get_untracked();
+        self.muted.set(m);
+        prefs::set_muted(m);
+        self.post(&Note::Mute { v: m });
+    }
+
+    /// New messages from others arrived: maybe a sound, in one tab only.
+    pub fn new_messages(&self) {
+        if self.muted.get_untracked() || visible() {
+            return;
+        }
+        let now = js_sys::Date::now();
+        let (me, leader, someone_looks) = self.state.with_value(|s| {
+            let live: Vec<(&u64, &(f64, bool))> = s.peers.iter().filter(|(_, (seen, _))| now - seen < STALE_MS).collect();
+            let leader = live.iter().map(|(id, _)| **id).chain([s.id]).min().unwrap_or(s.id);
+            (s.id, leader, live.iter().any(|(_, (_, v))| *v))
+        });
+        if someone_looks || me != leader {
+            return;
+        }
+        self.play();
+    }
+
+    fn audio(&self) {
+        self.state.update_value(|s| {
+            if s.audio.is_none() {
+                s.audio = web_sys::AudioContext::new().ok();
+            }
+            if let Some(a) = &s.audio {
+                let _ = a.resume();
+            }
+        });
+    }
+
+    /// A short two-note chime.
+    fn play(&self) {
+        self.audio();
+        self.state.with_value(|s| {
+            if let Some(ctx) = &s.audio {
+                let _ = chime(ctx);
+            }
+        });
+        // Observable by tests and harmless: how many sounds this page made.
+        if let Some(root) = document().document_element() {
+            let n: u32 = root.get_attribute("data-sounds").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let _ = root.set_attribute("data-sounds", &(n + 1).to_string());
+        }
+    }
+}
+
+fn chime(ctx: &web_sys::AudioContext) -> Result<(), wasm_bindgen::JsValue> {
+    let t = ctx.current_time();
+    let osc = ctx.create_oscillator()?;
+    let gain = ctx.create_gain()?;
+    osc.set_type(web_sys::OscillatorType::Sine);
+    osc.frequency().set_value_at_time(880.0, t)?;
+    osc.frequency().set_value_at_time(660.0, t + 0.09)?;
+    gain.gain().set_value_at_time(0.0001, t)?;
+    gain.gain().exponential_ramp_to_value_at_time(0.2, t + 0.02)?;
+    gain.gain().exponential_ramp_to_value_at_time(0.0001, t + 0.3)?;
+    osc.connect_with_audio_node(&gain)?;
+    gain.connect_with_audio_node(&ctx.destination())?;
+    osc.start()?;
+    osc.stop_with_when(t + 0.32)?;
+    Ok(())
+}
