@@ -45,6 +45,8 @@ pub struct Tabs {
     state: StoredValue<State, LocalStorage>,
     pub muted: RwSignal<bool>,
     theme: RwSignal<Theme>,
+    /// This page's name, to tell whether another tab's is new.
+    name: RwSignal<Option<String>>,
 }
 
 fn visible() -> bool {
@@ -52,12 +54,12 @@ fn visible() -> bool {
 }
 
 impl Tabs {
-    /// Joins the channel; `theme` follows the other tabs.
-    pub fn start(theme: RwSignal<Theme>) -> Tabs {
+    /// Joins the channel; `theme` and `name` follow the other tabs.
+    pub fn start(theme: RwSignal<Theme>, name: RwSignal<Option<String>>) -> Tabs {
         let id = (js_sys::Math::random() * 9e15) as u64;
         let channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
         let state = StoredValue::new_local(State { id, channel, peers: HashMap::new(), audio: None });
-        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme };
+        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, name };
         tabs.listen();
         tabs.post(&Note::Beat { id, visible: visible() });
         let _ = set_interval_with_handle(move || tabs.post(&Note::Beat { id, visible: visible() }), Duration::from_secs(1));
@@ -91,9 +93,11 @@ impl Tabs {
                         self.theme.set(t);
                     }
                 }
-                // Another tab took a new name: this one follows.
+                // Another tab took a new name: this one follows. The name
+                // comes with the note: localStorage reaches other tabs later.
                 Note::Name { v } => {
-                    if prefs::name().as_deref() == Some(v.as_str()) {
+                    if self.name.get_untracked().as_deref() != Some(v.as_str()) {
+                        prefs::set_name(&v);
                         let _ = window().location().reload();
                     }
                 }

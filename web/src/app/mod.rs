@@ -51,8 +51,8 @@ pub fn App() -> impl IntoView {
     let theme = RwSignal::new(prefs::saved_theme().unwrap_or_else(prefs::system_theme));
     Effect::new(move |_| prefs::apply_theme(theme.get()));
     follow_system_theme(theme);
-    let tabs = Tabs::start(theme);
     let name = RwSignal::new(prefs::name());
+    let tabs = Tabs::start(theme, name);
     view! {
         {move || match name.get() {
             None => view! { <onboarding::Onboarding on_name=move |n: String| {
