@@ -21,10 +21,13 @@
 //!   anti-entropy; [`certs`] makes the cluster's certificates.
 //! - [`cluster`]: the node list clients see, with liveness.
 //! - [`launcher`]: `meshchat cluster`, a local mesh for trying it out.
+//! - [`client`]: a native client (rotation, resume, outbox) for scripts,
+//!   bots, tests and the load generator; `meshchat client` runs it.
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
 pub mod certs;
+pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod conn;

@@ -29,6 +29,19 @@ enum Command {
     Certs(CertsArgs),
     /// Run a local mesh of n1..nN (HTTP 8081.., mesh 9081..) for trying it out.
     Cluster(ClusterArgs),
+    /// Chat from a terminal: each line of input is a message, messages print as they come.
+    Client(ClientArgs),
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    #[arg(long)]
+    name: String,
+    #[arg(long, default_value = "general")]
+    room: String,
+    /// WebSocket URLs of nodes to start from, comma-separated; more are learned.
+    #[arg(long, value_delimiter = ',', default_value = "ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws,ws://127.0.0.1:8083/ws")]
+    nodes: Vec<String>,
 }
 
 #[derive(Args)]
@@ -162,6 +175,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Node(args) => runtime.block_on(run_node(args)),
         Command::Certs(args) => certs(args),
+        Command::Client(args) => runtime.block_on(meshchat::client::terminal::run(args.name, args.room, args.nodes)),
         Command::Cluster(args) => {
             let web = args.web.or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()));
             let cfg = meshchat::launcher::ClusterConfig {

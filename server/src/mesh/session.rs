@@ -379,6 +379,10 @@ async fn read_room(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
             }
             Ok(Some(RoomFrame::Open { .. })) => {}
             Ok(None) => return,
+            Err(proto::ProtoError::Read(e)) => {
+                tracing::debug!(peer = %shared.peer, room, "room stream ended: {e}");
+                return;
+            }
             Err(e) => {
                 tracing::warn!(peer = %shared.peer, room, "closing a room stream: {e}");
                 let _ = recv.stop(code::BROKEN.into());

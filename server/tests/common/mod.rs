@@ -22,6 +22,8 @@ pub struct NodeProc {
     pub id: String,
     pub data: PathBuf,
     pub args: Vec<String>,
+    /// Where its log goes, kept across restarts.
+    pub log: Option<PathBuf>,
 }
 
 impl NodeProc {
@@ -55,7 +57,7 @@ impl NodeProc {
             .find_map(|w| w.strip_prefix("http://"))
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_owned();
-        NodeProc { child, http, id: id.to_owned(), data: data.to_owned(), args }
+        NodeProc { child, http, id: id.to_owned(), data: data.to_owned(), args, log: log.map(Path::to_owned) }
     }
 
     pub fn port(&self) -> u16 {
@@ -91,7 +93,7 @@ impl NodeProc {
     /// The same node again on the same port and data.
     pub fn restart(&mut self) {
         let extra: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let fresh = NodeProc::start(&self.id, &self.data, self.port(), &extra);
+        let fresh = NodeProc::start_logged(&self.id, &self.data, self.port(), &extra, self.log.as_deref());
         *self = fresh;
     }
 }

@@ -89,6 +89,11 @@ impl RoomView {
         })
     }
 
+    /// Does the view hold a message with this idempotency key?
+    pub fn contains(&self, author: &str, id: &str) -> bool {
+        self.by_id.contains_key(&(author.to_owned(), id.to_owned()))
+    }
+
     pub fn message_count(&self) -> usize {
         self.by_id.len()
     }

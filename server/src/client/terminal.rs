@@ -1,0 +1,61 @@
+//! `meshchat client`: read lines, send them; print messages as they come.
+
+use std::time::Duration;
+
+use meshchat_shared::Message;
+use meshchat_shared::client::Status;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::{ClientConfig, ClientHandle, Event};
+
+/// `HH:MM:SS` (UTC) of a timestamp.
+fn clock(ts: u64) -> String {
+    let s = ts / 1000;
+    format!("{:02}:{:02}:{:02}", (s / 3600) % 24, (s / 60) % 60, s % 60)
+}
+
+fn line(m: &Message) -> String {
+    format!("[{}] {}: {}", clock(m.ts), m.author, m.body)
+}
+
+pub async fn run(name: String, room: String, nodes: Vec<String>) -> anyhow::Result<()> {
+    meshchat_shared::limits::validate_name(&name)?;
+    meshchat_shared::limits::validate_room(&room)?;
+    let config = ClientConfig { name, nodes, rooms: vec![room.clone()] };
+    let (client, mut events) = ClientHandle::start(config);
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            l = input.next_line(), if input_open => match l {
+                Ok(Some(text)) if text.trim() == "/quit" => break,
+                Ok(Some(text)) if text.trim().is_empty() => {}
+                Ok(Some(text)) => {
+                    client.send(&room, &text);
+                }
+                // End of input: deliver what is in the outbox, then leave.
+                _ => input_open = false,
+            },
+            e = events.recv() => match e {
+                None => break,
+                Some(Event::Message(m)) | Some(Event::Acked { msg: m, .. }) => println!("{}", line(&m)),
+                Some(Event::Connected(node)) => eprintln!("* connected to {node}"),
+                Some(Event::Status(Status::Moving)) => eprintln!("* the node went away; moving to another"),
+                Some(Event::Status(Status::Offline)) => eprintln!("* offline: no node answers; still trying"),
+                Some(Event::Status(_)) => {}
+                Some(Event::Failed { reason, .. }) => eprintln!("* not sent: {reason}"),
+                Some(Event::Error { code, message, .. }) => {
+                    eprintln!("* {}", meshchat_shared::client::explain(code, &message));
+                }
+            },
+            _ = tokio::time::sleep(Duration::from_millis(200)), if !input_open => {
+                let s = client.snapshot().await;
+                if s.pending == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    client.close().await;
+    Ok(())
+}
