@@ -109,6 +109,7 @@ pub fn day_number(ts_ms: u64, offset_east_min: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use meshchat_shared::RoomVector;
+    use meshchat_shared::client::room::Pending;
 
     use super::*;
 
@@ -174,20 +175,10 @@ mod tests {
         r.insert(m(1, 1000, "alice"));
         r.note_presence("bob", true, 2000);
         r.insert(m(2, 3000, "alice"));
-        r.pending.push(meshchat_shared::client::room::Pending {
-            id: "p1".into(),
-            body: "on its way".into(),
-            created_ms: 4000,
-            sent_ms: Some(4000),
-            failed: None,
-        });
-        r.pending.push(meshchat_shared::client::room::Pending {
-            id: "p2".into(),
-            body: "refused".into(),
-            created_ms: 5000,
-            sent_ms: Some(5000),
-            failed: Some("nope".into()),
-        });
+        r.pending.push(Pending::new("p1", "on its way", 4000));
+        let mut refused = Pending::new("p2", "refused", 5000);
+        refused.failed = Some("nope".into());
+        r.pending.push(refused);
         let rows = rows(&r, "alice", &|_| 0);
         assert_eq!(kinds(&rows), ["day0", "alice*", "bob+", "alice*", "pending", "pending!"]);
     }

@@ -164,10 +164,10 @@ impl Client {
                     let _ = self.events.send(Event::Message(msg.clone()));
                 }
             }
-            ServerFrame::Ack { id, msg } => {
-                if self.chat.room(&msg.room).is_some_and(|r| r.pending.iter().any(|p| p.id == *id)) {
-                    let _ = self.events.send(Event::Acked { id: id.clone(), msg: msg.clone() });
-                }
+            ServerFrame::Ack { id, msg }
+                if self.chat.room(&msg.room).is_some_and(|r| r.pending.iter().any(|p| p.id == *id)) =>
+            {
+                let _ = self.events.send(Event::Acked { id: id.clone(), msg: msg.clone() });
             }
             ServerFrame::Error { id, code, message } => {
                 let _ = self.events.send(Event::Error { code: *code, message: message.clone(), id: id.clone() });
