@@ -23,9 +23,11 @@
 //! - [`launcher`]: `meshchat cluster`, a local mesh for trying it out.
 //! - [`client`]: a native client (rotation, resume, outbox) for scripts,
 //!   bots, tests and the load generator; `meshchat client` runs it.
+//! - [`bench`]: `meshchat bench`, the load generator and its scenarios.
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
+pub mod bench;
 pub mod certs;
 pub mod client;
 pub mod clock;

@@ -31,6 +31,8 @@ enum Command {
     Cluster(ClusterArgs),
     /// Chat from a terminal: each line of input is a message, messages print as they come.
     Client(ClientArgs),
+    /// Load generator and benchmarks (each scenario starts its own nodes).
+    Bench(meshchat::bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -175,6 +177,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Node(args) => runtime.block_on(run_node(args)),
         Command::Certs(args) => certs(args),
+        Command::Bench(args) => runtime.block_on(meshchat::bench::run(args)),
         Command::Client(args) => runtime.block_on(meshchat::client::terminal::run(args.name, args.room, args.nodes)),
         Command::Cluster(args) => {
             let web = args.web.or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()));

@@ -60,7 +60,7 @@ async fn start_load(m: &Mesh) -> Load {
                     Event::Error { code, message, id } => s.errors.push(format!("{code:?} {message} {id:?}")),
                     Event::Failed { id, reason } => s.failed.push(format!("{id}: {reason}")),
                     Event::Connected(_) => s.moves += 1,
-                    Event::Message(_) | Event::Status(_) => {}
+                    Event::Message(_) | Event::Status(_) | Event::Synced => {}
                 }
             }
         });

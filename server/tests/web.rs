@@ -236,48 +236,25 @@ async fn scrolling_up_pages_back_to_the_beginning_and_rooms_keep_their_place() {
 }
 
 #[tokio::test]
-async fn a_refused_send_shows_why_and_can_be_retried() {
+async fn a_rate_limited_send_waits_and_goes_out_by_itself_once() {
     let dir = tempfile::tempdir().unwrap();
     let web = dist();
-    // A tiny rate limit: the burst is used up by the join and a few sends.
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap(), "--rate", "0.2", "--burst", "4"]);
+    // A tiny rate limit: the burst is used up by the join and two sends.
+    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap(), "--rate", "1", "--burst", "4"]);
     let driver = Driver::start();
     let b = driver.browser(1280, 800).await;
     b.sign_in(&n.url("/"), "hank").await;
     for i in 0..4 {
         b.say(&format!("burst {i}")).await;
     }
-    b.wait_true("document.querySelector('.msg.failed') !== null", "a failed message").await;
-    let text = b.eval("document.querySelector('.msg.failed .delivery').textContent").await;
-    assert!(text.as_str().unwrap().contains("Slow down"), "{text}");
-    // After the limit refills, Retry sends it with its original id.
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let failed_body = b.eval("document.querySelector('.msg.failed .body').textContent").await;
-    b.eval("(Array.from(document.querySelectorAll('.msg.failed .link')).find(e => e.textContent === 'Retry').click(), true)").await;
-    assert_eq!(b.wait_message(failed_body.as_str().unwrap()).await, 1);
-    b.close().await;
-}
-
-#[tokio::test]
-async fn two_browsers_on_two_nodes_of_a_mesh_chat_both_ways() {
-    let web = dist();
-    let m = Mesh::start(3, &["--web", web.to_str().unwrap()]).await;
-    let driver = Driver::start();
-    let alice = driver.browser(1280, 800).await;
-    let bob = driver.browser(1280, 800).await;
-    alice.sign_in(&m.nodes[0].url("/"), "alice").await;
-    bob.sign_in(&m.nodes[1].url("/"), "bob").await;
-    assert!(alice.eval("document.querySelector('.status').textContent").await.as_str().unwrap().contains("n1"));
-    assert!(bob.eval("document.querySelector('.status').textContent").await.as_str().unwrap().contains("n2"));
-    alice.say("hello from n1").await;
-    assert_eq!(bob.wait_message("hello from n1").await, 1);
-    bob.say("hello back from n2").await;
-    assert_eq!(alice.wait_message("hello back from n2").await, 1);
-    // Both see each other online, across the mesh.
-    for b in [&alice, &bob] {
-        b.wait_true("Array.from(document.querySelectorAll('.member-name')).map(e => e.textContent).join() === 'alice,bob'", "both online").await;
+    // Refused for now: it stays "Sending…" (no error shown), then goes by itself.
+    b.wait_true("document.querySelector('.msg.pending') !== null", "a message waiting").await;
+    for i in 0..4 {
+        assert_eq!(b.wait_message(&format!("burst {i}")).await, 1);
     }
-    assert_eq!(alice.bodies().await, bob.bodies().await);
-    alice.close().await;
-    bob.close().await;
+    b.wait_true("document.querySelectorAll('.msg.pending, .msg.failed').length === 0", "all sent").await;
+    assert_eq!(b.eval("document.querySelectorAll('.banner').length").await, 0, "no error banner");
+    let (_, page) = http_get(&n.url("/api/rooms/general/messages")).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 4, "each stored once");
+    b.close().await;
 }

@@ -31,6 +31,8 @@ struct Client {
     /// Failures already reported, so each is reported once.
     reported: HashSet<String>,
     status: Option<Status>,
+    /// `Synced` was announced for this connection.
+    caught_up: bool,
 }
 
 fn jitter(ms: f64) -> Duration {
@@ -43,7 +45,7 @@ fn backoff(n: u32) -> Duration {
 }
 
 pub(super) async fn run(config: ClientConfig, mut cmds: mpsc::UnboundedReceiver<Command>, events: mpsc::UnboundedSender<Event>) {
-    let mut c = Client { chat: Chat::new(&config.name, &config.rooms, None), events, reported: HashSet::new(), status: None };
+    let mut c = Client { chat: Chat::new(&config.name, &config.rooms, None), events, reported: HashSet::new(), status: None, caught_up: false };
     for url in config.nodes.iter().rev() {
         c.chat.nodes.seed(url);
     }
@@ -175,6 +177,10 @@ impl Client {
             _ => {}
         }
         self.chat.on_frame(frame, now);
+        if !self.caught_up && self.chat.is_ready() && self.chat.rooms.values().all(|r| r.synced) {
+            self.caught_up = true;
+            let _ = self.events.send(Event::Synced);
+        }
         self.note_failures();
         self.note_status();
     }
@@ -182,6 +188,7 @@ impl Client {
     async fn session(&mut self, ws: Ws, cmds: &mut mpsc::UnboundedReceiver<Command>) -> Ended {
         let (mut sink, mut stream) = ws.split();
         self.chat.on_open();
+        self.caught_up = false;
         let mut ended = Ended { ready: false, restarting: false, quit: false };
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {

@@ -29,6 +29,8 @@ pub struct ClientConfig {
 pub enum Event {
     /// Connected (or moved) to this node.
     Connected(String),
+    /// Every room's backlog has arrived on this connection: caught up.
+    Synced,
     /// The status changed (connecting, moving, offline).
     Status(Status),
     /// A message from someone else (or from another of our own connections).

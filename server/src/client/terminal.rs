@@ -42,7 +42,7 @@ pub async fn run(name: String, room: String, nodes: Vec<String>) -> anyhow::Resu
                 Some(Event::Connected(node)) => eprintln!("* connected to {node}"),
                 Some(Event::Status(Status::Moving)) => eprintln!("* the node went away; moving to another"),
                 Some(Event::Status(Status::Offline)) => eprintln!("* offline: no node answers; still trying"),
-                Some(Event::Status(_)) => {}
+                Some(Event::Status(_)) | Some(Event::Synced) => {}
                 Some(Event::Failed { reason, .. }) => eprintln!("* not sent: {reason}"),
                 Some(Event::Error { code, message, .. }) => {
                     eprintln!("* {}", meshchat_shared::client::explain(code, &message));

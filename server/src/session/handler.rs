@@ -44,6 +44,8 @@ impl Session {
         let frame = decode_client(text);
         if !self.bucket.take(Instant::now()) {
             let id = match &frame {
+                // A typing hint is dropped without a word: nothing to retry.
+                Ok(ClientFrame::Typing { .. }) => return self.ctx.metrics.error(ErrorCode::RateLimited),
                 Ok(ClientFrame::Send { id, .. }) => Some(id.as_str()),
                 _ => None,
             };

@@ -183,6 +183,9 @@ async fn flooding_is_rate_limited_with_the_send_id() {
     h.hello().await;
     h.send(json!({"type":"join","room":"general"}));
     h.send(json!({"type":"history","room":"general"}));
+    // Over the limit: a typing hint is dropped without an error frame ...
+    h.send(json!({"type":"typing","room":"general"}));
+    // ... and a send is refused with its id (the first error that arrives).
     h.send(json!({"type":"send","room":"general","id":"m9","body":"hi"}));
     let mut got = None;
     for _ in 0..6 {

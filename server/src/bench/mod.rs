@@ -1,0 +1,288 @@
+//! `meshchat bench`: the load generator and its scenarios.
+//!
+//! Each scenario starts its own fresh nodes (real processes of this binary,
+//! in a temporary directory), drives them, prints a table and writes JSON.
+//!
+//! - [`load`]: lean open-loop clients that time every delivery.
+//! - [`nodes`]: spawning the mesh under test.
+//! - [`stats`]: the latency histogram.
+//! - `failover`: kill -9 under load, with the native client library.
+
+mod failover;
+pub mod load;
+pub mod nodes;
+pub mod stats;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use load::{Load, LoadConfig, Step, Target};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+    /// Where to write the results as JSON.
+    #[arg(long, global = true)]
+    pub json: Option<PathBuf>,
+    /// Local addresses clients connect from, round-robin (all of 127/8 is local).
+    #[arg(long, global = true, value_delimiter = ',', default_value = "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4")]
+    pub sources: Vec<IpAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Scenario {
+    /// Rooms of M clients over the mesh; raise the rate until cross-node p99 breaks the bound.
+    Fanout(FanoutArgs),
+    /// A light, steady load: end-to-end latency, same-node and cross-node.
+    Latency(LatencyArgs),
+    /// Memory per idle WebSocket on one node.
+    Idle(IdleArgs),
+    /// kill -9 one node under load: time until displaced clients are back and caught up.
+    Failover(failover::FailoverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FanoutArgs {
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    #[arg(long, default_value_t = 3000)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 30)]
+    pub room_size: usize,
+    /// First step, in deliveries per second.
+    #[arg(long, default_value_t = 30_000.0)]
+    pub start: f64,
+    #[arg(long, default_value_t = 30_000.0)]
+    pub step: f64,
+    #[arg(long, default_value_t = 300_000.0)]
+    pub max: f64,
+    /// Cross-node p99 above this ends the ramp.
+    #[arg(long, default_value_t = 50.0)]
+    pub bound_ms: f64,
+    #[arg(long, default_value_t = 3)]
+    pub warmup_s: u64,
+    #[arg(long, default_value_t = 8)]
+    pub measure_s: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    #[arg(long, default_value_t = 300)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 30)]
+    pub room_size: usize,
+    #[arg(long, default_value_t = 1000.0)]
+    pub deliveries: f64,
+    #[arg(long, default_value_t = 20)]
+    pub measure_s: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct IdleArgs {
+    #[arg(long, default_value_t = 15_000)]
+    pub connections: usize,
+    /// Connections per room.
+    #[arg(long, default_value_t = 150)]
+    pub room_size: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Machine {
+    cpus: usize,
+    memory_gib: f64,
+    kernel: String,
+}
+
+fn machine() -> Machine {
+    let mem_kib: f64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.split_whitespace().next()?.parse().ok()))
+        .unwrap_or(0.0);
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_gib: (mem_kib / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
+    }
+}
+
+fn targets(nodes: &[nodes::BenchNode]) -> anyhow::Result<Vec<Target>> {
+    nodes
+        .iter()
+        .map(|n| Ok(Target { node: n.id.clone(), addr: n.http.parse::<SocketAddr>().context("node address")? }))
+        .collect()
+}
+
+fn print_steps(steps: &[Step]) {
+    println!(
+        "{:>10} {:>13} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} | {:>6}",
+        "msgs/s", "deliveries/s", "same p50", "p99", "p99.9", "cross p50", "p99", "p99.9", "errors"
+    );
+    for s in steps {
+        println!(
+            "{:>10.0} {:>13.0} | {:>8.2} {:>8.2} {:>8.2} | {:>9.2} {:>8.2} {:>8.2} | {:>6}",
+            s.rate_msgs_s,
+            s.deliveries_per_s,
+            s.same_node.p50_ms,
+            s.same_node.p99_ms,
+            s.same_node.p999_ms,
+            s.cross_node.p50_ms,
+            s.cross_node.p99_ms,
+            s.cross_node.p999_ms,
+            s.errors
+        );
+    }
+}
+
+fn write_json(path: &Option<PathBuf>, value: &impl Serialize) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(p, serde_json::to_string_pretty(value)?)?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let result = match args.scenario {
+        Scenario::Fanout(a) => fanout(&dir, a, &args.sources, &args.json).await,
+        Scenario::Latency(a) => latency(&dir, a, &args.sources, &args.json).await,
+        Scenario::Idle(a) => idle(&dir, a, &args.sources, &args.json).await,
+        Scenario::Failover(a) => failover::run(&dir, a, &args.json).await,
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("meshchat-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Node flags for benchmarks: the defaults, but a connection that bursts its
+/// join and first sends is not rate-limited by accident.
+const NODE_ARGS: &[&str] = &["--burst", "1000"];
+
+async fn fanout(dir: &std::path::Path, a: FanoutArgs, sources: &[IpAddr], json: &Option<PathBuf>) -> anyhow::Result<()> {
+    let nodes = nodes::start(dir, a.nodes, NODE_ARGS)?;
+    let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: sources.to_vec() };
+    println!("fan-out: {} nodes, {} clients, rooms of {}; connecting…", a.nodes, a.clients, a.room_size);
+    let load = Load::connect(config, &targets(&nodes)?).await?;
+    let fanout = (a.room_size - 1) as f64;
+    let mut steps: Vec<Step> = Vec::new();
+    let mut deliveries = a.start;
+    while deliveries <= a.max {
+        let step = load.step(deliveries / fanout, Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s)).await;
+        print_steps(std::slice::from_ref(&step));
+        let broke = step.cross_node.p99_ms > a.bound_ms || step.errors > 0;
+        steps.push(step);
+        if broke {
+            break;
+        }
+        deliveries += a.step;
+    }
+    let accounting = load.finish(Duration::from_secs(5)).await;
+    let best = steps
+        .iter()
+        .filter(|s| s.cross_node.p99_ms <= a.bound_ms && s.errors == 0)
+        .max_by(|x, y| x.deliveries_per_s.total_cmp(&y.deliveries_per_s))
+        .cloned();
+    println!();
+    print_steps(&steps);
+    match &best {
+        Some(b) => println!("\nbest within cross-node p99 <= {} ms: {:.0} deliveries/s", a.bound_ms, b.deliveries_per_s),
+        None => println!("\nno step stayed within cross-node p99 <= {} ms", a.bound_ms),
+    }
+    println!("acked {}, lost {}, duplicated {}, errors {}", accounting.acked, accounting.lost, accounting.duplicated, accounting.errors);
+    #[derive(Serialize)]
+    struct Out<'a> {
+        scenario: &'static str,
+        machine: Machine,
+        nodes: usize,
+        clients: usize,
+        room_size: usize,
+        bound_ms: f64,
+        steps: &'a [Step],
+        best: Option<Step>,
+        accounting: load::Accounting,
+    }
+    let out = Out {
+        scenario: "fanout",
+        machine: machine(),
+        nodes: a.nodes,
+        clients: a.clients,
+        room_size: a.room_size,
+        bound_ms: a.bound_ms,
+        steps: &steps,
+        best,
+        accounting,
+    };
+    write_json(json, &out)
+}
+
+async fn latency(dir: &std::path::Path, a: LatencyArgs, sources: &[IpAddr], json: &Option<PathBuf>) -> anyhow::Result<()> {
+    let nodes = nodes::start(dir, a.nodes, NODE_ARGS)?;
+    let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: sources.to_vec() };
+    let load = Load::connect(config, &targets(&nodes)?).await?;
+    let rate = a.deliveries / (a.room_size - 1) as f64;
+    let step = load.step(rate, Duration::from_secs(3), Duration::from_secs(a.measure_s)).await;
+    print_steps(std::slice::from_ref(&step));
+    let accounting = load.finish(Duration::from_secs(3)).await;
+    println!("acked {}, lost {}, duplicated {}, errors {}", accounting.acked, accounting.lost, accounting.duplicated, accounting.errors);
+    #[derive(Serialize)]
+    struct Out {
+        scenario: &'static str,
+        machine: Machine,
+        nodes: usize,
+        clients: usize,
+        room_size: usize,
+        step: Step,
+        accounting: load::Accounting,
+    }
+    write_json(json, &Out { scenario: "latency", machine: machine(), nodes: a.nodes, clients: a.clients, room_size: a.room_size, step, accounting })
+}
+
+async fn idle(dir: &std::path::Path, a: IdleArgs, sources: &[IpAddr], json: &Option<PathBuf>) -> anyhow::Result<()> {
+    let nodes = nodes::start(dir, 1, NODE_ARGS)?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = nodes[0].rss_kib()?;
+    let config = LoadConfig { clients: a.connections, room_size: a.room_size, sources: sources.to_vec() };
+    println!("idle: opening {} WebSockets to one node…", a.connections);
+    let load = Load::connect(config, &targets(&nodes)?).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = nodes[0].rss_kib()?;
+    let per = (after.saturating_sub(before)) as f64 / a.connections as f64;
+    println!(
+        "node RSS {before} KiB before, {after} KiB with {} idle connections (each said hello and joined a room): {per:.2} KiB per connection",
+        a.connections
+    );
+    load.finish(Duration::from_millis(100)).await;
+    #[derive(Serialize)]
+    struct Out {
+        scenario: &'static str,
+        machine: Machine,
+        connections: usize,
+        rss_before_kib: u64,
+        rss_after_kib: u64,
+        kib_per_connection: f64,
+    }
+    write_json(json, &Out {
+        scenario: "idle",
+        machine: machine(),
+        connections: a.connections,
+        rss_before_kib: before,
+        rss_after_kib: after,
+        kib_per_connection: per,
+    })
+}
