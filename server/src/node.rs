@@ -154,6 +154,13 @@ impl Node {
         let router = http::router(app, cfg.web.clone());
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
+            // Chat frames are small and must go now: no Nagle (with delayed
+            // ACKs it holds small writes for up to 40 ms).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {e}");
+                }
+            });
             let server = axum::serve(listener, router).with_graceful_shutdown(token.clone().cancelled_owned());
             let server = tokio::spawn(async move { server.await });
             token.cancelled().await;

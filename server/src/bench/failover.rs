@@ -3,7 +3,6 @@
 //! whether anything was lost or came twice.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::stats::{Histogram, Summary};
-use super::{Machine, NODE_ARGS, machine, nodes, write_json};
+use super::{Ctx, Machine, machine, nodes, write_json};
 use crate::client::{ClientConfig, ClientHandle, Event};
 
 #[derive(Debug, Args)]
@@ -59,8 +58,8 @@ struct Out {
     errors: u64,
 }
 
-pub async fn run(dir: &Path, a: FailoverArgs, json: &Option<PathBuf>) -> anyhow::Result<()> {
-    let mut nodes = nodes::start(dir, a.nodes, NODE_ARGS)?;
+pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
+    let mut nodes = nodes::start(ctx.dir, a.nodes, ctx.node_args)?;
     let urls: Vec<String> = nodes.iter().map(|n| n.ws_url()).collect();
     let mut clients = Vec::new();
     let mut logs = Vec::new();
@@ -197,5 +196,5 @@ pub async fn run(dir: &Path, a: FailoverArgs, json: &Option<PathBuf>) -> anyhow:
         "displaced {} clients; {} back and caught up: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; acked {}, lost {}, duplicated {}, errors {}",
         out.displaced, out.recovered, out.failover.p50_ms, out.failover.p99_ms, out.failover.max_ms, out.acked, out.lost, out.duplicated, out.errors
     );
-    write_json(json, &out)
+    write_json(ctx.json, &out)
 }

@@ -272,10 +272,17 @@ async fn client(
     let room = room_name(tally.room);
     let size = tally.received.len();
     let mut n = 0u64;
-    // A random phase, so that clients do not send in lockstep.
-    let mut next = Instant::now() + Duration::from_micros(rand::rng().random_range(0..1_000_000));
+    let mut next = Instant::now();
+    // The period `next` was scheduled with: when the rate changes, each
+    // client starts at a random point of the new period, so that the clients
+    // send evenly over it and never in lockstep.
+    let mut scheduled_for = u64::MAX;
     loop {
         let period = shared.period_us.load(Relaxed);
+        if period != scheduled_for && period != u64::MAX {
+            next = Instant::now() + Duration::from_micros(rand::rng().random_range(0..period));
+            scheduled_for = period;
+        }
         let due = if period == u64::MAX { Instant::now() + Duration::from_millis(100) } else { next };
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -286,7 +293,7 @@ async fn client(
             },
             _ = tokio::time::sleep_until(due) => {
                 if period == u64::MAX {
-                    next = Instant::now() + Duration::from_micros(rand::rng().random_range(0..100_000));
+                    scheduled_for = u64::MAX;
                     continue;
                 }
                 let body = format!("b {} {} {}", tally.idx, n, shared.now_us());
@@ -320,7 +327,7 @@ async fn open(
     let tcp = socket.connect(target.addr).await.with_context(|| format!("connect to {}", target.addr))?;
     tcp.set_nodelay(true)?;
     let url = format!("ws://{}/ws", target.addr);
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::client::ws_config())).await?;
     ws.send(WsMessage::text(format!(r#"{{"type":"hello","v":1,"name":"c{idx}"}}"#))).await?;
     ws.send(WsMessage::text(format!(r#"{{"type":"join","room":"{}"}}"#, room_name(room)))).await?;
     // Joined once the backlog is over.

@@ -33,6 +33,9 @@ pub struct BenchArgs {
     /// Local addresses clients connect from, round-robin (all of 127/8 is local).
     #[arg(long, global = true, value_delimiter = ',', default_value = "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4")]
     pub sources: Vec<IpAddr>,
+    /// Extra flags for every node, as one string (e.g. "--sync normal").
+    #[arg(long, global = true, default_value = "", allow_hyphen_values = true)]
+    pub node_args: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,14 +157,25 @@ fn write_json(path: &Option<PathBuf>, value: &impl Serialize) -> anyhow::Result<
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
+    let mut node_args: Vec<&str> = NODE_ARGS.to_vec();
+    node_args.extend(args.node_args.split_whitespace());
+    let ctx = Ctx { dir: &dir, sources: &args.sources, json: &args.json, node_args: &node_args };
     let result = match args.scenario {
-        Scenario::Fanout(a) => fanout(&dir, a, &args.sources, &args.json).await,
-        Scenario::Latency(a) => latency(&dir, a, &args.sources, &args.json).await,
-        Scenario::Idle(a) => idle(&dir, a, &args.sources, &args.json).await,
-        Scenario::Failover(a) => failover::run(&dir, a, &args.json).await,
+        Scenario::Fanout(a) => fanout(&ctx, a).await,
+        Scenario::Latency(a) => latency(&ctx, a).await,
+        Scenario::Idle(a) => idle(&ctx, a).await,
+        Scenario::Failover(a) => failover::run(&ctx, a).await,
     };
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// What every scenario is given.
+pub(crate) struct Ctx<'a> {
+    dir: &'a std::path::Path,
+    sources: &'a [IpAddr],
+    json: &'a Option<PathBuf>,
+    node_args: &'a [&'a str],
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
@@ -174,9 +188,9 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
 /// join and first sends is not rate-limited by accident.
 const NODE_ARGS: &[&str] = &["--burst", "1000"];
 
-async fn fanout(dir: &std::path::Path, a: FanoutArgs, sources: &[IpAddr], json: &Option<PathBuf>) -> anyhow::Result<()> {
-    let nodes = nodes::start(dir, a.nodes, NODE_ARGS)?;
-    let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: sources.to_vec() };
+async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
+    let nodes = nodes::start(ctx.dir, a.nodes, ctx.node_args)?;
+    let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: ctx.sources.to_vec() };
     println!("fan-out: {} nodes, {} clients, rooms of {}; connecting…", a.nodes, a.clients, a.room_size);
     let load = Load::connect(config, &targets(&nodes)?).await?;
     let fanout = (a.room_size - 1) as f64;
@@ -228,12 +242,12 @@ async fn fanout(dir: &std::path::Path, a: FanoutArgs, sources: &[IpAddr], json: 
         best,
         accounting,
     };
-    write_json(json, &out)
+    write_json(ctx.json, &out)
 }
 
-async fn latency(dir: &std::path::Path, a: LatencyArgs, sources: &[IpAddr], json: &Option<PathBuf>) -> anyhow::Result<()> {
-    let nodes = nodes::start(dir, a.nodes, NODE_ARGS)?;
-    let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: sources.to_vec() };
+async fn latency(ctx: &Ctx<'_>, a: LatencyArgs) -> anyhow::Result<()> {
+    let nodes = nodes::start(ctx.dir, a.nodes, ctx.node_args)?;
+    let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: ctx.sources.to_vec() };
     let load = Load::connect(config, &targets(&nodes)?).await?;
     let rate = a.deliveries / (a.room_size - 1) as f64;
     let step = load.step(rate, Duration::from_secs(3), Duration::from_secs(a.measure_s)).await;
@@ -250,14 +264,14 @@ async fn latency(dir: &std::path::Path, a: LatencyArgs, sources: &[IpAddr], json
         step: Step,
         accounting: load::Accounting,
     }
-    write_json(json, &Out { scenario: "latency", machine: machine(), nodes: a.nodes, clients: a.clients, room_size: a.room_size, step, accounting })
+    write_json(ctx.json, &Out { scenario: "latency", machine: machine(), nodes: a.nodes, clients: a.clients, room_size: a.room_size, step, accounting })
 }
 
-async fn idle(dir: &std::path::Path, a: IdleArgs, sources: &[IpAddr], json: &Option<PathBuf>) -> anyhow::Result<()> {
-    let nodes = nodes::start(dir, 1, NODE_ARGS)?;
+async fn idle(ctx: &Ctx<'_>, a: IdleArgs) -> anyhow::Result<()> {
+    let nodes = nodes::start(ctx.dir, 1, ctx.node_args)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = nodes[0].rss_kib()?;
-    let config = LoadConfig { clients: a.connections, room_size: a.room_size, sources: sources.to_vec() };
+    let config = LoadConfig { clients: a.connections, room_size: a.room_size, sources: ctx.sources.to_vec() };
     println!("idle: opening {} WebSockets to one node…", a.connections);
     let load = Load::connect(config, &targets(&nodes)?).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -277,7 +291,7 @@ async fn idle(dir: &std::path::Path, a: IdleArgs, sources: &[IpAddr], json: &Opt
         rss_after_kib: u64,
         kib_per_connection: f64,
     }
-    write_json(json, &Out {
+    write_json(ctx.json, &Out {
         scenario: "idle",
         machine: machine(),
         connections: a.connections,

@@ -10,7 +10,7 @@ use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use super::{ClientConfig, Command, Event, Snapshot};
 use crate::clock::now_ms;
@@ -54,7 +54,8 @@ pub(super) async fn run(config: ClientConfig, mut cmds: mpsc::UnboundedReceiver<
     loop {
         c.chat.on_connecting();
         c.note_status();
-        let ended = match tokio::time::timeout(Duration::from_secs(5), connect_async(url.as_str())).await {
+        let connect = connect_async_with_config(url.as_str(), Some(super::ws_config()), true);
+        let ended = match tokio::time::timeout(Duration::from_secs(5), connect).await {
             Ok(Ok((ws, _))) => c.session(ws, &mut cmds).await,
             _ => Ended { ready: false, restarting: false, quit: false },
         };

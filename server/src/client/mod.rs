@@ -16,6 +16,12 @@ use meshchat_shared::Message;
 use meshchat_shared::client::Status;
 use tokio::sync::{mpsc, oneshot};
 
+/// tungstenite zero-fills its whole read buffer on every read (128 KiB by
+/// default): chat frames are small, so a small buffer saves that work.
+pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(4096)
+}
+
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub name: String,

@@ -5,6 +5,7 @@
 //! while the writer commits. The handle is cheap to clone and is the only way
 //! the rest of the node touches SQLite.
 
+mod checkpointer;
 mod schema;
 mod writer;
 
@@ -72,6 +73,7 @@ struct Inner {
     /// `None` once closed.
     writer: Mutex<Option<mpsc::Sender<WriteOp>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<checkpointer::Checkpointer>>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
 }
@@ -92,10 +94,12 @@ impl Store {
             .name("store-writer".into())
             .spawn(move || writer::run(conn, rx, metrics))
             .map_err(|e| StoreError::Io(e.to_string()))?;
+        let checkpointer = checkpointer::Checkpointer::start(&path, sync)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(Some(tx)),
                 writer_thread: Mutex::new(Some(thread)),
+                checkpointer: Mutex::new(Some(checkpointer)),
                 readers: Mutex::new(Vec::new()),
                 path,
             }),
@@ -137,6 +141,10 @@ impl Store {
 
     /// Commits what is queued, stops the writer and checkpoints the WAL.
     pub async fn close(&self) {
+        let checkpointer = self.inner.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some(c) = checkpointer {
+            let _ = tokio::task::spawn_blocking(move || c.stop()).await;
+        }
         let sender = self.inner.writer.lock().ok().and_then(|mut w| w.take());
         drop(sender);
         let thread = self.inner.writer_thread.lock().ok().and_then(|mut t| t.take());

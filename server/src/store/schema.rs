@@ -55,6 +55,9 @@ pub fn configure(conn: &Connection, sync: Sync) -> Result<(), StoreError> {
         Sync::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", level)?;
+    // Checkpoints run on their own thread (see `checkpointer`): inside a
+    // commit, an automatic one stalls it for tens of milliseconds.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())

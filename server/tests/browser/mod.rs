@@ -195,3 +195,12 @@ impl Browser {
         let _ = self.client.close().await;
     }
 }
+
+impl Drop for Browser {
+    /// A test that fails before `close` would leave Chromium running after
+    /// chromedriver is gone: end whatever runs with this profile.
+    fn drop(&mut self) {
+        let profile = self._profile.path().display().to_string();
+        let _ = Command::new("pkill").args(["-f", &format!("--user-data-dir={profile}")]).status();
+    }
+}

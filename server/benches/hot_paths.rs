@@ -1,0 +1,128 @@
+//! Micro-benchmarks of the hot paths: `cargo bench -p meshchat`.
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use meshchat::mesh::proto::{self, RoomFrame};
+use meshchat::metrics::Metrics;
+use meshchat::repl::RoomCore;
+use meshchat::store::{Store, Stored, Sync};
+use meshchat_shared::frames::{decode_client, encode};
+use meshchat_shared::{Message, RoomVector, ServerFrame};
+
+fn msg(origin: &str, seq: u64, deps: &[(&str, u64)]) -> Message {
+    let mut vc: RoomVector = deps.iter().map(|&(o, s)| (o, s)).collect();
+    vc.set(origin, seq);
+    Message {
+        room: "general".into(),
+        id: format!("7f0c2a9e-0d7b-4b8e-9f55-{seq:012}"),
+        author: "alice".into(),
+        body: "Morning! Did the n2 restart go through? Nobody noticed a thing.".into(),
+        origin: origin.into(),
+        seq,
+        ts: 1_763_600_000_000 + seq,
+        vc,
+    }
+}
+
+fn frames(c: &mut Criterion) {
+    let m = msg("n1", 7, &[("n2", 3), ("n3", 9)]);
+    let mut g = c.benchmark_group("client frames");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("encode message (borrowing, once per fan-out)", |b| b.iter(|| encode::message(black_box(&m))));
+    g.bench_function("encode message via ServerFrame (clones)", |b| {
+        b.iter(|| ServerFrame::Message { msg: black_box(&m).clone() }.to_json())
+    });
+    let send = r#"{"type":"send","room":"general","id":"7f0c2a9e-0d7b-4b8e-9f55-2f1c8c1f3a10","body":"Morning! Did the n2 restart go through?"}"#;
+    g.bench_function("decode send", |b| b.iter(|| decode_client(black_box(send)).unwrap()));
+    g.finish();
+
+    let batch: Vec<Message> = (1..=64).map(|s| msg("n1", s, &[("n2", 3)])).collect();
+    let frame = RoomFrame::Msgs(batch);
+    let bytes = proto::encode(&frame).unwrap();
+    let mut g = c.benchmark_group("mesh frames (64 messages)");
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("encode", |b| b.iter(|| proto::encode(black_box(&frame)).unwrap()));
+    g.bench_function("decode", |b| b.iter(|| proto::decode::<RoomFrame>(black_box(&bytes[4..])).unwrap()));
+    g.finish();
+}
+
+fn replication(c: &mut Criterion) {
+    let n = 1_000u64;
+    // Two origins, each message depending on the other's latest.
+    let msgs: Vec<Message> = (1..=n)
+        .flat_map(|s| [msg("n2", s, &[("n3", s - 1)]), msg("n3", s, &[("n2", s)])])
+        .collect();
+    let mut g = c.benchmark_group("replication core");
+    g.throughput(Throughput::Elements(msgs.len() as u64));
+    g.bench_function("deliver in causal order", |b| {
+        b.iter_batched(
+            || (RoomCore::new("general", "n1", RoomVector::new(), 0), msgs.clone()),
+            |(mut core, msgs)| {
+                for m in msgs {
+                    black_box(core.receive(m).unwrap());
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("deliver in reverse (all held back, then released)", |b| {
+        b.iter_batched(
+            || (RoomCore::new("general", "n1", RoomVector::new(), 0), msgs.iter().rev().cloned().collect::<Vec<_>>()),
+            |(mut core, msgs)| {
+                for m in msgs {
+                    black_box(core.receive(m).unwrap());
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("accept local", |b| {
+        b.iter_batched(
+            || RoomCore::new("general", "n1", RoomVector::new(), 0),
+            |mut core| {
+                for i in 0..2_000u64 {
+                    black_box(core.accept_local("alice", "id", "body", 1_763_600_000_000 + i));
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn storage(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut g = c.benchmark_group("store group commit");
+    g.sample_size(10);
+    for (sync, label) in [(Sync::Full, "sync=full"), (Sync::Normal, "sync=normal")] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "n1", sync, Arc::new(Metrics::default())).unwrap();
+        let mut seq = 0u64;
+        let writers = 500u64;
+        g.throughput(Throughput::Elements(writers));
+        // 500 rooms' worth of single-message appends in flight at once: one
+        // group commit (one WAL sync) should carry most of them.
+        g.bench_function(format!("{writers} concurrent appends, {label}"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut waits = Vec::with_capacity(writers as usize);
+                    for _ in 0..writers {
+                        seq += 1;
+                        let m = Arc::new(msg("n1", seq, &[]));
+                        waits.push(store.append(vec![Stored { msg: m, hidden: false }]).await.unwrap());
+                    }
+                    for w in waits {
+                        w.await.unwrap().unwrap();
+                    }
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, frames, replication, storage);
+criterion_main!(benches);
