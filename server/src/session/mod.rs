@@ -83,15 +83,23 @@ where
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ctx.metrics.connections.inc();
     ctx.metrics.connections_total.inc();
+    // Made once, polled on every turn: re-registering with the connection's
+    // token and the node-wide one on each wake-up showed in profiles.
+    let closed = conn.clone();
+    let closed = closed.closed();
+    tokio::pin!(closed);
+    let stopping = ctx.shutdown.clone();
+    let stopping = stopping.cancelled();
+    tokio::pin!(stopping);
 
     let ending = loop {
         let event = tokio::select! {
             biased;
-            _ = conn.closed() => {
+            _ = &mut closed => {
                 let (code, reason) = conn.close_reason().unwrap_or((close::POLICY, "closed"));
                 Event::Close(code, reason)
             }
-            _ = ctx.shutdown.cancelled() => Event::Close(close::RESTART, "node is stopping; reconnect to another node"),
+            _ = &mut stopping => Event::Close(close::RESTART, "node is stopping; reconnect to another node"),
             n = rx.recv_many(&mut out, 16) => Event::Outbound(n),
             m = stream.next() => Event::Incoming(m),
             r = nodes.changed(), if session.is_named() => match r {
@@ -103,10 +111,12 @@ where
         match event {
             Event::Outbound(0) => break None,
             Event::Outbound(_) => {
+                // A write blocked by a client that does not read must not
+                // outlive a close; the loop's next turn sees which one.
                 let written = tokio::select! {
                     r = write_all(&mut sink, &mut out, &ctx.metrics) => r,
-                    _ = conn.closed() => Ok(()),
-                    _ = ctx.shutdown.cancelled() => Ok(()),
+                    _ = &mut closed => Ok(()),
+                    _ = &mut stopping => Ok(()),
                 };
                 if written.is_err() {
                     break None;

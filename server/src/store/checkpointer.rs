@@ -1,10 +1,11 @@
-//! WAL checkpoints, off the commit path.
+//! WAL checkpoints, mostly off the commit path.
 //!
-//! The writer never checkpoints (`wal_autocheckpoint = 0`): with a full sync
-//! an automatic checkpoint inside a commit stalled it for 60–90 ms here. This
-//! thread runs a passive checkpoint twice a second on its own connection; a
-//! passive checkpoint waits for nobody, so commits go on meanwhile, and once
-//! every frame is back in the database the writer starts the WAL over.
+//! No automatic checkpoints (`wal_autocheckpoint = 0`): with a full sync one
+//! inside a commit stalled it for 60–90 ms here. This thread runs a passive
+//! checkpoint twice a second on its own connection, copying pages back while
+//! commits go on. Under steady writes it never quite finishes (new frames keep
+//! arriving), so the writer completes it between two batches once the WAL is
+//! large; the next transaction then starts the WAL over (see `writer`).
 
 use std::path::Path;
 use std::sync::mpsc;

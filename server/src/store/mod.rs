@@ -90,9 +90,10 @@ impl Store {
         schema::configure(&conn, sync)?;
         schema::migrate(&conn, node)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let wal = dir.join("meshchat.db-wal");
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run(conn, rx, metrics))
+            .spawn(move || writer::run(conn, rx, metrics, wal))
             .map_err(|e| StoreError::Io(e.to_string()))?;
         let checkpointer = checkpointer::Checkpointer::start(&path, sync)?;
         Ok(Store {
@@ -206,10 +207,10 @@ impl Store {
                 .query_map(params![room, recent as i64], schema::message_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             snap.recent.reverse();
-            let mut st = c.prepare_cached("SELECT author, id FROM messages WHERE room = ?1")?;
+            let mut st = c.prepare_cached("SELECT idem FROM messages WHERE room = ?1")?;
             let mut rows = st.query([&room])?;
             while let Some(r) = rows.next()? {
-                snap.ids.push(idem_hash(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?));
+                snap.ids.push(r.get::<_, i64>(0)? as u64);
             }
             Ok(snap)
         })
@@ -291,11 +292,12 @@ impl Store {
         let (room, author, id) = (room.to_owned(), author.to_owned(), id.to_owned());
         self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {} FROM messages WHERE room = ?1 AND author = ?2 AND id = ?3
+                "SELECT {} FROM messages WHERE room = ?1 AND idem = ?2 AND author = ?3 AND id = ?4
                  ORDER BY hidden, ts, origin, seq LIMIT 1",
                 schema::COLUMNS
             ))?;
-            let mut rows = st.query_map(params![room, author, id], schema::message_from_row)?;
+            let idem = idem_hash(&author, &id) as i64;
+            let mut rows = st.query_map(params![room, idem, author, id], schema::message_from_row)?;
             Ok(rows.next().transpose()?)
         })
         .await
@@ -345,16 +347,18 @@ fn range_sync(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// A stable 64-bit hash of an idempotency key. Collisions only cost a
-/// database lookup: a hit is always confirmed against the stored message.
+/// A 64-bit hash of an idempotency key (FNV-1a): stored on disk and
+/// indexed, so it must never change. Collisions only cost a lookup: a hit
+/// is always confirmed against the stored author and id.
 pub fn idem_hash(author: &str, id: &str) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    // Fixed keys (unlike RandomState): stable for the life of the binary,
-    // which is all an in-memory index rebuilt at start needs.
-    let mut h = DefaultHasher::new();
-    author.hash(&mut h);
-    id.hash(&mut h);
-    h.finish()
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    // 0xff cannot occur in UTF-8: author and id cannot run into each other.
+    for b in author.bytes().chain([0xff]).chain(id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(PRIME);
+    }
+    h
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use rusqlite::{Connection, Row};
 
 use super::StoreError;
 
-/// Bumped when the schema changes incompatibly.
-const SCHEMA_VERSION: &str = "1";
+/// Bumped when the schema changes; `migrate` upgrades older databases.
+const SCHEMA_VERSION: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -21,10 +21,11 @@ CREATE TABLE IF NOT EXISTS messages (
     -- 1 for the losing copy when a crash let two nodes accept one (author, id):
     -- kept so that the origin's seq stays gapless, never shown to clients.
     hidden INTEGER NOT NULL DEFAULT 0,
+    -- idem_hash(author, id): a small integer index instead of two text columns.
+    idem   INTEGER NOT NULL DEFAULT 0,
     UNIQUE (room, origin, seq)
 );
 CREATE INDEX IF NOT EXISTS messages_order ON messages (room, ts, origin, seq);
-CREATE INDEX IF NOT EXISTS messages_idem ON messages (room, author, id);
 CREATE TABLE IF NOT EXISTS rooms (
     room     TEXT PRIMARY KEY,
     messages INTEGER NOT NULL DEFAULT 0
@@ -80,8 +81,10 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
         }
         Some(v) if v == SCHEMA_VERSION => {}
+        Some(v) if v == "1" => upgrade_from_1(conn)?,
         Some(v) => return Err(StoreError::Incompatible(format!("schema version {v}, expected {SCHEMA_VERSION}"))),
     }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS messages_idem ON messages (room, idem)")?;
     match get("node")? {
         None => {
             conn.execute("INSERT INTO meta (key, value) VALUES ('node', ?1)", [node])?;
@@ -93,6 +96,27 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
             )));
         }
     }
+    Ok(())
+}
+
+/// Version 1 indexed `(room, author, id)` as text; version 2 keeps their hash.
+fn upgrade_from_1(conn: &Connection) -> Result<(), StoreError> {
+    let has_idem = conn.prepare("SELECT idem FROM messages LIMIT 0").is_ok();
+    if !has_idem {
+        conn.execute_batch("ALTER TABLE messages ADD COLUMN idem INTEGER NOT NULL DEFAULT 0")?;
+    }
+    let rows: Vec<(i64, String, String)> = conn
+        .prepare("SELECT rowid, author, id FROM messages")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut update = conn.prepare("UPDATE messages SET idem = ?1 WHERE rowid = ?2")?;
+    for (rowid, author, id) in rows {
+        update.execute(rusqlite::params![super::idem_hash(&author, &id) as i64, rowid])?;
+    }
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS messages_idem;
+         UPDATE meta SET value = '2' WHERE key = 'schema';",
+    )?;
     Ok(())
 }
 

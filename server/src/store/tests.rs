@@ -135,3 +135,37 @@ async fn touch_records_an_empty_room() {
     assert_eq!(store.rooms().await.unwrap(), vec![("lobby".to_string(), 0)]);
     assert!(store.find("lobby", "a", "b").await.unwrap().is_none());
 }
+
+#[test]
+fn the_idempotency_hash_never_changes() {
+    // On disk and indexed: a different hash would break every lookup.
+    // The values are FNV-1a 64, computed independently.
+    assert_eq!(idem_hash("alice", "7f0c"), 0x4ae2_fcaf_b741_95f0);
+    assert_eq!(idem_hash("", ""), 0xaf64_724c_8602_eb6e);
+    assert_ne!(idem_hash("ab", "c"), idem_hash("a", "bc"));
+}
+
+#[tokio::test]
+async fn a_version_1_database_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = rusqlite::Connection::open(dir.path().join("meshchat.db")).unwrap();
+        c.execute_batch(
+            "CREATE TABLE messages (room TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+                author TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, vc TEXT NOT NULL,
+                hidden INTEGER NOT NULL DEFAULT 0, UNIQUE (room, origin, seq));
+             CREATE INDEX messages_idem ON messages (room, author, id);
+             CREATE TABLE rooms (room TEXT PRIMARY KEY, messages INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+             INSERT INTO meta VALUES ('schema', '1'), ('node', 'n1');
+             INSERT INTO messages VALUES ('r', 'n1', 1, 10, 'alice', 'old', 'from v1', '{\"n1\":1}', 0);
+             INSERT INTO rooms VALUES ('r', 1);",
+        )
+        .unwrap();
+    }
+    let store = open(dir.path(), "n1");
+    let found = store.find("r", "alice", "old").await.unwrap().unwrap();
+    assert_eq!(found.body, "from v1");
+    let snap = store.room_snapshot("r", 10).await.unwrap();
+    assert_eq!(snap.ids, vec![idem_hash("alice", "old")]);
+}
