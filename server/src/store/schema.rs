@@ -60,6 +60,8 @@ pub fn configure(conn: &Connection, sync: Sync) -> Result<(), StoreError> {
     // commit, an automatic one stalls it for tens of milliseconds.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // 16 MiB of page cache: the hot index pages of every active room stay in memory.
+    conn.pragma_update(None, "cache_size", -16_384)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }

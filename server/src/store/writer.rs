@@ -48,10 +48,22 @@ pub struct Stored {
 /// by then, so this pause is short.
 const WAL_RESTART_BYTES: u64 = 4 << 20;
 
+/// Under load (the last batch held this many messages or more) the writer
+/// waits this long before the next commit, so that one sync carries more
+/// messages: a commit's cost is mostly per commit, not per message (4 per
+/// commit cost 72 µs each here, 500 per commit 5 µs each). At light load
+/// batches are single messages and nothing waits.
+const BUSY_BATCH: usize = 4;
+const BUSY_GATHER: std::time::Duration = std::time::Duration::from_micros(700);
+
 pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metrics>, wal: std::path::PathBuf) {
     let mut batch: Vec<WriteOp> = Vec::with_capacity(256);
     let mut commits_since_check = 0u32;
+    let mut last_batch = 0usize;
     while let Some(first) = rx.blocking_recv() {
+        if last_batch >= BUSY_BATCH {
+            std::thread::sleep(BUSY_GATHER);
+        }
         batch.push(first);
         let mut msgs = count(&batch[0]);
         while msgs < MAX_BATCH {
@@ -63,6 +75,7 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<M
                 Err(_) => break,
             }
         }
+        last_batch = msgs;
         let result = commit(&mut conn, &batch);
         if let Err(e) = &result {
             tracing::error!(error = %e, "commit failed");
