@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::metrics::Metrics;
 
@@ -127,9 +127,11 @@ impl ConnHandle {
         self.inner.closed.is_cancelled()
     }
 
-    /// Resolves once [`close`](Self::close) has been called.
-    pub async fn closed(&self) {
-        self.inner.closed.cancelled().await;
+    /// Resolves once [`close`](Self::close) has been called. Unlike an
+    /// `async fn`, the future may be polled again after it resolved (it stays
+    /// ready), so a session keeps one pinned across its select loop.
+    pub fn closed(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.closed.cancelled()
     }
 
     /// The code and reason of the close, once closed.
@@ -161,6 +163,18 @@ mod tests {
         rx.recv().await.unwrap();
         assert!(!conn.push(Frame::from("4")));
         conn.closed().await;
+    }
+
+    #[tokio::test]
+    async fn the_closed_future_stays_ready_when_polled_again() {
+        // The session keeps one pinned across select loops, and two selects
+        // may both see it resolve: a second poll must not panic.
+        let (conn, _rx) = ConnHandle::new(2, Arc::new(Metrics::default()));
+        let closed = conn.closed();
+        tokio::pin!(closed);
+        conn.close(close::POLICY, "slow");
+        (&mut closed).await;
+        (&mut closed).await;
     }
 
     #[test]

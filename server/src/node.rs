@@ -33,8 +33,9 @@ pub struct NodeConfig {
     pub sync: Sync,
     pub session: SessionConfig,
     pub room: RoomConfig,
-    /// tungstenite's read and write buffer per connection.
-    pub ws_buffers: usize,
+    /// tungstenite's initial read buffer per connection (it grows for larger
+    /// frames): reserved for every connection, so it sets the idle cost.
+    pub ws_read_buffer: usize,
     /// Peers to replicate with; `None` for a single node.
     pub mesh: Option<MeshConfig>,
     /// Accept WebSockets (`false`: HTTP only, as behind a proxy that cannot
@@ -54,7 +55,7 @@ impl NodeConfig {
             sync: Sync::Full,
             session: SessionConfig::default(),
             room: RoomConfig::default(),
-            ws_buffers: 8 * 1024,
+            ws_read_buffer: 1024,
             mesh: None,
             websocket: true,
         }
@@ -148,7 +149,7 @@ impl Node {
             tracker: tracker.clone(),
             started: Instant::now(),
             shutdown: shutdown.clone(),
-            ws_buffers: cfg.ws_buffers,
+            ws_read_buffer: cfg.ws_read_buffer,
             websocket: cfg.websocket,
         });
         let router = http::router(app, cfg.web.clone());

@@ -39,8 +39,8 @@ pub struct AppState {
     pub tracker: TaskTracker,
     pub started: Instant,
     pub shutdown: CancellationToken,
-    /// tungstenite's read and write buffer per connection, in bytes.
-    pub ws_buffers: usize,
+    /// tungstenite's initial read buffer per connection, in bytes.
+    pub ws_read_buffer: usize,
     /// `false`: `/ws` answers 503 and clients use the long poll.
     pub websocket: bool,
 }

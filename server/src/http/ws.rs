@@ -21,9 +21,11 @@ pub async fn upgrade(State(app): State<Arc<AppState>>, ws: WebSocketUpgrade) -> 
     let tracker = app.tracker.clone();
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        // tungstenite reserves its read buffer per connection up front; a
-        // chat frame is small, so a small buffer keeps idle sockets cheap.
-        .read_buffer_size(app.ws_buffers)
-        .write_buffer_size(app.ws_buffers)
+        // tungstenite reserves its read buffer per connection up front (and
+        // zero-fills it on every read); chat frames are small, so a small one
+        // keeps idle sockets cheap and grows when a larger frame comes.
+        .read_buffer_size(app.ws_read_buffer)
+        // Frames queued for one connection go out in one write up to this.
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| tracker.track_future(session::serve(socket, sessions)))
 }
