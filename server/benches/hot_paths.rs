@@ -52,9 +52,8 @@ fn frames(c: &mut Criterion) {
 fn replication(c: &mut Criterion) {
     let n = 1_000u64;
     // Two origins, each message depending on the other's latest.
-    let msgs: Vec<Message> = (1..=n)
-        .flat_map(|s| [msg("n2", s, &[("n3", s - 1)]), msg("n3", s, &[("n2", s)])])
-        .collect();
+    let msgs: Vec<Message> =
+        (1..=n).flat_map(|s| [msg("n2", s, &[("n3", s - 1)]), msg("n3", s, &[("n2", s)])]).collect();
     let mut g = c.benchmark_group("replication core");
     g.throughput(Throughput::Elements(msgs.len() as u64));
     g.bench_function("deliver in causal order", |b| {

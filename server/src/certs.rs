@@ -95,7 +95,8 @@ pub fn generate(dir: &Path, nodes: &[String], hosts: &[String], force: bool) -> 
     let mut report = Report::default();
     // An existing CA is kept even with --force: a new one would orphan every
     // node certificate made before.
-    let (ca_key, ca_pem) = match (std::fs::read_to_string(ca_key_path(dir)), std::fs::read_to_string(ca_cert_path(dir))) {
+    let (ca_key, ca_pem) = match (std::fs::read_to_string(ca_key_path(dir)), std::fs::read_to_string(ca_cert_path(dir)))
+    {
         (Ok(key), Ok(pem)) => {
             report.reused_ca = true;
             (KeyPair::from_pem(&key)?, pem)
@@ -110,7 +111,8 @@ pub fn generate(dir: &Path, nodes: &[String], hosts: &[String], force: bool) -> 
         }
     };
     let issuer = Issuer::new(ca_params()?, ca_key);
-    let ca_der = tls::parse_certs(ca_pem.as_bytes())?.into_iter().next().ok_or(tls::TlsError::NoCert("ca.pem".into()))?;
+    let ca_der =
+        tls::parse_certs(ca_pem.as_bytes())?.into_iter().next().ok_or(tls::TlsError::NoCert("ca.pem".into()))?;
     for id in nodes {
         let key = KeyPair::generate()?;
         let cert = node_params(id, hosts)?.signed_by(&key, &issuer)?;

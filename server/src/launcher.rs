@@ -36,11 +36,8 @@ pub async fn run(cfg: ClusterConfig, shutdown: impl std::future::Future<Output =
     anyhow::ensure!((1..=32).contains(&cfg.nodes), "--nodes must be 1-32");
     let exe = std::env::current_exe()?;
     let ids: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
-    let missing: Vec<String> = ids
-        .iter()
-        .filter(|id| !crate::certs::node_cert_path(&cfg.certs, id).exists())
-        .cloned()
-        .collect();
+    let missing: Vec<String> =
+        ids.iter().filter(|id| !crate::certs::node_cert_path(&cfg.certs, id).exists()).cloned().collect();
     if !missing.is_empty() {
         let hosts = vec![cfg.host.clone(), "localhost".into()];
         crate::certs::generate(&cfg.certs, &missing, &hosts, false)?;
@@ -189,8 +186,16 @@ async fn health(addr: &str) -> String {
         s.read_to_string(&mut buf).await.ok()?;
         let body = buf.split_once("\r\n\r\n")?.1.to_owned();
         let h: meshchat_shared::api::Health = serde_json::from_str(&body).ok()?;
-        let peers: Vec<String> = h.peers.iter().map(|(p, s)| format!("{p} {}", if *s == meshchat_shared::api::PeerState::Up { "up" } else { "down" })).collect();
+        let peers: Vec<String> = h
+            .peers
+            .iter()
+            .map(|(p, s)| format!("{p} {}", if *s == meshchat_shared::api::PeerState::Up { "up" } else { "down" }))
+            .collect();
         Some(format!("up {} s; peers: {}", h.uptime_s, peers.join(", ")))
     };
-    tokio::time::timeout(std::time::Duration::from_secs(1), fetch).await.ok().flatten().unwrap_or_else(|| "not answering".into())
+    tokio::time::timeout(std::time::Duration::from_secs(1), fetch)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "not answering".into())
 }

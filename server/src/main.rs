@@ -42,7 +42,11 @@ struct ClientArgs {
     #[arg(long, default_value = "general")]
     room: String,
     /// WebSocket URLs of nodes to start from, comma-separated; more are learned.
-    #[arg(long, value_delimiter = ',', default_value = "ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws,ws://127.0.0.1:8083/ws")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws,ws://127.0.0.1:8083/ws"
+    )]
     nodes: Vec<String>,
 }
 
@@ -240,7 +244,9 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             faults: Faults { delay_ms: args.mesh_delay_ms, jitter_ms: args.mesh_jitter_ms, drop: args.mesh_drop },
             anti_entropy: Duration::from_millis(args.anti_entropy_ms.max(50)),
         }),
-        None if !args.peers.is_empty() => bail!("--peers needs --mesh (the address this node's mesh listens on)"),
+        None if !args.peers.is_empty() => {
+            bail!("--peers needs --mesh (the address this node's mesh listens on)")
+        }
         None => None,
     };
     let node = Node::start(cfg).await?;

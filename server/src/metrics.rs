@@ -87,18 +87,43 @@ impl Metrics {
         metric("connections_total", "counter", "WebSocket connections accepted.", c(&self.connections_total));
         metric("frames_in_total", "counter", "Frames received from clients.", c(&self.frames_in));
         metric("frames_out_total", "counter", "Frames written to clients.", c(&self.frames_out));
-        metric("messages_accepted_total", "counter", "Messages accepted from local clients.", c(&self.messages_accepted));
-        metric("messages_replicated_in_total", "counter", "Messages received from peers and stored.", c(&self.messages_replicated_in));
+        metric(
+            "messages_accepted_total",
+            "counter",
+            "Messages accepted from local clients.",
+            c(&self.messages_accepted),
+        );
+        metric(
+            "messages_replicated_in_total",
+            "counter",
+            "Messages received from peers and stored.",
+            c(&self.messages_replicated_in),
+        );
         metric("deliveries_total", "counter", "Message frames queued to clients.", c(&self.deliveries));
         metric("slow_disconnects_total", "counter", "Clients disconnected for not reading.", c(&self.slow_disconnects));
-        metric("oversize_closes_total", "counter", "Connections closed for a frame over 64 KiB.", c(&self.oversize_closes));
+        metric(
+            "oversize_closes_total",
+            "counter",
+            "Connections closed for a frame over 64 KiB.",
+            c(&self.oversize_closes),
+        );
         metric("rooms_open", "gauge", "Rooms with a running room actor.", g(&self.rooms_open));
         metric("store_commits_total", "counter", "Group commits.", c(&self.store_commits));
-        metric("store_committed_total", "counter", "Writes committed (messages and room records).", c(&self.store_committed_msgs));
+        metric(
+            "store_committed_total",
+            "counter",
+            "Writes committed (messages and room records).",
+            c(&self.store_committed_msgs),
+        );
         metric("http_requests_total", "counter", "HTTP API requests.", c(&self.http_requests));
         metric("mesh_frames_out_total", "counter", "Frames sent to peers.", c(&self.mesh_frames_out));
         metric("mesh_frames_in_total", "counter", "Frames received from peers.", c(&self.mesh_frames_in));
-        metric("mesh_frames_dropped_total", "counter", "Outgoing mesh frames dropped by --mesh-drop.", c(&self.mesh_frames_dropped));
+        metric(
+            "mesh_frames_dropped_total",
+            "counter",
+            "Outgoing mesh frames dropped by --mesh-drop.",
+            c(&self.mesh_frames_dropped),
+        );
         metric("peers", "gauge", "Configured peers.", peers as i128);
         metric("peers_up", "gauge", "Peers with a live mesh connection.", peers_up as i128);
         let _ = writeln!(out, "# HELP meshchat_errors_total Error frames and refused requests, by code.");

@@ -103,8 +103,13 @@ impl Node {
             None => None,
         };
         let mesh_addr = mesh.as_ref().and_then(Mesh::local_addr);
-        let peers = cfg.mesh.iter().flat_map(|m| &m.peers).map(|p| NodeInfo { id: p.id.clone(), url: String::new(), up: false });
-        let cluster = Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, peers.collect()));
+        let peers = cfg.mesh.iter().flat_map(|m| &m.peers).map(|p| NodeInfo {
+            id: p.id.clone(),
+            url: String::new(),
+            up: false,
+        });
+        let cluster =
+            Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, peers.collect()));
         // Every stored room takes part in anti-entropy, running or not.
         let index = Arc::new(RoomIndex::new(store.vectors().await?));
         let hub = Hub::new(RoomCtx {

@@ -157,7 +157,8 @@ async fn a_stopped_node_heals_to_identical_histories() {
 
 #[tokio::test]
 async fn faults_in_the_mesh_are_recovered() {
-    let mut extra = vec!["--mesh-drop", "0.3", "--mesh-delay-ms", "30", "--mesh-jitter-ms", "25", "--anti-entropy-ms", "500"];
+    let mut extra =
+        vec!["--mesh-drop", "0.3", "--mesh-delay-ms", "30", "--mesh-jitter-ms", "25", "--anti-entropy-ms", "500"];
     extra.extend_from_slice(FAST);
     let m = Mesh::start(3, &extra).await;
     let mut clients = Vec::new();

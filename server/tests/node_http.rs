@@ -50,7 +50,8 @@ async fn post_then_page_back_through_messages() {
     watcher.join("r", None).await;
     let mut sent = Vec::new();
     for i in 0..7 {
-        let (status, posted) = http_post(&n.url("/api/rooms/r/messages"), &post_body("bot", &format!("p{i}"), &format!("#{i}"))).await;
+        let (status, posted) =
+            http_post(&n.url("/api/rooms/r/messages"), &post_body("bot", &format!("p{i}"), &format!("#{i}"))).await;
         assert_eq!(status, 200, "{posted}");
         // WebSocket clients in the room see HTTP posts live.
         assert_eq!(watcher.expect("message").await["msg"], posted["msg"]);
@@ -66,7 +67,9 @@ async fn post_then_page_back_through_messages() {
     let b = &sent[4];
     let url = format!(
         "/api/rooms/r/messages?limit=3&before_ts={}&before_origin={}&before_seq={}",
-        b["ts"], b["origin"].as_str().unwrap(), b["seq"]
+        b["ts"],
+        b["origin"].as_str().unwrap(),
+        b["seq"]
     );
     let (_, page) = http_get(&n.url(&url)).await;
     assert_eq!(page["messages"].as_array().unwrap(), &sent[1..4]);
@@ -161,4 +164,53 @@ async fn metrics_and_the_web_app() {
     // Client-side routes fall back to the app.
     let (status, page) = http_text("GET", &n.url("/rooms/general"), None).await;
     assert_eq!((status, page.contains("meshchat app")), (200, true));
+}
+
+/// A GET with `Accept-Encoding: gzip`: the status line and headers
+/// (lower-cased) and the body.
+async fn get_gzip(url: &str) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (String::from_utf8_lossy(&buf[..split]).to_ascii_lowercase(), buf[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn the_web_app_is_served_gzipped_and_cached_by_content_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web");
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<!doctype html><title>meshchat app</title>").unwrap();
+    std::fs::write(web.join("index.html.gz"), "gzipped index").unwrap();
+    std::fs::write(web.join("app-0123456789abcdef_bg.wasm"), "plain wasm").unwrap();
+    std::fs::write(web.join("app-0123456789abcdef_bg.wasm.gz"), "gzipped wasm").unwrap();
+    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+
+    let (head, body) = get_gzip(&n.url("/app-0123456789abcdef_bg.wasm")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("content-type: application/wasm"), "{head}");
+    assert!(head.contains("cache-control: public, max-age=31536000, immutable"), "{head}");
+    assert_eq!(body, b"gzipped wasm");
+    // Without gzip in Accept-Encoding, the plain file.
+    let (status, text) = http_text("GET", &n.url("/app-0123456789abcdef_bg.wasm"), None).await;
+    assert_eq!((status, text.as_str()), (200, "plain wasm"));
+
+    // The page names the hashed files, so it is revalidated on every load,
+    // and so is the app's fallback for client-side routes.
+    for path in ["/", "/rooms/general"] {
+        let (head, body) = get_gzip(&n.url(path)).await;
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(head.contains("cache-control: no-cache"), "{path}: {head}");
+        assert_eq!(body, b"gzipped index", "{path}");
+    }
+    // A missing hashed file is not cached for a year.
+    let (head, _) = get_gzip(&n.url("/gone-0123456789abcdef.js")).await;
+    assert!(!head.contains("immutable"), "{head}");
 }

@@ -211,7 +211,10 @@ async fn presence_counts_a_name_with_two_tabs_once() {
     // Leaving with the last one: offline, once.
     tab2.send(json!({"type":"leave","room":"r"})).await;
     let p = watcher.recv().await;
-    assert_eq!((p["type"].as_str(), p["name"].as_str(), p["online"].as_bool()), (Some("presence"), Some("bob"), Some(false)));
+    assert_eq!(
+        (p["type"].as_str(), p["name"].as_str(), p["online"].as_bool()),
+        (Some("presence"), Some("bob"), Some(false))
+    );
     let (_, rooms) = http_get(&n.url("/api/rooms")).await;
     assert_eq!(rooms["rooms"][0]["members"], 1);
     // A dropped connection (no leave) goes offline too.

@@ -250,7 +250,13 @@ impl Sim {
         assert_eq!(vec.get(&msg.origin) + 1, msg.seq, "{}: gap before {}:{}", node.id, msg.origin, msg.seq);
         for (o, s) in msg.vc.iter() {
             if o != msg.origin {
-                assert!(vec.get(o) >= s, "{}: {}:{} delivered before its dependency {o}:{s}", node.id, msg.origin, msg.seq);
+                assert!(
+                    vec.get(o) >= s,
+                    "{}: {}:{} delivered before its dependency {o}:{s}",
+                    node.id,
+                    msg.origin,
+                    msg.seq
+                );
             }
         }
         vec.set(&msg.origin, msg.seq);
@@ -389,7 +395,9 @@ impl Sim {
         if !self.packets.is_empty() || self.nodes.iter().any(|n| !n.writing.is_empty()) {
             return false;
         }
-        let Some(first) = self.live().next().map(|n| &n.disk_vec) else { return true };
+        let Some(first) = self.live().next().map(|n| &n.disk_vec) else {
+            return true;
+        };
         // With a node down for good, a message may wait forever for one that
         // only that node ever held; with all up, nothing may wait.
         let all_up = self.nodes.iter().all(|n| n.up);
@@ -460,7 +468,9 @@ impl Sim {
         // Every acknowledged message is everywhere; with a node kept down,
         // everywhere that is up, unless that node alone ever held it.
         for (key, msg) in &self.acked {
-            let held = |n: &Node| n.disk.get(&msg.room).and_then(|l| l.iter().find(|m| (m.origin.clone(), m.seq) == *key)).cloned();
+            let held = |n: &Node| {
+                n.disk.get(&msg.room).and_then(|l| l.iter().find(|m| (m.origin.clone(), m.seq) == *key)).cloned()
+            };
             let somewhere_up = live.iter().any(|n| held(n).is_some());
             let only_on_down_node = !somewhere_up && self.nodes.iter().any(|n| !n.up && held(n).is_some());
             if only_on_down_node {

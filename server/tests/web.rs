@@ -40,11 +40,18 @@ async fn two_browsers_exchange_messages_both_ways() {
         "alice's message marked sent",
     ).await;
     // Who is online, and who is typing.
-    alice.wait_true("Array.from(document.querySelectorAll('.member-name')).map(e => e.textContent).join() === 'alice,bob'", "both online").await;
+    alice
+        .wait_true(
+            "Array.from(document.querySelectorAll('.member-name')).map(e => e.textContent).join() === 'alice,bob'",
+            "both online",
+        )
+        .await;
     bob.find("#composer-input").await.send_keys("typing away").await.unwrap();
     alice.wait_true("document.querySelector('.typing').textContent === 'bob is typing…'", "bob is typing").await;
     // The page's status names its node.
-    assert!(alice.eval("document.querySelector('.status').textContent").await.as_str().unwrap().contains("n1 · connected"));
+    assert!(
+        alice.eval("document.querySelector('.status').textContent").await.as_str().unwrap().contains("n1 · connected")
+    );
     alice.close().await;
     bob.close().await;
 }
@@ -112,7 +119,10 @@ async fn a_body_with_html_is_shown_as_text() {
     assert_eq!(bob.wait_message(evil).await, 1);
     for b in [&alice, &bob] {
         b.wait_message(evil).await;
-        assert_eq!(b.eval("document.querySelectorAll('.msg .body b, .msg .body img, .msg .body script').length").await, 0);
+        assert_eq!(
+            b.eval("document.querySelectorAll('.msg .body b, .msg .body img, .msg .body script').length").await,
+            0
+        );
         assert_eq!(b.eval("typeof window.__pwned").await, "undefined");
     }
     alice.close().await;
@@ -136,7 +146,10 @@ async fn the_theme_follows_the_system_then_the_toggle_and_persists() {
 
     light.find(".theme-toggle").await.click().await.unwrap();
     assert_eq!(light.theme().await, "dark");
-    assert_eq!(light.eval("document.querySelector('.theme-toggle').getAttribute('aria-label')").await, "Switch to light theme");
+    assert_eq!(
+        light.eval("document.querySelector('.theme-toggle').getAttribute('aria-label')").await,
+        "Switch to light theme"
+    );
     light.client.refresh().await.unwrap();
     light.wait_connected().await;
     assert_eq!(light.theme().await, "dark", "the choice is remembered");
@@ -192,7 +205,8 @@ async fn screenshots_of_both_themes() {
 async fn scrolling_up_pages_back_to_the_beginning_and_rooms_keep_their_place() {
     let (_d, n) = node();
     for i in 0..130 {
-        let body = serde_json::json!({"name": "bot", "id": format!("h{i}"), "body": format!("history line {i}")}).to_string();
+        let body =
+            serde_json::json!({"name": "bot", "id": format!("h{i}"), "body": format!("history line {i}")}).to_string();
         http_post(&n.url("/api/rooms/general/messages"), &body).await;
     }
     let driver = Driver::start();
@@ -225,8 +239,13 @@ async fn scrolling_up_pages_back_to_the_beginning_and_rooms_keep_their_place() {
     b.find("#join-input").await.send_keys("side-room\u{E007}").await.unwrap();
     b.wait_true("document.querySelector('.room-title').textContent.includes('side-room')", "the new room").await;
     // A message in general while away is counted as unread.
-    http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"away","body":"while you were away"}"#).await;
-    b.wait_true("document.querySelector('.room .badge') && document.querySelector('.room .badge').textContent === '1'", "an unread badge").await;
+    http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"away","body":"while you were away"}"#)
+        .await;
+    b.wait_true(
+        "document.querySelector('.room .badge') && document.querySelector('.room .badge').textContent === '1'",
+        "an unread badge",
+    )
+    .await;
     b.eval("(Array.from(document.querySelectorAll('.room-button')).find(e => e.textContent.includes('general')).click(), true)").await;
     b.wait_true("document.querySelector('.room-title').textContent.includes('general')", "back in general").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -240,7 +259,12 @@ async fn a_rate_limited_send_waits_and_goes_out_by_itself_once() {
     let dir = tempfile::tempdir().unwrap();
     let web = dist();
     // A tiny rate limit: the burst is used up by the join and two sends.
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap(), "--rate", "1", "--burst", "4"]);
+    let n = NodeProc::start(
+        "n1",
+        &dir.path().join("n1"),
+        0,
+        &["--web", web.to_str().unwrap(), "--rate", "1", "--burst", "4"],
+    );
     let driver = Driver::start();
     let b = driver.browser(1280, 800).await;
     b.sign_in(&n.url("/"), "hank").await;

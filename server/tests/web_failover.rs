@@ -73,9 +73,17 @@ async fn a_browser_whose_node_dies_moves_and_loses_nothing() {
     let status = alice.eval("document.querySelector('.status-text').textContent").await;
     assert!(!status.as_str().unwrap().contains("n1"), "alice is on another node: {status}");
     assert!(seen_statuses(&alice).await.iter().any(|s| s.contains("moving")), "{:?}", seen_statuses(&alice).await);
-    let all = ["before the crash", "written while moving", "bob during the move 0", "bob during the move 1", "bob during the move 2"];
+    let all = [
+        "before the crash",
+        "written while moving",
+        "bob during the move 0",
+        "bob during the move 1",
+        "bob during the move 2",
+    ];
     same_once(&alice, &bob, &all).await;
-    alice.wait_true("document.querySelectorAll('.msg.pending, .msg.failed').length === 0", "nothing left pending").await;
+    alice
+        .wait_true("document.querySelectorAll('.msg.pending, .msg.failed').length === 0", "nothing left pending")
+        .await;
 
     // n1 comes back: nothing changes for anyone.
     m.nodes[0].restart();
@@ -136,7 +144,11 @@ async fn the_outbox_survives_a_reload_and_is_sent_exactly_once() {
     n.signal("STOP");
     b.say("kept across a reload").await;
     b.wait_true("document.querySelector('.msg.pending') !== null", "a pending message").await;
-    b.wait_true("(localStorage.getItem('meshchat.outbox.olga') || '').includes('kept across a reload')", "the outbox in storage").await;
+    b.wait_true(
+        "(localStorage.getItem('meshchat.outbox.olga') || '').includes('kept across a reload')",
+        "the outbox in storage",
+    )
+    .await;
     n.signal("CONT");
     b.client.refresh().await.unwrap();
     b.wait_connected().await;
@@ -166,7 +178,8 @@ async fn without_websockets_the_app_falls_back_to_http_and_returns() {
     n.terminate();
     n.restart();
     b.wait_true("document.querySelector('.status-text').textContent === 'n1 · connected'", "back on a WebSocket").await;
-    http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"p2","body":"over the socket again"}"#).await;
+    http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"p2","body":"over the socket again"}"#)
+        .await;
     assert_eq!(b.wait_message("over the socket again").await, 1);
     assert_eq!(b.bodies().await, ["sent with a POST", "arrived by long poll", "over the socket again"]);
     b.close().await;
@@ -194,15 +207,24 @@ async fn tabs_keep_theme_name_and_mute_in_step_and_one_tab_sounds() {
     let after = b.theme().await;
     assert_ne!(before, after);
     b.client.switch_to_window(tab_b.clone()).await.unwrap();
-    b.wait_true(&format!("document.documentElement.getAttribute('data-theme') === {}", json!(after)), "the other tab's theme").await;
+    b.wait_true(
+        &format!("document.documentElement.getAttribute('data-theme') === {}", json!(after)),
+        "the other tab's theme",
+    )
+    .await;
 
     // Mute follows too; then unmute again.
     b.find(".mute-toggle").await.click().await.unwrap();
     b.client.switch_to_window(first.clone()).await.unwrap();
-    b.wait_true("document.querySelector('.mute-toggle').getAttribute('aria-pressed') === 'true'", "muted in the other tab").await;
+    b.wait_true(
+        "document.querySelector('.mute-toggle').getAttribute('aria-pressed') === 'true'",
+        "muted in the other tab",
+    )
+    .await;
     b.find(".mute-toggle").await.click().await.unwrap();
     b.client.switch_to_window(tab_b.clone()).await.unwrap();
-    b.wait_true("document.querySelector('.mute-toggle').getAttribute('aria-pressed') === 'false'", "unmuted here too").await;
+    b.wait_true("document.querySelector('.mute-toggle').getAttribute('aria-pressed') === 'false'", "unmuted here too")
+        .await;
 
     // Both tabs hidden: a message from someone else sounds in one tab only.
     let hide = "(() => {
@@ -227,12 +249,17 @@ async fn tabs_keep_theme_name_and_mute_in_step_and_one_tab_sounds() {
 
     // A new name in one tab is taken up by the other.
     b.client.switch_to_window(first.clone()).await.unwrap();
-    b.eval("(Array.from(document.querySelectorAll('.link')).find(e => e.textContent === 'Change name').click(), true)").await;
+    b.eval("(Array.from(document.querySelectorAll('.link')).find(e => e.textContent === 'Change name').click(), true)")
+        .await;
     let input = b.find("#name-input").await;
     input.send_keys("tessa").await.unwrap();
     b.find(".onboarding button[type=submit]").await.click().await.unwrap();
     b.wait_connected().await;
     b.client.switch_to_window(tab_b).await.unwrap();
-    b.wait_true("document.querySelector('.me-name') && document.querySelector('.me-name').textContent === 'tessa'", "the other tab's name").await;
+    b.wait_true(
+        "document.querySelector('.me-name') && document.querySelector('.me-name').textContent === 'tessa'",
+        "the other tab's name",
+    )
+    .await;
     b.close().await;
 }

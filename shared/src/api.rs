@@ -106,7 +106,8 @@ mod tests {
     #[test]
     fn bodies_match_protocol_shapes() {
         let h: Health =
-            serde_json::from_str(r#"{"node":"n1","status":"ok","peers":{"n2":"up","n3":"down"},"uptime_s":42}"#).unwrap();
+            serde_json::from_str(r#"{"node":"n1","status":"ok","peers":{"n2":"up","n3":"down"},"uptime_s":42}"#)
+                .unwrap();
         assert_eq!(h.peers["n3"], PeerState::Down);
         let e = serde_json::to_string(&ErrorBody::new(ErrorCode::Invalid, "room must be …")).unwrap();
         assert_eq!(e, r#"{"error":{"code":"invalid","message":"room must be …"}}"#);

@@ -22,16 +22,27 @@ pub struct NodeInfo {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Must come first.
-    Hello { v: u32, name: String },
+    Hello {
+        v: u32,
+        name: String,
+    },
     /// Subscribe; `since` asks for exactly what the client lacks.
     Join {
         room: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<RoomVector>,
     },
-    Leave { room: String },
-    Send { room: String, id: String, body: String },
-    Typing { room: String },
+    Leave {
+        room: String,
+    },
+    Send {
+        room: String,
+        id: String,
+        body: String,
+    },
+    Typing {
+        room: String,
+    },
     History {
         room: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,17 +98,47 @@ impl ClientFrame {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    Welcome { v: u32, node: String, name: String, nodes: Vec<NodeInfo> },
+    Welcome {
+        v: u32,
+        node: String,
+        name: String,
+        nodes: Vec<NodeInfo>,
+    },
     /// `members` are the names online in the room on any node, joiner included.
-    Joined { room: String, members: Vec<String> },
-    Message { msg: Message },
+    Joined {
+        room: String,
+        members: Vec<String>,
+    },
+    Message {
+        msg: Message,
+    },
     /// The backlog is complete; `vector` is what the client now holds.
-    Synced { room: String, vector: RoomVector, gap: bool },
-    Ack { id: String, msg: Message },
-    Presence { room: String, name: String, online: bool },
-    Typing { room: String, name: String },
-    History { room: String, messages: Vec<Message>, more: bool },
-    Nodes { nodes: Vec<NodeInfo> },
+    Synced {
+        room: String,
+        vector: RoomVector,
+        gap: bool,
+    },
+    Ack {
+        id: String,
+        msg: Message,
+    },
+    Presence {
+        room: String,
+        name: String,
+        online: bool,
+    },
+    Typing {
+        room: String,
+        name: String,
+    },
+    History {
+        room: String,
+        messages: Vec<Message>,
+        more: bool,
+    },
+    Nodes {
+        nodes: Vec<NodeInfo>,
+    },
     Error {
         code: ErrorCode,
         message: String,

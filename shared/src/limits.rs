@@ -77,9 +77,7 @@ pub fn validate_name(name: &str) -> Result<(), Invalid> {
 /// `a-z 0-9 - _`, 1–48 long.
 pub fn validate_room(room: &str) -> Result<(), Invalid> {
     let ok = (1..=MAX_ROOM).contains(&room.len())
-        && room
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        && room.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok { Ok(()) } else { Err(Invalid::Room) }
 }
 

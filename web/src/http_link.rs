@@ -40,9 +40,16 @@ fn http_base(ws_url: &str) -> String {
 
 /// Runs over HTTP against the page's own node until a WebSocket opens or
 /// the node stops answering. Returns whether HTTP worked at all.
-pub async fn run(chat: RwSignal<Chat>, ws_url: &str, wake: &mut mpsc::UnboundedReceiver<()>, tabs: &tabs::Tabs) -> bool {
+pub async fn run(
+    chat: RwSignal<Chat>,
+    ws_url: &str,
+    wake: &mut mpsc::UnboundedReceiver<()>,
+    tabs: &tabs::Tabs,
+) -> bool {
     let base = http_base(ws_url);
-    let Ok(health) = get::<Health>(&format!("{base}/api/health")).await else { return false };
+    let Ok(health) = get::<Health>(&format!("{base}/api/health")).await else {
+        return false;
+    };
     let nodes = get::<Nodes>(&format!("{base}/api/nodes")).await.map(|n| n.nodes).unwrap_or_default();
     let name = chat.with_untracked(|c| c.name.clone());
     chat.update(|c| {
@@ -60,7 +67,15 @@ pub async fn run(chat: RwSignal<Chat>, ws_url: &str, wake: &mut mpsc::UnboundedR
             match frame {
                 ClientFrame::Join { room, since } => {
                     if polling.insert(room.clone()) {
-                        leptos::task::spawn_local(poll_room(chat, base.clone(), room, since, alive.clone(), broken.clone(), tabs.clone()));
+                        leptos::task::spawn_local(poll_room(
+                            chat,
+                            base.clone(),
+                            room,
+                            since,
+                            alive.clone(),
+                            broken.clone(),
+                            *tabs,
+                        ));
                     }
                 }
                 ClientFrame::Leave { room } => {
@@ -119,7 +134,9 @@ async fn poll_room(
         c.on_frame(ServerFrame::Synced { room: room.clone(), vector: page.vector, gap: page.gap }, now);
     });
     while alive.get() {
-        let Some(vector) = chat.with_untracked(|c| c.room(&room).map(|r| r.vector.clone())) else { return };
+        let Some(vector) = chat.with_untracked(|c| c.room(&room).map(|r| r.vector.clone())) else {
+            return;
+        };
         let url = format!("{base}/api/rooms/{room}/poll?since={vector}&timeout_s={POLL_S}");
         match get::<Poll>(&url).await {
             Ok(page) if alive.get() => {
@@ -144,7 +161,11 @@ async fn poll_room(
 
 async fn post(chat: RwSignal<Chat>, base: String, room: String, id: String, body: String) {
     let name = chat.with_untracked(|c| c.name.clone());
-    let req = match Request::post(&format!("{base}/api/rooms/{room}/messages")).json(&PostMessage { name, id: id.clone(), body }) {
+    let req = match Request::post(&format!("{base}/api/rooms/{room}/messages")).json(&PostMessage {
+        name,
+        id: id.clone(),
+        body,
+    }) {
         Ok(r) => r,
         Err(_) => return,
     };
@@ -184,12 +205,16 @@ async fn get<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, ()> {
 
 /// Does a WebSocket to `url` open now? (It is closed again at once.)
 async fn websocket_opens(url: &str) -> bool {
-    let Ok(ws) = gloo_net::websocket::futures::WebSocket::open(url) else { return false };
+    let Ok(ws) = gloo_net::websocket::futures::WebSocket::open(url) else {
+        return false;
+    };
     let opened = async {
         loop {
             match ws.state() {
                 gloo_net::websocket::State::Open => return true,
-                gloo_net::websocket::State::Closed | gloo_net::websocket::State::Closing => return false,
+                gloo_net::websocket::State::Closed | gloo_net::websocket::State::Closing => {
+                    return false;
+                }
                 gloo_net::websocket::State::Connecting => sleep(Duration::from_millis(50)).await,
             }
         }

@@ -11,6 +11,8 @@
 //! - `tabs` (wasm only): sibling tabs kept in step over a BroadcastChannel.
 //! - `prefs` (wasm only): what the browser remembers: name, theme, rooms,
 //!   nodes, the outbox.
+//! - `perf` (wasm only): marks on the performance timeline (mounted,
+//!   connected, first message) for the load benchmark and DevTools.
 
 pub mod state;
 pub mod timeline;
@@ -21,6 +23,8 @@ mod app;
 mod http_link;
 #[cfg(target_arch = "wasm32")]
 mod net;
+#[cfg(target_arch = "wasm32")]
+mod perf;
 #[cfg(target_arch = "wasm32")]
 mod prefs;
 #[cfg(target_arch = "wasm32")]

@@ -91,7 +91,12 @@ struct Ended {
     restarting: bool,
 }
 
-async fn run(chat: RwSignal<Chat>, mut wake: mpsc::UnboundedReceiver<()>, transport: RwSignal<Transport>, tabs: tabs::Tabs) {
+async fn run(
+    chat: RwSignal<Chat>,
+    mut wake: mpsc::UnboundedReceiver<()>,
+    transport: RwSignal<Transport>,
+    tabs: tabs::Tabs,
+) {
     let own = own_url();
     chat.update(|c| {
         c.nodes = prefs::nodes();
@@ -136,7 +141,12 @@ async fn run(chat: RwSignal<Chat>, mut wake: mpsc::UnboundedReceiver<()>, transp
 }
 
 /// One WebSocket connection, until it closes.
-async fn session(chat: RwSignal<Chat>, ws: WebSocket, wake: &mut mpsc::UnboundedReceiver<()>, tabs: &tabs::Tabs) -> Ended {
+async fn session(
+    chat: RwSignal<Chat>,
+    ws: WebSocket,
+    wake: &mut mpsc::UnboundedReceiver<()>,
+    tabs: &tabs::Tabs,
+) -> Ended {
     let (mut sink, stream) = ws.split();
     let mut stream = stream.fuse();
     chat.update(|c| c.on_open());
@@ -156,7 +166,10 @@ async fn session(chat: RwSignal<Chat>, ws: WebSocket, wake: &mut mpsc::Unbounded
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerFrame>(&text) {
                     Ok(frame) => {
-                        ended.ready |= matches!(frame, ServerFrame::Welcome { .. });
+                        if matches!(frame, ServerFrame::Welcome { .. }) {
+                            ended.ready = true;
+                            crate::perf::mark_once(crate::perf::CONNECTED);
+                        }
                         let now = now_ms();
                         chat.update(|c| c.on_frame(frame, now));
                         let fresh = chat.try_update(|c| c.take_fresh()).unwrap_or(0);
@@ -186,7 +199,9 @@ async fn session(chat: RwSignal<Chat>, ws: WebSocket, wake: &mut mpsc::Unbounded
 
 /// `GET /api/nodes` of the page's node: the mesh before any welcome.
 async fn learn_nodes(chat: RwSignal<Chat>) {
-    let Ok(resp) = gloo_net::http::Request::get("/api/nodes").send().await else { return };
+    let Ok(resp) = gloo_net::http::Request::get("/api/nodes").send().await else {
+        return;
+    };
     if let Ok(body) = resp.json::<meshchat_shared::api::Nodes>().await {
         chat.update(|c| c.nodes.learn(&body.nodes));
     }

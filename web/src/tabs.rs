@@ -21,8 +21,11 @@ const CHANNEL: &str = "meshchat";
 /// A tab not heard from for this long is gone.
 const STALE_MS: f64 = 3_500.0;
 
+/// Between our own tabs only, so serde's default (externally tagged) form:
+/// an internally tagged enum decodes through a buffer whose code added
+/// 12 KB to the wasm.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 enum Note {
     Beat { id: u64, visible: bool },
     Bye { id: u64 },
@@ -62,7 +65,8 @@ impl Tabs {
         let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, name };
         tabs.listen();
         tabs.post(&Note::Beat { id, visible: visible() });
-        let _ = set_interval_with_handle(move || tabs.post(&Note::Beat { id, visible: visible() }), Duration::from_secs(1));
+        let _ =
+            set_interval_with_handle(move || tabs.post(&Note::Beat { id, visible: visible() }), Duration::from_secs(1));
         // Say goodbye when the page goes, so the others stop counting on us.
         let bye = Closure::<dyn Fn()>::new(move || tabs.post(&Note::Bye { id }));
         let _ = window().add_event_listener_with_callback("pagehide", bye.as_ref().unchecked_ref());
@@ -78,8 +82,12 @@ impl Tabs {
 
     fn listen(self) {
         let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            let Some(text) = ev.data().as_string() else { return };
-            let Ok(note) = serde_json::from_str::<Note>(&text) else { return };
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
+            let Ok(note) = serde_json::from_str::<Note>(&text) else {
+                return;
+            };
             match note {
                 Note::Beat { id, visible } => self.state.update_value(|s| {
                     s.peers.insert(id, (js_sys::Date::now(), visible));
@@ -113,7 +121,9 @@ impl Tabs {
     }
 
     fn post(&self, note: &Note) {
-        let Ok(text) = serde_json::to_string(note) else { return };
+        let Ok(text) = serde_json::to_string(note) else {
+            return;
+        };
         self.state.with_value(|s| {
             if let Some(c) = &s.channel {
                 let _ = c.post_message(&wasm_bindgen::JsValue::from_str(&text));
@@ -143,7 +153,8 @@ impl Tabs {
         }
         let now = js_sys::Date::now();
         let (me, leader, someone_looks) = self.state.with_value(|s| {
-            let live: Vec<(&u64, &(f64, bool))> = s.peers.iter().filter(|(_, (seen, _))| now - seen < STALE_MS).collect();
+            let live: Vec<(&u64, &(f64, bool))> =
+                s.peers.iter().filter(|(_, (seen, _))| now - seen < STALE_MS).collect();
             let leader = live.iter().map(|(id, _)| **id).chain([s.id]).min().unwrap_or(s.id);
             (s.id, leader, live.iter().any(|(_, (_, v))| *v))
         });

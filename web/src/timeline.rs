@@ -15,16 +15,29 @@ pub enum Row {
     /// The room holds nothing older than what follows.
     Beginning,
     /// A new local day starts; `ts` is the first entry's time.
-    Day { day: i64, ts: u64 },
+    Day {
+        day: i64,
+        ts: u64,
+    },
     Msg {
         msg: Message,
         /// Show the author and time: first of a group.
         head: bool,
         mine: bool,
     },
-    Presence { name: String, online: bool, ts: u64 },
+    Presence {
+        name: String,
+        online: bool,
+        ts: u64,
+    },
     /// Typed here, not yet acknowledged (or failed).
-    Pending { id: String, body: String, created_ms: u64, failed: Option<String>, head: bool },
+    Pending {
+        id: String,
+        body: String,
+        created_ms: u64,
+        failed: Option<String>,
+        head: bool,
+    },
 }
 
 impl Row {
@@ -134,8 +147,12 @@ mod tests {
             .map(|r| match r {
                 Row::Beginning => "begin".into(),
                 Row::Day { day, .. } => format!("day{day}"),
-                Row::Msg { msg, head, .. } => format!("{}{}", msg.author, if *head { "*" } else { "" }),
-                Row::Presence { name, online, .. } => format!("{name}{}", if *online { "+" } else { "-" }),
+                Row::Msg { msg, head, .. } => {
+                    format!("{}{}", msg.author, if *head { "*" } else { "" })
+                }
+                Row::Presence { name, online, .. } => {
+                    format!("{name}{}", if *online { "+" } else { "-" })
+                }
                 Row::Pending { failed, head, .. } => {
                     format!("pending{}{}", if failed.is_some() { "!" } else { "" }, if *head { "*" } else { "" })
                 }

@@ -2,7 +2,7 @@
 //! until every displaced client is connected elsewhere and caught up, and
 //! whether anything was lost or came twice.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,7 +67,8 @@ pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
         let first = i % urls.len();
         let order: Vec<String> = (0..urls.len()).map(|k| urls[(first + k) % urls.len()].clone()).collect();
         let room = format!("fail-{}", i / a.room_size);
-        let (client, mut events) = ClientHandle::start(ClientConfig { name: format!("f{i}"), nodes: order, rooms: vec![room.clone()] });
+        let (client, mut events) =
+            ClientHandle::start(ClientConfig { name: format!("f{i}"), nodes: order, rooms: vec![room.clone()] });
         let log = Arc::new(Mutex::new(Log::default()));
         let l = log.clone();
         tokio::spawn(async move {
@@ -132,46 +133,40 @@ pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
     for s in senders {
         let _ = s.await;
     }
-    // Settle: nothing pending anywhere.
+    // Settle: nothing pending anywhere, then a moment for the last fan-out.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let snapshots = loop {
-        let mut snaps = Vec::new();
+    loop {
+        let mut pending = 0;
         for (c, _) in &clients {
-            snaps.push(c.snapshot().await);
+            pending += c.snapshot().await.pending;
         }
-        if snaps.iter().all(|s| s.pending == 0) || Instant::now() > deadline {
-            break snaps;
+        if pending == 0 || Instant::now() > deadline {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut snaps = Vec::new();
-    for (c, _) in &clients {
-        snaps.push(c.snapshot().await);
-    }
-    let _ = snapshots;
-    // Lost: acked by its sender, missing from a member of its room.
-    // Duplicated: held twice by anyone.
-    let mut held: HashMap<String, Vec<HashSet<(String, String)>>> = HashMap::new();
+    // What each client holds of its room, as (author, id).
+    let mut held: Vec<HashSet<(String, String)>> = Vec::with_capacity(clients.len());
     let mut duplicated = 0;
-    for s in &snaps {
-        for (room, msgs) in &s.rooms {
-            let keys: HashSet<(String, String)> = msgs.iter().map(|m| (m.author.clone(), m.id.clone())).collect();
-            let seqs: HashSet<(&str, u64)> = msgs.iter().map(|m| (m.origin.as_str(), m.seq)).collect();
-            duplicated += (msgs.len() - keys.len()) + (msgs.len() - seqs.len());
-            held.entry(room.clone()).or_default().push(keys);
-        }
+    for (c, room) in &clients {
+        let snap = c.snapshot().await;
+        let msgs = snap.rooms.iter().find(|(r, _)| r == room).map(|(_, m)| m.as_slice()).unwrap_or_default();
+        let keys: HashSet<(String, String)> = msgs.iter().map(|m| (m.author.clone(), m.id.clone())).collect();
+        let seqs: HashSet<(&str, u64)> = msgs.iter().map(|m| (m.origin.as_str(), m.seq)).collect();
+        duplicated += (msgs.len() - keys.len()) + (msgs.len() - seqs.len());
+        held.push(keys);
     }
-    let mut lost = 0;
-    let mut acked = 0;
-    let mut errors = 0;
+    // Lost: acked by its sender, missing from any member of its room.
+    let (mut lost, mut acked, mut errors) = (0, 0, 0);
     for (i, (client, room)) in clients.iter().enumerate() {
         let l = logs[i].lock().unwrap_or_else(|p| p.into_inner());
         errors += l.errors;
         acked += l.acked.len();
+        let members: Vec<usize> = (0..clients.len()).filter(|&j| clients[j].1 == *room).collect();
         for id in &l.acked {
             let key = (client.name().to_owned(), id.clone());
-            lost += held.get(room).map_or(0, |members| members.iter().filter(|m| !m.contains(&key)).count());
+            lost += members.iter().filter(|&&j| !held[j].contains(&key)).count();
         }
     }
     for (c, _) in &clients {
@@ -194,7 +189,15 @@ pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
     };
     println!(
         "displaced {} clients; {} back and caught up: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; acked {}, lost {}, duplicated {}, errors {}",
-        out.displaced, out.recovered, out.failover.p50_ms, out.failover.p99_ms, out.failover.max_ms, out.acked, out.lost, out.duplicated, out.errors
+        out.displaced,
+        out.recovered,
+        out.failover.p50_ms,
+        out.failover.p99_ms,
+        out.failover.max_ms,
+        out.acked,
+        out.lost,
+        out.duplicated,
+        out.errors
     );
     write_json(ctx.json, &out)
 }

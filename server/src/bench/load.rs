@@ -8,8 +8,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -77,7 +77,9 @@ fn set_bit(bits: &mut Vec<u64>, n: u64) -> bool {
 }
 
 fn bits(bits: &[u64]) -> impl Iterator<Item = u64> + '_ {
-    bits.iter().enumerate().flat_map(|(w, &word)| (0..64).filter(move |b| word & (1 << b) != 0).map(move |b| w as u64 * 64 + b))
+    bits.iter()
+        .enumerate()
+        .flat_map(|(w, &word)| (0..64).filter(move |b| word & (1 << b) != 0).map(move |b| w as u64 * 64 + b))
 }
 
 fn has_bit(bits: &[u64], n: u64) -> bool {
@@ -167,9 +169,13 @@ impl Load {
         while ok < config.clients {
             match tokio::time::timeout(Duration::from_secs(60), ready_rx.recv()).await {
                 Ok(Some(Ok(()))) => ok += 1,
-                Ok(Some(Err(e))) => return Err(e.context(format!("{ok} clients connected before this failed"))),
+                Ok(Some(Err(e))) => {
+                    return Err(e.context(format!("{ok} clients connected before this failed")));
+                }
                 Ok(None) => anyhow::bail!("clients ended before connecting"),
-                Err(_) => anyhow::bail!("only {ok} of {} clients connected in 60 s", config.clients),
+                Err(_) => {
+                    anyhow::bail!("only {ok} of {} clients connected in 60 s", config.clients)
+                }
             }
         }
         Ok(Load { shared, stop, tasks, config })
@@ -333,8 +339,12 @@ async fn open(
     // Joined once the backlog is over.
     loop {
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-            Ok(Some(Ok(WsMessage::Text(t)))) if t.starts_with(r#"{"type":"synced""#) => return Ok(ws),
-            Ok(Some(Ok(WsMessage::Text(t)))) if t.starts_with(r#"{"type":"error""#) => anyhow::bail!("refused: {t}"),
+            Ok(Some(Ok(WsMessage::Text(t)))) if t.starts_with(r#"{"type":"synced""#) => {
+                return Ok(ws);
+            }
+            Ok(Some(Ok(WsMessage::Text(t)))) if t.starts_with(r#"{"type":"error""#) => {
+                anyhow::bail!("refused: {t}")
+            }
             Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => return Err(e.into()),
             Ok(None) => anyhow::bail!("closed while joining"),
@@ -353,7 +363,9 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 fn on_frame(text: &str, tally: &mut Tally, node: &str, size: usize, shared: &Shared) {
     if text.starts_with(r#"{"type":"message""#) {
         let now = shared.now_us();
-        let (Some(origin), Some(body)) = (field(text, r#""origin":""#), field(text, r#""body":"b "#)) else { return };
+        let (Some(origin), Some(body)) = (field(text, r#""origin":""#), field(text, r#""body":"b "#)) else {
+            return;
+        };
         let mut parts = body.split(' ').map(|p| p.parse::<u64>().ok());
         let (Some(Some(sender)), Some(Some(n)), Some(Some(sent))) = (parts.next(), parts.next(), parts.next()) else {
             return;

@@ -107,7 +107,9 @@ struct Machine {
 fn machine() -> Machine {
     let mem_kib: f64 = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.split_whitespace().next()?.parse().ok()))
+        .and_then(|m| {
+            m.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
         .unwrap_or(0.0);
     Machine {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -123,25 +125,26 @@ fn targets(nodes: &[nodes::BenchNode]) -> anyhow::Result<Vec<Target>> {
         .collect()
 }
 
-fn print_steps(steps: &[Step]) {
+fn print_header() {
     println!(
         "{:>10} {:>13} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} | {:>6}",
         "msgs/s", "deliveries/s", "same p50", "p99", "p99.9", "cross p50", "p99", "p99.9", "errors"
     );
-    for s in steps {
-        println!(
-            "{:>10.0} {:>13.0} | {:>8.2} {:>8.2} {:>8.2} | {:>9.2} {:>8.2} {:>8.2} | {:>6}",
-            s.rate_msgs_s,
-            s.deliveries_per_s,
-            s.same_node.p50_ms,
-            s.same_node.p99_ms,
-            s.same_node.p999_ms,
-            s.cross_node.p50_ms,
-            s.cross_node.p99_ms,
-            s.cross_node.p999_ms,
-            s.errors
-        );
-    }
+}
+
+fn print_step(s: &Step) {
+    println!(
+        "{:>10.0} {:>13.0} | {:>8.2} {:>8.2} {:>8.2} | {:>9.2} {:>8.2} {:>8.2} | {:>6}",
+        s.rate_msgs_s,
+        s.deliveries_per_s,
+        s.same_node.p50_ms,
+        s.same_node.p99_ms,
+        s.same_node.p999_ms,
+        s.cross_node.p50_ms,
+        s.cross_node.p99_ms,
+        s.cross_node.p999_ms,
+        s.errors
+    );
 }
 
 fn write_json(path: &Option<PathBuf>, value: &impl Serialize) -> anyhow::Result<()> {
@@ -196,9 +199,11 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
     let fanout = (a.room_size - 1) as f64;
     let mut steps: Vec<Step> = Vec::new();
     let mut deliveries = a.start;
+    print_header();
     while deliveries <= a.max {
-        let step = load.step(deliveries / fanout, Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s)).await;
-        print_steps(std::slice::from_ref(&step));
+        let step =
+            load.step(deliveries / fanout, Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s)).await;
+        print_step(&step);
         let broke = step.cross_node.p99_ms > a.bound_ms || step.errors > 0;
         steps.push(step);
         if broke {
@@ -212,13 +217,16 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
         .filter(|s| s.cross_node.p99_ms <= a.bound_ms && s.errors == 0)
         .max_by(|x, y| x.deliveries_per_s.total_cmp(&y.deliveries_per_s))
         .cloned();
-    println!();
-    print_steps(&steps);
     match &best {
-        Some(b) => println!("\nbest within cross-node p99 <= {} ms: {:.0} deliveries/s", a.bound_ms, b.deliveries_per_s),
+        Some(b) => {
+            println!("\nbest within cross-node p99 <= {} ms: {:.0} deliveries/s", a.bound_ms, b.deliveries_per_s)
+        }
         None => println!("\nno step stayed within cross-node p99 <= {} ms", a.bound_ms),
     }
-    println!("acked {}, lost {}, duplicated {}, errors {}", accounting.acked, accounting.lost, accounting.duplicated, accounting.errors);
+    println!(
+        "acked {}, lost {}, duplicated {}, errors {}",
+        accounting.acked, accounting.lost, accounting.duplicated, accounting.errors
+    );
     #[derive(Serialize)]
     struct Out<'a> {
         scenario: &'static str,
@@ -251,9 +259,13 @@ async fn latency(ctx: &Ctx<'_>, a: LatencyArgs) -> anyhow::Result<()> {
     let load = Load::connect(config, &targets(&nodes)?).await?;
     let rate = a.deliveries / (a.room_size - 1) as f64;
     let step = load.step(rate, Duration::from_secs(3), Duration::from_secs(a.measure_s)).await;
-    print_steps(std::slice::from_ref(&step));
+    print_header();
+    print_step(&step);
     let accounting = load.finish(Duration::from_secs(3)).await;
-    println!("acked {}, lost {}, duplicated {}, errors {}", accounting.acked, accounting.lost, accounting.duplicated, accounting.errors);
+    println!(
+        "acked {}, lost {}, duplicated {}, errors {}",
+        accounting.acked, accounting.lost, accounting.duplicated, accounting.errors
+    );
     #[derive(Serialize)]
     struct Out {
         scenario: &'static str,
@@ -264,7 +276,18 @@ async fn latency(ctx: &Ctx<'_>, a: LatencyArgs) -> anyhow::Result<()> {
         step: Step,
         accounting: load::Accounting,
     }
-    write_json(ctx.json, &Out { scenario: "latency", machine: machine(), nodes: a.nodes, clients: a.clients, room_size: a.room_size, step, accounting })
+    write_json(
+        ctx.json,
+        &Out {
+            scenario: "latency",
+            machine: machine(),
+            nodes: a.nodes,
+            clients: a.clients,
+            room_size: a.room_size,
+            step,
+            accounting,
+        },
+    )
 }
 
 async fn idle(ctx: &Ctx<'_>, a: IdleArgs) -> anyhow::Result<()> {
@@ -291,12 +314,15 @@ async fn idle(ctx: &Ctx<'_>, a: IdleArgs) -> anyhow::Result<()> {
         rss_after_kib: u64,
         kib_per_connection: f64,
     }
-    write_json(ctx.json, &Out {
-        scenario: "idle",
-        machine: machine(),
-        connections: a.connections,
-        rss_before_kib: before,
-        rss_after_kib: after,
-        kib_per_connection: per,
-    })
+    write_json(
+        ctx.json,
+        &Out {
+            scenario: "idle",
+            machine: machine(),
+            connections: a.connections,
+            rss_before_kib: before,
+            rss_after_kib: after,
+            kib_per_connection: per,
+        },
+    )
 }

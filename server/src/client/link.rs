@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use meshchat_shared::client::{Chat, Status};
 use meshchat_shared::ServerFrame;
+use meshchat_shared::client::{Chat, Status};
 use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -44,12 +44,24 @@ fn backoff(n: u32) -> Duration {
     jitter((250.0 * 2f64.powi(n.min(5) as i32)).min(5_000.0))
 }
 
-pub(super) async fn run(config: ClientConfig, mut cmds: mpsc::UnboundedReceiver<Command>, events: mpsc::UnboundedSender<Event>) {
-    let mut c = Client { chat: Chat::new(&config.name, &config.rooms, None), events, reported: HashSet::new(), status: None, caught_up: false };
+pub(super) async fn run(
+    config: ClientConfig,
+    mut cmds: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let mut c = Client {
+        chat: Chat::new(&config.name, &config.rooms, None),
+        events,
+        reported: HashSet::new(),
+        status: None,
+        caught_up: false,
+    };
     for url in config.nodes.iter().rev() {
         c.chat.nodes.seed(url);
     }
-    let Some(mut url) = config.nodes.first().cloned() else { return };
+    let Some(mut url) = config.nodes.first().cloned() else {
+        return;
+    };
     let mut failures = 0u32;
     loop {
         c.chat.on_connecting();
@@ -159,7 +171,8 @@ impl Client {
             ServerFrame::Message { msg } => {
                 let mine = msg.author == self.chat.name;
                 let held = self.chat.room(&msg.room).is_some_and(|r| r.contains(&msg.author, &msg.id));
-                let pending = mine && self.chat.room(&msg.room).is_some_and(|r| r.pending.iter().any(|p| p.id == msg.id));
+                let pending =
+                    mine && self.chat.room(&msg.room).is_some_and(|r| r.pending.iter().any(|p| p.id == msg.id));
                 if pending {
                     // Acked on a connection that died before the ack came.
                     let _ = self.events.send(Event::Acked { id: msg.id.clone(), msg: msg.clone() });

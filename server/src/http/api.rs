@@ -24,12 +24,8 @@ const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn health(State(app): State<Arc<AppState>>) -> Json<Health> {
     app.metrics.http_requests.inc();
-    let peers = app
-        .cluster
-        .peers()
-        .into_iter()
-        .map(|p| (p.id, if p.up { PeerState::Up } else { PeerState::Down }))
-        .collect();
+    let peers =
+        app.cluster.peers().into_iter().map(|p| (p.id, if p.up { PeerState::Up } else { PeerState::Down })).collect();
     Json(Health {
         node: app.cluster.me().id.clone(),
         status: "ok".into(),
@@ -46,10 +42,8 @@ pub async fn nodes(State(app): State<Arc<AppState>>) -> Json<Nodes> {
 pub async fn rooms(State(app): State<Arc<AppState>>) -> Result<Json<Rooms>, ApiError> {
     app.metrics.http_requests.inc();
     let stored = app.store.rooms().await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
-    let mut rooms: HashMap<String, RoomSummary> = stored
-        .into_iter()
-        .map(|(room, messages)| (room.clone(), RoomSummary { room, messages, members: 0 }))
-        .collect();
+    let mut rooms: HashMap<String, RoomSummary> =
+        stored.into_iter().map(|(room, messages)| (room.clone(), RoomSummary { room, messages, members: 0 })).collect();
     // Stored rooms were joined or written to; an open room with nobody in
     // it and nothing stored (say, started by a poll) does not exist yet.
     for handle in app.hub.open_rooms() {
@@ -105,7 +99,9 @@ pub async fn get_messages(
             limits::validate_node_id(&origin)?;
             Some(Cursor { ts, origin, seq })
         }
-        _ => return Err(ApiError::invalid("before_ts, before_origin and before_seq go together")),
+        _ => {
+            return Err(ApiError::invalid("before_ts, before_origin and before_seq go together"));
+        }
     };
     let (messages, more) =
         app.store.history(&room, before, limit).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
@@ -129,7 +125,9 @@ pub async fn post_message(
         Err(e) if e.is_syntax() || e.is_eof() => {
             return Err(ApiError::new(ErrorCode::BadFrame, "the body must be a JSON object"));
         }
-        Err(_) => return Err(ApiError::invalid("the body needs name, id and body, all strings")),
+        Err(_) => {
+            return Err(ApiError::invalid("the body needs name, id and body, all strings"));
+        }
     };
     limits::validate_name(&post.name)?;
     limits::validate_msg_id(&post.id)?;

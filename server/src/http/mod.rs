@@ -2,6 +2,7 @@
 //! the web app.
 
 mod api;
+mod assets;
 mod error;
 mod poll;
 mod ws;
@@ -18,7 +19,6 @@ use axum::routing::get;
 use meshchat_shared::limits::MAX_FRAME_BYTES;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::services::{ServeDir, ServeFile};
 
 pub use error::ApiError;
 
@@ -59,10 +59,7 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES));
     let router = match web {
-        Some(dir) => {
-            let index = dir.join("index.html");
-            api.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
-        }
+        Some(dir) => api.fallback_service(assets::service(&dir)),
         None => api.fallback(no_web_app),
     };
     router.with_state(app)

@@ -150,8 +150,9 @@ async fn dial(
     peer: &PeerAddr,
     ctx: &MeshCtx,
 ) -> Result<Established, DialError> {
-    let connecting =
-        endpoint.connect_with(client.clone(), peer.addr, &peer.id).map_err(|e| DialError::Unreachable(e.to_string()))?;
+    let connecting = endpoint
+        .connect_with(client.clone(), peer.addr, &peer.id)
+        .map_err(|e| DialError::Unreachable(e.to_string()))?;
     let conn = match tokio::time::timeout(HANDSHAKE, connecting).await {
         Err(_) => return Err(DialError::Unreachable("handshake timed out".into())),
         Ok(Err(e)) if is_refusal(&e) => return Err(DialError::Refused(explain_refusal(&e))),
@@ -166,9 +167,10 @@ async fn dial(
             Some(Control::Hello { node, version, url }) if node == peer.id && version == MESH_VERSION => {
                 Ok(Established { conn: conn.clone(), send, recv, dialer: Dialer::Me, url })
             }
-            Some(Control::Hello { node, version, .. }) => {
-                Err(format!("peer answered as {node:?} speaking mesh version {version}, expected {:?} version {MESH_VERSION}", peer.id))
-            }
+            Some(Control::Hello { node, version, .. }) => Err(format!(
+                "peer answered as {node:?} speaking mesh version {version}, expected {:?} version {MESH_VERSION}",
+                peer.id
+            )),
             _ => Err("peer closed the handshake".to_owned()),
         }
     };
@@ -260,8 +262,12 @@ pub(super) async fn accept_loop(
                 }
                 // Both sides dialled at once and the peer dropped its own
                 // attempt: the tie-break, not a refusal.
-                Err(Refusal::Abandoned(e)) => tracing::debug!(%remote, "mesh dial abandoned by the peer: {e}"),
-                Err(Refusal::Refused(e)) => tracing::warn!(%remote, "refused a mesh connection: {e}"),
+                Err(Refusal::Abandoned(e)) => {
+                    tracing::debug!(%remote, "mesh dial abandoned by the peer: {e}")
+                }
+                Err(Refusal::Refused(e)) => {
+                    tracing::warn!(%remote, "refused a mesh connection: {e}")
+                }
             }
         });
     }
@@ -294,7 +300,9 @@ async fn accept_one(
     let handshake = async {
         let (send, mut recv) = match conn.accept_bi().await {
             Ok(s) => s,
-            Err(quinn::ConnectionError::ApplicationClosed(c)) => return Err(Refusal::Abandoned(c.to_string())),
+            Err(quinn::ConnectionError::ApplicationClosed(c)) => {
+                return Err(Refusal::Abandoned(c.to_string()));
+            }
             Err(e) => return Err(Refusal::Refused(format!("handshake failed: {e}"))),
         };
         match proto::read_frame::<Control>(&mut recv).await {
@@ -318,7 +326,9 @@ async fn accept_one(
         return refuse(format!("{node:?} is not one of this node's peers"));
     }
     // The TLS layer checked the chain to our CA; now the name.
-    let Some(leaf) = tls::peer_leaf(&conn) else { return refuse("no client certificate".into()) };
+    let Some(leaf) = tls::peer_leaf(&conn) else {
+        return refuse("no client certificate".into());
+    };
     if let Err(e) = tls::names_node(&leaf, &node) {
         return refuse(format!("claims to be {node:?} but its {e}"));
     }

@@ -123,7 +123,9 @@ impl MeshHandle {
         for chunk in msgs.chunks(proto::MSGS_PER_FRAME) {
             let frame = RoomFrame::Msgs(chunk.iter().map(|m| Message::clone(m)).collect());
             match proto::encode(&frame) {
-                Ok(bytes) => self.broadcast(|| PeerCmd::Room { room: room.to_owned(), job: RoomJob::Frame(bytes.clone()) }),
+                Ok(bytes) => {
+                    self.broadcast(|| PeerCmd::Room { room: room.to_owned(), job: RoomJob::Frame(bytes.clone()) })
+                }
                 Err(e) => tracing::error!(error = %e, "cannot encode messages for the mesh"),
             }
         }
@@ -216,7 +218,9 @@ impl Mesh {
         let mut accepted = BTreeMap::new();
         let mut tasks = Vec::new();
         for (id, queue) in self.queues {
-            let Some(peer) = self.config.peers.iter().find(|p| p.id == id).cloned() else { continue };
+            let Some(peer) = self.config.peers.iter().find(|p| p.id == id).cloned() else {
+                continue;
+            };
             let (tx, rx) = mpsc::channel(4);
             accepted.insert(id, tx);
             let link = link::Link {

@@ -22,23 +22,39 @@ pub const MSGS_PER_FRAME: usize = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Control {
     /// First frame each way: who I am, which mesh version, my browser URL.
-    Hello { node: String, version: u32, url: String },
+    Hello {
+        node: String,
+        version: u32,
+        url: String,
+    },
     /// My committed vector of every room I know (anti-entropy).
     Vectors(Vec<(String, RoomVector)>),
     /// I lack these; send them on the room's stream.
-    Want { room: String, ranges: Vec<Range> },
+    Want {
+        room: String,
+        ranges: Vec<Range>,
+    },
     /// A name came or went on my node.
-    Presence { room: String, name: String, online: bool },
+    Presence {
+        room: String,
+        name: String,
+        online: bool,
+    },
     /// Every name online on my node, per room (repairs lost presence frames).
     PresenceSnapshot(Vec<(String, Vec<String>)>),
-    Typing { room: String, name: String },
+    Typing {
+        room: String,
+        name: String,
+    },
 }
 
 /// A room stream: one per room per direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RoomFrame {
     /// First frame: which room this stream carries.
-    Open { room: String },
+    Open {
+        room: String,
+    },
     Msgs(Vec<Message>),
 }
 

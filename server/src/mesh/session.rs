@@ -288,8 +288,12 @@ fn on_control(shared: &Arc<Shared>, frame: Control) {
 
 /// One room's outgoing stream: live frames, and ranges read from the store.
 async fn write_room(shared: Arc<Shared>, room: String, mut rx: mpsc::Receiver<(Instant, RoomJob)>) {
-    let Ok(mut send) = shared.conn.open_uni().await else { return };
-    let Ok(open) = proto::encode(&RoomFrame::Open { room: room.clone() }) else { return };
+    let Ok(mut send) = shared.conn.open_uni().await else {
+        return;
+    };
+    let Ok(open) = proto::encode(&RoomFrame::Open { room: room.clone() }) else {
+        return;
+    };
     // The header is part of the handshake of this stream: never dropped.
     if send.write_all(&open).await.is_err() {
         return;
@@ -335,7 +339,9 @@ async fn send_ranges(
             }
             after = msgs.last().map_or(upto, |m| m.seq);
             for chunk in msgs.chunks(MSGS_PER_FRAME) {
-                let Ok(frame) = proto::encode(&RoomFrame::Msgs(chunk.to_vec())) else { continue };
+                let Ok(frame) = proto::encode(&RoomFrame::Msgs(chunk.to_vec())) else {
+                    continue;
+                };
                 if !shared.write(send, &frame, Instant::now(), last).await {
                     return false;
                 }
@@ -373,7 +379,9 @@ async fn read_room(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
                 if !bad.is_empty() {
                     tracing::warn!(peer = %shared.peer, room, count = bad.len(), "dropped malformed messages");
                 }
-                if !good.is_empty() && handle.send_wait(RoomCmd::Remote { from: from.clone(), msgs: good }).await.is_err() {
+                if !good.is_empty()
+                    && handle.send_wait(RoomCmd::Remote { from: from.clone(), msgs: good }).await.is_err()
+                {
                     return;
                 }
             }

@@ -64,7 +64,9 @@ impl Presence {
     /// A connection of `name` left here. Returns whether it was the name's
     /// last here (tell peers) and the room-wide change, if any.
     pub fn local_leave(&mut self, name: &str) -> (bool, Option<Change>) {
-        let Some(n) = self.local.get_mut(name) else { return (false, None) };
+        let Some(n) = self.local.get_mut(name) else {
+            return (false, None);
+        };
         *n -= 1;
         if *n > 0 {
             return (false, None);

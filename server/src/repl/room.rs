@@ -37,7 +37,13 @@ pub struct RoomCore {
 impl RoomCore {
     /// A room that has already delivered `vector`, whose largest stamp is `last_ts`.
     pub fn new(room: &str, node: &str, vector: RoomVector, last_ts: u64) -> Self {
-        RoomCore { room: room.to_owned(), node: node.to_owned(), vector, hlc: Hlc::new(last_ts), pending: BTreeMap::new() }
+        RoomCore {
+            room: room.to_owned(),
+            node: node.to_owned(),
+            vector,
+            hlc: Hlc::new(last_ts),
+            pending: BTreeMap::new(),
+        }
     }
 
     pub fn room(&self) -> &str {

@@ -88,10 +88,7 @@ mod tests {
         let remote = v(&[("n1", 9), ("n2", 1)]);
         assert_eq!(
             missing(&local, &remote),
-            [
-                Range { origin: "n2".into(), after: 1, upto: 4 },
-                Range { origin: "n3".into(), after: 0, upto: 2 }
-            ]
+            [Range { origin: "n2".into(), after: 1, upto: 4 }, Range { origin: "n3".into(), after: 0, upto: 2 }]
         );
         assert!(missing(&remote, &local).is_empty());
         assert_eq!(missing(&local, &remote).iter().map(Range::len).sum::<u64>(), 5);

@@ -110,9 +110,10 @@ impl Room {
 
     async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
         loop {
-            let grace_ends = self.presence.next_deadline().map(|at| {
-                Instant::now() + Duration::from_millis(at.saturating_sub(now_ms()))
-            });
+            let grace_ends = self
+                .presence
+                .next_deadline()
+                .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
             let next_commit = async {
                 match self.commits.front_mut() {
                     Some(p) => (&mut p.done).await.unwrap_or(Err(StoreError::Closed)),
@@ -162,7 +163,9 @@ impl Room {
             RoomCmd::Remote { from, msgs } => self.on_remote(&from, msgs).await,
             RoomCmd::PeerPresence { peer, names } => self.on_peer_presence(&peer, names),
             RoomCmd::PeerPresenceUpdate { peer, name, online } => self.on_peer_presence_update(&peer, &name, online),
-            RoomCmd::PeerDown { peer } => self.presence.peer_down(&peer, now_ms(), self.ctx.config.grace.as_millis() as u64),
+            RoomCmd::PeerDown { peer } => {
+                self.presence.peer_down(&peer, now_ms(), self.ctx.config.grace.as_millis() as u64)
+            }
             RoomCmd::PeerTyping { name } => self.on_peer_typing(&name),
         }
     }

@@ -57,7 +57,9 @@ impl Room {
     }
 
     pub(super) fn remove_member(&mut self, id: ConnId) {
-        let Some(member) = self.members.remove(&id) else { return };
+        let Some(member) = self.members.remove(&id) else {
+            return;
+        };
         let name = member.conn.name_arc();
         let (last_here, change) = self.presence.local_leave(&name);
         if last_here {
@@ -77,7 +79,9 @@ impl Room {
     }
 
     pub(super) fn on_typing(&mut self, conn: ConnId) {
-        let Some(name) = self.members.get(&conn).map(|m| m.conn.name_arc()) else { return };
+        let Some(name) = self.members.get(&conn).map(|m| m.conn.name_arc()) else {
+            return;
+        };
         self.on_peer_typing(&name);
         if let Some(mesh) = &self.ctx.mesh {
             mesh.typing(&self.name, &name);
@@ -142,7 +146,9 @@ impl Room {
     /// What a client holding `since` lacks (the latest messages without it).
     pub(super) async fn catch_up(&self, since: Option<&RoomVector>) -> CatchUp {
         let latest = |gap| CatchUp { messages: self.cache.latest(BACKLOG), vector: self.committed.clone(), gap };
-        let Some(since) = since else { return latest(false) };
+        let Some(since) = since else {
+            return latest(false);
+        };
         let mut vector = self.committed.clone();
         vector.merge(since);
         let missing = since.missing_from(&self.committed);

@@ -65,19 +65,48 @@ pub struct CatchUp {
 }
 
 pub enum RoomCmd {
-    Join { conn: ConnHandle, since: Option<RoomVector> },
-    Leave { conn: ConnId },
-    Send { to: AckTo, author: Arc<str>, id: String, body: String },
-    Typing { conn: ConnId },
-    CatchUp { since: RoomVector, reply: oneshot::Sender<CatchUp> },
+    Join {
+        conn: ConnHandle,
+        since: Option<RoomVector>,
+    },
+    Leave {
+        conn: ConnId,
+    },
+    Send {
+        to: AckTo,
+        author: Arc<str>,
+        id: String,
+        body: String,
+    },
+    Typing {
+        conn: ConnId,
+    },
+    CatchUp {
+        since: RoomVector,
+        reply: oneshot::Sender<CatchUp>,
+    },
     /// Messages replicated from a peer.
-    Remote { from: Arc<str>, msgs: Vec<Message> },
+    Remote {
+        from: Arc<str>,
+        msgs: Vec<Message>,
+    },
     /// Every name online on a peer in this room.
-    PeerPresence { peer: Arc<str>, names: BTreeSet<String> },
-    PeerPresenceUpdate { peer: Arc<str>, name: String, online: bool },
+    PeerPresence {
+        peer: Arc<str>,
+        names: BTreeSet<String>,
+    },
+    PeerPresenceUpdate {
+        peer: Arc<str>,
+        name: String,
+        online: bool,
+    },
     /// The peer went away: its names start their grace period.
-    PeerDown { peer: Arc<str> },
-    PeerTyping { name: Arc<str> },
+    PeerDown {
+        peer: Arc<str>,
+    },
+    PeerTyping {
+        name: Arc<str>,
+    },
 }
 
 /// What a room publishes for pollers and the room list.

@@ -20,7 +20,9 @@ impl Room {
         for m in msgs {
             match self.core.receive(m) {
                 Ok(deliverable) => ready.extend(deliverable),
-                Err(e) => tracing::warn!(room = %self.name, peer = from, "refused a replicated message: {e}"),
+                Err(e) => {
+                    tracing::warn!(room = %self.name, peer = from, "refused a replicated message: {e}")
+                }
             }
         }
         if !ready.is_empty() && !self.broken {

@@ -45,7 +45,9 @@ impl Session {
         if !self.bucket.take(Instant::now()) {
             let id = match &frame {
                 // A typing hint is dropped without a word: nothing to retry.
-                Ok(ClientFrame::Typing { .. }) => return self.ctx.metrics.error(ErrorCode::RateLimited),
+                Ok(ClientFrame::Typing { .. }) => {
+                    return self.ctx.metrics.error(ErrorCode::RateLimited);
+                }
                 Ok(ClientFrame::Send { id, .. }) => Some(id.as_str()),
                 _ => None,
             };
@@ -122,7 +124,8 @@ impl Session {
         let Some(handle) = self.joined.get(room) else {
             return self.error(ErrorCode::NotJoined, "join the room before sending to it", Some(&id));
         };
-        let cmd = RoomCmd::Send { to: AckTo::Conn(self.conn.clone()), author: self.conn.name_arc(), id: id.clone(), body };
+        let cmd =
+            RoomCmd::Send { to: AckTo::Conn(self.conn.clone()), author: self.conn.name_arc(), id: id.clone(), body };
         if let Err(code) = handle.send(cmd) {
             self.error(code, "the room is busy; send again", Some(&id));
         }

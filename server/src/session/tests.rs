@@ -87,7 +87,10 @@ impl Harness {
     }
 
     async fn next(&mut self) -> Message {
-        tokio::time::timeout(Duration::from_secs(5), self.from_session.recv()).await.expect("timed out").expect("closed")
+        tokio::time::timeout(Duration::from_secs(5), self.from_session.recv())
+            .await
+            .expect("timed out")
+            .expect("closed")
     }
 
     async fn frame(&mut self) -> ServerFrame {

@@ -189,9 +189,8 @@ impl Store {
         let room = room.to_owned();
         self.read(move |c| {
             let mut snap = RoomSnapshot::default();
-            let mut st = c.prepare_cached(
-                "SELECT origin, MAX(seq), MAX(ts) FROM messages WHERE room = ?1 GROUP BY origin",
-            )?;
+            let mut st =
+                c.prepare_cached("SELECT origin, MAX(seq), MAX(ts) FROM messages WHERE room = ?1 GROUP BY origin")?;
             let mut rows = st.query([&room])?;
             while let Some(r) = rows.next()? {
                 let origin: String = r.get(0)?;
@@ -203,9 +202,8 @@ impl Store {
                  ORDER BY ts DESC, origin DESC, seq DESC LIMIT ?2",
                 schema::COLUMNS
             ))?;
-            snap.recent = st
-                .query_map(params![room, recent as i64], schema::message_from_row)?
-                .collect::<Result<Vec<_>, _>>()?;
+            snap.recent =
+                st.query_map(params![room, recent as i64], schema::message_from_row)?.collect::<Result<Vec<_>, _>>()?;
             snap.recent.reverse();
             let mut st = c.prepare_cached("SELECT idem FROM messages WHERE room = ?1")?;
             let mut rows = st.query([&room])?;

@@ -84,7 +84,9 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
         }
         Some(v) if v == SCHEMA_VERSION => {}
         Some(v) if v == "1" => upgrade_from_1(conn)?,
-        Some(v) => return Err(StoreError::Incompatible(format!("schema version {v}, expected {SCHEMA_VERSION}"))),
+        Some(v) => {
+            return Err(StoreError::Incompatible(format!("schema version {v}, expected {SCHEMA_VERSION}")));
+        }
     }
     conn.execute_batch("CREATE INDEX IF NOT EXISTS messages_idem ON messages (room, idem)")?;
     match get("node")? {
@@ -124,9 +126,8 @@ fn upgrade_from_1(conn: &Connection) -> Result<(), StoreError> {
 
 pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let vc: String = row.get(7)?;
-    let vc: RoomVector = serde_json::from_str(&vc).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let vc: RoomVector = serde_json::from_str(&vc)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok(Message {
         room: row.get(0)?,
         id: row.get(1)?,

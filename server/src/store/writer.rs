@@ -21,10 +21,7 @@ const MAX_BATCH: usize = 4096;
 
 pub enum WriteOp {
     /// Store messages; `done` fires after the commit that holds them.
-    Append {
-        msgs: Vec<Stored>,
-        done: oneshot::Sender<Result<(), StoreError>>,
-    },
+    Append { msgs: Vec<Stored>, done: oneshot::Sender<Result<(), StoreError>> },
     /// Mark a stored message as the hidden copy of a duplicate.
     Hide { room: String, origin: String, seq: u64 },
     /// Record that a room exists (someone joined it).
@@ -139,7 +136,16 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                         let vc = serde_json::to_string(&m.vc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         let idem = super::idem_hash(&m.author, &m.id) as i64;
                         let added = insert.execute(params![
-                            m.room, m.id, m.author, m.body, m.origin, m.seq as i64, m.ts as i64, vc, *hidden, idem
+                            m.room,
+                            m.id,
+                            m.author,
+                            m.body,
+                            m.origin,
+                            m.seq as i64,
+                            m.ts as i64,
+                            vc,
+                            *hidden,
+                            idem
                         ])?;
                         if added == 1 && !hidden {
                             *counts.entry(m.room.as_str()).or_default() += 1;

@@ -78,11 +78,13 @@ impl Driver {
         let mut options = json!({"binary": "/usr/bin/chromium", "args": args});
         // Headless windows have a minimum width; a phone is emulated.
         if width < 600 {
-            options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}});
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}});
         }
         caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await.expect("start a browser");
+        let client =
+            ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await.expect("start a browser");
         Browser { client, _profile: profile }
     }
 }
@@ -141,7 +143,11 @@ impl Browser {
     pub async fn wait_connected(&self) {
         self.wait_true("document.querySelector('.status.ok') !== null", "the connected status").await;
         // Joined and synced: the room's first rows or its beginning are shown.
-        self.wait_true("document.querySelector('#composer-input') && !document.querySelector('#composer-input').disabled", "the composer").await;
+        self.wait_true(
+            "document.querySelector('#composer-input') && !document.querySelector('#composer-input').disabled",
+            "the composer",
+        )
+        .await;
     }
 
     /// Types a message into the composer and presses Enter.
@@ -201,6 +207,11 @@ impl Drop for Browser {
     /// chromedriver is gone: end whatever runs with this profile.
     fn drop(&mut self) {
         let profile = self._profile.path().display().to_string();
-        let _ = Command::new("pkill").args(["-f", &format!("--user-data-dir={profile}")]).status();
+        // `--` so that pkill does not read the pattern as an option.
+        let _ = Command::new("pkill")
+            .args(["-f", "--", &format!("--user-data-dir={profile}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }

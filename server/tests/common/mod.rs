@@ -115,7 +115,8 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(url: &str) -> Client {
-        let (ws, _) = tokio::time::timeout(WAIT, connect_async(url)).await.expect("connect timed out").expect("connect");
+        let (ws, _) =
+            tokio::time::timeout(WAIT, connect_async(url)).await.expect("connect timed out").expect("connect");
         Client { ws, name: String::new() }
     }
 
@@ -147,7 +148,9 @@ impl Client {
             match tokio::time::timeout(d, self.ws.next()).await {
                 Err(_) => return None,
                 Ok(None) | Ok(Some(Err(_))) => return None,
-                Ok(Some(Ok(WsMessage::Text(t)))) => return Some(serde_json::from_str(&t).expect("frame is JSON")),
+                Ok(Some(Ok(WsMessage::Text(t)))) => {
+                    return Some(serde_json::from_str(&t).expect("frame is JSON"));
+                }
                 Ok(Some(Ok(WsMessage::Close(_)))) => return None,
                 Ok(Some(Ok(_))) => continue,
             }
@@ -271,7 +274,8 @@ pub async fn http_text(method: &str, url: &str, body: Option<&str>) -> (u16, Str
     let text = String::from_utf8_lossy(&buf).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
     (status, body)
 }
 
@@ -346,7 +350,11 @@ impl Mesh {
     }
 
     pub fn peers_arg(ids: &[String], ports: &[u16], me: usize) -> String {
-        (0..ids.len()).filter(|&j| j != me).map(|j| format!("{}=127.0.0.1:{}", ids[j], ports[j])).collect::<Vec<_>>().join(",")
+        (0..ids.len())
+            .filter(|&j| j != me)
+            .map(|j| format!("{}=127.0.0.1:{}", ids[j], ports[j]))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     fn spawn(root: &Path, ids: &[String], ports: &[u16], i: usize, extra: &[&str], certs: &Path) -> NodeProc {
@@ -362,7 +370,6 @@ impl Mesh {
     pub fn log(&self, i: usize) -> String {
         std::fs::read_to_string(self.dir.path().join(format!("n{}.log", i + 1))).unwrap_or_default()
     }
-
 }
 
 /// Waits until `node`'s health shows `count` peers up.
@@ -410,7 +417,9 @@ pub async fn all_messages(n: &NodeProc, room: &str) -> Vec<Value> {
             (Some(true), Some(f)) => {
                 url = n.url(&format!(
                     "/api/rooms/{room}/messages?limit=200&before_ts={}&before_origin={}&before_seq={}",
-                    f["ts"], f["origin"].as_str().unwrap(), f["seq"]
+                    f["ts"],
+                    f["origin"].as_str().unwrap(),
+                    f["seq"]
                 ));
             }
             _ => return out,

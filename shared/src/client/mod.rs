@@ -226,13 +226,17 @@ impl Chat {
     }
 
     fn emit_join(&mut self, room: &str) {
-        let Some(r) = self.rooms.get(room) else { return };
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
         let since = (r.message_count() > 0).then(|| r.vector.clone());
         self.outgoing.push(ClientFrame::Join { room: room.to_owned(), since });
     }
 
     fn resend_pending(&mut self, room: &str, now_ms: u64) {
-        let Some(r) = self.rooms.get_mut(room) else { return };
+        let Some(r) = self.rooms.get_mut(room) else {
+            return;
+        };
         for p in r.pending.iter_mut().filter(|p| p.failed.is_none()) {
             p.sent_ms = Some(now_ms);
             p.retry_at = None;
@@ -243,7 +247,9 @@ impl Chat {
 
     fn on_message(&mut self, msg: Message) {
         let current = self.current.clone();
-        let Some(r) = self.rooms.get_mut(&msg.room) else { return };
+        let Some(r) = self.rooms.get_mut(&msg.room) else {
+            return;
+        };
         r.stop_typing(&msg.author);
         // One of ours, acked on a connection we lost, seen again here.
         if msg.author == self.name {
@@ -269,7 +275,9 @@ impl Chat {
     }
 
     fn on_ack(&mut self, id: &str, msg: Message) {
-        let Some(r) = self.rooms.get_mut(&msg.room) else { return };
+        let Some(r) = self.rooms.get_mut(&msg.room) else {
+            return;
+        };
         r.remove_pending(id);
         r.absorb(&msg.origin, msg.seq);
         r.insert(msg);
@@ -309,7 +317,9 @@ impl Chat {
     /// Sends a failed message again, with its original id.
     pub fn retry(&mut self, room: &str, id: &str, now_ms: u64) {
         let ready = self.is_ready();
-        let Some(p) = self.rooms.get_mut(room).and_then(|r| r.pending_mut(id)) else { return };
+        let Some(p) = self.rooms.get_mut(room).and_then(|r| r.pending_mut(id)) else {
+            return;
+        };
         p.failed = None;
         p.attempts = 0;
         p.retry_at = None;
@@ -376,7 +386,9 @@ impl Chat {
     /// Asks for the page of messages before the oldest shown.
     pub fn load_older(&mut self, room: &str) {
         let ready = self.is_ready();
-        let Some(r) = self.rooms.get_mut(room) else { return };
+        let Some(r) = self.rooms.get_mut(room) else {
+            return;
+        };
         if !ready || !r.more || r.loading_older || !r.synced {
             return;
         }

@@ -12,7 +12,10 @@ pub const TYPING_SHOWN_MS: u64 = 5_000;
 pub enum Entry {
     Msg(Message),
     /// Someone came or went, stamped with this browser's clock.
-    Presence { name: String, online: bool },
+    Presence {
+        name: String,
+        online: bool,
+    },
 }
 
 /// A message typed here and not yet acknowledged by a node: the outbox.

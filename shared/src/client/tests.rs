@@ -59,7 +59,11 @@ fn a_refused_send_is_retried_with_the_same_id_then_fails_in_words() {
     c.take_outgoing();
     let busy = |c: &mut Chat, t| {
         c.on_frame(
-            ServerFrame::Error { code: ErrorCode::RateLimited, message: "too many frames".into(), id: Some("id1".into()) },
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                message: "too many frames".into(),
+                id: Some("id1".into()),
+            },
             t,
         )
     };
@@ -70,7 +74,10 @@ fn a_refused_send_is_retried_with_the_same_id_then_fails_in_words() {
     c.tick(1_000);
     assert!(c.take_outgoing().is_empty());
     c.tick(1_110);
-    assert_eq!(c.take_outgoing(), [ClientFrame::Send { room: "general".into(), id: "id1".into(), body: "hello".into() }]);
+    assert_eq!(
+        c.take_outgoing(),
+        [ClientFrame::Send { room: "general".into(), id: "id1".into(), body: "hello".into() }]
+    );
     // Refused again and again: after MAX_ATTEMPTS it has failed, in words.
     let mut t = 1_200;
     for _ in 0..10 {
@@ -84,7 +91,10 @@ fn a_refused_send_is_retried_with_the_same_id_then_fails_in_words() {
     c.take_outgoing();
     c.retry("general", "id1", t);
     assert_eq!(pending(&c, "general"), [("id1".into(), None)]);
-    assert_eq!(c.take_outgoing(), [ClientFrame::Send { room: "general".into(), id: "id1".into(), body: "hello".into() }]);
+    assert_eq!(
+        c.take_outgoing(),
+        [ClientFrame::Send { room: "general".into(), id: "id1".into(), body: "hello".into() }]
+    );
     c.discard("general", "id1");
     assert!(pending(&c, "general").is_empty());
 }
@@ -94,7 +104,11 @@ fn an_invalid_send_fails_at_once() {
     let mut c = ready();
     c.send("general", "id1", "hello", 100).unwrap();
     c.on_frame(
-        ServerFrame::Error { code: ErrorCode::Invalid, message: "body must be 1-4000 characters".into(), id: Some("id1".into()) },
+        ServerFrame::Error {
+            code: ErrorCode::Invalid,
+            message: "body must be 1-4000 characters".into(),
+            id: Some("id1".into()),
+        },
         110,
     );
     let failed = pending(&c, "general")[0].1.clone().unwrap();
@@ -147,10 +161,7 @@ fn the_outbox_survives_a_reload_and_goes_out_once_connected() {
 #[test]
 fn status_says_connected_moving_or_offline() {
     let mut c = Chat::new("alice", &["general".into()], None);
-    c.nodes.learn(&[
-        meshchat_node("n1", true),
-        meshchat_node("n2", true),
-    ]);
+    c.nodes.learn(&[meshchat_node("n1", true), meshchat_node("n2", true)]);
     assert_eq!(c.status(), Status::Connecting);
     c.on_open();
     c.on_frame(ServerFrame::Welcome { v: 1, node: "n1".into(), name: "alice".into(), nodes: vec![] }, 0);
@@ -288,7 +299,11 @@ fn older_pages_are_asked_for_once_at_a_time() {
     assert_eq!(out.len(), 1);
     assert!(matches!(&out[0], ClientFrame::History { before: Some(b), .. } if b.seq == 60));
     c.on_frame(
-        ServerFrame::History { room: "general".into(), messages: vec![msg("general", "n1", 59, 590, "bob", "y")], more: false },
+        ServerFrame::History {
+            room: "general".into(),
+            messages: vec![msg("general", "n1", 59, 590, "bob", "y")],
+            more: false,
+        },
         0,
     );
     let room = c.room("general").unwrap();
@@ -299,6 +314,9 @@ fn older_pages_are_asked_for_once_at_a_time() {
 
 #[test]
 fn errors_read_as_words() {
-    assert_eq!(explain(ErrorCode::Invalid, "body must be 1-4000 characters"), "That was not accepted. Body must be 1-4000 characters.");
+    assert_eq!(
+        explain(ErrorCode::Invalid, "body must be 1-4000 characters"),
+        "That was not accepted. Body must be 1-4000 characters."
+    );
     assert_eq!(explain(ErrorCode::Unavailable, "the room is busy"), ErrorCode::Unavailable.describe());
 }

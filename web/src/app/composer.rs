@@ -53,7 +53,9 @@ pub fn Composer() -> impl IntoView {
     let send = {
         let ctx = ctx.clone();
         move || {
-            let Some(r) = room.get_untracked() else { return };
+            let Some(r) = room.get_untracked() else {
+                return;
+            };
             let body = drafts.with_untracked(|d| d.get(&r).cloned()).unwrap_or_default();
             if body.trim().is_empty() || body.chars().count() > MAX_BODY_CHARS {
                 return;
@@ -81,7 +83,9 @@ pub fn Composer() -> impl IntoView {
     let on_input = {
         let ctx = ctx.clone();
         move |ev: leptos::ev::Event| {
-            let Some(r) = room.get_untracked() else { return };
+            let Some(r) = room.get_untracked() else {
+                return;
+            };
             let text = event_target_value(&ev);
             let typing = !text.trim().is_empty();
             drafts.update(|d| {

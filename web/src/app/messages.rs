@@ -44,7 +44,9 @@ pub fn MessageList() -> impl IntoView {
     });
     let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
 
-    let measure = move || list.get_untracked().map(|el| (el.scroll_top() as f64, el.scroll_height() as f64, el.client_height() as f64));
+    let measure = move || {
+        list.get_untracked().map(|el| (el.scroll_top() as f64, el.scroll_height() as f64, el.client_height() as f64))
+    };
     let to_bottom = move || {
         if let Some(el) = list.get_untracked() {
             el.set_scroll_top(el.scroll_height());
@@ -54,7 +56,9 @@ pub fn MessageList() -> impl IntoView {
     let on_scroll = {
         let ctx = ctx.clone();
         move |_| {
-            let Some((top, height, client)) = measure() else { return };
+            let Some((top, height, client)) = measure() else {
+                return;
+            };
             last.set_value(Scroll { top, height });
             let bottom = height - top - client < STICKY_PX;
             at_bottom.set(bottom);
@@ -84,8 +88,14 @@ pub fn MessageList() -> impl IntoView {
             let appended = !switched && prev.as_ref().is_some_and(|(_, _, l)| *l != last_key);
             let ctx = ctx.clone();
             let room_now = current.clone();
+            let shown = first.is_some();
             request_animation_frame(move || {
-                let Some((_, height, client)) = measure() else { return };
+                if shown {
+                    crate::perf::mark_once(crate::perf::FIRST_MESSAGE);
+                }
+                let Some((_, height, client)) = measure() else {
+                    return;
+                };
                 if switched {
                     new_below.set(false);
                     let saved = room_now.as_ref().and_then(|r| positions.with_value(|p| p.get(r).copied().flatten()));
@@ -112,7 +122,9 @@ pub fn MessageList() -> impl IntoView {
                 }
                 // A room too short to scroll up cannot ask for more by
                 // scrolling: ask now.
-                if height <= client + 1.0 && let Some(r) = &room_now {
+                if height <= client + 1.0
+                    && let Some(r) = &room_now
+                {
                     ctx.act(|c| c.load_older(r));
                 }
             });

@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
     follow_system_theme(theme);
     let name = RwSignal::new(prefs::name());
     let tabs = Tabs::start(theme, name);
+    crate::perf::mark_once(crate::perf::MOUNTED);
     view! {
         {move || match name.get() {
             None => view! { <onboarding::Onboarding on_name=move |n: String| {
@@ -69,7 +70,9 @@ pub fn App() -> impl IntoView {
 fn follow_system_theme(theme: RwSignal<Theme>) {
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
-    let Some(mql) = window().match_media("(prefers-color-scheme: dark)").ok().flatten() else { return };
+    let Some(mql) = window().match_media("(prefers-color-scheme: dark)").ok().flatten() else {
+        return;
+    };
     let on_change = Closure::<dyn Fn(web_sys::MediaQueryListEvent)>::new(move |ev: web_sys::MediaQueryListEvent| {
         if prefs::saved_theme().is_none() {
             theme.set(if ev.matches() { Theme::Dark } else { Theme::Light });

@@ -18,9 +18,8 @@ pub fn Sidebar() -> impl IntoView {
     let drawer = ctx.drawer;
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
-    let rooms = Memo::new(move |_| {
-        chat.with(|c| c.rooms.values().map(|r| (r.name.clone(), r.unread)).collect::<Vec<_>>())
-    });
+    let rooms =
+        Memo::new(move |_| chat.with(|c| c.rooms.values().map(|r| (r.name.clone(), r.unread)).collect::<Vec<_>>()));
     let current = Memo::new(move |_| chat.with(|c| c.current.clone()));
     let name = chat.with_untracked(|c| c.name.clone());
 

@@ -1,0 +1,198 @@
+//! The web app's cost to a user: its gzipped size, and the time from page
+//! load to the first message on the screen, in headless Chromium against a
+//! real node serving the trunk build (`scripts/build-web` first).
+//!
+//! `cargo bench -p meshchat --bench web_load [-- --json FILE]` (FILE relative
+//! to the workspace's root). Under
+//! `cargo test` it runs once of each kind, as a check that it still works.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../tests/browser/mod.rs"]
+mod browser;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+
+use browser::{Browser, Driver, dist};
+use common::{Client, NodeProc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Messages in the room the user comes back to.
+const BACKLOG: usize = 100;
+
+/// One page load, in ms from the start of navigation.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Load {
+    /// index.html received.
+    html_ms: f64,
+    /// The wasm received (its transfer included).
+    wasm_ms: f64,
+    /// The app mounted: the wasm compiled and running.
+    mounted_ms: f64,
+    /// The node's `welcome`.
+    connected_ms: f64,
+    /// The first message in the DOM, at the next animation frame.
+    first_message_ms: f64,
+    /// Bytes of the wasm over the wire (0 when served from the cache).
+    wasm_transfer_bytes: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Sizes {
+    wasm_bytes: u64,
+    wasm_gzip_bytes: u64,
+    js_bytes: u64,
+    js_gzip_bytes: u64,
+    css_bytes: u64,
+    css_gzip_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Out {
+    scenario: &'static str,
+    backlog: usize,
+    sizes: Sizes,
+    /// A fresh browser profile: nothing cached.
+    cold: Vec<Load>,
+    /// The same browser loading the page again.
+    warm: Vec<Load>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let bench = args.iter().any(|a| a == "--bench");
+    let json = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
+    let (cold_runs, warm_runs) = if bench { (5, 10) } else { (1, 1) };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let out = rt.block_on(run(cold_runs, warm_runs));
+    report(&out);
+    if let Some(path) = json {
+        // cargo runs benches in the package's directory: a relative path is
+        // taken from the workspace's root instead, where the command was typed.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+        std::fs::write(&path, serde_json::to_string_pretty(&out).unwrap()).unwrap();
+        println!("wrote {}", path.display());
+    }
+}
+
+async fn run(cold_runs: usize, warm_runs: usize) -> Out {
+    let web = dist();
+    let sizes = sizes(&web);
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let (mut seed, _) = Client::hello(&node.ws_url(), "seed").await;
+    seed.join("general", None).await;
+    for i in 0..BACKLOG {
+        seed.say("general", &format!("seed-{i}"), &format!("message number {i} of the backlog")).await;
+    }
+
+    let driver = Driver::start();
+    let mut cold = Vec::new();
+    let mut last = None;
+    for _ in 0..cold_runs {
+        let b = driver.browser(1280, 800).await;
+        // A returning user on a new browser: the name is known, nothing is
+        // cached. Setting it needs a page of the app's origin first.
+        b.goto(&node.url("/api/health")).await;
+        b.eval("localStorage.setItem('meshchat.name', 'reader') || true").await;
+        b.goto(&node.url("/")).await;
+        cold.push(measure(&b).await);
+        if let Some(prev) = last.replace(b) {
+            prev.close().await;
+        }
+    }
+    let b = last.unwrap();
+    let mut warm = Vec::new();
+    for _ in 0..warm_runs {
+        b.goto(&node.url("/")).await;
+        warm.push(measure(&b).await);
+    }
+    b.close().await;
+    Out { scenario: "web", backlog: BACKLOG, sizes, cold, warm }
+}
+
+/// Waits for the app's first-message mark, then reads the page's timings.
+async fn measure(b: &Browser) -> Load {
+    b.wait_true("performance.getEntriesByName('meshchat:first-message').length > 0", "the first message").await;
+    let v = b
+        .eval(
+            "(() => {
+                const mark = n => performance.getEntriesByName(n)[0].startTime;
+                const nav = performance.getEntriesByType('navigation')[0];
+                const wasm = performance.getEntriesByType('resource').find(e => e.name.endsWith('.wasm'));
+                return {
+                    html_ms: nav.responseEnd,
+                    wasm_ms: wasm ? wasm.responseEnd : 0,
+                    mounted_ms: mark('meshchat:mounted'),
+                    connected_ms: mark('meshchat:connected'),
+                    first_message_ms: mark('meshchat:first-message'),
+                    wasm_transfer_bytes: wasm ? wasm.transferSize : 0,
+                };
+            })()",
+        )
+        .await;
+    let load: Load = serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}"));
+    // The marks come in the order the app reaches them.
+    assert!(0.0 < load.mounted_ms && load.mounted_ms <= load.connected_ms, "{load:?}");
+    assert!(load.connected_ms <= load.first_message_ms, "{load:?}");
+    let shown: Value = b.eval("document.querySelectorAll('.msg').length").await;
+    assert!(shown.as_u64().unwrap() > 0, "the mark came before any message was shown");
+    load
+}
+
+fn sizes(web: &Path) -> Sizes {
+    let size = |ext: &str, gz: bool| -> u64 {
+        let file = std::fs::read_dir(web)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(&format!(".{ext}{}", if gz { ".gz" } else { "" })))
+            .unwrap_or_else(|| panic!("no .{ext} in {} (run scripts/build-web)", web.display()));
+        std::fs::metadata(file).unwrap().len()
+    };
+    Sizes {
+        wasm_bytes: size("wasm", false),
+        wasm_gzip_bytes: size("wasm", true),
+        js_bytes: size("js", false),
+        js_gzip_bytes: size("js", true),
+        css_bytes: size("css", false),
+        css_gzip_bytes: size("css", true),
+    }
+}
+
+fn report(out: &Out) {
+    let s = &out.sizes;
+    let kib = |b: u64| b as f64 / 1024.0;
+    println!(
+        "web app: wasm {:.1} KiB ({:.1} KiB gzip), JS {:.1} KiB ({:.1} KiB gzip), CSS {:.1} KiB ({:.1} KiB gzip)",
+        kib(s.wasm_bytes),
+        kib(s.wasm_gzip_bytes),
+        kib(s.js_bytes),
+        kib(s.js_gzip_bytes),
+        kib(s.css_bytes),
+        kib(s.css_gzip_bytes)
+    );
+    println!("page load → first message, ms from navigation start (a room with {} messages):", out.backlog);
+    println!("  load       runs |  html p50   wasm p50  mounted p50  connected p50  first msg p50   first msg max");
+    for (name, runs) in [("cold", &out.cold), ("warm", &out.warm)] {
+        let p50 = |f: fn(&Load) -> f64| median(runs.iter().map(f).collect());
+        let max = runs.iter().map(|l| l.first_message_ms).fold(0.0, f64::max);
+        println!(
+            "  {name:<8} {:>6} | {:>8.1} {:>10.1} {:>12.1} {:>14.1} {:>14.1} {:>15.1}",
+            runs.len(),
+            p50(|l| l.html_ms),
+            p50(|l| l.wasm_ms),
+            p50(|l| l.mounted_ms),
+            p50(|l| l.connected_ms),
+            p50(|l| l.first_message_ms),
+            max
+        );
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
