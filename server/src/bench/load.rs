@@ -3,8 +3,10 @@
 //!
 //! A body is `b <sender> <n> <sent µs>`: the receiver needs no other state
 //! to know who sent it, which of their messages it is, and how long it took.
-//! Receivers find the origin and the body in the frame's text without a full
-//! JSON parse, so the generator spends its CPU on sockets, not on itself.
+//! Frames sent are the shared crate's `ClientFrame`s. Receivers find the
+//! origin and the body in the frame's text without a full JSON parse (and
+//! keep no message lists, unlike the client library): the generator must
+//! cost less than the nodes it loads, or it measures itself.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
+use meshchat_shared::ClientFrame;
 use rand::Rng;
 use serde::Serialize;
 use tokio::net::TcpSocket;
@@ -303,8 +306,8 @@ async fn client(
                     continue;
                 }
                 let body = format!("b {} {} {}", tally.idx, n, shared.now_us());
-                let frame = format!(r#"{{"type":"send","room":"{room}","id":"c{}-{n}","body":"{body}"}}"#, tally.idx);
-                if sink.send(WsMessage::text(frame)).await.is_err() {
+                let frame = ClientFrame::Send { room: room.clone(), id: format!("c{}-{n}", tally.idx), body };
+                if sink.send(text(&frame)).await.is_err() {
                     break;
                 }
                 shared.sent.fetch_add(1, Relaxed);
@@ -334,8 +337,8 @@ async fn open(
     tcp.set_nodelay(true)?;
     let url = format!("ws://{}/ws", target.addr);
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::client::ws_config())).await?;
-    ws.send(WsMessage::text(format!(r#"{{"type":"hello","v":1,"name":"c{idx}"}}"#))).await?;
-    ws.send(WsMessage::text(format!(r#"{{"type":"join","room":"{}"}}"#, room_name(room)))).await?;
+    ws.send(text(&ClientFrame::Hello { v: 1, name: format!("c{idx}") })).await?;
+    ws.send(text(&ClientFrame::Join { room: room_name(room), since: None })).await?;
     // Joined once the backlog is over.
     loop {
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
@@ -351,6 +354,11 @@ async fn open(
             Err(_) => anyhow::bail!("no synced in 30 s"),
         }
     }
+}
+
+fn text(frame: &ClientFrame) -> WsMessage {
+    // A derived Serialize of strings and integers cannot fail.
+    WsMessage::text(serde_json::to_string(frame).unwrap_or_default())
 }
 
 /// The text after `key` up to the next quote.

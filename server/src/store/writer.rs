@@ -49,16 +49,18 @@ const WAL_RESTART_BYTES: u64 = 4 << 20;
 /// waits this long before the next commit, so that one sync carries more
 /// messages: a commit's cost is mostly per commit, not per message (4 per
 /// commit cost 72 µs each here, 500 per commit 5 µs each). At light load
-/// batches are single messages and nothing waits.
+/// batches are single messages and nothing waits; nor does it when a batch's
+/// worth is already queued (`GATHERED` writes or more).
 const BUSY_BATCH: usize = 4;
 const BUSY_GATHER: std::time::Duration = std::time::Duration::from_micros(700);
+const GATHERED: usize = 64;
 
 pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metrics>, wal: std::path::PathBuf) {
     let mut batch: Vec<WriteOp> = Vec::with_capacity(256);
     let mut commits_since_check = 0u32;
     let mut last_batch = 0usize;
     while let Some(first) = rx.blocking_recv() {
-        if last_batch >= BUSY_BATCH {
+        if last_batch >= BUSY_BATCH && rx.len() < GATHERED {
             std::thread::sleep(BUSY_GATHER);
         }
         batch.push(first);
@@ -79,15 +81,6 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<M
         }
         metrics.store_commits.inc();
         metrics.store_committed_msgs.add(msgs as u64);
-        commits_since_check += 1;
-        if commits_since_check >= 64 {
-            commits_since_check = 0;
-            if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_RESTART_BYTES)
-                && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            {
-                tracing::warn!(error = %e, "checkpoint failed");
-            }
-        }
         for op in batch.drain(..) {
             match op {
                 WriteOp::Append { done, .. } => {
@@ -97,6 +90,16 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<M
                     let _ = done.send(());
                 }
                 WriteOp::Hide { .. } | WriteOp::Touch { .. } => {}
+            }
+        }
+        // After the acks: those waiting on this batch do not wait for this.
+        commits_since_check += 1;
+        if commits_since_check >= 64 {
+            commits_since_check = 0;
+            if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_RESTART_BYTES)
+                && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::warn!(error = %e, "checkpoint failed");
             }
         }
     }
