@@ -14,15 +14,16 @@
 //!   pipeline) and the hub that starts them.
 //! - [`repl`]: the sans-IO replication core: seq, stamps, vectors, causal
 //!   delivery. No I/O, no clock.
-//! - [`store`]: SQLite in WAL mode; group commit on a writer thread.
+//! - [`store`]: SQLite in WAL mode; group commit on a writer thread,
+//!   checkpoints on another, so no commit waits for one.
 //! - [`http`]: the axum router: `/ws`, the JSON API, the long poll, `/metrics`,
-//!   and the web app.
+//!   and the web app (gzip copies, hashed files cached for good).
 //! - [`mesh`]: QUIC links to peers (mutual TLS), replication streams,
 //!   anti-entropy; [`certs`] makes the cluster's certificates.
 //! - [`cluster`]: the node list clients see, with liveness.
 //! - [`launcher`]: `meshchat cluster`, a local mesh for trying it out.
 //! - [`client`]: a native client (rotation, resume, outbox) for scripts,
-//!   bots, tests and the load generator; `meshchat client` runs it.
+//!   bots, tests and the failover benchmark; `meshchat client` runs it.
 //! - [`bench`]: `meshchat bench`, the load generator and its scenarios.
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
