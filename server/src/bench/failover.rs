@@ -2,7 +2,7 @@
 //! until every displaced client is connected elsewhere and caught up, and
 //! whether anything was lost or came twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -158,12 +158,16 @@ pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
         held.push(keys);
     }
     // Lost: acked by its sender, missing from any member of its room.
+    let mut rooms: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (j, (_, room)) in clients.iter().enumerate() {
+        rooms.entry(room.as_str()).or_default().push(j);
+    }
     let (mut lost, mut acked, mut errors) = (0, 0, 0);
     for (i, (client, room)) in clients.iter().enumerate() {
         let l = logs[i].lock().unwrap_or_else(|p| p.into_inner());
         errors += l.errors;
         acked += l.acked.len();
-        let members: Vec<usize> = (0..clients.len()).filter(|&j| clients[j].1 == *room).collect();
+        let members = &rooms[room.as_str()];
         for id in &l.acked {
             let key = (client.name().to_owned(), id.clone());
             lost += members.iter().filter(|&&j| !held[j].contains(&key)).count();
