@@ -78,6 +78,12 @@ pub async fn run(cfg: ClusterConfig, shutdown: impl std::future::Future<Output =
     for m in members.values_mut() {
         start(&exe, m)?;
     }
+    // Print the URLs once they answer, so the first click works.
+    for m in members.values() {
+        if !wait_ready(&m.http).await {
+            println!("{} is not answering yet; `status` shows what it sees", m.id);
+        }
+    }
     println!();
     for m in members.values() {
         println!("  {}  http://{}   (WebSocket ws://{}/ws)", m.id, m.http, m.http);
@@ -112,19 +118,22 @@ pub async fn run(cfg: ClusterConfig, shutdown: impl std::future::Future<Output =
                     println!("{} is already running", m.id);
                 } else {
                     start(&exe, m)?;
+                    announce_ready(m).await;
                 }
             }
             (Some("restart"), Some(m)) => {
                 signal(m, "TERM").await;
                 start(&exe, m)?;
+                announce_ready(m).await;
             }
             (Some(_), _) => println!("unknown command or node; type `help`"),
         }
     }
     println!("stopping every node…");
-    for m in members.values_mut() {
-        signal(m, "TERM").await;
-    }
+    // All at once: the last node would otherwise wait out its dials to the
+    // ones already stopped, once per node.
+    let stops = members.values_mut().map(|m| signal(m, "TERM"));
+    futures_util::future::join_all(stops).await;
     Ok(())
 }
 
@@ -174,6 +183,26 @@ async fn status(members: &mut BTreeMap<String, Member>) {
         let health = if running { health(&m.http).await } else { "not running".into() };
         println!("  {}  {:<22} {health}", m.id, m.http);
     }
+}
+
+async fn announce_ready(m: &Member) {
+    if wait_ready(&m.http).await {
+        println!("{} is up on http://{}", m.id, m.http);
+    } else {
+        println!("{} is not answering yet; `status` shows what it sees", m.id);
+    }
+}
+
+/// Waits up to ten seconds for a freshly started node to answer health checks.
+async fn wait_ready(addr: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if health(addr).await.starts_with("up") {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// `GET /api/health` with a one-second budget, as one line.

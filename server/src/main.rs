@@ -178,7 +178,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    match cli.command {
+    let result = match cli.command {
         Command::Node(args) => runtime.block_on(run_node(args)),
         Command::Certs(args) => certs(args),
         Command::Bench(args) => runtime.block_on(meshchat::bench::run(args)),
@@ -197,7 +197,13 @@ fn main() -> anyhow::Result<()> {
             };
             runtime.block_on(meshchat::launcher::run(cfg, wait_for_signal()))
         }
-    }
+    };
+    // The launcher and the terminal client read stdin on a blocking thread
+    // that only returns with the next line: dropping the runtime would wait
+    // for it, so Ctrl-C would hang until Enter. Everything that must finish
+    // (nodes, the store) has finished inside `block_on`.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
 }
 
 fn certs(args: CertsArgs) -> anyhow::Result<()> {
