@@ -143,14 +143,17 @@ async fn measure(b: &Browser) -> Load {
 }
 
 fn sizes(web: &Path) -> Sizes {
+    // Every file of a kind together: the styles are several sheets.
     let size = |ext: &str, gz: bool| -> u64 {
-        let file = std::fs::read_dir(web)
+        let suffix = format!(".{ext}{}", if gz { ".gz" } else { "" });
+        let sizes: Vec<u64> = std::fs::read_dir(web)
             .unwrap()
             .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with(&format!(".{ext}{}", if gz { ".gz" } else { "" })))
-            .unwrap_or_else(|| panic!("no .{ext} in {} (run scripts/build-web)", web.display()));
-        std::fs::metadata(file).unwrap().len()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))
+            .map(|e| e.metadata().unwrap().len())
+            .collect();
+        assert!(!sizes.is_empty(), "no {suffix} in {} (run scripts/build-web)", web.display());
+        sizes.iter().sum()
     };
     Sizes {
         wasm_bytes: size("wasm", false),

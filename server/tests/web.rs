@@ -187,6 +187,10 @@ async fn screenshots_of_both_themes() {
             b.wait_message("Lovely. Pushing the release notes now.").await;
             let theme = if dark_mode { "dark" } else { "light" };
             assert_eq!(b.theme().await, theme);
+            // Even on a phone the header has room for the room's whole name.
+            let title_fits = "(() => { const t = document.querySelector('.room-title'); \
+                return t.textContent === '#general' && t.scrollWidth <= t.clientWidth; })()";
+            assert_eq!(b.eval(title_fits).await, true, "{label}: the room title is cut");
             b.paste("Shipping it 🚀").await;
             tokio::time::sleep(Duration::from_millis(400)).await;
             let file = format!("{label}-{theme}.png");

@@ -44,14 +44,16 @@ async fn cache_policy(req: Request, next: Next) -> Response {
     res
 }
 
-/// Whether the file name carries trunk's content hash: `name-<16 hex>` then
-/// an optional `_bg` and the extension.
+/// Whether the file name carries trunk's content hash: `name-<hex>` then an
+/// optional `_bg` and the extension. trunk prints the 64-bit hash without
+/// leading zeros, so it is up to 16 digits (fewer than 8: once in 4 billion).
 fn is_hashed(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or_default();
     let stem = file.split('.').next().unwrap_or_default();
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(name, hash)| !name.is_empty() && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(name, hash)| {
+        !name.is_empty() && (8..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 #[cfg(test)]
@@ -62,13 +64,16 @@ mod tests {
     fn only_trunk_hashed_names_are_immutable() {
         assert!(is_hashed("/meshchat-web-c6bdacd0ac98ec1f_bg.wasm"));
         assert!(is_hashed("/meshchat-web-c6bdacd0ac98ec1f.js"));
-        assert!(is_hashed("/style-b391460da1e83666.css"));
+        assert!(is_hashed("/theme-b391460da1e83666.css"));
+        // Leading zeros are not printed.
+        assert!(is_hashed("/responsive-3f44edc0b9c80e.css"));
         assert!(!is_hashed("/"));
         assert!(!is_hashed("/index.html"));
         assert!(!is_hashed("/style.css"));
         assert!(!is_hashed("/-b391460da1e83666.css"));
-        assert!(!is_hashed("/style-b391460da1e8366.css"));
-        assert!(!is_hashed("/style-b391460da1e8366z.css"));
+        assert!(!is_hashed("/theme-b391460.css"));
+        assert!(!is_hashed("/theme-b391460da1e836660.css"));
+        assert!(!is_hashed("/theme-b391460da1e8366z.css"));
         assert!(!is_hashed("/some/room-name"));
     }
 }

@@ -20,12 +20,18 @@ pub fn Header() -> impl IntoView {
     let tabs = ctx.tabs;
     let transport = ctx.net.transport;
     let status = Memo::new(move |_| chat.with(|c| c.status()));
-    let status_text = move || match (status.get(), transport.get()) {
-        (Status::Connected(node), Transport::WebSocket) => format!("{node} · connected"),
-        (Status::Connected(node), Transport::Http) => format!("{node} · connected over HTTP"),
-        (Status::Connecting, _) => "connecting…".to_owned(),
-        (Status::Moving, _) => "moving to another node…".to_owned(),
-        (Status::Offline, _) => "offline".to_owned(),
+    // The node and the state apart, so a phone can show just the node while
+    // all is well and give the room's name the space.
+    let status_node = move || match status.get() {
+        Status::Connected(node) => node,
+        _ => String::new(),
+    };
+    let status_state = move || match (status.get(), transport.get()) {
+        (Status::Connected(_), Transport::WebSocket) => " · connected",
+        (Status::Connected(_), Transport::Http) => " · connected over HTTP",
+        (Status::Connecting, _) => "connecting…",
+        (Status::Moving, _) => "moving to another node…",
+        (Status::Offline, _) => "offline",
     };
     let status_class = move || match status.get() {
         Status::Connected(_) => "status ok",
@@ -58,7 +64,7 @@ pub fn Header() -> impl IntoView {
             </h1>
             <span class=status_class role="status" aria-live="polite" title=nodes_title>
                 <span class="dot" aria-hidden="true"></span>
-                <span class="status-text">{status_text}</span>
+                <span class="status-text">{status_node}<span class="status-state">{status_state}</span></span>
             </span>
             <button
                 class="icon people"
