@@ -117,6 +117,14 @@ pub struct Step {
     pub cross_node: Summary,
 }
 
+impl Step {
+    /// Whether this window counts for the fan-out goal: cross-node p99 within
+    /// the bound and no errors. The ramp ends at the first that does not.
+    pub fn within(&self, bound_ms: f64) -> bool {
+        self.cross_node.p99_ms <= bound_ms && self.errors == 0
+    }
+}
+
 /// The end of a run: what went missing or came twice.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Accounting {
@@ -415,5 +423,22 @@ mod tests {
         assert!(!set_bit(&mut b, 130));
         assert!(has_bit(&b, 130) && !has_bit(&b, 129));
         assert_eq!(bits(&b).collect::<Vec<_>>(), [130]);
+    }
+
+    #[test]
+    fn a_step_is_within_the_bound_only_with_its_p99_under_it_and_no_errors() {
+        let step = |p99_ms, errors| Step {
+            rate_msgs_s: 1.0,
+            seconds: 1.0,
+            deliveries_per_s: 1.0,
+            sent: 1,
+            acked: 1,
+            errors,
+            same_node: Summary::default(),
+            cross_node: Summary { count: 1, p50_ms: 1.0, p99_ms, p999_ms: p99_ms, max_ms: p99_ms },
+        };
+        assert!(step(50.0, 0).within(50.0));
+        assert!(!step(50.1, 0).within(50.0));
+        assert!(!step(1.0, 1).within(50.0));
     }
 }

@@ -204,7 +204,7 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
         let step =
             load.step(deliveries / fanout, Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s)).await;
         print_step(&step);
-        let broke = step.cross_node.p99_ms > a.bound_ms || step.errors > 0;
+        let broke = !step.within(a.bound_ms);
         steps.push(step);
         if broke {
             break;
@@ -214,7 +214,7 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
     let accounting = load.finish(Duration::from_secs(5)).await;
     let best = steps
         .iter()
-        .filter(|s| s.cross_node.p99_ms <= a.bound_ms && s.errors == 0)
+        .filter(|s| s.within(a.bound_ms))
         .max_by(|x, y| x.deliveries_per_s.total_cmp(&y.deliveries_per_s))
         .cloned();
     match &best {
