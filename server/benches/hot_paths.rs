@@ -13,17 +13,12 @@ use meshchat_shared::frames::{decode_client, encode};
 use meshchat_shared::{Message, RoomVector, ServerFrame};
 
 fn msg(origin: &str, seq: u64, deps: &[(&str, u64)]) -> Message {
-    let mut vc: RoomVector = deps.iter().map(|&(o, s)| (o, s)).collect();
-    vc.set(origin, seq);
     Message {
-        room: "general".into(),
         id: format!("7f0c2a9e-0d7b-4b8e-9f55-{seq:012}"),
         author: "alice".into(),
         body: "Morning! Did the n2 restart go through? Nobody noticed a thing.".into(),
-        origin: origin.into(),
-        seq,
         ts: 1_763_600_000_000 + seq,
-        vc,
+        ..Message::sample("general", origin, seq).after(deps)
     }
 }
 

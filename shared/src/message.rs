@@ -42,6 +42,34 @@ impl Message {
     }
 }
 
+/// Test fixtures (also for other crates' tests, with the `test-util` feature).
+#[cfg(any(test, feature = "test-util"))]
+impl Message {
+    /// `origin`'s message number `seq` in `room`: by "a", id `origin-seq`,
+    /// body "b", stamped `ts = seq`, its vector covering only itself. Tests
+    /// change what they care about with `Message { .., ..Message::sample(..) }`.
+    pub fn sample(room: &str, origin: &str, seq: u64) -> Message {
+        Message {
+            room: room.into(),
+            id: format!("{origin}-{seq}"),
+            author: "a".into(),
+            body: "b".into(),
+            origin: origin.into(),
+            seq,
+            ts: seq,
+            vc: [(origin, seq)].into_iter().collect(),
+        }
+    }
+
+    /// The same message, sent after `deps` (its vector covers them too).
+    pub fn after(mut self, deps: &[(&str, u64)]) -> Message {
+        for &(origin, seq) in deps {
+            self.vc.set(origin, seq);
+        }
+        self
+    }
+}
+
 /// `(ts, origin, seq)`: the total order of a room, the same on every node.
 /// Also the `before` of a `history` request. Field order matters: the
 /// derived `Ord` compares `ts` first, then `origin`, then `seq`.
@@ -57,16 +85,7 @@ mod tests {
     use super::*;
 
     fn msg(ts: u64, origin: &str, seq: u64) -> Message {
-        Message {
-            room: "r".into(),
-            id: format!("{origin}-{seq}"),
-            author: "a".into(),
-            body: "b".into(),
-            origin: origin.into(),
-            seq,
-            ts,
-            vc: [(origin, seq)].into_iter().collect(),
-        }
+        Message { ts, ..Message::sample("r", origin, seq) }
     }
 
     #[test]

@@ -128,14 +128,11 @@ mod tests {
 
     fn m(seq: u64, ts: u64, author: &str) -> Message {
         Message {
-            room: "r".into(),
+            ts,
             id: format!("{seq}"),
             author: author.into(),
-            body: "b".into(),
-            origin: "n1".into(),
-            seq,
-            ts,
             vc: RoomVector::new(),
+            ..Message::sample("r", "n1", seq)
         }
     }
 

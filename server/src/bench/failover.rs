@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::stats::{Histogram, Summary};
-use super::{Ctx, Machine, machine, nodes, write_json};
+use super::{Ctx, nodes, write_json};
 use crate::client::{ClientConfig, ClientHandle, Event};
 
 #[derive(Debug, Args)]
@@ -43,8 +43,6 @@ struct Log {
 
 #[derive(Debug, Serialize)]
 struct Out {
-    scenario: &'static str,
-    machine: Machine,
     nodes: usize,
     clients: usize,
     room_size: usize,
@@ -177,8 +175,6 @@ pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
         c.close().await;
     }
     let out = Out {
-        scenario: "failover",
-        machine: machine(),
         nodes: a.nodes,
         clients: a.clients,
         room_size: a.room_size,
@@ -203,5 +199,5 @@ pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
         out.duplicated,
         out.errors
     );
-    write_json(ctx.json, &out)
+    write_json(ctx.json, "failover", &out)
 }

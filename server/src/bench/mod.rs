@@ -147,12 +147,21 @@ fn print_step(s: &Step) {
     );
 }
 
-fn write_json(path: &Option<PathBuf>, value: &impl Serialize) -> anyhow::Result<()> {
+/// Writes a scenario's result, headed by its name and the machine it ran on.
+fn write_json(path: &Option<PathBuf>, scenario: &'static str, result: &impl Serialize) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Report<'a, T> {
+        scenario: &'static str,
+        machine: Machine,
+        #[serde(flatten)]
+        result: &'a T,
+    }
     if let Some(p) = path {
         if let Some(dir) = p.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        std::fs::write(p, serde_json::to_string_pretty(value)?)?;
+        let report = Report { scenario, machine: machine(), result };
+        std::fs::write(p, serde_json::to_string_pretty(&report)?)?;
         println!("wrote {}", p.display());
     }
     Ok(())
@@ -229,8 +238,6 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
     );
     #[derive(Serialize)]
     struct Out<'a> {
-        scenario: &'static str,
-        machine: Machine,
         nodes: usize,
         clients: usize,
         room_size: usize,
@@ -240,8 +247,6 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
         accounting: load::Accounting,
     }
     let out = Out {
-        scenario: "fanout",
-        machine: machine(),
         nodes: a.nodes,
         clients: a.clients,
         room_size: a.room_size,
@@ -250,7 +255,7 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
         best,
         accounting,
     };
-    write_json(ctx.json, &out)
+    write_json(ctx.json, "fanout", &out)
 }
 
 async fn latency(ctx: &Ctx<'_>, a: LatencyArgs) -> anyhow::Result<()> {
@@ -268,8 +273,6 @@ async fn latency(ctx: &Ctx<'_>, a: LatencyArgs) -> anyhow::Result<()> {
     );
     #[derive(Serialize)]
     struct Out {
-        scenario: &'static str,
-        machine: Machine,
         nodes: usize,
         clients: usize,
         room_size: usize,
@@ -278,15 +281,8 @@ async fn latency(ctx: &Ctx<'_>, a: LatencyArgs) -> anyhow::Result<()> {
     }
     write_json(
         ctx.json,
-        &Out {
-            scenario: "latency",
-            machine: machine(),
-            nodes: a.nodes,
-            clients: a.clients,
-            room_size: a.room_size,
-            step,
-            accounting,
-        },
+        "latency",
+        &Out { nodes: a.nodes, clients: a.clients, room_size: a.room_size, step, accounting },
     )
 }
 
@@ -307,8 +303,6 @@ async fn idle(ctx: &Ctx<'_>, a: IdleArgs) -> anyhow::Result<()> {
     load.finish(Duration::from_millis(100)).await;
     #[derive(Serialize)]
     struct Out {
-        scenario: &'static str,
-        machine: Machine,
         connections: usize,
         rss_before_kib: u64,
         rss_after_kib: u64,
@@ -316,13 +310,7 @@ async fn idle(ctx: &Ctx<'_>, a: IdleArgs) -> anyhow::Result<()> {
     }
     write_json(
         ctx.json,
-        &Out {
-            scenario: "idle",
-            machine: machine(),
-            connections: a.connections,
-            rss_before_kib: before,
-            rss_after_kib: after,
-            kib_per_connection: per,
-        },
+        "idle",
+        &Out { connections: a.connections, rss_before_kib: before, rss_after_kib: after, kib_per_connection: per },
     )
 }

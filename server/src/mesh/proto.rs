@@ -109,14 +109,11 @@ mod tests {
 
     fn msg(seq: u64) -> Message {
         Message {
-            room: "general".into(),
             id: format!("id-{seq}"),
             author: "alice".into(),
             body: "héllo <b>".into(),
-            origin: "n1".into(),
-            seq,
             ts: 1_763_600_000_000 + seq,
-            vc: [("n1", seq), ("n2", 3)].into_iter().collect(),
+            ..Message::sample("general", "n1", seq).after(&[("n2", 3)])
         }
     }
 

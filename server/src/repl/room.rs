@@ -185,18 +185,7 @@ mod tests {
     use super::*;
 
     fn remote(origin: &str, seq: u64, ts: u64, deps: &[(&str, u64)]) -> Message {
-        let mut vc: RoomVector = deps.iter().map(|&(o, s)| (o, s)).collect();
-        vc.set(origin, seq);
-        Message {
-            room: "r".into(),
-            id: format!("{origin}-{seq}"),
-            author: "a".into(),
-            body: "b".into(),
-            origin: origin.into(),
-            seq,
-            ts,
-            vc,
-        }
+        Message { ts, ..Message::sample("r", origin, seq).after(deps) }
     }
 
     fn keys(v: &[Message]) -> Vec<(&str, u64)> {

@@ -102,16 +102,7 @@ mod tests {
     use super::*;
 
     fn m(origin: &str, seq: u64, ts: u64) -> Message {
-        Message {
-            room: "r".into(),
-            id: format!("{origin}{seq}"),
-            author: "a".into(),
-            body: "b".into(),
-            origin: origin.into(),
-            seq,
-            ts,
-            vc: [(origin, seq)].into_iter().collect(),
-        }
+        Message { ts, id: format!("{origin}{seq}"), ..Message::sample("r", origin, seq) }
     }
 
     fn v(p: &[(&str, u64)]) -> RoomVector {

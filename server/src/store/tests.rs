@@ -6,14 +6,11 @@ use super::*;
 
 fn msg(room: &str, origin: &str, seq: u64, ts: u64, id: &str) -> Message {
     Message {
-        room: room.into(),
+        ts,
         id: id.into(),
         author: "alice".into(),
         body: format!("body {origin}/{seq}"),
-        origin: origin.into(),
-        seq,
-        ts,
-        vc: [(origin, seq)].into_iter().collect(),
+        ..Message::sample(room, origin, seq)
     }
 }
 

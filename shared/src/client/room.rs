@@ -267,14 +267,11 @@ mod tests {
 
     fn m(origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Message {
         Message {
-            room: "r".into(),
-            id: id.into(),
-            author: author.into(),
-            body: format!("{origin}{seq}"),
-            origin: origin.into(),
-            seq,
             ts,
-            vc: [(origin, seq)].into_iter().collect(),
+            author: author.into(),
+            id: id.into(),
+            body: format!("{origin}{seq}"),
+            ..Message::sample("r", origin, seq)
         }
     }
 

@@ -4,14 +4,11 @@ use super::*;
 
 fn msg(room: &str, origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Message {
     Message {
-        room: room.into(),
-        id: id.into(),
-        author: author.into(),
-        body: format!("body of {id}"),
-        origin: origin.into(),
-        seq,
         ts,
-        vc: [(origin, seq)].into_iter().collect(),
+        author: author.into(),
+        id: id.into(),
+        body: format!("body of {id}"),
+        ..Message::sample(room, origin, seq)
     }
 }
 
