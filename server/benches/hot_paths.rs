@@ -5,9 +5,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use meshchat::mesh::proto::{self, RoomFrame};
+use meshchat::core::{CausalLog, Config, Effect, Input, RoomState, Snapshot, VectorIndex};
+use meshchat::mesh::proto::{self, LaneFrame};
 use meshchat::metrics::Metrics;
-use meshchat::repl::RoomCore;
 use meshchat::store::{Store, Stored, Sync};
 use meshchat_shared::frames::{decode_client, encode};
 use meshchat_shared::{Message, RoomVector, ServerFrame};
@@ -35,12 +35,12 @@ fn frames(c: &mut Criterion) {
     g.finish();
 
     let batch: Vec<Message> = (1..=64).map(|s| msg("n1", s, &[("n2", 3)])).collect();
-    let frame = RoomFrame::Msgs(batch);
+    let frame = LaneFrame::Msgs { room: "general".into(), msgs: batch };
     let bytes = proto::encode(&frame).unwrap();
     let mut g = c.benchmark_group("mesh frames (64 messages)");
     g.throughput(Throughput::Elements(64));
     g.bench_function("encode", |b| b.iter(|| proto::encode(black_box(&frame)).unwrap()));
-    g.bench_function("decode", |b| b.iter(|| proto::decode::<RoomFrame>(black_box(&bytes[4..])).unwrap()));
+    g.bench_function("decode", |b| b.iter(|| proto::decode::<LaneFrame>(black_box(&bytes[4..])).unwrap()));
     g.finish();
 }
 
@@ -53,7 +53,7 @@ fn replication(c: &mut Criterion) {
     g.throughput(Throughput::Elements(msgs.len() as u64));
     g.bench_function("deliver in causal order", |b| {
         b.iter_batched(
-            || (RoomCore::new("general", "n1", RoomVector::new(), 0), msgs.clone()),
+            || (CausalLog::new("general", "n1", RoomVector::new(), 0), msgs.clone()),
             |(mut core, msgs)| {
                 for m in msgs {
                     black_box(core.receive(m).unwrap());
@@ -64,7 +64,7 @@ fn replication(c: &mut Criterion) {
     });
     g.bench_function("deliver in reverse (all held back, then released)", |b| {
         b.iter_batched(
-            || (RoomCore::new("general", "n1", RoomVector::new(), 0), msgs.iter().rev().cloned().collect::<Vec<_>>()),
+            || (CausalLog::new("general", "n1", RoomVector::new(), 0), msgs.iter().rev().cloned().collect::<Vec<_>>()),
             |(mut core, msgs)| {
                 for m in msgs {
                     black_box(core.receive(m).unwrap());
@@ -75,7 +75,7 @@ fn replication(c: &mut Criterion) {
     });
     g.bench_function("accept local", |b| {
         b.iter_batched(
-            || RoomCore::new("general", "n1", RoomVector::new(), 0),
+            || CausalLog::new("general", "n1", RoomVector::new(), 0),
             |mut core| {
                 for i in 0..2_000u64 {
                     black_box(core.accept_local("alice", "id", "body", 1_763_600_000_000 + i));
@@ -118,5 +118,51 @@ fn storage(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, frames, replication, storage);
+/// The room's whole state machine: a local send, its commit, the ack and
+/// the fan-out to 30 members, as the actor drives it.
+fn room_state(c: &mut Criterion) {
+    let mut g = c.benchmark_group("room state machine");
+    g.throughput(Throughput::Elements(1));
+    let mut room = RoomState::new("general", "n1", Config::default(), Snapshot::default());
+    for conn in 0..30 {
+        room.handle(Input::Join { conn, name: format!("user{conn}").into(), since: None }, 1);
+    }
+    while room.poll().is_some() {}
+    let mut i = 0u64;
+    g.bench_function("send, commit, ack, fan out to 30", |b| {
+        b.iter(|| {
+            i += 1;
+            let send =
+                Input::Send { req: i, conn: Some(0), author: "user0".into(), id: i.to_string(), body: "hi".into() };
+            room.handle(send, 1_763_600_000_000 + i);
+            let mut batch = 0;
+            while let Some(e) = room.poll() {
+                if let Effect::Append { batch: b, .. } = e {
+                    batch = b;
+                }
+            }
+            room.handle(Input::Committed { batch, ok: true }, 1_763_600_000_000 + i);
+            while let Some(e) = black_box(room.poll()) {
+                drop(e);
+            }
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("anti-entropy digest");
+    let mut index = VectorIndex::new();
+    for r in 0..100_000u64 {
+        index.set(&format!("room-{r}"), &[("n1", r % 9 + 1)].into_iter().collect());
+    }
+    let mut seq = 10u64;
+    g.bench_function("update one room of 100,000", |b| {
+        b.iter(|| {
+            seq += 1;
+            index.set(black_box("room-77"), &[("n1", seq)].into_iter().collect::<RoomVector>());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, frames, replication, room_state, storage);
 criterion_main!(benches);

@@ -14,7 +14,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::metrics::Metrics;
 
-pub type ConnId = u64;
+pub use crate::core::ConnId;
 
 /// A serialised frame: made once, shared by every recipient.
 pub type Frame = Utf8Bytes;

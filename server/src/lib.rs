@@ -10,10 +10,12 @@
 //!   socket so it is unit-tested over channels.
 //! - [`conn`]: a connection as rooms see it: a bounded queue of
 //!   pre-serialised frames and a close signal.
-//! - [`room`]: one actor per room (members, presence, fan-out, the commit
-//!   pipeline) and the hub that starts them.
-//! - [`repl`]: the sans-IO replication core: seq, stamps, vectors, causal
-//!   delivery. No I/O, no clock.
+//! - [`core`]: the sans-IO core: each room's state machine (idempotency,
+//!   duplicates, causal delivery, commits, members, presence) and
+//!   anti-entropy by digest. No I/O, no clock; the simulation drives it.
+//! - [`room`]: one actor per room, a thin shell around its state machine,
+//!   and the hub that starts (and retires) them; [`room::Broker`] is all a
+//!   room knows of the mesh.
 //! - [`store`]: SQLite in WAL mode; group commit on a writer thread,
 //!   checkpoints on another, so no commit waits for one.
 //! - [`http`]: the axum router: `/ws`, the JSON API, the long poll, `/metrics`,
@@ -34,12 +36,12 @@ pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod conn;
+pub mod core;
 pub mod http;
 pub mod launcher;
 pub mod mesh;
 pub mod metrics;
 pub mod node;
-pub mod repl;
 pub mod room;
 pub mod session;
 pub mod store;

@@ -127,6 +127,10 @@ struct NodeArgs {
     /// Commands queued per room before clients get `unavailable`.
     #[arg(long, default_value_t = 4096)]
     room_mailbox: usize,
+    /// A room with nobody in it and nothing in flight frees its memory after
+    /// this long (it loads again from the store when next used).
+    #[arg(long, default_value_t = 30_000)]
+    room_idle_ms: u64,
     /// Where this node's mesh (QUIC) endpoint listens; without it, a single node.
     #[arg(long)]
     mesh: Option<SocketAddr>,
@@ -235,9 +239,10 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.sync = args.sync;
     cfg.session.rate = RateConfig { per_sec: args.rate, burst: args.burst };
     cfg.session.queue = args.queue;
-    cfg.room.catchup_limit = args.catchup_limit;
+    cfg.room.core.catchup_limit = args.catchup_limit;
+    cfg.room.core.grace_ms = args.presence_grace_ms;
     cfg.room.mailbox = args.room_mailbox.max(1);
-    cfg.room.grace = Duration::from_millis(args.presence_grace_ms);
+    cfg.room.idle_after = Duration::from_millis(args.room_idle_ms.max(10));
     cfg.websocket = !args.no_websocket;
     if !(0.0..=1.0).contains(&args.mesh_drop) {
         bail!("--mesh-drop must be between 0.0 and 1.0");

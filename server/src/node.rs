@@ -17,7 +17,7 @@ use crate::cluster::Cluster;
 use crate::http::{self, AppState};
 use crate::mesh::{Mesh, MeshConfig, MeshCtx, MeshError};
 use crate::metrics::Metrics;
-use crate::room::{Hub, RoomConfig, RoomCtx, RoomIndex};
+use crate::room::{Broker, Hub, RoomConfig, RoomCtx, RoomIndex};
 use crate::session::{SessionConfig, SessionCtx};
 use crate::store::{Store, StoreError, Sync};
 
@@ -117,7 +117,7 @@ impl Node {
             store: store.clone(),
             metrics: metrics.clone(),
             config: cfg.room.clone(),
-            mesh: mesh.as_ref().map(Mesh::handle),
+            broker: mesh.as_ref().map(|m| Arc::new(m.handle()) as Arc<dyn Broker>),
             index: index.clone(),
             shutdown: shutdown.clone(),
         });
@@ -139,6 +139,7 @@ impl Node {
         });
         let sessions = Arc::new(SessionCtx {
             hub: hub.clone(),
+            store: store.clone(),
             cluster: cluster.clone(),
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),

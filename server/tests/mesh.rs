@@ -278,9 +278,9 @@ async fn a_clean_stop_says_goodbye_and_peers_notice_at_once() {
 #[tokio::test]
 async fn a_peer_speaking_another_mesh_version_is_refused_with_a_clear_log_line() {
     let m = Mesh::start(3, &[]).await;
-    // A well-certified n2 whose software speaks mesh protocol 2.
+    // A well-certified n2 whose older software speaks mesh protocol 1.
     let id = meshchat::mesh::tls::Identity::load(&m.dir.path().join("certs"), "n2").unwrap();
-    let client = meshchat::mesh::tls::client_config_with_alpn(&id, b"meshchat-mesh/2").unwrap();
+    let client = meshchat::mesh::tls::client_config_with_alpn(&id, b"meshchat-mesh/1").unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(client);
     let target = format!("127.0.0.1:{}", m.mesh_ports[0]).parse().unwrap();
@@ -289,7 +289,7 @@ async fn a_peer_speaking_another_mesh_version_is_refused_with_a_clear_log_line()
     assert!(err.to_string().contains("no_application_protocol") || err.to_string().contains("120"), "{err}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = m.log(0);
-    assert!(log.contains("does not speak meshchat-mesh/1"), "n1's log:\n{log}");
+    assert!(log.contains("does not speak meshchat-mesh/2"), "n1's log:\n{log}");
 }
 
 #[tokio::test]

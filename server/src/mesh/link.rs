@@ -11,6 +11,8 @@ use tokio::time::Instant;
 use super::proto::{self, Control, MESH_VERSION};
 use super::session::Session;
 use super::{MeshCtx, PeerAddr, PeerCmd, tls};
+use crate::clock::now_ms;
+use crate::core::PeerSync;
 
 /// Who opened a connection. When both sides dial at once, both keep the one
 /// opened by the node with the smaller id, so exactly one survives.
@@ -99,15 +101,17 @@ impl Link {
             failures = 0;
             logged_failure = false;
             tracing::info!(peer = %self.peer.id, dialer = ?est.dialer, "mesh link up");
-            let mut session = Session::start(est, self.peer.id.clone(), self.ctx.clone());
+            let (mut session, mut sync_frames) = Session::start(est, self.peer.id.clone(), self.ctx.clone());
             self.ctx.cluster.set_peer(&self.peer.id, true, session.url());
-            let mut ae = tokio::time::interval(self.ctx.anti_entropy);
-            ae.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sync = PeerSync::new(self.ctx.anti_entropy.as_millis() as u64);
+            sync.up(now_ms());
             loop {
+                let round =
+                    sync.poll_timeout().map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
                 tokio::select! {
                     biased;
                     _ = self.ctx.shutdown.cancelled() => {
-                        session.goodbye().await;
+                        session.goodbye();
                         return;
                     }
                     reason = session.closed() => {
@@ -118,20 +122,44 @@ impl Link {
                         // A second connection: keep the preferred dialer's.
                         if est.dialer == prefer && session.dialer() != prefer {
                             session.close(code::DUPLICATE, "duplicate connection");
-                            session = Session::start(est, self.peer.id.clone(), self.ctx.clone());
+                            (session, sync_frames) = Session::start(est, self.peer.id.clone(), self.ctx.clone());
                             self.ctx.cluster.set_peer(&self.peer.id, true, session.url());
+                            sync.up(now_ms());
                         } else {
                             est.conn.close(code::DUPLICATE.into(), b"duplicate connection");
                         }
                     }
+                    Some(frame) = sync_frames.recv() => {
+                        match self.ctx.index.with_vectors(|vi| sync.on_frame(frame, vi)) {
+                            Ok(outs) => session.sync(outs),
+                            Err(e) => {
+                                tracing::warn!(peer = %self.peer.id, "bad anti-entropy frame, closing the connection: {e}");
+                                session.close(code::BROKEN, "bad anti-entropy frame");
+                            }
+                        }
+                    }
                     Some((queued, cmd)) = self.cmds.recv() => session.handle(queued, cmd),
-                    _ = ae.tick() => session.anti_entropy(),
+                    _ = sleep_until(round) => {
+                        let outs = self.ctx.index.with_vectors(|vi| sync.on_timeout(now_ms(), vi));
+                        if !outs.is_empty() {
+                            session.sync(outs);
+                            session.presence_snapshot();
+                        }
+                    }
                 }
             }
+            sync.down();
             self.ctx.cluster.set_peer(&self.peer.id, false, None);
             session.peer_down();
             next_dial = Instant::now() + backoff(0);
         }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

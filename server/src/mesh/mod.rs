@@ -6,9 +6,10 @@
 //! one when both sides dial at once. Rooms talk to the mesh through a
 //! cloneable [`MeshHandle`] that only queues commands.
 //!
-//! Per connection: a control stream (hello, vectors, wants, presence,
-//! typing, goodbye) and one unidirectional stream per room and direction for
-//! that room's messages, so a busy room never delays another.
+//! Rooms publish to the mesh through [`Broker`], which [`MeshHandle`]
+//! implements; the mesh reaches rooms through the hub. Per connection: a
+//! control stream (hello, anti-entropy, wants, presence, typing) and a
+//! fixed set of lanes that carry every room's messages.
 //!
 //! - [`tls`]: certificates, mutual TLS, ALPN.
 //! - [`proto`]: the frames and their encoding.
@@ -28,19 +29,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use meshchat_shared::Message;
 use thiserror::Error;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::Cluster;
+use crate::core::Range;
 use crate::metrics::Metrics;
-use crate::repl::Range;
-use crate::room::{Hub, RoomIndex};
+use crate::room::{Broker, Hub, PeerEvent, RoomIndex};
 use crate::store::Store;
 pub use faults::Faults;
-use proto::{Control, RoomFrame};
+use proto::Control;
 
 #[derive(Debug, Clone)]
 pub struct PeerAddr {
@@ -74,14 +74,14 @@ pub enum MeshError {
 
 /// What a link task is asked to do.
 pub(crate) enum PeerCmd {
-    /// A job for one room's outgoing stream.
-    Room { room: String, job: RoomJob },
+    /// A job for the lane that carries `room`.
+    Lane { room: String, job: LaneJob },
     /// A control frame, already encoded.
     Control(Bytes),
 }
 
-pub(crate) enum RoomJob {
-    /// An encoded `RoomFrame::Msgs` (live messages).
+pub(crate) enum LaneJob {
+    /// Encoded `LaneFrame::Msgs` (live messages).
     Frame(Bytes),
     /// Send these ranges from the store (anti-entropy, gap fill).
     Fetch(Vec<Range>),
@@ -91,7 +91,8 @@ pub(crate) enum RoomJob {
 /// repairs them) rather than slowing the rooms down.
 const PEER_QUEUE: usize = 8192;
 
-/// What rooms hold to talk to the mesh. Cheap to clone; never blocks.
+/// What rooms publish to; the mesh's side of [`Broker`]. Cheap to clone;
+/// never blocks.
 #[derive(Clone)]
 pub struct MeshHandle {
     inner: Arc<HandleInner>,
@@ -117,41 +118,36 @@ impl MeshHandle {
         }
     }
 
-    /// Sends newly committed messages of this node to every peer. Encoded
-    /// once for all of them.
-    pub fn replicate(&self, room: &str, msgs: &[Arc<Message>]) {
-        for chunk in msgs.chunks(proto::MSGS_PER_FRAME) {
-            let frame = RoomFrame::Msgs(chunk.iter().map(|m| Message::clone(m)).collect());
-            match proto::encode(&frame) {
-                Ok(bytes) => {
-                    self.broadcast(|| PeerCmd::Room { room: room.to_owned(), job: RoomJob::Frame(bytes.clone()) })
-                }
-                Err(e) => tracing::error!(error = %e, "cannot encode messages for the mesh"),
-            }
-        }
-    }
-
     fn control(&self, frame: &Control) {
         match proto::encode(frame) {
             Ok(bytes) => self.broadcast(|| PeerCmd::Control(bytes.clone())),
             Err(e) => tracing::error!(error = %e, "cannot encode a control frame"),
         }
     }
+}
 
-    /// A name's first connection here joined a room, or its last one left.
-    pub fn presence(&self, room: &str, name: &str, online: bool) {
-        self.control(&Control::Presence { room: room.to_owned(), name: name.to_owned(), online });
-    }
-
-    pub fn typing(&self, room: &str, name: &str) {
-        self.control(&Control::Typing { room: room.to_owned(), name: name.to_owned() });
-    }
-
-    /// Asks `peer` for messages this node lacks.
-    pub fn want(&self, peer: &str, room: &str, ranges: Vec<Range>) {
-        match proto::encode(&Control::Want { room: room.to_owned(), ranges }) {
-            Ok(bytes) => self.push(peer, PeerCmd::Control(bytes)),
-            Err(e) => tracing::error!(error = %e, "cannot encode a want"),
+impl Broker for MeshHandle {
+    fn publish(&self, room: &str, event: PeerEvent) {
+        match event {
+            // Encoded once for every peer.
+            PeerEvent::Messages(msgs) => match proto::encode_msgs(room, msgs.iter().map(|m| &**m)) {
+                Ok(frames) => {
+                    for frame in frames {
+                        self.broadcast(|| PeerCmd::Lane { room: room.to_owned(), job: LaneJob::Frame(frame.clone()) });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot encode messages for the mesh"),
+            },
+            PeerEvent::Want { peer, ranges } => match proto::encode(&Control::Want { room: room.to_owned(), ranges }) {
+                Ok(bytes) => self.push(&peer, PeerCmd::Control(bytes)),
+                Err(e) => tracing::error!(error = %e, "cannot encode a want"),
+            },
+            PeerEvent::Presence { name, online } => {
+                self.control(&Control::Presence { room: room.to_owned(), name: name.to_string(), online })
+            }
+            PeerEvent::Typing { name } => {
+                self.control(&Control::Typing { room: room.to_owned(), name: name.to_string() })
+            }
         }
     }
 }

@@ -2,21 +2,29 @@
 //!
 //! Every frame is a 4-byte big-endian length and a postcard body, at most
 //! [`MAX_FRAME`] long. A frame that does not decode ends that stream only.
+//!
+//! Per connection, each way: one control stream, and [`LANES`] lanes that
+//! carry every room's messages (a room always on the same lane, so its
+//! messages keep their order). The number of rooms never touches the
+//! number of streams.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use meshchat_shared::{Message, RoomVector};
+use meshchat_shared::Message;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::repl::Range;
+use crate::core::{Range, SyncFrame};
 
-/// The mesh protocol version, also in ALPN (`meshchat-mesh/1`).
-pub const MESH_VERSION: u32 = 1;
+/// The mesh protocol version, also in ALPN (`meshchat-mesh/2`).
+pub const MESH_VERSION: u32 = 2;
 /// Largest frame accepted from a peer.
 pub const MAX_FRAME: usize = 1 << 20;
 /// Messages per `Msgs` frame at most (a full one is well under `MAX_FRAME`).
 pub const MSGS_PER_FRAME: usize = 64;
+/// Unidirectional streams each way that carry the rooms' messages: a busy
+/// room delays only the rooms that share its lane.
+pub const LANES: usize = 8;
 
 /// The control stream: one per connection, both ways.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,9 +35,9 @@ pub enum Control {
         version: u32,
         url: String,
     },
-    /// My committed vector of every room I know (anti-entropy).
-    Vectors(Vec<(String, RoomVector)>),
-    /// I lack these; send them on the room's stream.
+    /// Anti-entropy: digests and listings ([`crate::core::sync`]).
+    Sync(SyncFrame),
+    /// I lack these; send them on the room's lane.
     Want {
         room: String,
         ranges: Vec<Range>,
@@ -48,14 +56,41 @@ pub enum Control {
     },
 }
 
-/// A room stream: one per room per direction.
+/// A lane: messages of any room, each frame naming its room.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum RoomFrame {
-    /// First frame: which room this stream carries.
-    Open {
-        room: String,
-    },
-    Msgs(Vec<Message>),
+pub enum LaneFrame {
+    Msgs { room: String, msgs: Vec<Message> },
+}
+
+/// A lane frame stays under this many bytes (estimated), a quarter of the cap.
+const MSGS_FRAME_BYTES: usize = MAX_FRAME / 4;
+
+/// `Msgs` frames for a run of a room's messages: at most
+/// [`MSGS_PER_FRAME`] messages and about [`MSGS_FRAME_BYTES`] each, so
+/// that no frame nears the cap whatever the bodies and vectors.
+pub fn encode_msgs<'a>(room: &str, msgs: impl IntoIterator<Item = &'a Message>) -> Result<Vec<Bytes>, ProtoError> {
+    let mut frames = Vec::new();
+    let mut chunk: Vec<Message> = Vec::new();
+    let mut bytes = 0;
+    for m in msgs {
+        let size =
+            128 + m.id.len() + m.author.len() + m.body.len() + m.vc.iter().map(|(o, _)| o.len() + 11).sum::<usize>();
+        if !chunk.is_empty() && (chunk.len() == MSGS_PER_FRAME || bytes + size > MSGS_FRAME_BYTES) {
+            frames.push(encode(&LaneFrame::Msgs { room: room.to_owned(), msgs: std::mem::take(&mut chunk) })?);
+            bytes = 0;
+        }
+        bytes += size;
+        chunk.push(m.clone());
+    }
+    if !chunk.is_empty() {
+        frames.push(encode(&LaneFrame::Msgs { room: room.to_owned(), msgs: chunk })?);
+    }
+    Ok(frames)
+}
+
+/// The lane a room's messages travel on.
+pub fn lane_of(room: &str) -> usize {
+    crate::core::digest::bucket_of(room) % LANES
 }
 
 #[derive(Debug, Error)]
@@ -63,16 +98,16 @@ pub enum ProtoError {
     #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
     TooBig(usize),
     #[error("frame does not decode: {0}")]
-    Decode(String),
+    Decode(#[source] postcard::Error),
     #[error("cannot encode a frame: {0}")]
-    Encode(String),
+    Encode(#[source] postcard::Error),
     #[error("stream read failed: {0}")]
-    Read(String),
+    Read(#[from] quinn::ReadExactError),
 }
 
 /// A frame ready to write: length prefix and body.
 pub fn encode<T: Serialize>(value: &T) -> Result<Bytes, ProtoError> {
-    let body = postcard::to_stdvec(value).map_err(|e| ProtoError::Encode(e.to_string()))?;
+    let body = postcard::to_stdvec(value).map_err(ProtoError::Encode)?;
     if body.len() > MAX_FRAME {
         return Err(ProtoError::TooBig(body.len()));
     }
@@ -83,7 +118,7 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Bytes, ProtoError> {
 }
 
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ProtoError> {
-    postcard::from_bytes(body).map_err(|e| ProtoError::Decode(e.to_string()))
+    postcard::from_bytes(body).map_err(ProtoError::Decode)
 }
 
 /// Reads one frame; `None` at a clean end of stream.
@@ -92,14 +127,14 @@ pub async fn read_frame<T: DeserializeOwned>(recv: &mut quinn::RecvStream) -> Re
     match recv.read_exact(&mut len).await {
         Ok(()) => {}
         Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(e) => return Err(ProtoError::Read(e.to_string())),
+        Err(e) => return Err(e.into()),
     }
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME {
         return Err(ProtoError::TooBig(len));
     }
     let mut body = vec![0u8; len];
-    recv.read_exact(&mut body).await.map_err(|e| ProtoError::Read(e.to_string()))?;
+    recv.read_exact(&mut body).await?;
     decode(&body).map(Some)
 }
 
@@ -127,28 +162,52 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         round_trip(Control::Hello { node: "n1".into(), version: MESH_VERSION, url: "ws://127.0.0.1:8081/ws".into() });
-        round_trip(Control::Vectors(vec![("general".into(), [("n1", 7)].into_iter().collect())]));
+        round_trip(Control::Sync(SyncFrame::Root { root: 42 }));
         round_trip(Control::Want { room: "r".into(), ranges: vec![Range { origin: "n2".into(), after: 3, upto: 9 }] });
         round_trip(Control::PresenceSnapshot(vec![("r".into(), vec!["alice".into()])]));
-        round_trip(RoomFrame::Open { room: "general".into() });
-        round_trip(RoomFrame::Msgs((1..=MSGS_PER_FRAME as u64).map(msg).collect()));
+        round_trip(LaneFrame::Msgs { room: "general".into(), msgs: (1..=MSGS_PER_FRAME as u64).map(msg).collect() });
+        round_trip(Control::Sync(SyncFrame::Buckets { hashes: vec![u64::MAX; crate::core::digest::BUCKETS] }));
     }
 
     #[test]
     fn compact_and_bounded() {
-        let one = encode(&RoomFrame::Msgs(vec![msg(1)])).unwrap();
+        let one = encode(&LaneFrame::Msgs { room: "general".into(), msgs: vec![msg(1)] }).unwrap();
         let json = serde_json::to_string(&msg(1)).unwrap();
         assert!(one.len() < json.len(), "postcard {} vs JSON {}", one.len(), json.len());
-        // The largest possible messages still fit a full frame.
+        // The largest possible messages are split over frames under the cap.
         let mut big = msg(1);
         big.body = "🦀".repeat(4000);
-        let full = encode(&RoomFrame::Msgs(vec![big; MSGS_PER_FRAME])).unwrap();
-        assert!(full.len() < MAX_FRAME, "{}", full.len());
+        big.vc = (0..32).map(|i| (format!("{:a>32}", i), u64::MAX)).collect();
+        let frames = encode_msgs(&"r".repeat(48), &vec![big; 1000]).unwrap();
+        assert!(frames.len() > 1000 / MSGS_PER_FRAME);
+        let mut count = 0;
+        for f in &frames {
+            assert!(f.len() <= MSGS_FRAME_BYTES + 64, "{}", f.len());
+            let LaneFrame::Msgs { msgs, .. } = decode::<LaneFrame>(&f[4..]).unwrap();
+            count += msgs.len();
+        }
+        assert_eq!(count, 1000);
+        let small = encode_msgs("r", &(1..=130).map(msg).collect::<Vec<_>>()).unwrap();
+        assert_eq!(small.len(), 3, "64 + 64 + 2");
+    }
+
+    #[test]
+    fn alpn_names_the_version() {
+        assert_eq!(super::super::tls::ALPN, format!("meshchat-mesh/{MESH_VERSION}").as_bytes());
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode::<Control>(&[0xff, 0xff, 0xff]).is_err());
-        assert!(decode::<RoomFrame>(&[]).is_err());
+        assert!(decode::<LaneFrame>(&[]).is_err());
+    }
+
+    #[test]
+    fn rooms_spread_over_every_lane() {
+        let mut seen = [0usize; LANES];
+        for i in 0..1000 {
+            seen[lane_of(&format!("room-{i}"))] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 60), "{seen:?}");
     }
 }

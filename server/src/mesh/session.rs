@@ -1,31 +1,34 @@
 //! One live connection to a peer and the tasks that serve it.
 //!
-//! - control writer and reader: vectors, wants, presence, typing;
-//! - one writer per room, opened on first use: live messages and ranges
-//!   read back from the store;
-//! - one reader per incoming room stream, feeding that room's actor.
+//! - control writer and reader: sync frames (handed to the link task, which
+//!   owns the peer's anti-entropy state), wants, presence, typing;
+//! - [`LANES`] lane writers, opened on first use: live messages and ranges
+//!   read back from the store, each frame naming its room;
+//! - one reader per incoming lane, feeding the rooms' actors.
 //!
 //! All of them stop with the connection.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use meshchat_shared::{Message, RoomVector, limits};
+use meshchat_shared::{Message, limits};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::link::{Dialer, Established, code};
-use super::proto::{self, Control, MSGS_PER_FRAME, RoomFrame};
-use super::{MeshCtx, PeerCmd, RoomJob};
-use crate::repl::{Range, missing};
+use super::proto::{self, Control, LANES, LaneFrame, lane_of};
+use super::{LaneJob, MeshCtx, PeerCmd};
+use crate::core::{Range, SyncFrame, SyncOut};
 use crate::room::RoomCmd;
 
 /// Frames queued per outgoing stream before live ones are dropped.
 const STREAM_QUEUE: usize = 4096;
 /// Messages read from the store per query when sending a range.
 const FETCH_PAGE: u64 = 512;
+/// Sync frames from the peer waiting for the link task.
+const SYNC_QUEUE: usize = 1024;
 
 pub(super) struct Session {
     shared: Arc<Shared>,
@@ -33,40 +36,50 @@ pub(super) struct Session {
     url: String,
 }
 
+/// A job for a lane: when it was queued, for which room.
+type LaneItem = (Instant, String, LaneJob);
+
 struct Shared {
     conn: quinn::Connection,
     peer: String,
     ctx: Arc<MeshCtx>,
     control: mpsc::Sender<(Instant, Bytes)>,
-    rooms: Mutex<HashMap<String, mpsc::Sender<(Instant, RoomJob)>>>,
+    lanes: Mutex<Vec<Option<mpsc::Sender<LaneItem>>>>,
     /// Rooms with a range being sent: a second request waits for the next round.
     fetching: Mutex<HashSet<String>>,
     /// Rooms where the peer has reported names online.
     reported: Mutex<BTreeSet<String>>,
+    sync_in: mpsc::Sender<SyncFrame>,
     cancel: CancellationToken,
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Session {
-    pub fn start(est: Established, peer: String, ctx: Arc<MeshCtx>) -> Session {
+    /// Starts serving the connection; also returns the peer's sync frames,
+    /// for the link task, which owns the anti-entropy state.
+    pub fn start(est: Established, peer: String, ctx: Arc<MeshCtx>) -> (Session, mpsc::Receiver<SyncFrame>) {
         let Established { conn, send, recv, dialer, url } = est;
         let (control, control_rx) = mpsc::channel(STREAM_QUEUE);
+        let (sync_in, sync_frames) = mpsc::channel(SYNC_QUEUE);
         let cancel = ctx.shutdown.child_token();
         let shared = Arc::new(Shared {
             conn,
             peer,
             ctx,
             control,
-            rooms: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(vec![None; LANES]),
             fetching: Mutex::new(HashSet::new()),
             reported: Mutex::new(BTreeSet::new()),
+            sync_in,
             cancel,
         });
         shared.spawn(write_control(shared.clone(), send, control_rx));
         shared.spawn(read_control(shared.clone(), recv));
-        shared.spawn(accept_rooms(shared.clone()));
-        let session = Session { shared, dialer, url };
-        session.anti_entropy();
-        session
+        shared.spawn(accept_lanes(shared.clone()));
+        (Session { shared, dialer, url }, sync_frames)
     }
 
     pub fn dialer(&self) -> Dialer {
@@ -90,25 +103,33 @@ impl Session {
 
     pub fn handle(&self, queued: Instant, cmd: PeerCmd) {
         match cmd {
-            PeerCmd::Control(bytes) => {
-                if self.shared.control.try_send((queued, bytes)).is_err() {
-                    self.shared.ctx.metrics.mesh_frames_dropped.inc();
-                }
-            }
-            PeerCmd::Room { room, job } => self.shared.room_job(&room, queued, job),
+            PeerCmd::Control(bytes) => self.shared.send_control(queued, bytes),
+            PeerCmd::Lane { room, job } => self.shared.lane_job(&room, queued, job),
         }
     }
 
-    /// Sends every room's vector and this node's presence: the peer answers
-    /// with what this node lacks, and repairs lost presence frames.
-    pub fn anti_entropy(&self) {
-        let vectors = Control::Vectors(self.shared.ctx.index.vectors());
-        let presence = Control::PresenceSnapshot(self.shared.ctx.index.presence());
-        for frame in [vectors, presence] {
-            match proto::encode(&frame) {
-                Ok(bytes) => self.handle(Instant::now(), PeerCmd::Control(bytes)),
-                Err(e) => tracing::error!(error = %e, "cannot encode an anti-entropy frame"),
+    /// Carries out what the peer's anti-entropy state asked for.
+    pub fn sync(&self, outs: Vec<SyncOut>) {
+        for out in outs {
+            match out {
+                SyncOut::Send(frame) => self.control(&Control::Sync(frame)),
+                SyncOut::Fetch { room, ranges } => {
+                    self.shared.lane_job(&room, Instant::now(), LaneJob::Fetch(ranges));
+                }
             }
+        }
+    }
+
+    /// This node's names online per room, with every round: repairs lost
+    /// presence frames.
+    pub fn presence_snapshot(&self) {
+        self.control(&Control::PresenceSnapshot(self.shared.ctx.index.presence()));
+    }
+
+    fn control(&self, frame: &Control) {
+        match proto::encode(frame) {
+            Ok(bytes) => self.shared.send_control(Instant::now(), bytes),
+            Err(e) => tracing::error!(error = %e, "cannot encode a control frame"),
         }
     }
 
@@ -118,7 +139,7 @@ impl Session {
     }
 
     /// A clean stop: the peer treats this node's users as moving, not leaving.
-    pub async fn goodbye(&self) {
+    pub fn goodbye(&self) {
         self.close(code::GOODBYE, "stopping");
     }
 
@@ -126,7 +147,7 @@ impl Session {
     /// where it had any.
     pub fn peer_down(&self) {
         self.shared.cancel.cancel();
-        let rooms = std::mem::take(&mut *self.shared.reported.lock().unwrap_or_else(|p| p.into_inner()));
+        let rooms = std::mem::take(&mut *lock(&self.shared.reported));
         let peer: Arc<str> = self.shared.peer.as_str().into();
         for room in rooms {
             self.shared.ctx.hub.room(&room).send_reliably(RoomCmd::PeerDown { peer: peer.clone() });
@@ -151,30 +172,34 @@ impl Shared {
         });
     }
 
-    fn room_job(self: &Arc<Self>, room: &str, queued: Instant, job: RoomJob) {
-        if let RoomJob::Fetch(_) = &job {
-            let mut fetching = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
-            if !fetching.insert(room.to_owned()) {
-                return;
-            }
-        }
-        let tx = {
-            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-            rooms
-                .entry(room.to_owned())
-                .or_insert_with(|| {
-                    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-                    self.spawn(write_room(self.clone(), room.to_owned(), rx));
-                    tx
-                })
-                .clone()
-        };
-        if let Err(mpsc::error::TrySendError::Full((_, job)) | mpsc::error::TrySendError::Closed((_, job))) =
-            tx.try_send((queued, job))
-        {
+    fn send_control(&self, queued: Instant, bytes: Bytes) {
+        if self.control.try_send((queued, bytes)).is_err() {
             self.ctx.metrics.mesh_frames_dropped.inc();
-            if let RoomJob::Fetch(_) = job {
-                self.fetching.lock().unwrap_or_else(|p| p.into_inner()).remove(room);
+        }
+    }
+
+    fn lane_job(self: &Arc<Self>, room: &str, queued: Instant, job: LaneJob) {
+        if let LaneJob::Fetch(_) = &job
+            && !lock(&self.fetching).insert(room.to_owned())
+        {
+            return;
+        }
+        let lane = lane_of(room);
+        let tx = lock(&self.lanes)[lane]
+            .get_or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+                self.spawn(write_lane(self.clone(), lane, rx));
+                tx
+            })
+            .clone();
+        if let Err(
+            mpsc::error::TrySendError::Full((_, room, job)) | mpsc::error::TrySendError::Closed((_, room, job)),
+        ) = tx.try_send((queued, room.to_owned(), job))
+        {
+            // Anti-entropy repairs what is dropped here.
+            self.ctx.metrics.mesh_frames_dropped.inc();
+            if let LaneJob::Fetch(_) = job {
+                lock(&self.fetching).remove(&room);
             }
         }
     }
@@ -211,7 +236,9 @@ async fn read_control(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
         match proto::read_frame::<Control>(&mut recv).await {
             Ok(Some(frame)) => {
                 shared.ctx.metrics.mesh_frames_in.inc();
-                on_control(&shared, frame);
+                if !on_control(&shared, frame).await {
+                    break;
+                }
             }
             Ok(None) => break,
             Err(proto::ProtoError::Read(e)) => {
@@ -229,54 +256,29 @@ async fn read_control(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
     shared.conn.close(code::BROKEN.into(), b"control stream ended");
 }
 
-fn on_control(shared: &Arc<Shared>, frame: Control) {
+/// Handles one control frame; false when the connection should end.
+async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
     let ctx = &shared.ctx;
     let peer: Arc<str> = shared.peer.as_str().into();
     match frame {
         Control::Hello { .. } => {}
-        Control::Vectors(theirs) => {
-            let theirs: BTreeMap<String, RoomVector> = theirs.into_iter().collect();
-            let empty = RoomVector::new();
-            for (room, ours) in ctx.index.vectors() {
-                let ranges = missing(&ours, theirs.get(&room).unwrap_or(&empty));
-                if !ranges.is_empty() {
-                    shared.room_job(&room, Instant::now(), RoomJob::Fetch(ranges));
-                }
-            }
-        }
+        // Backpressure: a peer that floods sync frames waits for the link.
+        Control::Sync(f) => return shared.sync_in.send(f).await.is_ok(),
         Control::Want { room, ranges } => {
             if limits::validate_room(&room).is_ok() {
-                shared.room_job(&room, Instant::now(), RoomJob::Fetch(ranges));
+                shared.lane_job(&room, Instant::now(), LaneJob::Fetch(ranges));
             }
         }
         Control::Presence { room, name, online } => {
             if limits::validate_room(&room).is_err() || limits::validate_name(&name).is_err() {
-                return;
+                return true;
             }
             if online {
-                shared.reported.lock().unwrap_or_else(|p| p.into_inner()).insert(room.clone());
+                lock(&shared.reported).insert(room.clone());
             }
             ctx.hub.room(&room).send_reliably(RoomCmd::PeerPresenceUpdate { peer, name, online });
         }
-        Control::PresenceSnapshot(rooms) => {
-            let now: BTreeMap<String, BTreeSet<String>> = rooms
-                .into_iter()
-                .filter(|(room, _)| limits::validate_room(room).is_ok())
-                .map(|(room, names)| (room, names.into_iter().filter(|n| limits::validate_name(n).is_ok()).collect()))
-                .collect();
-            let gone: Vec<String> = {
-                let mut reported = shared.reported.lock().unwrap_or_else(|p| p.into_inner());
-                let gone = reported.iter().filter(|r| !now.contains_key(*r)).cloned().collect();
-                *reported = now.keys().cloned().collect();
-                gone
-            };
-            for room in gone {
-                ctx.hub.room(&room).send_reliably(RoomCmd::PeerPresence { peer: peer.clone(), names: BTreeSet::new() });
-            }
-            for (room, names) in now {
-                ctx.hub.room(&room).send_reliably(RoomCmd::PeerPresence { peer: peer.clone(), names });
-            }
-        }
+        Control::PresenceSnapshot(rooms) => on_presence_snapshot(shared, peer, rooms),
         Control::Typing { room, name } => {
             if limits::validate_room(&room).is_ok() && limits::validate_name(&name).is_ok() {
                 // A hint: dropped if the room is busy.
@@ -284,27 +286,42 @@ fn on_control(shared: &Arc<Shared>, frame: Control) {
             }
         }
     }
+    true
 }
 
-/// One room's outgoing stream: live frames, and ranges read from the store.
-async fn write_room(shared: Arc<Shared>, room: String, mut rx: mpsc::Receiver<(Instant, RoomJob)>) {
+fn on_presence_snapshot(shared: &Arc<Shared>, peer: Arc<str>, rooms: Vec<(String, Vec<String>)>) {
+    let now: BTreeMap<String, BTreeSet<String>> = rooms
+        .into_iter()
+        .filter(|(room, _)| limits::validate_room(room).is_ok())
+        .map(|(room, names)| (room, names.into_iter().filter(|n| limits::validate_name(n).is_ok()).collect()))
+        .collect();
+    let gone: Vec<String> = {
+        let mut reported = lock(&shared.reported);
+        let gone = reported.iter().filter(|r| !now.contains_key(*r)).cloned().collect();
+        *reported = now.keys().cloned().collect();
+        gone
+    };
+    let hub = &shared.ctx.hub;
+    for room in gone {
+        hub.room(&room).send_reliably(RoomCmd::PeerPresence { peer: peer.clone(), names: BTreeSet::new() });
+    }
+    for (room, names) in now {
+        hub.room(&room).send_reliably(RoomCmd::PeerPresence { peer: peer.clone(), names });
+    }
+}
+
+/// One outgoing lane: live frames, and ranges read from the store.
+async fn write_lane(shared: Arc<Shared>, lane: usize, mut rx: mpsc::Receiver<LaneItem>) {
     let Ok(mut send) = shared.conn.open_uni().await else {
         return;
     };
-    let Ok(open) = proto::encode(&RoomFrame::Open { room: room.clone() }) else {
-        return;
-    };
-    // The header is part of the handshake of this stream: never dropped.
-    if send.write_all(&open).await.is_err() {
-        return;
-    }
     let mut last = Instant::now();
-    while let Some((queued, job)) = rx.recv().await {
+    while let Some((queued, room, job)) = rx.recv().await {
         let ok = match job {
-            RoomJob::Frame(frame) => shared.write(&mut send, &frame, queued, &mut last).await,
-            RoomJob::Fetch(ranges) => {
+            LaneJob::Frame(frame) => shared.write(&mut send, &frame, queued, &mut last).await,
+            LaneJob::Fetch(ranges) => {
                 let ok = send_ranges(&shared, &room, &ranges, &mut send, &mut last).await;
-                shared.fetching.lock().unwrap_or_else(|p| p.into_inner()).remove(&room);
+                lock(&shared.fetching).remove(&room);
                 ok
             }
         };
@@ -312,7 +329,8 @@ async fn write_room(shared: Arc<Shared>, room: String, mut rx: mpsc::Receiver<(I
             break;
         }
     }
-    shared.rooms.lock().unwrap_or_else(|p| p.into_inner()).remove(&room);
+    // Reopened on the next job.
+    lock(&shared.lanes)[lane] = None;
 }
 
 async fn send_ranges(
@@ -338,10 +356,8 @@ async fn send_ranges(
                 break;
             }
             after = msgs.last().map_or(upto, |m| m.seq);
-            for chunk in msgs.chunks(MSGS_PER_FRAME) {
-                let Ok(frame) = proto::encode(&RoomFrame::Msgs(chunk.to_vec())) else {
-                    continue;
-                };
+            let Ok(frames) = proto::encode_msgs(room, &msgs) else { continue };
+            for frame in frames {
                 if !shared.write(send, &frame, Instant::now(), last).await {
                     return false;
                 }
@@ -351,48 +367,45 @@ async fn send_ranges(
     true
 }
 
-async fn accept_rooms(shared: Arc<Shared>) {
+async fn accept_lanes(shared: Arc<Shared>) {
     while let Ok(recv) = shared.conn.accept_uni().await {
         let s = shared.clone();
-        shared.spawn(read_room(s, recv));
+        shared.spawn(read_lane(s, recv));
     }
 }
 
-/// One room's incoming stream. A frame that does not decode ends this
-/// stream only; the sender reopens it on its next message.
-async fn read_room(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
-    let room = match proto::read_frame::<RoomFrame>(&mut recv).await {
-        Ok(Some(RoomFrame::Open { room })) if limits::validate_room(&room).is_ok() => room,
-        other => {
-            tracing::warn!(peer = %shared.peer, "room stream without a valid header: {other:?}");
-            let _ = recv.stop(code::BROKEN.into());
-            return;
-        }
-    };
-    let handle = shared.ctx.hub.room(&room);
+/// One incoming lane. A frame that does not decode ends this lane only;
+/// the sender reopens it with its next frame.
+async fn read_lane(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
     let from: Arc<str> = shared.peer.as_str().into();
     loop {
-        match proto::read_frame::<RoomFrame>(&mut recv).await {
-            Ok(Some(RoomFrame::Msgs(msgs))) => {
+        match proto::read_frame::<LaneFrame>(&mut recv).await {
+            Ok(Some(LaneFrame::Msgs { room, msgs })) => {
                 shared.ctx.metrics.mesh_frames_in.inc();
+                if limits::validate_room(&room).is_err() {
+                    tracing::warn!(peer = %shared.peer, "messages for an invalid room name; dropped");
+                    continue;
+                }
                 let (good, bad): (Vec<Message>, Vec<Message>) = msgs.into_iter().partition(|m| well_formed(m, &room));
                 if !bad.is_empty() {
                     tracing::warn!(peer = %shared.peer, room, count = bad.len(), "dropped malformed messages");
                 }
-                if !good.is_empty()
-                    && handle.send_wait(RoomCmd::Remote { from: from.clone(), msgs: good }).await.is_err()
-                {
+                if good.is_empty() {
+                    continue;
+                }
+                // Backpressure: a busy room slows this lane.
+                let cmd = RoomCmd::Remote { from: from.clone(), msgs: good };
+                if shared.ctx.hub.room(&room).send_wait(cmd).await.is_err() {
                     return;
                 }
             }
-            Ok(Some(RoomFrame::Open { .. })) => {}
             Ok(None) => return,
             Err(proto::ProtoError::Read(e)) => {
-                tracing::debug!(peer = %shared.peer, room, "room stream ended: {e}");
+                tracing::debug!(peer = %shared.peer, "lane ended: {e}");
                 return;
             }
             Err(e) => {
-                tracing::warn!(peer = %shared.peer, room, "closing a room stream: {e}");
+                tracing::warn!(peer = %shared.peer, "closing a lane: {e}");
                 let _ = recv.stop(code::BROKEN.into());
                 return;
             }

@@ -18,7 +18,7 @@ use rustls::server::WebPkiClientVerifier;
 use thiserror::Error;
 
 /// The mesh protocol and its version, as ALPN.
-pub const ALPN: &[u8] = b"meshchat-mesh/1";
+pub const ALPN: &[u8] = b"meshchat-mesh/2";
 
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -78,14 +78,15 @@ fn roots(ca: &CertificateDer<'static>) -> Result<Arc<RootCertStore>, TlsError> {
 }
 
 /// Keep-alives every second and an idle timeout of 3 s: a dead peer is
-/// noticed within 3 s. Room streams are long-lived, one per room, so the
-/// stream limits are generous.
+/// noticed within 3 s. A peer opens one control stream and a fixed set of
+/// lanes that carry every room, so the stream limits are small whatever the
+/// room count (a lane that broke is reopened; its credit comes back).
 pub fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(Duration::from_millis(1000)));
     t.max_idle_timeout(quinn::IdleTimeout::try_from(Duration::from_secs(3)).ok());
-    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(10_000));
-    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(16));
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(2 * super::proto::LANES as u32));
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(2));
     Arc::new(t)
 }
 

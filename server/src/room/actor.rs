@@ -1,28 +1,34 @@
-//! The room actor: its state, its loop, and what it publishes.
+//! The room actor: a thin shell that feeds the room's state machine and
+//! carries out its effects.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use meshchat_shared::{Message, RoomVector};
+use meshchat_shared::frames::encode;
+use meshchat_shared::{ErrorCode, ServerFrame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::cache::RecentCache;
-use super::{AckTo, RoomCmd, RoomCtx, RoomHandle, RoomStatus};
+use super::{AckTo, CatchUp, Hub, PeerEvent, RoomCmd, RoomCtx, RoomHandle, RoomStatus};
 use crate::clock::now_ms;
-use crate::conn::{ConnHandle, ConnId};
-use crate::repl::{Presence, RoomCore};
-use crate::store::{StoreError, Stored};
+use crate::conn::{ConnHandle, ConnId, Frame};
+use crate::core::{Effect, Input, Out, ReqId, RoomState};
+use crate::store::StoreError;
 
-pub(super) fn spawn(name: Arc<str>, ctx: Arc<RoomCtx>) -> RoomHandle {
-    let (tx, rx) = mpsc::channel(ctx.config.mailbox);
-    let (status_tx, status) = watch::channel(RoomStatus::default());
-    let handle = RoomHandle { name: name.clone(), tx, status };
+pub(super) fn spawn(name: Arc<str>, ctx: Arc<RoomCtx>, hub: Weak<Hub>) -> RoomHandle {
+    let (tx, rx) = mpsc::channel(ctx.config.mailbox.max(1));
+    // Pollers see the stored vector at once, before the room has loaded.
+    let vector = ctx.index.vector(&name).unwrap_or_default();
+    let (status, status_rx) = watch::channel(RoomStatus { vector, online: 0 });
+    let handle = RoomHandle { name: name.clone(), tx, status: status_rx };
     tokio::spawn(async move {
         ctx.metrics.rooms_open.inc();
-        match Room::load(name.clone(), ctx.clone(), status_tx).await {
-            Ok(room) => room.run(rx).await,
+        match ctx.store.room_snapshot(&name, ctx.config.core.cache).await {
+            Ok(snap) => {
+                let core = RoomState::new(&name, &ctx.node, ctx.config.core.clone(), snap);
+                Actor::new(name, ctx.clone(), hub, core, status).run(rx).await;
+            }
             Err(e) => tracing::error!(room = %name, error = %e, "cannot load room"),
         }
         ctx.metrics.rooms_open.dec();
@@ -30,158 +36,318 @@ pub(super) fn spawn(name: Arc<str>, ctx: Arc<RoomCtx>) -> RoomHandle {
     handle
 }
 
-pub(super) struct Member {
-    pub conn: ConnHandle,
-    /// Messages the client already holds beyond what this node had when it
-    /// joined (it resumed from a node that was ahead): not sent again.
-    pub skip: Option<RoomVector>,
-}
+type Commit = (u64, oneshot::Receiver<Result<(), StoreError>>);
 
-/// Messages handed to the store, in order, awaiting their commit.
-pub(super) struct PendingCommit {
-    pub msgs: Vec<Stored>,
-    pub done: oneshot::Receiver<Result<(), StoreError>>,
-}
-
-pub(super) type IdemKey = (Arc<str>, String);
-
-pub(super) struct Room {
-    pub name: Arc<str>,
-    pub ctx: Arc<RoomCtx>,
-    pub core: RoomCore,
-    /// Committed and visible: what clients may be told about.
-    pub committed: RoomVector,
-    pub cache: RecentCache,
-    /// Hashes of every `(author, id)` in the room, committed or in flight.
-    pub ids: HashSet<u64>,
-    /// Local sends waiting for their commit; a repeat joins the wait.
-    pub inflight: HashMap<IdemKey, Vec<AckTo>>,
-    /// Visible messages not committed yet, by `(author, id)`: duplicates
-    /// across origins are resolved against them too.
-    pub uncommitted: HashMap<IdemKey, Arc<Message>>,
-    /// Not-yet-committed messages that lost to another copy of their key.
-    pub hide_on_commit: HashSet<(String, u64)>,
-    pub commits: VecDeque<PendingCommit>,
-    pub members: HashMap<ConnId, Member>,
-    pub presence: Presence,
-    pub status: watch::Sender<RoomStatus>,
-    /// The store refused a commit: stop accepting until the node restarts.
-    pub broken: bool,
-    /// The room has been recorded in the store's room list.
-    pub touched: bool,
-    /// When a gap was last asked of a peer.
-    pub last_want: Option<Instant>,
+struct Actor {
+    name: Arc<str>,
+    ctx: Arc<RoomCtx>,
+    hub: Weak<Hub>,
+    core: RoomState,
+    /// The members' connections, by the ids the core knows them by.
+    conns: HashMap<ConnId, ConnHandle>,
+    /// Who gets the answer to each send the core was given, and its id.
+    acks: HashMap<ReqId, (AckTo, String)>,
+    polls: HashMap<ReqId, oneshot::Sender<CatchUp>>,
+    next_req: ReqId,
+    /// Appends handed to the store, oldest first (they commit in order).
+    commits: VecDeque<Commit>,
+    /// Answers of store reads done off this task.
+    results_tx: mpsc::UnboundedSender<Input>,
+    results: mpsc::UnboundedReceiver<Input>,
+    /// Inputs produced while carrying out effects, fed next.
+    inputs: VecDeque<Input>,
+    status: watch::Sender<RoomStatus>,
 }
 
 enum Event {
-    Committed(Result<(), StoreError>),
+    Committed(u64, bool),
+    Result(Input),
     Cmd(RoomCmd),
-    Grace,
-    Stop,
+    Timeout,
+    Idle,
+    Closed,
 }
 
-impl Room {
-    async fn load(name: Arc<str>, ctx: Arc<RoomCtx>, status: watch::Sender<RoomStatus>) -> Result<Room, StoreError> {
-        let snap = ctx.store.room_snapshot(&name, ctx.config.cache).await?;
-        let touched = !snap.vector.is_empty();
-        let core = RoomCore::new(&name, &ctx.node, snap.vector.clone(), snap.last_ts);
-        let cache = RecentCache::new(ctx.config.cache, snap.recent, &snap.vector);
-        status.send_replace(RoomStatus { vector: snap.vector.clone(), online: 0 });
-        ctx.index.set_vector(&name, &snap.vector);
-        Ok(Room {
+impl Actor {
+    fn new(
+        name: Arc<str>,
+        ctx: Arc<RoomCtx>,
+        hub: Weak<Hub>,
+        core: RoomState,
+        status: watch::Sender<RoomStatus>,
+    ) -> Actor {
+        let (results_tx, results) = mpsc::unbounded_channel();
+        Actor {
             name,
-            core,
-            committed: snap.vector,
-            cache,
-            ids: snap.ids.into_iter().collect(),
-            inflight: HashMap::new(),
-            uncommitted: HashMap::new(),
-            hide_on_commit: HashSet::new(),
-            commits: VecDeque::new(),
-            members: HashMap::new(),
-            presence: Presence::new(),
-            status,
-            broken: false,
-            touched,
-            last_want: None,
             ctx,
-        })
+            hub,
+            core,
+            conns: HashMap::new(),
+            acks: HashMap::new(),
+            polls: HashMap::new(),
+            next_req: 0,
+            commits: VecDeque::new(),
+            results_tx,
+            results,
+            inputs: VecDeque::new(),
+            status,
+        }
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
+        // The core published its loaded state on creation.
+        self.drain_effects().await;
         loop {
-            let grace_ends = self
-                .presence
-                .next_deadline()
-                .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
-            let next_commit = async {
-                match self.commits.front_mut() {
-                    Some(p) => (&mut p.done).await.unwrap_or(Err(StoreError::Closed)),
-                    None => std::future::pending().await,
-                }
-            };
-            let grace = async {
-                match grace_ends {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let event = tokio::select! {
-                biased;
-                r = next_commit => Event::Committed(r),
-                cmd = rx.recv() => cmd.map_or(Event::Stop, Event::Cmd),
-                _ = grace => Event::Grace,
-            };
-            match event {
-                Event::Committed(result) => {
-                    if let Some(p) = self.commits.pop_front() {
-                        self.on_committed(p.msgs, result);
+            match self.next_event(&mut rx).await {
+                Event::Committed(batch, ok) => self.feed(Input::Committed { batch, ok }).await,
+                Event::Result(input) => self.feed(input).await,
+                Event::Cmd(cmd) => self.command(cmd).await,
+                Event::Timeout => self.feed(Input::Timeout).await,
+                Event::Idle => {
+                    if self.retire(&rx) {
+                        break;
                     }
                 }
-                Event::Cmd(cmd) => self.handle(cmd).await,
-                Event::Grace => self.on_grace_over(),
-                Event::Stop => break,
+                Event::Closed => break,
             }
         }
-        // Every handle is gone (the node is stopping): finish what is in flight.
-        while let Some(p) = self.commits.pop_front() {
-            let result = p.done.await.unwrap_or(Err(StoreError::Closed));
-            self.on_committed(p.msgs, result);
+        // Stopping (the node is, or the room retired): finish what is in flight.
+        while let Some((batch, done)) = self.commits.pop_front() {
+            let ok = matches!(done.await, Ok(Ok(())));
+            self.feed(Input::Committed { batch, ok }).await;
         }
     }
 
-    async fn handle(&mut self, cmd: RoomCmd) {
-        match cmd {
-            RoomCmd::Join { conn, since } => self.on_join(conn, since).await,
-            RoomCmd::Leave { conn } => self.remove_member(conn),
-            RoomCmd::Send { to, author, id, body } => self.on_send(to, author, id, body).await,
-            RoomCmd::Typing { conn } => self.on_typing(conn),
+    async fn next_event(&mut self, rx: &mut mpsc::Receiver<RoomCmd>) -> Event {
+        let timeout =
+            self.core.poll_timeout().map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
+        let idle = self.is_idle();
+        let next_commit = async {
+            match self.commits.front_mut() {
+                Some((batch, done)) => (*batch, matches!(done.await, Ok(Ok(())))),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            (batch, ok) = next_commit => {
+                self.commits.pop_front();
+                Event::Committed(batch, ok)
+            }
+            Some(input) = self.results.recv() => Event::Result(input),
+            cmd = rx.recv() => cmd.map_or(Event::Closed, Event::Cmd),
+            _ = sleep_until(timeout) => Event::Timeout,
+            _ = tokio::time::sleep(self.ctx.config.idle_after), if idle => Event::Idle,
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.core.is_idle() && self.conns.is_empty() && self.acks.is_empty() && self.polls.is_empty()
+    }
+
+    /// Stops if the hub agrees that nobody holds a handle to this room.
+    fn retire(&self, rx: &mpsc::Receiver<RoomCmd>) -> bool {
+        let Some(hub) = self.hub.upgrade() else { return true };
+        hub.retire(&self.name, || rx.is_empty() && self.is_idle())
+    }
+
+    async fn command(&mut self, cmd: RoomCmd) {
+        let input = match cmd {
+            RoomCmd::Join { conn, since } => {
+                let (id, name) = (conn.id(), conn.name_arc());
+                self.conns.insert(id, conn);
+                Input::Join { conn: id, name, since }
+            }
+            RoomCmd::Leave { conn } => {
+                self.conns.remove(&conn);
+                Input::Leave { conn }
+            }
+            RoomCmd::Send { to, author, id, body } => {
+                let conn = match &to {
+                    AckTo::Conn(c) => Some(c.id()),
+                    AckTo::Http(_) => None,
+                };
+                let req = self.request();
+                self.acks.insert(req, (to, id.clone()));
+                Input::Send { req, conn, author, id, body }
+            }
+            RoomCmd::Typing { conn } => Input::Typing { conn },
             RoomCmd::CatchUp { since, reply } => {
-                let c = self.catch_up(Some(&since)).await;
-                let _ = reply.send(c);
+                let req = self.request();
+                self.polls.insert(req, reply);
+                Input::CatchUp { req, since }
             }
-            RoomCmd::Remote { from, msgs } => self.on_remote(&from, msgs).await,
-            RoomCmd::PeerPresence { peer, names } => self.on_peer_presence(&peer, names),
-            RoomCmd::PeerPresenceUpdate { peer, name, online } => self.on_peer_presence_update(&peer, &name, online),
-            RoomCmd::PeerDown { peer } => {
-                self.presence.peer_down(&peer, now_ms(), self.ctx.config.grace.as_millis() as u64)
-            }
-            RoomCmd::PeerTyping { name } => self.on_peer_typing(&name),
+            RoomCmd::Remote { from, msgs } => Input::Remote { from, msgs },
+            RoomCmd::PeerPresence { peer, names } => Input::PeerPresence { peer, names },
+            RoomCmd::PeerPresenceUpdate { peer, name, online } => Input::PeerPresenceUpdate { peer, name, online },
+            RoomCmd::PeerDown { peer } => Input::PeerDown { peer },
+            RoomCmd::PeerTyping { name } => Input::PeerTyping { name },
+        };
+        self.feed(input).await;
+    }
+
+    fn request(&mut self) -> ReqId {
+        self.next_req += 1;
+        self.next_req
+    }
+
+    /// Feeds an input, then everything its effects feed back, in order.
+    async fn feed(&mut self, input: Input) {
+        self.inputs.push_back(input);
+        while let Some(input) = self.inputs.pop_front() {
+            self.core.handle(input, now_ms());
+            self.drain_effects().await;
         }
     }
 
-    /// The committed vector changed: tell pollers and the mesh's index.
-    pub(super) fn publish_vector(&self) {
-        self.ctx.index.set_vector(&self.name, &self.committed);
-        self.publish_status();
+    async fn drain_effects(&mut self) {
+        while let Some(effect) = self.core.poll() {
+            self.effect(effect).await;
+        }
     }
 
-    pub(super) fn publish_status(&self) {
-        let status = RoomStatus { vector: self.committed.clone(), online: self.presence.online().len() };
-        self.status.send_if_modified(|s| {
-            let changed = *s != status;
-            *s = status;
-            changed
-        });
+    async fn effect(&mut self, effect: Effect) {
+        match effect {
+            Effect::Append { batch, msgs } => {
+                for s in &msgs {
+                    if *s.msg.origin == *self.ctx.node {
+                        self.ctx.metrics.messages_accepted.inc();
+                    } else {
+                        self.ctx.metrics.messages_replicated_in.inc();
+                    }
+                }
+                match self.ctx.store.append(msgs).await {
+                    Ok(done) => self.commits.push_back((batch, done)),
+                    Err(e) => {
+                        tracing::error!(room = %self.name, error = %e, "store refused messages; room stops accepting");
+                        self.inputs.push_back(Input::Committed { batch, ok: false });
+                    }
+                }
+            }
+            Effect::Hide { origin, seq } => {
+                if let Err(e) = self.ctx.store.hide(&self.name, &origin, seq).await {
+                    tracing::warn!(room = %self.name, error = %e, "cannot hide a duplicate");
+                }
+            }
+            Effect::Touch => self.ctx.store.touch(&self.name),
+            Effect::Lookup { lookup, author, id } => {
+                let (store, room, tx) = (self.ctx.store.clone(), self.name.clone(), self.results_tx.clone());
+                tokio::spawn(async move {
+                    let result = store.find(&room, &author, &id).await.map_err(|e| {
+                        tracing::warn!(%room, error = %e, "idempotency lookup failed");
+                    });
+                    let _ = tx.send(Input::Found { lookup, result });
+                });
+            }
+            Effect::Read { read, since, upto } => {
+                let (store, room, tx) = (self.ctx.store.clone(), self.name.clone(), self.results_tx.clone());
+                tokio::spawn(async move {
+                    let msgs = store.missing(&room, since, upto).await;
+                    if let Err(e) = &msgs {
+                        tracing::warn!(%room, error = %e, "catch-up read failed; sending the latest");
+                    }
+                    let _ = tx.send(Input::Read { read, msgs: msgs.ok() });
+                });
+            }
+            Effect::Ack { req, msg } => match self.acks.remove(&req) {
+                Some((AckTo::Conn(c), _)) => {
+                    c.push(Frame::from(encode::ack(&msg)));
+                }
+                Some((AckTo::Http(tx), _)) => {
+                    let _ = tx.send(Ok(msg));
+                }
+                None => {}
+            },
+            Effect::Refuse { req, code } => self.refuse(req, code),
+            Effect::CaughtUp { req, catch_up } => {
+                if let Some(tx) = self.polls.remove(&req) {
+                    let _ = tx.send(catch_up);
+                }
+            }
+            Effect::Deliver { to, out } => self.deliver(&to, out),
+            Effect::Replicate(msgs) => self.publish(PeerEvent::Messages(msgs)),
+            Effect::Want { peer, ranges } => self.publish(PeerEvent::Want { peer, ranges }),
+            Effect::AnnouncePresence { name, online } => {
+                // A node that is stopping says goodbye instead: its users are
+                // moving to other nodes, and peers give them a grace period.
+                if online || !self.ctx.shutdown.is_cancelled() {
+                    self.publish(PeerEvent::Presence { name, online });
+                }
+            }
+            Effect::AnnounceTyping { name } => self.publish(PeerEvent::Typing { name }),
+            Effect::LocalNames(names) => self.ctx.index.set_local_names(&self.name, names.into_iter().collect()),
+            Effect::Status { vector, online } => {
+                self.ctx.index.set_vector(&self.name, &vector);
+                self.status.send_replace(RoomStatus { vector, online });
+            }
+            Effect::Rejected { from, reason } => {
+                tracing::warn!(room = %self.name, peer = %from, "refused a replicated message: {reason}");
+            }
+        }
+    }
+
+    fn publish(&self, event: PeerEvent) {
+        if let Some(broker) = &self.ctx.broker {
+            broker.publish(&self.name, event);
+        }
+    }
+
+    /// Answers a `send` with an error that names its id.
+    fn refuse(&mut self, req: ReqId, code: ErrorCode) {
+        match self.acks.remove(&req) {
+            Some((AckTo::Conn(c), id)) => {
+                let frame = ServerFrame::Error { code, message: code.describe().to_owned(), id: Some(id) };
+                c.push(Frame::from(frame.to_json()));
+            }
+            Some((AckTo::Http(tx), _)) => {
+                let _ = tx.send(Err(code));
+            }
+            None => {}
+        }
+    }
+
+    /// Serialises once, queues to every connection in `to`; a connection
+    /// that cannot take it leaves the room.
+    fn deliver(&mut self, to: &[ConnId], out: Out) {
+        let frames: Vec<Frame> = match &out {
+            Out::Message(msg) => vec![Frame::from(encode::message(msg))],
+            Out::Presence { name, online } => vec![Frame::from(encode::presence(&self.name, name, *online))],
+            Out::Typing { name } => vec![Frame::from(encode::typing(&self.name, name))],
+            Out::Backlog { members, catch_up } => backlog(&self.name, members, catch_up),
+        };
+        let mut delivered = 0;
+        for id in to {
+            let Some(conn) = self.conns.get(id) else { continue };
+            let ok = match frames.as_slice() {
+                [one] => conn.push(one.clone()),
+                many => conn.push_many(many.to_vec()),
+            };
+            if ok {
+                delivered += 1;
+            } else {
+                self.conns.remove(id);
+                self.inputs.push_back(Input::Leave { conn: *id });
+            }
+        }
+        if matches!(out, Out::Message(_)) {
+            self.ctx.metrics.deliveries.add(delivered);
+        }
+    }
+}
+
+/// `joined`, the backlog's messages, then `synced`.
+fn backlog(room: &str, members: &[String], c: &CatchUp) -> Vec<Frame> {
+    let mut frames = Vec::with_capacity(c.messages.len() + 2);
+    frames.push(Frame::from(ServerFrame::Joined { room: room.to_owned(), members: members.to_vec() }.to_json()));
+    frames.extend(c.messages.iter().map(|m| Frame::from(encode::message(m))));
+    let synced = ServerFrame::Synced { room: room.to_owned(), vector: c.vector.clone(), gap: c.gap };
+    frames.push(Frame::from(synced.to_json()));
+    frames
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,12 +1,14 @@
 //! What the mesh needs to know about every room without asking each room's
-//! actor: its committed vector and the names online on this node. Rooms
-//! update it as they change; it starts from the store, so rooms whose actor
-//! is not running still take part in anti-entropy.
+//! actor: its committed vector (in the anti-entropy digest) and the names
+//! online on this node. Rooms update it as they change; it starts from the
+//! store, so rooms whose actor is not running still take part.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
 
 use meshchat_shared::RoomVector;
+
+use crate::core::VectorIndex;
 
 #[derive(Debug, Default)]
 pub struct RoomIndex {
@@ -15,28 +17,45 @@ pub struct RoomIndex {
 
 #[derive(Debug, Default)]
 struct Inner {
-    vectors: HashMap<String, RoomVector>,
-    local_names: HashMap<String, BTreeSet<String>>,
+    vectors: VectorIndex,
+    /// Only rooms with someone online here: small even with many rooms.
+    local_names: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl RoomIndex {
     pub fn new(vectors: HashMap<String, RoomVector>) -> Self {
-        RoomIndex { inner: Mutex::new(Inner { vectors, local_names: HashMap::new() }) }
+        let mut index = VectorIndex::new();
+        for (room, v) in &vectors {
+            index.set(room, v);
+        }
+        RoomIndex { inner: Mutex::new(Inner { vectors: index, local_names: BTreeMap::new() }) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn set_vector(&self, room: &str, v: &RoomVector) {
-        let mut inner = self.lock();
-        match inner.vectors.get_mut(room) {
-            Some(old) if old == v => {}
-            Some(old) => *old = v.clone(),
-            None => {
-                inner.vectors.insert(room.to_owned(), v.clone());
-            }
-        }
+        self.lock().vectors.set(room, v);
+    }
+
+    pub fn vector(&self, room: &str) -> Option<RoomVector> {
+        self.lock().vectors.get(room).cloned()
+    }
+
+    /// Runs `f` over the vectors (anti-entropy reads the digest this way);
+    /// the lock is held only for the call.
+    pub fn with_vectors<T>(&self, f: impl FnOnce(&VectorIndex) -> T) -> T {
+        f(&self.lock().vectors)
+    }
+
+    /// Rooms with at least one message.
+    pub fn len(&self) -> usize {
+        self.lock().vectors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn set_local_names(&self, room: &str, names: BTreeSet<String>) {
@@ -48,19 +67,9 @@ impl RoomIndex {
         }
     }
 
-    /// Every room's committed vector, in room order.
-    pub fn vectors(&self) -> Vec<(String, RoomVector)> {
-        let mut v: Vec<_> = self.lock().vectors.iter().map(|(r, v)| (r.clone(), v.clone())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    }
-
-    /// Names online on this node, per room.
+    /// Names online on this node, per room, in room order.
     pub fn presence(&self) -> Vec<(String, Vec<String>)> {
-        let mut v: Vec<_> =
-            self.lock().local_names.iter().map(|(r, n)| (r.clone(), n.iter().cloned().collect())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
+        self.lock().local_names.iter().map(|(r, n)| (r.clone(), n.iter().cloned().collect())).collect()
     }
 }
 
@@ -72,8 +81,9 @@ mod tests {
     fn holds_vectors_and_names() {
         let idx = RoomIndex::new([("a".to_string(), [("n1", 2)].into_iter().collect())].into_iter().collect());
         idx.set_vector("b", &[("n2", 1)].into_iter().collect());
+        assert_eq!(idx.len(), 2);
+        assert_eq!(idx.vector("a"), Some([("n1", 2)].into_iter().collect()));
         idx.set_local_names("b", ["bob".to_string()].into_iter().collect());
-        assert_eq!(idx.vectors().iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(idx.presence(), vec![("b".to_string(), vec!["bob".to_string()])]);
         idx.set_local_names("b", BTreeSet::new());
         assert!(idx.presence().is_empty());

@@ -1,16 +1,18 @@
 //! Rooms: one actor task per room, and the hub that finds or starts them.
 //!
-//! A room actor owns everything about its room on this node: the replication
-//! core, the recent-message cache, the members and their presence. Sessions,
-//! HTTP handlers and (later) the mesh talk to it through a [`RoomHandle`];
-//! nothing else touches that state, so there is no lock around it.
+//! A room actor is a thin shell around the sans-IO
+//! [`RoomState`](crate::core::RoomState): it turns commands into inputs and
+//! carries out the effects (store appends and reads, frames to connections,
+//! events for the mesh). Sessions, HTTP handlers and the mesh talk to it
+//! through a [`RoomHandle`]; nothing else touches its state, so there is no
+//! lock around it. An idle room stops and loads again on demand.
+//!
+//! Rooms reach the other nodes only through a [`Broker`], which the mesh
+//! implements; the mesh reaches rooms through the hub and their handles.
 
 mod actor;
-pub mod cache;
+mod broker;
 mod index;
-mod members;
-mod remote;
-mod send;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -20,30 +22,28 @@ use meshchat_shared::{ErrorCode, Message, RoomVector};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+pub use broker::{Broker, PeerEvent};
 pub use index::RoomIndex;
 
 use crate::conn::{ConnHandle, ConnId};
-use crate::mesh::MeshHandle;
+pub use crate::core::CatchUp;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Tunables of every room.
 #[derive(Debug, Clone)]
 pub struct RoomConfig {
-    /// Messages kept in memory per room for joins and resumes.
-    pub cache: usize,
-    /// A resume that lacks more than this gets the latest 50 and `gap`.
-    pub catchup_limit: u64,
+    pub core: crate::core::Config,
     /// Commands queued per room before senders get `unavailable`.
     pub mailbox: usize,
-    /// How long the users of a node that went away still count as online,
-    /// so that moving to another node is not seen as leaving and coming back.
-    pub grace: Duration,
+    /// A room with nothing going on stops after this long (and loads
+    /// again from the store when next needed).
+    pub idle_after: Duration,
 }
 
 impl Default for RoomConfig {
     fn default() -> Self {
-        RoomConfig { cache: 256, catchup_limit: 1000, mailbox: 4096, grace: Duration::from_secs(5) }
+        RoomConfig { core: crate::core::Config::default(), mailbox: 4096, idle_after: Duration::from_secs(30) }
     }
 }
 
@@ -53,15 +53,6 @@ pub enum AckTo {
     Conn(ConnHandle),
     /// An HTTP `POST` waiting for the stored message.
     Http(oneshot::Sender<Result<Arc<Message>, ErrorCode>>),
-}
-
-/// A catch-up: what `since` lacks, for joins and the long poll.
-#[derive(Debug, Clone)]
-pub struct CatchUp {
-    pub messages: Vec<Arc<Message>>,
-    /// What the client holds after taking `messages`.
-    pub vector: RoomVector,
-    pub gap: bool,
 }
 
 pub enum RoomCmd {
@@ -121,6 +112,8 @@ pub struct RoomStatus {
 #[derive(Clone)]
 pub struct RoomHandle {
     name: Arc<str>,
+    /// The actor retires only while the hub's is the last sender, so nobody
+    /// can be holding a handle to a stopped room.
     tx: mpsc::Sender<RoomCmd>,
     status: watch::Receiver<RoomStatus>,
 }
@@ -156,7 +149,7 @@ impl RoomHandle {
     }
 
     /// Queues a command, waiting for room in the mailbox (backpressure for
-    /// the mesh: a busy room slows only its own stream).
+    /// the mesh: a busy room slows its sender).
     pub async fn send_wait(&self, cmd: RoomCmd) -> Result<(), ErrorCode> {
         self.tx.send(cmd).await.map_err(|_| ErrorCode::Unavailable)
     }
@@ -173,14 +166,14 @@ impl RoomHandle {
     }
 }
 
-/// What every room actor shares.
+/// What every room actor uses.
 pub struct RoomCtx {
     pub node: Arc<str>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub config: RoomConfig,
     /// `None` for a node without peers.
-    pub mesh: Option<MeshHandle>,
+    pub broker: Option<Arc<dyn Broker>>,
     pub index: Arc<RoomIndex>,
     /// Cancelled when the node stops.
     pub shutdown: CancellationToken,
@@ -197,25 +190,36 @@ impl Hub {
         Arc::new(Hub { ctx: Arc::new(ctx), rooms: Mutex::new(HashMap::new()) })
     }
 
-    pub fn ctx(&self) -> &RoomCtx {
-        &self.ctx
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, RoomHandle>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The room's handle; the name must already be valid.
-    pub fn room(&self, name: &str) -> RoomHandle {
-        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn room(self: &Arc<Self>, name: &str) -> RoomHandle {
+        let mut rooms = self.lock();
         if let Some(h) = rooms.get(name).filter(|h| h.is_alive()) {
             return h.clone();
         }
         let name: Arc<str> = name.into();
-        let handle = actor::spawn(name.clone(), self.ctx.clone());
+        let handle = actor::spawn(name.clone(), self.ctx.clone(), Arc::downgrade(self));
         rooms.insert(name, handle.clone());
         handle
     }
 
     /// Handles of the rooms with a running actor.
     pub fn open_rooms(&self) -> Vec<RoomHandle> {
-        let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        rooms.values().filter(|h| h.is_alive()).cloned().collect()
+        self.lock().values().filter(|h| h.is_alive()).cloned().collect()
+    }
+
+    /// An idle actor asks to stop: granted (and the room forgotten) only if
+    /// nobody but the hub holds a handle to it, so no command can come.
+    fn retire(&self, name: &str, may_stop: impl FnOnce() -> bool) -> bool {
+        let mut rooms = self.lock();
+        let unheld = rooms.get(name).is_some_and(|h| h.tx.strong_count() == 1);
+        if unheld && may_stop() {
+            rooms.remove(name);
+            return true;
+        }
+        false
     }
 }

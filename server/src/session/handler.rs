@@ -141,7 +141,7 @@ impl Session {
 
     fn on_history(&mut self, room: String, before: Option<Cursor>, limit: Option<u32>) {
         let limit = history_limit(limit).unwrap_or(meshchat_shared::limits::DEFAULT_HISTORY_LIMIT);
-        let store = self.ctx.hub.ctx().store.clone();
+        let store = self.ctx.store.clone();
         let conn = self.conn.clone();
         // Off the session task, so a slow read never stalls the socket.
         tokio::spawn(async move {

@@ -20,6 +20,7 @@ use crate::cluster::Cluster;
 use crate::conn::{ConnHandle, Frame, Outbound, close};
 use crate::metrics::Metrics;
 use crate::room::Hub;
+use crate::store::Store;
 use handler::Session;
 pub use ratelimit::RateConfig;
 
@@ -48,6 +49,8 @@ impl Default for SessionConfig {
 /// What every session shares.
 pub struct SessionCtx {
     pub hub: Arc<Hub>,
+    /// History pages are read straight from the store.
+    pub store: Store,
     pub cluster: Arc<Cluster>,
     pub metrics: Arc<Metrics>,
     /// Cancelled when the node stops: sessions close with 1012.

@@ -61,16 +61,17 @@ impl Harness {
         let shutdown = CancellationToken::new();
         let hub = Hub::new(RoomCtx {
             node: "n1".into(),
-            store,
+            store: store.clone(),
             metrics: metrics.clone(),
             config: RoomConfig::default(),
-            mesh: None,
+            broker: None,
             index: Arc::new(crate::room::RoomIndex::default()),
             shutdown: shutdown.clone(),
         });
         let me = NodeInfo { id: "n1".into(), url: "ws://127.0.0.1:1/ws".into(), up: true };
         let ctx = Arc::new(SessionCtx {
             hub,
+            store,
             cluster: Arc::new(Cluster::new(me, Vec::new())),
             metrics,
             shutdown: shutdown.clone(),

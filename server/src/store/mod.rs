@@ -20,8 +20,9 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 pub use schema::Sync;
-pub use writer::Stored;
 use writer::WriteOp;
+
+pub use crate::core::{Snapshot as RoomSnapshot, Stored, idem_hash};
 
 use crate::metrics::Metrics;
 
@@ -49,19 +50,6 @@ impl From<rusqlite::types::FromSqlError> for StoreError {
     fn from(e: rusqlite::types::FromSqlError) -> Self {
         StoreError::Corrupt(e.to_string())
     }
-}
-
-/// What a room needs to start: its vector, clock and most recent messages.
-#[derive(Debug, Default)]
-pub struct RoomSnapshot {
-    /// Highest stored seq per origin (stored in causal order, so gapless).
-    pub vector: RoomVector,
-    /// Largest `ts` stored, so the room's clock never goes back after a restart.
-    pub last_ts: u64,
-    /// The latest visible messages, ascending.
-    pub recent: Vec<Message>,
-    /// `(author, id)` of every message, hashed, for idempotency checks.
-    pub ids: Vec<u64>,
 }
 
 #[derive(Clone)]
@@ -343,20 +331,6 @@ fn range_sync(
     ))?;
     let rows = st.query_map(params![room, origin, after as i64, upto as i64, with_hidden], schema::message_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-/// A 64-bit hash of an idempotency key (FNV-1a): stored on disk and
-/// indexed, so it must never change. Collisions only cost a lookup: a hit
-/// is always confirmed against the stored author and id.
-pub fn idem_hash(author: &str, id: &str) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    // 0xff cannot occur in UTF-8: author and id cannot run into each other.
-    for b in author.bytes().chain([0xff]).chain(id.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(PRIME);
-    }
-    h
 }
 
 #[cfg(test)]

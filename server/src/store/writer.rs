@@ -8,11 +8,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use meshchat_shared::Message;
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
+use super::{StoreError, Stored};
 use crate::metrics::Metrics;
 
 /// Upper bound of messages in one transaction, so that one huge batch does
@@ -28,13 +27,6 @@ pub enum WriteOp {
     Touch { room: String },
     /// Fires once everything queued before it is committed.
     Barrier { done: oneshot::Sender<()> },
-}
-
-/// A message to store and whether clients may see it.
-#[derive(Debug, Clone)]
-pub struct Stored {
-    pub msg: Arc<Message>,
-    pub hidden: bool,
 }
 
 /// Past this size the writer completes a checkpoint between two batches, so

@@ -1,4 +1,4 @@
-//! One room's replication state on one node.
+//! One room's log on one node: per-origin sequences, stamps, causal delivery.
 //!
 //! Per origin, a room's messages form a gapless log (seq 1, 2, 3…). The core
 //! tracks how far each log has been delivered here (the room vector), stamps
@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use meshchat_shared::{Hlc, Message, RoomVector};
 use thiserror::Error;
 
+use super::sync::Range;
+
 /// Why a message from a peer was refused outright.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Rejected {
@@ -22,7 +24,7 @@ pub enum Rejected {
 }
 
 #[derive(Debug)]
-pub struct RoomCore {
+pub struct CausalLog {
     room: String,
     node: String,
     /// Delivered here, per origin: the next message of `o` is `vector[o] + 1`.
@@ -34,10 +36,10 @@ pub struct RoomCore {
     pending: BTreeMap<String, BTreeMap<u64, Message>>,
 }
 
-impl RoomCore {
+impl CausalLog {
     /// A room that has already delivered `vector`, whose largest stamp is `last_ts`.
     pub fn new(room: &str, node: &str, vector: RoomVector, last_ts: u64) -> Self {
-        RoomCore {
+        CausalLog {
             room: room.to_owned(),
             node: node.to_owned(),
             vector,
@@ -135,10 +137,10 @@ impl RoomCore {
         if ready { queue.remove(&next) } else { None }
     }
 
-    /// What this node knows it lacks, per origin as `(origin, have, need)`:
-    /// seqs `have+1..=need` are neither delivered nor pending. Asked of peers
-    /// to fill a gap at once instead of waiting for the next anti-entropy.
-    pub fn wants(&self) -> Vec<(String, u64, u64)> {
+    /// What this node knows it lacks, per origin: seqs `after+1..=upto` are
+    /// neither delivered nor pending. Asked of peers to fill a gap at once
+    /// instead of waiting for the next anti-entropy round.
+    pub fn wants(&self) -> Vec<Range> {
         let mut need: BTreeMap<String, u64> = BTreeMap::new();
         let mut bump = |o: &str, s: u64| {
             let top = need.entry(o.to_owned()).or_insert(0);
@@ -159,12 +161,7 @@ impl RoomCore {
                 }
             }
         }
-        need.into_iter()
-            .map(|(o, top)| {
-                let have = self.vector.get(&o);
-                (o, have, top)
-            })
-            .collect()
+        need.into_iter().map(|(origin, upto)| Range { after: self.vector.get(&origin), origin, upto }).collect()
     }
 
     /// Forgets pending messages (a crash loses them; peers resend).
@@ -194,7 +191,7 @@ mod tests {
 
     #[test]
     fn local_messages_count_stamp_and_carry_the_vector() {
-        let mut c = RoomCore::new("r", "n1", RoomVector::new(), 0);
+        let mut c = CausalLog::new("r", "n1", RoomVector::new(), 0);
         let a = c.accept_local("alice", "1", "hi", 1000);
         let b = c.accept_local("alice", "2", "there", 1000);
         assert_eq!((a.seq, a.ts), (1, 1000));
@@ -208,11 +205,11 @@ mod tests {
 
     #[test]
     fn holds_back_until_per_origin_order_and_dependencies() {
-        let mut c = RoomCore::new("r", "n1", RoomVector::new(), 0);
+        let mut c = CausalLog::new("r", "n1", RoomVector::new(), 0);
         assert!(c.receive(remote("n2", 2, 20, &[])).unwrap().is_empty());
         assert!(c.receive(remote("n3", 1, 30, &[("n2", 2)])).unwrap().is_empty());
         assert_eq!(c.pending_len(), 2);
-        assert_eq!(c.wants(), vec![("n2".to_string(), 0, 1)]);
+        assert_eq!(c.wants(), vec![Range { origin: "n2".into(), after: 0, upto: 1 }]);
         let out = c.receive(remote("n2", 1, 10, &[])).unwrap();
         assert_eq!(keys(&out), [("n2", 1), ("n2", 2), ("n3", 1)]);
         assert_eq!(c.pending_len(), 0);
@@ -221,7 +218,7 @@ mod tests {
 
     #[test]
     fn duplicates_are_ignored() {
-        let mut c = RoomCore::new("r", "n1", RoomVector::new(), 0);
+        let mut c = CausalLog::new("r", "n1", RoomVector::new(), 0);
         assert_eq!(c.receive(remote("n2", 1, 10, &[])).unwrap().len(), 1);
         assert!(c.receive(remote("n2", 1, 10, &[])).unwrap().is_empty());
         c.receive(remote("n2", 3, 30, &[])).unwrap();
@@ -231,7 +228,7 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_rejected() {
-        let mut c = RoomCore::new("r", "n1", RoomVector::new(), 0);
+        let mut c = CausalLog::new("r", "n1", RoomVector::new(), 0);
         let mut m = remote("n2", 1, 10, &[]);
         m.vc = RoomVector::new();
         assert_eq!(c.receive(m), Err(Rejected::BadVector));

@@ -1,0 +1,205 @@
+//! Who is in the room: joins with their backlog, leaves, catch-ups for the
+//! long poll, presence across the mesh, typing.
+
+use std::sync::Arc;
+
+use meshchat_shared::RoomVector;
+use meshchat_shared::limits::BACKLOG;
+
+use super::{CatchUp, ConnId, Effect, Loading, Member, Out, ReadFor, ReqId, RoomState};
+use crate::core::presence::Change;
+
+/// How a catch-up is served.
+enum Plan {
+    Now(CatchUp),
+    /// From the store: what `since` lacks up to the committed vector.
+    Read(RoomVector),
+}
+
+impl RoomState {
+    pub(super) fn on_join(&mut self, conn: ConnId, name: Arc<str>, since: Option<RoomVector>) {
+        if let Some(member) = self.members.get(&conn) {
+            // Joined already: everything up to `committed` has been (or, while
+            // loading, will be) sent on this connection; no second backlog.
+            if member.loading.is_none() {
+                let mut vector = self.committed.clone();
+                if let Some(s) = &since {
+                    vector.merge(s);
+                }
+                let catch_up = CatchUp { messages: Vec::new(), vector, gap: false };
+                let members = self.presence.online().into_iter().collect();
+                self.emit(Effect::Deliver { to: vec![conn], out: Out::Backlog { members, catch_up } });
+            }
+            return;
+        }
+        self.local_join(conn, &name);
+        let mut member = Member { name, skip: None, loading: None };
+        match self.plan(since.as_ref()) {
+            Plan::Now(catch_up) => {
+                member.skip = since.filter(|s| !catch_up.gap && !self.committed.dominates(s));
+                let members = self.presence.online().into_iter().collect();
+                self.emit(Effect::Deliver { to: vec![conn], out: Out::Backlog { members, catch_up } });
+            }
+            Plan::Read(since) => {
+                let read = self.next_id();
+                self.reads.insert(read, ReadFor::Join(conn));
+                let upto = self.committed.clone();
+                self.emit(Effect::Read { read, since: since.clone(), upto: upto.clone() });
+                member.loading = Some(Loading { read, since, upto, buffered: Vec::new(), overflow: false });
+            }
+        }
+        self.members.insert(conn, member);
+        if !self.touched {
+            self.touched = true;
+            self.emit(Effect::Touch);
+        }
+    }
+
+    pub(super) fn on_catch_up(&mut self, req: ReqId, since: RoomVector) {
+        match self.plan(Some(&since)) {
+            Plan::Now(catch_up) => self.emit(Effect::CaughtUp { req, catch_up }),
+            Plan::Read(since) => {
+                let read = self.next_id();
+                let upto = self.committed.clone();
+                self.reads.insert(read, ReadFor::Poll { req, since: since.clone(), upto: upto.clone() });
+                self.emit(Effect::Read { read, since, upto });
+            }
+        }
+    }
+
+    /// The latest messages, the cache, or a read: whatever serves `since`.
+    fn plan(&self, since: Option<&RoomVector>) -> Plan {
+        let Some(since) = since else {
+            return Plan::Now(self.latest(false));
+        };
+        let mut vector = self.committed.clone();
+        vector.merge(since);
+        let missing = since.missing_from(&self.committed);
+        if missing == 0 {
+            return Plan::Now(CatchUp { messages: Vec::new(), vector, gap: false });
+        }
+        if missing > self.config.catchup_limit {
+            return Plan::Now(self.latest(true));
+        }
+        match self.cache.since(since, &self.committed) {
+            Some(messages) => Plan::Now(CatchUp { messages, vector, gap: false }),
+            None => Plan::Read(since.clone()),
+        }
+    }
+
+    fn latest(&self, gap: bool) -> CatchUp {
+        CatchUp { messages: self.cache.latest(BACKLOG), vector: self.committed.clone(), gap }
+    }
+
+    pub(super) fn on_read(&mut self, read: u64, msgs: Option<Vec<meshchat_shared::Message>>) {
+        let Some(who) = self.reads.remove(&read) else { return };
+        let catch_up = |room: &RoomState, since: &RoomVector, upto: &RoomVector| match msgs {
+            Some(msgs) => {
+                let mut vector = upto.clone();
+                vector.merge(since);
+                CatchUp { messages: msgs.into_iter().map(Arc::new).collect(), vector, gap: false }
+            }
+            // The store could not say: the latest, and the client starts over.
+            None => room.latest(true),
+        };
+        match who {
+            ReadFor::Poll { req, since, upto } => {
+                let c = catch_up(self, &since, &upto);
+                self.emit(Effect::CaughtUp { req, catch_up: c });
+            }
+            ReadFor::Join(conn) => {
+                let Some(loading) = self.members.get_mut(&conn).and_then(|m| m.loading.take()) else {
+                    return;
+                };
+                let c =
+                    if loading.overflow { self.latest(true) } else { catch_up(self, &loading.since, &loading.upto) };
+                let skip = Some(loading.since).filter(|s| !c.gap && !self.committed.dominates(s));
+                let members = self.presence.online().into_iter().collect();
+                let live = if c.gap { Vec::new() } else { loading.buffered };
+                self.emit(Effect::Deliver { to: vec![conn], out: Out::Backlog { members, catch_up: c } });
+                for msg in live {
+                    if !skip.as_ref().is_some_and(|s| s.covers(&msg.origin, msg.seq)) {
+                        self.emit(Effect::Deliver { to: vec![conn], out: Out::Message(msg) });
+                    }
+                }
+                if let Some(m) = self.members.get_mut(&conn) {
+                    m.skip = skip;
+                }
+            }
+        }
+    }
+
+    /// Counts a connection of `name` in; tells peers about a first one, and
+    /// the others here about a name newly online.
+    fn local_join(&mut self, conn: ConnId, name: &Arc<str>) {
+        let (first_here, change) = self.presence.local_join(name);
+        self.presence_dirty = true;
+        if first_here {
+            self.emit(Effect::AnnouncePresence { name: name.clone(), online: true });
+            self.emit_local_names();
+        }
+        if let Some(c) = change {
+            self.announce(c, Some(conn));
+        }
+    }
+
+    pub(super) fn remove_member(&mut self, conn: ConnId) {
+        let Some(member) = self.members.remove(&conn) else { return };
+        if let Some(l) = &member.loading {
+            self.reads.remove(&l.read);
+        }
+        let (last_here, change) = self.presence.local_leave(&member.name);
+        self.presence_dirty = true;
+        if last_here {
+            self.emit(Effect::AnnouncePresence { name: member.name.clone(), online: false });
+            self.emit_local_names();
+        }
+        if let Some(c) = change {
+            self.announce(c, None);
+        }
+    }
+
+    fn emit_local_names(&mut self) {
+        let names = self.presence.local_names().map(str::to_owned).collect();
+        self.emit(Effect::LocalNames(names));
+    }
+
+    pub(super) fn announce_all(&mut self, changes: impl IntoIterator<Item = Change>) {
+        self.presence_dirty = true;
+        for c in changes {
+            self.announce(c, None);
+        }
+    }
+
+    /// Tells the members here (but `except`) that a name came or went.
+    fn announce(&mut self, change: Change, except: Option<ConnId>) {
+        let (name, online) = match change {
+            Change::Online(n) => (n, true),
+            Change::Offline(n) => (n, false),
+        };
+        let to = self.ready_members(|id, _| Some(id) != except);
+        if !to.is_empty() {
+            self.emit(Effect::Deliver { to, out: Out::Presence { name: name.into(), online } });
+        }
+    }
+
+    pub(super) fn on_typing(&mut self, conn: ConnId) {
+        let Some(name) = self.members.get(&conn).map(|m| m.name.clone()) else { return };
+        self.show_typing(name.clone());
+        self.emit(Effect::AnnounceTyping { name });
+    }
+
+    /// Shows `name` typing to everyone here but that name's own connections.
+    pub(super) fn show_typing(&mut self, name: Arc<str>) {
+        let to = self.ready_members(|_, m| m.name != name);
+        if !to.is_empty() {
+            self.emit(Effect::Deliver { to, out: Out::Typing { name } });
+        }
+    }
+
+    /// Members whose backlog has been sent, that `pick` selects. (A member
+    /// still loading gets the room's state in its `joined`.)
+    fn ready_members(&self, pick: impl Fn(ConnId, &Member) -> bool) -> Vec<ConnId> {
+        self.members.iter().filter(|(id, m)| m.loading.is_none() && pick(**id, m)).map(|(id, _)| *id).collect()
+    }
+}

@@ -1,0 +1,515 @@
+//! One room's state machine: `handle(input, now)`, then effects to carry out.
+//!
+//! Modelled on quinn-proto and iroh-gossip's `proto`: the actor around it
+//! feeds it what happened (a client's send, a peer's messages, a commit
+//! that finished, a store read that came back, a member joining, time
+//! passing) and performs what it asks for, in order. It never waits: when it
+//! needs the store it asks with an effect and parks what depends on the
+//! answer until the answer comes back as an input.
+//!
+//! What it guarantees (the simulation checks each):
+//! - nothing leaves the node before its commit: acks, fan-out and pushes to
+//!   peers come from [`Input::Committed`];
+//! - a key `(author, id)` is accepted once; a repeat is answered with the
+//!   visible copy; if two nodes accepted one key, every node hides the same
+//!   copy ([`preferred`](super::preferred));
+//! - messages from peers are delivered causally ([`CausalLog`]);
+//! - a joiner gets its backlog, then `synced`, then live messages, with
+//!   nothing twice and nothing missing.
+
+mod members;
+mod remote;
+mod send;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use meshchat_shared::{ErrorCode, Message, RoomVector};
+
+use super::cache::RecentCache;
+use super::log::{CausalLog, Rejected};
+use super::presence::Presence;
+use super::sync::Range;
+
+/// A client connection, as rooms know it.
+pub type ConnId = u64;
+/// A request that expects one answer (a send's ack, a poll's catch-up).
+pub type ReqId = u64;
+
+/// Tunables of every room.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Messages kept in memory per room for joins and resumes.
+    pub cache: usize,
+    /// A resume that lacks more than this gets the latest 50 and `gap`.
+    pub catchup_limit: u64,
+    /// How long the users of a node that went away still count as online,
+    /// so that moving to another node is not seen as leaving and coming back.
+    pub grace_ms: u64,
+    /// A gap is asked of a peer at most this often.
+    pub want_every_ms: u64,
+    /// Live messages held for a joiner while its backlog is read from the
+    /// store; past this it gets the latest messages and `gap` instead.
+    pub buffer_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { cache: 256, catchup_limit: 1000, grace_ms: 5_000, want_every_ms: 250, buffer_limit: 1000 }
+    }
+}
+
+/// What a room loads from the store when it starts.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    /// Highest stored seq per origin (stored in causal order, so gapless).
+    pub vector: RoomVector,
+    /// Largest `ts` stored, so the room's clock never goes back after a restart.
+    pub last_ts: u64,
+    /// The latest visible messages, ascending.
+    pub recent: Vec<Message>,
+    /// [`idem_hash`](super::idem_hash) of every message's `(author, id)`.
+    pub ids: Vec<u64>,
+}
+
+/// A message to store and whether clients may see it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub msg: Arc<Message>,
+    /// The losing copy of a key two nodes accepted: kept so the origin's log
+    /// stays gapless, never shown.
+    pub hidden: bool,
+}
+
+/// A catch-up: what `since` lacks, for joins and the long poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatchUp {
+    pub messages: Vec<Arc<Message>>,
+    /// What the client holds after taking `messages`.
+    pub vector: RoomVector,
+    pub gap: bool,
+}
+
+#[derive(Debug)]
+pub enum Input {
+    Join {
+        conn: ConnId,
+        name: Arc<str>,
+        since: Option<RoomVector>,
+    },
+    /// A connection left, or can no longer be written to.
+    Leave {
+        conn: ConnId,
+    },
+    Typing {
+        conn: ConnId,
+    },
+    /// A local client's message; `conn` is the connection that gets the ack
+    /// (`None` for HTTP), which the fan-out then skips.
+    Send {
+        req: ReqId,
+        conn: Option<ConnId>,
+        author: Arc<str>,
+        id: String,
+        body: String,
+    },
+    /// What `since` lacks (the long poll).
+    CatchUp {
+        req: ReqId,
+        since: RoomVector,
+    },
+    /// Messages replicated from a peer.
+    Remote {
+        from: Arc<str>,
+        msgs: Vec<Message>,
+    },
+    /// The store committed (or failed) a batch of [`Effect::Append`].
+    Committed {
+        batch: u64,
+        ok: bool,
+    },
+    /// The answer to [`Effect::Lookup`]: the visible message with the key,
+    /// if stored; `Err` if the store could not say.
+    Found {
+        lookup: u64,
+        result: Result<Option<Message>, ()>,
+    },
+    /// The answer to [`Effect::Read`], ascending; `None` if it failed.
+    Read {
+        read: u64,
+        msgs: Option<Vec<Message>>,
+    },
+    /// Every name online on a peer.
+    PeerPresence {
+        peer: Arc<str>,
+        names: BTreeSet<String>,
+    },
+    PeerPresenceUpdate {
+        peer: Arc<str>,
+        name: String,
+        online: bool,
+    },
+    /// The peer went away: its names start their grace period.
+    PeerDown {
+        peer: Arc<str>,
+    },
+    PeerTyping {
+        name: Arc<str>,
+    },
+    /// The time [`RoomState::poll_timeout`] named has come.
+    Timeout,
+}
+
+#[derive(Debug)]
+pub enum Effect {
+    /// Store these, in this order, in one commit; answer with
+    /// [`Input::Committed`].
+    Append {
+        batch: u64,
+        msgs: Vec<Stored>,
+    },
+    /// Mark a stored (or queued) message as the hidden copy of its key.
+    Hide {
+        origin: String,
+        seq: u64,
+    },
+    /// Record that the room exists (someone joined it).
+    Touch,
+    /// Find the visible stored message with this key; answer with [`Input::Found`].
+    Lookup {
+        lookup: u64,
+        author: Arc<str>,
+        id: String,
+    },
+    /// Read the visible messages `since` lacks up to `upto`, in room order;
+    /// answer with [`Input::Read`].
+    Read {
+        read: u64,
+        since: RoomVector,
+        upto: RoomVector,
+    },
+    Ack {
+        req: ReqId,
+        msg: Arc<Message>,
+    },
+    Refuse {
+        req: ReqId,
+        code: ErrorCode,
+    },
+    CaughtUp {
+        req: ReqId,
+        catch_up: CatchUp,
+    },
+    /// Frames for members of the room.
+    Deliver {
+        to: Vec<ConnId>,
+        out: Out,
+    },
+    /// This node's newly committed messages, for every peer.
+    Replicate(Vec<Arc<Message>>),
+    /// Ask `peer` for messages this node knows it lacks.
+    Want {
+        peer: Arc<str>,
+        ranges: Vec<Range>,
+    },
+    /// A name's first connection here joined, or its last one left.
+    AnnouncePresence {
+        name: Arc<str>,
+        online: bool,
+    },
+    AnnounceTyping {
+        name: Arc<str>,
+    },
+    /// The names with a connection here changed (for peers' snapshots).
+    LocalNames(Vec<String>),
+    /// What the room publishes changed: committed vector, names online.
+    Status {
+        vector: RoomVector,
+        online: usize,
+    },
+    /// A peer's message broke the rules and was dropped.
+    Rejected {
+        from: Arc<str>,
+        reason: Rejected,
+    },
+}
+
+/// What members are sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Out {
+    Message(Arc<Message>),
+    /// `joined` with the names online, the backlog, then `synced`.
+    Backlog {
+        members: Vec<String>,
+        catch_up: CatchUp,
+    },
+    Presence {
+        name: Arc<str>,
+        online: bool,
+    },
+    Typing {
+        name: Arc<str>,
+    },
+}
+
+type IdemKey = (Arc<str>, String);
+
+/// Who wants the ack of a key being committed.
+#[derive(Debug, Clone, Copy)]
+struct Waiter {
+    req: ReqId,
+    conn: Option<ConnId>,
+}
+
+/// Messages handed to the store, in order, awaiting their commit.
+#[derive(Debug)]
+struct Batch {
+    id: u64,
+    msgs: Vec<Stored>,
+}
+
+#[derive(Debug)]
+struct Member {
+    name: Arc<str>,
+    /// Messages the client already holds beyond what this node had when it
+    /// joined (it resumed from a node that was ahead): not sent again.
+    skip: Option<RoomVector>,
+    /// Its backlog is being read: live messages wait here meanwhile.
+    loading: Option<Loading>,
+}
+
+#[derive(Debug)]
+struct Loading {
+    read: u64,
+    since: RoomVector,
+    /// The read covers up to here; later messages are buffered.
+    upto: RoomVector,
+    buffered: Vec<Arc<Message>>,
+    overflow: bool,
+}
+
+/// Work parked behind a store lookup.
+#[derive(Debug)]
+enum Parked {
+    /// A local send whose key's hash is known: is it a repeat?
+    Send { waiter: Waiter, author: Arc<str>, id: String, body: String },
+    /// A delivered remote message whose key's hash is known: a duplicate?
+    Remote(Arc<Message>),
+}
+
+/// An input that came while a lookup was outstanding, kept in order.
+#[derive(Debug)]
+enum Held {
+    Send(Waiter, Arc<str>, String, String),
+    Remote(Arc<str>, Vec<Message>),
+}
+
+/// Who asked for a read.
+#[derive(Debug, Clone)]
+enum ReadFor {
+    Join(ConnId),
+    Poll { req: ReqId, since: RoomVector, upto: RoomVector },
+}
+
+#[derive(Debug)]
+pub struct RoomState {
+    name: Arc<str>,
+    node: Arc<str>,
+    config: Config,
+    log: CausalLog,
+    /// Committed and visible: what clients may be told about.
+    committed: RoomVector,
+    cache: RecentCache,
+    /// Hashes of every `(author, id)` in the room, committed or in flight.
+    ids: HashSet<u64>,
+    /// Keys waiting for their commit, and who wants the ack.
+    inflight: HashMap<IdemKey, Vec<Waiter>>,
+    /// Visible messages not committed yet, by key: duplicates across
+    /// origins are resolved against them too.
+    uncommitted: HashMap<IdemKey, Arc<Message>>,
+    commits: VecDeque<Batch>,
+    /// The batch being built during one `handle`.
+    building: Vec<Stored>,
+    next_id: u64,
+    members: HashMap<ConnId, Member>,
+    presence: Presence,
+    /// The store failed a commit: nothing more is accepted until a restart.
+    broken: bool,
+    /// The room has been recorded in the store's room list.
+    touched: bool,
+    /// When a gap was last asked of a peer.
+    last_want: Option<u64>,
+    /// Delivered by the log, waiting to be admitted to a batch.
+    ready: VecDeque<Message>,
+    /// The store lookup outstanding and what waits for it.
+    parked: Option<(u64, Parked)>,
+    /// Sends and remote batches that came while a lookup was outstanding.
+    held: VecDeque<Held>,
+    reads: HashMap<u64, ReadFor>,
+    effects: VecDeque<Effect>,
+    /// Presence changed since the last publish (counting names online
+    /// builds a set, so it is done only then).
+    presence_dirty: bool,
+    online_count: usize,
+    /// Last published status, to publish only changes.
+    published: Option<(RoomVector, usize)>,
+}
+
+impl RoomState {
+    /// The room as loaded from the store, on node `node`.
+    pub fn new(name: &str, node: &str, config: Config, snap: Snapshot) -> RoomState {
+        let cache = RecentCache::new(config.cache, snap.recent, &snap.vector);
+        let mut room = RoomState {
+            name: name.into(),
+            node: node.into(),
+            log: CausalLog::new(name, node, snap.vector.clone(), snap.last_ts),
+            touched: !snap.vector.is_empty(),
+            committed: snap.vector,
+            cache,
+            ids: snap.ids.into_iter().collect(),
+            inflight: HashMap::new(),
+            uncommitted: HashMap::new(),
+            commits: VecDeque::new(),
+            building: Vec::new(),
+            next_id: 1,
+            members: HashMap::new(),
+            presence: Presence::new(),
+            broken: false,
+            last_want: None,
+            ready: VecDeque::new(),
+            parked: None,
+            held: VecDeque::new(),
+            reads: HashMap::new(),
+            effects: VecDeque::new(),
+            presence_dirty: false,
+            online_count: 0,
+            published: None,
+            config,
+        };
+        room.publish();
+        room
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Committed and visible.
+    pub fn committed(&self) -> &RoomVector {
+        &self.committed
+    }
+
+    /// Messages received from peers and held back for their causal past.
+    pub fn pending_len(&self) -> usize {
+        self.log.pending_len()
+    }
+
+    pub fn online(&self) -> BTreeSet<String> {
+        self.presence.online()
+    }
+
+    /// Feeds one input; then take the effects with [`poll`](Self::poll).
+    pub fn handle(&mut self, input: Input, now_ms: u64) {
+        match input {
+            Input::Send { req, conn, author, id, body } if self.parked.is_some() => {
+                self.held.push_back(Held::Send(Waiter { req, conn }, author, id, body));
+            }
+            Input::Remote { from, msgs } if self.parked.is_some() => self.held.push_back(Held::Remote(from, msgs)),
+            Input::Send { req, conn, author, id, body } => self.on_send(Waiter { req, conn }, author, id, body, now_ms),
+            Input::Remote { from, msgs } => self.on_remote(from, msgs, now_ms),
+            Input::Committed { batch, ok } => self.on_committed(batch, ok),
+            Input::Found { lookup, result } => self.on_found(lookup, result, now_ms),
+            Input::Join { conn, name, since } => self.on_join(conn, name, since),
+            Input::Leave { conn } => self.remove_member(conn),
+            Input::Typing { conn } => self.on_typing(conn),
+            Input::CatchUp { req, since } => self.on_catch_up(req, since),
+            Input::Read { read, msgs } => self.on_read(read, msgs),
+            Input::PeerPresence { peer, names } => {
+                let changes = self.presence.peer_set(&peer, names);
+                self.announce_all(changes);
+            }
+            Input::PeerPresenceUpdate { peer, name, online } => {
+                let change = self.presence.peer_update(&peer, &name, online);
+                self.announce_all(change);
+            }
+            Input::PeerDown { peer } => {
+                self.presence.peer_down(&peer, now_ms, self.config.grace_ms);
+                self.presence_dirty = true;
+            }
+            Input::PeerTyping { name } => self.show_typing(name),
+            Input::Timeout => {
+                let changes = self.presence.tick(now_ms);
+                self.announce_all(changes);
+            }
+        }
+        self.flush_batch();
+        self.publish();
+    }
+
+    /// The next effect to carry out, in order.
+    pub fn poll(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// When to feed [`Input::Timeout`] next.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.presence.next_deadline()
+    }
+
+    /// Nothing in flight, nobody here or online anywhere: the room may stop
+    /// and load again from the store when next needed.
+    pub fn is_idle(&self) -> bool {
+        self.members.is_empty()
+            && self.commits.is_empty()
+            && self.parked.is_none()
+            && self.held.is_empty()
+            && self.reads.is_empty()
+            && self.log.pending_len() == 0
+            && self.presence.online().is_empty()
+            && self.presence.next_deadline().is_none()
+    }
+
+    fn emit(&mut self, effect: Effect) {
+        self.effects.push_back(effect);
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Hands what this `handle` built to the store as one batch.
+    fn flush_batch(&mut self) {
+        if self.building.is_empty() {
+            return;
+        }
+        let msgs = std::mem::take(&mut self.building);
+        let batch = self.next_id();
+        self.emit(Effect::Append { batch, msgs: msgs.clone() });
+        self.commits.push_back(Batch { id: batch, msgs });
+    }
+
+    fn publish(&mut self) {
+        if std::mem::take(&mut self.presence_dirty) {
+            self.online_count = self.presence.online().len();
+        }
+        let same = matches!(&self.published, Some((v, n)) if *v == self.committed && *n == self.online_count);
+        if !same {
+            self.emit(Effect::Status { vector: self.committed.clone(), online: self.online_count });
+            self.published = Some((self.committed.clone(), self.online_count));
+        }
+    }
+
+    /// Replays what waited behind a lookup, until one parks again.
+    fn resume_held(&mut self, now_ms: u64) {
+        while self.parked.is_none() {
+            let Some(input) = self.held.pop_front() else { break };
+            match input {
+                Held::Send(waiter, author, id, body) => self.on_send(waiter, author, id, body, now_ms),
+                Held::Remote(from, msgs) => self.on_remote(from, msgs, now_ms),
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Messages replicated from peers: causal delivery, duplicate resolution,
+//! then the same commit path as local ones; gaps asked of the sender.
+
+use std::sync::Arc;
+
+use meshchat_shared::Message;
+
+use super::{Effect, Parked, RoomState, Stored};
+use crate::core::idem_hash;
+
+impl RoomState {
+    pub(super) fn on_remote(&mut self, from: Arc<str>, msgs: Vec<Message>, now_ms: u64) {
+        for m in msgs {
+            match self.log.receive(m) {
+                Ok(deliverable) => self.ready.extend(deliverable),
+                Err(reason) => self.emit(Effect::Rejected { from: from.clone(), reason }),
+            }
+        }
+        self.admit_ready();
+        self.ask_for_gaps(&from, now_ms);
+    }
+
+    /// Moves delivered messages into the batch, in delivery order, until
+    /// one needs the store to tell whether it duplicates a key.
+    pub(super) fn admit_ready(&mut self) {
+        while self.parked.is_none() {
+            let Some(m) = self.ready.pop_front() else { break };
+            if self.broken {
+                continue;
+            }
+            let msg = Arc::new(m);
+            if self.ids.insert(idem_hash(&msg.author, &msg.id)) {
+                let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
+                self.uncommitted.insert(key, msg.clone());
+                self.building.push(Stored { msg, hidden: false });
+                continue;
+            }
+            match self.visible_in_memory(&msg.author, &msg.id) {
+                Some(existing) => self.resolve(msg, Some(existing)),
+                None => {
+                    let lookup = self.next_id();
+                    self.emit(Effect::Lookup { lookup, author: msg.author.as_str().into(), id: msg.id.clone() });
+                    self.parked = Some((lookup, Parked::Remote(msg)));
+                }
+            }
+        }
+    }
+
+    /// Held-back messages wait for ones this node lacks: ask the peer that
+    /// sent them, instead of waiting for the next anti-entropy round.
+    fn ask_for_gaps(&mut self, from: &Arc<str>, now_ms: u64) {
+        if self.last_want.is_some_and(|t| now_ms < t + self.config.want_every_ms) {
+            return;
+        }
+        let ranges = self.log.wants();
+        if ranges.is_empty() {
+            return;
+        }
+        self.last_want = Some(now_ms);
+        self.emit(Effect::Want { peer: from.clone(), ranges });
+    }
+}

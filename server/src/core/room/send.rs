@@ -1,0 +1,185 @@
+//! Local sends, idempotency, and what happens when a batch commits: acks,
+//! fan-out, pushes to peers.
+
+use std::sync::Arc;
+
+use meshchat_shared::{ErrorCode, Message};
+
+use super::{Batch, ConnId, Effect, Out, Parked, RoomState, Stored, Waiter};
+use crate::core::idem_hash;
+
+impl RoomState {
+    pub(super) fn on_send(&mut self, waiter: Waiter, author: Arc<str>, id: String, body: String, now_ms: u64) {
+        let key = (author, id);
+        if let Some(waiters) = self.inflight.get_mut(&key) {
+            waiters.push(waiter);
+            return;
+        }
+        let (author, id) = key;
+        if self.ids.contains(&idem_hash(&author, &id)) {
+            if let Some(original) = self.visible_in_memory(&author, &id) {
+                return self.emit(Effect::Ack { req: waiter.req, msg: original });
+            }
+            // Known by hash but not in memory: the store says whether it is
+            // a repeat (or a hash collision). Sends wait behind the answer.
+            let lookup = self.next_id();
+            self.emit(Effect::Lookup { lookup, author: author.clone(), id: id.clone() });
+            self.parked = Some((lookup, Parked::Send { waiter, author, id, body }));
+            return;
+        }
+        self.accept(waiter, author, id, body, now_ms);
+    }
+
+    fn accept(&mut self, waiter: Waiter, author: Arc<str>, id: String, body: String, now_ms: u64) {
+        if self.broken {
+            return self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::Unavailable });
+        }
+        let msg = Arc::new(self.log.accept_local(&author, &id, &body, now_ms));
+        self.ids.insert(idem_hash(&author, &id));
+        let key = (author, id);
+        self.uncommitted.insert(key.clone(), msg.clone());
+        self.inflight.insert(key, vec![waiter]);
+        self.building.push(Stored { msg, hidden: false });
+    }
+
+    /// The visible copy of a key among messages in flight or cached.
+    pub(super) fn visible_in_memory(&self, author: &str, id: &str) -> Option<Arc<Message>> {
+        let key = (Arc::<str>::from(author), id.to_owned());
+        self.uncommitted.get(&key).or_else(|| self.cache.find(author, id)).cloned()
+    }
+
+    pub(super) fn on_found(&mut self, lookup: u64, result: Result<Option<Message>, ()>, now_ms: u64) {
+        let parked = match self.parked.take() {
+            Some((id, parked)) if id == lookup => parked,
+            other => {
+                self.parked = other;
+                return;
+            }
+        };
+        match parked {
+            Parked::Send { waiter, author, id, body } => match result {
+                Ok(Some(original)) => self.emit(Effect::Ack { req: waiter.req, msg: Arc::new(original) }),
+                Ok(None) => self.accept(waiter, author, id, body, now_ms),
+                Err(()) => self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::Unavailable }),
+            },
+            Parked::Remote(msg) => {
+                // A store that cannot say keeps both visible rather than
+                // stalling the room; anti-entropy has them both anyway.
+                self.resolve(msg, result.ok().flatten().map(Arc::new));
+                self.admit_ready();
+            }
+        }
+        self.resume_held(now_ms);
+    }
+
+    /// `(author, id)` is unique across the mesh. If a crash or partition let
+    /// two nodes accept one key, every node keeps the copy earlier in room
+    /// order visible and hides the other.
+    pub(super) fn resolve(&mut self, msg: Arc<Message>, existing: Option<Arc<Message>>) {
+        let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
+        match existing.filter(|e| (&e.origin, e.seq) != (&msg.origin, msg.seq)) {
+            Some(e) if !std::ptr::eq(crate::core::preferred(&e, &msg), &*msg) => {
+                self.building.push(Stored { msg, hidden: true });
+            }
+            Some(e) => {
+                self.hide(&e);
+                self.uncommitted.insert(key, msg.clone());
+                self.building.push(Stored { msg, hidden: false });
+            }
+            None => {
+                self.uncommitted.insert(key, msg.clone());
+                self.building.push(Stored { msg, hidden: false });
+            }
+        }
+    }
+
+    /// Hides a visible message that lost to another copy of its key,
+    /// wherever it is: in this batch, in one being committed, or stored.
+    fn hide(&mut self, loser: &Arc<Message>) {
+        self.cache.remove(loser);
+        if let Some(s) = self.building.iter_mut().find(|s| Arc::ptr_eq(&s.msg, loser)) {
+            s.hidden = true;
+            return;
+        }
+        let in_flight = self.commits.iter_mut().flat_map(|b| b.msgs.iter_mut()).find(|s| Arc::ptr_eq(&s.msg, loser));
+        if let Some(s) = in_flight {
+            s.hidden = true;
+        }
+        // Queued after the loser's own insert, so it applies after it.
+        self.emit(Effect::Hide { origin: loser.origin.clone(), seq: loser.seq });
+    }
+
+    pub(super) fn on_committed(&mut self, batch: u64, ok: bool) {
+        let Some(front) = self.commits.front() else { return };
+        if front.id != batch {
+            return;
+        }
+        let Some(Batch { msgs, .. }) = self.commits.pop_front() else { return };
+        if !ok {
+            return self.commit_failed(msgs);
+        }
+        let mut ours = Vec::new();
+        for Stored { msg, hidden } in msgs {
+            self.committed.set(&msg.origin, msg.seq.max(self.committed.get(&msg.origin)));
+            let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
+            if self.uncommitted.get(&key).is_some_and(|m| Arc::ptr_eq(m, &msg)) {
+                self.uncommitted.remove(&key);
+            }
+            if !hidden {
+                // A hidden copy's waiters are answered when the visible one commits.
+                let waiters = self.inflight.remove(&key).unwrap_or_default();
+                let acked: Vec<ConnId> = waiters.iter().filter_map(|w| w.conn).collect();
+                for w in waiters {
+                    self.emit(Effect::Ack { req: w.req, msg: msg.clone() });
+                }
+                self.cache.insert(msg.clone());
+                self.fan_out(&msg, &acked);
+            }
+            // Peers hear of this node's messages only once they are durable
+            // here: a seq a crash could reuse never leaves the node.
+            if *msg.origin == *self.node {
+                ours.push(msg);
+            }
+        }
+        if !ours.is_empty() {
+            self.emit(Effect::Replicate(ours));
+        }
+    }
+
+    /// The store refused a commit: its seqs are counted already, so nothing
+    /// more is accepted here until a restart reloads from disk.
+    fn commit_failed(&mut self, msgs: Vec<Stored>) {
+        self.broken = true;
+        for s in msgs {
+            let key = (Arc::<str>::from(s.msg.author.as_str()), s.msg.id.clone());
+            self.uncommitted.remove(&key);
+            for w in self.inflight.remove(&key).unwrap_or_default() {
+                self.emit(Effect::Refuse { req: w.req, code: ErrorCode::Unavailable });
+            }
+        }
+    }
+
+    /// Sends a committed message to every member but `except`; members
+    /// whose backlog is still being read get it after their backlog.
+    fn fan_out(&mut self, msg: &Arc<Message>, except: &[ConnId]) {
+        let limit = self.config.buffer_limit;
+        let mut to = Vec::with_capacity(self.members.len());
+        for (id, m) in self.members.iter_mut() {
+            if except.contains(id) || m.skip.as_ref().is_some_and(|s| s.covers(&msg.origin, msg.seq)) {
+                continue;
+            }
+            match &mut m.loading {
+                Some(l) if l.overflow => {}
+                Some(l) if l.buffered.len() >= limit => {
+                    l.overflow = true;
+                    l.buffered = Vec::new();
+                }
+                Some(l) => l.buffered.push(msg.clone()),
+                None => to.push(*id),
+            }
+        }
+        if !to.is_empty() {
+            self.emit(Effect::Deliver { to, out: Out::Message(msg.clone()) });
+        }
+    }
+}

@@ -1,0 +1,587 @@
+//! A seeded simulation of a mesh that drives the real sans-IO core: each
+//! node runs [`RoomState`] for its rooms and [`PeerSync`] per peer, exactly
+//! as the room actors and the mesh links do, with the production timers
+//! and throttles. Around them: a modelled disk (group commit with latency;
+//! a crash loses what was not durable), store reads with latency, and a
+//! network that delays, reorders, drops and duplicates packets, with
+//! partitions that heal and connections that reset.
+//!
+//! Clients send (and resend, to any node), join rooms (fresh, or resuming
+//! from a vector another connection held) and leave. Everything is a
+//! function of the seed: a failing run names its seed, and `SIM_SEED=<n>`
+//! replays it.
+#![allow(dead_code)]
+
+mod check;
+mod node;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use meshchat::core::{Config, ConnId, Effect, Input, Out, PeerSync, Range, SyncFrame, SyncOut};
+use meshchat_shared::{Message, RoomVector};
+use node::{Member, Node, Read, Sent, Write};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+pub const ROOMS: [&str; 3] = ["general", "rust", "random"];
+const AUTHORS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+/// Anti-entropy interval of the simulated nodes (the node's default is
+/// 2 s; the simulation runs shorter rounds to see more of them).
+const AE_MS: u64 = 200;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Faults {
+    pub drop: f64,
+    pub dup: f64,
+    pub max_delay: u64,
+    pub crash: f64,
+    pub partition: f64,
+}
+
+#[derive(Debug, Clone)]
+enum Payload {
+    Msgs { room: String, msgs: Vec<Message> },
+    Want { room: String, ranges: Vec<Range> },
+    Sync(SyncFrame),
+    Presence { room: String, name: String, online: bool },
+    Snapshot(Vec<(String, Vec<String>)>),
+}
+
+#[derive(Debug)]
+struct Packet {
+    at: u64,
+    seq: u64,
+    from: usize,
+    to: usize,
+    /// The connection it was sent on: a packet of a connection that has
+    /// since reset is never delivered.
+    epoch: u64,
+    payload: Payload,
+}
+
+pub struct Sim {
+    pub seed: u64,
+    rng: StdRng,
+    pub now: u64,
+    pub nodes: Vec<Node>,
+    packets: Vec<Packet>,
+    packet_seq: u64,
+    /// Cut links: (a, b) with a < b.
+    pub cut: BTreeSet<(usize, usize)>,
+    /// Links up, with their connection epoch.
+    links: BTreeMap<(usize, usize), u64>,
+    epochs: u64,
+    pub faults: Faults,
+    /// Every acknowledged message by (room, origin, seq).
+    pub acked: BTreeMap<(String, String, u64), Message>,
+    /// Sends made, to resend some: (room, author, id, body).
+    sends: Vec<(String, String, String, String)>,
+    /// Synced vectors members held, to resume from: (room, vector).
+    resumes: Vec<(String, RoomVector)>,
+    next_id: u64,
+    next_conn: ConnId,
+    pub stats: BTreeMap<&'static str, u64>,
+}
+
+impl Sim {
+    pub fn new(seed: u64, n: usize, faults: Faults) -> Sim {
+        let mut rng = StdRng::seed_from_u64(seed);
+        // A small cache, so that joins and resumes also read from the store.
+        let config = Config { cache: 8, ..Config::default() };
+        let nodes = (1..=n).map(|i| Node::new(format!("n{i}"), rng.random_range(-50..=50), config.clone())).collect();
+        let mut sim = Sim {
+            seed,
+            rng,
+            now: 1_000_000,
+            nodes,
+            packets: Vec::new(),
+            packet_seq: 0,
+            cut: BTreeSet::new(),
+            links: BTreeMap::new(),
+            epochs: 0,
+            faults,
+            acked: BTreeMap::new(),
+            sends: Vec::new(),
+            resumes: Vec::new(),
+            next_id: 0,
+            next_conn: 0,
+            stats: BTreeMap::new(),
+        };
+        for a in 0..n {
+            for b in 0..n {
+                if a != b {
+                    sim.nodes[a].syncs.insert(b, PeerSync::new(AE_MS));
+                }
+            }
+        }
+        sim.update_links();
+        sim
+    }
+
+    pub fn stat(&mut self, what: &'static str) {
+        *self.stats.entry(what).or_default() += 1;
+    }
+
+    fn link(a: usize, b: usize) -> (usize, usize) {
+        (a.min(b), a.max(b))
+    }
+
+    fn connected(&self, a: usize, b: usize) -> bool {
+        a != b && self.nodes[a].up && self.nodes[b].up && !self.cut.contains(&Self::link(a, b))
+    }
+
+    /// Brings links up and down as connectivity changed: a link that comes
+    /// up starts anti-entropy on both ends; one that goes down starts the
+    /// grace period of the peer's users.
+    pub fn update_links(&mut self) {
+        let n = self.nodes.len();
+        for a in 0..n {
+            for b in (a + 1)..n {
+                let up = self.connected(a, b);
+                let was = self.links.contains_key(&(a, b));
+                if up && !was {
+                    self.epochs += 1;
+                    self.links.insert((a, b), self.epochs);
+                    let now = self.now;
+                    self.nodes[a].syncs.get_mut(&b).expect("peer").up(now);
+                    self.nodes[b].syncs.get_mut(&a).expect("peer").up(now);
+                } else if !up && was {
+                    self.links.remove(&(a, b));
+                    self.link_down(a, b);
+                    self.link_down(b, a);
+                }
+            }
+        }
+    }
+
+    fn link_down(&mut self, at: usize, peer: usize) {
+        if !self.nodes[at].up {
+            return;
+        }
+        self.nodes[at].syncs.get_mut(&peer).expect("peer").down();
+        let rooms = self.nodes[at].reported.remove(&peer).unwrap_or_default();
+        let id = self.nodes[peer].id.clone();
+        for room in rooms {
+            self.input(at, &room, Input::PeerDown { peer: id.as_str().into() });
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, payload: Payload) {
+        let Some(&epoch) = self.links.get(&Self::link(from, to)) else { return };
+        if self.rng.random_bool(self.faults.drop) {
+            self.stat("dropped");
+            return;
+        }
+        let copies = if self.rng.random_bool(self.faults.dup) { 2 } else { 1 };
+        for _ in 0..copies {
+            let at = self.now + self.rng.random_range(1..=self.faults.max_delay);
+            self.packet_seq += 1;
+            self.packets.push(Packet { at, seq: self.packet_seq, from, to, epoch, payload: payload.clone() });
+        }
+    }
+
+    fn broadcast(&mut self, from: usize, payload: Payload) {
+        for to in 0..self.nodes.len() {
+            if to != from {
+                self.send(from, to, payload.clone());
+            }
+        }
+    }
+
+    fn node_index(&self, id: &str) -> usize {
+        self.nodes.iter().position(|n| n.id == id).expect("known node")
+    }
+
+    /// Feeds a room's state machine and carries out its effects.
+    fn input(&mut self, at: usize, room: &str, input: Input) {
+        let now = self.nodes[at].clock(self.now);
+        self.nodes[at].room(room).handle(input, now);
+        while let Some(effect) = self.nodes[at].room(room).poll() {
+            self.effect(at, room, effect);
+        }
+    }
+
+    /// When the next write of `at` becomes durable: after the previous one.
+    fn durable_at(&mut self, at: usize) -> u64 {
+        let last = self.nodes[at].writes.back().map_or(0, |(t, _)| *t);
+        last.max(self.now + self.rng.random_range(1..=15))
+    }
+
+    fn effect(&mut self, at: usize, room: &str, effect: Effect) {
+        let r = room.to_owned();
+        match effect {
+            Effect::Append { batch, msgs } => {
+                let t = self.durable_at(at);
+                self.nodes[at].writes.push_back((t, Write::Append { room: r, batch, msgs }));
+            }
+            Effect::Hide { origin, seq } => {
+                let t = self.durable_at(at);
+                self.nodes[at].writes.push_back((t, Write::Hide { room: r, origin, seq }));
+                self.stat("hides");
+            }
+            Effect::Touch | Effect::AnnounceTyping { .. } => {}
+            Effect::Lookup { lookup, author, id } => {
+                let t = self.now + self.rng.random_range(1..=5);
+                self.nodes[at].reads.push((t, r, Read::Lookup { lookup, author: author.to_string(), id }));
+                self.stat("lookups");
+            }
+            Effect::Read { read, since, upto } => {
+                let t = self.now + self.rng.random_range(1..=5);
+                self.nodes[at].reads.push((t, r, Read::Range { read, since, upto }));
+                self.stat("catch-up reads");
+            }
+            Effect::Ack { req, msg } => self.on_ack(at, room, req, msg),
+            Effect::Refuse { req, .. } => {
+                self.nodes[at].sent.remove(&(r, req));
+                self.stat("refused");
+            }
+            Effect::CaughtUp { .. } => {}
+            Effect::Deliver { to, out } => self.deliver(at, &to, out),
+            Effect::Replicate(msgs) => {
+                let msgs = msgs.iter().map(|m| Message::clone(m)).collect();
+                self.broadcast(at, Payload::Msgs { room: r, msgs });
+            }
+            Effect::Want { peer, ranges } => {
+                let to = self.node_index(&peer);
+                self.stat("wants");
+                self.send(at, to, Payload::Want { room: r, ranges });
+            }
+            Effect::AnnouncePresence { name, online } => {
+                self.broadcast(at, Payload::Presence { room: r, name: name.to_string(), online })
+            }
+            Effect::LocalNames(names) => {
+                self.nodes[at].local_names.insert(r, names);
+            }
+            Effect::Status { vector, .. } => self.nodes[at].index.set(room, &vector),
+            Effect::Rejected { reason, .. } => {
+                panic!("seed {}: a well-formed message was rejected: {reason}", self.seed)
+            }
+        }
+    }
+
+    fn on_ack(&mut self, at: usize, room: &str, req: u64, msg: std::sync::Arc<Message>) {
+        let Some(sent) = self.nodes[at].sent.remove(&(room.to_owned(), req)) else { return };
+        assert_eq!(
+            (sent.author.as_str(), sent.id.as_str()),
+            (msg.author.as_str(), msg.id.as_str()),
+            "seed {}: ack for another key",
+            self.seed
+        );
+        // The sender shows its message from the ack, not a delivery.
+        if let Some(m) = sent.conn.and_then(|c| self.nodes[at].members.get_mut(&c)) {
+            m.acked.push((msg.origin.clone(), msg.seq));
+        }
+        self.acked.insert((room.to_owned(), msg.origin.clone(), msg.seq), Message::clone(&msg));
+    }
+
+    fn deliver(&mut self, at: usize, to: &[ConnId], out: Out) {
+        for conn in to {
+            let member = self.nodes[at].members.get_mut(conn).expect("a member the room knows");
+            match &out {
+                Out::Backlog { catch_up, .. } => {
+                    assert!(member.synced.is_none(), "seed {}: a second backlog", self.seed);
+                    member.backlog = catch_up.messages.iter().map(|m| (m.origin.clone(), m.seq)).collect();
+                    member.synced = Some(catch_up.vector.clone());
+                    member.gap = catch_up.gap;
+                }
+                Out::Message(m) => {
+                    assert!(member.synced.is_some(), "seed {}: a live message before the backlog", self.seed);
+                    member.live.push((m.origin.clone(), m.seq));
+                }
+                Out::Presence { .. } | Out::Typing { .. } => {}
+            }
+        }
+    }
+
+    /// A client posts to node `at`: new, or a resend of an earlier one
+    /// (possibly first sent to another node), through a joined connection
+    /// when there is one.
+    fn client_send(&mut self, at: usize) {
+        let resend = !self.sends.is_empty() && self.rng.random_bool(0.15);
+        let (room, author, id, body) = if resend {
+            let i = self.rng.random_range(0..self.sends.len());
+            self.stat("resends");
+            self.sends[i].clone()
+        } else {
+            self.next_id += 1;
+            let room = ROOMS[self.rng.random_range(0..ROOMS.len())].to_owned();
+            let author = AUTHORS[self.rng.random_range(0..AUTHORS.len())].to_owned();
+            let s = (room, author, format!("m{}", self.next_id), format!("body {}", self.next_id));
+            self.sends.push(s.clone());
+            s
+        };
+        let conn = self.nodes[at]
+            .members
+            .iter()
+            .find(|(_, m)| m.room == room && m.name == author && m.synced.is_some())
+            .map(|(c, _)| *c);
+        self.next_conn += 1;
+        let req = self.next_conn;
+        self.nodes[at]
+            .sent
+            .insert((room.clone(), req), Sent { room: room.clone(), author: author.clone(), id: id.clone(), conn });
+        self.input(at, &room, Input::Send { req, conn, author: author.into(), id, body });
+    }
+
+    /// A connection joins a room at `at`: fresh, or resuming from a vector
+    /// some connection held (on any node).
+    fn client_join(&mut self, at: usize) {
+        let room = ROOMS[self.rng.random_range(0..ROOMS.len())].to_owned();
+        let name = AUTHORS[self.rng.random_range(0..AUTHORS.len())].to_owned();
+        let since = if self.rng.random_bool(0.4) {
+            let held: Vec<&RoomVector> = self.resumes.iter().filter(|(r, _)| *r == room).map(|(_, v)| v).collect();
+            (!held.is_empty()).then(|| held[self.rng.random_range(0..held.len())].clone())
+        } else {
+            None
+        };
+        self.next_conn += 1;
+        let conn = self.next_conn;
+        let member = Member {
+            room: room.clone(),
+            name: name.clone(),
+            base: since.clone(),
+            synced: None,
+            gap: false,
+            backlog: Vec::new(),
+            live: Vec::new(),
+            acked: Vec::new(),
+        };
+        self.nodes[at].members.insert(conn, member);
+        self.stat("joins");
+        self.input(at, &room, Input::Join { conn, name: name.into(), since });
+    }
+
+    fn client_leave(&mut self, at: usize) {
+        let conns: Vec<ConnId> = self.nodes[at].members.keys().copied().collect();
+        if conns.is_empty() {
+            return;
+        }
+        let conn = conns[self.rng.random_range(0..conns.len())];
+        let m = self.nodes[at].members.remove(&conn).expect("member");
+        if let Some(v) = m.synced {
+            self.resumes.push((m.room.clone(), v));
+        }
+        self.input(at, &m.room, Input::Leave { conn });
+    }
+
+    fn on_packet(&mut self, p: Packet) {
+        let (from, to) = (p.from, p.to);
+        let peer: std::sync::Arc<str> = self.nodes[from].id.as_str().into();
+        match p.payload {
+            Payload::Msgs { room, msgs } => self.input(to, &room, Input::Remote { from: peer, msgs }),
+            Payload::Want { room, ranges } => {
+                let msgs = self.nodes[to].rows_in(&room, &ranges);
+                if !msgs.is_empty() {
+                    self.send(to, from, Payload::Msgs { room, msgs });
+                }
+            }
+            Payload::Sync(frame) => {
+                let node = &mut self.nodes[to];
+                let outs =
+                    node.syncs.get_mut(&from).expect("peer").on_frame(frame, &node.index).expect("well-formed sync");
+                self.sync_outs(to, from, outs);
+            }
+            Payload::Presence { room, name, online } => {
+                if online {
+                    self.nodes[to].reported.entry(from).or_default().insert(room.clone());
+                }
+                self.input(to, &room, Input::PeerPresenceUpdate { peer, name, online });
+            }
+            Payload::Snapshot(rooms) => {
+                let now: BTreeMap<String, BTreeSet<String>> =
+                    rooms.into_iter().map(|(r, n)| (r, n.into_iter().collect())).collect();
+                let before = self.nodes[to].reported.insert(from, now.keys().cloned().collect()).unwrap_or_default();
+                for room in before.iter().filter(|r| !now.contains_key(*r)) {
+                    self.input(to, room, Input::PeerPresence { peer: peer.clone(), names: BTreeSet::new() });
+                }
+                for (room, names) in now {
+                    self.input(to, &room, Input::PeerPresence { peer: peer.clone(), names });
+                }
+            }
+        }
+    }
+
+    fn sync_outs(&mut self, at: usize, peer: usize, outs: Vec<SyncOut>) {
+        for out in outs {
+            match out {
+                SyncOut::Send(frame) => self.send(at, peer, Payload::Sync(frame)),
+                SyncOut::Fetch { room, ranges } => {
+                    self.stat("anti-entropy fetches");
+                    let msgs = self.nodes[at].rows_in(&room, &ranges);
+                    self.send(at, peer, Payload::Msgs { room, msgs });
+                }
+            }
+        }
+    }
+
+    /// One step of time: the network, durable writes, store reads, timers;
+    /// with `traffic`, clients and faults too.
+    pub fn tick(&mut self, traffic: bool) {
+        self.now += self.rng.random_range(1..=5);
+        let mut due: Vec<Packet> = Vec::new();
+        let mut later = Vec::new();
+        for p in self.packets.drain(..) {
+            if p.at <= self.now { due.push(p) } else { later.push(p) }
+        }
+        self.packets = later;
+        due.sort_by_key(|p| (p.at, p.seq));
+        for p in due {
+            if self.links.get(&Self::link(p.from, p.to)) == Some(&p.epoch) {
+                self.on_packet(p);
+            }
+        }
+        for at in 0..self.nodes.len() {
+            if self.nodes[at].up {
+                self.node_step(at);
+            }
+        }
+        if traffic {
+            self.clients_and_faults();
+        }
+    }
+
+    fn node_step(&mut self, at: usize) {
+        while self.nodes[at].writes.front().is_some_and(|(t, _)| *t <= self.now) {
+            let (_, write) = self.nodes[at].writes.pop_front().expect("front");
+            self.nodes[at].apply(&write);
+            if let Write::Append { room, batch, .. } = write {
+                self.input(at, &room, Input::Committed { batch, ok: true });
+            }
+        }
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.nodes[at].reads).into_iter().partition(|(t, _, _)| *t <= self.now);
+        self.nodes[at].reads = waiting;
+        for (_, room, read) in ready {
+            let input = self.nodes[at].answer(&room, read);
+            self.input(at, &room, input);
+        }
+        let clock = self.nodes[at].clock(self.now);
+        let due: Vec<String> = self.nodes[at]
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.poll_timeout().is_some_and(|t| t <= clock))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for room in due {
+            self.input(at, &room, Input::Timeout);
+        }
+        let peers: Vec<usize> = self.nodes[at].syncs.keys().copied().collect();
+        for peer in peers {
+            let node = &mut self.nodes[at];
+            let outs = node.syncs.get_mut(&peer).expect("peer").on_timeout(self.now, &node.index);
+            if !outs.is_empty() {
+                self.sync_outs(at, peer, outs);
+                let snapshot = self.nodes[at]
+                    .local_names
+                    .iter()
+                    .filter(|(_, n)| !n.is_empty())
+                    .map(|(r, n)| (r.clone(), n.clone()))
+                    .collect();
+                self.send(at, peer, Payload::Snapshot(snapshot));
+            }
+        }
+        // Idle rooms stop now and then, and load again from disk.
+        if self.rng.random_bool(0.02) {
+            let idle: Vec<String> =
+                self.nodes[at].rooms.iter().filter(|(_, r)| r.is_idle()).map(|(n, _)| n.clone()).collect();
+            if let Some(room) = idle.first() {
+                self.nodes[at].rooms.remove(room);
+                self.stat("rooms retired");
+            }
+        }
+    }
+
+    fn clients_and_faults(&mut self) {
+        let n = self.nodes.len();
+        let at = self.rng.random_range(0..n);
+        if self.nodes[at].up {
+            match self.rng.random_range(0..100) {
+                0..50 => self.client_send(at),
+                50..54 => self.client_join(at),
+                54..57 => self.client_leave(at),
+                _ => {}
+            }
+        }
+        if self.rng.random_bool(self.faults.crash) {
+            let at = self.rng.random_range(0..n);
+            if self.nodes[at].up {
+                self.crash(at);
+                self.stat("crashes");
+            }
+        }
+        if self.rng.random_bool(0.01) {
+            let at = self.rng.random_range(0..n);
+            if !self.nodes[at].up {
+                self.nodes[at].restart();
+            }
+        }
+        if self.rng.random_bool(self.faults.partition) {
+            let (a, b) = (self.rng.random_range(0..n), self.rng.random_range(0..n));
+            if a != b {
+                self.cut.insert(Self::link(a, b));
+                self.stat("partitions");
+            }
+        }
+        if self.rng.random_bool(0.01) {
+            self.cut.clear();
+        }
+        self.update_links();
+    }
+
+    pub fn crash(&mut self, at: usize) {
+        self.nodes[at].crash();
+        self.update_links();
+    }
+
+    pub fn live(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.nodes.iter().filter(|n| n.up)
+    }
+
+    /// Runs with traffic and faults, then heals everything (all nodes up,
+    /// no cuts; with `keep_down`, that node crashes for good) and runs
+    /// until the mesh is quiet and agrees; returns the healing steps.
+    pub fn run(&mut self, steps: usize, keep_down: Option<usize>) -> usize {
+        for _ in 0..steps {
+            self.tick(true);
+        }
+        for at in 0..self.nodes.len() {
+            if !self.nodes[at].up {
+                self.nodes[at].restart();
+            }
+        }
+        if let Some(i) = keep_down {
+            self.nodes[i].crash();
+        }
+        self.cut.clear();
+        self.update_links();
+        for healing in 0..100_000 {
+            self.tick(false);
+            if self.converged() {
+                return healing;
+            }
+        }
+        let vectors: Vec<_> = self.nodes.iter().map(|n| ROOMS.map(|r| n.disk_vector(r))).collect();
+        panic!("seed {}: did not converge; vectors {vectors:?}", self.seed);
+    }
+}
+
+/// Runs `body` for a seed; a failure names the seed and how to replay it.
+pub fn with_seed(seed: u64, body: impl FnOnce(u64) + std::panic::UnwindSafe) {
+    if let Err(e) = std::panic::catch_unwind(move || body(seed)) {
+        eprintln!(
+            "\n*** simulation failed with seed {seed}; replay it with SIM_SEED={seed} cargo test --test replication_sim\n"
+        );
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// Seeds of a scenario: `base..base + count`, or `SIM_SEEDS` of them for a
+/// long run, or only `SIM_SEED` when it falls in this scenario's range
+/// (each scenario owns a million seeds from its base).
+pub fn seeds(base: u64, count: u64) -> Vec<u64> {
+    if let Some(s) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+        return if (base..base + 1_000_000).contains(&s) { vec![s] } else { Vec::new() };
+    }
+    let n: u64 = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(count);
+    (base..base + n.min(999_999)).collect()
+}

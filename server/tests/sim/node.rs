@@ -1,0 +1,225 @@
+//! One simulated node: the real room state machines and anti-entropy
+//! states, around a modelled disk (an ordered writer queue that becomes
+//! durable with latency, lost in a crash) and modelled store reads.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use meshchat::core::{
+    Config, ConnId, Input, PeerSync, Range, ReqId, RoomState, Snapshot, Stored, VectorIndex, idem_hash,
+};
+use meshchat_shared::{Message, RoomVector};
+
+/// A row of the modelled database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub msg: Message,
+    pub hidden: bool,
+}
+
+pub enum Write {
+    Append { room: String, batch: u64, msgs: Vec<Stored> },
+    Hide { room: String, origin: String, seq: u64 },
+}
+
+/// A store read, answered some time later from what is durable then.
+pub enum Read {
+    Lookup { lookup: u64, author: String, id: String },
+    Range { read: u64, since: RoomVector, upto: RoomVector },
+}
+
+/// A client connection joined to a room, as the client sees it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub room: String,
+    pub name: String,
+    /// What it resumed from (`since`), if anything.
+    pub base: Option<RoomVector>,
+    /// `synced.vector`, once its backlog came.
+    pub synced: Option<RoomVector>,
+    pub gap: bool,
+    pub backlog: Vec<(String, u64)>,
+    /// Live messages.
+    pub live: Vec<(String, u64)>,
+    /// Its own sends, shown from their acks (a repeat's may name a message
+    /// it holds already).
+    pub acked: Vec<(String, u64)>,
+}
+
+/// A client's send waiting for its answer.
+pub struct Sent {
+    pub room: String,
+    pub author: String,
+    pub id: String,
+    pub conn: Option<ConnId>,
+}
+
+pub struct Node {
+    pub id: String,
+    pub up: bool,
+    /// This node's clock runs this far off real time.
+    pub skew: i64,
+    pub config: Config,
+    // In memory: lost in a crash.
+    pub rooms: BTreeMap<String, RoomState>,
+    pub writes: VecDeque<(u64, Write)>,
+    pub reads: Vec<(u64, String, Read)>,
+    pub syncs: BTreeMap<usize, PeerSync>,
+    /// Rooms where each peer has reported names online.
+    pub reported: BTreeMap<usize, BTreeSet<String>>,
+    pub local_names: BTreeMap<String, Vec<String>>,
+    pub members: BTreeMap<ConnId, Member>,
+    pub sent: BTreeMap<(String, ReqId), Sent>,
+    pub index: VectorIndex,
+    // On disk: survives a crash.
+    pub disk: BTreeMap<String, Vec<Row>>,
+}
+
+impl Node {
+    pub fn new(id: String, skew: i64, config: Config) -> Node {
+        Node {
+            id,
+            up: true,
+            skew,
+            config,
+            rooms: BTreeMap::new(),
+            writes: VecDeque::new(),
+            reads: Vec::new(),
+            syncs: BTreeMap::new(),
+            reported: BTreeMap::new(),
+            local_names: BTreeMap::new(),
+            members: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            index: VectorIndex::new(),
+            disk: BTreeMap::new(),
+        }
+    }
+
+    pub fn clock(&self, now: u64) -> u64 {
+        (now as i64 + self.skew) as u64
+    }
+
+    pub fn disk_vector(&self, room: &str) -> RoomVector {
+        let mut v = RoomVector::new();
+        for r in self.disk.get(room).map(Vec::as_slice).unwrap_or(&[]) {
+            v.set(&r.msg.origin, r.msg.seq.max(v.get(&r.msg.origin)));
+        }
+        v
+    }
+
+    /// The room's state machine, loaded from disk as the hub would.
+    pub fn room(&mut self, room: &str) -> &mut RoomState {
+        if !self.rooms.contains_key(room) {
+            let rows = self.disk.get(room).cloned().unwrap_or_default();
+            let mut visible: Vec<Message> = rows.iter().filter(|r| !r.hidden).map(|r| r.msg.clone()).collect();
+            visible.sort_by(Message::order);
+            let recent = visible.split_off(visible.len().saturating_sub(self.config.cache));
+            let snap = Snapshot {
+                vector: self.disk_vector(room),
+                last_ts: rows.iter().map(|r| r.msg.ts).max().unwrap_or(0),
+                recent,
+                ids: rows.iter().map(|r| idem_hash(&r.msg.author, &r.msg.id)).collect(),
+            };
+            self.rooms.insert(room.to_owned(), RoomState::new(room, &self.id, self.config.clone(), snap));
+        }
+        self.rooms.get_mut(room).expect("just loaded")
+    }
+
+    /// Applies a durable write; checks causal delivery on the way in.
+    pub fn apply(&mut self, write: &Write) {
+        match write {
+            Write::Append { room, msgs, .. } => {
+                let mut vec = self.disk_vector(room);
+                let log = self.disk.entry(room.clone()).or_default();
+                for s in msgs {
+                    let m = &s.msg;
+                    assert_eq!(vec.get(&m.origin) + 1, m.seq, "{}: gap before {}:{}", self.id, m.origin, m.seq);
+                    for (o, seq) in m.vc.iter() {
+                        assert!(
+                            o == m.origin || vec.get(o) >= seq,
+                            "{}: {}:{} stored before its dependency {o}:{seq}",
+                            self.id,
+                            m.origin,
+                            m.seq
+                        );
+                    }
+                    vec.set(&m.origin, m.seq);
+                    log.push(Row { msg: Message::clone(m), hidden: s.hidden });
+                }
+            }
+            Write::Hide { room, origin, seq } => {
+                let row = self
+                    .disk
+                    .get_mut(room)
+                    .and_then(|l| l.iter_mut().find(|r| r.msg.origin == *origin && r.msg.seq == *seq));
+                row.expect("a hide follows its row's append").hidden = true;
+            }
+        }
+    }
+
+    /// A store read, answered from what is durable now.
+    pub fn answer(&self, room: &str, read: Read) -> Input {
+        let rows = self.disk.get(room).map(Vec::as_slice).unwrap_or(&[]);
+        match read {
+            Read::Lookup { lookup, author, id } => {
+                let mut found: Vec<&Row> =
+                    rows.iter().filter(|r| !r.hidden && r.msg.author == author && r.msg.id == id).collect();
+                found.sort_by(|a, b| a.msg.order(&b.msg));
+                Input::Found { lookup, result: Ok(found.first().map(|r| r.msg.clone())) }
+            }
+            Read::Range { read, since, upto } => {
+                let mut msgs: Vec<Message> = rows
+                    .iter()
+                    .filter(|r| {
+                        !r.hidden && !since.covers(&r.msg.origin, r.msg.seq) && upto.covers(&r.msg.origin, r.msg.seq)
+                    })
+                    .map(|r| r.msg.clone())
+                    .collect();
+                msgs.sort_by(Message::order);
+                Input::Read { read, msgs: Some(msgs) }
+            }
+        }
+    }
+
+    /// Every row of `origin` in `ranges`, hidden ones too (the mesh sends all).
+    pub fn rows_in(&self, room: &str, ranges: &[Range]) -> Vec<Message> {
+        let log = self.disk.get(room).map(Vec::as_slice).unwrap_or(&[]);
+        let mut out: Vec<Message> = log
+            .iter()
+            .filter(|r| ranges.iter().any(|g| g.origin == r.msg.origin && r.msg.seq > g.after && r.msg.seq <= g.upto))
+            .map(|r| r.msg.clone())
+            .collect();
+        out.sort_by(|a, b| (&a.origin, a.seq).cmp(&(&b.origin, b.seq)));
+        out
+    }
+
+    /// Lost in a crash: everything in memory, and writes not yet durable.
+    pub fn crash(&mut self) {
+        self.up = false;
+        self.rooms.clear();
+        self.writes.clear();
+        self.reads.clear();
+        self.syncs.values_mut().for_each(PeerSync::down);
+        self.reported.clear();
+        self.local_names.clear();
+        self.members.clear();
+        self.sent.clear();
+    }
+
+    /// Starts again from disk; the index is rebuilt as the node does at start.
+    pub fn restart(&mut self) {
+        self.up = true;
+        self.index = VectorIndex::new();
+        let rooms: Vec<String> = self.disk.keys().cloned().collect();
+        for room in rooms {
+            let v = self.disk_vector(&room);
+            self.index.set(&room, &v);
+        }
+    }
+
+    /// Nothing in memory waits for anything.
+    pub fn quiet(&self) -> bool {
+        self.writes.is_empty()
+            && self.reads.is_empty()
+            && self.rooms.values().all(|r| r.pending_len() == 0 && r.poll_timeout().is_none())
+    }
+}
