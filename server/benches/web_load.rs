@@ -15,7 +15,7 @@ mod common;
 use std::path::Path;
 
 use browser::{Browser, Driver, dist};
-use common::{Client, NodeProc};
+use common::{Client, start_node};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -81,7 +81,7 @@ async fn run(cold_runs: usize, warm_runs: usize) -> Out {
     let web = dist();
     let sizes = sizes(&web);
     let dir = tempfile::tempdir().unwrap();
-    let node = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let node = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
     let (mut seed, _) = Client::hello(&node.ws_url(), "seed").await;
     seed.join("general", None).await;
     for i in 0..BACKLOG {

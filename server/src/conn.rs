@@ -28,15 +28,7 @@ pub enum Outbound {
     Many(Vec<Frame>),
 }
 
-/// Close codes the node uses.
-pub mod close {
-    /// The client sent a frame over 64 KiB.
-    pub const TOO_BIG: u16 = 1009;
-    /// The client does not read what it is sent.
-    pub const POLICY: u16 = 1008;
-    /// The node is stopping: reconnect elsewhere.
-    pub const RESTART: u16 = 1012;
-}
+pub use meshchat_shared::close;
 
 #[derive(Clone)]
 pub struct ConnHandle {

@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::harness::{MeshSpec, NodeProcess, NodeSpec, http};
 
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -26,67 +27,51 @@ pub struct ClusterConfig {
 }
 
 struct Member {
-    id: String,
-    args: Vec<String>,
-    child: Option<Child>,
-    http: String,
+    spec: NodeSpec,
+    process: Option<NodeProcess>,
+}
+
+impl Member {
+    fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    fn http(&self) -> &str {
+        &self.spec.http
+    }
 }
 
 pub async fn run(cfg: ClusterConfig, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     anyhow::ensure!((1..=32).contains(&cfg.nodes), "--nodes must be 1-32");
-    let exe = std::env::current_exe()?;
-    let ids: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
+    let mut mesh = MeshSpec::new(&std::env::current_exe()?, &cfg.data, cfg.nodes);
+    mesh.host = cfg.host.clone();
+    mesh.http_base = Some(cfg.http_base);
+    mesh.mesh_base = Some(cfg.mesh_base);
+    mesh.certs = cfg.certs.clone();
+    if let Some(web) = &cfg.web {
+        mesh.args.extend(["--web".into(), web.display().to_string()]);
+    }
+    mesh.args.extend(cfg.node_args.iter().cloned());
     let missing: Vec<String> =
-        ids.iter().filter(|id| !crate::certs::node_cert_path(&cfg.certs, id).exists()).cloned().collect();
-    if !missing.is_empty() {
-        let hosts = vec![cfg.host.clone(), "localhost".into()];
-        crate::certs::generate(&cfg.certs, &missing, &hosts, false)?;
+        mesh.ids().into_iter().filter(|id| !crate::certs::node_cert_path(&cfg.certs, id).exists()).collect();
+    let specs = mesh.node_specs()?;
+    if !missing.is_empty() && cfg.nodes > 1 {
         println!("made mesh certificates in {} for {}", cfg.certs.display(), missing.join(", "));
     }
-    let mut members: BTreeMap<String, Member> = BTreeMap::new();
-    for (i, id) in ids.iter().enumerate() {
-        let http = format!("{}:{}", cfg.host, cfg.http_base + i as u16);
-        let mesh = format!("{}:{}", cfg.host, cfg.mesh_base + i as u16);
-        let peers: Vec<String> = ids
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(j, p)| format!("{p}={}:{}", cfg.host, cfg.mesh_base + j as u16))
-            .collect();
-        let mut args = vec![
-            "node".into(),
-            "--id".into(),
-            id.clone(),
-            "--http".into(),
-            http.clone(),
-            "--data".into(),
-            cfg.data.join(id).display().to_string(),
-            "--mesh".into(),
-            mesh,
-            "--certs".into(),
-            cfg.certs.display().to_string(),
-        ];
-        if !peers.is_empty() {
-            args.extend(["--peers".into(), peers.join(",")]);
-        }
-        if let Some(web) = &cfg.web {
-            args.extend(["--web".into(), web.display().to_string()]);
-        }
-        args.extend(cfg.node_args.iter().cloned());
-        members.insert(id.clone(), Member { id: id.clone(), args, child: None, http });
-    }
+    let mut members: BTreeMap<String, Member> =
+        specs.into_iter().map(|spec| (spec.id.clone(), Member { spec, process: None })).collect();
     for m in members.values_mut() {
-        start(&exe, m)?;
+        start(m);
     }
     // Print the URLs once they answer, so the first click works.
     for m in members.values() {
-        if !wait_ready(&m.http).await {
-            println!("{} is not answering yet; `status` shows what it sees", m.id);
+        if !wait_ready(m.http()).await {
+            println!("{} is not answering yet; `status` shows what it sees", m.id());
         }
     }
     println!();
     for m in members.values() {
-        println!("  {}  http://{}   (WebSocket ws://{}/ws)", m.id, m.http, m.http);
+        println!("  {}  http://{}   (WebSocket ws://{}/ws)", m.id(), m.http(), m.http());
     }
     println!("\nOpen any of them in a browser. Type `help` for commands; Ctrl-C stops every node.\n");
 
@@ -109,21 +94,21 @@ pub async fn run(cfg: ClusterConfig, shutdown: impl std::future::Future<Output =
             (Some("help"), _) => help(),
             (Some("status"), _) => status(&mut members).await,
             (Some("quit" | "exit"), _) => break,
-            (Some("stop"), Some(m)) => signal(m, "TERM").await,
-            (Some("kill"), Some(m)) => signal(m, "KILL").await,
-            (Some("pause"), Some(m)) => signal(m, "STOP").await,
-            (Some("resume"), Some(m)) => signal(m, "CONT").await,
+            (Some("stop"), Some(m)) => signal(m, "TERM"),
+            (Some("kill"), Some(m)) => signal(m, "KILL"),
+            (Some("pause"), Some(m)) => signal(m, "STOP"),
+            (Some("resume"), Some(m)) => signal(m, "CONT"),
             (Some("start"), Some(m)) => {
-                if m.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none()) {
-                    println!("{} is already running", m.id);
+                if m.process.as_mut().is_some_and(NodeProcess::is_running) {
+                    println!("{} is already running", m.id());
                 } else {
-                    start(&exe, m)?;
+                    start(m);
                     announce_ready(m).await;
                 }
             }
             (Some("restart"), Some(m)) => {
-                signal(m, "TERM").await;
-                start(&exe, m)?;
+                signal(m, "TERM");
+                start(m);
                 announce_ready(m).await;
             }
             (Some(_), _) => println!("unknown command or node; type `help`"),
@@ -132,8 +117,14 @@ pub async fn run(cfg: ClusterConfig, shutdown: impl std::future::Future<Output =
     println!("stopping every node…");
     // All at once: the last node would otherwise wait out its dials to the
     // ones already stopped, once per node.
-    let stops = members.values_mut().map(|m| signal(m, "TERM"));
-    futures_util::future::join_all(stops).await;
+    for m in members.values() {
+        if let Some(p) = &m.process {
+            p.signal("TERM");
+        }
+    }
+    for m in members.values_mut() {
+        signal(m, "TERM");
+    }
     Ok(())
 }
 
@@ -143,88 +134,90 @@ fn help() {
     );
 }
 
-fn start(exe: &std::path::Path, m: &mut Member) -> anyhow::Result<()> {
-    let child = Command::new(exe).args(&m.args).stdin(Stdio::null()).kill_on_drop(true).spawn()?;
-    println!("started {} (pid {})", m.id, child.id().unwrap_or(0));
-    m.child = Some(child);
-    Ok(())
+fn start(m: &mut Member) {
+    match NodeProcess::start(m.spec.clone()) {
+        Ok(p) => {
+            println!("started {} (pid {})", m.id(), p.pid());
+            m.process = Some(p);
+        }
+        Err(e) => println!("{} did not start: {e}", m.id()),
+    }
 }
 
-/// Sends a signal with `kill` and, for TERM and KILL, waits for the exit.
-async fn signal(m: &mut Member, sig: &str) {
-    let Some(child) = m.child.as_mut() else {
-        println!("{} is not running", m.id);
+/// Sends a signal and, for TERM and KILL, waits for the exit.
+fn signal(m: &mut Member, sig: &str) {
+    let id = m.id().to_owned();
+    let Some(p) = m.process.as_mut() else {
+        println!("{id} is not running");
         return;
     };
-    if let Ok(Some(status)) = child.try_wait() {
-        println!("{} had already exited ({status})", m.id);
-        m.child = None;
+    if !p.is_running() {
+        println!("{id} had already exited");
+        m.process = None;
         return;
     }
-    let Some(pid) = child.id() else { return };
-    let _ = Command::new("kill").args([format!("-{sig}"), pid.to_string()]).status().await;
-    if sig == "TERM" || sig == "KILL" {
-        match tokio::time::timeout(std::time::Duration::from_secs(10), child.wait()).await {
-            Ok(Ok(status)) => println!("{} stopped ({status})", m.id),
-            _ => {
-                let _ = child.kill().await;
-                println!("{} did not stop in time and was killed", m.id);
+    match sig {
+        "TERM" => {
+            let status = tokio::task::block_in_place(|| p.terminate_within(Duration::from_secs(10)));
+            match status {
+                Some(status) => println!("{id} stopped ({status})"),
+                None => println!("{id} did not stop in time and was killed"),
             }
+            m.process = None;
         }
-        m.child = None;
-    } else {
-        println!("sent SIG{sig} to {}", m.id);
+        "KILL" => {
+            tokio::task::block_in_place(|| p.kill9());
+            println!("{id} stopped (killed with SIGKILL)");
+            m.process = None;
+        }
+        _ => {
+            p.signal(sig);
+            println!("sent SIG{sig} to {id}");
+        }
     }
 }
 
 async fn status(members: &mut BTreeMap<String, Member>) {
     for m in members.values_mut() {
-        let running = m.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none());
-        let health = if running { health(&m.http).await } else { "not running".into() };
-        println!("  {}  {:<22} {health}", m.id, m.http);
+        let running = m.process.as_mut().is_some_and(NodeProcess::is_running);
+        let health = if running { health(m.http()).await } else { "not running".into() };
+        println!("  {}  {:<22} {health}", m.id(), m.http());
     }
 }
 
 async fn announce_ready(m: &Member) {
-    if wait_ready(&m.http).await {
-        println!("{} is up on http://{}", m.id, m.http);
+    if wait_ready(m.http()).await {
+        println!("{} is up on http://{}", m.id(), m.http());
     } else {
-        println!("{} is not answering yet; `status` shows what it sees", m.id);
+        println!("{} is not answering yet; `status` shows what it sees", m.id());
     }
 }
 
 /// Waits up to ten seconds for a freshly started node to answer health checks.
 async fn wait_ready(addr: &str) -> bool {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while tokio::time::Instant::now() < deadline {
         if health(addr).await.starts_with("up") {
             return true;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
 }
 
 /// `GET /api/health` with a one-second budget, as one line.
 async fn health(addr: &str) -> String {
-    let fetch = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        let req = format!("GET /api/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).await.ok()?;
-        let body = buf.split_once("\r\n\r\n")?.1.to_owned();
-        let h: meshchat_shared::api::Health = serde_json::from_str(&body).ok()?;
-        let peers: Vec<String> = h
-            .peers
-            .iter()
-            .map(|(p, s)| format!("{p} {}", if *s == meshchat_shared::api::PeerState::Up { "up" } else { "down" }))
-            .collect();
-        Some(format!("up {} s; peers: {}", h.uptime_s, peers.join(", ")))
+    let url = format!("http://{addr}/api/health");
+    let Ok(r) = http::request_within(Duration::from_secs(1), "GET", &url, &[], None).await else {
+        return "not answering".into();
     };
-    tokio::time::timeout(std::time::Duration::from_secs(1), fetch)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "not answering".into())
+    let Ok(h) = serde_json::from_slice::<meshchat_shared::api::Health>(&r.body) else {
+        return "not answering".into();
+    };
+    let peers: Vec<String> = h
+        .peers
+        .iter()
+        .map(|(p, s)| format!("{p} {}", if *s == meshchat_shared::api::PeerState::Up { "up" } else { "down" }))
+        .collect();
+    format!("up {} s; peers: {}", h.uptime_s, peers.join(", "))
 }

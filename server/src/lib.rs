@@ -24,6 +24,8 @@
 //!   anti-entropy; [`certs`] makes the cluster's certificates.
 //! - [`cluster`]: the node list clients see, with liveness.
 //! - [`launcher`]: `meshchat cluster`, a local mesh for trying it out.
+//! - [`harness`]: node processes and a small HTTP client, shared by the
+//!   tests, the benchmarks and the launcher.
 //! - [`client`]: a native client (rotation, resume, outbox) for scripts,
 //!   bots, tests and the failover benchmark; `meshchat client` runs it.
 //! - [`bench`]: `meshchat bench`, the load generator and its scenarios.
@@ -37,6 +39,7 @@ pub mod clock;
 pub mod cluster;
 pub mod conn;
 pub mod core;
+pub mod harness;
 pub mod http;
 pub mod launcher;
 pub mod mesh;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn every_acked_message_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let mut n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--rate", "1000000", "--burst", "1000000"]);
+    let mut n = start_node("n1", &dir.path().join("n1"), 0, &["--rate", "1000000", "--burst", "1000000"]);
     let (mut c, _) = Client::hello(&n.ws_url(), "alice").await;
     c.join("r", None).await;
 
@@ -36,7 +36,7 @@ async fn every_acked_message_survives_kill_9() {
     }
     assert!(next > acked.len(), "some sends were in flight at the kill");
 
-    n.restart();
+    n.restart().unwrap();
     let stored = all_messages(&n, "r").await;
     let by_id: HashMap<&str, &Value> = stored.iter().map(|m| (m["id"].as_str().unwrap(), m)).collect();
     assert_eq!(by_id.len(), stored.len(), "no id stored twice");

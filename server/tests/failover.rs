@@ -160,7 +160,7 @@ async fn kill_9_under_load_loses_nothing_and_duplicates_nothing() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     m.nodes[1].kill9();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    m.nodes[1].restart();
+    m.nodes[1].restart().unwrap();
     wait_peers_up(&m.nodes[1], 2).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     load.stop_sending().await;
@@ -176,9 +176,9 @@ async fn a_rolling_restart_under_load_shows_no_error_to_anyone() {
     let mut load = start_load(&m).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     for i in 0..3 {
-        assert!(m.nodes[i].terminate().success(), "n{} stopped cleanly", i + 1);
+        assert!(m.nodes[i].terminate(), "n{} stopped cleanly", i + 1);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        m.nodes[i].restart();
+        m.nodes[i].restart().unwrap();
         wait_peers_up(&m.nodes[i], 2).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 fn node(extra: &[&str]) -> (tempfile::TempDir, NodeProc) {
     let dir = tempfile::tempdir().unwrap();
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, extra);
+    let n = start_node("n1", &dir.path().join("n1"), 0, extra);
     (dir, n)
 }
 
@@ -149,7 +149,7 @@ async fn metrics_and_the_web_app() {
     let web = dir.path().join("web");
     std::fs::create_dir_all(&web).unwrap();
     std::fs::write(web.join("index.html"), "<!doctype html><title>meshchat app</title>").unwrap();
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
     let (mut c, _) = Client::hello(&n.ws_url(), "alice").await;
     c.join("r", None).await;
     c.say("r", "1", "hi").await;
@@ -190,7 +190,7 @@ async fn the_web_app_is_served_gzipped_and_cached_by_content_hash() {
     std::fs::write(web.join("index.html.gz"), "gzipped index").unwrap();
     std::fs::write(web.join("app-0123456789abcdef_bg.wasm"), "plain wasm").unwrap();
     std::fs::write(web.join("app-0123456789abcdef_bg.wasm.gz"), "gzipped wasm").unwrap();
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
 
     let (head, body) = get_gzip(&n.url("/app-0123456789abcdef_bg.wasm")).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");

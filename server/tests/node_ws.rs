@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 fn node(extra: &[&str]) -> (tempfile::TempDir, NodeProc) {
     let dir = tempfile::tempdir().unwrap();
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, extra);
+    let n = start_node("n1", &dir.path().join("n1"), 0, extra);
     (dir, n)
 }
 
@@ -147,7 +147,7 @@ async fn idempotency_holds_beyond_the_cache_and_across_a_restart() {
     assert_eq!(alice.say("r", "old", "again").await, first);
     drop(alice);
     n.terminate();
-    n.restart();
+    n.restart().unwrap();
     let (mut alice, _) = Client::hello(&n.ws_url(), "alice").await;
     alice.join("r", None).await;
     assert_eq!(alice.say("r", "old", "after restart").await, first);
@@ -394,15 +394,11 @@ async fn sigterm_closes_clients_with_1012_and_exits_cleanly() {
     let (mut c, _) = Client::hello(&n.ws_url(), "alice").await;
     c.join("r", None).await;
     c.say("r", "1", "before stop").await;
-    let status = {
-        let pid = n.child.id().to_string();
-        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let code = c.close_code().await;
-        assert_eq!(code, Some(1012));
-        n.child.wait().unwrap()
-    };
+    n.signal("TERM");
+    assert_eq!(c.close_code().await, Some(1012));
+    let status = n.wait_exit(Duration::from_secs(10)).expect("exited");
     assert!(status.success(), "{status:?}");
-    n.restart();
+    n.restart().unwrap();
     let (_, page) = http_get(&n.url("/api/rooms/r/messages")).await;
     assert_eq!(page["messages"][0]["body"], "before stop");
 }

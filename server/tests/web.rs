@@ -14,7 +14,7 @@ use common::*;
 fn node() -> (tempfile::TempDir, NodeProc) {
     let dir = tempfile::tempdir().unwrap();
     let web = dist();
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
     (dir, n)
 }
 
@@ -263,12 +263,8 @@ async fn a_rate_limited_send_waits_and_goes_out_by_itself_once() {
     let dir = tempfile::tempdir().unwrap();
     let web = dist();
     // A tiny rate limit: the burst is used up by the join and two sends.
-    let n = NodeProc::start(
-        "n1",
-        &dir.path().join("n1"),
-        0,
-        &["--web", web.to_str().unwrap(), "--rate", "1", "--burst", "4"],
-    );
+    let n =
+        start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap(), "--rate", "1", "--burst", "4"]);
     let driver = Driver::start();
     let b = driver.browser(1280, 800).await;
     b.sign_in(&n.url("/"), "hank").await;

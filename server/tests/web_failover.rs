@@ -86,7 +86,7 @@ async fn a_browser_whose_node_dies_moves_and_loses_nothing() {
         .await;
 
     // n1 comes back: nothing changes for anyone.
-    m.nodes[0].restart();
+    m.nodes[0].restart().unwrap();
     wait_peers_up(&m.nodes[0], 2).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     same_once(&alice, &bob, &all).await;
@@ -110,12 +110,12 @@ async fn a_rolling_restart_of_every_node_shows_no_error() {
     watch_status(&bob).await;
     let mut expected = Vec::new();
     for i in 0..3 {
-        assert!(m.nodes[i].terminate().success(), "n{} stops cleanly", i + 1);
+        assert!(m.nodes[i].terminate(), "n{} stops cleanly", i + 1);
         let a = format!("alice while n{} restarts", i + 1);
         let b = format!("bob while n{} restarts", i + 1);
         alice.say(&a).await;
         bob.say(&b).await;
-        m.nodes[i].restart();
+        m.nodes[i].restart().unwrap();
         wait_peers_up(&m.nodes[i], 2).await;
         expected.push(a);
         expected.push(b);
@@ -136,7 +136,7 @@ async fn a_rolling_restart_of_every_node_shows_no_error() {
 async fn the_outbox_survives_a_reload_and_is_sent_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let web = web_arg();
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", &web]);
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", &web]);
     let driver = Driver::start();
     let b = driver.browser(1280, 800).await;
     b.sign_in(&n.url("/"), "olga").await;
@@ -163,7 +163,7 @@ async fn the_outbox_survives_a_reload_and_is_sent_exactly_once() {
 async fn without_websockets_the_app_falls_back_to_http_and_returns() {
     let dir = tempfile::tempdir().unwrap();
     let web = web_arg();
-    let mut n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", &web, "--no-websocket"]);
+    let mut n = start_node("n1", &dir.path().join("n1"), 0, &["--web", &web, "--no-websocket"]);
     let driver = Driver::start();
     let b = driver.browser(1280, 800).await;
     b.sign_in(&n.url("/"), "hugo").await;
@@ -174,9 +174,9 @@ async fn without_websockets_the_app_falls_back_to_http_and_returns() {
     http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"p1","body":"arrived by long poll"}"#).await;
     assert_eq!(b.wait_message("arrived by long poll").await, 1);
     // The node takes WebSockets again: the app goes back to one.
-    n.args.retain(|a| a != "--no-websocket");
+    n.spec.args.retain(|a| a != "--no-websocket");
     n.terminate();
-    n.restart();
+    n.restart().unwrap();
     b.wait_true("document.querySelector('.status-text').textContent === 'n1 · connected'", "back on a WebSocket").await;
     http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"p2","body":"over the socket again"}"#)
         .await;
@@ -189,7 +189,7 @@ async fn without_websockets_the_app_falls_back_to_http_and_returns() {
 async fn tabs_keep_theme_name_and_mute_in_step_and_one_tab_sounds() {
     let dir = tempfile::tempdir().unwrap();
     let web = web_arg();
-    let n = NodeProc::start("n1", &dir.path().join("n1"), 0, &["--web", &web]);
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", &web]);
     let driver = Driver::start();
     let b = driver.browser_with(1280, 800, &["--autoplay-policy=no-user-gesture-required"]).await;
     b.sign_in(&n.url("/"), "tess").await;

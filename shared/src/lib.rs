@@ -14,11 +14,13 @@
 //! - [`error`]: the [`ErrorCode`]s a node answers with.
 //! - [`api`]: the JSON bodies of the HTTP routes.
 //! - [`hlc`]: the hybrid logical clock that stamps `ts`.
-//! - [`client`]: a sans-IO protocol client: rooms, vectors, resume, outbox.
-//!   The web app and the native client both run it.
+//! - [`client`]: a sans-IO protocol client: rooms, vectors, resume, outbox,
+//!   which node next. The web app and the native client both run it.
+//! - [`close`]: the WebSocket close codes.
 
 pub mod api;
 pub mod client;
+pub mod close;
 pub mod error;
 pub mod frames;
 pub mod hlc;

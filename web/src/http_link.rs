@@ -55,7 +55,10 @@ pub async fn run(
     chat.update(|c| {
         c.on_open();
         c.take_outgoing();
-        c.on_frame(ServerFrame::Welcome { v: 1, node: health.node, name, nodes }, now_ms());
+        c.on_frame(
+            ServerFrame::Welcome { v: meshchat_shared::PROTOCOL_VERSION, node: health.node, name, nodes },
+            now_ms(),
+        );
     });
     // Cleared when this mode ends: every poll loop stops with it.
     let alive = Rc::new(Cell::new(true));

@@ -18,12 +18,10 @@ use gloo_net::websocket::{Message, WebSocketError};
 use leptos::prelude::*;
 use meshchat_shared::ServerFrame;
 use meshchat_shared::client::Status;
+use meshchat_shared::client::reconnect::Ended;
 
 use crate::state::Chat;
 use crate::{http_link, prefs, tabs};
-
-/// Close code of a node that is stopping cleanly: move at once.
-const RESTARTING: u16 = 1012;
 
 /// How the app reaches its node right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,23 +72,6 @@ pub async fn sleep(d: Duration) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-fn jitter(ms: f64) -> Duration {
-    Duration::from_millis((ms * (0.7 + 0.6 * js_sys::Math::random())) as u64)
-}
-
-/// After the `n`-th failure in a row: 0.25 s doubling to 5 s, ±30 %.
-fn backoff(n: u32) -> Duration {
-    jitter((250.0 * 2f64.powi(n.min(5) as i32)).min(5_000.0))
-}
-
-/// How one connection ended.
-struct Ended {
-    /// It got as far as `welcome`.
-    ready: bool,
-    /// The node said it is stopping.
-    restarting: bool,
-}
-
 async fn run(
     chat: RwSignal<Chat>,
     mut wake: mpsc::UnboundedReceiver<()>,
@@ -104,22 +85,15 @@ async fn run(
     });
     leptos::task::spawn_local(learn_nodes(chat));
     let mut url = own.clone();
-    let mut failures = 0u32;
     loop {
         chat.update(|c| c.on_connecting());
         let ended = match WebSocket::open(&url) {
             Ok(ws) => session(chat, ws, &mut wake, &tabs).await,
-            Err(_) => Ended { ready: false, restarting: false },
+            Err(_) => Ended::default(),
         };
-        chat.update(|c| {
-            c.on_closed(ended.ready);
-            if !ended.ready || ended.restarting {
-                c.nodes.mark_down(&url);
-            }
-        });
+        let random = js_sys::Math::random();
+        let next = chat.try_update(|c| c.reconnect(&url, ended, &own, random));
         prefs::save_nodes(&chat.with_untracked(|c| c.nodes.clone()));
-        failures = if ended.ready { 0 } else { failures + 1 };
-        let next = chat.with_untracked(|c| c.nodes.next_after(Some(&url))).unwrap_or_else(|| own.clone());
         // Every node refused the WebSocket: if this page's node answers
         // HTTP, carry on over the long poll until a WebSocket works again.
         if chat.with_untracked(|c| c.status() == Status::Offline) {
@@ -127,16 +101,13 @@ async fn run(
             let worked = http_link::run(chat, &own, &mut wake, &tabs).await;
             transport.set(Transport::WebSocket);
             if worked {
-                failures = 0;
                 url = own.clone();
                 continue;
             }
         }
-        // A node that stopped cleanly or a connection that was working:
-        // move at once (with a little jitter so a node's clients spread out).
-        let wait = if ended.ready || ended.restarting { jitter(150.0) } else { backoff(failures) };
-        sleep(wait).await;
-        url = next;
+        let Some(next) = next else { return };
+        sleep(Duration::from_millis(next.delay_ms)).await;
+        url = next.url;
     }
 }
 
@@ -150,7 +121,7 @@ async fn session(
     let (mut sink, stream) = ws.split();
     let mut stream = stream.fuse();
     chat.update(|c| c.on_open());
-    let mut ended = Ended { ready: false, restarting: false };
+    let mut ended = Ended::default();
     let mut tick = Box::pin(sleep(Duration::from_secs(1)).fuse());
     loop {
         // Write first: the state may have queued frames (hello, joins, resends).
@@ -181,7 +152,7 @@ async fn session(
                 },
                 Some(Ok(Message::Bytes(_))) => {}
                 Some(Err(WebSocketError::ConnectionClose(close))) => {
-                    ended.restarting = close.code == RESTARTING;
+                    ended.restarting = close.code == meshchat_shared::close::RESTART;
                     return ended;
                 }
                 None => return ended,

@@ -108,7 +108,7 @@ pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
         }));
     }
     tokio::time::sleep(Duration::from_secs(a.warmup_s)).await;
-    let victim = nodes[1].id.clone();
+    let victim = nodes[1].id().to_owned();
     let displaced: Vec<usize> = (0..logs.len())
         .filter(|&i| logs[i].lock().unwrap_or_else(|p| p.into_inner()).node.as_deref() == Some(victim.as_str()))
         .collect();

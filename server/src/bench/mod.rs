@@ -118,10 +118,10 @@ fn machine() -> Machine {
     }
 }
 
-fn targets(nodes: &[nodes::BenchNode]) -> anyhow::Result<Vec<Target>> {
+fn targets(nodes: &[crate::harness::NodeProcess]) -> anyhow::Result<Vec<Target>> {
     nodes
         .iter()
-        .map(|n| Ok(Target { node: n.id.clone(), addr: n.http.parse::<SocketAddr>().context("node address")? }))
+        .map(|n| Ok(Target { node: n.id().to_owned(), addr: n.http.parse::<SocketAddr>().context("node address")? }))
         .collect()
 }
 
@@ -289,12 +289,12 @@ async fn latency(ctx: &Ctx<'_>, a: LatencyArgs) -> anyhow::Result<()> {
 async fn idle(ctx: &Ctx<'_>, a: IdleArgs) -> anyhow::Result<()> {
     let nodes = nodes::start(ctx.dir, 1, ctx.node_args)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = nodes[0].rss_kib()?;
+    let before = nodes[0].rss_kib().context("no RSS")?;
     let config = LoadConfig { clients: a.connections, room_size: a.room_size, sources: ctx.sources.to_vec() };
     println!("idle: opening {} WebSockets to one node…", a.connections);
     let load = Load::connect(config, &targets(&nodes)?).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = nodes[0].rss_kib()?;
+    let after = nodes[0].rss_kib().context("no RSS")?;
     let per = (after.saturating_sub(before)) as f64 / a.connections as f64;
     println!(
         "node RSS {before} KiB before, {after} KiB with {} idle connections (each said hello and joined a room): {per:.2} KiB per connection",

@@ -14,16 +14,13 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_conf
 
 use super::{ClientConfig, Command, Event, Snapshot};
 use crate::clock::now_ms;
-use crate::conn::close::RESTART;
+use meshchat_shared::client::reconnect::Ended;
+use meshchat_shared::close::RESTART;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// How one connection ended.
-struct Ended {
-    ready: bool,
-    restarting: bool,
-    quit: bool,
-}
+/// How one connection ended: `None` when the owner asked to quit.
+type Ending = Option<Ended>;
 
 struct Client {
     chat: Chat,
@@ -33,15 +30,6 @@ struct Client {
     status: Option<Status>,
     /// `Synced` was announced for this connection.
     caught_up: bool,
-}
-
-fn jitter(ms: f64) -> Duration {
-    Duration::from_millis((ms * rand::rng().random_range(0.7..1.3)) as u64)
-}
-
-/// After the `n`-th failure in a row: 0.25 s doubling to 5 s, ±30 %.
-fn backoff(n: u32) -> Duration {
-    jitter((250.0 * 2f64.powi(n.min(5) as i32)).min(5_000.0))
 }
 
 pub(super) async fn run(
@@ -62,31 +50,21 @@ pub(super) async fn run(
     let Some(mut url) = config.nodes.first().cloned() else {
         return;
     };
-    let mut failures = 0u32;
     loop {
         c.chat.on_connecting();
         c.note_status();
         let connect = connect_async_with_config(url.as_str(), Some(super::ws_config()), true);
-        let ended = match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        let ending = match tokio::time::timeout(Duration::from_secs(5), connect).await {
             Ok(Ok((ws, _))) => c.session(ws, &mut cmds).await,
-            _ => Ended { ready: false, restarting: false, quit: false },
+            _ => Some(Ended::default()),
         };
-        if ended.quit {
-            return;
-        }
-        c.chat.on_closed(ended.ready);
-        if !ended.ready || ended.restarting {
-            c.chat.nodes.mark_down(&url);
-        }
+        let Some(ended) = ending else { return };
+        let next = c.chat.reconnect(&url, ended, &url, rand::rng().random());
         c.note_status();
-        failures = if ended.ready { 0 } else { failures + 1 };
-        let next = c.chat.nodes.next_after(Some(&url)).unwrap_or_else(|| url.clone());
-        // A node that stopped cleanly, or a link that was working: move now.
-        let wait = if ended.ready || ended.restarting { jitter(150.0) } else { backoff(failures) };
-        if c.wait(wait, &mut cmds).await {
+        if c.wait(Duration::from_millis(next.delay_ms), &mut cmds).await {
             return;
         }
-        url = next;
+        url = next.url;
     }
 }
 
@@ -199,11 +177,11 @@ impl Client {
         self.note_status();
     }
 
-    async fn session(&mut self, ws: Ws, cmds: &mut mpsc::UnboundedReceiver<Command>) -> Ended {
+    async fn session(&mut self, ws: Ws, cmds: &mut mpsc::UnboundedReceiver<Command>) -> Ending {
         let (mut sink, mut stream) = ws.split();
         self.chat.on_open();
         self.caught_up = false;
-        let mut ended = Ended { ready: false, restarting: false, quit: false };
+        let mut ended = Ended::default();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let out = self.chat.take_outgoing();
@@ -212,11 +190,11 @@ impl Client {
                     if let Ok(text) = serde_json::to_string(&frame)
                         && sink.feed(WsMessage::text(text)).await.is_err()
                     {
-                        return ended;
+                        return Some(ended);
                     }
                 }
                 if sink.flush().await.is_err() {
-                    return ended;
+                    return Some(ended);
                 }
             }
             tokio::select! {
@@ -230,21 +208,17 @@ impl Client {
                     },
                     Some(Ok(WsMessage::Close(close))) => {
                         ended.restarting = close.is_some_and(|c| u16::from(c.code) == RESTART);
-                        return ended;
+                        return Some(ended);
                     }
                     Some(Ok(_)) => {}
-                    None | Some(Err(_)) => return ended,
+                    None | Some(Err(_)) => return Some(ended),
                 },
                 cmd = cmds.recv() => match cmd {
-                    None => {
-                        ended.quit = true;
-                        return ended;
-                    }
+                    None => return None,
                     Some(Command::Close(done)) => {
                         let _ = sink.send(WsMessage::Close(None)).await;
                         let _ = done.send(());
-                        ended.quit = true;
-                        return ended;
+                        return None;
                     }
                     Some(cmd) => self.command(cmd),
                 },

@@ -1,13 +1,14 @@
-//! Helpers for tests over real sockets: a node as a child process of the
-//! real binary, and a WebSocket client that speaks JSON frames.
+//! Helpers for tests over real sockets: nodes as child processes of the
+//! real binary (through [`meshchat::harness`], as the benchmarks and the
+//! launcher start them), and a WebSocket client that speaks JSON frames.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+pub use meshchat::harness::NodeProcess as NodeProc;
+use meshchat::harness::{MeshSpec, NodeSpec};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -15,94 +16,26 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A `meshchat node` child process; killed when dropped.
-pub struct NodeProc {
-    pub child: Child,
-    pub http: String,
-    pub id: String,
-    pub data: PathBuf,
-    pub args: Vec<String>,
-    /// Where its log goes, kept across restarts.
-    pub log: Option<PathBuf>,
+pub fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_meshchat"))
 }
 
-impl NodeProc {
-    /// Starts `meshchat node --id <id> --http 127.0.0.1:<port or 0> --data <data> <extra>`.
-    pub fn start(id: &str, data: &Path, port: u16, extra: &[&str]) -> NodeProc {
-        Self::start_logged(id, data, port, extra, None)
-    }
-
-    /// As [`start`](Self::start), with the node's log appended to `log`.
-    pub fn start_logged(id: &str, data: &Path, port: u16, extra: &[&str], log: Option<&Path>) -> NodeProc {
-        let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let stderr = match log {
-            Some(path) => Stdio::from(
-                std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open the node log"),
-            ),
-            None => Stdio::inherit(),
-        };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshchat"))
-            .args(["node", "--id", id, "--http", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(data)
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start meshchat");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-        let http = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        NodeProc { child, http, id: id.to_owned(), data: data.to_owned(), args, log: log.map(Path::to_owned) }
-    }
-
-    pub fn port(&self) -> u16 {
-        self.http.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port")
-    }
-
-    pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.http)
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http)
-    }
-
-    /// `kill -9`: no chance to flush anything.
-    pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then the exit status.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
-        self.child.wait().expect("wait")
-    }
-
-    /// SIGSTOP or SIGCONT: a node that stops answering without dying.
-    pub fn signal(&self, sig: &str) {
-        Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().expect("kill");
-    }
-
-    /// The same node again on the same port and data.
-    pub fn restart(&mut self) {
-        let extra: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let fresh = NodeProc::start_logged(&self.id, &self.data, self.port(), &extra, self.log.as_deref());
-        *self = fresh;
-    }
+/// Starts `meshchat node --id <id> --http 127.0.0.1:<port or 0> --data <data> <extra>`.
+pub fn start_node(id: &str, data: &Path, port: u16, extra: &[&str]) -> NodeProc {
+    start_node_logged(id, data, port, extra, None)
 }
 
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// As [`start_node`], with the node's log appended to `log`.
+pub fn start_node_logged(id: &str, data: &Path, port: u16, extra: &[&str], log: Option<&Path>) -> NodeProc {
+    NodeProc::start(NodeSpec {
+        exe: exe().to_owned(),
+        id: id.to_owned(),
+        http: format!("127.0.0.1:{port}"),
+        data: data.to_owned(),
+        args: extra.iter().map(|s| s.to_string()).collect(),
+        log: log.map(Path::to_owned),
+    })
+    .expect("start meshchat")
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -251,7 +184,8 @@ pub async fn http_post(url: &str, body: &str) -> (u16, Value) {
     http("POST", url, Some(body)).await
 }
 
-/// A minimal HTTP/1.1 client: one request per connection.
+/// One request through the harness's client; the body as JSON, or as a
+/// JSON string when it is not JSON.
 pub async fn http(method: &str, url: &str, body: Option<&str>) -> (u16, Value) {
     let (status, text) = http_text(method, url, body).await;
     let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -259,37 +193,9 @@ pub async fn http(method: &str, url: &str, body: Option<&str>) -> (u16, Value) {
 }
 
 pub async fn http_text(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
-    let mut s = TcpStream::connect(host).await.expect("connect");
-    let body = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(90), s.read_to_end(&mut buf)).await.expect("http timeout").expect("read");
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let body =
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
-    (status, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
+    let headers = [("Content-Type", "application/json")];
+    let r = meshchat::harness::http::request(method, url, &headers, body.map(str::as_bytes)).await.expect("http");
+    (r.status, r.text())
 }
 
 /// A `(room order)` key of a message as JSON.
@@ -309,19 +215,13 @@ pub async fn metric(node: &NodeProc, name: &str) -> u64 {
 
 /// A free UDP port on 127.0.0.1 (for a node's mesh endpoint).
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    meshchat::harness::free_port(true).expect("a free port")
 }
 
-/// Makes mesh certificates for `ids` in `dir` with the real binary.
+/// Makes mesh certificates for `ids` in `dir`.
 pub fn make_certs(dir: &Path, ids: &[&str]) {
-    let status = Command::new(env!("CARGO_BIN_EXE_meshchat"))
-        .args(["certs", "--dir"])
-        .arg(dir)
-        .args(["--nodes", &ids.join(",")])
-        .stdout(Stdio::null())
-        .status()
-        .expect("meshchat certs");
-    assert!(status.success());
+    let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    meshchat::certs::generate(dir, &ids, &["127.0.0.1".into(), "localhost".into()], false).expect("certificates");
 }
 
 /// A mesh of real nodes n1..nN on 127.0.0.1, each logging to its own file.
@@ -334,14 +234,15 @@ pub struct Mesh {
 impl Mesh {
     pub async fn start(n: usize, extra: &[&str]) -> Mesh {
         let dir = tempfile::tempdir().unwrap();
-        let ids: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
-        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        make_certs(&dir.path().join("certs"), &id_refs);
-        let mesh_ports: Vec<u16> = (0..n).map(|_| free_udp_port()).collect();
-        let mut nodes = Vec::new();
-        for i in 0..n {
-            nodes.push(Self::spawn(dir.path(), &ids, &mesh_ports, i, extra, &dir.path().join("certs")));
-        }
+        let mut spec = MeshSpec::new(exe(), dir.path(), n);
+        spec.args = extra.iter().map(|s| s.to_string()).collect();
+        spec.logs = true;
+        let specs = spec.node_specs().expect("mesh specs");
+        let mesh_ports = specs
+            .iter()
+            .map(|s| s.arg("--mesh").and_then(|a| a.rsplit(':').next()?.parse().ok()).unwrap_or(0))
+            .collect();
+        let nodes = specs.into_iter().map(|s| NodeProc::start(s).expect("start a node")).collect();
         let m = Mesh { dir, nodes, mesh_ports };
         for node in &m.nodes {
             wait_peers_up(node, n - 1).await;
@@ -355,16 +256,6 @@ impl Mesh {
             .map(|j| format!("{}=127.0.0.1:{}", ids[j], ports[j]))
             .collect::<Vec<_>>()
             .join(",")
-    }
-
-    fn spawn(root: &Path, ids: &[String], ports: &[u16], i: usize, extra: &[&str], certs: &Path) -> NodeProc {
-        let peers = Self::peers_arg(ids, ports, i);
-        let mesh = format!("127.0.0.1:{}", ports[i]);
-        let certs = certs.to_str().unwrap().to_owned();
-        let mut args: Vec<&str> = vec!["--mesh", &mesh, "--peers", &peers, "--certs", &certs];
-        args.extend_from_slice(extra);
-        let log = root.join(format!("{}.log", ids[i]));
-        NodeProc::start_logged(&ids[i], &root.join(&ids[i]), 0, &args, Some(&log))
     }
 
     pub fn log(&self, i: usize) -> String {
@@ -381,7 +272,7 @@ pub async fn wait_peers_up(node: &NodeProc, count: usize) {
         if up == count {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "{}: {up} peers up, want {count}: {h}", node.id);
+        assert!(std::time::Instant::now() < deadline, "{}: {up} peers up, want {count}: {h}", node.id());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -9,6 +9,7 @@
 //! unit-tested natively.
 
 pub mod nodes;
+pub mod reconnect;
 pub mod room;
 
 use std::collections::BTreeMap;
