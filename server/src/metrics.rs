@@ -59,6 +59,10 @@ pub struct Metrics {
     pub mesh_frames_out: Counter,
     pub mesh_frames_in: Counter,
     pub mesh_frames_dropped: Counter,
+    pub mesh_bytes_out: Counter,
+    pub mesh_bytes_in: Counter,
+    /// Rooms with at least one message here.
+    pub rooms: Gauge,
     errors: [Counter; ErrorCode::ALL.len()],
 }
 
@@ -124,6 +128,9 @@ impl Metrics {
             "Outgoing mesh frames dropped by --mesh-drop.",
             c(&self.mesh_frames_dropped),
         );
+        metric("mesh_bytes_out_total", "counter", "Bytes of frames sent to peers.", c(&self.mesh_bytes_out));
+        metric("mesh_bytes_in_total", "counter", "Bytes of frames received from peers.", c(&self.mesh_bytes_in));
+        metric("rooms", "gauge", "Rooms with at least one message on this node.", g(&self.rooms));
         metric("peers", "gauge", "Configured peers.", peers as i128);
         metric("peers_up", "gauge", "Peers with a live mesh connection.", peers_up as i128);
         let _ = writeln!(out, "# HELP meshchat_errors_total Error frames and refused requests, by code.");

@@ -17,6 +17,13 @@ pub struct Health {
     /// Every configured peer and whether its mesh link is up.
     pub peers: BTreeMap<String, PeerState>,
     pub uptime_s: u64,
+    /// Extension: rooms with at least one message on this node.
+    #[serde(default)]
+    pub rooms: u64,
+    /// Extension: a digest of every room's vector here; two nodes with the
+    /// same digest hold the same messages.
+    #[serde(default)]
+    pub digest: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

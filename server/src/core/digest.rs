@@ -11,7 +11,7 @@
 //! Ordered maps throughout: what a node sends depends on its state alone, so
 //! a simulation replays exactly from its seed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use meshchat_shared::RoomVector;
 
@@ -19,17 +19,32 @@ use meshchat_shared::RoomVector;
 /// 10 KB); with 100,000 rooms a bucket holds about 100.
 pub const BUCKETS: usize = 1024;
 
+/// A vector as `(origin, seq)` with origins interned: a room of a mesh of
+/// three costs a few dozen bytes here, not a map of its own.
+type Compact = Box<[(u32, u64)]>;
+
 #[derive(Debug, Clone)]
 pub struct VectorIndex {
-    buckets: Vec<BTreeMap<String, RoomVector>>,
+    buckets: Vec<BTreeMap<Box<str>, Compact>>,
     hashes: Vec<u64>,
     root: u64,
     rooms: usize,
+    /// Interned origin ids: few (one per node that ever wrote), shared by
+    /// every room.
+    origins: Vec<Box<str>>,
+    origin_ids: HashMap<Box<str>, u32>,
 }
 
 impl Default for VectorIndex {
     fn default() -> Self {
-        VectorIndex { buckets: vec![BTreeMap::new(); BUCKETS], hashes: vec![0; BUCKETS], root: 0, rooms: 0 }
+        VectorIndex {
+            buckets: vec![BTreeMap::new(); BUCKETS],
+            hashes: vec![0; BUCKETS],
+            root: 0,
+            rooms: 0,
+            origins: Vec::new(),
+            origin_ids: HashMap::new(),
+        }
     }
 }
 
@@ -38,35 +53,54 @@ impl VectorIndex {
         Self::default()
     }
 
+    fn intern(&mut self, origin: &str) -> u32 {
+        if let Some(&id) = self.origin_ids.get(origin) {
+            return id;
+        }
+        let id = self.origins.len() as u32;
+        self.origins.push(origin.into());
+        self.origin_ids.insert(origin.into(), id);
+        id
+    }
+
+    fn compact(&mut self, v: &RoomVector) -> Compact {
+        v.iter().map(|(o, s)| (self.intern(o), s)).collect()
+    }
+
+    fn expand(&self, c: &Compact) -> RoomVector {
+        c.iter().map(|&(o, s)| (self.origins[o as usize].as_ref(), s)).collect()
+    }
+
     /// Sets a room's vector; an empty vector removes the room (it holds
     /// nothing to compare).
     pub fn set(&mut self, room: &str, vector: &RoomVector) {
         let b = bucket_of(room);
+        let new = self.compact(vector);
         let old = match self.buckets[b].get(room) {
-            Some(v) if v == vector => return,
-            Some(v) => Some(room_hash(room, v)),
+            Some(c) if *c == new => return,
+            Some(c) => Some(room_hash(room, &self.expand(c))),
             None => None,
         };
         let mut h = self.hashes[b];
         if let Some(old) = old {
             h ^= old;
-        } else if !vector.is_empty() {
-            self.rooms += 1;
         }
         if vector.is_empty() {
-            if self.buckets[b].remove(room).is_some() && old.is_some() {
+            if self.buckets[b].remove(room).is_some() {
                 self.rooms -= 1;
             }
         } else {
             h ^= room_hash(room, vector);
-            self.buckets[b].insert(room.to_owned(), vector.clone());
+            if self.buckets[b].insert(room.into(), new).is_none() {
+                self.rooms += 1;
+            }
         }
         self.root ^= self.hashes[b] ^ h;
         self.hashes[b] = h;
     }
 
-    pub fn get(&self, room: &str) -> Option<&RoomVector> {
-        self.buckets[bucket_of(room)].get(room)
+    pub fn get(&self, room: &str) -> Option<RoomVector> {
+        self.buckets[bucket_of(room)].get(room).map(|c| self.expand(c))
     }
 
     /// One number for everything: equal on two nodes that hold the same.
@@ -78,9 +112,14 @@ impl VectorIndex {
         &self.hashes
     }
 
-    /// The rooms of one bucket, in name order.
-    pub fn bucket(&self, bucket: usize) -> &BTreeMap<String, RoomVector> {
-        &self.buckets[bucket.min(BUCKETS - 1)]
+    /// The rooms of one bucket with their vectors, in name order.
+    pub fn bucket(&self, bucket: usize) -> impl Iterator<Item = (&str, RoomVector)> + '_ {
+        self.buckets[bucket.min(BUCKETS - 1)].iter().map(|(r, c)| (r.as_ref(), self.expand(c)))
+    }
+
+    /// How many rooms one bucket holds.
+    pub fn bucket_len(&self, bucket: usize) -> usize {
+        self.buckets[bucket.min(BUCKETS - 1)].len()
     }
 
     /// Rooms with at least one message.
@@ -93,8 +132,8 @@ impl VectorIndex {
     }
 
     /// Every room, bucket by bucket.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &RoomVector)> + '_ {
-        self.buckets.iter().flat_map(|b| b.iter().map(|(r, v)| (r.as_str(), v)))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, RoomVector)> + '_ {
+        (0..BUCKETS).flat_map(|b| self.bucket(b))
     }
 }
 
@@ -171,6 +210,9 @@ mod tests {
         assert!(a.get("r").is_none());
         a.set("never", &RoomVector::new());
         assert_eq!((a.root(), a.len()), (0, 0));
+        a.set("r", &v(&[("n1", 1), ("n2", 4)]));
+        assert_eq!(a.get("r"), Some(v(&[("n1", 1), ("n2", 4)])));
+        assert_eq!(a.iter().count(), 1);
     }
 
     #[test]

@@ -191,10 +191,9 @@ impl PeerSync {
         let empty = RoomVector::new();
         let mut out: Vec<SyncOut> = index
             .bucket(bucket as usize)
-            .iter()
             .filter_map(|(room, ours)| {
-                let ranges = missing(ours, theirs.rooms.get(room).unwrap_or(&empty));
-                (!ranges.is_empty()).then(|| SyncOut::Fetch { room: room.clone(), ranges })
+                let ranges = missing(&ours, theirs.rooms.get(room).unwrap_or(&empty));
+                (!ranges.is_empty()).then(|| SyncOut::Fetch { room: room.to_owned(), ranges })
             })
             .collect();
         if theirs.reply {
@@ -220,7 +219,7 @@ fn listing(index: &VectorIndex, bucket: usize, reply: bool) -> Vec<SyncFrame> {
             bytes = 0;
         }
         bytes += size;
-        chunk.push((room.clone(), vector.clone()));
+        chunk.push((room.to_owned(), vector));
     }
     frames.push(SyncFrame::Rooms { bucket: bucket as u32, rooms: chunk, last: true, reply });
     frames
@@ -322,7 +321,7 @@ mod tests {
             }
         }
         let frames = listing(&a, 5, true);
-        assert!(frames.len() > 1, "{} rooms in one frame", a.bucket(5).len());
+        assert!(frames.len() > 1, "{} rooms in one frame", a.bucket_len(5));
         for f in &frames {
             let bytes = postcard::to_stdvec(f).unwrap().len();
             assert!(bytes <= CHUNK_BYTES, "{bytes}");

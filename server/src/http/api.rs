@@ -26,11 +26,14 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Json<Health> {
     app.metrics.http_requests.inc();
     let peers =
         app.cluster.peers().into_iter().map(|p| (p.id, if p.up { PeerState::Up } else { PeerState::Down })).collect();
+    let (rooms, root) = app.hub.index().with_vectors(|v| (v.len() as u64, v.root()));
     Json(Health {
         node: app.cluster.me().id.clone(),
         status: "ok".into(),
         peers,
         uptime_s: app.started.elapsed().as_secs(),
+        rooms,
+        digest: format!("{root:016x}"),
     })
 }
 

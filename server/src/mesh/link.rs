@@ -192,10 +192,10 @@ async fn dial(
         let hello = Control::Hello { node: ctx.me.clone(), version: MESH_VERSION, url: ctx.url.clone() };
         send.write_all(&proto::encode(&hello).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
         match proto::read_frame::<Control>(&mut recv).await.map_err(|e| e.to_string())? {
-            Some(Control::Hello { node, version, url }) if node == peer.id && version == MESH_VERSION => {
+            Some((Control::Hello { node, version, url }, _)) if node == peer.id && version == MESH_VERSION => {
                 Ok(Established { conn: conn.clone(), send, recv, dialer: Dialer::Me, url })
             }
-            Some(Control::Hello { node, version, .. }) => Err(format!(
+            Some((Control::Hello { node, version, .. }, _)) => Err(format!(
                 "peer answered as {node:?} speaking mesh version {version}, expected {:?} version {MESH_VERSION}",
                 peer.id
             )),
@@ -344,7 +344,7 @@ async fn accept_one(
         Ok(Err(abandoned)) => return Err(abandoned),
         Err(_) => return refuse("no hello in time".into()),
     };
-    let Some(Control::Hello { node, version, url }) = hello else {
+    let Some((Control::Hello { node, version, url }, _)) = hello else {
         return refuse("the first frame was not a hello".into());
     };
     if version != MESH_VERSION {

@@ -121,8 +121,8 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ProtoError> {
     postcard::from_bytes(body).map_err(ProtoError::Decode)
 }
 
-/// Reads one frame; `None` at a clean end of stream.
-pub async fn read_frame<T: DeserializeOwned>(recv: &mut quinn::RecvStream) -> Result<Option<T>, ProtoError> {
+/// Reads one frame and its size on the wire; `None` at a clean end of stream.
+pub async fn read_frame<T: DeserializeOwned>(recv: &mut quinn::RecvStream) -> Result<Option<(T, usize)>, ProtoError> {
     let mut len = [0u8; 4];
     match recv.read_exact(&mut len).await {
         Ok(()) => {}
@@ -135,7 +135,7 @@ pub async fn read_frame<T: DeserializeOwned>(recv: &mut quinn::RecvStream) -> Re
     }
     let mut body = vec![0u8; len];
     recv.read_exact(&mut body).await?;
-    decode(&body).map(Some)
+    decode(&body).map(|f| Some((f, 4 + len)))
 }
 
 #[cfg(test)]

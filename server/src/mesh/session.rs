@@ -217,6 +217,7 @@ impl Shared {
         }
         *last = at;
         self.ctx.metrics.mesh_frames_out.inc();
+        self.ctx.metrics.mesh_bytes_out.add(frame.len() as u64);
         send.write_all(frame).await.is_ok()
     }
 }
@@ -234,8 +235,9 @@ async fn write_control(shared: Arc<Shared>, mut send: quinn::SendStream, mut rx:
 async fn read_control(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
     loop {
         match proto::read_frame::<Control>(&mut recv).await {
-            Ok(Some(frame)) => {
+            Ok(Some((frame, bytes))) => {
                 shared.ctx.metrics.mesh_frames_in.inc();
+                shared.ctx.metrics.mesh_bytes_in.add(bytes as u64);
                 if !on_control(&shared, frame).await {
                     break;
                 }
@@ -380,8 +382,9 @@ async fn read_lane(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
     let from: Arc<str> = shared.peer.as_str().into();
     loop {
         match proto::read_frame::<LaneFrame>(&mut recv).await {
-            Ok(Some(LaneFrame::Msgs { room, msgs })) => {
+            Ok(Some((LaneFrame::Msgs { room, msgs }, bytes))) => {
                 shared.ctx.metrics.mesh_frames_in.inc();
+                shared.ctx.metrics.mesh_bytes_in.add(bytes as u64);
                 if limits::validate_room(&room).is_err() {
                     tracing::warn!(peer = %shared.peer, "messages for an invalid room name; dropped");
                     continue;

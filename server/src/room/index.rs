@@ -3,7 +3,7 @@
 //! online on this node. Rooms update it as they change; it starts from the
 //! store, so rooms whose actor is not running still take part.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 
 use meshchat_shared::RoomVector;
@@ -23,12 +23,9 @@ struct Inner {
 }
 
 impl RoomIndex {
-    pub fn new(vectors: HashMap<String, RoomVector>) -> Self {
-        let mut index = VectorIndex::new();
-        for (room, v) in &vectors {
-            index.set(room, v);
-        }
-        RoomIndex { inner: Mutex::new(Inner { vectors: index, local_names: BTreeMap::new() }) }
+    /// Starts from the vectors loaded from the store.
+    pub fn new(vectors: VectorIndex) -> Self {
+        RoomIndex { inner: Mutex::new(Inner { vectors, local_names: BTreeMap::new() }) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -40,7 +37,7 @@ impl RoomIndex {
     }
 
     pub fn vector(&self, room: &str) -> Option<RoomVector> {
-        self.lock().vectors.get(room).cloned()
+        self.lock().vectors.get(room)
     }
 
     /// Runs `f` over the vectors (anti-entropy reads the digest this way);
@@ -79,7 +76,9 @@ mod tests {
 
     #[test]
     fn holds_vectors_and_names() {
-        let idx = RoomIndex::new([("a".to_string(), [("n1", 2)].into_iter().collect())].into_iter().collect());
+        let mut vectors = VectorIndex::new();
+        vectors.set("a", &[("n1", 2)].into_iter().collect());
+        let idx = RoomIndex::new(vectors);
         idx.set_vector("b", &[("n2", 1)].into_iter().collect());
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.vector("a"), Some([("n1", 2)].into_iter().collect()));

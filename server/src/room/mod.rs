@@ -206,6 +206,11 @@ impl Hub {
         handle
     }
 
+    /// Every room's vector and this node's names online, for the mesh.
+    pub fn index(&self) -> &RoomIndex {
+        &self.ctx.index
+    }
+
     /// Handles of the rooms with a running actor.
     pub fn open_rooms(&self) -> Vec<RoomHandle> {
         self.lock().values().filter(|h| h.is_alive()).cloned().collect()

@@ -9,7 +9,6 @@ mod checkpointer;
 mod schema;
 mod writer;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use schema::Sync;
 use writer::WriteOp;
 
+use crate::core::VectorIndex;
 pub use crate::core::{Snapshot as RoomSnapshot, Stored, idem_hash};
 
 use crate::metrics::Metrics;
@@ -63,8 +63,20 @@ struct Inner {
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<checkpointer::Checkpointer>>,
     readers: Mutex<Vec<Connection>>,
+    /// At most [`READERS`] reads at once: each holds a connection with its
+    /// own page cache and a blocking thread, so a burst of room loads must
+    /// queue rather than open hundreds of each.
+    reading: tokio::sync::Semaphore,
+    /// Reads for peers (anti-entropy), [`BACKGROUND`] at once, apart: a
+    /// peer catching up never starves this node's own clients.
+    background: tokio::sync::Semaphore,
     path: PathBuf,
 }
+
+/// Reads for clients and rooms running at once ...
+const READERS: usize = 8;
+/// ... and for peers; read-only connections kept: both.
+const BACKGROUND: usize = 2;
 
 /// Queue depth of the writer: rooms wait (backpressure) beyond it.
 const WRITE_QUEUE: usize = 8192;
@@ -90,6 +102,8 @@ impl Store {
                 writer_thread: Mutex::new(Some(thread)),
                 checkpointer: Mutex::new(Some(checkpointer)),
                 readers: Mutex::new(Vec::new()),
+                reading: tokio::sync::Semaphore::new(READERS),
+                background: tokio::sync::Semaphore::new(BACKGROUND),
                 path,
             }),
         })
@@ -148,6 +162,25 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let _permit = self.inner.reading.acquire().await.map_err(|_| StoreError::Closed)?;
+        self.read_now(f).await
+    }
+
+    /// [`read`](Self::read) for peers, in its own lane.
+    async fn read_for_peer<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _permit = self.inner.background.acquire().await.map_err(|_| StoreError::Closed)?;
+        self.read_now(f).await
+    }
+
+    async fn read_now<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let pooled = inner.readers.lock().ok().and_then(|mut p| p.pop());
@@ -163,7 +196,9 @@ impl Store {
                 }
             };
             let out = f(&conn);
-            if let Ok(mut p) = inner.readers.lock() {
+            if let Ok(mut p) = inner.readers.lock()
+                && p.len() < READERS + BACKGROUND
+            {
                 p.push(conn);
             }
             out
@@ -204,7 +239,8 @@ impl Store {
     }
 
     /// Messages of `origin` with `after < seq <= upto`, ascending; hidden
-    /// copies included when `with_hidden` (the mesh needs them, clients not).
+    /// copies included when `with_hidden` (the mesh needs them, clients
+    /// not). Read in the peers' lane.
     pub async fn range(
         &self,
         room: &str,
@@ -214,7 +250,7 @@ impl Store {
         with_hidden: bool,
     ) -> Result<Vec<Message>, StoreError> {
         let (room, origin) = (room.to_owned(), origin.to_owned());
-        self.read(move |c| range_sync(c, &room, &origin, after, upto, with_hidden)).await
+        self.read_for_peer(move |c| range_sync(c, &room, &origin, after, upto, with_hidden)).await
     }
 
     /// Every visible message that `since` does not cover and `upto` does, in
@@ -299,18 +335,33 @@ impl Store {
         .await
     }
 
-    /// The stored vector of every room (for the mesh's anti-entropy).
-    pub async fn vectors(&self) -> Result<HashMap<String, RoomVector>, StoreError> {
+    /// The stored vector of every room, straight into the anti-entropy
+    /// index (no map of every room on the way).
+    pub async fn vectors(&self) -> Result<VectorIndex, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT room, origin, MAX(seq) FROM messages GROUP BY room, origin")?;
+            let mut st =
+                c.prepare_cached("SELECT room, origin, MAX(seq) FROM messages GROUP BY room, origin ORDER BY room")?;
             let mut rows = st.query([])?;
-            let mut out: HashMap<String, RoomVector> = HashMap::new();
+            let mut index = VectorIndex::new();
+            let mut current: Option<(String, RoomVector)> = None;
             while let Some(r) = rows.next()? {
                 let room: String = r.get(0)?;
                 let origin: String = r.get(1)?;
-                out.entry(room).or_default().set(&origin, r.get::<_, i64>(2)? as u64);
+                let seq = r.get::<_, i64>(2)? as u64;
+                match &mut current {
+                    Some((name, v)) if *name == room => v.set(&origin, seq),
+                    _ => {
+                        if let Some((name, v)) = current.take() {
+                            index.set(&name, &v);
+                        }
+                        current = Some((room, [(origin, seq)].into_iter().collect()));
+                    }
+                }
             }
-            Ok(out)
+            if let Some((name, v)) = current {
+                index.set(&name, &v);
+            }
+            Ok(index)
         })
         .await
     }
