@@ -152,13 +152,13 @@ fn room_state(c: &mut Criterion) {
     let mut g = c.benchmark_group("anti-entropy digest");
     let mut index = VectorIndex::new();
     for r in 0..100_000u64 {
-        index.set(&format!("room-{r}"), &[("n1", r % 9 + 1)].into_iter().collect());
+        index.load(&format!("room-{r}"), &[("n1", r % 9 + 1)].into_iter().collect());
     }
     let mut seq = 10u64;
     g.bench_function("update one room of 100,000", |b| {
         b.iter(|| {
             seq += 1;
-            index.set(black_box("room-77"), &[("n1", seq)].into_iter().collect::<RoomVector>());
+            index.set(black_box("room-77"), &[("n1", seq)].into_iter().collect::<RoomVector>(), seq);
         })
     });
     g.finish();

@@ -2,15 +2,19 @@
 //!
 //! Every round (on connect, then every `interval`) each side sends its root
 //! digest ([`VectorIndex::root`]). If the roots differ, the receiver answers
-//! with its bucket digests; the first side sends the vectors of its rooms in
-//! the buckets that differ, asking for the other side's in return. Each side,
-//! once it holds the other's complete listing of a bucket, sends every
-//! message the other lacks in that bucket, from every origin (so a message
-//! whose origin is down still spreads).
+//! with its 256 group digests; the first side sends the leaf digests of the
+//! groups that differ; the other lists the vectors of its rooms in the
+//! leaves that differ, asking for the first side's in return. Each side,
+//! once it holds the other's complete listing of a leaf, sends every
+//! message the other lacks there, from every origin (so a message whose
+//! origin is down still spreads), leaving out what changed within the last
+//! second (still on its way over the live lanes).
 //!
 //! The cost of a round grows with what differs, not with the room count: an
-//! idle mesh of 100,000 rooms exchanges two numbers per round. Listings go
-//! in chunks of at most [`CHUNK_BYTES`], so no frame nears the mesh's cap.
+//! idle mesh of 100,000 rooms exchanges two numbers per round, and one room
+//! that differs costs two 2 KB digest frames and a listing of about one room.
+//! Listings go in chunks of at most [`CHUNK_BYTES`], so no frame nears the
+//! mesh's cap.
 //!
 //! Sans-IO: the mesh calls it with frames and the time, and carries out
 //! what it returns. The simulation drives the same code.
@@ -20,7 +24,7 @@ use std::collections::BTreeMap;
 use meshchat_shared::{RoomVector, limits};
 use serde::{Deserialize, Serialize};
 
-use super::digest::{BUCKETS, VectorIndex};
+use super::digest::{BUCKETS, GROUPS, PER_GROUP, SETTLE_MS, VectorIndex};
 
 /// Messages of `origin` with `after < seq <= upto`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,10 +65,12 @@ pub const MAX_INCOMING_ROOMS: usize = 200_000;
 pub enum SyncFrame {
     /// My root digest.
     Root { root: u64 },
-    /// My bucket digests: our roots differ.
-    Buckets { hashes: Vec<u64> },
-    /// The vectors of my rooms in one bucket, a chunk at a time; `last`
-    /// ends the bucket, `reply` asks for yours in return.
+    /// My group digests: our roots differ.
+    Groups { hashes: Vec<u64> },
+    /// My leaf digests of one group: our digests of it differ.
+    Leaves { group: u32, hashes: Vec<u64> },
+    /// The vectors of my rooms in one leaf, a chunk at a time; `last`
+    /// ends the leaf, `reply` asks for yours in return.
     Rooms { bucket: u32, rooms: Vec<(String, RoomVector)>, last: bool, reply: bool },
 }
 
@@ -82,9 +88,9 @@ pub enum SyncOut {
 /// A frame that breaks the rules; the connection is not worth keeping.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
-    #[error("bucket digest list of {0} entries, expected {BUCKETS}")]
-    BucketCount(usize),
-    #[error("bucket {0} out of range")]
+    #[error("digest list of {0} entries, expected {GROUPS}")]
+    DigestCount(usize),
+    #[error("leaf or group {0} out of range")]
     Bucket(u32),
     #[error("more than {MAX_INCOMING_ROOMS} rooms listed without an end")]
     TooManyRooms,
@@ -102,6 +108,8 @@ pub struct PeerSync {
     interval_ms: u64,
     /// When the next round starts; `None` while the peer is down.
     next_round: Option<u64>,
+    /// When the link came up: changes from before were not sent live.
+    up_at: u64,
     /// Listings being received, by bucket, until their last chunk.
     incoming: BTreeMap<u32, Incoming>,
     incoming_rooms: usize,
@@ -109,12 +117,13 @@ pub struct PeerSync {
 
 impl PeerSync {
     pub fn new(interval_ms: u64) -> Self {
-        PeerSync { interval_ms, next_round: None, incoming: BTreeMap::new(), incoming_rooms: 0 }
+        PeerSync { interval_ms, next_round: None, up_at: 0, incoming: BTreeMap::new(), incoming_rooms: 0 }
     }
 
     /// The peer connected: a round starts now.
     pub fn up(&mut self, now_ms: u64) {
         self.next_round = Some(now_ms);
+        self.up_at = now_ms;
         self.incoming.clear();
         self.incoming_rooms = 0;
     }
@@ -141,21 +150,33 @@ impl PeerSync {
         }
     }
 
-    pub fn on_frame(&mut self, frame: SyncFrame, index: &VectorIndex) -> Result<Vec<SyncOut>, SyncError> {
+    pub fn on_frame(&mut self, frame: SyncFrame, index: &VectorIndex, now_ms: u64) -> Result<Vec<SyncOut>, SyncError> {
         match frame {
             SyncFrame::Root { root } if root == index.root() => Ok(Vec::new()),
             SyncFrame::Root { .. } => {
-                Ok(vec![SyncOut::Send(SyncFrame::Buckets { hashes: index.bucket_hashes().to_vec() })])
+                Ok(vec![SyncOut::Send(SyncFrame::Groups { hashes: index.group_hashes().to_vec() })])
             }
-            SyncFrame::Buckets { hashes } => {
-                if hashes.len() != BUCKETS {
-                    return Err(SyncError::BucketCount(hashes.len()));
+            SyncFrame::Groups { hashes } => {
+                if hashes.len() != GROUPS {
+                    return Err(SyncError::DigestCount(hashes.len()));
                 }
-                let ours = index.bucket_hashes();
-                let differ = (0..BUCKETS).filter(|&b| ours[b] != hashes[b]);
+                let ours = index.group_hashes();
+                let differ = (0..GROUPS).filter(|&g| ours[g] != hashes[g]);
+                let leaves = |g| SyncFrame::Leaves { group: g as u32, hashes: index.leaf_hashes(g).to_vec() };
+                Ok(differ.map(|g| SyncOut::Send(leaves(g))).collect())
+            }
+            SyncFrame::Leaves { group, hashes } => {
+                if group as usize >= GROUPS {
+                    return Err(SyncError::Bucket(group));
+                }
+                if hashes.len() != PER_GROUP {
+                    return Err(SyncError::DigestCount(hashes.len()));
+                }
+                let ours = index.leaf_hashes(group as usize);
+                let differ = (0..PER_GROUP).filter(|&l| ours[l] != hashes[l]).map(|l| group as usize * PER_GROUP + l);
                 Ok(differ.flat_map(|b| listing(index, b, true)).map(SyncOut::Send).collect())
             }
-            SyncFrame::Rooms { bucket, rooms, last, reply } => self.on_rooms(bucket, rooms, last, reply, index),
+            SyncFrame::Rooms { bucket, rooms, last, reply } => self.on_rooms(bucket, rooms, last, reply, index, now_ms),
         }
     }
 
@@ -166,6 +187,7 @@ impl PeerSync {
         last: bool,
         reply: bool,
         index: &VectorIndex,
+        now_ms: u64,
     ) -> Result<Vec<SyncOut>, SyncError> {
         if bucket as usize >= BUCKETS {
             return Err(SyncError::Bucket(bucket));
@@ -191,7 +213,11 @@ impl PeerSync {
         let empty = RoomVector::new();
         let mut out: Vec<SyncOut> = index
             .bucket(bucket as usize)
-            .filter_map(|(room, ours)| {
+            .filter_map(|(room, now)| {
+                // Changes since the link came up went out live and may be on
+                // their way; older ones never went (the link was down).
+                let ours =
+                    if now_ms < self.up_at + SETTLE_MS { now } else { index.settled(room, now_ms).unwrap_or_default() };
                 let ranges = missing(&ours, theirs.rooms.get(room).unwrap_or(&empty));
                 (!ranges.is_empty()).then(|| SyncOut::Fetch { room: room.to_owned(), ranges })
             })
@@ -207,10 +233,14 @@ impl PeerSync {
 /// [`CHUNK_BYTES`] each; an empty bucket is one empty frame, so the peer
 /// learns that this node holds nothing there.
 fn listing(index: &VectorIndex, bucket: usize, reply: bool) -> Vec<SyncFrame> {
+    chunked(bucket, index.bucket(bucket), reply)
+}
+
+fn chunked<'a>(bucket: usize, rooms: impl Iterator<Item = (&'a str, RoomVector)>, reply: bool) -> Vec<SyncFrame> {
     let mut frames = Vec::new();
     let mut chunk: Vec<(String, RoomVector)> = Vec::new();
     let mut bytes = 0;
-    for (room, vector) in index.bucket(bucket) {
+    for (room, vector) in rooms {
         let size = room.len() + 4 + vector.iter().map(|(o, _)| o.len() + 11).sum::<usize>();
         // 64 bytes for the frame's own fields.
         if bytes + size > CHUNK_BYTES - 64 && !chunk.is_empty() {
@@ -263,14 +293,16 @@ mod tests {
         };
         sort(sa.on_timeout(0, a), &mut to_b, &mut fa);
         let mut frames = 0;
+        // Well after the changes: everything has settled.
+        let now = 1_000_000;
         while !to_a.is_empty() || !to_b.is_empty() {
             for f in std::mem::take(&mut to_b) {
                 frames += 1;
-                sort(sb.on_frame(f, b).unwrap(), &mut to_a, &mut fb);
+                sort(sb.on_frame(f, b, now).unwrap(), &mut to_a, &mut fb);
             }
             for f in std::mem::take(&mut to_a) {
                 frames += 1;
-                sort(sa.on_frame(f, a).unwrap(), &mut to_b, &mut fa);
+                sort(sa.on_frame(f, a, now).unwrap(), &mut to_b, &mut fa);
             }
         }
         (fa, fb, frames)
@@ -280,7 +312,7 @@ mod tests {
     fn equal_nodes_exchange_one_number() {
         let mut a = VectorIndex::new();
         for i in 0..10_000u64 {
-            a.set(&format!("r{i}"), &v(&[("n1", i % 7 + 1)]));
+            a.set(&format!("r{i}"), &v(&[("n1", i % 7 + 1)]), 0);
         }
         let (fa, fb, frames) = exchange(&a, &a.clone());
         assert!(fa.is_empty() && fb.is_empty());
@@ -292,13 +324,14 @@ mod tests {
         let mut a = VectorIndex::new();
         let mut b = VectorIndex::new();
         for i in 0..5_000u64 {
-            a.set(&format!("r{i}"), &v(&[("n1", 3)]));
-            b.set(&format!("r{i}"), &v(&[("n1", 3)]));
+            a.set(&format!("r{i}"), &v(&[("n1", 3)]), 0);
+            b.set(&format!("r{i}"), &v(&[("n1", 3)]), 0);
         }
-        a.set("r17", &v(&[("n1", 5)])); // b lacks n1:4..5 of r17
-        a.set("only-a", &v(&[("n2", 2)])); // b lacks the whole room
-        b.set("r99", &v(&[("n1", 3), ("n3", 1)])); // a lacks n3:1 of r99
-        let (fa, fb, _) = exchange(&a, &b);
+        a.set("r17", &v(&[("n1", 5)]), 0); // b lacks n1:4..5 of r17
+        a.set("only-a", &v(&[("n2", 2)]), 0); // b lacks the whole room
+        b.set("r99", &v(&[("n1", 3), ("n3", 1)]), 0); // a lacks n3:1 of r99
+        let (fa, fb, frames) = exchange(&a, &b);
+        assert!(frames <= 12, "root, groups, leaves, listings: {frames} frames");
         let fetch = |room: &str, origin: &str, after, upto| SyncOut::Fetch {
             room: room.into(),
             ranges: vec![Range { origin: origin.into(), after, upto }],
@@ -311,21 +344,20 @@ mod tests {
 
     #[test]
     fn listings_are_chunked_under_the_cap() {
-        let mut a = VectorIndex::new();
-        // Long room names and vectors of 32 long node ids, in one bucket.
+        // Long room names and vectors of 32 long node ids.
         let vector: RoomVector = (0..32).map(|n| (format!("node-with-a-long-id-{n:012}"), u64::MAX)).collect();
-        for i in 0..300_000u64 {
-            let room = format!("{:0>48}", i);
-            if super::super::digest::bucket_of(&room) == 5 {
-                a.set(&room, &vector);
-            }
-        }
-        let frames = listing(&a, 5, true);
-        assert!(frames.len() > 1, "{} rooms in one frame", a.bucket_len(5));
+        let names: Vec<String> = (0..300u64).map(|i| format!("{:0>48}", i)).collect();
+        let frames = chunked(5, names.iter().map(|r| (r.as_str(), vector.clone())), true);
+        assert!(frames.len() > 1);
+        let mut count = 0;
         for f in &frames {
             let bytes = postcard::to_stdvec(f).unwrap().len();
             assert!(bytes <= CHUNK_BYTES, "{bytes}");
+            if let SyncFrame::Rooms { rooms, .. } = f {
+                count += rooms.len();
+            }
         }
+        assert_eq!(count, 300);
         assert!(matches!(frames.last(), Some(SyncFrame::Rooms { last: true, .. })));
     }
 
@@ -350,13 +382,16 @@ mod tests {
         let rooms: Vec<(String, RoomVector)> = (0..10_000).map(|i| (format!("r{i}"), v(&[("n1", 1)]))).collect();
         let mut result = Ok(Vec::new());
         for _ in 0..25 {
-            result = s.on_frame(SyncFrame::Rooms { bucket: 1, rooms: rooms.clone(), last: false, reply: true }, &index);
+            let frame = SyncFrame::Rooms { bucket: 1, rooms: rooms.clone(), last: false, reply: true };
+            result = s.on_frame(frame, &index, 0);
             if result.is_err() {
                 break;
             }
         }
         assert_eq!(result, Err(SyncError::TooManyRooms));
-        let bad = SyncFrame::Buckets { hashes: vec![0; 3] };
-        assert_eq!(s.on_frame(bad, &index), Err(SyncError::BucketCount(3)));
+        let bad = SyncFrame::Groups { hashes: vec![0; 3] };
+        assert_eq!(s.on_frame(bad, &index, 0), Err(SyncError::DigestCount(3)));
+        let bad = SyncFrame::Leaves { group: 9999, hashes: vec![0; PER_GROUP] };
+        assert_eq!(s.on_frame(bad, &index, 0), Err(SyncError::Bucket(9999)));
     }
 }

@@ -130,7 +130,7 @@ impl Link {
                         }
                     }
                     Some(frame) = sync_frames.recv() => {
-                        match self.ctx.index.with_vectors(|vi| sync.on_frame(frame, vi)) {
+                        match self.ctx.index.with_vectors(|vi| sync.on_frame(frame, vi, now_ms())) {
                             Ok(outs) => session.sync(outs),
                             Err(e) => {
                                 tracing::warn!(peer = %self.peer.id, "bad anti-entropy frame, closing the connection: {e}");

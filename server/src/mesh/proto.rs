@@ -166,7 +166,7 @@ mod tests {
         round_trip(Control::Want { room: "r".into(), ranges: vec![Range { origin: "n2".into(), after: 3, upto: 9 }] });
         round_trip(Control::PresenceSnapshot(vec![("r".into(), vec!["alice".into()])]));
         round_trip(LaneFrame::Msgs { room: "general".into(), msgs: (1..=MSGS_PER_FRAME as u64).map(msg).collect() });
-        round_trip(Control::Sync(SyncFrame::Buckets { hashes: vec![u64::MAX; crate::core::digest::BUCKETS] }));
+        round_trip(Control::Sync(SyncFrame::Groups { hashes: vec![u64::MAX; crate::core::digest::GROUPS] }));
     }
 
     #[test]

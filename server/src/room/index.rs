@@ -33,7 +33,7 @@ impl RoomIndex {
     }
 
     pub fn set_vector(&self, room: &str, v: &RoomVector) {
-        self.lock().vectors.set(room, v);
+        self.lock().vectors.set(room, v, crate::clock::now_ms());
     }
 
     pub fn vector(&self, room: &str) -> Option<RoomVector> {
@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn holds_vectors_and_names() {
         let mut vectors = VectorIndex::new();
-        vectors.set("a", &[("n1", 2)].into_iter().collect());
+        vectors.load("a", &[("n1", 2)].into_iter().collect());
         let idx = RoomIndex::new(vectors);
         idx.set_vector("b", &[("n2", 1)].into_iter().collect());
         assert_eq!(idx.len(), 2);

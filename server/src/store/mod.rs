@@ -352,14 +352,14 @@ impl Store {
                     Some((name, v)) if *name == room => v.set(&origin, seq),
                     _ => {
                         if let Some((name, v)) = current.take() {
-                            index.set(&name, &v);
+                            index.load(&name, &v);
                         }
                         current = Some((room, [(origin, seq)].into_iter().collect()));
                     }
                 }
             }
             if let Some((name, v)) = current {
-                index.set(&name, &v);
+                index.load(&name, &v);
             }
             Ok(index)
         })

@@ -252,7 +252,10 @@ impl Sim {
             Effect::LocalNames(names) => {
                 self.nodes[at].local_names.insert(r, names);
             }
-            Effect::Status { vector, .. } => self.nodes[at].index.set(room, &vector),
+            Effect::Status { vector, .. } => {
+                let now = self.now;
+                self.nodes[at].index.set(room, &vector, now)
+            }
             Effect::Rejected { reason, .. } => {
                 panic!("seed {}: a well-formed message was rejected: {reason}", self.seed)
             }
@@ -376,9 +379,10 @@ impl Sim {
                 }
             }
             Payload::Sync(frame) => {
+                let now = self.now;
                 let node = &mut self.nodes[to];
-                let outs =
-                    node.syncs.get_mut(&from).expect("peer").on_frame(frame, &node.index).expect("well-formed sync");
+                let sync = node.syncs.get_mut(&from).expect("peer");
+                let outs = sync.on_frame(frame, &node.index, now).expect("well-formed sync");
                 self.sync_outs(to, from, outs);
             }
             Payload::Presence { room, name, online } => {

@@ -212,7 +212,7 @@ impl Node {
         let rooms: Vec<String> = self.disk.keys().cloned().collect();
         for room in rooms {
             let v = self.disk_vector(&room);
-            self.index.set(&room, &v);
+            self.index.load(&room, &v);
         }
     }
 
