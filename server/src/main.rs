@@ -178,12 +178,6 @@ fn parse_peers(specs: &[String]) -> anyhow::Result<Vec<PeerAddr>> {
         .collect()
 }
 
-/// mimalloc: many small short-lived buffers (frames, messages), and memory
-/// freed by retired rooms goes back to the system (glibc's malloc kept a
-/// node of 100,000 rooms at 210 MB once they were all idle).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.verbose);
