@@ -1,15 +1,17 @@
 //! A client connection as the rest of the node sees it.
 //!
 //! Rooms never write to sockets: they push pre-serialised frames into the
-//! connection's bounded queue, which its session task drains. A full queue
-//! means the client is not reading; the connection is then closed rather than
-//! buffered without bound, and the room moves on at once.
+//! connection's queue, which its session task drains. The queue is bounded
+//! in items and in bytes: a client that does not read is closed (1008)
+//! rather than buffered without bound, and the room moves on at once.
+//! Catch-ups wait for the queue to drain below half its byte budget before
+//! reading their next page.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::metrics::Metrics;
@@ -23,9 +25,19 @@ pub type Frame = Utf8Bytes;
 #[derive(Debug)]
 pub enum Outbound {
     One(Frame),
-    /// Several frames that belong together (a join's backlog), written as
-    /// one queue item so a long catch-up cannot overflow the queue.
+    /// Several frames that belong together (a page of a backlog), written
+    /// as one queue item.
     Many(Vec<Frame>),
+}
+
+impl Outbound {
+    /// Bytes on the wire (near enough: the frames' text).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Outbound::One(f) => f.len(),
+            Outbound::Many(fs) => fs.iter().map(|f| f.len()).sum(),
+        }
+    }
 }
 
 pub use meshchat_shared::close;
@@ -40,6 +52,11 @@ struct Shared {
     /// Set once, by `hello`; rooms only see connections that have one.
     name: OnceLock<Arc<str>>,
     tx: mpsc::Sender<Outbound>,
+    /// Bytes queued and not yet written, and the most that may be.
+    queued: AtomicUsize,
+    budget: usize,
+    /// Woken when written bytes leave the queue.
+    drained: Notify,
     closed: CancellationToken,
     /// The first reason given wins; later ones are ignored.
     reason: OnceLock<(u16, &'static str)>,
@@ -49,13 +66,17 @@ struct Shared {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl ConnHandle {
-    /// A handle and the receiving end of its queue of `capacity` items.
-    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> (ConnHandle, mpsc::Receiver<Outbound>) {
+    /// A handle and the receiving end of its queue of `capacity` items
+    /// and `budget` bytes.
+    pub fn new(capacity: usize, budget: usize, metrics: Arc<Metrics>) -> (ConnHandle, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let inner = Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name: OnceLock::new(),
             tx,
+            queued: AtomicUsize::new(0),
+            budget: budget.max(1),
+            drained: Notify::new(),
             closed: CancellationToken::new(),
             reason: OnceLock::new(),
             metrics,
@@ -98,14 +119,53 @@ impl ConnHandle {
         if self.inner.closed.is_cancelled() {
             return false;
         }
+        let bytes = item.bytes();
+        let queued = self.inner.queued.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        if queued > self.inner.budget {
+            self.inner.queued.fetch_sub(bytes, Ordering::AcqRel);
+            return self.too_slow();
+        }
         match self.inner.tx.try_send(item) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.inner.metrics.slow_disconnects.inc();
-                self.close(close::POLICY, "too slow: the client is not reading its messages");
-                false
+            Err(e) => {
+                self.inner.queued.fetch_sub(bytes, Ordering::AcqRel);
+                match e {
+                    mpsc::error::TrySendError::Full(_) => self.too_slow(),
+                    mpsc::error::TrySendError::Closed(_) => false,
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn too_slow(&self) -> bool {
+        self.inner.metrics.slow_disconnects.inc();
+        self.close(close::POLICY, "too slow: the client is not reading its messages");
+        false
+    }
+
+    /// The session wrote `bytes` of what was queued.
+    pub fn written(&self, bytes: usize) {
+        self.inner.queued.fetch_sub(bytes, Ordering::AcqRel);
+        self.inner.drained.notify_waiters();
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.queued.load(Ordering::Acquire)
+    }
+
+    /// Waits until at most half the byte budget is queued (or the
+    /// connection closed): a catch-up reads its next page only then.
+    pub async fn drained(&self) {
+        loop {
+            let notified = self.inner.drained.notified();
+            if self.queued_bytes() <= self.inner.budget / 2 || self.is_closed() {
+                return;
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = self.closed() => return,
+            }
         }
     }
 
@@ -144,7 +204,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_closes_the_connection_instead_of_growing() {
-        let (conn, mut rx) = ConnHandle::new(2, Arc::new(Metrics::default()));
+        let (conn, mut rx) = ConnHandle::new(2, 1 << 20, Arc::new(Metrics::default()));
         assert!(conn.push(Frame::from("1")));
         assert!(conn.push(Frame::from("2")));
         assert!(!conn.is_closed());
@@ -161,7 +221,7 @@ mod tests {
     async fn the_closed_future_stays_ready_when_polled_again() {
         // The session keeps one pinned across select loops, and two selects
         // may both see it resolve: a second poll must not panic.
-        let (conn, _rx) = ConnHandle::new(2, Arc::new(Metrics::default()));
+        let (conn, _rx) = ConnHandle::new(2, 1 << 20, Arc::new(Metrics::default()));
         let closed = conn.closed();
         tokio::pin!(closed);
         conn.close(close::POLICY, "slow");
@@ -169,9 +229,28 @@ mod tests {
         (&mut closed).await;
     }
 
+    #[tokio::test]
+    async fn the_byte_budget_closes_a_client_that_does_not_read() {
+        let (conn, mut rx) = ConnHandle::new(100, 10, Arc::new(Metrics::default()));
+        assert!(conn.push(Frame::from("123456")));
+        assert!(!conn.push(Frame::from("123456")), "12 bytes > 10");
+        assert!(conn.is_closed());
+        assert_eq!(conn.queued_bytes(), 6);
+        let (conn, mut rx2) = ConnHandle::new(100, 10, Arc::new(Metrics::default()));
+        assert!(conn.push(Frame::from("123456")));
+        let wait = conn.clone();
+        let drained = tokio::spawn(async move { wait.drained().await });
+        tokio::task::yield_now().await;
+        assert!(!drained.is_finished(), "6 bytes > half of 10");
+        rx2.recv().await.unwrap();
+        conn.written(6);
+        drained.await.unwrap();
+        rx.close();
+    }
+
     #[test]
     fn the_first_close_reason_wins() {
-        let (conn, _rx) = ConnHandle::new(2, Arc::new(Metrics::default()));
+        let (conn, _rx) = ConnHandle::new(2, 1 << 20, Arc::new(Metrics::default()));
         conn.close(close::RESTART, "restart");
         conn.close(close::POLICY, "slow");
         assert_eq!(conn.close_reason(), Some((close::RESTART, "restart")));

@@ -29,6 +29,8 @@
 //! - [`client`]: a native client (rotation, resume, outbox) for scripts,
 //!   bots, tests and the failover benchmark; `meshchat client` runs it.
 //! - [`bench`]: `meshchat bench`, the load generator and its scenarios.
+//! - [`guard`]: what one client address may make the node spend.
+//! - [`logs`]: logging setup, and log lines that cannot flood.
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
@@ -39,9 +41,11 @@ pub mod clock;
 pub mod cluster;
 pub mod conn;
 pub mod core;
+pub mod guard;
 pub mod harness;
 pub mod http;
 pub mod launcher;
+pub mod logs;
 pub mod mesh;
 pub mod metrics;
 pub mod node;

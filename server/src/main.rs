@@ -160,6 +160,64 @@ struct NodeArgs {
     /// them): clients use the long poll and POST.
     #[arg(long)]
     no_websocket: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What one client, or all of them, may make a node spend.
+#[derive(Args)]
+struct LimitArgs {
+    /// Bytes queued for a connection before it counts as too slow and is closed (1008).
+    #[arg(long, default_value_t = 8 << 20)]
+    queue_bytes: usize,
+    /// Open connections in all (never more than the open-file limit allows).
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Open connections from one address.
+    #[arg(long, default_value_t = 1_000)]
+    max_connections_per_ip: usize,
+    /// Long polls waiting at once from one address.
+    #[arg(long, default_value_t = 32)]
+    polls_per_ip: usize,
+    /// HTTP writes and polls per second from one address ...
+    #[arg(long, default_value_t = 50.0)]
+    http_rate: f64,
+    /// ... and the burst allowed.
+    #[arg(long, default_value_t = 200)]
+    http_burst: u32,
+    /// Rooms one address may create per hour.
+    #[arg(long, default_value_t = 1_000)]
+    rooms_per_hour: u32,
+    /// Rooms this node's clients may create, in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_rooms: usize,
+    /// A request's headers must arrive within this.
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// A WebSocket must say hello within this.
+    #[arg(long, default_value_t = 10_000)]
+    hello_timeout_ms: u64,
+    /// A WebSocket that sends no frame for this long is closed (clients ping every minute).
+    #[arg(long, default_value_t = 300_000)]
+    idle_timeout_ms: u64,
+}
+
+impl LimitArgs {
+    fn apply(&self, cfg: &mut NodeConfig) {
+        cfg.session.queue_bytes = self.queue_bytes.max(64 * 1024);
+        cfg.session.hello_timeout = Duration::from_millis(self.hello_timeout_ms.max(100));
+        cfg.session.idle_timeout = Duration::from_millis(self.idle_timeout_ms.max(1_000));
+        cfg.limits = meshchat::guard::Limits {
+            max_connections: self.max_connections.max(1),
+            max_connections_per_ip: self.max_connections_per_ip.max(1),
+            polls_per_ip: self.polls_per_ip.max(1),
+            http_rate: self.http_rate.max(0.001),
+            http_burst: self.http_burst.max(1),
+            rooms_per_hour: self.rooms_per_hour.max(1),
+            max_rooms: self.max_rooms.max(1),
+            header_timeout: Duration::from_millis(self.header_timeout_ms.max(100)),
+        };
+    }
 }
 
 fn parse_peers(specs: &[String]) -> anyhow::Result<Vec<PeerAddr>> {
@@ -180,7 +238,7 @@ fn parse_peers(specs: &[String]) -> anyhow::Result<Vec<PeerAddr>> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    meshchat::logs::init(cli.verbose);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = match cli.command {
         Command::Node(args) => runtime.block_on(run_node(args)),
@@ -221,17 +279,6 @@ fn certs(args: CertsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
 async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let mut cfg = NodeConfig::new(&args.id, args.http, args.data.clone());
     cfg.web = args.web;
@@ -244,6 +291,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.room.mailbox = args.room_mailbox.max(1);
     cfg.room.idle_after = Duration::from_millis(args.room_idle_ms.max(10));
     cfg.websocket = !args.no_websocket;
+    args.limits.apply(&mut cfg);
     if !(0.0..=1.0).contains(&args.mesh_drop) {
         bail!("--mesh-drop must be between 0.0 and 1.0");
     }

@@ -51,6 +51,8 @@ pub struct Metrics {
     pub messages_replicated_in: Counter,
     pub deliveries: Counter,
     pub slow_disconnects: Counter,
+    /// Connections refused at accept for a limit.
+    pub refused_connections: Counter,
     pub oversize_closes: Counter,
     pub rooms_open: Gauge,
     pub store_commits: Counter,
@@ -105,6 +107,12 @@ impl Metrics {
         );
         metric("deliveries_total", "counter", "Message frames queued to clients.", c(&self.deliveries));
         metric("slow_disconnects_total", "counter", "Clients disconnected for not reading.", c(&self.slow_disconnects));
+        metric(
+            "refused_connections_total",
+            "counter",
+            "Connections refused at accept for a limit.",
+            c(&self.refused_connections),
+        );
         metric(
             "oversize_closes_total",
             "counter",

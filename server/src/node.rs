@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cluster::Cluster;
-use crate::http::{self, AppState};
+use crate::guard::{Guard, Limits};
+use crate::http::{self, AppState, serve};
 use crate::mesh::{Mesh, MeshConfig, MeshCtx, MeshError};
 use crate::metrics::Metrics;
 use crate::room::{Broker, Hub, RoomConfig, RoomCtx, RoomIndex};
@@ -41,6 +42,8 @@ pub struct NodeConfig {
     /// Accept WebSockets (`false`: HTTP only, as behind a proxy that cannot
     /// pass them; clients fall back to the long poll).
     pub websocket: bool,
+    /// What one client address may make the node spend.
+    pub limits: Limits,
 }
 
 impl NodeConfig {
@@ -58,6 +61,7 @@ impl NodeConfig {
             ws_read_buffer: 1024,
             mesh: None,
             websocket: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -92,6 +96,11 @@ impl Node {
     pub async fn start(cfg: NodeConfig) -> Result<Node, NodeError> {
         meshchat_shared::limits::validate_node_id(&cfg.id).map_err(|e| NodeError::BadId(cfg.id.clone(), e))?;
         let metrics = Arc::new(Metrics::default());
+        // Connections never take the descriptors the rest of the node needs.
+        let fds = serve::raise_fd_limit();
+        let mut limits = cfg.limits.clone();
+        limits.max_connections = limits.max_connections.min(fds.saturating_sub(serve::FD_RESERVE) as usize).max(1);
+        let guard = Guard::new(limits);
         let store = Store::open(&cfg.data, &cfg.id, cfg.sync, metrics.clone())?;
         let listener = TcpListener::bind(cfg.http).await.map_err(|e| NodeError::Bind(cfg.http, e))?;
         let http_addr = listener.local_addr().map_err(|e| NodeError::Bind(cfg.http, e))?;
@@ -111,7 +120,7 @@ impl Node {
         let cluster =
             Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, peers.collect()));
         // Every stored room takes part in anti-entropy, running or not.
-        let index = Arc::new(RoomIndex::new(store.vectors().await?));
+        let index = Arc::new(RoomIndex::new(store.vectors().await?, store.room_names().await?));
         let hub = Hub::new(RoomCtx {
             node: cfg.id.as_str().into(),
             store: store.clone(),
@@ -139,6 +148,7 @@ impl Node {
         });
         let sessions = Arc::new(SessionCtx {
             hub: hub.clone(),
+            guard: guard.clone(),
             store: store.clone(),
             cluster: cluster.clone(),
             metrics: metrics.clone(),
@@ -147,10 +157,11 @@ impl Node {
         });
         let tracker = TaskTracker::new();
         let app = Arc::new(AppState {
+            guard: guard.clone(),
             hub,
             store: store.clone(),
             cluster,
-            metrics,
+            metrics: metrics.clone(),
             sessions,
             tracker: tracker.clone(),
             started: Instant::now(),
@@ -158,18 +169,19 @@ impl Node {
             ws_read_buffer: cfg.ws_read_buffer,
             websocket: cfg.websocket,
         });
+        let metrics_for_http = metrics;
         let router = http::router(app, cfg.web.clone());
         let token = shutdown.clone();
+        let sweeper = guard.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                sweeper.sweep();
+            }
+        });
         let task = tokio::spawn(async move {
-            // Chat frames are small and must go now: no Nagle (with delayed
-            // ACKs it holds small writes for up to 40 ms).
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!("cannot set TCP_NODELAY: {e}");
-                }
-            });
-            let server = axum::serve(listener, router).with_graceful_shutdown(token.clone().cancelled_owned());
-            let server = tokio::spawn(async move { server.await });
+            let server = tokio::spawn(serve::serve(listener, router, guard, metrics_for_http, token.clone()));
             token.cancelled().await;
             // Sessions see the same token and close with 1012 after writing
             // what they had queued.
@@ -181,13 +193,10 @@ impl Node {
             if let Some(mesh) = mesh {
                 mesh.stop().await;
             }
-            let served = tokio::time::timeout(STOP_GRACE, server).await;
+            let _ = tokio::time::timeout(STOP_GRACE, server).await;
             store.flush().await?;
             store.close().await;
-            match served {
-                Ok(Ok(Err(e))) => Err(NodeError::Serve(e)),
-                _ => Ok(()),
-            }
+            Ok(())
         });
         Ok(Node { http_addr, mesh_addr, public_url, shutdown, task })
     }

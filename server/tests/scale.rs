@@ -101,8 +101,11 @@ async fn many_rooms_converge_survive_a_crash_and_idle_cheaply() {
     let n = rooms();
     let dir = tempfile::tempdir().unwrap();
     let mut spec = MeshSpec::new(exe(), dir.path(), 3);
-    // Rooms with nothing going on free their memory after two seconds.
-    spec.args = ["--room-idle-ms", "2000"].iter().map(|s| s.to_string()).collect();
+    // Rooms with nothing going on free their memory after two seconds; one
+    // address may create them all, as fast as it can.
+    let args =
+        ["--room-idle-ms", "2000", "--rooms-per-hour", "1000000", "--http-rate", "100000", "--http-burst", "100000"];
+    spec.args = args.iter().map(|s| s.to_string()).collect();
     spec.logs = true;
     let mut nodes = spec.start().unwrap();
     for node in &nodes {

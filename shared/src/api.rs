@@ -39,10 +39,14 @@ pub struct Nodes {
     pub nodes: Vec<NodeInfo>,
 }
 
-/// `GET /api/rooms`
+/// `GET /api/rooms?limit=&after=`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rooms {
+    /// In name order, at most `limit` (1,000 at most and by default).
     pub rooms: Vec<RoomSummary>,
+    /// Extension: there are more; pass this as `after` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

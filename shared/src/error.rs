@@ -19,10 +19,16 @@ pub enum ErrorCode {
     RateLimited,
     /// The node cannot serve this now (overloaded or stopping); try again.
     Unavailable,
+    /// Extension: a limit of the node was reached (connections, rooms,
+    /// long polls per address…); the message says which.
+    LimitReached,
+    /// Protocol 1.1: the name belongs to an account, or looks like a name
+    /// already in the room.
+    NameTaken,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::BadFrame,
         ErrorCode::NoHello,
         ErrorCode::UnsupportedVersion,
@@ -30,6 +36,8 @@ impl ErrorCode {
         ErrorCode::NotJoined,
         ErrorCode::RateLimited,
         ErrorCode::Unavailable,
+        ErrorCode::LimitReached,
+        ErrorCode::NameTaken,
     ];
 
     /// The wire name, as in `{"code":"bad_frame"}`.
@@ -42,14 +50,17 @@ impl ErrorCode {
             ErrorCode::NotJoined => "not_joined",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::NameTaken => "name_taken",
         }
     }
 
     /// The HTTP status a refused request gets.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::RateLimited => 429,
+            ErrorCode::RateLimited | ErrorCode::LimitReached => 429,
             ErrorCode::Unavailable => 503,
+            ErrorCode::NameTaken => 409,
             ErrorCode::NotJoined => 409,
             _ => 400,
         }
@@ -65,6 +76,8 @@ impl ErrorCode {
             ErrorCode::NotJoined => "You are not in that room.",
             ErrorCode::RateLimited => "Slow down: too many messages at once.",
             ErrorCode::Unavailable => "The server is busy; trying again.",
+            ErrorCode::LimitReached => "The server's limit for that was reached.",
+            ErrorCode::NameTaken => "That name is taken.",
         }
     }
 }

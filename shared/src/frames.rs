@@ -50,6 +50,10 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    /// Extension: "still here". A node closes a connection that sends no
+    /// frame for a while (5 minutes by default); clients send this once a
+    /// minute. Answered with `pong`.
+    Ping,
 }
 
 impl ClientFrame {
@@ -62,6 +66,7 @@ impl ClientFrame {
             ClientFrame::Send { .. } => "send",
             ClientFrame::Typing { .. } => "typing",
             ClientFrame::History { .. } => "history",
+            ClientFrame::Ping => "ping",
         }
     }
 
@@ -87,11 +92,12 @@ impl ClientFrame {
                 }
                 limits::history_limit(*limit).map(drop)
             }
+            ClientFrame::Ping => Ok(()),
         }
     }
 
     /// Every frame type a client may send; anything else is `bad_frame`.
-    pub const TYPES: [&'static str; 6] = ["hello", "join", "leave", "send", "typing", "history"];
+    pub const TYPES: [&'static str; 7] = ["hello", "join", "leave", "send", "typing", "history", "ping"];
 }
 
 /// Node to client.
@@ -139,6 +145,8 @@ pub enum ServerFrame {
     Nodes {
         nodes: Vec<NodeInfo>,
     },
+    /// Extension: the answer to `ping`.
+    Pong,
     Error {
         code: ErrorCode,
         message: String,

@@ -4,12 +4,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
+use std::net::IpAddr;
+
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use meshchat_shared::api::{Health, MessagesPage, Nodes, PeerState, PostMessage, Posted, RoomSummary, Rooms};
 use meshchat_shared::limits::{self, history_limit};
 use meshchat_shared::{Cursor, ErrorCode, Message};
@@ -17,6 +19,8 @@ use tokio::sync::oneshot;
 
 use super::AppState;
 use super::error::ApiError;
+use super::serve::ClientAddr;
+use crate::guard::Refused;
 use crate::room::{AckTo, RoomCmd};
 
 /// How long a `POST` waits for its commit before answering `unavailable`.
@@ -42,25 +46,29 @@ pub async fn nodes(State(app): State<Arc<AppState>>) -> Json<Nodes> {
     Json(Nodes { nodes: app.cluster.nodes() })
 }
 
-pub async fn rooms(State(app): State<Arc<AppState>>) -> Result<Json<Rooms>, ApiError> {
+/// Rooms per page of `/api/rooms`, at most (and by default).
+const ROOMS_PAGE: usize = 1000;
+
+pub async fn rooms(State(app): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> Result<Json<Rooms>, ApiError> {
     app.metrics.http_requests.inc();
-    let stored = app.store.rooms().await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
-    let mut rooms: HashMap<String, RoomSummary> =
-        stored.into_iter().map(|(room, messages)| (room.clone(), RoomSummary { room, messages, members: 0 })).collect();
-    // Stored rooms were joined or written to; an open room with nobody in
-    // it and nothing stored (say, started by a poll) does not exist yet.
-    for handle in app.hub.open_rooms() {
-        let online = handle.status().online as u64;
-        if let Some(r) = rooms.get_mut(handle.name()) {
-            r.members = online;
-        } else if online > 0 {
-            let room = handle.name().to_owned();
-            rooms.insert(room.clone(), RoomSummary { room, messages: 0, members: online });
-        }
+    let q = query_map(raw)?;
+    let limit = parse_num::<usize>(&q, "limit")?.unwrap_or(ROOMS_PAGE);
+    if !(1..=ROOMS_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(format!("limit must be 1-{ROOMS_PAGE}")));
     }
-    let mut rooms: Vec<RoomSummary> = rooms.into_values().collect();
-    rooms.sort_by(|a, b| a.room.cmp(&b.room));
-    Ok(Json(Rooms { rooms }))
+    let after = q.get("after").map(String::as_str).unwrap_or("");
+    // One more than asked: whether there is a next page.
+    let mut stored =
+        app.store.rooms_page(after, limit + 1).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    let next = (stored.len() > limit).then(|| stored[limit - 1].0.clone());
+    stored.truncate(limit);
+    let online: HashMap<String, u64> =
+        app.hub.open_rooms().iter().map(|h| (h.name().to_owned(), h.status().online as u64)).collect();
+    let rooms = stored
+        .into_iter()
+        .map(|(room, messages)| RoomSummary { members: online.get(&room).copied().unwrap_or(0), room, messages })
+        .collect();
+    Ok(Json(Rooms { rooms, next }))
 }
 
 /// Parses a query string into its fields; a malformed one is `invalid`.
@@ -113,10 +121,13 @@ pub async fn get_messages(
 
 pub async fn post_message(
     State(app): State<Arc<AppState>>,
+    addr: Option<Extension<ClientAddr>>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     app.metrics.http_requests.inc();
+    let ip = client_ip(addr);
+    app.guard.write(ip).map_err(refused)?;
     let room = room_param(path)?;
     let body = body.map_err(|e| {
         let status = e.status();
@@ -137,7 +148,8 @@ pub async fn post_message(
     limits::validate_body(&post.body)?;
     let (tx, rx) = oneshot::channel();
     let cmd = RoomCmd::Send { to: AckTo::Http(tx), author: post.name.as_str().into(), id: post.id, body: post.body };
-    app.hub.room(&room).send(cmd)?;
+    let guard = &app.guard;
+    app.hub.open_or_create(&room, |rooms| guard.create_room(ip, rooms)).map_err(refused)?.send(cmd)?;
     let msg: Arc<Message> = match tokio::time::timeout(POST_TIMEOUT, rx).await {
         Ok(Ok(Ok(msg))) => msg,
         Ok(Ok(Err(code))) => return Err(code.into()),
@@ -145,4 +157,20 @@ pub async fn post_message(
     };
     let posted = Posted { msg: Message::clone(&msg) };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(posted)))
+}
+
+/// The client's address (unspecified when unknown, as in unit tests).
+pub fn client_ip(addr: Option<Extension<ClientAddr>>) -> IpAddr {
+    addr.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ClientAddr(a))| a.ip())
+}
+
+/// A limit of the [`Guard`](crate::guard::Guard), as an HTTP error.
+pub fn refused(why: Refused) -> ApiError {
+    match why {
+        Refused::Rate => ApiError::new(ErrorCode::RateLimited, why.to_string()),
+        Refused::Rooms | Refused::Connections => {
+            ApiError::new(ErrorCode::LimitReached, why.to_string()).with_status(StatusCode::SERVICE_UNAVAILABLE)
+        }
+        _ => ApiError::new(ErrorCode::LimitReached, why.to_string()),
+    }
 }

@@ -5,6 +5,7 @@ mod api;
 mod assets;
 mod error;
 mod poll;
+pub mod serve;
 mod ws;
 
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ use crate::store::Store;
 
 /// What every handler shares.
 pub struct AppState {
+    /// Per-address limits: rates, polls, room creation.
+    pub guard: Arc<crate::guard::Guard>,
     pub hub: Arc<Hub>,
     pub store: Store,
     pub cluster: Arc<Cluster>,

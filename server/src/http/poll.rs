@@ -8,25 +8,31 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
+use axum::{Extension, Json};
 use meshchat_shared::api::Poll;
 use meshchat_shared::{Message, RoomVector};
 
 use super::AppState;
-use super::api::{parse_num, query_map, room_param};
+use super::api::{client_ip, parse_num, query_map, refused, room_param};
 use super::error::ApiError;
+use super::serve::ClientAddr;
 
 const DEFAULT_TIMEOUT_S: u64 = 25;
 const MAX_TIMEOUT_S: u64 = 60;
 
 pub async fn poll(
     State(app): State<Arc<AppState>>,
+    addr: Option<Extension<ClientAddr>>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Poll>, ApiError> {
     app.metrics.http_requests.inc();
+    let ip = client_ip(addr);
+    app.guard.write(ip).map_err(refused)?;
+    // Held while it waits: an address has only so many waiting at once.
+    let _slot = app.guard.poll(ip).map_err(refused)?;
     let room = room_param(path)?;
     let q = query_map(raw)?;
     let since: RoomVector = q.get("since").map_or(Ok(RoomVector::new()), |s| s.parse())?;
@@ -34,9 +40,22 @@ pub async fn poll(
     if timeout_s > MAX_TIMEOUT_S {
         return Err(ApiError::invalid(format!("timeout_s must be 0-{MAX_TIMEOUT_S}")));
     }
-    let handle = app.hub.room(&room);
-    let mut status = handle.watch();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s);
+    // A poll never creates a room: until someone does, there is nothing to
+    // wait for but the room's creation (checked once a second).
+    let handle = loop {
+        if let Some(h) = app.hub.open(&room) {
+            break h;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = app.shutdown.cancelled() => return Ok(Json(Poll { messages: Vec::new(), vector: since, gap: false })),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Json(Poll { messages: Vec::new(), vector: since, gap: false }));
+        }
+    };
+    let mut status = handle.watch();
     loop {
         let ahead = !since.dominates(&status.borrow_and_update().vector);
         if ahead {

@@ -229,7 +229,10 @@ impl Actor {
                     tracing::warn!(room = %self.name, error = %e, "cannot hide a duplicate");
                 }
             }
-            Effect::Touch => self.ctx.store.touch(&self.name),
+            Effect::Touch => {
+                self.ctx.index.add(&self.name);
+                self.ctx.store.touch(&self.name);
+            }
             Effect::Lookup { lookup, author, id } => {
                 let (store, room, tx) = (self.ctx.store.clone(), self.name.clone(), self.results_tx.clone());
                 tokio::spawn(async move {
@@ -239,10 +242,15 @@ impl Actor {
                     let _ = tx.send(Input::Found { lookup, result });
                 });
             }
-            Effect::Read { read, since, upto } => {
+            Effect::Read { read, conn, since, upto, limit } => {
                 let (store, room, tx) = (self.ctx.store.clone(), self.name.clone(), self.results_tx.clone());
+                let conn = conn.and_then(|c| self.conns.get(&c).cloned());
                 tokio::spawn(async move {
-                    let msgs = store.missing(&room, since, upto).await;
+                    // A backlog page waits for the connection to take the last.
+                    if let Some(conn) = conn {
+                        conn.drained().await;
+                    }
+                    let msgs = store.missing_page(&room, since, upto, limit).await;
                     if let Err(e) = &msgs {
                         tracing::warn!(%room, error = %e, "catch-up read failed; sending the latest");
                     }
@@ -309,11 +317,18 @@ impl Actor {
     /// Serialises once, queues to every connection in `to`; a connection
     /// that cannot take it leaves the room.
     fn deliver(&mut self, to: &[ConnId], out: Out) {
+        let room = self.name.to_string();
         let frames: Vec<Frame> = match &out {
             Out::Message(msg) => vec![Frame::from(encode::message(msg))],
             Out::Presence { name, online } => vec![Frame::from(encode::presence(&self.name, name, *online))],
             Out::Typing { name } => vec![Frame::from(encode::typing(&self.name, name))],
-            Out::Backlog { members, catch_up } => backlog(&self.name, members, catch_up),
+            Out::Joined { members } => {
+                vec![Frame::from(ServerFrame::Joined { room, members: members.clone() }.to_json())]
+            }
+            Out::Backlog(msgs) => msgs.iter().map(|m| Frame::from(encode::message(m))).collect(),
+            Out::Synced { vector, gap } => {
+                vec![Frame::from(ServerFrame::Synced { room, vector: vector.clone(), gap: *gap }.to_json())]
+            }
         };
         let mut delivered = 0;
         for id in to {
@@ -333,16 +348,6 @@ impl Actor {
             self.ctx.metrics.deliveries.add(delivered);
         }
     }
-}
-
-/// `joined`, the backlog's messages, then `synced`.
-fn backlog(room: &str, members: &[String], c: &CatchUp) -> Vec<Frame> {
-    let mut frames = Vec::with_capacity(c.messages.len() + 2);
-    frames.push(Frame::from(ServerFrame::Joined { room: room.to_owned(), members: members.to_vec() }.to_json()));
-    frames.extend(c.messages.iter().map(|m| Frame::from(encode::message(m))));
-    let synced = ServerFrame::Synced { room: room.to_owned(), vector: c.vector.clone(), gap: c.gap };
-    frames.push(Frame::from(synced.to_json()));
-    frames
 }
 
 async fn sleep_until(at: Option<Instant>) {

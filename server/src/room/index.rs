@@ -3,7 +3,7 @@
 //! online on this node. Rooms update it as they change; it starts from the
 //! store, so rooms whose actor is not running still take part.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use meshchat_shared::RoomVector;
@@ -18,14 +18,39 @@ pub struct RoomIndex {
 #[derive(Debug, Default)]
 struct Inner {
     vectors: VectorIndex,
+    /// Every room that exists here: with messages, or joined (a room exists
+    /// once someone joins it). What the room cap counts.
+    names: HashSet<Box<str>>,
     /// Only rooms with someone online here: small even with many rooms.
     local_names: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl RoomIndex {
-    /// Starts from the vectors loaded from the store.
-    pub fn new(vectors: VectorIndex) -> Self {
-        RoomIndex { inner: Mutex::new(Inner { vectors, local_names: BTreeMap::new() }) }
+    /// Starts from what the store holds: every room's vector, and the
+    /// names of rooms that exist (some may have no message yet).
+    pub fn new(vectors: VectorIndex, names: impl IntoIterator<Item = String>) -> Self {
+        let mut names: HashSet<Box<str>> = names.into_iter().map(String::into_boxed_str).collect();
+        names.extend(vectors.iter().map(|(r, _)| r.into()));
+        RoomIndex { inner: Mutex::new(Inner { vectors, names, local_names: BTreeMap::new() }) }
+    }
+
+    /// Does the room exist here?
+    pub fn knows(&self, room: &str) -> bool {
+        self.lock().names.contains(room)
+    }
+
+    /// The room exists from now on; returns how many do.
+    pub fn add(&self, room: &str) -> usize {
+        let mut inner = self.lock();
+        if !inner.names.contains(room) {
+            inner.names.insert(room.into());
+        }
+        inner.names.len()
+    }
+
+    /// Rooms that exist here.
+    pub fn rooms(&self) -> usize {
+        self.lock().names.len()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -33,7 +58,11 @@ impl RoomIndex {
     }
 
     pub fn set_vector(&self, room: &str, v: &RoomVector) {
-        self.lock().vectors.set(room, v, crate::clock::now_ms());
+        let mut inner = self.lock();
+        inner.vectors.set(room, v, crate::clock::now_ms());
+        if !v.is_empty() && !inner.names.contains(room) {
+            inner.names.insert(room.into());
+        }
     }
 
     pub fn vector(&self, room: &str) -> Option<RoomVector> {
@@ -78,9 +107,12 @@ mod tests {
     fn holds_vectors_and_names() {
         let mut vectors = VectorIndex::new();
         vectors.load("a", &[("n1", 2)].into_iter().collect());
-        let idx = RoomIndex::new(vectors);
+        let idx = RoomIndex::new(vectors, ["empty".to_string()]);
+        assert!(idx.knows("a") && idx.knows("empty") && !idx.knows("b"));
         idx.set_vector("b", &[("n2", 1)].into_iter().collect());
         assert_eq!(idx.len(), 2);
+        assert_eq!(idx.rooms(), 3);
+        assert_eq!(idx.add("c"), 4);
         assert_eq!(idx.vector("a"), Some([("n1", 2)].into_iter().collect()));
         idx.set_local_names("b", ["bob".to_string()].into_iter().collect());
         assert_eq!(idx.presence(), vec![("b".to_string(), vec!["bob".to_string()])]);

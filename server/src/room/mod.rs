@@ -194,7 +194,31 @@ impl Hub {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The room's handle; the name must already be valid.
+    /// The room if it exists here (its actor started if need be).
+    pub fn open(self: &Arc<Self>, name: &str) -> Option<RoomHandle> {
+        let running = self.lock().get(name).filter(|h| h.is_alive()).cloned();
+        running.or_else(|| self.ctx.index.knows(name).then(|| self.room(name)))
+    }
+
+    /// The room, created if it does not exist yet and `check` (given how
+    /// many rooms exist) allows it. Polls and history never create rooms;
+    /// joins and posts do.
+    pub fn open_or_create<E>(
+        self: &Arc<Self>,
+        name: &str,
+        check: impl FnOnce(usize) -> Result<(), E>,
+    ) -> Result<RoomHandle, E> {
+        if let Some(h) = self.open(name) {
+            return Ok(h);
+        }
+        check(self.ctx.index.rooms())?;
+        self.ctx.index.add(name);
+        Ok(self.room(name))
+    }
+
+    /// The room's handle, whether or not it exists yet (replication: a
+    /// peer's room exists here once its messages arrive); the name must
+    /// already be valid.
     pub fn room(self: &Arc<Self>, name: &str) -> RoomHandle {
         let mut rooms = self.lock();
         if let Some(h) = rooms.get(name).filter(|h| h.is_alive()) {

@@ -4,8 +4,9 @@
 //! path rooms use, so the socket has exactly one writer and replies keep
 //! their order with the acks and messages around them.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use meshchat_shared::frames::{DecodeError, decode_client};
@@ -20,15 +21,20 @@ use crate::room::{AckTo, RoomCmd, RoomHandle};
 pub(super) struct Session {
     ctx: Arc<SessionCtx>,
     conn: ConnHandle,
+    /// The client's address: its budget for creating rooms.
+    ip: Option<IpAddr>,
     named: bool,
     joined: HashMap<String, RoomHandle>,
     bucket: TokenBucket,
+    /// Rooms with a history page being read: one at a time per room.
+    histories: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Session {
-    pub(super) fn new(ctx: Arc<SessionCtx>, conn: ConnHandle) -> Session {
+    pub(super) fn new(ctx: Arc<SessionCtx>, conn: ConnHandle, ip: Option<IpAddr>) -> Session {
         let bucket = TokenBucket::new(ctx.config.rate, Instant::now());
-        Session { ctx, conn, named: false, joined: HashMap::new(), bucket }
+        let histories = Arc::new(Mutex::new(HashSet::new()));
+        Session { ctx, conn, ip, named: false, joined: HashMap::new(), bucket, histories }
     }
 
     pub(super) fn is_named(&self) -> bool {
@@ -76,6 +82,7 @@ impl Session {
             ClientFrame::Send { room, id, body } => self.on_send(&room, id, body),
             ClientFrame::Typing { room } => self.on_typing(&room),
             ClientFrame::History { room, before, limit } => self.on_history(room, before, limit),
+            ClientFrame::Ping => self.push(ServerFrame::Pong),
         }
     }
 
@@ -104,7 +111,15 @@ impl Session {
     }
 
     fn on_join(&mut self, room: String, since: Option<RoomVector>) {
-        let handle = self.ctx.hub.room(&room);
+        let (guard, ip) = (&self.ctx.guard, self.ip);
+        let created = self.ctx.hub.open_or_create(&room, |rooms| match ip {
+            Some(ip) => guard.create_room(ip, rooms),
+            None => guard.create_room(std::net::Ipv4Addr::UNSPECIFIED.into(), rooms),
+        });
+        let handle = match created {
+            Ok(h) => h,
+            Err(why) => return self.error(ErrorCode::LimitReached, &why.to_string(), None),
+        };
         match handle.send(RoomCmd::Join { conn: self.conn.clone(), since }) {
             Ok(()) => {
                 self.joined.insert(room, handle);
@@ -141,8 +156,14 @@ impl Session {
 
     fn on_history(&mut self, room: String, before: Option<Cursor>, limit: Option<u32>) {
         let limit = history_limit(limit).unwrap_or(meshchat_shared::limits::DEFAULT_HISTORY_LIMIT);
+        if !lock(&self.histories).insert(room.clone()) {
+            let msg = "one history request at a time per room; wait for the answer";
+            return self.error(ErrorCode::RateLimited, msg, None);
+        }
         let store = self.ctx.store.clone();
         let conn = self.conn.clone();
+        let histories = self.histories.clone();
+        let key = room.clone();
         // Off the session task, so a slow read never stalls the socket.
         tokio::spawn(async move {
             let frame = match store.history(&room, before, limit).await {
@@ -153,6 +174,7 @@ impl Session {
                     ServerFrame::Error { code, message: code.describe().to_owned(), id: None }
                 }
             };
+            lock(&histories).remove(&key);
             conn.push(Frame::from(frame.to_json()));
         });
     }
@@ -176,4 +198,8 @@ impl Session {
             handle.send_reliably(RoomCmd::Leave { conn: self.conn.id() });
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -26,12 +26,19 @@ pub use ratelimit::RateConfig;
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// Queue items per connection before it counts as too slow.
+    /// Queue items per connection before it counts as too slow ...
     pub queue: usize,
+    /// ... and bytes.
+    pub queue_bytes: usize,
     pub rate: RateConfig,
     /// A ping goes out after this long without hearing from the client ...
     pub ping_after: Duration,
-    /// ... and the connection is dropped after this long.
+    /// ... and the connection is dropped after this long (a dead peer).
+    pub dead_after: Duration,
+    /// `hello` must come within this.
+    pub hello_timeout: Duration,
+    /// A connection that sends no frame for this long (pongs do not count:
+    /// a client that only answers pings is not using its connection).
     pub idle_timeout: Duration,
 }
 
@@ -39,9 +46,12 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             queue: 1024,
+            queue_bytes: 8 << 20,
             rate: RateConfig::default(),
             ping_after: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(60),
+            dead_after: Duration::from_secs(60),
+            hello_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -49,6 +59,8 @@ impl Default for SessionConfig {
 /// What every session shares.
 pub struct SessionCtx {
     pub hub: Arc<Hub>,
+    /// Room creation per address.
+    pub guard: Arc<crate::guard::Guard>,
     /// History pages are read straight from the store.
     pub store: Store,
     pub cluster: Arc<Cluster>,
@@ -71,18 +83,22 @@ enum Event {
     Tick,
 }
 
-/// Runs one connection to its end.
-pub async fn serve<S>(socket: S, ctx: Arc<SessionCtx>)
+/// Runs one connection to its end; `ip` is the client's address (for its
+/// room-creation budget), when known.
+pub async fn serve<S>(socket: S, ctx: Arc<SessionCtx>, ip: Option<std::net::IpAddr>)
 where
     S: Sink<Message, Error = axum::Error> + Stream<Item = Result<Message, axum::Error>> + Send + Unpin,
 {
     let (mut sink, mut stream) = socket.split();
-    let (conn, mut rx) = ConnHandle::new(ctx.config.queue, ctx.metrics.clone());
-    let mut session = Session::new(ctx.clone(), conn.clone());
+    let (conn, mut rx) = ConnHandle::new(ctx.config.queue, ctx.config.queue_bytes, ctx.metrics.clone());
+    let mut session = Session::new(ctx.clone(), conn.clone(), ip);
     let mut nodes = ctx.cluster.subscribe();
     let mut out: Vec<Outbound> = Vec::with_capacity(16);
-    let mut last_heard = Instant::now();
-    let mut ticker = tokio::time::interval(ctx.config.ping_after / 2);
+    let opened = Instant::now();
+    let mut last_heard = opened;
+    let mut last_frame = opened;
+    let tick = (ctx.config.ping_after / 2).min(ctx.config.hello_timeout / 2).max(Duration::from_millis(50));
+    let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ctx.metrics.connections.inc();
     ctx.metrics.connections_total.inc();
@@ -117,7 +133,7 @@ where
                 // A write blocked by a client that does not read must not
                 // outlive a close; the loop's next turn sees which one.
                 let written = tokio::select! {
-                    r = write_all(&mut sink, &mut out, &ctx.metrics) => r,
+                    r = write_all(&mut sink, &mut out, &conn, &ctx.metrics) => r,
                     _ = &mut closed => Ok(()),
                     _ = &mut stopping => Ok(()),
                 };
@@ -126,25 +142,38 @@ where
                 }
             }
             Event::Incoming(None) | Event::Incoming(Some(Ok(Message::Close(_)))) => break None,
-            Event::Incoming(Some(Err(e))) => {
-                if is_oversize(&e) {
+            Event::Incoming(Some(Err(e))) => match read_error(&e) {
+                ReadError::TooBig => {
                     ctx.metrics.oversize_closes.inc();
                     break Some((close::TOO_BIG, "frame larger than 64 KiB"));
                 }
-                break None;
-            }
+                ReadError::NotUtf8 => break Some((close::INVALID_DATA, "a text frame that is not UTF-8")),
+                ReadError::Other => break None,
+            },
             Event::Incoming(Some(Ok(msg))) => {
                 last_heard = Instant::now();
                 match msg {
-                    Message::Text(text) => session.on_text(&text),
-                    Message::Binary(_) => session.on_binary(),
+                    Message::Text(text) => {
+                        last_frame = last_heard;
+                        session.on_text(&text)
+                    }
+                    Message::Binary(_) => {
+                        last_frame = last_heard;
+                        session.on_binary()
+                    }
                     Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
                 }
             }
             Event::NodesChanged => session.on_nodes_changed(),
             Event::Tick => {
+                if !session.is_named() && opened.elapsed() >= ctx.config.hello_timeout {
+                    break Some((close::POLICY, "no hello in time"));
+                }
+                if last_frame.elapsed() >= ctx.config.idle_timeout {
+                    break Some((close::POLICY, "idle: no frame from the client for too long"));
+                }
                 let quiet = last_heard.elapsed();
-                if quiet >= ctx.config.idle_timeout {
+                if quiet >= ctx.config.dead_after {
                     break Some((close::POLICY, "no answer to ping"));
                 }
                 if quiet >= ctx.config.ping_after && sink.send(Message::Ping(Default::default())).await.is_err() {
@@ -158,7 +187,8 @@ where
                     while let Ok(item) = rx.try_recv() {
                         out.push(item);
                     }
-                    let _ = tokio::time::timeout(CLOSE_GRACE, write_all(&mut sink, &mut out, &ctx.metrics)).await;
+                    let _ =
+                        tokio::time::timeout(CLOSE_GRACE, write_all(&mut sink, &mut out, &conn, &ctx.metrics)).await;
                 }
                 break Some((code, reason));
             }
@@ -180,12 +210,19 @@ where
     }
 }
 
-async fn write_all<S>(sink: &mut S, out: &mut Vec<Outbound>, metrics: &Metrics) -> Result<(), axum::Error>
+async fn write_all<S>(
+    sink: &mut S,
+    out: &mut Vec<Outbound>,
+    conn: &ConnHandle,
+    metrics: &Metrics,
+) -> Result<(), axum::Error>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
     let mut n = 0u64;
     for item in out.drain(..) {
+        // Counted out of the byte budget as it leaves the queue.
+        conn.written(item.bytes());
         match item {
             Outbound::One(f) => {
                 sink.feed(text(f)).await?;
@@ -210,17 +247,27 @@ fn text(f: Frame) -> Message {
     Message::Text(f)
 }
 
-/// Did the read fail because the frame was over the size limit?
-fn is_oversize(e: &axum::Error) -> bool {
+enum ReadError {
+    /// Over the 64 KiB limit: close 1009.
+    TooBig,
+    /// A text frame that is not UTF-8: close 1007.
+    NotUtf8,
+    Other,
+}
+
+/// Why reading the socket failed.
+fn read_error(e: &axum::Error) -> ReadError {
     use std::error::Error as _;
     let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
     while let Some(err) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
-            return true;
+        match err.downcast_ref::<tungstenite::Error>() {
+            Some(tungstenite::Error::Capacity(_)) => return ReadError::TooBig,
+            Some(tungstenite::Error::Utf8(_)) => return ReadError::NotUtf8,
+            _ => {}
         }
         source = err.source();
     }
-    false
+    ReadError::Other
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ impl Harness {
         let me = NodeInfo { id: "n1".into(), url: "ws://127.0.0.1:1/ws".into(), up: true };
         let ctx = Arc::new(SessionCtx {
             hub,
+            guard: crate::guard::Guard::new(crate::guard::Limits::default()),
             store,
             cluster: Arc::new(Cluster::new(me, Vec::new())),
             metrics,
@@ -79,7 +80,7 @@ impl Harness {
         });
         let (to_session, incoming) = mpsc::unbounded_channel();
         let (outgoing, from_session) = mpsc::unbounded_channel();
-        let task = tokio::spawn(serve(ChanSocket { incoming, outgoing }, ctx));
+        let task = tokio::spawn(serve(ChanSocket { incoming, outgoing }, ctx, None));
         Harness { to_session, from_session, shutdown, task, _dir: dir }
     }
 

@@ -253,19 +253,28 @@ impl Store {
         self.read_for_peer(move |c| range_sync(c, &room, &origin, after, upto, with_hidden)).await
     }
 
-    /// Every visible message that `since` does not cover and `upto` does, in
-    /// room order: a join's or a poll's catch-up.
-    pub async fn missing(&self, room: &str, since: RoomVector, upto: RoomVector) -> Result<Vec<Message>, StoreError> {
+    /// The first `limit` visible messages that `since` does not cover and
+    /// `upto` does, in room order: a page of a join's or a poll's catch-up.
+    /// Per origin, room order is seq order, so the first `limit` of each
+    /// origin hold the first `limit` of all.
+    pub async fn missing_page(
+        &self,
+        room: &str,
+        since: RoomVector,
+        upto: RoomVector,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
         let room = room.to_owned();
         self.read(move |c| {
             let mut out = Vec::new();
             for (origin, top) in upto.iter() {
                 let after = since.get(origin);
                 if top > after {
-                    out.extend(range_sync(c, &room, origin, after, top, false)?);
+                    out.extend(range_limited(c, &room, origin, after, top, limit)?);
                 }
             }
             out.sort_by(Message::order);
+            out.truncate(limit);
             Ok(out)
         })
         .await
@@ -325,6 +334,30 @@ impl Store {
         .await
     }
 
+    /// The name of every room, in order.
+    pub async fn room_names(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT room FROM rooms ORDER BY room")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// A page of rooms after `after`, in name order, with how many visible
+    /// messages each holds.
+    pub async fn rooms_page(&self, after: &str, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let after = after.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached("SELECT room, messages FROM rooms WHERE room > ?1 ORDER BY room LIMIT ?2")?;
+            let rows = st.query_map(params![after, limit as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     /// Every room and how many visible messages it holds.
     pub async fn rooms(&self) -> Result<Vec<(String, u64)>, StoreError> {
         self.read(|c| {
@@ -365,6 +398,24 @@ impl Store {
         })
         .await
     }
+}
+
+fn range_limited(
+    c: &Connection,
+    room: &str,
+    origin: &str,
+    after: u64,
+    upto: u64,
+    limit: usize,
+) -> Result<Vec<Message>, StoreError> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {} FROM messages WHERE room = ?1 AND origin = ?2 AND seq > ?3 AND seq <= ?4
+         AND hidden = 0 ORDER BY seq LIMIT ?5",
+        schema::COLUMNS
+    ))?;
+    let rows =
+        st.query_map(params![room, origin, after as i64, upto as i64, limit as i64], schema::message_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn range_sync(

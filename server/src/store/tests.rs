@@ -100,9 +100,13 @@ async fn missing_takes_exactly_what_since_lacks_up_to_a_bound() {
     put(&store, all).await;
     let since: RoomVector = [("n1", 3), ("n2", 1)].into_iter().collect();
     let upto: RoomVector = [("n1", 4), ("n2", 5)].into_iter().collect();
-    let got = store.missing("r", since, upto).await.unwrap();
+    let got = store.missing_page("r", since.clone(), upto.clone(), 100).await.unwrap();
     let keys: Vec<_> = got.iter().map(|m| (m.origin.as_str(), m.seq)).collect();
     assert_eq!(keys, [("n2", 2), ("n2", 3), ("n1", 4), ("n2", 4), ("n2", 5)]);
+    // A page is the first `limit` of those, in room order.
+    let got = store.missing_page("r", since, upto, 3).await.unwrap();
+    let keys: Vec<_> = got.iter().map(|m| (m.origin.as_str(), m.seq)).collect();
+    assert_eq!(keys, [("n2", 2), ("n2", 3), ("n1", 4)]);
 }
 
 #[tokio::test]

@@ -86,8 +86,9 @@ pub struct Sim {
 impl Sim {
     pub fn new(seed: u64, n: usize, faults: Faults) -> Sim {
         let mut rng = StdRng::seed_from_u64(seed);
-        // A small cache, so that joins and resumes also read from the store.
-        let config = Config { cache: 8, ..Config::default() };
+        // A small cache and small pages, so that joins and resumes also read
+        // from the store, a page at a time.
+        let config = Config { cache: 8, page: 5, ..Config::default() };
         let nodes = (1..=n).map(|i| Node::new(format!("n{i}"), rng.random_range(-50..=50), config.clone())).collect();
         let mut sim = Sim {
             seed,
@@ -225,9 +226,9 @@ impl Sim {
                 self.nodes[at].reads.push((t, r, Read::Lookup { lookup, author: author.to_string(), id }));
                 self.stat("lookups");
             }
-            Effect::Read { read, since, upto } => {
+            Effect::Read { read, since, upto, limit, .. } => {
                 let t = self.now + self.rng.random_range(1..=5);
-                self.nodes[at].reads.push((t, r, Read::Range { read, since, upto }));
+                self.nodes[at].reads.push((t, r, Read::Range { read, since, upto, limit }));
                 self.stat("catch-up reads");
             }
             Effect::Ack { req, msg } => self.on_ack(at, room, req, msg),
@@ -281,11 +282,18 @@ impl Sim {
         for conn in to {
             let member = self.nodes[at].members.get_mut(conn).expect("a member the room knows");
             match &out {
-                Out::Backlog { catch_up, .. } => {
-                    assert!(member.synced.is_none(), "seed {}: a second backlog", self.seed);
-                    member.backlog = catch_up.messages.iter().map(|m| (m.origin.clone(), m.seq)).collect();
-                    member.synced = Some(catch_up.vector.clone());
-                    member.gap = catch_up.gap;
+                Out::Joined { .. } => {
+                    assert!(!member.joined, "seed {}: a second joined", self.seed);
+                    member.joined = true;
+                }
+                Out::Backlog(page) => {
+                    assert!(member.joined && member.synced.is_none(), "seed {}: a backlog out of place", self.seed);
+                    member.backlog.extend(page.iter().map(|m| (m.origin.clone(), m.seq)));
+                }
+                Out::Synced { vector, gap } => {
+                    assert!(member.joined && member.synced.is_none(), "seed {}: a second synced", self.seed);
+                    member.synced = Some(vector.clone());
+                    member.gap = *gap;
                 }
                 Out::Message(m) => {
                     assert!(member.synced.is_some(), "seed {}: a live message before the backlog", self.seed);
@@ -343,6 +351,7 @@ impl Sim {
             room: room.clone(),
             name: name.clone(),
             base: since.clone(),
+            joined: false,
             synced: None,
             gap: false,
             backlog: Vec::new(),

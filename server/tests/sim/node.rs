@@ -24,7 +24,7 @@ pub enum Write {
 /// A store read, answered some time later from what is durable then.
 pub enum Read {
     Lookup { lookup: u64, author: String, id: String },
-    Range { read: u64, since: RoomVector, upto: RoomVector },
+    Range { read: u64, since: RoomVector, upto: RoomVector, limit: usize },
 }
 
 /// A client connection joined to a room, as the client sees it.
@@ -34,6 +34,8 @@ pub struct Member {
     pub name: String,
     /// What it resumed from (`since`), if anything.
     pub base: Option<RoomVector>,
+    /// `joined` came.
+    pub joined: bool,
     /// `synced.vector`, once its backlog came.
     pub synced: Option<RoomVector>,
     pub gap: bool,
@@ -166,7 +168,7 @@ impl Node {
                 found.sort_by(|a, b| a.msg.order(&b.msg));
                 Input::Found { lookup, result: Ok(found.first().map(|r| r.msg.clone())) }
             }
-            Read::Range { read, since, upto } => {
+            Read::Range { read, since, upto, limit } => {
                 let mut msgs: Vec<Message> = rows
                     .iter()
                     .filter(|r| {
@@ -175,6 +177,7 @@ impl Node {
                     .map(|r| r.msg.clone())
                     .collect();
                 msgs.sort_by(Message::order);
+                msgs.truncate(limit);
                 Input::Read { read, msgs: Some(msgs) }
             }
         }

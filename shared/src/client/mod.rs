@@ -25,6 +25,9 @@ use room::{Pending, RoomView};
 pub const ACK_TIMEOUT_MS: u64 = 10_000;
 /// After this many sends without an ack (refusals, timeouts), it has failed.
 pub const MAX_ATTEMPTS: u32 = 5;
+/// A connected client says `ping` this often, so that a node does not take
+/// a quiet reader for an abandoned connection.
+pub const PING_EVERY_MS: u64 = 60_000;
 
 /// The state of the link to a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +87,8 @@ pub struct Chat {
     outgoing: Vec<ClientFrame>,
     /// Per room, when this client last sent `typing`.
     typing_sent: BTreeMap<String, u64>,
+    /// When this connection last said `ping` (or started).
+    pinged_ms: Option<u64>,
 }
 
 impl Chat {
@@ -101,6 +106,7 @@ impl Chat {
             fresh: 0,
             outgoing: Vec::new(),
             typing_sent: BTreeMap::new(),
+            pinged_ms: None,
         };
         for r in rooms {
             if limits::validate_room(r).is_ok() {
@@ -161,6 +167,7 @@ impl Chat {
         }
         self.link = Link::Offline;
         self.outgoing.clear();
+        self.pinged_ms = None;
         for room in self.rooms.values_mut() {
             room.synced = false;
             room.loading_older = false;
@@ -207,6 +214,7 @@ impl Chat {
                 }
             }
             ServerFrame::Nodes { nodes } => self.nodes.learn(&nodes),
+            ServerFrame::Pong => {}
             ServerFrame::Error { code, message, id } => self.on_error(code, &message, id.as_deref(), now_ms),
         }
     }
@@ -405,6 +413,13 @@ impl Chat {
     pub fn tick(&mut self, now_ms: u64) -> bool {
         let ready = self.is_ready();
         let mut changed = false;
+        if ready {
+            let last = *self.pinged_ms.get_or_insert(now_ms);
+            if now_ms >= last + PING_EVERY_MS {
+                self.pinged_ms = Some(now_ms);
+                self.outgoing.push(ClientFrame::Ping);
+            }
+        }
         for (name, r) in self.rooms.iter_mut() {
             changed |= r.expire_typing(now_ms);
             if !ready {

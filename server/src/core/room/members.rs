@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use meshchat_shared::RoomVector;
 use meshchat_shared::limits::BACKLOG;
+use meshchat_shared::{Message, RoomVector};
 
 use super::{CatchUp, ConnId, Effect, Loading, Member, Out, ReadFor, ReqId, RoomState};
 use crate::core::presence::Change;
@@ -26,9 +26,7 @@ impl RoomState {
                 if let Some(s) = &since {
                     vector.merge(s);
                 }
-                let catch_up = CatchUp { messages: Vec::new(), vector, gap: false };
-                let members = self.presence.online().into_iter().collect();
-                self.emit(Effect::Deliver { to: vec![conn], out: Out::Backlog { members, catch_up } });
+                self.answer_join(conn, CatchUp { messages: Vec::new(), vector, gap: false });
             }
             return;
         }
@@ -37,22 +35,45 @@ impl RoomState {
         match self.plan(since.as_ref()) {
             Plan::Now(catch_up) => {
                 member.skip = since.filter(|s| !catch_up.gap && !self.committed.dominates(s));
-                let members = self.presence.online().into_iter().collect();
-                self.emit(Effect::Deliver { to: vec![conn], out: Out::Backlog { members, catch_up } });
+                self.members.insert(conn, member);
+                self.answer_join(conn, catch_up);
             }
             Plan::Read(since) => {
                 let read = self.next_id();
-                self.reads.insert(read, ReadFor::Join(conn));
                 let upto = self.committed.clone();
-                self.emit(Effect::Read { read, since: since.clone(), upto: upto.clone() });
-                member.loading = Some(Loading { read, since, upto, buffered: Vec::new(), overflow: false });
+                let progress = since.clone();
+                member.loading = Some(Loading { read, since, progress, upto, buffered: Vec::new(), overflow: false });
+                self.members.insert(conn, member);
+                self.deliver(conn, Out::Joined { members: self.presence.online().into_iter().collect() });
+                self.read_next_page(conn);
             }
         }
-        self.members.insert(conn, member);
         if !self.touched {
             self.touched = true;
             self.emit(Effect::Touch);
         }
+    }
+
+    /// `joined`, the backlog, `synced`, all at once.
+    fn answer_join(&mut self, conn: ConnId, c: CatchUp) {
+        self.deliver(conn, Out::Joined { members: self.presence.online().into_iter().collect() });
+        if !c.messages.is_empty() {
+            self.deliver(conn, Out::Backlog(c.messages));
+        }
+        self.deliver(conn, Out::Synced { vector: c.vector, gap: c.gap });
+    }
+
+    fn deliver(&mut self, conn: ConnId, out: Out) {
+        self.emit(Effect::Deliver { to: vec![conn], out });
+    }
+
+    /// Asks for the next page of a loading member's backlog.
+    fn read_next_page(&mut self, conn: ConnId) {
+        let limit = self.config.page.max(1);
+        let Some(l) = self.members.get(&conn).and_then(|m| m.loading.as_ref()) else { return };
+        let (read, since, upto) = (l.read, l.progress.clone(), l.upto.clone());
+        self.reads.insert(read, ReadFor::Join(conn));
+        self.emit(Effect::Read { read, conn: Some(conn), since, upto, limit });
     }
 
     pub(super) fn on_catch_up(&mut self, req: ReqId, since: RoomVector) {
@@ -61,8 +82,9 @@ impl RoomState {
             Plan::Read(since) => {
                 let read = self.next_id();
                 let upto = self.committed.clone();
+                let limit = self.config.page.max(1);
                 self.reads.insert(read, ReadFor::Poll { req, since: since.clone(), upto: upto.clone() });
-                self.emit(Effect::Read { read, since, upto });
+                self.emit(Effect::Read { read, conn: None, since, upto, limit });
             }
         }
     }
@@ -91,41 +113,64 @@ impl RoomState {
         CatchUp { messages: self.cache.latest(BACKLOG), vector: self.committed.clone(), gap }
     }
 
-    pub(super) fn on_read(&mut self, read: u64, msgs: Option<Vec<meshchat_shared::Message>>) {
+    pub(super) fn on_read(&mut self, read: u64, msgs: Option<Vec<Message>>) {
         let Some(who) = self.reads.remove(&read) else { return };
-        let catch_up = |room: &RoomState, since: &RoomVector, upto: &RoomVector| match msgs {
-            Some(msgs) => {
-                let mut vector = upto.clone();
-                vector.merge(since);
-                CatchUp { messages: msgs.into_iter().map(Arc::new).collect(), vector, gap: false }
-            }
-            // The store could not say: the latest, and the client starts over.
-            None => room.latest(true),
-        };
+        let full = msgs.as_ref().is_some_and(|m| m.len() >= self.config.page.max(1));
         match who {
             ReadFor::Poll { req, since, upto } => {
-                let c = catch_up(self, &since, &upto);
-                self.emit(Effect::CaughtUp { req, catch_up: c });
-            }
-            ReadFor::Join(conn) => {
-                let Some(loading) = self.members.get_mut(&conn).and_then(|m| m.loading.take()) else {
-                    return;
-                };
-                let c =
-                    if loading.overflow { self.latest(true) } else { catch_up(self, &loading.since, &loading.upto) };
-                let skip = Some(loading.since).filter(|s| !c.gap && !self.committed.dominates(s));
-                let members = self.presence.online().into_iter().collect();
-                let live = if c.gap { Vec::new() } else { loading.buffered };
-                self.emit(Effect::Deliver { to: vec![conn], out: Out::Backlog { members, catch_up: c } });
-                for msg in live {
-                    if !skip.as_ref().is_some_and(|s| s.covers(&msg.origin, msg.seq)) {
-                        self.emit(Effect::Deliver { to: vec![conn], out: Out::Message(msg) });
+                let catch_up = match msgs {
+                    // A page: the client holds `since` and this page, a
+                    // prefix in room order, so per origin a prefix too.
+                    Some(msgs) => {
+                        let mut vector = since;
+                        if full {
+                            absorb(&mut vector, &msgs);
+                        } else {
+                            vector.merge(&upto);
+                        }
+                        CatchUp { messages: msgs.into_iter().map(Arc::new).collect(), vector, gap: false }
                     }
-                }
-                if let Some(m) = self.members.get_mut(&conn) {
-                    m.skip = skip;
-                }
+                    None => self.latest(true),
+                };
+                self.emit(Effect::CaughtUp { req, catch_up });
             }
+            ReadFor::Join(conn) => self.on_page(conn, msgs, full),
+        }
+    }
+
+    /// A page of a joiner's backlog came back.
+    fn on_page(&mut self, conn: ConnId, msgs: Option<Vec<Message>>, full: bool) {
+        let Some(loading) = self.members.get_mut(&conn).and_then(|m| m.loading.as_mut()) else { return };
+        let page = match msgs {
+            Some(page) if !loading.overflow => page,
+            // The store could not say, or too much happened meanwhile: the
+            // latest, and the client starts its view over.
+            _ => {
+                self.members.get_mut(&conn).map(|m| m.loading.take());
+                let c = self.latest(true);
+                self.deliver(conn, Out::Backlog(c.messages));
+                return self.deliver(conn, Out::Synced { vector: c.vector, gap: true });
+            }
+        };
+        absorb(&mut loading.progress, &page);
+        if !page.is_empty() {
+            self.deliver(conn, Out::Backlog(page.into_iter().map(Arc::new).collect()));
+        }
+        if full {
+            return self.read_next_page(conn);
+        }
+        let Some(l) = self.members.get_mut(&conn).and_then(|m| m.loading.take()) else { return };
+        let mut vector = l.upto;
+        vector.merge(&l.since);
+        let skip = Some(l.since).filter(|s| !self.committed.dominates(s));
+        self.deliver(conn, Out::Synced { vector, gap: false });
+        for msg in l.buffered {
+            if !skip.as_ref().is_some_and(|s| s.covers(&msg.origin, msg.seq)) {
+                self.deliver(conn, Out::Message(msg));
+            }
+        }
+        if let Some(m) = self.members.get_mut(&conn) {
+            m.skip = skip;
         }
     }
 
@@ -197,9 +242,17 @@ impl RoomState {
         }
     }
 
-    /// Members whose backlog has been sent, that `pick` selects. (A member
-    /// still loading gets the room's state in its `joined`.)
+    /// Members that `pick` selects (each has had its `joined`).
     fn ready_members(&self, pick: impl Fn(ConnId, &Member) -> bool) -> Vec<ConnId> {
-        self.members.iter().filter(|(id, m)| m.loading.is_none() && pick(**id, m)).map(|(id, _)| *id).collect()
+        self.members.iter().filter(|(id, m)| pick(**id, m)).map(|(id, _)| *id).collect()
+    }
+}
+
+/// Raises `v` to cover every message of `page` (a prefix per origin).
+fn absorb(v: &mut RoomVector, page: &[Message]) {
+    for m in page {
+        if m.seq > v.get(&m.origin) {
+            v.set(&m.origin, m.seq);
+        }
     }
 }

@@ -53,11 +53,14 @@ pub struct Config {
     /// Live messages held for a joiner while its backlog is read from the
     /// store; past this it gets the latest messages and `gap` instead.
     pub buffer_limit: usize,
+    /// Messages per page of a catch-up read from the store: a backlog goes
+    /// out a page at a time, each when the connection has drained the last.
+    pub page: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { cache: 256, catchup_limit: 1000, grace_ms: 5_000, want_every_ms: 250, buffer_limit: 1000 }
+        Config { cache: 256, catchup_limit: 1000, grace_ms: 5_000, want_every_ms: 250, buffer_limit: 1000, page: 200 }
     }
 }
 
@@ -183,12 +186,15 @@ pub enum Effect {
         author: Arc<str>,
         id: String,
     },
-    /// Read the visible messages `since` lacks up to `upto`, in room order;
-    /// answer with [`Input::Read`].
+    /// Read the first `limit` visible messages that `since` lacks and `upto`
+    /// covers, in room order; answer with [`Input::Read`]. For a joiner's
+    /// backlog (`conn`), only once its connection has drained the last page.
     Read {
         read: u64,
+        conn: Option<ConnId>,
         since: RoomVector,
         upto: RoomVector,
+        limit: usize,
     },
     Ack {
         req: ReqId,
@@ -236,14 +242,21 @@ pub enum Effect {
     },
 }
 
-/// What members are sent.
+/// What members are sent. A join is answered with `Joined`, the backlog in
+/// one or more `Backlog` pages, then `Synced`; live messages follow.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
     Message(Arc<Message>),
-    /// `joined` with the names online, the backlog, then `synced`.
-    Backlog {
+    /// `joined`, with the names online.
+    Joined {
         members: Vec<String>,
-        catch_up: CatchUp,
+    },
+    /// A page of the backlog.
+    Backlog(Vec<Arc<Message>>),
+    /// `synced`: the backlog is complete.
+    Synced {
+        vector: RoomVector,
+        gap: bool,
     },
     Presence {
         name: Arc<str>,
@@ -283,8 +296,11 @@ struct Member {
 #[derive(Debug)]
 struct Loading {
     read: u64,
+    /// What the client said it holds.
     since: RoomVector,
-    /// The read covers up to here; later messages are buffered.
+    /// What it has been sent so far: `since` and the pages read.
+    progress: RoomVector,
+    /// The backlog covers up to here; later messages are buffered.
     upto: RoomVector,
     buffered: Vec<Arc<Message>>,
     overflow: bool,

@@ -195,8 +195,9 @@ fn a_joiner_whose_backlog_is_read_gets_live_messages_after_it() {
     }
     // Holds n1:1; the cache holds only the last two: a read.
     let effs = join(&mut r, 9, "bob", Some([("n1", 1)].into_iter().collect()));
+    assert!(matches!(&delivered(&effs)[0].1, Out::Joined { members } if members == &["bob".to_string()]));
     let (read, since, upto) = match effs.iter().find(|e| matches!(e, Effect::Read { .. })) {
-        Some(Effect::Read { read, since, upto }) => (*read, since.clone(), upto.clone()),
+        Some(Effect::Read { read, since, upto, conn: Some(9), .. }) => (*read, since.clone(), upto.clone()),
         _ => panic!("{effs:?}"),
     };
     assert_eq!((since.get("n1"), upto.get("n1")), (1, 5));
@@ -206,11 +207,9 @@ fn a_joiner_whose_backlog_is_read_gets_live_messages_after_it() {
     let stored: Vec<Message> = (2..=5).map(|s| Message::sample("r", "n1", s)).collect();
     r.handle(Input::Read { read, msgs: Some(stored) }, 2_000);
     let d = delivered(&effects(&mut r));
-    let Out::Backlog { catch_up, members } = &d[0].1 else { panic!("{d:?}") };
-    assert_eq!(catch_up.messages.len(), 4);
-    assert_eq!(catch_up.vector.get("n1"), 5);
-    assert_eq!(members, &["bob".to_string()]);
-    assert!(matches!(&d[1].1, Out::Message(m) if m.seq == 6), "then the live one: {d:?}");
+    assert!(matches!(&d[0].1, Out::Backlog(page) if page.len() == 4), "{d:?}");
+    assert!(matches!(&d[1].1, Out::Synced { vector, gap: false } if vector.get("n1") == 5));
+    assert!(matches!(&d[2].1, Out::Message(m) if m.seq == 6), "then the live one: {d:?}");
     // And after that, live as usual.
     let e = send(&mut r, 7, None, "alice", "m7");
     assert_eq!(delivered(&commit_all(&mut r, &e))[0].0, [9]);
@@ -233,8 +232,40 @@ fn a_joiner_that_falls_too_far_behind_while_loading_gets_a_gap() {
     }
     r.handle(Input::Read { read, msgs: Some(Vec::new()) }, 2_000);
     let d = delivered(&effects(&mut r));
-    assert_eq!(d.len(), 1);
-    assert!(matches!(&d[0].1, Out::Backlog { catch_up, .. } if catch_up.gap && catch_up.vector.get("n1") == 7));
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(matches!(&d[1].1, Out::Synced { vector, gap: true } if vector.get("n1") == 7));
+}
+
+#[test]
+fn a_long_backlog_goes_out_a_page_at_a_time() {
+    let config = Config { cache: 1, page: 2, ..Config::default() };
+    let mut r = room_with(config, Snapshot::default());
+    for i in 1..=5 {
+        let e = send(&mut r, i, None, "a", &format!("m{i}"));
+        commit_all(&mut r, &e);
+    }
+    let mut effs = join(&mut r, 9, "bob", Some(RoomVector::new()));
+    let mut pages = Vec::new();
+    let is_read = |e: &Effect| matches!(e, Effect::Read { .. });
+    while let Some(Effect::Read { read, since, limit, .. }) = effs.into_iter().find(is_read) {
+        assert_eq!(limit, 2);
+        let from = since.get("n1");
+        let page: Vec<Message> = (from + 1..=5).take(2).map(|s| Message::sample("r", "n1", s)).collect();
+        r.handle(Input::Read { read, msgs: Some(page) }, 2_000);
+        effs = effects(&mut r);
+        for (_, out) in delivered(&effs) {
+            pages.push(out);
+        }
+    }
+    let sizes: Vec<String> = pages
+        .iter()
+        .map(|o| match o {
+            Out::Backlog(p) => p.len().to_string(),
+            Out::Synced { .. } => "synced".into(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(sizes, ["2", "2", "1", "synced"]);
 }
 
 #[test]
@@ -244,9 +275,8 @@ fn joining_twice_is_not_a_second_backlog() {
     commit_all(&mut r, &e);
     join(&mut r, 3, "bob", None);
     let again = delivered(&join(&mut r, 3, "bob", Some(RoomVector::new())));
-    let Out::Backlog { catch_up, .. } = &again[0].1 else { panic!() };
-    assert!(catch_up.messages.is_empty());
-    assert_eq!(catch_up.vector.get("n1"), 1);
+    assert_eq!(again.len(), 2, "joined and synced, no messages: {again:?}");
+    assert!(matches!(&again[1].1, Out::Synced { vector, .. } if vector.get("n1") == 1));
 }
 
 #[test]

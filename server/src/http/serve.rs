@@ -1,0 +1,148 @@
+//! The accept loop: every connection is counted against the [`Guard`]
+//! before hyper sees it, request headers must arrive in time, and a stop
+//! lets connections finish their response.
+//!
+//! A connection over a limit is answered at once with a 503 (or 429 for
+//! one address's limit) and closed, so the node never stalls accepting:
+//! the file-descriptor limit is raised at start and the connection cap keeps
+//! a reserve below it, so health checks and the store always have room.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use meshchat_shared::ErrorCode;
+use meshchat_shared::api::ErrorBody;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::guard::{Guard, Refused, Slot};
+use crate::metrics::Metrics;
+
+/// The client's address, for per-address limits: a request extension.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// The connection's slot, a request extension: a WebSocket takes it, so it
+/// counts for as long as the socket lives, not only its HTTP upgrade.
+#[derive(Clone)]
+pub struct HeldSlot(Arc<std::sync::Mutex<Option<Slot>>>);
+
+impl HeldSlot {
+    pub fn take(&self) -> Option<Slot> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// How long a stop waits for in-flight HTTP responses.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// File descriptors kept back from connections: the store, the mesh,
+/// logs, and health checks while connections are at their cap.
+pub const FD_RESERVE: u64 = 128;
+
+/// Serves `router` until `shutdown`, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    guard: Arc<Guard>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let tracker = tokio_util::task::TaskTracker::new();
+    let mut refusals = crate::logs::Every::new(Duration::from_secs(60));
+    loop {
+        let (stream, addr) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or the like: say so (once a minute)
+                    // and let closing connections free some.
+                    if refusals.due() {
+                        tracing::warn!("accept failed: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let slot = match guard.connection(addr.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                metrics.refused_connections.inc();
+                tokio::spawn(refuse(stream, why));
+                continue;
+            }
+        };
+        // Chat frames are small and must go now: no Nagle (with delayed
+        // ACKs it holds small writes for up to 40 ms).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+        let router = router.clone();
+        let held = HeldSlot(Arc::new(std::sync::Mutex::new(Some(slot))));
+        let for_requests = held.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ClientAddr(addr));
+            req.extensions_mut().insert(for_requests.clone());
+            router.clone().oneshot(req)
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(guard.limits.header_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            // Held for as long as the connection lives, unless a WebSocket took it.
+            let _held = held;
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stop.cancelled() => {
+                    // Finish the response in flight, take no new request.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!(%addr, "connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tracker.close();
+    let _ = tokio::time::timeout(DRAIN, tracker.wait()).await;
+}
+
+/// Answers a refused connection with its reason, then closes it.
+async fn refuse(mut stream: TcpStream, why: Refused) {
+    let (status, text) = match why {
+        Refused::Connections | Refused::Rooms => (503, "Service Unavailable"),
+        _ => (429, "Too Many Requests"),
+    };
+    let body = serde_json::to_string(&ErrorBody::new(ErrorCode::LimitReached, why.to_string())).unwrap_or_default();
+    let response = format!(
+        "HTTP/1.1 {status} {text}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nRetry-After: 5\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(response.as_bytes())).await;
+}
+
+/// Raises the open-file limit to the hard limit; returns the soft limit now.
+pub fn raise_fd_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("cannot raise the open-file limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    }
+}
