@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one node.
-    Node(NodeArgs),
+    Node(Box<NodeArgs>),
     /// Make a cluster CA and a certificate per node for the mesh.
     Certs(CertsArgs),
     /// Run a local mesh of n1..nN (HTTP 8081.., mesh 9081..) for trying it out.
@@ -241,7 +241,7 @@ fn main() -> anyhow::Result<()> {
     meshchat::logs::init(cli.verbose);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = match cli.command {
-        Command::Node(args) => runtime.block_on(run_node(args)),
+        Command::Node(args) => runtime.block_on(run_node(*args)),
         Command::Certs(args) => certs(args),
         Command::Bench(args) => runtime.block_on(meshchat::bench::run(args)),
         Command::Client(args) => runtime.block_on(meshchat::client::terminal::run(args.name, args.room, args.nodes)),
