@@ -5,8 +5,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use meshchat::core::{CausalLog, Config, Effect, Input, RoomState, Snapshot, VectorIndex};
-use meshchat::mesh::proto::{self, LaneFrame};
+use meshchat::core::{CausalLog, Config, Effect, Input, RoomState, Signed, Snapshot, VectorIndex};
+use meshchat::mesh::proto::{self, LaneFrame, WireMsg};
 use meshchat::metrics::Metrics;
 use meshchat::store::{Store, Stored, Sync};
 use meshchat_shared::frames::{decode_client, encode};
@@ -35,7 +35,8 @@ fn frames(c: &mut Criterion) {
     g.finish();
 
     let batch: Vec<Message> = (1..=64).map(|s| msg("n1", s, &[("n2", 3)])).collect();
-    let frame = LaneFrame::Msgs { room: "general".into(), msgs: batch };
+    let msgs = batch.into_iter().map(|msg| WireMsg { msg, sig: Some(vec![7; 72]) }).collect();
+    let frame = LaneFrame::Msgs { room: "general".into(), msgs };
     let bytes = proto::encode(&frame).unwrap();
     let mut g = c.benchmark_group("mesh frames (64 messages)");
     g.throughput(Throughput::Elements(64));
@@ -56,7 +57,7 @@ fn replication(c: &mut Criterion) {
             || (CausalLog::new("general", "n1", RoomVector::new(), 0), msgs.clone()),
             |(mut core, msgs)| {
                 for m in msgs {
-                    black_box(core.receive(m).unwrap());
+                    black_box(core.receive(Signed { msg: m, proof: None }, u64::MAX / 2, 60_000).unwrap());
                 }
             },
             BatchSize::LargeInput,
@@ -67,7 +68,7 @@ fn replication(c: &mut Criterion) {
             || (CausalLog::new("general", "n1", RoomVector::new(), 0), msgs.iter().rev().cloned().collect::<Vec<_>>()),
             |(mut core, msgs)| {
                 for m in msgs {
-                    black_box(core.receive(m).unwrap());
+                    black_box(core.receive(Signed { msg: m, proof: None }, u64::MAX / 2, 60_000).unwrap());
                 }
             },
             BatchSize::LargeInput,
@@ -106,7 +107,7 @@ fn storage(c: &mut Criterion) {
                     for _ in 0..writers {
                         seq += 1;
                         let m = Arc::new(msg("n1", seq, &[]));
-                        waits.push(store.append(vec![Stored { msg: m, hidden: false }]).await.unwrap());
+                        waits.push(store.append(vec![Stored { msg: m, hidden: false, proof: None }]).await.unwrap());
                     }
                     for w in waits {
                         w.await.unwrap().unwrap();

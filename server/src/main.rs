@@ -160,6 +160,14 @@ struct NodeArgs {
     /// them): clients use the long poll and POST.
     #[arg(long)]
     no_websocket: bool,
+    /// A peer's message stamped further ahead of this node's clock than
+    /// this is refused until the clock catches up (it would drag every later
+    /// stamp into the future).
+    #[arg(long, default_value_t = 60_000)]
+    max_clock_drift_ms: u64,
+    /// For tests of clock skew: run this node's clock this far off the system's.
+    #[arg(long, default_value_t = 0, hide = true, allow_hyphen_values = true)]
+    clock_offset_ms: i64,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -292,6 +300,8 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.room.idle_after = Duration::from_millis(args.room_idle_ms.max(10));
     cfg.websocket = !args.no_websocket;
     args.limits.apply(&mut cfg);
+    cfg.room.core.max_drift_ms = args.max_clock_drift_ms;
+    meshchat::clock::set_offset_ms(args.clock_offset_ms);
     if !(0.0..=1.0).contains(&args.mesh_drop) {
         bail!("--mesh-drop must be between 0.0 and 1.0");
     }

@@ -62,6 +62,12 @@ pub struct Metrics {
     pub mesh_frames_in: Counter,
     pub mesh_frames_dropped: Counter,
     pub mesh_bytes_out: Counter,
+    /// Peer messages refused: malformed, or forwarded without a valid signature.
+    pub mesh_refused_msgs: Counter,
+    /// Peer messages refused for a stamp too far ahead of this clock.
+    pub clock_skew_refused: Counter,
+    /// Times this node's own clock jumped ahead and was not followed.
+    pub clock_jumps: Counter,
     pub mesh_bytes_in: Counter,
     /// Rooms with at least one message here.
     pub rooms: Gauge,
@@ -139,6 +145,24 @@ impl Metrics {
         metric("mesh_bytes_out_total", "counter", "Bytes of frames sent to peers.", c(&self.mesh_bytes_out));
         metric("mesh_bytes_in_total", "counter", "Bytes of frames received from peers.", c(&self.mesh_bytes_in));
         metric("rooms", "gauge", "Rooms with at least one message on this node.", g(&self.rooms));
+        metric(
+            "mesh_refused_messages_total",
+            "counter",
+            "Peer messages refused: malformed, or passed on without their origin's valid signature.",
+            c(&self.mesh_refused_msgs),
+        );
+        metric(
+            "clock_skew_refused_total",
+            "counter",
+            "Peer messages refused for a stamp too far ahead of this node's clock.",
+            c(&self.clock_skew_refused),
+        );
+        metric(
+            "clock_jumps_total",
+            "counter",
+            "Times this node's clock jumped ahead and was not followed.",
+            c(&self.clock_jumps),
+        );
         metric("peers", "gauge", "Configured peers.", peers as i128);
         metric("peers_up", "gauge", "Peers with a live mesh connection.", peers_up as i128);
         let _ = writeln!(out, "# HELP meshchat_errors_total Error frames and refused requests, by code.");

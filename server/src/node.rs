@@ -127,12 +127,22 @@ impl Node {
             metrics: metrics.clone(),
             config: cfg.room.clone(),
             broker: mesh.as_ref().map(|m| Arc::new(m.handle()) as Arc<dyn Broker>),
+            signer: mesh.as_ref().map(Mesh::signer),
             index: index.clone(),
+            refusals: std::sync::Mutex::new(crate::logs::EveryKey::new(Duration::from_secs(60))),
             shutdown: shutdown.clone(),
         });
+        // Certificates of nodes learned from peers in earlier runs.
+        let known_certs = if mesh.is_some() { store.node_certs().await? } else { Vec::new() };
         let mesh = mesh.map(|m| {
             let ae = cfg.mesh.as_ref().map(|c| (c.faults, c.anti_entropy));
             let (faults, anti_entropy) = ae.unwrap_or_default();
+            let book = m.book();
+            for (node, der) in &known_certs {
+                if let Err(e) = book.learn(node, der) {
+                    tracing::warn!(node, "a stored certificate is no longer trusted: {e}");
+                }
+            }
             m.start(MeshCtx {
                 me: cfg.id.clone(),
                 url: public_url.clone(),
@@ -143,6 +153,7 @@ impl Node {
                 index,
                 faults,
                 anti_entropy,
+                book: book.clone(),
                 shutdown: shutdown.clone(),
             })
         });

@@ -24,7 +24,7 @@ pub mod room;
 pub mod sync;
 
 pub use digest::VectorIndex;
-pub use log::{CausalLog, Rejected, preferred};
+pub use log::{CausalLog, MAX_PENDING, Proof, Rejected, Signed, preferred};
 pub use presence::{Change, Presence};
 pub use room::{CatchUp, Config, ConnId, Effect, Input, Out, ReqId, RoomState, Snapshot, Stored};
 pub use sync::{PeerSync, Range, SyncFrame, SyncOut, missing};

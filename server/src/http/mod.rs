@@ -72,6 +72,9 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let peers = app.cluster.peers();
     let up = peers.iter().filter(|p| p.up).count();
     app.metrics.rooms.set(app.hub.index().len() as i64);
+    let jumps = crate::clock::jumps();
+    let seen = app.metrics.clock_jumps.get();
+    app.metrics.clock_jumps.add(jumps.saturating_sub(seen));
     let text = app.metrics.render(&app.cluster.me().id, up, peers.len());
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text).into_response()
 }

@@ -20,6 +20,7 @@ pub mod faults;
 mod link;
 pub mod proto;
 mod session;
+pub mod sign;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -70,6 +71,8 @@ pub enum MeshError {
     SelfPeer(String),
     #[error("invalid peer id {0:?}: {1}")]
     BadPeer(String, meshchat_shared::Invalid),
+    #[error("signing key: {0}")]
+    Sign(#[from] sign::SignError),
 }
 
 /// What a link task is asked to do.
@@ -130,7 +133,7 @@ impl Broker for MeshHandle {
     fn publish(&self, room: &str, event: PeerEvent) {
         match event {
             // Encoded once for every peer.
-            PeerEvent::Messages(msgs) => match proto::encode_msgs(room, msgs.iter().map(|m| &**m)) {
+            PeerEvent::Messages(msgs) => match proto::encode_msgs(room, &msgs) {
                 Ok(frames) => {
                     for frame in frames {
                         self.broadcast(|| PeerCmd::Lane { room: room.to_owned(), job: LaneJob::Frame(frame.clone()) });
@@ -164,6 +167,8 @@ pub(crate) struct MeshCtx {
     pub index: Arc<RoomIndex>,
     pub faults: Faults,
     pub anti_entropy: Duration,
+    /// Certificates of the mesh's nodes: what forwarded messages are checked with.
+    pub book: Arc<sign::CertBook>,
     pub shutdown: CancellationToken,
 }
 
@@ -174,6 +179,8 @@ pub struct Mesh {
     config: MeshConfig,
     handle: MeshHandle,
     queues: BTreeMap<String, mpsc::Receiver<(Instant, PeerCmd)>>,
+    signer: Arc<sign::Signer>,
+    book: Arc<sign::CertBook>,
 }
 
 impl Mesh {
@@ -188,6 +195,11 @@ impl Mesh {
         let identity = tls::Identity::load(&config.certs, me)?;
         let server = tls::server_config(&identity)?;
         let client = tls::client_config(&identity)?;
+        let signer = Arc::new(sign::Signer::new(&identity)?);
+        let book = Arc::new(sign::CertBook::new(identity.ca.clone()));
+        if let Some(own) = identity.chain.first() {
+            book.learn(me, own)?;
+        }
         let endpoint = quinn::Endpoint::server(server, config.listen).map_err(|e| MeshError::Bind(config.listen, e))?;
         let mut peers = BTreeMap::new();
         let mut queues = BTreeMap::new();
@@ -197,11 +209,21 @@ impl Mesh {
             queues.insert(p.id.clone(), rx);
         }
         let handle = MeshHandle { inner: Arc::new(HandleInner { peers, metrics }) };
-        Ok(Mesh { endpoint, client, config, handle, queues })
+        Ok(Mesh { endpoint, client, config, handle, queues, signer, book })
     }
 
     pub fn handle(&self) -> MeshHandle {
         self.handle.clone()
+    }
+
+    /// Signs this node's messages with its certificate's key.
+    pub fn signer(&self) -> Arc<dyn crate::room::Sign> {
+        self.signer.clone()
+    }
+
+    /// The certificates of the mesh's nodes, this one's among them.
+    pub fn book(&self) -> Arc<sign::CertBook> {
+        self.book.clone()
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::core::{Range, SyncFrame};
+use crate::core::{Range, Signed, SyncFrame};
 
 /// The mesh protocol version, also in ALPN (`meshchat-mesh/2`).
 pub const MESH_VERSION: u32 = 2;
@@ -54,12 +54,34 @@ pub enum Control {
         room: String,
         name: String,
     },
+    /// Certificates of the mesh's nodes I know (sent on connect): with them
+    /// you can check the signatures of messages I pass on from any origin.
+    Certs(Vec<(String, Vec<u8>)>),
 }
 
 /// A lane: messages of any room, each frame naming its room.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LaneFrame {
-    Msgs { room: String, msgs: Vec<Message> },
+    Msgs { room: String, msgs: Vec<WireMsg> },
+}
+
+/// A message on a lane, with its origin's signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireMsg {
+    pub msg: Message,
+    pub sig: Option<Vec<u8>>,
+}
+
+impl From<WireMsg> for Signed {
+    fn from(w: WireMsg) -> Signed {
+        Signed { msg: w.msg, proof: w.sig.map(Into::into) }
+    }
+}
+
+impl From<&Signed> for WireMsg {
+    fn from(s: &Signed) -> WireMsg {
+        WireMsg { msg: s.msg.clone(), sig: s.proof.as_deref().map(<[u8]>::to_vec) }
+    }
 }
 
 /// A lane frame stays under this many bytes (estimated), a quarter of the cap.
@@ -68,19 +90,21 @@ const MSGS_FRAME_BYTES: usize = MAX_FRAME / 4;
 /// `Msgs` frames for a run of a room's messages: at most
 /// [`MSGS_PER_FRAME`] messages and about [`MSGS_FRAME_BYTES`] each, so
 /// that no frame nears the cap whatever the bodies and vectors.
-pub fn encode_msgs<'a>(room: &str, msgs: impl IntoIterator<Item = &'a Message>) -> Result<Vec<Bytes>, ProtoError> {
+pub fn encode_msgs<'a>(room: &str, msgs: impl IntoIterator<Item = &'a Signed>) -> Result<Vec<Bytes>, ProtoError> {
     let mut frames = Vec::new();
-    let mut chunk: Vec<Message> = Vec::new();
+    let mut chunk: Vec<WireMsg> = Vec::new();
     let mut bytes = 0;
-    for m in msgs {
-        let size =
-            128 + m.id.len() + m.author.len() + m.body.len() + m.vc.iter().map(|(o, _)| o.len() + 11).sum::<usize>();
+    for s in msgs {
+        let m = &s.msg;
+        let sig = s.proof.as_ref().map_or(0, |p| p.len());
+        let vc: usize = m.vc.iter().map(|(o, _)| o.len() + 11).sum();
+        let size = 128 + sig + m.id.len() + m.author.len() + m.body.len() + vc;
         if !chunk.is_empty() && (chunk.len() == MSGS_PER_FRAME || bytes + size > MSGS_FRAME_BYTES) {
             frames.push(encode(&LaneFrame::Msgs { room: room.to_owned(), msgs: std::mem::take(&mut chunk) })?);
             bytes = 0;
         }
         bytes += size;
-        chunk.push(m.clone());
+        chunk.push(WireMsg::from(s));
     }
     if !chunk.is_empty() {
         frames.push(encode(&LaneFrame::Msgs { room: room.to_owned(), msgs: chunk })?);
@@ -142,6 +166,10 @@ pub async fn read_frame<T: DeserializeOwned>(recv: &mut quinn::RecvStream) -> Re
 mod tests {
     use super::*;
 
+    fn signed(seq: u64) -> Signed {
+        Signed { msg: msg(seq), proof: Some(vec![7u8; 72].into()) }
+    }
+
     fn msg(seq: u64) -> Message {
         Message {
             id: format!("id-{seq}"),
@@ -165,19 +193,21 @@ mod tests {
         round_trip(Control::Sync(SyncFrame::Root { root: 42 }));
         round_trip(Control::Want { room: "r".into(), ranges: vec![Range { origin: "n2".into(), after: 3, upto: 9 }] });
         round_trip(Control::PresenceSnapshot(vec![("r".into(), vec!["alice".into()])]));
-        round_trip(LaneFrame::Msgs { room: "general".into(), msgs: (1..=MSGS_PER_FRAME as u64).map(msg).collect() });
+        let msgs = (1..=MSGS_PER_FRAME as u64).map(|s| WireMsg::from(&signed(s))).collect();
+        round_trip(LaneFrame::Msgs { room: "general".into(), msgs });
+        round_trip(Control::Certs(vec![("n2".into(), vec![1, 2, 3])]));
         round_trip(Control::Sync(SyncFrame::Groups { hashes: vec![u64::MAX; crate::core::digest::GROUPS] }));
     }
 
     #[test]
     fn compact_and_bounded() {
-        let one = encode(&LaneFrame::Msgs { room: "general".into(), msgs: vec![msg(1)] }).unwrap();
+        let one = encode(&LaneFrame::Msgs { room: "general".into(), msgs: vec![WireMsg::from(&signed(1))] }).unwrap();
         let json = serde_json::to_string(&msg(1)).unwrap();
-        assert!(one.len() < json.len(), "postcard {} vs JSON {}", one.len(), json.len());
+        assert!(one.len() < json.len() + 80, "postcard {} vs JSON {} (+ a 72-byte signature)", one.len(), json.len());
         // The largest possible messages are split over frames under the cap.
-        let mut big = msg(1);
-        big.body = "🦀".repeat(4000);
-        big.vc = (0..32).map(|i| (format!("{:a>32}", i), u64::MAX)).collect();
+        let mut big = signed(1);
+        big.msg.body = "🦀".repeat(4000);
+        big.msg.vc = (0..32).map(|i| (format!("{:a>32}", i), u64::MAX)).collect();
         let frames = encode_msgs(&"r".repeat(48), &vec![big; 1000]).unwrap();
         assert!(frames.len() > 1000 / MSGS_PER_FRAME);
         let mut count = 0;
@@ -187,7 +217,7 @@ mod tests {
             count += msgs.len();
         }
         assert_eq!(count, 1000);
-        let small = encode_msgs("r", &(1..=130).map(msg).collect::<Vec<_>>()).unwrap();
+        let small = encode_msgs("r", &(1..=130).map(signed).collect::<Vec<_>>()).unwrap();
         assert_eq!(small.len(), 3, "64 + 64 + 2");
     }
 

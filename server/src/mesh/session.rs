@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::link::{Dialer, Established, code};
 use super::proto::{self, Control, LANES, LaneFrame, lane_of};
 use super::{LaneJob, MeshCtx, PeerCmd};
-use crate::core::{Range, SyncFrame, SyncOut};
+use crate::core::{Range, Signed, SyncFrame, SyncOut};
 use crate::room::RoomCmd;
 
 /// Frames queued per outgoing stream before live ones are dropped.
@@ -49,6 +49,10 @@ struct Shared {
     fetching: Mutex<HashSet<String>>,
     /// Rooms where the peer has reported names online.
     reported: Mutex<BTreeSet<String>>,
+    /// When the peer last asked for each room's gaps.
+    wanted: Mutex<std::collections::HashMap<String, Instant>>,
+    /// Refusals of its messages, logged at most once a minute.
+    forged: Mutex<crate::logs::Every>,
     sync_in: mpsc::Sender<SyncFrame>,
     cancel: CancellationToken,
 }
@@ -73,9 +77,20 @@ impl Session {
             lanes: Mutex::new(vec![None; LANES]),
             fetching: Mutex::new(HashSet::new()),
             reported: Mutex::new(BTreeSet::new()),
+            wanted: Mutex::new(std::collections::HashMap::new()),
+            forged: Mutex::new(crate::logs::Every::new(std::time::Duration::from_secs(60))),
             sync_in,
             cancel,
         });
+        // The peer's certificate, as its TLS handshake proved it; then every
+        // certificate this node knows, so the peer can check what it passes on.
+        if let Some(leaf) = super::tls::peer_leaf(&shared.conn) {
+            shared.learn_cert(&shared.peer.clone(), &leaf);
+        }
+        match proto::encode(&Control::Certs(shared.ctx.book.all())) {
+            Ok(bytes) => shared.send_control(Instant::now(), bytes),
+            Err(e) => tracing::error!(error = %e, "cannot encode certificates"),
+        }
         shared.spawn(write_control(shared.clone(), send, control_rx));
         shared.spawn(read_control(shared.clone(), recv));
         shared.spawn(accept_lanes(shared.clone()));
@@ -170,6 +185,18 @@ impl Shared {
                 _ = task => {}
             }
         });
+    }
+
+    /// Trusts a node's certificate (checked against the CA) and keeps it.
+    fn learn_cert(&self, node: &str, der: &[u8]) {
+        if limits::validate_node_id(node).is_err() {
+            return;
+        }
+        match self.ctx.book.learn(node, der) {
+            Ok(true) => self.ctx.store.keep_node_cert(node, der),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(peer = %self.peer, node, "refused a certificate: {e}"),
+        }
     }
 
     fn send_control(&self, queued: Instant, bytes: Bytes) {
@@ -267,8 +294,13 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
         // Backpressure: a peer that floods sync frames waits for the link.
         Control::Sync(f) => return shared.sync_in.send(f).await.is_ok(),
         Control::Want { room, ranges } => {
-            if limits::validate_room(&room).is_ok() {
+            if let Some(ranges) = clamp_want(shared, &room, ranges) {
                 shared.lane_job(&room, Instant::now(), LaneJob::Fetch(ranges));
+            }
+        }
+        Control::Certs(certs) => {
+            for (node, der) in certs.iter().take(MAX_CERTS) {
+                shared.learn_cert(node, der);
             }
         }
         Control::Presence { room, name, online } => {
@@ -335,6 +367,44 @@ async fn write_lane(shared: Arc<Shared>, lane: usize, mut rx: mpsc::Receiver<Lan
     lock(&shared.lanes)[lane] = None;
 }
 
+/// Certificates taken from one `Certs` frame, at most.
+const MAX_CERTS: usize = 1024;
+/// Messages one `Want` may ask for, at most (it asks again for more).
+const MAX_WANT: u64 = 5_000;
+/// A peer may ask for one room's gaps this often, at most.
+const WANT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A peer's `Want`, cut down to what this node holds and may send now:
+/// ranges within the room's vector, at most [`MAX_WANT`] messages, and not
+/// again for the same room within [`WANT_EVERY`].
+fn clamp_want(shared: &Shared, room: &str, ranges: Vec<Range>) -> Option<Vec<Range>> {
+    if limits::validate_room(room).is_err() {
+        return None;
+    }
+    let ours = shared.ctx.index.vector(room)?;
+    {
+        let mut asked = lock(&shared.wanted);
+        let now = Instant::now();
+        if asked.get(room).is_some_and(|t| now.duration_since(*t) < WANT_EVERY) {
+            return None;
+        }
+        if asked.len() > 10_000 {
+            asked.retain(|_, t| now.duration_since(*t) < WANT_EVERY);
+        }
+        asked.insert(room.to_owned(), now);
+    }
+    let mut budget = MAX_WANT;
+    let mut out = Vec::new();
+    for r in ranges {
+        let upto = r.upto.min(ours.get(&r.origin)).min(r.after.saturating_add(budget));
+        if upto > r.after && budget > 0 {
+            budget -= upto - r.after;
+            out.push(Range { origin: r.origin, after: r.after, upto });
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 async fn send_ranges(
     shared: &Shared,
     room: &str,
@@ -346,8 +416,7 @@ async fn send_ranges(
         let mut after = r.after;
         while after < r.upto {
             let upto = r.upto.min(after + FETCH_PAGE);
-            // Hidden duplicates too: every seq of every origin must arrive.
-            let msgs = match shared.ctx.store.range(room, &r.origin, after, upto, true).await {
+            let msgs = match shared.ctx.store.range(room, &r.origin, after, upto).await {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(room, error = %e, "cannot read a range to send");
@@ -357,7 +426,7 @@ async fn send_ranges(
             if msgs.is_empty() {
                 break;
             }
-            after = msgs.last().map_or(upto, |m| m.seq);
+            after = msgs.last().map_or(upto, |m| m.msg.seq);
             let Ok(frames) = proto::encode_msgs(room, &msgs) else { continue };
             for frame in frames {
                 if !shared.write(send, &frame, Instant::now(), last).await {
@@ -389,9 +458,14 @@ async fn read_lane(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
                     tracing::warn!(peer = %shared.peer, "messages for an invalid room name; dropped");
                     continue;
                 }
-                let (good, bad): (Vec<Message>, Vec<Message>) = msgs.into_iter().partition(|m| well_formed(m, &room));
+                let (good, bad): (Vec<Signed>, Vec<Signed>) =
+                    msgs.into_iter().map(Signed::from).partition(|m| admissible(&shared, m, &room));
                 if !bad.is_empty() {
-                    tracing::warn!(peer = %shared.peer, room, count = bad.len(), "dropped malformed messages");
+                    shared.ctx.metrics.mesh_refused_msgs.add(bad.len() as u64);
+                    if lock(&shared.forged).due() {
+                        let why = "malformed, or of another origin without that origin's valid signature";
+                        tracing::warn!(peer = %shared.peer, room, count = bad.len(), "refused messages: {why}");
+                    }
                 }
                 if good.is_empty() {
                     continue;
@@ -414,6 +488,12 @@ async fn read_lane(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
             }
         }
     }
+}
+
+/// A peer may send its own messages (the TLS handshake proved who it is)
+/// and pass on others' that carry their origin's valid signature.
+fn admissible(shared: &Shared, m: &Signed, room: &str) -> bool {
+    well_formed(&m.msg, room) && (m.msg.origin == shared.peer || shared.ctx.book.verify(&m.msg, &m.proof).is_ok())
 }
 
 /// A message from a peer obeys the same rules as one from a client.

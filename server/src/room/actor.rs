@@ -6,14 +6,14 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use meshchat_shared::frames::encode;
-use meshchat_shared::{ErrorCode, ServerFrame};
+use meshchat_shared::{ErrorCode, Message, ServerFrame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::{AckTo, CatchUp, Hub, PeerEvent, RoomCmd, RoomCtx, RoomHandle, RoomStatus};
 use crate::clock::now_ms;
 use crate::conn::{ConnHandle, ConnId, Frame};
-use crate::core::{Effect, Input, Out, ReqId, RoomState};
+use crate::core::{Effect, Input, Out, Proof, Rejected, ReqId, RoomState, Signed};
 use crate::store::StoreError;
 
 pub(super) fn spawn(name: Arc<str>, ctx: Arc<RoomCtx>, hub: Weak<Hub>) -> RoomHandle {
@@ -56,6 +56,9 @@ struct Actor {
     results: mpsc::UnboundedReceiver<Input>,
     /// Inputs produced while carrying out effects, fed next.
     inputs: VecDeque<Input>,
+    /// Signatures of this node's messages, from their append to their push
+    /// to peers.
+    proofs: HashMap<u64, Proof>,
     status: watch::Sender<RoomStatus>,
 }
 
@@ -90,6 +93,7 @@ impl Actor {
             results_tx,
             results,
             inputs: VecDeque::new(),
+            proofs: HashMap::new(),
             status,
         }
     }
@@ -208,10 +212,16 @@ impl Actor {
 
     async fn effect(&mut self, effect: Effect) {
         match effect {
-            Effect::Append { batch, msgs } => {
-                for s in &msgs {
+            Effect::Append { batch, mut msgs } => {
+                for s in &mut msgs {
                     if *s.msg.origin == *self.ctx.node {
                         self.ctx.metrics.messages_accepted.inc();
+                        if s.proof.is_none()
+                            && let Some(signer) = &self.ctx.signer
+                        {
+                            s.proof = signer.sign(&s.msg);
+                            self.proofs.insert(s.msg.seq, s.proof.clone());
+                        }
                     } else {
                         self.ctx.metrics.messages_replicated_in.inc();
                     }
@@ -273,7 +283,13 @@ impl Actor {
                 }
             }
             Effect::Deliver { to, out } => self.deliver(&to, out),
-            Effect::Replicate(msgs) => self.publish(PeerEvent::Messages(msgs)),
+            Effect::Replicate(msgs) => {
+                let signed = msgs
+                    .into_iter()
+                    .map(|m| Signed { proof: self.proofs.remove(&m.seq).flatten(), msg: Message::clone(&m) })
+                    .collect();
+                self.publish(PeerEvent::Messages(signed));
+            }
             Effect::Want { peer, ranges } => self.publish(PeerEvent::Want { peer, ranges }),
             Effect::AnnouncePresence { name, online } => {
                 // A node that is stopping says goodbye instead: its users are
@@ -289,7 +305,14 @@ impl Actor {
                 self.status.send_replace(RoomStatus { vector, online });
             }
             Effect::Rejected { from, reason } => {
-                tracing::warn!(room = %self.name, peer = %from, "refused a replicated message: {reason}");
+                if matches!(reason, Rejected::Future { .. }) {
+                    self.ctx.metrics.clock_skew_refused.inc();
+                }
+                // Once a minute per peer: a peer gone wrong must not flood the log.
+                let due = self.ctx.refusals.lock().map(|mut r| r.due(&from)).unwrap_or(None);
+                if let Some(held) = due {
+                    tracing::warn!(room = %self.name, peer = %from, held, "refused a replicated message: {reason}");
+                }
             }
         }
     }

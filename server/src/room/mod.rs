@@ -22,7 +22,7 @@ use meshchat_shared::{ErrorCode, Message, RoomVector};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use broker::{Broker, PeerEvent};
+pub use broker::{Broker, PeerEvent, Sign};
 pub use index::RoomIndex;
 
 use crate::conn::{ConnHandle, ConnId};
@@ -79,7 +79,7 @@ pub enum RoomCmd {
     /// Messages replicated from a peer.
     Remote {
         from: Arc<str>,
-        msgs: Vec<Message>,
+        msgs: Vec<crate::core::Signed>,
     },
     /// Every name online on a peer in this room.
     PeerPresence {
@@ -174,7 +174,11 @@ pub struct RoomCtx {
     pub config: RoomConfig,
     /// `None` for a node without peers.
     pub broker: Option<Arc<dyn Broker>>,
+    /// Signs this node's messages; `None` for a node without peers.
+    pub signer: Option<Arc<dyn Sign>>,
     pub index: Arc<RoomIndex>,
+    /// Refused peer messages, logged once a minute per peer.
+    pub refusals: Mutex<crate::logs::EveryKey<Arc<str>>>,
     /// Cancelled when the node stops.
     pub shutdown: CancellationToken,
 }

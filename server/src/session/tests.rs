@@ -65,6 +65,8 @@ impl Harness {
             metrics: metrics.clone(),
             config: RoomConfig::default(),
             broker: None,
+            signer: None,
+            refusals: std::sync::Mutex::new(crate::logs::EveryKey::new(Duration::from_secs(60))),
             index: Arc::new(crate::room::RoomIndex::default()),
             shutdown: shutdown.clone(),
         });

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use schema::Sync;
 use writer::WriteOp;
 
-use crate::core::VectorIndex;
+use crate::core::{Signed, VectorIndex};
 pub use crate::core::{Snapshot as RoomSnapshot, Stored, idem_hash};
 
 use crate::metrics::Metrics;
@@ -238,19 +238,40 @@ impl Store {
         .await
     }
 
-    /// Messages of `origin` with `after < seq <= upto`, ascending; hidden
-    /// copies included when `with_hidden` (the mesh needs them, clients
-    /// not). Read in the peers' lane.
-    pub async fn range(
-        &self,
-        room: &str,
-        origin: &str,
-        after: u64,
-        upto: u64,
-        with_hidden: bool,
-    ) -> Result<Vec<Message>, StoreError> {
+    /// Messages of `origin` with `after < seq <= upto`, ascending, with
+    /// their signatures, hidden copies too: what a peer is sent (every seq
+    /// of every origin must arrive). Read in the peers' lane.
+    pub async fn range(&self, room: &str, origin: &str, after: u64, upto: u64) -> Result<Vec<Signed>, StoreError> {
         let (room, origin) = (room.to_owned(), origin.to_owned());
-        self.read_for_peer(move |c| range_sync(c, &room, &origin, after, upto, with_hidden)).await
+        self.read_for_peer(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {}, sig FROM messages WHERE room = ?1 AND origin = ?2 AND seq > ?3 AND seq <= ?4 ORDER BY seq",
+                schema::COLUMNS
+            ))?;
+            let rows = st.query_map(params![room, origin, after as i64, upto as i64], |r| {
+                let sig: Option<Vec<u8>> = r.get(8)?;
+                Ok(Signed { msg: schema::message_from_row(r)?, proof: sig.map(Into::into) })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Certificates of other nodes learned from peers.
+    pub async fn node_certs(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT node, der FROM node_certs ORDER BY node")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Keeps a certificate learned from a peer (already checked).
+    pub fn keep_node_cert(&self, node: &str, der: &[u8]) {
+        if let Ok(w) = self.writer() {
+            let _ = w.try_send(WriteOp::NodeCert { node: node.to_owned(), der: der.to_vec() });
+        }
     }
 
     /// The first `limit` visible messages that `since` does not cover and
@@ -415,23 +436,6 @@ fn range_limited(
     ))?;
     let rows =
         st.query_map(params![room, origin, after as i64, upto as i64, limit as i64], schema::message_from_row)?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-fn range_sync(
-    c: &Connection,
-    room: &str,
-    origin: &str,
-    after: u64,
-    upto: u64,
-    with_hidden: bool,
-) -> Result<Vec<Message>, StoreError> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {} FROM messages WHERE room = ?1 AND origin = ?2 AND seq > ?3 AND seq <= ?4
-         AND (hidden = 0 OR ?5) ORDER BY seq",
-        schema::COLUMNS
-    ))?;
-    let rows = st.query_map(params![room, origin, after as i64, upto as i64, with_hidden], schema::message_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 

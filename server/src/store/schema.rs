@@ -6,7 +6,7 @@ use rusqlite::{Connection, Row};
 use super::StoreError;
 
 /// Bumped when the schema changes; `migrate` upgrades older databases.
-const SCHEMA_VERSION: &str = "2";
+const SCHEMA_VERSION: &str = "3";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -23,12 +23,19 @@ CREATE TABLE IF NOT EXISTS messages (
     hidden INTEGER NOT NULL DEFAULT 0,
     -- idem_hash(author, id): a small integer index instead of two text columns.
     idem   INTEGER NOT NULL DEFAULT 0,
+    -- The origin's signature, so any node can pass the message on verifiably
+    -- (NULL for messages stored before version 3).
+    sig    BLOB,
     UNIQUE (room, origin, seq)
 );
 CREATE INDEX IF NOT EXISTS messages_order ON messages (room, ts, origin, seq);
 CREATE TABLE IF NOT EXISTS rooms (
     room     TEXT PRIMARY KEY,
     messages INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_certs (
+    node TEXT PRIMARY KEY,
+    der  BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -83,7 +90,11 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
         }
         Some(v) if v == SCHEMA_VERSION => {}
-        Some(v) if v == "1" => upgrade_from_1(conn)?,
+        Some(v) if v == "1" => {
+            upgrade_from_1(conn)?;
+            upgrade_from_2(conn)?;
+        }
+        Some(v) if v == "2" => upgrade_from_2(conn)?,
         Some(v) => {
             return Err(StoreError::Incompatible(format!("schema version {v}, expected {SCHEMA_VERSION}")));
         }
@@ -121,6 +132,15 @@ fn upgrade_from_1(conn: &Connection) -> Result<(), StoreError> {
         "DROP INDEX IF EXISTS messages_idem;
          UPDATE meta SET value = '2' WHERE key = 'schema';",
     )?;
+    Ok(())
+}
+
+/// Version 3 keeps each message's signature.
+fn upgrade_from_2(conn: &Connection) -> Result<(), StoreError> {
+    if conn.prepare("SELECT sig FROM messages LIMIT 0").is_err() {
+        conn.execute_batch("ALTER TABLE messages ADD COLUMN sig BLOB")?;
+    }
+    conn.execute_batch("UPDATE meta SET value = '3' WHERE key = 'schema';")?;
     Ok(())
 }
 

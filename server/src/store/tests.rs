@@ -19,7 +19,7 @@ fn open(dir: &Path, node: &str) -> Store {
 }
 
 async fn put(store: &Store, msgs: Vec<Message>) {
-    let stored = msgs.into_iter().map(|m| Stored { msg: Arc::new(m), hidden: false }).collect();
+    let stored = msgs.into_iter().map(|m| Stored { msg: Arc::new(m), hidden: false, proof: None }).collect();
     store.append(stored).await.unwrap().await.unwrap().unwrap();
 }
 
@@ -58,7 +58,7 @@ async fn duplicate_inserts_are_ignored_and_counted_once() {
     put(&store, vec![msg("r", "n2", 1, 10, "a")]).await;
     put(&store, vec![msg("r", "n2", 1, 10, "a")]).await;
     assert_eq!(store.rooms().await.unwrap(), vec![("r".to_string(), 1)]);
-    assert_eq!(store.range("r", "n2", 0, 10, false).await.unwrap().len(), 1);
+    assert_eq!(store.range("r", "n2", 0, 10).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -115,10 +115,19 @@ async fn hidden_copies_stay_for_the_mesh_but_not_for_clients() {
     let store = open(dir.path(), "n1");
     put(&store, vec![msg("r", "n1", 1, 10, "same")]).await;
     let copy = msg("r", "n2", 1, 11, "same");
-    store.append(vec![Stored { msg: Arc::new(copy), hidden: true }]).await.unwrap().await.unwrap().unwrap();
+    store
+        .append(vec![Stored { msg: Arc::new(copy), hidden: true, proof: Some(vec![1, 2, 3].into()) }])
+        .await
+        .unwrap()
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.history("r", None, 50).await.unwrap().0.len(), 1);
-    assert_eq!(store.range("r", "n2", 0, 1, true).await.unwrap().len(), 1);
-    assert_eq!(store.range("r", "n2", 0, 1, false).await.unwrap().len(), 0);
+    let for_peers = store.range("r", "n2", 0, 1).await.unwrap();
+    assert_eq!(for_peers.len(), 1, "peers get hidden copies too");
+    assert_eq!(for_peers[0].proof.as_deref(), Some(&[1u8, 2, 3][..]), "with their signature");
+    let for_clients = store.missing_page("r", RoomVector::new(), [("n2", 1)].into_iter().collect(), 10).await.unwrap();
+    assert!(for_clients.is_empty());
     assert_eq!(store.find("r", "alice", "same").await.unwrap().unwrap().origin, "n1");
     assert_eq!(store.rooms().await.unwrap(), vec![("r".to_string(), 1)]);
     // Hiding the visible one later (a better copy arrived) updates the count.

@@ -25,6 +25,8 @@ pub enum WriteOp {
     Hide { room: String, origin: String, seq: u64 },
     /// Record that a room exists (someone joined it).
     Touch { room: String },
+    /// Keep another node's certificate.
+    NodeCert { node: String, der: Vec<u8> },
     /// Fires once everything queued before it is committed.
     Barrier { done: oneshot::Sender<()> },
 }
@@ -81,7 +83,7 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<M
                 WriteOp::Barrier { done } => {
                     let _ = done.send(());
                 }
-                WriteOp::Hide { .. } | WriteOp::Touch { .. } => {}
+                WriteOp::Hide { .. } | WriteOp::Touch { .. } | WriteOp::NodeCert { .. } => {}
             }
         }
         // After the acks: those waiting on this batch do not wait for this.
@@ -114,8 +116,8 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
     let mut counts: HashMap<&str, i64> = HashMap::new();
     {
         let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO messages (room, id, author, body, origin, seq, ts, vc, hidden, idem)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT OR IGNORE INTO messages (room, id, author, body, origin, seq, ts, vc, hidden, idem, sig)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let mut count = tx.prepare_cached(
             "INSERT INTO rooms (room, messages) VALUES (?1, ?2)
@@ -127,7 +129,7 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
         for op in batch {
             match op {
                 WriteOp::Append { msgs, .. } => {
-                    for Stored { msg: m, hidden } in msgs {
+                    for Stored { msg: m, hidden, proof } in msgs {
                         let vc = serde_json::to_string(&m.vc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         let idem = super::idem_hash(&m.author, &m.id) as i64;
                         let added = insert.execute(params![
@@ -140,7 +142,8 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                             m.ts as i64,
                             vc,
                             *hidden,
-                            idem
+                            idem,
+                            proof.as_deref()
                         ])?;
                         if added == 1 && !hidden {
                             *counts.entry(m.room.as_str()).or_default() += 1;
@@ -154,6 +157,9 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                 }
                 WriteOp::Touch { room } => {
                     counts.entry(room.as_str()).or_default();
+                }
+                WriteOp::NodeCert { node, der } => {
+                    tx.execute("INSERT OR REPLACE INTO node_certs (node, der) VALUES (?1, ?2)", params![node, der])?;
                 }
                 WriteOp::Barrier { .. } => {}
             }

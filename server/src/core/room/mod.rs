@@ -29,7 +29,7 @@ use std::sync::Arc;
 use meshchat_shared::{ErrorCode, Message, RoomVector};
 
 use super::cache::RecentCache;
-use super::log::{CausalLog, Rejected};
+use super::log::{CausalLog, Proof, Rejected, Signed};
 use super::presence::Presence;
 use super::sync::Range;
 
@@ -56,11 +56,22 @@ pub struct Config {
     /// Messages per page of a catch-up read from the store: a backlog goes
     /// out a page at a time, each when the connection has drained the last.
     pub page: usize,
+    /// A peer's message stamped further ahead of this node's clock than
+    /// this is refused (it would drag every later stamp into the future).
+    pub max_drift_ms: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { cache: 256, catchup_limit: 1000, grace_ms: 5_000, want_every_ms: 250, buffer_limit: 1000, page: 200 }
+        Config {
+            cache: 256,
+            catchup_limit: 1000,
+            grace_ms: 5_000,
+            want_every_ms: 250,
+            buffer_limit: 1000,
+            page: 200,
+            max_drift_ms: 60_000,
+        }
     }
 }
 
@@ -84,6 +95,9 @@ pub struct Stored {
     /// The losing copy of a key two nodes accepted: kept so the origin's log
     /// stays gapless, never shown.
     pub hidden: bool,
+    /// Its origin's signature (this node's own messages are signed by the
+    /// shell as it stores them).
+    pub proof: Proof,
 }
 
 /// A catch-up: what `since` lacks, for joins and the long poll.
@@ -126,7 +140,7 @@ pub enum Input {
     /// Messages replicated from a peer.
     Remote {
         from: Arc<str>,
-        msgs: Vec<Message>,
+        msgs: Vec<Signed>,
     },
     /// The store committed (or failed) a batch of [`Effect::Append`].
     Committed {
@@ -312,14 +326,14 @@ enum Parked {
     /// A local send whose key's hash is known: is it a repeat?
     Send { waiter: Waiter, author: Arc<str>, id: String, body: String },
     /// A delivered remote message whose key's hash is known: a duplicate?
-    Remote(Arc<Message>),
+    Remote(Arc<Message>, Proof),
 }
 
 /// An input that came while a lookup was outstanding, kept in order.
 #[derive(Debug)]
 enum Held {
     Send(Waiter, Arc<str>, String, String),
-    Remote(Arc<str>, Vec<Message>),
+    Remote(Arc<str>, Vec<Signed>),
 }
 
 /// Who asked for a read.
@@ -358,7 +372,7 @@ pub struct RoomState {
     /// When a gap was last asked of a peer.
     last_want: Option<u64>,
     /// Delivered by the log, waiting to be admitted to a batch.
-    ready: VecDeque<Message>,
+    ready: VecDeque<Signed>,
     /// The store lookup outstanding and what waits for it.
     parked: Option<(u64, Parked)>,
     /// Sends and remote batches that came while a lookup was outstanding.

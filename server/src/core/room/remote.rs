@@ -3,15 +3,13 @@
 
 use std::sync::Arc;
 
-use meshchat_shared::Message;
-
-use super::{Effect, Parked, RoomState, Stored};
+use super::{Effect, Parked, RoomState, Signed, Stored};
 use crate::core::idem_hash;
 
 impl RoomState {
-    pub(super) fn on_remote(&mut self, from: Arc<str>, msgs: Vec<Message>, now_ms: u64) {
+    pub(super) fn on_remote(&mut self, from: Arc<str>, msgs: Vec<Signed>, now_ms: u64) {
         for m in msgs {
-            match self.log.receive(m) {
+            match self.log.receive(m, now_ms, self.config.max_drift_ms) {
                 Ok(deliverable) => self.ready.extend(deliverable),
                 Err(reason) => self.emit(Effect::Rejected { from: from.clone(), reason }),
             }
@@ -24,23 +22,23 @@ impl RoomState {
     /// one needs the store to tell whether it duplicates a key.
     pub(super) fn admit_ready(&mut self) {
         while self.parked.is_none() {
-            let Some(m) = self.ready.pop_front() else { break };
+            let Some(Signed { msg, proof }) = self.ready.pop_front() else { break };
             if self.broken {
                 continue;
             }
-            let msg = Arc::new(m);
+            let msg = Arc::new(msg);
             if self.ids.insert(idem_hash(&msg.author, &msg.id)) {
                 let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
                 self.uncommitted.insert(key, msg.clone());
-                self.building.push(Stored { msg, hidden: false });
+                self.building.push(Stored { msg, hidden: false, proof });
                 continue;
             }
             match self.visible_in_memory(&msg.author, &msg.id) {
-                Some(existing) => self.resolve(msg, Some(existing)),
+                Some(existing) => self.resolve(msg, proof, Some(existing)),
                 None => {
                     let lookup = self.next_id();
                     self.emit(Effect::Lookup { lookup, author: msg.author.as_str().into(), id: msg.id.clone() });
-                    self.parked = Some((lookup, Parked::Remote(msg)));
+                    self.parked = Some((lookup, Parked::Remote(msg, proof)));
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use meshchat_shared::{ErrorCode, Message};
 
-use super::{Batch, ConnId, Effect, Out, Parked, RoomState, Stored, Waiter};
+use super::{Batch, ConnId, Effect, Out, Parked, Proof, RoomState, Stored, Waiter};
 use crate::core::idem_hash;
 
 impl RoomState {
@@ -39,7 +39,7 @@ impl RoomState {
         let key = (author, id);
         self.uncommitted.insert(key.clone(), msg.clone());
         self.inflight.insert(key, vec![waiter]);
-        self.building.push(Stored { msg, hidden: false });
+        self.building.push(Stored { msg, hidden: false, proof: None });
     }
 
     /// The visible copy of a key among messages in flight or cached.
@@ -62,10 +62,10 @@ impl RoomState {
                 Ok(None) => self.accept(waiter, author, id, body, now_ms),
                 Err(()) => self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::Unavailable }),
             },
-            Parked::Remote(msg) => {
+            Parked::Remote(msg, proof) => {
                 // A store that cannot say keeps both visible rather than
                 // stalling the room; anti-entropy has them both anyway.
-                self.resolve(msg, result.ok().flatten().map(Arc::new));
+                self.resolve(msg, proof, result.ok().flatten().map(Arc::new));
                 self.admit_ready();
             }
         }
@@ -75,20 +75,20 @@ impl RoomState {
     /// `(author, id)` is unique across the mesh. If a crash or partition let
     /// two nodes accept one key, every node keeps the copy earlier in room
     /// order visible and hides the other.
-    pub(super) fn resolve(&mut self, msg: Arc<Message>, existing: Option<Arc<Message>>) {
+    pub(super) fn resolve(&mut self, msg: Arc<Message>, proof: Proof, existing: Option<Arc<Message>>) {
         let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
         match existing.filter(|e| (&e.origin, e.seq) != (&msg.origin, msg.seq)) {
             Some(e) if !std::ptr::eq(crate::core::preferred(&e, &msg), &*msg) => {
-                self.building.push(Stored { msg, hidden: true });
+                self.building.push(Stored { msg, hidden: true, proof });
             }
             Some(e) => {
                 self.hide(&e);
                 self.uncommitted.insert(key, msg.clone());
-                self.building.push(Stored { msg, hidden: false });
+                self.building.push(Stored { msg, hidden: false, proof });
             }
             None => {
                 self.uncommitted.insert(key, msg.clone());
-                self.building.push(Stored { msg, hidden: false });
+                self.building.push(Stored { msg, hidden: false, proof });
             }
         }
     }
@@ -119,7 +119,7 @@ impl RoomState {
             return self.commit_failed(msgs);
         }
         let mut ours = Vec::new();
-        for Stored { msg, hidden } in msgs {
+        for Stored { msg, hidden, .. } in msgs {
             self.committed.set(&msg.origin, msg.seq.max(self.committed.get(&msg.origin)));
             let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
             if self.uncommitted.get(&key).is_some_and(|m| Arc::ptr_eq(m, &msg)) {

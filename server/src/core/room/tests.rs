@@ -1,5 +1,7 @@
 use meshchat_shared::{ErrorCode, Message, RoomVector};
 
+use crate::core::Signed;
+
 use super::*;
 
 fn room() -> RoomState {
@@ -61,8 +63,9 @@ fn delivered(effs: &[Effect]) -> Vec<(Vec<ConnId>, Out)> {
         .collect()
 }
 
-fn remote(origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Message {
-    Message { ts, author: author.into(), id: id.into(), ..Message::sample("r", origin, seq) }
+fn remote(origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Signed {
+    let msg = Message { ts, author: author.into(), id: id.into(), ..Message::sample("r", origin, seq) };
+    Signed { msg, proof: None }
 }
 
 #[test]
@@ -98,7 +101,7 @@ fn a_repeat_is_answered_with_the_original_in_flight_cached_or_stored() {
 
 #[test]
 fn a_repeat_known_only_to_the_store_parks_later_sends_until_the_answer() {
-    let stored = remote("n1", 1, 10, "alice", "old");
+    let stored = remote("n1", 1, 10, "alice", "old").msg;
     let snap = Snapshot {
         vector: [("n1", 1)].into_iter().collect(),
         last_ts: 10,
@@ -166,7 +169,7 @@ fn a_later_copy_from_a_peer_is_stored_hidden() {
     let mut r = room();
     let local = send(&mut r, 1, None, "zoe", "dup");
     commit_all(&mut r, &local);
-    r.handle(Input::Remote { from: "n2".into(), msgs: vec![remote("n2", 1, 999_999, "zoe", "dup")] }, 1_100);
+    r.handle(Input::Remote { from: "n2".into(), msgs: vec![remote("n2", 1, 999_999, "zoe", "dup")] }, 2_000_000);
     let effs = effects(&mut r);
     let Some(Effect::Append { msgs, .. }) = effs.first() else { panic!("{effs:?}") };
     assert!(msgs[0].hidden);
