@@ -148,6 +148,19 @@ impl Guard {
         self.take(Kind::Connection, ip, self.limits.max_connections_per_ip)
     }
 
+    /// A new TCP connection from `ip` past the total cap, because an idle one
+    /// is being closed for it (its slot comes back in a moment).
+    pub fn connection_for_evicted(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
+        let mut c = self.lock();
+        let n = c.per_ip.entry((Kind::Connection, ip)).or_default();
+        if *n >= self.limits.max_connections_per_ip {
+            return Err(Refused::ConnectionsPerIp);
+        }
+        *n += 1;
+        c.connections += 1;
+        Ok(Slot { guard: self.clone(), kind: Kind::Connection, ip })
+    }
+
     /// A long poll from `ip`, for as long as it waits.
     pub fn poll(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
         self.take(Kind::Poll, ip, self.limits.polls_per_ip)

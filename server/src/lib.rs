@@ -32,6 +32,8 @@
 //! - [`guard`]: what one client address may make the node spend.
 //! - [`logs`]: logging setup, and log lines that cannot flood.
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
+//! - [`names`]: user names (NFC, nothing invisible, confusables) and text
+//!   safe for a terminal.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
 pub mod bench;
@@ -48,6 +50,7 @@ pub mod launcher;
 pub mod logs;
 pub mod mesh;
 pub mod metrics;
+pub mod names;
 pub mod node;
 pub mod room;
 pub mod session;

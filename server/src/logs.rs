@@ -14,8 +14,9 @@ pub fn init(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // An empty RUST_LOG (exported but unset, as some shells do) means the default.
+    let directives = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+    let filter = tracing_subscriber::EnvFilter::new(directives.as_deref().unwrap_or(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

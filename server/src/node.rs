@@ -105,6 +105,7 @@ impl Node {
         let listener = TcpListener::bind(cfg.http).await.map_err(|e| NodeError::Bind(cfg.http, e))?;
         let http_addr = listener.local_addr().map_err(|e| NodeError::Bind(cfg.http, e))?;
         let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("ws://{http_addr}/ws"));
+        tracing::info!(node = %cfg.id, %http_addr, "listening");
 
         let shutdown = CancellationToken::new();
         let mesh = match &cfg.mesh {

@@ -100,7 +100,7 @@ async fn counter(node: &NodeProcess, name: &str) -> u64 {
 async fn many_rooms_converge_survive_a_crash_and_idle_cheaply() {
     let n = rooms();
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = MeshSpec::new(exe(), dir.path(), 3);
+    let mut spec = MeshSpec::new(&exe(), dir.path(), 3);
     // Rooms with nothing going on free their memory after two seconds; one
     // address may create them all, as fast as it can.
     let args =

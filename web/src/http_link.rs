@@ -90,7 +90,7 @@ pub async fn run(
                 ClientFrame::History { room, before, limit } => {
                     leptos::task::spawn_local(history(chat, base.clone(), room, before, limit));
                 }
-                ClientFrame::Hello { .. } | ClientFrame::Typing { .. } => {}
+                ClientFrame::Hello { .. } | ClientFrame::Typing { .. } | ClientFrame::Ping => {}
             }
         }
         futures::select! {

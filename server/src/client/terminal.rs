@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use meshchat_shared::Message;
+
+use crate::names::for_terminal;
 use meshchat_shared::client::Status;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -14,8 +16,10 @@ fn clock(ts: u64) -> String {
     format!("{:02}:{:02}:{:02}", (s / 3600) % 24, (s / 60) % 60, s % 60)
 }
 
+/// A message as a line of the terminal: nothing in it can act on the
+/// terminal (escape sequences, bells, bidi overrides show as text).
 fn line(m: &Message) -> String {
-    format!("[{}] {}: {}", clock(m.ts), m.author, m.body)
+    format!("[{}] {}: {}", clock(m.ts), for_terminal(&m.author), for_terminal(&m.body))
 }
 
 pub async fn run(name: String, room: String, nodes: Vec<String>) -> anyhow::Result<()> {
@@ -43,9 +47,9 @@ pub async fn run(name: String, room: String, nodes: Vec<String>) -> anyhow::Resu
                 Some(Event::Status(Status::Moving)) => eprintln!("* the node went away; moving to another"),
                 Some(Event::Status(Status::Offline)) => eprintln!("* offline: no node answers; still trying"),
                 Some(Event::Status(_)) | Some(Event::Synced) => {}
-                Some(Event::Failed { reason, .. }) => eprintln!("* not sent: {reason}"),
+                Some(Event::Failed { reason, .. }) => eprintln!("* not sent: {}", for_terminal(&reason)),
                 Some(Event::Error { code, message, .. }) => {
-                    eprintln!("* {}", meshchat_shared::client::explain(code, &message));
+                    eprintln!("* {}", for_terminal(&meshchat_shared::client::explain(code, &message)));
                 }
             },
             _ = tokio::time::sleep(Duration::from_millis(200)), if !input_open => {

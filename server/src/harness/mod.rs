@@ -42,6 +42,8 @@ pub struct NodeSpec {
     pub args: Vec<String>,
     /// Append the node's stderr here; `None` inherits it.
     pub log: Option<PathBuf>,
+    /// Run it under this open-file limit (soft and hard), through `prlimit`.
+    pub nofile: Option<u64>,
 }
 
 impl NodeSpec {
@@ -72,7 +74,15 @@ impl NodeProcess {
             ),
             None => Stdio::inherit(),
         };
-        let mut child = Command::new(&spec.exe)
+        let mut command = match spec.nofile {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(&spec.exe);
+                c
+            }
+            None => Command::new(&spec.exe),
+        };
+        let mut child = command
             .args(["node", "--id", &spec.id, "--http", &spec.http, "--data"])
             .arg(&spec.data)
             .args(&spec.args)
@@ -267,6 +277,7 @@ impl MeshSpec {
                 data: self.dir.join(id),
                 args,
                 log: self.logs.then(|| self.dir.join(format!("{id}.log"))),
+                nofile: None,
             });
         }
         Ok(specs)

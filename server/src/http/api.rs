@@ -143,11 +143,11 @@ pub async fn post_message(
             return Err(ApiError::invalid("the body needs name, id and body, all strings"));
         }
     };
-    limits::validate_name(&post.name)?;
+    let name = crate::names::canonical(&post.name)?;
     limits::validate_msg_id(&post.id)?;
     limits::validate_body(&post.body)?;
     let (tx, rx) = oneshot::channel();
-    let cmd = RoomCmd::Send { to: AckTo::Http(tx), author: post.name.as_str().into(), id: post.id, body: post.body };
+    let cmd = RoomCmd::Send { to: AckTo::Http(tx), author: name.into(), id: post.id, body: post.body };
     let guard = &app.guard;
     app.hub.open_or_create(&room, |rooms| guard.create_room(ip, rooms)).map_err(refused)?.send(cmd)?;
     let msg: Arc<Message> = match tokio::time::timeout(POST_TIMEOUT, rx).await {

@@ -47,12 +47,13 @@ pub async fn poll(
         if let Some(h) = app.hub.open(&room) {
             break h;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = app.shutdown.cancelled() => return Ok(Json(Poll { messages: Vec::new(), vector: since, gap: false })),
-        }
-        if tokio::time::Instant::now() >= deadline {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
             return Ok(Json(Poll { messages: Vec::new(), vector: since, gap: false }));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1))) => {}
+            _ = app.shutdown.cancelled() => return Ok(Json(Poll { messages: Vec::new(), vector: since, gap: false })),
         }
     };
     let mut status = handle.watch();

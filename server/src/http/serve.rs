@@ -55,6 +55,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let tracker = tokio_util::task::TaskTracker::new();
+    let idle = Idle::default();
     let mut refusals = crate::logs::Every::new(Duration::from_secs(60));
     loop {
         let (stream, addr) = tokio::select! {
@@ -74,6 +75,15 @@ pub async fn serve(
         };
         let slot = match guard.connection(addr.ip()) {
             Ok(slot) => slot,
+            // Full: a connection that never sent a request makes room.
+            Err(Refused::Connections) if idle.evict_one() => match guard.connection_for_evicted(addr.ip()) {
+                Ok(slot) => slot,
+                Err(why) => {
+                    metrics.refused_connections.inc();
+                    tokio::spawn(refuse(stream, why));
+                    continue;
+                }
+            },
             Err(why) => {
                 metrics.refused_connections.inc();
                 tokio::spawn(refuse(stream, why));
@@ -88,11 +98,16 @@ pub async fn serve(
         let router = router.clone();
         let held = HeldSlot(Arc::new(std::sync::Mutex::new(Some(slot))));
         let for_requests = held.clone();
+        // Evictable until its first request arrives.
+        let fresh = idle.track();
+        let evicted = fresh.evict.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            fresh.used();
             req.extensions_mut().insert(ClientAddr(addr));
             req.extensions_mut().insert(for_requests.clone());
             router.clone().oneshot(req)
         });
+
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(guard.limits.header_timeout)
@@ -106,6 +121,8 @@ pub async fn serve(
             tokio::pin!(conn);
             let ended = tokio::select! {
                 r = conn.as_mut() => r,
+                // Never sent a request, and the node is full: it goes first.
+                _ = evicted.cancelled() => Ok(()),
                 _ = stop.cancelled() => {
                     // Finish the response in flight, take no new request.
                     conn.as_mut().graceful_shutdown();
@@ -144,5 +161,61 @@ pub fn raise_fd_limit() -> u64 {
             tracing::warn!("cannot raise the open-file limit: {e}");
             rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
         }
+    }
+}
+
+/// Connections that have not sent a request yet, oldest first: when the
+/// node is full, the oldest of them is closed to make room (sockets opened
+/// and left idle cannot keep anyone else out, even before their header
+/// timeout).
+#[derive(Default)]
+struct Idle {
+    queue: std::sync::Mutex<std::collections::VecDeque<Arc<Fresh>>>,
+}
+
+struct Fresh {
+    used: std::sync::atomic::AtomicBool,
+    evict: CancellationToken,
+}
+
+impl Fresh {
+    fn used(&self) {
+        self.used.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn gone(self: &Arc<Self>) -> bool {
+        // Used, evicted, or its connection already ended (only the queue holds it).
+        self.used.load(std::sync::atomic::Ordering::Relaxed)
+            || self.evict.is_cancelled()
+            || Arc::strong_count(self) == 1
+    }
+}
+
+impl Idle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Arc<Fresh>>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new connection, evictable until it is used.
+    fn track(&self) -> Arc<Fresh> {
+        let fresh = Arc::new(Fresh { used: Default::default(), evict: CancellationToken::new() });
+        let mut q = self.lock();
+        while q.front().is_some_and(Fresh::gone) {
+            q.pop_front();
+        }
+        q.push_back(fresh.clone());
+        fresh
+    }
+
+    /// Closes the oldest connection that never sent a request; false if none.
+    fn evict_one(&self) -> bool {
+        let mut q = self.lock();
+        while let Some(f) = q.pop_front() {
+            if !f.gone() {
+                f.evict.cancel();
+                return true;
+            }
+        }
+        false
     }
 }

@@ -64,6 +64,8 @@ impl Link {
         let mut failures = 0u32;
         let mut next_dial = Instant::now();
         let mut logged_failure = false;
+        // A peer that keeps refusing us is said once a minute, not every redial.
+        let mut refusals = crate::logs::Every::new(Duration::from_secs(60));
         loop {
             // Not connected: dial when due, or take what the peer dialed.
             let est = tokio::select! {
@@ -86,7 +88,8 @@ impl Link {
                         match e {
                             DialError::Superseded => tracing::debug!(peer = %self.peer.id, "peer kept its own connection"),
                             // Worth an operator's attention every time.
-                            DialError::Refused(why) => tracing::warn!(peer = %self.peer.id, addr = %self.peer.addr, "mesh peer refused: {why}"),
+                            DialError::Refused(why) if refusals.due() => tracing::warn!(peer = %self.peer.id, addr = %self.peer.addr, "mesh peer refused: {why}"),
+                            DialError::Refused(why) => tracing::debug!(peer = %self.peer.id, "mesh peer refused: {why}"),
                             // A peer that is down or restarting: say so once.
                             DialError::Unreachable(why) if !logged_failure => {
                                 tracing::info!(peer = %self.peer.id, addr = %self.peer.addr, "mesh peer unreachable, retrying: {why}");
@@ -271,6 +274,8 @@ pub(super) async fn accept_loop(
     ctx: Arc<MeshCtx>,
 ) {
     let links = Arc::new(links);
+    // Refused connections are logged once a minute per address.
+    let refusals = Arc::new(std::sync::Mutex::new(crate::logs::EveryKey::new(Duration::from_secs(60))));
     loop {
         let incoming = tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
@@ -279,7 +284,7 @@ pub(super) async fn accept_loop(
                 None => return,
             },
         };
-        let (links, ctx) = (links.clone(), ctx.clone());
+        let (links, ctx, refusals) = (links.clone(), ctx.clone(), refusals.clone());
         tokio::spawn(async move {
             let remote = incoming.remote_address();
             match accept_one(incoming, &links, &ctx).await {
@@ -294,7 +299,11 @@ pub(super) async fn accept_loop(
                     tracing::debug!(%remote, "mesh dial abandoned by the peer: {e}")
                 }
                 Err(Refusal::Refused(e)) => {
-                    tracing::warn!(%remote, "refused a mesh connection: {e}")
+                    let due = refusals.lock().map(|mut r| r.due(&remote.ip())).unwrap_or(None);
+                    match due {
+                        Some(held) => tracing::warn!(%remote, held, "refused a mesh connection: {e}"),
+                        None => tracing::debug!(%remote, "refused a mesh connection: {e}"),
+                    }
                 }
             }
         });

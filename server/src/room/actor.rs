@@ -352,6 +352,9 @@ impl Actor {
             Out::Synced { vector, gap } => {
                 vec![Frame::from(ServerFrame::Synced { room, vector: vector.clone(), gap: *gap }.to_json())]
             }
+            Out::Refused { code, message } => {
+                vec![Frame::from(ServerFrame::Error { code: *code, message: message.clone(), id: None }.to_json())]
+            }
         };
         let mut delivered = 0;
         for id in to {

@@ -96,15 +96,16 @@ impl Session {
         }
         // Version and name checked before the name is set: a refused hello
         // leaves the connection unnamed, free to try again.
-        if let Err(e) = meshchat_shared::limits::validate_name(name) {
-            return self.error(ErrorCode::Invalid, &e.to_string(), None);
-        }
-        self.conn.set_name(name);
+        let name = match crate::names::canonical(name) {
+            Ok(n) => n,
+            Err(e) => return self.error(ErrorCode::Invalid, &e.to_string(), None),
+        };
+        self.conn.set_name(&name);
         self.named = true;
         let welcome = ServerFrame::Welcome {
             v: PROTOCOL_VERSION,
             node: self.ctx.cluster.me().id.clone(),
-            name: name.to_owned(),
+            name,
             nodes: self.ctx.cluster.nodes(),
         };
         self.push(welcome);

@@ -16,8 +16,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
-pub fn exe() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_meshchat"))
+/// The `meshchat` binary under test; `MESHCHAT_EXE` runs the tests against
+/// another build (an older one, to see a new test fail on it).
+pub fn exe() -> std::path::PathBuf {
+    std::env::var_os("MESHCHAT_EXE").map_or_else(|| Path::new(env!("CARGO_BIN_EXE_meshchat")).to_owned(), Into::into)
 }
 
 /// Starts `meshchat node --id <id> --http 127.0.0.1:<port or 0> --data <data> <extra>`.
@@ -28,12 +30,13 @@ pub fn start_node(id: &str, data: &Path, port: u16, extra: &[&str]) -> NodeProc 
 /// As [`start_node`], with the node's log appended to `log`.
 pub fn start_node_logged(id: &str, data: &Path, port: u16, extra: &[&str], log: Option<&Path>) -> NodeProc {
     NodeProc::start(NodeSpec {
-        exe: exe().to_owned(),
+        exe: exe(),
         id: id.to_owned(),
         http: format!("127.0.0.1:{port}"),
         data: data.to_owned(),
         args: extra.iter().map(|s| s.to_string()).collect(),
         log: log.map(Path::to_owned),
+        nofile: None,
     })
     .expect("start meshchat")
 }
@@ -234,7 +237,7 @@ pub struct Mesh {
 impl Mesh {
     pub async fn start(n: usize, extra: &[&str]) -> Mesh {
         let dir = tempfile::tempdir().unwrap();
-        let mut spec = MeshSpec::new(exe(), dir.path(), n);
+        let mut spec = MeshSpec::new(&exe(), dir.path(), n);
         spec.args = extra.iter().map(|s| s.to_string()).collect();
         spec.logs = true;
         let specs = spec.node_specs().expect("mesh specs");
@@ -316,4 +319,40 @@ pub async fn all_messages(n: &NodeProc, room: &str) -> Vec<Value> {
             _ => return out,
         }
     }
+}
+
+/// POSTs one message to each `(room, id, body)` over one kept-alive
+/// connection; returns the status of each answer.
+pub async fn post_many(addr: &str, posts: Vec<(String, String, String)>) -> Vec<u16> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut statuses = Vec::new();
+    for (room, id, body) in posts {
+        let body = json!({"name": "loader", "id": id, "body": body}).to_string();
+        let req = format!(
+            "POST /api/rooms/{room}/messages HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        write.write_all(req.as_bytes()).await.expect("write");
+        let mut status = String::new();
+        read.read_line(&mut status).await.expect("status line");
+        statuses.push(status.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0));
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            read.read_line(&mut line).await.expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        read.read_exact(&mut body).await.expect("body");
+    }
+    statuses
 }

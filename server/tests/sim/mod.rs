@@ -300,6 +300,7 @@ impl Sim {
                     member.live.push((m.origin.clone(), m.seq));
                 }
                 Out::Presence { .. } | Out::Typing { .. } => {}
+                Out::Refused { message, .. } => panic!("seed {}: a join refused: {message}", self.seed),
             }
         }
     }

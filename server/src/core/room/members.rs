@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use meshchat_shared::limits::BACKLOG;
-use meshchat_shared::{Message, RoomVector};
+use meshchat_shared::{ErrorCode, Message, RoomVector};
 
 use super::{CatchUp, ConnId, Effect, Loading, Member, Out, ReadFor, ReqId, RoomState};
 use crate::core::presence::Change;
@@ -30,6 +30,10 @@ impl RoomState {
             }
             return;
         }
+        if let Some(other) = self.looks_like(&name) {
+            let message = format!("that name looks like {other}, who is in this room");
+            return self.deliver(conn, Out::Refused { code: ErrorCode::NameTaken, message });
+        }
         self.local_join(conn, &name);
         let mut member = Member { name, skip: None, loading: None };
         match self.plan(since.as_ref()) {
@@ -52,6 +56,16 @@ impl RoomState {
             self.touched = true;
             self.emit(Effect::Touch);
         }
+    }
+
+    /// A name online here that looks like `name` without being it.
+    fn looks_like(&self, name: &str) -> Option<String> {
+        let online = self.presence.online();
+        if online.contains(name) {
+            return None;
+        }
+        let mine = crate::names::skeleton(name);
+        online.into_iter().find(|other| crate::names::skeleton(other) == mine)
     }
 
     /// `joined`, the backlog, `synced`, all at once.

@@ -279,6 +279,11 @@ pub enum Out {
     Typing {
         name: Arc<str>,
     },
+    /// An `error` frame: the join was refused.
+    Refused {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 type IdemKey = (Arc<str>, String);

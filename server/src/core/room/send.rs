@@ -10,6 +10,11 @@ use crate::core::idem_hash;
 
 impl RoomState {
     pub(super) fn on_send(&mut self, waiter: Waiter, author: Arc<str>, id: String, body: String, now_ms: u64) {
+        // A connection sends only to a room it is in (its join may have been
+        // refused); HTTP posts have no connection.
+        if waiter.conn.is_some_and(|c| !self.members.contains_key(&c)) {
+            return self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::NotJoined });
+        }
         let key = (author, id);
         if let Some(waiters) = self.inflight.get_mut(&key) {
             waiters.push(waiter);

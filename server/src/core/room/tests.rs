@@ -368,3 +368,16 @@ fn an_idle_room_has_nothing_in_flight_nobody_in_it_and_nobody_online() {
     r.handle(Input::Leave { conn: 1 }, 2_000);
     assert!(r.is_idle());
 }
+
+#[test]
+fn a_name_that_looks_like_one_in_the_room_is_refused_and_cannot_send() {
+    let mut r = room();
+    join(&mut r, 1, "alice", None);
+    let d = delivered(&join(&mut r, 2, "аlice", None)); // a Cyrillic а
+    assert!(matches!(&d[..], [(_, Out::Refused { code: ErrorCode::NameTaken, .. })]), "{d:?}");
+    assert_eq!(r.online().len(), 1);
+    let effs = send(&mut r, 3, Some(2), "аlice", "x");
+    assert!(matches!(effs.as_slice(), [Effect::Refuse { req: 3, code: ErrorCode::NotJoined }]));
+    // The same name again (a second tab) is no look-alike.
+    assert!(matches!(&delivered(&join(&mut r, 4, "alice", None))[0].1, Out::Joined { .. }));
+}
