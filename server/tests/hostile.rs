@@ -281,3 +281,99 @@ async fn logs_written_to_a_file_are_plain_text() {
     assert!(text.contains("INFO"), "{text}");
     assert!(!text.contains('\u{1b}'), "ANSI colour codes in a log file: {text:?}");
 }
+
+/// A mesh of `n` nodes with extra flags for some, logging to files; only
+/// the first `run` are started.
+async fn mesh_with(n: usize, run: usize, extra: &[(usize, &[&str])]) -> (tempfile::TempDir, Vec<NodeProc>, Vec<u16>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = meshchat::harness::MeshSpec::new(&exe(), dir.path(), n);
+    spec.logs = true;
+    let mut specs = spec.node_specs().unwrap();
+    for (i, args) in extra {
+        specs[*i].args.extend(args.iter().map(|s| s.to_string()));
+    }
+    let ports: Vec<u16> =
+        specs.iter().map(|s| s.arg("--mesh").and_then(|a| a.rsplit(':').next()?.parse().ok()).unwrap()).collect();
+    let nodes: Vec<NodeProc> = specs.into_iter().take(run).map(|s| NodeProc::start(s).unwrap()).collect();
+    for node in &nodes {
+        wait_peers_up(node, run - 1).await;
+    }
+    (dir, nodes, ports)
+}
+
+#[tokio::test]
+async fn a_peer_twenty_years_ahead_cannot_drag_the_clock() {
+    let twenty_years = (20 * 365 * 86_400_000u64).to_string();
+    let (_d, nodes, _) = mesh_with(2, 2, &[(1, &["--clock-offset-ms", &twenty_years])]).await;
+    let (status, _) =
+        http_post(&nodes[1].url("/api/rooms/r/messages"), r#"{"name":"ahead","id":"1","body":"from 2046"}"#).await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&nodes[0], "meshchat_clock_skew_refused_total").await == 0 {
+        assert!(Instant::now() < deadline, "n1 never refused n2's message");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, posted) =
+        http_post(&nodes[0].url("/api/rooms/r/messages"), r#"{"name":"here","id":"2","body":"from now"}"#).await;
+    assert_eq!(status, 200);
+    let now = meshchat::clock::now_ms();
+    let ts = posted["msg"]["ts"].as_u64().unwrap();
+    assert!(ts < now + 60_000, "n1 stamps sanely: {ts} against {now}");
+    let held = all_messages(&nodes[0], "r").await;
+    assert!(held.iter().all(|m| m["body"] != "from 2046"), "{held:?}");
+}
+
+#[tokio::test]
+async fn a_peer_cannot_write_as_another_node_or_take_its_seqs() {
+    use meshchat::mesh::proto::{self, Control, LaneFrame, MESH_VERSION, WireMsg};
+    use meshchat_shared::Message;
+    // n3's certificate is valid, but n3 is not running: a rogue holds it.
+    let (dir, nodes, ports) = mesh_with(3, 2, &[]).await;
+    let id = meshchat::mesh::tls::Identity::load(&dir.path().join("certs"), "n3").unwrap();
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(meshchat::mesh::tls::client_config(&id).unwrap());
+    let conn = endpoint.connect(format!("127.0.0.1:{}", ports[0]).parse().unwrap(), "n1").unwrap().await.unwrap();
+    let (mut control, mut replies) = conn.open_bi().await.unwrap();
+    let hello = Control::Hello { node: "n3".into(), version: MESH_VERSION, url: String::new() };
+    control.write_all(&proto::encode(&hello).unwrap()).await.unwrap();
+    let _their_hello: (Control, usize) = proto::read_frame(&mut replies).await.unwrap().unwrap();
+    // A message "from n2" (seq 1, unsigned), and one of its own.
+    let forged =
+        Message { author: "mallory".into(), id: "f".into(), body: "forged".into(), ..Message::sample("r", "n2", 1) };
+    let own =
+        Message { author: "mallory".into(), id: "o".into(), body: "mine".into(), ..Message::sample("r", "n3", 1) };
+    let msgs = vec![WireMsg { msg: forged, sig: None }, WireMsg { msg: own, sig: None }];
+    let mut lane = conn.open_uni().await.unwrap();
+    lane.write_all(&proto::encode(&LaneFrame::Msgs { room: "r".into(), msgs }).unwrap()).await.unwrap();
+    // And a want for everything there could ever be.
+    let want = Control::Want {
+        room: "r".into(),
+        ranges: vec![meshchat::core::Range { origin: "n1".into(), after: 0, upto: u64::MAX }],
+    };
+    control.write_all(&proto::encode(&want).unwrap()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // n2's real first message in that room.
+    let (status, _) =
+        http_post(&nodes[1].url("/api/rooms/r/messages"), r#"{"name":"bob","id":"real","body":"real"}"#).await;
+    assert_eq!(status, 200);
+    // n1 took the rogue's own message (the handshake proved it is n3), not
+    // the one it wrote as n2; n2's real seq 1 arrives and is kept.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let bodies = loop {
+        let held = all_messages(&nodes[0], "r").await;
+        let bodies: Vec<String> = held.iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+        if bodies.len() >= 2 || Instant::now() > deadline {
+            break bodies;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(bodies, ["mine", "real"], "on n1");
+    assert!(metric(&nodes[0], "meshchat_mesh_refused_messages_total").await >= 1);
+    // Unsigned, the rogue's message goes no further: n2 refuses it from n1.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let on_n2: Vec<String> =
+        all_messages(&nodes[1], "r").await.iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(on_n2, ["real"]);
+    assert!(metric(&nodes[1], "meshchat_mesh_refused_messages_total").await >= 1);
+    conn.close(0u32.into(), b"done");
+}
