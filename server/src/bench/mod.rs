@@ -198,7 +198,19 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
 
 /// Node flags for benchmarks: the defaults, but a connection that bursts its
 /// join and first sends is not rate-limited by accident.
-const NODE_ARGS: &[&str] = &["--burst", "1000"];
+/// The load generator's clients open their burst at once, and come from a
+/// few local addresses: per-address limits are lifted (a node's limits are
+/// measured in `tests/hostile.rs`, not here).
+const NODE_ARGS: &[&str] = &[
+    "--burst",
+    "1000",
+    "--max-connections",
+    "100000",
+    "--max-connections-per-ip",
+    "100000",
+    "--rooms-per-hour",
+    "1000000",
+];
 
 async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
     let nodes = nodes::start(ctx.dir, a.nodes, ctx.node_args)?;
