@@ -42,6 +42,9 @@ impl Outbound {
 
 pub use meshchat_shared::close;
 
+/// The close reason of a client whose queue overflowed.
+pub const TOO_SLOW: &str = "too slow: the client is not reading its messages";
+
 #[derive(Clone)]
 pub struct ConnHandle {
     inner: Arc<Shared>,
@@ -139,7 +142,7 @@ impl ConnHandle {
 
     fn too_slow(&self) -> bool {
         self.inner.metrics.slow_disconnects.inc();
-        self.close(close::POLICY, "too slow: the client is not reading its messages");
+        self.close(close::POLICY, TOO_SLOW);
         false
     }
 

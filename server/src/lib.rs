@@ -6,6 +6,8 @@
 //! # Layout
 //!
 //! - [`node`]: wires the parts below together; start and clean stop.
+//! - [`accounts`]: accounts, sessions valid on every node, API tokens,
+//!   invitations; names unique across the mesh by majority claims.
 //! - [`session`]: one client connection, frame by frame; generic over the
 //!   socket so it is unit-tested over channels.
 //! - [`conn`]: a connection as rooms see it: a bounded queue of
@@ -36,6 +38,7 @@
 //!   safe for a terminal.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
+pub mod accounts;
 pub mod bench;
 pub mod certs;
 pub mod client;
@@ -46,6 +49,7 @@ pub mod core;
 pub mod guard;
 pub mod harness;
 pub mod http;
+pub mod identity;
 pub mod launcher;
 pub mod logs;
 pub mod mesh;

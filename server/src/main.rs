@@ -168,6 +168,20 @@ struct NodeArgs {
     /// For tests of clock skew: run this node's clock this far off the system's.
     #[arg(long, default_value_t = 0, hide = true, allow_hyphen_values = true)]
     clock_offset_ms: i64,
+    /// Take guests: a name-only hello as in protocol version 1, for names
+    /// that belong to no account (demos, kiosks, old clients).
+    #[arg(long)]
+    guests: bool,
+    /// Who may create an account (the mesh's first account always may).
+    #[arg(long, value_enum, default_value_t = meshchat::accounts::Registration::Open)]
+    registration: meshchat::accounts::Registration,
+    /// Sessions from register and login last this long.
+    #[arg(long, default_value_t = 30)]
+    session_days: u64,
+    /// Origins allowed to open WebSockets and post, comma-separated
+    /// (default: every node's own page).
+    #[arg(long, value_delimiter = ',')]
+    allowed_origins: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -300,6 +314,10 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.room.idle_after = Duration::from_millis(args.room_idle_ms.max(10));
     cfg.websocket = !args.no_websocket;
     args.limits.apply(&mut cfg);
+    cfg.accounts.guests = args.guests;
+    cfg.accounts.registration = args.registration;
+    cfg.accounts.session_ttl = Duration::from_secs(args.session_days.max(1) * 86_400);
+    cfg.allowed_origins = args.allowed_origins.iter().filter(|o| !o.is_empty()).cloned().collect();
     cfg.room.core.max_drift_ms = args.max_clock_drift_ms;
     meshchat::clock::set_offset_ms(args.clock_offset_ms);
     if !(0.0..=1.0).contains(&args.mesh_drop) {

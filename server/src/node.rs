@@ -13,12 +13,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accounts::{Accounts, AccountsConfig, ClaimNet, Registry};
 use crate::cluster::Cluster;
 use crate::guard::{Guard, Limits};
 use crate::http::{self, AppState, serve};
+use crate::identity::NodeKeys;
 use crate::mesh::{Mesh, MeshConfig, MeshCtx, MeshError};
 use crate::metrics::Metrics;
-use crate::room::{Broker, Hub, RoomConfig, RoomCtx, RoomIndex};
+use crate::room::{Broker, Hub, RoomConfig, RoomCtx, RoomIndex, Sign};
 use crate::session::{SessionConfig, SessionCtx};
 use crate::store::{Store, StoreError, Sync};
 
@@ -44,6 +46,10 @@ pub struct NodeConfig {
     pub websocket: bool,
     /// What one client address may make the node spend.
     pub limits: Limits,
+    /// Who may register, whether guests may chat, how long sessions last.
+    pub accounts: AccountsConfig,
+    /// Origins allowed to open WebSockets and post; empty: every node's page.
+    pub allowed_origins: Vec<String>,
 }
 
 impl NodeConfig {
@@ -62,6 +68,8 @@ impl NodeConfig {
             mesh: None,
             websocket: true,
             limits: Limits::default(),
+            accounts: AccountsConfig::default(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -78,6 +86,8 @@ pub enum NodeError {
     Serve(std::io::Error),
     #[error(transparent)]
     Mesh(#[from] MeshError),
+    #[error("this node's keys: {0}")]
+    Keys(#[from] crate::identity::KeyError),
 }
 
 /// How long a stop waits for sessions to close before dropping them.
@@ -108,16 +118,23 @@ impl Node {
         tracing::info!(node = %cfg.id, %http_addr, "listening");
 
         let shutdown = CancellationToken::new();
+        let keys = Arc::new(match &cfg.mesh {
+            Some(m) => NodeKeys::load(&cfg.id, &m.certs)?,
+            None => NodeKeys::local(&cfg.id, &cfg.data)?,
+        });
+        // Certificates of nodes learned from peers in earlier runs.
+        for (node, der) in store.node_certs().await? {
+            if let Err(e) = keys.book.learn(&node, &der) {
+                tracing::warn!(node, "a stored certificate is no longer trusted: {e}");
+            }
+        }
         let mesh = match &cfg.mesh {
-            Some(m) => Some(Mesh::bind(&cfg.id, m.clone(), metrics.clone())?),
+            Some(m) => Some(Mesh::bind(&cfg.id, m.clone(), metrics.clone(), &keys)?),
             None => None,
         };
         let mesh_addr = mesh.as_ref().and_then(Mesh::local_addr);
-        let peers = cfg.mesh.iter().flat_map(|m| &m.peers).map(|p| NodeInfo {
-            id: p.id.clone(),
-            url: String::new(),
-            up: false,
-        });
+        let peer_ids: Vec<String> = cfg.mesh.iter().flat_map(|m| &m.peers).map(|p| p.id.clone()).collect();
+        let peers = peer_ids.iter().map(|id| NodeInfo { id: id.clone(), url: String::new(), up: false });
         let cluster =
             Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, peers.collect()));
         // Every stored room takes part in anti-entropy, running or not.
@@ -128,22 +145,21 @@ impl Node {
             metrics: metrics.clone(),
             config: cfg.room.clone(),
             broker: mesh.as_ref().map(|m| Arc::new(m.handle()) as Arc<dyn Broker>),
-            signer: mesh.as_ref().map(Mesh::signer),
+            // Only peers need signatures to pass messages on.
+            signer: mesh.as_ref().map(|_| keys.signer.clone() as Arc<dyn Sign>),
             index: index.clone(),
             refusals: std::sync::Mutex::new(crate::logs::EveryKey::new(Duration::from_secs(60))),
             shutdown: shutdown.clone(),
         });
-        // Certificates of nodes learned from peers in earlier runs.
-        let known_certs = if mesh.is_some() { store.node_certs().await? } else { Vec::new() };
+        let mut nodes = vec![cfg.id.clone()];
+        nodes.extend(peer_ids);
+        let net = mesh.as_ref().map(|m| Arc::new(m.handle()) as Arc<dyn ClaimNet>);
+        let registry = Registry::start(&cfg.id, nodes, store.clone(), net);
+        let accounts =
+            Accounts::start(cfg.accounts.clone(), &cfg.id, keys.clone(), registry.clone(), &hub, store.clone()).await?;
         let mesh = mesh.map(|m| {
             let ae = cfg.mesh.as_ref().map(|c| (c.faults, c.anti_entropy));
             let (faults, anti_entropy) = ae.unwrap_or_default();
-            let book = m.book();
-            for (node, der) in &known_certs {
-                if let Err(e) = book.learn(node, der) {
-                    tracing::warn!(node, "a stored certificate is no longer trusted: {e}");
-                }
-            }
             m.start(MeshCtx {
                 me: cfg.id.clone(),
                 url: public_url.clone(),
@@ -154,12 +170,14 @@ impl Node {
                 index,
                 faults,
                 anti_entropy,
-                book: book.clone(),
+                book: keys.book.clone(),
+                claims: registry,
                 shutdown: shutdown.clone(),
             })
         });
         let sessions = Arc::new(SessionCtx {
             hub: hub.clone(),
+            accounts: accounts.clone(),
             guard: guard.clone(),
             store: store.clone(),
             cluster: cluster.clone(),
@@ -170,6 +188,7 @@ impl Node {
         let tracker = TaskTracker::new();
         let app = Arc::new(AppState {
             guard: guard.clone(),
+            accounts,
             hub,
             store: store.clone(),
             cluster,
@@ -180,6 +199,9 @@ impl Node {
             shutdown: shutdown.clone(),
             ws_read_buffer: cfg.ws_read_buffer,
             websocket: cfg.websocket,
+            tls: false,
+            allowed_origins: cfg.allowed_origins.clone(),
+            inline_scripts: cfg.web.as_deref().map(http::inline_script_hashes).unwrap_or_default(),
         });
         let metrics_for_http = metrics;
         let router = http::router(app, cfg.web.clone());

@@ -25,6 +25,7 @@ fn node(extra: &[&str]) -> (tempfile::TempDir, NodeProc) {
     while let Some(a) = it.next() {
         if older && lifts.contains(a) {
             it.next();
+        } else if older && *a == "--guests" {
         } else {
             args.push(a);
         }
@@ -144,7 +145,7 @@ async fn idle_sockets_cannot_take_the_node_from_others() {
         id: "n1".into(),
         http: "127.0.0.1:0".into(),
         data: dir.path().join("n1"),
-        args: ["--header-timeout-ms", "2000", "--hello-timeout-ms", "1000", "--idle-timeout-ms", "3000"]
+        args: ["--guests", "--header-timeout-ms", "2000", "--hello-timeout-ms", "1000", "--idle-timeout-ms", "3000"]
             .iter()
             .map(|s| s.to_string())
             .collect(),
@@ -288,6 +289,7 @@ async fn mesh_with(n: usize, run: usize, extra: &[(usize, &[&str])]) -> (tempfil
     let dir = tempfile::tempdir().unwrap();
     let mut spec = meshchat::harness::MeshSpec::new(&exe(), dir.path(), n);
     spec.logs = true;
+    spec.args = vec!["--guests".into()];
     let mut specs = spec.node_specs().unwrap();
     for (i, args) in extra {
         specs[*i].args.extend(args.iter().map(|s| s.to_string()));

@@ -103,8 +103,17 @@ async fn many_rooms_converge_survive_a_crash_and_idle_cheaply() {
     let mut spec = MeshSpec::new(&exe(), dir.path(), 3);
     // Rooms with nothing going on free their memory after two seconds; one
     // address may create them all, as fast as it can.
-    let args =
-        ["--room-idle-ms", "2000", "--rooms-per-hour", "1000000", "--http-rate", "100000", "--http-burst", "100000"];
+    let args = [
+        "--guests",
+        "--room-idle-ms",
+        "2000",
+        "--rooms-per-hour",
+        "1000000",
+        "--http-rate",
+        "100000",
+        "--http-burst",
+        "100000",
+    ];
     spec.args = args.iter().map(|s| s.to_string()).collect();
     spec.logs = true;
     let mut nodes = spec.start().unwrap();
@@ -157,6 +166,7 @@ async fn many_rooms_converge_survive_a_crash_and_idle_cheaply() {
         // An idle mesh exchanges digests, not rooms: a few hundred bytes a
         // second whatever the room count.
         assert!(bytes < 50_000, "{}: {bytes} bytes in {window:?} while idle", node.id());
-        assert_eq!(open, 0, "{}: idle rooms are retired", node.id());
+        // Only the account log stays open: every node follows it live.
+        assert_eq!(open, 1, "{}: idle rooms are retired", node.id());
     }
 }

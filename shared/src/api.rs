@@ -70,6 +70,8 @@ pub struct MessagesPage {
 /// `POST /api/rooms/{room}/messages`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostMessage {
+    /// A guest's name; ignored for a signed-in caller (the token says who).
+    #[serde(default)]
     pub name: String,
     pub id: String,
     pub body: String,
@@ -90,6 +92,95 @@ pub struct Poll {
     /// Extension: as `synced.gap`, the node sent only the latest messages.
     #[serde(default)]
     pub gap: bool,
+}
+
+/// `POST /api/register` (protocol 1.1); `invite` where registration is by invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    pub name: String,
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+}
+
+/// `POST /api/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    pub name: String,
+    pub password: String,
+}
+
+/// The answer to `register` and `login`: a session token valid on every node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub token: String,
+    pub name: String,
+    /// `admin` or `member`.
+    pub role: String,
+}
+
+/// `GET /api/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub role: String,
+}
+
+/// `POST /api/password` (extension): a new password; every other session
+/// ends, and the answer is a new session for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePassword {
+    pub old: String,
+    pub new: String,
+}
+
+/// `POST /api/tokens` (extension): a named API token for a bot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub label: String,
+    pub created: u64,
+    /// Only in the answer to its creation: it is never shown again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// `GET /api/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokens {
+    pub tokens: Vec<ApiToken>,
+}
+
+/// `POST /api/invites` (extension, admins): a single-use invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub code: String,
+    /// The app's sign-up page with the invitation filled in.
+    pub url: String,
+    /// Milliseconds since the Unix epoch.
+    pub expires: u64,
+}
+
+/// `POST /api/users/{name}/role` (extension, admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRole {
+    pub role: String,
+}
+
+/// `GET /api/auth` (extension): how this node takes people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthInfo {
+    /// Name-only `hello` is allowed (for names of no account).
+    pub guests: bool,
+    /// `open`, `invite` or `closed`.
+    pub registration: String,
+    /// No account exists yet: the first to register becomes the admin.
+    pub first: bool,
 }
 
 /// The body of every refused HTTP request.

@@ -25,10 +25,18 @@ pub enum ErrorCode {
     /// Protocol 1.1: the name belongs to an account, or looks like a name
     /// already in the room.
     NameTaken,
+    /// Protocol 1.1: no valid session (missing, expired, unknown or revoked token).
+    Unauthorized,
+    /// Protocol 1.1: wrong name or password (the same answer for both).
+    BadCredentials,
+    /// Protocol 1.1: this node does not take new accounts (or not without an invite).
+    RegistrationClosed,
+    /// Extension: signed in, but not allowed (an admin's action).
+    Forbidden,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadFrame,
         ErrorCode::NoHello,
         ErrorCode::UnsupportedVersion,
@@ -38,6 +46,10 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::LimitReached,
         ErrorCode::NameTaken,
+        ErrorCode::Unauthorized,
+        ErrorCode::BadCredentials,
+        ErrorCode::RegistrationClosed,
+        ErrorCode::Forbidden,
     ];
 
     /// The wire name, as in `{"code":"bad_frame"}`.
@@ -52,6 +64,10 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::NameTaken => "name_taken",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::Forbidden => "forbidden",
         }
     }
 
@@ -61,6 +77,8 @@ impl ErrorCode {
             ErrorCode::RateLimited | ErrorCode::LimitReached => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::NameTaken => 409,
+            ErrorCode::Unauthorized | ErrorCode::BadCredentials => 401,
+            ErrorCode::RegistrationClosed | ErrorCode::Forbidden => 403,
             ErrorCode::NotJoined => 409,
             _ => 400,
         }
@@ -78,6 +96,10 @@ impl ErrorCode {
             ErrorCode::Unavailable => "The server is busy; trying again.",
             ErrorCode::LimitReached => "The server's limit for that was reached.",
             ErrorCode::NameTaken => "That name is taken.",
+            ErrorCode::Unauthorized => "Please sign in again.",
+            ErrorCode::BadCredentials => "Wrong name or password.",
+            ErrorCode::RegistrationClosed => "This server does not take new accounts.",
+            ErrorCode::Forbidden => "You are not allowed to do that.",
         }
     }
 }

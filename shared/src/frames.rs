@@ -21,10 +21,14 @@ pub struct NodeInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
-    /// Must come first.
+    /// Must come first: a session `token` (protocol 1.1), or a `name`
+    /// where the node takes guests (version 1).
     Hello {
         v: u32,
-        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// Subscribe; `since` asks for exactly what the client lacks.
     Join {
@@ -74,7 +78,9 @@ impl ClientFrame {
     /// field rule: a wrong version is `unsupported_version`, checked apart.
     pub fn validate(&self) -> Result<(), Invalid> {
         match self {
-            ClientFrame::Hello { name, .. } => limits::validate_name(name),
+            ClientFrame::Hello { name: Some(name), .. } => limits::validate_name(name),
+            ClientFrame::Hello { token: Some(t), .. } if t.len() > 2048 => Err(Invalid::Other("token too long".into())),
+            ClientFrame::Hello { .. } => Ok(()),
             ClientFrame::Join { room, since } => {
                 limits::validate_room(room)?;
                 since.as_ref().map_or(Ok(()), RoomVector::validate)

@@ -345,7 +345,8 @@ async fn open(
     tcp.set_nodelay(true)?;
     let url = format!("ws://{}/ws", target.addr);
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::client::ws_config())).await?;
-    ws.send(text(&ClientFrame::Hello { v: meshchat_shared::PROTOCOL_VERSION, name: format!("c{idx}") })).await?;
+    let hello = ClientFrame::Hello { v: meshchat_shared::PROTOCOL_VERSION, name: Some(format!("c{idx}")), token: None };
+    ws.send(text(&hello)).await?;
     ws.send(text(&ClientFrame::Join { room: room_name(room), since: None })).await?;
     // Joined once the backlog is over.
     loop {

@@ -202,6 +202,8 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
 /// few local addresses: per-address limits are lifted (a node's limits are
 /// measured in `tests/hostile.rs`, not here).
 const NODE_ARGS: &[&str] = &[
+    // Guests (name-only hello): the clients measure chat, not sign-in.
+    "--guests",
     "--burst",
     "1000",
     "--max-connections",

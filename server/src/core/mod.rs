@@ -15,8 +15,11 @@
 //! - [`presence`]: who is online in a room across nodes.
 //! - [`digest`]: every room's vector, with a digest comparable in one number.
 //! - [`sync`]: anti-entropy with one peer, driven by the digest.
+//! - [`claims`]: one value per key agreed by a majority (single-decree
+//!   Paxos): account names, invites, the first admin.
 
 pub mod cache;
+pub mod claims;
 pub mod digest;
 pub mod log;
 pub mod presence;

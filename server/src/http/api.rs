@@ -18,6 +18,7 @@ use meshchat_shared::{Cursor, ErrorCode, Message};
 use tokio::sync::oneshot;
 
 use super::AppState;
+use super::auth::MaybeAuth;
 use super::error::ApiError;
 use super::serve::ClientAddr;
 use crate::guard::Refused;
@@ -122,6 +123,7 @@ pub async fn get_messages(
 pub async fn post_message(
     State(app): State<Arc<AppState>>,
     addr: Option<Extension<ClientAddr>>,
+    MaybeAuth(me): MaybeAuth,
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -143,7 +145,18 @@ pub async fn post_message(
             return Err(ApiError::invalid("the body needs name, id and body, all strings"));
         }
     };
-    let name = crate::names::canonical(&post.name)?;
+    // Signed in: the token says who (a `name` field is ignored). A guest's
+    // name must not be an account's.
+    let name = match me {
+        Some(me) => me.name,
+        None => {
+            let name = crate::names::canonical(&post.name)?;
+            if app.accounts.is_account_name(&name) {
+                return Err(ApiError::new(ErrorCode::NameTaken, "that name belongs to an account: sign in to post"));
+            }
+            name
+        }
+    };
     limits::validate_msg_id(&post.id)?;
     limits::validate_body(&post.body)?;
     let (tx, rx) = oneshot::channel();

@@ -44,6 +44,32 @@ async fn cache_policy(req: Request, next: Next) -> Response {
     res
 }
 
+/// The CSP hashes (`sha256-…`) of the inline scripts of the app's
+/// `index.html`: the policy allows those and the app's own files, nothing
+/// else.
+pub fn inline_script_hashes(dir: &Path) -> Vec<String> {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let Ok(html) = std::fs::read_to_string(dir.join("index.html")) else { return Vec::new() };
+    let mut hashes = Vec::new();
+    let mut rest = html.as_str();
+    while let Some(open) = rest.find("<script") {
+        let tag_end = match rest[open..].find('>') {
+            Some(i) => open + i + 1,
+            None => break,
+        };
+        let tag = &rest[open..tag_end];
+        let Some(close) = rest[tag_end..].find("</script>") else { break };
+        let body = &rest[tag_end..tag_end + close];
+        if !tag.contains("src=") {
+            let digest = Sha256::digest(body.as_bytes());
+            hashes.push(format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(digest)));
+        }
+        rest = &rest[tag_end + close..];
+    }
+    hashes
+}
+
 /// Whether the file name carries trunk's content hash: `name-<hex>` then an
 /// optional `_bg` and the extension. trunk prints the 64-bit hash without
 /// leading zeros, so it is up to 16 digits (fewer than 8: once in 4 billion).
@@ -59,6 +85,17 @@ fn is_hashed(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::is_hashed;
+
+    #[test]
+    fn inline_scripts_are_hashed_for_the_csp() {
+        let dir = tempfile::tempdir().unwrap();
+        let html = "<html><script>a()</script><script src=\"/x.js\"></script><script type=\"module\">b()</script>";
+        std::fs::write(dir.path().join("index.html"), html).unwrap();
+        let hashes = super::inline_script_hashes(dir.path());
+        assert_eq!(hashes.len(), 2);
+        // sha256("a()"), base64.
+        assert_eq!(hashes[0], "sha256-qVpDBgj7bpq5hMAcGp3AOc79J3Y1Z4HvySTwKrWDoy4=");
+    }
 
     #[test]
     fn only_trunk_hashed_names_are_immutable() {

@@ -3,8 +3,10 @@
 
 mod api;
 mod assets;
+mod auth;
 mod error;
 mod poll;
+pub mod secure;
 pub mod serve;
 mod ws;
 
@@ -15,12 +17,14 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use meshchat_shared::limits::MAX_FRAME_BYTES;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use assets::inline_script_hashes;
 pub use error::ApiError;
 
 use crate::cluster::Cluster;
@@ -33,6 +37,7 @@ use crate::store::Store;
 pub struct AppState {
     /// Per-address limits: rates, polls, room creation.
     pub guard: Arc<crate::guard::Guard>,
+    pub accounts: Arc<crate::accounts::Accounts>,
     pub hub: Arc<Hub>,
     pub store: Store,
     pub cluster: Arc<Cluster>,
@@ -46,16 +51,36 @@ pub struct AppState {
     pub ws_read_buffer: usize,
     /// `false`: `/ws` answers 503 and clients use the long poll.
     pub websocket: bool,
+    /// Served over TLS (HSTS, https invitation links).
+    pub tls: bool,
+    /// Origins allowed for WebSockets and changes; empty: every node's page.
+    pub allowed_origins: Vec<String>,
+    /// CSP hashes of the web app's inline scripts.
+    pub inline_scripts: Vec<String>,
 }
 
 pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
+    // Chat routes need a session, unless the node takes guests.
+    let chat = Router::new()
+        .route("/api/rooms", get(api::rooms))
+        .route("/api/rooms/{room}/messages", get(api::get_messages).post(api::post_message))
+        .route("/api/rooms/{room}/poll", get(poll::poll))
+        .route_layer(middleware::from_fn_with_state(app.clone(), secure::require_session));
     let api = Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/api/health", get(api::health))
         .route("/api/nodes", get(api::nodes))
-        .route("/api/rooms", get(api::rooms))
-        .route("/api/rooms/{room}/messages", get(api::get_messages).post(api::post_message))
-        .route("/api/rooms/{room}/poll", get(poll::poll))
+        .route("/api/auth", get(auth::info))
+        .route("/api/register", post(auth::register))
+        .route("/api/login", post(auth::login))
+        .route("/api/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
+        .route("/api/password", post(auth::password))
+        .route("/api/tokens", get(auth::tokens).post(auth::create_token))
+        .route("/api/tokens/{id}", delete(auth::revoke_token))
+        .route("/api/invites", post(auth::create_invite))
+        .route("/api/users/{name}/role", post(auth::set_role))
+        .merge(chat)
         .route("/metrics", get(metrics))
         .route("/api", get(api_not_found))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
@@ -65,7 +90,10 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
         Some(dir) => api.fallback_service(assets::service(&dir)),
         None => api.fallback(no_web_app),
     };
-    router.with_state(app)
+    router
+        .layer(middleware::from_fn_with_state(app.clone(), secure::check_origin))
+        .layer(middleware::from_fn_with_state(app.clone(), secure::headers))
+        .with_state(app)
 }
 
 async fn metrics(State(app): State<Arc<AppState>>) -> Response {

@@ -129,6 +129,15 @@ impl MeshHandle {
     }
 }
 
+impl crate::accounts::ClaimNet for MeshHandle {
+    fn send(&self, to: &str, msg: crate::core::claims::ClaimMsg) {
+        match proto::encode(&Control::Claim(msg)) {
+            Ok(bytes) => self.push(to, PeerCmd::Control(bytes)),
+            Err(e) => tracing::error!(error = %e, "cannot encode a claim"),
+        }
+    }
+}
+
 impl Broker for MeshHandle {
     fn publish(&self, room: &str, event: PeerEvent) {
         match event {
@@ -169,6 +178,8 @@ pub(crate) struct MeshCtx {
     pub anti_entropy: Duration,
     /// Certificates of the mesh's nodes: what forwarded messages are checked with.
     pub book: Arc<sign::CertBook>,
+    /// Claims of names and invitations: peers' messages go here.
+    pub claims: crate::accounts::Registry,
     pub shutdown: CancellationToken,
 }
 
@@ -179,27 +190,24 @@ pub struct Mesh {
     config: MeshConfig,
     handle: MeshHandle,
     queues: BTreeMap<String, mpsc::Receiver<(Instant, PeerCmd)>>,
-    signer: Arc<sign::Signer>,
-    book: Arc<sign::CertBook>,
 }
 
 impl Mesh {
     /// Loads the certificates and binds the endpoint.
-    pub fn bind(me: &str, config: MeshConfig, metrics: Arc<Metrics>) -> Result<Mesh, MeshError> {
+    pub fn bind(
+        me: &str,
+        config: MeshConfig,
+        metrics: Arc<Metrics>,
+        keys: &crate::identity::NodeKeys,
+    ) -> Result<Mesh, MeshError> {
         for p in &config.peers {
             meshchat_shared::limits::validate_node_id(&p.id).map_err(|e| MeshError::BadPeer(p.id.clone(), e))?;
             if p.id == me {
                 return Err(MeshError::SelfPeer(p.id.clone()));
             }
         }
-        let identity = tls::Identity::load(&config.certs, me)?;
-        let server = tls::server_config(&identity)?;
-        let client = tls::client_config(&identity)?;
-        let signer = Arc::new(sign::Signer::new(&identity)?);
-        let book = Arc::new(sign::CertBook::new(identity.ca.clone()));
-        if let Some(own) = identity.chain.first() {
-            book.learn(me, own)?;
-        }
+        let server = tls::server_config(&keys.identity)?;
+        let client = tls::client_config(&keys.identity)?;
         let endpoint = quinn::Endpoint::server(server, config.listen).map_err(|e| MeshError::Bind(config.listen, e))?;
         let mut peers = BTreeMap::new();
         let mut queues = BTreeMap::new();
@@ -209,21 +217,11 @@ impl Mesh {
             queues.insert(p.id.clone(), rx);
         }
         let handle = MeshHandle { inner: Arc::new(HandleInner { peers, metrics }) };
-        Ok(Mesh { endpoint, client, config, handle, queues, signer, book })
+        Ok(Mesh { endpoint, client, config, handle, queues })
     }
 
     pub fn handle(&self) -> MeshHandle {
         self.handle.clone()
-    }
-
-    /// Signs this node's messages with its certificate's key.
-    pub fn signer(&self) -> Arc<dyn crate::room::Sign> {
-        self.signer.clone()
-    }
-
-    /// The certificates of the mesh's nodes, this one's among them.
-    pub fn book(&self) -> Arc<sign::CertBook> {
-        self.book.clone()
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {

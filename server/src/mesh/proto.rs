@@ -57,6 +57,8 @@ pub enum Control {
     /// Certificates of the mesh's nodes I know (sent on connect): with them
     /// you can check the signatures of messages I pass on from any origin.
     Certs(Vec<(String, Vec<u8>)>),
+    /// A message of a claim (a name, an invitation) agreed by a majority.
+    Claim(crate::core::claims::ClaimMsg),
 }
 
 /// A lane: messages of any room, each frame naming its room.

@@ -298,6 +298,7 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
                 shared.lane_job(&room, Instant::now(), LaneJob::Fetch(ranges));
             }
         }
+        Control::Claim(msg) => ctx.claims.peer(&shared.peer, msg),
         Control::Certs(certs) => {
             for (node, der) in certs.iter().take(MAX_CERTS) {
                 shared.learn_cert(node, der);

@@ -68,12 +68,19 @@ impl Signer {
     }
 }
 
-impl Sign for Signer {
-    fn sign(&self, msg: &Message) -> Proof {
-        let sig = self.signer.sign(&canonical(msg)).ok()?;
+impl Signer {
+    /// A signature over any bytes: the scheme, then the signature.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let sig = self.signer.sign(bytes).ok()?;
         let mut proof = u16::from(self.signer.scheme()).to_be_bytes().to_vec();
         proof.extend_from_slice(&sig);
-        Some(proof.into())
+        Some(proof)
+    }
+}
+
+impl Sign for Signer {
+    fn sign(&self, msg: &Message) -> Proof {
+        self.sign_bytes(&canonical(msg)).map(Into::into)
     }
 }
 
@@ -114,11 +121,16 @@ impl CertBook {
     /// Did `msg`'s origin sign it so?
     pub fn verify(&self, msg: &Message, proof: &Proof) -> Result<(), SignError> {
         let proof = proof.as_deref().ok_or(SignError::Missing)?;
+        self.verify_bytes(&msg.origin, &canonical(msg), proof)
+    }
+
+    /// Did `node` sign `bytes` so (`proof` as [`Signer::sign_bytes`] makes it)?
+    pub fn verify_bytes(&self, node: &str, bytes: &[u8], proof: &[u8]) -> Result<(), SignError> {
         let (scheme, sig) = match proof {
             [a, b, rest @ ..] => (SignatureScheme::from(u16::from_be_bytes([*a, *b])), rest),
             _ => return Err(SignError::Missing),
         };
-        let cert = self.lock().get(&msg.origin).cloned().ok_or_else(|| SignError::Unknown(msg.origin.clone()))?;
+        let cert = self.lock().get(node).cloned().ok_or_else(|| SignError::Unknown(node.to_owned()))?;
         let cert = webpki::EndEntityCert::try_from(&cert).map_err(|e| SignError::Bad(e.to_string()))?;
         let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
         let (_, candidates) = algs
@@ -126,8 +138,7 @@ impl CertBook {
             .iter()
             .find(|(s, _)| *s == scheme)
             .ok_or_else(|| SignError::Bad(format!("unknown scheme {scheme:?}")))?;
-        let msg = canonical(msg);
-        if candidates.iter().any(|alg| cert.verify_signature(*alg, &msg, sig).is_ok()) {
+        if candidates.iter().any(|alg| cert.verify_signature(*alg, bytes, sig).is_ok()) {
             Ok(())
         } else {
             Err(SignError::Bad("wrong signature".into()))

@@ -76,7 +76,7 @@ impl Session {
             return self.error(ErrorCode::Invalid, &e.to_string(), id);
         }
         match frame {
-            ClientFrame::Hello { v, name } => self.on_hello(v, &name),
+            ClientFrame::Hello { v, name, token } => self.on_hello(v, name, token),
             ClientFrame::Join { room, since } => self.on_join(room, since),
             ClientFrame::Leave { room } => self.on_leave(&room),
             ClientFrame::Send { room, id, body } => self.on_send(&room, id, body),
@@ -86,7 +86,7 @@ impl Session {
         }
     }
 
-    fn on_hello(&mut self, v: u32, name: &str) {
+    fn on_hello(&mut self, v: u32, name: Option<String>, token: Option<String>) {
         if v != PROTOCOL_VERSION {
             let msg = format!("this node speaks protocol version {PROTOCOL_VERSION}");
             return self.error(ErrorCode::UnsupportedVersion, &msg, None);
@@ -94,11 +94,29 @@ impl Session {
         if self.named {
             return self.error(ErrorCode::Invalid, "hello was already received", None);
         }
-        // Version and name checked before the name is set: a refused hello
-        // leaves the connection unnamed, free to try again.
-        let name = match crate::names::canonical(name) {
-            Ok(n) => n,
-            Err(e) => return self.error(ErrorCode::Invalid, &e.to_string(), None),
+        // Checked before the name is set: a refused hello leaves the
+        // connection unnamed, free to try again (a bad token aside).
+        let name = match (token, name) {
+            (Some(token), _) => match self.ctx.accounts.authenticate(&token) {
+                Some(me) => {
+                    // Closed the moment the session ends, on any node.
+                    self.ctx.accounts.watch(&me, self.conn.clone());
+                    me.name
+                }
+                None => return self.refuse_hello(ErrorCode::Unauthorized, "sign in again: that session has ended"),
+            },
+            (None, Some(name)) if self.ctx.accounts.config().guests => match crate::names::canonical(&name) {
+                Ok(n) if self.ctx.accounts.is_account_name(&n) => {
+                    return self.error(
+                        ErrorCode::NameTaken,
+                        "that name belongs to an account: sign in to use it",
+                        None,
+                    );
+                }
+                Ok(n) => n,
+                Err(e) => return self.error(ErrorCode::Invalid, &e.to_string(), None),
+            },
+            _ => return self.refuse_hello(ErrorCode::Unauthorized, "this node needs a session: sign in first"),
         };
         self.conn.set_name(&name);
         self.named = true;
@@ -109,6 +127,12 @@ impl Session {
             nodes: self.ctx.cluster.nodes(),
         };
         self.push(welcome);
+    }
+
+    /// `unauthorized`, then close 1008.
+    fn refuse_hello(&mut self, code: ErrorCode, message: &str) {
+        self.error(code, message, None);
+        self.conn.close(crate::conn::close::POLICY, "not signed in");
     }
 
     fn on_join(&mut self, room: String, since: Option<RoomVector>) {

@@ -59,6 +59,8 @@ impl Default for SessionConfig {
 /// What every session shares.
 pub struct SessionCtx {
     pub hub: Arc<Hub>,
+    /// Who a token speaks for; whether guests may chat.
+    pub accounts: Arc<crate::accounts::Accounts>,
     /// Room creation per address.
     pub guard: Arc<crate::guard::Guard>,
     /// History pages are read straight from the store.
@@ -181,9 +183,10 @@ where
                 }
             }
             Event::Close(code, reason) => {
-                // Stopping cleanly: what was queued (acks above all) goes
-                // out before the close. A slow client gets no such courtesy.
-                if code == close::RESTART {
+                // What was queued (acks above all; the error that explains
+                // a refusal) goes out before the close. A slow client gets
+                // no such courtesy.
+                if reason != crate::conn::TOO_SLOW {
                     while let Ok(item) = rx.try_recv() {
                         out.push(item);
                     }

@@ -71,8 +71,15 @@ impl Harness {
             shutdown: shutdown.clone(),
         });
         let me = NodeInfo { id: "n1".into(), url: "ws://127.0.0.1:1/ws".into(), up: true };
+        // A node that takes guests: these tests are about the protocol.
+        let keys = Arc::new(crate::identity::NodeKeys::local("n1", dir.path()).unwrap());
+        let registry = crate::accounts::Registry::start("n1", vec!["n1".into()], store.clone(), None);
+        let guests = crate::accounts::AccountsConfig { guests: true, ..Default::default() };
+        let accounts =
+            crate::accounts::Accounts::start(guests, "n1", keys, registry, &hub, store.clone()).await.unwrap();
         let ctx = Arc::new(SessionCtx {
             hub,
+            accounts,
             guard: crate::guard::Guard::new(crate::guard::Limits::default()),
             store,
             cluster: Arc::new(Cluster::new(me, Vec::new())),

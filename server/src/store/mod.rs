@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use schema::Sync;
 use writer::WriteOp;
 
+use crate::core::claims::Acceptor;
 use crate::core::{Signed, VectorIndex};
 pub use crate::core::{Snapshot as RoomSnapshot, Stored, idem_hash};
 
@@ -255,6 +256,34 @@ impl Store {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
+    }
+
+    /// An acceptor's state for a claim, if this node ever answered for it.
+    pub async fn claim(&self, key: &str) -> Result<Option<Acceptor>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached("SELECT state FROM claims WHERE key = ?1")?;
+            let mut rows = st.query([&key])?;
+            match rows.next()? {
+                Some(r) => {
+                    let text: String = r.get(0)?;
+                    serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+                }
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// Keeps an acceptor's state; returns once it is durable.
+    pub async fn save_claim(&self, key: &str, state: &Acceptor) -> Result<(), StoreError> {
+        let state = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (done, rx) = oneshot::channel();
+        self.writer()?
+            .send(WriteOp::Claim { key: key.to_owned(), state, done })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Certificates of other nodes learned from peers.

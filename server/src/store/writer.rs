@@ -27,6 +27,8 @@ pub enum WriteOp {
     Touch { room: String },
     /// Keep another node's certificate.
     NodeCert { node: String, der: Vec<u8> },
+    /// Keep an acceptor's state for a claim; `done` fires once durable.
+    Claim { key: String, state: String, done: oneshot::Sender<Result<(), StoreError>> },
     /// Fires once everything queued before it is committed.
     Barrier { done: oneshot::Sender<()> },
 }
@@ -82,6 +84,9 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<M
                 }
                 WriteOp::Barrier { done } => {
                     let _ = done.send(());
+                }
+                WriteOp::Claim { done, .. } => {
+                    let _ = done.send(result.clone());
                 }
                 WriteOp::Hide { .. } | WriteOp::Touch { .. } | WriteOp::NodeCert { .. } => {}
             }
@@ -160,6 +165,9 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                 }
                 WriteOp::NodeCert { node, der } => {
                     tx.execute("INSERT OR REPLACE INTO node_certs (node, der) VALUES (?1, ?2)", params![node, der])?;
+                }
+                WriteOp::Claim { key, state, .. } => {
+                    tx.execute("INSERT OR REPLACE INTO claims (key, state) VALUES (?1, ?2)", params![key, state])?;
                 }
                 WriteOp::Barrier { .. } => {}
             }

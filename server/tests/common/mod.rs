@@ -22,13 +22,23 @@ pub fn exe() -> std::path::PathBuf {
     std::env::var_os("MESHCHAT_EXE").map_or_else(|| Path::new(env!("CARGO_BIN_EXE_meshchat")).to_owned(), Into::into)
 }
 
-/// Starts `meshchat node --id <id> --http 127.0.0.1:<port or 0> --data <data> <extra>`.
+/// Starts `meshchat node --id <id> --http 127.0.0.1:<port or 0> --data
+/// <data> --guests <extra>`: a node that takes name-only `hello`s, as
+/// most tests are about chat; [`start_node_accounts`] for one that needs
+/// sign-in.
 pub fn start_node(id: &str, data: &Path, port: u16, extra: &[&str]) -> NodeProc {
     start_node_logged(id, data, port, extra, None)
 }
 
 /// As [`start_node`], with the node's log appended to `log`.
 pub fn start_node_logged(id: &str, data: &Path, port: u16, extra: &[&str], log: Option<&Path>) -> NodeProc {
+    let mut args = vec!["--guests"];
+    args.extend_from_slice(extra);
+    start_node_accounts(id, data, port, &args, log)
+}
+
+/// A node as it runs by default: everyone signs in.
+pub fn start_node_accounts(id: &str, data: &Path, port: u16, extra: &[&str], log: Option<&Path>) -> NodeProc {
     NodeProc::start(NodeSpec {
         exe: exe(),
         id: id.to_owned(),
@@ -238,7 +248,8 @@ impl Mesh {
     pub async fn start(n: usize, extra: &[&str]) -> Mesh {
         let dir = tempfile::tempdir().unwrap();
         let mut spec = MeshSpec::new(&exe(), dir.path(), n);
-        spec.args = extra.iter().map(|s| s.to_string()).collect();
+        // Guests, as for `start_node`.
+        spec.args = std::iter::once("--guests").chain(extra.iter().copied()).map(str::to_string).collect();
         spec.logs = true;
         let specs = spec.node_specs().expect("mesh specs");
         let mesh_ports = specs

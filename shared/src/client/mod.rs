@@ -69,6 +69,8 @@ pub struct OutboxEntry {
 #[derive(Debug, Clone)]
 pub struct Chat {
     pub name: String,
+    /// A session token (protocol 1.1); without one the client is a guest.
+    pub token: Option<String>,
     /// Joined rooms, by name.
     pub rooms: BTreeMap<String, RoomView>,
     /// The room on screen.
@@ -96,6 +98,7 @@ impl Chat {
     pub fn new(name: &str, rooms: &[String], current: Option<&str>) -> Chat {
         let mut chat = Chat {
             name: name.to_owned(),
+            token: None,
             rooms: BTreeMap::new(),
             current: None,
             link: Link::Offline,
@@ -156,7 +159,12 @@ impl Chat {
     pub fn on_open(&mut self) {
         self.link = Link::Open;
         self.outgoing.clear();
-        self.outgoing.push(ClientFrame::Hello { v: PROTOCOL_VERSION, name: self.name.clone() });
+        // Signed in: the token says who; a guest gives its name.
+        let hello = match &self.token {
+            Some(t) => ClientFrame::Hello { v: PROTOCOL_VERSION, name: None, token: Some(t.clone()) },
+            None => ClientFrame::Hello { v: PROTOCOL_VERSION, name: Some(self.name.clone()), token: None },
+        };
+        self.outgoing.push(hello);
     }
 
     /// The socket closed or never opened. `reached` says whether it got as
@@ -180,7 +188,7 @@ impl Chat {
 
     pub fn on_frame(&mut self, frame: ServerFrame, now_ms: u64) {
         match frame {
-            ServerFrame::Welcome { node, nodes, .. } => self.on_welcome(node, nodes, now_ms),
+            ServerFrame::Welcome { node, name, nodes, .. } => self.on_welcome(node, name, nodes, now_ms),
             ServerFrame::Joined { room, members } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.members = members.into_iter().collect();
@@ -219,8 +227,10 @@ impl Chat {
         }
     }
 
-    fn on_welcome(&mut self, node: String, nodes: Vec<NodeInfo>, now_ms: u64) {
+    fn on_welcome(&mut self, node: String, name: String, nodes: Vec<NodeInfo>, now_ms: u64) {
         self.link = Link::Ready;
+        // The node says who we are (with a token: the account's name).
+        self.name = name;
         self.failures = 0;
         self.nodes.learn(&nodes);
         self.node = Some(node);

@@ -1,0 +1,269 @@
+//! The accounts as this node knows them: the account log, applied.
+//!
+//! Pure state: events in, answers out. Events may come in any order (an
+//! account's password change before its creation, on a node that was
+//! away): those about an account not created yet wait for it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::events::{AccountEvent, Role};
+use super::token::{Claims, Kind};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    /// The password hash and when it was set.
+    pub hash: (u64, String),
+    pub role: (u64, Role),
+    /// Sessions issued before this are dead.
+    pub revoke_before: u64,
+    /// API tokens by id: label, created, revoked.
+    pub tokens: BTreeMap<String, ApiToken>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub label: String,
+    pub at: u64,
+    pub revoked: bool,
+}
+
+/// A session or token that must stop working now: its connections close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    Session(String),
+    /// Every session of the account issued before `before`.
+    Account {
+        id: String,
+        before: u64,
+    },
+    Token(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Directory {
+    accounts: HashMap<String, Account>,
+    /// The confusable skeleton of each name: its uniqueness key.
+    by_key: HashMap<String, String>,
+    /// Sessions logged out, until they would have expired anyway.
+    revoked: HashMap<String, u64>,
+    invites: HashMap<String, (u64, String)>,
+    /// Events about accounts not created here yet.
+    waiting: Vec<AccountEvent>,
+}
+
+/// The uniqueness key of a name: names that look alike share it.
+pub fn name_key(name: &str) -> String {
+    crate::names::skeleton(name)
+}
+
+impl Directory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one event; returns what stops working because of it.
+    pub fn apply(&mut self, event: AccountEvent) -> Vec<Revoked> {
+        match event {
+            AccountEvent::Created { id, name, hash, role, at } => {
+                if self.accounts.contains_key(&id) {
+                    return Vec::new();
+                }
+                self.by_key.insert(name_key(&name), id.clone());
+                let account = Account {
+                    id: id.clone(),
+                    name,
+                    hash: (at, hash),
+                    role: (at, role),
+                    revoke_before: 0,
+                    tokens: BTreeMap::new(),
+                };
+                self.accounts.insert(id.clone(), account);
+                // Whatever waited for this account applies now.
+                let (mine, rest): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.waiting).into_iter().partition(|e| account_of(e) == Some(id.as_str()));
+                self.waiting = rest;
+                mine.into_iter().flat_map(|e| self.apply(e)).collect()
+            }
+            AccountEvent::RevokeSession { session, until } => {
+                let u = self.revoked.entry(session.clone()).or_insert(until);
+                *u = (*u).max(until);
+                vec![Revoked::Session(session)]
+            }
+            AccountEvent::Invite { code_hash, by, expires } => {
+                self.invites.insert(code_hash, (expires, by));
+                Vec::new()
+            }
+            e => match account_of(&e).and_then(|id| self.accounts.get_mut(id)) {
+                Some(a) => apply_to(a, e),
+                None => {
+                    self.waiting.push(e);
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+
+    /// The account whose name looks like `name`, if any.
+    pub fn by_name(&self, name: &str) -> Option<&Account> {
+        self.by_key.get(&name_key(name)).and_then(|id| self.accounts.get(id))
+    }
+
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    /// The invitation with this code hash, if it exists and has not expired.
+    pub fn invite(&self, code_hash: &str, now: u64) -> Option<&(u64, String)> {
+        self.invites.get(code_hash).filter(|(expires, _)| *expires > now)
+    }
+
+    /// The account a token speaks for, if it is still good at `now`.
+    pub fn check(&self, c: &Claims, now: u64) -> Option<&Account> {
+        let a = self.accounts.get(&c.account)?;
+        if c.issued < a.revoke_before {
+            return None;
+        }
+        match c.kind {
+            Kind::Session => (c.expires > now && !self.revoked.contains_key(&c.id)).then_some(a),
+            Kind::Api => a.tokens.get(&c.id).filter(|t| !t.revoked).map(|_| a),
+        }
+    }
+
+    /// Forgets logged-out sessions that have expired anyway.
+    pub fn prune(&mut self, now: u64) {
+        self.revoked.retain(|_, until| *until > now);
+        self.invites.retain(|_, (expires, _)| *expires > now);
+    }
+}
+
+fn account_of(e: &AccountEvent) -> Option<&str> {
+    match e {
+        AccountEvent::Created { id, .. }
+        | AccountEvent::Password { id, .. }
+        | AccountEvent::RevokeAll { id, .. }
+        | AccountEvent::Role { id, .. }
+        | AccountEvent::TokenCreated { id, .. }
+        | AccountEvent::TokenRevoked { id, .. } => Some(id),
+        AccountEvent::RevokeSession { .. } | AccountEvent::Invite { .. } => None,
+    }
+}
+
+fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
+    match e {
+        AccountEvent::Password { hash, at, .. } => {
+            if at >= a.hash.0 {
+                a.hash = (at, hash);
+            }
+            Vec::new()
+        }
+        AccountEvent::RevokeAll { before, .. } => {
+            a.revoke_before = a.revoke_before.max(before);
+            vec![Revoked::Account { id: a.id.clone(), before: a.revoke_before }]
+        }
+        AccountEvent::Role { role, at, .. } => {
+            if at >= a.role.0 {
+                a.role = (at, role);
+            }
+            Vec::new()
+        }
+        AccountEvent::TokenCreated { token, label, at, .. } => {
+            // Its revocation may have come first: keep that, take the rest.
+            let t = a.tokens.entry(token).or_insert(ApiToken { label: String::new(), at: 0, revoked: false });
+            t.label = label;
+            t.at = at;
+            Vec::new()
+        }
+        AccountEvent::TokenRevoked { token, .. } => {
+            let t = a.tokens.entry(token.clone()).or_insert(ApiToken { label: String::new(), at: 0, revoked: true });
+            t.revoked = true;
+            vec![Revoked::Token(token)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created(id: &str, name: &str, at: u64) -> AccountEvent {
+        AccountEvent::Created { id: id.into(), name: name.into(), hash: "h0".into(), role: Role::Member, at }
+    }
+
+    fn session(account: &str, id: &str, issued: u64) -> Claims {
+        Claims {
+            kind: Kind::Session,
+            account: account.into(),
+            id: id.into(),
+            issued,
+            expires: issued + 1000,
+            issuer: "n1".into(),
+        }
+    }
+
+    #[test]
+    fn names_are_found_whatever_their_case_or_look() {
+        let mut d = Directory::new();
+        d.apply(created("a1", "Alice", 1));
+        assert_eq!(d.by_name("alice").unwrap().id, "a1");
+        assert_eq!(d.by_name("аlice").unwrap().id, "a1", "a Cyrillic а");
+        assert!(d.by_name("bob").is_none());
+    }
+
+    #[test]
+    fn events_give_the_same_state_in_any_order() {
+        let events = [
+            created("a1", "alice", 1),
+            AccountEvent::Password { id: "a1".into(), hash: "h2".into(), at: 20 },
+            AccountEvent::Password { id: "a1".into(), hash: "h1".into(), at: 10 },
+            AccountEvent::Role { id: "a1".into(), role: Role::Admin, at: 5 },
+            AccountEvent::RevokeAll { id: "a1".into(), before: 15 },
+            AccountEvent::TokenCreated { id: "a1".into(), token: "t1".into(), label: "bot".into(), at: 3 },
+            AccountEvent::TokenRevoked { id: "a1".into(), token: "t1".into() },
+        ];
+        let mut states = Vec::new();
+        for rotation in 0..events.len() {
+            let mut d = Directory::new();
+            for e in events.iter().cycle().skip(rotation).take(events.len()) {
+                d.apply(e.clone());
+            }
+            for e in events.iter().rev() {
+                d.apply(e.clone()); // and again, backwards: idempotent
+            }
+            states.push(d.get("a1").cloned());
+        }
+        assert!(states.windows(2).all(|w| w[0] == w[1]), "{states:#?}");
+        let a = states[0].as_ref().unwrap();
+        assert_eq!((a.hash.1.as_str(), a.role.1, a.revoke_before), ("h2", Role::Admin, 15));
+        assert!(a.tokens["t1"].revoked);
+    }
+
+    #[test]
+    fn sessions_die_by_logout_by_revocation_and_by_expiry() {
+        let mut d = Directory::new();
+        d.apply(created("a1", "alice", 1));
+        let s = session("a1", "s1", 100);
+        assert!(d.check(&s, 200).is_some());
+        assert!(d.check(&s, 1_200).is_none(), "expired");
+        assert_eq!(
+            d.apply(AccountEvent::RevokeSession { session: "s1".into(), until: 1_100 }),
+            [Revoked::Session("s1".into())]
+        );
+        assert!(d.check(&s, 200).is_none(), "logged out");
+        let s2 = session("a1", "s2", 100);
+        d.apply(AccountEvent::RevokeAll { id: "a1".into(), before: 150 });
+        assert!(d.check(&s2, 200).is_none(), "password changed after it was issued");
+        assert!(d.check(&session("a1", "s3", 160), 200).is_some());
+        assert!(d.check(&session("nobody", "s4", 160), 200).is_none());
+    }
+}

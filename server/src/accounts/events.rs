@@ -1,0 +1,85 @@
+//! What happens to accounts, as events of a log every node replicates.
+//!
+//! The events live as messages of an internal room (`!accounts`, a name no
+//! client can use), so the room machinery carries them: durable before
+//! anyone hears of them, replicated to every node, caught up after a
+//! restart or a partition. They are written so that applying them in any
+//! order gives the same result (last writer wins by time, sets grow), since
+//! nodes receive them in different orders.
+
+use serde::{Deserialize, Serialize};
+
+/// The internal room of account events; its name breaks the room rule on
+/// purpose, so no client can join, read or post to it.
+pub const ROOM: &str = "!accounts";
+/// The author of account events.
+pub const AUTHOR: &str = "meshchat";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AccountEvent {
+    /// A new account; its name was claimed by a majority first.
+    Created {
+        id: String,
+        name: String,
+        hash: String,
+        role: Role,
+        at: u64,
+    },
+    /// A new password (argon2id PHC string); the latest `at` wins.
+    Password {
+        id: String,
+        hash: String,
+        at: u64,
+    },
+    /// Every session of the account issued before `before` is dead
+    /// (password changed, or "sign out everywhere").
+    RevokeAll {
+        id: String,
+        before: u64,
+    },
+    /// One session is dead (logout); remembered until it would expire anyway.
+    RevokeSession {
+        session: String,
+        until: u64,
+    },
+    /// An admin set a role; the latest `at` wins.
+    Role {
+        id: String,
+        role: Role,
+        at: u64,
+    },
+    /// An API token for a bot, named by its owner.
+    TokenCreated {
+        id: String,
+        token: String,
+        label: String,
+        at: u64,
+    },
+    TokenRevoked {
+        id: String,
+        token: String,
+    },
+    /// An invitation to register; only the SHA-256 of its code is kept.
+    Invite {
+        code_hash: String,
+        by: String,
+        expires: u64,
+    },
+}

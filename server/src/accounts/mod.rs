@@ -1,0 +1,56 @@
+//! Accounts: register, sign in, sessions that work on every node, API
+//! tokens for bots, invitations, roles.
+//!
+//! - [`events`]: what happens to accounts, kept as a replicated log (an
+//!   internal room), applied in any order to the same result.
+//! - [`directory`]: the log applied: accounts by id and by name.
+//! - [`registry`]: claims agreed by a majority of the nodes, so that one
+//!   name never belongs to two accounts (nor an invite serve twice).
+//! - [`password`]: argon2id, a few at a time.
+//! - [`token`]: tokens signed by the issuing node, checkable anywhere.
+//! - `service`: the operations, as the HTTP routes and sessions call them.
+
+pub mod directory;
+pub mod events;
+pub mod password;
+pub mod registry;
+mod service;
+pub mod token;
+
+use std::time::Duration;
+
+pub use directory::{Account, Directory, Revoked};
+pub use events::{AccountEvent, Role};
+pub use registry::{ClaimError, ClaimNet, Registry};
+pub use service::{Accounts, AuthError, Me, SignedIn};
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Registration {
+    #[default]
+    Open,
+    /// With an invitation from an admin (the mesh's first account needs none).
+    Invite,
+    /// Nobody but the mesh's first account.
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    pub registration: Registration,
+    /// Name-only `hello` as in protocol version 1, for names of no account.
+    pub guests: bool,
+    pub session_ttl: Duration,
+    pub invite_ttl: Duration,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            registration: Registration::Open,
+            guests: false,
+            session_ttl: Duration::from_secs(30 * 86_400),
+            invite_ttl: Duration::from_secs(7 * 86_400),
+        }
+    }
+}

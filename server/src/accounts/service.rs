@@ -1,0 +1,434 @@
+//! The account operations, as routes and sessions call them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use meshchat_shared::{ErrorCode, RoomVector};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+use super::directory::{Directory, Revoked, name_key};
+use super::events::{AUTHOR, AccountEvent, ROOM, Role};
+use super::password::{Hasher, PasswordError};
+use super::registry::{ClaimError, Registry};
+use super::token::{self, Claims, Keys, Kind, random_id};
+use super::{AccountsConfig, Registration};
+use crate::clock::now_ms;
+use crate::conn::{ConnHandle, close};
+use crate::room::{AckTo, Hub, RoomCmd, RoomHandle};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("that name is taken")]
+    NameTaken,
+    #[error("wrong name or password")]
+    BadCredentials,
+    #[error("too many attempts; wait a while")]
+    RateLimited,
+    #[error("this node does not take new accounts without an invitation")]
+    RegistrationClosed,
+    #[error("not signed in, or the session has ended")]
+    Unauthorized,
+    #[error("only an admin may do that")]
+    Forbidden,
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl AuthError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::Invalid(_) => ErrorCode::Invalid,
+            AuthError::NameTaken => ErrorCode::NameTaken,
+            AuthError::BadCredentials => ErrorCode::BadCredentials,
+            AuthError::RateLimited => ErrorCode::RateLimited,
+            AuthError::RegistrationClosed => ErrorCode::RegistrationClosed,
+            AuthError::Unauthorized => ErrorCode::Unauthorized,
+            AuthError::Forbidden => ErrorCode::Forbidden,
+            AuthError::Unavailable(_) => ErrorCode::Unavailable,
+        }
+    }
+}
+
+impl From<PasswordError> for AuthError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Length => AuthError::Invalid(e.to_string()),
+            PasswordError::Busy | PasswordError::Hash(_) => AuthError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+impl From<ClaimError> for AuthError {
+    fn from(e: ClaimError) -> Self {
+        AuthError::Unavailable(format!("cannot make sure the name is unique: {e}"))
+    }
+}
+
+/// A session's answer to `register` and `login`.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub claims: Claims,
+}
+
+/// A connection signed in with a session or token: closed when it is revoked.
+struct Live {
+    token: String,
+    issued: u64,
+    conn: ConnHandle,
+}
+
+pub struct Accounts {
+    config: AccountsConfig,
+    me: String,
+    keys: Arc<dyn Keys>,
+    hasher: Hasher,
+    directory: RwLock<Directory>,
+    registry: Registry,
+    log: RoomHandle,
+    attempts_by_name: DefaultKeyedRateLimiter<String>,
+    attempts_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    live: Mutex<HashMap<String, Vec<Live>>>,
+}
+
+fn quota(burst: u32, every: Duration) -> Quota {
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(every).unwrap_or_else(|| Quota::per_minute(burst)).allow_burst(burst)
+}
+
+impl Accounts {
+    /// Loads the account log from the store and follows it from then on.
+    pub async fn start(
+        config: AccountsConfig,
+        me: &str,
+        keys: Arc<dyn Keys>,
+        registry: Registry,
+        hub: &Arc<Hub>,
+        store: Store,
+    ) -> Result<Arc<Accounts>, StoreError> {
+        let log = hub.room(ROOM);
+        let accounts = Arc::new(Accounts {
+            config,
+            me: me.to_owned(),
+            keys,
+            hasher: Hasher::default(),
+            directory: RwLock::new(Directory::new()),
+            registry,
+            log: log.clone(),
+            // Sign-in attempts: 10 per name, then one a minute; 30 per
+            // address, then one every 20 s.
+            attempts_by_name: RateLimiter::keyed(quota(10, Duration::from_secs(60))),
+            attempts_by_ip: RateLimiter::keyed(quota(30, Duration::from_secs(20))),
+            live: Mutex::new(HashMap::new()),
+        });
+        let applied = accounts.catch_up(&store, RoomVector::new()).await?;
+        tokio::spawn(follow(Arc::downgrade(&accounts), store, log, applied));
+        Ok(accounts)
+    }
+
+    /// Applies the log's events beyond `applied`; returns what is applied now.
+    async fn catch_up(&self, store: &Store, mut applied: RoomVector) -> Result<RoomVector, StoreError> {
+        let upto = self.log.status().vector;
+        loop {
+            let page = store.missing_page(ROOM, applied.clone(), upto.clone(), 500).await?;
+            if page.is_empty() {
+                applied.merge(&upto);
+                return Ok(applied);
+            }
+            for m in &page {
+                if m.seq > applied.get(&m.origin) {
+                    applied.set(&m.origin, m.seq);
+                }
+                match serde_json::from_str::<AccountEvent>(&m.body) {
+                    Ok(e) => self.apply(e),
+                    Err(e) => tracing::warn!(origin = %m.origin, seq = m.seq, "unreadable account event: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Applies an event here and closes the connections it signs out.
+    fn apply(&self, e: AccountEvent) {
+        let revoked = self.directory.write().map(|mut d| d.apply(e)).unwrap_or_default();
+        for r in revoked {
+            self.enforce(&r);
+        }
+    }
+
+    fn enforce(&self, r: &Revoked) {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        for conns in live.values_mut() {
+            conns.retain(|l| !l.conn.is_closed());
+        }
+        live.retain(|_, v| !v.is_empty());
+        let hit = |account: &str, l: &Live| match r {
+            Revoked::Session(id) | Revoked::Token(id) => l.token == *id,
+            Revoked::Account { id, before } => account == id && l.issued < *before,
+        };
+        for (account, conns) in live.iter() {
+            for l in conns.iter().filter(|l| hit(account, l)) {
+                l.conn.close(close::POLICY, "signed out");
+            }
+        }
+    }
+
+    /// Writes an event to the log (durable here) and applies it.
+    async fn append(&self, e: AccountEvent) -> Result<(), AuthError> {
+        let body = serde_json::to_string(&e).map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        let cmd = RoomCmd::Send { to: AckTo::Http(tx), author: AUTHOR.into(), id: random_id(), body };
+        self.log.send_wait(cmd).await.map_err(|_| AuthError::Unavailable("the account log is not running".into()))?;
+        match tokio::time::timeout(Duration::from_secs(10), rx).await {
+            Ok(Ok(Ok(_))) => {
+                self.apply(e);
+                Ok(())
+            }
+            _ => Err(AuthError::Unavailable("the account log did not take the change".into())),
+        }
+    }
+
+    fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn config(&self) -> &AccountsConfig {
+        &self.config
+    }
+
+    /// Does an account have this name (or one that looks like it)?
+    pub fn is_account_name(&self, name: &str) -> bool {
+        self.directory().by_name(name).is_some()
+    }
+
+    pub fn count(&self) -> usize {
+        self.directory().len()
+    }
+
+    fn issue(&self, id: &str, name: &str, role: Role) -> Result<SignedIn, AuthError> {
+        let now = now_ms();
+        let claims = Claims {
+            kind: Kind::Session,
+            account: id.to_owned(),
+            id: random_id(),
+            issued: now,
+            expires: now + self.config.session_ttl.as_millis() as u64,
+            issuer: self.me.clone(),
+        };
+        let token = token::encode(&claims, &*self.keys).ok_or_else(|| AuthError::Unavailable("cannot sign".into()))?;
+        Ok(SignedIn { token, name: name.to_owned(), role })
+    }
+
+    pub async fn register(
+        &self,
+        name: &str,
+        password: String,
+        invite: Option<&str>,
+        ip: IpAddr,
+    ) -> Result<SignedIn, AuthError> {
+        let name = crate::names::canonical(name).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        super::password::validate(&password)?;
+        self.attempts_by_ip.check_key(&ip).map_err(|_| AuthError::RateLimited)?;
+        let first = self.directory().is_empty();
+        let key = name_key(&name);
+        // The mesh's first account needs no invitation.
+        let invite_hash = match (self.config.registration, first) {
+            (_, true) | (Registration::Open, _) => None,
+            (Registration::Closed, false) => return Err(AuthError::RegistrationClosed),
+            (Registration::Invite, false) => {
+                let code = invite.ok_or(AuthError::RegistrationClosed)?;
+                let h = sha256_hex(code);
+                if self.directory().invite(&h, now_ms()).is_none() {
+                    return Err(AuthError::Invalid("that invitation is unknown or has expired".into()));
+                }
+                Some(h)
+            }
+        };
+        if self.is_account_name(&name) {
+            return Err(AuthError::NameTaken);
+        }
+        if let Some(h) = invite_hash {
+            // Single use across the mesh: the invitation is claimed for this name.
+            let chosen = self.registry.claim(&format!("invite:{h}"), &key).await?;
+            if chosen != key {
+                return Err(AuthError::Invalid("that invitation was used already".into()));
+            }
+        }
+        let hash = self.hasher.hash(password).await?;
+        let (id, at) = (random_id(), now_ms());
+        let claimed =
+            AccountEvent::Created { id: id.clone(), name: name.clone(), hash: hash.clone(), role: Role::Member, at };
+        let value = serde_json::to_string(&claimed).map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let chosen = self.registry.claim(&format!("name:{key}"), &value).await?;
+        if chosen != value {
+            // Someone else's registration won; make sure its account exists.
+            if let Ok(theirs @ AccountEvent::Created { .. }) = serde_json::from_str::<AccountEvent>(&chosen)
+                && !self.is_account_name(&name)
+            {
+                let _ = self.append(theirs).await;
+            }
+            return Err(AuthError::NameTaken);
+        }
+        let role =
+            if first && self.registry.claim("first-admin", &id).await? == id { Role::Admin } else { Role::Member };
+        self.append(AccountEvent::Created { id: id.clone(), name: name.clone(), hash, role, at }).await?;
+        self.issue(&id, &name, role)
+    }
+
+    pub async fn login(&self, name: &str, password: String, ip: IpAddr) -> Result<SignedIn, AuthError> {
+        let key = name_key(name);
+        if self.attempts_by_name.check_key(&key).is_err() || self.attempts_by_ip.check_key(&ip).is_err() {
+            return Err(AuthError::RateLimited);
+        }
+        let account = self.directory().by_name(name).cloned();
+        let hash = account.as_ref().map(|a| a.hash.1.clone());
+        if !self.hasher.verify(password, hash).await? {
+            return Err(AuthError::BadCredentials);
+        }
+        let a = account.ok_or(AuthError::BadCredentials)?;
+        self.issue(&a.id, &a.name, a.role.1)
+    }
+
+    /// The account a token speaks for, if it is good now.
+    pub fn authenticate(&self, token: &str) -> Option<Me> {
+        let claims = token::decode(token, &*self.keys)?;
+        let d = self.directory();
+        let a = d.check(&claims, now_ms())?;
+        Some(Me { id: a.id.clone(), name: a.name.clone(), role: a.role.1, claims })
+    }
+
+    /// Closes `conn` when the session (or token) it signed in with ends.
+    pub fn watch(&self, me: &Me, conn: ConnHandle) {
+        let live = Live { token: me.claims.id.clone(), issued: me.claims.issued, conn };
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).entry(me.id.clone()).or_default().push(live);
+    }
+
+    pub async fn logout(&self, me: &Me) -> Result<(), AuthError> {
+        match me.claims.kind {
+            Kind::Session => {
+                self.append(AccountEvent::RevokeSession { session: me.claims.id.clone(), until: me.claims.expires })
+                    .await
+            }
+            Kind::Api => self.revoke_token(me, &me.claims.id).await,
+        }
+    }
+
+    /// A new password; every other session of the account ends. Returns a
+    /// new session for the caller.
+    pub async fn change_password(&self, me: &Me, old: String, new: String) -> Result<SignedIn, AuthError> {
+        super::password::validate(&new)?;
+        let current = self.directory().get(&me.id).map(|a| a.hash.1.clone());
+        if !self.hasher.verify(old, current).await? {
+            return Err(AuthError::BadCredentials);
+        }
+        let hash = self.hasher.hash(new).await?;
+        let now = now_ms();
+        self.append(AccountEvent::Password { id: me.id.clone(), hash, at: now }).await?;
+        self.append(AccountEvent::RevokeAll { id: me.id.clone(), before: now + 1 }).await?;
+        // Issued after the revocation, so it lives on.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.issue(&me.id, &me.name, me.role)
+    }
+
+    /// A named token for a bot: `(token, id)`.
+    pub async fn create_token(&self, me: &Me, label: &str) -> Result<(String, String), AuthError> {
+        let label = label.trim();
+        if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
+            return Err(AuthError::Invalid("a token's label must be 1-64 characters".into()));
+        }
+        let id = random_id();
+        let now = now_ms();
+        let created = AccountEvent::TokenCreated { id: me.id.clone(), token: id.clone(), label: label.into(), at: now };
+        self.append(created).await?;
+        let claims = Claims {
+            kind: Kind::Api,
+            account: me.id.clone(),
+            id: id.clone(),
+            issued: now,
+            expires: u64::MAX,
+            issuer: self.me.clone(),
+        };
+        let token = token::encode(&claims, &*self.keys).ok_or_else(|| AuthError::Unavailable("cannot sign".into()))?;
+        Ok((token, id))
+    }
+
+    /// The account's API tokens: id, label, created; not the revoked ones.
+    pub fn tokens(&self, me: &Me) -> Vec<(String, String, u64)> {
+        let d = self.directory();
+        let Some(a) = d.get(&me.id) else { return Vec::new() };
+        a.tokens.iter().filter(|(_, t)| !t.revoked).map(|(id, t)| (id.clone(), t.label.clone(), t.at)).collect()
+    }
+
+    pub async fn revoke_token(&self, me: &Me, id: &str) -> Result<(), AuthError> {
+        let known = self.directory().get(&me.id).is_some_and(|a| a.tokens.contains_key(id));
+        if !known {
+            return Err(AuthError::Invalid("no such token".into()));
+        }
+        self.append(AccountEvent::TokenRevoked { id: me.id.clone(), token: id.to_owned() }).await
+    }
+
+    /// A single-use invitation (admins only): `(code, expires)`.
+    pub async fn create_invite(&self, me: &Me) -> Result<(String, u64), AuthError> {
+        if me.role != Role::Admin {
+            return Err(AuthError::Forbidden);
+        }
+        let code = random_id();
+        let expires = now_ms() + self.config.invite_ttl.as_millis() as u64;
+        self.append(AccountEvent::Invite { code_hash: sha256_hex(&code), by: me.id.clone(), expires }).await?;
+        Ok((code, expires))
+    }
+
+    /// Makes an account an admin or a member (admins only).
+    pub async fn set_role(&self, me: &Me, name: &str, role: Role) -> Result<(), AuthError> {
+        if me.role != Role::Admin {
+            return Err(AuthError::Forbidden);
+        }
+        let id =
+            self.directory().by_name(name).map(|a| a.id.clone()).ok_or(AuthError::Invalid("no such account".into()))?;
+        self.append(AccountEvent::Role { id, role, at: now_ms() }).await
+    }
+}
+
+/// Applies the account log as it grows (from peers, after restarts).
+async fn follow(accounts: std::sync::Weak<Accounts>, store: Store, log: RoomHandle, mut applied: RoomVector) {
+    let mut status = log.watch();
+    let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            r = status.changed() => if r.is_err() { return },
+            _ = prune.tick() => {
+                if let Some(a) = accounts.upgrade() && let Ok(mut d) = a.directory.write() {
+                    d.prune(now_ms());
+                }
+                continue;
+            }
+        }
+        let Some(a) = accounts.upgrade() else { return };
+        match a.catch_up(&store, applied.clone()).await {
+            Ok(v) => applied = v,
+            Err(e) => tracing::warn!(error = %e, "cannot read the account log"),
+        }
+    }
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
