@@ -178,6 +178,9 @@ struct NodeArgs {
     /// Sessions from register and login last this long.
     #[arg(long, default_value_t = 30)]
     session_days: u64,
+    /// Accounts one address may register per hour.
+    #[arg(long, default_value_t = 20)]
+    registrations_per_hour: u32,
     /// Origins allowed to open WebSockets and post, comma-separated
     /// (default: every node's own page).
     #[arg(long, value_delimiter = ',')]
@@ -317,6 +320,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.accounts.guests = args.guests;
     cfg.accounts.registration = args.registration;
     cfg.accounts.session_ttl = Duration::from_secs(args.session_days.max(1) * 86_400);
+    cfg.accounts.registrations_per_hour = args.registrations_per_hour.max(1);
     cfg.allowed_origins = args.allowed_origins.iter().filter(|o| !o.is_empty()).cloned().collect();
     cfg.room.core.max_drift_ms = args.max_clock_drift_ms;
     meshchat::clock::set_offset_ms(args.clock_offset_ms);

@@ -9,3 +9,6 @@ pub const POLICY: u16 = 1008;
 pub const TOO_BIG: u16 = 1009;
 /// The node is stopping: move to another node at once.
 pub const RESTART: u16 = 1012;
+/// The node cannot serve this client yet (it is behind the mesh on the
+/// client's account): try another node, or this one again later.
+pub const TRY_AGAIN: u16 = 1013;

@@ -81,6 +81,18 @@ pub fn validate_room(room: &str) -> Result<(), Invalid> {
     if ok { Ok(()) } else { Err(Invalid::Room) }
 }
 
+/// A room as the mesh carries it: a client's room, or one the nodes keep
+/// for themselves (the account log), named `!` and a room name, which no
+/// client can name.
+pub fn validate_mesh_room(room: &str) -> Result<(), Invalid> {
+    validate_room(room.strip_prefix('!').unwrap_or(room))
+}
+
+/// A room the nodes keep for themselves.
+pub fn is_system_room(room: &str) -> bool {
+    room.starts_with('!')
+}
+
 /// 1–64 printable ASCII characters (space through `~`).
 pub fn validate_msg_id(id: &str) -> Result<(), Invalid> {
     let ok = (1..=MAX_MSG_ID).contains(&id.len()) && id.bytes().all(|b| (0x20..=0x7e).contains(&b));

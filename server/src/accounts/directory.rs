@@ -41,6 +41,16 @@ pub enum Revoked {
     Token(String),
 }
 
+/// Why a validly signed token does not work here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// A node of the mesh issued it for an account (or API token) this node
+    /// has not heard of yet: this node is behind, not the token bad.
+    Unknown,
+    /// Expired, logged out, or revoked.
+    Ended,
+}
+
 #[derive(Debug, Default)]
 pub struct Directory {
     accounts: HashMap<String, Account>,
@@ -127,16 +137,18 @@ impl Directory {
         self.invites.get(code_hash).filter(|(expires, _)| *expires > now)
     }
 
-    /// The account a token speaks for, if it is still good at `now`.
-    pub fn check(&self, c: &Claims, now: u64) -> Option<&Account> {
-        let a = self.accounts.get(&c.account)?;
+    /// The account a (validly signed) token speaks for, if it is still
+    /// good at `now`.
+    pub fn check(&self, c: &Claims, now: u64) -> Result<&Account, Denied> {
+        let a = self.accounts.get(&c.account).ok_or(Denied::Unknown)?;
         if c.issued < a.revoke_before {
-            return None;
+            return Err(Denied::Ended);
         }
-        match c.kind {
-            Kind::Session => (c.expires > now && !self.revoked.contains_key(&c.id)).then_some(a),
-            Kind::Api => a.tokens.get(&c.id).filter(|t| !t.revoked).map(|_| a),
-        }
+        let good = match c.kind {
+            Kind::Session => c.expires > now && !self.revoked.contains_key(&c.id),
+            Kind::Api => !a.tokens.get(&c.id).ok_or(Denied::Unknown)?.revoked,
+        };
+        if good { Ok(a) } else { Err(Denied::Ended) }
     }
 
     /// Forgets logged-out sessions that have expired anyway.
@@ -253,17 +265,17 @@ mod tests {
         let mut d = Directory::new();
         d.apply(created("a1", "alice", 1));
         let s = session("a1", "s1", 100);
-        assert!(d.check(&s, 200).is_some());
-        assert!(d.check(&s, 1_200).is_none(), "expired");
+        assert!(d.check(&s, 200).is_ok());
+        assert_eq!(d.check(&s, 1_200).err(), Some(Denied::Ended), "expired");
         assert_eq!(
             d.apply(AccountEvent::RevokeSession { session: "s1".into(), until: 1_100 }),
             [Revoked::Session("s1".into())]
         );
-        assert!(d.check(&s, 200).is_none(), "logged out");
+        assert_eq!(d.check(&s, 200).err(), Some(Denied::Ended), "logged out");
         let s2 = session("a1", "s2", 100);
         d.apply(AccountEvent::RevokeAll { id: "a1".into(), before: 150 });
-        assert!(d.check(&s2, 200).is_none(), "password changed after it was issued");
-        assert!(d.check(&session("a1", "s3", 160), 200).is_some());
-        assert!(d.check(&session("nobody", "s4", 160), 200).is_none());
+        assert_eq!(d.check(&s2, 200).err(), Some(Denied::Ended), "password changed after it was issued");
+        assert!(d.check(&session("a1", "s3", 160), 200).is_ok());
+        assert_eq!(d.check(&session("nobody", "s4", 160), 200).err(), Some(Denied::Unknown));
     }
 }

@@ -8,6 +8,7 @@
 //!   name never belongs to two accounts (nor an invite serve twice).
 //! - [`password`]: argon2id, a few at a time.
 //! - [`token`]: tokens signed by the issuing node, checkable anywhere.
+//! - `throttle`: failed sign-ins per name and per address.
 //! - `service`: the operations, as the HTTP routes and sessions call them.
 
 pub mod directory;
@@ -15,6 +16,7 @@ pub mod events;
 pub mod password;
 pub mod registry;
 mod service;
+mod throttle;
 pub mod token;
 
 use std::time::Duration;
@@ -42,6 +44,9 @@ pub struct AccountsConfig {
     pub guests: bool,
     pub session_ttl: Duration,
     pub invite_ttl: Duration,
+    /// Registrations from one address per hour (each costs a hash and a
+    /// round of the mesh).
+    pub registrations_per_hour: u32,
 }
 
 impl Default for AccountsConfig {
@@ -51,6 +56,7 @@ impl Default for AccountsConfig {
             guests: false,
             session_ttl: Duration::from_secs(30 * 86_400),
             invite_ttl: Duration::from_secs(7 * 86_400),
+            registrations_per_hour: 20,
         }
     }
 }

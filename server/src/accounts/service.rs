@@ -12,10 +12,11 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
-use super::directory::{Directory, Revoked, name_key};
+use super::directory::{Denied, Directory, Revoked, name_key};
 use super::events::{AUTHOR, AccountEvent, ROOM, Role};
 use super::password::{Hasher, PasswordError};
 use super::registry::{ClaimError, Registry};
+use super::throttle::Throttle;
 use super::token::{self, Claims, Keys, Kind, random_id};
 use super::{AccountsConfig, Registration};
 use crate::clock::now_ms;
@@ -105,8 +106,11 @@ pub struct Accounts {
     directory: RwLock<Directory>,
     registry: Registry,
     log: RoomHandle,
-    attempts_by_name: DefaultKeyedRateLimiter<String>,
-    attempts_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    /// Failed sign-ins per name and per address.
+    failures_by_name: Throttle<String>,
+    failures_by_ip: Throttle<IpAddr>,
+    /// Registrations per address: each costs a hash and a mesh round trip.
+    registrations: DefaultKeyedRateLimiter<IpAddr>,
     live: Mutex<HashMap<String, Vec<Live>>>,
 }
 
@@ -127,17 +131,21 @@ impl Accounts {
     ) -> Result<Arc<Accounts>, StoreError> {
         let log = hub.room(ROOM);
         let accounts = Arc::new(Accounts {
-            config,
+            config: config.clone(),
             me: me.to_owned(),
             keys,
             hasher: Hasher::default(),
             directory: RwLock::new(Directory::new()),
             registry,
             log: log.clone(),
-            // Sign-in attempts: 10 per name, then one a minute; 30 per
+            // Failed sign-ins: 10 per name, then one a minute; 30 per
             // address, then one every 20 s.
-            attempts_by_name: RateLimiter::keyed(quota(10, Duration::from_secs(60))),
-            attempts_by_ip: RateLimiter::keyed(quota(30, Duration::from_secs(20))),
+            failures_by_name: Throttle::new(10, Duration::from_secs(60)),
+            failures_by_ip: Throttle::new(30, Duration::from_secs(20)),
+            registrations: RateLimiter::keyed(quota(
+                config.registrations_per_hour,
+                Duration::from_secs(3600) / config.registrations_per_hour.max(1),
+            )),
             live: Mutex::new(HashMap::new()),
         });
         let applied = accounts.catch_up(&store, RoomVector::new()).await?;
@@ -206,6 +214,15 @@ impl Accounts {
         }
     }
 
+    fn prune(&self) {
+        if let Ok(mut d) = self.directory.write() {
+            d.prune(now_ms());
+        }
+        self.failures_by_name.prune();
+        self.failures_by_ip.prune();
+        self.registrations.retain_recent();
+    }
+
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
         self.directory.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -246,7 +263,7 @@ impl Accounts {
     ) -> Result<SignedIn, AuthError> {
         let name = crate::names::canonical(name).map_err(|e| AuthError::Invalid(e.to_string()))?;
         super::password::validate(&password)?;
-        self.attempts_by_ip.check_key(&ip).map_err(|_| AuthError::RateLimited)?;
+        self.registrations.check_key(&ip).map_err(|_| AuthError::RateLimited)?;
         let first = self.directory().is_empty();
         let key = name_key(&name);
         // The mesh's first account needs no invitation.
@@ -295,24 +312,33 @@ impl Accounts {
 
     pub async fn login(&self, name: &str, password: String, ip: IpAddr) -> Result<SignedIn, AuthError> {
         let key = name_key(name);
-        if self.attempts_by_name.check_key(&key).is_err() || self.attempts_by_ip.check_key(&ip).is_err() {
+        if !self.failures_by_name.allows(&key) || !self.failures_by_ip.allows(&ip) {
             return Err(AuthError::RateLimited);
         }
         let account = self.directory().by_name(name).cloned();
         let hash = account.as_ref().map(|a| a.hash.1.clone());
-        if !self.hasher.verify(password, hash).await? {
+        let good = self.hasher.verify(password, hash).await?;
+        let Some(a) = account.filter(|_| good) else {
+            self.failures_by_name.failed(&key);
+            self.failures_by_ip.failed(&ip);
             return Err(AuthError::BadCredentials);
-        }
-        let a = account.ok_or(AuthError::BadCredentials)?;
+        };
         self.issue(&a.id, &a.name, a.role.1)
     }
 
-    /// The account a token speaks for, if it is good now.
-    pub fn authenticate(&self, token: &str) -> Option<Me> {
-        let claims = token::decode(token, &*self.keys)?;
+    /// The account a token speaks for, if it is good now: `Unauthorized`,
+    /// or `Unavailable` when another node issued it for an account this
+    /// one has not heard of yet (the client tries again, or elsewhere).
+    pub fn authenticate(&self, token: &str) -> Result<Me, AuthError> {
+        let claims = token::decode(token, &*self.keys).ok_or(AuthError::Unauthorized)?;
         let d = self.directory();
-        let a = d.check(&claims, now_ms())?;
-        Some(Me { id: a.id.clone(), name: a.name.clone(), role: a.role.1, claims })
+        match d.check(&claims, now_ms()) {
+            Ok(a) => Ok(Me { id: a.id.clone(), name: a.name.clone(), role: a.role.1, claims }),
+            Err(Denied::Ended) => Err(AuthError::Unauthorized),
+            Err(Denied::Unknown) => {
+                Err(AuthError::Unavailable("this node has not caught up with that account yet".into()))
+            }
+        }
     }
 
     /// Closes `conn` when the session (or token) it signed in with ends.
@@ -410,13 +436,13 @@ impl Accounts {
 /// Applies the account log as it grows (from peers, after restarts).
 async fn follow(accounts: std::sync::Weak<Accounts>, store: Store, log: RoomHandle, mut applied: RoomVector) {
     let mut status = log.watch();
-    let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    let mut prune = tokio::time::interval(Duration::from_secs(600));
     loop {
         tokio::select! {
             r = status.changed() => if r.is_err() { return },
             _ = prune.tick() => {
-                if let Some(a) = accounts.upgrade() && let Ok(mut d) = a.directory.write() {
-                    d.prune(now_ms());
+                if let Some(a) = accounts.upgrade() {
+                    a.prune();
                 }
                 continue;
             }

@@ -201,7 +201,7 @@ impl PeerSync {
         let entry = self.incoming.entry(bucket).or_default();
         entry.reply |= reply;
         // A peer's word is checked like a client's: bad names are ignored.
-        let valid = rooms.into_iter().filter(|(r, v)| limits::validate_room(r).is_ok() && v.validate().is_ok());
+        let valid = rooms.into_iter().filter(|(r, v)| limits::validate_mesh_room(r).is_ok() && v.validate().is_ok());
         entry.rooms.extend(valid);
         if !last {
             return Ok(Vec::new());

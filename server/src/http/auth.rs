@@ -41,7 +41,7 @@ impl FromRequestParts<Arc<AppState>> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers).ok_or_else(|| ApiError::from(ErrorCode::Unauthorized))?;
-        app.accounts.authenticate(token).map(Auth).ok_or_else(|| ApiError::from(ErrorCode::Unauthorized))
+        Ok(Auth(app.accounts.authenticate(token)?))
     }
 }
 
@@ -54,9 +54,7 @@ impl FromRequestParts<Arc<AppState>> for MaybeAuth {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         match bearer(&parts.headers) {
             None => Ok(MaybeAuth(None)),
-            Some(t) => {
-                app.accounts.authenticate(t).map(|me| MaybeAuth(Some(me))).ok_or_else(|| ErrorCode::Unauthorized.into())
-            }
+            Some(t) => Ok(MaybeAuth(Some(app.accounts.authenticate(t)?))),
         }
     }
 }

@@ -74,9 +74,11 @@ fn is_json(req: &Request) -> bool {
 /// Routes that need a session (unless the node takes guests).
 pub async fn require_session(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if !app.accounts.config().guests {
-        let ok = bearer(req.headers()).is_some_and(|t| app.accounts.authenticate(t).is_some());
-        if !ok {
+        let Some(token) = bearer(req.headers()) else {
             return ApiError::from(ErrorCode::Unauthorized).into_response();
+        };
+        if let Err(e) = app.accounts.authenticate(token) {
+            return ApiError::from(e).into_response();
         }
     }
     next.run(req).await

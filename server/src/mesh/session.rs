@@ -305,7 +305,7 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
             }
         }
         Control::Presence { room, name, online } => {
-            if limits::validate_room(&room).is_err() || limits::validate_name(&name).is_err() {
+            if limits::validate_mesh_room(&room).is_err() || limits::validate_name(&name).is_err() {
                 return true;
             }
             if online {
@@ -315,7 +315,7 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
         }
         Control::PresenceSnapshot(rooms) => on_presence_snapshot(shared, peer, rooms),
         Control::Typing { room, name } => {
-            if limits::validate_room(&room).is_ok() && limits::validate_name(&name).is_ok() {
+            if limits::validate_mesh_room(&room).is_ok() && limits::validate_name(&name).is_ok() {
                 // A hint: dropped if the room is busy.
                 let _ = ctx.hub.room(&room).send(RoomCmd::PeerTyping { name: name.as_str().into() });
             }
@@ -327,7 +327,7 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
 fn on_presence_snapshot(shared: &Arc<Shared>, peer: Arc<str>, rooms: Vec<(String, Vec<String>)>) {
     let now: BTreeMap<String, BTreeSet<String>> = rooms
         .into_iter()
-        .filter(|(room, _)| limits::validate_room(room).is_ok())
+        .filter(|(room, _)| limits::validate_mesh_room(room).is_ok())
         .map(|(room, names)| (room, names.into_iter().filter(|n| limits::validate_name(n).is_ok()).collect()))
         .collect();
     let gone: Vec<String> = {
@@ -379,7 +379,7 @@ const WANT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 /// ranges within the room's vector, at most [`MAX_WANT`] messages, and not
 /// again for the same room within [`WANT_EVERY`].
 fn clamp_want(shared: &Shared, room: &str, ranges: Vec<Range>) -> Option<Vec<Range>> {
-    if limits::validate_room(room).is_err() {
+    if limits::validate_mesh_room(room).is_err() {
         return None;
     }
     let ours = shared.ctx.index.vector(room)?;
@@ -455,7 +455,7 @@ async fn read_lane(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
             Ok(Some((LaneFrame::Msgs { room, msgs }, bytes))) => {
                 shared.ctx.metrics.mesh_frames_in.inc();
                 shared.ctx.metrics.mesh_bytes_in.add(bytes as u64);
-                if limits::validate_room(&room).is_err() {
+                if limits::validate_mesh_room(&room).is_err() {
                     tracing::warn!(peer = %shared.peer, "messages for an invalid room name; dropped");
                     continue;
                 }

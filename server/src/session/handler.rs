@@ -15,6 +15,7 @@ use meshchat_shared::{ClientFrame, Cursor, ErrorCode, PROTOCOL_VERSION, RoomVect
 
 use super::SessionCtx;
 use super::ratelimit::TokenBucket;
+use crate::accounts::AuthError;
 use crate::conn::{ConnHandle, Frame};
 use crate::room::{AckTo, RoomCmd, RoomHandle};
 
@@ -98,12 +99,19 @@ impl Session {
         // connection unnamed, free to try again (a bad token aside).
         let name = match (token, name) {
             (Some(token), _) => match self.ctx.accounts.authenticate(&token) {
-                Some(me) => {
+                Ok(me) => {
                     // Closed the moment the session ends, on any node.
                     self.ctx.accounts.watch(&me, self.conn.clone());
                     me.name
                 }
-                None => return self.refuse_hello(ErrorCode::Unauthorized, "sign in again: that session has ended"),
+                Err(AuthError::Unauthorized) => {
+                    return self.refuse_hello(ErrorCode::Unauthorized, "sign in again: that session has ended");
+                }
+                // This node is behind: the client moves on and comes back.
+                Err(e) => {
+                    self.error(e.code(), &e.to_string(), None);
+                    return self.conn.close(crate::conn::close::TRY_AGAIN, "behind on accounts");
+                }
             },
             (None, Some(name)) if self.ctx.accounts.config().guests => match crate::names::canonical(&name) {
                 Ok(n) if self.ctx.accounts.is_account_name(&n) => {

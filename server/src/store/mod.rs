@@ -399,7 +399,9 @@ impl Store {
     pub async fn rooms_page(&self, after: &str, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
         let after = after.to_owned();
         self.read(move |c| {
-            let mut st = c.prepare_cached("SELECT room, messages FROM rooms WHERE room > ?1 ORDER BY room LIMIT ?2")?;
+            let mut st = c.prepare_cached(
+                "SELECT room, messages FROM rooms WHERE room > ?1 AND substr(room, 1, 1) <> '!' ORDER BY room LIMIT ?2",
+            )?;
             let rows = st.query_map(params![after, limit as i64], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
             })?;

@@ -245,11 +245,17 @@ pub struct Mesh {
 }
 
 impl Mesh {
+    /// A mesh that takes guests, as [`start_node`] does.
     pub async fn start(n: usize, extra: &[&str]) -> Mesh {
+        let args: Vec<&str> = std::iter::once("--guests").chain(extra.iter().copied()).collect();
+        Mesh::start_accounts(n, &args).await
+    }
+
+    /// A mesh as it runs by default: everyone signs in.
+    pub async fn start_accounts(n: usize, extra: &[&str]) -> Mesh {
         let dir = tempfile::tempdir().unwrap();
         let mut spec = MeshSpec::new(&exe(), dir.path(), n);
-        // Guests, as for `start_node`.
-        spec.args = std::iter::once("--guests").chain(extra.iter().copied()).map(str::to_string).collect();
+        spec.args = extra.iter().map(|s| s.to_string()).collect();
         spec.logs = true;
         let specs = spec.node_specs().expect("mesh specs");
         let mesh_ports = specs
