@@ -2,6 +2,7 @@
 //! everywhere, names that belong to one account across the mesh even when
 //! asked for at once, registration that needs a majority, throttled
 //! guessing, guests, invitations, API tokens.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
