@@ -31,16 +31,15 @@ enum Command {
     Cluster(ClusterArgs),
     /// Chat from a terminal: each line of input is a message, messages print as they come.
     Client(ClientArgs),
+    /// Make a single-use invitation to register (admins; for --registration invite).
+    Invite(InviteArgs),
     /// Load generator and benchmarks (each scenario starts its own nodes).
     Bench(meshchat::bench::BenchArgs),
 }
 
+/// How the command-line tools reach the mesh and sign in.
 #[derive(Args)]
-struct ClientArgs {
-    #[arg(long)]
-    name: String,
-    #[arg(long, default_value = "general")]
-    room: String,
+struct SignInArgs {
     /// WebSocket URLs of nodes to start from, comma-separated; more are learned.
     #[arg(
         long,
@@ -48,6 +47,47 @@ struct ClientArgs {
         default_value = "ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws,ws://127.0.0.1:8083/ws"
     )]
     nodes: Vec<String>,
+    /// The account to sign in as (asked if needed); a guest's name where
+    /// the nodes take guests.
+    #[arg(long)]
+    name: Option<String>,
+    /// A session or API token, one line; after a login at the prompt, the
+    /// new session is kept here (readable by you only).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Sign in even where the nodes take guests.
+    #[arg(long)]
+    login: bool,
+    /// Trust this CA (PEM) for https:// and wss:// besides the public ones.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+}
+
+impl SignInArgs {
+    fn split(self) -> anyhow::Result<(meshchat::client::signin::SignIn, meshchat::client::tls::TlsClient)> {
+        let tls = meshchat::client::tls::TlsClient::new(self.ca.as_deref())?;
+        let s = meshchat::client::signin::SignIn {
+            nodes: self.nodes,
+            name: self.name,
+            token_file: self.token_file,
+            login: self.login,
+        };
+        Ok((s, tls))
+    }
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    #[arg(long, default_value = "general")]
+    room: String,
+    #[command(flatten)]
+    signin: SignInArgs,
+}
+
+#[derive(Args)]
+struct InviteArgs {
+    #[command(flatten)]
+    signin: SignInArgs,
 }
 
 #[derive(Args)]
@@ -106,9 +146,20 @@ struct NodeArgs {
     /// Serve the built web app from this directory.
     #[arg(long)]
     web: Option<PathBuf>,
-    /// This node's WebSocket URL as browsers reach it (default: ws://<http>/ws).
+    /// This node's WebSocket URL as browsers reach it (default: ws://<http>/ws,
+    /// or wss:// with --tls-cert).
     #[arg(long)]
     public_url: Option<String>,
+    /// Serve HTTPS and wss:// on --http with this certificate chain (PEM);
+    /// it is read again when the file changes.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// How often the certificate files are checked for a change.
+    #[arg(long, default_value_t = 10_000, hide = true)]
+    tls_reload_ms: u64,
     /// Durability of each commit: full survives power loss, normal a killed process.
     #[arg(long, value_enum, default_value_t = Sync::Full)]
     sync: Sync,
@@ -269,7 +320,11 @@ fn main() -> anyhow::Result<()> {
         Command::Node(args) => runtime.block_on(run_node(*args)),
         Command::Certs(args) => certs(args),
         Command::Bench(args) => runtime.block_on(meshchat::bench::run(args)),
-        Command::Client(args) => runtime.block_on(meshchat::client::terminal::run(args.name, args.room, args.nodes)),
+        Command::Client(args) => runtime.block_on(async {
+            let (signin, tls) = args.signin.split()?;
+            meshchat::client::terminal::run(signin, args.room, tls).await
+        }),
+        Command::Invite(args) => runtime.block_on(invite(args)),
         Command::Cluster(args) => {
             let web = args.web.or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()));
             let cfg = meshchat::launcher::ClusterConfig {
@@ -293,6 +348,15 @@ fn main() -> anyhow::Result<()> {
     result
 }
 
+async fn invite(args: InviteArgs) -> anyhow::Result<()> {
+    let (signin, tls) = args.signin.split()?;
+    let invite = meshchat::client::signin::invite(&signin, &tls).await?;
+    let hours = invite.expires.saturating_sub(meshchat::clock::now_ms()) / 3_600_000;
+    println!("{}", invite.url);
+    eprintln!("single use, expires in {hours} hours; code {}", invite.code);
+    Ok(())
+}
+
 fn certs(args: CertsArgs) -> anyhow::Result<()> {
     let report = meshchat::certs::generate(&args.dir, &args.nodes, &args.hosts, args.force)?;
     if report.reused_ca {
@@ -308,6 +372,11 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let mut cfg = NodeConfig::new(&args.id, args.http, args.data.clone());
     cfg.web = args.web;
     cfg.public_url = args.public_url;
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        let reload_every = Duration::from_millis(args.tls_reload_ms.max(100));
+        cfg.tls = Some(meshchat::http::tls::TlsFiles { cert, key, reload_every });
+    }
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     cfg.sync = args.sync;
     cfg.session.rate = RateConfig { per_sec: args.rate, burst: args.burst };
     cfg.session.queue = args.queue;
@@ -343,7 +412,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let node = Node::start(cfg).await?;
     let mesh = node.mesh_addr().map(|a| format!(", mesh on {a}")).unwrap_or_default();
     println!(
-        "meshchat node {} listening on http://{} (WebSocket {}){mesh}, data in {}",
+        "meshchat node {} listening on {scheme}://{} (WebSocket {}){mesh}, data in {}",
         args.id,
         node.http_addr(),
         node.public_url(),

@@ -50,6 +50,8 @@ pub struct NodeConfig {
     pub accounts: AccountsConfig,
     /// Origins allowed to open WebSockets and post; empty: every node's page.
     pub allowed_origins: Vec<String>,
+    /// Serve HTTPS and wss:// with this certificate.
+    pub tls: Option<crate::http::tls::TlsFiles>,
 }
 
 impl NodeConfig {
@@ -70,6 +72,7 @@ impl NodeConfig {
             limits: Limits::default(),
             accounts: AccountsConfig::default(),
             allowed_origins: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -88,6 +91,8 @@ pub enum NodeError {
     Mesh(#[from] MeshError),
     #[error("this node's keys: {0}")]
     Keys(#[from] crate::identity::KeyError),
+    #[error("HTTPS: {0}")]
+    Tls(#[source] crate::mesh::tls::TlsError),
 }
 
 /// How long a stop waits for sessions to close before dropping them.
@@ -114,10 +119,15 @@ impl Node {
         let store = Store::open(&cfg.data, &cfg.id, cfg.sync, metrics.clone())?;
         let listener = TcpListener::bind(cfg.http).await.map_err(|e| NodeError::Bind(cfg.http, e))?;
         let http_addr = listener.local_addr().map_err(|e| NodeError::Bind(cfg.http, e))?;
-        let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("ws://{http_addr}/ws"));
+        let scheme = if cfg.tls.is_some() { "wss" } else { "ws" };
+        let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("{scheme}://{http_addr}/ws"));
         tracing::info!(node = %cfg.id, %http_addr, "listening");
 
         let shutdown = CancellationToken::new();
+        let tls = match cfg.tls.clone() {
+            Some(files) => Some(http::tls::acceptor(files, shutdown.clone()).map_err(NodeError::Tls)?),
+            None => None,
+        };
         let keys = Arc::new(match &cfg.mesh {
             Some(m) => NodeKeys::load(&cfg.id, &m.certs)?,
             None => NodeKeys::local(&cfg.id, &cfg.data)?,
@@ -199,7 +209,7 @@ impl Node {
             shutdown: shutdown.clone(),
             ws_read_buffer: cfg.ws_read_buffer,
             websocket: cfg.websocket,
-            tls: false,
+            tls: tls.is_some(),
             allowed_origins: cfg.allowed_origins.clone(),
             inline_scripts: cfg.web.as_deref().map(http::inline_script_hashes).unwrap_or_default(),
         });
@@ -215,7 +225,7 @@ impl Node {
             }
         });
         let task = tokio::spawn(async move {
-            let server = tokio::spawn(serve::serve(listener, router, guard, metrics_for_http, token.clone()));
+            let server = tokio::spawn(serve::serve(listener, tls, router, guard, metrics_for_http, token.clone()));
             token.cancelled().await;
             // Sessions see the same token and close with 1012 after writing
             // what they had queued.

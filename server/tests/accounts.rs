@@ -364,3 +364,82 @@ async fn registration_checks_names_and_passwords() {
     assert_eq!(register(&node, "quinn", &"p".repeat(257)).await.0, 400);
     assert_eq!(register(&node, "quinn", &"p".repeat(256)).await.0, 201);
 }
+
+/// Runs `meshchat <args>` with `stdin` as its input; (exit ok, stdout, stderr).
+async fn run_cli(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(exe())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = tokio::time::timeout(WAIT, tokio::task::spawn_blocking(move || child.wait_with_output()))
+        .await
+        .expect("the command did not finish")
+        .unwrap()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn the_terminal_client_signs_in_with_a_token_file_or_at_the_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &[], None);
+    let (_, s) = register(&node, "ops", "ops password").await;
+    let ws = node.ws_url();
+    // A bot with a token file.
+    let bot_file = dir.path().join("bot.token");
+    std::fs::write(&bot_file, format!("{}\n", token(&s))).unwrap();
+    let bot = bot_file.to_str().unwrap();
+    let (ok, _, err) = run_cli(&["client", "--room", "ops", "--nodes", &ws, "--token-file", bot], "deployed\n").await;
+    assert!(ok, "{err}");
+    // A person at the prompt (the password piped here); the session is kept.
+    let kept = dir.path().join("me.token");
+    let args = ["client", "--room", "ops", "--nodes", &ws, "--name", "ops", "--token-file", kept.to_str().unwrap()];
+    let (ok, _, err) = run_cli(&args, "ops password\nby hand\n").await;
+    assert!(ok, "{err}");
+    let saved = std::fs::read_to_string(&kept).unwrap();
+    assert!(saved.trim().starts_with("mc1."), "{saved:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let (_, page) = api("GET", &node.url("/api/rooms/ops/messages"), Some(&token(&s)), None).await;
+    let got: Vec<(&str, &str)> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["author"].as_str().unwrap(), m["body"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("ops", "deployed"), ("ops", "by hand")]);
+    // A wrong password: an error, not a hang.
+    let args = ["client", "--room", "ops", "--nodes", &ws, "--name", "ops"];
+    let (ok, _, err) = run_cli(&args, "wrong password\n").await;
+    assert!(!ok && err.contains("wrong name or password"), "{err}");
+    // A session that ended: the client says so and stops.
+    assert_eq!(api("POST", &node.url("/api/logout"), Some(&token(&s)), None).await.0, 204);
+    let (_, _, err) = run_cli(&["client", "--room", "ops", "--nodes", &ws, "--token-file", bot], "").await;
+    assert!(err.contains("signed out"), "{err}");
+}
+
+#[tokio::test]
+async fn admins_invite_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &["--registration", "invite"], None);
+    let (_, admin) = register(&node, "root", "root password").await;
+    let file = dir.path().join("admin.token");
+    std::fs::write(&file, token(&admin)).unwrap();
+    let (ok, out, err) =
+        run_cli(&["invite", "--nodes", &node.ws_url(), "--token-file", file.to_str().unwrap()], "").await;
+    assert!(ok, "{err}");
+    let code = out.trim().rsplit("#invite=").next().unwrap();
+    assert!(out.trim().starts_with(&node.url("/")), "{out}");
+    let body = json!({"name": "newbie", "password": "newbie password", "invite": code});
+    assert_eq!(api("POST", &node.url("/api/register"), None, Some(body)).await.0, 201);
+}

@@ -42,11 +42,8 @@ async fn start_load(m: &Mesh) -> Load {
     let sending = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let mut load = Load { clients: Vec::new(), seen: Vec::new(), sending: sending.clone(), senders: Vec::new() };
     for i in 0..CLIENTS {
-        let config = ClientConfig {
-            name: format!("client{i}"),
-            nodes: urls(m, i % m.nodes.len()),
-            rooms: ROOMS.iter().map(|r| r.to_string()).collect(),
-        };
+        let rooms = ROOMS.iter().map(|r| r.to_string()).collect();
+        let config = ClientConfig::guest(&format!("client{i}"), urls(m, i % m.nodes.len()), rooms);
         let (client, mut events) = ClientHandle::start(config);
         let seen = Arc::new(Mutex::new(Seen::default()));
         let s = seen.clone();

@@ -66,7 +66,7 @@ pub async fn run(ctx: &Ctx<'_>, a: FailoverArgs) -> anyhow::Result<()> {
         let order: Vec<String> = (0..urls.len()).map(|k| urls[(first + k) % urls.len()].clone()).collect();
         let room = format!("fail-{}", i / a.room_size);
         let (client, mut events) =
-            ClientHandle::start(ClientConfig { name: format!("f{i}"), nodes: order, rooms: vec![room.clone()] });
+            ClientHandle::start(ClientConfig::guest(&format!("f{i}"), order, vec![room.clone()]));
         let log = Arc::new(Mutex::new(Log::default()));
         let l = log.clone();
         tokio::spawn(async move {

@@ -7,17 +7,23 @@ use futures_util::{SinkExt, StreamExt};
 use meshchat_shared::ServerFrame;
 use meshchat_shared::client::{Chat, Status};
 use rand::Rng;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
+use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
+use super::tls::{Io, TlsClient, open};
 use super::{ClientConfig, Command, Event, Snapshot};
 use crate::clock::now_ms;
 use meshchat_shared::client::reconnect::Ended;
 use meshchat_shared::close::RESTART;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WebSocketStream<Box<dyn Io>>;
+
+/// Opens the WebSocket at `url` (through TLS for `wss://`).
+async fn connect(url: &str, tls: &TlsClient) -> Option<Ws> {
+    let stream = open(url, tls).await.ok()?;
+    client_async_with_config(url, stream, Some(super::ws_config())).await.ok().map(|(ws, _)| ws)
+}
 
 /// How one connection ended: `None` when the owner asked to quit.
 type Ending = Option<Ended>;
@@ -37,13 +43,9 @@ pub(super) async fn run(
     mut cmds: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let mut c = Client {
-        chat: Chat::new(&config.name, &config.rooms, None),
-        events,
-        reported: HashSet::new(),
-        status: None,
-        caught_up: false,
-    };
+    let mut chat = Chat::new(&config.name, &config.rooms, None);
+    chat.token = config.token.clone();
+    let mut c = Client { chat, events, reported: HashSet::new(), status: None, caught_up: false };
     for url in config.nodes.iter().rev() {
         c.chat.nodes.seed(url);
     }
@@ -53,12 +55,15 @@ pub(super) async fn run(
     loop {
         c.chat.on_connecting();
         c.note_status();
-        let connect = connect_async_with_config(url.as_str(), Some(super::ws_config()), true);
-        let ending = match tokio::time::timeout(Duration::from_secs(5), connect).await {
-            Ok(Ok((ws, _))) => c.session(ws, &mut cmds).await,
+        let ending = match tokio::time::timeout(Duration::from_secs(5), connect(&url, &config.tls)).await {
+            Ok(Some(ws)) => c.session(ws, &mut cmds).await,
             _ => Some(Ended::default()),
         };
         let Some(ended) = ending else { return };
+        // No node takes a session that ended: stop (the status says why).
+        if c.chat.signed_out {
+            return;
+        }
         let next = c.chat.reconnect(&url, ended, &url, rand::rng().random());
         c.note_status();
         if c.wait(Duration::from_millis(next.delay_ms), &mut cmds).await {

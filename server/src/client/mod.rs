@@ -7,7 +7,9 @@
 //! happens from an event channel.
 
 mod link;
+pub mod signin;
 pub mod terminal;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,10 +26,22 @@ pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig 
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// A guest's name (with `--guests` nodes); a session's comes from the node.
     pub name: String,
+    /// A session or API token: sign in with it (protocol 1.1).
+    pub token: Option<String>,
     /// WebSocket URLs to start from; more are learned from the mesh.
     pub nodes: Vec<String>,
     pub rooms: Vec<String>,
+    /// Whom to trust for `wss://`.
+    pub tls: tls::TlsClient,
+}
+
+impl ClientConfig {
+    /// A guest in `rooms`, starting from `nodes`, trusting the public roots.
+    pub fn guest(name: &str, nodes: Vec<String>, rooms: Vec<String>) -> ClientConfig {
+        ClientConfig { name: name.to_owned(), token: None, nodes, rooms, tls: tls::TlsClient::public() }
+    }
 }
 
 /// What the client saw happen.

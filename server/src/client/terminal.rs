@@ -8,6 +8,8 @@ use crate::names::for_terminal;
 use meshchat_shared::client::Status;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::signin::{Identity, SignIn, sign_in};
+use super::tls::TlsClient;
 use super::{ClientConfig, ClientHandle, Event};
 
 /// `HH:MM:SS` (UTC) of a timestamp.
@@ -22,10 +24,16 @@ fn line(m: &Message) -> String {
     format!("[{}] {}: {}", clock(m.ts), for_terminal(&m.author), for_terminal(&m.body))
 }
 
-pub async fn run(name: String, room: String, nodes: Vec<String>) -> anyhow::Result<()> {
-    meshchat_shared::limits::validate_name(&name)?;
+pub async fn run(signin: SignIn, room: String, tls: TlsClient) -> anyhow::Result<()> {
     meshchat_shared::limits::validate_room(&room)?;
-    let config = ClientConfig { name, nodes, rooms: vec![room.clone()] };
+    if let Some(name) = &signin.name {
+        meshchat_shared::limits::validate_name(name)?;
+    }
+    let (name, token) = match sign_in(&signin, &tls).await? {
+        Identity::Token(t) => (String::new(), Some(t)),
+        Identity::Guest(name) => (name, None),
+    };
+    let config = ClientConfig { name, token, nodes: signin.nodes, rooms: vec![room.clone()], tls };
     let (client, mut events) = ClientHandle::start(config);
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     let mut input_open = true;
@@ -46,6 +54,10 @@ pub async fn run(name: String, room: String, nodes: Vec<String>) -> anyhow::Resu
                 Some(Event::Connected(node)) => eprintln!("* connected to {node}"),
                 Some(Event::Status(Status::Moving)) => eprintln!("* the node went away; moving to another"),
                 Some(Event::Status(Status::Offline)) => eprintln!("* offline: no node answers; still trying"),
+                Some(Event::Status(Status::SignedOut)) => {
+                    eprintln!("* signed out: the session has ended; sign in again");
+                    break;
+                }
                 Some(Event::Status(_)) | Some(Event::Synced) => {}
                 Some(Event::Failed { reason, .. }) => eprintln!("* not sent: {}", for_terminal(&reason)),
                 Some(Event::Error { code, message, .. }) => {

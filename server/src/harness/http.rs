@@ -1,16 +1,18 @@
-//! HTTP/1.1 over a plain TCP socket, one request per connection: enough for
-//! tests, health checks and the launcher, with no HTTP client stack.
+//! HTTP/1.1, one request per connection, over TCP or TLS: enough for tests,
+//! health checks, the launcher and the command line, with no HTTP client
+//! stack.
 
 use std::time::Duration;
 
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use crate::client::tls::{ConnectError, TlsClient, open};
 
 #[derive(Debug, Error)]
 pub enum HttpError {
-    #[error("not an http:// URL: {0}")]
-    Url(String),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     #[error("request failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("no answer within {0:?}")]
@@ -72,13 +74,25 @@ pub async fn request_within(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Result<Response, HttpError> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| HttpError::Url(url.to_owned()))?;
+    request_via(&TlsClient::public(), timeout, method, url, headers, body).await
+}
+
+/// A request to `http://` or `https://` (trusting what `tls` trusts).
+pub async fn request_via(
+    tls: &TlsClient,
+    timeout: Duration,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Response, HttpError> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let (host, path) = match rest.split_once('/') {
         Some((h, p)) => (h, format!("/{p}")),
         None => (rest, "/".to_owned()),
     };
     let exchange = async {
-        let mut s = TcpStream::connect(host).await?;
+        let mut s = open(url, tls).await?;
         let body = body.unwrap_or_default();
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
         for (name, value) in headers {

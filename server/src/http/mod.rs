@@ -8,6 +8,7 @@ mod error;
 mod poll;
 pub mod secure;
 pub mod serve;
+pub mod tls;
 mod ws;
 
 use std::path::PathBuf;

@@ -18,6 +18,7 @@ use meshchat_shared::ErrorCode;
 use meshchat_shared::api::ErrorBody;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -46,9 +47,10 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// logs, and health checks while connections are at their cap.
 pub const FD_RESERVE: u64 = 128;
 
-/// Serves `router` until `shutdown`, then drains.
+/// Serves `router` (over TLS with `tls`) until `shutdown`, then drains.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     router: Router,
     guard: Arc<Guard>,
     metrics: Arc<Metrics>,
@@ -80,13 +82,13 @@ pub async fn serve(
                 Ok(slot) => slot,
                 Err(why) => {
                     metrics.refused_connections.inc();
-                    tokio::spawn(refuse(stream, why));
+                    refuse(stream, why, tls.is_some());
                     continue;
                 }
             },
             Err(why) => {
                 metrics.refused_connections.inc();
-                tokio::spawn(refuse(stream, why));
+                refuse(stream, why, tls.is_some());
                 continue;
             }
         };
@@ -95,52 +97,98 @@ pub async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
-        let router = router.clone();
-        let held = HeldSlot(Arc::new(std::sync::Mutex::new(Some(slot))));
-        let for_requests = held.clone();
-        // Evictable until its first request arrives.
-        let fresh = idle.track();
-        let evicted = fresh.evict.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            fresh.used();
-            req.extensions_mut().insert(ClientAddr(addr));
-            req.extensions_mut().insert(for_requests.clone());
-            router.clone().oneshot(req)
-        });
-
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(guard.limits.header_timeout)
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        let stop = shutdown.clone();
-        tracker.spawn(async move {
-            // Held for as long as the connection lives, unless a WebSocket took it.
-            let _held = held;
-            tokio::pin!(conn);
-            let ended = tokio::select! {
-                r = conn.as_mut() => r,
-                // Never sent a request, and the node is full: it goes first.
-                _ = evicted.cancelled() => Ok(()),
-                _ = stop.cancelled() => {
-                    // Finish the response in flight, take no new request.
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(%addr, "connection ended: {e}");
-            }
-        });
+        let conn = Conn {
+            addr,
+            router: router.clone(),
+            held: HeldSlot(Arc::new(std::sync::Mutex::new(Some(slot)))),
+            // Evictable until its first request arrives.
+            fresh: idle.track(),
+            header_timeout: guard.limits.header_timeout,
+            stop: shutdown.clone(),
+        };
+        match &tls {
+            None => tracker.spawn(conn.serve(stream)),
+            Some(acceptor) => tracker.spawn(conn.serve_tls(stream, acceptor.clone())),
+        };
     }
     drop(listener);
     tracker.close();
     let _ = tokio::time::timeout(DRAIN, tracker.wait()).await;
 }
 
-/// Answers a refused connection with its reason, then closes it.
-async fn refuse(mut stream: TcpStream, why: Refused) {
+/// One accepted connection, and what serving it needs.
+struct Conn {
+    addr: SocketAddr,
+    router: Router,
+    /// Held for as long as the connection lives, unless a WebSocket takes it.
+    held: HeldSlot,
+    fresh: Arc<Fresh>,
+    header_timeout: Duration,
+    stop: CancellationToken,
+}
+
+impl Conn {
+    /// The TLS handshake must finish within the header timeout too.
+    async fn serve_tls(self, stream: TcpStream, acceptor: TlsAcceptor) {
+        let evicted = self.fresh.evict.clone();
+        let handshake = tokio::time::timeout(self.header_timeout, acceptor.accept(stream));
+        let tls = tokio::select! {
+            r = handshake => r,
+            _ = evicted.cancelled() => return,
+        };
+        match tls {
+            Ok(Ok(tls)) => self.serve(tls).await,
+            Ok(Err(e)) => tracing::debug!(addr = %self.addr, "TLS handshake failed: {e}"),
+            Err(_) => tracing::debug!(addr = %self.addr, "TLS handshake timed out"),
+        }
+    }
+
+    async fn serve<I>(self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Conn { addr, router, held, fresh, header_timeout, stop } = self;
+        let evicted = fresh.evict.clone();
+        let for_requests = held.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            fresh.used();
+            req.extensions_mut().insert(ClientAddr(addr));
+            req.extensions_mut().insert(for_requests.clone());
+            router.clone().oneshot(req)
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        let _held = held;
+        tokio::pin!(conn);
+        let ended = tokio::select! {
+            r = conn.as_mut() => r,
+            // Never sent a request, and the node is full: it goes first.
+            _ = evicted.cancelled() => Ok(()),
+            _ = stop.cancelled() => {
+                // Finish the response in flight, take no new request.
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!(%addr, "connection ended: {e}");
+        }
+    }
+}
+
+/// Answers a refused connection with its reason, then closes it (a TLS
+/// client is only closed on: it would not read plain HTTP).
+fn refuse(stream: TcpStream, why: Refused, tls: bool) {
+    if !tls {
+        tokio::spawn(refuse_plain(stream, why));
+    }
+}
+
+async fn refuse_plain(mut stream: TcpStream, why: Refused) {
     let (status, text) = match why {
         Refused::Connections | Refused::Rooms => (503, "Service Unavailable"),
         _ => (429, "Too Many Requests"),

@@ -53,6 +53,10 @@ pub enum Status {
     Moving,
     /// Every known node was tried since the last success; still trying.
     Offline,
+    /// The node refused the session (expired, logged out, password
+    /// changed): no node will take it, so the client stops and asks the
+    /// user to sign in again.
+    SignedOut,
 }
 
 /// A message of the outbox as kept across reloads.
@@ -84,6 +88,8 @@ pub struct Chat {
     pub failures: u32,
     /// The last refusal that was not about a message, in words.
     pub notice: Option<String>,
+    /// The session was refused: stop connecting.
+    pub signed_out: bool,
     /// Live messages from others since last asked (for a new-message sound).
     fresh: u32,
     outgoing: Vec<ClientFrame>,
@@ -106,6 +112,7 @@ impl Chat {
             nodes: nodes::NodeList::default(),
             failures: 0,
             notice: None,
+            signed_out: false,
             fresh: 0,
             outgoing: Vec::new(),
             typing_sent: BTreeMap::new(),
@@ -141,6 +148,9 @@ impl Chat {
     }
 
     pub fn status(&self) -> Status {
+        if self.signed_out {
+            return Status::SignedOut;
+        }
         match (self.link, &self.node) {
             (Link::Ready, Some(node)) => Status::Connected(node.clone()),
             _ if self.failures as usize >= self.nodes.reachable().max(1) => Status::Offline,
@@ -310,6 +320,9 @@ impl Chat {
                     return;
                 }
             }
+        }
+        if code == ErrorCode::Unauthorized {
+            self.signed_out = true;
         }
         self.notice = Some(explain(code, message));
     }

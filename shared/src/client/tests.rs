@@ -327,3 +327,16 @@ fn a_signed_in_client_says_hello_with_its_token_and_takes_its_name_from_welcome(
     c.on_frame(ServerFrame::Welcome { v: 1, node: "n1".into(), name: "Alice".into(), nodes: vec![] }, 0);
     assert_eq!(c.name, "Alice");
 }
+
+#[test]
+fn a_refused_session_signs_the_client_out_and_a_busy_node_does_not() {
+    let mut c = Chat::new("", &["general".into()], Some("general"));
+    c.token = Some("mc1.a.b".into());
+    c.on_open();
+    let busy = ServerFrame::Error { code: ErrorCode::Unavailable, message: "behind".into(), id: None };
+    c.on_frame(busy, 0);
+    assert_ne!(c.status(), Status::SignedOut, "a node that is behind is tried again, elsewhere");
+    let refused = ServerFrame::Error { code: ErrorCode::Unauthorized, message: "ended".into(), id: None };
+    c.on_frame(refused, 0);
+    assert_eq!(c.status(), Status::SignedOut);
+}
