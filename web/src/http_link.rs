@@ -16,7 +16,7 @@ use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
 use gloo_net::http::Request;
 use leptos::prelude::*;
-use meshchat_shared::api::{ErrorBody, Health, MessagesPage, Nodes, Poll, PostMessage, Posted};
+use meshchat_shared::api::{ErrorBody, Health, Me, MessagesPage, Nodes, Poll, PostMessage, Posted};
 use meshchat_shared::{ClientFrame, Cursor, ErrorCode, RoomVector, ServerFrame};
 
 use crate::net::{now_ms, sleep};
@@ -47,11 +47,23 @@ pub async fn run(
     tabs: &tabs::Tabs,
 ) -> bool {
     let base = http_base(ws_url);
-    let Ok(health) = get::<Health>(&format!("{base}/api/health")).await else {
+    let token = chat.with_untracked(|c| c.token.clone());
+    let Ok(health) = get::<Health>(&format!("{base}/api/health"), None).await else {
         return false;
     };
-    let nodes = get::<Nodes>(&format!("{base}/api/nodes")).await.map(|n| n.nodes).unwrap_or_default();
-    let name = chat.with_untracked(|c| c.name.clone());
+    let nodes = get::<Nodes>(&format!("{base}/api/nodes"), None).await.map(|n| n.nodes).unwrap_or_default();
+    let mut name = chat.with_untracked(|c| c.name.clone());
+    if token.is_some() {
+        match get::<Me>(&format!("{base}/api/me"), token.as_deref()).await {
+            Ok(me) => name = me.name,
+            Err(status) => {
+                if status == Some(401) {
+                    session_refused(chat);
+                }
+                return false;
+            }
+        }
+    }
     chat.update(|c| {
         c.on_open();
         c.take_outgoing();
@@ -65,7 +77,7 @@ pub async fn run(
     let broken = Rc::new(Cell::new(false));
     let mut polling: HashSet<String> = HashSet::new();
     let mut next_ws_try = now_ms() + RETRY_WS.as_millis() as u64;
-    while !broken.get() {
+    while !broken.get() && !chat.with_untracked(|c| c.signed_out) {
         for frame in chat.try_update(|c| c.take_outgoing()).unwrap_or_default() {
             match frame {
                 ClientFrame::Join { room, since } => {
@@ -123,10 +135,17 @@ async fn poll_room(
 ) {
     // The backlog: everything past `since` (or everything, up to the node's limit).
     let first = since.clone().unwrap_or_default();
+    let token = chat.with_untracked(|c| c.token.clone());
     let url = format!("{base}/api/rooms/{room}/poll?since={first}&timeout_s=0");
-    let Ok(page) = get::<Poll>(&url).await else {
-        broken.set(true);
-        return;
+    let page = match get::<Poll>(&url, token.as_deref()).await {
+        Ok(page) => page,
+        Err(status) => {
+            if status == Some(401) {
+                session_refused(chat);
+            }
+            broken.set(true);
+            return;
+        }
     };
     let now = now_ms();
     chat.update(|c| {
@@ -141,7 +160,7 @@ async fn poll_room(
             return;
         };
         let url = format!("{base}/api/rooms/{room}/poll?since={vector}&timeout_s={POLL_S}");
-        match get::<Poll>(&url).await {
+        match get::<Poll>(&url, token.as_deref()).await {
             Ok(page) if alive.get() => {
                 let now = now_ms();
                 chat.update(|c| {
@@ -154,7 +173,10 @@ async fn poll_room(
                 }
             }
             Ok(_) => return,
-            Err(_) => {
+            Err(status) => {
+                if status == Some(401) {
+                    session_refused(chat);
+                }
                 broken.set(true);
                 return;
             }
@@ -163,12 +185,10 @@ async fn poll_room(
 }
 
 async fn post(chat: RwSignal<Chat>, base: String, room: String, id: String, body: String) {
-    let name = chat.with_untracked(|c| c.name.clone());
-    let req = match Request::post(&format!("{base}/api/rooms/{room}/messages")).json(&PostMessage {
-        name,
-        id: id.clone(),
-        body,
-    }) {
+    let (name, token) = chat.with_untracked(|c| (c.name.clone(), c.token.clone()));
+    let req = match authorized(Request::post(&format!("{base}/api/rooms/{room}/messages")), token.as_deref())
+        .json(&PostMessage { name, id: id.clone(), body })
+    {
         Ok(r) => r,
         Err(_) => return,
     };
@@ -192,18 +212,33 @@ async fn history(chat: RwSignal<Chat>, base: String, room: String, before: Optio
     if let Some(b) = before {
         url.push_str(&format!("&before_ts={}&before_origin={}&before_seq={}", b.ts, b.origin, b.seq));
     }
-    if let Ok(page) = get::<MessagesPage>(&url).await {
+    let token = chat.with_untracked(|c| c.token.clone());
+    if let Ok(page) = get::<MessagesPage>(&url, token.as_deref()).await {
         let frame = ServerFrame::History { room, messages: page.messages, more: page.more };
         chat.update(|c| c.on_frame(frame, now_ms()));
     }
 }
 
-async fn get<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, ()> {
-    let resp = Request::get(url).send().await.map_err(drop)?;
-    if !resp.ok() {
-        return Err(());
+/// A 401: the session ended (signed out elsewhere, password changed).
+fn session_refused(chat: RwSignal<Chat>) {
+    let refused = ServerFrame::Error { code: ErrorCode::Unauthorized, message: String::new(), id: None };
+    chat.update(|c| c.on_frame(refused, now_ms()));
+}
+
+fn authorized(req: gloo_net::http::RequestBuilder, token: Option<&str>) -> gloo_net::http::RequestBuilder {
+    match token {
+        Some(t) => req.header("Authorization", &format!("Bearer {t}")),
+        None => req,
     }
-    resp.json::<T>().await.map_err(drop)
+}
+
+/// A GET with the session; the status of a refusal (`None`: no answer).
+async fn get<T: serde::de::DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, Option<u16>> {
+    let resp = authorized(Request::get(url), token).send().await.map_err(|_| None)?;
+    if !resp.ok() {
+        return Err(Some(resp.status()));
+    }
+    resp.json::<T>().await.map_err(|_| None)
 }
 
 /// Does a WebSocket to `url` open now? (It is closed again at once.)

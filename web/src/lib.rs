@@ -2,6 +2,9 @@
 //!
 //! # Layout
 //!
+//! - [`account`]: who uses the app (a session or a guest), the sign-in
+//!   screen's choices and checks, as plain Rust; `api` (wasm only) calls
+//!   the node's account routes.
 //! - [`state`]: the chat as plain Rust: the shared sans-IO protocol client
 //!   (`meshchat_shared::client`: rooms, vectors, resume, outbox) and
 //!   [`timeline`], the rows of the message list. Unit-tested natively.
@@ -9,14 +12,17 @@
 //! - `net` (wasm only): the link to the mesh: one node at a time, rotating
 //!   to the next when it goes away; `http_link` is its long-poll fallback.
 //! - `tabs` (wasm only): sibling tabs kept in step over a BroadcastChannel.
-//! - `prefs` (wasm only): what the browser remembers: name, theme, rooms,
-//!   nodes, the outbox.
+//! - `prefs` (wasm only): what the browser remembers: the session (or a
+//!   guest's name), theme, rooms, nodes, the outbox.
 //! - `perf` (wasm only): marks on the performance timeline (mounted,
 //!   connected, first message) for the load benchmark and DevTools.
 
+pub mod account;
 pub mod state;
 pub mod timeline;
 
+#[cfg(target_arch = "wasm32")]
+mod api;
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]

@@ -9,6 +9,8 @@
 //! WebSocket gets through but HTTP does, [`crate::http_link`] carries on over
 //! the long poll until a WebSocket works again.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::channel::mpsc;
@@ -36,6 +38,8 @@ pub enum Transport {
 pub struct Net {
     wake: mpsc::UnboundedSender<()>,
     pub transport: RwSignal<Transport>,
+    /// Signed out: the task closes its socket and ends.
+    stopped: Arc<AtomicBool>,
 }
 
 impl Net {
@@ -43,14 +47,26 @@ impl Net {
     pub fn start(chat: RwSignal<Chat>, tabs: tabs::Tabs) -> Net {
         let (wake, rx) = mpsc::unbounded();
         let transport = RwSignal::new(Transport::WebSocket);
-        leptos::task::spawn_local(run(chat, rx, transport, tabs));
-        Net { wake, transport }
+        let stopped = Arc::new(AtomicBool::new(false));
+        leptos::task::spawn_local(run(chat, rx, transport, tabs, stopped.clone()));
+        Net { wake, transport, stopped }
     }
 
     /// Sends whatever frames the state has queued.
     pub fn flush(&self) {
         let _ = self.wake.unbounded_send(());
     }
+
+    /// Closes the link for good (signing out).
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.flush();
+    }
+}
+
+/// The link should end: signed out here, or refused by the node.
+fn over(chat: RwSignal<Chat>, stopped: &AtomicBool) -> bool {
+    stopped.load(Ordering::Relaxed) || chat.with_untracked(|c| c.signed_out)
 }
 
 pub fn now_ms() -> u64 {
@@ -77,6 +93,7 @@ async fn run(
     mut wake: mpsc::UnboundedReceiver<()>,
     transport: RwSignal<Transport>,
     tabs: tabs::Tabs,
+    stopped: Arc<AtomicBool>,
 ) {
     let own = own_url();
     chat.update(|c| {
@@ -88,9 +105,12 @@ async fn run(
     loop {
         chat.update(|c| c.on_connecting());
         let ended = match WebSocket::open(&url) {
-            Ok(ws) => session(chat, ws, &mut wake, &tabs).await,
+            Ok(ws) => session(chat, ws, &mut wake, &tabs, &stopped).await,
             Err(_) => Ended::default(),
         };
+        if over(chat, &stopped) {
+            return;
+        }
         let random = js_sys::Math::random();
         let next = chat.try_update(|c| c.reconnect(&url, ended, &own, random));
         prefs::save_nodes(&chat.with_untracked(|c| c.nodes.clone()));
@@ -100,6 +120,9 @@ async fn run(
             transport.set(Transport::Http);
             let worked = http_link::run(chat, &own, &mut wake, &tabs).await;
             transport.set(Transport::WebSocket);
+            if over(chat, &stopped) {
+                return;
+            }
             if worked {
                 url = own.clone();
                 continue;
@@ -117,6 +140,7 @@ async fn session(
     ws: WebSocket,
     wake: &mut mpsc::UnboundedReceiver<()>,
     tabs: &tabs::Tabs,
+    stopped: &AtomicBool,
 ) -> Ended {
     let (mut sink, stream) = ws.split();
     let mut stream = stream.fuse();
@@ -158,7 +182,10 @@ async fn session(
                 None => return ended,
                 Some(Err(_)) => {}
             },
-            _ = wake.next() => {}
+            woke = wake.next() => if woke.is_none() || over(chat, stopped) {
+                let _ = sink.close().await;
+                return ended;
+            },
             _ = tick => {
                 // The outbox's timers (resends after refusals or timeouts).
                 chat.update(|c| { c.tick(now_ms()); });

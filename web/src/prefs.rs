@@ -1,6 +1,8 @@
 //! What the browser remembers between visits, in localStorage.
 
 use meshchat_shared::client::OutboxEntry;
+
+use crate::account::{Session, Who};
 use meshchat_shared::client::nodes::NodeList;
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -11,6 +13,7 @@ const CURRENT: &str = "meshchat.room";
 const NODES: &str = "meshchat.nodes";
 const MUTED: &str = "meshchat.muted";
 const OUTBOX: &str = "meshchat.outbox";
+const SESSION: &str = "meshchat.session";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Theme {
@@ -66,9 +69,34 @@ pub fn set_name(name: &str) {
     set(NAME, name);
 }
 
-pub fn forget_name() {
+fn remove(key: &str) {
     if let Some(s) = storage() {
-        let _ = s.remove_item(NAME);
+        let _ = s.remove_item(key);
+    }
+}
+
+/// The signed-in session, if any.
+pub fn session() -> Option<Session> {
+    get_json(SESSION)
+}
+
+pub fn save_session(s: &Session) {
+    set_json(SESSION, s);
+}
+
+/// Who this browser last spoke as: an account's session, else a guest's name.
+pub fn who() -> Option<Who> {
+    session().map(Who::Account).or_else(|| name().map(Who::Guest))
+}
+
+/// Remembers `who` (and forgets the other kind); `None` forgets both.
+pub fn save_who(who: Option<&Who>) {
+    remove(SESSION);
+    remove(NAME);
+    match who {
+        Some(Who::Account(s)) => save_session(s),
+        Some(Who::Guest(n)) => set_name(n),
+        None => {}
     }
 }
 
@@ -110,11 +138,7 @@ pub fn save_rooms(rooms: &[String], current: Option<&str>) {
     set_json(ROOMS, &rooms);
     match current {
         Some(c) => set(CURRENT, c),
-        None => {
-            if let Some(s) = storage() {
-                let _ = s.remove_item(CURRENT);
-            }
-        }
+        None => remove(CURRENT),
     }
 }
 

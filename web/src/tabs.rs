@@ -1,6 +1,6 @@
 //! Several tabs of the app in one browser, kept in step over a
-//! BroadcastChannel: the theme, the name and the mute switch follow from one
-//! tab to the others, and a new-message sound plays in one tab only.
+//! BroadcastChannel: the theme, who is signed in and the mute switch follow
+//! from one tab to the others, and a new-message sound plays in one tab only.
 //!
 //! Tabs send a heartbeat every second saying whether they are visible. The
 //! sound plays only when no tab is visible (someone looking at a tab sees
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
+use crate::account::Who;
 use crate::prefs::{self, Theme};
 
 const CHANNEL: &str = "meshchat";
@@ -27,11 +28,24 @@ const STALE_MS: f64 = 3_500.0;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Note {
-    Beat { id: u64, visible: bool },
-    Bye { id: u64 },
-    Theme { v: String },
-    Name { v: String },
-    Mute { v: bool },
+    Beat {
+        id: u64,
+        visible: bool,
+    },
+    Bye {
+        id: u64,
+    },
+    Theme {
+        v: String,
+    },
+    /// Signed in (the session's JSON), a guest's name, or signed out.
+    Who {
+        session: Option<String>,
+        guest: Option<String>,
+    },
+    Mute {
+        v: bool,
+    },
 }
 
 struct State {
@@ -48,8 +62,8 @@ pub struct Tabs {
     state: StoredValue<State, LocalStorage>,
     pub muted: RwSignal<bool>,
     theme: RwSignal<Theme>,
-    /// This page's name, to tell whether another tab's is new.
-    name: RwSignal<Option<String>>,
+    /// Who this page speaks as, to tell whether another tab's is new.
+    who: RwSignal<Option<Who>>,
 }
 
 fn visible() -> bool {
@@ -57,12 +71,12 @@ fn visible() -> bool {
 }
 
 impl Tabs {
-    /// Joins the channel; `theme` and `name` follow the other tabs.
-    pub fn start(theme: RwSignal<Theme>, name: RwSignal<Option<String>>) -> Tabs {
+    /// Joins the channel; `theme` and who is signed in follow the other tabs.
+    pub fn start(theme: RwSignal<Theme>, who: RwSignal<Option<Who>>) -> Tabs {
         let id = (js_sys::Math::random() * 9e15) as u64;
         let channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
         let state = StoredValue::new_local(State { id, channel, peers: HashMap::new(), audio: None });
-        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, name };
+        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, who };
         tabs.listen();
         tabs.post(&Note::Beat { id, visible: visible() });
         let _ =
@@ -101,11 +115,13 @@ impl Tabs {
                         self.theme.set(t);
                     }
                 }
-                // Another tab took a new name: this one follows. The name
+                // Another tab signed in or out: this one follows. The session
                 // comes with the note: localStorage reaches other tabs later.
-                Note::Name { v } => {
-                    if self.name.get_untracked().as_deref() != Some(v.as_str()) {
-                        prefs::set_name(&v);
+                Note::Who { session, guest } => {
+                    let session = session.and_then(|s| serde_json::from_str(&s).ok());
+                    let who = session.map(Who::Account).or_else(|| guest.map(Who::Guest));
+                    if self.who.get_untracked() != who {
+                        prefs::save_who(who.as_ref());
                         let _ = window().location().reload();
                     }
                 }
@@ -135,8 +151,14 @@ impl Tabs {
         self.post(&Note::Theme { v: t.as_str().to_owned() });
     }
 
-    pub fn share_name(&self, name: &str) {
-        self.post(&Note::Name { v: name.to_owned() });
+    /// This tab signed in (or out): the others follow.
+    pub fn share_who(&self, who: Option<&Who>) {
+        let note = match who {
+            Some(Who::Account(s)) => Note::Who { session: serde_json::to_string(s).ok(), guest: None },
+            Some(Who::Guest(n)) => Note::Who { session: None, guest: Some(n.clone()) },
+            None => Note::Who { session: None, guest: None },
+        };
+        self.post(&note);
     }
 
     pub fn toggle_mute(&self) {

@@ -131,13 +131,40 @@ impl Browser {
         self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
     }
 
-    /// Opens the app and picks a name on the first visit.
+    /// Opens the app and chats as a guest named `name` (the test nodes
+    /// take guests).
     pub async fn sign_in(&self, url: &str, name: &str) {
         self.goto(url).await;
-        let input = self.find("#name-input").await;
-        input.send_keys(name).await.unwrap();
-        self.find(".onboarding button[type=submit]").await.click().await.unwrap();
+        self.guest(name).await;
+    }
+
+    /// On the sign-in screen: the guest tab, a name, go.
+    pub async fn guest(&self, name: &str) {
+        self.find("#tab-guest").await.click().await.unwrap();
+        self.find("#name-input").await.send_keys(name).await.unwrap();
+        self.find(".guest-form button[type=submit]").await.click().await.unwrap();
         self.wait_connected().await;
+    }
+
+    /// On the sign-in screen: a tab (`signin` or `signup`), name and
+    /// password, go; waits until connected.
+    pub async fn account(&self, tab: &str, name: &str, password: &str) {
+        self.find(&format!("#tab-{tab}")).await.click().await.unwrap();
+        self.find(&format!("#{tab}-name")).await.send_keys(name).await.unwrap();
+        self.find(&format!("#{tab}-password")).await.send_keys(password).await.unwrap();
+        self.find(&format!("#auth-panel form button[type=submit]")).await.click().await.unwrap();
+        self.wait_connected().await;
+    }
+
+    /// Clicks the first element matching `css` whose text is `text`.
+    pub async fn click_text(&self, css: &str, text: &str) {
+        let expr = format!(
+            "Array.from(document.querySelectorAll({})).find(e => e.textContent === {})",
+            json!(css),
+            json!(text)
+        );
+        self.wait_true(&expr, &format!("{css} {text:?}")).await;
+        self.eval(&format!("({expr}).click(), true")).await;
     }
 
     pub async fn wait_connected(&self) {

@@ -313,6 +313,12 @@ impl Chat {
     }
 
     fn on_error(&mut self, code: ErrorCode, message: &str, id: Option<&str>, now_ms: u64) {
+        // A refused session, or a guest's name that belongs to an account
+        // (refused before `welcome`): no node will take it, so stop.
+        let refused_hello = code == ErrorCode::NameTaken && self.link == Link::Open && self.token.is_none();
+        if code == ErrorCode::Unauthorized || refused_hello {
+            self.signed_out = true;
+        }
         if let Some(id) = id {
             for r in self.rooms.values_mut() {
                 if let Some(p) = r.pending_mut(id) {
@@ -320,9 +326,6 @@ impl Chat {
                     return;
                 }
             }
-        }
-        if code == ErrorCode::Unauthorized {
-            self.signed_out = true;
         }
         self.notice = Some(explain(code, message));
     }

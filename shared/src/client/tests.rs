@@ -340,3 +340,26 @@ fn a_refused_session_signs_the_client_out_and_a_busy_node_does_not() {
     c.on_frame(refused, 0);
     assert_eq!(c.status(), Status::SignedOut);
 }
+
+#[test]
+fn a_guest_whose_name_belongs_to_an_account_stops_but_a_room_refusal_does_not() {
+    let taken = || ServerFrame::Error { code: ErrorCode::NameTaken, message: "belongs to an account".into(), id: None };
+    let mut c = ready();
+    c.on_frame(taken(), 0);
+    assert_ne!(c.status(), Status::SignedOut, "a join refused for a look-alike name is about one room");
+    let mut c = Chat::new("alice", &["general".into()], Some("general"));
+    c.on_open();
+    c.on_frame(taken(), 0);
+    assert_eq!(c.status(), Status::SignedOut, "the hello was refused: no node takes this name");
+    assert!(c.notice.is_some());
+}
+
+#[test]
+fn a_send_refused_for_an_ended_session_signs_the_client_out() {
+    let mut c = ready();
+    c.token = Some("mc1.a.b".into());
+    c.send("general", "m1", "hi", 0).unwrap();
+    let refused = ServerFrame::Error { code: ErrorCode::Unauthorized, message: "ended".into(), id: Some("m1".into()) };
+    c.on_frame(refused, 0);
+    assert_eq!(c.status(), Status::SignedOut);
+}

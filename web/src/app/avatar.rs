@@ -15,6 +15,6 @@ pub fn initial(name: &str) -> String {
 #[component]
 pub fn Avatar(name: String) -> impl IntoView {
     view! {
-        <span class="avatar" aria-hidden="true" style=format!("--hue:{}", hue(&name))>{initial(&name)}</span>
+        <span class="avatar" aria-hidden="true" style=("--hue", hue(&name).to_string())>{initial(&name)}</span>
     }
 }

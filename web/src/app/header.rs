@@ -32,11 +32,12 @@ pub fn Header() -> impl IntoView {
         (Status::Connecting, _) => "connecting…",
         (Status::Moving, _) => "moving to another node…",
         (Status::Offline, _) => "offline",
+        (Status::SignedOut, _) => "signed out",
     };
     let status_class = move || match status.get() {
         Status::Connected(_) => "status ok",
         Status::Connecting | Status::Moving => "status wait",
-        Status::Offline => "status down",
+        Status::Offline | Status::SignedOut => "status down",
     };
     let nodes_title = move || {
         chat.with(|c| {

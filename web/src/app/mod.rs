@@ -5,24 +5,37 @@ mod composer;
 mod format;
 mod header;
 mod icons;
+mod me;
 mod members;
 mod messages;
-mod onboarding;
 mod sidebar;
+mod signin;
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 
+use crate::account::{Session, Who};
 use crate::net::{Net, now_ms};
 use crate::prefs::{self, Theme};
 use crate::state::Chat;
 use crate::tabs::Tabs;
 
+/// Who is signed in, for the whole page: `None` shows the sign-in screen.
+#[derive(Clone, Copy)]
+pub struct Top {
+    pub who: RwSignal<Option<Who>>,
+    /// Said on the sign-in screen (why the session ended).
+    pub notice: RwSignal<Option<String>>,
+}
+
 /// What every component reaches through context.
 #[derive(Clone)]
 pub struct Ctx {
     pub chat: RwSignal<Chat>,
+    /// Who this shell speaks as.
+    pub who: RwSignal<Who>,
+    top: Top,
     pub net: Net,
     pub theme: RwSignal<Theme>,
     pub tabs: Tabs,
@@ -40,6 +53,27 @@ impl Ctx {
         self.chat.update(f);
         self.net.flush();
     }
+
+    /// Back to the sign-in screen: the link closes, this browser and its
+    /// other tabs forget the session (the caller revokes it, if it can).
+    pub fn sign_out(&self, notice: Option<String>) {
+        self.net.stop();
+        prefs::save_who(None);
+        self.tabs.share_who(None);
+        self.top.notice.set(notice);
+        self.top.who.set(None);
+    }
+
+    /// A new token for the same account (after a password change).
+    pub fn renew(&self, session: Session) {
+        let who = Who::Account(session.clone());
+        prefs::save_who(Some(&who));
+        self.tabs.share_who(Some(&who));
+        // The shell stays; only a fresh page load reads this.
+        self.top.who.update_untracked(|w| *w = Some(who.clone()));
+        self.who.set(who);
+        self.chat.update(|c| c.token = Some(session.token));
+    }
 }
 
 pub fn use_ctx() -> Ctx {
@@ -51,17 +85,18 @@ pub fn App() -> impl IntoView {
     let theme = RwSignal::new(prefs::saved_theme().unwrap_or_else(prefs::system_theme));
     Effect::new(move |_| prefs::apply_theme(theme.get()));
     follow_system_theme(theme);
-    let name = RwSignal::new(prefs::name());
-    let tabs = Tabs::start(theme, name);
+    let top = Top { who: RwSignal::new(prefs::who()), notice: RwSignal::new(None) };
+    let tabs = Tabs::start(theme, top.who);
     crate::perf::mark_once(crate::perf::MOUNTED);
+    let on_in = Callback::new(move |who: Who| {
+        tabs.share_who(Some(&who));
+        top.notice.set(None);
+        top.who.set(Some(who));
+    });
     view! {
-        {move || match name.get() {
-            None => view! { <onboarding::Onboarding on_name=move |n: String| {
-                prefs::set_name(&n);
-                tabs.share_name(&n);
-                name.set(Some(n));
-            }/> }.into_any(),
-            Some(n) => view! { <Shell name=n theme tabs/> }.into_any(),
+        {move || match top.who.get() {
+            None => view! { <signin::SignIn notice=top.notice.get_untracked() on_in/> }.into_any(),
+            Some(who) => view! { <Shell who theme tabs top/> }.into_any(),
         }}
     }
 }
@@ -84,17 +119,29 @@ fn follow_system_theme(theme: RwSignal<Theme>) {
 }
 
 #[component]
-fn Shell(name: String, theme: RwSignal<Theme>, tabs: Tabs) -> impl IntoView {
+fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoView {
+    let name = who.name().to_owned();
     let (rooms, current) = prefs::rooms();
     let mut state = Chat::new(&name, &rooms, current.as_deref());
+    state.token = who.token().map(str::to_owned);
     // What was typed and never acknowledged, before a reload, goes out again.
     state.restore_outbox(prefs::outbox(&name));
     let chat = RwSignal::new(state);
     let net = Net::start(chat, tabs);
     let now = RwSignal::new(now_ms());
     let wide = window().inner_width().ok().and_then(|w| w.as_f64()).is_some_and(|w| w >= 1100.0);
-    let ctx = Ctx { chat, net, theme, tabs, now, drawer: RwSignal::new(false), members_open: RwSignal::new(wide) };
+    let who = RwSignal::new(who);
+    let (drawer, members_open) = (RwSignal::new(false), RwSignal::new(wide));
+    let ctx = Ctx { chat, who, top, net, theme, tabs, now, drawer, members_open };
     provide_context(ctx.clone());
+    // The nodes refused the session: back to the sign-in screen, saying why.
+    let ended = ctx.clone();
+    Effect::new(move |_| {
+        if chat.with(|c| c.signed_out) {
+            let why = chat.with_untracked(|c| c.notice.clone());
+            ended.sign_out(Some(why.unwrap_or_else(|| "Your session has ended. Please sign in again.".into())));
+        }
+    });
 
     // Time passes, for what shows it (typing, "today"); the link ticks the outbox.
     let _ = set_interval_with_handle(move || now.set(now_ms()), Duration::from_secs(1));
@@ -119,8 +166,6 @@ fn Shell(name: String, theme: RwSignal<Theme>, tabs: Tabs) -> impl IntoView {
         document().set_title(&title);
     });
 
-    let drawer = ctx.drawer;
-    let members_open = ctx.members_open;
     view! {
         <div class="shell" class:drawer-open=move || drawer.get() class:members-open=move || members_open.get()>
             <sidebar::Sidebar/>

@@ -2,9 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::avatar::Avatar;
 use super::use_ctx;
-use crate::prefs;
 
 /// What people type into "join a room" becomes a room name: "Rust Lang" → "rust-lang".
 fn normalise(input: &str) -> String {
@@ -21,7 +19,6 @@ pub fn Sidebar() -> impl IntoView {
     let rooms =
         Memo::new(move |_| chat.with(|c| c.rooms.values().map(|r| (r.name.clone(), r.unread)).collect::<Vec<_>>()));
     let current = Memo::new(move |_| chat.with(|c| c.current.clone()));
-    let name = chat.with_untracked(|c| c.name.clone());
 
     let join = {
         let ctx = ctx.clone();
@@ -103,14 +100,7 @@ pub fn Sidebar() -> impl IntoView {
                 </form>
                 <p id="join-error" class="error small" role="alert">{move || error.get()}</p>
             </nav>
-            <div class="me">
-                <Avatar name=name.clone()/>
-                <span class="me-name" title=name.clone()>{name.clone()}</span>
-                <button class="link" on:click=move |_| {
-                    prefs::forget_name();
-                    let _ = window().location().reload();
-                }>"Change name"</button>
-            </div>
+            <super::me::MeCorner/>
         </aside>
     }
 }

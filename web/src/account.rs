@@ -1,0 +1,171 @@
+//! Who is using the app, as plain Rust: the saved session, the sign-in
+//! screen's choices and checks, errors in words. Unit-tested natively.
+
+use meshchat_shared::ErrorCode;
+use meshchat_shared::api::AuthInfo;
+use meshchat_shared::limits::validate_name;
+use serde::{Deserialize, Serialize};
+
+/// A signed-in session as this browser keeps it: the token works on every
+/// node, so it survives reloads and moves between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub token: String,
+    pub name: String,
+    /// `admin` or `member`.
+    pub role: String,
+}
+
+impl Session {
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+}
+
+/// Who the app speaks as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    Account(Session),
+    /// A name-only guest, where the nodes take guests.
+    Guest(String),
+}
+
+impl Who {
+    pub fn name(&self) -> &str {
+        match self {
+            Who::Account(s) => &s.name,
+            Who::Guest(n) => n,
+        }
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            Who::Account(s) => Some(&s.token),
+            Who::Guest(_) => None,
+        }
+    }
+}
+
+/// The sign-in screen's tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    SignIn,
+    SignUp,
+    Guest,
+}
+
+/// What the screen offers: sign-up unless registration is closed (the very
+/// first account may always register), guests where the node takes them.
+pub fn tabs(info: &AuthInfo) -> Vec<Tab> {
+    let mut tabs = vec![Tab::SignIn];
+    if info.registration != "closed" || info.first {
+        tabs.push(Tab::SignUp);
+    }
+    if info.guests {
+        tabs.push(Tab::Guest);
+    }
+    tabs
+}
+
+/// The tab to open with: sign-up for an invitation or an empty mesh.
+pub fn first_tab(info: &AuthInfo, invited: bool) -> Tab {
+    if (invited || info.first) && tabs(info).contains(&Tab::SignUp) { Tab::SignUp } else { Tab::SignIn }
+}
+
+/// The invitation code in a link's fragment: `#invite=CODE`.
+pub fn invite_from_hash(hash: &str) -> Option<String> {
+    let code = hash.trim_start_matches('#').split('&').find_map(|kv| kv.strip_prefix("invite="))?;
+    let ok =
+        !code.is_empty() && code.len() <= 128 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+    ok.then(|| code.to_owned())
+}
+
+/// 8-256 characters, as the nodes require.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < 8 {
+        return Err("The password needs at least 8 characters.".into());
+    }
+    if n > 256 {
+        return Err("The password can have at most 256 characters.".into());
+    }
+    Ok(())
+}
+
+pub fn check_name(name: &str) -> Result<(), String> {
+    validate_name(name).map_err(|e| format!("The {e}."))
+}
+
+/// A refusal of the sign-in routes, in words for the form.
+pub fn explain(code: ErrorCode, message: &str) -> String {
+    match code {
+        ErrorCode::BadCredentials => "Wrong name or password.".into(),
+        ErrorCode::RateLimited => "Too many attempts. Wait a minute, then try again.".into(),
+        ErrorCode::NameTaken => "That name is taken. Try another one.".into(),
+        ErrorCode::RegistrationClosed => "This chat takes new accounts by invitation only.".into(),
+        ErrorCode::Unavailable => {
+            "The chat cannot create accounts right now (too few of its servers answer). Try again in a moment.".into()
+        }
+        ErrorCode::Unauthorized => "Your session has ended. Please sign in again.".into(),
+        _ => meshchat_shared::client::explain(code, message),
+    }
+}
+
+/// What to say when a request got no answer at all.
+pub const NO_ANSWER: &str = "The server did not answer. Check your connection and try again.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(guests: bool, registration: &str, first: bool) -> AuthInfo {
+        AuthInfo { guests, registration: registration.into(), first }
+    }
+
+    #[test]
+    fn the_screen_offers_what_the_node_allows() {
+        assert_eq!(tabs(&info(false, "open", false)), [Tab::SignIn, Tab::SignUp]);
+        assert_eq!(tabs(&info(false, "closed", false)), [Tab::SignIn]);
+        assert_eq!(tabs(&info(false, "closed", true)), [Tab::SignIn, Tab::SignUp], "the first account may register");
+        assert_eq!(tabs(&info(true, "invite", false)), [Tab::SignIn, Tab::SignUp, Tab::Guest]);
+    }
+
+    #[test]
+    fn invitations_and_empty_meshes_open_on_sign_up() {
+        assert_eq!(first_tab(&info(false, "invite", false), true), Tab::SignUp);
+        assert_eq!(first_tab(&info(false, "open", true), false), Tab::SignUp);
+        assert_eq!(first_tab(&info(false, "open", false), false), Tab::SignIn);
+        assert_eq!(first_tab(&info(false, "closed", false), true), Tab::SignIn, "no sign-up to open");
+    }
+
+    #[test]
+    fn an_invitation_comes_from_the_fragment_and_nothing_else() {
+        assert_eq!(invite_from_hash("#invite=abc-DEF_123").as_deref(), Some("abc-DEF_123"));
+        assert_eq!(invite_from_hash("#x=1&invite=abc").as_deref(), Some("abc"));
+        assert_eq!(invite_from_hash("#invite="), None);
+        assert_eq!(invite_from_hash("#invite=<script>"), None);
+        assert_eq!(invite_from_hash(""), None);
+    }
+
+    #[test]
+    fn passwords_and_names_are_checked_before_asking_the_node() {
+        assert!(check_password("short").is_err());
+        assert!(check_password("long enough").is_ok());
+        assert!(check_password(&"p".repeat(257)).is_err());
+        assert!(check_name("ada").is_ok());
+        assert!(check_name(" ada").is_err());
+    }
+
+    #[test]
+    fn refusals_read_as_words() {
+        assert_eq!(explain(ErrorCode::BadCredentials, "wrong name or password"), "Wrong name or password.");
+        assert!(explain(ErrorCode::Invalid, "that invitation was used already").contains("used already"));
+    }
+
+    #[test]
+    fn who_gives_name_and_token() {
+        let s = Session { token: "t".into(), name: "Ada".into(), role: "admin".into() };
+        assert!(s.is_admin());
+        assert_eq!((Who::Account(s).token(), Who::Guest("g".into()).token()), (Some("t"), None));
+    }
+}

@@ -1,0 +1,162 @@
+//! The signed-in user's corner: who they are, and a panel to change the
+//! password, invite someone (admins), or sign out. Guests get "Change name"
+//! and "Sign in" instead.
+
+use leptos::prelude::*;
+
+use super::avatar::Avatar;
+use super::use_ctx;
+use crate::account::{self, Who};
+use crate::api;
+
+#[component]
+pub fn MeCorner() -> impl IntoView {
+    let ctx = use_ctx();
+    let who = ctx.who;
+    let open = RwSignal::new(false);
+    let name = move || who.with(|w| w.name().to_owned());
+    let role = move || match who.get() {
+        Who::Account(s) if s.is_admin() => "Signed in · admin",
+        Who::Account(_) => "Signed in",
+        Who::Guest(_) => "Guest",
+    };
+    view! {
+        <div class="me">
+            <Avatar name=name()/>
+            <span class="me-text">
+                <span class="me-name" title=name>{name}</span>
+                <span class="me-role small muted">{role}</span>
+            </span>
+            {move || match who.get() {
+                Who::Account(_) => view! {
+                    <button
+                        class="link"
+                        aria-haspopup="dialog"
+                        aria-expanded=move || open.get().to_string()
+                        on:click=move |_| open.set(true)
+                    >"Account"</button>
+                }.into_any(),
+                Who::Guest(_) => view! {
+                    <button class="link" on:click=move |_| use_ctx().sign_out(None)>"Sign in or change name"</button>
+                }.into_any(),
+            }}
+        </div>
+        <Show when=move || open.get()>
+            <AccountPanel close=Callback::new(move |_| open.set(false))/>
+        </Show>
+    }
+}
+
+#[component]
+fn AccountPanel(close: Callback<()>) -> impl IntoView {
+    let ctx = use_ctx();
+    let who = ctx.who;
+    let session = move || match who.get() {
+        Who::Account(s) => Some(s),
+        Who::Guest(_) => None,
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            close.run(());
+        }
+    };
+    view! {
+        <div class="scrim visible" aria-hidden="true" on:click=move |_| close.run(())></div>
+        <section class="dialog" role="dialog" aria-modal="true" aria-labelledby="account-title" on:keydown=on_key>
+            <div class="dialog-head">
+                <h2 id="account-title">"Account"</h2>
+                <button class="icon" aria-label="Close" autofocus on:click=move |_| close.run(())>"×"</button>
+            </div>
+            <p>"Signed in as "<strong>{move || session().map(|s| s.name)}</strong>
+                {move || session().filter(|s| s.is_admin()).map(|_| " (admin)")}</p>
+            <PasswordForm/>
+            {move || session().filter(|s| s.is_admin()).map(|_| view! { <InviteMaker/> })}
+            <button class="secondary sign-out" on:click=move |_| {
+                let ctx = use_ctx();
+                if let Some(token) = ctx.who.with_untracked(|w| w.token().map(str::to_owned)) {
+                    leptos::task::spawn_local(async move { api::logout(&token).await });
+                }
+                ctx.sign_out(None);
+            }>"Sign out"</button>
+        </section>
+    }
+}
+
+#[component]
+fn PasswordForm() -> impl IntoView {
+    let ctx = use_ctx();
+    let old = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let said = RwSignal::new(None::<Result<String, String>>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Err(e) = account::check_password(&new.get_untracked()) {
+            return said.set(Some(Err(e)));
+        }
+        let Some(token) = ctx.who.with_untracked(|w| w.token().map(str::to_owned)) else { return };
+        let ctx = ctx.clone();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let answer = api::change_password(&token, old.get_untracked(), new.get_untracked()).await;
+            busy.set(false);
+            match answer {
+                Ok(session) => {
+                    ctx.renew(session);
+                    old.set(String::new());
+                    new.set(String::new());
+                    said.set(Some(Ok("Password changed. Your other sessions are signed out.".into())));
+                }
+                Err(e) => said.set(Some(Err(e))),
+            }
+        });
+    };
+    view! {
+        <form class="auth-form" on:submit=submit novalidate aria-labelledby="password-title">
+            <h3 id="password-title">"Change password"</h3>
+            <label for="password-old">"Current password"</label>
+            <input id="password-old" type="password" name="current-password" autocomplete="current-password"
+                required prop:value=move || old.get() on:input=move |ev| old.set(event_target_value(&ev))/>
+            <label for="password-new">"New password"</label>
+            <input id="password-new" type="password" name="new-password" autocomplete="new-password"
+                minlength="8" maxlength="256" required aria-describedby="password-said"
+                prop:value=move || new.get() on:input=move |ev| new.set(event_target_value(&ev))/>
+            <p id="password-said" role="alert" class=move || match said.get() {
+                Some(Ok(_)) => "ok-text",
+                _ => "error",
+            }>{move || said.get().map(|r| r.unwrap_or_else(|e| e))}</p>
+            <button class="primary" type="submit" disabled=move || busy.get()>"Change password"</button>
+        </form>
+    }
+}
+
+/// Admins: a single-use link to the sign-up with an invitation in it.
+#[component]
+fn InviteMaker() -> impl IntoView {
+    let ctx = use_ctx();
+    let link = RwSignal::new(None::<Result<String, String>>);
+    let make = move |_| {
+        let Some(token) = ctx.who.with_untracked(|w| w.token().map(str::to_owned)) else { return };
+        leptos::task::spawn_local(async move { link.set(Some(api::invite(&token).await.map(|i| i.url))) });
+    };
+    view! {
+        <div class="invite">
+            <h3>"Invite someone"</h3>
+            <p class="small muted">"A link to create one account; it works once and expires in a week."</p>
+            <button class="secondary" on:click=make>"Make an invitation link"</button>
+            {move || link.get().map(|r| match r {
+                Ok(url) => view! {
+                    <label for="invite-link" class="visually-hidden">"Invitation link"</label>
+                    <input id="invite-link" class="invite-link" readonly prop:value=url
+                        on:focus=move |ev| {
+                            use wasm_bindgen::JsCast;
+                            if let Some(i) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                i.select();
+                            }
+                        }/>
+                }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            })}
+        </div>
+    }
+}

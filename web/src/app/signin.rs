@@ -1,0 +1,224 @@
+//! The sign-in screen: sign in, create an account (with an invitation where
+//! the mesh asks for one), or chat as a guest where the node takes guests.
+//! Fields carry the `autocomplete` names password managers look for.
+
+use leptos::prelude::*;
+use meshchat_shared::api::AuthInfo;
+
+use crate::account::{self, Session, Tab, Who};
+use crate::api;
+
+/// The screen; `on_in` gets whoever signed in.
+#[component]
+pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
+    let info = RwSignal::new(None::<Result<AuthInfo, String>>);
+    let load = move || {
+        info.set(None);
+        leptos::task::spawn_local(async move { info.set(Some(api::info().await)) });
+    };
+    load();
+    let invite = account::invite_from_hash(&window().location().hash().unwrap_or_default());
+    view! {
+        <main class="onboarding">
+            <section class="card auth" aria-labelledby="auth-title">
+                <h1 id="auth-title"><span class="logo" aria-hidden="true">"◆"</span>" meshchat"</h1>
+                {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
+                {move || match info.get() {
+                    None => view! { <p class="muted" role="status">"Connecting…"</p> }.into_any(),
+                    Some(Err(e)) => view! {
+                        <p class="error" role="alert">{e}</p>
+                        <button class="primary" on:click=move |_| load()>"Try again"</button>
+                    }.into_any(),
+                    Some(Ok(i)) => view! { <Forms info=i invite=invite.clone() on_in/> }.into_any(),
+                }}
+            </section>
+        </main>
+    }
+}
+
+fn tab_label(t: Tab) -> &'static str {
+    match t {
+        Tab::SignIn => "Sign in",
+        Tab::SignUp => "Create account",
+        Tab::Guest => "Guest",
+    }
+}
+
+fn tab_id(t: Tab) -> &'static str {
+    match t {
+        Tab::SignIn => "tab-signin",
+        Tab::SignUp => "tab-signup",
+        Tab::Guest => "tab-guest",
+    }
+}
+
+#[component]
+fn Forms(info: AuthInfo, invite: Option<String>, on_in: Callback<Who>) -> impl IntoView {
+    let tabs = account::tabs(&info);
+    let tab = RwSignal::new(account::first_tab(&info, invite.is_some()));
+    let first = info.first;
+    let needs_invite = info.registration == "invite" && !info.first;
+    let intro = move || match tab.get() {
+        Tab::SignIn => "Welcome back.",
+        Tab::SignUp if first => "Nobody has an account here yet: the first one runs the chat (it is the admin).",
+        Tab::SignUp => "Pick a name others will see, and a password.",
+        Tab::Guest => "Chat without an account, under a name that belongs to no one.",
+    };
+    view! {
+        <div class="tabs" role="tablist" aria-label="How to join">
+            {tabs.iter().map(|&t| view! {
+                <button
+                    type="button"
+                    role="tab"
+                    id=tab_id(t)
+                    aria-selected=move || (tab.get() == t).to_string()
+                    aria-controls="auth-panel"
+                    class:active=move || tab.get() == t
+                    on:click=move |_| tab.set(t)
+                >{tab_label(t)}</button>
+            }).collect_view()}
+        </div>
+        <div id="auth-panel" role="tabpanel" aria-labelledby=move || tab_id(tab.get())>
+            <p class="muted">{intro}</p>
+            {move || match tab.get() {
+                Tab::SignIn => view! { <Credentials signup=false invite=None on_in/> }.into_any(),
+                Tab::SignUp => {
+                    let code = needs_invite.then(|| invite.clone().unwrap_or_default());
+                    view! { <Credentials signup=true invite=code on_in/> }.into_any()
+                }
+                Tab::Guest => view! { <GuestForm on_in/> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// Sign in, or sign up (`invite`: the invitation field, prefilled).
+#[component]
+fn Credentials(signup: bool, invite: Option<String>, on_in: Callback<Who>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let code = RwSignal::new(invite.clone().unwrap_or_default());
+    let show = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (n, p) = (name.get_untracked().trim().to_owned(), password.get_untracked());
+        let checked = account::check_name(&n).and_then(|_| if signup { account::check_password(&p) } else { Ok(()) });
+        if let Err(e) = checked {
+            return error.set(Some(e));
+        }
+        let invite = (!code.get_untracked().trim().is_empty()).then(|| code.get_untracked().trim().to_owned());
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let answer = if signup { api::register(n, p, invite).await } else { api::login(n, p).await };
+            busy.set(false);
+            match answer {
+                Ok(session) => signed_in(session, on_in),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let (prefix, action) = if signup { ("signup", "Create account") } else { ("signin", "Sign in") };
+    let id = move |field: &str| format!("{prefix}-{field}");
+    view! {
+        <form class="auth-form" on:submit=submit novalidate>
+            <label for=id("name")>"Name"</label>
+            <input
+                id=id("name")
+                name="username"
+                autocomplete="username"
+                autocapitalize="none"
+                spellcheck="false"
+                maxlength="64"
+                required
+                autofocus
+                aria-describedby=id("error")
+                prop:value=move || name.get()
+                on:input=move |ev| { name.set(event_target_value(&ev)); error.set(None); }
+            />
+            <label for=id("password")>"Password"</label>
+            <input
+                id=id("password")
+                name="password"
+                type=move || if show.get() { "text" } else { "password" }
+                autocomplete=if signup { "new-password" } else { "current-password" }
+                minlength=if signup { "8" } else { "1" }
+                maxlength="256"
+                required
+                aria-describedby=if signup { id("hint") + " " + &id("error") } else { id("error") }
+                prop:value=move || password.get()
+                on:input=move |ev| { password.set(event_target_value(&ev)); error.set(None); }
+            />
+            {signup.then(|| view! { <p id=id("hint") class="hint">"At least 8 characters."</p> })}
+            <label class="check">
+                <input type="checkbox" prop:checked=move || show.get() on:change=move |_| show.update(|s| *s = !*s)/>
+                "Show password"
+            </label>
+            {invite.is_some().then(|| view! {
+                <label for="signup-invite">"Invitation code"</label>
+                <input
+                    id="signup-invite"
+                    name="invite"
+                    autocomplete="off"
+                    spellcheck="false"
+                    maxlength="128"
+                    prop:value=move || code.get()
+                    on:input=move |ev| { code.set(event_target_value(&ev)); error.set(None); }
+                />
+            })}
+            <p id=id("error") class="error" role="alert">{move || error.get()}</p>
+            <button class="primary" type="submit" disabled=move || busy.get()>
+                {move || if busy.get() { "One moment…" } else { action }}
+            </button>
+        </form>
+    }
+}
+
+/// Keeps the session, tells the other tabs, drops an invitation from the
+/// address (it is used), and goes in.
+fn signed_in(session: Session, on_in: Callback<Who>) {
+    let who = Who::Account(session);
+    crate::prefs::save_who(Some(&who));
+    if let Ok(path) = window().location().pathname() {
+        let _ =
+            window().history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path)));
+    }
+    on_in.run(who);
+}
+
+#[component]
+fn GuestForm(on_in: Callback<Who>) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let name = draft.get_untracked().trim().to_owned();
+        match account::check_name(&name) {
+            Ok(()) => {
+                let who = Who::Guest(name);
+                crate::prefs::save_who(Some(&who));
+                on_in.run(who);
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    view! {
+        <form class="auth-form guest-form" on:submit=submit novalidate>
+            <label for="name-input">"Display name"</label>
+            <input
+                id="name-input"
+                name="nickname"
+                autocomplete="nickname"
+                maxlength="64"
+                autofocus
+                placeholder="e.g. Ada Lovelace"
+                aria-describedby="name-error"
+                prop:value=move || draft.get()
+                on:input=move |ev| { draft.set(event_target_value(&ev)); error.set(None); }
+            />
+            <p id="name-error" class="error" role="alert">{move || error.get()}</p>
+            <button class="primary" type="submit">"Start chatting"</button>
+        </form>
+    }
+}
