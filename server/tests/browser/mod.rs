@@ -152,7 +152,7 @@ impl Browser {
         self.find(&format!("#tab-{tab}")).await.click().await.unwrap();
         self.find(&format!("#{tab}-name")).await.send_keys(name).await.unwrap();
         self.find(&format!("#{tab}-password")).await.send_keys(password).await.unwrap();
-        self.find(&format!("#auth-panel form button[type=submit]")).await.click().await.unwrap();
+        self.find("#auth-panel form button[type=submit]").await.click().await.unwrap();
         self.wait_connected().await;
     }
 
