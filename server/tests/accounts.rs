@@ -9,20 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use meshchat::harness::http::request;
 use serde_json::{Value, json};
-
-/// One request with an optional bearer token: (status, JSON body).
-async fn api(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a));
-    }
-    let body = body.map(|b| b.to_string());
-    let r = request(method, url, &headers, body.as_deref().map(str::as_bytes)).await.expect("http");
-    (r.status, r.json())
-}
 
 async fn register(node: &NodeProc, name: &str, password: &str) -> (u16, Value) {
     api("POST", &node.url("/api/register"), None, Some(json!({"name": name, "password": password}))).await

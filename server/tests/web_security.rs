@@ -50,6 +50,40 @@ async fn requests_from_pages_of_other_sites_are_refused() {
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
 }
 
+/// A page whose node is down signs in through another node: the mesh's
+/// other pages get CORS answers, other sites do not.
+#[tokio::test]
+async fn the_meshs_own_pages_may_call_any_node_and_no_other_site_may() {
+    let m = Mesh::start_accounts(2, &[]).await;
+    let other_page = m.nodes[1].url("").trim_end_matches('/').to_owned();
+    let login = m.nodes[0].url("/api/login");
+    let preflight = |origin: &str| {
+        let headers = vec![
+            ("Origin", origin.to_owned()),
+            ("Access-Control-Request-Method", "POST".to_owned()),
+            ("Access-Control-Request-Headers", "content-type,authorization".to_owned()),
+        ];
+        let login = login.clone();
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            with_headers("OPTIONS", &login, &h, None).await
+        }
+    };
+    let r = preflight(&other_page).await;
+    assert_eq!(r.header("access-control-allow-origin"), Some(other_page.as_str()), "{:?}", r.headers);
+    let methods = r.header("access-control-allow-methods").unwrap_or_default().to_owned();
+    assert!(methods.contains("POST"), "{methods}");
+    let allowed = r.header("access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{allowed}");
+    let r = preflight("https://evil.example").await;
+    assert_eq!(r.header("access-control-allow-origin"), None, "{:?}", r.headers);
+    // The answer itself carries the header, so the page can read it.
+    let body = json!({"name":"x","password":"long enough"}).to_string();
+    let json_type = ("Content-Type", "application/json");
+    let r = with_headers("POST", &login, &[json_type, ("Origin", &other_page)], Some(&body)).await;
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (401, Some(other_page.as_str())));
+}
+
 #[tokio::test]
 async fn allowed_origins_replace_the_default() {
     let dir = tempfile::tempdir().unwrap();

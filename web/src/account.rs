@@ -111,6 +111,29 @@ pub fn explain(code: ErrorCode, message: &str) -> String {
     }
 }
 
+/// The HTTP base of a node's WebSocket URL: `wss://h:p/ws` → `https://h:p`.
+pub fn http_base(ws_url: &str) -> String {
+    let base = ws_url.strip_suffix("/ws").unwrap_or(ws_url);
+    match base.split_once("://") {
+        Some(("wss", rest)) => format!("https://{rest}"),
+        Some((_, rest)) => format!("http://{rest}"),
+        None => format!("http://{base}"),
+    }
+}
+
+/// Where to ask the account routes: the page's own node (`""`, same
+/// origin) first, then every other node this browser has met, since its
+/// own may be the one that is down.
+pub fn bases(own_ws: &str, nodes: &[meshchat_shared::NodeInfo]) -> Vec<String> {
+    let mut bases = vec![String::new()];
+    for n in nodes {
+        if !n.url.is_empty() && n.url != own_ws && !bases.contains(&http_base(&n.url)) {
+            bases.push(http_base(&n.url));
+        }
+    }
+    bases
+}
+
 /// What to say when a request got no answer at all.
 pub const NO_ANSWER: &str = "The server did not answer. Check your connection and try again.";
 
@@ -160,6 +183,16 @@ mod tests {
     fn refusals_read_as_words() {
         assert_eq!(explain(ErrorCode::BadCredentials, "wrong name or password"), "Wrong name or password.");
         assert!(explain(ErrorCode::Invalid, "that invitation was used already").contains("used already"));
+    }
+
+    #[test]
+    fn the_own_node_is_asked_first_then_the_others() {
+        let node = |id: &str, url: &str| meshchat_shared::NodeInfo { id: id.into(), url: url.into(), up: true };
+        assert_eq!(http_base("wss://chat.example:443/ws"), "https://chat.example:443");
+        assert_eq!(http_base("ws://127.0.0.1:8080/ws"), "http://127.0.0.1:8080");
+        let nodes = [node("n1", "ws://a:1/ws"), node("n2", "ws://b:2/ws"), node("n3", "ws://b:2/ws")];
+        assert_eq!(bases("ws://a:1/ws", &nodes), ["", "http://b:2"]);
+        assert_eq!(bases("ws://a:1/ws", &[]), [""]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The account routes of the page's own node (`/api/auth`, `register`,
-//! `login`, `logout`, `password`, `invites`). Errors come back in words.
+//! The account routes (`/api/auth`, `register`, `login`, `logout`,
+//! `password`, `invites`) of one node, named by its HTTP base (`""`: the
+//! page's own). Errors come back in words.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use meshchat_shared::api::{AuthInfo, ChangePassword, ErrorBody, Invite, Login, Register, Session as Answer};
@@ -35,29 +36,39 @@ fn session(a: Answer) -> Session {
     Session { token: a.token, name: a.name, role: a.role }
 }
 
-pub async fn info() -> Result<AuthInfo, String> {
-    answer(Request::get("/api/auth").send().await).await
+/// The first node that answers, of the page's own and the others this
+/// browser knows: its base and what it offers.
+pub async fn info() -> Result<(String, AuthInfo), String> {
+    let own = crate::net::own_url();
+    let mut last = NO_ANSWER.to_owned();
+    for base in crate::account::bases(&own, crate::prefs::nodes().all()) {
+        match answer(Request::get(&format!("{base}/api/auth")).send().await).await {
+            Ok(info) => return Ok((base, info)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
-pub async fn register(name: String, password: String, invite: Option<String>) -> Result<Session, String> {
-    post("/api/register", None, &Register { name, password, invite }).await.map(session)
+pub async fn register(base: &str, name: String, password: String, invite: Option<String>) -> Result<Session, String> {
+    post(&format!("{base}/api/register"), None, &Register { name, password, invite }).await.map(session)
 }
 
-pub async fn login(name: String, password: String) -> Result<Session, String> {
-    post("/api/login", None, &Login { name, password }).await.map(session)
+pub async fn login(base: &str, name: String, password: String) -> Result<Session, String> {
+    post(&format!("{base}/api/login"), None, &Login { name, password }).await.map(session)
 }
 
 /// Ends the session on every node; the app forgets it whatever the answer.
-pub async fn logout(token: &str) {
-    let _ = with_token(Request::post("/api/logout"), Some(token)).send().await;
+pub async fn logout(base: &str, token: &str) {
+    let _ = with_token(Request::post(&format!("{base}/api/logout")), Some(token)).send().await;
 }
 
 /// A new password: every other session ends; this one gets a new token.
-pub async fn change_password(token: &str, old: String, new: String) -> Result<Session, String> {
-    post("/api/password", Some(token), &ChangePassword { old, new }).await.map(session)
+pub async fn change_password(base: &str, token: &str, old: String, new: String) -> Result<Session, String> {
+    post(&format!("{base}/api/password"), Some(token), &ChangePassword { old, new }).await.map(session)
 }
 
-pub async fn invite(token: &str) -> Result<Invite, String> {
-    let req = with_token(Request::post("/api/invites"), Some(token));
+pub async fn invite(base: &str, token: &str) -> Result<Invite, String> {
+    let req = with_token(Request::post(&format!("{base}/api/invites")), Some(token));
     answer(req.send().await).await
 }

@@ -19,6 +19,7 @@ use leptos::prelude::*;
 use meshchat_shared::api::{ErrorBody, Health, Me, MessagesPage, Nodes, Poll, PostMessage, Posted};
 use meshchat_shared::{ClientFrame, Cursor, ErrorCode, RoomVector, ServerFrame};
 
+use crate::account::http_base;
 use crate::net::{now_ms, sleep};
 use crate::state::Chat;
 use crate::tabs;
@@ -27,16 +28,6 @@ use crate::tabs;
 const POLL_S: u32 = 25;
 /// How often a WebSocket is tried again.
 const RETRY_WS: Duration = Duration::from_secs(5);
-
-/// `ws://host/ws` → `http://host`.
-fn http_base(ws_url: &str) -> String {
-    let base = ws_url.strip_suffix("/ws").unwrap_or(ws_url);
-    if let Some(rest) = base.strip_prefix("wss://") {
-        format!("https://{rest}")
-    } else {
-        format!("http://{}", base.strip_prefix("ws://").unwrap_or(base))
-    }
-}
 
 /// Runs over HTTP against the page's own node until a WebSocket opens or
 /// the node stops answering. Returns whether HTTP worked at all.

@@ -93,6 +93,7 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
     };
     router
         .layer(middleware::from_fn_with_state(app.clone(), secure::check_origin))
+        .layer(secure::cors(app.clone()))
         .layer(middleware::from_fn_with_state(app.clone(), secure::headers))
         .with_state(app)
 }

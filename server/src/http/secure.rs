@@ -37,6 +37,19 @@ fn allowed(app: &AppState, origin: &str) -> bool {
     app.cluster.nodes().iter().filter_map(|n| page_origin(&n.url)).any(|o| o == origin)
 }
 
+/// Cross-origin calls from the mesh's other pages: a browser whose node is
+/// down signs in (and polls) through another node, from its page's origin.
+/// Only origins [`allowed`] get the headers; the rest stay same-origin.
+pub fn cors(app: Arc<AppState>) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origin = AllowOrigin::predicate(move |origin: &HeaderValue, _| origin.to_str().is_ok_and(|o| allowed(&app, o)));
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 /// Browsers say where a request comes from: a WebSocket or a change from a
 /// page that is not one of the mesh's is refused (`403`). Other clients
 /// (bots, curl) send no `Origin` and are not browsers' victims.

@@ -149,11 +149,19 @@ impl Browser {
     /// On the sign-in screen: a tab (`signin` or `signup`), name and
     /// password, go; waits until connected.
     pub async fn account(&self, tab: &str, name: &str, password: &str) {
-        self.find(&format!("#tab-{tab}")).await.click().await.unwrap();
-        self.find(&format!("#{tab}-name")).await.send_keys(name).await.unwrap();
-        self.find(&format!("#{tab}-password")).await.send_keys(password).await.unwrap();
-        self.find("#auth-panel form button[type=submit]").await.click().await.unwrap();
+        self.account_attempt(tab, name, password).await;
         self.wait_connected().await;
+    }
+
+    /// As [`Browser::account`], without waiting for the outcome.
+    pub async fn account_attempt(&self, tab: &str, name: &str, password: &str) {
+        self.find(&format!("#tab-{tab}")).await.click().await.unwrap();
+        for (field, value) in [("name", name), ("password", password)] {
+            let input = self.find(&format!("#{tab}-{field}")).await;
+            input.clear().await.unwrap();
+            input.send_keys(value).await.unwrap();
+        }
+        self.find("#auth-panel form button[type=submit]").await.click().await.unwrap();
     }
 
     /// Clicks the first element matching `css` whose text is `text`.

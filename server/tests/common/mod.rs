@@ -211,6 +211,20 @@ pub async fn http_text(method: &str, url: &str, body: Option<&str>) -> (u16, Str
     (r.status, r.text())
 }
 
+/// One request with an optional bearer token: (status, JSON body).
+pub async fn api(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
+    }
+    let body = body.map(|b| b.to_string());
+    let r = meshchat::harness::http::request(method, url, &headers, body.as_deref().map(str::as_bytes))
+        .await
+        .expect("http");
+    (r.status, r.json())
+}
+
 /// A `(room order)` key of a message as JSON.
 pub fn key(m: &Value) -> (u64, String, u64) {
     (m["ts"].as_u64().unwrap(), m["origin"].as_str().unwrap().to_owned(), m["seq"].as_u64().unwrap())

@@ -41,8 +41,12 @@ pub fn MeCorner() -> impl IntoView {
                 }.into_any(),
             }}
         </div>
+        // In the body: the sidebar is a moved drawer on phones, which
+        // would carry a fixed dialog off screen with it.
         <Show when=move || open.get()>
-            <AccountPanel close=Callback::new(move |_| open.set(false))/>
+            <leptos::portal::Portal>
+                <AccountPanel close=Callback::new(move |_| open.set(false))/>
+            </leptos::portal::Portal>
         </Show>
     }
 }
@@ -74,7 +78,8 @@ fn AccountPanel(close: Callback<()>) -> impl IntoView {
             <button class="secondary sign-out" on:click=move |_| {
                 let ctx = use_ctx();
                 if let Some(token) = ctx.who.with_untracked(|w| w.token().map(str::to_owned)) {
-                    leptos::task::spawn_local(async move { api::logout(&token).await });
+                    let base = ctx.api_base();
+                    leptos::task::spawn_local(async move { api::logout(&base, &token).await });
                 }
                 ctx.sign_out(None);
             }>"Sign out"</button>
@@ -98,7 +103,8 @@ fn PasswordForm() -> impl IntoView {
         let ctx = ctx.clone();
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let answer = api::change_password(&token, old.get_untracked(), new.get_untracked()).await;
+            let (was, now) = (old.get_untracked(), new.get_untracked());
+            let answer = api::change_password(&ctx.api_base(), &token, was, now).await;
             busy.set(false);
             match answer {
                 Ok(session) => {
@@ -137,7 +143,8 @@ fn InviteMaker() -> impl IntoView {
     let link = RwSignal::new(None::<Result<String, String>>);
     let make = move |_| {
         let Some(token) = ctx.who.with_untracked(|w| w.token().map(str::to_owned)) else { return };
-        leptos::task::spawn_local(async move { link.set(Some(api::invite(&token).await.map(|i| i.url))) });
+        let base = ctx.api_base();
+        leptos::task::spawn_local(async move { link.set(Some(api::invite(&base, &token).await.map(|i| i.url))) });
     };
     view! {
         <div class="invite">

@@ -64,6 +64,17 @@ impl Ctx {
         self.top.who.set(None);
     }
 
+    /// The HTTP base of the node the link is on (the page's own may be
+    /// down); `""` (the page's own) before the first connection.
+    pub fn api_base(&self) -> String {
+        self.chat
+            .with_untracked(|c| {
+                let on = c.node.as_deref();
+                c.nodes.all().iter().find(|n| Some(n.id.as_str()) == on).map(|n| crate::account::http_base(&n.url))
+            })
+            .unwrap_or_default()
+    }
+
     /// A new token for the same account (after a password change).
     pub fn renew(&self, session: Session) {
         let who = Who::Account(session.clone());

@@ -11,7 +11,7 @@ use crate::api;
 /// The screen; `on_in` gets whoever signed in.
 #[component]
 pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
-    let info = RwSignal::new(None::<Result<AuthInfo, String>>);
+    let info = RwSignal::new(None::<Result<(String, AuthInfo), String>>);
     let load = move || {
         info.set(None);
         leptos::task::spawn_local(async move { info.set(Some(api::info().await)) });
@@ -29,7 +29,7 @@ pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
                         <p class="error" role="alert">{e}</p>
                         <button class="primary" on:click=move |_| load()>"Try again"</button>
                     }.into_any(),
-                    Some(Ok(i)) => view! { <Forms info=i invite=invite.clone() on_in/> }.into_any(),
+                    Some(Ok((base, i))) => view! { <Forms base info=i invite=invite.clone() on_in/> }.into_any(),
                 }}
             </section>
         </main>
@@ -53,7 +53,14 @@ fn tab_id(t: Tab) -> &'static str {
 }
 
 #[component]
-fn Forms(info: AuthInfo, invite: Option<String>, on_in: Callback<Who>) -> impl IntoView {
+fn Forms(
+    /// The node that answered (its HTTP base).
+    base: String,
+    info: AuthInfo,
+    invite: Option<String>,
+    on_in: Callback<Who>,
+) -> impl IntoView {
+    let base = StoredValue::new(base);
     let tabs = account::tabs(&info);
     let tab = RwSignal::new(account::first_tab(&info, invite.is_some()));
     let first = info.first;
@@ -81,10 +88,10 @@ fn Forms(info: AuthInfo, invite: Option<String>, on_in: Callback<Who>) -> impl I
         <div id="auth-panel" role="tabpanel" aria-labelledby=move || tab_id(tab.get())>
             <p class="muted">{intro}</p>
             {move || match tab.get() {
-                Tab::SignIn => view! { <Credentials signup=false invite=None on_in/> }.into_any(),
+                Tab::SignIn => view! { <Credentials base=base.get_value() signup=false invite=None on_in/> }.into_any(),
                 Tab::SignUp => {
                     let code = needs_invite.then(|| invite.clone().unwrap_or_default());
-                    view! { <Credentials signup=true invite=code on_in/> }.into_any()
+                    view! { <Credentials base=base.get_value() signup=true invite=code on_in/> }.into_any()
                 }
                 Tab::Guest => view! { <GuestForm on_in/> }.into_any(),
             }}
@@ -94,7 +101,8 @@ fn Forms(info: AuthInfo, invite: Option<String>, on_in: Callback<Who>) -> impl I
 
 /// Sign in, or sign up (`invite`: the invitation field, prefilled).
 #[component]
-fn Credentials(signup: bool, invite: Option<String>, on_in: Callback<Who>) -> impl IntoView {
+fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callback<Who>) -> impl IntoView {
+    let base = StoredValue::new(base);
     let name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let code = RwSignal::new(invite.clone().unwrap_or_default());
@@ -111,7 +119,8 @@ fn Credentials(signup: bool, invite: Option<String>, on_in: Callback<Who>) -> im
         let invite = (!code.get_untracked().trim().is_empty()).then(|| code.get_untracked().trim().to_owned());
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let answer = if signup { api::register(n, p, invite).await } else { api::login(n, p).await };
+            let base = base.get_value();
+            let answer = if signup { api::register(&base, n, p, invite).await } else { api::login(&base, n, p).await };
             busy.set(false);
             match answer {
                 Ok(session) => signed_in(session, on_in),
