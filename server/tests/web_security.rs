@@ -58,7 +58,7 @@ async fn the_meshs_own_pages_may_call_any_node_and_no_other_site_may() {
     let other_page = m.nodes[1].url("").trim_end_matches('/').to_owned();
     let login = m.nodes[0].url("/api/login");
     let preflight = |origin: &str| {
-        let headers = vec![
+        let headers = [
             ("Origin", origin.to_owned()),
             ("Access-Control-Request-Method", "POST".to_owned()),
             ("Access-Control-Request-Headers", "content-type,authorization".to_owned()),
