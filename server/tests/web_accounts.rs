@@ -199,12 +199,20 @@ async fn a_session_follows_the_user_to_another_node_and_ends_everywhere() {
     }
 }
 
+/// The sign-in screen in both themes; with MESHCHAT_UPDATE_SCREENSHOTS=1
+/// also copied to docs/screenshots (the README shows them).
 #[tokio::test]
 async fn screenshots_of_the_sign_in_screen() {
     let (_d, n) = node(&[]);
     let driver = Driver::start();
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    for (theme, width, height) in [("light", 1280, 800), ("dark", 1280, 800), ("dark", 390, 800)] {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    let update = std::env::var("MESHCHAT_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1");
+    for (theme, width, height, file) in [
+        ("light", 1280, 800, "sign-in-light.png"),
+        ("dark", 1280, 800, "sign-in-dark.png"),
+        ("dark", 390, 800, "sign-in-phone-dark.png"),
+    ] {
         let b = driver.browser(width, height).await;
         b.goto(&n.url("/")).await;
         b.eval(&format!("localStorage.setItem('meshchat.theme', '{theme}') || true")).await;
@@ -212,7 +220,14 @@ async fn screenshots_of_the_sign_in_screen() {
         on_sign_in_screen(&b).await;
         b.find("#tab-signin").await.click().await.unwrap();
         assert_eq!(b.theme().await, theme);
-        b.screenshot(&out.join(format!("sign-in-{theme}-{width}.png"))).await;
+        // The form fits the screen: nothing wider than the viewport.
+        let fits = "document.documentElement.scrollWidth <= window.innerWidth";
+        assert_eq!(b.eval(fits).await, true, "{file}: wider than the screen");
+        b.screenshot(&out.join(file)).await;
+        if update {
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::copy(out.join(file), docs.join(file)).unwrap();
+        }
         b.close().await;
     }
 }

@@ -249,7 +249,7 @@ async fn tabs_keep_theme_name_and_mute_in_step_and_one_tab_sounds() {
 
     // A new name in one tab is taken up by the other.
     b.client.switch_to_window(first.clone()).await.unwrap();
-    b.click_text(".me .link", "Sign in or change name").await;
+    b.click_text(".me .link", "Sign in").await;
     b.guest("tessa").await;
     b.client.switch_to_window(tab_b).await.unwrap();
     b.wait_true(

@@ -37,7 +37,7 @@ pub fn MeCorner() -> impl IntoView {
                     >"Account"</button>
                 }.into_any(),
                 Who::Guest(_) => view! {
-                    <button class="link" on:click=move |_| use_ctx().sign_out(None)>"Sign in or change name"</button>
+                    <button class="link" title="Sign in, or chat under another name" on:click=move |_| use_ctx().sign_out(None)>"Sign in"</button>
                 }.into_any(),
             }}
         </div>
