@@ -31,6 +31,9 @@
 //! - [`client`]: a native client (rotation, resume, outbox) for scripts,
 //!   bots, tests and the failover benchmark; `meshchat client` runs it.
 //! - [`bench`]: `meshchat bench`, the load generator and its scenarios.
+//! - [`govern`]: room requests on behalf of a user (create, act, direct
+//!   messages) and the read check, for the WebSocket and HTTP alike; the
+//!   rules themselves are `core::governance`.
 //! - [`guard`]: what one client address may make the node spend.
 //! - [`logs`]: logging setup, and log lines that cannot flood.
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
@@ -46,6 +49,7 @@ pub mod clock;
 pub mod cluster;
 pub mod conn;
 pub mod core;
+pub mod govern;
 pub mod guard;
 pub mod harness;
 pub mod http;

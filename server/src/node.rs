@@ -149,6 +149,9 @@ impl Node {
             Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, peers.collect()));
         // Every stored room takes part in anti-entropy, running or not.
         let index = Arc::new(RoomIndex::new(store.vectors().await?, store.room_names().await?));
+        for (room, meta) in store.room_metas().await? {
+            index.set_meta(&room, meta);
+        }
         let hub = Hub::new(RoomCtx {
             node: cfg.id.as_str().into(),
             store: store.clone(),

@@ -119,6 +119,23 @@ fn messages_spread_while_their_origin_is_down() {
     assert!(from_n1 > 100, "n3 got n1's messages through n2: {from_n1}");
 }
 
+/// "general" is a created room whose owner bans, kicks, invites and
+/// deletes on random nodes while everyone posts: every node's room, folded
+/// as events reached it, shows what the log folded in room order shows.
+#[test]
+fn moderation_ends_the_same_on_every_node() {
+    let faults = Faults { drop: 0.1, dup: 0.05, max_delay: 60, crash: 0.002, partition: 0.01 };
+    for seed in seeds(8_000_000, 10) {
+        with_seed(seed, |seed| {
+            let mut sim = Sim::new(seed, 3, faults);
+            sim.governed = true;
+            sim.run(3_000, None);
+            sim.check();
+            assert!(sim.stats.get("moderations").copied().unwrap_or(0) > 10, "seed {seed}: {:?}", sim.stats);
+        });
+    }
+}
+
 #[test]
 fn everything_at_once_on_five_nodes() {
     let faults = Faults { drop: 0.15, dup: 0.1, max_delay: 80, crash: 0.003, partition: 0.01 };

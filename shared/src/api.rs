@@ -195,6 +195,45 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// Extension: `POST /api/rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoom {
+    pub room: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub topic: String,
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// Extension: `POST /api/rooms/{room}/actions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomAction {
+    /// Idempotent like a message id.
+    pub id: String,
+    pub action: crate::rooms::RoomEvent,
+}
+
+/// Extension: `POST /api/dm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartDm {
+    /// The other people (not the caller).
+    pub users: Vec<String>,
+}
+
+/// Extension: `GET /api/directory`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    pub rooms: Vec<crate::rooms::DirectoryEntry>,
+}
+
+/// Extension: `GET /api/me/rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyRooms {
+    pub rooms: Vec<crate::rooms::RoomInfo>,
+}
+
 impl ErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ErrorBody { error: ErrorDetail { code, message: message.into() } }

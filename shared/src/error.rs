@@ -33,10 +33,12 @@ pub enum ErrorCode {
     RegistrationClosed,
     /// Extension: signed in, but not allowed (an admin's action).
     Forbidden,
+    /// Extension: no such room (or one the asker may not know of).
+    NotFound,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::BadFrame,
         ErrorCode::NoHello,
         ErrorCode::UnsupportedVersion,
@@ -50,6 +52,7 @@ impl ErrorCode {
         ErrorCode::BadCredentials,
         ErrorCode::RegistrationClosed,
         ErrorCode::Forbidden,
+        ErrorCode::NotFound,
     ];
 
     /// The wire name, as in `{"code":"bad_frame"}`.
@@ -68,6 +71,7 @@ impl ErrorCode {
             ErrorCode::BadCredentials => "bad_credentials",
             ErrorCode::RegistrationClosed => "registration_closed",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
         }
     }
 
@@ -79,6 +83,7 @@ impl ErrorCode {
             ErrorCode::NameTaken => 409,
             ErrorCode::Unauthorized | ErrorCode::BadCredentials => 401,
             ErrorCode::RegistrationClosed | ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
             ErrorCode::NotJoined => 409,
             _ => 400,
         }
@@ -100,6 +105,7 @@ impl ErrorCode {
             ErrorCode::BadCredentials => "Wrong name or password.",
             ErrorCode::RegistrationClosed => "This server does not take new accounts.",
             ErrorCode::Forbidden => "You are not allowed to do that.",
+            ErrorCode::NotFound => "There is no such room.",
         }
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 use crate::limits::{self, Invalid};
 use crate::message::{Cursor, Message};
+use crate::rooms::{RoomEvent, RoomInfo};
 use crate::vector::RoomVector;
 
 /// A node of the mesh as clients see it.
@@ -58,6 +59,29 @@ pub enum ClientFrame {
     /// frame for a while (5 minutes by default); clients send this once a
     /// minute. Answered with `pong`.
     Ping,
+    /// Extension: create a room the sender owns; answered with `room`.
+    Create {
+        room: String,
+        #[serde(default)]
+        title: String,
+        #[serde(default)]
+        topic: String,
+        #[serde(default)]
+        private: bool,
+    },
+    /// Extension: do something to a room (invite, kick, ban, set the
+    /// topic…), idempotent by `id` like a `send`; answered with `ack`
+    /// (whose message id is `§` + `id`) or `error` with `id`.
+    Act {
+        room: String,
+        id: String,
+        action: RoomEvent,
+    },
+    /// Extension: the direct-message room of the sender and `users`,
+    /// started if need be; answered with `room`.
+    Dm {
+        users: Vec<String>,
+    },
 }
 
 impl ClientFrame {
@@ -71,6 +95,9 @@ impl ClientFrame {
             ClientFrame::Typing { .. } => "typing",
             ClientFrame::History { .. } => "history",
             ClientFrame::Ping => "ping",
+            ClientFrame::Create { .. } => "create",
+            ClientFrame::Act { .. } => "act",
+            ClientFrame::Dm { .. } => "dm",
         }
     }
 
@@ -99,11 +126,31 @@ impl ClientFrame {
                 limits::history_limit(*limit).map(drop)
             }
             ClientFrame::Ping => Ok(()),
+            ClientFrame::Create { room, title, topic, private } => {
+                limits::validate_room(room)?;
+                RoomEvent::Created { title: title.clone(), topic: topic.clone(), private: *private, dm: Vec::new() }
+                    .validate()
+            }
+            ClientFrame::Act { room, id, action } => {
+                limits::validate_room(room)?;
+                limits::validate_msg_id(id)?;
+                if matches!(action, RoomEvent::Created { .. } | RoomEvent::Joined) {
+                    return Err(Invalid::Other("create and join have frames of their own".into()));
+                }
+                action.validate()
+            }
+            ClientFrame::Dm { users } => {
+                if users.is_empty() || users.len() >= crate::rooms::MAX_DM {
+                    return Err(Invalid::Other(format!("a direct message has 2 to {} people", crate::rooms::MAX_DM)));
+                }
+                users.iter().try_for_each(|u| limits::validate_name(u))
+            }
         }
     }
 
     /// Every frame type a client may send; anything else is `bad_frame`.
-    pub const TYPES: [&'static str; 7] = ["hello", "join", "leave", "send", "typing", "history", "ping"];
+    pub const TYPES: [&'static str; 10] =
+        ["hello", "join", "leave", "send", "typing", "history", "ping", "create", "act", "dm"];
 }
 
 /// Node to client.
@@ -153,6 +200,30 @@ pub enum ServerFrame {
     },
     /// Extension: the answer to `ping`.
     Pong,
+    /// Extension: a room's members, roles, topic; after `joined`, after
+    /// `create` and `dm`, and whenever they change.
+    Room {
+        info: RoomInfo,
+    },
+    /// Extension: messages of `author` from `from` on (in room order) are
+    /// not part of the room (sent while removed or banned): stop showing them.
+    Hidden {
+        room: String,
+        author: String,
+        from: Cursor,
+    },
+    /// Extension: a moderator deleted this message.
+    Deleted {
+        room: String,
+        origin: String,
+        seq: u64,
+    },
+    /// Extension: the connection is out of the room (removed, banned, the
+    /// room deleted or made private); nothing more of it comes.
+    Removed {
+        room: String,
+        reason: String,
+    },
     Error {
         code: ErrorCode,
         message: String,

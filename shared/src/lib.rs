@@ -13,6 +13,8 @@
 //! - [`frames`]: the WebSocket frames, [`ClientFrame`] and [`ServerFrame`].
 //! - [`error`]: the [`ErrorCode`]s a node answers with.
 //! - [`api`]: the JSON bodies of the HTTP routes.
+//! - [`rooms`]: rooms that belong to people: their events, roles, the room
+//!   as its members see it, direct-message rooms.
 //! - [`hlc`]: the hybrid logical clock that stamps `ts`.
 //! - [`client`]: a sans-IO protocol client: rooms, vectors, resume, outbox,
 //!   which node next. The web app and the native client both run it.
@@ -26,6 +28,7 @@ pub mod frames;
 pub mod hlc;
 pub mod limits;
 pub mod message;
+pub mod rooms;
 pub mod vector;
 
 pub use error::ErrorCode;

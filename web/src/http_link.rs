@@ -93,7 +93,13 @@ pub async fn run(
                 ClientFrame::History { room, before, limit } => {
                     leptos::task::spawn_local(history(chat, base.clone(), room, before, limit));
                 }
-                ClientFrame::Hello { .. } | ClientFrame::Typing { .. } | ClientFrame::Ping => {}
+                // Rooms are created and governed over HTTP by the app itself.
+                ClientFrame::Hello { .. }
+                | ClientFrame::Typing { .. }
+                | ClientFrame::Ping
+                | ClientFrame::Create { .. }
+                | ClientFrame::Act { .. }
+                | ClientFrame::Dm { .. } => {}
             }
         }
         futures::select! {

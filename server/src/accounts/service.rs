@@ -232,6 +232,17 @@ impl Accounts {
     }
 
     /// Does an account have this name (or one that looks like it)?
+    /// The name of the account called `name` (as it was registered).
+    pub fn account_name(&self, name: &str) -> Option<String> {
+        self.directory().by_name(name).map(|a| a.name.clone())
+    }
+
+    /// Claims `key` for `value` with a majority of the nodes; the value
+    /// chosen (ours, or one claimed before).
+    pub async fn claim(&self, key: &str, value: &str) -> Result<String, AuthError> {
+        Ok(self.registry.claim(key, value).await?)
+    }
+
     pub fn is_account_name(&self, name: &str) -> bool {
         self.directory().by_name(name).is_some()
     }

@@ -21,6 +21,7 @@
 pub mod cache;
 pub mod claims;
 pub mod digest;
+pub mod governance;
 pub mod log;
 pub mod presence;
 pub mod room;

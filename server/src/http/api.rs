@@ -50,6 +50,8 @@ pub async fn nodes(State(app): State<Arc<AppState>>) -> Json<Nodes> {
 /// Rooms per page of `/api/rooms`, at most (and by default).
 const ROOMS_PAGE: usize = 1000;
 
+/// The rooms anyone may know of: open rooms and public created ones
+/// (private rooms and direct messages are listed by `/api/me/rooms`).
 pub async fn rooms(State(app): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> Result<Json<Rooms>, ApiError> {
     app.metrics.http_requests.inc();
     let q = query_map(raw)?;
@@ -65,8 +67,10 @@ pub async fn rooms(State(app): State<Arc<AppState>>, RawQuery(raw): RawQuery) ->
     stored.truncate(limit);
     let online: HashMap<String, u64> =
         app.hub.open_rooms().iter().map(|h| (h.name().to_owned(), h.status().online as u64)).collect();
+    let index = app.hub.index();
     let rooms = stored
         .into_iter()
+        .filter(|(room, _)| index.is_listed(room))
         .map(|(room, messages)| RoomSummary { members: online.get(&room).copied().unwrap_or(0), room, messages })
         .collect();
     Ok(Json(Rooms { rooms, next }))
@@ -95,6 +99,7 @@ pub fn room_param(path: Result<Path<String>, PathRejection>) -> Result<String, A
 
 pub async fn get_messages(
     State(app): State<Arc<AppState>>,
+    MaybeAuth(me): MaybeAuth,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<MessagesPage>, ApiError> {
@@ -115,9 +120,13 @@ pub async fn get_messages(
             return Err(ApiError::invalid("before_ts, before_origin and before_seq go together"));
         }
     };
+    let who = me.map(|m| m.name).unwrap_or_default();
+    let Some((_, gov)) = super::rooms::readable(&app, &room, &who).await? else {
+        return Ok(Json(MessagesPage { messages: Vec::new(), more: false }));
+    };
     let (messages, more) =
         app.store.history(&room, before, limit).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
-    Ok(Json(MessagesPage { messages, more }))
+    Ok(Json(MessagesPage { messages: super::rooms::shown(&gov, messages), more }))
 }
 
 pub async fn post_message(
@@ -168,7 +177,7 @@ pub async fn post_message(
         Ok(Ok(Err(code))) => return Err(code.into()),
         _ => return Err(ErrorCode::Unavailable.into()),
     };
-    let posted = Posted { msg: Message::clone(&msg) };
+    let posted = Posted { msg: meshchat_shared::rooms::present(&msg).into_owned() };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(posted)))
 }
 

@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod error;
 mod poll;
+mod rooms;
 pub mod secure;
 pub mod serve;
 pub mod tls;
@@ -63,7 +64,12 @@ pub struct AppState {
 pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
     // Chat routes need a session, unless the node takes guests.
     let chat = Router::new()
-        .route("/api/rooms", get(api::rooms))
+        .route("/api/rooms", get(api::rooms).post(rooms::create))
+        .route("/api/rooms/{room}", get(rooms::info))
+        .route("/api/rooms/{room}/actions", post(rooms::act))
+        .route("/api/dm", post(rooms::dm))
+        .route("/api/directory", get(rooms::directory))
+        .route("/api/me/rooms", get(rooms::mine))
         .route("/api/rooms/{room}/messages", get(api::get_messages).post(api::post_message))
         .route("/api/rooms/{room}/poll", get(poll::poll))
         .route_layer(middleware::from_fn_with_state(app.clone(), secure::require_session));

@@ -11,8 +11,8 @@ use std::time::Duration;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::{Extension, Json};
+use meshchat_shared::RoomVector;
 use meshchat_shared::api::Poll;
-use meshchat_shared::{Message, RoomVector};
 
 use super::AppState;
 use super::api::{client_ip, parse_num, query_map, refused, room_param};
@@ -25,6 +25,7 @@ const MAX_TIMEOUT_S: u64 = 60;
 pub async fn poll(
     State(app): State<Arc<AppState>>,
     addr: Option<Extension<ClientAddr>>,
+    super::auth::MaybeAuth(me): super::auth::MaybeAuth,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Poll>, ApiError> {
@@ -56,12 +57,17 @@ pub async fn poll(
             _ = app.shutdown.cancelled() => return Ok(Json(Poll { messages: Vec::new(), vector: since, gap: false })),
         }
     };
+    let who = me.map(|m| m.name).unwrap_or_default();
+    let gov = handle.governance().await?;
+    if !gov.can_read(&who) {
+        return Err(crate::govern::RoomError::NotFound.into());
+    }
     let mut status = handle.watch();
     loop {
         let ahead = !since.dominates(&status.borrow_and_update().vector);
         if ahead {
             let c = handle.catch_up(since.clone()).await?;
-            let messages = c.messages.iter().map(|m| Message::clone(m)).collect();
+            let messages = c.messages.iter().map(|m| meshchat_shared::rooms::present(m).into_owned()).collect();
             return Ok(Json(Poll { messages, vector: c.vector, gap: c.gap }));
         }
         tokio::select! {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use meshchat_shared::frames::encode;
+use meshchat_shared::rooms::{RoomInfo, present};
 use meshchat_shared::{ErrorCode, Message, ServerFrame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -20,7 +21,7 @@ pub(super) fn spawn(name: Arc<str>, ctx: Arc<RoomCtx>, hub: Weak<Hub>) -> RoomHa
     let (tx, rx) = mpsc::channel(ctx.config.mailbox.max(1));
     // Pollers see the stored vector at once, before the room has loaded.
     let vector = ctx.index.vector(&name).unwrap_or_default();
-    let (status, status_rx) = watch::channel(RoomStatus { vector, online: 0 });
+    let (status, status_rx) = watch::channel(RoomStatus { vector, online: 0, gov: None });
     let handle = RoomHandle { name: name.clone(), tx, status: status_rx };
     tokio::spawn(async move {
         ctx.metrics.rooms_open.inc();
@@ -269,7 +270,7 @@ impl Actor {
             }
             Effect::Ack { req, msg } => match self.acks.remove(&req) {
                 Some((AckTo::Conn(c), _)) => {
-                    c.push(Frame::from(encode::ack(&msg)));
+                    c.push(Frame::from(encode::ack(&present(&msg))));
                 }
                 Some((AckTo::Http(tx), _)) => {
                     let _ = tx.send(Ok(msg));
@@ -302,7 +303,12 @@ impl Actor {
             Effect::LocalNames(names) => self.ctx.index.set_local_names(&self.name, names.into_iter().collect()),
             Effect::Status { vector, online } => {
                 self.ctx.index.set_vector(&self.name, &vector);
-                self.status.send_replace(RoomStatus { vector, online });
+                self.status.send_modify(|s| (s.vector, s.online) = (vector, online));
+            }
+            Effect::Governance(gov) => {
+                self.ctx.index.set_meta(&self.name, super::index::meta_of(&gov));
+                self.ctx.store.set_room_meta(&self.name, &super::index::meta_of(&gov), gov.member_names());
+                self.status.send_modify(|s| s.gov = Some(gov));
             }
             Effect::Rejected { from, reason } => {
                 if matches!(reason, Rejected::Future { .. }) {
@@ -342,18 +348,29 @@ impl Actor {
     fn deliver(&mut self, to: &[ConnId], out: Out) {
         let room = self.name.to_string();
         let frames: Vec<Frame> = match &out {
-            Out::Message(msg) => vec![Frame::from(encode::message(msg))],
+            Out::Message(msg) => vec![Frame::from(encode::message(&present(msg)))],
             Out::Presence { name, online } => vec![Frame::from(encode::presence(&self.name, name, *online))],
             Out::Typing { name } => vec![Frame::from(encode::typing(&self.name, name))],
             Out::Joined { members } => {
                 vec![Frame::from(ServerFrame::Joined { room, members: members.clone() }.to_json())]
             }
-            Out::Backlog(msgs) => msgs.iter().map(|m| Frame::from(encode::message(m))).collect(),
+            Out::Backlog(msgs) => msgs.iter().map(|m| Frame::from(encode::message(&present(m)))).collect(),
             Out::Synced { vector, gap } => {
                 vec![Frame::from(ServerFrame::Synced { room, vector: vector.clone(), gap: *gap }.to_json())]
             }
             Out::Refused { code, message } => {
                 vec![Frame::from(ServerFrame::Error { code: *code, message: message.clone(), id: None }.to_json())]
+            }
+            Out::Room(info) => vec![Frame::from(ServerFrame::Room { info: RoomInfo::clone(info) }.to_json())],
+            Out::Hidden { user, from } => {
+                let frame = ServerFrame::Hidden { room, author: user.to_string(), from: from.clone() };
+                vec![Frame::from(frame.to_json())]
+            }
+            Out::Deleted { origin, seq } => {
+                vec![Frame::from(ServerFrame::Deleted { room, origin: origin.clone(), seq: *seq }.to_json())]
+            }
+            Out::Removed { reason } => {
+                vec![Frame::from(ServerFrame::Removed { room, reason: reason.clone() }.to_json())]
             }
         };
         let mut delivered = 0;

@@ -3,12 +3,40 @@
 //! online on this node. Rooms update it as they change; it starts from the
 //! store, so rooms whose actor is not running still take part.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use meshchat_shared::RoomVector;
+use serde::{Deserialize, Serialize};
 
 use crate::core::VectorIndex;
+use crate::core::governance::Governance;
+
+/// What the room list and the directory show of a room that was created
+/// (rooms of protocol 1 have none: they are open and listed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomMeta {
+    pub private: bool,
+    #[serde(default)]
+    pub deleted: bool,
+    pub title: String,
+    pub topic: String,
+    pub members: u64,
+    #[serde(default)]
+    pub dm: bool,
+}
+
+pub fn meta_of(gov: &Governance) -> RoomMeta {
+    let (title, topic) = gov.title_topic();
+    RoomMeta {
+        private: gov.is_private(),
+        deleted: gov.is_deleted(),
+        title: title.to_owned(),
+        topic: topic.to_owned(),
+        members: gov.members() as u64,
+        dm: gov.is_dm(),
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct RoomIndex {
@@ -23,6 +51,8 @@ struct Inner {
     names: HashSet<Box<str>>,
     /// Only rooms with someone online here: small even with many rooms.
     local_names: BTreeMap<String, BTreeSet<String>>,
+    /// Rooms that were created (with members, maybe private).
+    meta: HashMap<Box<str>, RoomMeta>,
 }
 
 impl RoomIndex {
@@ -31,7 +61,28 @@ impl RoomIndex {
     pub fn new(vectors: VectorIndex, names: impl IntoIterator<Item = String>) -> Self {
         let mut names: HashSet<Box<str>> = names.into_iter().map(String::into_boxed_str).collect();
         names.extend(vectors.iter().map(|(r, _)| r.into()));
-        RoomIndex { inner: Mutex::new(Inner { vectors, names, local_names: BTreeMap::new() }) }
+        let inner = Inner { vectors, names, local_names: BTreeMap::new(), meta: HashMap::new() };
+        RoomIndex { inner: Mutex::new(inner) }
+    }
+
+    /// A created room's summary changed (or was loaded).
+    pub fn set_meta(&self, room: &str, meta: RoomMeta) {
+        let mut inner = self.lock();
+        if meta == RoomMeta::default() {
+            inner.meta.remove(room);
+        } else {
+            inner.meta.insert(room.into(), meta);
+        }
+    }
+
+    /// A created room's summary; `None` for an open room of protocol 1.
+    pub fn meta(&self, room: &str) -> Option<RoomMeta> {
+        self.lock().meta.get(room).cloned()
+    }
+
+    /// May anyone see that this room exists (listed, in the directory)?
+    pub fn is_listed(&self, room: &str) -> bool {
+        self.lock().meta.get(room).is_none_or(|m| !m.private && !m.deleted)
     }
 
     /// Does the room exist here?

@@ -23,10 +23,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use broker::{Broker, PeerEvent, Sign};
-pub use index::RoomIndex;
+pub use index::{RoomIndex, RoomMeta};
 
 use crate::conn::{ConnHandle, ConnId};
 pub use crate::core::CatchUp;
+pub use crate::core::governance::Governance;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -101,12 +102,15 @@ pub enum RoomCmd {
 }
 
 /// What a room publishes for pollers and the room list.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct RoomStatus {
     /// Committed and visible to clients.
     pub vector: RoomVector,
     /// Names online in the room.
     pub online: usize,
+    /// Who belongs to it; `None` until the room has loaded (so nobody is
+    /// shown a private room as open meanwhile).
+    pub gov: Option<Arc<Governance>>,
 }
 
 #[derive(Clone)]
@@ -141,6 +145,13 @@ impl RoomHandle {
 
     pub fn status(&self) -> RoomStatus {
         self.status.borrow().clone()
+    }
+
+    /// The room's governance, once it has loaded.
+    pub async fn governance(&self) -> Result<Arc<Governance>, ErrorCode> {
+        let mut rx = self.status.clone();
+        let status = rx.wait_for(|s| s.gov.is_some()).await.map_err(|_| ErrorCode::Unavailable)?;
+        status.gov.clone().ok_or(ErrorCode::Unavailable)
     }
 
     /// A receiver that wakes when the room's status changes.

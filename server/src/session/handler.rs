@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use meshchat_shared::frames::{DecodeError, decode_client};
 use meshchat_shared::limits::history_limit;
+use meshchat_shared::rooms::{EVENT_PREFIX, RoomEvent, StoredEvent};
 use meshchat_shared::{ClientFrame, Cursor, ErrorCode, PROTOCOL_VERSION, RoomVector, ServerFrame};
 
 use super::SessionCtx;
@@ -25,6 +26,9 @@ pub(super) struct Session {
     /// The client's address: its budget for creating rooms.
     ip: Option<IpAddr>,
     named: bool,
+    /// An admin of the mesh (may act in any room); a signed-in account.
+    admin: bool,
+    account: bool,
     joined: HashMap<String, RoomHandle>,
     bucket: TokenBucket,
     /// Rooms with a history page being read: one at a time per room.
@@ -35,7 +39,7 @@ impl Session {
     pub(super) fn new(ctx: Arc<SessionCtx>, conn: ConnHandle, ip: Option<IpAddr>) -> Session {
         let bucket = TokenBucket::new(ctx.config.rate, Instant::now());
         let histories = Arc::new(Mutex::new(HashSet::new()));
-        Session { ctx, conn, ip, named: false, joined: HashMap::new(), bucket, histories }
+        Session { ctx, conn, ip, named: false, admin: false, account: false, joined: HashMap::new(), bucket, histories }
     }
 
     pub(super) fn is_named(&self) -> bool {
@@ -84,6 +88,11 @@ impl Session {
             ClientFrame::Typing { room } => self.on_typing(&room),
             ClientFrame::History { room, before, limit } => self.on_history(room, before, limit),
             ClientFrame::Ping => self.push(ServerFrame::Pong),
+            ClientFrame::Create { room, title, topic, private } => {
+                self.on_create(room, RoomEvent::Created { title, topic, private, dm: Vec::new() })
+            }
+            ClientFrame::Act { room, id, action } => self.on_act(room, id, action),
+            ClientFrame::Dm { users } => self.on_dm(users),
         }
     }
 
@@ -102,6 +111,8 @@ impl Session {
                 Ok(me) => {
                     // Closed the moment the session ends, on any node.
                     self.ctx.accounts.watch(&me, self.conn.clone());
+                    self.admin = me.role == crate::accounts::Role::Admin;
+                    self.account = true;
                     me.name
                 }
                 Err(AuthError::Unauthorized) => {
@@ -179,6 +190,67 @@ impl Session {
         }
     }
 
+    fn asker(&self) -> crate::govern::Asker {
+        crate::govern::Asker { name: self.conn.name_arc(), admin: self.admin, account: self.account }
+    }
+
+    /// Finds or makes a room's actor under this address's room budget.
+    fn opener(&self) -> impl FnOnce(&str) -> Result<RoomHandle, crate::govern::RoomError> + Send + 'static {
+        let (hub, guard, ip) = (self.ctx.hub.clone(), self.ctx.guard.clone(), self.ip);
+        move |room: &str| {
+            let ip = ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+            hub.open_or_create(room, |rooms| guard.create_room(ip, rooms))
+                .map_err(|_| crate::govern::RoomError::Refused(ErrorCode::LimitReached))
+        }
+    }
+
+    /// `create`: answered with `room` (then the client joins) or `error`.
+    fn on_create(&mut self, room: String, created: RoomEvent) {
+        let (open, who, ctx, conn) = (self.opener(), self.asker(), self.ctx.clone(), self.conn.clone());
+        tokio::spawn(async move {
+            let frame = match crate::govern::create(open, &ctx.accounts, &who, &room, created).await {
+                Ok(info) => ServerFrame::Room { info },
+                Err(e) => ServerFrame::Error { code: e.code(), message: e.to_string(), id: None },
+            };
+            conn.push(Frame::from(frame.to_json()));
+        });
+    }
+
+    /// `dm`: the conversation's `room` frame (then the client joins).
+    fn on_dm(&mut self, users: Vec<String>) {
+        let (open, who, ctx, conn) = (self.opener(), self.asker(), self.ctx.clone(), self.conn.clone());
+        tokio::spawn(async move {
+            let frame = match crate::govern::dm(open, &ctx.accounts, &who, &users).await {
+                Ok(info) => ServerFrame::Room { info },
+                Err(e) => ServerFrame::Error { code: e.code(), message: e.to_string(), id: None },
+            };
+            conn.push(Frame::from(frame.to_json()));
+        });
+    }
+
+    /// `act`: an event of the room, answered like a `send` (`ack` or
+    /// `error`, with the id `§` + `id`).
+    fn on_act(&mut self, room: String, id: String, action: RoomEvent) {
+        let event_id = format!("{EVENT_PREFIX}{id}");
+        let Some(handle) = self.joined.get(&room).cloned() else {
+            return self.error(ErrorCode::NotJoined, "join the room before acting in it", Some(&event_id));
+        };
+        let action = match crate::govern::canonical_action(&self.ctx.accounts, action) {
+            Ok(a) => a,
+            Err(e) => return self.error(e.code(), &e.to_string(), Some(&event_id)),
+        };
+        let body = serde_json::to_string(&StoredEvent { event: action, admin: self.admin }).unwrap_or_default();
+        let cmd = RoomCmd::Send {
+            to: AckTo::Conn(self.conn.clone()),
+            author: self.conn.name_arc(),
+            id: event_id.clone(),
+            body,
+        };
+        if let Err(code) = handle.send(cmd) {
+            self.error(code, "the room is busy; try again", Some(&event_id));
+        }
+    }
+
     fn on_typing(&mut self, room: &str) {
         match self.joined.get(room) {
             // Typing is a hint: dropping one under load is harmless.
@@ -197,15 +269,12 @@ impl Session {
         let conn = self.conn.clone();
         let histories = self.histories.clone();
         let key = room.clone();
+        let hub = self.ctx.hub.clone();
         // Off the session task, so a slow read never stalls the socket.
         tokio::spawn(async move {
-            let frame = match store.history(&room, before, limit).await {
-                Ok((messages, more)) => ServerFrame::History { room, messages, more },
-                Err(e) => {
-                    tracing::warn!(error = %e, "history read failed");
-                    let code = ErrorCode::Unavailable;
-                    ServerFrame::Error { code, message: code.describe().to_owned(), id: None }
-                }
+            let frame = match history(&hub, &store, &conn.name_arc(), room, before, limit).await {
+                Ok(frame) => frame,
+                Err(code) => ServerFrame::Error { code, message: code.describe().to_owned(), id: None },
             };
             lock(&histories).remove(&key);
             conn.push(Frame::from(frame.to_json()));
@@ -231,6 +300,35 @@ impl Session {
             handle.send_reliably(RoomCmd::Leave { conn: self.conn.id() });
         }
     }
+}
+
+/// A page of history, of what is part of the room, for someone who may
+/// read it (a room nobody created here is empty).
+async fn history(
+    hub: &Arc<crate::room::Hub>,
+    store: &crate::store::Store,
+    who: &str,
+    room: String,
+    before: Option<Cursor>,
+    limit: u32,
+) -> Result<ServerFrame, ErrorCode> {
+    let gov = match crate::govern::readable(hub, &room, who).await {
+        Ok((_, gov)) => gov,
+        Err(_) if hub.open(&room).is_none() => {
+            return Ok(ServerFrame::History { room, messages: Vec::new(), more: false });
+        }
+        Err(e) => return Err(e.code()),
+    };
+    let (messages, more) = store.history(&room, before, limit).await.map_err(|e| {
+        tracing::warn!(error = %e, "history read failed");
+        ErrorCode::Unavailable
+    })?;
+    let messages = messages
+        .into_iter()
+        .filter(|m| gov.visible(m))
+        .map(|m| meshchat_shared::rooms::present(&m).into_owned())
+        .collect();
+    Ok(ServerFrame::History { room, messages, more })
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -24,6 +24,8 @@ use writer::WriteOp;
 use crate::core::claims::Acceptor;
 use crate::core::{Signed, VectorIndex};
 pub use crate::core::{Snapshot as RoomSnapshot, Stored, idem_hash};
+pub use crate::room::RoomMeta;
+use meshchat_shared::rooms::RoomRole;
 
 use crate::metrics::Metrics;
 
@@ -136,6 +138,60 @@ impl Store {
         }
     }
 
+    /// Keeps what the room list shows of a room and who its members are
+    /// (queued; the room's events are the truth, this is their summary).
+    pub fn set_room_meta<'a>(&self, room: &str, meta: &RoomMeta, members: impl Iterator<Item = (&'a str, RoomRole)>) {
+        let Ok(w) = self.writer() else { return };
+        let members = members.map(|(u, r)| (u.to_owned(), r.as_str().to_owned())).collect();
+        let meta = serde_json::to_string(meta).unwrap_or_default();
+        let op = WriteOp::RoomMeta { room: room.to_owned(), meta, members };
+        if w.try_send(op).is_err() {
+            tracing::warn!(%room, "the writer is busy: the room list may be stale until the room changes again");
+        }
+    }
+
+    /// Every room's summary, for the room index at start.
+    pub async fn room_metas(&self) -> Result<Vec<(String, RoomMeta)>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT room, meta FROM room_meta")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (room, meta) = row?;
+                if let Ok(m) = serde_json::from_str(&meta) {
+                    out.push((room, m));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The stamp of each room's latest message (0: none), in order.
+    pub async fn last_ts(&self, rooms: Vec<String>) -> Result<Vec<u64>, StoreError> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached("SELECT MAX(ts) FROM messages WHERE room = ?1")?;
+            let mut out = Vec::with_capacity(rooms.len());
+            for room in &rooms {
+                let ts: Option<i64> = st.query_row([room], |r| r.get(0))?;
+                out.push(ts.unwrap_or(0).max(0) as u64);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The rooms `user` is a member of.
+    pub async fn rooms_of(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        let user = user.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached("SELECT room FROM room_members WHERE user = ?1 ORDER BY room")?;
+            let rows = st.query_map([&user], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     /// Waits until everything queued so far is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (done, rx) = oneshot::channel();
@@ -234,6 +290,11 @@ impl Store {
             while let Some(r) = rows.next()? {
                 snap.ids.push(r.get::<_, i64>(0)? as u64);
             }
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {} FROM messages WHERE room = ?1 AND substr(id, 1, 1) = '§' AND hidden = 0",
+                schema::COLUMNS
+            ))?;
+            snap.events = st.query_map([&room], schema::message_from_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(snap)
         })
         .await

@@ -37,6 +37,17 @@ CREATE TABLE IF NOT EXISTS claims (
     key   TEXT PRIMARY KEY,
     state TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_meta (
+    room TEXT PRIMARY KEY,
+    -- JSON: private, deleted, title, topic, members, dm (the room index's RoomMeta).
+    meta TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_members (
+    user TEXT NOT NULL,
+    room TEXT NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (user, room)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS node_certs (
     node TEXT PRIMARY KEY,
     der  BLOB NOT NULL
@@ -104,6 +115,8 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
         }
     }
     conn.execute_batch("CREATE INDEX IF NOT EXISTS messages_idem ON messages (room, idem)")?;
+    // A room's events (ids starting with §), which it loads whole at start.
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS messages_events ON messages (room) WHERE substr(id, 1, 1) = '§'")?;
     match get("node")? {
         None => {
             conn.execute("INSERT INTO meta (key, value) VALUES ('node', ?1)", [node])?;

@@ -25,6 +25,9 @@ pub enum WriteOp {
     Hide { room: String, origin: String, seq: u64 },
     /// Record that a room exists (someone joined it).
     Touch { room: String },
+    /// What the room list and the directory show of a room, and its
+    /// members (a member's rooms are listed from these).
+    RoomMeta { room: String, meta: String, members: Vec<(String, String)> },
     /// Keep another node's certificate.
     NodeCert { node: String, der: Vec<u8> },
     /// Keep an acceptor's state for a claim; `done` fires once durable.
@@ -88,7 +91,7 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<M
                 WriteOp::Claim { done, .. } => {
                     let _ = done.send(result.clone());
                 }
-                WriteOp::Hide { .. } | WriteOp::Touch { .. } | WriteOp::NodeCert { .. } => {}
+                WriteOp::Hide { .. } | WriteOp::Touch { .. } | WriteOp::NodeCert { .. } | WriteOp::RoomMeta { .. } => {}
             }
         }
         // After the acks: those waiting on this batch do not wait for this.
@@ -162,6 +165,15 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                 }
                 WriteOp::Touch { room } => {
                     counts.entry(room.as_str()).or_default();
+                }
+                WriteOp::RoomMeta { room, meta, members } => {
+                    tx.execute("INSERT OR REPLACE INTO room_meta (room, meta) VALUES (?1, ?2)", params![room, meta])?;
+                    tx.execute("DELETE FROM room_members WHERE room = ?1", params![room])?;
+                    let mut st =
+                        tx.prepare_cached("INSERT INTO room_members (user, room, role) VALUES (?1, ?2, ?3)")?;
+                    for (user, role) in members {
+                        st.execute(params![user, room, role])?;
+                    }
                 }
                 WriteOp::NodeCert { node, der } => {
                     tx.execute("INSERT OR REPLACE INTO node_certs (node, der) VALUES (?1, ?2)", params![node, der])?;

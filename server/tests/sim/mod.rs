@@ -81,6 +81,10 @@ pub struct Sim {
     next_id: u64,
     next_conn: ConnId,
     pub stats: BTreeMap<&'static str, u64>,
+    /// "general" is a created room: alice owns it and moderates (bans,
+    /// kicks, invites) while the others post, all on random nodes.
+    pub governed: bool,
+    created: bool,
 }
 
 impl Sim {
@@ -107,6 +111,8 @@ impl Sim {
             next_id: 0,
             next_conn: 0,
             stats: BTreeMap::new(),
+            governed: false,
+            created: false,
         };
         for a in 0..n {
             for b in 0..n {
@@ -220,7 +226,7 @@ impl Sim {
                 self.nodes[at].writes.push_back((t, Write::Hide { room: r, origin, seq }));
                 self.stat("hides");
             }
-            Effect::Touch | Effect::AnnounceTyping { .. } => {}
+            Effect::Touch | Effect::AnnounceTyping { .. } | Effect::Governance(_) => {}
             Effect::Lookup { lookup, author, id } => {
                 let t = self.now + self.rng.random_range(1..=5);
                 self.nodes[at].reads.push((t, r, Read::Lookup { lookup, author: author.to_string(), id }));
@@ -299,7 +305,10 @@ impl Sim {
                     assert!(member.synced.is_some(), "seed {}: a live message before the backlog", self.seed);
                     member.live.push((m.origin.clone(), m.seq));
                 }
-                Out::Presence { .. } | Out::Typing { .. } => {}
+                Out::Presence { .. } | Out::Typing { .. } | Out::Room(_) | Out::Deleted { .. } => {}
+                Out::Hidden { .. } => {}
+                Out::Removed { .. } => member.out = true,
+                Out::Refused { code: meshchat_shared::ErrorCode::Forbidden, .. } if self.governed => member.out = true,
                 Out::Refused { message, .. } => panic!("seed {}: a join refused: {message}", self.seed),
             }
         }
@@ -335,6 +344,41 @@ impl Sim {
         self.input(at, &room, Input::Send { req, conn, author: author.into(), id, body });
     }
 
+    /// Alice creates "general" (`create`), or acts in it: bans, unbans,
+    /// kicks, invites, makes moderators, deletes a message.
+    fn moderate(&mut self, at: usize, create: bool) {
+        use meshchat_shared::rooms::{RoomEvent, RoomRole, StoredEvent};
+        self.created = true;
+        let user = AUTHORS[self.rng.random_range(1..AUTHORS.len())].to_owned();
+        let event = if create {
+            RoomEvent::Created { title: String::new(), topic: String::new(), private: false, dm: Vec::new() }
+        } else {
+            match self.rng.random_range(0..6) {
+                0 => RoomEvent::Banned { user, reason: String::new() },
+                1 => RoomEvent::Unbanned { user },
+                2 => RoomEvent::Kicked { user, reason: String::new() },
+                3 => RoomEvent::Invited { user },
+                4 => RoomEvent::Role { user, role: RoomRole::Moderator },
+                _ => match self.acked.keys().rfind(|(r, _, _)| r == "general").cloned() {
+                    Some((_, origin, seq)) => RoomEvent::Deleted { origin, seq },
+                    None => return,
+                },
+            }
+        };
+        self.next_id += 1;
+        let id = format!("§e{}", self.next_id);
+        let body = serde_json::to_string(&StoredEvent { event, admin: false }).unwrap();
+        self.next_conn += 1;
+        let req = self.next_conn;
+        let (room, author) = ("general".to_owned(), "alice".to_owned());
+        self.nodes[at].sent.insert(
+            (room.clone(), req),
+            Sent { room: room.clone(), author: author.clone(), id: id.clone(), conn: None },
+        );
+        self.stat("moderations");
+        self.input(at, &room, Input::Send { req, conn: None, author: author.into(), id, body });
+    }
+
     /// A connection joins a room at `at`: fresh, or resuming from a vector
     /// some connection held (on any node).
     fn client_join(&mut self, at: usize) {
@@ -358,6 +402,7 @@ impl Sim {
             backlog: Vec::new(),
             live: Vec::new(),
             acked: Vec::new(),
+            out: false,
         };
         self.nodes[at].members.insert(conn, member);
         self.stat("joins");
@@ -515,9 +560,11 @@ impl Sim {
         let at = self.rng.random_range(0..n);
         if self.nodes[at].up {
             match self.rng.random_range(0..100) {
+                _ if self.governed && !self.created => self.moderate(at, true),
                 0..50 => self.client_send(at),
                 50..54 => self.client_join(at),
                 54..57 => self.client_leave(at),
+                57..60 if self.governed => self.moderate(at, false),
                 _ => {}
             }
         }

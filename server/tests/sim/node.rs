@@ -45,6 +45,8 @@ pub struct Member {
     /// Its own sends, shown from their acks (a repeat's may name a message
     /// it holds already).
     pub acked: Vec<(String, u64)>,
+    /// Taken out of the room (removed, banned), or its join refused.
+    pub out: bool,
 }
 
 /// A client's send waiting for its answer.
@@ -115,11 +117,17 @@ impl Node {
             let mut visible: Vec<Message> = rows.iter().filter(|r| !r.hidden).map(|r| r.msg.clone()).collect();
             visible.sort_by(Message::order);
             let recent = visible.split_off(visible.len().saturating_sub(self.config.cache));
+            let events = rows
+                .iter()
+                .filter(|r| !r.hidden && meshchat_shared::rooms::is_event_id(&r.msg.id))
+                .map(|r| r.msg.clone())
+                .collect();
             let snap = Snapshot {
                 vector: self.disk_vector(room),
                 last_ts: rows.iter().map(|r| r.msg.ts).max().unwrap_or(0),
                 recent,
                 ids: rows.iter().map(|r| idem_hash(&r.msg.author, &r.msg.id)).collect(),
+                events,
             };
             self.rooms.insert(room.to_owned(), RoomState::new(room, &self.id, self.config.clone(), snap));
         }

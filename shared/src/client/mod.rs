@@ -233,6 +233,28 @@ impl Chat {
             }
             ServerFrame::Nodes { nodes } => self.nodes.learn(&nodes),
             ServerFrame::Pong => {}
+            ServerFrame::Room { info } => {
+                if let Some(r) = self.rooms.get_mut(&info.room) {
+                    r.removed = None;
+                    r.info = Some(info);
+                }
+            }
+            ServerFrame::Hidden { room, author, from } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.hide_from(&author, &from);
+                }
+            }
+            ServerFrame::Deleted { room, origin, seq } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.delete(&origin, seq);
+                }
+            }
+            ServerFrame::Removed { room, reason } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.removed = Some(reason);
+                    r.synced = false;
+                }
+            }
             ServerFrame::Error { code, message, id } => self.on_error(code, &message, id.as_deref(), now_ms),
         }
     }

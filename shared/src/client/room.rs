@@ -73,6 +73,10 @@ pub struct RoomView {
     backlog: Option<Vec<Message>>,
     /// Orders presence notices that share a millisecond.
     notice_seq: u64,
+    /// Members, roles and topic (protocol 1.1 rooms), from `room` frames.
+    pub info: Option<crate::rooms::RoomInfo>,
+    /// Why the node took this connection out of the room, if it did.
+    pub removed: Option<String>,
 }
 
 impl RoomView {
@@ -121,6 +125,33 @@ impl RoomView {
         self.by_id.insert(idem, key.clone());
         self.entries.insert(key, Entry::Msg(msg));
         true
+    }
+
+    /// `hidden`: messages of `author` from `from` on are not part of the room.
+    pub fn hide_from(&mut self, author: &str, from: &Cursor) {
+        let gone: Vec<Cursor> = self
+            .entries
+            .range(from.clone()..)
+            .filter(|(_, e)| matches!(e, Entry::Msg(m) if m.author == author))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            self.drop_entry(&k);
+        }
+    }
+
+    /// `deleted`: a moderator removed the message at `origin:seq`.
+    pub fn delete(&mut self, origin: &str, seq: u64) {
+        let key = self.messages().find(|m| m.origin == origin && m.seq == seq).map(Message::cursor);
+        if let Some(k) = key {
+            self.drop_entry(&k);
+        }
+    }
+
+    fn drop_entry(&mut self, key: &Cursor) {
+        if let Some(Entry::Msg(m)) = self.entries.remove(key) {
+            self.by_id.remove(&(m.author, m.id));
+        }
     }
 
     /// Counts a delivered message into the vector, only ever contiguously:

@@ -17,7 +17,7 @@ enum Plan {
 }
 
 impl RoomState {
-    pub(super) fn on_join(&mut self, conn: ConnId, name: Arc<str>, since: Option<RoomVector>) {
+    pub(super) fn on_join(&mut self, conn: ConnId, name: Arc<str>, since: Option<RoomVector>, now_ms: u64) {
         if let Some(member) = self.members.get(&conn) {
             // Joined already: everything up to `committed` has been (or, while
             // loading, will be) sent on this connection; no second backlog.
@@ -34,7 +34,11 @@ impl RoomState {
             let message = format!("that name looks like {other}, who is in this room");
             return self.deliver(conn, Out::Refused { code: ErrorCode::NameTaken, message });
         }
+        if !self.admit(conn, &name, now_ms) {
+            return;
+        }
         self.local_join(conn, &name);
+        let who = name.clone();
         let mut member = Member { name, skip: None, loading: None };
         match self.plan(since.as_ref()) {
             Plan::Now(catch_up) => {
@@ -52,6 +56,7 @@ impl RoomState {
                 self.read_next_page(conn);
             }
         }
+        self.show_room(conn, &who);
         if !self.touched {
             self.touched = true;
             self.emit(Effect::Touch);
@@ -71,8 +76,9 @@ impl RoomState {
     /// `joined`, the backlog, `synced`, all at once.
     fn answer_join(&mut self, conn: ConnId, c: CatchUp) {
         self.deliver(conn, Out::Joined { members: self.presence.online().into_iter().collect() });
-        if !c.messages.is_empty() {
-            self.deliver(conn, Out::Backlog(c.messages));
+        let messages = self.shown(c.messages);
+        if !messages.is_empty() {
+            self.deliver(conn, Out::Backlog(messages));
         }
         self.deliver(conn, Out::Synced { vector: c.vector, gap: c.gap });
     }
@@ -118,13 +124,13 @@ impl RoomState {
             return Plan::Now(self.latest(true));
         }
         match self.cache.since(since, &self.committed) {
-            Some(messages) => Plan::Now(CatchUp { messages, vector, gap: false }),
+            Some(messages) => Plan::Now(CatchUp { messages: self.shown(messages), vector, gap: false }),
             None => Plan::Read(since.clone()),
         }
     }
 
     fn latest(&self, gap: bool) -> CatchUp {
-        CatchUp { messages: self.cache.latest(BACKLOG), vector: self.committed.clone(), gap }
+        CatchUp { messages: self.shown(self.cache.latest(BACKLOG)), vector: self.committed.clone(), gap }
     }
 
     pub(super) fn on_read(&mut self, read: u64, msgs: Option<Vec<Message>>) {
@@ -142,7 +148,7 @@ impl RoomState {
                         } else {
                             vector.merge(&upto);
                         }
-                        CatchUp { messages: msgs.into_iter().map(Arc::new).collect(), vector, gap: false }
+                        CatchUp { messages: self.shown(msgs.into_iter().map(Arc::new).collect()), vector, gap: false }
                     }
                     None => self.latest(true),
                 };
@@ -167,8 +173,9 @@ impl RoomState {
             }
         };
         absorb(&mut loading.progress, &page);
+        let page = self.shown(page.into_iter().map(Arc::new).collect());
         if !page.is_empty() {
-            self.deliver(conn, Out::Backlog(page.into_iter().map(Arc::new).collect()));
+            self.deliver(conn, Out::Backlog(page));
         }
         if full {
             return self.read_next_page(conn);

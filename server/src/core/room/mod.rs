@@ -17,6 +17,7 @@
 //! - a joiner gets its backlog, then `synced`, then live messages, with
 //!   nothing twice and nothing missing.
 
+mod govern;
 mod members;
 mod remote;
 mod send;
@@ -26,9 +27,11 @@ mod tests;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use meshchat_shared::{ErrorCode, Message, RoomVector};
+use meshchat_shared::rooms::RoomInfo;
+use meshchat_shared::{Cursor, ErrorCode, Message, RoomVector};
 
 use super::cache::RecentCache;
+use super::governance::Governance;
 use super::log::{CausalLog, Proof, Rejected, Signed};
 use super::presence::Presence;
 use super::sync::Range;
@@ -86,6 +89,8 @@ pub struct Snapshot {
     pub recent: Vec<Message>,
     /// [`idem_hash`](super::idem_hash) of every message's `(author, id)`.
     pub ids: Vec<u64>,
+    /// The room's events (messages with `§` ids), for its governance.
+    pub events: Vec<Message>,
 }
 
 /// A message to store and whether clients may see it.
@@ -254,6 +259,9 @@ pub enum Effect {
         from: Arc<str>,
         reason: Rejected,
     },
+    /// Who belongs to the room changed (and once at the start): for the
+    /// HTTP paths, the room list and the directory.
+    Governance(Arc<Governance>),
 }
 
 /// What members are sent. A join is answered with `Joined`, the backlog in
@@ -283,6 +291,22 @@ pub enum Out {
     Refused {
         code: ErrorCode,
         message: String,
+    },
+    /// The room as this connection's user sees it.
+    Room(Box<RoomInfo>),
+    /// Messages of `user` from `from` on are not part of the room.
+    Hidden {
+        user: Arc<str>,
+        from: Cursor,
+    },
+    /// A moderator deleted a message.
+    Deleted {
+        origin: String,
+        seq: u64,
+    },
+    /// The connection is out of the room.
+    Removed {
+        reason: String,
     },
 }
 
@@ -383,6 +407,8 @@ pub struct RoomState {
     /// Sends and remote batches that came while a lookup was outstanding.
     held: VecDeque<Held>,
     reads: HashMap<u64, ReadFor>,
+    /// Members, roles, bans: the room's events folded.
+    gov: Governance,
     effects: VecDeque<Effect>,
     /// Presence changed since the last publish (counting names online
     /// builds a set, so it is done only then).
@@ -417,6 +443,7 @@ impl RoomState {
             parked: None,
             held: VecDeque::new(),
             reads: HashMap::new(),
+            gov: Governance::load(snap.events),
             effects: VecDeque::new(),
             presence_dirty: false,
             online_count: 0,
@@ -424,7 +451,12 @@ impl RoomState {
             config,
         };
         room.publish();
+        room.emit(Effect::Governance(Arc::new(room.gov.clone())));
         room
+    }
+
+    pub fn governance(&self) -> &Governance {
+        &self.gov
     }
 
     pub fn name(&self) -> &str {
@@ -456,7 +488,7 @@ impl RoomState {
             Input::Remote { from, msgs } => self.on_remote(from, msgs, now_ms),
             Input::Committed { batch, ok } => self.on_committed(batch, ok),
             Input::Found { lookup, result } => self.on_found(lookup, result, now_ms),
-            Input::Join { conn, name, since } => self.on_join(conn, name, since),
+            Input::Join { conn, name, since } => self.on_join(conn, name, since, now_ms),
             Input::Leave { conn } => self.remove_member(conn),
             Input::Typing { conn } => self.on_typing(conn),
             Input::CatchUp { req, since } => self.on_catch_up(req, since),

@@ -15,6 +15,9 @@ impl RoomState {
         if waiter.conn.is_some_and(|c| !self.members.contains_key(&c)) {
             return self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::NotJoined });
         }
+        if let Err(code) = self.check_send(&author, &id, &body) {
+            return self.emit(Effect::Refuse { req: waiter.req, code });
+        }
         let key = (author, id);
         if let Some(waiters) = self.inflight.get_mut(&key) {
             waiters.push(waiter);
@@ -35,7 +38,7 @@ impl RoomState {
         self.accept(waiter, author, id, body, now_ms);
     }
 
-    fn accept(&mut self, waiter: Waiter, author: Arc<str>, id: String, body: String, now_ms: u64) {
+    pub(super) fn accept(&mut self, waiter: Waiter, author: Arc<str>, id: String, body: String, now_ms: u64) {
         if self.broken {
             return self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::Unavailable });
         }
@@ -44,7 +47,10 @@ impl RoomState {
         let key = (author, id);
         self.uncommitted.insert(key.clone(), msg.clone());
         self.inflight.insert(key, vec![waiter]);
-        self.building.push(Stored { msg, hidden: false, proof: None });
+        self.building.push(Stored { msg: msg.clone(), hidden: false, proof: None });
+        // This node's own events count at once, so that what follows them
+        // here (a joiner's first message) is judged by them.
+        self.govern(&msg);
     }
 
     /// The visible copy of a key among messages in flight or cached.
@@ -138,7 +144,10 @@ impl RoomState {
                     self.emit(Effect::Ack { req: w.req, msg: msg.clone() });
                 }
                 self.cache.insert(msg.clone());
-                self.fan_out(&msg, &acked);
+                self.govern(&msg);
+                if self.gov.visible(&msg) {
+                    self.fan_out(&msg, &acked);
+                }
             }
             // Peers hear of this node's messages only once they are durable
             // here: a seq a crash could reuse never leaves the node.

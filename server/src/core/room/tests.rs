@@ -107,6 +107,7 @@ fn a_repeat_known_only_to_the_store_parks_later_sends_until_the_answer() {
         last_ts: 10,
         recent: Vec::new(),
         ids: vec![crate::core::idem_hash("alice", "old")],
+        events: Vec::new(),
     };
     let mut r = room_with(Config::default(), snap);
     let effs = send(&mut r, 1, None, "alice", "old");

@@ -1,0 +1,162 @@
+use meshchat_shared::rooms::{RoomEvent, RoomRole, StoredEvent};
+use meshchat_shared::{Message, RoomVector};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+
+fn event(origin: &str, seq: u64, ts: u64, author: &str, e: RoomEvent) -> Message {
+    let body = serde_json::to_string(&StoredEvent { event: e, admin: false }).unwrap();
+    Message {
+        room: "r".into(),
+        id: format!("§{origin}{seq}"),
+        author: author.into(),
+        body,
+        origin: origin.into(),
+        seq,
+        ts,
+        vc: RoomVector::new(),
+    }
+}
+
+fn msg(origin: &str, seq: u64, ts: u64, author: &str) -> Message {
+    Message { ts, author: author.into(), ..Message::sample("r", origin, seq) }
+}
+
+fn created(private: bool) -> Message {
+    event("n1", 1, 10, "alice", RoomEvent::Created { title: String::new(), topic: String::new(), private, dm: vec![] })
+}
+
+#[test]
+fn the_creator_owns_and_invites_make_members_of_a_private_room() {
+    let mut g = Governance::default();
+    g.insert(&created(true));
+    assert_eq!(g.role("alice"), Some(RoomRole::Owner));
+    assert!(!g.can_read("bob") && !g.can_post("bob"));
+    assert!(!g.permits("bob", &RoomEvent::Joined, false), "a private room is by invitation");
+    g.insert(&event("n1", 2, 20, "alice", RoomEvent::Invited { user: "bob".into() }));
+    assert!(g.can_read("bob") && g.can_post("bob"));
+    assert!(g.visible(&msg("n2", 1, 30, "bob")));
+    assert!(!g.visible(&msg("n2", 2, 15, "bob")), "before the invitation bob could not post");
+    // Bob may not kick the owner, nor invite: he is a member.
+    assert!(!g.permits("bob", &RoomEvent::Kicked { user: "alice".into(), reason: String::new() }, false));
+    assert!(!g.permits("bob", &RoomEvent::Invited { user: "carol".into() }, false));
+    // An admin of the mesh may.
+    assert!(g.permits("root", &RoomEvent::Invited { user: "carol".into() }, true));
+}
+
+#[test]
+fn an_event_its_author_had_no_right_to_is_ignored_everywhere() {
+    let mut g = Governance::default();
+    g.insert(&created(false));
+    g.insert(&event("n2", 1, 20, "bob", RoomEvent::Joined));
+    let coup = event("n2", 2, 30, "bob", RoomEvent::Banned { user: "alice".into(), reason: "mine now".into() });
+    assert_eq!(g.insert(&coup), None, "nothing changed");
+    assert!(!g.visible(&coup), "an unallowed event is not shown");
+    assert_eq!(g.role("alice"), Some(RoomRole::Owner));
+    assert!(g.can_post("alice"));
+}
+
+#[test]
+fn a_ban_hides_what_the_banned_sent_after_it_in_room_order() {
+    let mut g = Governance::default();
+    g.insert(&created(false));
+    g.insert(&event("n2", 1, 20, "bob", RoomEvent::Joined));
+    let before = msg("n2", 2, 40, "bob");
+    let after = msg("n2", 3, 60, "bob");
+    let ban = event("n1", 2, 50, "alice", RoomEvent::Banned { user: "bob".into(), reason: "spam".into() });
+    let out = g.insert(&ban).unwrap();
+    assert_eq!(out, [Consequence::Hidden { user: "bob".into(), from: ban.cursor() }]);
+    assert!(g.visible(&before) && !g.visible(&after));
+    assert!(!g.can_read("bob") && !g.permits("bob", &RoomEvent::Joined, false), "banned: cannot come back");
+    g.insert(&event("n1", 3, 70, "alice", RoomEvent::Unbanned { user: "bob".into() }));
+    assert!(g.permits("bob", &RoomEvent::Joined, false));
+    assert!(!g.visible(&after), "unbanning does not bring back what was hidden");
+}
+
+#[test]
+fn ownership_passes_and_the_old_owner_moderates() {
+    let mut g = Governance::default();
+    g.insert(&created(false));
+    g.insert(&event("n2", 1, 20, "bob", RoomEvent::Joined));
+    g.insert(&event("n1", 2, 30, "alice", RoomEvent::Role { user: "bob".into(), role: RoomRole::Owner }));
+    assert_eq!((g.role("alice"), g.role("bob")), (Some(RoomRole::Moderator), Some(RoomRole::Owner)));
+    assert!(!g.permits("alice", &RoomEvent::RoomDeleted, false));
+    assert!(g.permits("alice", &RoomEvent::Topic { topic: "t".into() }, false));
+    g.insert(&event("n2", 2, 40, "bob", RoomEvent::RoomDeleted));
+    assert!(g.is_deleted() && !g.can_read("bob") && !g.can_read("alice"));
+}
+
+#[test]
+fn a_moderator_deletes_a_message() {
+    let mut g = Governance::default();
+    g.insert(&created(false));
+    let m = msg("n1", 5, 20, "alice");
+    let out = g.insert(&event("n1", 6, 30, "alice", RoomEvent::Deleted { origin: "n1".into(), seq: 5 })).unwrap();
+    assert_eq!(out, [Consequence::Deleted { origin: "n1".into(), seq: 5 }]);
+    assert!(!g.visible(&m));
+}
+
+#[test]
+fn an_open_room_of_protocol_1_lets_anyone_post_and_only_admins_moderate() {
+    let mut g = Governance::default();
+    assert!(g.can_read("anyone") && g.can_post("anyone") && g.visible(&msg("n1", 1, 5, "anyone")));
+    assert!(!g.permits("anyone", &RoomEvent::Banned { user: "x".into(), reason: String::new() }, false));
+    let mut ban = event("n1", 2, 10, "root", RoomEvent::Banned { user: "x".into(), reason: String::new() });
+    ban.body = serde_json::to_string(&StoredEvent {
+        event: RoomEvent::Banned { user: "x".into(), reason: String::new() },
+        admin: true,
+    })
+    .unwrap();
+    g.insert(&ban);
+    assert!(!g.can_post("x") && !g.visible(&msg("n1", 3, 20, "x")) && g.visible(&msg("n1", 1, 5, "x")));
+}
+
+/// The rule that makes nodes agree: whatever order events and messages
+/// arrive in, the fold (and so what is visible) is the same.
+#[test]
+fn any_arrival_order_gives_the_same_room() {
+    for seed in 0..300u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let users = ["alice", "bob", "carol", "dave"];
+        let mut log = vec![created(rng.random_bool(0.5))];
+        let mut seqs = [1u64, 0, 0];
+        for i in 0..rng.random_range(5..40) {
+            let o = rng.random_range(0..3);
+            seqs[o] += 1;
+            let origin = ["n1", "n2", "n3"][o];
+            let author = users[rng.random_range(0..4)];
+            let user = users[rng.random_range(0..4)].to_owned();
+            let ts = 10 + i as u64 * rng.random_range(1..4);
+            let e = match rng.random_range(0..9) {
+                0 => RoomEvent::Joined,
+                1 => RoomEvent::Invited { user },
+                2 => RoomEvent::Kicked { user, reason: String::new() },
+                3 => RoomEvent::Banned { user, reason: String::new() },
+                4 => RoomEvent::Unbanned { user },
+                5 => RoomEvent::Role { user, role: RoomRole::Moderator },
+                6 => RoomEvent::Left,
+                _ => {
+                    log.push(msg(origin, seqs[o], ts, author));
+                    continue;
+                }
+            };
+            log.push(event(origin, seqs[o], ts, author, e));
+        }
+        let reference = Governance::load(log.clone());
+        let mut shuffled = log.clone();
+        shuffled.shuffle(&mut rng);
+        let mut g = Governance::default();
+        for m in &shuffled {
+            g.insert(m);
+        }
+        for m in &log {
+            assert_eq!(g.visible(m), reference.visible(m), "seed {seed}: {m:?}");
+        }
+        for u in users {
+            assert_eq!(g.role(u), reference.role(u), "seed {seed}: {u}");
+            assert_eq!(g.can_read(u), reference.can_read(u), "seed {seed}: {u}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The room's governance at work: who may send, join and read; what an
+//! event changes for the connections in the room.
+
+use std::sync::Arc;
+
+use meshchat_shared::rooms::{RoomEvent, StoredEvent, is_event_id};
+use meshchat_shared::{ErrorCode, Message};
+
+use super::{ConnId, Effect, Out, RoomState, Waiter};
+use crate::core::governance::Consequence;
+
+impl RoomState {
+    /// May `author` send this now? An event must be allowed by the room's
+    /// state; a message needs the right to post.
+    pub(super) fn check_send(&self, author: &str, id: &str, body: &str) -> Result<(), ErrorCode> {
+        if !is_event_id(id) {
+            return if self.gov.can_post(author) { Ok(()) } else { Err(ErrorCode::Forbidden) };
+        }
+        match serde_json::from_str::<StoredEvent>(body) {
+            Ok(e) if self.gov.permits(author, &e.event, e.admin) => Ok(()),
+            Ok(_) => Err(ErrorCode::Forbidden),
+            Err(_) => Err(ErrorCode::Invalid),
+        }
+    }
+
+    /// A join: refused if `name` may not read the room; a first join of a
+    /// public room makes a member (a `joined` event).
+    pub(super) fn admit(&mut self, conn: ConnId, name: &Arc<str>, now_ms: u64) -> bool {
+        if self.gov.joins_as_member(name) {
+            let body = serde_json::to_string(&StoredEvent { event: RoomEvent::Joined, admin: false });
+            let n = self.next_id();
+            let id = format!("§joined-{}-{now_ms}-{n}", self.node);
+            // Nobody waits for this one's ack.
+            let waiter = Waiter { req: 0, conn: None };
+            self.accept(waiter, name.clone(), id, body.unwrap_or_default(), now_ms);
+            return true;
+        }
+        if self.gov.can_read(name) {
+            return true;
+        }
+        let message = "you are not a member of this room".to_owned();
+        self.emit(Effect::Deliver { to: vec![conn], out: Out::Refused { code: ErrorCode::Forbidden, message } });
+        false
+    }
+
+    /// Takes a stored or accepted message into the governance if it is an
+    /// event, and tells the connections here what changed.
+    pub(super) fn govern(&mut self, msg: &Message) {
+        if !is_event_id(&msg.id) {
+            return;
+        }
+        let Some(consequences) = self.gov.insert(msg) else { return };
+        let everyone: Vec<ConnId> = self.members.keys().copied().collect();
+        for c in consequences {
+            let out = match c {
+                Consequence::Hidden { user, from } => Out::Hidden { user: user.into(), from },
+                Consequence::Deleted { origin, seq } => Out::Deleted { origin, seq },
+            };
+            self.emit(Effect::Deliver { to: everyone.clone(), out });
+        }
+        // Whoever may no longer read the room is out of it, on this node.
+        let out: Vec<(ConnId, Arc<str>)> = self
+            .members
+            .iter()
+            .filter(|(_, m)| !self.gov.can_read(&m.name))
+            .map(|(c, m)| (*c, m.name.clone()))
+            .collect();
+        for (conn, _) in &out {
+            let reason = if self.gov.is_deleted() { "the room was deleted" } else { "you are no longer in this room" };
+            self.emit(Effect::Deliver { to: vec![*conn], out: Out::Removed { reason: reason.into() } });
+            self.remove_member(*conn);
+        }
+        self.show_room_to_all();
+        self.emit(Effect::Governance(Arc::new(self.gov.clone())));
+    }
+
+    /// A `room` frame to each connection, as its user sees the room.
+    fn show_room_to_all(&mut self) {
+        let conns: Vec<(ConnId, Arc<str>)> = self.members.iter().map(|(c, m)| (*c, m.name.clone())).collect();
+        for (conn, name) in conns {
+            self.show_room(conn, &name);
+        }
+    }
+
+    pub(super) fn show_room(&mut self, conn: ConnId, name: &str) {
+        let info = self.gov.info(&self.name, name);
+        self.emit(Effect::Deliver { to: vec![conn], out: Out::Room(Box::new(info)) });
+    }
+
+    /// Only what is part of the room.
+    pub(super) fn shown(&self, msgs: Vec<Arc<Message>>) -> Vec<Arc<Message>> {
+        msgs.into_iter().filter(|m| self.gov.visible(m)).collect()
+    }
+}

@@ -1,0 +1,161 @@
+//! Room requests on behalf of a user, the same for the WebSocket and HTTP:
+//! create a room, act on one (invite, kick, ban, topic…), start a direct
+//! conversation, and the read check every path makes.
+//!
+//! A request becomes an event of the room's log, sent like a message; the
+//! room's state machine checks it against the room as it is and every node
+//! checks it again as it applies the log.
+
+use std::sync::Arc;
+
+use meshchat_shared::rooms::{EVENT_PREFIX, RoomEvent, RoomInfo, StoredEvent, dm_room};
+use meshchat_shared::{ErrorCode, Message};
+use tokio::sync::oneshot;
+
+use crate::accounts::Accounts;
+use crate::room::{AckTo, Governance, Hub, RoomCmd, RoomHandle};
+
+/// Who asks: a name, and whether it is an admin of the mesh.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    pub name: Arc<str>,
+    pub admin: bool,
+    /// Signed in (guests may chat but not create rooms or start DMs).
+    pub account: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("there is no room by that name")]
+    NotFound,
+    #[error("a room by that name exists already")]
+    Taken,
+    #[error("sign in to do that")]
+    Guest,
+    #[error("{0}")]
+    NoSuchUser(String),
+    #[error("the mesh cannot agree on the name right now (too few nodes answer); try again")]
+    Unavailable,
+    #[error("{}", .0.describe())]
+    Refused(ErrorCode),
+}
+
+impl RoomError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RoomError::NotFound => ErrorCode::NotFound,
+            RoomError::Taken => ErrorCode::NameTaken,
+            RoomError::Guest => ErrorCode::Unauthorized,
+            RoomError::NoSuchUser(_) => ErrorCode::Invalid,
+            RoomError::Unavailable => ErrorCode::Unavailable,
+            RoomError::Refused(c) => *c,
+        }
+    }
+}
+
+/// The room's governance, if the room exists here and `who` may read it;
+/// a room `who` may not read is as good as absent (its name is not told).
+pub async fn readable(hub: &Arc<Hub>, room: &str, who: &str) -> Result<(RoomHandle, Arc<Governance>), RoomError> {
+    let handle = hub.open(room).ok_or(RoomError::NotFound)?;
+    let gov = handle.governance().await.map_err(RoomError::Refused)?;
+    if gov.can_read(who) { Ok((handle, gov)) } else { Err(RoomError::NotFound) }
+}
+
+/// Sends `event` by `who` into the room's log; the stored event message.
+pub async fn act(handle: &RoomHandle, who: &Asker, id: &str, event: RoomEvent) -> Result<Arc<Message>, RoomError> {
+    let body = serde_json::to_string(&StoredEvent { event, admin: who.admin }).unwrap_or_default();
+    let (tx, rx) = oneshot::channel();
+    let id = format!("{EVENT_PREFIX}{id}");
+    handle
+        .send(RoomCmd::Send { to: AckTo::Http(tx), author: who.name.clone(), id, body })
+        .map_err(RoomError::Refused)?;
+    rx.await.map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?.map_err(RoomError::Refused)
+}
+
+/// Names users by their accounts' names; refuses names of no account.
+pub fn accounts_named(accounts: &Accounts, users: &[String]) -> Result<Vec<String>, RoomError> {
+    users
+        .iter()
+        .map(|u| accounts.account_name(u).ok_or_else(|| RoomError::NoSuchUser(format!("nobody is called {u}"))))
+        .collect()
+}
+
+/// Creates a room `who` owns; its name is claimed by a majority of the
+/// nodes first, so two people cannot create one name at once.
+/// `open` finds or makes the room's actor (under the caller's limits).
+pub async fn create(
+    open: impl FnOnce(&str) -> Result<RoomHandle, RoomError>,
+    accounts: &Accounts,
+    who: &Asker,
+    room: &str,
+    created: RoomEvent,
+) -> Result<RoomInfo, RoomError> {
+    if !who.account {
+        return Err(RoomError::Guest);
+    }
+    let handle = open(room)?;
+    if handle.governance().await.map_err(RoomError::Refused)?.is_governed() {
+        return Err(RoomError::Taken);
+    }
+    let mine = format!("{}:{}", who.name, crate::clock::now_ms());
+    match accounts.claim(&format!("room:{room}"), &mine).await {
+        Ok(chosen) if chosen == mine => {}
+        Ok(_) => return Err(RoomError::Taken),
+        Err(_) => return Err(RoomError::Unavailable),
+    }
+    act(&handle, who, &format!("created-{mine}"), created).await?;
+    let gov = handle.governance().await.map_err(RoomError::Refused)?;
+    Ok(gov.info(room, &who.name))
+}
+
+/// The direct conversation of `who` and `others`, started if need be.
+pub async fn dm(
+    open: impl FnOnce(&str) -> Result<RoomHandle, RoomError>,
+    accounts: &Accounts,
+    who: &Asker,
+    others: &[String],
+) -> Result<RoomInfo, RoomError> {
+    if !who.account {
+        return Err(RoomError::Guest);
+    }
+    let mut people = accounts_named(accounts, others)?;
+    people.push(who.name.to_string());
+    people.sort();
+    people.dedup();
+    if people.len() < 2 {
+        return Err(RoomError::NoSuchUser("a direct message needs someone else".into()));
+    }
+    let room = dm_room(&people);
+    let handle = open(&room)?;
+    let gov = handle.governance().await.map_err(RoomError::Refused)?;
+    if !gov.is_governed() {
+        // The same name and the same people whoever starts it, on any
+        // node: two starts at once end as one conversation.
+        let created = RoomEvent::Created { title: String::new(), topic: String::new(), private: true, dm: people };
+        match act(&handle, who, "dm", created).await {
+            Ok(_) | Err(RoomError::Refused(ErrorCode::Forbidden)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let gov = handle.governance().await.map_err(RoomError::Refused)?;
+    if !gov.can_read(&who.name) {
+        return Err(RoomError::NotFound);
+    }
+    Ok(gov.info(&room, &who.name))
+}
+
+/// Names in an action are accounts' names, as typed by someone.
+pub fn canonical_action(accounts: &Accounts, action: RoomEvent) -> Result<RoomEvent, RoomError> {
+    let name = |u: String| -> Result<String, RoomError> {
+        // Someone banned by name need not have an account (a guest).
+        Ok(accounts.account_name(&u).unwrap_or(u))
+    };
+    Ok(match action {
+        RoomEvent::Invited { user } => RoomEvent::Invited { user: accounts_named(accounts, &[user])?.remove(0) },
+        RoomEvent::Kicked { user, reason } => RoomEvent::Kicked { user: name(user)?, reason },
+        RoomEvent::Banned { user, reason } => RoomEvent::Banned { user: name(user)?, reason },
+        RoomEvent::Unbanned { user } => RoomEvent::Unbanned { user: name(user)? },
+        RoomEvent::Role { user, role } => RoomEvent::Role { user: name(user)?, role },
+        other => other,
+    })
+}

@@ -1,0 +1,283 @@
+//! Rooms that belong to people (an extension of protocol 1.1): what happens
+//! to a room (created, joined, invited, kicked, banned, roles, topic…) as
+//! events of the room's own log, and the room as a client is shown it.
+//!
+//! An event travels as a message whose `id` starts with [`EVENT_PREFIX`]
+//! (a character no client's id may hold) and whose body is the event's
+//! JSON; a node shows it to clients as a notice in words ([`describe`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{self, Invalid};
+
+/// The first character of an event's message id: not printable ASCII, so
+/// no client's `send` can make one.
+pub const EVENT_PREFIX: char = '§';
+/// At most this many people in a direct-message room.
+pub const MAX_DM: usize = 10;
+pub const MAX_TOPIC_CHARS: usize = 300;
+pub const MAX_TITLE_CHARS: usize = 64;
+pub const MAX_REASON_CHARS: usize = 300;
+
+/// Whether a message id is an event's.
+pub fn is_event_id(id: &str) -> bool {
+    id.starts_with(EVENT_PREFIX)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomRole {
+    Member,
+    Moderator,
+    Owner,
+}
+
+impl RoomRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomRole::Member => "member",
+            RoomRole::Moderator => "moderator",
+            RoomRole::Owner => "owner",
+        }
+    }
+}
+
+/// What happens to a room. Users are account names (or guests' names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// The first event of a room; its author owns it. `dm` lists the
+    /// people of a direct-message room (the author among them).
+    Created {
+        #[serde(default)]
+        title: String,
+        #[serde(default)]
+        topic: String,
+        private: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dm: Vec<String>,
+    },
+    /// The author joined a public room.
+    Joined,
+    /// The author left the room.
+    Left,
+    Invited {
+        user: String,
+    },
+    Kicked {
+        user: String,
+        #[serde(default)]
+        reason: String,
+    },
+    Banned {
+        user: String,
+        #[serde(default)]
+        reason: String,
+    },
+    Unbanned {
+        user: String,
+    },
+    /// `owner` passes ownership: the previous owner becomes a moderator.
+    Role {
+        user: String,
+        role: RoomRole,
+    },
+    Topic {
+        topic: String,
+    },
+    Title {
+        title: String,
+    },
+    Visibility {
+        private: bool,
+    },
+    /// A message removed by a moderator, named by its place in the log.
+    Deleted {
+        origin: String,
+        seq: u64,
+    },
+    /// The room is gone: nobody can read or join it.
+    RoomDeleted,
+}
+
+/// An event as stored: who may have done it is re-checked by every node as
+/// it applies the log; `admin` says the origin node found the author to be
+/// an admin of the mesh, who may act in any room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub event: RoomEvent,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
+}
+
+impl RoomEvent {
+    /// The checks of a client's request: lengths, names.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let chars = |s: &str, max: usize, what: &str| {
+            if s.chars().count() > max {
+                Err(Invalid::Other(format!("{what} must be at most {max} characters")))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            RoomEvent::Created { title, topic, dm, .. } => {
+                chars(title, MAX_TITLE_CHARS, "title")?;
+                chars(topic, MAX_TOPIC_CHARS, "topic")?;
+                if dm.len() > MAX_DM {
+                    return Err(Invalid::Other(format!("a direct message has at most {MAX_DM} people")));
+                }
+                dm.iter().try_for_each(|u| limits::validate_name(u))
+            }
+            RoomEvent::Invited { user } | RoomEvent::Unbanned { user } | RoomEvent::Role { user, .. } => {
+                limits::validate_name(user)
+            }
+            RoomEvent::Kicked { user, reason } | RoomEvent::Banned { user, reason } => {
+                limits::validate_name(user)?;
+                chars(reason, MAX_REASON_CHARS, "reason")
+            }
+            RoomEvent::Topic { topic } => chars(topic, MAX_TOPIC_CHARS, "topic"),
+            RoomEvent::Title { title } => chars(title, MAX_TITLE_CHARS, "title"),
+            RoomEvent::Deleted { origin, .. } => limits::validate_node_id(origin),
+            RoomEvent::Joined | RoomEvent::Left | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => Ok(()),
+        }
+    }
+}
+
+/// The notice a client shows for an event by `by`, in words.
+pub fn describe(by: &str, event: &RoomEvent) -> String {
+    let with = |reason: &str| if reason.is_empty() { String::new() } else { format!(": {reason}") };
+    match event {
+        RoomEvent::Created { dm, .. } if !dm.is_empty() => format!("{by} started this conversation"),
+        RoomEvent::Created { private: true, .. } => format!("{by} created this private room"),
+        RoomEvent::Created { .. } => format!("{by} created this room"),
+        RoomEvent::Joined => format!("{by} joined"),
+        RoomEvent::Left => format!("{by} left"),
+        RoomEvent::Invited { user } => format!("{by} added {user}"),
+        RoomEvent::Kicked { user, reason } => format!("{user} was removed by {by}{}", with(reason)),
+        RoomEvent::Banned { user, reason } => format!("{user} was banned by {by}{}", with(reason)),
+        RoomEvent::Unbanned { user } => format!("{user} was unbanned by {by}"),
+        RoomEvent::Role { user, role: RoomRole::Owner } => format!("{by} made {user} the owner"),
+        RoomEvent::Role { user, role } => format!("{by} made {user} a {}", role.as_str()),
+        RoomEvent::Topic { topic } if topic.is_empty() => format!("{by} cleared the topic"),
+        RoomEvent::Topic { topic } => format!("{by} set the topic: {topic}"),
+        RoomEvent::Title { title } => format!("{by} renamed the room to {title}"),
+        RoomEvent::Visibility { private: true } => format!("{by} made the room private"),
+        RoomEvent::Visibility { private: false } => format!("{by} made the room public"),
+        RoomEvent::Deleted { .. } => format!("{by} deleted a message"),
+        RoomEvent::RoomDeleted => format!("{by} deleted the room"),
+    }
+}
+
+/// A message as clients are shown it: an event's body becomes its notice
+/// in words (its id still says it is an event).
+pub fn present(msg: &crate::Message) -> std::borrow::Cow<'_, crate::Message> {
+    if !is_event_id(&msg.id) {
+        return std::borrow::Cow::Borrowed(msg);
+    }
+    let body = match serde_json::from_str::<StoredEvent>(&msg.body) {
+        Ok(e) => describe(&msg.author, &e.event),
+        Err(_) => String::from("(an event this version does not know)"),
+    };
+    std::borrow::Cow::Owned(crate::Message { body, ..msg.clone() })
+}
+
+/// A member as the room shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub name: String,
+    pub role: RoomRole,
+}
+
+/// A room as its members see it (the `room` frame, `GET /api/rooms/{room}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RoomInfo {
+    pub room: String,
+    /// The display name; the room's name when none was set.
+    pub title: String,
+    pub topic: String,
+    pub private: bool,
+    /// A direct-message room: its people.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dm: Vec<String>,
+    /// Every member, online or not (empty for an open room of protocol 1,
+    /// which has no members, only people online).
+    pub members: Vec<MemberInfo>,
+    /// `false` for an open room of protocol 1 (no owner, anyone may post).
+    pub governed: bool,
+    /// The asker's role, if a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoomRole>,
+    /// Banned names, for moderators only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub banned: Vec<String>,
+}
+
+/// A public room in the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub room: String,
+    pub title: String,
+    pub topic: String,
+    pub members: u64,
+    /// `ts` of the room's latest message (0: none).
+    pub last: u64,
+}
+
+/// The room of a direct conversation between `people` (canonical names):
+/// the same name whoever starts it, on any node.
+pub fn dm_room(people: &[String]) -> String {
+    let mut sorted: Vec<&str> = people.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    // FNV-1a over the sorted names, twice with different seeds: 128 bits
+    // in 32 hex digits, no hashing crate needed on the wasm side.
+    let mut out = String::from("dm-");
+    for seed in [0xcbf2_9ce4_8422_2325u64, 0x6c62_272e_07bb_0142] {
+        let mut h = seed;
+        for b in sorted.join("\n").bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        out.push_str(&format!("{h:016x}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_as_tagged_json_with_the_admin_flag() {
+        let e = StoredEvent { event: RoomEvent::Banned { user: "bob".into(), reason: "spam".into() }, admin: true };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(json, r#"{"event":"banned","user":"bob","reason":"spam","admin":true}"#);
+        assert_eq!(serde_json::from_str::<StoredEvent>(&json).unwrap(), e);
+        let plain: StoredEvent = serde_json::from_str(r#"{"event":"joined"}"#).unwrap();
+        assert_eq!((plain.event, plain.admin), (RoomEvent::Joined, false));
+    }
+
+    #[test]
+    fn event_ids_cannot_be_a_clients() {
+        assert!(is_event_id("§abc"));
+        assert!(limits::validate_msg_id("§abc").is_err());
+        assert!(!is_event_id("abc"));
+    }
+
+    #[test]
+    fn a_dm_room_is_the_same_whoever_starts_it() {
+        let a = dm_room(&["alice".into(), "bob".into()]);
+        assert_eq!(a, dm_room(&["bob".into(), "alice".into(), "bob".into()]));
+        assert_ne!(a, dm_room(&["alice".into(), "carol".into()]));
+        assert!(limits::validate_room(&a).is_ok(), "{a}");
+    }
+
+    #[test]
+    fn notices_read_as_words() {
+        let kicked = RoomEvent::Kicked { user: "bob".into(), reason: "spam".into() };
+        assert_eq!(describe("alice", &kicked), "bob was removed by alice: spam");
+        assert!(RoomEvent::Topic { topic: "t".repeat(301) }.validate().is_err());
+    }
+}
