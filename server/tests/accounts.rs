@@ -11,44 +11,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-async fn register(node: &NodeProc, name: &str, password: &str) -> (u16, Value) {
-    api("POST", &node.url("/api/register"), None, Some(json!({"name": name, "password": password}))).await
-}
-
-async fn login(node: &NodeProc, name: &str, password: &str) -> (u16, Value) {
-    api("POST", &node.url("/api/login"), None, Some(json!({"name": name, "password": password}))).await
-}
-
-async fn me(node: &NodeProc, token: &str) -> (u16, Value) {
-    api("GET", &node.url("/api/me"), Some(token), None).await
-}
-
-fn token(session: &Value) -> String {
-    session["token"].as_str().unwrap_or_else(|| panic!("no token in {session}")).to_owned()
-}
-
-/// Polls `f` until it says yes; panics with `what` after `within`.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut f: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let t = Instant::now();
-    while !f().await {
-        assert!(t.elapsed() < within, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    t.elapsed()
-}
-
-/// A WebSocket client signed in with `token`: (client, first frame).
-async fn ws_with_token(node: &NodeProc, token: &str) -> (Client, Value) {
-    let mut c = Client::connect(&node.ws_url()).await;
-    c.send(json!({"type":"hello","v":1,"token":token})).await;
-    let f = c.recv().await;
-    (c, f)
-}
-
 #[tokio::test]
 async fn a_session_from_one_node_works_on_every_node_and_dies_everywhere_on_logout() {
     let m = Mesh::start_accounts(3, &[]).await;

@@ -185,7 +185,7 @@ async fn a_session_follows_the_user_to_another_node_and_ends_everywhere() {
     phone.click_text(".dialog button", "Change password").await;
     phone.wait_true("document.querySelector('#password-said').textContent.includes('changed')", "changed").await;
     on_sign_in_screen(&laptop).await;
-    laptop.wait_true("document.querySelector('.notice') !== null", "why the session ended").await;
+    laptop.wait_true("document.querySelector('.auth-notice') !== null", "why the session ended").await;
     // Its own node is still down: it signs in again through another one.
     laptop.account("signin", "Dana", "a brand new password").await;
     assert_eq!(me_name(&laptop).await, "Dana");

@@ -228,6 +228,12 @@ pub struct Directory {
     pub rooms: Vec<crate::rooms::DirectoryEntry>,
 }
 
+/// Extension: `GET /api/users?q=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Users {
+    pub users: Vec<String>,
+}
+
 /// Extension: `GET /api/me/rooms`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MyRooms {

@@ -99,6 +99,22 @@ pub fn validate_msg_id(id: &str) -> Result<(), Invalid> {
     if ok { Ok(()) } else { Err(Invalid::MessageId) }
 }
 
+/// A message id as nodes pass it on: a client's, or a room event's (`§`
+/// and a client's id, or one the node made).
+pub fn validate_mesh_msg_id(id: &str) -> Result<(), Invalid> {
+    match id.strip_prefix(crate::rooms::EVENT_PREFIX) {
+        Some(rest) if rest.len() <= 2 * MAX_MSG_ID => validate_msg_id(rest).or_else(|_| {
+            if rest.bytes().all(|b| (0x20..=0x7e).contains(&b)) && !rest.is_empty() {
+                Ok(())
+            } else {
+                Err(Invalid::MessageId)
+            }
+        }),
+        Some(_) => Err(Invalid::MessageId),
+        None => validate_msg_id(id),
+    }
+}
+
 /// 1–4000 characters, not whitespace only; anything else is kept verbatim.
 pub fn validate_body(body: &str) -> Result<(), Invalid> {
     // Cheap upper bound first: a body of more than 4 bytes per allowed char

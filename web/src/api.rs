@@ -3,7 +3,11 @@
 //! page's own). Errors come back in words.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
-use meshchat_shared::api::{AuthInfo, ChangePassword, ErrorBody, Invite, Login, Register, Session as Answer};
+use meshchat_shared::api::{
+    AuthInfo, ChangePassword, CreateRoom, Directory, ErrorBody, Invite, Login, MyRooms, Register, RoomAction,
+    Session as Answer, StartDm, Users,
+};
+use meshchat_shared::rooms::{DirectoryEntry, RoomEvent, RoomInfo};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -71,4 +75,42 @@ pub async fn change_password(base: &str, token: &str, old: String, new: String) 
 pub async fn invite(base: &str, token: &str) -> Result<Invite, String> {
     let req = with_token(Request::post(&format!("{base}/api/invites")), Some(token));
     answer(req.send().await).await
+}
+
+// ---- rooms ----
+
+async fn get<T: DeserializeOwned>(url: &str, token: &str) -> Result<T, String> {
+    answer(with_token(Request::get(url), Some(token)).send().await).await
+}
+
+/// Creates a room the caller owns.
+pub async fn create_room(base: &str, token: &str, room: CreateRoom) -> Result<RoomInfo, String> {
+    post(&format!("{base}/api/rooms"), Some(token), &room).await
+}
+
+/// Invite, kick, ban, topic…: the event lands in the room's log.
+pub async fn act(base: &str, token: &str, room: &str, id: String, action: RoomEvent) -> Result<(), String> {
+    let url = format!("{base}/api/rooms/{room}/actions");
+    post::<_, serde_json::Value>(&url, Some(token), &RoomAction { id, action }).await.map(drop)
+}
+
+/// The direct conversation with `users`, started if need be.
+pub async fn dm(base: &str, token: &str, users: Vec<String>) -> Result<RoomInfo, String> {
+    post(&format!("{base}/api/dm"), Some(token), &StartDm { users }).await
+}
+
+pub async fn directory(base: &str, token: &str, q: &str) -> Result<Vec<DirectoryEntry>, String> {
+    let q: String = js_sys::encode_uri_component(q).into();
+    get::<Directory>(&format!("{base}/api/directory?q={q}"), token).await.map(|d| d.rooms)
+}
+
+/// The rooms the caller is a member of (private ones and conversations).
+pub async fn my_rooms(base: &str, token: &str) -> Result<Vec<RoomInfo>, String> {
+    get::<MyRooms>(&format!("{base}/api/me/rooms"), token).await.map(|r| r.rooms)
+}
+
+/// Account names starting with `q`.
+pub async fn users(base: &str, token: &str, q: &str) -> Result<Vec<String>, String> {
+    let q: String = js_sys::encode_uri_component(q).into();
+    get::<Users>(&format!("{base}/api/users?q={q}"), token).await.map(|u| u.users)
 }

@@ -5,6 +5,8 @@
 //! - [`account`]: who uses the app (a session or a guest), the sign-in
 //!   screen's choices and checks, as plain Rust; `api` (wasm only) calls
 //!   the node's account routes.
+//! - [`rooms`]: rooms as the app shows them (titles, direct messages,
+//!   who moderates), as plain Rust.
 //! - [`state`]: the chat as plain Rust: the shared sans-IO protocol client
 //!   (`meshchat_shared::client`: rooms, vectors, resume, outbox) and
 //!   [`timeline`], the rows of the message list. Unit-tested natively.
@@ -18,6 +20,7 @@
 //!   connected, first message) for the load benchmark and DevTools.
 
 pub mod account;
+pub mod rooms;
 pub mod state;
 pub mod timeline;
 

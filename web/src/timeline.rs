@@ -30,6 +30,13 @@ pub enum Row {
         online: bool,
         ts: u64,
     },
+    /// Something happened to the room ("bob was removed by alice: spam"):
+    /// an event of its log, shown as the notice the node wrote.
+    Event {
+        text: String,
+        ts: u64,
+        key: String,
+    },
     /// Typed here, not yet acknowledged (or failed).
     Pending {
         id: String,
@@ -48,6 +55,7 @@ impl Row {
             Row::Day { day, .. } => format!("day:{day}"),
             Row::Msg { msg, head, .. } => format!("m:{}:{}:{}:{}", msg.ts, msg.origin, msg.seq, u8::from(*head)),
             Row::Presence { name, online, ts } => format!("p:{ts}:{name}:{online}"),
+            Row::Event { key, .. } => format!("e:{key}"),
             Row::Pending { id, failed, head, .. } => format!("q:{id}:{}:{}", failed.is_some(), u8::from(*head)),
         }
     }
@@ -73,6 +81,11 @@ pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Ro
     };
     for (key, entry) in room.entries() {
         match entry {
+            Entry::Msg(m) if meshchat_shared::rooms::is_event_id(&m.id) => {
+                new_day(m.ts, &mut out, &mut prev);
+                prev = None;
+                out.push(Row::Event { text: m.body.clone(), ts: m.ts, key: format!("{}:{}", m.origin, m.seq) });
+            }
             Entry::Msg(m) => {
                 new_day(m.ts, &mut out, &mut prev);
                 let head = !matches!(&prev, Some((a, t)) if *a == m.author && m.ts.saturating_sub(*t) < GROUP_GAP_MS);
@@ -150,6 +163,7 @@ mod tests {
                 Row::Presence { name, online, .. } => {
                     format!("{name}{}", if *online { "+" } else { "-" })
                 }
+                Row::Event { text, .. } => format!("[{text}]"),
                 Row::Pending { failed, head, .. } => {
                     format!("pending{}{}", if failed.is_some() { "!" } else { "" }, if *head { "*" } else { "" })
                 }
@@ -195,6 +209,18 @@ mod tests {
         r.pending.push(refused);
         let rows = rows(&r, "alice", &|_| 0);
         assert_eq!(kinds(&rows), ["day0", "alice*", "bob+", "alice*", "pending", "pending!"]);
+    }
+
+    #[test]
+    fn room_events_show_as_notices_and_break_groups() {
+        let mut r = RoomView::new("r");
+        r.insert(m(1, 1000, "alice"));
+        let kicked =
+            Message { id: "§k1".into(), body: "bob was removed by alice: spam".into(), ..m(2, 2000, "alice") };
+        r.insert(kicked);
+        r.insert(m(3, 3000, "alice"));
+        let rows = rows(&r, "alice", &|_| 0);
+        assert_eq!(kinds(&rows), ["day0", "alice*", "[bob was removed by alice: spam]", "alice*"]);
     }
 
     #[test]

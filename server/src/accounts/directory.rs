@@ -128,6 +128,20 @@ impl Directory {
         self.accounts.len()
     }
 
+    /// Up to `limit` account names starting with `prefix` (any case), sorted.
+    pub fn names_starting(&self, prefix: &str, limit: usize) -> Vec<String> {
+        let prefix = prefix.to_lowercase();
+        let mut names: Vec<String> = self
+            .accounts
+            .values()
+            .filter(|a| a.name.to_lowercase().starts_with(&prefix))
+            .map(|a| a.name.clone())
+            .collect();
+        names.sort();
+        names.truncate(limit);
+        names
+    }
+
     pub fn is_empty(&self) -> bool {
         self.accounts.is_empty()
     }

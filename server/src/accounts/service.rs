@@ -232,6 +232,11 @@ impl Accounts {
     }
 
     /// Does an account have this name (or one that looks like it)?
+    /// Account names starting with `prefix`, for autocompletion.
+    pub fn names_starting(&self, prefix: &str) -> Vec<String> {
+        self.directory().names_starting(prefix, 20)
+    }
+
     /// The name of the account called `name` (as it was registered).
     pub fn account_name(&self, name: &str) -> Option<String> {
         self.directory().by_name(name).map(|a| a.name.clone())

@@ -70,6 +70,7 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
         .route("/api/dm", post(rooms::dm))
         .route("/api/directory", get(rooms::directory))
         .route("/api/me/rooms", get(rooms::mine))
+        .route("/api/users", get(rooms::users))
         .route("/api/rooms/{room}/messages", get(api::get_messages).post(api::post_message))
         .route("/api/rooms/{room}/poll", get(poll::poll))
         .route_layer(middleware::from_fn_with_state(app.clone(), secure::require_session));

@@ -165,6 +165,18 @@ pub async fn directory(
     Ok(Json(Directory { rooms }))
 }
 
+/// `GET /api/users?q=`: up to 20 account names starting with `q`, for
+/// inviting people and starting conversations.
+pub async fn users(
+    State(app): State<Arc<AppState>>,
+    Auth(_): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<meshchat_shared::api::Users>, ApiError> {
+    let q = query_map(raw)?;
+    let prefix = q.get("q").map(|s| s.trim().to_owned()).unwrap_or_default();
+    Ok(Json(meshchat_shared::api::Users { users: app.accounts.names_starting(&prefix) }))
+}
+
 /// `GET /api/me/rooms`: the rooms the caller is a member of (private ones
 /// and direct messages included).
 pub async fn mine(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Result<Json<MyRooms>, ApiError> {

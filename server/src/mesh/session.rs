@@ -503,7 +503,7 @@ fn well_formed(m: &Message, room: &str) -> bool {
         && m.seq > 0
         && limits::validate_node_id(&m.origin).is_ok()
         && limits::validate_name(&m.author).is_ok()
-        && limits::validate_msg_id(&m.id).is_ok()
+        && limits::validate_mesh_msg_id(&m.id).is_ok()
         && limits::validate_body(&m.body).is_ok()
         && m.vc.validate().is_ok()
         && m.vc.get(&m.origin) == m.seq

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 pub use meshchat::harness::NodeProcess as NodeProc;
@@ -111,7 +111,9 @@ impl Client {
             if f["type"] == ty {
                 return f;
             }
-            if f["type"] == "presence" || f["type"] == "typing" {
+            // Presence, typing and a room's members come whenever others
+            // come, go or change the room.
+            if f["type"] == "presence" || f["type"] == "typing" || f["type"] == "room" {
                 continue;
             }
             panic!("{}: expected {ty}, got {f}", self.name);
@@ -150,7 +152,7 @@ impl Client {
             match f["type"].as_str().unwrap() {
                 "message" => backlog.push(f["msg"].clone()),
                 "synced" => return (members, backlog, f),
-                "presence" | "typing" => {}
+                "presence" | "typing" | "room" => {}
                 other => panic!("unexpected {other} in a backlog: {f}"),
             }
         }
@@ -223,6 +225,57 @@ pub async fn api(method: &str, url: &str, token: Option<&str>, body: Option<Valu
         .await
         .expect("http");
     (r.status, r.json())
+}
+
+pub async fn register(node: &NodeProc, name: &str, password: &str) -> (u16, Value) {
+    api("POST", &node.url("/api/register"), None, Some(json!({"name": name, "password": password}))).await
+}
+
+pub async fn login(node: &NodeProc, name: &str, password: &str) -> (u16, Value) {
+    api("POST", &node.url("/api/login"), None, Some(json!({"name": name, "password": password}))).await
+}
+
+pub async fn me(node: &NodeProc, token: &str) -> (u16, Value) {
+    api("GET", &node.url("/api/me"), Some(token), None).await
+}
+
+pub fn token(session: &Value) -> String {
+    session["token"].as_str().unwrap_or_else(|| panic!("no token in {session}")).to_owned()
+}
+
+/// Polls `f` until it says yes; panics with `what` after `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t = Instant::now();
+    while !f().await {
+        assert!(t.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    t.elapsed()
+}
+
+/// A WebSocket client signed in with `token`: (client, first frame).
+pub async fn ws_with_token(node: &NodeProc, token: &str) -> (Client, Value) {
+    let mut c = Client::connect(&node.ws_url()).await;
+    c.send(json!({"type":"hello","v":1,"token":token})).await;
+    let f = c.recv().await;
+    (c, f)
+}
+
+/// Registers `name` on `first`, and waits until every node of `m` knows
+/// the account; its token.
+pub async fn account_everywhere(m: &Mesh, name: &str) -> String {
+    let (status, s) = register(&m.nodes[0], name, &format!("{name}'s password")).await;
+    assert_eq!(status, 201, "{s}");
+    let t = token(&s);
+    for node in &m.nodes {
+        eventually(Duration::from_secs(10), "every node knows the account", || async { me(node, &t).await.0 == 200 })
+            .await;
+    }
+    t
 }
 
 /// A `(room order)` key of a message as JSON.

@@ -397,6 +397,14 @@ impl Chat {
 
     /// Joins (or creates) a room and shows it.
     pub fn join(&mut self, room: &str) -> Result<(), Invalid> {
+        self.add_room(room)?;
+        self.select(room);
+        Ok(())
+    }
+
+    /// Joins `room` without showing it (a room one was added to): it is
+    /// shown only if nothing else is.
+    pub fn add_room(&mut self, room: &str) -> Result<(), Invalid> {
         limits::validate_room(room)?;
         if !self.rooms.contains_key(room) {
             self.rooms.insert(room.to_owned(), RoomView::new(room));
@@ -404,7 +412,9 @@ impl Chat {
                 self.emit_join(room);
             }
         }
-        self.select(room);
+        if self.current.is_none() {
+            self.select(room);
+        }
         Ok(())
     }
 

@@ -32,6 +32,11 @@ pub fn Composer() -> impl IntoView {
     let ctx = use_ctx();
     let chat = ctx.chat;
     let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
+    // The room as the composer names it, and why one may not write there.
+    let title = Memo::new(move |_| {
+        chat.with(|c| c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)))
+    });
+    let removed = Memo::new(move |_| chat.with(|c| c.current_room().and_then(|r| r.removed.clone())));
     // One draft per room, so switching rooms keeps what was typed.
     let drafts = RwSignal::new(HashMap::<String, String>::new());
     let draft = move || room.get().and_then(|r| drafts.with(|d| d.get(&r).cloned())).unwrap_or_default();
@@ -103,14 +108,18 @@ pub fn Composer() -> impl IntoView {
             send();
         }>
             <label class="visually-hidden" for="composer-input">
-                {move || room.get().map(|r| format!("Message #{r}")).unwrap_or_default()}
+                {move || title.get().map(|t| format!("Message {t}")).unwrap_or_default()}
             </label>
             <textarea
                 id="composer-input"
                 node_ref=input
                 rows="1"
-                placeholder=move || room.get().map(|r| format!("Message #{r}")).unwrap_or_else(|| "Join a room to chat".into())
-                disabled=move || room.get().is_none()
+                placeholder=move || match (title.get(), removed.get()) {
+                    (_, Some(why)) => format!("You cannot write here: {why}"),
+                    (Some(t), None) => format!("Message {t}"),
+                    (None, None) => "Join a room to chat".into(),
+                }
+                disabled=move || room.get().is_none() || removed.get().is_some()
                 aria-describedby="composer-count composer-error"
                 aria-invalid=move || over().to_string()
                 prop:value=draft

@@ -15,7 +15,9 @@ pub fn Header() -> impl IntoView {
     let theme = ctx.theme;
     let drawer = ctx.drawer;
     let members_open = ctx.members_open;
-    let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
+    let title = Memo::new(move |_| {
+        chat.with(|c| c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)))
+    });
     let online = Memo::new(move |_| chat.with(|c| c.current_room().map_or(0, |r| r.members.len())));
     let tabs = ctx.tabs;
     let transport = ctx.net.transport;
@@ -60,8 +62,13 @@ pub fn Header() -> impl IntoView {
                 on:click=move |_| drawer.update(|d| *d = !*d)
             ><icons::Menu/></button>
             <h1 class="room-title">
-                {move || room.get().map(|r| view! { <span class="hash" aria-hidden="true">"#"</span>{r} }.into_any())
-                    .unwrap_or_else(|| view! { "No room" }.into_any())}
+                {move || match title.get() {
+                    Some(t) if t.starts_with('#') => view! {
+                        <span class="hash" aria-hidden="true">"#"</span>{t.trim_start_matches('#').to_owned()}
+                    }.into_any(),
+                    Some(t) => view! { {t} }.into_any(),
+                    None => view! { "No room" }.into_any(),
+                }}
             </h1>
             <span class=status_class role="status" aria-live="polite" title=nodes_title>
                 <span class="dot" aria-hidden="true"></span>

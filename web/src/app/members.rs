@@ -1,38 +1,231 @@
-//! Who is online in the current room.
+//! The room's people: in a created room every member with their role
+//! (online or not) and, for moderators, invite, remove, ban and the room's
+//! settings; in an open room of protocol 1, who is online.
 
 use leptos::prelude::*;
+use meshchat_shared::rooms::{MemberInfo, RoomEvent, RoomInfo, RoomRole};
 
 use super::avatar::Avatar;
-use super::use_ctx;
+use super::dialogs::{PeopleList, people_suggestions};
+use super::{Ctx, use_ctx};
+use crate::rooms;
+
+/// Sends an action in the current room; a refusal lands in `said`.
+pub fn act(ctx: &Ctx, action: RoomEvent, said: RwSignal<Option<String>>) {
+    let (Some(token), Some(room)) = (ctx.token(), ctx.chat.with_untracked(|c| c.current.clone())) else { return };
+    let base = ctx.api_base();
+    let id = rooms::action_id(js_sys::Math::random(), crate::net::now_ms());
+    leptos::task::spawn_local(async move {
+        match crate::api::act(&base, &token, &room, id, action).await {
+            Ok(()) => said.set(None),
+            Err(e) => said.set(Some(e)),
+        }
+    });
+}
 
 #[component]
 pub fn Members() -> impl IntoView {
     let ctx = use_ctx();
     let chat = ctx.chat;
     let open = ctx.members_open;
-    let me = chat.with_untracked(|c| c.name.clone());
-    let members = Memo::new(move |_| {
+    let info = Memo::new(move |_| chat.with(|c| c.current_room().and_then(|r| r.info.clone())));
+    let online = Memo::new(move |_| {
         chat.with(|c| c.current_room().map(|r| r.members.iter().cloned().collect::<Vec<_>>()).unwrap_or_default())
     });
     let room = Memo::new(move |_| chat.with(|c| c.current.clone().unwrap_or_default()));
     view! {
-        <aside class="members" aria-label=move || format!("Online in #{}", room.get()) hidden=move || !open.get()>
-            <div class="members-head">
-                <h2 class="section-title">{move || format!("Online · {}", members.get().len())}</h2>
-                <button class="icon" aria-label="Close the list of who is online" on:click=move |_| open.set(false)>"×"</button>
-            </div>
-            <ul class="member-list">
-                <For each=move || members.get() key=|n| n.clone() children=move |name| {
-                    let you = name == me;
-                    view! {
-                        <li class="member">
-                            <Avatar name=name.clone()/>
-                            <span class="member-name">{name.clone()}</span>
-                            {you.then(|| view! { <span class="you">"(you)"</span> })}
-                        </li>
-                    }
-                }/>
-            </ul>
+        <aside class="members" aria-label=move || format!("People in #{}", room.get()) hidden=move || !open.get()>
+            {move || match info.get().filter(|i| i.governed) {
+                Some(i) => view! { <RoomPeople info=i online/> }.into_any(),
+                None => view! { <OnlineOnly online/> }.into_any(),
+            }}
         </aside>
+    }
+}
+
+fn head(title: String) -> impl IntoView {
+    let open = use_ctx().members_open;
+    view! {
+        <div class="members-head">
+            <h2 class="section-title">{title}</h2>
+            <button class="icon" aria-label="Close the list of people" on:click=move |_| open.set(false)>"×"</button>
+        </div>
+    }
+}
+
+#[component]
+fn OnlineOnly(online: Memo<Vec<String>>) -> impl IntoView {
+    let me = use_ctx().chat.with_untracked(|c| c.name.clone());
+    view! {
+        {move || head(format!("Online · {}", online.get().len()))}
+        <ul class="member-list">
+            <For each=move || online.get() key=|n| n.clone() children=move |name| {
+                let you = name == me;
+                view! {
+                    <li class="member">
+                        <Avatar name=name.clone()/>
+                        <span class="member-name">{name.clone()}</span>
+                        {you.then(|| view! { <span class="you">"(you)"</span> })}
+                    </li>
+                }
+            }/>
+        </ul>
+    }
+}
+
+#[component]
+fn RoomPeople(info: RoomInfo, online: Memo<Vec<String>>) -> impl IntoView {
+    let said = RwSignal::new(None::<String>);
+    let moderates = rooms::moderates(Some(&info));
+    let count = info.members.len();
+    let banned = info.banned.clone();
+    let dm = !info.dm.is_empty();
+    view! {
+        {head(format!("Members · {count}"))}
+        {(!info.topic.is_empty()).then(|| view! { <p class="room-topic small">{info.topic.clone()}</p> })}
+        <p class="error small" role="alert">{move || said.get()}</p>
+        <ul class="member-list">
+            {info.members.iter().cloned().map(|m| view! { <MemberRow member=m online moderates said/> }).collect_view()}
+        </ul>
+        {(moderates && !dm).then(|| view! { <InviteForm said/> })}
+        {(moderates && !banned.is_empty()).then(|| view! { <Banned names=banned.clone() said/> })}
+        {(!dm).then(|| view! { <Settings info=info.clone() said/> })}
+    }
+}
+
+#[component]
+fn MemberRow(
+    member: MemberInfo,
+    online: Memo<Vec<String>>,
+    moderates: bool,
+    said: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let ctx = use_ctx();
+    let me = ctx.chat.with_untracked(|c| c.name.clone());
+    let you = member.name == me;
+    let name = member.name.clone();
+    let is_online = {
+        let name = name.clone();
+        move || online.get().contains(&name)
+    };
+    let role = match member.role {
+        RoomRole::Owner => Some("owner"),
+        RoomRole::Moderator => Some("moderator"),
+        RoomRole::Member => None,
+    };
+    let can_act = moderates && !you && member.role != RoomRole::Owner;
+    let (kick_ctx, ban_ctx) = (ctx.clone(), ctx.clone());
+    let (kick_name, ban_name) = (name.clone(), name.clone());
+    view! {
+        <li class="member" class:offline=move || !is_online()>
+            <Avatar name=name.clone()/>
+            <span class="member-name">{name.clone()}</span>
+            {you.then(|| view! { <span class="you">"(you)"</span> })}
+            {role.map(|r| view! { <span class="role">{r}</span> })}
+            {can_act.then(|| view! {
+                <span class="member-actions">
+                    <button class="link" aria-label=format!("Remove {kick_name}") on:click=move |_| {
+                        if let Some(reason) = ask_reason(&format!("Remove {kick_name} from the room? Reason (optional):")) {
+                            act(&kick_ctx, RoomEvent::Kicked { user: kick_name.clone(), reason }, said);
+                        }
+                    }>"Remove"</button>
+                    <button class="link danger" aria-label=format!("Ban {ban_name}") on:click=move |_| {
+                        if let Some(reason) = ask_reason(&format!("Ban {ban_name}? Reason (optional):")) {
+                            act(&ban_ctx, RoomEvent::Banned { user: ban_name.clone(), reason }, said);
+                        }
+                    }>"Ban"</button>
+                </span>
+            })}
+        </li>
+    }
+}
+
+/// The browser's own prompt: keyboard-friendly, nothing to style. `None`
+/// when cancelled.
+fn ask_reason(question: &str) -> Option<String> {
+    window().prompt_with_message_and_default(question, "").ok().flatten().map(|r| r.trim().to_owned())
+}
+
+#[component]
+fn InviteForm(said: RwSignal<Option<String>>) -> impl IntoView {
+    let ctx = use_ctx();
+    let typed = RwSignal::new(String::new());
+    let suggestions = people_suggestions(&ctx, typed);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let user = typed.get_untracked().trim().to_owned();
+        if !user.is_empty() {
+            act(&ctx, RoomEvent::Invited { user }, said);
+            typed.set(String::new());
+        }
+    };
+    view! {
+        <form class="invite-form" on:submit=submit>
+            <label for="invite-name">"Add someone"</label>
+            <div class="row">
+                <input id="invite-name" autocomplete="off" list="invite-people" placeholder="Name"
+                    prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
+                <button class="secondary" type="submit">"Add"</button>
+            </div>
+            <PeopleList id="invite-people" names=suggestions/>
+        </form>
+    }
+}
+
+#[component]
+fn Banned(names: Vec<String>, said: RwSignal<Option<String>>) -> impl IntoView {
+    let ctx = use_ctx();
+    view! {
+        <h3 class="section-title">"Banned"</h3>
+        <ul class="member-list">
+            {names.into_iter().map(|n| {
+                let (ctx, user) = (ctx.clone(), n.clone());
+                view! {
+                    <li class="member offline">
+                        <span class="member-name">{n.clone()}</span>
+                        <button class="link" aria-label=format!("Unban {n}")
+                            on:click=move |_| act(&ctx, RoomEvent::Unbanned { user: user.clone() }, said)>"Unban"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// Topic (moderators), public or private and deleting (owners), leaving.
+#[component]
+fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
+    let ctx = use_ctx();
+    let topic = RwSignal::new(info.topic.clone());
+    let (moderates, owns, private) = (rooms::moderates(Some(&info)), rooms::owns(Some(&info)), info.private);
+    let (topic_ctx, vis_ctx, del_ctx, leave_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
+    view! {
+        <details class="room-settings">
+            <summary>"Room settings"</summary>
+            {moderates.then(|| view! {
+                <form class="invite-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    act(&topic_ctx, RoomEvent::Topic { topic: topic.get_untracked() }, said);
+                }>
+                    <label for="topic-input">"Topic"</label>
+                    <div class="row">
+                        <input id="topic-input" maxlength="300" prop:value=move || topic.get()
+                            on:input=move |ev| topic.set(event_target_value(&ev))/>
+                        <button class="secondary" type="submit">"Save"</button>
+                    </div>
+                </form>
+            })}
+            {owns.then(|| view! {
+                <button class="secondary" on:click=move |_| act(&vis_ctx, RoomEvent::Visibility { private: !private }, said)>
+                    {if private { "Make public" } else { "Make private" }}
+                </button>
+                <button class="secondary danger" on:click=move |_| {
+                    if window().confirm_with_message("Delete this room for everyone?").unwrap_or(false) {
+                        act(&del_ctx, RoomEvent::RoomDeleted, said);
+                    }
+                }>"Delete room"</button>
+            })}
+            <button class="secondary" on:click=move |_| act(&leave_ctx, RoomEvent::Left, said)>"Leave room"</button>
+        </details>
     }
 }

@@ -179,10 +179,12 @@ fn RowView(row: Row) -> impl IntoView {
     let ctx = use_ctx();
     match row {
         Row::Beginning => {
-            let room = ctx.chat.with_untracked(|c| c.current.clone()).unwrap_or_default();
+            let title = ctx.chat.with_untracked(|c| {
+                c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)).unwrap_or_default()
+            });
             view! {
                 <div class="beginning">
-                    <strong>"#"{room.clone()}</strong>
+                    <strong>{title}</strong>
                     <span>" This is the very beginning of the room."</span>
                 </div>
             }
@@ -198,6 +200,13 @@ fn RowView(row: Row) -> impl IntoView {
         Row::Presence { name, online, ts } => view! {
             <div class="notice">
                 <span class="notice-text">{name}{if online { " joined" } else { " left" }}</span>
+                <time datetime=format::iso(ts) title=format::full(ts)>{format::time(ts)}</time>
+            </div>
+        }
+        .into_any(),
+        Row::Event { text, ts, .. } => view! {
+            <div class="notice event">
+                <span class="notice-text">{text}</span>
                 <time datetime=format::iso(ts) title=format::full(ts)>{format::time(ts)}</time>
             </div>
         }
@@ -252,6 +261,17 @@ fn MessageView(msg: Message, head: bool, mine: bool) -> impl IntoView {
     let vc = msg.vc.iter().map(|(o, s)| format!("{o}:{s}")).collect::<Vec<_>>().join(", ");
     let info = format!("{} · from node {} (#{}) · vector {{{}}}", format::full(msg.ts), msg.origin, msg.seq, vc);
     let author = msg.author.clone();
+    let ctx = use_ctx();
+    // Moderators (and owners) may delete anyone's message.
+    let moderates =
+        Memo::new(move |_| ctx.chat.with(|c| crate::rooms::moderates(c.current_room().and_then(|r| r.info.as_ref()))));
+    let target = (msg.origin.clone(), msg.seq);
+    let delete = move |_| {
+        if window().confirm_with_message("Delete this message for everyone?").unwrap_or(false) {
+            let event = meshchat_shared::rooms::RoomEvent::Deleted { origin: target.0.clone(), seq: target.1 };
+            super::members::act(&use_ctx(), event, RwSignal::new(None));
+        }
+    };
     let stamp = {
         let info = info.clone();
         let (time, iso) = (format::time(msg.ts), format::iso(msg.ts));
@@ -281,6 +301,9 @@ fn MessageView(msg: Message, head: bool, mine: bool) -> impl IntoView {
             {(!head).then(|| view! { <span class="gutter">{stamp()}</span> })}
             <p class="body">{msg.body.clone()}</p>
             {mine.then(|| view! { <span class="tick" role="img" aria-label="Sent" title="Sent">"✓"</span> })}
+            <Show when=move || moderates.get()>
+                <button class="icon msg-delete" title="Delete message" aria-label="Delete message" on:click=delete.clone()>"🗑"</button>
+            </Show>
             <Show when=move || details.get()>
                 <p class="details">{info.clone()}</p>
             </Show>

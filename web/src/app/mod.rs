@@ -2,6 +2,7 @@
 
 mod avatar;
 mod composer;
+mod dialogs;
 mod format;
 mod header;
 mod icons;
@@ -64,6 +65,11 @@ impl Ctx {
         self.top.who.set(None);
     }
 
+    /// The session's token (`None` for a guest).
+    pub fn token(&self) -> Option<String> {
+        self.who.with_untracked(|w| w.token().map(str::to_owned))
+    }
+
     /// The HTTP base of the node the link is on (the page's own may be
     /// down); `""` (the page's own) before the first connection.
     pub fn api_base(&self) -> String {
@@ -112,6 +118,29 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Joins the rooms the user is a member of and this page is not in.
+fn sync_my_rooms(ctx: &Ctx) {
+    let Some(token) = ctx.token() else { return };
+    let (ctx, base) = (ctx.clone(), ctx.api_base());
+    leptos::task::spawn_local(async move {
+        let Ok(mine) = crate::api::my_rooms(&base, &token).await else { return };
+        let new: Vec<_> =
+            ctx.chat.with_untracked(|c| mine.into_iter().filter(|i| !c.rooms.contains_key(&i.room)).collect());
+        if new.is_empty() {
+            return;
+        }
+        ctx.act(|c| {
+            for info in new {
+                if c.add_room(&info.room).is_ok()
+                    && let Some(r) = c.rooms.get_mut(&info.room)
+                {
+                    r.info = Some(info);
+                }
+            }
+        });
+    });
+}
+
 /// Until the user picks a theme, the app follows the system's.
 fn follow_system_theme(theme: RwSignal<Theme>) {
     use wasm_bindgen::JsCast;
@@ -154,6 +183,13 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
         }
     });
 
+    // Rooms one was added to (or a conversation someone started) show up
+    // in the sidebar: asked for now and every 10 s.
+    if ctx.token().is_some() {
+        let sync = ctx.clone();
+        sync_my_rooms(&sync);
+        let _ = set_interval_with_handle(move || sync_my_rooms(&sync), Duration::from_secs(10));
+    }
     // Time passes, for what shows it (typing, "today"); the link ticks the outbox.
     let _ = set_interval_with_handle(move || now.set(now_ms()), Duration::from_secs(1));
     // Keep the outbox across reloads, written only when it changed.

@@ -22,7 +22,7 @@ pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
         <main class="onboarding">
             <section class="card auth" aria-labelledby="auth-title">
                 <h1 id="auth-title"><span class="logo" aria-hidden="true">"◆"</span>" meshchat"</h1>
-                {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
+                {notice.map(|n| view! { <p class="auth-notice" role="status">{n}</p> })}
                 {move || match info.get() {
                     None => view! { <p class="muted" role="status">"Connecting…"</p> }.into_any(),
                     Some(Err(e)) => view! {

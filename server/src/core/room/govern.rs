@@ -82,7 +82,12 @@ impl RoomState {
         }
     }
 
+    /// (Open rooms of protocol 1 have nothing to show: no frame, so that
+    /// clients of version 1 see nothing new.)
     pub(super) fn show_room(&mut self, conn: ConnId, name: &str) {
+        if !self.gov.is_governed() {
+            return;
+        }
         let info = self.gov.info(&self.name, name);
         self.emit(Effect::Deliver { to: vec![conn], out: Out::Room(Box::new(info)) });
     }

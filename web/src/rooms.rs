@@ -1,0 +1,98 @@
+//! Rooms as the app shows them, as plain Rust: titles, direct messages
+//! apart, who may moderate, what people type into a room name.
+//! Unit-tested natively.
+
+use meshchat_shared::rooms::{RoomInfo, RoomRole};
+
+/// A direct conversation (its node-made name starts with `dm-`).
+pub fn is_dm(room: &str, info: Option<&RoomInfo>) -> bool {
+    info.is_some_and(|i| !i.dm.is_empty()) || room.starts_with("dm-")
+}
+
+/// What the sidebar and the header call a room: the other people of a
+/// direct conversation, a created room's title, or `#name`.
+pub fn title(room: &str, info: Option<&RoomInfo>, me: &str) -> String {
+    match info {
+        Some(i) if !i.dm.is_empty() => {
+            let others: Vec<&str> = i.dm.iter().map(String::as_str).filter(|n| *n != me).collect();
+            if others.is_empty() { me.to_owned() } else { others.join(", ") }
+        }
+        Some(i) if !i.title.is_empty() && i.title != room => i.title.clone(),
+        _ if room.starts_with("dm-") => "Direct message".to_owned(),
+        _ => format!("#{room}"),
+    }
+}
+
+/// Moderators and owners (and admins, whom the node lets act anyway).
+pub fn moderates(info: Option<&RoomInfo>) -> bool {
+    info.and_then(|i| i.role).is_some_and(|r| r >= RoomRole::Moderator)
+}
+
+pub fn owns(info: Option<&RoomInfo>) -> bool {
+    info.and_then(|i| i.role) == Some(RoomRole::Owner)
+}
+
+/// What people type as a room name becomes one: "Rust Lang" → "rust-lang".
+pub fn normalise(input: &str) -> String {
+    let lowered = input.trim().trim_start_matches('#').to_lowercase();
+    lowered.split_whitespace().collect::<Vec<_>>().join("-")
+}
+
+/// "bob, Carol ,dave" → the names, trimmed, without blanks or repeats.
+pub fn people(input: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(p)) {
+            out.push(p.to_owned());
+        }
+    }
+    out
+}
+
+/// A fresh id for an action (idempotent like a message id).
+pub fn action_id(random: f64, now_ms: u64) -> String {
+    format!("a{now_ms:x}{:08x}", (random * f64::from(u32::MAX)) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use meshchat_shared::rooms::MemberInfo;
+
+    use super::*;
+
+    fn info(dm: &[&str], title: &str, role: Option<RoomRole>) -> RoomInfo {
+        RoomInfo {
+            room: "r".into(),
+            title: title.into(),
+            dm: dm.iter().map(|s| s.to_string()).collect(),
+            members: vec![MemberInfo { name: "ada".into(), role: RoomRole::Owner }],
+            governed: true,
+            role,
+            ..RoomInfo::default()
+        }
+    }
+
+    #[test]
+    fn titles_name_the_other_people_of_a_conversation() {
+        assert_eq!(title("dm-1", Some(&info(&["ada", "bob", "cy"], "", None)), "ada"), "bob, cy");
+        assert_eq!(title("plans", Some(&info(&[], "Launch plans", None)), "ada"), "Launch plans");
+        assert_eq!(title("plans", Some(&info(&[], "plans", None)), "ada"), "#plans");
+        assert_eq!(title("general", None, "ada"), "#general");
+        assert!(is_dm("dm-1", None) && !is_dm("general", None));
+    }
+
+    #[test]
+    fn roles_decide_who_moderates() {
+        assert!(moderates(Some(&info(&[], "", Some(RoomRole::Moderator)))));
+        assert!(!moderates(Some(&info(&[], "", Some(RoomRole::Member)))));
+        assert!(!moderates(None));
+        assert!(owns(Some(&info(&[], "", Some(RoomRole::Owner)))));
+    }
+
+    #[test]
+    fn typed_names_become_room_names_and_people() {
+        assert_eq!(normalise("  #Rust Lang "), "rust-lang");
+        assert_eq!(people("bob, Carol ,, bob ,carol"), ["bob", "Carol"]);
+        assert_ne!(action_id(0.1, 5), action_id(0.2, 5));
+    }
+}
