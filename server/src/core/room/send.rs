@@ -95,11 +95,15 @@ impl RoomState {
             Some(e) => {
                 self.hide(&e);
                 self.uncommitted.insert(key, msg.clone());
-                self.building.push(Stored { msg, hidden: false, proof });
+                self.building.push(Stored { msg: msg.clone(), hidden: false, proof });
+                self.govern(&msg);
             }
             None => {
                 self.uncommitted.insert(key, msg.clone());
-                self.building.push(Stored { msg, hidden: false, proof });
+                self.building.push(Stored { msg: msg.clone(), hidden: false, proof });
+                // Before the store lists the room: a private room's name is
+                // never listed, not even for the moment of its commit.
+                self.govern(&msg);
             }
         }
     }
