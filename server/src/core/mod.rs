@@ -16,7 +16,9 @@
 //! - [`digest`]: every room's vector, with a digest comparable in one number.
 //! - [`sync`]: anti-entropy with one peer, driven by the digest.
 //! - [`claims`]: one value per key agreed by a majority (single-decree
-//!   Paxos): account names, invites, the first admin.
+//!   Paxos): account names, invites, the first admin, created rooms.
+//! - [`governance`]: a room's events folded in room order: members,
+//!   roles, bans, and which messages are part of the room.
 
 pub mod cache;
 pub mod claims;

@@ -41,6 +41,17 @@ pub fn Dialog(id: &'static str, title: &'static str, close: Callback<()>, childr
     }
 }
 
+/// Starts (or opens) the direct conversation with `user` and shows it.
+pub fn message(ctx: &Ctx, user: String) {
+    let Some(token) = ctx.token() else { return };
+    let (ctx, base) = (ctx.clone(), ctx.api_base());
+    leptos::task::spawn_local(async move {
+        if let Ok(info) = api::dm(&base, &token, vec![user]).await {
+            enter(&ctx, &info, Callback::new(|_| {}));
+        }
+    });
+}
+
 /// Joins `room` and shows it; closes the dialog.
 fn enter(ctx: &Ctx, info: &RoomInfo, close: Callback<()>) {
     let room = info.room.clone();

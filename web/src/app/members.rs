@@ -114,7 +114,8 @@ fn MemberRow(
         RoomRole::Member => None,
     };
     let can_act = moderates && !you && member.role != RoomRole::Owner;
-    let (kick_ctx, ban_ctx) = (ctx.clone(), ctx.clone());
+    let (kick_ctx, ban_ctx, dm_ctx) = (ctx.clone(), ctx.clone(), ctx.clone());
+    let dm_name = name.clone();
     let (kick_name, ban_name) = (name.clone(), name.clone());
     view! {
         <li class="member" class:offline=move || !is_online()>
@@ -122,6 +123,10 @@ fn MemberRow(
             <span class="member-name">{name.clone()}</span>
             {you.then(|| view! { <span class="you">"(you)"</span> })}
             {role.map(|r| view! { <span class="role">{r}</span> })}
+            {(!you).then(|| view! {
+                <button class="link small message-member" aria-label=format!("Message {dm_name}")
+                    on:click=move |_| super::dialogs::message(&dm_ctx, dm_name.clone())>"Message"</button>
+            })}
             {can_act.then(|| view! {
                 <span class="member-actions">
                     <button class="link" aria-label=format!("Remove {kick_name}") on:click=move |_| {
