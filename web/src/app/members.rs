@@ -77,6 +77,7 @@ fn OnlineOnly(online: Memo<Vec<String>>) -> impl IntoView {
 fn RoomPeople(info: RoomInfo, online: Memo<Vec<String>>) -> impl IntoView {
     let said = RwSignal::new(None::<String>);
     let moderates = rooms::moderates(Some(&info));
+    let owns = rooms::owns(Some(&info)) && info.dm.is_empty();
     let count = info.members.len();
     let banned = info.banned.clone();
     let dm = !info.dm.is_empty();
@@ -85,7 +86,7 @@ fn RoomPeople(info: RoomInfo, online: Memo<Vec<String>>) -> impl IntoView {
         {(!info.topic.is_empty()).then(|| view! { <p class="room-topic small">{info.topic.clone()}</p> })}
         <p class="error small" role="alert">{move || said.get()}</p>
         <ul class="member-list">
-            {info.members.iter().cloned().map(|m| view! { <MemberRow member=m online moderates said/> }).collect_view()}
+            {info.members.iter().cloned().map(|m| view! { <MemberRow member=m online moderates owns said/> }).collect_view()}
         </ul>
         {(moderates && !dm).then(|| view! { <InviteForm said/> })}
         {(moderates && !banned.is_empty()).then(|| view! { <Banned names=banned.clone() said/> })}
@@ -98,6 +99,7 @@ fn MemberRow(
     member: MemberInfo,
     online: Memo<Vec<String>>,
     moderates: bool,
+    owns: bool,
     said: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let ctx = use_ctx();
@@ -141,7 +143,31 @@ fn MemberRow(
                     }>"Ban"</button>
                 </span>
             })}
+            {(owns && !you).then(|| view! { <RoleButtons member=member.clone() said/> })}
         </li>
+    }
+}
+
+/// Owners: make a member a moderator (or back), or pass ownership.
+#[component]
+fn RoleButtons(member: MemberInfo, said: RwSignal<Option<String>>) -> impl IntoView {
+    let ctx = use_ctx();
+    let (role_ctx, owner_ctx) = (ctx.clone(), ctx);
+    let (user, owner_user) = (member.name.clone(), member.name.clone());
+    let (next, label) = match member.role {
+        RoomRole::Member => (RoomRole::Moderator, "Make moderator"),
+        _ => (RoomRole::Member, "Make member"),
+    };
+    view! {
+        <span class="member-actions">
+            <button class="link" aria-label=format!("{label}: {user}")
+                on:click=move |_| act(&role_ctx, RoomEvent::Role { user: user.clone(), role: next }, said)>{label}</button>
+            <button class="link" aria-label=format!("Make {owner_user} the owner") on:click=move |_| {
+                if window().confirm_with_message(&format!("Make {owner_user} the owner? You become a moderator.")).unwrap_or(false) {
+                    act(&owner_ctx, RoomEvent::Role { user: owner_user.clone(), role: RoomRole::Owner }, said);
+                }
+            }>"Make owner"</button>
+        </span>
     }
 }
 
@@ -202,8 +228,10 @@ fn Banned(names: Vec<String>, said: RwSignal<Option<String>>) -> impl IntoView {
 fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
     let ctx = use_ctx();
     let topic = RwSignal::new(info.topic.clone());
+    let title = RwSignal::new(info.title.clone());
     let (moderates, owns, private) = (rooms::moderates(Some(&info)), rooms::owns(Some(&info)), info.private);
     let (topic_ctx, vis_ctx, del_ctx, leave_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
+    let title_ctx = ctx.clone();
     view! {
         <details class="room-settings">
             <summary>"Room settings"</summary>
@@ -221,6 +249,17 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
                 </form>
             })}
             {owns.then(|| view! {
+                <form class="invite-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    act(&title_ctx, RoomEvent::Title { title: title.get_untracked().trim().to_owned() }, said);
+                }>
+                    <label for="title-input">"Name"</label>
+                    <div class="row">
+                        <input id="title-input" maxlength="64" prop:value=move || title.get()
+                            on:input=move |ev| title.set(event_target_value(&ev))/>
+                        <button class="secondary" type="submit">"Rename"</button>
+                    </div>
+                </form>
                 <button class="secondary" on:click=move |_| act(&vis_ctx, RoomEvent::Visibility { private: !private }, said)>
                     {if private { "Make public" } else { "Make private" }}
                 </button>
