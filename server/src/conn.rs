@@ -54,6 +54,8 @@ struct Shared {
     id: ConnId,
     /// Set once, by `hello`; rooms only see connections that have one.
     name: OnceLock<Arc<str>>,
+    /// Asked in `hello` for room events as they are (JSON), to apply them.
+    events: std::sync::atomic::AtomicBool,
     tx: mpsc::Sender<Outbound>,
     /// Bytes queued and not yet written, and the most that may be.
     queued: AtomicUsize,
@@ -76,6 +78,7 @@ impl ConnHandle {
         let inner = Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name: OnceLock::new(),
+            events: std::sync::atomic::AtomicBool::new(false),
             tx,
             queued: AtomicUsize::new(0),
             budget: budget.max(1),
@@ -94,6 +97,15 @@ impl ConnHandle {
     /// Records the name given in `hello`; false if it was already set.
     pub fn set_name(&self, name: &str) -> bool {
         self.inner.name.set(name.into()).is_ok()
+    }
+
+    /// The client applies room events itself (`hello` with `events`).
+    pub fn set_events(&self, raw: bool) {
+        self.inner.events.store(raw, Ordering::Relaxed);
+    }
+
+    pub fn wants_events(&self) -> bool {
+        self.inner.events.load(Ordering::Relaxed)
     }
 
     /// The user name given in `hello` ("" before it).

@@ -8,12 +8,13 @@
 
 use std::sync::Arc;
 
-use meshchat_shared::rooms::{EVENT_PREFIX, RoomEvent, RoomInfo, StoredEvent, dm_room};
+use meshchat_shared::rooms::{EVENT_PREFIX, RoomEvent, RoomInfo, StoredEvent, dm_room, is_event_id};
 use meshchat_shared::{ErrorCode, Message};
 use tokio::sync::oneshot;
 
 use crate::accounts::Accounts;
 use crate::room::{AckTo, Governance, Hub, RoomCmd, RoomHandle};
+use crate::store::Store;
 
 /// Who asks: a name, and whether it is an admin of the mesh.
 #[derive(Debug, Clone)]
@@ -61,9 +62,35 @@ pub async fn readable(hub: &Arc<Hub>, room: &str, who: &str) -> Result<(RoomHand
     if gov.can_read(who) { Ok((handle, gov)) } else { Err(RoomError::NotFound) }
 }
 
+/// For an edit or a delete: is its target `who`'s own message? The node
+/// checks in its store and marks the event `own`; other nodes trust the
+/// mark as they trust the origin's signature.
+pub async fn owns_target(store: &Store, room: &str, event: &RoomEvent, who: &str) -> Result<bool, RoomError> {
+    let (RoomEvent::Edited { origin, seq, .. } | RoomEvent::Deleted { origin, seq }) = event else {
+        return Ok(false);
+    };
+    let found = store
+        .range(room, origin, seq.saturating_sub(1), *seq)
+        .await
+        .map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?;
+    Ok(found.first().is_some_and(|s| s.msg.author == who && !is_event_id(&s.msg.id) || is_own_reply(&s.msg, who)))
+}
+
+/// A reply is an event message: its author owns it like a message.
+fn is_own_reply(msg: &Message, who: &str) -> bool {
+    msg.author == who
+        && serde_json::from_str::<StoredEvent>(&msg.body).is_ok_and(|e| matches!(e.event, RoomEvent::Reply { .. }))
+}
+
 /// Sends `event` by `who` into the room's log; the stored event message.
-pub async fn act(handle: &RoomHandle, who: &Asker, id: &str, event: RoomEvent) -> Result<Arc<Message>, RoomError> {
-    let body = serde_json::to_string(&StoredEvent { event, admin: who.admin }).unwrap_or_default();
+pub async fn act(
+    handle: &RoomHandle,
+    who: &Asker,
+    id: &str,
+    event: RoomEvent,
+    own: bool,
+) -> Result<Arc<Message>, RoomError> {
+    let body = serde_json::to_string(&StoredEvent { event, admin: who.admin, own }).unwrap_or_default();
     let (tx, rx) = oneshot::channel();
     let id = format!("{EVENT_PREFIX}{id}");
     handle
@@ -103,7 +130,7 @@ pub async fn create(
         Ok(_) => return Err(RoomError::Taken),
         Err(_) => return Err(RoomError::Unavailable),
     }
-    act(&handle, who, &format!("created-{mine}"), created).await?;
+    act(&handle, who, &format!("created-{mine}"), created, false).await?;
     let gov = handle.governance().await.map_err(RoomError::Refused)?;
     Ok(gov.info(room, &who.name))
 }
@@ -132,7 +159,7 @@ pub async fn dm(
         // The same name and the same people whoever starts it, on any
         // node: two starts at once end as one conversation.
         let created = RoomEvent::Created { title: String::new(), topic: String::new(), private: true, dm: people };
-        match act(&handle, who, "dm", created).await {
+        match act(&handle, who, "dm", created, false).await {
             Ok(_) | Err(RoomError::Refused(ErrorCode::Forbidden)) => {}
             Err(e) => return Err(e),
         }

@@ -153,6 +153,22 @@ async fn bans_moderators_and_deleted_messages_hold_on_every_node() {
     assert_eq!(act(&m.nodes[1], &bob, "town-square", "del-1", del).await.0, 200);
     let deleted = x.wait_for("deleted").await;
     assert_eq!((deleted["origin"].as_str(), deleted["seq"].as_u64()), (Some(origin.as_str()), Some(seq)));
+    // The text is gone from every node's storage, not only hidden.
+    for i in 0..m.nodes.len() {
+        let db = m.dir.path().join(format!("n{}", i + 1)).join("meshchat.db");
+        eventually(Duration::from_secs(5), "the text erased on disk", || async {
+            let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+            let bodies: Vec<String> = c
+                .prepare("SELECT body FROM messages WHERE room = 'town-square'")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            !bodies.iter().any(|b| b.contains("cheap watches")) && !bodies.is_empty()
+        })
+        .await;
+    }
     let ban = json!({"event":"banned","user":"mallory","reason":"spam"});
     assert_eq!(act(&m.nodes[1], &bob, "town-square", "ban-1", ban).await.0, 200);
     x.wait_for("removed").await;
@@ -215,4 +231,80 @@ async fn direct_messages_across_nodes_and_through_a_failover() {
     a2.say(&room, "d3", "yes, moved to n3").await;
     assert_eq!(b.wait_for("message").await["msg"]["body"], "yes, moved to n3");
     m.nodes[0].restart().unwrap();
+}
+
+/// Reads every body of `room` in node `i`'s SQLite file.
+fn stored_bodies(m: &Mesh, i: usize, room: &str) -> Vec<String> {
+    let db = m.dir.path().join(format!("n{}", i + 1)).join("meshchat.db");
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut st = c.prepare("SELECT body FROM messages WHERE room = ?1").unwrap();
+    st.query_map([room], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[tokio::test]
+async fn authors_edit_and_delete_their_own_messages_and_anyone_reacts() {
+    let m = Mesh::start_accounts(3, &[]).await;
+    let alice = account_everywhere(&m, "alice").await;
+    let bob = account_everywhere(&m, "bob").await;
+    assert_eq!(create(&m.nodes[0], &alice, "work", false).await.0, 201);
+    let mut a = ws(&m.nodes[0], &alice).await;
+    a.join("work", None).await;
+    // Bob asks for room events as they are, to apply them himself.
+    let mut b = Client::connect(&m.nodes[1].ws_url()).await;
+    b.send(json!({"type":"hello","v":1,"token":bob,"events":true})).await;
+    b.expect("welcome").await;
+    eventually(Duration::from_secs(5), "the room reaches n2", || async {
+        api("GET", &m.nodes[1].url("/api/rooms/work"), Some(&bob), None).await.0 == 200
+    })
+    .await;
+    b.join("work", None).await;
+    let mine = a.say_busy("work", "a1", "the plan is on tuesday").await;
+    let (origin, seq) = (mine["origin"].as_str().unwrap().to_owned(), mine["seq"].as_u64().unwrap());
+    let target = json!({"origin": origin, "seq": seq});
+    let theirs = b.say_busy("work", "b1", "my secret draft").await;
+
+    // Bob may not edit alice's message; alice may.
+    let mut forged = target.clone();
+    forged["event"] = json!("edited");
+    forged["body"] = json!("the plan is cancelled");
+    b.send(json!({"type":"act","room":"work","id":"e1","action":forged})).await;
+    let refused = b.wait_for("error").await;
+    assert_eq!((refused["code"].as_str(), refused["id"].as_str()), (Some("forbidden"), Some("§e1")), "{refused}");
+    let mut edit = target.clone();
+    edit["event"] = json!("edited");
+    edit["body"] = json!("the plan is on wednesday");
+    a.send(json!({"type":"act","room":"work","id":"e2","action":edit})).await;
+    assert_eq!(a.wait_for("ack").await["id"], "§e2");
+    // Bob gets the edit as it is: he applies it.
+    let got = loop {
+        let f = b.wait_for("message").await;
+        if f["msg"]["id"] == "§e2" {
+            break f;
+        }
+    };
+    let event: Value = serde_json::from_str(got["msg"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(event["body"], "the plan is on wednesday");
+    // Anyone in the room reacts.
+    let mut react = target.clone();
+    react["event"] = json!("reacted");
+    react["emoji"] = json!("🎉");
+    react["on"] = json!(true);
+    b.send(json!({"type":"act","room":"work","id":"r1","action":react})).await;
+    assert_eq!(b.wait_for("ack").await["id"], "§r1");
+    // Bob deletes his own message: its text leaves every node's storage.
+    let del = json!({"event":"deleted","origin":theirs["origin"],"seq":theirs["seq"]});
+    b.send(json!({"type":"act","room":"work","id":"d1","action":del})).await;
+    assert_eq!(b.wait_for("ack").await["id"], "§d1");
+    for i in 0..3 {
+        eventually(Duration::from_secs(5), "the text erased on every node", || async {
+            let bodies = stored_bodies(&m, i, "work");
+            !bodies.is_empty() && !bodies.iter().any(|b| b.contains("my secret draft"))
+        })
+        .await;
+    }
+    // A history page carries the room as it is: without `events`, notices.
+    let page = api("GET", &m.nodes[2].url("/api/rooms/work/messages"), Some(&alice), None).await.1;
+    let text = page.to_string();
+    assert!(text.contains("alice edited a message") && text.contains("(message deleted)"), "{text}");
+    assert!(!text.contains("my secret draft"));
 }

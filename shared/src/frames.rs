@@ -30,6 +30,11 @@ pub enum ClientFrame {
         name: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// Extension: send room events (edits, reactions, replies…) as
+        /// they are, JSON bodies, for the client to apply; without it they
+        /// come as notices in words.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        events: bool,
     },
     /// Subscribe; `since` asks for exactly what the client lacks.
     Join {

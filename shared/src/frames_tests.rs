@@ -46,11 +46,11 @@ fn message_matches_protocol_example() {
 fn client_frames() {
     both_ways(
         r#"{"type":"hello","v":1,"name":"alice"}"#,
-        ClientFrame::Hello { v: 1, name: Some("alice".into()), token: None },
+        ClientFrame::Hello { v: 1, name: Some("alice".into()), token: None, events: false },
     );
     both_ways(
         r#"{"type":"hello","v":1,"token":"mc1.x.y"}"#,
-        ClientFrame::Hello { v: 1, name: None, token: Some("mc1.x.y".into()) },
+        ClientFrame::Hello { v: 1, name: None, token: Some("mc1.x.y".into()), events: false },
     );
     both_ways(r#"{"type":"ping"}"#, ClientFrame::Ping);
     both_ways(r#"{"type":"join","room":"general"}"#, ClientFrame::Join { room: "general".into(), since: None });
@@ -179,8 +179,8 @@ fn decode_tells_bad_frames_from_invalid_fields() {
 fn validate_checks_every_field() {
     let ok = |f: ClientFrame| assert_eq!(f.validate(), Ok(()), "{f:?}");
     let no = |f: ClientFrame, e: Invalid| assert_eq!(f.validate(), Err(e));
-    ok(ClientFrame::Hello { v: 9, name: Some("alice".into()), token: None });
-    no(ClientFrame::Hello { v: 1, name: Some(" alice".into()), token: None }, Invalid::NameWhitespace);
+    ok(ClientFrame::Hello { v: 9, name: Some("alice".into()), token: None, events: false });
+    no(ClientFrame::Hello { v: 1, name: Some(" alice".into()), token: None, events: false }, Invalid::NameWhitespace);
     no(ClientFrame::Join { room: "Gen".into(), since: None }, Invalid::Room);
     no(ClientFrame::Join { room: "gen".into(), since: Some(vector(&[("N1", 1)])) }, Invalid::NodeId);
     no(ClientFrame::Leave { room: "".into() }, Invalid::Room);

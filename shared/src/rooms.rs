@@ -19,6 +19,27 @@ pub const MAX_TOPIC_CHARS: usize = 300;
 pub const MAX_TITLE_CHARS: usize = 64;
 pub const MAX_REASON_CHARS: usize = 300;
 
+/// The body of a message whose text was deleted, on every node: this
+/// prefix, then (in storage) the SHA-256 of the text it had, so that its
+/// origin's signature still verifies.
+pub const REDACTED: &str = "\u{0}redacted:";
+
+pub fn is_redacted(body: &str) -> bool {
+    body.starts_with(REDACTED)
+}
+
+/// May a delete erase this message's text? Messages, replies and edits;
+/// never what happened to the room (a kick, a ban…), whatever a delete
+/// names, so that no node's record of the room depends on when it heard
+/// of a delete.
+pub fn erasable(id: &str, body: &str) -> bool {
+    if !is_event_id(id) || is_redacted(body) {
+        return !is_redacted(body);
+    }
+    serde_json::from_str::<StoredEvent>(body)
+        .is_ok_and(|e| matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::Edited { .. }))
+}
+
 /// Whether a message id is an event's.
 pub fn is_event_id(id: &str) -> bool {
     id.starts_with(EVENT_PREFIX)
@@ -91,10 +112,31 @@ pub enum RoomEvent {
     Visibility {
         private: bool,
     },
-    /// A message removed by a moderator, named by its place in the log.
+    /// A message deleted by a moderator or its author, named by its place
+    /// in the log: its text is erased from every node's storage.
     Deleted {
         origin: String,
         seq: u64,
+    },
+    /// The author's new text for their message.
+    Edited {
+        origin: String,
+        seq: u64,
+        body: String,
+    },
+    /// An emoji reaction to a message, put on (`on`) or taken off.
+    Reacted {
+        origin: String,
+        seq: u64,
+        emoji: String,
+        on: bool,
+    },
+    /// A message that answers another: shown as a message, with the
+    /// answered one quoted.
+    Reply {
+        origin: String,
+        seq: u64,
+        body: String,
     },
     /// The room is gone: nobody can read or join it.
     RoomDeleted,
@@ -109,7 +151,20 @@ pub struct StoredEvent {
     pub event: RoomEvent,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub admin: bool,
+    /// The origin node found the target message to be the author's own
+    /// (an edit, or a delete by its author).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own: bool,
 }
+
+impl StoredEvent {
+    pub fn new(event: RoomEvent) -> StoredEvent {
+        StoredEvent { event, admin: false, own: false }
+    }
+}
+
+/// At most this many characters in an emoji reaction.
+pub const MAX_EMOJI_CHARS: usize = 16;
 
 impl RoomEvent {
     /// The checks of a client's request: lengths, names.
@@ -140,6 +195,18 @@ impl RoomEvent {
             RoomEvent::Topic { topic } => chars(topic, MAX_TOPIC_CHARS, "topic"),
             RoomEvent::Title { title } => chars(title, MAX_TITLE_CHARS, "title"),
             RoomEvent::Deleted { origin, .. } => limits::validate_node_id(origin),
+            RoomEvent::Edited { origin, body, .. } | RoomEvent::Reply { origin, body, .. } => {
+                limits::validate_node_id(origin)?;
+                limits::validate_body(body)
+            }
+            RoomEvent::Reacted { origin, emoji, .. } => {
+                limits::validate_node_id(origin)?;
+                let n = emoji.chars().count();
+                if n == 0 || n > MAX_EMOJI_CHARS || emoji.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return Err(Invalid::Other(format!("an emoji is 1-{MAX_EMOJI_CHARS} characters, no spaces")));
+                }
+                Ok(())
+            }
             RoomEvent::Joined | RoomEvent::Left | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => Ok(()),
         }
     }
@@ -166,6 +233,10 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::Visibility { private: true } => format!("{by} made the room private"),
         RoomEvent::Visibility { private: false } => format!("{by} made the room public"),
         RoomEvent::Deleted { .. } => format!("{by} deleted a message"),
+        RoomEvent::Edited { body, .. } => format!("{by} edited a message: {body}"),
+        RoomEvent::Reacted { emoji, on: true, .. } => format!("{by} reacted {emoji}"),
+        RoomEvent::Reacted { emoji, on: false, .. } => format!("{by} took back {emoji}"),
+        RoomEvent::Reply { body, .. } => body.clone(),
         RoomEvent::RoomDeleted => format!("{by} deleted the room"),
     }
 }
@@ -173,12 +244,22 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
 /// A message as clients are shown it: an event's body becomes its notice
 /// in words (its id still says it is an event).
 pub fn present(msg: &crate::Message) -> std::borrow::Cow<'_, crate::Message> {
-    if !is_event_id(&msg.id) {
+    present_as(msg, false)
+}
+
+/// As [`present`]; with `raw` (clients that asked for events in `hello`)
+/// an event keeps its JSON body, for the client to apply it. A deleted
+/// text is the bare [`REDACTED`] mark either way (its hash stays inside).
+pub fn present_as(msg: &crate::Message, raw: bool) -> std::borrow::Cow<'_, crate::Message> {
+    let body = if is_redacted(&msg.body) {
+        if raw { REDACTED.to_owned() } else { "(message deleted)".to_owned() }
+    } else if !is_event_id(&msg.id) || raw {
         return std::borrow::Cow::Borrowed(msg);
-    }
-    let body = match serde_json::from_str::<StoredEvent>(&msg.body) {
-        Ok(e) => describe(&msg.author, &e.event),
-        Err(_) => String::from("(an event this version does not know)"),
+    } else {
+        match serde_json::from_str::<StoredEvent>(&msg.body) {
+            Ok(e) => describe(&msg.author, &e.event),
+            Err(_) => String::from("(an event this version does not know)"),
+        }
     };
     std::borrow::Cow::Owned(crate::Message { body, ..msg.clone() })
 }
@@ -251,7 +332,11 @@ mod tests {
 
     #[test]
     fn events_round_trip_as_tagged_json_with_the_admin_flag() {
-        let e = StoredEvent { event: RoomEvent::Banned { user: "bob".into(), reason: "spam".into() }, admin: true };
+        let e = StoredEvent {
+            event: RoomEvent::Banned { user: "bob".into(), reason: "spam".into() },
+            admin: true,
+            own: false,
+        };
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(json, r#"{"event":"banned","user":"bob","reason":"spam","admin":true}"#);
         assert_eq!(serde_json::from_str::<StoredEvent>(&json).unwrap(), e);

@@ -133,7 +133,7 @@ async fn poll_room(
     // The backlog: everything past `since` (or everything, up to the node's limit).
     let first = since.clone().unwrap_or_default();
     let token = chat.with_untracked(|c| c.token.clone());
-    let url = format!("{base}/api/rooms/{room}/poll?since={first}&timeout_s=0");
+    let url = format!("{base}/api/rooms/{room}/poll?since={first}&timeout_s=0&events=1");
     let page = match get::<Poll>(&url, token.as_deref()).await {
         Ok(page) => page,
         Err(status) => {
@@ -156,7 +156,7 @@ async fn poll_room(
         let Some(vector) = chat.with_untracked(|c| c.room(&room).map(|r| r.vector.clone())) else {
             return;
         };
-        let url = format!("{base}/api/rooms/{room}/poll?since={vector}&timeout_s={POLL_S}");
+        let url = format!("{base}/api/rooms/{room}/poll?since={vector}&timeout_s={POLL_S}&events=1");
         match get::<Poll>(&url, token.as_deref()).await {
             Ok(page) if alive.get() => {
                 let now = now_ms();
@@ -205,7 +205,7 @@ async fn post(chat: RwSignal<Chat>, base: String, room: String, id: String, body
 }
 
 async fn history(chat: RwSignal<Chat>, base: String, room: String, before: Option<Cursor>, limit: Option<u32>) {
-    let mut url = format!("{base}/api/rooms/{room}/messages?limit={}", limit.unwrap_or(50));
+    let mut url = format!("{base}/api/rooms/{room}/messages?events=1&limit={}", limit.unwrap_or(50));
     if let Some(b) = before {
         url.push_str(&format!("&before_ts={}&before_origin={}&before_seq={}", b.ts, b.origin, b.seq));
     }

@@ -5,7 +5,9 @@
 
 use meshchat_shared::Message;
 
+use meshchat_shared::client::annotate::{Annotations, EventKind, kind};
 use meshchat_shared::client::room::{Entry, RoomView};
+use meshchat_shared::rooms::{REDACTED, is_event_id, is_redacted};
 
 /// Consecutive messages of one author closer than this share one header.
 pub const GROUP_GAP_MS: u64 = 5 * 60 * 1000;
@@ -20,10 +22,17 @@ pub enum Row {
         ts: u64,
     },
     Msg {
+        /// Its body is the latest edit's, or the redaction mark once deleted.
         msg: Message,
         /// Show the author and time: first of a group.
         head: bool,
         mine: bool,
+        /// When it was last edited.
+        edited: Option<u64>,
+        /// Emoji and who reacted so.
+        reactions: Vec<(String, Vec<String>)>,
+        /// The message it answers.
+        reply_to: Option<Box<Quote>>,
     },
     Presence {
         name: String,
@@ -47,13 +56,28 @@ pub enum Row {
     },
 }
 
+/// A replied-to message, as the reply shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub origin: String,
+    pub seq: u64,
+    /// `None` when this view does not hold it (older than what is loaded).
+    pub author: Option<String>,
+    pub body: String,
+}
+
 impl Row {
     /// A stable key for keyed rendering.
     pub fn key(&self) -> String {
         match self {
             Row::Beginning => "beginning".into(),
             Row::Day { day, .. } => format!("day:{day}"),
-            Row::Msg { msg, head, .. } => format!("m:{}:{}:{}:{}", msg.ts, msg.origin, msg.seq, u8::from(*head)),
+            Row::Msg { msg, head, edited, reactions, reply_to, .. } => {
+                let r: usize = reactions.iter().map(|(e, w)| e.len() + w.len() * 7).sum();
+                let q = reply_to.as_ref().map_or(0, |q| q.body.len());
+                let body = msg.body.len();
+                format!("m:{}:{}:{}:{}:{edited:?}:{r}:{body}:{q}", msg.ts, msg.origin, msg.seq, u8::from(*head))
+            }
             Row::Presence { name, online, ts } => format!("p:{ts}:{name}:{online}"),
             Row::Event { key, .. } => format!("e:{key}"),
             Row::Pending { id, failed, head, .. } => format!("q:{id}:{}:{}", failed.is_some(), u8::from(*head)),
@@ -64,6 +88,7 @@ impl Row {
 /// The rows of a room for `me`; `local_day` maps a timestamp to a day number
 /// in the viewer's time zone.
 pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Row> {
+    let notes = Annotations::of(room);
     let mut out = Vec::with_capacity(room.message_count() + room.pending.len() + 8);
     if !room.more && room.synced {
         out.push(Row::Beginning);
@@ -81,16 +106,27 @@ pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Ro
     };
     for (key, entry) in room.entries() {
         match entry {
-            Entry::Msg(m) if meshchat_shared::rooms::is_event_id(&m.id) => {
-                new_day(m.ts, &mut out, &mut prev);
-                prev = None;
-                out.push(Row::Event { text: m.body.clone(), ts: m.ts, key: format!("{}:{}", m.origin, m.seq) });
-            }
+            Entry::Msg(m) if is_event_id(&m.id) && !is_redacted(&m.body) => match kind(&m.author, &m.body) {
+                EventKind::Annotation => {}
+                EventKind::Notice(text) => {
+                    new_day(m.ts, &mut out, &mut prev);
+                    prev = None;
+                    out.push(Row::Event { text, ts: m.ts, key: format!("{}:{}", m.origin, m.seq) });
+                }
+                EventKind::Reply { to, body } => {
+                    new_day(m.ts, &mut out, &mut prev);
+                    // A reply always shows who wrote it.
+                    prev = Some((m.author.clone(), m.ts));
+                    let quote = quote(room, &notes, to);
+                    let shown = Message { body, ..m.clone() };
+                    out.push(message_row(&notes, shown, true, me, Some(Box::new(quote))));
+                }
+            },
             Entry::Msg(m) => {
                 new_day(m.ts, &mut out, &mut prev);
                 let head = !matches!(&prev, Some((a, t)) if *a == m.author && m.ts.saturating_sub(*t) < GROUP_GAP_MS);
                 prev = Some((m.author.clone(), m.ts));
-                out.push(Row::Msg { msg: m.clone(), head, mine: m.author == me });
+                out.push(message_row(&notes, m.clone(), head, me, None));
             }
             Entry::Presence { name, online } => {
                 let ts = key.ts;
@@ -113,6 +149,43 @@ pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Ro
         });
     }
     out
+}
+
+/// A message's row with what happened to it: edited, deleted, reactions.
+fn message_row(notes: &Annotations, mut msg: Message, head: bool, me: &str, reply_to: Option<Box<Quote>>) -> Row {
+    let target = (msg.origin.clone(), msg.seq);
+    let mut edited = None;
+    if notes.deleted.contains(&target) {
+        msg.body = REDACTED.to_owned();
+    } else if let Some((body, ts)) = notes.edits.get(&target) {
+        msg.body = body.clone();
+        edited = Some(*ts);
+    }
+    let reactions = notes
+        .reactions
+        .get(&target)
+        .map(|r| r.iter().map(|(e, who)| (e.clone(), who.iter().cloned().collect())).collect())
+        .unwrap_or_default();
+    let mine = msg.author == me;
+    Row::Msg { msg, head, mine, edited, reactions, reply_to }
+}
+
+/// The message a reply answers, as this view holds it now.
+fn quote(room: &RoomView, notes: &Annotations, to: (String, u64)) -> Quote {
+    let held = room.messages().find(|m| m.origin == to.0 && m.seq == to.1);
+    let body = match held {
+        _ if notes.deleted.contains(&to) => "message deleted".to_owned(),
+        Some(m) => match notes.edits.get(&to) {
+            Some((b, _)) => b.clone(),
+            None if is_event_id(&m.id) => match kind(&m.author, &m.body) {
+                EventKind::Reply { body, .. } => body,
+                _ => String::new(),
+            },
+            None => m.body.clone(),
+        },
+        None => "an earlier message".to_owned(),
+    };
+    Quote { origin: to.0, seq: to.1, author: held.map(|m| m.author.clone()), body }
 }
 
 /// "bob is typing…", "bob and carol are typing…", and so on.
@@ -221,6 +294,35 @@ mod tests {
         r.insert(m(3, 3000, "alice"));
         let rows = rows(&r, "alice", &|_| 0);
         assert_eq!(kinds(&rows), ["day0", "alice*", "[bob was removed by alice: spam]", "alice*"]);
+    }
+
+    fn ev(seq: u64, ts: u64, author: &str, e: meshchat_shared::rooms::RoomEvent) -> Message {
+        let body = serde_json::to_string(&meshchat_shared::rooms::StoredEvent::new(e)).unwrap();
+        Message { id: format!("§{seq}"), body, ..m(seq, ts, author) }
+    }
+
+    #[test]
+    fn replies_quote_edits_replace_reactions_count_and_deletes_leave_a_tombstone() {
+        use meshchat_shared::rooms::RoomEvent::*;
+        let mut r = RoomView::new("r");
+        r.insert(m(1, 1000, "alice"));
+        r.insert(ev(2, 2000, "bob", Reply { origin: "n1".into(), seq: 1, body: "agreed".into() }));
+        r.insert(ev(3, 3000, "alice", Edited { origin: "n1".into(), seq: 1, body: "b, fixed".into() }));
+        r.insert(ev(4, 4000, "carol", Reacted { origin: "n1".into(), seq: 2, emoji: "👍".into(), on: true }));
+        let shown = rows(&r, "alice", &|_| 0);
+        assert_eq!(kinds(&shown), ["day0", "alice*", "bob*"]);
+        let Row::Msg { msg, edited, .. } = &shown[1] else { panic!() };
+        assert_eq!((msg.body.as_str(), *edited), ("b, fixed", Some(3000)));
+        let Row::Msg { msg, reply_to, reactions, .. } = &shown[2] else { panic!() };
+        assert_eq!(msg.body, "agreed");
+        assert_eq!(reply_to.as_ref().map(|q| q.body.as_str()), Some("b, fixed"), "the quote shows the edit");
+        assert_eq!(reactions, &[("👍".to_owned(), vec!["carol".to_owned()])]);
+        r.insert(ev(5, 5000, "alice", Deleted { origin: "n1".into(), seq: 1 }));
+        let after = rows(&r, "alice", &|_| 0);
+        let Row::Msg { msg, .. } = &after[1] else { panic!() };
+        assert!(meshchat_shared::rooms::is_redacted(&msg.body));
+        let Row::Msg { reply_to, .. } = &after[2] else { panic!() };
+        assert_eq!(reply_to.as_ref().map(|q| q.body.as_str()), Some("message deleted"));
     }
 
     #[test]

@@ -345,7 +345,12 @@ async fn open(
     tcp.set_nodelay(true)?;
     let url = format!("ws://{}/ws", target.addr);
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::client::ws_config())).await?;
-    let hello = ClientFrame::Hello { v: meshchat_shared::PROTOCOL_VERSION, name: Some(format!("c{idx}")), token: None };
+    let hello = ClientFrame::Hello {
+        v: meshchat_shared::PROTOCOL_VERSION,
+        name: Some(format!("c{idx}")),
+        token: None,
+        events: false,
+    };
     ws.send(text(&hello)).await?;
     ws.send(text(&ClientFrame::Join { room: room_name(room), since: None })).await?;
     // Joined once the backlog is over.

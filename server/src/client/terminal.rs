@@ -21,6 +21,8 @@ fn clock(ts: u64) -> String {
 /// A message as a line of the terminal: nothing in it can act on the
 /// terminal (escape sequences, bells, bidi overrides show as text).
 fn line(m: &Message) -> String {
+    // Room events (this client asks for them as they are) read as notices.
+    let m = meshchat_shared::rooms::present(m);
     format!("[{}] {}: {}", clock(m.ts), for_terminal(&m.author), for_terminal(&m.body))
 }
 

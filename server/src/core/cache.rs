@@ -83,6 +83,17 @@ impl RecentCache {
     }
 
     /// The cached message with this idempotency key.
+    /// The message at `origin:seq`, if cached, with its text erased.
+    pub fn redact(&mut self, origin: &str, seq: u64) {
+        let found = self
+            .msgs
+            .iter_mut()
+            .find(|(_, m)| m.origin == origin && m.seq == seq && meshchat_shared::rooms::erasable(&m.id, &m.body));
+        if let Some((_, m)) = found {
+            *m = Arc::new(Message { body: super::redacted_body(&m.body), ..Message::clone(m) });
+        }
+    }
+
     pub fn find(&self, author: &str, id: &str) -> Option<&Arc<Message>> {
         let key = self.by_id.get(&(author.to_owned(), id.to_owned()))?;
         self.msgs.get(key)

@@ -25,7 +25,7 @@ use meshchat_shared::{Cursor, Message};
 pub enum Consequence {
     /// Messages of `user` from `from` on are not part of the room.
     Hidden { user: String, from: Cursor },
-    /// A moderator removed the message at `origin:seq`.
+    /// The message at `origin:seq` was deleted.
     Deleted { origin: String, seq: u64 },
 }
 
@@ -35,6 +35,7 @@ struct Event {
     author: String,
     event: RoomEvent,
     admin: bool,
+    own: bool,
 }
 
 /// The room's governance: its events, and their fold.
@@ -62,6 +63,9 @@ struct State {
     /// Events that were allowed when applied, by `(origin, seq)`.
     applied: HashSet<(String, u64)>,
     redacted: HashSet<(String, u64)>,
+    /// Every event folded so far but replies: what happened to the room
+    /// cannot be deleted (only messages and replies can).
+    events_seen: HashSet<(String, u64)>,
 }
 
 impl Governance {
@@ -105,7 +109,33 @@ impl Governance {
     /// Whether `event` by `author` would be allowed now (the node checks
     /// before accepting a request; every node checks again as it applies).
     pub fn permits(&self, author: &str, event: &RoomEvent, admin: bool) -> bool {
-        self.state.permits(author, event, admin)
+        self.state.permits(author, event, admin, false)
+    }
+
+    /// As [`permits`](Self::permits), for an event as stored (with the
+    /// origin's marks).
+    pub fn permits_stored(&self, author: &str, e: &StoredEvent) -> bool {
+        self.state.permits(author, &e.event, e.admin, e.own)
+    }
+
+    /// Every deleted message and every edit of one (allowed or not, seen
+    /// before or after the delete): what storage must not hold the text
+    /// of. A function of the log alone, so every node erases the same.
+    pub fn erased(&self) -> HashSet<(String, u64)> {
+        let mut out = self.state.redacted.clone();
+        for e in &self.events {
+            if let RoomEvent::Edited { origin, seq, .. } = &e.event
+                && self.state.redacted.contains(&(origin.clone(), *seq))
+            {
+                out.insert((e.at.origin.clone(), e.at.seq));
+            }
+        }
+        out
+    }
+
+    /// Was the message at `origin:seq` deleted?
+    pub fn is_redacted(&self, origin: &str, seq: u64) -> bool {
+        self.state.redacted.contains(&(origin.to_owned(), seq))
     }
 
     pub fn is_governed(&self) -> bool {
@@ -162,10 +192,13 @@ impl Governance {
     /// Is this message part of the room?
     pub fn visible(&self, msg: &Message) -> bool {
         let key = (msg.origin.clone(), msg.seq);
-        if is_event_id(&msg.id) {
+        // A deleted reply or edit is a tombstone like a deleted message:
+        // its text (the event) is gone, on every node alike.
+        if is_event_id(&msg.id) && !meshchat_shared::rooms::is_redacted(&msg.body) {
             return self.state.applied.contains(&key);
         }
-        !self.state.redacted.contains(&key) && self.state.posting_at(&msg.author, &msg.cursor())
+        // A deleted message stays, as a tombstone (its text is erased).
+        self.state.posting_at(&msg.author, &msg.cursor())
     }
 
     /// The room as `user` is shown it.
@@ -195,7 +228,7 @@ impl Governance {
 /// An event message's event; `None` if its body is not one.
 fn parse(msg: &Message) -> Option<Event> {
     let s = serde_json::from_str::<StoredEvent>(&msg.body).ok()?;
-    Some(Event { at: msg.cursor(), author: msg.author.clone(), event: s.event, admin: s.admin })
+    Some(Event { at: msg.cursor(), author: msg.author.clone(), event: s.event, admin: s.admin, own: s.own })
 }
 
 impl State {
@@ -211,8 +244,14 @@ impl State {
         }
     }
 
-    fn permits(&self, author: &str, event: &RoomEvent, admin: bool) -> bool {
+    fn permits(&self, author: &str, event: &RoomEvent, admin: bool, own: bool) -> bool {
         let rank = self.rank(author, admin);
+        // Open rooms of protocol 1 have no members: anyone not banned posts.
+        let posts = if self.created.is_some() { rank >= 1 } else { !self.banned.contains_key(author) };
+        let live = |origin: &str, seq: u64| {
+            let t = (origin.to_owned(), seq);
+            !self.redacted.contains(&t) && !self.events_seen.contains(&t)
+        };
         let moderates = rank >= 2;
         let owns = rank >= 3;
         let member = |u: &str| self.members.contains_key(u);
@@ -234,7 +273,12 @@ impl State {
                 owns && member(user)
                     && (admin || self.members.get(user) != Some(&RoomRole::Owner) || *role == RoomRole::Owner)
             }
-            RoomEvent::Topic { .. } | RoomEvent::Deleted { .. } => moderates,
+            RoomEvent::Topic { .. } => moderates,
+            RoomEvent::Deleted { origin, seq } => live(origin, *seq) && (moderates || (own && posts)),
+            RoomEvent::Edited { origin, seq, .. } => live(origin, *seq) && own && posts,
+            RoomEvent::Reacted { origin, seq, .. } | RoomEvent::Reply { origin, seq, .. } => {
+                live(origin, *seq) && posts
+            }
             RoomEvent::Title { .. } | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => {
                 owns && self.created.is_some()
             }
@@ -243,7 +287,11 @@ impl State {
 
     /// Applies one event if its author was allowed to make it.
     fn apply(&mut self, e: &Event, out: &mut Vec<Consequence>) -> bool {
-        if !self.permits(&e.author, &e.event, e.admin) {
+        let allowed = self.permits(&e.author, &e.event, e.admin, e.own);
+        if !matches!(e.event, RoomEvent::Reply { .. }) {
+            self.events_seen.insert((e.at.origin.clone(), e.at.seq));
+        }
+        if !allowed {
             return false;
         }
         self.applied.insert((e.at.origin.clone(), e.at.seq));
@@ -292,6 +340,7 @@ impl State {
                 self.redacted.insert((origin.clone(), *seq));
                 out.push(Consequence::Deleted { origin: origin.clone(), seq: *seq });
             }
+            RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Reply { .. } => {}
             RoomEvent::RoomDeleted => {
                 self.deleted = true;
                 let everyone: Vec<String> = self.members.keys().cloned().collect();

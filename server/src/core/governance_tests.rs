@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use super::*;
 
 fn event(origin: &str, seq: u64, ts: u64, author: &str, e: RoomEvent) -> Message {
-    let body = serde_json::to_string(&StoredEvent { event: e, admin: false }).unwrap();
+    let body = serde_json::to_string(&StoredEvent::new(e)).unwrap();
     Message {
         room: "r".into(),
         id: format!("§{origin}{seq}"),
@@ -95,7 +95,8 @@ fn a_moderator_deletes_a_message() {
     let m = msg("n1", 5, 20, "alice");
     let out = g.insert(&event("n1", 6, 30, "alice", RoomEvent::Deleted { origin: "n1".into(), seq: 5 })).unwrap();
     assert_eq!(out, [Consequence::Deleted { origin: "n1".into(), seq: 5 }]);
-    assert!(!g.visible(&m));
+    assert!(g.erased().contains(&("n1".to_owned(), 5)));
+    assert!(g.visible(&m) && g.is_redacted("n1", 5), "a tombstone stays");
 }
 
 #[test]
@@ -107,6 +108,7 @@ fn an_open_room_of_protocol_1_lets_anyone_post_and_only_admins_moderate() {
     ban.body = serde_json::to_string(&StoredEvent {
         event: RoomEvent::Banned { user: "x".into(), reason: String::new() },
         admin: true,
+        own: false,
     })
     .unwrap();
     g.insert(&ban);

@@ -38,6 +38,30 @@ pub use sync::{PeerSync, Range, SyncFrame, SyncOut, missing};
 /// A 64-bit hash of an idempotency key (FNV-1a): stored on disk and
 /// indexed, so it must never change. Collisions only cost a lookup: a hit
 /// is always confirmed against the author and id themselves.
+/// The body a deleted message keeps: the redaction mark and the SHA-256
+/// (hex) of its text, which its origin's signature covers.
+pub fn redacted_body(body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(body.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}{hex}", meshchat_shared::rooms::REDACTED)
+}
+
+/// The SHA-256 a signature covers for a body: of the text, or the one a
+/// deleted message keeps.
+pub fn body_digest(body: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    if let Some(hex) = body.strip_prefix(meshchat_shared::rooms::REDACTED)
+        && hex.len() == 64
+    {
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
+        }
+        return out;
+    }
+    Sha256::digest(body.as_bytes()).into()
+}
+
 pub fn idem_hash(author: &str, id: &str) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -126,7 +126,8 @@ pub async fn get_messages(
     };
     let (messages, more) =
         app.store.history(&room, before, limit).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
-    Ok(Json(MessagesPage { messages: super::rooms::shown(&gov, messages), more }))
+    let raw = q.get("events").is_some_and(|v| v == "1");
+    Ok(Json(MessagesPage { messages: super::rooms::shown(&gov, messages, raw), more }))
 }
 
 pub async fn post_message(

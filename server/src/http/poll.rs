@@ -67,7 +67,8 @@ pub async fn poll(
         let ahead = !since.dominates(&status.borrow_and_update().vector);
         if ahead {
             let c = handle.catch_up(since.clone()).await?;
-            let messages = c.messages.iter().map(|m| meshchat_shared::rooms::present(m).into_owned()).collect();
+            let raw = q.get("events").is_some_and(|v| v == "1");
+            let messages = c.messages.iter().map(|m| meshchat_shared::rooms::present_as(m, raw).into_owned()).collect();
             return Ok(Json(Poll { messages, vector: c.vector, gap: c.gap }));
         }
         tokio::select! {

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use meshchat_shared::api::{CreateRoom, Directory, MyRooms, RoomAction, StartDm};
 use meshchat_shared::limits;
-use meshchat_shared::rooms::{DirectoryEntry, RoomEvent, RoomInfo, present};
+use meshchat_shared::rooms::{DirectoryEntry, RoomEvent, RoomInfo, present, present_as};
 use meshchat_shared::{ErrorCode, Message};
 
 use super::AppState;
@@ -49,9 +49,10 @@ pub async fn readable(
 }
 
 /// What a reader is shown of messages: only what is part of the room,
-/// events as notices.
-pub fn shown(gov: &Governance, msgs: impl IntoIterator<Item = Message>) -> Vec<Message> {
-    msgs.into_iter().filter(|m| gov.visible(m)).map(|m| present(&m).into_owned()).collect()
+/// events as notices (or as they are, for a client that applies them:
+/// `?events=1`).
+pub fn shown(gov: &Governance, msgs: impl IntoIterator<Item = Message>, raw: bool) -> Vec<Message> {
+    msgs.into_iter().filter(|m| gov.visible(m)).map(|m| present_as(&m, raw).into_owned()).collect()
 }
 
 fn opener(app: &Arc<AppState>, ip: std::net::IpAddr) -> impl FnOnce(&str) -> Result<RoomHandle, RoomError> + use<> {
@@ -99,7 +100,8 @@ pub async fn act(
     // A public room may be joined by anyone who may read it.
     let (handle, _) = govern::readable(&app.hub, &room, &who.name).await?;
     let action = govern::canonical_action(&app.accounts, a.action)?;
-    let msg = govern::act(&handle, &who, &a.id, action).await?;
+    let own = govern::owns_target(&app.store, &room, &action, &who.name).await?;
+    let msg = govern::act(&handle, &who, &a.id, action, own).await?;
     Ok(Json(present(&msg).into_owned()))
 }
 

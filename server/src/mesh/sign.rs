@@ -35,8 +35,17 @@ pub enum SignError {
     Cert(#[from] TlsError),
 }
 
-/// The bytes a signature covers: every field of the message, in order.
+/// The bytes a signature covers: every field of the message, in order,
+/// the body by its SHA-256, so that a deleted message, whose text is erased
+/// and whose body keeps that digest, still verifies.
 fn canonical(m: &Message) -> Vec<u8> {
+    let digest = crate::core::body_digest(&m.body);
+    let fields = ("meshchat-msg/2", &m.room, &m.id, &m.author, digest, &m.origin, m.seq, m.ts, &m.vc);
+    postcard::to_stdvec(&fields).unwrap_or_default()
+}
+
+/// What version 1 signed (messages stored before deletes existed).
+fn canonical_v1(m: &Message) -> Vec<u8> {
     let fields = ("meshchat-msg/1", &m.room, &m.id, &m.author, &m.body, &m.origin, m.seq, m.ts, &m.vc);
     postcard::to_stdvec(&fields).unwrap_or_default()
 }
@@ -121,7 +130,12 @@ impl CertBook {
     /// Did `msg`'s origin sign it so?
     pub fn verify(&self, msg: &Message, proof: &Proof) -> Result<(), SignError> {
         let proof = proof.as_deref().ok_or(SignError::Missing)?;
-        self.verify_bytes(&msg.origin, &canonical(msg), proof)
+        match self.verify_bytes(&msg.origin, &canonical(msg), proof) {
+            Err(SignError::Bad(_)) if !meshchat_shared::rooms::is_redacted(&msg.body) => {
+                self.verify_bytes(&msg.origin, &canonical_v1(msg), proof)
+            }
+            other => other,
+        }
     }
 
     /// Did `node` sign `bytes` so (`proof` as [`Signer::sign_bytes`] makes it)?
@@ -181,6 +195,11 @@ mod tests {
         other.origin = "n2".into();
         assert!(book.verify(&other, &proof).is_err());
         assert!(matches!(book.verify(&msg, &None), Err(SignError::Missing)));
+        // Its text erased (a delete), it still verifies; another text does not.
+        let erased = Message { body: crate::core::redacted_body(&msg.body), ..msg.clone() };
+        book.verify(&erased, &proof).unwrap();
+        let wrong = Message { body: crate::core::redacted_body("other"), ..msg.clone() };
+        assert!(book.verify(&wrong, &proof).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use meshchat_shared::frames::encode;
-use meshchat_shared::rooms::{RoomInfo, present};
+use meshchat_shared::rooms::{RoomInfo, present_as};
 use meshchat_shared::{ErrorCode, Message, ServerFrame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -270,7 +270,7 @@ impl Actor {
             }
             Effect::Ack { req, msg } => match self.acks.remove(&req) {
                 Some((AckTo::Conn(c), _)) => {
-                    c.push(Frame::from(encode::ack(&present(&msg))));
+                    c.push(Frame::from(encode::ack(&present_as(&msg, c.wants_events()))));
                 }
                 Some((AckTo::Http(tx), _)) => {
                     let _ = tx.send(Ok(msg));
@@ -304,6 +304,11 @@ impl Actor {
             Effect::Status { vector, online } => {
                 self.ctx.index.set_vector(&self.name, &vector);
                 self.status.send_modify(|s| (s.vector, s.online) = (vector, online));
+            }
+            Effect::Erase(targets) => {
+                if let Err(e) = self.ctx.store.redact(&self.name, targets).await {
+                    tracing::warn!(room = %self.name, error = %e, "cannot erase a deleted message's text");
+                }
             }
             Effect::Governance(gov) => {
                 self.ctx.index.set_meta(&self.name, super::index::meta_of(&gov));
@@ -346,15 +351,50 @@ impl Actor {
     /// Serialises once, queues to every connection in `to`; a connection
     /// that cannot take it leaves the room.
     fn deliver(&mut self, to: &[ConnId], out: Out) {
+        // Messages as each client asked for them: room events as they are,
+        // or as notices in words (serialised once per kind, when needed).
+        let raw_frames = match &out {
+            Out::Message(_) | Out::Backlog(_)
+                if to.iter().any(|c| self.conns.get(c).is_some_and(|h| h.wants_events())) =>
+            {
+                Some(self.frames(&out, true))
+            }
+            _ => None,
+        };
+        let frames = self.frames(&out, false);
+        let mut delivered = 0;
+        for id in to {
+            let Some(conn) = self.conns.get(id) else { continue };
+            let frames = match &raw_frames {
+                Some(raw) if conn.wants_events() => raw,
+                _ => &frames,
+            };
+            let ok = match frames.as_slice() {
+                [one] => conn.push(one.clone()),
+                many => conn.push_many(many.to_vec()),
+            };
+            if ok {
+                delivered += 1;
+            } else {
+                self.conns.remove(id);
+                self.inputs.push_back(Input::Leave { conn: *id });
+            }
+        }
+        if matches!(out, Out::Message(_)) {
+            self.ctx.metrics.deliveries.add(delivered);
+        }
+    }
+
+    fn frames(&self, out: &Out, raw: bool) -> Vec<Frame> {
         let room = self.name.to_string();
-        let frames: Vec<Frame> = match &out {
-            Out::Message(msg) => vec![Frame::from(encode::message(&present(msg)))],
+        match out {
+            Out::Message(msg) => vec![Frame::from(encode::message(&present_as(msg, raw)))],
             Out::Presence { name, online } => vec![Frame::from(encode::presence(&self.name, name, *online))],
             Out::Typing { name } => vec![Frame::from(encode::typing(&self.name, name))],
             Out::Joined { members } => {
                 vec![Frame::from(ServerFrame::Joined { room, members: members.clone() }.to_json())]
             }
-            Out::Backlog(msgs) => msgs.iter().map(|m| Frame::from(encode::message(&present(m)))).collect(),
+            Out::Backlog(msgs) => msgs.iter().map(|m| Frame::from(encode::message(&present_as(m, raw)))).collect(),
             Out::Synced { vector, gap } => {
                 vec![Frame::from(ServerFrame::Synced { room, vector: vector.clone(), gap: *gap }.to_json())]
             }
@@ -372,23 +412,6 @@ impl Actor {
             Out::Removed { reason } => {
                 vec![Frame::from(ServerFrame::Removed { room, reason: reason.clone() }.to_json())]
             }
-        };
-        let mut delivered = 0;
-        for id in to {
-            let Some(conn) = self.conns.get(id) else { continue };
-            let ok = match frames.as_slice() {
-                [one] => conn.push(one.clone()),
-                many => conn.push_many(many.to_vec()),
-            };
-            if ok {
-                delivered += 1;
-            } else {
-                self.conns.remove(id);
-                self.inputs.push_back(Input::Leave { conn: *id });
-            }
-        }
-        if matches!(out, Out::Message(_)) {
-            self.ctx.metrics.deliveries.add(delivered);
         }
     }
 }

@@ -81,7 +81,10 @@ impl Session {
             return self.error(ErrorCode::Invalid, &e.to_string(), id);
         }
         match frame {
-            ClientFrame::Hello { v, name, token } => self.on_hello(v, name, token),
+            ClientFrame::Hello { v, name, token, events } => {
+                self.conn.set_events(events);
+                self.on_hello(v, name, token)
+            }
             ClientFrame::Join { room, since } => self.on_join(room, since),
             ClientFrame::Leave { room } => self.on_leave(&room),
             ClientFrame::Send { room, id, body } => self.on_send(&room, id, body),
@@ -239,16 +242,20 @@ impl Session {
             Ok(a) => a,
             Err(e) => return self.error(e.code(), &e.to_string(), Some(&event_id)),
         };
-        let body = serde_json::to_string(&StoredEvent { event: action, admin: self.admin }).unwrap_or_default();
-        let cmd = RoomCmd::Send {
-            to: AckTo::Conn(self.conn.clone()),
-            author: self.conn.name_arc(),
-            id: event_id.clone(),
-            body,
-        };
-        if let Err(code) = handle.send(cmd) {
-            self.error(code, "the room is busy; try again", Some(&event_id));
-        }
+        let (store, conn, admin) = (self.ctx.store.clone(), self.conn.clone(), self.admin);
+        // Off the session task: an edit or a delete looks its target up.
+        tokio::spawn(async move {
+            let own = match crate::govern::owns_target(&store, &room, &action, &conn.name_arc()).await {
+                Ok(own) => own,
+                Err(e) => return refuse(&conn, e.code(), &event_id),
+            };
+            let body = serde_json::to_string(&StoredEvent { event: action, admin, own }).unwrap_or_default();
+            let cmd =
+                RoomCmd::Send { to: AckTo::Conn(conn.clone()), author: conn.name_arc(), id: event_id.clone(), body };
+            if let Err(code) = handle.send(cmd) {
+                refuse(&conn, code, &event_id);
+            }
+        });
     }
 
     fn on_typing(&mut self, room: &str) {
@@ -272,7 +279,7 @@ impl Session {
         let hub = self.ctx.hub.clone();
         // Off the session task, so a slow read never stalls the socket.
         tokio::spawn(async move {
-            let frame = match history(&hub, &store, &conn.name_arc(), room, before, limit).await {
+            let frame = match history(&hub, &store, &conn, room, before, limit).await {
                 Ok(frame) => frame,
                 Err(code) => ServerFrame::Error { code, message: code.describe().to_owned(), id: None },
             };
@@ -307,12 +314,12 @@ impl Session {
 async fn history(
     hub: &Arc<crate::room::Hub>,
     store: &crate::store::Store,
-    who: &str,
+    conn: &ConnHandle,
     room: String,
     before: Option<Cursor>,
     limit: u32,
 ) -> Result<ServerFrame, ErrorCode> {
-    let gov = match crate::govern::readable(hub, &room, who).await {
+    let gov = match crate::govern::readable(hub, &room, conn.name()).await {
         Ok((_, gov)) => gov,
         Err(_) if hub.open(&room).is_none() => {
             return Ok(ServerFrame::History { room, messages: Vec::new(), more: false });
@@ -326,9 +333,15 @@ async fn history(
     let messages = messages
         .into_iter()
         .filter(|m| gov.visible(m))
-        .map(|m| meshchat_shared::rooms::present(&m).into_owned())
+        .map(|m| meshchat_shared::rooms::present_as(&m, conn.wants_events()).into_owned())
         .collect();
     Ok(ServerFrame::History { room, messages, more })
+}
+
+/// An `error` frame answering the request `id`.
+fn refuse(conn: &ConnHandle, code: ErrorCode, id: &str) {
+    let frame = ServerFrame::Error { code, message: code.describe().to_owned(), id: Some(id.to_owned()) };
+    conn.push(Frame::from(frame.to_json()));
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

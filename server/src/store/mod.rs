@@ -131,6 +131,14 @@ impl Store {
         self.writer()?.send(op).await.map_err(|_| StoreError::Closed)
     }
 
+    /// Erases the texts of these messages (a delete): each body becomes
+    /// the redaction mark and the SHA-256 of what it was, so that its
+    /// origin's signature still verifies.
+    pub async fn redact(&self, room: &str, targets: Vec<(String, u64)>) -> Result<(), StoreError> {
+        let op = WriteOp::Redact { room: room.to_owned(), targets };
+        self.writer()?.send(op).await.map_err(|_| StoreError::Closed)
+    }
+
     /// Records that a room exists, without waiting for the commit.
     pub fn touch(&self, room: &str) {
         if let Ok(w) = self.writer() {

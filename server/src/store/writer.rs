@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{StoreError, Stored};
@@ -25,6 +25,8 @@ pub enum WriteOp {
     Hide { room: String, origin: String, seq: u64 },
     /// Record that a room exists (someone joined it).
     Touch { room: String },
+    /// Erase the texts of these messages.
+    Redact { room: String, targets: Vec<(String, u64)> },
     /// What the room list and the directory show of a room, and its
     /// members (a member's rooms are listed from these).
     RoomMeta { room: String, meta: String, members: Vec<(String, String)> },
@@ -91,7 +93,11 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<M
                 WriteOp::Claim { done, .. } => {
                     let _ = done.send(result.clone());
                 }
-                WriteOp::Hide { .. } | WriteOp::Touch { .. } | WriteOp::NodeCert { .. } | WriteOp::RoomMeta { .. } => {}
+                WriteOp::Hide { .. }
+                | WriteOp::Touch { .. }
+                | WriteOp::NodeCert { .. }
+                | WriteOp::RoomMeta { .. }
+                | WriteOp::Redact { .. } => {}
             }
         }
         // After the acks: those waiting on this batch do not wait for this.
@@ -165,6 +171,24 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                 }
                 WriteOp::Touch { room } => {
                     counts.entry(room.as_str()).or_default();
+                }
+                WriteOp::Redact { room, targets } => {
+                    for (origin, seq) in targets {
+                        let row: Option<(String, String)> = tx
+                            .query_row(
+                                "SELECT id, body FROM messages WHERE room = ?1 AND origin = ?2 AND seq = ?3",
+                                params![room, origin, *seq as i64],
+                                |r| Ok((r.get(0)?, r.get(1)?)),
+                            )
+                            .optional()?;
+                        let erasable = row.filter(|(id, b)| meshchat_shared::rooms::erasable(id, b));
+                        if let Some((_, body)) = erasable {
+                            tx.execute(
+                                "UPDATE messages SET body = ?4 WHERE room = ?1 AND origin = ?2 AND seq = ?3",
+                                params![room, origin, *seq as i64, crate::core::redacted_body(&body)],
+                            )?;
+                        }
+                    }
                 }
                 WriteOp::RoomMeta { room, meta, members } => {
                     tx.execute("INSERT OR REPLACE INTO room_meta (room, meta) VALUES (?1, ?2)", params![room, meta])?;

@@ -227,6 +227,11 @@ impl Sim {
                 self.stat("hides");
             }
             Effect::Touch | Effect::AnnounceTyping { .. } | Effect::Governance(_) => {}
+            Effect::Erase(targets) => {
+                let t = self.durable_at(at);
+                self.nodes[at].writes.push_back((t, Write::Erase { room: r, targets }));
+                self.stat("erased");
+            }
             Effect::Lookup { lookup, author, id } => {
                 let t = self.now + self.rng.random_range(1..=5);
                 self.nodes[at].reads.push((t, r, Read::Lookup { lookup, author: author.to_string(), id }));
@@ -353,12 +358,28 @@ impl Sim {
         let event = if create {
             RoomEvent::Created { title: String::new(), topic: String::new(), private: false, dm: Vec::new() }
         } else {
-            match self.rng.random_range(0..6) {
+            match self.rng.random_range(0..8) {
                 0 => RoomEvent::Banned { user, reason: String::new() },
                 1 => RoomEvent::Unbanned { user },
                 2 => RoomEvent::Kicked { user, reason: String::new() },
                 3 => RoomEvent::Invited { user },
                 4 => RoomEvent::Role { user, role: RoomRole::Moderator },
+                5 => match self
+                    .acked
+                    .iter()
+                    .rfind(|((r, _, _), m)| r == "general" && m.author == "alice" && !m.id.starts_with('§'))
+                {
+                    Some(((_, origin, seq), _)) => {
+                        RoomEvent::Edited { origin: origin.clone(), seq: *seq, body: format!("edit {}", self.next_id) }
+                    }
+                    None => return,
+                },
+                6 => match self.acked.keys().rfind(|(r, _, _)| r == "general").cloned() {
+                    Some((_, origin, seq)) => {
+                        RoomEvent::Reacted { origin, seq, emoji: "🎉".into(), on: self.rng.random_bool(0.7) }
+                    }
+                    None => return,
+                },
                 _ => match self.acked.keys().rfind(|(r, _, _)| r == "general").cloned() {
                     Some((_, origin, seq)) => RoomEvent::Deleted { origin, seq },
                     None => return,
@@ -367,7 +388,9 @@ impl Sim {
         };
         self.next_id += 1;
         let id = format!("§e{}", self.next_id);
-        let body = serde_json::to_string(&StoredEvent { event, admin: false }).unwrap();
+        // Alice's edits are of her own messages (the node checked).
+        let own = matches!(event, RoomEvent::Edited { .. });
+        let body = serde_json::to_string(&StoredEvent { event, admin: false, own }).unwrap();
         self.next_conn += 1;
         let req = self.next_conn;
         let (room, author) = ("general".to_owned(), "alice".to_owned());

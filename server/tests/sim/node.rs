@@ -2,6 +2,7 @@
 //! states, around a modelled disk (an ordered writer queue that becomes
 //! durable with latency, lost in a crash) and modelled store reads.
 
+use meshchat_shared::rooms::erasable;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use meshchat::core::{
@@ -17,8 +18,21 @@ pub struct Row {
 }
 
 pub enum Write {
-    Append { room: String, batch: u64, msgs: Vec<Stored> },
-    Hide { room: String, origin: String, seq: u64 },
+    Append {
+        room: String,
+        batch: u64,
+        msgs: Vec<Stored>,
+    },
+    Hide {
+        room: String,
+        origin: String,
+        seq: u64,
+    },
+    /// A delete: the texts of these messages are erased.
+    Erase {
+        room: String,
+        targets: Vec<(String, u64)>,
+    },
 }
 
 /// A store read, answered some time later from what is durable then.
@@ -162,6 +176,13 @@ impl Node {
                     .get_mut(room)
                     .and_then(|l| l.iter_mut().find(|r| r.msg.origin == *origin && r.msg.seq == *seq));
                 row.expect("a hide follows its row's append").hidden = true;
+            }
+            Write::Erase { room, targets } => {
+                for r in self.disk.get_mut(room).into_iter().flatten() {
+                    if targets.contains(&(r.msg.origin.clone(), r.msg.seq)) && erasable(&r.msg.id, &r.msg.body) {
+                        r.msg.body = meshchat::core::redacted_body(&r.msg.body);
+                    }
+                }
             }
         }
     }

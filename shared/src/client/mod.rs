@@ -8,6 +8,7 @@
 //! `(author, id)`, choosing the next node: all of it lives here once,
 //! unit-tested natively.
 
+pub mod annotate;
 pub mod nodes;
 pub mod reconnect;
 pub mod room;
@@ -68,6 +69,9 @@ pub struct OutboxEntry {
     pub created_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// A reply, an edit, a reaction or a delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<crate::rooms::RoomEvent>,
 }
 
 #[derive(Debug, Clone)]
@@ -171,8 +175,10 @@ impl Chat {
         self.outgoing.clear();
         // Signed in: the token says who; a guest gives its name.
         let hello = match &self.token {
-            Some(t) => ClientFrame::Hello { v: PROTOCOL_VERSION, name: None, token: Some(t.clone()) },
-            None => ClientFrame::Hello { v: PROTOCOL_VERSION, name: Some(self.name.clone()), token: None },
+            Some(t) => ClientFrame::Hello { v: PROTOCOL_VERSION, name: None, token: Some(t.clone()), events: true },
+            None => {
+                ClientFrame::Hello { v: PROTOCOL_VERSION, name: Some(self.name.clone()), token: None, events: true }
+            }
         };
         self.outgoing.push(hello);
     }
@@ -292,7 +298,7 @@ impl Chat {
             p.sent_ms = Some(now_ms);
             p.retry_at = None;
             p.attempts += 1;
-            self.outgoing.push(ClientFrame::Send { room: room.to_owned(), id: p.id.clone(), body: p.body.clone() });
+            self.outgoing.push(p.frame(room));
         }
     }
 
@@ -371,6 +377,28 @@ impl Chat {
         Ok(())
     }
 
+    /// A reply, an edit, a reaction or a delete in `room`: kept in the
+    /// outbox like a message (id `§` + `id`) until a node acknowledges it.
+    pub fn act(&mut self, room: &str, id: &str, action: crate::rooms::RoomEvent, now_ms: u64) -> Result<(), Invalid> {
+        limits::validate_msg_id(id)?;
+        action.validate()?;
+        let ready = self.is_ready();
+        let r = self.rooms.get_mut(room).ok_or(Invalid::Room)?;
+        let shown = match &action {
+            crate::rooms::RoomEvent::Reply { body, .. } | crate::rooms::RoomEvent::Edited { body, .. } => body.clone(),
+            other => crate::rooms::describe(&self.name, other),
+        };
+        let mut p = Pending::new(&format!("{}{id}", crate::rooms::EVENT_PREFIX), &shown, now_ms);
+        p.action = Some(action);
+        if ready {
+            p.sent_ms = Some(now_ms);
+            p.attempts = 1;
+            self.outgoing.push(p.frame(room));
+        }
+        r.pending.push(p);
+        Ok(())
+    }
+
     /// Sends a failed message again, with its original id.
     pub fn retry(&mut self, room: &str, id: &str, now_ms: u64) {
         let ready = self.is_ready();
@@ -384,8 +412,7 @@ impl Chat {
         if ready {
             p.sent_ms = Some(now_ms);
             p.attempts = 1;
-            let frame = ClientFrame::Send { room: room.to_owned(), id: p.id.clone(), body: p.body.clone() };
-            self.outgoing.push(frame);
+            self.outgoing.push(p.frame(room));
         }
     }
 
@@ -497,7 +524,7 @@ impl Chat {
                 p.attempts += 1;
                 p.sent_ms = Some(now_ms);
                 p.retry_at = None;
-                self.outgoing.push(ClientFrame::Send { room: name.clone(), id: p.id.clone(), body: p.body.clone() });
+                self.outgoing.push(p.frame(name));
             }
         }
         changed
@@ -519,6 +546,7 @@ impl Chat {
                     body: p.body.clone(),
                     created_ms: p.created_ms,
                     failed: p.failed.clone(),
+                    action: p.action.clone(),
                 });
             }
         }
@@ -537,6 +565,7 @@ impl Chat {
             }
             let mut p = Pending::new(&e.id, &e.body, e.created_ms);
             p.failed = e.failed;
+            p.action = e.action;
             r.pending.push(p);
         }
     }

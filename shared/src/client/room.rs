@@ -32,6 +32,9 @@ pub struct Pending {
     pub attempts: u32,
     /// A refused send waits until then before going out again.
     pub retry_at: Option<u64>,
+    /// A reply, an edit, a reaction or a delete (`act`, its id `§` + the
+    /// client's), rather than a message.
+    pub action: Option<crate::rooms::RoomEvent>,
 }
 
 impl Pending {
@@ -44,6 +47,19 @@ impl Pending {
             failed: None,
             attempts: 0,
             retry_at: None,
+            action: None,
+        }
+    }
+
+    /// The frame that sends it.
+    pub fn frame(&self, room: &str) -> crate::ClientFrame {
+        match &self.action {
+            Some(action) => crate::ClientFrame::Act {
+                room: room.to_owned(),
+                id: self.id.trim_start_matches(crate::rooms::EVENT_PREFIX).to_owned(),
+                action: action.clone(),
+            },
+            None => crate::ClientFrame::Send { room: room.to_owned(), id: self.id.clone(), body: self.body.clone() },
         }
     }
 }
@@ -140,11 +156,12 @@ impl RoomView {
         }
     }
 
-    /// `deleted`: a moderator removed the message at `origin:seq`.
+    /// `deleted`: the message at `origin:seq` was deleted: its text goes,
+    /// a tombstone stays.
     pub fn delete(&mut self, origin: &str, seq: u64) {
         let key = self.messages().find(|m| m.origin == origin && m.seq == seq).map(Message::cursor);
-        if let Some(k) = key {
-            self.drop_entry(&k);
+        if let Some(Entry::Msg(m)) = key.and_then(|k| self.entries.get_mut(&k)) {
+            m.body = crate::rooms::REDACTED.to_owned();
         }
     }
 

@@ -20,7 +20,7 @@ fn vector(p: &[(&str, u64)]) -> RoomVector {
 fn ready() -> Chat {
     let mut c = Chat::new("alice", &["general".into()], Some("general"));
     c.on_open();
-    assert_eq!(c.take_outgoing(), [ClientFrame::Hello { v: 1, name: Some("alice".into()), token: None }]);
+    assert_eq!(c.take_outgoing(), [ClientFrame::Hello { v: 1, name: Some("alice".into()), token: None, events: true }]);
     c.on_frame(ServerFrame::Welcome { v: 1, node: "n1".into(), name: "alice".into(), nodes: vec![] }, 0);
     assert_eq!(c.take_outgoing(), [ClientFrame::Join { room: "general".into(), since: None }]);
     c.on_frame(ServerFrame::Joined { room: "general".into(), members: vec!["alice".into()] }, 0);
@@ -323,7 +323,10 @@ fn a_signed_in_client_says_hello_with_its_token_and_takes_its_name_from_welcome(
     let mut c = Chat::new("", &["general".into()], Some("general"));
     c.token = Some("mc1.a.b".into());
     c.on_open();
-    assert_eq!(c.take_outgoing(), [ClientFrame::Hello { v: 1, name: None, token: Some("mc1.a.b".into()) }]);
+    assert_eq!(
+        c.take_outgoing(),
+        [ClientFrame::Hello { v: 1, name: None, token: Some("mc1.a.b".into()), events: true }]
+    );
     c.on_frame(ServerFrame::Welcome { v: 1, node: "n1".into(), name: "Alice".into(), nodes: vec![] }, 0);
     assert_eq!(c.name, "Alice");
 }

@@ -6,6 +6,8 @@ use leptos::html::Textarea;
 use leptos::prelude::*;
 use meshchat_shared::limits::MAX_BODY_CHARS;
 
+use meshchat_shared::rooms::RoomEvent;
+
 use super::use_ctx;
 use crate::net::now_ms;
 
@@ -25,6 +27,22 @@ fn new_id() -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// The text a message shows now: its latest edit, or what was written.
+fn current_text(room: &meshchat_shared::client::room::RoomView, origin: &str, seq: u64) -> Option<String> {
+    use meshchat_shared::client::annotate::{Annotations, EventKind, kind};
+    if let Some((body, _)) = Annotations::of(room).edits.get(&(origin.to_owned(), seq)) {
+        return Some(body.clone());
+    }
+    let m = room.messages().find(|m| m.origin == origin && m.seq == seq)?;
+    if !meshchat_shared::rooms::is_event_id(&m.id) {
+        return Some(m.body.clone());
+    }
+    match kind(&m.author, &m.body) {
+        EventKind::Reply { body, .. } => Some(body),
+        _ => None,
+    }
 }
 
 #[component]
@@ -66,12 +84,25 @@ pub fn Composer() -> impl IntoView {
                 return;
             }
             let mut result = Ok(());
-            ctx.act(|c| result = c.send(&r, &new_id(), &body, now_ms()));
+            let id = new_id();
+            // An answer or an edit goes out like a message, through the outbox.
+            match ctx.compose.get_untracked() {
+                Some(super::Compose::Reply { origin, seq, .. }) => {
+                    let reply = RoomEvent::Reply { origin, seq, body: body.clone() };
+                    ctx.act(|c| result = c.act(&r, &id, reply, now_ms()));
+                }
+                Some(super::Compose::Edit { origin, seq }) => {
+                    let edit = RoomEvent::Edited { origin, seq, body: body.clone() };
+                    ctx.act(|c| result = c.act(&r, &id, edit, now_ms()));
+                }
+                None => ctx.act(|c| result = c.send(&r, &id, &body, now_ms())),
+            }
             match result {
                 Ok(()) => {
                     drafts.update(|d| {
                         d.remove(&r);
                     });
+                    ctx.compose.set(None);
                     error.set(None);
                 }
                 Err(e) => error.set(Some(format!("The {e}."))),
@@ -102,8 +133,36 @@ pub fn Composer() -> impl IntoView {
         }
     };
 
+    // Editing: the message's text comes into the composer.
+    let compose = ctx.compose;
+    Effect::new(move |_| {
+        if let (Some(super::Compose::Edit { origin, seq }), Some(r)) = (compose.get(), room.get_untracked()) {
+            let edited = chat.with_untracked(|c| c.current_room().and_then(|v| current_text(v, &origin, seq)));
+            drafts.update(|d| {
+                d.insert(r, edited.unwrap_or_default());
+            });
+            if let Some(el) = input.get() {
+                let _ = el.focus();
+            }
+        }
+    });
+    let on_escape = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && compose.get_untracked().is_some() {
+            compose.set(None);
+        }
+    };
     view! {
-        <form class="composer" on:submit=move |ev: leptos::ev::SubmitEvent| {
+        <div class="compose-mode" hidden=move || compose.get().is_none()>
+            {move || match compose.get() {
+                Some(super::Compose::Reply { author, preview, .. }) => view! {
+                    <span class="small">"Replying to "<strong>{author}</strong>": "{preview}</span>
+                }.into_any(),
+                Some(super::Compose::Edit { .. }) => view! { <span class="small">"Editing your message"</span> }.into_any(),
+                None => ().into_any(),
+            }}
+            <button class="link small" on:click=move |_| compose.set(None)>"Cancel"</button>
+        </div>
+        <form class="composer" on:keydown=on_escape on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             send();
         }>

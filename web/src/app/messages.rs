@@ -14,7 +14,9 @@ use meshchat_shared::Message;
 
 use super::avatar::Avatar;
 use super::{format, use_ctx};
-use crate::state::timeline::{self, Row, typing_line};
+use meshchat_shared::rooms::{RoomEvent, is_redacted};
+
+use crate::state::timeline::{self, Quote, Row, typing_line};
 
 /// Within this many pixels of the bottom counts as at the bottom.
 const STICKY_PX: f64 = 48.0;
@@ -211,7 +213,9 @@ fn RowView(row: Row) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Row::Msg { msg, head, mine } => view! { <MessageView msg head mine/> }.into_any(),
+        Row::Msg { msg, head, mine, edited, reactions, reply_to } => {
+            view! { <MessageView msg head mine edited reactions reply_to/> }.into_any()
+        }
         Row::Pending { id, body, created_ms, failed, head } => {
             let room = ctx.chat.with_untracked(|c| c.current.clone()).unwrap_or_default();
             let name = ctx.chat.with_untracked(|c| c.name.clone());
@@ -256,22 +260,23 @@ fn RowView(row: Row) -> impl IntoView {
 }
 
 #[component]
-fn MessageView(msg: Message, head: bool, mine: bool) -> impl IntoView {
+fn MessageView(
+    msg: Message,
+    head: bool,
+    mine: bool,
+    edited: Option<u64>,
+    reactions: Vec<(String, Vec<String>)>,
+    reply_to: Option<Box<Quote>>,
+) -> impl IntoView {
+    let ctx = use_ctx();
     let details = RwSignal::new(false);
     let vc = msg.vc.iter().map(|(o, s)| format!("{o}:{s}")).collect::<Vec<_>>().join(", ");
     let info = format!("{} · from node {} (#{}) · vector {{{}}}", format::full(msg.ts), msg.origin, msg.seq, vc);
     let author = msg.author.clone();
-    let ctx = use_ctx();
+    let deleted = is_redacted(&msg.body);
     // Moderators (and owners) may delete anyone's message.
     let moderates =
         Memo::new(move |_| ctx.chat.with(|c| crate::rooms::moderates(c.current_room().and_then(|r| r.info.as_ref()))));
-    let target = (msg.origin.clone(), msg.seq);
-    let delete = move |_| {
-        if window().confirm_with_message("Delete this message for everyone?").unwrap_or(false) {
-            let event = meshchat_shared::rooms::RoomEvent::Deleted { origin: target.0.clone(), seq: target.1 };
-            super::members::act(&use_ctx(), event, RwSignal::new(None));
-        }
-    };
     let stamp = {
         let info = info.clone();
         let (time, iso) = (format::time(msg.ts), format::iso(msg.ts));
@@ -289,8 +294,10 @@ fn MessageView(msg: Message, head: bool, mine: bool) -> impl IntoView {
             }
         }
     };
+    let anchor = format!("msg-{}-{}", msg.origin, msg.seq);
+    let target = (msg.origin.clone(), msg.seq);
     view! {
-        <article class="msg" class:head=head class:mine=mine>
+        <article class="msg" class:head=head class:mine=mine class:deleted=deleted id=anchor>
             {head.then(|| view! {
                 <Avatar name=author.clone()/>
                 <header class="msg-head">
@@ -299,14 +306,123 @@ fn MessageView(msg: Message, head: bool, mine: bool) -> impl IntoView {
                 </header>
             })}
             {(!head).then(|| view! { <span class="gutter">{stamp()}</span> })}
-            <p class="body">{msg.body.clone()}</p>
+            {reply_to.map(|q| view! { <QuoteView q=*q/> })}
+            {if deleted {
+                view! { <p class="body tombstone">"message deleted"</p> }.into_any()
+            } else {
+                view! { <p class="body">{msg.body.clone()}</p> }.into_any()
+            }}
+            {edited.filter(|_| !deleted).map(|ts| view! {
+                <span class="edited small muted" title=format!("Edited {}", format::full(ts))>"(edited)"</span>
+            })}
+            {(!reactions.is_empty() && !deleted).then(|| view! { <Reactions target=target.clone() reactions/> })}
             {mine.then(|| view! { <span class="tick" role="img" aria-label="Sent" title="Sent">"✓"</span> })}
-            <Show when=move || moderates.get()>
-                <button class="icon msg-delete" title="Delete message" aria-label="Delete message" on:click=delete.clone()>"🗑"</button>
-            </Show>
+            {(!deleted).then(|| view! { <Actions msg=msg.clone() mine moderates/> })}
             <Show when=move || details.get()>
                 <p class="details">{info.clone()}</p>
             </Show>
         </article>
+    }
+}
+
+/// The answered message, quoted; a click shows it.
+#[component]
+fn QuoteView(q: Quote) -> impl IntoView {
+    let anchor = format!("msg-{}-{}", q.origin, q.seq);
+    let who = q.author.clone().unwrap_or_default();
+    view! {
+        <button class="quote" aria-label=format!("Show the message {who} wrote") on:click=move |_| {
+            if let Some(el) = document().get_element_by_id(&anchor) {
+                el.scroll_into_view();
+                let _ = el.class_list().add_1("flash");
+            }
+        }>
+            <strong>{q.author.clone()}</strong>" "<span>{q.body.clone()}</span>
+        </button>
+    }
+}
+
+/// Reaction chips: emoji, count, who (on hover); a click toggles one's own.
+#[component]
+fn Reactions(target: (String, u64), reactions: Vec<(String, Vec<String>)>) -> impl IntoView {
+    let ctx = use_ctx();
+    let me = ctx.chat.with_untracked(|c| c.name.clone());
+    view! {
+        <div class="reactions">
+            {reactions.into_iter().map(|(emoji, who)| {
+                let mine = who.contains(&me);
+                let (ctx, target, e) = (ctx.clone(), target.clone(), emoji.clone());
+                view! {
+                    <button class="reaction" class:mine=mine aria-pressed=mine.to_string()
+                        title=who.join(", ") aria-label=format!("{emoji} {}: {}", who.len(), who.join(", "))
+                        on:click=move |_| react(&ctx, &target, &e, !mine)>
+                        {emoji.clone()}" "{who.len()}
+                    </button>
+                }
+            }).collect_view()}
+        </div>
+    }
+}
+
+/// Puts a reaction on (or takes it off) through the outbox.
+fn react(ctx: &super::Ctx, target: &(String, u64), emoji: &str, on: bool) {
+    let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
+    let action = RoomEvent::Reacted { origin: target.0.clone(), seq: target.1, emoji: emoji.to_owned(), on };
+    let id = crate::rooms::action_id(js_sys::Math::random(), crate::net::now_ms());
+    ctx.act(|c| drop(c.act(&room, &id, action, crate::net::now_ms())));
+}
+
+/// The quick reactions of the picker.
+const QUICK: [&str; 6] = ["👍", "🎉", "❤️", "😄", "😮", "🙏"];
+
+/// Reply, react, edit (one's own), delete (one's own, or as a moderator).
+#[component]
+fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
+    let ctx = use_ctx();
+    let picking = RwSignal::new(false);
+    let target = (msg.origin.clone(), msg.seq);
+    let preview: String = msg.body.chars().take(80).collect();
+    let (reply_ctx, edit_ctx, del_ctx, pick_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
+    let (t1, t2, t3, t4) = (target.clone(), target.clone(), target.clone(), target);
+    let author = msg.author.clone();
+    view! {
+        <div class="msg-actions" role="toolbar" aria-label="Message actions">
+            <button class="icon" title="Reply" aria-label="Reply" on:click=move |_| {
+                reply_ctx.compose.set(Some(super::Compose::Reply { origin: t1.0.clone(), seq: t1.1, author: author.clone(), preview: preview.clone() }));
+            }>"↩"</button>
+            <button class="icon" title="React" aria-label="React" aria-expanded=move || picking.get().to_string()
+                on:click=move |_| picking.update(|p| *p = !*p)>"☺"</button>
+            {mine.then(|| view! {
+                <button class="icon" title="Edit" aria-label="Edit" on:click=move |_| {
+                    edit_ctx.compose.set(Some(super::Compose::Edit { origin: t2.0.clone(), seq: t2.1 }));
+                }>"✎"</button>
+            })}
+            <Show when=move || mine || moderates.get()>
+                <button class="icon msg-delete" title="Delete message" aria-label="Delete message" on:click={
+                    let (ctx, t) = (del_ctx.clone(), t3.clone());
+                    move |_| {
+                        if window().confirm_with_message("Delete this message for everyone?").unwrap_or(false) {
+                            let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
+                            let id = crate::rooms::action_id(js_sys::Math::random(), crate::net::now_ms());
+                            let del = RoomEvent::Deleted { origin: t.0.clone(), seq: t.1 };
+                            ctx.act(|c| drop(c.act(&room, &id, del, crate::net::now_ms())));
+                        }
+                    }
+                }>"🗑"</button>
+            </Show>
+            <Show when=move || picking.get()>
+                <div class="picker" role="group" aria-label="Pick a reaction">
+                    {QUICK.iter().map(|e| {
+                        let (ctx, t) = (pick_ctx.clone(), t4.clone());
+                        view! {
+                            <button class="icon" aria-label=format!("React {e}") on:click=move |_| {
+                                react(&ctx, &t, e, true);
+                                picking.set(false);
+                            }>{*e}</button>
+                        }
+                    }).collect_view()}
+                </div>
+            </Show>
+        </div>
     }
 }

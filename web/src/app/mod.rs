@@ -46,6 +46,15 @@ pub struct Ctx {
     pub drawer: RwSignal<bool>,
     /// The members panel is open.
     pub members_open: RwSignal<bool>,
+    /// The composer answers or edits a message, rather than writing anew.
+    pub compose: RwSignal<Option<Compose>>,
+}
+
+/// What the composer is doing besides writing a new message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compose {
+    Reply { origin: String, seq: u64, author: String, preview: String },
+    Edit { origin: String, seq: u64 },
 }
 
 impl Ctx {
@@ -172,7 +181,8 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     let wide = window().inner_width().ok().and_then(|w| w.as_f64()).is_some_and(|w| w >= 1100.0);
     let who = RwSignal::new(who);
     let (drawer, members_open) = (RwSignal::new(false), RwSignal::new(wide));
-    let ctx = Ctx { chat, who, top, net, theme, tabs, now, drawer, members_open };
+    let compose = RwSignal::new(None);
+    let ctx = Ctx { chat, who, top, net, theme, tabs, now, drawer, members_open, compose };
     provide_context(ctx.clone());
     // The nodes refused the session: back to the sign-in screen, saying why.
     let ended = ctx.clone();

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use meshchat_shared::rooms::{RoomEvent, StoredEvent, is_event_id};
+use meshchat_shared::rooms::{RoomEvent, StoredEvent, erasable, is_event_id};
 use meshchat_shared::{ErrorCode, Message};
 
 use super::{ConnId, Effect, Out, RoomState, Waiter};
 use crate::core::governance::Consequence;
+use crate::core::redacted_body;
 
 impl RoomState {
     /// May `author` send this now? An event must be allowed by the room's
@@ -17,7 +18,7 @@ impl RoomState {
             return if self.gov.can_post(author) { Ok(()) } else { Err(ErrorCode::Forbidden) };
         }
         match serde_json::from_str::<StoredEvent>(body) {
-            Ok(e) if self.gov.permits(author, &e.event, e.admin) => Ok(()),
+            Ok(e) if self.gov.permits_stored(author, &e) => Ok(()),
             Ok(_) => Err(ErrorCode::Forbidden),
             Err(_) => Err(ErrorCode::Invalid),
         }
@@ -27,7 +28,7 @@ impl RoomState {
     /// public room makes a member (a `joined` event).
     pub(super) fn admit(&mut self, conn: ConnId, name: &Arc<str>, now_ms: u64) -> bool {
         if self.gov.joins_as_member(name) {
-            let body = serde_json::to_string(&StoredEvent { event: RoomEvent::Joined, admin: false });
+            let body = serde_json::to_string(&StoredEvent::new(RoomEvent::Joined));
             let n = self.next_id();
             let id = format!("§joined-{}-{now_ms}-{n}", self.node);
             // Nobody waits for this one's ack.
@@ -49,7 +50,9 @@ impl RoomState {
         if !is_event_id(&msg.id) {
             return;
         }
-        let Some(consequences) = self.gov.insert(msg) else { return };
+        let changed = self.gov.insert(msg);
+        self.erase_new();
+        let Some(consequences) = changed else { return };
         let everyone: Vec<ConnId> = self.members.keys().copied().collect();
         for c in consequences {
             let out = match c {
@@ -74,6 +77,27 @@ impl RoomState {
         self.emit(Effect::Governance(Arc::new(self.gov.clone())));
     }
 
+    /// Erases, from memory and storage, texts that became deleted.
+    fn erase_new(&mut self) {
+        let now = self.gov.erased();
+        let new: Vec<(String, u64)> = now.difference(&self.erased).cloned().collect();
+        if new.is_empty() {
+            return;
+        }
+        for (o, s) in &new {
+            self.cache.redact(o, *s);
+            // Not handed to the store yet: stored without its text.
+            let due = |b: &&mut crate::core::Stored| {
+                b.msg.origin == *o && b.msg.seq == *s && erasable(&b.msg.id, &b.msg.body)
+            };
+            for b in self.building.iter_mut().filter(due) {
+                b.msg = Arc::new(Message { body: redacted_body(&b.msg.body), ..Message::clone(&b.msg) });
+            }
+        }
+        self.erased = now;
+        self.emit(Effect::Erase(new));
+    }
+
     /// A `room` frame to each connection, as its user sees the room.
     fn show_room_to_all(&mut self) {
         let conns: Vec<(ConnId, Arc<str>)> = self.members.iter().map(|(c, m)| (*c, m.name.clone())).collect();
@@ -90,6 +114,21 @@ impl RoomState {
         }
         let info = self.gov.info(&self.name, name);
         self.emit(Effect::Deliver { to: vec![conn], out: Out::Room(Box::new(info)) });
+    }
+
+    /// A peer's message deleted here already (or an edit of one), stored
+    /// without its text: the delete came first.
+    pub(super) fn erased_if_deleted(&self, msg: Arc<Message>) -> Arc<Message> {
+        let target = match serde_json::from_str::<StoredEvent>(&msg.body) {
+            Ok(StoredEvent { event: RoomEvent::Edited { origin, seq, .. }, .. }) if is_event_id(&msg.id) => {
+                (origin, seq)
+            }
+            _ => (msg.origin.clone(), msg.seq),
+        };
+        if !self.gov.is_redacted(&target.0, target.1) || !erasable(&msg.id, &msg.body) {
+            return msg;
+        }
+        Arc::new(Message { body: redacted_body(&msg.body), ..Message::clone(&msg) })
     }
 
     /// Only what is part of the room.

@@ -262,6 +262,8 @@ pub enum Effect {
     /// Who belongs to the room changed (and once at the start): for the
     /// HTTP paths, the room list and the directory.
     Governance(Arc<Governance>),
+    /// Erase the texts of these messages from storage (a delete).
+    Erase(Vec<(String, u64)>),
 }
 
 /// What members are sent. A join is answered with `Joined`, the backlog in
@@ -409,6 +411,8 @@ pub struct RoomState {
     reads: HashMap<u64, ReadFor>,
     /// Members, roles, bans: the room's events folded.
     gov: Governance,
+    /// Texts erased (or being erased) because of deletes.
+    erased: HashSet<(String, u64)>,
     effects: VecDeque<Effect>,
     /// Presence changed since the last publish (counting names online
     /// builds a set, so it is done only then).
@@ -444,6 +448,7 @@ impl RoomState {
             held: VecDeque::new(),
             reads: HashMap::new(),
             gov: Governance::load(snap.events),
+            erased: HashSet::new(),
             effects: VecDeque::new(),
             presence_dirty: false,
             online_count: 0,
@@ -452,6 +457,14 @@ impl RoomState {
         };
         room.publish();
         room.emit(Effect::Governance(Arc::new(room.gov.clone())));
+        // Again at each load: a crash may have come between a delete's
+        // commit and its erasing.
+        room.erased = room.gov.erased();
+        if !room.erased.is_empty() {
+            let mut all: Vec<(String, u64)> = room.erased.iter().cloned().collect();
+            all.sort();
+            room.emit(Effect::Erase(all));
+        }
         room
     }
 

@@ -26,11 +26,14 @@ impl RoomState {
             if self.broken {
                 continue;
             }
-            let msg = Arc::new(msg);
+            let msg = self.erased_if_deleted(Arc::new(msg));
             if self.ids.insert(idem_hash(&msg.author, &msg.id)) {
                 let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
                 self.uncommitted.insert(key, msg.clone());
-                self.building.push(Stored { msg, hidden: false, proof });
+                self.building.push(Stored { msg: msg.clone(), hidden: false, proof });
+                // Counted at once, before the store lists the room (a
+                // private room's name is never listed).
+                self.govern(&msg);
                 continue;
             }
             match self.visible_in_memory(&msg.author, &msg.id) {

@@ -87,6 +87,8 @@ impl RoomState {
     /// two nodes accept one key, every node keeps the copy earlier in room
     /// order visible and hides the other.
     pub(super) fn resolve(&mut self, msg: Arc<Message>, proof: Proof, existing: Option<Arc<Message>>) {
+        // (A delete may have come while it waited for a lookup.)
+        let msg = self.erased_if_deleted(msg);
         let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
         match existing.filter(|e| (&e.origin, e.seq) != (&msg.origin, msg.seq)) {
             Some(e) if !std::ptr::eq(crate::core::preferred(&e, &msg), &*msg) => {

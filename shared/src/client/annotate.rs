@@ -1,0 +1,186 @@
+//! What happened to each message of a room: its latest edit, whether it
+//! was deleted, who reacted with what. Folded from the room's events in
+//! room order, so every client shows the same whatever order they came in.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::rooms::{RoomEvent, StoredEvent, is_event_id};
+
+use super::room::RoomView;
+
+/// A message by its place in the log.
+pub type Target = (String, u64);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Annotations {
+    /// The latest text its author gave it, and when.
+    pub edits: HashMap<Target, (String, u64)>,
+    pub deleted: HashSet<Target>,
+    /// Emoji → who reacted so.
+    pub reactions: HashMap<Target, BTreeMap<String, BTreeSet<String>>>,
+}
+
+impl Annotations {
+    /// Folds the events of `room` (as it holds them) in room order.
+    pub fn of(room: &RoomView) -> Annotations {
+        let authors: HashMap<Target, &str> =
+            room.messages().map(|m| ((m.origin.clone(), m.seq), m.author.as_str())).collect();
+        let mut a = Annotations::default();
+        for m in room.messages().filter(|m| is_event_id(&m.id)) {
+            let Ok(e) = serde_json::from_str::<StoredEvent>(&m.body) else { continue };
+            match e.event {
+                RoomEvent::Edited { origin, seq, body } => {
+                    let t = (origin, seq);
+                    // Only its author edits a message (the node checked;
+                    // a client checks again with what it holds).
+                    if authors.get(&t) == Some(&m.author.as_str()) {
+                        a.edits.insert(t, (body, m.ts));
+                    }
+                }
+                RoomEvent::Deleted { origin, seq } => {
+                    a.deleted.insert((origin, seq));
+                }
+                RoomEvent::Reacted { origin, seq, emoji, on } => {
+                    let who = a.reactions.entry((origin, seq)).or_default().entry(emoji.clone()).or_default();
+                    if on {
+                        who.insert(m.author.clone());
+                    } else {
+                        who.remove(&m.author);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for r in a.reactions.values_mut() {
+            r.retain(|_, who| !who.is_empty());
+        }
+        a
+    }
+}
+
+/// What an event message is to a client: a reply (a message), something
+/// done to another message (not shown by itself), or a notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    Reply { to: Target, body: String },
+    Annotation,
+    Notice(String),
+}
+
+/// Reads an event message as a client shows it.
+pub fn kind(author: &str, body: &str) -> EventKind {
+    match serde_json::from_str::<StoredEvent>(body) {
+        Ok(StoredEvent { event: RoomEvent::Reply { origin, seq, body }, .. }) => {
+            EventKind::Reply { to: (origin, seq), body }
+        }
+        Ok(StoredEvent {
+            event: RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. },
+            ..
+        }) => EventKind::Annotation,
+        Ok(e) => EventKind::Notice(crate::rooms::describe(author, &e.event)),
+        // A node that did not send it as it is wrote the notice already.
+        Err(_) => EventKind::Notice(body.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    fn event(origin: &str, seq: u64, ts: u64, author: &str, e: RoomEvent) -> Message {
+        Message {
+            id: format!("§{origin}{seq}"),
+            author: author.into(),
+            body: serde_json::to_string(&StoredEvent::new(e)).unwrap(),
+            ts,
+            ..Message::sample("r", origin, seq)
+        }
+    }
+
+    fn msg(origin: &str, seq: u64, ts: u64, author: &str) -> Message {
+        Message { ts, author: author.into(), ..Message::sample("r", origin, seq) }
+    }
+
+    #[test]
+    fn edits_by_the_author_only_deletes_and_reactions_toggle() {
+        let mut r = RoomView::new("r");
+        r.insert(msg("n1", 1, 10, "alice"));
+        let edit = |seq, ts, who: &str, body: &str| {
+            event("n2", seq, ts, who, RoomEvent::Edited { origin: "n1".into(), seq: 1, body: body.into() })
+        };
+        r.insert(edit(1, 20, "alice", "first fix"));
+        r.insert(edit(2, 30, "mallory", "forged"));
+        let react = |seq, ts, who: &str, on| {
+            event("n3", seq, ts, who, RoomEvent::Reacted { origin: "n1".into(), seq: 1, emoji: "🎉".into(), on })
+        };
+        r.insert(react(1, 40, "bob", true));
+        r.insert(react(2, 41, "carol", true));
+        r.insert(react(3, 42, "bob", false));
+        let a = Annotations::of(&r);
+        assert_eq!(a.edits[&("n1".to_owned(), 1)], ("first fix".to_owned(), 20));
+        let who: Vec<&str> = a.reactions[&("n1".to_owned(), 1)]["🎉"].iter().map(String::as_str).collect();
+        assert_eq!(who, ["carol"]);
+        r.insert(event("n2", 3, 50, "alice", RoomEvent::Deleted { origin: "n1".into(), seq: 1 }));
+        assert!(Annotations::of(&r).deleted.contains(&("n1".to_owned(), 1)));
+    }
+
+    /// Property: whatever order messages and their events arrive in, the
+    /// room shows the same.
+    #[test]
+    fn any_arrival_order_gives_the_same_annotations() {
+        let mut seed = 7u64;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for _ in 0..200 {
+            let people = ["alice", "bob", "carol"];
+            let mut all = vec![msg("n1", 1, 10, "alice"), msg("n2", 1, 11, "bob")];
+            for i in 0..next(25) + 5 {
+                let (origin, seq, ts) = ("n3", i + 1, 20 + next(50));
+                let who = people[next(3) as usize];
+                let target = if next(2) == 0 { ("n1", 1) } else { ("n2", 1) };
+                let (o, s) = (target.0.to_owned(), target.1);
+                let e = match next(3) {
+                    0 => RoomEvent::Edited { origin: o, seq: s, body: format!("v{i}") },
+                    1 => RoomEvent::Reacted {
+                        origin: o,
+                        seq: s,
+                        emoji: ["👍", "🎉"][next(2) as usize].into(),
+                        on: next(3) > 0,
+                    },
+                    _ => RoomEvent::Deleted { origin: o, seq: s },
+                };
+                all.push(event(origin, seq, ts, who, e));
+            }
+            let mut a = RoomView::new("r");
+            for m in &all {
+                a.insert(m.clone());
+            }
+            let mut shuffled = all.clone();
+            for i in (1..shuffled.len()).rev() {
+                shuffled.swap(i, next(i as u64 + 1) as usize);
+            }
+            let mut b = RoomView::new("r");
+            for m in shuffled {
+                b.insert(m);
+            }
+            assert_eq!(Annotations::of(&a), Annotations::of(&b));
+        }
+    }
+
+    #[test]
+    fn event_messages_read_as_replies_annotations_or_notices() {
+        let reply = serde_json::to_string(&StoredEvent::new(RoomEvent::Reply {
+            origin: "n1".into(),
+            seq: 4,
+            body: "agreed".into(),
+        }))
+        .unwrap();
+        assert_eq!(kind("bob", &reply), EventKind::Reply { to: ("n1".into(), 4), body: "agreed".into() });
+        let topic = serde_json::to_string(&StoredEvent::new(RoomEvent::Topic { topic: "t".into() })).unwrap();
+        assert_eq!(kind("bob", &topic), EventKind::Notice("bob set the topic: t".into()));
+        assert_eq!(kind("bob", "bob joined"), EventKind::Notice("bob joined".into()));
+    }
+}
