@@ -1,0 +1,95 @@
+//! Messages people can work with, in the web app: reply (and jump to the
+//! original), edit, react, delete. Headless Chromium against a real node.
+#![allow(clippy::unwrap_used)]
+
+mod browser;
+mod common;
+
+use browser::{Browser, Driver, dist};
+use common::*;
+use serde_json::json;
+
+/// Clicks the action `label` of the message whose text is `body`.
+async fn on_message(b: &Browser, body: &str, label: &str) {
+    let expr = format!(
+        "(Array.from(document.querySelectorAll('.msg')).find(m => m.querySelector('.body') && \
+         m.querySelector('.body').textContent === {}).querySelector('[aria-label=\"{label}\"]').click(), true)",
+        json!(body)
+    );
+    b.eval(&expr).await;
+}
+
+#[tokio::test]
+async fn reply_edit_react_and_delete_in_two_browsers() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let driver = Driver::start();
+    let alice = driver.browser(1280, 800).await;
+    let bob = driver.browser(1280, 800).await;
+    alice.sign_in(&n.url("/"), "alice").await;
+    bob.sign_in(&n.url("/"), "bob").await;
+    alice.say("lunch at noon?").await;
+    bob.wait_message("lunch at noon?").await;
+
+    // Bob replies: the reply quotes alice's message.
+    on_message(&bob, "lunch at noon?", "Reply").await;
+    bob.wait_true("document.body.innerText.includes('Replying to alice')", "reply mode").await;
+    bob.say("yes, see you there").await;
+    alice.wait_message("yes, see you there").await;
+    alice
+        .wait_true(
+            "Array.from(document.querySelectorAll('.quote')).some(q => q.textContent.includes('lunch at noon?'))",
+            "the quote",
+        )
+        .await;
+    // A click on the quote shows the original.
+    alice.eval("(document.querySelector('.quote').click(), true)").await;
+    alice.wait_true("document.querySelector('.msg.flash') !== null", "the original, shown").await;
+
+    // Alice edits her message: both see the new text, marked edited, and
+    // the quote follows.
+    on_message(&alice, "lunch at noon?", "Edit").await;
+    alice.wait_true("document.querySelector('#composer-input').value === 'lunch at noon?'", "the text to edit").await;
+    alice.paste("lunch at one?").await;
+    alice.find("#composer-input").await.send_keys("\u{E007}").await.unwrap();
+    for b in [&alice, &bob] {
+        b.wait_message("lunch at one?").await;
+        b.wait_true("document.querySelector('.edited') !== null", "marked edited").await;
+        b.wait_true("document.querySelector('.quote').textContent.includes('lunch at one?')", "quote updated").await;
+    }
+
+    // Bob reacts; alice sees the count and who; a second click takes it back.
+    on_message(&bob, "lunch at one?", "React").await;
+    bob.eval("(document.querySelector('.picker [aria-label=\"React 🎉\"]').click(), true)").await;
+    alice
+        .wait_true(
+            "document.querySelector('.reaction') && document.querySelector('.reaction').textContent.includes('🎉 1')",
+            "a reaction",
+        )
+        .await;
+    assert!(alice.eval("document.querySelector('.reaction').title").await.as_str().unwrap().contains("bob"));
+    bob.wait_true("document.querySelector('.reaction.mine') !== null", "bob's own").await;
+    bob.eval("(document.querySelector('.reaction.mine').click(), true)").await;
+    alice.wait_true("document.querySelector('.reaction') === null", "taken back").await;
+
+    // Bob deletes his reply: a tombstone in both browsers.
+    bob.eval("(window.confirm = () => true, true)").await;
+    on_message(&bob, "yes, see you there", "Delete message").await;
+    for b in [&alice, &bob] {
+        b.wait_true("!document.body.innerText.includes('yes, see you there')", "the text is gone").await;
+        b.wait_true("document.querySelector('.tombstone') !== null", "a tombstone").await;
+    }
+    // A reload shows the same (history carries the current state).
+    alice.client.refresh().await.unwrap();
+    alice.wait_connected().await;
+    alice.wait_message("lunch at one?").await;
+    alice
+        .wait_true(
+            "document.querySelector('.tombstone') !== null && document.querySelector('.edited') !== null",
+            "after reload",
+        )
+        .await;
+    alice.close().await;
+    bob.close().await;
+}
