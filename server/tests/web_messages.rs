@@ -90,6 +90,23 @@ async fn reply_edit_react_and_delete_in_two_browsers() {
             "after reload",
         )
         .await;
+    // Formatting: built as elements; markup and scripts stay text.
+    bob.paste("**bold** and `code` at https://example.org/x. javascript:alert(1) <script>alert(2)</script>").await;
+    bob.find("#composer-input").await.send_keys("\u{E007}").await.unwrap();
+    alice.wait_true("document.querySelector('.msg .body strong') !== null", "bold").await;
+    let check = "(() => { const b = Array.from(document.querySelectorAll('.msg .body')).find(e => e.querySelector('strong')); \
+        const links = Array.from(b.querySelectorAll('a')); \
+        return JSON.stringify({ strong: b.querySelector('strong').textContent, code: b.querySelector('code').textContent, \
+            links: links.map(a => [a.getAttribute('href'), a.getAttribute('rel'), a.getAttribute('target')]), \
+            scripts: b.querySelectorAll('script').length, text: b.textContent }); })()";
+    let got: serde_json::Value = serde_json::from_str(alice.eval(check).await.as_str().unwrap()).unwrap();
+    assert_eq!(got["strong"], "bold");
+    assert_eq!(got["code"], "code");
+    assert_eq!(got["links"], json!([["https://example.org/x", "noopener noreferrer", "_blank"]]), "{got}");
+    assert_eq!(got["scripts"], 0);
+    assert!(got["text"].as_str().unwrap().contains("javascript:alert(1) <script>alert(2)</script>"), "{got}");
+    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots/messages-desktop.png");
+    alice.screenshot(&shot).await;
     alice.close().await;
     bob.close().await;
 }

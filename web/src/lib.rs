@@ -5,6 +5,8 @@
 //! - [`account`]: who uses the app (a session or a guest), the sign-in
 //!   screen's choices and checks, as plain Rust; `api` (wasm only) calls
 //!   the node's account routes.
+//! - [`markup`]: the safe formatting subset read from a message's text,
+//!   as a tree to build elements from (never HTML).
 //! - [`rooms`]: rooms as the app shows them (titles, direct messages,
 //!   who moderates), as plain Rust.
 //! - [`state`]: the chat as plain Rust: the shared sans-IO protocol client
@@ -20,6 +22,7 @@
 //!   connected, first message) for the load benchmark and DevTools.
 
 pub mod account;
+pub mod markup;
 pub mod rooms;
 pub mod state;
 pub mod timeline;

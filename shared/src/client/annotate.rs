@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::rooms::{RoomEvent, StoredEvent, is_event_id};
+use crate::rooms::{RoomEvent, is_event_id};
 
 use super::room::RoomView;
 
@@ -27,8 +27,9 @@ impl Annotations {
             room.messages().map(|m| ((m.origin.clone(), m.seq), m.author.as_str())).collect();
         let mut a = Annotations::default();
         for m in room.messages().filter(|m| is_event_id(&m.id)) {
-            let Ok(e) = serde_json::from_str::<StoredEvent>(&m.body) else { continue };
-            match e.event {
+            // (The node's marks, `admin` and `own`, are not the client's concern.)
+            let Ok(event) = serde_json::from_str::<RoomEvent>(&m.body) else { continue };
+            match event {
                 RoomEvent::Edited { origin, seq, body } => {
                     let t = (origin, seq);
                     // Only its author edits a message (the node checked;
@@ -69,15 +70,10 @@ pub enum EventKind {
 
 /// Reads an event message as a client shows it.
 pub fn kind(author: &str, body: &str) -> EventKind {
-    match serde_json::from_str::<StoredEvent>(body) {
-        Ok(StoredEvent { event: RoomEvent::Reply { origin, seq, body }, .. }) => {
-            EventKind::Reply { to: (origin, seq), body }
-        }
-        Ok(StoredEvent {
-            event: RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. },
-            ..
-        }) => EventKind::Annotation,
-        Ok(e) => EventKind::Notice(crate::rooms::describe(author, &e.event)),
+    match serde_json::from_str::<RoomEvent>(body) {
+        Ok(RoomEvent::Reply { origin, seq, body }) => EventKind::Reply { to: (origin, seq), body },
+        Ok(RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. }) => EventKind::Annotation,
+        Ok(e) => EventKind::Notice(crate::rooms::describe(author, &e)),
         // A node that did not send it as it is wrote the notice already.
         Err(_) => EventKind::Notice(body.to_owned()),
     }
@@ -87,6 +83,7 @@ pub fn kind(author: &str, body: &str) -> EventKind {
 mod tests {
     use super::*;
     use crate::Message;
+    use crate::rooms::StoredEvent;
 
     fn event(origin: &str, seq: u64, ts: u64, author: &str, e: RoomEvent) -> Message {
         Message {

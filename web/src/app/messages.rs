@@ -310,7 +310,7 @@ fn MessageView(
             {if deleted {
                 view! { <p class="body tombstone">"message deleted"</p> }.into_any()
             } else {
-                view! { <p class="body">{msg.body.clone()}</p> }.into_any()
+                view! { <div class="body">{formatted(&msg.body)}</div> }.into_any()
             }}
             {edited.filter(|_| !deleted).map(|ts| view! {
                 <span class="edited small muted" title=format!("Edited {}", format::full(ts))>"(edited)"</span>
@@ -323,6 +323,37 @@ fn MessageView(
             </Show>
         </article>
     }
+}
+
+/// A message's text with its formatting, built as elements (never HTML).
+fn formatted(text: &str) -> impl IntoView + use<> {
+    use crate::markup::{Block, parse};
+    parse(text)
+        .into_iter()
+        .map(|b| match b {
+            Block::Para(v) => view! { <p class="para">{spans(v)}</p> }.into_any(),
+            Block::Code(t) => view! { <pre class="code-block"><code>{t}</code></pre> }.into_any(),
+            Block::Quote(v) => view! { <blockquote>{spans(v)}</blockquote> }.into_any(),
+        })
+        .collect_view()
+}
+
+fn spans(v: Vec<crate::markup::Inline>) -> AnyView {
+    use crate::markup::Inline;
+    v.into_iter()
+        .map(|i| match i {
+            Inline::Text(t) => t.into_any(),
+            Inline::Code(t) => view! { <code>{t}</code> }.into_any(),
+            Inline::Bold(x) => view! { <strong>{spans(x)}</strong> }.into_any(),
+            Inline::Italic(x) => view! { <em>{spans(x)}</em> }.into_any(),
+            Inline::Strike(x) => view! { <s>{spans(x)}</s> }.into_any(),
+            Inline::Link(url) => view! {
+                <a href=url.clone() target="_blank" rel="noopener noreferrer">{url.clone()}</a>
+            }
+            .into_any(),
+        })
+        .collect_view()
+        .into_any()
 }
 
 /// The answered message, quoted; a click shows it.
