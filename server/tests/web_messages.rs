@@ -105,6 +105,22 @@ async fn reply_edit_react_and_delete_in_two_browsers() {
     assert_eq!(got["links"], json!([["https://example.org/x", "noopener noreferrer", "_blank"]]), "{got}");
     assert_eq!(got["scripts"], 0);
     assert!(got["text"].as_str().unwrap().contains("javascript:alert(1) <script>alert(2)</script>"), "{got}");
+    // Mentions: bob types "@al", takes the suggestion; alice's message is
+    // highlighted, counted apart in another room, and listed.
+    alice.click_text(".room-button .room-name", "general").await;
+    alice.find("#join-input").await.send_keys("elsewhere\u{E007}").await.unwrap();
+    alice.wait_true("document.querySelector('.room-title').textContent.includes('elsewhere')", "alice elsewhere").await;
+    bob.paste("lunch is ready @al").await;
+    bob.wait_true("document.querySelector('.mention-option') && document.querySelector('.mention-option').textContent === '@alice'", "a suggestion").await;
+    bob.eval("(document.querySelector('.mention-option').click(), true)").await;
+    assert_eq!(bob.eval("document.querySelector('#composer-input').value").await, "lunch is ready @alice ");
+    bob.find("#composer-input").await.send_keys("\u{E007}").await.unwrap();
+    alice.wait_true("document.querySelector('.mention-badge') !== null", "a mention badge").await;
+    alice.find(".mentions-toggle").await.click().await.unwrap();
+    alice.wait_true("document.querySelector('.mention-item') && document.querySelector('.mention-item').textContent.includes('lunch is ready')", "listed").await;
+    alice.eval("(document.querySelector('.mention-item').click(), true)").await;
+    alice.wait_true("document.querySelector('.msg.mention') !== null", "highlighted").await;
+    alice.wait_true("document.querySelector('.mention-badge') === null", "read").await;
     let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots/messages-desktop.png");
     alice.screenshot(&shot).await;
     alice.close().await;

@@ -40,6 +40,29 @@ pub fn erasable(id: &str, body: &str) -> bool {
         .is_ok_and(|e| matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::Edited { .. }))
 }
 
+/// Does `text` mention `name` (`@name`, any case, not inside a longer
+/// word: `@ada` mentions ada, not adam)?
+pub fn mentions(text: &str, name: &str) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let (text, name) = (text.to_lowercase(), name.to_lowercase());
+    let mut from = 0;
+    while let Some(i) = text[from..].find('@') {
+        let at = from + i;
+        let before_ok = text[..at].chars().last().is_none_or(|c| !c.is_alphanumeric());
+        let rest = &text[at + 1..];
+        if before_ok
+            && rest.starts_with(&name)
+            && rest[name.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '-')
+        {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
 /// Whether a message id is an event's.
 pub fn is_event_id(id: &str) -> bool {
     id.starts_with(EVENT_PREFIX)
@@ -357,6 +380,16 @@ mod tests {
         assert_eq!(a, dm_room(&["bob".into(), "alice".into(), "bob".into()]));
         assert_ne!(a, dm_room(&["alice".into(), "carol".into()]));
         assert!(limits::validate_room(&a).is_ok(), "{a}");
+    }
+
+    #[test]
+    fn mentions_name_a_whole_name() {
+        assert!(mentions("hi @Ada, look", "ada"));
+        assert!(mentions("@ada", "Ada"));
+        assert!(!mentions("hi @adam", "ada"));
+        assert!(!mentions("mail ada@example.org", "example"));
+        assert!(!mentions("hi ada", "ada"));
+        assert!(mentions("cc @Ada Lovelace!", "Ada Lovelace"));
     }
 
     #[test]

@@ -49,6 +49,32 @@ pub fn people(input: &str) -> Vec<String> {
     out
 }
 
+/// The name being typed after an `@` at the end of a draft, if any.
+pub fn mention_prefix(draft: &str) -> Option<&str> {
+    let last = draft.rsplit(char::is_whitespace).next()?;
+    let prefix = last.strip_prefix('@')?;
+    (!prefix.contains('@')).then_some(prefix)
+}
+
+/// People whose names start with `prefix` (any case), `me` left out.
+pub fn mention_candidates(prefix: &str, people: &[String], me: &str) -> Vec<String> {
+    let p = prefix.to_lowercase();
+    let mut out: Vec<String> =
+        people.iter().filter(|n| *n != me && n.to_lowercase().starts_with(&p)).cloned().collect();
+    out.sort();
+    out.dedup();
+    out.truncate(6);
+    out
+}
+
+/// The draft with its trailing `@prefix` completed to `@name `.
+pub fn complete_mention(draft: &str, name: &str) -> String {
+    match draft.rfind('@') {
+        Some(i) => format!("{}@{name} ", &draft[..i]),
+        None => format!("{draft}@{name} "),
+    }
+}
+
 /// A fresh id for an action (idempotent like a message id).
 pub fn action_id(random: f64, now_ms: u64) -> String {
     format!("a{now_ms:x}{:08x}", (random * f64::from(u32::MAX)) as u32)
@@ -87,6 +113,17 @@ mod tests {
         assert!(!moderates(Some(&info(&[], "", Some(RoomRole::Member)))));
         assert!(!moderates(None));
         assert!(owns(Some(&info(&[], "", Some(RoomRole::Owner)))));
+    }
+
+    #[test]
+    fn mentions_complete_from_the_people_of_the_room() {
+        assert_eq!(mention_prefix("hi @ad"), Some("ad"));
+        assert_eq!(mention_prefix("hi @"), Some(""));
+        assert_eq!(mention_prefix("mail ada@x"), None);
+        assert_eq!(mention_prefix("hi ada"), None);
+        let people = ["Ada".to_owned(), "adam".to_owned(), "bob".to_owned(), "me".to_owned()];
+        assert_eq!(mention_candidates("AD", &people, "me"), ["Ada", "adam"]);
+        assert_eq!(complete_mention("hi @ad", "Ada"), "hi @Ada ");
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub enum Row {
         reactions: Vec<(String, Vec<String>)>,
         /// The message it answers.
         reply_to: Option<Box<Quote>>,
+        /// It mentions the viewer (`@name`).
+        mentions_me: bool,
     },
     Presence {
         name: String,
@@ -167,7 +169,8 @@ fn message_row(notes: &Annotations, mut msg: Message, head: bool, me: &str, repl
         .map(|r| r.iter().map(|(e, who)| (e.clone(), who.iter().cloned().collect())).collect())
         .unwrap_or_default();
     let mine = msg.author == me;
-    Row::Msg { msg, head, mine, edited, reactions, reply_to }
+    let mentions_me = !mine && meshchat_shared::rooms::mentions(&msg.body, me);
+    Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me }
 }
 
 /// The message a reply answers, as this view holds it now.

@@ -96,6 +96,8 @@ pub struct Chat {
     pub signed_out: bool,
     /// Live messages from others since last asked (for a new-message sound).
     fresh: u32,
+    /// Of those, the ones that mention this user.
+    fresh_mentions: u32,
     outgoing: Vec<ClientFrame>,
     /// Per room, when this client last sent `typing`.
     typing_sent: BTreeMap<String, u64>,
@@ -118,6 +120,7 @@ impl Chat {
             notice: None,
             signed_out: false,
             fresh: 0,
+            fresh_mentions: 0,
             outgoing: Vec::new(),
             typing_sent: BTreeMap::new(),
             pinged_ms: None,
@@ -318,12 +321,25 @@ impl Chat {
         r.absorb(&msg.origin, msg.seq);
         let theirs = msg.author != self.name;
         let unread = current.as_deref() != Some(msg.room.as_str()) && theirs;
+        let mentioned = theirs && crate::rooms::mentions(&shown_text(&msg), &self.name);
         if r.insert(msg) && theirs {
             self.fresh += 1;
+            if mentioned {
+                self.fresh_mentions += 1;
+            }
             if unread {
                 r.unread += 1;
+                if mentioned {
+                    r.mentioned += 1;
+                }
             }
         }
+    }
+
+    /// How many live messages from others that mention this user arrived
+    /// since the last call (for notifications).
+    pub fn take_fresh_mentions(&mut self) -> u32 {
+        std::mem::take(&mut self.fresh_mentions)
     }
 
     /// How many live messages from others arrived since the last call.
@@ -460,6 +476,7 @@ impl Chat {
     pub fn select(&mut self, room: &str) {
         if let Some(r) = self.rooms.get_mut(room) {
             r.unread = 0;
+            r.mentioned = 0;
             self.current = Some(room.to_owned());
         }
     }
@@ -568,6 +585,18 @@ impl Chat {
             p.action = e.action;
             r.pending.push(p);
         }
+    }
+}
+
+/// What a message says, as people read it: a reply's text, an edit's new
+/// text; nothing for other events.
+pub fn shown_text(msg: &Message) -> String {
+    if !crate::rooms::is_event_id(&msg.id) {
+        return msg.body.clone();
+    }
+    match serde_json::from_str::<crate::rooms::RoomEvent>(&msg.body) {
+        Ok(crate::rooms::RoomEvent::Reply { body, .. }) => body,
+        _ => String::new(),
     }
 }
 

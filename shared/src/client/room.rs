@@ -80,6 +80,8 @@ pub struct RoomView {
     /// Name → when the indicator expires.
     typing: BTreeMap<String, u64>,
     pub unread: u32,
+    /// Unread messages that mention this user: counted apart.
+    pub mentioned: u32,
     /// Older messages may exist before the first one shown.
     pub more: bool,
     pub loading_older: bool,

@@ -366,3 +366,23 @@ fn a_send_refused_for_an_ended_session_signs_the_client_out() {
     c.on_frame(refused, 0);
     assert_eq!(c.status(), Status::SignedOut);
 }
+
+#[test]
+fn a_mention_elsewhere_counts_apart_from_unread_until_the_room_is_shown() {
+    let mut c = ready();
+    c.join("random").unwrap();
+    c.select("general");
+    let at = |seq, body: &str| ServerFrame::Message {
+        msg: Message { body: body.into(), ..msg("random", "n2", seq, 10 + seq, "bob", &format!("r{seq}")) },
+    };
+    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
+    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
+    c.on_frame(at(1, "lunch?"), 0);
+    c.on_frame(at(2, "@alice are you in?"), 0);
+    let r = c.room("random").unwrap();
+    assert_eq!((r.unread, r.mentioned), (2, 1));
+    assert_eq!((c.take_fresh(), c.take_fresh_mentions()), (2, 1));
+    c.select("random");
+    let r = c.room("random").unwrap();
+    assert_eq!((r.unread, r.mentioned), (0, 0));
+}

@@ -64,6 +64,29 @@ pub fn Composer() -> impl IntoView {
     let near_limit = move || count.get() >= SHOW_COUNT_FROM;
     let error = RwSignal::new(None::<String>);
     let input = NodeRef::<Textarea>::new();
+    // `@name` suggestions: the room's members and who is online.
+    let suggestions = Memo::new(move |_| {
+        let d = draft();
+        let Some(prefix) = crate::rooms::mention_prefix(&d) else { return Vec::new() };
+        chat.with(|c| {
+            let Some(r) = c.current_room() else { return Vec::new() };
+            let mut people: Vec<String> = r.members.iter().cloned().collect();
+            if let Some(i) = &r.info {
+                people.extend(i.members.iter().map(|m| m.name.clone()));
+            }
+            crate::rooms::mention_candidates(prefix, &people, &c.name)
+        })
+    });
+    let accept = move |name: String| {
+        let Some(r) = room.get_untracked() else { return };
+        drafts.update(|d| {
+            let now = d.get(&r).cloned().unwrap_or_default();
+            d.insert(r.clone(), crate::rooms::complete_mention(&now, &name));
+        });
+        if let Some(el) = input.get() {
+            let _ = el.focus();
+        }
+    };
 
     // Focus the composer when the room changes.
     Effect::new(move |_| {
@@ -111,6 +134,13 @@ pub fn Composer() -> impl IntoView {
     };
     let send_key = send.clone();
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        // Tab takes the first suggested name.
+        if ev.key() == "Tab"
+            && let Some(first) = suggestions.get_untracked().first().cloned()
+        {
+            ev.prevent_default();
+            return accept(first);
+        }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             send_key();
@@ -162,6 +192,14 @@ pub fn Composer() -> impl IntoView {
             }}
             <button class="link small" on:click=move |_| compose.set(None)>"Cancel"</button>
         </div>
+        <ul class="mention-list" role="listbox" aria-label="People to mention" hidden=move || suggestions.get().is_empty()>
+            {move || suggestions.get().into_iter().map(|name| view! {
+                <li><button type="button" class="mention-option" on:click={
+                    let name = name.clone();
+                    move |_| accept(name.clone())
+                }>"@"{name.clone()}</button></li>
+            }).collect_view()}
+        </ul>
         <form class="composer" on:keydown=on_escape on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             send();

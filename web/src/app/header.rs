@@ -84,6 +84,7 @@ pub fn Header() -> impl IntoView {
                 <icons::People/>
                 <span class="count">{move || online.get()}</span>
             </button>
+            <MentionsButton/>
             <button
                 class="icon mute-toggle"
                 aria-pressed=move || muted.get().to_string()
@@ -137,5 +138,68 @@ pub fn Banners() -> impl IntoView {
                 <button class="icon" aria-label="Dismiss" on:click=move |_| chat.update(|c| c.notice = None)>"×"</button>
             </div>
         })}
+    }
+}
+
+/// Messages that mention this user, in every room this page holds, newest
+/// first; a click shows one in its room.
+#[component]
+fn MentionsButton() -> impl IntoView {
+    let ctx = use_ctx();
+    let chat = ctx.chat;
+    let open = RwSignal::new(false);
+    let found = Memo::new(move |_| {
+        chat.with(|c| {
+            let mut out: Vec<(String, meshchat_shared::Message)> = c
+                .rooms
+                .values()
+                .flat_map(|r| r.messages().map(move |m| (r.name.clone(), m)))
+                .filter(|(_, m)| m.author != c.name)
+                .filter(|(_, m)| meshchat_shared::rooms::mentions(&meshchat_shared::client::shown_text(m), &c.name))
+                .map(|(room, m)| (room, m.clone()))
+                .collect();
+            out.sort_by_key(|(_, m)| std::cmp::Reverse(m.ts));
+            out.truncate(30);
+            out
+        })
+    });
+    view! {
+        <div class="mentions-wrap">
+            <button class="icon mentions-toggle" aria-label="Mentions of you" title="Mentions of you"
+                aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>"@"</button>
+            <Show when=move || open.get()>
+                <section class="mentions-panel" aria-label="Mentions of you">
+                    {move || {
+                        let list = found.get();
+                        if list.is_empty() {
+                            return view! { <p class="muted small">"Nobody has mentioned you yet."</p> }.into_any();
+                        }
+                        list.into_iter().map(|(room, m)| {
+                            let anchor = format!("msg-{}-{}", m.origin, m.seq);
+                            let text = meshchat_shared::client::shown_text(&m);
+                            let ctx = use_ctx();
+                            let go = room.clone();
+                            view! {
+                                <button class="mention-item" on:click=move |_| {
+                                    ctx.act(|c| c.select(&go));
+                                    open.set(false);
+                                    let anchor = anchor.clone();
+                                    // Once the room is drawn.
+                                    let _ = set_timeout_with_handle(move || {
+                                        if let Some(el) = document().get_element_by_id(&anchor) {
+                                            el.scroll_into_view();
+                                            let _ = el.class_list().add_1("flash");
+                                        }
+                                    }, std::time::Duration::from_millis(50));
+                                }>
+                                    <span class="small muted">{format!("#{room} · {}", m.author)}</span>
+                                    <span>{text}</span>
+                                </button>
+                            }
+                        }).collect_view().into_any()
+                    }}
+                </section>
+            </Show>
+        </div>
     }
 }

@@ -181,9 +181,13 @@ fn RowView(row: Row) -> impl IntoView {
     let ctx = use_ctx();
     match row {
         Row::Beginning => {
-            let title = ctx.chat.with_untracked(|c| {
-                c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)).unwrap_or_default()
-            });
+            // Reactive: the row is kept (one key) when the room changes.
+            let chat = ctx.chat;
+            let title = move || {
+                chat.with(|c| {
+                    c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)).unwrap_or_default()
+                })
+            };
             view! {
                 <div class="beginning">
                     <strong>{title}</strong>
@@ -213,8 +217,8 @@ fn RowView(row: Row) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Row::Msg { msg, head, mine, edited, reactions, reply_to } => {
-            view! { <MessageView msg head mine edited reactions reply_to/> }.into_any()
+        Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me } => {
+            view! { <MessageView msg head mine edited reactions reply_to mentions_me/> }.into_any()
         }
         Row::Pending { id, body, created_ms, failed, head } => {
             let room = ctx.chat.with_untracked(|c| c.current.clone()).unwrap_or_default();
@@ -267,6 +271,7 @@ fn MessageView(
     edited: Option<u64>,
     reactions: Vec<(String, Vec<String>)>,
     reply_to: Option<Box<Quote>>,
+    mentions_me: bool,
 ) -> impl IntoView {
     let ctx = use_ctx();
     let details = RwSignal::new(false);
@@ -297,7 +302,7 @@ fn MessageView(
     let anchor = format!("msg-{}-{}", msg.origin, msg.seq);
     let target = (msg.origin.clone(), msg.seq);
     view! {
-        <article class="msg" class:head=head class:mine=mine class:deleted=deleted id=anchor>
+        <article class="msg" class:head=head class:mine=mine class:deleted=deleted class:mention=mentions_me id=anchor>
             {head.then(|| view! {
                 <Avatar name=author.clone()/>
                 <header class="msg-head">

@@ -13,14 +13,19 @@ pub fn Sidebar() -> impl IntoView {
     let ctx = use_ctx();
     let chat = ctx.chat;
     let me = chat.with_untracked(|c| c.name.clone());
-    // (room, title, unread, is a DM)
+    // (room, title, (unread, mentions), is a DM)
     let listed = Memo::new(move |_| {
         chat.with(|c| {
             c.rooms
                 .values()
                 .map(|r| {
                     let info = r.info.as_ref();
-                    (r.name.clone(), rooms::title(&r.name, info, &me), r.unread, rooms::is_dm(&r.name, info))
+                    (
+                        r.name.clone(),
+                        rooms::title(&r.name, info, &me),
+                        (r.unread, r.mentioned),
+                        rooms::is_dm(&r.name, info),
+                    )
                 })
                 .collect::<Vec<_>>()
         })
@@ -72,13 +77,16 @@ pub fn Sidebar() -> impl IntoView {
     }
 }
 
+/// A room as the list shows it: name, title, (unread, mentions).
+type Listed = (String, String, (u32, u32));
+
 #[component]
-fn RoomList(rooms: Signal<Vec<(String, String, u32)>>) -> impl IntoView {
+fn RoomList(rooms: Signal<Vec<Listed>>) -> impl IntoView {
     let ctx = use_ctx();
     let current = Memo::new(move |_| ctx.chat.with(|c| c.current.clone()));
     view! {
         <ul class="rooms">
-            <For each=move || rooms.get() key=|r| r.clone() children=move |(room, title, unread)| {
+            <For each=move || rooms.get() key=|r| r.clone() children=move |(room, title, (unread, mentioned))| {
                 let ctx = use_ctx();
                 let (select_room, leave_room) = (room.clone(), room.clone());
                 let is_current = {
@@ -101,6 +109,9 @@ fn RoomList(rooms: Signal<Vec<(String, String, u32)>>) -> impl IntoView {
                         >
                             {hash.then(|| view! { <span class="hash" aria-hidden="true">"#"</span> })}
                             <span class="room-name">{shown}</span>
+                            {(mentioned > 0).then(|| view! {
+                                <span class="badge mention-badge" aria-label=format!("{mentioned} mentioning you")>"@"{mentioned.min(99)}</span>
+                            })}
                             {(unread > 0).then(|| view! {
                                 <span class="badge" aria-label=format!("{unread} unread")>{unread.min(99)}</span>
                             })}
