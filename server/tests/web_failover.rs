@@ -238,11 +238,12 @@ async fn tabs_keep_theme_name_and_mute_in_step_and_one_tab_sounds() {
         b.eval(hide).await;
     }
     tokio::time::sleep(Duration::from_millis(2500)).await; // heartbeats say hidden
-    http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"ding","body":"ding"}"#).await;
+    // (Rooms alert on mentions unless told otherwise.)
+    http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"ding","body":"ding @tess"}"#).await;
     let mut sounds = 0;
     for w in [&first, &tab_b] {
         b.client.switch_to_window(w.clone()).await.unwrap();
-        b.wait_message("ding").await;
+        b.wait_message("ding @tess").await;
         sounds += b.eval("Number(document.documentElement.getAttribute('data-sounds'))").await.as_u64().unwrap();
     }
     assert_eq!(sounds, 1, "one sound over two hidden tabs");

@@ -126,3 +126,41 @@ async fn reply_edit_react_and_delete_in_two_browsers() {
     alice.close().await;
     bob.close().await;
 }
+
+/// A mention and a direct message notify when the tab is hidden (the
+/// browser allowed notifications); a room set to "Nothing" does not.
+#[tokio::test]
+async fn mentions_notify_in_a_hidden_tab_as_each_room_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let driver = Driver::start();
+    let alice = driver.browser_notifying(1280, 800).await;
+    alice.sign_in(&n.url("/"), "alice").await;
+    assert_eq!(alice.eval("Notification.permission").await, "granted");
+    // Record notifications; the tab is hidden.
+    alice
+        .eval(
+            "(() => { const N = window.Notification; window.__notes = []; \
+              window.Notification = class extends N { constructor(t, o) { super(t, o); window.__notes.push([t, o && o.body]); } }; \
+              Object.defineProperty(document, 'hidden', { configurable: true, get: () => true }); \
+              Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' }); \
+              return true; })()",
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await; // heartbeats say hidden
+    let post = |id: &str, body: &str| json!({"name":"bob","id":id,"body":body}).to_string();
+    http_post(&n.url("/api/rooms/general/messages"), &post("p1", "just chatting")).await;
+    http_post(&n.url("/api/rooms/general/messages"), &post("p2", "@alice can you look?")).await;
+    alice.wait_message("@alice can you look?").await;
+    alice.wait_true("window.__notes.length > 0", "a notification").await;
+    let notes = alice.eval("JSON.stringify(window.__notes)").await;
+    assert_eq!(notes, json!([["bob in #general", "@alice can you look?"]]).to_string(), "only the mention");
+    // "Nothing" for this room: no notification, even for a mention.
+    alice.eval("(document.querySelector('#notify-level').value = 'nothing', document.querySelector('#notify-level').dispatchEvent(new Event('change')), true)").await;
+    http_post(&n.url("/api/rooms/general/messages"), &post("p3", "@alice again")).await;
+    alice.wait_message("@alice again").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(alice.eval("window.__notes.length").await, 1);
+    alice.close().await;
+}

@@ -165,9 +165,7 @@ async fn poll_room(
                         c.on_frame(ServerFrame::Message { msg }, now);
                     }
                 });
-                if chat.try_update(|c| c.take_fresh()).unwrap_or(0) > 0 {
-                    tabs.new_messages();
-                }
+                tabs.alert(chat);
             }
             Ok(_) => return,
             Err(status) => {

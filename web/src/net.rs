@@ -167,10 +167,7 @@ async fn session(
                         }
                         let now = now_ms();
                         chat.update(|c| c.on_frame(frame, now));
-                        let fresh = chat.try_update(|c| c.take_fresh()).unwrap_or(0);
-                        if fresh > 0 {
-                            tabs.new_messages();
-                        }
+                        tabs.alert(chat);
                     }
                     Err(e) => leptos::logging::warn!("unreadable frame: {e}"),
                 },

@@ -14,6 +14,7 @@ const NODES: &str = "meshchat.nodes";
 const MUTED: &str = "meshchat.muted";
 const OUTBOX: &str = "meshchat.outbox";
 const SESSION: &str = "meshchat.session";
+const NOTIFY: &str = "meshchat.notify";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Theme {
@@ -73,6 +74,18 @@ fn remove(key: &str) {
     if let Some(s) = storage() {
         let _ = s.remove_item(key);
     }
+}
+
+/// What `room` may interrupt with (saved per room, in this browser).
+pub fn notify_level(room: &str, dm: bool) -> crate::rooms::Notify {
+    let saved: std::collections::BTreeMap<String, String> = get_json(NOTIFY).unwrap_or_default();
+    crate::rooms::Notify::parse(saved.get(room).map(String::as_str), dm)
+}
+
+pub fn set_notify_level(room: &str, level: crate::rooms::Notify) {
+    let mut saved: std::collections::BTreeMap<String, String> = get_json(NOTIFY).unwrap_or_default();
+    saved.insert(room.to_owned(), level.as_str().to_owned());
+    set_json(NOTIFY, &saved);
 }
 
 /// The signed-in session, if any.

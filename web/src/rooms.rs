@@ -75,6 +75,45 @@ pub fn complete_mention(draft: &str, name: &str) -> String {
     }
 }
 
+/// What a room may interrupt one with (a browser notification, the chime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    All,
+    Mentions,
+    Nothing,
+}
+
+impl Notify {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notify::All => "all",
+            Notify::Mentions => "mentions",
+            Notify::Nothing => "nothing",
+        }
+    }
+
+    /// A saved choice, or the default: every message of a direct
+    /// conversation, only mentions elsewhere.
+    pub fn parse(saved: Option<&str>, dm: bool) -> Notify {
+        match saved {
+            Some("all") => Notify::All,
+            Some("mentions") => Notify::Mentions,
+            Some("nothing") => Notify::Nothing,
+            _ if dm => Notify::All,
+            _ => Notify::Mentions,
+        }
+    }
+
+    /// Does a message (`mention`: it names the user) call for attention?
+    pub fn alerts(self, mention: bool) -> bool {
+        match self {
+            Notify::All => true,
+            Notify::Mentions => mention,
+            Notify::Nothing => false,
+        }
+    }
+}
+
 /// A fresh id for an action (idempotent like a message id).
 pub fn action_id(random: f64, now_ms: u64) -> String {
     format!("a{now_ms:x}{:08x}", (random * f64::from(u32::MAX)) as u32)
@@ -124,6 +163,15 @@ mod tests {
         let people = ["Ada".to_owned(), "adam".to_owned(), "bob".to_owned(), "me".to_owned()];
         assert_eq!(mention_candidates("AD", &people, "me"), ["Ada", "adam"]);
         assert_eq!(complete_mention("hi @ad", "Ada"), "hi @Ada ");
+    }
+
+    #[test]
+    fn conversations_alert_on_everything_rooms_on_mentions_unless_chosen() {
+        assert_eq!(Notify::parse(None, true), Notify::All);
+        assert_eq!(Notify::parse(None, false), Notify::Mentions);
+        assert_eq!(Notify::parse(Some("nothing"), true), Notify::Nothing);
+        assert!(Notify::Mentions.alerts(true) && !Notify::Mentions.alerts(false));
+        assert!(!Notify::Nothing.alerts(true) && Notify::All.alerts(false));
     }
 
     #[test]

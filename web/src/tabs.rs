@@ -169,10 +169,42 @@ impl Tabs {
     }
 
     /// New messages from others arrived: maybe a sound, in one tab only.
-    pub fn new_messages(&self) {
-        if self.muted.get_untracked() || visible() {
+    /// New messages from others came: the ones each room's setting lets
+    /// through chime and, where allowed, show a browser notification; in
+    /// one hidden tab only, and not while someone looks at a tab.
+    pub fn alert(&self, chat: RwSignal<meshchat_shared::client::Chat>) {
+        let alerts = chat.try_update(|c| {
+            c.take_fresh();
+            c.take_alerts()
+        });
+        let due: Vec<_> = chat.with_untracked(|c| {
+            alerts
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|a| {
+                    let dm = crate::rooms::is_dm(&a.room, c.room(&a.room).and_then(|r| r.info.as_ref()));
+                    prefs::notify_level(&a.room, dm).alerts(a.mention)
+                })
+                .map(|a| {
+                    let room = c.room(&a.room).map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name));
+                    (a, room.unwrap_or_default())
+                })
+                .collect()
+        });
+        if due.is_empty() || visible() || !self.leads() {
             return;
         }
+        if !self.muted.get_untracked() {
+            self.play();
+        }
+        for (a, title) in due.iter().rev().take(3) {
+            notify(&format!("{} in {title}", a.author), &a.text, &a.room);
+        }
+    }
+
+    /// This tab speaks for the browser: none of the others is looked at,
+    /// and it has the smallest id of those alive.
+    fn leads(&self) -> bool {
         let now = js_sys::Date::now();
         let (me, leader, someone_looks) = self.state.with_value(|s| {
             let live: Vec<(&u64, &(f64, bool))> =
@@ -180,10 +212,7 @@ impl Tabs {
             let leader = live.iter().map(|(id, _)| **id).chain([s.id]).min().unwrap_or(s.id);
             (s.id, leader, live.iter().any(|(_, (_, v))| *v))
         });
-        if someone_looks || me != leader {
-            return;
-        }
-        self.play();
+        !someone_looks && me == leader
     }
 
     fn audio(&self) {
@@ -228,4 +257,16 @@ fn chime(ctx: &web_sys::AudioContext) -> Result<(), wasm_bindgen::JsValue> {
     osc.start()?;
     osc.stop_with_when(t + 0.32)?;
     Ok(())
+}
+
+/// A browser notification, if the user allowed them (asked on a click,
+/// never on load); one per room at a time (`tag`).
+fn notify(title: &str, body: &str, room: &str) {
+    if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+        return;
+    }
+    let opts = web_sys::NotificationOptions::new();
+    opts.set_body(body);
+    opts.set_tag(room);
+    let _ = web_sys::Notification::new_with_options(title, &opts);
 }

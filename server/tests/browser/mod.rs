@@ -57,6 +57,16 @@ impl Driver {
     /// A browser with extra Chromium flags (`--force-dark-mode` makes the
     /// system prefer dark).
     pub async fn browser_with(&self, width: u32, height: u32, extra: &[&str]) -> Browser {
+        self.browser_full(width, height, extra, json!({})).await
+    }
+
+    /// A browser whose profile allows notifications (as a user who said yes).
+    pub async fn browser_notifying(&self, width: u32, height: u32) -> Browser {
+        let prefs = json!({"profile.default_content_setting_values.notifications": 1});
+        self.browser_full(width, height, &[], prefs).await
+    }
+
+    async fn browser_full(&self, width: u32, height: u32, extra: &[&str], prefs: Value) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut args = vec![
             "--headless=new".to_string(),
@@ -75,7 +85,7 @@ impl Driver {
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
-        let mut options = json!({"binary": "/usr/bin/chromium", "args": args});
+        let mut options = json!({"binary": "/usr/bin/chromium", "args": args, "prefs": prefs});
         // Headless windows have a minimum width; a phone is emulated.
         if width < 600 {
             options["mobileEmulation"] =

@@ -98,6 +98,9 @@ pub struct Chat {
     fresh: u32,
     /// Of those, the ones that mention this user.
     fresh_mentions: u32,
+    /// The live messages from others since last asked, for notifications
+    /// (the latest [`MAX_ALERTS`]).
+    alerts: Vec<Alert>,
     outgoing: Vec<ClientFrame>,
     /// Per room, when this client last sent `typing`.
     typing_sent: BTreeMap<String, u64>,
@@ -121,6 +124,7 @@ impl Chat {
             signed_out: false,
             fresh: 0,
             fresh_mentions: 0,
+            alerts: Vec::new(),
             outgoing: Vec::new(),
             typing_sent: BTreeMap::new(),
             pinged_ms: None,
@@ -322,7 +326,15 @@ impl Chat {
         let theirs = msg.author != self.name;
         let unread = current.as_deref() != Some(msg.room.as_str()) && theirs;
         let mentioned = theirs && crate::rooms::mentions(&shown_text(&msg), &self.name);
+        let alert =
+            Alert { room: msg.room.clone(), author: msg.author.clone(), text: shown_text(&msg), mention: mentioned };
         if r.insert(msg) && theirs {
+            if !alert.text.is_empty() {
+                self.alerts.push(alert);
+                if self.alerts.len() > MAX_ALERTS {
+                    self.alerts.remove(0);
+                }
+            }
             self.fresh += 1;
             if mentioned {
                 self.fresh_mentions += 1;
@@ -334,6 +346,11 @@ impl Chat {
                 }
             }
         }
+    }
+
+    /// The live messages from others since the last call (for notifications).
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.alerts)
     }
 
     /// How many live messages from others that mention this user arrived
@@ -586,6 +603,19 @@ impl Chat {
             r.pending.push(p);
         }
     }
+}
+
+/// At most this many alerts wait to be taken.
+pub const MAX_ALERTS: usize = 50;
+
+/// A live message from someone else, for a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub room: String,
+    pub author: String,
+    pub text: String,
+    /// It mentions this user.
+    pub mention: bool,
 }
 
 /// What a message says, as people read it: a reply's text, an edit's new

@@ -382,6 +382,12 @@ fn a_mention_elsewhere_counts_apart_from_unread_until_the_room_is_shown() {
     let r = c.room("random").unwrap();
     assert_eq!((r.unread, r.mentioned), (2, 1));
     assert_eq!((c.take_fresh(), c.take_fresh_mentions()), (2, 1));
+    let alerts = c.take_alerts();
+    assert_eq!(
+        alerts.iter().map(|a| (a.text.as_str(), a.mention)).collect::<Vec<_>>(),
+        [("lunch?", false), ("@alice are you in?", true)]
+    );
+    assert!(c.take_alerts().is_empty());
     c.select("random");
     let r = c.room("random").unwrap();
     assert_eq!((r.unread, r.mentioned), (0, 0));

@@ -85,6 +85,7 @@ pub fn Header() -> impl IntoView {
                 <span class="count">{move || online.get()}</span>
             </button>
             <MentionsButton/>
+            <NotifyLevel/>
             <button
                 class="icon mute-toggle"
                 aria-pressed=move || muted.get().to_string()
@@ -201,5 +202,41 @@ fn MentionsButton() -> impl IntoView {
                 </section>
             </Show>
         </div>
+    }
+}
+
+/// What the room on screen may interrupt with: every message, mentions
+/// only, or nothing. Choosing asks the browser's permission for
+/// notifications (on that click, never on load).
+#[component]
+fn NotifyLevel() -> impl IntoView {
+    use crate::rooms::Notify;
+    let ctx = use_ctx();
+    let chat = ctx.chat;
+    let bump = RwSignal::new(0u32);
+    let level = Memo::new(move |_| {
+        bump.track();
+        chat.with(|c| {
+            c.current_room().map(|r| crate::prefs::notify_level(&r.name, crate::rooms::is_dm(&r.name, r.info.as_ref())))
+        })
+    });
+    let on_change = move |ev: leptos::ev::Event| {
+        let Some(room) = chat.with_untracked(|c| c.current.clone()) else { return };
+        let chosen = Notify::parse(Some(&event_target_value(&ev)), false);
+        crate::prefs::set_notify_level(&room, chosen);
+        bump.update(|b| *b += 1);
+        if chosen != Notify::Nothing && web_sys::Notification::permission() == web_sys::NotificationPermission::Default
+        {
+            let _ = web_sys::Notification::request_permission();
+        }
+    };
+    view! {
+        <label class="visually-hidden" for="notify-level">"Notify me of"</label>
+        <select id="notify-level" class="notify-level" title="What this room may notify you of" on:change=on_change
+            prop:value=move || level.get().map(|l| l.as_str()).unwrap_or("mentions")>
+            <option value="all">"All messages"</option>
+            <option value="mentions">"Mentions"</option>
+            <option value="nothing">"Nothing"</option>
+        </select>
     }
 }
