@@ -138,7 +138,12 @@ pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Ro
             }
         }
     }
-    for p in &room.pending {
+    // Sends and replies on their way show; edits, reactions and deletes
+    // show only if they failed (to retry or discard).
+    let shown = |p: &&meshchat_shared::client::room::Pending| {
+        p.failed.is_some() || matches!(p.action, None | Some(meshchat_shared::rooms::RoomEvent::Reply { .. }))
+    };
+    for p in room.pending.iter().filter(shown) {
         new_day(p.created_ms, &mut out, &mut prev);
         let head = !matches!(&prev, Some((a, t)) if a == me && p.created_ms.saturating_sub(*t) < GROUP_GAP_MS);
         prev = Some((me.to_owned(), p.created_ms));
@@ -326,6 +331,22 @@ mod tests {
         assert!(meshchat_shared::rooms::is_redacted(&msg.body));
         let Row::Msg { reply_to, .. } = &after[2] else { panic!() };
         assert_eq!(reply_to.as_ref().map(|q| q.body.as_str()), Some("message deleted"));
+    }
+
+    #[test]
+    fn a_reaction_on_its_way_is_no_row_but_a_failed_one_is() {
+        let mut r = RoomView::new("r");
+        let mut react = Pending::new("§1", "alice reacted 🎉", 1000);
+        react.action = Some(meshchat_shared::rooms::RoomEvent::Reacted {
+            origin: "n1".into(),
+            seq: 1,
+            emoji: "🎉".into(),
+            on: true,
+        });
+        r.pending.push(react.clone());
+        assert_eq!(kinds(&rows(&r, "alice", &|_| 0)), Vec::<String>::new());
+        r.pending[0].failed = Some("no".into());
+        assert_eq!(kinds(&rows(&r, "alice", &|_| 0)), ["day0", "pending!*"]);
     }
 
     #[test]
