@@ -164,3 +164,44 @@ async fn mentions_notify_in_a_hidden_tab_as_each_room_allows() {
     assert_eq!(alice.eval("window.__notes.length").await, 1);
     alice.close().await;
 }
+
+/// One person in two browsers (a laptop and a phone): what one reads is
+/// read on the other, and the other shows where they left off.
+#[tokio::test]
+async fn what_one_tab_reads_is_read_in_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let driver = Driver::start();
+    let laptop = driver.browser(1280, 800).await;
+    let phone = driver.browser(1280, 800).await;
+    laptop.sign_in(&n.url("/"), "dana").await;
+    phone.sign_in(&n.url("/"), "dana").await;
+    // The phone looks at another room.
+    phone.find("#join-input").await.send_keys("elsewhere\u{E007}").await.unwrap();
+    phone.wait_true("document.querySelector('.room-title').textContent.includes('elsewhere')", "elsewhere").await;
+    let post = |id: &str, body: &str| json!({"name":"bob","id":id,"body":body}).to_string();
+    http_post(&n.url("/api/rooms/general/messages"), &post("g1", "first news")).await;
+    http_post(&n.url("/api/rooms/general/messages"), &post("g2", "second news")).await;
+    phone
+        .wait_true(
+            "document.querySelector('.badge') && document.querySelector('.badge').textContent === '2'",
+            "2 unread",
+        )
+        .await;
+    // The laptop, looking at #general, reads them: the phone's count goes.
+    laptop.wait_message("second news").await;
+    phone.wait_true("document.querySelector('.badge') === null", "read on the laptop, read here").await;
+    // New news while the laptop looks away: the phone shows the line.
+    laptop.find("#join-input").await.send_keys("third\u{E007}").await.unwrap();
+    http_post(&n.url("/api/rooms/general/messages"), &post("g3", "third news")).await;
+    phone.click_text(".room-button .room-name", "general").await;
+    phone.wait_message("third news").await;
+    let order =
+        phone.eval("Array.from(document.querySelectorAll('.new-line, .msg .body')).map(e => e.textContent)").await;
+    let order: Vec<String> = serde_json::from_value(order).unwrap();
+    let line = order.iter().position(|t| t == "New messages").expect("a new-messages line");
+    assert_eq!(order.get(line + 1).map(String::as_str), Some("third news"), "{order:?}");
+    laptop.close().await;
+    phone.close().await;
+}

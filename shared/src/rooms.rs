@@ -63,6 +63,19 @@ pub fn mentions(text: &str, name: &str) -> bool {
     false
 }
 
+/// Is this a message to show people: a message, or a reply (not an event
+/// about the room or another message)? What unread counts count.
+pub fn is_chat(msg: &crate::Message) -> bool {
+    !is_event_id(&msg.id)
+        || serde_json::from_str::<RoomEvent>(&msg.body).is_ok_and(|e| matches!(e, RoomEvent::Reply { .. }))
+}
+
+/// A read marker: kept from clients that do not apply events (it would
+/// read as noise), and from notices.
+pub fn is_read_marker(msg: &crate::Message) -> bool {
+    is_event_id(&msg.id) && msg.body.starts_with(r#"{"event":"read""#)
+}
+
 /// Whether a message id is an event's.
 pub fn is_event_id(id: &str) -> bool {
     id.starts_with(EVENT_PREFIX)
@@ -154,6 +167,9 @@ pub enum RoomEvent {
         emoji: String,
         on: bool,
     },
+    /// Its author has read the room up to here (their read marker, the
+    /// same on all their tabs, devices and every node).
+    Read,
     /// A message that answers another: shown as a message, with the
     /// answered one quoted.
     Reply {
@@ -230,7 +246,11 @@ impl RoomEvent {
                 }
                 Ok(())
             }
-            RoomEvent::Joined | RoomEvent::Left | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => Ok(()),
+            RoomEvent::Joined
+            | RoomEvent::Left
+            | RoomEvent::Visibility { .. }
+            | RoomEvent::RoomDeleted
+            | RoomEvent::Read => Ok(()),
         }
     }
 }
@@ -260,6 +280,7 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::Reacted { emoji, on: true, .. } => format!("{by} reacted {emoji}"),
         RoomEvent::Reacted { emoji, on: false, .. } => format!("{by} took back {emoji}"),
         RoomEvent::Reply { body, .. } => body.clone(),
+        RoomEvent::Read => format!("{by} read up to here"),
         RoomEvent::RoomDeleted => format!("{by} deleted the room"),
     }
 }

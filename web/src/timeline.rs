@@ -41,6 +41,9 @@ pub enum Row {
         online: bool,
         ts: u64,
     },
+    /// Where the user left off: messages from others after their read
+    /// marker follow.
+    NewLine,
     /// Something happened to the room ("bob was removed by alice: spam"):
     /// an event of its log, shown as the notice the node wrote.
     Event {
@@ -73,6 +76,7 @@ impl Row {
     pub fn key(&self) -> String {
         match self {
             Row::Beginning => "beginning".into(),
+            Row::NewLine => "new-line".into(),
             Row::Day { day, .. } => format!("day:{day}"),
             Row::Msg { msg, head, edited, reactions, reply_to, .. } => {
                 let r: usize = reactions.iter().map(|(e, w)| e.len() + w.len() * 7).sum();
@@ -106,7 +110,17 @@ pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Ro
             *prev = None;
         }
     };
+    let mut line_due = room.seen_upto.clone();
     for (key, entry) in room.entries() {
+        // The "new messages" line, before the first news from others.
+        if let (Some(upto), Entry::Msg(m)) = (&line_due, entry)
+            && m.author != me
+            && meshchat_shared::rooms::is_chat(m)
+            && !m.is_before(upto)
+        {
+            out.push(Row::NewLine);
+            line_due = None;
+        }
         match entry {
             Entry::Msg(m) if is_event_id(&m.id) && !is_redacted(&m.body) => match kind(&m.author, &m.body) {
                 EventKind::Annotation => {}
@@ -245,6 +259,7 @@ mod tests {
                     format!("{name}{}", if *online { "+" } else { "-" })
                 }
                 Row::Event { text, .. } => format!("[{text}]"),
+                Row::NewLine => "new".into(),
                 Row::Pending { failed, head, .. } => {
                     format!("pending{}{}", if failed.is_some() { "!" } else { "" }, if *head { "*" } else { "" })
                 }

@@ -52,7 +52,13 @@ pub async fn run(signin: SignIn, room: String, tls: TlsClient) -> anyhow::Result
             },
             e = events.recv() => match e {
                 None => break,
-                Some(Event::Message(m)) | Some(Event::Acked { msg: m, .. }) => println!("{}", line(&m)),
+                // Read markers are bookkeeping, not something to read.
+                Some(Event::Message(m)) | Some(Event::Acked { msg: m, .. })
+                    if !meshchat_shared::rooms::is_read_marker(&m) =>
+                {
+                    println!("{}", line(&m))
+                }
+                Some(Event::Message(_)) | Some(Event::Acked { .. }) => {}
                 Some(Event::Connected(node)) => eprintln!("* connected to {node}"),
                 Some(Event::Status(Status::Moving)) => eprintln!("* the node went away; moving to another"),
                 Some(Event::Status(Status::Offline)) => eprintln!("* offline: no node answers; still trying"),

@@ -279,6 +279,7 @@ impl State {
             RoomEvent::Reacted { origin, seq, .. } | RoomEvent::Reply { origin, seq, .. } => {
                 live(origin, *seq) && posts
             }
+            RoomEvent::Read => posts || !self.private,
             RoomEvent::Title { .. } | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => {
                 owns && self.created.is_some()
             }
@@ -340,7 +341,7 @@ impl State {
                 self.redacted.insert((origin.clone(), *seq));
                 out.push(Consequence::Deleted { origin: origin.clone(), seq: *seq });
             }
-            RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Reply { .. } => {}
+            RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Reply { .. } | RoomEvent::Read => {}
             RoomEvent::RoomDeleted => {
                 self.deleted = true;
                 let everyone: Vec<String> = self.members.keys().cloned().collect();

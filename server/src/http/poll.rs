@@ -68,7 +68,12 @@ pub async fn poll(
         if ahead {
             let c = handle.catch_up(since.clone()).await?;
             let raw = q.get("events").is_some_and(|v| v == "1");
-            let messages = c.messages.iter().map(|m| meshchat_shared::rooms::present_as(m, raw).into_owned()).collect();
+            let messages = c
+                .messages
+                .iter()
+                .filter(|m| raw || !meshchat_shared::rooms::is_read_marker(m))
+                .map(|m| meshchat_shared::rooms::present_as(m, raw).into_owned())
+                .collect();
             return Ok(Json(Poll { messages, vector: c.vector, gap: c.gap }));
         }
         tokio::select! {

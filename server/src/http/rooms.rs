@@ -52,7 +52,10 @@ pub async fn readable(
 /// events as notices (or as they are, for a client that applies them:
 /// `?events=1`).
 pub fn shown(gov: &Governance, msgs: impl IntoIterator<Item = Message>, raw: bool) -> Vec<Message> {
-    msgs.into_iter().filter(|m| gov.visible(m)).map(|m| present_as(&m, raw).into_owned()).collect()
+    msgs.into_iter()
+        .filter(|m| gov.visible(m) && (raw || !meshchat_shared::rooms::is_read_marker(m)))
+        .map(|m| present_as(&m, raw).into_owned())
+        .collect()
 }
 
 fn opener(app: &Arc<AppState>, ip: std::net::IpAddr) -> impl FnOnce(&str) -> Result<RoomHandle, RoomError> + use<> {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use meshchat_shared::frames::encode;
-use meshchat_shared::rooms::{RoomInfo, present_as};
+use meshchat_shared::rooms::{RoomInfo, is_read_marker, present_as};
 use meshchat_shared::{ErrorCode, Message, ServerFrame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -388,13 +388,19 @@ impl Actor {
     fn frames(&self, out: &Out, raw: bool) -> Vec<Frame> {
         let room = self.name.to_string();
         match out {
+            // Read markers are for clients that apply events.
+            Out::Message(msg) if !raw && is_read_marker(msg) => Vec::new(),
             Out::Message(msg) => vec![Frame::from(encode::message(&present_as(msg, raw)))],
             Out::Presence { name, online } => vec![Frame::from(encode::presence(&self.name, name, *online))],
             Out::Typing { name } => vec![Frame::from(encode::typing(&self.name, name))],
             Out::Joined { members } => {
                 vec![Frame::from(ServerFrame::Joined { room, members: members.clone() }.to_json())]
             }
-            Out::Backlog(msgs) => msgs.iter().map(|m| Frame::from(encode::message(&present_as(m, raw)))).collect(),
+            Out::Backlog(msgs) => msgs
+                .iter()
+                .filter(|m| raw || !is_read_marker(m))
+                .map(|m| Frame::from(encode::message(&present_as(m, raw))))
+                .collect(),
             Out::Synced { vector, gap } => {
                 vec![Frame::from(ServerFrame::Synced { room, vector: vector.clone(), gap: *gap }.to_json())]
             }

@@ -332,7 +332,7 @@ async fn history(
     })?;
     let messages = messages
         .into_iter()
-        .filter(|m| gov.visible(m))
+        .filter(|m| gov.visible(m) && (conn.wants_events() || !meshchat_shared::rooms::is_read_marker(m)))
         .map(|m| meshchat_shared::rooms::present_as(&m, conn.wants_events()).into_owned())
         .collect();
     Ok(ServerFrame::History { room, messages, more })

@@ -18,6 +18,8 @@ pub struct Annotations {
     pub deleted: HashSet<Target>,
     /// Emoji → who reacted so.
     pub reactions: HashMap<Target, BTreeMap<String, BTreeSet<String>>>,
+    /// Each person's read marker: where their latest `read` is.
+    pub read: HashMap<String, crate::Cursor>,
 }
 
 impl Annotations {
@@ -49,6 +51,9 @@ impl Annotations {
                         who.remove(&m.author);
                     }
                 }
+                RoomEvent::Read => {
+                    a.read.insert(m.author.clone(), m.cursor());
+                }
                 _ => {}
             }
         }
@@ -72,7 +77,9 @@ pub enum EventKind {
 pub fn kind(author: &str, body: &str) -> EventKind {
     match serde_json::from_str::<RoomEvent>(body) {
         Ok(RoomEvent::Reply { origin, seq, body }) => EventKind::Reply { to: (origin, seq), body },
-        Ok(RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. }) => EventKind::Annotation,
+        Ok(RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. } | RoomEvent::Read) => {
+            EventKind::Annotation
+        }
         Ok(e) => EventKind::Notice(crate::rooms::describe(author, &e)),
         // A node that did not send it as it is wrote the notice already.
         Err(_) => EventKind::Notice(body.to_owned()),

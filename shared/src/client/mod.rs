@@ -226,6 +226,7 @@ impl Chat {
                     if self.current.as_deref() != Some(room.as_str()) && !fresh {
                         r.unread += added as u32;
                     }
+                    self.recount(&room);
                 }
             }
             ServerFrame::Ack { id, msg } => self.on_ack(&id, msg),
@@ -323,7 +324,12 @@ impl Chat {
             return;
         }
         r.absorb(&msg.origin, msg.seq);
-        let theirs = msg.author != self.name;
+        // My own read marker, from another tab or device: what it covers
+        // is read here too.
+        let my_read = msg.author == self.name && crate::rooms::is_read_marker(&msg);
+        let room_name = msg.room.clone();
+        // Only messages and replies are news; events about the room are not.
+        let theirs = msg.author != self.name && crate::rooms::is_chat(&msg);
         let unread = current.as_deref() != Some(msg.room.as_str()) && theirs;
         let mentioned = theirs && crate::rooms::mentions(&shown_text(&msg), &self.name);
         let alert =
@@ -346,6 +352,44 @@ impl Chat {
                 }
             }
         }
+        if my_read {
+            self.recount(&room_name);
+        }
+    }
+
+    /// Unread and mentions of `room` after the user's read marker.
+    fn recount(&mut self, room: &str) {
+        let me = self.name.clone();
+        let Some(r) = self.rooms.get_mut(room) else { return };
+        let Some(marker) = annotate::Annotations::of(r).read.remove(&me) else { return };
+        let after: Vec<&Message> =
+            r.messages().filter(|m| m.author != me && crate::rooms::is_chat(m) && !m.is_before(&marker)).collect();
+        let mentioned = after.iter().filter(|m| crate::rooms::mentions(&shown_text(m), &me)).count();
+        let (unread, mentioned) = (after.len() as u32, mentioned as u32);
+        r.unread = r.unread.min(unread);
+        r.mentioned = r.mentioned.min(mentioned);
+    }
+
+    /// The user is looking at `room`: if others wrote past their read
+    /// marker, a new marker goes out (through the outbox, one at a time),
+    /// so their other tabs, devices and nodes count it read. True if one
+    /// was queued.
+    pub fn mark_read(&mut self, room: &str, now_ms: u64) -> bool {
+        let me = self.name.clone();
+        let Some(r) = self.rooms.get(room) else { return false };
+        let waiting = r.pending.iter().any(|p| matches!(p.action, Some(crate::rooms::RoomEvent::Read)));
+        let latest = r.messages().filter(|m| m.author != me && crate::rooms::is_chat(m)).map(Message::cursor).last();
+        let marker = annotate::Annotations::of(r).read.remove(&me);
+        let behind = match (&latest, &marker) {
+            (Some(l), Some(m)) => l > m,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if waiting || !behind || !r.synced {
+            return false;
+        }
+        let id = format!("read-{now_ms}");
+        self.act(room, &id, crate::rooms::RoomEvent::Read, now_ms).is_ok()
     }
 
     /// The live messages from others since the last call (for notifications).
@@ -494,6 +538,7 @@ impl Chat {
         if let Some(r) = self.rooms.get_mut(room) {
             r.unread = 0;
             r.mentioned = 0;
+            r.seen_upto = annotate::Annotations::of(r).read.remove(&self.name);
             self.current = Some(room.to_owned());
         }
     }

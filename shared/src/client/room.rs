@@ -95,6 +95,9 @@ pub struct RoomView {
     pub info: Option<crate::rooms::RoomInfo>,
     /// Why the node took this connection out of the room, if it did.
     pub removed: Option<String>,
+    /// The user's read marker when the room was last shown: where the
+    /// "new messages" line goes.
+    pub seen_upto: Option<Cursor>,
 }
 
 impl RoomView {

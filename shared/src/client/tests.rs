@@ -392,3 +392,38 @@ fn a_mention_elsewhere_counts_apart_from_unread_until_the_room_is_shown() {
     let r = c.room("random").unwrap();
     assert_eq!((r.unread, r.mentioned), (0, 0));
 }
+
+#[test]
+fn a_read_marker_from_another_device_clears_unread_and_one_goes_out_when_looking() {
+    let mut c = ready();
+    c.join("random").unwrap();
+    c.select("general");
+    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
+    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
+    c.take_outgoing();
+    let said = |seq, ts| ServerFrame::Message { msg: msg("random", "n2", seq, ts, "bob", &format!("b{seq}")) };
+    c.on_frame(said(1, 10), 0);
+    c.on_frame(said(2, 20), 0);
+    assert_eq!(c.room("random").unwrap().unread, 2);
+    // Alice's phone read the room up to after bob's second message.
+    let read = Message {
+        id: "§read-1".into(),
+        body: r#"{"event":"read"}"#.into(),
+        ..msg("random", "n3", 1, 30, "alice", "§read-1")
+    };
+    c.on_frame(ServerFrame::Message { msg: read }, 0);
+    assert_eq!(c.room("random").unwrap().unread, 0, "read elsewhere is read here");
+    // Read markers are not news.
+    assert!(c.take_alerts().iter().all(|a| !a.text.is_empty()));
+    // Looking at a room with something new sends one marker, not two.
+    c.on_frame(said(3, 40), 0);
+    c.select("random");
+    assert!(c.mark_read("random", 50));
+    assert!(!c.mark_read("random", 51), "one at a time");
+    assert!(matches!(c.take_outgoing().last(), Some(ClientFrame::Act { action: crate::rooms::RoomEvent::Read, .. })));
+    assert_eq!(
+        c.room("random").unwrap().seen_upto.as_ref().map(|s| s.ts),
+        Some(30),
+        "the line goes after the old marker"
+    );
+}

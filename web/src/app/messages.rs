@@ -196,6 +196,10 @@ fn RowView(row: Row) -> impl IntoView {
             }
             .into_any()
         }
+        Row::NewLine => view! {
+            <div class="new-line" role="separator"><span>"New messages"</span></div>
+        }
+        .into_any(),
         Row::Day { ts, .. } => {
             let now = ctx.now;
             view! {

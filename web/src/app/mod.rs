@@ -200,6 +200,25 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
         sync_my_rooms(&sync);
         let _ = set_interval_with_handle(move || sync_my_rooms(&sync), Duration::from_secs(10));
     }
+    // Looking at a room reads it: a read marker goes out (every 2 s at
+    // most), so other tabs, devices and nodes count it read.
+    let reader = ctx.clone();
+    let _ = set_interval_with_handle(
+        move || {
+            if document().hidden() {
+                return;
+            }
+            if let Some(room) = reader.chat.with_untracked(|c| c.current.clone()) {
+                // Untracked: nothing on screen changes for it.
+                let mut queued = false;
+                reader.chat.update_untracked(|c| queued = c.mark_read(&room, now_ms()));
+                if queued {
+                    reader.net.flush();
+                }
+            }
+        },
+        Duration::from_secs(2),
+    );
     // Time passes, for what shows it (typing, "today"); the link ticks the outbox.
     let _ = set_interval_with_handle(move || now.set(now_ms()), Duration::from_secs(1));
     // Keep the outbox across reloads, written only when it changed.
