@@ -72,6 +72,18 @@ async fn reply_edit_react_and_delete_in_two_browsers() {
     bob.wait_true("document.querySelector('.reaction.mine') !== null", "bob's own").await;
     bob.eval("(document.querySelector('.reaction.mine').click(), true)").await;
     alice.wait_true("document.querySelector('.reaction') === null", "taken back").await;
+    // The picker finds emoji by shortcode.
+    on_message(&bob, "lunch at one?", "React").await;
+    bob.find(".emoji-search").await.send_keys("unic").await.unwrap();
+    bob.wait_true("document.querySelector('.picker [aria-label=\"React 🦄 :unicorn:\"]') !== null", "a search result")
+        .await;
+    bob.eval("(document.querySelector('.picker [aria-label=\"React 🦄 :unicorn:\"]').click(), true)").await;
+    alice
+        .wait_true(
+            "document.querySelector('.reaction') && document.querySelector('.reaction').textContent.includes('🦄 1')",
+            "🦄",
+        )
+        .await;
 
     // Bob deletes his reply: a tombstone in both browsers.
     bob.eval("(window.confirm = () => true, true)").await;
@@ -121,8 +133,26 @@ async fn reply_edit_react_and_delete_in_two_browsers() {
     alice.eval("(document.querySelector('.mention-item').click(), true)").await;
     alice.wait_true("document.querySelector('.msg.mention') !== null", "highlighted").await;
     alice.wait_true("document.querySelector('.mention-badge') === null", "read").await;
-    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots/messages-desktop.png");
-    alice.screenshot(&shot).await;
+    // A conversation with all of it, in both themes (README; with
+    // MESHCHAT_UPDATE_SCREENSHOTS=1 also into docs/screenshots).
+    alice.click_text(".room-button .room-name", "general").await;
+    alice.wait_message("lunch at one?").await;
+    on_message(&bob, "lunch at one?", "Reply").await;
+    bob.say("count me in, **one** it is").await;
+    alice.wait_true("document.querySelectorAll('.quote').length > 0", "a reply with its quote").await;
+    for theme in ["light", "dark"] {
+        if alice.theme().await != theme {
+            alice.find(".theme-toggle").await.click().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let file = format!("conversation-{theme}.png");
+        let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots").join(&file);
+        alice.screenshot(&shot).await;
+        if std::env::var("MESHCHAT_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+            let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots").join(&file);
+            std::fs::copy(&shot, docs).unwrap();
+        }
+    }
     alice.close().await;
     bob.close().await;
 }

@@ -5,6 +5,7 @@
 //! - [`account`]: who uses the app (a session or a guest), the sign-in
 //!   screen's choices and checks, as plain Rust; `api` (wasm only) calls
 //!   the node's account routes.
+//! - [`emoji`]: a small emoji set with shortcodes, for reactions.
 //! - [`markup`]: the safe formatting subset read from a message's text,
 //!   as a tree to build elements from (never HTML).
 //! - [`rooms`]: rooms as the app shows them (titles, direct messages,
@@ -22,6 +23,7 @@
 //!   connected, first message) for the load benchmark and DevTools.
 
 pub mod account;
+pub mod emoji;
 pub mod markup;
 pub mod rooms;
 pub mod state;

@@ -415,6 +415,36 @@ fn react(ctx: &super::Ctx, target: &(String, u64), emoji: &str, on: bool) {
 /// The quick reactions of the picker.
 const QUICK: [&str; 6] = ["👍", "🎉", "❤️", "😄", "😮", "🙏"];
 
+/// Quick reactions, and a search by shortcode (`tada`, `:+1:`).
+#[component]
+fn Picker(target: (String, u64), ctx: super::Ctx, picking: RwSignal<bool>) -> impl IntoView {
+    let query = RwSignal::new(String::new());
+    let shown = move || {
+        let q = query.get();
+        if q.trim().is_empty() {
+            QUICK.iter().map(|e| ("", *e)).collect::<Vec<_>>()
+        } else {
+            crate::emoji::search(&q).into_iter().take(12).collect()
+        }
+    };
+    view! {
+        <div class="picker" role="group" aria-label="Pick a reaction">
+            <input class="emoji-search" type="search" placeholder=":tada:" aria-label="Search emoji by name"
+                autofocus prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
+            {move || shown().into_iter().map(|(code, e)| {
+                let (ctx, t) = (ctx.clone(), target.clone());
+                let label = if code.is_empty() { format!("React {e}") } else { format!("React {e} :{code}:") };
+                view! {
+                    <button class="icon" aria-label=label title=format!(":{code}:") on:click=move |_| {
+                        react(&ctx, &t, e, true);
+                        picking.set(false);
+                    }>{e}</button>
+                }
+            }).collect_view()}
+        </div>
+    }
+}
+
 /// Reply, react, edit (one's own), delete (one's own, or as a moderator).
 #[component]
 fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
@@ -426,7 +456,8 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
     let (t1, t2, t3, t4) = (target.clone(), target.clone(), target.clone(), target);
     let author = msg.author.clone();
     view! {
-        <div class="msg-actions" role="toolbar" aria-label="Message actions">
+        // Kept up while the picker is open, wherever the pointer goes.
+        <div class="msg-actions" class:open=move || picking.get() role="toolbar" aria-label="Message actions">
             <button class="icon" title="Reply" aria-label="Reply" on:click=move |_| {
                 reply_ctx.compose.set(Some(super::Compose::Reply { origin: t1.0.clone(), seq: t1.1, author: author.clone(), preview: preview.clone() }));
             }>"↩"</button>
@@ -451,17 +482,7 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
                 }>"🗑"</button>
             </Show>
             <Show when=move || picking.get()>
-                <div class="picker" role="group" aria-label="Pick a reaction">
-                    {QUICK.iter().map(|e| {
-                        let (ctx, t) = (pick_ctx.clone(), t4.clone());
-                        view! {
-                            <button class="icon" aria-label=format!("React {e}") on:click=move |_| {
-                                react(&ctx, &t, e, true);
-                                picking.set(false);
-                            }>{*e}</button>
-                        }
-                    }).collect_view()}
-                </div>
+                <Picker target=t4.clone() ctx=pick_ctx.clone() picking/>
             </Show>
         </div>
     }
