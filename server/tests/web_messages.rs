@@ -235,3 +235,35 @@ async fn what_one_tab_reads_is_read_in_the_other() {
     laptop.close().await;
     phone.close().await;
 }
+
+/// A reply to a message older than what the page holds: a click on its
+/// quote loads older pages until the original shows.
+#[tokio::test]
+async fn a_quote_of_an_old_message_loads_history_until_it_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let (mut bob, _) = Client::hello(&n.ws_url(), "bob").await;
+    bob.join("general", None).await;
+    let first = bob.say("general", "old", "the very first message").await;
+    for i in 0..120 {
+        bob.say("general", &format!("f{i}"), &format!("filler {i}")).await;
+    }
+    let reply = json!({"event":"reply","origin":first["origin"],"seq":first["seq"],"body":"answering the first"});
+    bob.send(json!({"type":"act","room":"general","id":"r1","action":reply})).await;
+    bob.wait_for("ack").await;
+    let driver = Driver::start();
+    let alice = driver.browser(1280, 800).await;
+    alice.sign_in(&n.url("/"), "alice").await;
+    alice.wait_message("answering the first").await;
+    assert_eq!(alice.eval("document.body.innerText.includes('the very first message')").await, false, "not loaded yet");
+    alice
+        .wait_true(
+            "document.querySelector('.quote').textContent.includes('an earlier message')",
+            "a quote of what is not loaded",
+        )
+        .await;
+    alice.eval("(document.querySelector('.quote').click(), true)").await;
+    alice.wait_true("document.querySelector('.msg.flash') && document.querySelector('.msg.flash').textContent.includes('the very first message')", "the original, loaded and shown").await;
+    alice.close().await;
+}

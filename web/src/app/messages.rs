@@ -370,12 +370,26 @@ fn spans(v: Vec<crate::markup::Inline>) -> AnyView {
 fn QuoteView(q: Quote) -> impl IntoView {
     let anchor = format!("msg-{}-{}", q.origin, q.seq);
     let who = q.author.clone().unwrap_or_default();
+    let ctx = use_ctx();
     view! {
         <button class="quote" aria-label=format!("Show the message {who} wrote") on:click=move |_| {
-            if let Some(el) = document().get_element_by_id(&anchor) {
-                el.scroll_into_view();
-                let _ = el.class_list().add_1("flash");
-            }
+            let (ctx, anchor) = (ctx.clone(), anchor.clone());
+            // Not loaded yet: older pages, until it is (or nothing older is).
+            leptos::task::spawn_local(async move {
+                for _ in 0..40 {
+                    if let Some(el) = document().get_element_by_id(&anchor) {
+                        el.scroll_into_view();
+                        let _ = el.class_list().add_1("flash");
+                        return;
+                    }
+                    let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
+                    if !ctx.chat.with_untracked(|c| c.room(&room).is_some_and(|r| r.more)) {
+                        return;
+                    }
+                    ctx.act(|c| c.load_older(&room));
+                    crate::net::sleep(std::time::Duration::from_millis(250)).await;
+                }
+            });
         }>
             <strong>{q.author.clone()}</strong>" "<span>{q.body.clone()}</span>
         </button>
