@@ -267,3 +267,33 @@ async fn a_quote_of_an_old_message_loads_history_until_it_shows() {
     alice.wait_true("document.querySelector('.msg.flash') && document.querySelector('.msg.flash').textContent.includes('the very first message')", "the original, loaded and shown").await;
     alice.close().await;
 }
+
+/// Read state survives a failover: the laptop's node dies, it moves on,
+/// reads there, and the phone (on the other node) counts it read.
+#[tokio::test]
+async fn read_state_follows_through_a_failover() {
+    let web = dist().to_str().unwrap().to_owned();
+    let mut m = Mesh::start(2, &["--web", &web]).await;
+    let driver = Driver::start();
+    let laptop = driver.browser(1280, 800).await;
+    let phone = driver.browser(1280, 800).await;
+    laptop.sign_in(&m.nodes[0].url("/"), "erin").await;
+    phone.sign_in(&m.nodes[1].url("/"), "erin").await;
+    phone.find("#join-input").await.send_keys("elsewhere\u{E007}").await.unwrap();
+    phone.wait_true("document.querySelector('.room-title').textContent.includes('elsewhere')", "elsewhere").await;
+    m.nodes[0].kill9();
+    laptop.wait_true("document.querySelector('.status.ok') && !document.querySelector('.status-text').textContent.includes('n1')", "moved to n2").await;
+    let post = |id: &str, body: &str| json!({"name":"bob","id":id,"body":body}).to_string();
+    http_post(&m.nodes[1].url("/api/rooms/general/messages"), &post("f1", "after the crash")).await;
+    phone
+        .wait_true(
+            "document.querySelector('.badge') && document.querySelector('.badge').textContent === '1'",
+            "1 unread",
+        )
+        .await;
+    laptop.wait_message("after the crash").await;
+    phone.wait_true("document.querySelector('.badge') === null", "read on the laptop, after its move").await;
+    m.nodes[0].restart().unwrap();
+    laptop.close().await;
+    phone.close().await;
+}
