@@ -33,11 +33,12 @@ pub fn is_redacted(body: &str) -> bool {
 /// names, so that no node's record of the room depends on when it heard
 /// of a delete.
 pub fn erasable(id: &str, body: &str) -> bool {
-    if !is_event_id(id) || is_redacted(body) {
-        return !is_redacted(body);
+    if is_redacted(body) {
+        return false;
     }
-    serde_json::from_str::<StoredEvent>(body)
-        .is_ok_and(|e| matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::Edited { .. }))
+    !is_event_id(id)
+        || serde_json::from_str::<RoomEvent>(body)
+            .is_ok_and(|e| matches!(e, RoomEvent::Reply { .. } | RoomEvent::Edited { .. }))
 }
 
 /// Does `text` mention `name` (`@name`, any case, not inside a longer

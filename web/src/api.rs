@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 
 use crate::account::{NO_ANSWER, Session, explain};
 
-fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+/// The request with the session, if any (`Authorization: Bearer`).
+pub fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
     match token {
         Some(t) => req.header("Authorization", &format!("Bearer {t}")),
         None => req,

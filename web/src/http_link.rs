@@ -181,12 +181,13 @@ async fn poll_room(
 
 async fn post(chat: RwSignal<Chat>, base: String, room: String, id: String, body: String) {
     let (name, token) = chat.with_untracked(|c| (c.name.clone(), c.token.clone()));
-    let req = match authorized(Request::post(&format!("{base}/api/rooms/{room}/messages")), token.as_deref())
-        .json(&PostMessage { name, id: id.clone(), body })
-    {
-        Ok(r) => r,
-        Err(_) => return,
-    };
+    let req =
+        match crate::api::with_token(Request::post(&format!("{base}/api/rooms/{room}/messages")), token.as_deref())
+            .json(&PostMessage { name, id: id.clone(), body })
+        {
+            Ok(r) => r,
+            Err(_) => return,
+        };
     // A network error leaves it pending: the outbox sends it again.
     let Ok(resp) = req.send().await else { return };
     let now = now_ms();
@@ -220,16 +221,9 @@ fn session_refused(chat: RwSignal<Chat>) {
     chat.update(|c| c.on_frame(refused, now_ms()));
 }
 
-fn authorized(req: gloo_net::http::RequestBuilder, token: Option<&str>) -> gloo_net::http::RequestBuilder {
-    match token {
-        Some(t) => req.header("Authorization", &format!("Bearer {t}")),
-        None => req,
-    }
-}
-
 /// A GET with the session; the status of a refusal (`None`: no answer).
 async fn get<T: serde::de::DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, Option<u16>> {
-    let resp = authorized(Request::get(url), token).send().await.map_err(|_| None)?;
+    let resp = crate::api::with_token(Request::get(url), token).send().await.map_err(|_| None)?;
     if !resp.ok() {
         return Err(Some(resp.status()));
     }

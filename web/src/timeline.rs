@@ -199,11 +199,7 @@ fn quote(room: &RoomView, notes: &Annotations, to: (String, u64)) -> Quote {
         _ if notes.deleted.contains(&to) => "message deleted".to_owned(),
         Some(m) => match notes.edits.get(&to) {
             Some((b, _)) => b.clone(),
-            None if is_event_id(&m.id) => match kind(&m.author, &m.body) {
-                EventKind::Reply { body, .. } => body,
-                _ => String::new(),
-            },
-            None => m.body.clone(),
+            None => meshchat_shared::client::shown_text(m),
         },
         None => "an earlier message".to_owned(),
     };

@@ -31,18 +31,12 @@ fn new_id() -> String {
 
 /// The text a message shows now: its latest edit, or what was written.
 fn current_text(room: &meshchat_shared::client::room::RoomView, origin: &str, seq: u64) -> Option<String> {
-    use meshchat_shared::client::annotate::{Annotations, EventKind, kind};
+    use meshchat_shared::client::annotate::Annotations;
     if let Some((body, _)) = Annotations::of(room).edits.get(&(origin.to_owned(), seq)) {
         return Some(body.clone());
     }
     let m = room.messages().find(|m| m.origin == origin && m.seq == seq)?;
-    if !meshchat_shared::rooms::is_event_id(&m.id) {
-        return Some(m.body.clone());
-    }
-    match kind(&m.author, &m.body) {
-        EventKind::Reply { body, .. } => Some(body),
-        _ => None,
-    }
+    Some(meshchat_shared::client::shown_text(m)).filter(|t| !t.is_empty())
 }
 
 #[component]
