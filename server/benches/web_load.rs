@@ -21,6 +21,9 @@ use serde_json::Value;
 
 /// Messages in the room the user comes back to.
 const BACKLOG: usize = 100;
+/// The wasm as browsers download it (the gzip file the node serves) may be
+/// at most this big: checked on every run, tests included.
+const WASM_BUDGET: u64 = 300 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -80,6 +83,11 @@ fn main() {
 async fn run(cold_runs: usize, warm_runs: usize) -> Out {
     let web = dist();
     let sizes = sizes(&web);
+    assert!(
+        sizes.wasm_gzip_bytes <= WASM_BUDGET,
+        "the wasm is {} bytes gzipped, over its budget of {WASM_BUDGET}",
+        sizes.wasm_gzip_bytes
+    );
     let dir = tempfile::tempdir().unwrap();
     let node = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
     let (mut seed, _) = Client::hello(&node.ws_url(), "seed").await;

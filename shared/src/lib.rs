@@ -19,6 +19,7 @@
 //! - [`client`]: a sans-IO protocol client: rooms, vectors, resume, outbox,
 //!   which node next. The web app and the native client both run it.
 //! - [`close`]: the WebSocket close codes.
+//! - `wire`: the decoders of the tagged enums, one flat struct each (small in the wasm).
 
 pub mod api;
 pub mod client;
@@ -30,6 +31,7 @@ pub mod limits;
 pub mod message;
 pub mod rooms;
 pub mod vector;
+mod wire;
 
 pub use error::ErrorCode;
 pub use frames::{ClientFrame, NodeInfo, ServerFrame};

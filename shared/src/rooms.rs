@@ -101,7 +101,7 @@ impl RoomRole {
 }
 
 /// What happens to a room. Users are account names (or guests' names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RoomEvent {
     /// The first event of a room; its author owns it. `dm` lists the

@@ -21,10 +21,12 @@ pub fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
     }
 }
 
-async fn answer<T: DeserializeOwned>(resp: Result<Response, gloo_net::Error>) -> Result<T, String> {
+/// The body of a good answer, or the error in words. Not generic, so the
+/// wasm holds one copy of this state machine rather than one per type.
+async fn answer_text(resp: Result<Response, gloo_net::Error>) -> Result<String, String> {
     let resp = resp.map_err(|_| NO_ANSWER.to_owned())?;
     if resp.ok() {
-        return resp.json::<T>().await.map_err(|_| NO_ANSWER.to_owned());
+        return resp.text().await.map_err(|_| NO_ANSWER.to_owned());
     }
     match resp.json::<ErrorBody>().await {
         Ok(ErrorBody { error }) => Err(explain(error.code, &error.message)),
@@ -32,9 +34,23 @@ async fn answer<T: DeserializeOwned>(resp: Result<Response, gloo_net::Error>) ->
     }
 }
 
+async fn answer<T: DeserializeOwned>(resp: Result<Response, gloo_net::Error>) -> Result<T, String> {
+    let text = answer_text(resp).await?;
+    serde_json::from_str(&text).map_err(|_| NO_ANSWER.to_owned())
+}
+
 async fn post<B: Serialize, T: DeserializeOwned>(path: &str, token: Option<&str>, body: &B) -> Result<T, String> {
-    let req = with_token(Request::post(path), token).json(body).map_err(|e| e.to_string())?;
-    answer(req.send().await).await
+    let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
+    let text = post_text(path, token, body).await?;
+    serde_json::from_str(&text).map_err(|_| NO_ANSWER.to_owned())
+}
+
+async fn post_text(path: &str, token: Option<&str>, body: String) -> Result<String, String> {
+    let req = with_token(Request::post(path), token)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .map_err(|e| e.to_string())?;
+    answer_text(req.send().await).await
 }
 
 fn session(a: Answer) -> Session {
@@ -92,7 +108,7 @@ pub async fn create_room(base: &str, token: &str, room: CreateRoom) -> Result<Ro
 /// Invite, kick, ban, topic…: the event lands in the room's log.
 pub async fn act(base: &str, token: &str, room: &str, id: String, action: RoomEvent) -> Result<(), String> {
     let url = format!("{base}/api/rooms/{room}/actions");
-    post::<_, serde_json::Value>(&url, Some(token), &RoomAction { id, action }).await.map(drop)
+    post::<_, serde::de::IgnoredAny>(&url, Some(token), &RoomAction { id, action }).await.map(drop)
 }
 
 /// The direct conversation with `users`, started if need be.

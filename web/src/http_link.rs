@@ -223,11 +223,17 @@ fn session_refused(chat: RwSignal<Chat>) {
 
 /// A GET with the session; the status of a refusal (`None`: no answer).
 async fn get<T: serde::de::DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, Option<u16>> {
+    let text = get_text(url, token).await?;
+    serde_json::from_str(&text).map_err(|_| None)
+}
+
+/// [`get`]'s I/O, not generic: one state machine in the wasm for all types.
+async fn get_text(url: &str, token: Option<&str>) -> Result<String, Option<u16>> {
     let resp = crate::api::with_token(Request::get(url), token).send().await.map_err(|_| None)?;
     if !resp.ok() {
         return Err(Some(resp.status()));
     }
-    resp.json::<T>().await.map_err(|_| None)
+    resp.text().await.map_err(|_| None)
 }
 
 /// Does a WebSocket to `url` open now? (It is closed again at once.)

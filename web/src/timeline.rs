@@ -81,8 +81,8 @@ impl Row {
             Row::Msg { msg, head, edited, reactions, reply_to, .. } => {
                 let r: usize = reactions.iter().map(|(e, w)| e.len() + w.len() * 7).sum();
                 let q = reply_to.as_ref().map_or(0, |q| q.body.len());
-                let body = msg.body.len();
-                format!("m:{}:{}:{}:{}:{edited:?}:{r}:{body}:{q}", msg.ts, msg.origin, msg.seq, u8::from(*head))
+                let (body, edited) = (msg.body.len(), edited.unwrap_or(0));
+                format!("m:{}:{}:{}:{}:{edited}:{r}:{body}:{q}", msg.ts, msg.origin, msg.seq, u8::from(*head))
             }
             Row::Presence { name, online, ts } => format!("p:{ts}:{name}:{online}"),
             Row::Event { key, .. } => format!("e:{key}"),

@@ -704,9 +704,9 @@ pub fn explain(code: ErrorCode, message: &str) -> String {
         what.to_owned()
     } else {
         let mut detail = message.to_owned();
-        if let Some(first) = detail.get(..1) {
-            let upper = first.to_uppercase();
-            detail.replace_range(..1, &upper);
+        // Only an ASCII first letter: the node's details are English.
+        if let Some(first) = detail.get_mut(..1) {
+            first.make_ascii_uppercase();
         }
         format!("{what} {detail}.")
     }

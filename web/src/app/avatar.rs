@@ -7,9 +7,10 @@ pub fn hue(name: &str) -> u32 {
     name.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 360
 }
 
-/// The first character of a name, upper-cased.
+/// The first character of a name; CSS upper-cases it (`text-transform`),
+/// which spares the wasm Unicode's case tables.
 pub fn initial(name: &str) -> String {
-    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+    name.chars().next().map(String::from).unwrap_or_default()
 }
 
 #[component]
