@@ -39,6 +39,8 @@
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
 //! - [`names`]: user names (NFC, nothing invisible, confusables) and text
 //!   safe for a terminal.
+//! - [`search`]: search queries as people type them, made safe for FTS5
+//!   (the index itself is `store::search`).
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
 pub mod accounts;
@@ -61,6 +63,7 @@ pub mod metrics;
 pub mod names;
 pub mod node;
 pub mod room;
+pub mod search;
 pub mod session;
 pub mod store;
 

@@ -265,3 +265,33 @@ mod tests {
         assert_eq!(post.name, "alice");
     }
 }
+
+/// `GET /api/search?q=&room=&order=&from=&limit=`: messages of rooms the
+/// caller may read whose text matches, newest first (`order=new`, the
+/// default) or best first (`order=relevance`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub results: Vec<SearchHit>,
+    /// There may be more: pass this as `from` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub room: String,
+    pub origin: String,
+    pub seq: u64,
+    pub ts: u64,
+    pub author: String,
+    /// The message's current text around the matching words, in parts;
+    /// `hit` marks a matching word. Plain text, never markup.
+    pub parts: Vec<SnippetPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnippetPart {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hit: bool,
+}

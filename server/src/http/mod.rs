@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod poll;
 mod rooms;
+mod search;
 pub mod secure;
 pub mod serve;
 pub mod tls;
@@ -71,6 +72,7 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
         .route("/api/directory", get(rooms::directory))
         .route("/api/me/rooms", get(rooms::mine))
         .route("/api/users", get(rooms::users))
+        .route("/api/search", get(search::search))
         .route("/api/rooms/{room}/messages", get(api::get_messages).post(api::post_message))
         .route("/api/rooms/{room}/poll", get(poll::poll))
         .route_layer(middleware::from_fn_with_state(app.clone(), secure::require_session));

@@ -7,6 +7,7 @@
 
 mod checkpointer;
 mod schema;
+pub mod search;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -198,6 +199,17 @@ impl Store {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
+    }
+
+    /// Full-text search (see [`search`]); the caller filters by who may read.
+    pub async fn search(&self, q: search::Query) -> Result<Vec<search::Hit>, StoreError> {
+        self.read(move |c| search::run(c, &q)).await
+    }
+
+    /// The text the search index holds for a message, if any.
+    pub async fn indexed_text(&self, room: &str, origin: &str, seq: u64) -> Result<Option<String>, StoreError> {
+        let (room, origin) = (room.to_owned(), origin.to_owned());
+        self.read(move |c| search::text_of(c, &room, &origin, seq)).await
     }
 
     /// Waits until everything queued so far is committed.

@@ -6,7 +6,7 @@ use rusqlite::{Connection, Row};
 use super::StoreError;
 
 /// Bumped when the schema changes; `migrate` upgrades older databases.
-const SCHEMA_VERSION: &str = "3";
+const SCHEMA_VERSION: &str = "4";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -82,6 +82,9 @@ pub fn configure(conn: &Connection, sync: Sync) -> Result<(), StoreError> {
     // commit, an automatic one stalls it for tens of milliseconds.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // Erased texts (deleted messages) are overwritten in the database
+    // pages, not only unlinked: FAST does it where it costs no extra I/O.
+    conn.pragma_update(None, "secure_delete", "FAST")?;
     // 16 MiB of page cache: the hot index pages of every active room stay in memory.
     conn.pragma_update(None, "cache_size", -16_384)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -92,6 +95,7 @@ pub fn configure(conn: &Connection, sync: Sync) -> Result<(), StoreError> {
 /// node that reopened another node's data would reuse its seqs.
 pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(super::search::SCHEMA)?;
     let get = |key: &str| -> Result<Option<String>, StoreError> {
         let mut st = conn.prepare("SELECT value FROM meta WHERE key = ?1")?;
         let mut rows = st.query([key])?;
@@ -108,8 +112,13 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
         Some(v) if v == "1" => {
             upgrade_from_1(conn)?;
             upgrade_from_2(conn)?;
+            upgrade_from_3(conn)?;
         }
-        Some(v) if v == "2" => upgrade_from_2(conn)?,
+        Some(v) if v == "2" => {
+            upgrade_from_2(conn)?;
+            upgrade_from_3(conn)?;
+        }
+        Some(v) if v == "3" => upgrade_from_3(conn)?,
         Some(v) => {
             return Err(StoreError::Incompatible(format!("schema version {v}, expected {SCHEMA_VERSION}")));
         }
@@ -158,6 +167,14 @@ fn upgrade_from_2(conn: &Connection) -> Result<(), StoreError> {
         conn.execute_batch("ALTER TABLE messages ADD COLUMN sig BLOB")?;
     }
     conn.execute_batch("UPDATE meta SET value = '3' WHERE key = 'schema';")?;
+    Ok(())
+}
+
+/// Version 4 adds the search index: every message stored so far goes in.
+fn upgrade_from_3(conn: &Connection) -> Result<(), StoreError> {
+    let n = super::search::backfill(conn)?;
+    tracing::info!(messages = n, "search index built");
+    conn.execute_batch("UPDATE meta SET value = '4' WHERE key = 'schema';")?;
     Ok(())
 }
 

@@ -178,4 +178,45 @@ async fn a_version_1_database_is_upgraded() {
     assert_eq!(found.body, "from v1");
     let snap = store.room_snapshot("r", 10).await.unwrap();
     assert_eq!(snap.ids, vec![idem_hash("alice", "old")]);
+    // What was stored before search is found by it.
+    assert_eq!(store.indexed_text("r", "n1", 1).await.unwrap().as_deref(), Some("from v1"));
+}
+
+fn edit(origin: &str, seq: u64, ts: u64, author: &str, target: u64, text: &str) -> Message {
+    let event = meshchat_shared::rooms::RoomEvent::Edited { origin: "n1".into(), seq: target, body: text.into() };
+    Message {
+        ts,
+        id: format!("§e{origin}{seq}"),
+        author: author.into(),
+        body: serde_json::to_string(&event).unwrap(),
+        ..Message::sample("r", origin, seq)
+    }
+}
+
+#[tokio::test]
+async fn the_index_holds_the_latest_edit_by_the_author_and_forgets_deleted_and_hidden_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), "n1");
+    put(&store, vec![msg("r", "n1", 1, 10, "a"), msg("r", "n1", 2, 11, "b")]).await;
+    // The later edit (ts 30) arrives first; the earlier one must not win.
+    put(&store, vec![edit("n2", 1, 30, "alice", 1, "second words")]).await;
+    put(&store, vec![edit("n3", 1, 20, "alice", 1, "first words")]).await;
+    put(&store, vec![edit("n3", 2, 40, "mallory", 1, "forged words")]).await;
+    let text = |seq| {
+        let store = store.clone();
+        async move { store.indexed_text("r", "n1", seq).await.unwrap() }
+    };
+    assert_eq!(text(1).await.as_deref(), Some("second words"));
+    let q = |words: &str| search::Query {
+        fts: format!("\"{words}\""),
+        before_ms: u64::MAX,
+        limit: 10,
+        ..search::Query::default()
+    };
+    assert!(store.search(q("forged")).await.unwrap().is_empty());
+    assert_eq!(store.search(q("second")).await.unwrap()[0].snippet, "\u{1}second\u{2} words");
+    store.redact("r", vec![("n1".into(), 1)]).await.unwrap();
+    store.hide("r", "n1", 2).await.unwrap();
+    store.flush().await.unwrap();
+    assert_eq!((text(1).await, text(2).await), (None, None));
 }

@@ -161,12 +161,14 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                         ])?;
                         if added == 1 && !hidden {
                             *counts.entry(m.room.as_str()).or_default() += 1;
+                            super::search::on_append(&tx, tx.last_insert_rowid(), m)?;
                         }
                     }
                 }
                 WriteOp::Hide { room, origin, seq } => {
                     if hide.execute(params![room, origin, *seq as i64])? == 1 {
                         *counts.entry(room.as_str()).or_default() -= 1;
+                        super::search::forget(&tx, room, origin, *seq)?;
                     }
                 }
                 WriteOp::Touch { room } => {
@@ -181,6 +183,7 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                                 |r| Ok((r.get(0)?, r.get(1)?)),
                             )
                             .optional()?;
+                        super::search::forget(&tx, room, origin, *seq)?;
                         let erasable = row.filter(|(id, b)| meshchat_shared::rooms::erasable(id, b));
                         if let Some((_, body)) = erasable {
                             tx.execute(

@@ -1,0 +1,227 @@
+//! Full-text search: an FTS5 table beside `messages`, kept in step by the
+//! writer in the same transaction as the messages it indexes.
+//!
+//! A row of `search` has the rowid of the message it shows and holds the
+//! text people see: a message's or a reply's text, replaced by its
+//! author's latest edit, gone once it is deleted (its text is erased) or
+//! turns out to be the hidden copy of a duplicate. Who may read what is
+//! not decided here: the caller filters by room.
+
+use std::borrow::Cow;
+
+use meshchat_shared::Message;
+use meshchat_shared::rooms::{RoomEvent, is_event_id, is_redacted};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::StoreError;
+use super::schema::{COLUMNS, message_from_row};
+
+pub const SCHEMA: &str = "
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
+    text,
+    room UNINDEXED,
+    author UNINDEXED,
+    ts UNINDEXED,
+    -- The edit whose text this is: zero-padded ts, origin, seq ('' for none),
+    -- so that the latest edit wins whatever order edits arrive in.
+    edit UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+-- A deleted message's words leave the index itself, not only its rows.
+INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
+";
+
+/// Highlight markers in snippets: removed from indexed text, so that no
+/// message can fake a highlight.
+pub const HIT_START: char = '\u{1}';
+pub const HIT_END: char = '\u{2}';
+
+fn clean(text: &str) -> String {
+    text.replace([HIT_START, HIT_END], " ")
+}
+
+/// What indexing a newly stored message does.
+enum Indexed<'a> {
+    /// A message or a reply: its own text.
+    Own(Cow<'a, str>),
+    /// An edit: the new text of its target.
+    Edit {
+        origin: String,
+        seq: u64,
+        text: String,
+    },
+    Nothing,
+}
+
+fn indexed(m: &Message) -> Indexed<'_> {
+    if is_redacted(&m.body) {
+        return Indexed::Nothing;
+    }
+    if !is_event_id(&m.id) {
+        return Indexed::Own(Cow::Borrowed(&m.body));
+    }
+    match serde_json::from_str::<RoomEvent>(&m.body) {
+        Ok(RoomEvent::Reply { body, .. }) => Indexed::Own(Cow::Owned(body)),
+        Ok(RoomEvent::Edited { origin, seq, body }) => Indexed::Edit { origin, seq, text: body },
+        _ => Indexed::Nothing,
+    }
+}
+
+fn edit_key(m: &Message) -> String {
+    format!("{:020}:{}:{:020}", m.ts, m.origin, m.seq)
+}
+
+/// Indexes a message just inserted at `rowid` (not a hidden copy).
+pub fn on_append(tx: &Transaction<'_>, rowid: i64, m: &Message) -> Result<(), StoreError> {
+    let insert = |text: &str| -> Result<(), StoreError> {
+        tx.prepare_cached("INSERT INTO search (rowid, text, room, author, ts, edit) VALUES (?1, ?2, ?3, ?4, ?5, '')")?
+            .execute(params![rowid, clean(text), m.room, m.author, m.ts as i64])?;
+        Ok(())
+    };
+    match indexed(m) {
+        Indexed::Own(text) => insert(&text),
+        Indexed::Edit { origin, seq, text } => {
+            // Only the target's author edits it; a later edit wins.
+            tx.prepare_cached(
+                "UPDATE search SET text = ?1, edit = ?2 WHERE rowid = (
+                     SELECT rowid FROM messages WHERE room = ?3 AND origin = ?4 AND seq = ?5 AND author = ?6
+                 ) AND edit < ?2",
+            )?
+            .execute(params![clean(&text), edit_key(m), m.room, origin, seq as i64, m.author])?;
+            Ok(())
+        }
+        Indexed::Nothing => Ok(()),
+    }
+}
+
+/// The message at `(room, origin, seq)` is no longer shown: deleted, or
+/// the hidden copy of a duplicate.
+pub fn forget(tx: &Transaction<'_>, room: &str, origin: &str, seq: u64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "DELETE FROM search WHERE rowid = (SELECT rowid FROM messages WHERE room = ?1 AND origin = ?2 AND seq = ?3)",
+    )?
+    .execute(params![room, origin, seq as i64])?;
+    Ok(())
+}
+
+/// Indexes every message already stored (a database from before search),
+/// in the order they were stored, so edits land on their targets.
+pub fn backfill(conn: &Connection) -> Result<u64, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let mut n = 0;
+    {
+        let mut st = tx.prepare(&format!("SELECT rowid, {COLUMNS} FROM messages WHERE hidden = 0 ORDER BY rowid"))?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let rowid: i64 = r.get(0)?;
+            let m = message_from_row_at(r)?;
+            on_append(&tx, rowid, &m)?;
+            n += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+/// [`message_from_row`] for a row whose first column is the rowid.
+fn message_from_row_at(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    let vc: String = r.get(8)?;
+    let vc = serde_json::from_str(&vc)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))?;
+    Ok(Message {
+        room: r.get(1)?,
+        id: r.get(2)?,
+        author: r.get(3)?,
+        body: r.get(4)?,
+        origin: r.get(5)?,
+        seq: r.get::<_, i64>(6)? as u64,
+        ts: r.get::<_, i64>(7)? as u64,
+        vc,
+    })
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Newest,
+    /// FTS5's bm25 rank.
+    Relevance,
+}
+
+/// One query against the index: `fts` is an FTS5 expression made only of
+/// quoted strings (see `crate::search`), never text from a client as is.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub fts: String,
+    pub room: Option<String>,
+    pub author: Option<String>,
+    /// Only messages with `after_ms <= ts < before_ms`.
+    pub after_ms: u64,
+    pub before_ms: u64,
+    pub order: Order,
+    /// Where the previous page ended: a rowid (newest first) or a count
+    /// of results skipped (by relevance).
+    pub from: u64,
+    pub limit: usize,
+}
+
+/// A match: the message and its text around the matching words, marked
+/// with [`HIT_START`] and [`HIT_END`].
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub msg: Message,
+    pub snippet: String,
+    /// What the next page starts from.
+    pub next: u64,
+}
+
+pub fn run(c: &Connection, q: &Query) -> Result<Vec<Hit>, StoreError> {
+    let order = match q.order {
+        Order::Newest => "search.rowid DESC",
+        Order::Relevance => "rank",
+    };
+    let cols = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {cols}, snippet(search, 0, char(1), char(2), '…', 16), search.rowid FROM search
+         JOIN messages m ON m.rowid = search.rowid
+         WHERE search MATCH ?1 AND (?2 IS NULL OR search.room = ?2)
+           AND (?3 IS NULL OR search.author = ?3 COLLATE NOCASE)
+           AND search.ts >= ?4 AND search.ts < ?5 AND (?6 = 0 OR ?7 = 1 OR search.rowid < ?6)
+         ORDER BY {order} LIMIT ?8 OFFSET ?9"
+    );
+    let relevance = q.order == Order::Relevance;
+    let offset = if relevance { q.from as i64 } else { 0 };
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(
+        params![
+            q.fts,
+            q.room,
+            q.author,
+            q.after_ms as i64,
+            q.before_ms.min(i64::MAX as u64) as i64,
+            q.from as i64,
+            relevance,
+            q.limit as i64,
+            offset
+        ],
+        |r| Ok((message_from_row(r)?, r.get::<_, String>(8)?, r.get::<_, i64>(9)?)),
+    )?;
+    let mut hits = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let (msg, snippet, rowid) = row?;
+        let next = if relevance { q.from + i as u64 + 1 } else { rowid as u64 };
+        hits.push(Hit { msg, snippet, next });
+    }
+    Ok(hits)
+}
+
+/// The indexed text of a message, if any (for tests and checks).
+pub fn text_of(c: &Connection, room: &str, origin: &str, seq: u64) -> Result<Option<String>, StoreError> {
+    Ok(c.query_row(
+        "SELECT text FROM search WHERE rowid = (SELECT rowid FROM messages WHERE room = ?1 AND origin = ?2 AND seq = ?3)",
+        params![room, origin, seq as i64],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
