@@ -76,10 +76,11 @@ pub async fn owns_target(store: &Store, room: &str, event: &RoomEvent, who: &str
     Ok(found.first().is_some_and(|s| s.msg.author == who && !is_event_id(&s.msg.id) || is_own_reply(&s.msg, who)))
 }
 
-/// A reply is an event message: its author owns it like a message.
+/// A reply or a file is an event message: its author owns it like a message.
 fn is_own_reply(msg: &Message, who: &str) -> bool {
     msg.author == who
-        && serde_json::from_str::<StoredEvent>(&msg.body).is_ok_and(|e| matches!(e.event, RoomEvent::Reply { .. }))
+        && serde_json::from_str::<StoredEvent>(&msg.body)
+            .is_ok_and(|e| matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::File { .. }))
 }
 
 /// Sends `event` by `who` into the room's log; the stored event message.

@@ -39,6 +39,7 @@
 //! - [`metrics`]: counters and gauges in the Prometheus text format.
 //! - [`names`]: user names (NFC, nothing invisible, confusables) and text
 //!   safe for a terminal.
+//! - [`files`]: shared files, stored by their SHA-256, complete or not at all.
 //! - [`search`]: search queries as people type them, made safe for FTS5
 //!   (the index itself is `store::search`).
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
@@ -51,6 +52,7 @@ pub mod clock;
 pub mod cluster;
 pub mod conn;
 pub mod core;
+pub mod files;
 pub mod govern;
 pub mod guard;
 pub mod harness;

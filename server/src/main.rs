@@ -276,11 +276,15 @@ struct LimitArgs {
     /// A WebSocket that sends no frame for this long is closed (clients ping every minute).
     #[arg(long, default_value_t = 300_000)]
     idle_timeout_ms: u64,
+    /// The largest file one may share, in bytes (25 MiB).
+    #[arg(long, default_value_t = meshchat::files::DEFAULT_MAX_FILE_BYTES)]
+    max_file_bytes: u64,
 }
 
 impl LimitArgs {
     fn apply(&self, cfg: &mut NodeConfig) {
         cfg.session.queue_bytes = self.queue_bytes.max(64 * 1024);
+        cfg.max_file_bytes = self.max_file_bytes;
         cfg.session.hello_timeout = Duration::from_millis(self.hello_timeout_ms.max(100));
         cfg.session.idle_timeout = Duration::from_millis(self.idle_timeout_ms.max(1_000));
         cfg.limits = meshchat::guard::Limits {

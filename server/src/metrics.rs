@@ -71,6 +71,8 @@ pub struct Metrics {
     pub mesh_bytes_in: Counter,
     /// Rooms with at least one message here.
     pub rooms: Gauge,
+    /// Bytes of shared files stored here.
+    pub files_bytes: Gauge,
     errors: [Counter; ErrorCode::ALL.len()],
 }
 
@@ -145,6 +147,7 @@ impl Metrics {
         metric("mesh_bytes_out_total", "counter", "Bytes of frames sent to peers.", c(&self.mesh_bytes_out));
         metric("mesh_bytes_in_total", "counter", "Bytes of frames received from peers.", c(&self.mesh_bytes_in));
         metric("rooms", "gauge", "Rooms with at least one message on this node.", g(&self.rooms));
+        metric("files_bytes", "gauge", "Bytes of shared files stored on this node.", g(&self.files_bytes));
         metric(
             "mesh_refused_messages_total",
             "counter",

@@ -52,6 +52,8 @@ pub struct NodeConfig {
     pub allowed_origins: Vec<String>,
     /// Serve HTTPS and wss:// with this certificate.
     pub tls: Option<crate::http::tls::TlsFiles>,
+    /// The largest file one may share.
+    pub max_file_bytes: u64,
 }
 
 impl NodeConfig {
@@ -73,6 +75,7 @@ impl NodeConfig {
             accounts: AccountsConfig::default(),
             allowed_origins: Vec::new(),
             tls: None,
+            max_file_bytes: crate::files::DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
@@ -170,6 +173,8 @@ impl Node {
         let registry = Registry::start(&cfg.id, nodes, store.clone(), net);
         let accounts =
             Accounts::start(cfg.accounts.clone(), &cfg.id, keys.clone(), registry.clone(), &hub, store.clone()).await?;
+        let mesh_handle = mesh.as_ref().map(Mesh::handle);
+        let mesh_conns = mesh_handle.as_ref().map(crate::mesh::MeshHandle::conns).unwrap_or_default();
         let mesh = mesh.map(|m| {
             let ae = cfg.mesh.as_ref().map(|c| (c.faults, c.anti_entropy));
             let (faults, anti_entropy) = ae.unwrap_or_default();
@@ -185,6 +190,8 @@ impl Node {
                 anti_entropy,
                 book: keys.book.clone(),
                 claims: registry,
+                conns: mesh_conns.clone(),
+                max_file_bytes: cfg.max_file_bytes,
                 shutdown: shutdown.clone(),
             })
         });
@@ -215,6 +222,8 @@ impl Node {
             tls: tls.is_some(),
             allowed_origins: cfg.allowed_origins.clone(),
             inline_scripts: cfg.web.as_deref().map(http::inline_script_hashes).unwrap_or_default(),
+            mesh: mesh_handle,
+            max_file_bytes: cfg.max_file_bytes,
         });
         let metrics_for_http = metrics;
         let router = http::router(app, cfg.web.clone());

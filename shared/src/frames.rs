@@ -142,6 +142,9 @@ impl ClientFrame {
                 if matches!(action, RoomEvent::Created { .. } | RoomEvent::Joined) {
                     return Err(Invalid::Other("create and join have frames of their own".into()));
                 }
+                if matches!(action, RoomEvent::File { .. }) {
+                    return Err(Invalid::Other("files are shared by uploading them".into()));
+                }
                 action.validate()
             }
             ClientFrame::Dm { users } => {

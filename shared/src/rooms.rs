@@ -38,7 +38,7 @@ pub fn erasable(id: &str, body: &str) -> bool {
     }
     !is_event_id(id)
         || serde_json::from_str::<RoomEvent>(body)
-            .is_ok_and(|e| matches!(e, RoomEvent::Reply { .. } | RoomEvent::Edited { .. }))
+            .is_ok_and(|e| matches!(e, RoomEvent::Reply { .. } | RoomEvent::Edited { .. } | RoomEvent::File { .. }))
 }
 
 /// Does `text` mention `name` (`@name`, any case, not inside a longer
@@ -68,7 +68,8 @@ pub fn mentions(text: &str, name: &str) -> bool {
 /// about the room or another message)? What unread counts count.
 pub fn is_chat(msg: &crate::Message) -> bool {
     !is_event_id(&msg.id)
-        || serde_json::from_str::<RoomEvent>(&msg.body).is_ok_and(|e| matches!(e, RoomEvent::Reply { .. }))
+        || serde_json::from_str::<RoomEvent>(&msg.body)
+            .is_ok_and(|e| matches!(e, RoomEvent::Reply { .. } | RoomEvent::File { .. }))
 }
 
 /// A read marker: kept from clients that do not apply events (it would
@@ -180,6 +181,19 @@ pub enum RoomEvent {
     },
     /// The room is gone: nobody can read or join it.
     RoomDeleted,
+    /// A file shared in the room, shown as a message: the node that took
+    /// the upload made this event (clients cannot `act` it), so `hash`
+    /// (SHA-256, hex) names bytes the author really sent.
+    File {
+        hash: String,
+        name: String,
+        size: u64,
+        #[serde(rename = "type")]
+        mime: String,
+        /// Words with the file, if any.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        body: String,
+    },
 }
 
 /// An event as stored: who may have done it is re-checked by every node as
@@ -247,6 +261,19 @@ impl RoomEvent {
                 }
                 Ok(())
             }
+            RoomEvent::File { hash, name, mime, body, .. } => {
+                if !is_file_hash(hash) {
+                    return Err(Invalid::Other("a file's hash is 64 hex digits".into()));
+                }
+                let n = name.chars().count();
+                if n == 0 || n > MAX_FILE_NAME_CHARS || name.chars().any(char::is_control) {
+                    return Err(Invalid::Other(format!("a file name is 1-{MAX_FILE_NAME_CHARS} characters")));
+                }
+                if mime.len() > 100 || !mime.contains('/') || !mime.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(Invalid::Other("a file type is like image/png".into()));
+                }
+                if body.is_empty() { Ok(()) } else { limits::validate_body(body) }
+            }
             RoomEvent::Joined
             | RoomEvent::Left
             | RoomEvent::Visibility { .. }
@@ -283,6 +310,27 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::Reply { body, .. } => body.clone(),
         RoomEvent::Read => format!("{by} read up to here"),
         RoomEvent::RoomDeleted => format!("{by} deleted the room"),
+        RoomEvent::File { name, size, body, .. } if body.is_empty() => {
+            format!("{by} shared {name} ({})", human_size(*size))
+        }
+        RoomEvent::File { name, size, body, .. } => format!("{body} [{name}, {}]", human_size(*size)),
+    }
+}
+
+/// At most this many characters in a file's name.
+pub const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// A SHA-256 in lowercase hex.
+pub fn is_file_hash(h: &str) -> bool {
+    h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `2.1 MB`, `340 KB`, `12 bytes`.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} bytes"),
+        1_000..1_000_000 => format!("{} KB", bytes / 1_000),
+        _ => format!("{}.{} MB", bytes / 1_000_000, bytes % 1_000_000 / 100_000),
     }
 }
 

@@ -120,6 +120,11 @@ struct FlatEvent {
     body: Option<String>,
     emoji: Option<String>,
     on: Option<bool>,
+    hash: Option<String>,
+    name: Option<String>,
+    size: Option<u64>,
+    #[serde(rename = "type")]
+    mime: Option<String>,
 }
 
 const EVENT_KINDS: &[&str] = &[
@@ -181,6 +186,13 @@ impl<'de> Deserialize<'de> for RoomEvent {
                 body: need(f.body, "body")?,
             },
             "room_deleted" => RoomEvent::RoomDeleted,
+            "file" => RoomEvent::File {
+                hash: need(f.hash, "hash")?,
+                name: need(f.name, "name")?,
+                size: need(f.size, "size")?,
+                mime: need(f.mime, "type")?,
+                body: f.body.unwrap_or_default(),
+            },
             other => return Err(D::Error::unknown_variant(other, EVENT_KINDS)),
         })
     }
@@ -212,6 +224,13 @@ mod tests {
             RoomEvent::Read,
             RoomEvent::Reply { origin, seq, body: "b".into() },
             RoomEvent::RoomDeleted,
+            RoomEvent::File {
+                hash: "ab".repeat(32),
+                name: "a.png".into(),
+                size: 5,
+                mime: "image/png".into(),
+                body: String::new(),
+            },
         ]
     }
 
@@ -236,6 +255,7 @@ mod tests {
             RoomEvent::Read => "read",
             RoomEvent::Reply { .. } => "reply",
             RoomEvent::RoomDeleted => "room_deleted",
+            RoomEvent::File { .. } => "file",
         }
     }
 

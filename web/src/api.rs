@@ -5,7 +5,7 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use meshchat_shared::api::{
     AuthInfo, ChangePassword, CreateRoom, Directory, ErrorBody, Invite, Login, MyRooms, Register, RoomAction,
-    Session as Answer, StartDm, Users,
+    SearchResults, Session as Answer, StartDm, Users,
 };
 use meshchat_shared::rooms::{DirectoryEntry, RoomEvent, RoomInfo};
 use serde::Serialize;
@@ -124,6 +124,22 @@ pub async fn directory(base: &str, token: &str, q: &str) -> Result<Vec<Directory
 /// The rooms the caller is a member of (private ones and conversations).
 pub async fn my_rooms(base: &str, token: &str) -> Result<Vec<RoomInfo>, String> {
     get::<MyRooms>(&format!("{base}/api/me/rooms"), token).await.map(|r| r.rooms)
+}
+
+/// Messages matching `q` in the rooms the caller may read (`order`: new
+/// or relevance; `from`: where the previous page ended).
+/// Guests (no token) search the rooms anyone may read.
+pub async fn search(
+    base: &str,
+    token: Option<&str>,
+    q: &str,
+    order: &str,
+    from: Option<u64>,
+) -> Result<SearchResults, String> {
+    let q: String = js_sys::encode_uri_component(q).into();
+    let from = from.map(|f| format!("&from={f}")).unwrap_or_default();
+    let url = format!("{base}/api/search?q={q}&order={order}{from}");
+    answer(with_token(Request::get(&url), token).send().await).await
 }
 
 /// Account names starting with `q`.

@@ -5,7 +5,7 @@
 
 use meshchat_shared::Message;
 
-use meshchat_shared::client::annotate::{Annotations, EventKind, kind};
+use meshchat_shared::client::annotate::{Annotations, EventKind, FileRef, kind};
 use meshchat_shared::client::room::{Entry, RoomView};
 use meshchat_shared::rooms::{REDACTED, is_event_id, is_redacted};
 
@@ -35,6 +35,8 @@ pub enum Row {
         reply_to: Option<Box<Quote>>,
         /// It mentions the viewer (`@name`).
         mentions_me: bool,
+        /// A shared file, shown with it.
+        file: Option<Box<FileRef>>,
     },
     Presence {
         name: String,
@@ -137,6 +139,20 @@ pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Ro
                     let shown = Message { body, ..m.clone() };
                     out.push(message_row(&notes, shown, true, me, Some(Box::new(quote))));
                 }
+                EventKind::File(f) => {
+                    new_day(m.ts, &mut out, &mut prev);
+                    let head =
+                        !matches!(&prev, Some((a, t)) if *a == m.author && m.ts.saturating_sub(*t) < GROUP_GAP_MS);
+                    prev = Some((m.author.clone(), m.ts));
+                    let shown = Message { body: f.body.clone(), ..m.clone() };
+                    let mut row = message_row(&notes, shown, head, me, None);
+                    if let Row::Msg { file, msg, .. } = &mut row
+                        && !is_redacted(&msg.body)
+                    {
+                        *file = Some(Box::new(f));
+                    }
+                    out.push(row);
+                }
             },
             Entry::Msg(m) => {
                 new_day(m.ts, &mut out, &mut prev);
@@ -189,7 +205,7 @@ fn message_row(notes: &Annotations, mut msg: Message, head: bool, me: &str, repl
         .unwrap_or_default();
     let mine = msg.author == me;
     let mentions_me = !mine && meshchat_shared::rooms::mentions(&msg.body, me);
-    Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me }
+    Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me, file: None }
 }
 
 /// The message a reply answers, as this view holds it now.

@@ -280,6 +280,7 @@ impl State {
                 live(origin, *seq) && posts
             }
             RoomEvent::Read => posts || !self.private,
+            RoomEvent::File { .. } => posts,
             RoomEvent::Title { .. } | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => {
                 owns && self.created.is_some()
             }
@@ -289,7 +290,8 @@ impl State {
     /// Applies one event if its author was allowed to make it.
     fn apply(&mut self, e: &Event, out: &mut Vec<Consequence>) -> bool {
         let allowed = self.permits(&e.author, &e.event, e.admin, e.own);
-        if !matches!(e.event, RoomEvent::Reply { .. }) {
+        // Replies and files are messages: others may answer, react to and delete them.
+        if !matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::File { .. }) {
             self.events_seen.insert((e.at.origin.clone(), e.at.seq));
         }
         if !allowed {
@@ -341,7 +343,11 @@ impl State {
                 self.redacted.insert((origin.clone(), *seq));
                 out.push(Consequence::Deleted { origin: origin.clone(), seq: *seq });
             }
-            RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Reply { .. } | RoomEvent::Read => {}
+            RoomEvent::Edited { .. }
+            | RoomEvent::Reacted { .. }
+            | RoomEvent::Reply { .. }
+            | RoomEvent::File { .. }
+            | RoomEvent::Read => {}
             RoomEvent::RoomDeleted => {
                 self.deleted = true;
                 let everyone: Vec<String> = self.members.keys().cloned().collect();

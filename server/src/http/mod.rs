@@ -5,6 +5,7 @@ mod api;
 mod assets;
 mod auth;
 mod error;
+mod files;
 mod poll;
 mod rooms;
 mod search;
@@ -60,6 +61,9 @@ pub struct AppState {
     pub allowed_origins: Vec<String>,
     /// CSP hashes of the web app's inline scripts.
     pub inline_scripts: Vec<String>,
+    /// Files go to (and come from) the peers through it.
+    pub mesh: Option<crate::mesh::MeshHandle>,
+    pub max_file_bytes: u64,
 }
 
 pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
@@ -75,6 +79,9 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
         .route("/api/search", get(search::search))
         .route("/api/rooms/{room}/messages", get(api::get_messages).post(api::post_message))
         .route("/api/rooms/{room}/poll", get(poll::poll))
+        // Files stream in under their own limit (--max-file-bytes).
+        .route("/api/rooms/{room}/files", post(files::upload).layer(DefaultBodyLimit::disable()))
+        .route("/api/rooms/{room}/files/{hash}", get(files::download))
         .route_layer(middleware::from_fn_with_state(app.clone(), secure::require_session));
     let api = Router::new()
         .route("/ws", get(ws::upgrade))
@@ -111,6 +118,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let peers = app.cluster.peers();
     let up = peers.iter().filter(|p| p.up).count();
     app.metrics.rooms.set(app.hub.index().len() as i64);
+    app.metrics.files_bytes.set(app.store.files().total_bytes() as i64);
     let jumps = crate::clock::jumps();
     let seen = app.metrics.clock_jumps.get();
     app.metrics.clock_jumps.add(jumps.saturating_sub(seen));

@@ -46,7 +46,7 @@ pub fn cors(app: Arc<AppState>) -> tower_http::cors::CorsLayer {
     CorsLayer::new()
         .allow_origin(origin)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, super::files::FILE_NAME])
         .max_age(std::time::Duration::from_secs(600))
 }
 
@@ -63,8 +63,10 @@ pub async fn check_origin(State(app): State<Arc<AppState>>, req: Request, next: 
             let msg = format!("requests from {origin} are not allowed here");
             return ApiError::new(ErrorCode::Forbidden, msg).with_status(StatusCode::FORBIDDEN).into_response();
         }
-        // A form cannot post JSON: changes must say they are JSON.
-        if changes && req.headers().contains_key(header::CONTENT_LENGTH) && !is_json(&req) {
+        // A form cannot post JSON: changes must say they are JSON. Uploads
+        // carry their file name in a header no form can set instead.
+        let upload = req.headers().contains_key(super::files::FILE_NAME);
+        if changes && req.headers().contains_key(header::CONTENT_LENGTH) && !is_json(&req) && !upload {
             let err = ApiError::invalid("the body must be application/json");
             return err.with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE).into_response();
         }
@@ -119,7 +121,10 @@ pub async fn headers(State(app): State<Arc<AppState>>, req: Request, next: Next)
         connect.join(" ")
     );
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&csp) {
+    // A shared file keeps the stricter policy it was served with (sandbox).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(v) = HeaderValue::from_str(&csp)
+    {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -15,8 +15,10 @@
 //! - [`proto`]: the frames and their encoding.
 //! - [`faults`]: injected delay and loss for demos and tests.
 //! - `link`: the per-peer task; `session`: one live connection.
+//! - `files`: shared files between nodes, a stream each.
 
 pub mod faults;
+mod files;
 mod link;
 pub mod proto;
 mod session;
@@ -104,6 +106,8 @@ pub struct MeshHandle {
 struct HandleInner {
     peers: BTreeMap<String, mpsc::Sender<(Instant, PeerCmd)>>,
     metrics: Arc<Metrics>,
+    /// Live connections, for file streams.
+    conns: files::Conns,
 }
 
 impl MeshHandle {
@@ -126,6 +130,23 @@ impl MeshHandle {
             Ok(bytes) => self.broadcast(|| PeerCmd::Control(bytes.clone())),
             Err(e) => tracing::error!(error = %e, "cannot encode a control frame"),
         }
+    }
+}
+
+impl MeshHandle {
+    /// Pushes a file this node just took to every connected peer; returns
+    /// how many had it durably by the time the first one did (0 or 1).
+    pub async fn replicate_file(&self, files: &Arc<crate::files::FileStore>, blob: &crate::files::Blob) -> usize {
+        files::replicate(&self.inner.conns, files, blob).await
+    }
+
+    /// Fetches a file this node lacks from a peer that holds it.
+    pub async fn fetch_file(&self, files: &crate::files::FileStore, hash: &str, max: u64) -> bool {
+        files::fetch(&self.inner.conns, files, hash, max).await
+    }
+
+    pub(crate) fn conns(&self) -> files::Conns {
+        self.inner.conns.clone()
     }
 }
 
@@ -180,6 +201,10 @@ pub(crate) struct MeshCtx {
     pub book: Arc<sign::CertBook>,
     /// Claims of names and invitations: peers' messages go here.
     pub claims: crate::accounts::Registry,
+    /// Live connections by peer (shared with the handle), for file streams.
+    pub conns: files::Conns,
+    /// The largest file this node takes, from clients or peers.
+    pub max_file_bytes: u64,
     pub shutdown: CancellationToken,
 }
 
@@ -216,7 +241,8 @@ impl Mesh {
             peers.insert(p.id.clone(), tx);
             queues.insert(p.id.clone(), rx);
         }
-        let handle = MeshHandle { inner: Arc::new(HandleInner { peers, metrics }) };
+        let conns = files::Conns::default();
+        let handle = MeshHandle { inner: Arc::new(HandleInner { peers, metrics, conns }) };
         Ok(Mesh { endpoint, client, config, handle, queues })
     }
 

@@ -16,8 +16,8 @@ use thiserror::Error;
 
 use crate::core::{Range, Signed, SyncFrame};
 
-/// The mesh protocol version, also in ALPN (`meshchat-mesh/2`).
-pub const MESH_VERSION: u32 = 2;
+/// The mesh protocol version, also in ALPN (`meshchat-mesh/3`; 3 adds file streams).
+pub const MESH_VERSION: u32 = 3;
 /// Largest frame accepted from a peer.
 pub const MAX_FRAME: usize = 1 << 20;
 /// Messages per `Msgs` frame at most (a full one is well under `MAX_FRAME`).

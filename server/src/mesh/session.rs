@@ -94,6 +94,8 @@ impl Session {
         shared.spawn(write_control(shared.clone(), send, control_rx));
         shared.spawn(read_control(shared.clone(), recv));
         shared.spawn(accept_lanes(shared.clone()));
+        shared.ctx.conns.lock().unwrap_or_else(|p| p.into_inner()).insert(shared.peer.clone(), shared.conn.clone());
+        shared.spawn(super::files::serve(shared.conn.clone(), shared.ctx.clone()));
         (Session { shared, dialer, url }, sync_frames)
     }
 

@@ -18,7 +18,7 @@ use rustls::server::WebPkiClientVerifier;
 use thiserror::Error;
 
 /// The mesh protocol and its version, as ALPN.
-pub const ALPN: &[u8] = b"meshchat-mesh/2";
+pub const ALPN: &[u8] = b"meshchat-mesh/3";
 
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -86,7 +86,8 @@ pub fn transport() -> Arc<quinn::TransportConfig> {
     t.keep_alive_interval(Some(Duration::from_millis(1000)));
     t.max_idle_timeout(quinn::IdleTimeout::try_from(Duration::from_secs(3)).ok());
     t.max_concurrent_uni_streams(quinn::VarInt::from_u32(2 * super::proto::LANES as u32));
-    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(2));
+    // The handshake's control stream, and file streams (`files`).
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(2 + super::files::FILE_STREAMS));
     Arc::new(t)
 }
 

@@ -6,6 +6,7 @@
 //! the rest of the node touches SQLite.
 
 mod checkpointer;
+pub mod file_refs;
 mod schema;
 pub mod search;
 mod writer;
@@ -75,6 +76,8 @@ struct Inner {
     /// peer catching up never starves this node's own clients.
     background: tokio::sync::Semaphore,
     path: PathBuf,
+    /// Shared files: the writer removes those no message refers to.
+    files: Arc<crate::files::FileStore>,
 }
 
 /// Reads for clients and rooms running at once ...
@@ -95,9 +98,11 @@ impl Store {
         schema::migrate(&conn, node)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let wal = dir.join("meshchat.db-wal");
+        let files = Arc::new(crate::files::FileStore::open(dir).map_err(|e| StoreError::Io(e.to_string()))?);
+        let writer_files = files.clone();
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run(conn, rx, metrics, wal))
+            .spawn(move || writer::run(conn, rx, metrics, wal, writer_files))
             .map_err(|e| StoreError::Io(e.to_string()))?;
         let checkpointer = checkpointer::Checkpointer::start(&path, sync)?;
         Ok(Store {
@@ -109,6 +114,7 @@ impl Store {
                 reading: tokio::sync::Semaphore::new(READERS),
                 background: tokio::sync::Semaphore::new(BACKGROUND),
                 path,
+                files,
             }),
         })
     }
@@ -199,6 +205,23 @@ impl Store {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
+    }
+
+    /// The shared files of this node.
+    pub fn files(&self) -> &Arc<crate::files::FileStore> {
+        &self.inner.files
+    }
+
+    /// The file `hash` as `room` shares it, if a message of the room does.
+    pub async fn file_in_room(&self, room: &str, hash: &str) -> Result<Option<file_refs::FileInfo>, StoreError> {
+        let (room, hash) = (room.to_owned(), hash.to_owned());
+        self.read(move |c| file_refs::lookup(c, &room, &hash)).await
+    }
+
+    /// Whether a message of any room shares `hash`.
+    pub async fn file_referenced(&self, hash: &str) -> Result<bool, StoreError> {
+        let hash = hash.to_owned();
+        self.read_for_peer(move |c| file_refs::referenced(c, &hash)).await
     }
 
     /// Full-text search (see [`search`]); the caller filters by who may read.

@@ -62,6 +62,8 @@ fn indexed(m: &Message) -> Indexed<'_> {
     }
     match serde_json::from_str::<RoomEvent>(&m.body) {
         Ok(RoomEvent::Reply { body, .. }) => Indexed::Own(Cow::Owned(body)),
+        // Found by its name, and by the words that came with it.
+        Ok(RoomEvent::File { name, body, .. }) => Indexed::Own(Cow::Owned(format!("{name} {body}"))),
         Ok(RoomEvent::Edited { origin, seq, body }) => Indexed::Edit { origin, seq, text: body },
         _ => Indexed::Nothing,
     }

@@ -56,7 +56,13 @@ const BUSY_BATCH: usize = 4;
 const BUSY_GATHER: std::time::Duration = std::time::Duration::from_micros(700);
 const GATHERED: usize = 64;
 
-pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metrics>, wal: std::path::PathBuf) {
+pub fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<WriteOp>,
+    metrics: Arc<Metrics>,
+    wal: std::path::PathBuf,
+    files: Arc<crate::files::FileStore>,
+) {
     let mut batch: Vec<WriteOp> = Vec::with_capacity(256);
     let mut commits_since_check = 0u32;
     let mut last_batch = 0usize;
@@ -77,9 +83,12 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<M
         }
         last_batch = msgs;
         let result = commit(&mut conn, &batch);
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "commit failed");
+        match &result {
+            // Files no message shares any more, once that is durable.
+            Ok(orphans) => orphans.iter().for_each(|h| files.remove(h)),
+            Err(e) => tracing::error!(error = %e, "commit failed"),
         }
+        let result = result.map(drop);
         metrics.store_commits.inc();
         metrics.store_committed_msgs.add(msgs as u64);
         for op in batch.drain(..) {
@@ -124,8 +133,10 @@ fn count(op: &WriteOp) -> usize {
     }
 }
 
-fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
+/// Commits a batch; the files that no message refers to any more.
+fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<Vec<String>, StoreError> {
     let tx = conn.transaction()?;
+    let mut orphans = Vec::new();
     // Message counts change once per room per commit, not once per message.
     let mut counts: HashMap<&str, i64> = HashMap::new();
     {
@@ -162,6 +173,7 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                         if added == 1 && !hidden {
                             *counts.entry(m.room.as_str()).or_default() += 1;
                             super::search::on_append(&tx, tx.last_insert_rowid(), m)?;
+                            super::file_refs::on_append(&tx, m)?;
                         }
                     }
                 }
@@ -169,6 +181,7 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                     if hide.execute(params![room, origin, *seq as i64])? == 1 {
                         *counts.entry(room.as_str()).or_default() -= 1;
                         super::search::forget(&tx, room, origin, *seq)?;
+                        orphans.extend(super::file_refs::forget(&tx, room, origin, *seq)?);
                     }
                 }
                 WriteOp::Touch { room } => {
@@ -184,6 +197,7 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
                             )
                             .optional()?;
                         super::search::forget(&tx, room, origin, *seq)?;
+                        orphans.extend(super::file_refs::forget(&tx, room, origin, *seq)?);
                         let erasable = row.filter(|(id, b)| meshchat_shared::rooms::erasable(id, b));
                         if let Some((_, body)) = erasable {
                             tx.execute(
@@ -216,5 +230,5 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<(), StoreError> {
         }
     }
     tx.commit()?;
-    Ok(())
+    Ok(orphans)
 }

@@ -68,15 +68,47 @@ impl Annotations {
 /// done to another message (not shown by itself), or a notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
-    Reply { to: Target, body: String },
+    Reply {
+        to: Target,
+        body: String,
+    },
+    /// A shared file, shown as a message.
+    File(FileRef),
     Annotation,
     Notice(String),
+}
+
+/// A file as a message shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub hash: String,
+    pub name: String,
+    pub size: u64,
+    pub mime: String,
+    /// Words that came with it.
+    pub body: String,
+}
+
+impl FileRef {
+    /// Shown in the page as a picture (a thumbnail the node makes): the
+    /// raster types browsers decode safely; never SVG.
+    pub fn is_image(&self) -> bool {
+        matches!(self.mime.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp")
+    }
+
+    /// Where the node serves it, relative to its HTTP base.
+    pub fn url(&self, room: &str, thumb: bool) -> String {
+        format!("/api/rooms/{room}/files/{}{}", self.hash, if thumb { "?thumb=1" } else { "" })
+    }
 }
 
 /// Reads an event message as a client shows it.
 pub fn kind(author: &str, body: &str) -> EventKind {
     match serde_json::from_str::<RoomEvent>(body) {
         Ok(RoomEvent::Reply { origin, seq, body }) => EventKind::Reply { to: (origin, seq), body },
+        Ok(RoomEvent::File { hash, name, size, mime, body }) => {
+            EventKind::File(FileRef { hash, name, size, mime, body })
+        }
         Ok(RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. } | RoomEvent::Read) => {
             EventKind::Annotation
         }

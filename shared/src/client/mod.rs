@@ -671,6 +671,8 @@ pub fn shown_text(msg: &Message) -> String {
     }
     match serde_json::from_str::<crate::rooms::RoomEvent>(&msg.body) {
         Ok(crate::rooms::RoomEvent::Reply { body, .. }) => body,
+        Ok(crate::rooms::RoomEvent::File { name, body, .. }) if body.is_empty() => name,
+        Ok(crate::rooms::RoomEvent::File { body, .. }) => body,
         _ => String::new(),
     }
 }

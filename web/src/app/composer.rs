@@ -15,7 +15,7 @@ use crate::net::now_ms;
 const SHOW_COUNT_FROM: usize = 3_000;
 
 /// A fresh idempotency key: a random (v4) UUID.
-fn new_id() -> String {
+pub fn new_id() -> String {
     let mut b = [0u8; 16];
     let filled = window().crypto().ok().is_some_and(|c| c.get_random_values_with_u8_array(&mut b).is_ok());
     if !filled {
@@ -58,6 +58,14 @@ pub fn Composer() -> impl IntoView {
     let near_limit = move || count.get() >= SHOW_COUNT_FROM;
     let error = RwSignal::new(None::<String>);
     let input = NodeRef::<Textarea>::new();
+    let uploads = super::files::Uploads::new();
+    let paste_ctx = ctx.clone();
+    // Files pasted (a screenshot) are shared; text pastes as text.
+    let on_paste = move |ev: leptos::ev::ClipboardEvent| {
+        if uploads.add_all(&paste_ctx, ev.clipboard_data().and_then(|d| d.files())) {
+            ev.prevent_default();
+        }
+    };
     // `@name` suggestions: the room's members and who is online.
     let suggestions = Memo::new(move |_| {
         let d = draft();
@@ -194,6 +202,7 @@ pub fn Composer() -> impl IntoView {
                 }>"@"{name.clone()}</button></li>
             }).collect_view()}
         </ul>
+        <super::files::UploadList uploads/>
         <form class="composer" on:keydown=on_escape on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             send();
@@ -216,7 +225,9 @@ pub fn Composer() -> impl IntoView {
                 prop:value=draft
                 on:input=on_input
                 on:keydown=on_keydown
+                on:paste=on_paste
             ></textarea>
+            <super::files::Attach uploads/>
             <span
                 id="composer-count"
                 class="count"

@@ -84,6 +84,7 @@ pub fn Header() -> impl IntoView {
                 <icons::People/>
                 <span class="count">{move || online.get()}</span>
             </button>
+            <super::search::SearchButton/>
             <MentionsButton/>
             <NotifyLevel/>
             <button
@@ -182,16 +183,8 @@ fn MentionsButton() -> impl IntoView {
                             let go = room.clone();
                             view! {
                                 <button class="mention-item" on:click=move |_| {
-                                    ctx.act(|c| c.select(&go));
                                     open.set(false);
-                                    let anchor = anchor.clone();
-                                    // Once the room is drawn.
-                                    let _ = set_timeout_with_handle(move || {
-                                        if let Some(el) = document().get_element_by_id(&anchor) {
-                                            el.scroll_into_view();
-                                            let _ = el.class_list().add_1("flash");
-                                        }
-                                    }, std::time::Duration::from_millis(50));
+                                    super::messages::show_message(ctx.clone(), go.clone(), anchor.clone());
                                 }>
                                     <span class="small muted">{format!("#{room} · {}", m.author)}</span>
                                     <span>{text}</span>

@@ -61,3 +61,13 @@ pub fn BellOff() -> impl IntoView {
         </svg>
     }
 }
+
+#[component]
+pub fn Search() -> impl IntoView {
+    view! {
+        <svg class="svg-icon" viewBox="0 0 24 24" aria-hidden="true">
+            <circle cx="10.5" cy="10.5" r="6"/>
+            <path d="M15 15l5.5 5.5"/>
+        </svg>
+    }
+}

@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use meshchat_shared::Message;
 
 use super::avatar::Avatar;
-use super::{format, use_ctx};
+use super::{Ctx, format, use_ctx};
 use meshchat_shared::rooms::{RoomEvent, is_redacted};
 
 use crate::state::timeline::{self, Quote, Row, typing_line};
@@ -221,8 +221,8 @@ fn RowView(row: Row) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me } => {
-            view! { <MessageView msg head mine edited reactions reply_to mentions_me/> }.into_any()
+        Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me, file } => {
+            view! { <MessageView msg head mine edited reactions reply_to mentions_me file/> }.into_any()
         }
         Row::Pending { id, body, created_ms, failed, head } => {
             let room = ctx.chat.with_untracked(|c| c.current.clone()).unwrap_or_default();
@@ -276,6 +276,7 @@ fn MessageView(
     reactions: Vec<(String, Vec<String>)>,
     reply_to: Option<Box<Quote>>,
     mentions_me: bool,
+    file: Option<Box<meshchat_shared::client::annotate::FileRef>>,
 ) -> impl IntoView {
     let ctx = use_ctx();
     let details = RwSignal::new(false);
@@ -321,6 +322,7 @@ fn MessageView(
             } else {
                 view! { <div class="body">{formatted(&msg.body)}</div> }.into_any()
             }}
+            {file.map(|f| view! { <super::files::FileView f=*f room=msg.room.clone()/> })}
             {edited.filter(|_| !deleted).map(|ts| view! {
                 <span class="edited small muted" title=format!("Edited {}", format::full(ts))>"(edited)"</span>
             })}
@@ -368,32 +370,43 @@ fn spans(v: Vec<crate::markup::Inline>) -> AnyView {
 /// The answered message, quoted; a click shows it.
 #[component]
 fn QuoteView(q: Quote) -> impl IntoView {
-    let anchor = format!("msg-{}-{}", q.origin, q.seq);
     let who = q.author.clone().unwrap_or_default();
     let ctx = use_ctx();
     view! {
         <button class="quote" aria-label=format!("Show the message {who} wrote") on:click=move |_| {
-            let (ctx, anchor) = (ctx.clone(), anchor.clone());
-            // Not loaded yet: older pages, until it is (or nothing older is).
-            leptos::task::spawn_local(async move {
-                for _ in 0..40 {
-                    if let Some(el) = document().get_element_by_id(&anchor) {
-                        el.scroll_into_view();
-                        let _ = el.class_list().add_1("flash");
-                        return;
-                    }
-                    let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
-                    if !ctx.chat.with_untracked(|c| c.room(&room).is_some_and(|r| r.more)) {
-                        return;
-                    }
-                    ctx.act(|c| c.load_older(&room));
-                    crate::net::sleep(std::time::Duration::from_millis(250)).await;
-                }
-            });
+            if let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) {
+                show_message(ctx.clone(), room, format!("msg-{}-{}", q.origin, q.seq));
+            }
         }>
             <strong>{q.author.clone()}</strong>" "<span>{q.body.clone()}</span>
         </button>
     }
+}
+
+/// Opens `room` (joining it if need be) and shows the message `anchor`,
+/// paging back through history until it is loaded (or nothing older is).
+pub fn show_message(ctx: Ctx, room: String, anchor: String) {
+    ctx.act(|c| {
+        let _ = c.add_room(&room);
+        c.select(&room);
+    });
+    leptos::task::spawn_local(async move {
+        for _ in 0..60 {
+            // Drawn first: the room, then each older page.
+            crate::net::sleep(std::time::Duration::from_millis(150)).await;
+            if let Some(el) = document().get_element_by_id(&anchor) {
+                el.scroll_into_view();
+                let _ = el.class_list().add_1("flash");
+                return;
+            }
+            let (synced, more) =
+                ctx.chat.with_untracked(|c| c.room(&room).map_or((true, false), |r| (r.synced, r.more)));
+            if synced && !more {
+                return;
+            }
+            ctx.act(|c| c.load_older(&room));
+        }
+    });
 }
 
 /// Reaction chips: emoji, count, who (on hover); a click toggles one's own.

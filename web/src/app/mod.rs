@@ -3,12 +3,14 @@
 mod avatar;
 mod composer;
 mod dialogs;
+mod files;
 mod format;
 mod header;
 mod icons;
 mod me;
 mod members;
 mod messages;
+mod search;
 mod sidebar;
 mod signin;
 

@@ -1,0 +1,212 @@
+//! Shared files, stored by content: `files/<2 hex>/<sha256 hex>` under the
+//! data directory. A file arrives whole into `files/tmp/`, is hashed as it
+//! comes, synced, and only then renamed into place: a file in place is
+//! complete and durable, whatever crashed when.
+//!
+//! Which rooms refer to a file is the store's business (`file_refs`); a
+//! file nothing refers to any more is removed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+/// 25 MiB by default (`--max-file-bytes`).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 25 << 20;
+
+#[derive(Debug, Error)]
+pub enum FileError {
+    #[error("the file is over {max} bytes")]
+    TooLarge { max: u64 },
+    #[error("the file came with {got}, not the {want} it was announced as")]
+    Mismatch { want: String, got: String },
+    #[error("the upload broke off: {0}")]
+    Body(String),
+    #[error("file storage: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug)]
+pub struct FileStore {
+    dir: PathBuf,
+    /// Bytes of every file in place, for `/metrics`.
+    total: AtomicU64,
+}
+
+/// A file in place: its name and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub hash: String,
+    pub size: u64,
+}
+
+impl FileStore {
+    /// Opens `data/files`, clearing uploads a crash left half done.
+    pub fn open(data: &Path) -> std::io::Result<FileStore> {
+        let dir = data.join("files");
+        let tmp = dir.join("tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        let mut total = 0;
+        for shard in std::fs::read_dir(&dir)?.flatten() {
+            if shard.file_name().len() != 2 || !shard.path().is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(shard.path())?.flatten() {
+                total += f.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+        Ok(FileStore { dir, total: AtomicU64::new(total) })
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Where the file `hash` lives (whether or not it is there).
+    pub fn path(&self, hash: &str) -> PathBuf {
+        blob_path(&self.dir, hash)
+    }
+
+    pub fn has(&self, hash: &str) -> bool {
+        meshchat_shared::rooms::is_file_hash(hash) && self.path(hash).is_file()
+    }
+
+    /// Takes a file from `body`, at most `max` bytes; with `expect`, it
+    /// must hash to that. Nothing is left behind on error.
+    pub async fn receive<S, E>(&self, mut body: S, max: u64, expect: Option<&str>) -> Result<Blob, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let tmp = self.dir.join("tmp").join(format!("{:016x}", rand::random::<u64>()));
+        let mut part = Partial { path: tmp.clone(), file: Some(std::fs::File::create(&tmp)?) };
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| FileError::Body(e.to_string()))?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(FileError::TooLarge { max });
+            }
+            hasher.update(&chunk);
+            part.write(&chunk)?;
+        }
+        let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        if let Some(want) = expect
+            && want != hash
+        {
+            return Err(FileError::Mismatch { want: want.to_owned(), got: hash });
+        }
+        let dest = self.path(&hash);
+        let already = dest.is_file();
+        let file = part.file.take();
+        let moved = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            if let Some(f) = file {
+                f.sync_all()?;
+            }
+            if already {
+                return std::fs::remove_file(&tmp);
+            }
+            let shard = dest.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(shard)?;
+            std::fs::rename(&tmp, &dest)?;
+            // The rename itself must survive a crash.
+            std::fs::File::open(shard)?.sync_all()
+        })
+        .await
+        .map_err(|e| FileError::Body(e.to_string()))?;
+        part.path = PathBuf::new();
+        moved?;
+        if !already {
+            self.total.fetch_add(size, Ordering::Relaxed);
+        }
+        Ok(Blob { hash, size })
+    }
+
+    /// Removes a file nothing refers to any more.
+    pub fn remove(&self, hash: &str) {
+        if !meshchat_shared::rooms::is_file_hash(hash) {
+            return;
+        }
+        let path = self.path(hash);
+        if let Ok(meta) = std::fs::metadata(&path)
+            && std::fs::remove_file(&path).is_ok()
+        {
+            self.total.fetch_sub(meta.len(), Ordering::Relaxed);
+            let _ = std::fs::remove_file(thumb_path(&self.dir, hash));
+        }
+    }
+
+    /// Where the thumbnail of an image goes.
+    pub fn thumb(&self, hash: &str) -> PathBuf {
+        thumb_path(&self.dir, hash)
+    }
+}
+
+fn blob_path(dir: &Path, hash: &str) -> PathBuf {
+    dir.join(hash.get(..2).unwrap_or("xx")).join(hash)
+}
+
+fn thumb_path(dir: &Path, hash: &str) -> PathBuf {
+    dir.join("thumbs").join(format!("{hash}.png"))
+}
+
+/// An upload on its way: removed unless it was moved into place.
+struct Partial {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Partial {
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.write_all(chunk),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures_util::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+    }
+
+    #[tokio::test]
+    async fn files_land_by_hash_once_and_over_size_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileStore::open(dir.path()).unwrap();
+        let blob = files.receive(chunks(&[b"hello ", b"file"]), 10, None).await.unwrap();
+        assert_eq!(blob.hash, "f3877e8a3d98f809d9f844060fbea2864a4b66980a22ff22297014d0c168db2e");
+        assert_eq!(std::fs::read(files.path(&blob.hash)).unwrap(), b"hello file");
+        assert_eq!((blob.size, files.total_bytes()), (10, 10));
+        // The same bytes again: one copy.
+        files.receive(chunks(&[b"hello file"]), 10, Some(&blob.hash)).await.unwrap();
+        assert_eq!(files.total_bytes(), 10);
+        let err = files.receive(chunks(&[b"0123456789", b"x"]), 10, None).await.unwrap_err();
+        assert!(matches!(err, FileError::TooLarge { max: 10 }));
+        let err = files.receive(chunks(&[b"other"]), 10, Some(&blob.hash)).await.unwrap_err();
+        assert!(matches!(err, FileError::Mismatch { .. }));
+        assert_eq!(std::fs::read_dir(dir.path().join("files/tmp")).unwrap().count(), 0, "nothing half done stays");
+        files.remove(&blob.hash);
+        assert!(!files.has(&blob.hash));
+        assert_eq!(files.total_bytes(), 0);
+    }
+}

@@ -1,0 +1,274 @@
+//! Shared files over HTTP.
+//!
+//! `POST /api/rooms/{room}/files?id=` takes the file as the request body
+//! (its name in `X-File-Name`, percent-encoded; its type in
+//! `Content-Type`), keeps it by its SHA-256, hands it to a peer, and posts
+//! a `file` event in the room: the answer is that message, acknowledged.
+//!
+//! `GET /api/rooms/{room}/files/{hash}[?thumb=1]` serves it to whoever may
+//! read the room, and only if a message of that room shares it: raster
+//! images inline, everything else (SVG included) as an attachment, never
+//! sniffed, sandboxed; ranges for large files. A node that lacks the file
+//! fetches it from a peer first.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use meshchat_shared::api::Posted;
+use meshchat_shared::rooms::{RoomEvent, is_file_hash, present_as};
+use meshchat_shared::{ErrorCode, limits};
+use tower::ServiceExt;
+
+use super::AppState;
+use super::api::{client_ip, query_map, refused};
+use super::auth::MaybeAuth;
+use super::error::ApiError;
+use super::serve::ClientAddr;
+use crate::files::FileError;
+use crate::govern::{self, Asker};
+use crate::store::file_refs::FileInfo;
+
+/// The header that names an upload (and that no HTML form can send).
+pub const FILE_NAME: HeaderName = HeaderName::from_static("x-file-name");
+/// An upload must arrive within this.
+const UPLOAD_TIME: Duration = Duration::from_secs(600);
+/// Thumbnails fit in this square.
+const THUMB: u32 = 320;
+/// Larger pictures are not decoded for a thumbnail (the original still is served).
+const THUMB_MAX_PIXELS: u32 = 12_000;
+
+/// Types a browser shows inline as a picture and nothing else.
+fn safe_image(mime: &str) -> bool {
+    matches!(mime, "image/png" | "image/jpeg" | "image/gif" | "image/webp")
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The upload's name and type, made safe to keep and to show.
+fn name_and_type(headers: &HeaderMap) -> Result<(String, String), ApiError> {
+    let raw = headers.get(&FILE_NAME).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let name = percent_decode(raw).ok_or_else(|| ApiError::invalid("X-File-Name is percent-encoded UTF-8"))?;
+    // A name, not a path.
+    let name: String = name.rsplit(['/', '\\']).next().unwrap_or_default().trim().chars().take(255).collect();
+    let name = if name.is_empty() { "file".to_owned() } else { name };
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v.len() <= 100 && v.contains('/') && v.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    Ok((name, mime))
+}
+
+fn too_large(max: u64) -> ApiError {
+    let mib = max as f64 / (1024.0 * 1024.0);
+    ApiError::new(ErrorCode::LimitReached, format!("files are at most {mib:.0} MiB here"))
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+}
+
+pub async fn upload(
+    State(app): State<Arc<AppState>>,
+    addr: Option<Extension<ClientAddr>>,
+    MaybeAuth(me): MaybeAuth,
+    Path(room): Path<String>,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> Result<Response, ApiError> {
+    app.metrics.http_requests.inc();
+    let ip = client_ip(addr);
+    app.guard.write(ip).map_err(refused)?;
+    limits::validate_room(&room)?;
+    let q = query_map(raw)?;
+    let id = q.get("id").cloned().unwrap_or_default();
+    limits::validate_msg_id(&id)?;
+    let (name, mime) = name_and_type(req.headers())?;
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_file_bytes) {
+        return Err(too_large(app.max_file_bytes));
+    }
+    let who = match me {
+        Some(me) => {
+            Asker { name: me.name.as_str().into(), admin: me.role == crate::accounts::Role::Admin, account: true }
+        }
+        None => {
+            let name = crate::names::canonical(q.get("name").map_or("", String::as_str))?;
+            if app.accounts.is_account_name(&name) {
+                return Err(ApiError::new(ErrorCode::NameTaken, "that name belongs to an account: sign in to post"));
+            }
+            Asker { name: name.as_str().into(), admin: false, account: false }
+        }
+    };
+    let (handle, gov) = govern::readable(&app.hub, &room, &who.name).await?;
+    if !gov.can_post(&who.name) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "you may not post in this room"));
+    }
+    // The bytes, then a peer's copy, then the message: acknowledged only
+    // once the file is on disk here and (when a peer is up) there too.
+    let files = app.store.files().clone();
+    let body = req.into_body().into_data_stream();
+    let received = tokio::time::timeout(UPLOAD_TIME, files.receive(body, app.max_file_bytes, None)).await;
+    let blob = match received {
+        Err(_) => return Err(ApiError::invalid("the upload took too long")),
+        Ok(Err(FileError::TooLarge { max })) => return Err(too_large(max)),
+        Ok(Err(FileError::Body(e))) => return Err(ApiError::invalid(format!("the upload broke off: {e}"))),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot store a file");
+            return Err(ErrorCode::Unavailable.into());
+        }
+        Ok(Ok(b)) => b,
+    };
+    if let Some(mesh) = &app.mesh {
+        mesh.replicate_file(&files, &blob).await;
+    }
+    let event = RoomEvent::File { hash: blob.hash.clone(), name, size: blob.size, mime, body: String::new() };
+    event.validate()?;
+    match govern::act(&handle, &who, &id, event, false).await {
+        Ok(msg) => {
+            let posted = Posted { msg: present_as(&msg, true).into_owned() };
+            Ok((StatusCode::CREATED, Json(posted)).into_response())
+        }
+        Err(e) => {
+            // Refused: the file stays only if a message shares it already.
+            if !app.store.file_referenced(&blob.hash).await.unwrap_or(true) {
+                files.remove(&blob.hash);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+pub async fn download(
+    State(app): State<Arc<AppState>>,
+    MaybeAuth(me): MaybeAuth,
+    Path((room, hash)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> Result<Response, ApiError> {
+    app.metrics.http_requests.inc();
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such file").with_status(StatusCode::NOT_FOUND);
+    limits::validate_room(&room)?;
+    if !is_file_hash(&hash) {
+        return Err(not_found());
+    }
+    let who = me.map(|m| m.name).unwrap_or_default();
+    let (_, gov) = govern::readable(&app.hub, &room, &who).await.map_err(|_| not_found())?;
+    if gov.is_deleted() {
+        return Err(not_found());
+    }
+    let info = app.store.file_in_room(&room, &hash).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    let info = info.ok_or_else(not_found)?;
+    let files = app.store.files().clone();
+    if !files.has(&hash) {
+        let fetched = match &app.mesh {
+            Some(mesh) => mesh.fetch_file(&files, &hash, app.max_file_bytes.max(info.size)).await,
+            None => false,
+        };
+        if !fetched {
+            return Err(ApiError::new(ErrorCode::Unavailable, "the file has not reached this node yet")
+                .with_status(StatusCode::SERVICE_UNAVAILABLE));
+        }
+    }
+    let thumb = query_map(raw)?.get("thumb").is_some_and(|v| v == "1");
+    if thumb && safe_image(&info.mime) {
+        return thumbnail(&files, &hash).await;
+    }
+    serve(files.path(&hash), &info, req).await
+}
+
+/// The file itself, ranges and conditional requests included, under
+/// headers that keep a browser from running or sniffing it.
+async fn serve(path: PathBuf, info: &FileInfo, req: Request) -> Result<Response, ApiError> {
+    let res = tower_http::services::ServeFile::new(path)
+        .oneshot(req)
+        .await
+        .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    let mut res = res.map(Body::new);
+    let inline = safe_image(&info.mime);
+    let h = res.headers_mut();
+    let mime = if inline { info.mime.as_str() } else { "application/octet-stream" };
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    let encoded: String = info
+        .name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let disposition = format!("{}; filename*=UTF-8''{encoded}", if inline { "inline" } else { "attachment" });
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    // The bytes of a hash never change; who may read them might.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    Ok(res)
+}
+
+/// A PNG that fits in [`THUMB`]², made once per node and kept.
+async fn thumbnail(files: &Arc<crate::files::FileStore>, hash: &str) -> Result<Response, ApiError> {
+    let (src, dest) = (files.path(hash), files.thumb(hash));
+    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        if let Ok(bytes) = std::fs::read(&dest) {
+            return Ok(bytes);
+        }
+        let mut reader = image::ImageReader::open(&src).map_err(|e| e.to_string())?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(THUMB_MAX_PIXELS);
+        limits.max_image_height = Some(THUMB_MAX_PIXELS);
+        limits.max_alloc = Some(256 << 20);
+        reader.limits(limits);
+        let img = reader.with_guessed_format().map_err(|e| e.to_string())?.decode().map_err(|e| e.to_string())?;
+        let small = img.thumbnail(THUMB, THUMB);
+        let mut out = std::io::Cursor::new(Vec::new());
+        small.write_to(&mut out, image::ImageFormat::Png).map_err(|e| e.to_string())?;
+        let out = out.into_inner();
+        if let Some(dir) = dest.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&dest, &out);
+        Ok(out)
+    })
+    .await
+    .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    match made {
+        Ok(png) => Ok((
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
+                (header::CACHE_CONTROL, "private, max-age=3600"),
+            ],
+            png,
+        )
+            .into_response()),
+        // Not a picture after all (or too big to shrink): no thumbnail.
+        Err(e) => Err(ApiError::invalid(format!("no thumbnail: {e}")).with_status(StatusCode::UNPROCESSABLE_ENTITY)),
+    }
+}

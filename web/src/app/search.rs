@@ -1,0 +1,147 @@
+//! Search across the rooms one may read: a panel under the top bar, opened
+//! by its button, Ctrl+K (⌘K) or `/`. Results newest first or best first,
+//! the matching words marked; a click opens the room at the message.
+
+use leptos::prelude::*;
+use meshchat_shared::api::SearchHit;
+use wasm_bindgen::JsCast;
+
+use super::{format, icons, use_ctx};
+use crate::api;
+
+/// What the panel shows below the box.
+#[derive(Clone)]
+enum Found {
+    Nothing,
+    Looking,
+    Failed(String),
+    Hits(Vec<SearchHit>, Option<u64>),
+}
+
+#[component]
+pub fn SearchButton() -> impl IntoView {
+    let open = RwSignal::new(false);
+    // Ctrl+K / ⌘K anywhere, `/` outside a text field; Escape closes.
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        let typing = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        let k = ev.key();
+        if (k == "k" && (ev.ctrl_key() || ev.meta_key())) || (k == "/" && !typing) {
+            ev.prevent_default();
+            open.set(true);
+        } else if k == "Escape" && open.get_untracked() {
+            open.set(false);
+        }
+    });
+    on_cleanup(move || keys.remove());
+    view! {
+        <button class="icon search-toggle" aria-label="Search messages (Ctrl+K)" title="Search messages (Ctrl+K)"
+            aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+            <icons::Search/>
+        </button>
+        <Show when=move || open.get()>
+            <SearchPanel close=Callback::new(move |()| open.set(false))/>
+        </Show>
+    }
+}
+
+#[component]
+fn SearchPanel(close: Callback<()>) -> impl IntoView {
+    let ctx = use_ctx();
+    let query = RwSignal::new(String::new());
+    let order = RwSignal::new("new");
+    let found = RwSignal::new(Found::Nothing);
+    // `from`: the next page of the same search, added below the others.
+    let run = {
+        let ctx = ctx.clone();
+        move |from: Option<u64>| {
+            let q = query.get_untracked();
+            let token = ctx.token();
+            if q.trim().is_empty() {
+                found.set(Found::Nothing);
+                return;
+            }
+            let base = ctx.api_base();
+            let before = match (from, found.get_untracked()) {
+                (Some(_), Found::Hits(h, _)) => h,
+                _ => Vec::new(),
+            };
+            found.set(Found::Looking);
+            leptos::task::spawn_local(async move {
+                let answer = api::search(&base, token.as_deref(), &q, order.get_untracked(), from).await;
+                // A newer search may have started meanwhile: its answer counts.
+                if query.get_untracked() != q {
+                    return;
+                }
+                found.set(match answer {
+                    Ok(r) => Found::Hits(before.into_iter().chain(r.results).collect(), r.next),
+                    Err(e) => Found::Failed(e),
+                });
+            });
+        }
+    };
+    let (run2, run3) = (run.clone(), run.clone());
+    view! {
+        <section class="search-panel" aria-label="Search messages">
+            <form role="search" on:submit=move |ev| { ev.prevent_default(); run(None); }>
+                <input id="search-input" class="search" type="search" autocomplete="off" autofocus
+                    aria-label="Search messages" placeholder="Search: words, \"a phrase\", from:name, in:room, after:2026-01-31"
+                    prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
+                <select class="search-order" aria-label="Order" on:change=move |ev| {
+                    order.set(if event_target_value(&ev) == "relevance" { "relevance" } else { "new" });
+                    run2(None);
+                }>
+                    <option value="new">"Newest"</option>
+                    <option value="relevance">"Best match"</option>
+                </select>
+            </form>
+            {move || match found.get() {
+                Found::Nothing => ().into_any(),
+                Found::Looking => view! { <p class="muted small" role="status">"Searching…"</p> }.into_any(),
+                Found::Failed(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                Found::Hits(hits, _) if hits.is_empty() => {
+                    view! { <p class="muted small" role="status">"No message matches."</p> }.into_any()
+                }
+                Found::Hits(hits, next) => {
+                    let more = next.map(|n| {
+                        let run = run3.clone();
+                        view! { <button class="link small" on:click=move |_| run(Some(n))>"More results"</button> }
+                    });
+                    view! {
+                        <ul class="search-results">
+                            {hits.into_iter().map(|h| view! { <Hit hit=h close/> }).collect_view()}
+                        </ul>
+                        {more}
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Hit(hit: SearchHit, close: Callback<()>) -> impl IntoView {
+    let ctx = use_ctx();
+    let anchor = format!("msg-{}-{}", hit.origin, hit.seq);
+    let when = format::day_label(hit.ts, crate::net::now_ms());
+    let room = hit.room.clone();
+    view! {
+        <li>
+            <button class="search-hit" on:click=move |_| {
+                close.run(());
+                super::messages::show_message(ctx.clone(), room.clone(), anchor.clone());
+            }>
+                <span class="small muted">{format!("#{} · {} · {when}", hit.room, hit.author)}</span>
+                <span class="search-text">
+                    {hit.parts.into_iter().map(|p| if p.hit {
+                        view! { <mark>{p.text}</mark> }.into_any()
+                    } else {
+                        p.text.into_any()
+                    }).collect_view()}
+                </span>
+            </button>
+        </li>
+    }
+}
