@@ -288,7 +288,8 @@ async fn a_peer_speaking_another_mesh_version_is_refused_with_a_clear_log_line()
     assert!(err.to_string().contains("no_application_protocol") || err.to_string().contains("120"), "{err}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = m.log(0);
-    assert!(log.contains("does not speak meshchat-mesh/2"), "n1's log:\n{log}");
+    let ours = String::from_utf8_lossy(meshchat::mesh::tls::ALPN).into_owned();
+    assert!(log.contains(&format!("does not speak {ours}")), "n1's log:\n{log}");
 }
 
 #[tokio::test]

@@ -2,8 +2,9 @@
 //!
 //! `POST /api/rooms/{room}/files?id=` takes the file as the request body
 //! (its name in `X-File-Name`, percent-encoded; its type in
-//! `Content-Type`), keeps it by its SHA-256, hands it to a peer, and posts
-//! a `file` event in the room: the answer is that message, acknowledged.
+//! `Content-Type`), keeps it by its SHA-256, posts a `file` event in the
+//! room, and answers with that message once a peer (if one is up) holds
+//! both the file and the message.
 //!
 //! `GET /api/rooms/{room}/files/{hash}[?thumb=1]` serves it to whoever may
 //! read the room, and only if a message of that room shares it: raster
@@ -139,24 +140,26 @@ pub async fn upload(
         }
         Ok(Ok(b)) => b,
     };
-    if let Some(mesh) = &app.mesh {
-        mesh.replicate_file(&files, &blob).await;
-    }
     let event = RoomEvent::File { hash: blob.hash.clone(), name, size: blob.size, mime, body: String::new() };
     event.validate()?;
-    match govern::act(&handle, &who, &id, event, false).await {
-        Ok(msg) => {
-            let posted = Posted { msg: present_as(&msg, true).into_owned() };
-            Ok((StatusCode::CREATED, Json(posted)).into_response())
-        }
+    let msg = match govern::act(&handle, &who, &id, event, false).await {
+        Ok(msg) => msg,
         Err(e) => {
             // Refused: the file stays only if a message shares it already.
             if !app.store.file_referenced(&blob.hash).await.unwrap_or(true) {
                 files.remove(&blob.hash);
             }
-            Err(e.into())
+            return Err(e.into());
         }
+    };
+    // A peer holds the file and the message before the answer: readable
+    // there even if this node dies the moment it has answered.
+    if let Some(mesh) = &app.mesh {
+        let by = (msg.room.clone(), msg.origin.clone(), msg.seq);
+        mesh.replicate_file(&files, &blob, Some(by)).await;
     }
+    let posted = Posted { msg: present_as(&msg, true).into_owned() };
+    Ok((StatusCode::CREATED, Json(posted)).into_response())
 }
 
 pub async fn download(

@@ -29,9 +29,21 @@ const TRANSFER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Serialize, Deserialize)]
 enum FileReq {
-    Put { hash: String, size: u64 },
-    Get { hash: String },
+    /// `shared_by`: the message that shares it `(room, origin, seq)`: the
+    /// peer answers once it holds that message too, so the file is
+    /// readable there even if this node dies the moment it acknowledges.
+    Put {
+        hash: String,
+        size: u64,
+        shared_by: Option<(String, String, u64)>,
+    },
+    Get {
+        hash: String,
+    },
 }
+
+/// How long a peer waits for the message that shares a file it was given.
+const MESSAGE_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Serialize, Deserialize)]
 enum FileAns {
@@ -75,9 +87,10 @@ async fn send_file(send: &mut quinn::SendStream, files: &FileStore, hash: &str) 
     send.finish().map_err(|e| e.to_string())
 }
 
-async fn push(conn: quinn::Connection, files: Arc<FileStore>, blob: Blob) -> Result<(), String> {
+async fn push(conn: quinn::Connection, files: Arc<FileStore>, blob: Blob, by: Option<Key>) -> Result<(), String> {
     let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
-    let req = proto::encode(&FileReq::Put { hash: blob.hash.clone(), size: blob.size }).map_err(|e| e.to_string())?;
+    let put = FileReq::Put { hash: blob.hash.clone(), size: blob.size, shared_by: by };
+    let req = proto::encode(&put).map_err(|e| e.to_string())?;
     send.write_all(&req).await.map_err(|e| e.to_string())?;
     // The peer may answer `Have` before taking any bytes: then stop.
     let sending = send_file(&mut send, &files, &blob.hash);
@@ -94,16 +107,21 @@ async fn push(conn: quinn::Connection, files: Arc<FileStore>, blob: Blob) -> Res
     }
 }
 
+/// A message's place: room, origin, seq.
+pub(crate) type Key = (String, String, u64);
+
 /// Pushes a file this node just took to every connected peer; returns
-/// once one of them has it durably (or none could take it), the others
-/// carrying on meanwhile. How many peers had it by then.
-pub(crate) async fn replicate(conns: &Conns, files: &Arc<FileStore>, blob: &Blob) -> usize {
+/// once one of them has it durably, and the message `by` that shares it
+/// (or none could take it), the others carrying on meanwhile. How many
+/// peers had it by then.
+pub(crate) async fn replicate(conns: &Conns, files: &Arc<FileStore>, blob: &Blob, by: Option<Key>) -> usize {
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let peers = live(conns);
     for (peer, conn) in &peers {
         let (tx, files, blob, peer, conn) = (tx.clone(), files.clone(), blob.clone(), peer.clone(), conn.clone());
+        let by = by.clone();
         tokio::spawn(async move {
-            let done = tokio::time::timeout(TRANSFER, push(conn, files, blob)).await;
+            let done = tokio::time::timeout(TRANSFER, push(conn, files, blob, by)).await;
             let ok = matches!(done, Ok(Ok(())));
             if !ok {
                 tracing::warn!(peer = %peer, outcome = ?done, "a peer did not take a file");
@@ -146,6 +164,20 @@ pub(crate) async fn fetch(conns: &Conns, files: &FileStore, hash: &str, max: u64
     false
 }
 
+/// `yes` once this node holds the message `by` (durably: it is in the
+/// store), or a refusal when it does not arrive in time.
+async fn holding(ctx: &MeshCtx, by: Option<Key>, yes: FileAns) -> FileAns {
+    let Some((room, origin, seq)) = by else { return yes };
+    let deadline = tokio::time::Instant::now() + MESSAGE_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if ctx.store.range(&room, &origin, seq.saturating_sub(1), seq).await.is_ok_and(|m| !m.is_empty()) {
+            return yes;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    FileAns::Refused("the message that shares it did not arrive".into())
+}
+
 /// Answers a peer's file streams on `conn` until it closes.
 pub(crate) async fn serve(conn: quinn::Connection, ctx: Arc<MeshCtx>) {
     while let Ok((send, recv)) = conn.accept_bi().await {
@@ -156,14 +188,13 @@ pub(crate) async fn serve(conn: quinn::Connection, ctx: Arc<MeshCtx>) {
 async fn answer(mut send: quinn::SendStream, mut recv: quinn::RecvStream, ctx: Arc<MeshCtx>) {
     let files = ctx.store.files().clone();
     let reply = match proto::read_frame::<FileReq>(&mut recv).await {
-        Ok(Some((FileReq::Put { hash, size }, _))) if files.has(&hash) => {
+        Ok(Some((FileReq::Put { hash, shared_by, .. }, _))) if files.has(&hash) => {
             let _ = recv.stop(0u32.into());
-            let _ = size;
-            FileAns::Have
+            holding(&ctx, shared_by, FileAns::Have).await
         }
-        Ok(Some((FileReq::Put { hash, size }, _))) if size <= ctx.max_file_bytes => {
+        Ok(Some((FileReq::Put { hash, size, shared_by }, _))) if size <= ctx.max_file_bytes => {
             match files.receive(chunks(recv), ctx.max_file_bytes, Some(&hash)).await {
-                Ok(_) => FileAns::Stored,
+                Ok(_) => holding(&ctx, shared_by, FileAns::Stored).await,
                 Err(e) => FileAns::Refused(e.to_string()),
             }
         }

@@ -135,9 +135,15 @@ impl MeshHandle {
 
 impl MeshHandle {
     /// Pushes a file this node just took to every connected peer; returns
-    /// how many had it durably by the time the first one did (0 or 1).
-    pub async fn replicate_file(&self, files: &Arc<crate::files::FileStore>, blob: &crate::files::Blob) -> usize {
-        files::replicate(&self.inner.conns, files, blob).await
+    /// how many had it durably, with the message `shared_by` (room,
+    /// origin, seq) that shares it, by the time the first one did (0 or 1).
+    pub async fn replicate_file(
+        &self,
+        files: &Arc<crate::files::FileStore>,
+        blob: &crate::files::Blob,
+        shared_by: Option<(String, String, u64)>,
+    ) -> usize {
+        files::replicate(&self.inner.conns, files, blob, shared_by).await
     }
 
     /// Fetches a file this node lacks from a peer that holds it.

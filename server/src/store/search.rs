@@ -19,7 +19,8 @@ use super::schema::{COLUMNS, message_from_row};
 pub const SCHEMA: &str = "
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
     text,
-    room UNINDEXED,
+    -- Indexed, so that a search in one room does not read every room's matches.
+    room,
     author UNINDEXED,
     ts UNINDEXED,
     -- The edit whose text this is: zero-padded ts, origin, seq ('' for none),
@@ -179,6 +180,12 @@ pub struct Hit {
 }
 
 pub fn run(c: &Connection, q: &Query) -> Result<Vec<Hit>, StoreError> {
+    // The words match the text only; a room narrows through its own column
+    // (its tokens; the exact name is checked below).
+    let expr = match &q.room {
+        Some(r) => format!("text : ({}) AND room : \"{}\"", q.fts, r.replace('"', "\"\"")),
+        None => format!("text : ({})", q.fts),
+    };
     let order = match q.order {
         Order::Newest => "search.rowid DESC",
         Order::Relevance => "rank",
@@ -197,7 +204,7 @@ pub fn run(c: &Connection, q: &Query) -> Result<Vec<Hit>, StoreError> {
     let mut st = c.prepare_cached(&sql)?;
     let rows = st.query_map(
         params![
-            q.fts,
+            expr,
             q.room,
             q.author,
             q.after_ms as i64,
