@@ -132,6 +132,13 @@ async fn files_replicate_serve_safely_to_readers_only_and_go_when_deleted() {
         assert_eq!(download(node, &bob, "work", &secret_hash, &[]).await.status, 404, "{}", node.id());
     }
 
+    // What the node stores is in its metrics: the three files of the public
+    // room and the secret one, once each.
+    let stored = (page.len() + 22 + picture.len() + 8) as u64;
+    for node in &m.nodes {
+        assert_eq!(metric(node, "meshchat_files_bytes").await, stored, "{}", node.id());
+    }
+
     // Over the limit: refused, and nothing kept.
     let before: Vec<_> = (0..3).map(|i| blobs(&m, i).len()).collect();
     let big = vec![7u8; 200_001];
