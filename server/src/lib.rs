@@ -42,6 +42,7 @@
 //! - [`files`]: shared files, stored by their SHA-256, complete or not at all.
 //! - [`search`]: search queries as people type them, made safe for FTS5
 //!   (the index itself is `store::search`).
+//! - [`config`]: `meshchat node`'s settings from a TOML file and the environment.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
 pub mod accounts;
@@ -50,6 +51,7 @@ pub mod certs;
 pub mod client;
 pub mod clock;
 pub mod cluster;
+pub mod config;
 pub mod conn;
 pub mod core;
 pub mod files;

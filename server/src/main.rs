@@ -24,6 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one node.
+    #[command(args_override_self = true)]
     Node(Box<NodeArgs>),
     /// Make a cluster CA and a certificate per node for the mesh.
     Certs(CertsArgs),
@@ -134,6 +135,10 @@ struct CertsArgs {
 
 #[derive(Args)]
 struct NodeArgs {
+    /// Settings from a TOML file: a key per flag (`max_file_bytes = 1000`);
+    /// MESHCHAT_<FLAG> variables come next, the command line last and wins.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// This node's id: 1-32 of a-z, 0-9 and -.
     #[arg(long)]
     id: String,
@@ -143,7 +148,8 @@ struct NodeArgs {
     /// Directory of this node's database.
     #[arg(long)]
     data: PathBuf,
-    /// Serve the built web app from this directory.
+    /// Serve the web app from this directory instead of the one built into
+    /// the binary (a release build carries dist/ as it was when compiled).
     #[arg(long)]
     web: Option<PathBuf>,
     /// This node's WebSocket URL as browsers reach it (default: ws://<http>/ws,
@@ -316,8 +322,32 @@ fn parse_peers(specs: &[String]) -> anyhow::Result<Vec<PeerAddr>> {
         .collect()
 }
 
+/// The command line with `node`'s settings from its config file and the
+/// environment put in front of its own flags (see `meshchat::config`).
+fn with_settings(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::OsString>> {
+    use clap::CommandFactory;
+    use meshchat::config::{self, Flag};
+    if args.get(1).and_then(|a| a.to_str()) != Some("node") {
+        return Ok(args);
+    }
+    let cmd = Cli::command();
+    let Some(node) = cmd.find_subcommand("node") else { return Ok(args) };
+    let known: Vec<Flag> = node
+        .get_arguments()
+        .filter_map(|a| Some(Flag { long: a.get_long()?.to_owned(), takes_value: a.get_action().takes_values() }))
+        .collect();
+    let env = |k: &str| std::env::var(k).ok();
+    let path = config::config_path(&args[2..], env);
+    let text = path.as_deref().map(config::read).transpose()?;
+    let settings = config::flags_from(path.as_deref().zip(text.as_deref()), env, &known)?;
+    let mut out = args[..2].to_vec();
+    out.extend(settings);
+    out.extend_from_slice(&args[2..]);
+    Ok(out)
+}
+
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(with_settings(std::env::args_os().collect())?);
     meshchat::logs::init(cli.verbose);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = match cli.command {

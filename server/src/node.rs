@@ -221,7 +221,7 @@ impl Node {
             websocket: cfg.websocket,
             tls: tls.is_some(),
             allowed_origins: cfg.allowed_origins.clone(),
-            inline_scripts: cfg.web.as_deref().map(http::inline_script_hashes).unwrap_or_default(),
+            inline_scripts: http::app_script_hashes(cfg.web.as_deref()),
             mesh: mesh_handle,
             max_file_bytes: cfg.max_file_bytes,
         });

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -213,4 +214,72 @@ async fn the_web_app_is_served_gzipped_and_cached_by_content_hash() {
     // A missing hashed file is not cached for a year.
     let (head, _) = get_gzip(&n.url("/gone-0123456789abcdef.js")).await;
     assert!(!head.contains("immutable"), "{head}");
+}
+
+/// The web app built into the binary (a debug build reads `dist/` as the
+/// release build embeds it): served with no `--web`, gzipped, cached by
+/// content hash, client routes falling back to the page.
+#[tokio::test]
+async fn the_binary_serves_its_own_web_app_without_a_flag() {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    assert!(dist.join("index.html").exists(), "the web app is not built: run scripts/build-web first");
+    let dir = tempfile::tempdir().unwrap();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &[]);
+    let (head, body) = get_gzip(&n.url("/")).await;
+    assert!(head.starts_with("http/1.1 200") && head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("cache-control: no-cache"), "{head}");
+    assert_eq!(body, std::fs::read(dist.join("index.html.gz")).unwrap());
+    let wasm = std::fs::read_dir(&dist)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|f| f.ends_with("_bg.wasm"))
+        .unwrap();
+    let (head, body) = get_gzip(&n.url(&format!("/{wasm}"))).await;
+    assert!(head.contains("content-type: application/wasm"), "{head}");
+    assert!(head.contains("cache-control: public, max-age=31536000, immutable"), "{head}");
+    assert_eq!(body, std::fs::read(dist.join(format!("{wasm}.gz"))).unwrap());
+    let (status, page) = http_text("GET", &n.url("/rooms/general"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(page.as_bytes(), std::fs::read(dist.join("index.html")).unwrap());
+    // The page's inline script is allowed by the policy, by its hash.
+    let (head, _) = get_gzip(&n.url("/")).await;
+    let csp = head.lines().find(|l| l.starts_with("content-security-policy:")).unwrap().to_owned();
+    assert!(csp.contains("'sha256-"), "{csp}");
+}
+
+async fn upload_size(n: &NodeProc, bytes: usize) -> u16 {
+    let url = n.url("/api/rooms/general/files?id=f&name=ada");
+    let headers = [("Content-Type", "text/plain"), ("X-File-Name", "a.txt")];
+    meshchat::harness::http::request("POST", &url, &headers, Some(&vec![b'x'; bytes])).await.unwrap().status
+}
+
+/// `--config FILE` sets what flags set; a flag on the command line wins; a
+/// key no setting has stops the node with a message naming it.
+#[tokio::test]
+async fn a_config_file_sets_flags_and_the_command_line_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("meshchat.toml");
+    std::fs::write(&config, "max_file_bytes = 1000\nhttp-rate = 500\n").unwrap();
+    let c = config.to_str().unwrap();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--config", c]);
+    let (mut ada, _) = Client::hello(&n.ws_url(), "ada").await;
+    ada.join("general", None).await;
+    assert_eq!(upload_size(&n, 1_500).await, 413, "the file's limit");
+    assert_eq!(upload_size(&n, 900).await, 201);
+    drop(n);
+    let n = start_node("n1", &dir.path().join("n2"), 0, &["--config", c, "--max-file-bytes", "5000"]);
+    let (mut ada, _) = Client::hello(&n.ws_url(), "ada").await;
+    ada.join("general", None).await;
+    assert_eq!(upload_size(&n, 1_500).await, 201, "the flag over the file");
+
+    std::fs::write(&config, "max_file_byte = 1000\n").unwrap();
+    let out = std::process::Command::new(exe())
+        .args(["node", "--config", c, "--id", "n1", "--data"])
+        .arg(dir.path().join("n3"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`max_file_byte`"), "{err}");
 }

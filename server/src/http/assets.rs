@@ -35,7 +35,7 @@ async fn revalidate(req: Request, next: Next) -> Response {
     res
 }
 
-async fn cache_policy(req: Request, next: Next) -> Response {
+pub(super) async fn cache_policy(req: Request, next: Next) -> Response {
     let immutable = is_hashed(req.uri().path());
     let mut res = next.run(req).await;
     if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
@@ -48,11 +48,15 @@ async fn cache_policy(req: Request, next: Next) -> Response {
 /// `index.html`: the policy allows those and the app's own files, nothing
 /// else.
 pub fn inline_script_hashes(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("index.html")).map(|h| script_hashes(&h)).unwrap_or_default()
+}
+
+/// [`inline_script_hashes`] of a page.
+pub fn script_hashes(html: &str) -> Vec<String> {
     use base64::Engine;
     use sha2::{Digest, Sha256};
-    let Ok(html) = std::fs::read_to_string(dir.join("index.html")) else { return Vec::new() };
     let mut hashes = Vec::new();
-    let mut rest = html.as_str();
+    let mut rest = html;
     while let Some(open) = rest.find("<script") {
         let tag_end = match rest[open..].find('>') {
             Some(i) => open + i + 1,

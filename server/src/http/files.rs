@@ -84,8 +84,8 @@ fn name_and_type(headers: &HeaderMap) -> Result<(String, String), ApiError> {
 }
 
 fn too_large(max: u64) -> ApiError {
-    let mib = max as f64 / (1024.0 * 1024.0);
-    ApiError::new(ErrorCode::LimitReached, format!("files are at most {mib:.0} MiB here"))
+    let most = meshchat_shared::rooms::human_size(max);
+    ApiError::new(ErrorCode::LimitReached, format!("files are at most {most} here"))
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
 

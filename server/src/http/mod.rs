@@ -4,6 +4,7 @@
 mod api;
 mod assets;
 mod auth;
+mod embedded;
 mod error;
 mod files;
 mod poll;
@@ -29,6 +30,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use assets::inline_script_hashes;
+
+/// The CSP hashes of the inline scripts of the app this node serves:
+/// `--web DIR`'s, else the one built into the binary.
+pub fn app_script_hashes(web: Option<&std::path::Path>) -> Vec<String> {
+    match web {
+        Some(dir) => inline_script_hashes(dir),
+        None => embedded::index_html().map(|h| assets::script_hashes(&h)).unwrap_or_default(),
+    }
+}
 pub use error::ApiError;
 
 use crate::cluster::Cluster;
@@ -105,6 +115,7 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES));
     let router = match web {
         Some(dir) => api.fallback_service(assets::service(&dir)),
+        None if embedded::available() => api.fallback_service(embedded::service()),
         None => api.fallback(no_web_app),
     };
     router
@@ -138,8 +149,10 @@ async fn no_web_app(State(app): State<Arc<AppState>>) -> Response {
     let id = &app.cluster.me().id;
     let page = format!(
         "<!doctype html><meta charset=utf-8><title>meshchat {id}</title>\
-         <p>meshchat node <b>{id}</b> is running. The web app is not being served: \
-         start the node with <code>--web dist</code> after building it (see the README).</p>"
+         <p>meshchat node <b>{id}</b> is running, but this binary was built without the web app. \
+         Build it with <code>scripts/build-web</code> (trunk), then either build meshchat again \
+         (<code>cargo build --release</code> puts the app inside the binary) or start the node \
+         with <code>--web dist</code>. See the README.</p>"
     );
-    (StatusCode::NOT_FOUND, Html(page)).into_response()
+    Html(page).into_response()
 }
