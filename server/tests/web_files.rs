@@ -1,6 +1,7 @@
 //! Files in the web app: a pasted picture shows as a thumbnail in another
 //! browser, a file chosen with the paperclip downloads there with the same
-//! bytes, and an upload over the node's limit says why and offers a retry.
+//! bytes, a dropped file is shared, and an upload over the node's limit
+//! says why and offers a retry.
 //! Headless Chromium against a real node.
 #![allow(clippy::unwrap_used)]
 
@@ -81,6 +82,21 @@ async fn paste_a_picture_download_a_file_and_see_why_an_upload_failed() {
     bob.eval("(window.blob.text().then(t => window.got = t), true)").await;
     bob.wait_true("typeof window.got === 'string'", "the downloaded bytes").await;
     assert_eq!(bob.eval("window.got").await, text);
+
+    // A file dropped on the page is shared too.
+    let dropped = js_file(b"dropped in", "dropped.txt", "text/plain");
+    alice
+        .eval(&format!(
+            "(() => {{ const dt = new DataTransfer(); dt.items.add({dropped});
+               document.body.dispatchEvent(new DragEvent('drop', {{dataTransfer: dt, bubbles: true, cancelable: true}}));
+               return true; }})()"
+        ))
+        .await;
+    bob.wait_true(
+        "Array.from(document.querySelectorAll('.file-card')).some(c => c.textContent.includes('dropped.txt'))",
+        "the dropped file",
+    )
+    .await;
 
     // Over the node's limit: the reason, and a retry.
     attach(&alice, &js_file(&vec![b'x'; 150_000], "huge.log", "text/plain")).await;

@@ -191,13 +191,21 @@ impl Uploads {
 #[component]
 pub fn UploadList(uploads: Uploads) -> impl IntoView {
     let ctx = use_ctx();
-    // Files dropped anywhere on the page go to the room on screen.
+    // Files dropped anywhere on the page go to the room on screen; other
+    // drags (text into the composer) are left to the browser.
+    let has_files = |d: Option<web_sys::DataTransfer>| d.is_some_and(|d| d.types().includes(&"Files".into(), 0));
     let c = ctx.clone();
     let drop = window_event_listener(leptos::ev::drop, move |ev| {
-        ev.prevent_default();
-        uploads.add_all(&c, ev.data_transfer().and_then(|d| d.files()));
+        if has_files(ev.data_transfer()) {
+            ev.prevent_default();
+            uploads.add_all(&c, ev.data_transfer().and_then(|d| d.files()));
+        }
     });
-    let over = window_event_listener(leptos::ev::dragover, |ev| ev.prevent_default());
+    let over = window_event_listener(leptos::ev::dragover, move |ev| {
+        if has_files(ev.data_transfer()) {
+            ev.prevent_default();
+        }
+    });
     on_cleanup(move || {
         drop.remove();
         over.remove();
