@@ -98,7 +98,7 @@ fn main() {
 
     // 1. Store the messages through the node's writer.
     let total = rooms * per_room;
-    let took = rt.block_on(fill(&data, rooms, per_room));
+    let (took, rare) = rt.block_on(fill(&data, rooms, per_room));
     println!(
         "stored {total} messages in {rooms} rooms in {:.1} s: {:.0} messages/s (with the index)",
         took.as_secs_f64(),
@@ -121,7 +121,7 @@ fn main() {
     .unwrap();
     let queries: [(&str, String); 5] = [
         ("a common word, all rooms, newest first", "deploy".into()),
-        ("a rare word, all rooms", "tok4242".into()),
+        ("a rare word, all rooms", rare),
         ("two words, all rooms, best first", "release checklist&order=relevance".into()),
         ("a phrase in one room", "\"the release\" in:r7".into()),
         ("a prefix, all rooms", "migr".into()),
@@ -155,13 +155,15 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn fill(data: &std::path::Path, rooms: usize, per_room: usize) -> Duration {
+/// Stores the messages; how long it took, and a rare word they hold.
+async fn fill(data: &std::path::Path, rooms: usize, per_room: usize) -> (Duration, String) {
     let store = Store::open(data, "n1", Sync::Full, Arc::new(Metrics::default())).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let t = Instant::now();
     let mut batch = Vec::with_capacity(1_000);
     let mut waits = Vec::new();
     let mut ts = 1_700_000_000_000u64;
+    let mut rare = None;
     for seq in 1..=per_room as u64 {
         for r in 0..rooms {
             ts += 1;
@@ -175,6 +177,9 @@ async fn fill(data: &std::path::Path, rooms: usize, per_room: usize) -> Duration
                 ts,
                 vc: RoomVector::from_iter([("n1", seq)]),
             };
+            if rare.is_none() {
+                rare = msg.body.split(' ').find(|w| w.starts_with("tok")).map(str::to_owned);
+            }
             batch.push(Stored { msg: Arc::new(msg), hidden: false, proof: None });
             if batch.len() == 1_000 {
                 waits.push(store.append(std::mem::take(&mut batch)).await.unwrap());
@@ -193,7 +198,7 @@ async fn fill(data: &std::path::Path, rooms: usize, per_room: usize) -> Duration
     }
     let took = t.elapsed();
     store.close().await;
-    took
+    (took, rare.unwrap_or_else(|| "tok".into()))
 }
 
 /// The index's share of a write: the same rows into a table alone, then
