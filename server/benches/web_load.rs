@@ -24,7 +24,7 @@ const BACKLOG: usize = 100;
 /// The wasm as browsers download it (the gzip file the node serves) may be
 /// at most this big: checked on every run, tests included. Issue 14's
 /// budget was 300 KiB, met at 290.5 KiB; search and files (issue 15) took
-/// it to 310.4 KiB, over that budget (docs/benchmarks.md §5 says what
+/// it to 310.7 KiB, over that budget (docs/benchmarks.md §5 says what
 /// would win it back). This line stops it growing unnoticed.
 const WASM_BUDGET: u64 = 320 * 1024;
 
