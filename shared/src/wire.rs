@@ -145,6 +145,7 @@ const EVENT_KINDS: &[&str] = &[
     "read",
     "reply",
     "room_deleted",
+    "file",
 ];
 
 impl<'de> Deserialize<'de> for RoomEvent {
