@@ -43,6 +43,7 @@
 //! - [`search`]: search queries as people type them, made safe for FTS5
 //!   (the index itself is `store::search`).
 //! - [`config`]: `meshchat node`'s settings from a TOML file and the environment.
+//! - [`status`]: `meshchat status`, the mesh as a table.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
 pub mod accounts;
@@ -69,6 +70,7 @@ pub mod node;
 pub mod room;
 pub mod search;
 pub mod session;
+pub mod status;
 pub mod store;
 
 pub use node::{Node, NodeConfig, NodeError};

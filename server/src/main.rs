@@ -34,6 +34,9 @@ enum Command {
     Client(ClientArgs),
     /// Make a single-use invitation to register (admins; for --registration invite).
     Invite(InviteArgs),
+    /// The mesh as a node knows it: each node up or down, its peers,
+    /// clients, rooms, and whether they hold the same rooms.
+    Status(StatusArgs),
     /// Load generator and benchmarks (each scenario starts its own nodes).
     Bench(meshchat::bench::BenchArgs),
 }
@@ -83,6 +86,13 @@ struct ClientArgs {
     room: String,
     #[command(flatten)]
     signin: SignInArgs,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Any node's HTTP address.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    url: String,
 }
 
 #[derive(Args)]
@@ -359,6 +369,10 @@ fn main() -> anyhow::Result<()> {
             meshchat::client::terminal::run(signin, args.room, tls).await
         }),
         Command::Invite(args) => runtime.block_on(invite(args)),
+        Command::Status(args) => {
+            print!("{}", runtime.block_on(meshchat::status::report(&args.url))?);
+            Ok(())
+        }
         Command::Cluster(args) => {
             let web = args.web.or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()));
             let cfg = meshchat::launcher::ClusterConfig {

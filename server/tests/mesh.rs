@@ -327,3 +327,31 @@ async fn one_key_accepted_by_two_nodes_ends_as_one_message_everywhere() {
     again.join("d", None).await;
     assert_eq!(&again.say_busy("d", "same-key", "third try").await, winner);
 }
+
+/// `meshchat status` asked of one node: every node, up or down, and
+/// whether the ones that answer hold the same rooms.
+#[tokio::test]
+async fn status_prints_the_mesh_from_any_node() {
+    let mut m = Mesh::start(3, &[]).await;
+    for n in &m.nodes {
+        wait_peers_up(n, 2).await;
+    }
+    let status = |url: String| async move {
+        let out = tokio::process::Command::new(exe()).args(["status", "--url", &url]).output().await.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let line = |out: &str, id: &str| out.lines().find(|l| l.starts_with(id)).map(str::to_owned).unwrap_or_default();
+    let out = status(m.nodes[0].url("")).await;
+    for id in ["n1", "n2", "n3"] {
+        assert!(line(&out, id).contains(" up ") && line(&out, id).contains("2/2"), "{out}");
+    }
+    assert!(out.contains("converged: n1, n2, n3"), "{out}");
+    m.nodes[1].kill9();
+    let url = m.nodes[2].url("");
+    eventually(Duration::from_secs(10), "n3 sees n2 gone", || async {
+        let out = status(url.clone()).await;
+        line(&out, "n2").contains(" down ") && line(&out, "n3").contains("1/2")
+    })
+    .await;
+}
