@@ -12,16 +12,6 @@ use crate::harness::http::{self, HttpError};
 /// How long one node may take to answer.
 const ASK: Duration = Duration::from_secs(3);
 
-/// A node's HTTP base from its WebSocket URL (`ws://h:p/ws` → `http://h:p`).
-fn http_base(ws_url: &str) -> String {
-    let base = ws_url.strip_suffix("/ws").unwrap_or(ws_url);
-    match base.split_once("://") {
-        Some(("wss", rest)) => format!("https://{rest}"),
-        Some((_, rest)) => format!("http://{rest}"),
-        None => format!("http://{base}"),
-    }
-}
-
 async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Option<T> {
     let r = http::request_within(ASK, "GET", url, &[], None).await.ok()?;
     (r.status == 200).then(|| serde_json::from_slice(&r.body).ok()).flatten()
@@ -45,7 +35,7 @@ pub async fn report(url: &str) -> Result<String, HttpError> {
     );
     let mut digests = Vec::new();
     for n in &nodes.nodes {
-        let base = http_base(&n.url);
+        let base = crate::http::secure::page_origin(&n.url).unwrap_or_default();
         let health: Option<Health> = get_json(&format!("{base}/api/health")).await;
         let metrics = http::request_within(ASK, "GET", &format!("{base}/metrics"), &[], None).await.ok();
         let clients = metrics.and_then(|m| connections(&m.text()));
@@ -81,9 +71,7 @@ pub async fn report(url: &str) -> Result<String, HttpError> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn bases_and_connections() {
-        assert_eq!(super::http_base("wss://a.example:443/ws"), "https://a.example:443");
-        assert_eq!(super::http_base("ws://127.0.0.1:8081/ws"), "http://127.0.0.1:8081");
+    fn connections_from_metrics() {
         let m = "# TYPE meshchat_connections gauge\nmeshchat_connections{node=\"n1\"} 7\n";
         assert_eq!(super::connections(m), Some(7));
     }

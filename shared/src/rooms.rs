@@ -317,6 +317,12 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
     }
 }
 
+/// Types a browser shows inline as a picture and nothing else: the raster
+/// types it decodes safely; never SVG.
+pub fn is_inline_image(mime: &str) -> bool {
+    matches!(mime, "image/png" | "image/jpeg" | "image/gif" | "image/webp")
+}
+
 /// At most this many characters in a file's name.
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 

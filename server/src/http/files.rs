@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use meshchat_shared::api::Posted;
-use meshchat_shared::rooms::{RoomEvent, is_file_hash, present_as};
+use meshchat_shared::rooms::{RoomEvent, is_file_hash, is_inline_image, present_as};
 use meshchat_shared::{ErrorCode, limits};
 use tower::ServiceExt;
 
@@ -44,32 +44,20 @@ const THUMB: u32 = 320;
 /// Larger pictures are not decoded for a thumbnail (the original still is served).
 const THUMB_MAX_PIXELS: u32 = 12_000;
 
-/// Types a browser shows inline as a picture and nothing else.
-fn safe_image(mime: &str) -> bool {
-    matches!(mime, "image/png" | "image/jpeg" | "image/gif" | "image/webp")
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
+/// What a file name keeps unescaped in `Content-Disposition` (RFC 5987's
+/// attr-char, less what some browsers mishandle).
+const NAME_SAFE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_');
 
 /// The upload's name and type, made safe to keep and to show.
 fn name_and_type(headers: &HeaderMap) -> Result<(String, String), ApiError> {
     let raw = headers.get(&FILE_NAME).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let name = percent_decode(raw).ok_or_else(|| ApiError::invalid("X-File-Name is percent-encoded UTF-8"))?;
+    let bad = || ApiError::invalid("X-File-Name is percent-encoded UTF-8");
+    // Every `%` starts an escape (the decoder would keep a stray one as is).
+    if !raw.split('%').skip(1).all(|p| p.get(..2).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))) {
+        return Err(bad());
+    }
+    let name = percent_encoding::percent_decode_str(raw).decode_utf8().map_err(|_| bad())?;
     // A name, not a path.
     let name: String = name.rsplit(['/', '\\']).next().unwrap_or_default().trim().chars().take(255).collect();
     let name = if name.is_empty() { "file".to_owned() } else { name };
@@ -194,7 +182,7 @@ pub async fn download(
         }
     }
     let thumb = query_map(raw)?.get("thumb").is_some_and(|v| v == "1");
-    if thumb && safe_image(&info.mime) {
+    if thumb && is_inline_image(&info.mime) {
         return thumbnail(&files, &hash).await;
     }
     serve(files.path(&hash), &info, req).await
@@ -208,21 +196,14 @@ async fn serve(path: PathBuf, info: &FileInfo, req: Request) -> Result<Response,
         .await
         .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
     let mut res = res.map(Body::new);
-    let inline = safe_image(&info.mime);
+    let inline = is_inline_image(&info.mime);
     let h = res.headers_mut();
     let mime = if inline { info.mime.as_str() } else { "application/octet-stream" };
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    let encoded: String = info
-        .name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(&info.name, NAME_SAFE);
     let disposition = format!("{}; filename*=UTF-8''{encoded}", if inline { "inline" } else { "attachment" });
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);

@@ -3,7 +3,7 @@
 //! A file no row names any more is removed from disk after the commit.
 
 use meshchat_shared::Message;
-use meshchat_shared::rooms::{RoomEvent, is_event_id};
+use meshchat_shared::rooms::RoomEvent;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
@@ -30,17 +30,15 @@ pub struct FileInfo {
     pub size: u64,
 }
 
-/// Records a file message just stored (not a hidden copy).
-pub fn on_append(tx: &Transaction<'_>, m: &Message) -> Result<(), StoreError> {
-    if !is_event_id(&m.id) {
-        return Ok(());
-    }
-    if let Ok(RoomEvent::File { hash, name, size, mime, .. }) = serde_json::from_str::<RoomEvent>(&m.body) {
+/// Records a file message just stored (not a hidden copy); `event` is its
+/// event, if it is one.
+pub fn on_append(tx: &Transaction<'_>, m: &Message, event: Option<&RoomEvent>) -> Result<(), StoreError> {
+    if let Some(RoomEvent::File { hash, name, size, mime, .. }) = event {
         tx.prepare_cached(
             "INSERT OR IGNORE INTO file_refs (room, origin, seq, hash, name, mime, size)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![m.room, m.origin, m.seq as i64, hash, name, mime, size as i64])?;
+        .execute(params![m.room, m.origin, m.seq as i64, hash, name, mime, *size as i64])?;
     }
     Ok(())
 }

@@ -57,6 +57,12 @@ impl From<rusqlite::types::FromSqlError> for StoreError {
     }
 }
 
+/// A stored message's event, if it is one: read once per message by the
+/// writer for the search index and the file references alike.
+fn event_of(m: &Message) -> Option<meshchat_shared::rooms::RoomEvent> {
+    meshchat_shared::rooms::is_event_id(&m.id).then(|| serde_json::from_str(&m.body).ok()).flatten()
+}
+
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,

@@ -47,25 +47,26 @@ enum Indexed<'a> {
     Own(Cow<'a, str>),
     /// An edit: the new text of its target.
     Edit {
-        origin: String,
+        origin: &'a str,
         seq: u64,
-        text: String,
+        text: &'a str,
     },
     Nothing,
 }
 
-fn indexed(m: &Message) -> Indexed<'_> {
+/// `event`: the message's event, if it is one (the writer reads it once).
+fn indexed<'a>(m: &'a Message, event: Option<&'a RoomEvent>) -> Indexed<'a> {
     if is_redacted(&m.body) {
         return Indexed::Nothing;
     }
     if !is_event_id(&m.id) {
         return Indexed::Own(Cow::Borrowed(&m.body));
     }
-    match serde_json::from_str::<RoomEvent>(&m.body) {
-        Ok(RoomEvent::Reply { body, .. }) => Indexed::Own(Cow::Owned(body)),
+    match event {
+        Some(RoomEvent::Reply { body, .. }) => Indexed::Own(Cow::Borrowed(body)),
         // Found by its name, and by the words that came with it.
-        Ok(RoomEvent::File { name, body, .. }) => Indexed::Own(Cow::Owned(format!("{name} {body}"))),
-        Ok(RoomEvent::Edited { origin, seq, body }) => Indexed::Edit { origin, seq, text: body },
+        Some(RoomEvent::File { name, body, .. }) => Indexed::Own(Cow::Owned(format!("{name} {body}"))),
+        Some(RoomEvent::Edited { origin, seq, body }) => Indexed::Edit { origin, seq: *seq, text: body },
         _ => Indexed::Nothing,
     }
 }
@@ -74,14 +75,15 @@ fn edit_key(m: &Message) -> String {
     format!("{:020}:{}:{:020}", m.ts, m.origin, m.seq)
 }
 
-/// Indexes a message just inserted at `rowid` (not a hidden copy).
-pub fn on_append(tx: &Transaction<'_>, rowid: i64, m: &Message) -> Result<(), StoreError> {
+/// Indexes a message just inserted at `rowid` (not a hidden copy);
+/// `event` is its event, if it is one.
+pub fn on_append(tx: &Transaction<'_>, rowid: i64, m: &Message, event: Option<&RoomEvent>) -> Result<(), StoreError> {
     let insert = |text: &str| -> Result<(), StoreError> {
         tx.prepare_cached("INSERT INTO search (rowid, text, room, author, ts, edit) VALUES (?1, ?2, ?3, ?4, ?5, '')")?
             .execute(params![rowid, clean(text), m.room, m.author, m.ts as i64])?;
         Ok(())
     };
-    match indexed(m) {
+    match indexed(m, event) {
         Indexed::Own(text) => insert(&text),
         Indexed::Edit { origin, seq, text } => {
             // Only the target's author edits it; a later edit wins.
@@ -90,7 +92,7 @@ pub fn on_append(tx: &Transaction<'_>, rowid: i64, m: &Message) -> Result<(), St
                      SELECT rowid FROM messages WHERE room = ?3 AND origin = ?4 AND seq = ?5 AND author = ?6
                  ) AND edit < ?2",
             )?
-            .execute(params![clean(&text), edit_key(m), m.room, origin, seq as i64, m.author])?;
+            .execute(params![clean(text), edit_key(m), m.room, origin, seq as i64, m.author])?;
             Ok(())
         }
         Indexed::Nothing => Ok(()),
@@ -113,34 +115,16 @@ pub fn backfill(conn: &Connection) -> Result<u64, StoreError> {
     let tx = conn.unchecked_transaction()?;
     let mut n = 0;
     {
-        let mut st = tx.prepare(&format!("SELECT rowid, {COLUMNS} FROM messages WHERE hidden = 0 ORDER BY rowid"))?;
+        let mut st = tx.prepare(&format!("SELECT {COLUMNS}, rowid FROM messages WHERE hidden = 0 ORDER BY rowid"))?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
-            let rowid: i64 = r.get(0)?;
-            let m = message_from_row_at(r)?;
-            on_append(&tx, rowid, &m)?;
+            let m = message_from_row(r)?;
+            on_append(&tx, r.get(8)?, &m, super::event_of(&m).as_ref())?;
             n += 1;
         }
     }
     tx.commit()?;
     Ok(n)
-}
-
-/// [`message_from_row`] for a row whose first column is the rowid.
-fn message_from_row_at(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
-    let vc: String = r.get(8)?;
-    let vc = serde_json::from_str(&vc)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))?;
-    Ok(Message {
-        room: r.get(1)?,
-        id: r.get(2)?,
-        author: r.get(3)?,
-        body: r.get(4)?,
-        origin: r.get(5)?,
-        seq: r.get::<_, i64>(6)? as u64,
-        ts: r.get::<_, i64>(7)? as u64,
-        vc,
-    })
 }
 
 /// How results are ordered.

@@ -172,8 +172,9 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<Vec<String>, Store
                         ])?;
                         if added == 1 && !hidden {
                             *counts.entry(m.room.as_str()).or_default() += 1;
-                            super::search::on_append(&tx, tx.last_insert_rowid(), m)?;
-                            super::file_refs::on_append(&tx, m)?;
+                            let event = super::event_of(m);
+                            super::search::on_append(&tx, tx.last_insert_rowid(), m, event.as_ref())?;
+                            super::file_refs::on_append(&tx, m, event.as_ref())?;
                         }
                     }
                 }

@@ -90,10 +90,9 @@ pub struct FileRef {
 }
 
 impl FileRef {
-    /// Shown in the page as a picture (a thumbnail the node makes): the
-    /// raster types browsers decode safely; never SVG.
+    /// Shown in the page as a picture (a thumbnail the node makes).
     pub fn is_image(&self) -> bool {
-        matches!(self.mime.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp")
+        crate::rooms::is_inline_image(&self.mime)
     }
 
     /// Where the node serves it, relative to its HTTP base.
