@@ -13,6 +13,8 @@ use rcgen::{
 };
 use thiserror::Error;
 
+use rustls::pki_types::pem::PemObject;
+
 use crate::mesh::tls;
 
 #[derive(Debug, Error)]
@@ -77,6 +79,51 @@ fn node_params(id: &str, hosts: &[String]) -> Result<CertificateParams, rcgen::E
     Ok(p)
 }
 
+/// An ECDSA P-256 public key as a joining node sends it (SEC1, uncompressed).
+struct P256Public<'a>(&'a [u8]);
+
+impl rcgen::PublicKeyData for P256Public<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.0
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+/// The CA in `dir` (its key and certificate), to sign with.
+fn load_ca(dir: &Path) -> Result<(KeyPair, String), CertsError> {
+    let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(|e| CertsError::Io(p, e));
+    Ok((KeyPair::from_pem(&read(ca_key_path(dir))?)?, read(ca_cert_path(dir))?))
+}
+
+/// Signs a certificate for node `id` over a public key it made itself (its
+/// private key never leaves it): what a node joining with a token gets.
+/// Returns the certificate and the CA's, both PEM.
+pub fn sign_for(dir: &Path, id: &str, hosts: &[String], public: &[u8]) -> Result<(String, String), CertsError> {
+    meshchat_shared::limits::validate_node_id(id).map_err(|e| CertsError::BadId(id.to_owned(), e))?;
+    if public.len() != 65 || public[0] != 4 {
+        return Err(CertsError::Rcgen(rcgen::Error::CouldNotParseKeyPair));
+    }
+    let (ca_key, ca_pem) = load_ca(dir)?;
+    let issuer = Issuer::new(ca_params()?, ca_key);
+    let cert = node_params(id, hosts)?.signed_by(&P256Public(public), &issuer)?;
+    let ca_der =
+        tls::parse_certs(ca_pem.as_bytes())?.into_iter().next().ok_or(tls::TlsError::NoCert("ca.pem".into()))?;
+    tls::verify_chain_and_name(&ca_der, cert.der(), id)?;
+    Ok((cert.pem(), ca_pem))
+}
+
+/// Signs `bytes` with the CA's key (a node's removal), as
+/// [`crate::mesh::sign::CertBook::verify_ca`] checks it.
+pub fn ca_sign(dir: &Path, bytes: &[u8]) -> Result<Vec<u8>, CertsError> {
+    let key = std::fs::read(ca_key_path(dir)).map_err(|e| CertsError::Io(ca_key_path(dir), e))?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key)
+        .map_err(|_| tls::TlsError::NoKey(ca_key_path(dir).display().to_string()))?;
+    let signer = crate::mesh::sign::Signer::from_key(&key).map_err(|e| tls::TlsError::Config(e.to_string()))?;
+    signer.sign_bytes(bytes).ok_or_else(|| tls::TlsError::Config("the CA key cannot sign".into()).into())
+}
+
 /// Creates (or completes) the certificates in `dir` for `nodes`.
 pub fn generate(dir: &Path, nodes: &[String], hosts: &[String], force: bool) -> Result<Report, CertsError> {
     for id in nodes {
@@ -125,7 +172,7 @@ pub fn generate(dir: &Path, nodes: &[String], hosts: &[String], force: bool) -> 
     Ok(report)
 }
 
-fn write_file(path: &Path, data: &[u8], secret: bool) -> Result<(), CertsError> {
+pub(crate) fn write_file(path: &Path, data: &[u8], secret: bool) -> Result<(), CertsError> {
     let err = |e| CertsError::Io(path.to_owned(), e);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

@@ -61,6 +61,34 @@ impl Cluster {
         }
     }
 
+    /// A node that joined the mesh: browsers hear of it at once.
+    pub fn add_peer(&self, node: NodeInfo) {
+        let added = {
+            let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+            let new = node.id != self.me.id && !peers.iter().any(|p| p.id == node.id);
+            if new {
+                peers.push(NodeInfo { up: false, ..node });
+            }
+            new
+        };
+        if added {
+            self.version.send_modify(|v| *v += 1);
+        }
+    }
+
+    /// A node removed from the mesh: browsers stop moving to it.
+    pub fn remove_peer(&self, id: &str) {
+        let removed = {
+            let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+            let before = peers.len();
+            peers.retain(|p| p.id != id);
+            peers.len() != before
+        };
+        if removed {
+            self.version.send_modify(|v| *v += 1);
+        }
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
     }

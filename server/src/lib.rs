@@ -44,6 +44,7 @@
 //!   (the index itself is `store::search`).
 //! - [`config`]: `meshchat node`'s settings from a TOML file and the environment.
 //! - [`status`]: `meshchat status`, the mesh as a table.
+//! - [`membership`]: nodes joining with a token, and removed for good.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
 pub mod accounts;
@@ -63,6 +64,7 @@ pub mod http;
 pub mod identity;
 pub mod launcher;
 pub mod logs;
+pub mod membership;
 pub mod mesh;
 pub mod metrics;
 pub mod names;

@@ -34,6 +34,11 @@ enum Command {
     Client(ClientArgs),
     /// Make a single-use invitation to register (admins; for --registration invite).
     Invite(InviteArgs),
+    /// Print a single-use token that lets a new machine join the mesh
+    /// (run where the CA key is, next to a node that uses it).
+    InviteNode(InviteNodeArgs),
+    /// Take a node out of the mesh for good (needs the CA key).
+    RemoveNode(RemoveNodeArgs),
     /// The mesh as a node knows it: each node up or down, its peers,
     /// clients, rooms, and whether they hold the same rooms.
     Status(StatusArgs),
@@ -91,6 +96,36 @@ struct ClientArgs {
 #[derive(Args)]
 struct StatusArgs {
     /// Any node's HTTP address.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    url: String,
+}
+
+#[derive(Args)]
+struct InviteNodeArgs {
+    /// The new node's id.
+    id: String,
+    /// Host names and addresses the new node is reached at, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1,localhost")]
+    hosts: Vec<String>,
+    /// The directory with ca.pem and ca.key, used by the node at --url.
+    #[arg(long, default_value = "certs")]
+    certs: PathBuf,
+    /// HTTP address of the node that takes the token (it reads --certs).
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    url: String,
+    /// The token is good for this many minutes.
+    #[arg(long, default_value_t = 60)]
+    minutes: u64,
+}
+
+#[derive(Args)]
+struct RemoveNodeArgs {
+    /// The node to remove.
+    id: String,
+    /// The directory with the CA key.
+    #[arg(long, default_value = "certs")]
+    certs: PathBuf,
+    /// HTTP address of any node still in the mesh.
     #[arg(long, default_value = "http://127.0.0.1:8081")]
     url: String,
 }
@@ -204,6 +239,10 @@ struct NodeArgs {
     /// The other nodes: id=host:port, comma-separated.
     #[arg(long, value_delimiter = ',')]
     peers: Vec<String>,
+    /// Join a running mesh with a token from `meshchat invite-node` (once:
+    /// later starts find the certificate in --certs and go straight on).
+    #[arg(long, requires = "mesh")]
+    join: Option<String>,
     /// The directory with ca.pem, <id>.pem and <id>.key.
     #[arg(long, default_value = "certs")]
     certs: PathBuf,
@@ -369,6 +408,20 @@ fn main() -> anyhow::Result<()> {
             meshchat::client::terminal::run(signin, args.room, tls).await
         }),
         Command::Invite(args) => runtime.block_on(invite(args)),
+        Command::InviteNode(a) => {
+            let token = meshchat::membership::invite::create(&a.certs, &a.id, &a.hosts, &a.url, a.minutes * 60_000)?;
+            println!("{}", token.encode());
+            eprintln!(
+                "single use, for node {} within {} minutes: meshchat node --id {} --join <token> ...",
+                a.id, a.minutes, a.id
+            );
+            Ok(())
+        }
+        Command::RemoveNode(a) => runtime.block_on(async {
+            meshchat::membership::remove_node(&a.certs, &a.id, &a.url).await?;
+            println!("{} is out of the mesh for good; every node refuses it from now on", a.id);
+            Ok(())
+        }),
         Command::Status(args) => {
             print!("{}", runtime.block_on(meshchat::status::report(&args.url))?);
             Ok(())
@@ -444,10 +497,23 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&args.mesh_drop) {
         bail!("--mesh-drop must be between 0.0 and 1.0");
     }
+    if let (Some(token), Some(mesh)) = (&args.join, args.mesh) {
+        let url = cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{}://{}/ws", if scheme == "https" { "wss" } else { "ws" }, args.http));
+        meshchat::membership::join_once(token, &args.id, &args.certs, &args.data, &mesh.to_string(), &url).await?;
+    }
+    let mut peers = parse_peers(&args.peers)?;
+    for seed in meshchat::membership::seed_peers(&args.data, &args.id).await {
+        if !peers.iter().any(|p| p.id == seed.id) {
+            peers.push(seed);
+        }
+    }
     cfg.mesh = match args.mesh {
         Some(listen) => Some(MeshConfig {
             listen,
-            peers: parse_peers(&args.peers)?,
+            peers,
             certs: args.certs.clone(),
             faults: Faults { delay_ms: args.mesh_delay_ms, jitter_ms: args.mesh_jitter_ms, drop: args.mesh_drop },
             anti_entropy: Duration::from_millis(args.anti_entropy_ms.max(50)),

@@ -142,7 +142,7 @@ impl Node {
             }
         }
         let mesh = match &cfg.mesh {
-            Some(m) => Some(Mesh::bind(&cfg.id, m.clone(), metrics.clone(), &keys)?),
+            Some(m) => Some(Mesh::bind(&cfg.id, m.clone(), metrics.clone(), &keys, shutdown.clone())?),
             None => None,
         };
         let mesh_addr = mesh.as_ref().and_then(Mesh::local_addr);
@@ -171,6 +171,7 @@ impl Node {
         nodes.extend(peer_ids);
         let net = mesh.as_ref().map(|m| Arc::new(m.handle()) as Arc<dyn ClaimNet>);
         let registry = Registry::start(&cfg.id, nodes, store.clone(), net);
+        let membership_registry = registry.clone();
         let accounts =
             Accounts::start(cfg.accounts.clone(), &cfg.id, keys.clone(), registry.clone(), &hub, store.clone()).await?;
         let mesh_handle = mesh.as_ref().map(Mesh::handle);
@@ -178,6 +179,7 @@ impl Node {
         let mesh = mesh.map(|m| {
             let ae = cfg.mesh.as_ref().map(|c| (c.faults, c.anti_entropy));
             let (faults, anti_entropy) = ae.unwrap_or_default();
+            let peers = m.peer_table();
             m.start(MeshCtx {
                 me: cfg.id.clone(),
                 url: public_url.clone(),
@@ -193,8 +195,25 @@ impl Node {
                 conns: mesh_conns.clone(),
                 max_file_bytes: cfg.max_file_bytes,
                 shutdown: shutdown.clone(),
+                peers,
             })
         });
+        let membership = match (&mesh_handle, &cfg.mesh) {
+            (Some(handle), Some(m)) => {
+                let ctx = crate::membership::MembershipCtx {
+                    me: cfg.id.clone(),
+                    mesh_addr: m.listen.to_string(),
+                    certs: m.certs.clone(),
+                    book: keys.book.clone(),
+                    mesh: handle.clone(),
+                    cluster: cluster.clone(),
+                    registry: membership_registry,
+                    store: store.clone(),
+                };
+                Some(crate::membership::Membership::start(ctx, &hub).await?)
+            }
+            _ => None,
+        };
         let sessions = Arc::new(SessionCtx {
             hub: hub.clone(),
             accounts: accounts.clone(),
@@ -223,6 +242,7 @@ impl Node {
             allowed_origins: cfg.allowed_origins.clone(),
             inline_scripts: http::app_script_hashes(cfg.web.as_deref()),
             mesh: mesh_handle,
+            membership,
             max_file_bytes: cfg.max_file_bytes,
         });
         let metrics_for_http = metrics;

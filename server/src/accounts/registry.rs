@@ -37,6 +37,7 @@ const ATTEMPTS: u32 = 4;
 enum Cmd {
     Propose { key: String, value: String, reply: oneshot::Sender<Result<String, ClaimError>> },
     Peer { from: String, msg: ClaimMsg },
+    Nodes(Vec<String>),
 }
 
 #[derive(Clone)]
@@ -67,6 +68,13 @@ impl Registry {
         let cmd = Cmd::Propose { key: key.to_owned(), value: value.to_owned(), reply };
         self.tx.send(cmd).await.map_err(|_| ClaimError::Stopped)?;
         rx.await.map_err(|_| ClaimError::Stopped)?
+    }
+
+    /// The mesh's members changed (a node joined or was removed): later
+    /// proposals need a majority of these. One change at a time keeps every
+    /// old majority and every new one overlapping.
+    pub fn set_nodes(&self, nodes: Vec<String>) {
+        let _ = self.tx.try_send(Cmd::Nodes(nodes));
     }
 
     /// A peer's claim message.
@@ -108,6 +116,7 @@ impl Actor {
                 cmd = rx.recv() => match cmd {
                     Some(Cmd::Propose { key, value, reply }) => self.propose(key, value, reply).await,
                     Some(Cmd::Peer { from, msg }) => self.on_message(&from, msg).await,
+                    Some(Cmd::Nodes(nodes)) => self.nodes = nodes,
                     None => break,
                 },
                 _ = timeout => self.on_timeouts().await,

@@ -10,7 +10,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use meshchat_shared::{ErrorCode, RoomVector};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-use tokio::sync::oneshot;
 
 use super::directory::{Denied, Directory, Revoked, name_key};
 use super::events::{AUTHOR, AccountEvent, ROOM, Role};
@@ -21,7 +20,7 @@ use super::token::{self, Claims, Keys, Kind, random_id};
 use super::{AccountsConfig, Registration};
 use crate::clock::now_ms;
 use crate::conn::{ConnHandle, close};
-use crate::room::{AckTo, Hub, RoomCmd, RoomHandle};
+use crate::room::{Hub, RoomHandle, system_log};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -154,24 +153,12 @@ impl Accounts {
     }
 
     /// Applies the log's events beyond `applied`; returns what is applied now.
-    async fn catch_up(&self, store: &Store, mut applied: RoomVector) -> Result<RoomVector, StoreError> {
-        let upto = self.log.status().vector;
-        loop {
-            let page = store.missing_page(ROOM, applied.clone(), upto.clone(), 500).await?;
-            if page.is_empty() {
-                applied.merge(&upto);
-                return Ok(applied);
-            }
-            for m in &page {
-                if m.seq > applied.get(&m.origin) {
-                    applied.set(&m.origin, m.seq);
-                }
-                match serde_json::from_str::<AccountEvent>(&m.body) {
-                    Ok(e) => self.apply(e),
-                    Err(e) => tracing::warn!(origin = %m.origin, seq = m.seq, "unreadable account event: {e}"),
-                }
-            }
-        }
+    async fn catch_up(&self, store: &Store, applied: RoomVector) -> Result<RoomVector, StoreError> {
+        system_log::catch_up(store, &self.log, applied, |m| match serde_json::from_str::<AccountEvent>(&m.body) {
+            Ok(e) => self.apply(e),
+            Err(e) => tracing::warn!(origin = %m.origin, seq = m.seq, "unreadable account event: {e}"),
+        })
+        .await
     }
 
     /// Applies an event here and closes the connections it signs out.
@@ -202,15 +189,12 @@ impl Accounts {
     /// Writes an event to the log (durable here) and applies it.
     async fn append(&self, e: AccountEvent) -> Result<(), AuthError> {
         let body = serde_json::to_string(&e).map_err(|e| AuthError::Unavailable(e.to_string()))?;
-        let (tx, rx) = oneshot::channel();
-        let cmd = RoomCmd::Send { to: AckTo::Http(tx), author: AUTHOR.into(), id: random_id(), body };
-        self.log.send_wait(cmd).await.map_err(|_| AuthError::Unavailable("the account log is not running".into()))?;
-        match tokio::time::timeout(Duration::from_secs(10), rx).await {
-            Ok(Ok(Ok(_))) => {
+        match system_log::append(&self.log, AUTHOR, body).await {
+            Ok(()) => {
                 self.apply(e);
                 Ok(())
             }
-            _ => Err(AuthError::Unavailable("the account log did not take the change".into())),
+            Err(_) => Err(AuthError::Unavailable("the account log did not take the change".into())),
         }
     }
 

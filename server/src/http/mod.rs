@@ -7,6 +7,7 @@ mod auth;
 mod embedded;
 mod error;
 mod files;
+mod mesh;
 mod poll;
 mod rooms;
 mod search;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub inline_scripts: Vec<String>,
     /// Files go to (and come from) the peers through it.
     pub mesh: Option<crate::mesh::MeshHandle>,
+    /// Joins and removals of nodes (with a mesh).
+    pub membership: Option<Arc<crate::membership::Membership>>,
     pub max_file_bytes: u64,
 }
 
@@ -107,6 +110,8 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
         .route("/api/tokens/{id}", delete(auth::revoke_token))
         .route("/api/invites", post(auth::create_invite))
         .route("/api/users/{name}/role", post(auth::set_role))
+        .route("/api/mesh/join", post(mesh::join))
+        .route("/api/mesh/remove", post(mesh::remove))
         .merge(chat)
         .route("/metrics", get(metrics))
         .route("/api", get(api_not_found))

@@ -1,6 +1,5 @@
 //! One task per peer: get a connection, run it, notice when it dies, redial.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +47,8 @@ pub(super) struct Link {
     pub client: quinn::ClientConfig,
     pub cmds: mpsc::Receiver<(Instant, PeerCmd)>,
     pub accepted: mpsc::Receiver<Established>,
+    /// The node stopping, or this peer removed from the mesh.
+    pub stop: tokio_util::sync::CancellationToken,
     pub ctx: Arc<MeshCtx>,
 }
 
@@ -70,7 +71,7 @@ impl Link {
             // Not connected: dial when due, or take what the peer dialed.
             let est = tokio::select! {
                 biased;
-                _ = self.ctx.shutdown.cancelled() => return,
+                _ = self.stop.cancelled() => return,
                 Some(est) = self.accepted.recv() => est,
                 Some(_) = self.cmds.recv() => {
                     // Nothing to send it on; anti-entropy catches up later.
@@ -113,8 +114,15 @@ impl Link {
                     sync.poll_timeout().map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
                 tokio::select! {
                     biased;
-                    _ = self.ctx.shutdown.cancelled() => {
-                        session.goodbye();
+                    _ = self.stop.cancelled() => {
+                        if self.ctx.shutdown.is_cancelled() {
+                            session.goodbye();
+                        } else {
+                            tracing::warn!(peer = %self.peer.id, "removed from the mesh: link closed for good");
+                            session.close(code::REFUSED, "removed from the mesh");
+                            self.ctx.cluster.set_peer(&self.peer.id, false, None);
+                            session.peer_down();
+                        }
                         return;
                     }
                     reason = session.closed() => {
@@ -268,12 +276,7 @@ fn explain_refusal(e: &quinn::ConnectionError) -> String {
 }
 
 /// Accepts connections, checks who they are, and hands them to their link.
-pub(super) async fn accept_loop(
-    endpoint: quinn::Endpoint,
-    links: BTreeMap<String, mpsc::Sender<Established>>,
-    ctx: Arc<MeshCtx>,
-) {
-    let links = Arc::new(links);
+pub(super) async fn accept_loop(endpoint: quinn::Endpoint, ctx: Arc<MeshCtx>) {
     // Refused connections are logged once a minute per address.
     let refusals = Arc::new(std::sync::Mutex::new(crate::logs::EveryKey::new(Duration::from_secs(60))));
     loop {
@@ -284,12 +287,12 @@ pub(super) async fn accept_loop(
                 None => return,
             },
         };
-        let (links, ctx, refusals) = (links.clone(), ctx.clone(), refusals.clone());
+        let (ctx, refusals) = (ctx.clone(), refusals.clone());
         tokio::spawn(async move {
             let remote = incoming.remote_address();
-            match accept_one(incoming, &links, &ctx).await {
+            match accept_one(incoming, &ctx).await {
                 Ok((peer, est)) => {
-                    if let Some(tx) = links.get(&peer) {
+                    if let Some(tx) = ctx.peers.accepted(&peer) {
                         let _ = tx.send(est).await;
                     }
                 }
@@ -315,11 +318,7 @@ enum Refusal {
     Abandoned(String),
 }
 
-async fn accept_one(
-    incoming: quinn::Incoming,
-    links: &BTreeMap<String, mpsc::Sender<Established>>,
-    ctx: &MeshCtx,
-) -> Result<(String, Established), Refusal> {
+async fn accept_one(incoming: quinn::Incoming, ctx: &MeshCtx) -> Result<(String, Established), Refusal> {
     let conn = match tokio::time::timeout(HANDSHAKE, incoming).await {
         Err(_) => return Err(Refusal::Refused("TLS handshake timed out".into())),
         Ok(Err(e)) if is_abandoned(&e) => return Err(Refusal::Abandoned(e.to_string())),
@@ -359,7 +358,10 @@ async fn accept_one(
     if version != MESH_VERSION {
         return refuse(format!("{node:?} speaks mesh version {version}, this node speaks {MESH_VERSION}"));
     }
-    if !links.contains_key(&node) {
+    if ctx.peers.is_removed(&node) {
+        return refuse(format!("{node:?} was removed from the mesh"));
+    }
+    if !ctx.peers.contains(&node) {
         return refuse(format!("{node:?} is not one of this node's peers"));
     }
     // The TLS layer checked the chain to our CA; now the name.

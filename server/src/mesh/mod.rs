@@ -20,12 +20,12 @@
 pub mod faults;
 mod files;
 mod link;
+pub(crate) mod peers;
 pub mod proto;
 mod session;
 pub mod sign;
 pub mod tls;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,8 +33,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use thiserror::Error;
-use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::Cluster;
@@ -104,7 +102,9 @@ pub struct MeshHandle {
 }
 
 struct HandleInner {
-    peers: BTreeMap<String, mpsc::Sender<(Instant, PeerCmd)>>,
+    peers: Arc<peers::Peers>,
+    /// The node's shutdown: links of peers added later stop with it.
+    shutdown: CancellationToken,
     metrics: Arc<Metrics>,
     /// Live connections, for file streams.
     conns: files::Conns,
@@ -112,17 +112,30 @@ struct HandleInner {
 
 impl MeshHandle {
     fn push(&self, peer: &str, cmd: PeerCmd) {
-        if let Some(tx) = self.inner.peers.get(peer)
-            && tx.try_send((Instant::now(), cmd)).is_err()
-        {
+        if !self.inner.peers.push(peer, cmd) {
             self.inner.metrics.mesh_frames_dropped.inc();
         }
     }
 
     fn broadcast(&self, make: impl Fn() -> PeerCmd) {
-        for peer in self.inner.peers.keys() {
-            self.push(peer, make());
+        for peer in self.inner.peers.ids() {
+            self.push(&peer, make());
         }
+    }
+
+    /// Links to a new member of the mesh (joined with a token) from now on.
+    pub fn add_peer(&self, addr: PeerAddr) -> bool {
+        self.inner.peers.add(addr, &self.inner.shutdown)
+    }
+
+    /// Takes a member out for good: its link stops, its connections are refused.
+    pub fn remove_peer(&self, id: &str) -> bool {
+        self.inner.peers.remove(id)
+    }
+
+    /// The peers this node links to, with their mesh addresses.
+    pub fn peers(&self) -> Vec<PeerAddr> {
+        self.inner.peers.addrs()
     }
 
     fn control(&self, frame: &Control) {
@@ -212,15 +225,15 @@ pub(crate) struct MeshCtx {
     /// The largest file this node takes, from clients or peers.
     pub max_file_bytes: u64,
     pub shutdown: CancellationToken,
+    /// Who this node links to (shared with the handle).
+    pub(crate) peers: Arc<peers::Peers>,
 }
 
 /// A mesh that is bound but not yet running (rooms need its handle first).
 pub struct Mesh {
     endpoint: quinn::Endpoint,
     client: quinn::ClientConfig,
-    config: MeshConfig,
     handle: MeshHandle,
-    queues: BTreeMap<String, mpsc::Receiver<(Instant, PeerCmd)>>,
 }
 
 impl Mesh {
@@ -230,6 +243,7 @@ impl Mesh {
         config: MeshConfig,
         metrics: Arc<Metrics>,
         keys: &crate::identity::NodeKeys,
+        shutdown: CancellationToken,
     ) -> Result<Mesh, MeshError> {
         for p in &config.peers {
             meshchat_shared::limits::validate_node_id(&p.id).map_err(|e| MeshError::BadPeer(p.id.clone(), e))?;
@@ -240,16 +254,13 @@ impl Mesh {
         let server = tls::server_config(&keys.identity)?;
         let client = tls::client_config(&keys.identity)?;
         let endpoint = quinn::Endpoint::server(server, config.listen).map_err(|e| MeshError::Bind(config.listen, e))?;
-        let mut peers = BTreeMap::new();
-        let mut queues = BTreeMap::new();
+        let peers = Arc::new(peers::Peers::default());
         for p in &config.peers {
-            let (tx, rx) = mpsc::channel(PEER_QUEUE);
-            peers.insert(p.id.clone(), tx);
-            queues.insert(p.id.clone(), rx);
+            peers.add(p.clone(), &shutdown);
         }
         let conns = files::Conns::default();
-        let handle = MeshHandle { inner: Arc::new(HandleInner { peers, metrics, conns }) };
-        Ok(Mesh { endpoint, client, config, handle, queues })
+        let handle = MeshHandle { inner: Arc::new(HandleInner { peers, shutdown, metrics, conns }) };
+        Ok(Mesh { endpoint, client, handle })
     }
 
     pub fn handle(&self) -> MeshHandle {
@@ -260,43 +271,37 @@ impl Mesh {
         self.endpoint.local_addr().ok()
     }
 
+    /// The peer table, for the context [`Mesh::start`] takes.
+    pub(crate) fn peer_table(&self) -> Arc<peers::Peers> {
+        self.handle.inner.peers.clone()
+    }
+
     /// Starts the accept loop and one link task per peer.
     pub(crate) fn start(self, ctx: MeshCtx) -> MeshRunning {
         let ctx = Arc::new(ctx);
-        let mut accepted = BTreeMap::new();
-        let mut tasks = Vec::new();
-        for (id, queue) in self.queues {
-            let Some(peer) = self.config.peers.iter().find(|p| p.id == id).cloned() else {
-                continue;
-            };
-            let (tx, rx) = mpsc::channel(4);
-            accepted.insert(id, tx);
-            let link = link::Link {
-                peer,
-                endpoint: self.endpoint.clone(),
-                client: self.client.clone(),
-                cmds: queue,
-                accepted: rx,
-                ctx: ctx.clone(),
-            };
-            tasks.push(tokio::spawn(link.run()));
-        }
-        tasks.push(tokio::spawn(link::accept_loop(self.endpoint.clone(), accepted, ctx)));
-        MeshRunning { endpoint: self.endpoint, tasks }
+        let peers = ctx.peers.clone();
+        peers.start(peers::Runner {
+            endpoint: self.endpoint.clone(),
+            client: self.client.clone(),
+            ctx: Arc::downgrade(&ctx),
+        });
+        let accept = tokio::spawn(link::accept_loop(self.endpoint.clone(), ctx));
+        MeshRunning { endpoint: self.endpoint, peers, accept }
     }
 }
 
 pub(crate) struct MeshRunning {
     endpoint: quinn::Endpoint,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    peers: Arc<peers::Peers>,
+    accept: tokio::task::JoinHandle<()>,
 }
 
 impl MeshRunning {
     /// After the shutdown token: waits for links to say goodbye, then closes.
     pub async fn stop(self) {
-        for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
-        }
+        self.peers.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.peers.tasks.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.accept).await;
         self.endpoint.close(quinn::VarInt::from_u32(0), b"stopping");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
     }

@@ -71,7 +71,12 @@ const SCHEMES: [SignatureScheme; 4] = [
 
 impl Signer {
     pub fn new(id: &Identity) -> Result<Signer, SignError> {
-        let key = rustls::crypto::ring::sign::any_supported_type(&id.key).map_err(|e| SignError::Key(e.to_string()))?;
+        Self::from_key(&id.key)
+    }
+
+    /// Signs with any key (the CA's, for a node's removal).
+    pub fn from_key(key: &rustls::pki_types::PrivateKeyDer<'_>) -> Result<Signer, SignError> {
+        let key = rustls::crypto::ring::sign::any_supported_type(key).map_err(|e| SignError::Key(e.to_string()))?;
         let signer = key.choose_scheme(&SCHEMES).ok_or_else(|| SignError::Key("no usable scheme".into()))?;
         Ok(Signer { signer })
     }
@@ -140,23 +145,38 @@ impl CertBook {
 
     /// Did `node` sign `bytes` so (`proof` as [`Signer::sign_bytes`] makes it)?
     pub fn verify_bytes(&self, node: &str, bytes: &[u8], proof: &[u8]) -> Result<(), SignError> {
-        let (scheme, sig) = match proof {
-            [a, b, rest @ ..] => (SignatureScheme::from(u16::from_be_bytes([*a, *b])), rest),
-            _ => return Err(SignError::Missing),
-        };
         let cert = self.lock().get(node).cloned().ok_or_else(|| SignError::Unknown(node.to_owned()))?;
-        let cert = webpki::EndEntityCert::try_from(&cert).map_err(|e| SignError::Bad(e.to_string()))?;
-        let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
-        let (_, candidates) = algs
-            .mapping
-            .iter()
-            .find(|(s, _)| *s == scheme)
-            .ok_or_else(|| SignError::Bad(format!("unknown scheme {scheme:?}")))?;
-        if candidates.iter().any(|alg| cert.verify_signature(*alg, bytes, sig).is_ok()) {
-            Ok(())
-        } else {
-            Err(SignError::Bad("wrong signature".into()))
-        }
+        verify_with(&cert, bytes, proof)
+    }
+
+    /// Did the cluster CA sign `bytes` so ([`crate::certs::ca_sign`])?
+    pub fn verify_ca(&self, bytes: &[u8], proof: &[u8]) -> Result<(), SignError> {
+        verify_with(&self.ca, bytes, proof)
+    }
+
+    /// The cluster CA's certificate.
+    pub fn ca(&self) -> &CertificateDer<'static> {
+        &self.ca
+    }
+}
+
+/// Does `proof` (scheme, then signature) verify over `bytes` with `cert`'s key?
+fn verify_with(cert: &CertificateDer<'_>, bytes: &[u8], proof: &[u8]) -> Result<(), SignError> {
+    let (scheme, sig) = match proof {
+        [a, b, rest @ ..] => (SignatureScheme::from(u16::from_be_bytes([*a, *b])), rest),
+        _ => return Err(SignError::Missing),
+    };
+    let cert = webpki::EndEntityCert::try_from(cert).map_err(|e| SignError::Bad(e.to_string()))?;
+    let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+    let (_, candidates) = algs
+        .mapping
+        .iter()
+        .find(|(s, _)| *s == scheme)
+        .ok_or_else(|| SignError::Bad(format!("unknown scheme {scheme:?}")))?;
+    if candidates.iter().any(|alg| cert.verify_signature(*alg, bytes, sig).is_ok()) {
+        Ok(())
+    } else {
+        Err(SignError::Bad("wrong signature".into()))
     }
 }
 
