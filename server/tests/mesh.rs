@@ -288,8 +288,30 @@ async fn a_peer_speaking_another_mesh_version_is_refused_with_a_clear_log_line()
     assert!(err.to_string().contains("no_application_protocol") || err.to_string().contains("120"), "{err}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = m.log(0);
-    let ours = String::from_utf8_lossy(meshchat::mesh::tls::ALPN).into_owned();
-    assert!(log.contains(&format!("does not speak {ours}")), "n1's log:\n{log}");
+    assert!(log.contains("speaks no mesh version from 3 to 4"), "n1's log:\n{log}");
+}
+
+#[tokio::test]
+async fn a_node_of_the_previous_mesh_version_still_links_for_a_rolling_upgrade() {
+    use meshchat::mesh::proto::{self, Control};
+    let mut m = Mesh::start(3, &[]).await;
+    m.nodes[1].kill9();
+    wait_peers_up(&m.nodes[0], 1).await;
+    // n2, back with the release before: ALPN meshchat-mesh/3 only.
+    let id = meshchat::mesh::tls::Identity::load(&m.dir.path().join("certs"), "n2").unwrap();
+    let client = meshchat::mesh::tls::client_config_with_alpn(&id, b"meshchat-mesh/3").unwrap();
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(client);
+    let target = format!("127.0.0.1:{}", m.mesh_ports[0]).parse().unwrap();
+    let conn = endpoint.connect(target, "n1").unwrap().await.expect("a version-3 handshake is taken");
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    let hello = Control::Hello { node: "n2".into(), version: 3, url: String::new() };
+    send.write_all(&proto::encode(&hello).unwrap()).await.unwrap();
+    match proto::read_frame::<Control>(&mut recv).await.unwrap() {
+        Some((Control::Hello { node, version, .. }, _)) => assert_eq!((node.as_str(), version), ("n1", 3)),
+        other => panic!("expected n1's hello, got {other:?}"),
+    }
+    wait_peers_up(&m.nodes[0], 2).await;
 }
 
 #[tokio::test]

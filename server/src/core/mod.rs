@@ -26,6 +26,7 @@ pub mod digest;
 pub mod governance;
 pub mod log;
 pub mod presence;
+pub mod restore;
 pub mod room;
 pub mod sync;
 

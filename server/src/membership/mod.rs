@@ -124,6 +124,8 @@ pub struct MembershipCtx {
     pub cluster: Arc<Cluster>,
     pub registry: Registry,
     pub store: Store,
+    /// A removed peer is no longer waited for after a restore.
+    pub gate: Arc<crate::core::restore::RestoreGate>,
 }
 
 pub struct Membership {
@@ -181,6 +183,7 @@ impl Membership {
             Change::Removed(id) => {
                 self.ctx.mesh.remove_peer(&id);
                 self.ctx.cluster.remove_peer(&id);
+                self.ctx.gate.forget(&id);
                 tracing::warn!(node = %id, "a node was removed from the mesh");
             }
         }

@@ -7,7 +7,7 @@ use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::proto::{self, Control, MESH_VERSION};
+use super::proto::{self, Control, MESH_VERSION, MIN_MESH_VERSION};
 use super::session::Session;
 use super::{MeshCtx, PeerAddr, PeerCmd, tls};
 use crate::clock::now_ms;
@@ -29,6 +29,16 @@ pub(super) struct Established {
     pub dialer: Dialer,
     /// The peer's WebSocket URL, from its hello.
     pub url: String,
+    /// The mesh version both ends speak (the TLS handshake settled it).
+    pub version: u32,
+}
+
+/// The version a connection settled on, if this node speaks it.
+fn settled(conn: &quinn::Connection) -> Result<u32, String> {
+    match tls::negotiated(conn) {
+        Some(v) if (MIN_MESH_VERSION..=MESH_VERSION).contains(&v) => Ok(v),
+        other => Err(format!("no common mesh version (settled on {other:?})")),
+    }
 }
 
 /// Application close codes on mesh connections.
@@ -199,15 +209,16 @@ async fn dial(
         Ok(Ok(c)) => c,
     };
     let handshake = async {
+        let ours = settled(&conn)?;
         let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
-        let hello = Control::Hello { node: ctx.me.clone(), version: MESH_VERSION, url: ctx.url.clone() };
+        let hello = Control::Hello { node: ctx.me.clone(), version: ours, url: ctx.url.clone() };
         send.write_all(&proto::encode(&hello).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
         match proto::read_frame::<Control>(&mut recv).await.map_err(|e| e.to_string())? {
-            Some((Control::Hello { node, version, url }, _)) if node == peer.id && version == MESH_VERSION => {
-                Ok(Established { conn: conn.clone(), send, recv, dialer: Dialer::Me, url })
+            Some((Control::Hello { node, version, url }, _)) if node == peer.id && version == ours => {
+                Ok(Established { conn: conn.clone(), send, recv, dialer: Dialer::Me, url, version })
             }
             Some((Control::Hello { node, version, .. }, _)) => Err(format!(
-                "peer answered as {node:?} speaking mesh version {version}, expected {:?} version {MESH_VERSION}",
+                "peer answered as {node:?} speaking mesh version {version}, expected {:?} version {ours}",
                 peer.id
             )),
             _ => Err("peer closed the handshake".to_owned()),
@@ -265,8 +276,7 @@ fn explain_refusal(e: &quinn::ConnectionError) -> String {
     let text = e.to_string();
     if close_code(e) == Some(transport::NO_APPLICATION_PROTOCOL) {
         format!(
-            "the peer does not speak {} (another mesh protocol version): {text}",
-            String::from_utf8_lossy(tls::ALPN)
+            "the peer speaks no mesh version from {MIN_MESH_VERSION} to {MESH_VERSION} (upgrade the older node): {text}"
         )
     } else if text.contains("certificate") || text.contains("Certificate") || text.contains("UnknownIssuer") {
         format!("certificate refused (is it signed by this cluster's CA?): {text}")
@@ -355,8 +365,10 @@ async fn accept_one(incoming: quinn::Incoming, ctx: &MeshCtx) -> Result<(String,
     let Some((Control::Hello { node, version, url }, _)) = hello else {
         return refuse("the first frame was not a hello".into());
     };
-    if version != MESH_VERSION {
-        return refuse(format!("{node:?} speaks mesh version {version}, this node speaks {MESH_VERSION}"));
+    match settled(&conn) {
+        Ok(v) if v == version => {}
+        Ok(v) => return refuse(format!("{node:?} says mesh version {version}, the handshake settled on {v}")),
+        Err(e) => return refuse(e),
     }
     if ctx.peers.is_removed(&node) {
         return refuse(format!("{node:?} was removed from the mesh"));
@@ -371,10 +383,10 @@ async fn accept_one(incoming: quinn::Incoming, ctx: &MeshCtx) -> Result<(String,
     if let Err(e) = tls::names_node(&leaf, &node) {
         return refuse(format!("claims to be {node:?} but its {e}"));
     }
-    let reply = Control::Hello { node: ctx.me.clone(), version: MESH_VERSION, url: ctx.url.clone() };
+    let reply = Control::Hello { node: ctx.me.clone(), version, url: ctx.url.clone() };
     let frame = proto::encode(&reply).map_err(|e| Refusal::Refused(e.to_string()))?;
     if let Err(e) = send.write_all(&frame).await {
         return refuse(format!("cannot answer the hello: {e}"));
     }
-    Ok((node, Established { conn, send, recv, dialer: Dialer::Them, url }))
+    Ok((node, Established { conn, send, recv, dialer: Dialer::Them, url, version }))
 }

@@ -22,6 +22,7 @@ mod files;
 mod link;
 pub(crate) mod peers;
 pub mod proto;
+mod restore;
 mod session;
 pub mod sign;
 pub mod tls;
@@ -227,6 +228,8 @@ pub(crate) struct MeshCtx {
     pub shutdown: CancellationToken,
     /// Who this node links to (shared with the handle).
     pub(crate) peers: Arc<peers::Peers>,
+    /// Holds writes back after a restore until peers return our messages.
+    pub gate: Arc<crate::core::restore::RestoreGate>,
 }
 
 /// A mesh that is bound but not yet running (rooms need its handle first).

@@ -16,8 +16,12 @@ use thiserror::Error;
 
 use crate::core::{Range, Signed, SyncFrame};
 
-/// The mesh protocol version, also in ALPN (`meshchat-mesh/3`; 3 adds file streams).
-pub const MESH_VERSION: u32 = 3;
+/// The mesh protocol version, also in ALPN (`meshchat-mesh/4`): 3 added
+/// file streams, 4 the restore handshake (`AskOwn`/`Own`).
+pub const MESH_VERSION: u32 = 4;
+/// The oldest version this node still links with, so that a mesh can be
+/// upgraded one node at a time: a link speaks the lower of the two.
+pub const MIN_MESH_VERSION: u32 = 3;
 /// Largest frame accepted from a peer.
 pub const MAX_FRAME: usize = 1 << 20;
 /// Messages per `Msgs` frame at most (a full one is well under `MAX_FRAME`).
@@ -59,6 +63,13 @@ pub enum Control {
     Certs(Vec<(String, Vec<u8>)>),
     /// A message of a claim (a name, an invitation) agreed by a majority.
     Claim(crate::core::claims::ClaimMsg),
+    /// (4) I was restored from a backup: which of my messages do you hold?
+    AskOwn,
+    /// (4) The highest seq of yours I hold, per room; `last` ends the answer.
+    Own {
+        rooms: Vec<(String, u64)>,
+        last: bool,
+    },
 }
 
 /// A lane: messages of any room, each frame naming its room.
@@ -198,6 +209,8 @@ mod tests {
         let msgs = (1..=MSGS_PER_FRAME as u64).map(|s| WireMsg::from(&signed(s))).collect();
         round_trip(LaneFrame::Msgs { room: "general".into(), msgs });
         round_trip(Control::Certs(vec![("n2".into(), vec![1, 2, 3])]));
+        round_trip(Control::AskOwn);
+        round_trip(Control::Own { rooms: vec![("general".into(), 7)], last: true });
         round_trip(Control::Sync(SyncFrame::Groups { hashes: vec![u64::MAX; crate::core::digest::GROUPS] }));
     }
 
@@ -224,8 +237,14 @@ mod tests {
     }
 
     #[test]
-    fn alpn_names_the_version() {
-        assert_eq!(super::super::tls::ALPN, format!("meshchat-mesh/{MESH_VERSION}").as_bytes());
+    fn alpn_names_the_versions_newest_first() {
+        let alpn = super::super::tls::alpn();
+        assert_eq!(alpn[0], format!("meshchat-mesh/{MESH_VERSION}").into_bytes());
+        assert_eq!(alpn.last().unwrap(), &format!("meshchat-mesh/{MIN_MESH_VERSION}").into_bytes());
+        for v in MIN_MESH_VERSION..=MESH_VERSION {
+            assert_eq!(super::super::tls::version_of(format!("meshchat-mesh/{v}").as_bytes()), Some(v));
+        }
+        assert_eq!(super::super::tls::version_of(b"h3"), None);
     }
 
     #[test]

@@ -39,11 +39,11 @@ pub(super) struct Session {
 /// A job for a lane: when it was queued, for which room.
 type LaneItem = (Instant, String, LaneJob);
 
-struct Shared {
+pub(super) struct Shared {
     conn: quinn::Connection,
-    peer: String,
-    ctx: Arc<MeshCtx>,
-    control: mpsc::Sender<(Instant, Bytes)>,
+    pub(super) peer: String,
+    pub(super) ctx: Arc<MeshCtx>,
+    pub(super) control: mpsc::Sender<(Instant, Bytes)>,
     lanes: Mutex<Vec<Option<mpsc::Sender<LaneItem>>>>,
     /// Rooms with a range being sent: a second request waits for the next round.
     fetching: Mutex<HashSet<String>>,
@@ -55,6 +55,8 @@ struct Shared {
     forged: Mutex<crate::logs::Every>,
     sync_in: mpsc::Sender<SyncFrame>,
     cancel: CancellationToken,
+    /// The mesh version this connection speaks.
+    pub(super) version: u32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -65,7 +67,7 @@ impl Session {
     /// Starts serving the connection; also returns the peer's sync frames,
     /// for the link task, which owns the anti-entropy state.
     pub fn start(est: Established, peer: String, ctx: Arc<MeshCtx>) -> (Session, mpsc::Receiver<SyncFrame>) {
-        let Established { conn, send, recv, dialer, url } = est;
+        let Established { conn, send, recv, dialer, url, version } = est;
         let (control, control_rx) = mpsc::channel(STREAM_QUEUE);
         let (sync_in, sync_frames) = mpsc::channel(SYNC_QUEUE);
         let cancel = ctx.shutdown.child_token();
@@ -81,6 +83,7 @@ impl Session {
             forged: Mutex::new(crate::logs::Every::new(std::time::Duration::from_secs(60))),
             sync_in,
             cancel,
+            version,
         });
         // The peer's certificate, as its TLS handshake proved it; then every
         // certificate this node knows, so the peer can check what it passes on.
@@ -96,6 +99,7 @@ impl Session {
         shared.spawn(accept_lanes(shared.clone()));
         shared.ctx.conns.lock().unwrap_or_else(|p| p.into_inner()).insert(shared.peer.clone(), shared.conn.clone());
         shared.spawn(super::files::serve(shared.conn.clone(), shared.ctx.clone()));
+        super::restore::ask(&shared);
         (Session { shared, dialer, url }, sync_frames)
     }
 
@@ -179,7 +183,7 @@ impl Drop for Session {
 }
 
 impl Shared {
-    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+    pub(super) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         let cancel = self.cancel.clone();
         tokio::spawn(async move {
             tokio::select! {
@@ -301,6 +305,8 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
             }
         }
         Control::Claim(msg) => ctx.claims.peer(&shared.peer, msg),
+        Control::AskOwn => super::restore::answer(shared),
+        Control::Own { rooms, last } => super::restore::on_own(shared, rooms, last),
         Control::Certs(certs) => {
             for (node, der) in certs.iter().take(MAX_CERTS) {
                 shared.learn_cert(node, der);

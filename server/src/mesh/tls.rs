@@ -17,8 +17,23 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use thiserror::Error;
 
-/// The mesh protocol and its version, as ALPN.
-pub const ALPN: &[u8] = b"meshchat-mesh/3";
+/// Every version this node speaks, newest first: TLS settles on the newest
+/// both ends speak, so an upgraded node still links with one not yet upgraded.
+pub fn alpn() -> Vec<Vec<u8>> {
+    use super::proto::{MESH_VERSION, MIN_MESH_VERSION};
+    (MIN_MESH_VERSION..=MESH_VERSION).rev().map(|v| format!("meshchat-mesh/{v}").into_bytes()).collect()
+}
+
+/// `meshchat-mesh/3` → 3.
+pub fn version_of(alpn: &[u8]) -> Option<u32> {
+    std::str::from_utf8(alpn).ok()?.strip_prefix("meshchat-mesh/")?.parse().ok()
+}
+
+/// The version a connection settled on in its handshake.
+pub fn negotiated(conn: &quinn::Connection) -> Option<u32> {
+    let data = conn.handshake_data()?.downcast::<quinn::crypto::rustls::HandshakeData>().ok()?;
+    version_of(data.protocol.as_deref()?)
+}
 
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -102,7 +117,7 @@ pub fn server_config(id: &Identity) -> Result<quinn::ServerConfig, TlsError> {
         .with_client_cert_verifier(verifier)
         .with_single_cert(id.chain.clone(), id.key.clone_key())
         .map_err(cfg_err)?;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.alpn_protocols = alpn();
     let quic = QuicServerConfig::try_from(tls).map_err(|e| TlsError::Config(e.to_string()))?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(quic));
     cfg.transport_config(transport());
@@ -110,11 +125,15 @@ pub fn server_config(id: &Identity) -> Result<quinn::ServerConfig, TlsError> {
 }
 
 pub fn client_config(id: &Identity) -> Result<quinn::ClientConfig, TlsError> {
-    client_config_with_alpn(id, ALPN)
+    client_config_with_alpns(id, alpn())
 }
 
-/// A client speaking another ALPN: only tests use anything but [`ALPN`].
+/// A client speaking one other ALPN: only tests use anything but [`alpn`].
 pub fn client_config_with_alpn(id: &Identity, alpn: &[u8]) -> Result<quinn::ClientConfig, TlsError> {
+    client_config_with_alpns(id, vec![alpn.to_vec()])
+}
+
+fn client_config_with_alpns(id: &Identity, alpn: Vec<Vec<u8>>) -> Result<quinn::ClientConfig, TlsError> {
     let cfg_err = |e: rustls::Error| TlsError::Config(e.to_string());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -122,7 +141,7 @@ pub fn client_config_with_alpn(id: &Identity, alpn: &[u8]) -> Result<quinn::Clie
         .with_root_certificates(roots(&id.ca)?)
         .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
         .map_err(cfg_err)?;
-    tls.alpn_protocols = vec![alpn.to_vec()];
+    tls.alpn_protocols = alpn;
     let quic = QuicClientConfig::try_from(tls).map_err(|e| TlsError::Config(e.to_string()))?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
     cfg.transport_config(transport());

@@ -174,6 +174,12 @@ impl Actor {
                 };
                 let req = self.request();
                 self.acks.insert(req, (to, id.clone()));
+                let own = self.ctx.index.vector(&self.name).map_or(0, |v| v.get(&self.ctx.node));
+                if !self.ctx.gate.allows(&self.name, own) {
+                    // Restored, and our own later messages are not back yet.
+                    self.refuse(req, ErrorCode::Unavailable);
+                    return;
+                }
                 Input::Send { req, conn, author, id, body }
             }
             RoomCmd::Typing { conn } => Input::Typing { conn },

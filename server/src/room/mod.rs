@@ -189,6 +189,8 @@ pub struct RoomCtx {
     /// Signs this node's messages; `None` for a node without peers.
     pub signer: Option<Arc<dyn Sign>>,
     pub index: Arc<RoomIndex>,
+    /// Holds this node's writes back after a restore.
+    pub gate: Arc<crate::core::restore::RestoreGate>,
     /// Refused peer messages, logged once a minute per peer.
     pub refusals: Mutex<crate::logs::EveryKey<Arc<str>>>,
     /// Cancelled when the node stops.

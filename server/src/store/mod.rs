@@ -5,6 +5,7 @@
 //! while the writer commits. The handle is cheap to clone and is the only way
 //! the rest of the node touches SQLite.
 
+pub mod backup;
 mod checkpointer;
 pub mod file_refs;
 mod schema;

@@ -1,185 +1,18 @@
-//! The `meshchat` binary: one executable for every role.
+//! `meshchat node`: its flags and how they become a [`NodeConfig`].
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use meshchat::mesh::{Faults, MeshConfig, PeerAddr};
 use meshchat::session::RateConfig;
 use meshchat::store::Sync;
 use meshchat::{Node, NodeConfig};
 
-#[derive(Parser)]
-#[command(name = "meshchat", version, about = "A self-hosted, distributed, real-time web chat")]
-struct Cli {
-    /// More logging: -v for info, -vv for debug (RUST_LOG overrides).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    verbose: u8,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run one node.
-    #[command(args_override_self = true)]
-    Node(Box<NodeArgs>),
-    /// Make a cluster CA and a certificate per node for the mesh.
-    Certs(CertsArgs),
-    /// Run a local mesh of n1..nN (HTTP 8081.., mesh 9081..) for trying it out.
-    Cluster(ClusterArgs),
-    /// Chat from a terminal: each line of input is a message, messages print as they come.
-    Client(ClientArgs),
-    /// Make a single-use invitation to register (admins; for --registration invite).
-    Invite(InviteArgs),
-    /// Print a single-use token that lets a new machine join the mesh
-    /// (run where the CA key is, next to a node that uses it).
-    InviteNode(InviteNodeArgs),
-    /// Take a node out of the mesh for good (needs the CA key).
-    RemoveNode(RemoveNodeArgs),
-    /// The mesh as a node knows it: each node up or down, its peers,
-    /// clients, rooms, and whether they hold the same rooms.
-    Status(StatusArgs),
-    /// Load generator and benchmarks (each scenario starts its own nodes).
-    Bench(meshchat::bench::BenchArgs),
-}
-
-/// How the command-line tools reach the mesh and sign in.
 #[derive(Args)]
-struct SignInArgs {
-    /// WebSocket URLs of nodes to start from, comma-separated; more are learned.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws,ws://127.0.0.1:8083/ws"
-    )]
-    nodes: Vec<String>,
-    /// The account to sign in as (asked if needed); a guest's name where
-    /// the nodes take guests.
-    #[arg(long)]
-    name: Option<String>,
-    /// A session or API token, one line; after a login at the prompt, the
-    /// new session is kept here (readable by you only).
-    #[arg(long)]
-    token_file: Option<PathBuf>,
-    /// Sign in even where the nodes take guests.
-    #[arg(long)]
-    login: bool,
-    /// Trust this CA (PEM) for https:// and wss:// besides the public ones.
-    #[arg(long)]
-    ca: Option<PathBuf>,
-}
-
-impl SignInArgs {
-    fn split(self) -> anyhow::Result<(meshchat::client::signin::SignIn, meshchat::client::tls::TlsClient)> {
-        let tls = meshchat::client::tls::TlsClient::new(self.ca.as_deref())?;
-        let s = meshchat::client::signin::SignIn {
-            nodes: self.nodes,
-            name: self.name,
-            token_file: self.token_file,
-            login: self.login,
-        };
-        Ok((s, tls))
-    }
-}
-
-#[derive(Args)]
-struct ClientArgs {
-    #[arg(long, default_value = "general")]
-    room: String,
-    #[command(flatten)]
-    signin: SignInArgs,
-}
-
-#[derive(Args)]
-struct StatusArgs {
-    /// Any node's HTTP address.
-    #[arg(long, default_value = "http://127.0.0.1:8081")]
-    url: String,
-}
-
-#[derive(Args)]
-struct InviteNodeArgs {
-    /// The new node's id.
-    id: String,
-    /// Host names and addresses the new node is reached at, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1,localhost")]
-    hosts: Vec<String>,
-    /// The directory with ca.pem and ca.key, used by the node at --url.
-    #[arg(long, default_value = "certs")]
-    certs: PathBuf,
-    /// HTTP address of the node that takes the token (it reads --certs).
-    #[arg(long, default_value = "http://127.0.0.1:8081")]
-    url: String,
-    /// The token is good for this many minutes.
-    #[arg(long, default_value_t = 60)]
-    minutes: u64,
-}
-
-#[derive(Args)]
-struct RemoveNodeArgs {
-    /// The node to remove.
-    id: String,
-    /// The directory with the CA key.
-    #[arg(long, default_value = "certs")]
-    certs: PathBuf,
-    /// HTTP address of any node still in the mesh.
-    #[arg(long, default_value = "http://127.0.0.1:8081")]
-    url: String,
-}
-
-#[derive(Args)]
-struct InviteArgs {
-    #[command(flatten)]
-    signin: SignInArgs,
-}
-
-#[derive(Args)]
-struct ClusterArgs {
-    /// How many nodes.
-    #[arg(long, default_value_t = 3)]
-    nodes: usize,
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// HTTP port of n1; n2 gets the next one, and so on.
-    #[arg(long, default_value_t = 8081)]
-    http_base: u16,
-    /// Mesh port of n1; n2 gets the next one, and so on.
-    #[arg(long, default_value_t = 9081)]
-    mesh_base: u16,
-    /// Each node's database goes in <data>/<id>.
-    #[arg(long, default_value = "data")]
-    data: PathBuf,
-    #[arg(long, default_value = "certs")]
-    certs: PathBuf,
-    /// The built web app (default: dist, if it exists).
-    #[arg(long)]
-    web: Option<PathBuf>,
-    /// Anything after -- goes to every node (e.g. -- --mesh-drop 0.2).
-    #[arg(last = true)]
-    node_args: Vec<String>,
-}
-
-#[derive(Args)]
-struct CertsArgs {
-    /// Where to write them.
-    #[arg(long, default_value = "certs")]
-    dir: PathBuf,
-    /// Node ids, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
-    nodes: Vec<String>,
-    /// Host names and addresses the nodes are reached at, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1,localhost")]
-    hosts: Vec<String>,
-    /// Replace existing node certificates (the CA is kept).
-    #[arg(long)]
-    force: bool,
-}
-
-#[derive(Args)]
-struct NodeArgs {
+pub struct NodeArgs {
     /// Settings from a TOML file: a key per flag (`max_file_bytes = 1000`);
     /// MESHCHAT_<FLAG> variables come next, the command line last and wins.
     #[arg(long)]
@@ -371,105 +204,7 @@ fn parse_peers(specs: &[String]) -> anyhow::Result<Vec<PeerAddr>> {
         .collect()
 }
 
-/// The command line with `node`'s settings from its config file and the
-/// environment put in front of its own flags (see `meshchat::config`).
-fn with_settings(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::OsString>> {
-    use clap::CommandFactory;
-    use meshchat::config::{self, Flag};
-    if args.get(1).and_then(|a| a.to_str()) != Some("node") {
-        return Ok(args);
-    }
-    let cmd = Cli::command();
-    let Some(node) = cmd.find_subcommand("node") else { return Ok(args) };
-    let known: Vec<Flag> = node
-        .get_arguments()
-        .filter_map(|a| Some(Flag { long: a.get_long()?.to_owned(), takes_value: a.get_action().takes_values() }))
-        .collect();
-    let env = |k: &str| std::env::var(k).ok();
-    let path = config::config_path(&args[2..], env);
-    let text = path.as_deref().map(config::read).transpose()?;
-    let settings = config::flags_from(path.as_deref().zip(text.as_deref()), env, &known)?;
-    let mut out = args[..2].to_vec();
-    out.extend(settings);
-    out.extend_from_slice(&args[2..]);
-    Ok(out)
-}
-
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse_from(with_settings(std::env::args_os().collect())?);
-    meshchat::logs::init(cli.verbose);
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let result = match cli.command {
-        Command::Node(args) => runtime.block_on(run_node(*args)),
-        Command::Certs(args) => certs(args),
-        Command::Bench(args) => runtime.block_on(meshchat::bench::run(args)),
-        Command::Client(args) => runtime.block_on(async {
-            let (signin, tls) = args.signin.split()?;
-            meshchat::client::terminal::run(signin, args.room, tls).await
-        }),
-        Command::Invite(args) => runtime.block_on(invite(args)),
-        Command::InviteNode(a) => {
-            let token = meshchat::membership::invite::create(&a.certs, &a.id, &a.hosts, &a.url, a.minutes * 60_000)?;
-            println!("{}", token.encode());
-            eprintln!(
-                "single use, for node {} within {} minutes: meshchat node --id {} --join <token> ...",
-                a.id, a.minutes, a.id
-            );
-            Ok(())
-        }
-        Command::RemoveNode(a) => runtime.block_on(async {
-            meshchat::membership::remove_node(&a.certs, &a.id, &a.url).await?;
-            println!("{} is out of the mesh for good; every node refuses it from now on", a.id);
-            Ok(())
-        }),
-        Command::Status(args) => {
-            print!("{}", runtime.block_on(meshchat::status::report(&args.url))?);
-            Ok(())
-        }
-        Command::Cluster(args) => {
-            let web = args.web.or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()));
-            let cfg = meshchat::launcher::ClusterConfig {
-                nodes: args.nodes,
-                host: args.host,
-                http_base: args.http_base,
-                mesh_base: args.mesh_base,
-                data: args.data,
-                certs: args.certs,
-                web,
-                node_args: args.node_args,
-            };
-            runtime.block_on(meshchat::launcher::run(cfg, wait_for_signal()))
-        }
-    };
-    // The launcher and the terminal client read stdin on a blocking thread
-    // that only returns with the next line: dropping the runtime would wait
-    // for it, so Ctrl-C would hang until Enter. Everything that must finish
-    // (nodes, the store) has finished inside `block_on`.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    result
-}
-
-async fn invite(args: InviteArgs) -> anyhow::Result<()> {
-    let (signin, tls) = args.signin.split()?;
-    let invite = meshchat::client::signin::invite(&signin, &tls).await?;
-    let hours = invite.expires.saturating_sub(meshchat::clock::now_ms()) / 3_600_000;
-    println!("{}", invite.url);
-    eprintln!("single use, expires in {hours} hours; code {}", invite.code);
-    Ok(())
-}
-
-fn certs(args: CertsArgs) -> anyhow::Result<()> {
-    let report = meshchat::certs::generate(&args.dir, &args.nodes, &args.hosts, args.force)?;
-    if report.reused_ca {
-        println!("using the existing CA in {}", args.dir.display());
-    }
-    for path in report.created {
-        println!("wrote {}", path.display());
-    }
-    Ok(())
-}
-
-async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let mut cfg = NodeConfig::new(&args.id, args.http, args.data.clone());
     cfg.web = args.web;
     cfg.public_url = args.public_url;
@@ -540,7 +275,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

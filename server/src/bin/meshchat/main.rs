@@ -1,0 +1,214 @@
+//! The `meshchat` binary: one executable for every role.
+
+mod node;
+mod ops;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use node::{NodeArgs, wait_for_signal};
+use ops::{BackupArgs, CertsArgs, InviteNodeArgs, RemoveNodeArgs, RestoreArgs};
+
+#[derive(Parser)]
+#[command(name = "meshchat", version, about = "A self-hosted, distributed, real-time web chat")]
+struct Cli {
+    /// More logging: -v for info, -vv for debug (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one node.
+    #[command(args_override_self = true)]
+    Node(Box<NodeArgs>),
+    /// Make a cluster CA and a certificate per node for the mesh.
+    Certs(CertsArgs),
+    /// Run a local mesh of n1..nN (HTTP 8081.., mesh 9081..) for trying it out.
+    Cluster(ClusterArgs),
+    /// Chat from a terminal: each line of input is a message, messages print as they come.
+    Client(ClientArgs),
+    /// Make a single-use invitation to register (admins; for --registration invite).
+    Invite(InviteArgs),
+    /// Print a single-use token that lets a new machine join the mesh
+    /// (run where the CA key is, next to a node that uses it).
+    InviteNode(InviteNodeArgs),
+    /// Take a node out of the mesh for good (needs the CA key).
+    RemoveNode(RemoveNodeArgs),
+    /// Copy a node's database while it runs (SQLite's online backup).
+    Backup(BackupArgs),
+    /// Put a backup in place of a (stopped) node's database; the node
+    /// catches up from its peers before it takes writes again.
+    Restore(RestoreArgs),
+    /// The mesh as a node knows it: each node up or down, its peers,
+    /// clients, rooms, and whether they hold the same rooms.
+    Status(StatusArgs),
+    /// Load generator and benchmarks (each scenario starts its own nodes).
+    Bench(meshchat::bench::BenchArgs),
+}
+
+/// How the command-line tools reach the mesh and sign in.
+#[derive(Args)]
+struct SignInArgs {
+    /// WebSocket URLs of nodes to start from, comma-separated; more are learned.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws,ws://127.0.0.1:8083/ws"
+    )]
+    nodes: Vec<String>,
+    /// The account to sign in as (asked if needed); a guest's name where
+    /// the nodes take guests.
+    #[arg(long)]
+    name: Option<String>,
+    /// A session or API token, one line; after a login at the prompt, the
+    /// new session is kept here (readable by you only).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Sign in even where the nodes take guests.
+    #[arg(long)]
+    login: bool,
+    /// Trust this CA (PEM) for https:// and wss:// besides the public ones.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+}
+
+impl SignInArgs {
+    fn split(self) -> anyhow::Result<(meshchat::client::signin::SignIn, meshchat::client::tls::TlsClient)> {
+        let tls = meshchat::client::tls::TlsClient::new(self.ca.as_deref())?;
+        let s = meshchat::client::signin::SignIn {
+            nodes: self.nodes,
+            name: self.name,
+            token_file: self.token_file,
+            login: self.login,
+        };
+        Ok((s, tls))
+    }
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    #[arg(long, default_value = "general")]
+    room: String,
+    #[command(flatten)]
+    signin: SignInArgs,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Any node's HTTP address.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    url: String,
+}
+
+#[derive(Args)]
+struct InviteArgs {
+    #[command(flatten)]
+    signin: SignInArgs,
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    /// How many nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// HTTP port of n1; n2 gets the next one, and so on.
+    #[arg(long, default_value_t = 8081)]
+    http_base: u16,
+    /// Mesh port of n1; n2 gets the next one, and so on.
+    #[arg(long, default_value_t = 9081)]
+    mesh_base: u16,
+    /// Each node's database goes in <data>/<id>.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    #[arg(long, default_value = "certs")]
+    certs: PathBuf,
+    /// The built web app (default: dist, if it exists).
+    #[arg(long)]
+    web: Option<PathBuf>,
+    /// Anything after -- goes to every node (e.g. -- --mesh-drop 0.2).
+    #[arg(last = true)]
+    node_args: Vec<String>,
+}
+
+/// The command line with `node`'s settings from its config file and the
+/// environment put in front of its own flags (see `meshchat::config`).
+fn with_settings(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::OsString>> {
+    use clap::CommandFactory;
+    use meshchat::config::{self, Flag};
+    if args.get(1).and_then(|a| a.to_str()) != Some("node") {
+        return Ok(args);
+    }
+    let cmd = Cli::command();
+    let Some(node) = cmd.find_subcommand("node") else { return Ok(args) };
+    let known: Vec<Flag> = node
+        .get_arguments()
+        .filter_map(|a| Some(Flag { long: a.get_long()?.to_owned(), takes_value: a.get_action().takes_values() }))
+        .collect();
+    let env = |k: &str| std::env::var(k).ok();
+    let path = config::config_path(&args[2..], env);
+    let text = path.as_deref().map(config::read).transpose()?;
+    let settings = config::flags_from(path.as_deref().zip(text.as_deref()), env, &known)?;
+    let mut out = args[..2].to_vec();
+    out.extend(settings);
+    out.extend_from_slice(&args[2..]);
+    Ok(out)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse_from(with_settings(std::env::args_os().collect())?);
+    meshchat::logs::init(cli.verbose);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let result = match cli.command {
+        Command::Node(args) => runtime.block_on(node::run_node(*args)),
+        Command::Certs(args) => ops::certs(args),
+        Command::Bench(args) => runtime.block_on(meshchat::bench::run(args)),
+        Command::Client(args) => runtime.block_on(async {
+            let (signin, tls) = args.signin.split()?;
+            meshchat::client::terminal::run(signin, args.room, tls).await
+        }),
+        Command::Invite(args) => runtime.block_on(invite(args)),
+        Command::InviteNode(a) => ops::invite_node(a),
+        Command::RemoveNode(a) => runtime.block_on(ops::remove_node(a)),
+        Command::Backup(a) => ops::backup(a),
+        Command::Restore(a) => ops::restore(a),
+        Command::Status(args) => {
+            print!("{}", runtime.block_on(meshchat::status::report(&args.url))?);
+            Ok(())
+        }
+        Command::Cluster(args) => {
+            let web = args.web.or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()));
+            let cfg = meshchat::launcher::ClusterConfig {
+                nodes: args.nodes,
+                host: args.host,
+                http_base: args.http_base,
+                mesh_base: args.mesh_base,
+                data: args.data,
+                certs: args.certs,
+                web,
+                node_args: args.node_args,
+            };
+            runtime.block_on(meshchat::launcher::run(cfg, wait_for_signal()))
+        }
+    };
+    // The launcher and the terminal client read stdin on a blocking thread
+    // that only returns with the next line: dropping the runtime would wait
+    // for it, so Ctrl-C would hang until Enter. Everything that must finish
+    // (nodes, the store) has finished inside `block_on`.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
+}
+
+async fn invite(args: InviteArgs) -> anyhow::Result<()> {
+    let (signin, tls) = args.signin.split()?;
+    let invite = meshchat::client::signin::invite(&signin, &tls).await?;
+    let hours = invite.expires.saturating_sub(meshchat::clock::now_ms()) / 3_600_000;
+    println!("{}", invite.url);
+    eprintln!("single use, expires in {hours} hours; code {}", invite.code);
+    Ok(())
+}
