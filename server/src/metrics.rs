@@ -73,6 +73,12 @@ pub struct Metrics {
     pub rooms: Gauge,
     /// Bytes of shared files stored here.
     pub files_bytes: Gauge,
+    /// Ranges of a room sent to a peer that lacked them (anti-entropy).
+    pub mesh_repairs: Counter,
+    /// Rooms this node knows it lacks messages of (a peer holds more).
+    pub rooms_behind: Gauge,
+    /// How long the longest of those has been behind, in seconds.
+    pub replication_lag_seconds: Gauge,
     errors: [Counter; ErrorCode::ALL.len()],
 }
 
@@ -148,6 +154,19 @@ impl Metrics {
         metric("mesh_bytes_in_total", "counter", "Bytes of frames received from peers.", c(&self.mesh_bytes_in));
         metric("rooms", "gauge", "Rooms with at least one message on this node.", g(&self.rooms));
         metric("files_bytes", "gauge", "Bytes of shared files stored on this node.", g(&self.files_bytes));
+        metric(
+            "mesh_repairs_total",
+            "counter",
+            "Ranges of a room sent to a peer that lacked them, found by anti-entropy.",
+            c(&self.mesh_repairs),
+        );
+        metric("rooms_behind", "gauge", "Rooms a peer holds more messages of than this node.", g(&self.rooms_behind));
+        metric(
+            "replication_lag_seconds",
+            "gauge",
+            "How long the room furthest behind a peer has been behind.",
+            g(&self.replication_lag_seconds),
+        );
         metric(
             "mesh_refused_messages_total",
             "counter",

@@ -1,11 +1,15 @@
 //! `meshchat status --url URL`: the mesh as one node knows it, a line per
 //! node: whether it answers, its peers, clients, rooms, uptime, and
 //! whether every node that answers holds the same rooms (equal digests).
+//! With an admin's token, the mesh map too: each node's links with their
+//! round-trip times, repairs, and the rooms that changed last, node by
+//! node, with how far behind each node is.
 
 use std::fmt::Write;
 use std::time::Duration;
 
-use meshchat_shared::api::{Health, Nodes, PeerState};
+use meshchat_shared::api::{Health, MeshView, Nodes, PeerState};
+use meshchat_shared::meshmap::{self, MeshMap};
 
 use crate::harness::http::{self, HttpError};
 
@@ -13,7 +17,13 @@ use crate::harness::http::{self, HttpError};
 const ASK: Duration = Duration::from_secs(3);
 
 async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Option<T> {
-    let r = http::request_within(ASK, "GET", url, &[], None).await.ok()?;
+    get_json_as(url, None).await
+}
+
+async fn get_json_as<T: serde::de::DeserializeOwned>(url: &str, token: Option<&str>) -> Option<T> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    let r = http::request_within(ASK, "GET", url, &headers, None).await.ok()?;
     (r.status == 200).then(|| serde_json::from_slice(&r.body).ok()).flatten()
 }
 
@@ -22,8 +32,9 @@ fn connections(metrics: &str) -> Option<u64> {
     metrics.lines().find(|l| l.starts_with("meshchat_connections{"))?.rsplit(' ').next()?.parse().ok()
 }
 
-/// The table, asked of the node at `url` (its HTTP base).
-pub async fn report(url: &str) -> Result<String, HttpError> {
+/// The table, asked of the node at `url` (its HTTP base); with an admin's
+/// `token`, the mesh map after it.
+pub async fn report(url: &str, token: Option<&str>) -> Result<String, HttpError> {
     let url = url.trim_end_matches('/');
     let nodes: Nodes = match get_json(&format!("{url}/api/nodes")).await {
         Some(n) => n,
@@ -65,7 +76,67 @@ pub async fn report(url: &str) -> Result<String, HttpError> {
         (_, true) => writeln!(out, "converged: {} hold the same rooms", answering.join(", ")),
         (_, false) => writeln!(out, "converging: {} differ (anti-entropy is repairing)", answering.join(", ")),
     };
+    if let Some(token) = token {
+        let bases: Vec<(String, String)> = nodes
+            .nodes
+            .iter()
+            .map(|n| (n.id.clone(), crate::http::secure::page_origin(&n.url).unwrap_or_default()))
+            .collect();
+        out.push_str(&map_text(&mesh_map(&bases, token).await));
+    }
     Ok(out)
+}
+
+/// Every node's view, twice: the second time each is asked for the rooms
+/// any node listed, so every cell is filled.
+async fn mesh_map(bases: &[(String, String)], token: &str) -> MeshMap {
+    let ask = |rooms: String| async move {
+        let mut views = Vec::new();
+        for (id, base) in bases {
+            let view: Option<MeshView> = get_json_as(&format!("{base}/api/mesh?rooms={rooms}"), Some(token)).await;
+            views.push((id.clone(), view));
+        }
+        views
+    };
+    let first = MeshMap::build(ask(String::new()).await, None, 0.0);
+    MeshMap::build(ask(first.room_names().join(",")).await, None, 0.0)
+}
+
+/// The map as text: links, then rooms by node.
+pub fn map_text(map: &MeshMap) -> String {
+    let mut out = String::from("\nlinks (round trip), repairs sent, rooms behind:\n");
+    for n in &map.nodes {
+        let _ = match &n.view {
+            Some(v) => {
+                let links: Vec<String> = v.links.iter().map(meshmap::link_label).collect();
+                let lag = if v.rooms_behind == 0 {
+                    "none".to_owned()
+                } else {
+                    format!("{} (longest {} s)", v.rooms_behind, v.lag_seconds)
+                };
+                writeln!(out, "{:<10} {:<40} repairs {:<6} behind {lag}", n.id, links.join(", "), v.repairs)
+            }
+            None => writeln!(out, "{:<10} (no answer, or the token is not an admin's)", n.id),
+        };
+    }
+    let _ = write!(out, "\n{:<24}", "room (changed last)");
+    for n in &map.nodes {
+        let _ = write!(out, " {:>14}", n.id);
+    }
+    out.push('\n');
+    for r in &map.rooms {
+        let _ = write!(out, "{:<24}", crate::names::for_terminal(&r.room));
+        for c in &r.cells {
+            let cell = match c {
+                None => "-".to_owned(),
+                Some(c) if c.behind == 0 => c.held.to_string(),
+                Some(c) => format!("{} (-{}, {}s)", c.held, c.behind, c.seconds),
+            };
+            let _ = write!(out, " {cell:>14}");
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -295,3 +295,50 @@ pub struct SnippetPart {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hit: bool,
 }
+
+/// `GET /api/mesh` (admins): the mesh as one node sees it, for the mesh map
+/// and `meshchat status`. Ask every node for the whole picture.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeshView {
+    pub node: String,
+    pub uptime_s: u64,
+    /// WebSockets and long polls open on this node.
+    pub clients: u64,
+    /// Messages stored here since it started (its own and its peers'):
+    /// two samples give messages per second.
+    pub stored: u64,
+    /// Ranges of rooms sent to peers that lacked them (anti-entropy repairs).
+    pub repairs: u64,
+    /// A digest of every room's vector; equal digests, identical rooms.
+    pub digest: String,
+    pub links: Vec<LinkView>,
+    /// Rooms a peer holds more of than this node, and the longest it lasted.
+    pub rooms_behind: u64,
+    pub lag_seconds: u64,
+    /// The rooms behind the longest.
+    pub lagging: Vec<RoomLagView>,
+    /// The rooms that changed last, and those asked for (`?rooms=a,b`).
+    pub rooms: Vec<RoomVectorView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkView {
+    pub peer: String,
+    pub up: bool,
+    /// Round-trip time of the QUIC connection, while up.
+    pub rtt_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomLagView {
+    pub room: String,
+    pub messages: u64,
+    pub seconds: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomVectorView {
+    pub room: String,
+    /// Highest seq held per origin node.
+    pub vector: BTreeMap<String, u64>,
+}

@@ -19,6 +19,7 @@
 //! - [`client`]: a sans-IO protocol client: rooms, vectors, resume, outbox,
 //!   which node next. The web app and the native client both run it.
 //! - [`close`]: the WebSocket close codes.
+//! - [`meshmap`]: every node's view of the mesh side by side (the admin map, `meshchat status`).
 //! - `wire`: the decoders of the tagged enums, one flat struct each (small in the wasm).
 
 pub mod api;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod frames;
 pub mod hlc;
 pub mod limits;
+pub mod meshmap;
 pub mod message;
 pub mod rooms;
 pub mod vector;

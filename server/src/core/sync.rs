@@ -83,6 +83,12 @@ pub enum SyncOut {
         room: String,
         ranges: Vec<Range>,
     },
+    /// The peer holds `room` up to `theirs`, which this node lacks part of
+    /// (the peer's side of the exchange sends it): how far behind we are.
+    Behind {
+        room: String,
+        theirs: RoomVector,
+    },
 }
 
 /// A frame that breaks the rules; the connection is not worth keeping.
@@ -222,6 +228,12 @@ impl PeerSync {
                 (!ranges.is_empty()).then(|| SyncOut::Fetch { room: room.to_owned(), ranges })
             })
             .collect();
+        for (room, v) in theirs.rooms {
+            let ours = index.get(&room).unwrap_or_default();
+            if !missing(&v, &ours).is_empty() {
+                out.push(SyncOut::Behind { room, theirs: v });
+            }
+        }
         if theirs.reply {
             out.extend(listing(index, bucket as usize, false).into_iter().map(SyncOut::Send));
         }
@@ -278,34 +290,59 @@ mod tests {
     /// Runs frames between two peers until both are quiet; returns what
     /// each was asked to fetch for the other, and the frames exchanged.
     fn exchange(a: &VectorIndex, b: &VectorIndex) -> (Vec<SyncOut>, Vec<SyncOut>, usize) {
+        let (fa, fb, frames, _) = exchange_all(a, b);
+        (fa, fb, frames)
+    }
+
+    /// As [`exchange`], with the rooms each side learned it is behind in.
+    fn exchange_all(a: &VectorIndex, b: &VectorIndex) -> (Vec<SyncOut>, Vec<SyncOut>, usize, [Vec<String>; 2]) {
         let (mut sa, mut sb) = (PeerSync::new(1000), PeerSync::new(1000));
         sa.up(0);
         let mut to_b: Vec<SyncFrame> = Vec::new();
         let mut to_a: Vec<SyncFrame> = Vec::new();
         let (mut fa, mut fb) = (Vec::new(), Vec::new());
-        let sort = |outs: Vec<SyncOut>, frames: &mut Vec<SyncFrame>, fetches: &mut Vec<SyncOut>| {
-            for o in outs {
-                match o {
-                    SyncOut::Send(f) => frames.push(f),
-                    f => fetches.push(f),
+        let mut behind: [Vec<String>; 2] = Default::default();
+        let sort =
+            |outs: Vec<SyncOut>, frames: &mut Vec<SyncFrame>, fetches: &mut Vec<SyncOut>, behind: &mut Vec<String>| {
+                for o in outs {
+                    match o {
+                        SyncOut::Send(f) => frames.push(f),
+                        SyncOut::Behind { room, .. } => behind.push(room),
+                        f => fetches.push(f),
+                    }
                 }
-            }
-        };
-        sort(sa.on_timeout(0, a), &mut to_b, &mut fa);
+            };
+        let [behind_a, behind_b] = &mut behind;
+        sort(sa.on_timeout(0, a), &mut to_b, &mut fa, behind_a);
         let mut frames = 0;
         // Well after the changes: everything has settled.
         let now = 1_000_000;
         while !to_a.is_empty() || !to_b.is_empty() {
             for f in std::mem::take(&mut to_b) {
                 frames += 1;
-                sort(sb.on_frame(f, b, now).unwrap(), &mut to_a, &mut fb);
+                sort(sb.on_frame(f, b, now).unwrap(), &mut to_a, &mut fb, behind_b);
             }
             for f in std::mem::take(&mut to_a) {
                 frames += 1;
-                sort(sa.on_frame(f, a, now).unwrap(), &mut to_b, &mut fa);
+                sort(sa.on_frame(f, a, now).unwrap(), &mut to_b, &mut fa, behind_a);
             }
         }
-        (fa, fb, frames)
+        behind_a.sort();
+        behind_b.sort();
+        (fa, fb, frames, behind)
+    }
+
+    #[test]
+    fn each_side_learns_which_rooms_it_is_behind_in() {
+        let mut a = VectorIndex::new();
+        let mut b = VectorIndex::new();
+        a.set("both", &v(&[("n1", 3)]), 0);
+        b.set("both", &v(&[("n1", 5)]), 0);
+        b.set("only-b", &v(&[("n2", 1)]), 0);
+        a.set("only-a", &v(&[("n3", 1)]), 0);
+        let (_, _, _, [behind_a, behind_b]) = exchange_all(&a, &b);
+        assert_eq!(behind_a, ["both", "only-b"]);
+        assert_eq!(behind_b, ["only-a"]);
     }
 
     #[test]

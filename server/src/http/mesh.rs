@@ -1,19 +1,23 @@
 //! The mesh's own routes: a node joining with a token, a node removed by
-//! the CA. Neither needs a session: the token's secret, or the CA's
-//! signature, is the authority.
+//! the CA (neither needs a session: the token's secret, or the CA's
+//! signature, is the authority), and the mesh as this node sees it, for
+//! admins.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use meshchat_shared::ErrorCode;
+use meshchat_shared::api::{LinkView, MeshView, RoomLagView, RoomVectorView};
 use serde::Deserialize;
 
-use super::api::{client_ip, refused};
+use super::api::{client_ip, query_map, refused};
+use super::auth::Auth;
 use super::serve::ClientAddr;
 use super::{ApiError, AppState};
+use crate::accounts::Role;
 use crate::membership::{JoinError, JoinRequest, JoinResponse, Membership};
 
 fn membership(app: &AppState) -> Result<&Arc<Membership>, ApiError> {
@@ -75,4 +79,74 @@ pub async fn remove(
     let r: Removal = json(&body)?;
     membership(&app)?.remove(r.id, r.at, r.sig).await.map_err(join_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rooms a `/api/mesh` request may ask for by name.
+const MAX_ASKED_ROOMS: usize = 64;
+/// Rooms behind listed, at most.
+const LAGGING_SHOWN: usize = 20;
+
+/// `GET /api/mesh`: links, clients, repairs and room vectors (admins only:
+/// it names every room, private ones too).
+pub async fn view(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<MeshView>, ApiError> {
+    app.metrics.http_requests.inc();
+    if me.role != Role::Admin {
+        return Err(ApiError::new(ErrorCode::Forbidden, "the mesh map is for admins"));
+    }
+    let q = query_map(raw)?;
+    let asked: Vec<String> = q
+        .get("rooms")
+        .map(|r| {
+            r.split(',').filter(|r| meshchat_shared::limits::validate_mesh_room(r).is_ok()).map(str::to_owned).collect()
+        })
+        .unwrap_or_default();
+    if asked.len() > MAX_ASKED_ROOMS {
+        return Err(ApiError::invalid(format!("at most {MAX_ASKED_ROOMS} rooms")));
+    }
+    let index = app.hub.index();
+    let mut rooms: Vec<RoomVectorView> = index
+        .recent()
+        .into_iter()
+        .map(|(room, v)| RoomVectorView { room, vector: v.iter().map(|(o, s)| (o.to_owned(), s)).collect() })
+        .collect();
+    for room in asked {
+        if !rooms.iter().any(|r| r.room == room) {
+            let v = index.vector(&room).unwrap_or_default();
+            rooms.push(RoomVectorView { room, vector: v.iter().map(|(o, s)| (o.to_owned(), s)).collect() });
+        }
+    }
+    let rtts = app.mesh.as_ref().map(|m| m.rtts()).unwrap_or_default();
+    let links = app
+        .cluster
+        .peers()
+        .into_iter()
+        .map(|p| LinkView {
+            rtt_ms: rtts.get(&p.id).filter(|_| p.up).map(|d| d.as_secs_f64() * 1000.0),
+            up: p.up,
+            peer: p.id,
+        })
+        .collect();
+    let (behind, lag_seconds) = index.lag_gauges();
+    let lagging = index
+        .worst_lag(LAGGING_SHOWN)
+        .into_iter()
+        .map(|l| RoomLagView { room: l.room, messages: l.messages, seconds: l.seconds })
+        .collect();
+    Ok(Json(MeshView {
+        node: app.cluster.me().id.clone(),
+        uptime_s: app.started.elapsed().as_secs(),
+        clients: app.metrics.connections.get().max(0) as u64,
+        stored: app.metrics.store_committed_msgs.get(),
+        repairs: app.metrics.mesh_repairs.get(),
+        digest: format!("{:016x}", index.with_vectors(|v| v.root())),
+        links,
+        rooms_behind: behind as u64,
+        lag_seconds,
+        lagging,
+        rooms,
+    }))
 }

@@ -110,6 +110,7 @@ pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
         .route("/api/tokens/{id}", delete(auth::revoke_token))
         .route("/api/invites", post(auth::create_invite))
         .route("/api/users/{name}/role", post(auth::set_role))
+        .route("/api/mesh", get(mesh::view))
         .route("/api/mesh/join", post(mesh::join))
         .route("/api/mesh/remove", post(mesh::remove))
         .merge(chat)
@@ -135,6 +136,9 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let up = peers.iter().filter(|p| p.up).count();
     app.metrics.rooms.set(app.hub.index().len() as i64);
     app.metrics.files_bytes.set(app.store.files().total_bytes() as i64);
+    let (behind, lag_s) = app.hub.index().lag_gauges();
+    app.metrics.rooms_behind.set(behind as i64);
+    app.metrics.replication_lag_seconds.set(lag_s as i64);
     let jumps = crate::clock::jumps();
     let seen = app.metrics.clock_jumps.get();
     app.metrics.clock_jumps.add(jumps.saturating_sub(seen));

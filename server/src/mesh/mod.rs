@@ -27,6 +27,7 @@ mod session;
 pub mod sign;
 pub mod tls;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -132,6 +133,12 @@ impl MeshHandle {
     /// Takes a member out for good: its link stops, its connections are refused.
     pub fn remove_peer(&self, id: &str) -> bool {
         self.inner.peers.remove(id)
+    }
+
+    /// Round-trip time of each live connection.
+    pub fn rtts(&self) -> BTreeMap<String, Duration> {
+        let conns = self.inner.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.iter().filter(|(_, c)| c.close_reason().is_none()).map(|(p, c)| (p.clone(), c.rtt())).collect()
     }
 
     /// The peers this node links to, with their mesh addresses.

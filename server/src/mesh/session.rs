@@ -135,8 +135,10 @@ impl Session {
             match out {
                 SyncOut::Send(frame) => self.control(&Control::Sync(frame)),
                 SyncOut::Fetch { room, ranges } => {
+                    self.shared.ctx.metrics.mesh_repairs.inc();
                     self.shared.lane_job(&room, Instant::now(), LaneJob::Fetch(ranges));
                 }
+                SyncOut::Behind { room, theirs } => self.shared.ctx.index.behind(&room, theirs),
             }
         }
     }

@@ -53,6 +53,8 @@ struct Inner {
     local_names: BTreeMap<String, BTreeSet<String>>,
     /// Rooms that were created (with members, maybe private).
     meta: HashMap<Box<str>, RoomMeta>,
+    /// Rooms behind a peer, and those that changed last.
+    lag: super::lag::Lag,
 }
 
 impl RoomIndex {
@@ -61,7 +63,7 @@ impl RoomIndex {
     pub fn new(vectors: VectorIndex, names: impl IntoIterator<Item = String>) -> Self {
         let mut names: HashSet<Box<str>> = names.into_iter().map(String::into_boxed_str).collect();
         names.extend(vectors.iter().map(|(r, _)| r.into()));
-        let inner = Inner { vectors, names, local_names: BTreeMap::new(), meta: HashMap::new() };
+        let inner = Inner { vectors, names, ..Inner::default() };
         RoomIndex { inner: Mutex::new(inner) }
     }
 
@@ -111,6 +113,7 @@ impl RoomIndex {
     pub fn set_vector(&self, room: &str, v: &RoomVector) {
         let mut inner = self.lock();
         inner.vectors.set(room, v, crate::clock::now_ms());
+        inner.lag.changed(room, v);
         if !v.is_empty() && !inner.names.contains(room) {
             inner.names.insert(room.into());
         }
@@ -122,6 +125,38 @@ impl RoomIndex {
 
     /// Runs `f` over the vectors (anti-entropy reads the digest this way);
     /// the lock is held only for the call.
+    /// A peer holds `room` up to `theirs` (anti-entropy found this node behind).
+    pub fn behind(&self, room: &str, theirs: RoomVector) {
+        let mut inner = self.lock();
+        let ours = inner.vectors.get(room).unwrap_or_default();
+        inner.lag.behind(room, &ours, theirs, crate::clock::now_ms());
+    }
+
+    /// Rooms behind a peer, and the longest that has lasted (seconds).
+    pub fn lag_gauges(&self) -> (usize, u64) {
+        self.lock().lag.gauges(crate::clock::now_ms())
+    }
+
+    /// The `n` rooms behind the longest.
+    pub fn worst_lag(&self, n: usize) -> Vec<super::lag::RoomLag> {
+        let inner = self.lock();
+        inner.lag.worst(n, crate::clock::now_ms(), |r| inner.vectors.get(r).unwrap_or_default())
+    }
+
+    /// The rooms that changed last, newest first, with their vectors.
+    pub fn recent(&self) -> Vec<(String, RoomVector)> {
+        let inner = self.lock();
+        inner
+            .lag
+            .recent()
+            .into_iter()
+            .map(|r| {
+                let v = inner.vectors.get(&r).unwrap_or_default();
+                (r, v)
+            })
+            .collect()
+    }
+
     pub fn with_vectors<T>(&self, f: impl FnOnce(&VectorIndex) -> T) -> T {
         f(&self.lock().vectors)
     }

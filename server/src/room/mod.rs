@@ -13,6 +13,7 @@
 mod actor;
 mod broker;
 mod index;
+pub mod lag;
 pub mod system_log;
 
 use std::collections::{BTreeSet, HashMap};

@@ -497,6 +497,7 @@ impl Sim {
                     let msgs = self.nodes[at].rows_in(&room, &ranges);
                     self.send(at, peer, Payload::Msgs { room, msgs });
                 }
+                SyncOut::Behind { .. } => self.stat("rooms found behind"),
             }
         }
     }

@@ -102,6 +102,12 @@ struct StatusArgs {
     /// Any node's HTTP address.
     #[arg(long, default_value = "http://127.0.0.1:8081")]
     url: String,
+    /// An admin's session or API token: adds the mesh map (links, lag, rooms).
+    #[arg(long, env = "MESHCHAT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Read the admin's token from this file instead.
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -178,7 +184,12 @@ fn main() -> anyhow::Result<()> {
         Command::Backup(a) => ops::backup(a),
         Command::Restore(a) => ops::restore(a),
         Command::Status(args) => {
-            print!("{}", runtime.block_on(meshchat::status::report(&args.url))?);
+            let token = match args.token_file {
+                Some(f) => Some(std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?),
+                None => args.token,
+            };
+            let token = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+            print!("{}", runtime.block_on(meshchat::status::report(&args.url, token.as_deref()))?);
             Ok(())
         }
         Command::Cluster(args) => {
