@@ -98,8 +98,8 @@ async fn mesh_map(bases: &[(String, String)], token: &str) -> MeshMap {
         }
         views
     };
-    let first = MeshMap::build(ask(String::new()).await, None, 0.0);
-    MeshMap::build(ask(first.room_names().join(",")).await, None, 0.0)
+    let first = MeshMap::build(ask(String::new()).await, None, 0);
+    MeshMap::build(ask(first.room_names().join(",")).await, None, 0)
 }
 
 /// The map as text: links, then rooms by node.

@@ -298,7 +298,7 @@ pub struct SnippetPart {
 
 /// `GET /api/mesh` (admins): the mesh as one node sees it, for the mesh map
 /// and `meshchat status`. Ask every node for the whole picture.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeshView {
     pub node: String,
     pub uptime_s: u64,
@@ -321,12 +321,12 @@ pub struct MeshView {
     pub rooms: Vec<RoomVectorView>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkView {
     pub peer: String,
     pub up: bool,
-    /// Round-trip time of the QUIC connection, while up.
-    pub rtt_ms: Option<f64>,
+    /// Round-trip time of the QUIC connection while up, in microseconds.
+    pub rtt_us: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use crate::api::{LinkView, MeshView};
 
 /// One node as the map shows it; `view` is `None` when it did not answer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeColumn {
     pub id: String,
     pub view: Option<MeshView>,
-    /// Messages stored per second since the previous sample, if there was one.
-    pub per_sec: Option<f64>,
+    /// Messages stored per second since the previous sample, in tenths.
+    pub per_sec_tenths: Option<u64>,
 }
 
 /// What one node holds of one room.
@@ -26,7 +26,7 @@ pub struct Cell {
     pub seconds: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomRow {
     pub room: String,
     /// One per node, in the order of [`MeshMap::nodes`]; `None`: no answer.
@@ -39,7 +39,7 @@ impl RoomRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeshMap {
     pub nodes: Vec<NodeColumn>,
     pub rooms: Vec<RoomRow>,
@@ -49,33 +49,41 @@ pub struct MeshMap {
 pub const MAP_ROOMS: usize = 24;
 
 impl MeshMap {
-    /// Puts the nodes' views side by side. `previous` (the last map, `dt_s`
-    /// seconds ago) gives messages per second.
-    pub fn build(views: Vec<(String, Option<MeshView>)>, previous: Option<&MeshMap>, dt_s: f64) -> MeshMap {
+    /// Puts the nodes' views side by side. `previous` (the last map, `dt_ms`
+    /// milliseconds ago) gives messages per second.
+    pub fn build(views: Vec<(String, Option<MeshView>)>, previous: Option<&MeshMap>, dt_ms: u64) -> MeshMap {
         let nodes: Vec<NodeColumn> = views
             .into_iter()
             .map(|(id, view)| {
                 let before = previous.and_then(|p| p.nodes.iter().find(|n| n.id == id)).and_then(|n| n.view.as_ref());
-                let per_sec = match (&view, before) {
-                    (Some(now), Some(then)) if dt_s > 0.0 && now.stored >= then.stored => {
-                        Some((now.stored - then.stored) as f64 / dt_s)
+                let per_sec_tenths = match (&view, before) {
+                    (Some(now), Some(then)) if dt_ms > 0 && now.stored >= then.stored => {
+                        Some((now.stored - then.stored) * 10_000 / dt_ms)
                     }
                     _ => None,
                 };
-                NodeColumn { id, view, per_sec }
+                NodeColumn { id, view, per_sec_tenths }
             })
             .collect();
-        // Every room any node listed, its vector per node.
-        let mut table: BTreeMap<&str, Vec<Option<&BTreeMap<String, u64>>>> = BTreeMap::new();
+        // Every room any node listed, its vector per node. A few dozen rooms:
+        // a list is enough (and keeps another map type out of the web app).
+        let mut table: Vec<(&str, Vec<Option<&Vector>>)> = Vec::new();
         for (i, n) in nodes.iter().enumerate() {
             for r in n.view.iter().flat_map(|v| &v.rooms) {
-                table.entry(r.room.as_str()).or_insert_with(|| vec![None; nodes.len()])[i] = Some(&r.vector);
+                let at = match table.iter().position(|(room, _)| *room == r.room) {
+                    Some(at) => at,
+                    None => {
+                        table.push((&r.room, vec![None; nodes.len()]));
+                        table.len() - 1
+                    }
+                };
+                table[at].1[i] = Some(&r.vector);
             }
         }
-        let mut rooms: Vec<RoomRow> = table.into_iter().map(|(room, vectors)| row(room, &vectors, &nodes)).collect();
-        // Rooms that differ first, then by name.
-        rooms.sort_by_key(|r| (r.converged(), r.room.clone()));
-        rooms.truncate(MAP_ROOMS);
+        let all: Vec<RoomRow> = table.iter().map(|(room, vectors)| row(room, vectors, &nodes)).collect();
+        // Rooms that differ first, each part in the order the nodes listed them.
+        let (same, differ): (Vec<RoomRow>, Vec<RoomRow>) = all.into_iter().partition(RoomRow::converged);
+        let rooms = differ.into_iter().chain(same).take(MAP_ROOMS).collect();
         MeshMap { nodes, rooms }
     }
 
@@ -91,13 +99,18 @@ impl MeshMap {
     }
 }
 
-fn row(room: &str, vectors: &[Option<&BTreeMap<String, u64>>], nodes: &[NodeColumn]) -> RoomRow {
+/// A room's vector as the views carry it.
+type Vector = BTreeMap<String, u64>;
+
+fn row(room: &str, vectors: &[Option<&Vector>], nodes: &[NodeColumn]) -> RoomRow {
     // What the node furthest ahead holds, per origin.
-    let mut top: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut top: Vec<(&str, u64)> = Vec::new();
     for v in vectors.iter().flatten() {
         for (o, s) in v.iter() {
-            let e = top.entry(o.as_str()).or_default();
-            *e = (*e).max(*s);
+            match top.iter_mut().find(|(t, _)| *t == o.as_str()) {
+                Some((_, t)) => *t = (*t).max(*s),
+                None => top.push((o, *s)),
+            }
         }
     }
     let empty = BTreeMap::new();
@@ -116,10 +129,46 @@ fn row(room: &str, vectors: &[Option<&BTreeMap<String, u64>>], nodes: &[NodeColu
     RoomRow { room: room.to_owned(), cells }
 }
 
+/// What changed from `before` to `now`, in words, for the map's live log:
+/// nodes going down or coming back, repairs sent, rooms catching up.
+pub fn events(before: &MeshMap, now: &MeshMap) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in &now.nodes {
+        let Some(was) = before.nodes.iter().find(|b| b.id == n.id) else { continue };
+        match (&was.view, &n.view) {
+            (Some(_), None) => out.push(format!("{} stopped answering", n.id)),
+            (None, Some(_)) => out.push(format!("{} is back", n.id)),
+            (Some(a), Some(b)) if b.repairs > a.repairs => {
+                out.push(format!("{} repaired {} room range(s) for a peer", n.id, b.repairs - a.repairs));
+            }
+            _ => {}
+        }
+    }
+    for r in &now.rooms {
+        let Some(was) = before.rooms.iter().find(|b| b.room == r.room) else { continue };
+        for (i, (a, b)) in was.cells.iter().zip(&r.cells).enumerate() {
+            if let (Some(a), Some(b)) = (a, b)
+                && a.behind > 0
+                && b.behind == 0
+                && let Some(n) = now.nodes.get(i)
+            {
+                out.push(format!("{} caught up in {}", n.id, r.room));
+            }
+        }
+    }
+    out
+}
+
+/// Tenths as a decimal, `4` → `"0.4"`: integers all the way, as float
+/// parsing and formatting would add kilobytes to the web app.
+pub fn tenths(t: u64) -> String {
+    format!("{}.{}", t / 10, t % 10)
+}
+
 /// A link as a short label: `n2 0.4 ms`, `n3 down`.
 pub fn link_label(l: &LinkView) -> String {
-    match (l.up, l.rtt_ms) {
-        (true, Some(ms)) => format!("{} {ms:.1} ms", l.peer),
+    match (l.up, l.rtt_us) {
+        (true, Some(us)) => format!("{} {} ms", l.peer, tenths((us + 50) / 100)),
         (true, None) => format!("{} up", l.peer),
         (false, _) => format!("{} down", l.peer),
     }
@@ -155,7 +204,7 @@ mod tests {
             ("n2".to_string(), Some(n2)),
             ("n3".to_string(), None),
         ];
-        let map = MeshMap::build(views, None, 0.0);
+        let map = MeshMap::build(views, None, 0);
         assert_eq!(map.rooms[0].room, "general", "the room that differs first");
         assert_eq!(map.rooms[0].cells[0], Some(Cell { held: 7, behind: 0, seconds: 0 }));
         assert_eq!(map.rooms[0].cells[1], Some(Cell { held: 5, behind: 2, seconds: 7 }));
@@ -167,16 +216,36 @@ mod tests {
 
     #[test]
     fn two_samples_give_messages_per_second() {
-        let first = MeshMap::build(vec![("n1".into(), Some(view("n1", 100, &[])))], None, 0.0);
-        assert_eq!(first.nodes[0].per_sec, None);
-        let second = MeshMap::build(vec![("n1".into(), Some(view("n1", 150, &[])))], Some(&first), 2.0);
-        assert_eq!(second.nodes[0].per_sec, Some(25.0));
+        let first = MeshMap::build(vec![("n1".into(), Some(view("n1", 100, &[])))], None, 0);
+        assert_eq!(first.nodes[0].per_sec_tenths, None);
+        let second = MeshMap::build(vec![("n1".into(), Some(view("n1", 150, &[])))], Some(&first), 2000);
+        assert_eq!(second.nodes[0].per_sec_tenths, Some(250));
+    }
+
+    #[test]
+    fn events_say_what_changed() {
+        let general = |n1: u64, n2: u64| ("general", [("n1", n1)].to_vec(), n2);
+        let map = |repairs: u64, (room, v1, n2seq): (&str, Vec<(&str, u64)>, u64), n3: bool| {
+            let mut a = view("n1", 0, &[(room, &v1)]);
+            a.repairs = repairs;
+            let b = view("n2", 0, &[(room, &[("n1", n2seq)])]);
+            let c = n3.then(|| view("n3", 0, &[]));
+            MeshMap::build(vec![("n1".into(), Some(a)), ("n2".into(), Some(b)), ("n3".into(), c)], None, 0)
+        };
+        let before = map(1, general(5, 3), true);
+        let after = map(3, general(5, 5), false);
+        assert_eq!(
+            events(&before, &after),
+            ["n1 repaired 2 room range(s) for a peer", "n3 stopped answering", "n2 caught up in general"]
+        );
+        assert_eq!(events(&after, &map(3, general(5, 5), true)), ["n3 is back"]);
     }
 
     #[test]
     fn links_read_as_labels() {
-        let up = LinkView { peer: "n2".into(), up: true, rtt_ms: Some(0.42) };
+        let up = LinkView { peer: "n2".into(), up: true, rtt_us: Some(420) };
         assert_eq!(link_label(&up), "n2 0.4 ms");
-        assert_eq!(link_label(&LinkView { peer: "n3".into(), up: false, rtt_ms: None }), "n3 down");
+        assert_eq!(link_label(&LinkView { peer: "n3".into(), up: false, rtt_us: None }), "n3 down");
+        assert_eq!(tenths(130), "13.0");
     }
 }

@@ -147,3 +147,11 @@ pub async fn users(base: &str, token: &str, q: &str) -> Result<Vec<String>, Stri
     let q: String = js_sys::encode_uri_component(q).into();
     get::<Users>(&format!("{base}/api/users?q={q}"), token).await.map(|u| u.users)
 }
+
+// ---- the mesh (admins) ----
+
+/// One node's view of the mesh, with the vectors of `rooms` besides the
+/// rooms that changed there last.
+pub async fn mesh_view(base: &str, token: &str, rooms: &[String]) -> Result<meshchat_shared::api::MeshView, String> {
+    get(&format!("{base}/api/mesh?rooms={}", rooms.join(",")), token).await
+}

@@ -125,7 +125,7 @@ pub async fn view(
         .peers()
         .into_iter()
         .map(|p| LinkView {
-            rtt_ms: rtts.get(&p.id).filter(|_| p.up).map(|d| d.as_secs_f64() * 1000.0),
+            rtt_us: rtts.get(&p.id).filter(|_| p.up).map(|d| d.as_micros() as u64),
             up: p.up,
             peer: p.id,
         })

@@ -1,5 +1,5 @@
 //! The signed-in user's corner: who they are, and a panel to change the
-//! password, invite someone (admins), or sign out. Guests get "Change name"
+//! password, invite someone or open the mesh map (admins), or sign out. Guests get "Change name"
 //! and "Sign in" instead.
 
 use leptos::prelude::*;
@@ -14,6 +14,7 @@ pub fn MeCorner() -> impl IntoView {
     let ctx = use_ctx();
     let who = ctx.who;
     let open = RwSignal::new(false);
+    let map_open = RwSignal::new(false);
     let name = move || who.with(|w| w.name().to_owned());
     let role = move || match who.get() {
         Who::Account(s) if s.is_admin() => "Signed in · admin",
@@ -45,14 +46,20 @@ pub fn MeCorner() -> impl IntoView {
         // would carry a fixed dialog off screen with it.
         <Show when=move || open.get()>
             <leptos::portal::Portal>
-                <AccountPanel close=Callback::new(move |_| open.set(false))/>
+                <AccountPanel close=Callback::new(move |_| open.set(false))
+                    open_map=Callback::new(move |_| { open.set(false); map_open.set(true); })/>
+            </leptos::portal::Portal>
+        </Show>
+        <Show when=move || map_open.get()>
+            <leptos::portal::Portal>
+                <super::meshmap::MeshMapPanel close=Callback::new(move |_| map_open.set(false))/>
             </leptos::portal::Portal>
         </Show>
     }
 }
 
 #[component]
-fn AccountPanel(close: Callback<()>) -> impl IntoView {
+fn AccountPanel(close: Callback<()>, open_map: Callback<()>) -> impl IntoView {
     let ctx = use_ctx();
     let who = ctx.who;
     let session = move || match who.get() {
@@ -74,7 +81,14 @@ fn AccountPanel(close: Callback<()>) -> impl IntoView {
             <p>"Signed in as "<strong>{move || session().map(|s| s.name)}</strong>
                 {move || session().filter(|s| s.is_admin()).map(|_| " (admin)")}</p>
             <PasswordForm/>
-            {move || session().filter(|s| s.is_admin()).map(|_| view! { <InviteMaker/> })}
+            {move || session().filter(|s| s.is_admin()).map(|_| view! {
+                <InviteMaker/>
+                <div class="invite">
+                    <h3>"The mesh"</h3>
+                    <p class="small muted">"Every node, its links and lag, live."</p>
+                    <button class="secondary" on:click=move |_| open_map.run(())>"Open the mesh map"</button>
+                </div>
+            })}
             <button class="secondary sign-out" on:click=move |_| {
                 let ctx = use_ctx();
                 if let Some(token) = ctx.who.with_untracked(|w| w.token().map(str::to_owned)) {

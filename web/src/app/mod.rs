@@ -9,6 +9,7 @@ mod header;
 mod icons;
 mod me;
 mod members;
+mod meshmap;
 mod messages;
 mod search;
 mod sidebar;
