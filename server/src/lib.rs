@@ -45,6 +45,7 @@
 //! - [`config`]: `meshchat node`'s settings from a TOML file and the environment.
 //! - [`status`]: `meshchat status`, the mesh as a table.
 //! - [`membership`]: nodes joining with a token, and removed for good.
+//! - [`fuzz`]: what the fuzzers (`fuzz/`) feed with arbitrary bytes.
 //! - [`clock`]: wall-clock milliseconds, for everything outside the core.
 
 pub mod accounts;
@@ -57,6 +58,7 @@ pub mod config;
 pub mod conn;
 pub mod core;
 pub mod files;
+pub mod fuzz;
 pub mod govern;
 pub mod guard;
 pub mod harness;

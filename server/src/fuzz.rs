@@ -1,0 +1,151 @@
+//! What the fuzzers feed with arbitrary bytes (`fuzz/`, cargo-fuzz), and
+//! what `tests/fuzz_corpus.rs` replays from the committed corpora. Each
+//! entry point must return, whatever the bytes: no panic, no hang, memory
+//! bounded. Every input that ever crashed one is kept in its corpus.
+
+use std::collections::BTreeSet;
+
+use meshchat_shared::{Message, RoomVector};
+
+use crate::core::Signed;
+use crate::core::room::{Config, Effect, Input, RoomState, Snapshot};
+
+/// A client's WebSocket frame, as a session decodes and checks it.
+pub fn client_frame(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = meshchat_shared::frames::decode_client(text);
+    }
+}
+
+/// Frames from a node, one JSON text per line, fed to the shared client
+/// state (what the web app and the terminal client run).
+pub fn server_frames(data: &[u8]) {
+    let mut chat = meshchat_shared::client::Chat::new("me", &["general".to_owned()], Some("general"));
+    let text = String::from_utf8_lossy(data);
+    for (i, line) in text.lines().enumerate().take(256) {
+        if let Ok(frame) = serde_json::from_str::<meshchat_shared::ServerFrame>(line) {
+            chat.on_frame(frame, 1_000 + i as u64 * 100);
+        }
+        let _ = chat.outbox();
+        let _ = chat.unread_total();
+    }
+}
+
+/// A peer's mesh frames: the control stream's and a lane's.
+pub fn mesh_frame(data: &[u8]) {
+    let _ = crate::mesh::proto::decode::<crate::mesh::proto::Control>(data);
+    let _ = crate::mesh::proto::decode::<crate::mesh::proto::LaneFrame>(data);
+}
+
+/// JSON bodies of the HTTP API, and a search query as typed.
+pub fn http_bodies(data: &[u8]) {
+    use meshchat_shared::api;
+    let _ = serde_json::from_slice::<api::PostMessage>(data);
+    let _ = serde_json::from_slice::<api::Register>(data);
+    let _ = serde_json::from_slice::<api::CreateRoom>(data);
+    let _ = serde_json::from_slice::<api::RoomAction>(data);
+    let _ = serde_json::from_slice::<crate::membership::JoinRequest>(data);
+    if let Ok(q) = std::str::from_utf8(data) {
+        let _ = crate::search::parse(q);
+        let _ = q.parse::<RoomVector>();
+    }
+}
+
+/// Reads bytes as numbers, 0 once they run out.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        let (b, rest) = self.0.split_first().map_or((0, &[][..]), |(b, r)| (*b, r));
+        self.0 = rest;
+        b
+    }
+    fn u16(&mut self) -> u64 {
+        u64::from(self.u8()) << 8 | u64::from(self.u8())
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+const ORIGINS: [&str; 4] = ["n1", "n2", "n3", "n4"];
+
+/// A message a peer might send: any origin, seq, stamp and vector, signed
+/// or not (this core checks order and duplicates; signatures are the
+/// mesh's).
+fn peer_message(b: &mut Bytes<'_>) -> Signed {
+    let origin = ORIGINS[usize::from(b.u8()) % ORIGINS.len()];
+    let seq = b.u16() % 64;
+    let mut vc = RoomVector::new();
+    for _ in 0..b.u8() % 3 {
+        vc.set(ORIGINS[usize::from(b.u8()) % ORIGINS.len()], b.u16() % 64);
+    }
+    let msg = Message {
+        room: "r".into(),
+        id: format!("m{}", b.u8() % 8),
+        author: format!("u{}", b.u8() % 4),
+        body: "x".repeat(usize::from(b.u8() % 4)),
+        origin: origin.into(),
+        seq,
+        ts: b.u16() * 1_000,
+        vc,
+    };
+    Signed { msg, proof: None }
+}
+
+/// One room's state machine fed with arbitrary peer messages, client
+/// sends, joins, commits that succeed or fail, store answers and timers.
+pub fn room_core(data: &[u8]) {
+    let mut b = Bytes(data);
+    let mut room = RoomState::new("r", "n1", Config::default(), Snapshot::default());
+    let mut now = 1_000u64;
+    let mut pending: Vec<Effect> = Vec::new();
+    let mut steps = 0;
+    while !b.is_empty() && steps < 2_000 {
+        steps += 1;
+        now += b.u16() % 5_000;
+        let input = match b.u8() % 9 {
+            0 | 1 => {
+                let msgs = (0..1 + b.u8() % 4).map(|_| peer_message(&mut b)).collect();
+                Input::Remote { from: ORIGINS[usize::from(b.u8()) % 4].into(), msgs }
+            }
+            2 => Input::Send {
+                req: u64::from(b.u8()),
+                conn: Some(u64::from(b.u8() % 4)),
+                author: format!("u{}", b.u8() % 4).into(),
+                id: format!("m{}", b.u8() % 8),
+                body: "hello".into(),
+            },
+            3 => Input::Join { conn: u64::from(b.u8() % 4), name: format!("u{}", b.u8() % 4).into(), since: None },
+            4 => Input::Leave { conn: u64::from(b.u8() % 4) },
+            5 => Input::PeerDown { peer: ORIGINS[usize::from(b.u8()) % 4].into() },
+            6 => {
+                let names: BTreeSet<String> = (0..b.u8() % 3).map(|i| format!("u{i}")).collect();
+                Input::PeerPresence { peer: ORIGINS[usize::from(b.u8()) % 4].into(), names }
+            }
+            7 => Input::Timeout,
+            _ => match answer(&mut pending, b.u8()) {
+                Some(input) => input,
+                None => continue,
+            },
+        };
+        room.handle(input, now);
+        while let Some(e) = room.poll() {
+            pending.push(e);
+        }
+        pending.truncate(256);
+    }
+}
+
+/// The store's answer to one of the effects asked for so far, if any.
+fn answer(pending: &mut Vec<Effect>, pick: u8) -> Option<Input> {
+    let at = pending
+        .iter()
+        .position(|e| matches!(e, Effect::Append { .. } | Effect::Lookup { .. } | Effect::Read { .. }))?;
+    match pending.remove(at) {
+        Effect::Append { batch, .. } => Some(Input::Committed { batch, ok: pick % 8 != 0 }),
+        Effect::Lookup { lookup, .. } => Some(Input::Found { lookup, result: Ok(None) }),
+        Effect::Read { read, .. } => Some(Input::Read { read, msgs: (pick % 4 != 0).then(Vec::new) }),
+        _ => None,
+    }
+}
