@@ -143,9 +143,9 @@ fn answer(pending: &mut Vec<Effect>, pick: u8) -> Option<Input> {
         .iter()
         .position(|e| matches!(e, Effect::Append { .. } | Effect::Lookup { .. } | Effect::Read { .. }))?;
     match pending.remove(at) {
-        Effect::Append { batch, .. } => Some(Input::Committed { batch, ok: pick % 8 != 0 }),
+        Effect::Append { batch, .. } => Some(Input::Committed { batch, ok: !pick.is_multiple_of(8) }),
         Effect::Lookup { lookup, .. } => Some(Input::Found { lookup, result: Ok(None) }),
-        Effect::Read { read, .. } => Some(Input::Read { read, msgs: (pick % 4 != 0).then(Vec::new) }),
+        Effect::Read { read, .. } => Some(Input::Read { read, msgs: (!pick.is_multiple_of(4)).then(Vec::new) }),
         _ => None,
     }
 }

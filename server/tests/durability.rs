@@ -1,9 +1,10 @@
-//! `kill -9` loses nothing that was acknowledged.
+//! `kill -9` loses nothing that was acknowledged, nor does a full disk.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
@@ -58,4 +59,126 @@ async fn every_acked_message_survives_kill_9() {
     // A resend of an acked id after the crash gets the original.
     let (id, original) = acked.iter().next().unwrap();
     assert_eq!(&c.say("r", id, "resent").await, original);
+}
+
+/// A small tmpfs, unmounted when dropped (root only).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+
+    /// Writes a file until the disk is full; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![7u8; 64 * 1024];
+        while f.write_all(&block).and_then(|_| f.sync_all()).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_serves_reads_and_recovers_by_itself() {
+    let Some(disk) = SmallDisk::mount(24) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let data = disk.dir.path().join("n1");
+    let mut n = start_node("n1", &data, 0, &["--http-rate", "100000", "--http-burst", "100000"]);
+    let post = |i: usize| {
+        let body = serde_json::json!({"name": "writer", "id": format!("m{i}"), "body": "x".repeat(3000)});
+        (n.url("/api/rooms/general/messages"), body.to_string())
+    };
+    for i in 0..20 {
+        let (url, body) = post(i);
+        assert_eq!(http_post(&url, &body).await.0, 200);
+    }
+    let filler = disk.fill();
+    // Until the disk refuses: every 200 must be durable, then 503s.
+    let mut acked: Vec<usize> = (0..20).collect();
+    let mut refused = 0;
+    for i in 20..5_000 {
+        let (url, body) = post(i);
+        match http_post(&url, &body).await {
+            (200, _) => acked.push(i),
+            (503, e) => {
+                assert_eq!(e["error"]["code"], "unavailable", "{e}");
+                refused += 1;
+                if refused == 5 {
+                    break;
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(refused, 5, "the disk never filled up");
+    // Reads go on.
+    assert_eq!(all_messages(&n, "general").await.len(), acked.len());
+    // Space comes back: writes are taken again, without a restart.
+    std::fs::remove_file(filler).unwrap();
+    let mut next = 10_000;
+    eventually(Duration::from_secs(15), "writes taken again", || {
+        next += 1;
+        let (url, body) = post(next);
+        async move { http_post(&url, &body).await.0 == 200 }
+    })
+    .await;
+    acked.push(next);
+    // Nothing acknowledged was lost, through a kill -9 too.
+    n.restart().unwrap();
+    let ids: std::collections::BTreeSet<String> =
+        all_messages(&n, "general").await.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    for i in &acked {
+        assert!(ids.contains(&format!("m{i}")), "acknowledged m{i} is gone");
+    }
+    eprintln!("{} acknowledged before the disk filled, then {refused} refused; recovered", acked.len() - 1);
+}
+
+/// `meshchat node` on `data`, expected to refuse: its stderr.
+fn refused_start(data: &std::path::Path) -> String {
+    let out = std::process::Command::new(exe())
+        .args(["node", "--id", "n1", "--http", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a node started on a bad database");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_damaged_or_newer_database_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("n1");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("meshchat.db"), vec![0x5a; 64 * 1024]).unwrap();
+    let said = refused_start(&data);
+    assert!(said.contains("not a meshchat database, or it is damaged") && said.contains("meshchat restore"), "{said}");
+
+    let data = dir.path().join("n2");
+    std::fs::create_dir_all(&data).unwrap();
+    let conn = rusqlite::Connection::open(data.join("meshchat.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema', '99');",
+    )
+    .unwrap();
+    drop(conn);
+    let said = refused_start(&data);
+    assert!(said.contains("written by a newer meshchat (schema version 99"), "{said}");
 }

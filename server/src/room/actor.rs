@@ -61,9 +61,16 @@ struct Actor {
     /// to peers.
     proofs: HashMap<u64, Proof>,
     status: watch::Sender<RoomStatus>,
+    /// When to load the room again from the store, after a refused commit.
+    reload_at: Option<Instant>,
 }
 
+/// A room whose store refused a commit (a full disk) loads again from the
+/// store this often, until a commit succeeds again.
+const RELOAD_AFTER: Duration = Duration::from_secs(1);
+
 enum Event {
+    Reload,
     Committed(u64, bool),
     Result(Input),
     Cmd(RoomCmd),
@@ -96,6 +103,7 @@ impl Actor {
             inputs: VecDeque::new(),
             proofs: HashMap::new(),
             status,
+            reload_at: None,
         }
     }
 
@@ -104,6 +112,7 @@ impl Actor {
         self.drain_effects().await;
         loop {
             match self.next_event(&mut rx).await {
+                Event::Reload => self.reload().await,
                 Event::Committed(batch, ok) => self.feed(Input::Committed { batch, ok }).await,
                 Event::Result(input) => self.feed(input).await,
                 Event::Cmd(cmd) => self.command(cmd).await,
@@ -127,6 +136,11 @@ impl Actor {
         let timeout =
             self.core.poll_timeout().map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
         let idle = self.is_idle();
+        // A deadline, not a quiet spell: sends keep coming while the disk is full.
+        if self.core.is_broken() && self.reload_at.is_none() {
+            self.reload_at = Some(Instant::now() + RELOAD_AFTER);
+        }
+        let reload = self.reload_at.filter(|_| self.commits.is_empty());
         let next_commit = async {
             match self.commits.front_mut() {
                 Some((batch, done)) => (*batch, matches!(done.await, Ok(Ok(())))),
@@ -143,7 +157,27 @@ impl Actor {
             cmd = rx.recv() => cmd.map_or(Event::Closed, Event::Cmd),
             _ = sleep_until(timeout) => Event::Timeout,
             _ = tokio::time::sleep(self.ctx.config.idle_after), if idle => Event::Idle,
+            _ = sleep_until(reload), if reload.is_some() => Event::Reload,
         }
+    }
+
+    /// After a refused commit: the room as the store holds it, its members
+    /// joined again from what they were shown. Sends are refused
+    /// (`unavailable`) until then, and again if the store still refuses.
+    async fn reload(&mut self) {
+        self.reload_at = None;
+        let snap = match self.ctx.store.room_snapshot(&self.name, self.ctx.config.core.cache).await {
+            Ok(s) => s,
+            Err(e) => return tracing::warn!(room = %self.name, error = %e, "cannot reload the room yet"),
+        };
+        let shown = self.status.borrow().vector.clone();
+        self.core = RoomState::new(&self.name, &self.ctx.node, self.ctx.config.core.clone(), snap);
+        self.drain_effects().await;
+        let members: Vec<(ConnId, Arc<str>)> = self.conns.iter().map(|(id, c)| (*id, c.name_arc())).collect();
+        for (conn, name) in members {
+            self.feed(Input::Join { conn, name, since: Some(shown.clone()) }).await;
+        }
+        tracing::info!(room = %self.name, "reloaded from the store after a refused commit");
     }
 
     fn is_idle(&self) -> bool {

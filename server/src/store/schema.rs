@@ -121,7 +121,10 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
         }
         Some(v) if v == "3" => upgrade_from_3(conn)?,
         Some(v) => {
-            return Err(StoreError::Incompatible(format!("schema version {v}, expected {SCHEMA_VERSION}")));
+            return Err(StoreError::Incompatible(format!(
+                "this data directory was written by a newer meshchat (schema version {v}; this one reads up to \
+                 {SCHEMA_VERSION}): run that version, or restore a backup made by this one (meshchat restore)"
+            )));
         }
     }
     conn.execute_batch("CREATE INDEX IF NOT EXISTS messages_idem ON messages (room, idem)")?;

@@ -529,6 +529,12 @@ impl RoomState {
     }
 
     /// The next effect to carry out, in order.
+    /// The store refused a commit: nothing more is accepted until the room
+    /// is loaded again from the store (the shell does, once in a while).
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
     pub fn poll(&mut self) -> Option<Effect> {
         self.effects.pop_front()
     }
