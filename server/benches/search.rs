@@ -117,6 +117,7 @@ fn main() {
         args: vec!["--guests".into(), "--http-rate".into(), "100000".into(), "--http-burst".into(), "100000".into()],
         log: None,
         nofile: None,
+        netns: None,
     })
     .unwrap();
     let queries: [(&str, String); 5] = [

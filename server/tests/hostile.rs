@@ -151,6 +151,7 @@ async fn idle_sockets_cannot_take_the_node_from_others() {
             .collect(),
         log: Some(dir.path().join("n1.log")),
         nofile: Some(1024),
+        netns: None,
     };
     let n = NodeProc::start(spec).unwrap();
     // 1,100 sockets from another local address that never send a byte.

@@ -40,6 +40,7 @@ fn start_joiner(id: &str, dir: &std::path::Path, http: u16, mesh: u16, token: &s
         args: args.to_vec(),
         log: Some(dir.join("node.log")),
         nofile: None,
+        netns: None,
     })
     .map_err(|e| e.to_string())
 }

@@ -44,6 +44,9 @@ pub struct NodeSpec {
     pub log: Option<PathBuf>,
     /// Run it under this open-file limit (soft and hard), through `prlimit`.
     pub nofile: Option<u64>,
+    /// Run it inside this network namespace (`ip netns exec`), for faults
+    /// of a real network.
+    pub netns: Option<String>,
 }
 
 impl NodeSpec {
@@ -74,13 +77,18 @@ impl NodeProcess {
             ),
             None => Stdio::inherit(),
         };
-        let mut command = match spec.nofile {
-            Some(n) => {
+        let mut command = match (&spec.netns, spec.nofile) {
+            (Some(ns), _) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&spec.exe);
+                c
+            }
+            (None, Some(n)) => {
                 let mut c = Command::new("prlimit");
                 c.arg(format!("--nofile={n}:{n}")).arg("--").arg(&spec.exe);
                 c
             }
-            None => Command::new(&spec.exe),
+            (None, None) => Command::new(&spec.exe),
         };
         let mut child = command
             .args(["node", "--id", &spec.id, "--http", &spec.http, "--data"])
@@ -278,6 +286,7 @@ impl MeshSpec {
                 args,
                 log: self.logs.then(|| self.dir.join(format!("{id}.log"))),
                 nofile: None,
+                netns: None,
             });
         }
         Ok(specs)

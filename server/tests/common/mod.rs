@@ -47,6 +47,7 @@ pub fn start_node_accounts(id: &str, data: &Path, port: u16, extra: &[&str], log
         args: extra.iter().map(|s| s.to_string()).collect(),
         log: log.map(Path::to_owned),
         nofile: None,
+        netns: None,
     })
     .expect("start meshchat")
 }
