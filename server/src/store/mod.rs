@@ -52,23 +52,6 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// A file that is not a database, or a damaged one, is refused with what
-/// to do about it, before anything is written to it.
-fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
-    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)) {
-        Err(rusqlite::Error::SqliteFailure(e, _)) if matches!(e.code, NotADatabase | DatabaseCorrupt) => {
-            Err(StoreError::Corrupt(format!(
-                "{} is not a meshchat database, or it is damaged ({e}): restore it from a backup \
-                 (meshchat restore), or move it away to start this node empty and let it catch up from its peers",
-                path.display()
-            )))
-        }
-        Err(e) => Err(e.into()),
-        Ok(_) => Ok(()),
-    }
-}
-
 impl From<rusqlite::types::FromSqlError> for StoreError {
     fn from(e: rusqlite::types::FromSqlError) -> Self {
         StoreError::Corrupt(e.to_string())
@@ -118,7 +101,7 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
         let path = dir.join("meshchat.db");
         let conn = Connection::open(&path)?;
-        check_readable(&conn, &path)?;
+        schema::check_readable(&conn, &path)?;
         schema::configure(&conn, sync)?;
         schema::migrate(&conn, node)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);

@@ -1,5 +1,7 @@
 //! The SQLite schema and the mapping between rows and messages.
 
+use std::path::Path;
+
 use meshchat_shared::{Message, RoomVector};
 use rusqlite::{Connection, Row};
 
@@ -196,4 +198,21 @@ pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         ts: row.get::<_, i64>(6)? as u64,
         vc,
     })
+}
+
+/// A file that is not a database, or a damaged one, is refused with what
+/// to do about it, before anything is written to it.
+pub(super) fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)) {
+        Err(rusqlite::Error::SqliteFailure(e, _)) if matches!(e.code, NotADatabase | DatabaseCorrupt) => {
+            Err(StoreError::Corrupt(format!(
+                "{} is not a meshchat database, or it is damaged ({e}): restore it from a backup \
+                 (meshchat restore), or move it away to start this node empty and let it catch up from its peers",
+                path.display()
+            )))
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(()),
+    }
 }
