@@ -231,8 +231,7 @@ async fn nemesis_partitions_loss_crashes_pauses_and_clock_jumps_lose_nothing() {
     eprintln!("NEMESIS_SEED={seed} NEMESIS_SECS={secs}");
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let ids: Vec<&str> = (1..=NODES).map(|i| ["n1", "n2", "n3"][i - 1]).collect();
-    make_certs(&dir.path().join("certs"), &ids);
+    make_certs(&dir.path().join("certs"), &["n1", "n2", "n3"]);
     let nodes: Vec<NodeProcess> = (0..NODES)
         .map(|i| NodeProcess::start(spec(&net, i, dir.path(), 0)).expect("a node in its namespace"))
         .collect();
@@ -381,34 +380,13 @@ async fn heal_and_check(w: &mut World) {
     }
 }
 
-/// Every message of `room` on node `i`, ascending, read as u0.
-async fn messages(w: &World, i: usize, room: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    let mut url = w.url(i, &format!("/api/rooms/{room}/messages?limit=200"));
-    loop {
-        let (status, page) = try_api("GET", &url, Some(&w.tokens[0]), None).await;
-        assert_eq!(status, 200, "{page}");
-        let msgs = page["messages"].as_array().unwrap().clone();
-        let first = msgs.first().cloned();
-        out.splice(0..0, msgs);
-        match (page["more"].as_bool(), first) {
-            (Some(true), Some(f)) => {
-                let (ts, origin, seq) = (&f["ts"], f["origin"].as_str().unwrap(), &f["seq"]);
-                let q = format!("limit=200&before_ts={ts}&before_origin={origin}&before_seq={seq}");
-                url = w.url(i, &format!("/api/rooms/{room}/messages?{q}"));
-            }
-            _ => return out,
-        }
-    }
-}
-
 /// Every node's messages of `room` once they are identical (60 s at most).
 async fn converged(w: &World, room: &str) -> Vec<Vec<Value>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut views = Vec::new();
         for i in 0..NODES {
-            views.push(messages(w, i, room).await);
+            views.push(all_messages_as(&w.nodes[i], room, Some(&w.tokens[0])).await);
         }
         if views.iter().all(|v| *v == views[0]) {
             return views;

@@ -81,6 +81,10 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+fn view_of(room: String, v: &meshchat_shared::RoomVector) -> RoomVectorView {
+    RoomVectorView { room, vector: v.iter().map(|(o, s)| (o.to_owned(), s)).collect() }
+}
+
 /// Rooms a `/api/mesh` request may ask for by name.
 const MAX_ASKED_ROOMS: usize = 64;
 /// Rooms behind listed, at most.
@@ -108,15 +112,11 @@ pub async fn view(
         return Err(ApiError::invalid(format!("at most {MAX_ASKED_ROOMS} rooms")));
     }
     let index = app.hub.index();
-    let mut rooms: Vec<RoomVectorView> = index
-        .recent()
-        .into_iter()
-        .map(|(room, v)| RoomVectorView { room, vector: v.iter().map(|(o, s)| (o.to_owned(), s)).collect() })
-        .collect();
+    let mut rooms: Vec<RoomVectorView> = index.recent().into_iter().map(|(room, v)| view_of(room, &v)).collect();
     for room in asked {
         if !rooms.iter().any(|r| r.room == room) {
             let v = index.vector(&room).unwrap_or_default();
-            rooms.push(RoomVectorView { room, vector: v.iter().map(|(o, s)| (o.to_owned(), s)).collect() });
+            rooms.push(view_of(room, &v));
         }
     }
     let rtts = app.mesh.as_ref().map(|m| m.rtts()).unwrap_or_default();

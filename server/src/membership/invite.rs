@@ -123,18 +123,20 @@ pub struct JoinResponse {
     pub mac: String,
 }
 
-fn mac(secret: &str, fields: &impl Serialize) -> String {
+/// The HMAC-SHA256 of `fields` (as JSON) under `secret`, not yet finished.
+fn hmac(secret: &str, fields: &impl Serialize) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     m.update(&serde_json::to_vec(fields).unwrap_or_default());
-    B64.encode(m.finalize().into_bytes())
+    m
+}
+
+fn mac(secret: &str, fields: &impl Serialize) -> String {
+    B64.encode(hmac(secret, fields).finalize().into_bytes())
 }
 
 /// Compares in constant time.
 fn mac_ok(secret: &str, fields: &impl Serialize, given: &str) -> bool {
-    let Ok(given) = B64.decode(given) else { return false };
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    m.update(&serde_json::to_vec(fields).unwrap_or_default());
-    m.verify_slice(&given).is_ok()
+    B64.decode(given).is_ok_and(|given| hmac(secret, fields).verify_slice(&given).is_ok())
 }
 
 impl JoinRequest {

@@ -49,8 +49,18 @@ fn summary(path: &Path) -> Result<Summary, StoreError> {
     Ok(Summary { bytes, rooms, messages })
 }
 
-/// Copies `from` into a new database at `to`, all pages in one step.
-fn copy(from: &Connection, to: &Path) -> Result<(), StoreError> {
+/// Copies `from` into a new database at `to`, all pages in one step:
+/// written beside it, checked, then renamed into place.
+fn copy(from: &Connection, to: &Path) -> Result<Summary, StoreError> {
+    let partial = to.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    write_copy(from, &partial)?;
+    let s = summary(&partial)?;
+    std::fs::rename(&partial, to).map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
+    Ok(s)
+}
+
+fn write_copy(from: &Connection, to: &Path) -> Result<(), StoreError> {
     let mut dst = Connection::open(to)?;
     let backup = rusqlite::backup::Backup::new(from, &mut dst)?;
     // -1: every page in one step, under one read transaction, so the copy
@@ -84,12 +94,7 @@ pub fn backup(data: &Path, out: &Path) -> Result<Summary, StoreError> {
     let src = Connection::open_with_flags(&src_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     // Wait for the node's commits rather than fail on a busy moment.
     src.busy_timeout(Duration::from_secs(10))?;
-    let partial = out.with_extension("partial");
-    let _ = std::fs::remove_file(&partial);
-    copy(&src, &partial)?;
-    let s = summary(&partial)?;
-    std::fs::rename(&partial, out).map_err(|e| StoreError::Io(format!("{}: {e}", out.display())))?;
-    Ok(s)
+    copy(&src, out)
 }
 
 /// `meshchat restore`: `from` becomes the database of the node in `data`
@@ -110,12 +115,8 @@ pub fn restore(from: &Path, data: &Path, force: bool) -> Result<Summary, StoreEr
     for stale in ["meshchat.db-wal", "meshchat.db-shm"] {
         let _ = std::fs::remove_file(data.join(stale));
     }
-    let partial = db.with_extension("partial");
-    let _ = std::fs::remove_file(&partial);
     let src = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    copy(&src, &partial)?;
-    std::fs::rename(&partial, &db).map_err(|e| StoreError::Io(format!("{}: {e}", db.display())))?;
-    summary(&db)
+    copy(&src, &db)
 }
 
 #[cfg(test)]

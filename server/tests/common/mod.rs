@@ -384,10 +384,15 @@ pub async fn wait_converged(nodes: &[&NodeProc], room: &str, at_least: usize) ->
 
 /// Every message of a room through the HTTP API, ascending.
 pub async fn all_messages(n: &NodeProc, room: &str) -> Vec<Value> {
+    all_messages_as(n, room, None).await
+}
+
+/// As [`all_messages`], read with a session (a node that needs sign-in).
+pub async fn all_messages_as(n: &NodeProc, room: &str, token: Option<&str>) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     let mut url = n.url(&format!("/api/rooms/{room}/messages?limit=200"));
     loop {
-        let (status, page) = http_get(&url).await;
+        let (status, page) = api("GET", &url, token, None).await;
         assert_eq!(status, 200, "{page}");
         let msgs = page["messages"].as_array().unwrap().clone();
         let first = msgs.first().cloned();

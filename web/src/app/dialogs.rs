@@ -20,7 +20,15 @@ pub enum Open {
 /// A modal dialog in the page's body (the sidebar is a moved drawer on
 /// phones), closed by Escape, the × or a click outside.
 #[component]
-pub fn Dialog(id: &'static str, title: &'static str, close: Callback<()>, children: ChildrenFn) -> impl IntoView {
+pub fn Dialog(
+    id: &'static str,
+    title: &'static str,
+    close: Callback<()>,
+    /// Besides `dialog`, for a dialog of its own size.
+    #[prop(optional)]
+    class: &'static str,
+    children: ChildrenFn,
+) -> impl IntoView {
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
             close.run(());
@@ -30,7 +38,7 @@ pub fn Dialog(id: &'static str, title: &'static str, close: Callback<()>, childr
     view! {
         <leptos::portal::Portal>
             <div class="scrim visible" aria-hidden="true" on:click=move |_| close.run(())></div>
-            <section id=id class="dialog" role="dialog" aria-modal="true" aria-labelledby=heading.clone() on:keydown=on_key>
+            <section id=id class=format!("dialog {class}") role="dialog" aria-modal="true" aria-labelledby=heading.clone() on:keydown=on_key>
                 <div class="dialog-head">
                     <h2 id=heading.clone()>{title}</h2>
                     <button class="icon" aria-label="Close" on:click=move |_| close.run(())>"×"</button>

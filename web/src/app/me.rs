@@ -51,9 +51,7 @@ pub fn MeCorner() -> impl IntoView {
             </leptos::portal::Portal>
         </Show>
         <Show when=move || map_open.get()>
-            <leptos::portal::Portal>
-                <super::meshmap::MeshMapPanel close=Callback::new(move |_| map_open.set(false))/>
-            </leptos::portal::Portal>
+            <super::meshmap::MeshMapPanel close=Callback::new(move |_| map_open.set(false))/>
         </Show>
     }
 }

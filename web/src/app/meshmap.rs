@@ -80,18 +80,8 @@ pub fn MeshMapPanel(close: Callback<()>) -> impl IntoView {
             t.clear();
         }
     });
-    let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        if ev.key() == "Escape" {
-            close.run(());
-        }
-    };
     view! {
-        <div class="scrim visible" aria-hidden="true" on:click=move |_| close.run(())></div>
-        <section class="dialog mesh-map" role="dialog" aria-modal="true" aria-labelledby="map-title" on:keydown=on_key>
-            <div class="dialog-head">
-                <h2 id="map-title">"Mesh map"</h2>
-                <button class="icon" aria-label="Close" autofocus on:click=move |_| close.run(())>"×"</button>
-            </div>
+        <super::dialogs::Dialog id="mesh-map" title="Mesh map" class="mesh-map" close>
             <div class="map-body" node_ref=body>
                 <p class="muted">"Asking every node…"</p>
             </div>
@@ -99,7 +89,7 @@ pub fn MeshMapPanel(close: Callback<()>) -> impl IntoView {
             <ol class="map-log small" aria-live="polite">
                 {move || log.get().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
             </ol>
-        </section>
+        </super::dialogs::Dialog>
     }
 }
 
