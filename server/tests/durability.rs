@@ -61,39 +61,6 @@ async fn every_acked_message_survives_kill_9() {
     assert_eq!(&c.say("r", id, "resent").await, original);
 }
 
-/// A small tmpfs, unmounted when dropped (root only).
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(mib: u32) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(SmallDisk { dir })
-    }
-
-    /// Writes a file until the disk is full; returns its path.
-    fn fill(&self) -> std::path::PathBuf {
-        use std::io::Write;
-        let path = self.dir.path().join("filler");
-        let mut f = std::fs::File::create(&path).unwrap();
-        let block = vec![7u8; 64 * 1024];
-        while f.write_all(&block).and_then(|_| f.sync_all()).is_ok() {}
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
-    }
-}
-
 #[tokio::test]
 async fn a_full_disk_refuses_writes_serves_reads_and_recovers_by_itself() {
     let Some(disk) = SmallDisk::mount(24) else {

@@ -274,6 +274,29 @@ async fn a_clean_stop_says_goodbye_and_peers_notice_at_once() {
     assert!(t.elapsed() < Duration::from_millis(2500), "noticed after {:?}", t.elapsed());
 }
 
+/// A node killed and started again at once is linked again long before
+/// its peers' idle timeout (3 s) would notice the old connection dead: n1
+/// dialed its links (its new dial replaces the old connection), n3 was
+/// dialed (it answers its peers' packets with a stateless reset).
+#[tokio::test]
+async fn a_node_restarted_at_once_after_a_crash_links_again_without_waiting_out_the_idle_timeout() {
+    let mut m = Mesh::start(3, &[]).await;
+    for victim in [0, 2] {
+        m.nodes[victim].restart().unwrap();
+        let t = Instant::now();
+        let id = format!("after-{victim}");
+        let body = json!({"name": "w", "id": id, "body": "hello"}).to_string();
+        assert_eq!(http_post(&m.nodes[victim].url("/api/rooms/r/messages"), &body).await.0, 200);
+        let other = &m.nodes[(victim + 1) % 3];
+        while !all_messages(other, "r").await.iter().any(|x| x["id"] == id.as_str()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let took = t.elapsed();
+        eprintln!("n{} restarted: its message on a peer {took:?} later", victim + 1);
+        assert!(took < Duration::from_millis(2500), "n{} linked again only after {took:?}", victim + 1);
+    }
+}
+
 #[tokio::test]
 async fn a_peer_speaking_another_mesh_version_is_refused_with_a_clear_log_line() {
     let m = Mesh::start(3, &[]).await;

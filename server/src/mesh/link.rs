@@ -62,6 +62,10 @@ pub(super) struct Link {
     pub ctx: Arc<MeshCtx>,
 }
 
+/// Past this, a link is no longer racing a simultaneous dial: a second
+/// connection from the peer means it lost this one.
+const SETTLED: Duration = Duration::from_secs(1);
+
 /// Redial delays: 100 ms doubling to 2 s, ±25 % jitter.
 fn backoff(failures: u32) -> Duration {
     let ms = (100u64 << failures.min(5)).min(2_000) as f64;
@@ -116,6 +120,7 @@ impl Link {
             logged_failure = false;
             tracing::info!(peer = %self.peer.id, dialer = ?est.dialer, "mesh link up");
             let (mut session, mut sync_frames) = Session::start(est, self.peer.id.clone(), self.ctx.clone());
+            let mut up_since = Instant::now();
             self.ctx.cluster.set_peer(&self.peer.id, true, session.url());
             let mut sync = PeerSync::new(self.ctx.anti_entropy.as_millis() as u64);
             sync.up(now_ms());
@@ -140,8 +145,14 @@ impl Link {
                         break;
                     }
                     Some(est) = self.accepted.recv() => {
-                        // A second connection: keep the preferred dialer's.
-                        if est.dialer == prefer && session.dialer() != prefer {
+                        // A second connection: at first, both dialing at once,
+                        // keep the preferred dialer's. Later, or from the same
+                        // dialer, the new one wins: a node dials only without a
+                        // connection, so the peer lost this one (restarted,
+                        // say) and ours would wait out the idle timeout.
+                        let settled = up_since.elapsed() > SETTLED;
+                        if settled || est.dialer == session.dialer() || est.dialer == prefer && session.dialer() != prefer {
+                            up_since = Instant::now();
                             session.close(code::DUPLICATE, "duplicate connection");
                             (session, sync_frames) = Session::start(est, self.peer.id.clone(), self.ctx.clone());
                             self.ctx.cluster.set_peer(&self.peer.id, true, session.url());

@@ -389,8 +389,17 @@ pub async fn all_messages(n: &NodeProc, room: &str) -> Vec<Value> {
 
 /// As [`all_messages`], read with a session (a node that needs sign-in).
 pub async fn all_messages_as(n: &NodeProc, room: &str, token: Option<&str>) -> Vec<Value> {
+    paged_messages(n, room, token, "").await
+}
+
+/// As [`all_messages_as`], with every event message as stored (`events=1`).
+pub async fn all_events_as(n: &NodeProc, room: &str, token: Option<&str>) -> Vec<Value> {
+    paged_messages(n, room, token, "&events=1").await
+}
+
+async fn paged_messages(n: &NodeProc, room: &str, token: Option<&str>, extra: &str) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
-    let mut url = n.url(&format!("/api/rooms/{room}/messages?limit=200"));
+    let mut url = n.url(&format!("/api/rooms/{room}/messages?limit=200{extra}"));
     loop {
         let (status, page) = api("GET", &url, token, None).await;
         assert_eq!(status, 200, "{page}");
@@ -400,7 +409,7 @@ pub async fn all_messages_as(n: &NodeProc, room: &str, token: Option<&str>) -> V
         match (page["more"].as_bool(), first) {
             (Some(true), Some(f)) => {
                 url = n.url(&format!(
-                    "/api/rooms/{room}/messages?limit=200&before_ts={}&before_origin={}&before_seq={}",
+                    "/api/rooms/{room}/messages?limit=200&before_ts={}&before_origin={}&before_seq={}{extra}",
                     f["ts"],
                     f["origin"].as_str().unwrap(),
                     f["seq"]
@@ -445,4 +454,37 @@ pub async fn post_many(addr: &str, posts: Vec<(String, String, String)>) -> Vec<
         read.read_exact(&mut body).await.expect("body");
     }
     statuses
+}
+
+/// A small tmpfs, unmounted when dropped (root only).
+pub struct SmallDisk {
+    pub dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    pub fn mount(mib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+
+    /// Writes a file until the disk is full; returns its path.
+    pub fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![7u8; 64 * 1024];
+        while f.write_all(&block).and_then(|_| f.sync_all()).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
 }
