@@ -62,18 +62,43 @@ pub async fn readable(hub: &Arc<Hub>, room: &str, who: &str) -> Result<(RoomHand
     if gov.can_read(who) { Ok((handle, gov)) } else { Err(RoomError::NotFound) }
 }
 
-/// For an edit or a delete: is its target `who`'s own message? The node
-/// checks in its store and marks the event `own`; other nodes trust the
-/// mark as they trust the origin's signature.
-pub async fn owns_target(store: &Store, room: &str, event: &RoomEvent, who: &str) -> Result<bool, RoomError> {
-    let (RoomEvent::Edited { origin, seq, .. } | RoomEvent::Deleted { origin, seq }) = event else {
-        return Ok(false);
+/// Makes an event that names a message ready to send: names the copy every
+/// node shows, and says whether it is `who`'s own (for an edit or a delete).
+///
+/// A send taken by two nodes (a retry while the first was paused) is kept
+/// once: the copy earlier in room order shows, the other is hidden, and
+/// its author may have been answered with either. An event naming the
+/// hidden copy is moved to the shown one, or a delete would leave the text
+/// everyone sees. The node checks ownership in its store and marks the
+/// event `own`; other nodes trust the mark as they trust the signature.
+pub async fn aim(store: &Store, room: &str, mut event: RoomEvent, who: &str) -> Result<(RoomEvent, bool), RoomError> {
+    let Some((origin, seq)) = target_mut(&mut event) else {
+        return Ok((event, false));
     };
-    let found = store
-        .range(room, origin, seq.saturating_sub(1), *seq)
-        .await
-        .map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?;
-    Ok(found.first().is_some_and(|s| s.msg.author == who && !is_event_id(&s.msg.id) || is_own_reply(&s.msg, who)))
+    let unavailable = |_| RoomError::Refused(ErrorCode::Unavailable);
+    let found = store.range(room, origin, seq.saturating_sub(1), *seq).await.map_err(unavailable)?;
+    let Some(target) = found.into_iter().next().map(|s| s.msg) else {
+        return Ok((event, false));
+    };
+    // `find` prefers the shown copy of the target's key.
+    let shown = store.find(room, &target.author, &target.id).await.map_err(unavailable)?;
+    if let Some(twin) = shown.filter(|t| (&t.origin, t.seq) != (&target.origin, target.seq)) {
+        (*origin, *seq) = (twin.origin.clone(), twin.seq);
+    }
+    let own = matches!(event, RoomEvent::Edited { .. } | RoomEvent::Deleted { .. })
+        && (target.author == who && !is_event_id(&target.id) || is_own_reply(&target, who));
+    Ok((event, own))
+}
+
+/// The message an event names, if it names one.
+fn target_mut(event: &mut RoomEvent) -> Option<(&mut String, &mut u64)> {
+    match event {
+        RoomEvent::Edited { origin, seq, .. }
+        | RoomEvent::Deleted { origin, seq }
+        | RoomEvent::Reacted { origin, seq, .. }
+        | RoomEvent::Reply { origin, seq, .. } => Some((origin, seq)),
+        _ => None,
+    }
 }
 
 /// A reply or a file is an event message: its author owns it like a message.

@@ -338,7 +338,7 @@ async fn a_node_of_the_previous_mesh_version_still_links_for_a_rolling_upgrade()
 }
 
 #[tokio::test]
-async fn one_key_accepted_by_two_nodes_ends_as_one_message_everywhere() {
+async fn one_key_accepted_by_two_nodes_ends_as_one_message_everywhere_and_a_delete_of_either_copy_deletes_it() {
     // Slow mesh: n1's copy is still on its way when the client resends to n2.
     let m = Mesh::start(3, &["--mesh-delay-ms", "1500", "--anti-entropy-ms", "500"]).await;
     let (mut on_n1, _) = Client::hello(&m.nodes[0].ws_url(), "zoe").await;
@@ -371,6 +371,24 @@ async fn one_key_accepted_by_two_nodes_ends_as_one_message_everywhere() {
     let (mut again, _) = Client::hello(&m.nodes[2].ws_url(), "zoe").await;
     again.join("d", None).await;
     assert_eq!(&again.say_busy("d", "same-key", "third try").await, winner);
+    // Its author, answered with the copy that lost, deletes that one: the
+    // copy everyone sees is deleted, on every node.
+    let loser = if key(&first) < key(&second) { &second } else { &first };
+    let action = json!({"event": "deleted", "origin": loser["origin"], "seq": loser["seq"]});
+    again.send(json!({"type": "act", "room": "d", "id": "del", "action": action})).await;
+    assert_eq!(again.wait_for("ack").await["id"], "§del");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for n in &nodes {
+        loop {
+            let shown = all_events_as(n, "d", None).await;
+            let msg = shown.iter().find(|x| x["id"] == "same-key").unwrap();
+            if msg["body"].as_str().unwrap().starts_with('\u{0}') {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} still shows {msg}", n.id());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }
 
 /// `meshchat status` asked of one node: every node, up or down, and

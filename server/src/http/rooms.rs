@@ -103,7 +103,7 @@ pub async fn act(
     // A public room may be joined by anyone who may read it.
     let (handle, _) = govern::readable(&app.hub, &room, &who.name).await?;
     let action = govern::canonical_action(&app.accounts, a.action)?;
-    let own = govern::owns_target(&app.store, &room, &action, &who.name).await?;
+    let (action, own) = govern::aim(&app.store, &room, action, &who.name).await?;
     let msg = govern::act(&handle, &who, &a.id, action, own).await?;
     Ok(Json(present(&msg).into_owned()))
 }

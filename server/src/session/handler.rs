@@ -245,8 +245,8 @@ impl Session {
         let (store, conn, admin) = (self.ctx.store.clone(), self.conn.clone(), self.admin);
         // Off the session task: an edit or a delete looks its target up.
         tokio::spawn(async move {
-            let own = match crate::govern::owns_target(&store, &room, &action, &conn.name_arc()).await {
-                Ok(own) => own,
+            let (action, own) = match crate::govern::aim(&store, &room, action, &conn.name_arc()).await {
+                Ok(aimed) => aimed,
                 Err(e) => return refuse(&conn, e.code(), &event_id),
             };
             let body = serde_json::to_string(&StoredEvent { event: action, admin, own }).unwrap_or_default();
