@@ -144,6 +144,7 @@ fn check_room(w: &World, room: &str, msgs: &[Value]) -> (usize, usize) {
             w.fail(&format!("a stamp far in the future: {m}"));
         }
     }
+    check_causal(w, room, msgs);
     let (mut moved, mut voided) = (0, 0);
     for a in w.acked.iter().filter(|a| a.room == room) {
         match ids.get(&(format!("u{}", a.user), a.id.clone())) {
@@ -154,6 +155,42 @@ fn check_room(w: &World, room: &str, msgs: &[Value]) -> (usize, usize) {
         }
     }
     (moved, voided)
+}
+
+/// Causal order: each message comes after everything its origin had
+/// delivered when it was made (its vector, `vc`), as every node shows it.
+fn check_causal(w: &World, room: &str, msgs: &[Value]) {
+    // Per origin, the last place (index) of any of its seqs up to each seq.
+    let mut last_up_to: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut by_origin: BTreeMap<&str, BTreeMap<u64, usize>> = BTreeMap::new();
+    for (i, m) in msgs.iter().enumerate() {
+        by_origin.entry(m["origin"].as_str().unwrap_or("")).or_default().insert(m["seq"].as_u64().unwrap_or(0), i);
+    }
+    for (origin, seqs) in &by_origin {
+        let top = seqs.keys().last().copied().unwrap_or(0) as usize;
+        let mut acc = vec![0usize; top + 1];
+        let mut best = 0;
+        for (s, slot) in acc.iter_mut().enumerate() {
+            if let Some(&i) = seqs.get(&(s as u64)) {
+                best = best.max(i + 1);
+            }
+            *slot = best;
+        }
+        last_up_to.insert(origin, acc);
+    }
+    for (i, m) in msgs.iter().enumerate() {
+        for (origin, n) in m["vc"].as_object().into_iter().flatten() {
+            let mut n = n.as_u64().unwrap_or(0) as usize;
+            if m["origin"] == origin.as_str() {
+                n = n.saturating_sub(1);
+            }
+            let Some(acc) = last_up_to.get(origin.as_str()) else { continue };
+            // `acc` holds place + 1: 0 for none of them shown.
+            if acc[n.min(acc.len() - 1)] > i + 1 {
+                w.fail(&format!("{room}: {:?} shown before what it had seen of {origin} (up to seq {n})", key(m)));
+            }
+        }
+    }
 }
 
 /// Was `a`, missing from the room, rightly left out? An edit or reaction
