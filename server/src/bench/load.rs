@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_util::sync::CancellationToken;
 
+use super::socketio::{self, Incoming};
 use super::stats::{Histogram, Summary};
 
 const SHARDS: usize = 16;
@@ -95,6 +96,15 @@ pub struct LoadConfig {
     pub room_size: usize,
     /// Local addresses to connect from, round-robin.
     pub sources: Vec<IpAddr>,
+    pub dialect: Dialect,
+}
+
+/// Whom the clients speak to: meshchat nodes, or socket.io servers for the
+/// side-by-side benchmark ([`socketio`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Dialect {
+    Meshchat,
+    SocketIo,
 }
 
 pub struct Load {
@@ -169,10 +179,10 @@ impl Load {
             let source = config.sources[idx % config.sources.len()];
             let (shared, stop, sem, ready) = (shared.clone(), stop.clone(), sem.clone(), ready_tx.clone());
             let room = idx / config.room_size;
-            let room_size = config.room_size;
+            let (room_size, dialect) = (config.room_size, config.dialect);
             tasks.push(tokio::spawn(async move {
                 let tally = Tally { idx, room, received: vec![Vec::new(); room_size], acked: Vec::new() };
-                client(tally, target, source, shared, stop, sem, ready).await
+                client(tally, Link { target, source, dialect }, shared, stop, sem, ready).await
             }));
         }
         drop(ready_tx);
@@ -266,17 +276,23 @@ impl Load {
     }
 }
 
-async fn client(
-    mut tally: Tally,
+/// Where one client connects, from where, speaking what.
+struct Link {
     target: Target,
     source: IpAddr,
+    dialect: Dialect,
+}
+
+async fn client(
+    mut tally: Tally,
+    link: Link,
     shared: Arc<Shared>,
     stop: CancellationToken,
     sem: Arc<tokio::sync::Semaphore>,
     ready: tokio::sync::mpsc::Sender<anyhow::Result<()>>,
 ) -> Tally {
     let permit = sem.acquire_owned().await;
-    let ws = match open(&target, source, tally.idx, tally.room).await {
+    let ws = match open(&link, tally.idx, tally.room).await {
         Ok(ws) => ws,
         Err(e) => {
             let _ = ready.send(Err(e)).await;
@@ -304,7 +320,13 @@ async fn client(
         tokio::select! {
             _ = stop.cancelled() => break,
             frame = stream.next() => match frame {
-                Some(Ok(WsMessage::Text(text))) => on_frame(&text, &mut tally, &target.node, size, &shared),
+                Some(Ok(WsMessage::Text(text))) => {
+                    if on_frame(link.dialect, &text, &mut tally, &link.target.node, size, &shared)
+                        && sink.send(WsMessage::text(socketio::PONG)).await.is_err()
+                    {
+                        break;
+                    }
+                }
                 Some(Ok(_)) => {}
                 None | Some(Err(_)) => break,
             },
@@ -313,9 +335,12 @@ async fn client(
                     scheduled_for = u64::MAX;
                     continue;
                 }
-                let body = format!("b {} {} {}", tally.idx, n, shared.now_us());
-                let frame = ClientFrame::Send { room: room.clone(), id: format!("c{}-{n}", tally.idx), body };
-                if sink.send(text(&frame)).await.is_err() {
+                let (id, body) = (format!("c{}-{n}", tally.idx), format!("b {} {} {}", tally.idx, n, shared.now_us()));
+                let frame = match link.dialect {
+                    Dialect::Meshchat => text(&ClientFrame::Send { room: room.clone(), id, body }),
+                    Dialect::SocketIo => WsMessage::text(socketio::send(&room, &id, &body)),
+                };
+                if sink.send(frame).await.is_err() {
                     break;
                 }
                 shared.sent.fetch_add(1, Relaxed);
@@ -333,39 +358,61 @@ async fn client(
     tally
 }
 
-async fn open(
-    target: &Target,
-    source: IpAddr,
-    idx: usize,
-    room: usize,
-) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
-    let socket = if target.addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.bind(SocketAddr::new(source, 0))?;
-    let tcp = socket.connect(target.addr).await.with_context(|| format!("connect to {}", target.addr))?;
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Connects, says hello and joins the client's room: ready once joined.
+async fn open(link: &Link, idx: usize, room: usize) -> anyhow::Result<Ws> {
+    let addr = link.target.addr;
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(link.source, 0))?;
+    let tcp = socket.connect(addr).await.with_context(|| format!("connect to {addr}"))?;
     tcp.set_nodelay(true)?;
-    let url = format!("ws://{}/ws", target.addr);
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::client::ws_config())).await?;
-    let hello = ClientFrame::Hello {
-        v: meshchat_shared::PROTOCOL_VERSION,
-        name: Some(format!("c{idx}")),
-        token: None,
-        events: false,
+    let url = match link.dialect {
+        Dialect::Meshchat => format!("ws://{addr}/ws"),
+        Dialect::SocketIo => socketio::url(&addr),
     };
-    ws.send(text(&hello)).await?;
-    ws.send(text(&ClientFrame::Join { room: room_name(room), since: None })).await?;
-    // Joined once the backlog is over.
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::client::ws_config())).await?;
+    match link.dialect {
+        Dialect::Meshchat => {
+            let hello = ClientFrame::Hello {
+                v: meshchat_shared::PROTOCOL_VERSION,
+                name: Some(format!("c{idx}")),
+                token: None,
+                events: false,
+            };
+            ws.send(text(&hello)).await?;
+            ws.send(text(&ClientFrame::Join { room: room_name(room), since: None })).await?;
+        }
+        // The room is joined once the namespace is (see `wait_joined`).
+        Dialect::SocketIo => ws.send(WsMessage::text(socketio::CONNECT)).await?,
+    }
+    wait_joined(&mut ws, link.dialect, &room_name(room)).await?;
+    Ok(ws)
+}
+
+/// Reads until the join is done (meshchat: the backlog is over).
+async fn wait_joined(ws: &mut Ws, dialect: Dialect, room: &str) -> anyhow::Result<()> {
     loop {
-        match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-            Ok(Some(Ok(WsMessage::Text(t)))) if t.starts_with(r#"{"type":"synced""#) => {
-                return Ok(ws);
-            }
-            Ok(Some(Ok(WsMessage::Text(t)))) if t.starts_with(r#"{"type":"error""#) => {
-                anyhow::bail!("refused: {t}")
-            }
-            Ok(Some(Ok(_))) => {}
+        let t = match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+            Ok(Some(Ok(WsMessage::Text(t)))) => t,
+            Ok(Some(Ok(_))) => continue,
             Ok(Some(Err(e))) => return Err(e.into()),
             Ok(None) => anyhow::bail!("closed while joining"),
-            Err(_) => anyhow::bail!("no synced in 30 s"),
+            Err(_) => anyhow::bail!("not joined in 30 s"),
+        };
+        match dialect {
+            Dialect::Meshchat if t.starts_with(r#"{"type":"synced""#) => return Ok(()),
+            Dialect::Meshchat if t.starts_with(r#"{"type":"error""#) => anyhow::bail!("refused: {t}"),
+            Dialect::SocketIo => match socketio::classify(&t) {
+                // socket.io drops a connection that sends an event before
+                // its namespace connect is answered.
+                Incoming::Connected => ws.send(WsMessage::text(socketio::join(room))).await?,
+                Incoming::Joined => return Ok(()),
+                Incoming::Ping => ws.send(WsMessage::text(socketio::PONG)).await?,
+                Incoming::Failed(why) => anyhow::bail!("refused: {why}"),
+                _ => {}
+            },
+            Dialect::Meshchat => {}
         }
     }
 }
@@ -382,37 +429,71 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     Some(&text[start..start + end])
 }
 
-fn on_frame(text: &str, tally: &mut Tally, node: &str, size: usize, shared: &Shared) {
-    if text.starts_with(r#"{"type":"message""#) {
-        let now = shared.now_us();
-        let (Some(origin), Some(body)) = (field(text, r#""origin":""#), field(text, r#""body":"b "#)) else {
-            return;
-        };
-        let mut parts = body.split(' ').map(|p| p.parse::<u64>().ok());
-        let (Some(Some(sender)), Some(Some(n)), Some(Some(sent))) = (parts.next(), parts.next(), parts.next()) else {
-            return;
-        };
-        shared.delivered.fetch_add(1, Relaxed);
-        if !set_bit(&mut tally.received[sender as usize % size], n) {
-            shared.duplicates.fetch_add(1, Relaxed);
+/// What a frame is, in either dialect.
+enum Seen<'a> {
+    Message(&'a str),
+    Ack(Option<u64>),
+    Error(&'a str),
+    Ping,
+    Other,
+}
+
+fn seen(dialect: Dialect, text: &str) -> Seen<'_> {
+    // The number after `c<idx>-` in an id.
+    let n = |id: &str| id.split('-').nth(1).and_then(|n| n.parse().ok());
+    match dialect {
+        Dialect::Meshchat if text.starts_with(r#"{"type":"message""#) => Seen::Message(text),
+        Dialect::Meshchat if text.starts_with(r#"{"type":"ack""#) => Seen::Ack(field(text, r#""id":"c"#).and_then(n)),
+        Dialect::Meshchat if text.starts_with(r#"{"type":"error""#) => Seen::Error(text),
+        Dialect::Meshchat => Seen::Other,
+        Dialect::SocketIo => match socketio::classify(text) {
+            Incoming::Message(m) => Seen::Message(m),
+            Incoming::Ack(id) => Seen::Ack(n(id)),
+            Incoming::Failed(why) => Seen::Error(why),
+            Incoming::Ping => Seen::Ping,
+            _ => Seen::Other,
+        },
+    }
+}
+
+/// Counts and times a frame; true when it is a ping to answer.
+fn on_frame(dialect: Dialect, text: &str, tally: &mut Tally, node: &str, size: usize, shared: &Shared) -> bool {
+    match seen(dialect, text) {
+        Seen::Message(text) => {
+            let now = shared.now_us();
+            let (Some(origin), Some(body)) = (field(text, r#""origin":""#), field(text, r#""body":"b "#)) else {
+                return false;
+            };
+            let mut parts = body.split(' ').map(|p| p.parse::<u64>().ok());
+            let (Some(Some(sender)), Some(Some(n)), Some(Some(sent))) = (parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            shared.delivered.fetch_add(1, Relaxed);
+            if !set_bit(&mut tally.received[sender as usize % size], n) {
+                shared.duplicates.fetch_add(1, Relaxed);
+            }
+            if shared.recording.load(Relaxed) && sent >= shared.window_start.load(Relaxed) {
+                let shard = tally.idx % SHARDS;
+                let h = if origin == node { &shared.same[shard] } else { &shared.cross[shard] };
+                h.lock().unwrap_or_else(|p| p.into_inner()).record(now.saturating_sub(sent));
+            }
         }
-        if shared.recording.load(Relaxed) && sent >= shared.window_start.load(Relaxed) {
-            let shard = tally.idx % SHARDS;
-            let h = if origin == node { &shared.same[shard] } else { &shared.cross[shard] };
-            h.lock().unwrap_or_else(|p| p.into_inner()).record(now.saturating_sub(sent));
-        }
-    } else if text.starts_with(r#"{"type":"ack""#) {
-        if let Some(n) = field(text, r#""id":"c"#).and_then(|id| id.split('-').nth(1)).and_then(|n| n.parse().ok()) {
+        Seen::Ack(Some(n)) => {
             set_bit(&mut tally.acked, n);
             shared.acked.fetch_add(1, Relaxed);
         }
-    } else if text.starts_with(r#"{"type":"error""#) {
-        shared.errors.fetch_add(1, Relaxed);
-        let mut first = shared.first_error.lock().unwrap_or_else(|p| p.into_inner());
-        if first.is_none() {
-            *first = Some(text.to_owned());
+        Seen::Error(text) => {
+            shared.errors.fetch_add(1, Relaxed);
+            let mut first = shared.first_error.lock().unwrap_or_else(|p| p.into_inner());
+            if first.is_none() {
+                *first = Some(text.to_owned());
+            }
         }
+        Seen::Ping => return true,
+        Seen::Ack(None) | Seen::Other => {}
     }
+    false
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@
 //! - [`nodes`]: spawning the mesh under test.
 //! - [`stats`]: the latency histogram.
 //! - `failover`: kill -9 under load, with the native client library.
+//! - `peers`: the same load on a socket.io cluster and on meshchat ([`socketio`]).
 
 mod failover;
 pub mod load;
 pub mod nodes;
+mod peers;
+mod socketio;
 pub mod stats;
 
 use std::net::{IpAddr, SocketAddr};
@@ -21,7 +24,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use load::{Load, LoadConfig, Step, Target};
+use load::{Dialect, Load, LoadConfig, Step, Target};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -48,6 +51,8 @@ pub enum Scenario {
     Idle(IdleArgs),
     /// kill -9 one node under load: time until displaced clients are back and caught up.
     Failover(failover::FailoverArgs),
+    /// Meshchat beside a running socket.io cluster, the same load on both (scripts/bench peers).
+    Peers(peers::PeersArgs),
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +182,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Latency(a) => latency(&ctx, a).await,
         Scenario::Idle(a) => idle(&ctx, a).await,
         Scenario::Failover(a) => failover::run(&ctx, a).await,
+        Scenario::Peers(a) => peers::run(&ctx, a).await,
     };
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -216,7 +222,12 @@ const NODE_ARGS: &[&str] = &[
 
 async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
     let nodes = nodes::start(ctx.dir, a.nodes, ctx.node_args)?;
-    let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: ctx.sources.to_vec() };
+    let config = LoadConfig {
+        clients: a.clients,
+        room_size: a.room_size,
+        sources: ctx.sources.to_vec(),
+        dialect: Dialect::Meshchat,
+    };
     println!("fan-out: {} nodes, {} clients, rooms of {}; connecting…", a.nodes, a.clients, a.room_size);
     let load = Load::connect(config, &targets(&nodes)?).await?;
     let fanout = (a.room_size - 1) as f64;
@@ -274,7 +285,12 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
 
 async fn latency(ctx: &Ctx<'_>, a: LatencyArgs) -> anyhow::Result<()> {
     let nodes = nodes::start(ctx.dir, a.nodes, ctx.node_args)?;
-    let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: ctx.sources.to_vec() };
+    let config = LoadConfig {
+        clients: a.clients,
+        room_size: a.room_size,
+        sources: ctx.sources.to_vec(),
+        dialect: Dialect::Meshchat,
+    };
     let load = Load::connect(config, &targets(&nodes)?).await?;
     let rate = a.deliveries / (a.room_size - 1) as f64;
     let step = load.step(rate, Duration::from_secs(3), Duration::from_secs(a.measure_s)).await;
@@ -304,7 +320,12 @@ async fn idle(ctx: &Ctx<'_>, a: IdleArgs) -> anyhow::Result<()> {
     let nodes = nodes::start(ctx.dir, 1, ctx.node_args)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = nodes[0].rss_kib().context("no RSS")?;
-    let config = LoadConfig { clients: a.connections, room_size: a.room_size, sources: ctx.sources.to_vec() };
+    let config = LoadConfig {
+        clients: a.connections,
+        room_size: a.room_size,
+        sources: ctx.sources.to_vec(),
+        dialect: Dialect::Meshchat,
+    };
     println!("idle: opening {} WebSockets to one node…", a.connections);
     let load = Load::connect(config, &targets(&nodes)?).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
