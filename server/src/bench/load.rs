@@ -125,6 +125,12 @@ pub struct Step {
     pub errors: u64,
     pub same_node: Summary,
     pub cross_node: Summary,
+    /// CPU time per delivery over the step (warm-up included), in µs: of
+    /// all the nodes together, and of the load generator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_cpu_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_cpu_us: Option<f64>,
 }
 
 impl Step {
@@ -239,7 +245,14 @@ impl Load {
             errors: s.errors.load(Relaxed) - before.3,
             same_node: merge(&s.same),
             cross_node: merge(&s.cross),
+            node_cpu_us: None,
+            driver_cpu_us: None,
         }
+    }
+
+    /// Deliveries so far, timed or not.
+    pub fn delivered(&self) -> u64 {
+        self.shared.delivered.load(Relaxed)
     }
 
     /// Stops sending, lets what is in flight arrive, closes, and accounts for
@@ -523,6 +536,8 @@ mod tests {
             errors,
             same_node: Summary::default(),
             cross_node: Summary { count: 1, p50_ms: 1.0, p99_ms, p999_ms: p99_ms, max_ms: p99_ms },
+            node_cpu_us: None,
+            driver_cpu_us: None,
         };
         assert!(step(50.0, 0).within(50.0));
         assert!(!step(50.1, 0).within(50.0));

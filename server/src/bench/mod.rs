@@ -130,16 +130,37 @@ fn targets(nodes: &[crate::harness::NodeProcess]) -> anyhow::Result<Vec<Target>>
         .collect()
 }
 
+/// CPU time the nodes have used so far, together.
+fn cpu_of(nodes: &[crate::harness::NodeProcess]) -> Duration {
+    nodes.iter().filter_map(|n| n.cpu_time()).sum()
+}
+
+/// CPU time this process (the load generator) has used so far.
+fn own_cpu() -> Duration {
+    crate::harness::cpu_time_of(std::process::id()).unwrap_or_default()
+}
+
 fn print_header() {
     println!(
-        "{:>10} {:>13} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} | {:>6}",
-        "msgs/s", "deliveries/s", "same p50", "p99", "p99.9", "cross p50", "p99", "p99.9", "errors"
+        "{:>10} {:>13} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} | {:>6} | {:>9} {:>9}",
+        "msgs/s",
+        "deliveries/s",
+        "same p50",
+        "p99",
+        "p99.9",
+        "cross p50",
+        "p99",
+        "p99.9",
+        "errors",
+        "node µs/d",
+        "load µs/d"
     );
 }
 
 fn print_step(s: &Step) {
+    let us = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{v:.1}"));
     println!(
-        "{:>10.0} {:>13.0} | {:>8.2} {:>8.2} {:>8.2} | {:>9.2} {:>8.2} {:>8.2} | {:>6}",
+        "{:>10.0} {:>13.0} | {:>8.2} {:>8.2} {:>8.2} | {:>9.2} {:>8.2} {:>8.2} | {:>6} | {:>9} {:>9}",
         s.rate_msgs_s,
         s.deliveries_per_s,
         s.same_node.p50_ms,
@@ -148,7 +169,9 @@ fn print_step(s: &Step) {
         s.cross_node.p50_ms,
         s.cross_node.p99_ms,
         s.cross_node.p999_ms,
-        s.errors
+        s.errors,
+        us(s.node_cpu_us),
+        us(s.driver_cpu_us)
     );
 }
 
@@ -235,8 +258,12 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
     let mut deliveries = a.start;
     print_header();
     while deliveries <= a.max {
-        let step =
+        let before = (cpu_of(&nodes), own_cpu(), load.delivered());
+        let mut step =
             load.step(deliveries / fanout, Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s)).await;
+        let n = load.delivered().saturating_sub(before.2).max(1) as f64;
+        step.node_cpu_us = Some((cpu_of(&nodes) - before.0).as_secs_f64() * 1e6 / n);
+        step.driver_cpu_us = Some((own_cpu() - before.1).as_secs_f64() * 1e6 / n);
         print_step(&step);
         let broke = !step.within(a.bound_ms);
         steps.push(step);
