@@ -13,6 +13,7 @@ mod failover;
 pub mod load;
 pub mod nodes;
 mod peers;
+mod rooms;
 mod socketio;
 pub mod stats;
 
@@ -77,6 +78,9 @@ pub struct FanoutArgs {
     pub warmup_s: u64,
     #[arg(long, default_value_t = 8)]
     pub measure_s: u64,
+    /// Rooms that hold a message and stay quiet, made before the load.
+    #[arg(long, default_value_t = 0)]
+    pub idle_rooms: usize,
 }
 
 #[derive(Debug, Args)]
@@ -241,10 +245,19 @@ const NODE_ARGS: &[&str] = &[
     "100000",
     "--rooms-per-hour",
     "1000000",
+    // `fanout --idle-rooms` fills rooms over HTTP from one address.
+    "--http-rate",
+    "1000000",
+    "--http-burst",
+    "1000000",
 ];
 
 async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
     let nodes = nodes::start(ctx.dir, a.nodes, ctx.node_args)?;
+    if a.idle_rooms > 0 {
+        let took = rooms::fill(&nodes, a.idle_rooms).await?;
+        println!("{} idle rooms on every node after {:.1} s", a.idle_rooms, took.as_secs_f64());
+    }
     let config = LoadConfig {
         clients: a.clients,
         room_size: a.room_size,
