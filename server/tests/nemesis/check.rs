@@ -71,7 +71,8 @@ async fn flush_outboxes(w: &mut World) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while let Some(req) = w.outbox.pop() {
         if Instant::now() > deadline {
-            w.fail(&format!("u{}'s {} never acknowledged after healing", req.user, req.id));
+            let seen = target_everywhere(w, &req).await;
+            w.fail(&format!("u{}'s {} never acknowledged after healing; its target: {seen}", req.user, req.id));
         }
         let node = w.outbox.len() % w.nodes.len();
         w.send(req, node).await;
@@ -93,6 +94,19 @@ async fn flush_outboxes(w: &mut World) {
         }
     }
     w.collect_followers();
+}
+
+/// What each node holds at the place an act names (for a failure's report).
+async fn target_everywhere(w: &World, req: &super::world::Req) -> String {
+    let What::Act(action) = &req.what else { return String::new() };
+    let place = key(action);
+    let mut out = Vec::new();
+    for (i, node) in w.nodes.iter().enumerate() {
+        let log = all_events_as(node, req.room, Some(&w.tokens[0])).await;
+        let found = log.iter().find(|m| key(m) == place).map_or("nothing".to_owned(), |m| m.to_string());
+        out.push(format!("n{}: {found}", i + 1));
+    }
+    out.join("; ")
 }
 
 /// Every node's log of `room` (events as stored) once they are identical.

@@ -10,7 +10,9 @@
 //!
 //! Root only (namespaces, nftables, tmpfs): skipped, saying so, elsewhere.
 //! `NEMESIS_SEED` replays a run; `NEMESIS_SECS` sets its length (default
-//! 60; scripts/nemesis runs long ones).
+//! 60; scripts/nemesis runs long ones); `NEMESIS_FAULTS=disk,kill` injects
+//! only those faults; `NEMESIS_HISTORY=FILE` writes the whole history on a
+//! failure.
 #![allow(clippy::unwrap_used)]
 
 mod check;
@@ -146,9 +148,13 @@ async fn chaos(
 ) -> (BTreeMap<&'static str, u32>, Recovery) {
     let end = Instant::now() + length;
     let (mut faults, mut recovery) = (BTreeMap::new(), Recovery::new());
+    // `NEMESIS_FAULTS=disk,kill` injects only those.
+    let only: Option<String> = env("NEMESIS_FAULTS");
+    let kinds: Vec<&'static str> =
+        FAULTS.into_iter().filter(|k| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == *k))).collect();
     while Instant::now() < end {
         let victim = rng.random_range(0..w.nodes.len());
-        let kind = FAULTS[rng.random_range(0..FAULTS.len())];
+        let kind = kinds[rng.random_range(0..kinds.len())];
         *faults.entry(kind).or_insert(0) += 1;
         w.history.push(Op::Fault(format!("{kind} n{}", victim + 1)));
         inject(w, rng, dir, kind, victim);

@@ -73,8 +73,21 @@ pub fn target_of(room: &'static str, action: &Value) -> Place {
 #[allow(dead_code)]
 pub enum Op {
     Fault(String),
-    Req { user: usize, room: &'static str, id: String, act: String, node: usize, status: u16 },
-    Claim { name: String, node: usize, status: u16 },
+    /// `at`: where an acknowledged request sits (origin:seq).
+    Req {
+        user: usize,
+        room: &'static str,
+        id: String,
+        act: String,
+        node: usize,
+        status: u16,
+        at: String,
+    },
+    Claim {
+        name: String,
+        node: usize,
+        status: u16,
+    },
 }
 
 /// A WebSocket client (the shared client state, as the apps use it).
@@ -148,7 +161,9 @@ impl World {
             What::Act(a) => format!("{} {}:{}", a["event"], a["origin"], a["seq"]),
             _ => String::new(),
         };
-        self.history.push(Op::Req { user: req.user, room, id, act, node, status });
+        let msg = if answer["msg"].is_object() { &answer["msg"] } else { &answer };
+        let at = format!("{}:{}", msg["origin"].as_str().unwrap_or("-"), msg["seq"]);
+        self.history.push(Op::Req { user: req.user, room, id, act, node, status, at });
         let retry = match (&req.what, status) {
             (_, 200 | 201) => return self.acknowledged(req, &answer),
             (_, 0 | 500..) => true,
