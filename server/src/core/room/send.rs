@@ -15,9 +15,9 @@ impl RoomState {
         if waiter.conn.is_some_and(|c| !self.members.contains_key(&c)) {
             return self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::NotJoined });
         }
-        if let Err(code) = self.check_send(&author, &id, &body) {
-            return self.emit(Effect::Refuse { req: waiter.req, code });
-        }
+        // A repeat is answered with the original before any check of what it
+        // asks: a retried delete whose first try was taken would now be
+        // refused (its target is deleted, by itself).
         let key = (author, id);
         if let Some(waiters) = self.inflight.get_mut(&key) {
             waiters.push(waiter);
@@ -34,6 +34,14 @@ impl RoomState {
             self.emit(Effect::Lookup { lookup, author: author.clone(), id: id.clone() });
             self.parked = Some((lookup, Parked::Send { waiter, author, id, body }));
             return;
+        }
+        self.accept_new(waiter, author, id, body, now_ms);
+    }
+
+    /// A send that is no repeat: taken if its author may make it now.
+    fn accept_new(&mut self, waiter: Waiter, author: Arc<str>, id: String, body: String, now_ms: u64) {
+        if let Err(code) = self.check_send(&author, &id, &body) {
+            return self.emit(Effect::Refuse { req: waiter.req, code });
         }
         self.accept(waiter, author, id, body, now_ms);
     }
@@ -70,7 +78,7 @@ impl RoomState {
         match parked {
             Parked::Send { waiter, author, id, body } => match result {
                 Ok(Some(original)) => self.emit(Effect::Ack { req: waiter.req, msg: Arc::new(original) }),
-                Ok(None) => self.accept(waiter, author, id, body, now_ms),
+                Ok(None) => self.accept_new(waiter, author, id, body, now_ms),
                 Err(()) => self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::Unavailable }),
             },
             Parked::Remote(msg, proof) => {

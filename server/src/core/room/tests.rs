@@ -100,6 +100,23 @@ fn a_repeat_is_answered_with_the_original_in_flight_cached_or_stored() {
 }
 
 #[test]
+fn a_repeated_delete_is_answered_with_the_original_though_its_target_is_gone() {
+    let mut r = room();
+    let sent = send(&mut r, 1, None, "alice", "m");
+    commit_all(&mut r, &sent);
+    let delete = |r: &mut RoomState, req| {
+        let body = r#"{"event":"deleted","origin":"n1","seq":1,"own":true}"#.to_owned();
+        r.handle(Input::Send { req, conn: None, author: "alice".into(), id: "§d".into(), body }, 2_000 + req);
+        effects(r)
+    };
+    let first = delete(&mut r, 2);
+    assert_eq!(acks(&commit_all(&mut r, &first)), [(2, "n1".into(), 2)]);
+    // The answer was lost; the same delete again gets the same message,
+    // not `forbidden` for a target that is no more.
+    assert_eq!(acks(&delete(&mut r, 3)), [(3, "n1".into(), 2)]);
+}
+
+#[test]
 fn a_repeat_known_only_to_the_store_parks_later_sends_until_the_answer() {
     let stored = remote("n1", 1, 10, "alice", "old").msg;
     let snap = Snapshot {
