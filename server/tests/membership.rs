@@ -59,8 +59,8 @@ async fn a_node_joins_with_a_token_gets_every_room_and_once_removed_is_refused()
         c.join(&format!("room{i}"), None).await;
         c.join("general", None).await;
         for k in 0..5 {
-            c.say(&format!("room{i}"), &format!("m{k}"), &format!("hello {k} from n{}", i + 1)).await;
-            c.say("general", &format!("g{i}-{k}"), "everyone").await;
+            c.say_busy(&format!("room{i}"), &format!("m{k}"), &format!("hello {k} from n{}", i + 1)).await;
+            c.say_busy("general", &format!("g{i}-{k}"), "everyone").await;
         }
     }
     let (mut watcher, _) = Client::hello(&m.nodes[1].ws_url(), "watcher").await;
