@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::common::{all_events_as, wait_peers_up};
-use super::world::{Acked, CLUB, FOLLOWERS, Op, Place, ROOMS, What, World, fetch, try_api};
+use super::world::{Acked, CLUB, FOLLOWERS, Op, Place, ROOMS, What, World, fetch, target_of, try_api};
 
 const REDACTED: &str = "\u{0}redacted:";
 
@@ -53,7 +53,8 @@ pub async fn heal_and_check(w: &mut World) -> Findings {
         (found.moved, found.voided) = (found.moved + moved, found.voided + voided);
         views.insert(room, view);
     }
-    let visible: BTreeSet<Place> = views.iter().flat_map(|(room, msgs)| msgs.iter().map(|m| place(room, m))).collect();
+    let visible: BTreeSet<Place> =
+        views.iter().flat_map(|(room, msgs)| msgs.iter().map(|m| target_of(room, m))).collect();
     found.deletes_of_hidden = w.deleted.iter().filter(|p| !visible.contains(*p)).count();
     check_deletes(w, &views, &visible);
     check_files(w).await;
@@ -132,12 +133,6 @@ fn key(m: &Value) -> (String, u64) {
     (m["origin"].as_str().unwrap_or_default().to_owned(), m["seq"].as_u64().unwrap_or_default())
 }
 
-/// Where a message of `room` (or an event's target) is.
-fn place(room: &'static str, m: &Value) -> Place {
-    let (origin, seq) = key(m);
-    (room, origin, seq)
-}
-
 /// Every acknowledged request exactly once (by author and id), unless
 /// room order made it void; no place in the log twice; stamps within
 /// reason despite the clock jumps. How many acknowledged requests are shown
@@ -213,7 +208,7 @@ fn check_causal(w: &World, room: &str, msgs: &[Value]) {
 fn is_void(w: &World, a: &Acked, msgs: &[Value]) -> bool {
     let What::Act(action) = &a.what else { return false };
     match action["event"].as_str() {
-        Some("edited" | "reacted") => w.deleted.contains(&place(a.room, action)),
+        Some("edited" | "reacted") => w.deleted.contains(&target_of(a.room, action)),
         Some("left") => {
             let me = format!("u{}", a.user);
             let mut member = false;
@@ -264,7 +259,7 @@ fn erased_words(w: &World, visible: &BTreeSet<Place>) -> Vec<((String, String), 
     let mut words = Vec::new();
     for a in &w.acked {
         let target = match &a.what {
-            What::Act(action) if action["event"] == "edited" => place(a.room, action),
+            What::Act(action) if action["event"] == "edited" => target_of(a.room, action),
             _ => a.target(),
         };
         if w.deleted.contains(&target) && visible.contains(&target) {
@@ -279,7 +274,7 @@ fn check_deletes(w: &World, views: &BTreeMap<&'static str, Vec<Value>>, visible:
     let erased = erased_words(w, visible);
     for (room, msgs) in views {
         for m in msgs {
-            if w.deleted.contains(&place(room, m)) && !m["body"].as_str().unwrap_or("").starts_with(REDACTED) {
+            if w.deleted.contains(&target_of(room, m)) && !m["body"].as_str().unwrap_or("").starts_with(REDACTED) {
                 w.fail(&format!("deleted {:?} still has its text in {room}: {m}", key(m)));
             }
             let body = m["body"].as_str().unwrap_or("");
@@ -319,7 +314,7 @@ async fn check_search(w: &World, visible: &BTreeSet<Place>) {
         .acked
         .iter()
         .filter_map(|a| match &a.what {
-            What::Act(x) if x["event"] == "edited" => Some(place(a.room, x)),
+            What::Act(x) if x["event"] == "edited" => Some(target_of(a.room, x)),
             _ => None,
         })
         .collect();

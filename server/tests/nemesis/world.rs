@@ -154,18 +154,20 @@ impl World {
             What::File(bytes) => {
                 let url = self.url(node, &format!("/api/rooms/{room}/files?id={id}"));
                 let headers = [("X-File-Name", id.as_str()), ("Content-Type", "application/octet-stream")];
-                call("POST", &url, Some(&token), &headers, Some(bytes.clone())).await
+                let (status, bytes) = fetch("POST", &url, Some(&token), &headers, Some(bytes.clone())).await;
+                (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
             }
         };
         let act = match &req.what {
             What::Act(a) => format!("{} {}:{}", a["event"], a["origin"], a["seq"]),
             _ => String::new(),
         };
+        // A post's or a file's answer wraps the message; an act's is it.
         let msg = if answer["msg"].is_object() { &answer["msg"] } else { &answer };
         let at = format!("{}:{}", msg["origin"].as_str().unwrap_or("-"), msg["seq"]);
         self.history.push(Op::Req { user: req.user, room, id, act, node, status, at });
         let retry = match (&req.what, status) {
-            (_, 200 | 201) => return self.acknowledged(req, &answer),
+            (_, 200 | 201) => return self.acknowledged(req, msg),
             (_, 0 | 500..) => true,
             // Refused rightly: its target was deleted since it was made.
             (What::Act(a), 403) if self.deleted.contains(&target_of(room, a)) => return,
@@ -185,8 +187,7 @@ impl World {
         self.outbox.push(req);
     }
 
-    fn acknowledged(&mut self, req: Req, answer: &Value) {
-        let msg = if answer["msg"].is_object() { &answer["msg"] } else { answer };
+    fn acknowledged(&mut self, req: Req, msg: &Value) {
         if let What::Act(a) = &req.what {
             match a["event"].as_str() {
                 Some("joined") => self.in_club[req.user] = true,
@@ -351,17 +352,7 @@ pub fn follower(user: usize, token: &str, urls: &[String]) -> Follower {
 /// An API call that may meet a node down or paused: `(0, null)` then.
 pub async fn try_api(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let headers = [("Content-Type", "application/json")];
-    call(method, url, token, &headers, body.map(|b| b.to_string().into_bytes())).await
-}
-
-pub async fn call(
-    method: &str,
-    url: &str,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-    body: Option<Vec<u8>>,
-) -> (u16, Value) {
-    let (status, bytes) = fetch(method, url, token, headers, body).await;
+    let (status, bytes) = fetch(method, url, token, &headers, body.map(|b| b.to_string().into_bytes())).await;
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
