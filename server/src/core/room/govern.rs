@@ -93,6 +93,10 @@ impl RoomState {
             for b in self.building.iter_mut().filter(due) {
                 b.msg = Arc::new(Message { body: redacted_body(&b.msg.body), ..Message::clone(&b.msg) });
             }
+            // Shown before its commit: a joiner meanwhile gets it without.
+            for m in self.early.iter_mut().filter(|m| m.origin == *o && m.seq == *s && erasable(&m.id, &m.body)) {
+                *m = Arc::new(Message { body: redacted_body(&m.body), ..Message::clone(m) });
+            }
         }
         self.erased = now;
         self.emit(Effect::Erase(new));

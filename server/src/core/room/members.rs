@@ -42,15 +42,20 @@ impl RoomState {
         let mut member = Member { name, skip: None, loading: None };
         match self.plan(since.as_ref()) {
             Plan::Now(catch_up) => {
+                let early = self.early_for(since.as_ref());
                 member.skip = since.filter(|s| !catch_up.gap && !self.committed.dominates(s));
                 self.members.insert(conn, member);
                 self.answer_join(conn, catch_up);
+                for msg in early {
+                    self.deliver(conn, Out::Message(msg));
+                }
             }
             Plan::Read(since) => {
                 let read = self.next_id();
                 let upto = self.committed.clone();
                 let progress = since.clone();
-                member.loading = Some(Loading { read, since, progress, upto, buffered: Vec::new(), overflow: false });
+                let buffered = self.early_for(Some(&since));
+                member.loading = Some(Loading { read, since, progress, upto, buffered, overflow: false });
                 self.members.insert(conn, member);
                 self.deliver(conn, Out::Joined { members: self.presence.online().into_iter().collect() });
                 self.read_next_page(conn);
@@ -169,7 +174,11 @@ impl RoomState {
                 self.members.get_mut(&conn).map(|m| m.loading.take());
                 let c = self.latest(true);
                 self.deliver(conn, Out::Backlog(c.messages));
-                return self.deliver(conn, Out::Synced { vector: c.vector, gap: true });
+                self.deliver(conn, Out::Synced { vector: c.vector, gap: true });
+                for msg in self.early_for(None) {
+                    self.deliver(conn, Out::Message(msg));
+                }
+                return;
             }
         };
         absorb(&mut loading.progress, &page);

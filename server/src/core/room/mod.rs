@@ -8,8 +8,10 @@
 //! answer until the answer comes back as an input.
 //!
 //! What it guarantees (the simulation checks each):
-//! - nothing leaves the node before its commit: acks, fan-out and pushes to
-//!   peers come from [`Input::Committed`];
+//! - nothing of this node's leaves it before its commit: acks, fan-out and
+//!   pushes to peers come from [`Input::Committed`]; a peer's message, durable
+//!   at its origin already, goes to members at once, before this node's own
+//!   commit (one sync fewer on the cross-node path), and only once;
 //! - a key `(author, id)` is accepted once; a repeat is answered with the
 //!   visible copy; if two nodes accepted one key, every node hides the same
 //!   copy ([`preferred`](super::preferred));
@@ -17,6 +19,7 @@
 //! - a joiner gets its backlog, then `synced`, then live messages, with
 //!   nothing twice and nothing missing.
 
+mod config;
 mod govern;
 mod members;
 mod remote;
@@ -36,47 +39,12 @@ use super::log::{CausalLog, Proof, Rejected, Signed};
 use super::presence::Presence;
 use super::sync::Range;
 
+pub use config::Config;
+
 /// A client connection, as rooms know it.
 pub type ConnId = u64;
 /// A request that expects one answer (a send's ack, a poll's catch-up).
 pub type ReqId = u64;
-
-/// Tunables of every room.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Messages kept in memory per room for joins and resumes.
-    pub cache: usize,
-    /// A resume that lacks more than this gets the latest 50 and `gap`.
-    pub catchup_limit: u64,
-    /// How long the users of a node that went away still count as online,
-    /// so that moving to another node is not seen as leaving and coming back.
-    pub grace_ms: u64,
-    /// A gap is asked of a peer at most this often.
-    pub want_every_ms: u64,
-    /// Live messages held for a joiner while its backlog is read from the
-    /// store; past this it gets the latest messages and `gap` instead.
-    pub buffer_limit: usize,
-    /// Messages per page of a catch-up read from the store: a backlog goes
-    /// out a page at a time, each when the connection has drained the last.
-    pub page: usize,
-    /// A peer's message stamped further ahead of this node's clock than
-    /// this is refused (it would drag every later stamp into the future).
-    pub max_drift_ms: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            cache: 256,
-            catchup_limit: 1000,
-            grace_ms: 5_000,
-            want_every_ms: 250,
-            buffer_limit: 1000,
-            page: 200,
-            max_drift_ms: 60_000,
-        }
-    }
-}
 
 /// What a room loads from the store when it starts.
 #[derive(Debug, Default, Clone)]
@@ -393,6 +361,10 @@ pub struct RoomState {
     commits: VecDeque<Batch>,
     /// The batch being built during one `handle`.
     building: Vec<Stored>,
+    /// Peers' messages sent to members before their commit here, in commit
+    /// order: joiners meanwhile get them after their backlog (which is read
+    /// up to `committed`), and the commit does not send them again.
+    early: VecDeque<Arc<Message>>,
     next_id: u64,
     members: HashMap<ConnId, Member>,
     presence: Presence,
@@ -438,6 +410,7 @@ impl RoomState {
             uncommitted: HashMap::new(),
             commits: VecDeque::new(),
             building: Vec::new(),
+            early: VecDeque::new(),
             next_id: 1,
             members: HashMap::new(),
             presence: Presence::new(),

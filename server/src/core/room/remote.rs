@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use meshchat_shared::{Message, RoomVector};
+
 use super::{Effect, Parked, RoomState, Signed, Stored};
 use crate::core::idem_hash;
 
@@ -34,6 +36,7 @@ impl RoomState {
                 // Counted at once, before the store lists the room (a
                 // private room's name is never listed).
                 self.govern(&msg);
+                self.show_early(msg);
                 continue;
             }
             match self.visible_in_memory(&msg.author, &msg.id) {
@@ -45,6 +48,23 @@ impl RoomState {
                 }
             }
         }
+    }
+
+    /// A new key from a peer goes to members now: it is durable at its
+    /// origin, whose seq a crash cannot reuse; waiting for this node's own
+    /// commit would add a second sync to every cross-node delivery.
+    fn show_early(&mut self, msg: Arc<Message>) {
+        if self.gov.visible(&msg) {
+            self.fan_out(&msg, &[]);
+            self.early.push_back(msg);
+        }
+    }
+
+    /// What a member joining now gets after its backlog and `synced`: the
+    /// peers' messages it was not sent before their commit.
+    pub(super) fn early_for(&self, since: Option<&RoomVector>) -> Vec<Arc<Message>> {
+        let held = |m: &Message| since.is_some_and(|s| s.covers(&m.origin, m.seq));
+        self.early.iter().filter(|m| !held(m) && self.gov.visible(m)).cloned().collect()
     }
 
     /// Held-back messages wait for ones this node lacks: ask the peer that

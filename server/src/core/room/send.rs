@@ -145,6 +145,7 @@ impl RoomState {
         }
         let mut ours = Vec::new();
         for Stored { msg, hidden, .. } in msgs {
+            let shown = self.take_early(&msg);
             self.committed.set(&msg.origin, msg.seq.max(self.committed.get(&msg.origin)));
             let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
             if self.uncommitted.get(&key).is_some_and(|m| Arc::ptr_eq(m, &msg)) {
@@ -159,7 +160,7 @@ impl RoomState {
                 }
                 self.cache.insert(msg.clone());
                 self.govern(&msg);
-                if self.gov.visible(&msg) {
+                if self.gov.visible(&msg) && !shown {
                     self.fan_out(&msg, &acked);
                 }
             }
@@ -179,6 +180,8 @@ impl RoomState {
     fn commit_failed(&mut self, msgs: Vec<Stored>) {
         self.broken = true;
         for s in msgs {
+            // If shown already: a peer holds it, anti-entropy brings it back.
+            self.take_early(&s.msg);
             let key = (Arc::<str>::from(s.msg.author.as_str()), s.msg.id.clone());
             self.uncommitted.remove(&key);
             for w in self.inflight.remove(&key).unwrap_or_default() {
@@ -187,9 +190,20 @@ impl RoomState {
         }
     }
 
-    /// Sends a committed message to every member but `except`; members
+    /// True if `msg` went to members before its commit (it is then the
+    /// oldest of those: they commit in the order they were shown; by place,
+    /// since a delete may have replaced the text of either copy).
+    fn take_early(&mut self, msg: &Message) -> bool {
+        let shown = self.early.front().is_some_and(|e| (&e.origin, e.seq) == (&msg.origin, msg.seq));
+        if shown {
+            self.early.pop_front();
+        }
+        shown
+    }
+
+    /// Sends a message to every member but `except`; members
     /// whose backlog is still being read get it after their backlog.
-    fn fan_out(&mut self, msg: &Arc<Message>, except: &[ConnId]) {
+    pub(super) fn fan_out(&mut self, msg: &Arc<Message>, except: &[ConnId]) {
         let limit = self.config.buffer_limit;
         let mut to = Vec::with_capacity(self.members.len());
         for (id, m) in self.members.iter_mut() {

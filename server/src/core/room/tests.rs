@@ -237,6 +237,31 @@ fn a_joiner_whose_backlog_is_read_gets_live_messages_after_it() {
 }
 
 #[test]
+fn a_peers_message_goes_to_members_before_the_commit_here_and_only_once() {
+    let mut r = room();
+    join(&mut r, 1, "alice", None);
+    r.handle(Input::Remote { from: "n2".into(), msgs: vec![remote("n2", 1, 500, "zoe", "m")] }, 1_000);
+    let effs = effects(&mut r);
+    // Durable at n2 already: sent on arrival, with the batch to store.
+    assert!(matches!(&delivered(&effs)[..], [(to, Out::Message(m))] if to == &[1] && m.seq == 1), "{effs:?}");
+    assert!(effs.iter().any(|e| matches!(e, Effect::Append { .. })));
+    // Not committed here yet: a joiner gets its backlog and `synced` up to
+    // what is committed, then the message.
+    let d = delivered(&join(&mut r, 2, "bob", None));
+    assert!(matches!(&d[d.len() - 2].1, Out::Synced { vector, .. } if vector.get("n2") == 0), "{d:?}");
+    assert!(matches!(&d[d.len() - 1].1, Out::Message(m) if m.origin == "n2"), "{d:?}");
+    // One that holds it already (from another node) does not get it again.
+    let held: RoomVector = [("n2", 1)].into_iter().collect();
+    let d = delivered(&join(&mut r, 3, "carol", Some(held)));
+    assert!(!d.iter().any(|(_, o)| matches!(o, Out::Message(_))), "{d:?}");
+    // The commit sends nothing more; a later message goes to all three.
+    assert!(delivered(&commit_all(&mut r, &effs)).is_empty());
+    assert_eq!(r.committed().get("n2"), 1);
+    r.handle(Input::Remote { from: "n2".into(), msgs: vec![remote("n2", 2, 600, "zoe", "m2")] }, 1_100);
+    assert_eq!(delivered(&effects(&mut r))[0].0, [1, 2, 3]);
+}
+
+#[test]
 fn a_joiner_that_falls_too_far_behind_while_loading_gets_a_gap() {
     let config = Config { cache: 1, buffer_limit: 2, ..Config::default() };
     let mut r = room_with(config, Snapshot::default());
