@@ -140,6 +140,22 @@ fn cpu_of(nodes: &[crate::harness::NodeProcess]) -> Duration {
 }
 
 /// CPU time this process (the load generator) has used so far.
+/// One step of `load`, with the CPU time per delivery of the servers
+/// (`servers_cpu`: their total so far) and of this load generator.
+async fn costed_step(
+    load: &Load,
+    rate: f64,
+    (warmup, measure): (Duration, Duration),
+    servers_cpu: impl Fn() -> Duration,
+) -> Step {
+    let before = (servers_cpu(), own_cpu(), load.delivered());
+    let mut step = load.step(rate, warmup, measure).await;
+    let n = load.delivered().saturating_sub(before.2).max(1) as f64;
+    step.node_cpu_us = Some(servers_cpu().saturating_sub(before.0).as_secs_f64() * 1e6 / n);
+    step.driver_cpu_us = Some(own_cpu().saturating_sub(before.1).as_secs_f64() * 1e6 / n);
+    step
+}
+
 fn own_cpu() -> Duration {
     crate::harness::cpu_time_of(std::process::id()).unwrap_or_default()
 }
@@ -271,12 +287,8 @@ async fn fanout(ctx: &Ctx<'_>, a: FanoutArgs) -> anyhow::Result<()> {
     let mut deliveries = a.start;
     print_header();
     while deliveries <= a.max {
-        let before = (cpu_of(&nodes), own_cpu(), load.delivered());
-        let mut step =
-            load.step(deliveries / fanout, Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s)).await;
-        let n = load.delivered().saturating_sub(before.2).max(1) as f64;
-        step.node_cpu_us = Some((cpu_of(&nodes) - before.0).as_secs_f64() * 1e6 / n);
-        step.driver_cpu_us = Some((own_cpu() - before.1).as_secs_f64() * 1e6 / n);
+        let times = (Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s));
+        let step = costed_step(&load, deliveries / fanout, times, || cpu_of(&nodes)).await;
         print_step(&step);
         let broke = !step.within(a.bound_ms);
         steps.push(step);

@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::load::{Accounting, Dialect, Load, LoadConfig, Step, Target};
-use super::{Ctx, nodes, targets, write_json};
+use super::{Ctx, costed_step, cpu_of, nodes, targets, write_json};
 
 #[derive(Debug, Args)]
 pub struct PeersArgs {
@@ -31,6 +31,10 @@ pub struct PeersArgs {
     pub warmup_s: u64,
     #[arg(long, default_value_t = 10)]
     pub measure_s: u64,
+    /// The socket.io side's processes (its servers and Redis), whose CPU
+    /// time per delivery is printed beside the meshchat nodes'.
+    #[arg(long, value_delimiter = ',')]
+    pub socketio_pids: Vec<u32>,
 }
 
 /// One system's run.
@@ -53,10 +57,12 @@ pub(super) async fn run(ctx: &Ctx<'_>, a: PeersArgs) -> anyhow::Result<()> {
         a.room_size,
         a.rates
     );
-    let socketio = measure(ctx, &a, "socket.io", Dialect::SocketIo, &sio).await?;
+    let pids = a.socketio_pids.clone();
+    let sio_cpu = move || pids.iter().filter_map(|p| crate::harness::cpu_time_of(*p)).sum();
+    let socketio = measure(ctx, &a, "socket.io", Dialect::SocketIo, &sio, sio_cpu).await?;
     let meshchat = {
         let nodes = nodes::start(ctx.dir, sio.len(), ctx.node_args)?;
-        measure(ctx, &a, "meshchat", Dialect::Meshchat, &targets(&nodes)?).await?
+        measure(ctx, &a, "meshchat", Dialect::Meshchat, &targets(&nodes)?, || cpu_of(&nodes)).await?
     };
     table(&a, &socketio, &meshchat);
     #[derive(Serialize)]
@@ -83,16 +89,24 @@ async fn measure(
     system: &'static str,
     dialect: Dialect,
     targets: &[Target],
+    servers_cpu: impl Fn() -> Duration,
 ) -> anyhow::Result<Run> {
     let config = LoadConfig { clients: a.clients, room_size: a.room_size, sources: ctx.sources.to_vec(), dialect };
     println!("{system}: connecting…");
     let load = Load::connect(config, targets).await?;
     let mut steps = Vec::new();
     for &rate in &a.rates {
-        let step = load.step(rate, Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s)).await;
+        let times = (Duration::from_secs(a.warmup_s), Duration::from_secs(a.measure_s));
+        let step = costed_step(&load, rate, times, &servers_cpu).await;
         println!(
-            "{system}: {rate:.0} msgs/s offered: {:.0} deliveries/s, cross-node p50 {:.2} ms, p99 {:.2} ms, errors {}",
-            step.deliveries_per_s, step.cross_node.p50_ms, step.cross_node.p99_ms, step.errors
+            "{system}: {rate:.0} msgs/s offered: {:.0} deliveries/s, cross-node p50 {:.2} ms, p99 {:.2} ms, \
+             servers {} µs and load generator {} µs of CPU per delivery, errors {}",
+            step.deliveries_per_s,
+            step.cross_node.p50_ms,
+            step.cross_node.p99_ms,
+            cpu_us(step.node_cpu_us),
+            cpu_us(step.driver_cpu_us),
+            step.errors
         );
         steps.push(step);
     }
@@ -101,12 +115,19 @@ async fn measure(
     Ok(Run { system, steps, best_rate, accounting })
 }
 
+fn cpu_us(us: Option<f64>) -> String {
+    us.map_or("?".to_owned(), |x| format!("{x:.1}"))
+}
+
 fn table(a: &PeersArgs, socketio: &Run, meshchat: &Run) {
-    println!("\n| offered msgs/s | socket.io deliveries/s, p50 / p99 | meshchat deliveries/s, p50 / p99 | p99 ratio |");
-    println!("| --- | --- | --- | --- |");
+    println!(
+        "\n| offered msgs/s | socket.io deliveries/s, p50 / p99 | meshchat deliveries/s, p50 / p99 | p99 ratio \
+         | server CPU per delivery, socket.io / meshchat |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
     for (s, m) in socketio.steps.iter().zip(&meshchat.steps) {
         println!(
-            "| {:.0} | {:.0}; {:.2} / {:.2} ms | {:.0}; {:.2} / {:.2} ms | {:.2} |",
+            "| {:.0} | {:.0}; {:.2} / {:.2} ms | {:.0}; {:.2} / {:.2} ms | {:.2} | {} / {} µs |",
             s.rate_msgs_s,
             s.deliveries_per_s,
             s.cross_node.p50_ms,
@@ -114,7 +135,9 @@ fn table(a: &PeersArgs, socketio: &Run, meshchat: &Run) {
             m.deliveries_per_s,
             m.cross_node.p50_ms,
             m.cross_node.p99_ms,
-            m.cross_node.p99_ms / s.cross_node.p99_ms
+            m.cross_node.p99_ms / s.cross_node.p99_ms,
+            cpu_us(s.node_cpu_us),
+            cpu_us(m.node_cpu_us)
         );
     }
     let rate = |r: &Run| r.best_rate.map_or("none".to_owned(), |x| format!("{x:.0}"));
