@@ -149,3 +149,59 @@ fn a_damaged_or_newer_database_is_refused_with_what_to_do() {
     let said = refused_start(&data);
     assert!(said.contains("written by a newer meshchat (schema version 99"), "{said}");
 }
+
+/// A peer's message reaches members before this node's commit; if that
+/// commit fails (a full disk), the room reloads and the message comes
+/// again by anti-entropy: members that saw it must not get it twice.
+#[tokio::test]
+async fn a_peers_message_shown_before_a_failed_commit_is_not_sent_twice() {
+    let Some(disk) = SmallDisk::mount(24) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let small = disk.dir.path().join("n2");
+    let m = Mesh::start_tweaked(2, &["--guests", "--rate", "100000", "--burst", "100000"], |s| {
+        if s.id == "n2" {
+            s.data = small.clone();
+        }
+    })
+    .await;
+    let (mut bob, _) = Client::hello(&m.nodes[1].ws_url(), "bob").await;
+    bob.join("r", None).await;
+    let (mut alice, _) = Client::hello(&m.nodes[0].ws_url(), "alice").await;
+    alice.join("r", None).await;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut sent = Vec::new();
+    let filler = disk.fill();
+    // Until n2 has refused a commit, each message is shown to bob at once.
+    for i in 0..2_000 {
+        let id = format!("m{i}");
+        alice.say_busy("r", &id, &"x".repeat(3000)).await;
+        sent.push(id.clone());
+        while seen.get(&id).is_none() {
+            let f = bob.recv().await;
+            if f["type"] == "message" {
+                *seen.entry(f["msg"]["id"].as_str().unwrap().to_owned()).or_default() += 1;
+            }
+        }
+        if m.log(1).contains("commit failed") {
+            break;
+        }
+    }
+    assert!(m.log(1).contains("commit failed"), "n2's disk never filled up");
+    std::fs::remove_file(filler).unwrap();
+    // n2 reloads the room and fetches what it failed to store from n1.
+    let n2 = &m.nodes[1];
+    eventually(Duration::from_secs(20), "n2 stores everything", || async {
+        all_messages(n2, "r").await.len() == sent.len()
+    })
+    .await;
+    while let Some(f) = bob.try_recv(Duration::from_millis(1500)).await {
+        if f["type"] == "message" {
+            *seen.entry(f["msg"]["id"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+    }
+    let twice: Vec<(&String, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent to bob twice: {twice:?}");
+    assert_eq!(seen.len(), sent.len());
+}

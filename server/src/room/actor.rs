@@ -170,7 +170,8 @@ impl Actor {
             Ok(s) => s,
             Err(e) => return tracing::warn!(room = %self.name, error = %e, "cannot reload the room yet"),
         };
-        let shown = self.status.borrow().vector.clone();
+        let mut shown = self.status.borrow().vector.clone();
+        shown.merge(self.core.shown_unstored());
         self.core = RoomState::new(&self.name, &self.ctx.node, self.ctx.config.core.clone(), snap);
         self.drain_effects().await;
         let members: Vec<(ConnId, Arc<str>)> = self.conns.iter().map(|(id, c)| (*id, c.name_arc())).collect();

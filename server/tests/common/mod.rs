@@ -321,11 +321,18 @@ impl Mesh {
 
     /// A mesh as it runs by default: everyone signs in.
     pub async fn start_accounts(n: usize, extra: &[&str]) -> Mesh {
+        Mesh::start_tweaked(n, extra, |_| {}).await
+    }
+
+    /// As [`Mesh::start_accounts`], each node's spec changed by `tweak`
+    /// first (its data on a small disk, say).
+    pub async fn start_tweaked(n: usize, extra: &[&str], tweak: impl Fn(&mut NodeSpec)) -> Mesh {
         let dir = tempfile::tempdir().unwrap();
         let mut spec = MeshSpec::new(&exe(), dir.path(), n);
         spec.args = extra.iter().map(|s| s.to_string()).collect();
         spec.logs = true;
-        let specs = spec.node_specs().expect("mesh specs");
+        let mut specs = spec.node_specs().expect("mesh specs");
+        specs.iter_mut().for_each(tweak);
         let mesh_ports = specs
             .iter()
             .map(|s| s.arg("--mesh").and_then(|a| a.rsplit(':').next()?.parse().ok()).unwrap_or(0))

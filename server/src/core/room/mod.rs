@@ -365,6 +365,9 @@ pub struct RoomState {
     /// order: joiners meanwhile get them after their backlog (which is read
     /// up to `committed`), and the commit does not send them again.
     early: VecDeque<Arc<Message>>,
+    /// Those of them whose commit failed: members hold them, so a reload
+    /// joins them again from past these.
+    early_lost: RoomVector,
     next_id: u64,
     members: HashMap<ConnId, Member>,
     presence: Presence,
@@ -411,6 +414,7 @@ impl RoomState {
             commits: VecDeque::new(),
             building: Vec::new(),
             early: VecDeque::new(),
+            early_lost: RoomVector::default(),
             next_id: 1,
             members: HashMap::new(),
             presence: Presence::new(),
@@ -452,6 +456,12 @@ impl RoomState {
     /// Committed and visible.
     pub fn committed(&self) -> &RoomVector {
         &self.committed
+    }
+
+    /// Peers' messages members were shown whose commit failed: with
+    /// [`committed`](Self::committed), what members hold.
+    pub fn shown_unstored(&self) -> &RoomVector {
+        &self.early_lost
     }
 
     /// Messages received from peers and held back for their causal past.

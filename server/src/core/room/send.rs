@@ -180,8 +180,12 @@ impl RoomState {
     fn commit_failed(&mut self, msgs: Vec<Stored>) {
         self.broken = true;
         for s in msgs {
-            // If shown already: a peer holds it, anti-entropy brings it back.
-            self.take_early(&s.msg);
+            // If shown already: a peer holds it, anti-entropy brings it back,
+            // and members that hold it must not get it again.
+            if self.take_early(&s.msg) {
+                let seq = s.msg.seq.max(self.early_lost.get(&s.msg.origin));
+                self.early_lost.set(&s.msg.origin, seq);
+            }
             let key = (Arc::<str>::from(s.msg.author.as_str()), s.msg.id.clone());
             self.uncommitted.remove(&key);
             for w in self.inflight.remove(&key).unwrap_or_default() {
