@@ -178,7 +178,7 @@ async fn a_peers_message_shown_before_a_failed_commit_is_not_sent_twice() {
         let id = format!("m{i}");
         alice.say_busy("r", &id, &"x".repeat(3000)).await;
         sent.push(id.clone());
-        while seen.get(&id).is_none() {
+        while !seen.contains_key(&id) {
             let f = bob.recv().await;
             if f["type"] == "message" {
                 *seen.entry(f["msg"]["id"].as_str().unwrap().to_owned()).or_default() += 1;
