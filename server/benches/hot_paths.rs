@@ -115,6 +115,18 @@ fn storage(c: &mut Criterion) {
                 })
             })
         });
+        // Light load: every message its own commit (and, with full, its own sync).
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(format!("one append at a time, {label}"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    seq += 1;
+                    let m = Arc::new(msg("n1", seq, &[]));
+                    let wait = store.append(vec![Stored { msg: m, hidden: false, proof: None }]).await.unwrap();
+                    wait.await.unwrap().unwrap();
+                })
+            })
+        });
     }
     g.finish();
 }
