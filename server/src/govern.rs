@@ -76,7 +76,14 @@ pub async fn aim(store: &Store, room: &str, mut event: RoomEvent, who: &str) -> 
         return Ok((event, false));
     };
     let unavailable = |_| RoomError::Refused(ErrorCode::Unavailable);
-    let found = store.range(room, origin, seq.saturating_sub(1), *seq).await.map_err(unavailable)?;
+    let mut found = store.range(room, origin, seq.saturating_sub(1), *seq).await.map_err(unavailable)?;
+    if found.is_empty() {
+        // A peer's message reaches members before this node has stored it
+        // (its append is queued by then): one acted on at once waits for
+        // that commit. (A target that does not exist costs one wait.)
+        store.flush().await.map_err(unavailable)?;
+        found = store.range(room, origin, seq.saturating_sub(1), *seq).await.map_err(unavailable)?;
+    }
     let Some(target) = found.into_iter().next().map(|s| s.msg) else {
         return Ok((event, false));
     };
@@ -211,4 +218,29 @@ pub fn canonical_action(accounts: &Accounts, action: RoomEvent) -> Result<RoomEv
         RoomEvent::Role { user, role } => RoomEvent::Role { user: name(user)?, role },
         other => other,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use meshchat_shared::Message;
+    use meshchat_shared::rooms::RoomEvent;
+
+    use crate::metrics::Metrics;
+    use crate::store::{Store, Stored, Sync};
+
+    /// A peer's message reaches members before this node has stored it: its
+    /// author editing it at once edits their own message.
+    #[tokio::test]
+    async fn an_event_may_name_a_message_still_on_its_way_to_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "n1", Sync::Full, Arc::new(Metrics::default())).unwrap();
+        let msg = Message { author: "alice".into(), id: "m".into(), ..Message::sample("r", "n2", 1) };
+        let stored = store.append(vec![Stored { msg: Arc::new(msg), hidden: false, proof: None }]).await.unwrap();
+        let edit = RoomEvent::Edited { origin: "n2".into(), seq: 1, body: "better".into() };
+        let (_, own) = super::aim(&store, "r", edit, "alice").await.unwrap();
+        assert!(own, "alice's own message, though not committed when she acted");
+        stored.await.unwrap().unwrap();
+    }
 }
