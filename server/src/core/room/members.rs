@@ -192,13 +192,15 @@ impl RoomState {
         let Some(l) = self.members.get_mut(&conn).and_then(|m| m.loading.take()) else { return };
         let mut vector = l.upto;
         vector.merge(&l.since);
-        let skip = Some(l.since).filter(|s| !self.committed.dominates(s));
         self.deliver(conn, Out::Synced { vector, gap: false });
+        // What came meanwhile, but what the client said it holds: this node
+        // may have caught up with `since` during the read.
         for msg in l.buffered {
-            if !skip.as_ref().is_some_and(|s| s.covers(&msg.origin, msg.seq)) {
+            if !l.since.covers(&msg.origin, msg.seq) {
                 self.deliver(conn, Out::Message(msg));
             }
         }
+        let skip = Some(l.since).filter(|s| !self.committed.dominates(s));
         if let Some(m) = self.members.get_mut(&conn) {
             m.skip = skip;
         }

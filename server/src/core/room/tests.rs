@@ -262,6 +262,32 @@ fn a_peers_message_goes_to_members_before_the_commit_here_and_only_once() {
 }
 
 #[test]
+fn what_a_loading_joiner_holds_is_not_sent_though_the_node_caught_up_meanwhile() {
+    let config = Config { cache: 2, ..Config::default() };
+    let mut r = room_with(config, Snapshot::default());
+    for i in 1..=5 {
+        let e = send(&mut r, i, None, "alice", &format!("m{i}"));
+        commit_all(&mut r, &e);
+    }
+    r.handle(Input::Remote { from: "n2".into(), msgs: vec![remote("n2", 1, 10, "zoe", "z1")] }, 1_000);
+    let e = effects(&mut r);
+    commit_all(&mut r, &e);
+    // Bob lacks n1:2..5 (a read) and holds n2:2..3, which this node lacks.
+    let effs = join(&mut r, 9, "bob", Some([("n1", 1), ("n2", 3)].into_iter().collect()));
+    let Some(Effect::Read { read, .. }) = effs.iter().find(|e| matches!(e, Effect::Read { .. })) else { panic!() };
+    let read = *read;
+    // n2:2..3 arrive and commit while the read is out.
+    let more = vec![remote("n2", 2, 11, "zoe", "z2"), remote("n2", 3, 12, "zoe", "z3")];
+    r.handle(Input::Remote { from: "n2".into(), msgs: more }, 1_100);
+    let e = effects(&mut r);
+    commit_all(&mut r, &e);
+    let stored: Vec<Message> = (2..=5).map(|s| Message::sample("r", "n1", s)).collect();
+    r.handle(Input::Read { read, msgs: Some(stored) }, 2_000);
+    let d = delivered(&effects(&mut r));
+    assert!(!d.iter().any(|(_, o)| matches!(o, Out::Message(_))), "bob holds n2:2..3: {d:?}");
+}
+
+#[test]
 fn a_joiner_that_falls_too_far_behind_while_loading_gets_a_gap() {
     let config = Config { cache: 1, buffer_limit: 2, ..Config::default() };
     let mut r = room_with(config, Snapshot::default());
