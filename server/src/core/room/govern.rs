@@ -120,16 +120,17 @@ impl RoomState {
         self.emit(Effect::Deliver { to: vec![conn], out: Out::Room(Box::new(info)) });
     }
 
-    /// A peer's message deleted here already (or an edit of one), stored
-    /// without its text: the delete came first.
+    /// A peer's message deleted here already (or an edit of one, or an
+    /// edit deleted itself), stored without its text: the delete came first.
     pub(super) fn erased_if_deleted(&self, msg: Arc<Message>) -> Arc<Message> {
-        let target = match serde_json::from_str::<StoredEvent>(&msg.body) {
+        let edited = match serde_json::from_str::<StoredEvent>(&msg.body) {
             Ok(StoredEvent { event: RoomEvent::Edited { origin, seq, .. }, .. }) if is_event_id(&msg.id) => {
-                (origin, seq)
+                self.gov.is_redacted(&origin, seq)
             }
-            _ => (msg.origin.clone(), msg.seq),
+            _ => false,
         };
-        if !self.gov.is_redacted(&target.0, target.1) || !erasable(&msg.id, &msg.body) {
+        let deleted = edited || self.gov.is_redacted(&msg.origin, msg.seq);
+        if !deleted || !erasable(&msg.id, &msg.body) {
             return msg;
         }
         Arc::new(Message { body: redacted_body(&msg.body), ..Message::clone(&msg) })

@@ -288,6 +288,38 @@ fn what_a_loading_joiner_holds_is_not_sent_though_the_node_caught_up_meanwhile()
 }
 
 #[test]
+fn an_edit_deleted_before_it_arrives_is_stored_without_its_text() {
+    let mut r = room();
+    let event = |origin: &str, seq, id: &str, body: &str| {
+        let msg =
+            Message { author: "zoe".into(), id: id.into(), body: body.into(), ..Message::sample("r", origin, seq) };
+        Signed { msg, proof: None }
+    };
+    let m = event("n2", 1, "m", "hello");
+    r.handle(Input::Remote { from: "n2".into(), msgs: vec![m] }, 1_000);
+    let e = effects(&mut r);
+    commit_all(&mut r, &e);
+    // zoe deletes her edit n2:2 on n3, which heard of it; this node has not.
+    let delete = event("n3", 1, "§d", r#"{"event":"deleted","origin":"n2","seq":2,"own":true}"#);
+    r.handle(Input::Remote { from: "n3".into(), msgs: vec![delete] }, 1_100);
+    let e = effects(&mut r);
+    commit_all(&mut r, &e);
+    let edit = event("n2", 2, "§e", r#"{"event":"edited","origin":"n2","seq":1,"body":"secret"}"#);
+    r.handle(Input::Remote { from: "n2".into(), msgs: vec![edit] }, 1_200);
+    let e = effects(&mut r);
+    let stored: Vec<&str> = e
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Append { msgs, .. } => Some(msgs.iter().map(|s| s.msg.body.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(stored.len(), 1, "{e:?}");
+    assert!(!stored[0].contains("secret"), "stored with its text: {}", stored[0]);
+}
+
+#[test]
 fn a_joiner_that_falls_too_far_behind_while_loading_gets_a_gap() {
     let config = Config { cache: 1, buffer_limit: 2, ..Config::default() };
     let mut r = room_with(config, Snapshot::default());
