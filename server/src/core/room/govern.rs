@@ -80,25 +80,25 @@ impl RoomState {
     /// Erases, from memory and storage, texts that became deleted.
     fn erase_new(&mut self) {
         let now = self.gov.erased();
+        // Not handed to the store yet: stored without its text. Every entry
+        // the log says is erased, not only newly: a delete may have come
+        // before the message it names.
+        let due = |m: &Message| now.contains(&(m.origin.clone(), m.seq)) && erasable(&m.id, &m.body);
+        for b in self.building.iter_mut().filter(|b| due(&b.msg)) {
+            b.msg = Arc::new(Message { body: redacted_body(&b.msg.body), ..Message::clone(&b.msg) });
+        }
+        // Shown before its commit: a joiner meanwhile gets it without.
+        for m in self.early.iter_mut().filter(|m| due(m)) {
+            *m = Arc::new(Message { body: redacted_body(&m.body), ..Message::clone(m) });
+        }
         let new: Vec<(String, u64)> = now.difference(&self.erased).cloned().collect();
+        self.erased = now;
         if new.is_empty() {
             return;
         }
         for (o, s) in &new {
             self.cache.redact(o, *s);
-            // Not handed to the store yet: stored without its text.
-            let due = |b: &&mut crate::core::Stored| {
-                b.msg.origin == *o && b.msg.seq == *s && erasable(&b.msg.id, &b.msg.body)
-            };
-            for b in self.building.iter_mut().filter(due) {
-                b.msg = Arc::new(Message { body: redacted_body(&b.msg.body), ..Message::clone(&b.msg) });
-            }
-            // Shown before its commit: a joiner meanwhile gets it without.
-            for m in self.early.iter_mut().filter(|m| m.origin == *o && m.seq == *s && erasable(&m.id, &m.body)) {
-                *m = Arc::new(Message { body: redacted_body(&m.body), ..Message::clone(m) });
-            }
         }
-        self.erased = now;
         self.emit(Effect::Erase(new));
     }
 
@@ -120,17 +120,16 @@ impl RoomState {
         self.emit(Effect::Deliver { to: vec![conn], out: Out::Room(Box::new(info)) });
     }
 
-    /// A peer's message deleted here already (or an edit of one, or an
-    /// edit deleted itself), stored without its text: the delete came first.
+    /// A peer's message deleted here already (or an edit of one), stored
+    /// without its text: the delete came first.
     pub(super) fn erased_if_deleted(&self, msg: Arc<Message>) -> Arc<Message> {
-        let edited = match serde_json::from_str::<StoredEvent>(&msg.body) {
+        let target = match serde_json::from_str::<StoredEvent>(&msg.body) {
             Ok(StoredEvent { event: RoomEvent::Edited { origin, seq, .. }, .. }) if is_event_id(&msg.id) => {
-                self.gov.is_redacted(&origin, seq)
+                (origin, seq)
             }
-            _ => false,
+            _ => (msg.origin.clone(), msg.seq),
         };
-        let deleted = edited || self.gov.is_redacted(&msg.origin, msg.seq);
-        if !deleted || !erasable(&msg.id, &msg.body) {
+        if !self.gov.is_redacted(&target.0, target.1) || !erasable(&msg.id, &msg.body) {
             return msg;
         }
         Arc::new(Message { body: redacted_body(&msg.body), ..Message::clone(&msg) })

@@ -36,7 +36,9 @@ impl RoomState {
                 // Counted at once, before the store lists the room (a
                 // private room's name is never listed).
                 self.govern(&msg);
-                self.show_early(msg);
+                // As stored: governing it may have erased its text.
+                let stored = self.building.last().map_or(msg, |s| s.msg.clone());
+                self.show_early(stored);
                 continue;
             }
             match self.visible_in_memory(&msg.author, &msg.id) {

@@ -290,6 +290,7 @@ fn what_a_loading_joiner_holds_is_not_sent_though_the_node_caught_up_meanwhile()
 #[test]
 fn an_edit_deleted_before_it_arrives_is_stored_without_its_text() {
     let mut r = room();
+    join(&mut r, 1, "alice", None);
     let event = |origin: &str, seq, id: &str, body: &str| {
         let msg =
             Message { author: "zoe".into(), id: id.into(), body: body.into(), ..Message::sample("r", origin, seq) };
@@ -317,6 +318,9 @@ fn an_edit_deleted_before_it_arrives_is_stored_without_its_text() {
         .collect();
     assert_eq!(stored.len(), 1, "{e:?}");
     assert!(!stored[0].contains("secret"), "stored with its text: {}", stored[0]);
+    // Nor is it shown with it.
+    let shown = format!("{:?}", delivered(&e));
+    assert!(!shown.contains("secret"), "{shown}");
 }
 
 #[test]
