@@ -92,9 +92,22 @@ impl Driver {
                 json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}});
         }
         caps.insert("goog:chromeOptions".into(), options);
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client =
-            ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await.expect("start a browser");
+        // chromedriver now and then resets the connection that asks for a
+        // session while it is busy starting another (seen in a fresh CI
+        // run): asking again is what a person would do.
+        let mut tries = 0;
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&self.url).await {
+                Ok(c) => break c,
+                Err(e) if tries < 2 => {
+                    tries += 1;
+                    eprintln!("starting a browser failed ({e}), again");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("start a browser: {e:?}"),
+            }
+        };
         Browser { client, _profile: profile }
     }
 }
