@@ -171,6 +171,11 @@ async fn a_peers_message_shown_before_a_failed_commit_is_not_sent_twice() {
     let (mut alice, _) = Client::hello(&m.nodes[0].ws_url(), "alice").await;
     alice.join("r", None).await;
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let count = |seen: &mut HashMap<String, usize>, f: &Value| {
+        if f["type"] == "message" {
+            *seen.entry(f["msg"]["id"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+    };
     let mut sent = Vec::new();
     let filler = disk.fill();
     // Until n2 has refused a commit, each message is shown to bob at once.
@@ -179,10 +184,7 @@ async fn a_peers_message_shown_before_a_failed_commit_is_not_sent_twice() {
         alice.say_busy("r", &id, &"x".repeat(3000)).await;
         sent.push(id.clone());
         while !seen.contains_key(&id) {
-            let f = bob.recv().await;
-            if f["type"] == "message" {
-                *seen.entry(f["msg"]["id"].as_str().unwrap().to_owned()).or_default() += 1;
-            }
+            count(&mut seen, &bob.recv().await);
         }
         if m.log(1).contains("commit failed") {
             break;
@@ -197,9 +199,7 @@ async fn a_peers_message_shown_before_a_failed_commit_is_not_sent_twice() {
     })
     .await;
     while let Some(f) = bob.try_recv(Duration::from_millis(1500)).await {
-        if f["type"] == "message" {
-            *seen.entry(f["msg"]["id"].as_str().unwrap().to_owned()).or_default() += 1;
-        }
+        count(&mut seen, &f);
     }
     let twice: Vec<(&String, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent to bob twice: {twice:?}");

@@ -139,7 +139,6 @@ fn cpu_of(nodes: &[crate::harness::NodeProcess]) -> Duration {
     nodes.iter().filter_map(|n| n.cpu_time()).sum()
 }
 
-/// CPU time this process (the load generator) has used so far.
 /// One step of `load`, with the CPU time per delivery of the servers
 /// (`servers_cpu`: their total so far) and of this load generator.
 async fn costed_step(
@@ -156,6 +155,7 @@ async fn costed_step(
     step
 }
 
+/// CPU time this process (the load generator) has used so far.
 fn own_cpu() -> Duration {
     crate::harness::cpu_time_of(std::process::id()).unwrap_or_default()
 }

@@ -57,8 +57,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, a: PeersArgs) -> anyhow::Result<()> {
         a.room_size,
         a.rates
     );
-    let pids = a.socketio_pids.clone();
-    let sio_cpu = move || pids.iter().filter_map(|p| crate::harness::cpu_time_of(*p)).sum();
+    let sio_cpu = || a.socketio_pids.iter().filter_map(|p| crate::harness::cpu_time_of(*p)).sum();
     let socketio = measure(ctx, &a, "socket.io", Dialect::SocketIo, &sio, sio_cpu).await?;
     let meshchat = {
         let nodes = nodes::start(ctx.dir, sio.len(), ctx.node_args)?;

@@ -90,7 +90,7 @@ impl RecentCache {
             .iter_mut()
             .find(|(_, m)| m.origin == origin && m.seq == seq && meshchat_shared::rooms::erasable(&m.id, &m.body));
         if let Some((_, m)) = found {
-            *m = Arc::new(Message { body: super::redacted_body(&m.body), ..Message::clone(m) });
+            *m = super::without_text(m);
         }
     }
 

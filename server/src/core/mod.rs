@@ -47,6 +47,11 @@ pub fn redacted_body(body: &str) -> String {
     format!("{}{hex}", meshchat_shared::rooms::REDACTED)
 }
 
+/// The message as a delete leaves it: its text replaced by [`redacted_body`].
+pub fn without_text(m: &meshchat_shared::Message) -> std::sync::Arc<meshchat_shared::Message> {
+    std::sync::Arc::new(meshchat_shared::Message { body: redacted_body(&m.body), ..m.clone() })
+}
+
 /// The SHA-256 a signature covers for a body: of the text, or the one a
 /// deleted message keeps.
 pub fn body_digest(body: &str) -> [u8; 32] {

@@ -8,7 +8,7 @@ use meshchat_shared::{ErrorCode, Message};
 
 use super::{ConnId, Effect, Out, RoomState, Waiter};
 use crate::core::governance::Consequence;
-use crate::core::redacted_body;
+use crate::core::without_text;
 
 impl RoomState {
     /// May `author` send this now? An event must be allowed by the room's
@@ -85,11 +85,11 @@ impl RoomState {
         // before the message it names.
         let due = |m: &Message| now.contains(&(m.origin.clone(), m.seq)) && erasable(&m.id, &m.body);
         for b in self.building.iter_mut().filter(|b| due(&b.msg)) {
-            b.msg = Arc::new(Message { body: redacted_body(&b.msg.body), ..Message::clone(&b.msg) });
+            b.msg = without_text(&b.msg);
         }
         // Shown before its commit: a joiner meanwhile gets it without.
         for m in self.early.iter_mut().filter(|m| due(m)) {
-            *m = Arc::new(Message { body: redacted_body(&m.body), ..Message::clone(m) });
+            *m = without_text(m);
         }
         let new: Vec<(String, u64)> = now.difference(&self.erased).cloned().collect();
         self.erased = now;
@@ -132,7 +132,7 @@ impl RoomState {
         if !self.gov.is_redacted(&target.0, target.1) || !erasable(&msg.id, &msg.body) {
             return msg;
         }
-        Arc::new(Message { body: redacted_body(&msg.body), ..Message::clone(&msg) })
+        without_text(&msg)
     }
 
     /// Only what is part of the room.

@@ -46,9 +46,7 @@ impl RoomState {
                 member.skip = since.filter(|s| !catch_up.gap && !self.committed.dominates(s));
                 self.members.insert(conn, member);
                 self.answer_join(conn, catch_up);
-                for msg in early {
-                    self.deliver(conn, Out::Message(msg));
-                }
+                self.deliver_each(conn, early);
             }
             Plan::Read(since) => {
                 let read = self.next_id();
@@ -90,6 +88,13 @@ impl RoomState {
 
     fn deliver(&mut self, conn: ConnId, out: Out) {
         self.emit(Effect::Deliver { to: vec![conn], out });
+    }
+
+    /// Live `message` frames, one each.
+    fn deliver_each(&mut self, conn: ConnId, msgs: Vec<Arc<Message>>) {
+        for msg in msgs {
+            self.deliver(conn, Out::Message(msg));
+        }
     }
 
     /// Asks for the next page of a loading member's backlog.
@@ -175,10 +180,7 @@ impl RoomState {
                 let c = self.latest(true);
                 self.deliver(conn, Out::Backlog(c.messages));
                 self.deliver(conn, Out::Synced { vector: c.vector, gap: true });
-                for msg in self.early_for(None) {
-                    self.deliver(conn, Out::Message(msg));
-                }
-                return;
+                return self.deliver_each(conn, self.early_for(None));
             }
         };
         absorb(&mut loading.progress, &page);
