@@ -240,6 +240,21 @@ pub struct MyRooms {
     pub rooms: Vec<crate::rooms::RoomInfo>,
 }
 
+/// The code of an invitation as people pass it on: the code itself, or
+/// the link an admin shared (`…/#invite=CODE`); `None` when there is no
+/// code of the shape the nodes make (letters, digits, `-`, `_`).
+pub fn invite_code(given: &str) -> Option<String> {
+    let given = given.trim();
+    let code = match given.split(['#', '?', '&']).find_map(|kv| kv.strip_prefix("invite=")) {
+        Some(code) => code,
+        None if !given.contains(['#', '?', '&', '=', '/']) => given,
+        None => return None,
+    };
+    let ok =
+        !code.is_empty() && code.len() <= 128 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+    ok.then(|| code.to_owned())
+}
+
 impl ErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ErrorBody { error: ErrorDetail { code, message: message.into() } }
@@ -249,6 +264,18 @@ impl ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invitation_codes_from_links_or_as_typed() {
+        assert_eq!(invite_code("#invite=abc-DEF_123").as_deref(), Some("abc-DEF_123"));
+        assert_eq!(invite_code("#x=1&invite=abc").as_deref(), Some("abc"));
+        assert_eq!(invite_code("https://n1.example.org/#invite=abc").as_deref(), Some("abc"));
+        assert_eq!(invite_code("  abc_1 \n").as_deref(), Some("abc_1"));
+        assert_eq!(invite_code("#invite="), None);
+        assert_eq!(invite_code("#invite=<script>"), None);
+        assert_eq!(invite_code("https://n1.example.org/"), None);
+        assert_eq!(invite_code(""), None);
+    }
 
     #[test]
     fn bodies_match_protocol_shapes() {

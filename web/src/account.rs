@@ -74,10 +74,7 @@ pub fn first_tab(info: &AuthInfo, invited: bool) -> Tab {
 
 /// The invitation code in a link's fragment: `#invite=CODE`.
 pub fn invite_from_hash(hash: &str) -> Option<String> {
-    let code = hash.trim_start_matches('#').split('&').find_map(|kv| kv.strip_prefix("invite="))?;
-    let ok =
-        !code.is_empty() && code.len() <= 128 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
-    ok.then(|| code.to_owned())
+    meshchat_shared::api::invite_code(hash)
 }
 
 /// 8-256 characters, as the nodes require.

@@ -4,7 +4,8 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use meshchat_shared::api::{AuthInfo, ErrorBody, Invite, Login, Session};
+use meshchat_shared::ErrorCode;
+use meshchat_shared::api::{AuthInfo, ErrorBody, Invite, Login, Register, Session};
 use thiserror::Error;
 
 use super::tls::TlsClient;
@@ -17,8 +18,9 @@ pub enum SignInError {
     NoNodes,
     #[error(transparent)]
     Http(#[from] HttpError),
-    #[error("the node said {status}: {message}")]
-    Refused { status: u16, message: String },
+    /// The node's own words: they are written for people.
+    #[error("{message}")]
+    Refused { status: u16, code: Option<ErrorCode>, message: String },
     #[error("unexpected answer from the node: {0}")]
     Answer(#[from] serde_json::Error),
     #[error("{0}: {1}")]
@@ -27,6 +29,12 @@ pub enum SignInError {
     Prompt(#[source] std::io::Error),
     #[error("this node needs an account: give --token-file, or sign in at the prompt")]
     NeedsAccount,
+    #[error("the two passwords differ")]
+    PasswordsDiffer,
+    #[error("{0} has an account already: the password was wrong")]
+    WrongPassword(String),
+    #[error("wrong name or password (no account yet? add --register)")]
+    BadCredentials,
 }
 
 /// How a tool speaks: as an account (a token) or as a guest (a name).
@@ -46,6 +54,10 @@ pub struct SignIn {
     pub token_file: Option<PathBuf>,
     /// Sign in even where guests are welcome.
     pub login: bool,
+    /// Create the account first (where the mesh lets people register).
+    pub register: bool,
+    /// An invitation code, for a mesh that registers by invitation.
+    pub invite: Option<String>,
 }
 
 /// A node's base URL (`https://host:port`) from its WebSocket URL.
@@ -67,8 +79,11 @@ async fn call(
     }
     let r = request_via(tls, TIMEOUT, method, url, &headers, body.as_deref().map(str::as_bytes)).await?;
     if r.status >= 400 {
-        let message = serde_json::from_slice::<ErrorBody>(&r.body).map_or_else(|_| r.text(), |e| e.error.message);
-        return Err(SignInError::Refused { status: r.status, message });
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&r.body) {
+            Ok(e) => (Some(e.error.code), e.error.message),
+            Err(_) => (None, format!("the node answered {}", r.status)),
+        };
+        return Err(SignInError::Refused { status: r.status, code, message });
     }
     Ok(r)
 }
@@ -129,7 +144,9 @@ fn ask(prompt: &str, secret: bool) -> Result<String, SignInError> {
 }
 
 /// Decides how to speak: the token file's token; a guest's name where the
-/// node takes guests; else a login at the prompt (kept in the token file).
+/// node takes guests; else a login at the prompt, or a new account (with
+/// `--register`, on a mesh with no account yet, or offered at the prompt
+/// when a login fails). A new session is kept in the token file.
 pub async fn sign_in(s: &SignIn, tls: &TlsClient) -> Result<Identity, SignInError> {
     if let Some(token) = s.token_file.as_deref().map(read_token).transpose()?.flatten() {
         return Ok(Identity::Token(token));
@@ -137,6 +154,7 @@ pub async fn sign_in(s: &SignIn, tls: &TlsClient) -> Result<Identity, SignInErro
     let (base, info) = first_node(tls, &s.nodes).await?;
     if info.guests
         && !s.login
+        && !s.register
         && let Some(name) = &s.name
     {
         return Ok(Identity::Guest(name.clone()));
@@ -145,19 +163,94 @@ pub async fn sign_in(s: &SignIn, tls: &TlsClient) -> Result<Identity, SignInErro
         Some(n) => n.clone(),
         None => ask("name: ", false)?,
     };
-    let password = ask(&format!("password for {name}: "), true)?;
-    let body = serde_json::to_string(&Login { name, password })?;
-    let r = call(tls, "POST", &format!("{base}/api/login"), None, Some(body)).await?;
-    let session: Session = serde_json::from_slice(&r.body)?;
+    let session = if s.register || info.first {
+        if info.first {
+            eprintln!("This mesh has no account yet: {name} will be its first, and its admin.");
+        }
+        register(tls, &base, &info, s, &name, None).await?
+    } else {
+        let password = ask(&format!("password for {name}: "), true)?;
+        match login(tls, &base, &name, &password).await {
+            Err(SignInError::Refused { code: Some(ErrorCode::BadCredentials), .. }) => {
+                offer_account(tls, &base, &info, s, &name, password).await?
+            }
+            other => other?,
+        }
+    };
     if let Some(path) = &s.token_file {
         write_token(path, &session.token)?;
     }
     Ok(Identity::Token(session.token))
 }
 
+async fn login(tls: &TlsClient, base: &str, name: &str, password: &str) -> Result<Session, SignInError> {
+    let body = serde_json::to_string(&Login { name: name.to_owned(), password: password.to_owned() })?;
+    let r = call(tls, "POST", &format!("{base}/api/login"), None, Some(body)).await?;
+    Ok(serde_json::from_slice(&r.body)?)
+}
+
+/// After a refused login, at a terminal where the mesh lets people
+/// register: the name may simply have no account yet (the node does not
+/// say which), so offer to create it with the password just typed.
+async fn offer_account(
+    tls: &TlsClient,
+    base: &str,
+    info: &AuthInfo,
+    s: &SignIn,
+    name: &str,
+    password: String,
+) -> Result<Session, SignInError> {
+    if !std::io::stdin().is_terminal() || info.registration == "closed" {
+        return Err(SignInError::BadCredentials);
+    }
+    eprintln!("wrong name or password.");
+    let yes = ask(&format!("No account named {name} yet? Create it with that password [y/N]: "), false)?;
+    if !matches!(yes.trim(), "y" | "Y" | "yes") {
+        return Err(SignInError::BadCredentials);
+    }
+    match register(tls, base, info, s, name, Some(password)).await {
+        Err(SignInError::Refused { code: Some(ErrorCode::NameTaken), .. }) => {
+            Err(SignInError::WrongPassword(name.to_owned()))
+        }
+        other => other,
+    }
+}
+
+/// `POST /api/register`: the password asked (twice at a terminal) unless
+/// given, the invitation code asked where the mesh needs one.
+async fn register(
+    tls: &TlsClient,
+    base: &str,
+    info: &AuthInfo,
+    s: &SignIn,
+    name: &str,
+    password: Option<String>,
+) -> Result<Session, SignInError> {
+    let interactive = std::io::stdin().is_terminal();
+    let password = match password {
+        Some(p) => p,
+        None => ask(&format!("new password for {name} (8 characters or more): "), true)?,
+    };
+    if interactive && ask("the same password again: ", true)? != password {
+        return Err(SignInError::PasswordsDiffer);
+    }
+    let invite = match &s.invite {
+        Some(code) => Some(code.clone()),
+        None if info.registration == "invite" && !info.first => {
+            Some(ask("invitation code (an admin makes one with `meshchat invite`): ", false)?)
+        }
+        None => None,
+    }
+    .map(|given| meshchat_shared::api::invite_code(&given).unwrap_or(given));
+    let body = serde_json::to_string(&Register { name: name.to_owned(), password, invite })?;
+    let r = call(tls, "POST", &format!("{base}/api/register"), None, Some(body)).await?;
+    eprintln!("Account {name} created.");
+    Ok(serde_json::from_slice(&r.body)?)
+}
+
 /// `meshchat invite`: a single-use invitation from an admin.
 pub async fn invite(s: &SignIn, tls: &TlsClient) -> Result<Invite, SignInError> {
-    let Identity::Token(token) = sign_in(&SignIn { login: true, ..s.clone() }, tls).await? else {
+    let Identity::Token(token) = sign_in(&SignIn { login: true, register: false, ..s.clone() }, tls).await? else {
         return Err(SignInError::NeedsAccount);
     };
     let (base, _) = first_node(tls, &s.nodes).await?;

@@ -71,6 +71,14 @@ struct SignInArgs {
     /// Sign in even where the nodes take guests.
     #[arg(long)]
     login: bool,
+    /// Create the account (the password is asked twice) where the mesh
+    /// lets people register; a failed sign-in at a terminal offers it too.
+    #[arg(long, conflicts_with = "login")]
+    register: bool,
+    /// An invitation code, or the link an admin shared, where the mesh
+    /// registers by invitation (asked for when needed).
+    #[arg(long)]
+    invite: Option<String>,
     /// Trust this CA (PEM) for https:// and wss:// besides the public ones.
     #[arg(long)]
     ca: Option<PathBuf>,
@@ -84,6 +92,8 @@ impl SignInArgs {
             name: self.name,
             token_file: self.token_file,
             login: self.login,
+            register: self.register,
+            invite: self.invite,
         };
         Ok((s, tls))
     }
@@ -166,7 +176,34 @@ fn with_settings(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::
     Ok(out)
 }
 
-fn main() -> anyhow::Result<()> {
+/// A failure is one line on stderr and exit status 1: what went wrong and
+/// why (the causes joined), never a backtrace, whatever `RUST_BACKTRACE`.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meshchat: {}", one_line(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes as one line, each cause said once (many of our
+/// errors already name their cause in their own words).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(|c| c.to_string().replace('\n', " ")) {
+        if !line.contains(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse_from(with_settings(std::env::args_os().collect())?);
     meshchat::logs::init(cli.verbose);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -1,0 +1,241 @@
+//! The command-line tools as people run them: the terminal client signing
+//! in with a token file or at a prompt, creating an account (with an
+//! invitation where the mesh asks for one), `meshchat invite`, and errors
+//! as one line, never a backtrace.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// Runs `meshchat <args>` with `stdin` as its input; (exit ok, stdout, stderr).
+/// `RUST_BACKTRACE` is set, as on many developers' machines.
+async fn run_cli(args: &[&str], stdin: &str) -> (bool, String, String) {
+    run_with(std::process::Command::new(exe()).args(args), stdin).await
+}
+
+/// Runs `meshchat <args>` at a terminal (under `script`, which gives it a
+/// pseudo-terminal) and answers as a person would: each line is typed once
+/// the screen shows its prompt. (exit ok, everything the screen showed)
+async fn run_at_terminal(args: &[&str], talk: &[(&str, &str)]) -> (bool, String) {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    let line = std::iter::once(exe().to_str().unwrap().to_owned())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let talk: Vec<(String, String)> = talk.iter().map(|(p, l)| (p.to_string(), l.to_string())).collect();
+    let run = move || {
+        let mut child = std::process::Command::new("script")
+            .args(["-qefc", &line, "/dev/null"])
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut typing, mut out) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        let screen = Arc::new(Mutex::new(String::new()));
+        let reader = {
+            let screen = screen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = out.read(&mut buf) {
+                    screen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        let mut seen = 0;
+        for (prompt, answer) in talk {
+            let deadline = std::time::Instant::now() + WAIT;
+            loop {
+                let shown = screen.lock().unwrap().clone();
+                if let Some(at) = shown[seen..].find(&prompt) {
+                    seen += at + prompt.len();
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "no {prompt:?} on the screen: {shown}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            typing.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        }
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        let shown = screen.lock().unwrap().clone();
+        (status.success(), shown)
+    };
+    tokio::time::timeout(WAIT * 2, tokio::task::spawn_blocking(run)).await.expect("the client did not finish").unwrap()
+}
+
+async fn run_with(cmd: &mut std::process::Command, stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = tokio::time::timeout(WAIT, tokio::task::spawn_blocking(move || child.wait_with_output()))
+        .await
+        .expect("the command did not finish")
+        .unwrap()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn the_terminal_client_signs_in_with_a_token_file_or_at_the_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &[], None);
+    let (_, s) = register(&node, "ops", "ops password").await;
+    let ws = node.ws_url();
+    // A bot with a token file.
+    let bot_file = dir.path().join("bot.token");
+    std::fs::write(&bot_file, format!("{}\n", token(&s))).unwrap();
+    let bot = bot_file.to_str().unwrap();
+    let (ok, _, err) = run_cli(&["client", "--room", "ops", "--nodes", &ws, "--token-file", bot], "deployed\n").await;
+    assert!(ok, "{err}");
+    // A person at the prompt (the password piped here); the session is kept.
+    let kept = dir.path().join("me.token");
+    let args = ["client", "--room", "ops", "--nodes", &ws, "--name", "ops", "--token-file", kept.to_str().unwrap()];
+    let (ok, _, err) = run_cli(&args, "ops password\nby hand\n").await;
+    assert!(ok, "{err}");
+    let saved = std::fs::read_to_string(&kept).unwrap();
+    assert!(saved.trim().starts_with("mc1."), "{saved:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let (_, page) = api("GET", &node.url("/api/rooms/ops/messages"), Some(&token(&s)), None).await;
+    let got: Vec<(&str, &str)> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["author"].as_str().unwrap(), m["body"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("ops", "deployed"), ("ops", "by hand")]);
+    // A wrong password: an error, not a hang.
+    let args = ["client", "--room", "ops", "--nodes", &ws, "--name", "ops"];
+    let (ok, _, err) = run_cli(&args, "wrong password\n").await;
+    assert!(!ok && err.contains("wrong name or password"), "{err}");
+    assert_one_line(&err);
+    // A session that ended: the client says so and stops.
+    assert_eq!(api("POST", &node.url("/api/logout"), Some(&token(&s)), None).await.0, 204);
+    let (_, _, err) = run_cli(&["client", "--room", "ops", "--nodes", &ws, "--token-file", bot], "").await;
+    assert!(err.contains("signed out"), "{err}");
+}
+
+#[tokio::test]
+async fn admins_invite_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &["--registration", "invite"], None);
+    let (_, admin) = register(&node, "root", "root password").await;
+    let file = dir.path().join("admin.token");
+    std::fs::write(&file, token(&admin)).unwrap();
+    let (ok, out, err) =
+        run_cli(&["invite", "--nodes", &node.ws_url(), "--token-file", file.to_str().unwrap()], "").await;
+    assert!(ok, "{err}");
+    let code = out.trim().rsplit("#invite=").next().unwrap();
+    assert!(out.trim().starts_with(&node.url("/")), "{out}");
+    let body = json!({"name": "newbie", "password": "newbie password", "invite": code});
+    assert_eq!(api("POST", &node.url("/api/register"), None, Some(body)).await.0, 201);
+}
+
+/// What a person sees of a failure: one line naming the tool, no backtrace.
+fn assert_one_line(err: &str) {
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("meshchat: ") && !err.contains("backtrace"), "{err}");
+}
+
+/// The messages of a room as (author, body), read with `token`.
+async fn said(node: &NodeProc, room: &str, token: &str) -> Vec<(String, String)> {
+    all_messages_as(node, room, Some(token))
+        .await
+        .iter()
+        .map(|m| (m["author"].as_str().unwrap().to_owned(), m["body"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_terminal_client_creates_an_account_where_the_mesh_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &[], None);
+    let (_, admin) = register(&node, "root", "root password").await;
+    let ws = node.ws_url();
+    // --register, the password piped (a script): the account exists and speaks.
+    let kept = dir.path().join("carol.token");
+    let args = ["client", "--register", "--name", "carol", "--room", "general", "--nodes", &ws, "--token-file"];
+    let (ok, _, err) = run_cli(&[&args[..], &[kept.to_str().unwrap()]].concat(), "carol password\nhello\n").await;
+    assert!(ok, "{err}");
+    assert_eq!(login(&node, "carol", "carol password").await.0, 200);
+    assert!(said(&node, "general", &token(&admin)).await.contains(&("carol".into(), "hello".into())));
+    // A name with an account already: one line saying so.
+    let args = ["client", "--register", "--name", "carol", "--room", "general", "--nodes", &ws];
+    let (ok, _, err) = run_cli(&args, "other password\n").await;
+    assert!(!ok && err.contains("taken"), "{err}");
+    assert_one_line(&err);
+    // At a terminal, a sign-in that fails offers to create the account.
+    let args = ["client", "--name", "dave", "--room", "general", "--nodes", &ws];
+    let talk =
+        [("password for dave", "dave password"), ("[y/N]", "y"), ("again", "dave password"), ("connected", "/quit")];
+    let (ok, out) = run_at_terminal(&args, &talk).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("Create it"), "{out}");
+    assert_eq!(login(&node, "dave", "dave password").await.0, 200);
+    // The offer taken with the wrong password of an existing account says so.
+    let args = ["client", "--name", "carol", "--room", "general", "--nodes", &ws];
+    let talk = [("password for carol", "not carols"), ("[y/N]", "y"), ("again", "not carols")];
+    let (ok, out) = run_at_terminal(&args, &talk).await;
+    assert!(!ok && out.contains("carol has an account already"), "{out}");
+    assert!(!out.contains("backtrace"), "{out}");
+}
+
+/// A fresh invitation: (link, code).
+async fn invite(node: &NodeProc, admin: &str) -> (String, String) {
+    let (_, i) = api("POST", &node.url("/api/invites"), Some(admin), None).await;
+    (i["url"].as_str().unwrap().to_owned(), i["code"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn the_terminal_client_registers_with_an_invitation() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &["--registration", "invite"], None);
+    let (_, admin) = register(&node, "root", "root password").await;
+    let ws = node.ws_url();
+    // The link as the admin shared it, on the command line.
+    let (link, _) = invite(&node, &token(&admin)).await;
+    let args = ["client", "--register", "--name", "erin", "--invite", &link, "--room", "general", "--nodes", &ws];
+    let (ok, _, err) = run_cli(&args, "erin password\n").await;
+    assert!(ok, "{err}");
+    assert_eq!(login(&node, "erin", "erin password").await.0, 200);
+    // Asked for when missing: the code typed after the password.
+    let (_, code) = invite(&node, &token(&admin)).await;
+    let args = ["client", "--register", "--name", "frank", "--room", "general", "--nodes", &ws];
+    let (ok, _, err) = run_cli(&args, &format!("frank password\n{code}\n")).await;
+    assert!(ok, "{err}");
+    // Used once only.
+    let args = ["client", "--register", "--name", "gina", "--room", "general", "--nodes", &ws];
+    let (ok, _, err) = run_cli(&args, &format!("gina password\n{code}\n")).await;
+    assert!(!ok, "{err}");
+    assert_one_line(&err);
+    assert_eq!(login(&node, "gina", "gina password").await.0, 401);
+}
+
+#[tokio::test]
+async fn the_tools_fail_in_one_line() {
+    // No node at all, a missing file: one line each.
+    let port = meshchat::harness::free_port(false).unwrap();
+    let ws = format!("ws://127.0.0.1:{port}/ws");
+    let (ok, _, err) = run_cli(&["client", "--name", "x", "--room", "general", "--nodes", &ws], "").await;
+    assert!(!ok, "{err}");
+    assert_one_line(&err);
+    let (ok, _, err) = run_cli(&["restore", "--from", "/nonexistent/backup.db", "--data", "/nonexistent/d"], "").await;
+    assert!(!ok, "{err}");
+    assert_one_line(&err);
+}
