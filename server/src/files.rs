@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -35,7 +36,14 @@ pub struct FileStore {
     dir: PathBuf,
     /// Bytes of every file in place, for `/metrics`.
     total: AtomicU64,
+    /// The thumbnails' decoding budget, in MiB of decoded pixels: what
+    /// pictures being decoded at once may take in all.
+    decoding: Arc<tokio::sync::Semaphore>,
 }
+
+/// MiB of decoded pixels that thumbnails may take at once, node-wide (a
+/// 25-megapixel photo takes 96).
+pub const THUMB_BUDGET_MIB: u32 = 192;
 
 /// A file in place: its name and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +60,7 @@ impl FileStore {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
-        std::fs::create_dir_all(&tmp)?;
+        crate::store::private::dir(&tmp)?;
         let mut total = 0;
         for shard in std::fs::read_dir(&dir)?.flatten() {
             if shard.file_name().len() != 2 || !shard.path().is_dir() {
@@ -62,7 +70,13 @@ impl FileStore {
                 total += f.metadata().map(|m| m.len()).unwrap_or(0);
             }
         }
-        Ok(FileStore { dir, total: AtomicU64::new(total) })
+        let decoding = Arc::new(tokio::sync::Semaphore::new(THUMB_BUDGET_MIB as usize));
+        Ok(FileStore { dir, total: AtomicU64::new(total), decoding })
+    }
+
+    /// See [`THUMB_BUDGET_MIB`].
+    pub fn decoding(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.decoding
     }
 
     pub fn total_bytes(&self) -> u64 {
@@ -86,7 +100,7 @@ impl FileStore {
         E: std::fmt::Display,
     {
         let tmp = self.dir.join("tmp").join(format!("{:016x}", rand::random::<u64>()));
-        let mut part = Partial { path: tmp.clone(), file: Some(std::fs::File::create(&tmp)?) };
+        let mut part = Partial { path: tmp.clone(), file: Some(crate::store::private::create(&tmp)?) };
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = body.next().await {
@@ -115,7 +129,7 @@ impl FileStore {
                 return std::fs::remove_file(&tmp);
             }
             let shard = dest.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(shard)?;
+            crate::store::private::dir(shard)?;
             std::fs::rename(&tmp, &dest)?;
             // The rename itself must survive a crash.
             std::fs::File::open(shard)?.sync_all()

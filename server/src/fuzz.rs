@@ -51,6 +51,55 @@ pub fn http_bodies(data: &[u8]) {
     }
 }
 
+/// What an origin stores, every peer takes: sends of any text and actions
+/// of any kind (texts up to and past the limit, of the characters JSON
+/// escapes) go through the real room core of an origin; every message it
+/// hands to its store must pass the check each peer makes on arrival
+/// (`meshchat_shared::stored::validate_stored`), or a room would stall.
+pub fn origin_peer(data: &[u8]) {
+    use meshchat_shared::rooms::{RoomEvent, StoredEvent};
+    let mut b = Bytes(data);
+    let mut room = RoomState::new("r", "n1", Config::default(), Snapshot::default());
+    let mut now = 1_000u64;
+    let mut req = 0;
+    while !b.is_empty() && req < 64 {
+        req += 1;
+        now += 10;
+        // A text of one character repeated: lengths near the limit are common.
+        let c = ['x', '"', '\n', '\\', '\u{1}', 'é', '🦀', ' '][usize::from(b.u8() % 8)];
+        let text: String = std::iter::repeat_n(c, (b.u16() % 4_100) as usize).collect();
+        let target = (ORIGINS[usize::from(b.u8()) % 4].to_owned(), b.u16() % 8);
+        let (id, body) = match b.u8() % 5 {
+            0 => (format!("m{req}"), text),
+            kind => {
+                let event = match kind {
+                    1 => RoomEvent::Reply { origin: target.0, seq: target.1, body: text },
+                    2 => RoomEvent::Edited { origin: target.0, seq: target.1, body: text },
+                    3 => RoomEvent::Topic { topic: text },
+                    _ => RoomEvent::Kicked { user: "u1".into(), reason: text },
+                };
+                let stored = StoredEvent { event, admin: b.u8() % 2 == 0, own: true };
+                (format!("§a{req}"), serde_json::to_string(&stored).unwrap_or_default())
+            }
+        };
+        let author = ["u0", "u1", " u2", ""][usize::from(b.u8() % 4)];
+        room.handle(Input::Send { req, conn: None, author: author.into(), id, body }, now);
+        while let Some(e) = room.poll() {
+            match e {
+                Effect::Append { batch, msgs } => {
+                    for s in &msgs {
+                        let peer = meshchat_shared::stored::validate_stored(&s.msg, "r");
+                        assert!(peer.is_ok(), "the origin stored what a peer refuses ({peer:?}): {:?}", s.msg);
+                    }
+                    room.handle(Input::Committed { batch, ok: true }, now);
+                }
+                Effect::Lookup { lookup, .. } => room.handle(Input::Found { lookup, result: Ok(None) }, now),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Reads bytes as numbers, 0 once they run out.
 struct Bytes<'a>(&'a [u8]);
 

@@ -13,6 +13,7 @@ use meshchat_shared::{ErrorCode, Message};
 use tokio::sync::oneshot;
 
 use crate::accounts::Accounts;
+use crate::guard::Guard;
 use crate::room::{AckTo, Governance, Hub, RoomCmd, RoomHandle};
 use crate::store::Store;
 
@@ -31,6 +32,8 @@ pub enum RoomError {
     NotFound,
     #[error("a room by that name exists already")]
     Taken,
+    #[error("names starting with dm- are kept for direct messages")]
+    Reserved,
     #[error("sign in to do that")]
     Guest,
     #[error("{0}")]
@@ -46,11 +49,36 @@ impl RoomError {
         match self {
             RoomError::NotFound => ErrorCode::NotFound,
             RoomError::Taken => ErrorCode::NameTaken,
+            RoomError::Reserved => ErrorCode::Invalid,
             RoomError::Guest => ErrorCode::Unauthorized,
             RoomError::NoSuchUser(_) => ErrorCode::Invalid,
             RoomError::Unavailable => ErrorCode::Unavailable,
             RoomError::Refused(c) => *c,
         }
+    }
+}
+
+/// Finds or starts the actor of a room a request names, making the room
+/// only within the caller's limits (rooms per address, rooms in all): the
+/// same for the WebSocket and HTTP.
+#[derive(Clone)]
+pub struct Opener {
+    pub hub: Arc<Hub>,
+    pub guard: Arc<Guard>,
+    pub ip: std::net::IpAddr,
+}
+
+impl Opener {
+    /// Does the room exist here (created, or an open room someone used)?
+    fn exists(&self, room: &str) -> bool {
+        self.hub.index().knows(room) || self.hub.open(room).is_some()
+    }
+
+    fn open(&self, room: &str) -> Result<RoomHandle, RoomError> {
+        let (guard, ip) = (&self.guard, self.ip);
+        self.hub
+            .open_or_create(room, |rooms| guard.create_room(ip, rooms))
+            .map_err(|_| RoomError::Refused(ErrorCode::LimitReached))
     }
 }
 
@@ -115,21 +143,66 @@ fn is_own_reply(msg: &Message, who: &str) -> bool {
             .is_ok_and(|e| matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::File { .. }))
 }
 
-/// Sends `event` by `who` into the room's log; the stored event message.
+/// Makes an action ready to send, the same for the WebSocket and HTTP:
+/// names in it are accounts' names, and an event that names a message is
+/// aimed at the copy every node shows (see [`aim`]).
+pub async fn prepare(
+    accounts: &Accounts,
+    store: &Store,
+    room: &str,
+    action: RoomEvent,
+    who: &str,
+) -> Result<(RoomEvent, bool), RoomError> {
+    let action = canonical_action(accounts, action)?;
+    aim(store, room, action, who).await
+}
+
+/// Sends an action of `who` into the room's log, its answer to `to`: the
+/// one way a person's action enters a room, from the WebSocket and HTTP
+/// alike, under the per-person limit on events ([`Guard::event`]).
+pub fn submit(
+    handle: &RoomHandle,
+    guard: &Guard,
+    who: &Asker,
+    id: &str,
+    (event, own): (RoomEvent, bool),
+    to: AckTo,
+) -> Result<(), RoomError> {
+    guard.event(&who.name).map_err(|_| RoomError::Refused(ErrorCode::RateLimited))?;
+    send_event(handle, who, id, event, own, to)
+}
+
+/// [`submit`], waiting for the stored event message (HTTP).
 pub async fn act(
+    handle: &RoomHandle,
+    guard: &Guard,
+    who: &Asker,
+    id: &str,
+    prepared: (RoomEvent, bool),
+) -> Result<Arc<Message>, RoomError> {
+    let (tx, rx) = oneshot::channel();
+    submit(handle, guard, who, id, prepared, AckTo::Http(tx))?;
+    rx.await.map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?.map_err(RoomError::Refused)
+}
+
+/// An event the node makes for `who` (a room's creation), waited for.
+async fn make(handle: &RoomHandle, who: &Asker, id: &str, event: RoomEvent) -> Result<Arc<Message>, RoomError> {
+    let (tx, rx) = oneshot::channel();
+    send_event(handle, who, id, event, false, AckTo::Http(tx))?;
+    rx.await.map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?.map_err(RoomError::Refused)
+}
+
+fn send_event(
     handle: &RoomHandle,
     who: &Asker,
     id: &str,
     event: RoomEvent,
     own: bool,
-) -> Result<Arc<Message>, RoomError> {
+    to: AckTo,
+) -> Result<(), RoomError> {
     let body = serde_json::to_string(&StoredEvent { event, admin: who.admin, own }).unwrap_or_default();
-    let (tx, rx) = oneshot::channel();
     let id = format!("{EVENT_PREFIX}{id}");
-    handle
-        .send(RoomCmd::Send { to: AckTo::Http(tx), author: who.name.clone(), id, body })
-        .map_err(RoomError::Refused)?;
-    rx.await.map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?.map_err(RoomError::Refused)
+    handle.send(RoomCmd::Send { to, author: who.name.clone(), id, body }).map_err(RoomError::Refused)
 }
 
 /// Names users by their accounts' names; refuses names of no account.
@@ -141,10 +214,11 @@ pub fn accounts_named(accounts: &Accounts, users: &[String]) -> Result<Vec<Strin
 }
 
 /// Creates a room `who` owns; its name is claimed by a majority of the
-/// nodes first, so two people cannot create one name at once.
-/// `open` finds or makes the room's actor (under the caller's limits).
+/// nodes first, so two people cannot create one name at once. A name in
+/// use (a created room, or an open one people use: only admins moderate
+/// those) is taken; a direct conversation's (`dm-…`) is never free.
 pub async fn create(
-    open: impl FnOnce(&str) -> Result<RoomHandle, RoomError>,
+    opener: &Opener,
     accounts: &Accounts,
     who: &Asker,
     room: &str,
@@ -153,28 +227,28 @@ pub async fn create(
     if !who.account {
         return Err(RoomError::Guest);
     }
-    let handle = open(room)?;
-    if handle.governance().await.map_err(RoomError::Refused)?.is_governed() {
+    if room.starts_with(meshchat_shared::rooms::DM_PREFIX) {
+        return Err(RoomError::Reserved);
+    }
+    if opener.exists(room) {
         return Err(RoomError::Taken);
     }
+    let handle = opener.open(room)?;
     let mine = format!("{}:{}", who.name, crate::clock::now_ms());
     match accounts.claim(&format!("room:{room}"), &mine).await {
         Ok(chosen) if chosen == mine => {}
         Ok(_) => return Err(RoomError::Taken),
         Err(_) => return Err(RoomError::Unavailable),
     }
-    act(&handle, who, &format!("created-{mine}"), created, false).await?;
+    make(&handle, who, &format!("created-{mine}"), created).await?;
     let gov = handle.governance().await.map_err(RoomError::Refused)?;
     Ok(gov.info(room, &who.name))
 }
 
-/// The direct conversation of `who` and `others`, started if need be.
-pub async fn dm(
-    open: impl FnOnce(&str) -> Result<RoomHandle, RoomError>,
-    accounts: &Accounts,
-    who: &Asker,
-    others: &[String],
-) -> Result<RoomInfo, RoomError> {
+/// The direct conversation of `who` and `others`, started if need be. It
+/// is found by its people: the room of their name is theirs only if its
+/// governance lists exactly them (the fold lets no other room take it).
+pub async fn dm(opener: &Opener, accounts: &Accounts, who: &Asker, others: &[String]) -> Result<RoomInfo, RoomError> {
     if !who.account {
         return Err(RoomError::Guest);
     }
@@ -186,19 +260,20 @@ pub async fn dm(
         return Err(RoomError::NoSuchUser("a direct message needs someone else".into()));
     }
     let room = dm_room(&people);
-    let handle = open(&room)?;
+    let handle = opener.open(&room)?;
     let gov = handle.governance().await.map_err(RoomError::Refused)?;
     if !gov.is_governed() {
         // The same name and the same people whoever starts it, on any
         // node: two starts at once end as one conversation.
-        let created = RoomEvent::Created { title: String::new(), topic: String::new(), private: true, dm: people };
-        match act(&handle, who, "dm", created, false).await {
+        let created =
+            RoomEvent::Created { title: String::new(), topic: String::new(), private: true, dm: people.clone() };
+        match make(&handle, who, "dm", created).await {
             Ok(_) | Err(RoomError::Refused(ErrorCode::Forbidden)) => {}
             Err(e) => return Err(e),
         }
     }
     let gov = handle.governance().await.map_err(RoomError::Refused)?;
-    if !gov.can_read(&who.name) {
+    if gov.dm_people() != people.as_slice() || !gov.can_read(&who.name) {
         return Err(RoomError::NotFound);
     }
     Ok(gov.info(&room, &who.name))

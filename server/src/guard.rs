@@ -62,7 +62,15 @@ pub struct Guard {
     counts: Mutex<Counts>,
     writes: DefaultKeyedRateLimiter<IpAddr>,
     rooms: DefaultKeyedRateLimiter<IpAddr>,
+    /// Room events (reactions, edits, read markers, moderation) per
+    /// person, over all their connections and HTTP: each stays in the
+    /// room's log on every node.
+    events: DefaultKeyedRateLimiter<Arc<str>>,
 }
+
+/// Room events one person may add per second, after a burst of [`EVENT_BURST`].
+pub const EVENTS_PER_SEC: f64 = 10.0;
+pub const EVENT_BURST: u32 = 100;
 
 #[derive(Default)]
 struct Counts {
@@ -107,6 +115,8 @@ pub enum Refused {
     RoomsPerHour,
     #[error("this node holds as many rooms as it takes")]
     Rooms,
+    #[error("too many reactions, edits and room changes at once; slow down")]
+    Events,
 }
 
 fn quota(per_sec: f64, burst: u32) -> Quota {
@@ -120,7 +130,8 @@ impl Guard {
         let writes = RateLimiter::keyed(quota(limits.http_rate, limits.http_burst));
         let per_hour = f64::from(limits.rooms_per_hour.max(1)) / 3600.0;
         let rooms = RateLimiter::keyed(quota(per_hour, limits.rooms_per_hour));
-        Arc::new(Guard { limits, counts: Mutex::new(Counts::default()), writes, rooms })
+        let events = RateLimiter::keyed(quota(EVENTS_PER_SEC, EVENT_BURST));
+        Arc::new(Guard { limits, counts: Mutex::new(Counts::default()), writes, rooms, events })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -179,6 +190,11 @@ impl Guard {
         self.rooms.check_key(&ip).map_err(|_| Refused::RoomsPerHour)
     }
 
+    /// `who` adds an event to a room (any path, any connection).
+    pub fn event(&self, who: &Arc<str>) -> Result<(), Refused> {
+        self.events.check_key(who).map_err(|_| Refused::Events)
+    }
+
     /// Connections open now.
     pub fn connections(&self) -> usize {
         self.lock().connections
@@ -188,6 +204,7 @@ impl Guard {
     pub fn sweep(&self) {
         self.writes.retain_recent();
         self.rooms.retain_recent();
+        self.events.retain_recent();
     }
 }
 

@@ -17,35 +17,13 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 pub fn canonical(name: &str) -> Result<String, Invalid> {
     let nfc: String = name.nfc().collect();
     validate_name(&nfc)?;
-    let chars: Vec<char> = nfc.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if invisible(c) && !joins_symbols(&chars, i) {
-            return Err(Invalid::Other(format!(
-                "name must not contain invisible or direction-changing characters (U+{:04X})",
-                u32::from(c)
-            )));
-        }
+    if let Some(c) = meshchat_shared::limits::hidden_char(&nfc) {
+        return Err(Invalid::Other(format!(
+            "name must not contain invisible or direction-changing characters (U+{:04X})",
+            u32::from(c)
+        )));
     }
     Ok(nfc)
-}
-
-/// Characters that do not show, or reorder what is around them.
-fn invisible(c: char) -> bool {
-    matches!(
-        c.general_category(),
-        GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-            | GeneralCategory::PrivateUse
-            | GeneralCategory::Surrogate
-            | GeneralCategory::Unassigned
-    ) || matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{034F}' | '\u{2800}')
-}
-
-/// A zero-width joiner between two symbols: part of an emoji sequence.
-fn joins_symbols(chars: &[char], i: usize) -> bool {
-    let symbol = |c: Option<&char>| c.is_some_and(|c| c.general_category() == GeneralCategory::OtherSymbol);
-    chars[i] == '\u{200D}' && i > 0 && symbol(chars.get(i - 1)) && symbol(chars.get(i + 1))
 }
 
 /// What a name looks like: names with the same skeleton are confusable.

@@ -77,12 +77,18 @@ pub fn parse(q: &str) -> Result<Parsed, Invalid> {
         .enumerate()
         .map(|(i, (t, quoted))| {
             let s = format!("\"{}\"", t.replace('"', "\"\""));
-            if i == last && !quoted { s + "*" } else { s }
+            // A prefix of one or two letters matches most of the index:
+            // such a word matches only itself.
+            let prefix = i == last && !quoted && t.chars().filter(|c| c.is_alphanumeric()).count() >= MIN_PREFIX_CHARS;
+            if prefix { s + "*" } else { s }
         })
         .collect();
     out.fts = parts.join(" ");
     Ok(out)
 }
+
+/// The last word matches as a prefix only from this many letters on.
+pub const MIN_PREFIX_CHARS: usize = 3;
 
 /// Whitespace-separated tokens; a `"…"` is one token, quoted.
 fn tokens(q: &str) -> Vec<(String, bool)> {
@@ -167,10 +173,17 @@ mod tests {
     }
 
     #[test]
+    fn a_word_of_one_or_two_letters_is_no_prefix() {
+        assert_eq!(parse("a").unwrap().fts, r#""a""#);
+        assert_eq!(parse("deploy to").unwrap().fts, r#""deploy" "to""#);
+        assert_eq!(parse("dep").unwrap().fts, r#""dep"*"#);
+    }
+
+    #[test]
     fn fts_syntax_stays_text() {
         // Every word and phrase quoted: FTS5 sees only strings.
         assert_eq!(parse(r#"a" OR text:* NEAR(x y) ""#).unwrap().fts, r#""a" "OR text:* NEAR(x y)""#);
-        assert_eq!(parse("x OR text:* y").unwrap().fts, r#""x" "OR" "text:*" "y"*"#);
+        assert_eq!(parse("x OR text:* yes").unwrap().fts, r#""x" "OR" "text:*" "yes"*"#);
         assert!(parse("from:bob").is_err(), "no words");
         assert!(parse("-- ...").is_err(), "punctuation only");
         assert!(parse(&"x ".repeat(17)).is_err());

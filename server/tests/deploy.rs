@@ -1,7 +1,10 @@
 //! The deployment files in `deploy/` are what their tools accept: the
 //! systemd unit passes `systemd-analyze verify`, and the container image
 //! builds and serves (each skipped, saying so, where its tools are not
-//! installed or cannot run).
+//! installed or cannot run). The image, a static release build that takes
+//! minutes on a fresh machine, is built with `MESHCHAT_CONTAINER=1`:
+//! `scripts/test` sets it when the image's inputs changed since it last
+//! worked (`deploy/container.verified`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -49,6 +52,10 @@ fn podman_run(args: &[&str]) -> Result<String, String> {
 
 #[test]
 fn the_container_image_builds_and_serves_the_app_from_its_one_binary() {
+    if std::env::var("MESHCHAT_CONTAINER").as_deref() != Ok("1") {
+        eprintln!("skipped: the image's inputs are as when it last worked (MESHCHAT_CONTAINER=1 builds it)");
+        return;
+    }
     if std::process::Command::new("podman").arg("--version").output().is_err() {
         eprintln!("skipped: podman is not installed here (scripts/setup --test installs it)");
         return;

@@ -101,7 +101,7 @@ async fn refused_requests_get_a_4xx_with_the_error_body() {
         ("POST", "/api/rooms/r/messages".into(), Some(post_body("a", "1", "   ")), 400, "invalid"),
         ("POST", "/api/rooms/r/messages".into(), Some(post_body("a", "1", &"x".repeat(4001))), 400, "invalid"),
         ("POST", "/api/rooms/r/messages".into(), Some(post_body("a", "1", &"x".repeat(70_000))), 413, "invalid"),
-        ("GET", "/api/nothing-here".into(), None, 404, "invalid"),
+        ("GET", "/api/nothing-here".into(), None, 404, "not_found"),
         ("DELETE", "/api/rooms/r/messages".into(), None, 405, "invalid"),
     ];
     for (method, path, body, status, code) in cases {

@@ -138,14 +138,7 @@ impl ClientFrame {
             }
             ClientFrame::Act { room, id, action } => {
                 limits::validate_room(room)?;
-                limits::validate_msg_id(id)?;
-                if matches!(action, RoomEvent::Created { .. } | RoomEvent::Joined) {
-                    return Err(Invalid::Other("create and join have frames of their own".into()));
-                }
-                if matches!(action, RoomEvent::File { .. }) {
-                    return Err(Invalid::Other("files are shared by uploading them".into()));
-                }
-                action.validate()
+                crate::rooms::validate_act(id, action)
             }
             ClientFrame::Dm { users } => {
                 if users.is_empty() || users.len() >= crate::rooms::MAX_DM {
@@ -153,6 +146,29 @@ impl ClientFrame {
                 }
                 users.iter().try_for_each(|u| limits::validate_name(u))
             }
+        }
+    }
+
+    /// The id the answer to this frame carries, so that a client knows
+    /// which request an `error` is about: a send's `id`, an act's `§` +
+    /// `id` (as its `ack` does).
+    pub fn answer_id(&self) -> Option<String> {
+        match self {
+            ClientFrame::Send { id, .. } => Some(id.clone()),
+            ClientFrame::Act { id, .. } => Some(format!("{}{id}", crate::rooms::EVENT_PREFIX)),
+            _ => None,
+        }
+    }
+
+    /// [`answer_id`](Self::answer_id) of a frame that did not decode, as
+    /// far as its text says (its type and a string `id`).
+    pub fn answer_id_of(text: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let id = v.get("id")?.as_str().filter(|id| limits::validate_msg_id(id).is_ok())?;
+        match v.get("type")?.as_str()? {
+            "send" => Some(id.to_owned()),
+            "act" => Some(format!("{}{id}", crate::rooms::EVENT_PREFIX)),
+            _ => None,
         }
     }
 

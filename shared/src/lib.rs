@@ -15,6 +15,8 @@
 //! - [`api`]: the JSON bodies of the HTTP routes.
 //! - [`rooms`]: rooms that belong to people: their events, roles, the room
 //!   as its members see it, direct-message rooms.
+//! - [`stored`]: what a message of a room's log must be: the origin and
+//!   every peer check it with the same function.
 //! - [`hlc`]: the hybrid logical clock that stamps `ts`.
 //! - [`client`]: a sans-IO protocol client: rooms, vectors, resume, outbox,
 //!   which node next. The web app and the native client both run it.
@@ -32,6 +34,7 @@ pub mod limits;
 pub mod meshmap;
 pub mod message;
 pub mod rooms;
+pub mod stored;
 pub mod vector;
 mod wire;
 

@@ -17,6 +17,8 @@ pub const MAX_ROOM: usize = 48;
 pub const MAX_MSG_ID: usize = 64;
 /// Message bodies: 1–4000 characters.
 pub const MAX_BODY_CHARS: usize = 4000;
+/// Shared files' names: 1–255 characters.
+pub const MAX_FILE_NAME_CHARS: usize = 255;
 /// `history.limit` is 1–200 ...
 pub const MAX_HISTORY_LIMIT: u32 = 200;
 /// ... and 50 when not given.
@@ -72,6 +74,62 @@ pub fn validate_name(name: &str) -> Result<(), Invalid> {
         return Err(Invalid::NameWhitespace);
     }
     Ok(())
+}
+
+/// Characters that do not show, or reorder the text around them: format
+/// characters (zero-width spaces, bidi overrides and isolates), line and
+/// paragraph separators, private use, unassigned, and the blank letters
+/// that pass for spaces.
+pub fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::Unassigned
+    ) || matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{034F}' | '\u{2800}')
+}
+
+/// A zero-width joiner between two symbols: part of an emoji sequence.
+fn joins_symbols(chars: &[char], i: usize) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    let symbol = |c: Option<&char>| c.is_some_and(|c| c.general_category() == GeneralCategory::OtherSymbol);
+    chars[i] == '\u{200D}' && i > 0 && symbol(chars.get(i - 1)) && symbol(chars.get(i + 1))
+}
+
+/// The first character of `text` that would not show as itself where a
+/// name is shown (a person's, a file's): a control character, or one that
+/// is invisible or changes the direction of what follows (`invoice\u{202E}gnp.exe`
+/// shows as `invoiceexe.png`). A zero-width joiner inside an emoji is fine.
+pub fn hidden_char(text: &str) -> Option<char> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .find(|&(i, &c)| c.is_control() || invisible(c) && !joins_symbols(&chars, i))
+        .map(|(_, c)| *c)
+}
+
+/// A shared file's name: 1–255 characters, nothing hidden (see
+/// [`hidden_char`]), not blank at either end. Every path that names a file
+/// (an upload, a `file` event from a peer) checks it here.
+pub fn validate_file_name(name: &str) -> Result<(), Invalid> {
+    let n = name.chars().count();
+    if n == 0 || n > MAX_FILE_NAME_CHARS || name.trim() != name {
+        return Err(Invalid::Other(format!(
+            "a file name is 1-{MAX_FILE_NAME_CHARS} characters, not blank at either end"
+        )));
+    }
+    match hidden_char(name) {
+        Some(c) => Err(Invalid::Other(format!(
+            "a file name must not contain invisible, control or direction-changing characters (U+{:04X})",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `a-z 0-9 - _`, 1–48 long.

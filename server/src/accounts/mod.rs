@@ -24,7 +24,7 @@ use std::time::Duration;
 pub use directory::{Account, Directory, Revoked};
 pub use events::{AccountEvent, Role};
 pub use registry::{ClaimError, ClaimNet, Registry};
-pub use service::{Accounts, AuthError, Me, SignedIn};
+pub use service::{Accounts, AuthError, MAX_TOKENS, Me, SignedIn};
 
 /// Who may create an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -47,6 +47,9 @@ pub struct AccountsConfig {
     /// Registrations from one address per hour (each costs a hash and a
     /// round of the mesh).
     pub registrations_per_hour: u32,
+    /// API tokens one account may make at once (then one every 6 minutes):
+    /// each stays in every node's account log.
+    pub tokens_at_once: u32,
 }
 
 impl Default for AccountsConfig {
@@ -57,6 +60,7 @@ impl Default for AccountsConfig {
             session_ttl: Duration::from_secs(30 * 86_400),
             invite_ttl: Duration::from_secs(7 * 86_400),
             registrations_per_hour: 20,
+            tokens_at_once: 10,
         }
     }
 }

@@ -41,6 +41,8 @@ pub enum AuthError {
     Forbidden,
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    LimitReached(String),
 }
 
 impl AuthError {
@@ -54,6 +56,7 @@ impl AuthError {
             AuthError::Unauthorized => ErrorCode::Unauthorized,
             AuthError::Forbidden => ErrorCode::Forbidden,
             AuthError::Unavailable(_) => ErrorCode::Unavailable,
+            AuthError::LimitReached(_) => ErrorCode::LimitReached,
         }
     }
 }
@@ -108,10 +111,17 @@ pub struct Accounts {
     /// Failed sign-ins per name and per address.
     failures_by_name: Throttle<String>,
     failures_by_ip: Throttle<IpAddr>,
+    /// Wrong old passwords per account: a stolen session must not guess.
+    password_tries: Throttle<String>,
+    /// API tokens made per account (each stays in every node's account log).
+    tokens_made: DefaultKeyedRateLimiter<String>,
     /// Registrations per address: each costs a hash and a mesh round trip.
     registrations: DefaultKeyedRateLimiter<IpAddr>,
     live: Mutex<HashMap<String, Vec<Live>>>,
 }
+
+/// Live API tokens per account.
+pub const MAX_TOKENS: usize = 50;
 
 fn quota(burst: u32, every: Duration) -> Quota {
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
@@ -141,6 +151,10 @@ impl Accounts {
             // address, then one every 20 s.
             failures_by_name: Throttle::new(10, Duration::from_secs(60)),
             failures_by_ip: Throttle::new(30, Duration::from_secs(20)),
+            // Wrong old passwords: 5 per account, then one a minute.
+            password_tries: Throttle::new(5, Duration::from_secs(60)),
+            // API tokens: 10 at once (by default), then one every 6 minutes.
+            tokens_made: RateLimiter::keyed(quota(config.tokens_at_once, Duration::from_secs(360))),
             registrations: RateLimiter::keyed(quota(
                 config.registrations_per_hour,
                 Duration::from_secs(3600) / config.registrations_per_hour.max(1),
@@ -204,7 +218,9 @@ impl Accounts {
         }
         self.failures_by_name.prune();
         self.failures_by_ip.prune();
+        self.password_tries.prune();
         self.registrations.retain_recent();
+        self.tokens_made.retain_recent();
     }
 
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
@@ -310,20 +326,29 @@ impl Accounts {
         self.issue(&id, &name, role)
     }
 
+    /// Each try takes one of the name's and one of the address's tries
+    /// before the password is checked, and gives them back if it is right.
     pub async fn login(&self, name: &str, password: String, ip: IpAddr) -> Result<SignedIn, AuthError> {
         let key = name_key(name);
-        if !self.failures_by_name.allows(&key) || !self.failures_by_ip.allows(&ip) {
+        if !self.failures_by_name.reserve(&key) {
+            return Err(AuthError::RateLimited);
+        }
+        if !self.failures_by_ip.reserve(&ip) {
+            self.failures_by_name.give_back(&key);
             return Err(AuthError::RateLimited);
         }
         let account = self.directory().by_name(name).cloned();
         let hash = account.as_ref().map(|a| a.hash.1.clone());
-        let good = self.hasher.verify(password, hash).await?;
-        let Some(a) = account.filter(|_| good) else {
-            self.failures_by_name.failed(&key);
-            self.failures_by_ip.failed(&ip);
-            return Err(AuthError::BadCredentials);
-        };
-        self.issue(&a.id, &a.name, a.role.1)
+        let checked = self.hasher.verify(password, hash).await;
+        let good = matches!(checked, Ok(true)) && account.is_some();
+        if good || checked.is_err() {
+            self.failures_by_name.give_back(&key);
+            self.failures_by_ip.give_back(&ip);
+        }
+        match (checked?, account) {
+            (true, Some(a)) => self.issue(&a.id, &a.name, a.role.1),
+            _ => Err(AuthError::BadCredentials),
+        }
     }
 
     /// The account a token speaks for, if it is good now: `Unauthorized`,
@@ -361,8 +386,15 @@ impl Accounts {
     /// new session for the caller.
     pub async fn change_password(&self, me: &Me, old: String, new: String) -> Result<SignedIn, AuthError> {
         super::password::validate(&new)?;
+        if !self.password_tries.reserve(&me.id) {
+            return Err(AuthError::RateLimited);
+        }
         let current = self.directory().get(&me.id).map(|a| a.hash.1.clone());
-        if !self.hasher.verify(old, current).await? {
+        let checked = self.hasher.verify(old, current).await;
+        if !matches!(checked, Ok(false)) {
+            self.password_tries.give_back(&me.id);
+        }
+        if !checked? {
             return Err(AuthError::BadCredentials);
         }
         let hash = self.hasher.hash(new).await?;
@@ -379,6 +411,14 @@ impl Accounts {
         let label = label.trim();
         if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
             return Err(AuthError::Invalid("a token's label must be 1-64 characters".into()));
+        }
+        let live = self.directory().get(&me.id).map_or(0, |a| a.tokens.values().filter(|t| !t.revoked).count());
+        if live >= MAX_TOKENS {
+            let why = format!("an account has at most {MAX_TOKENS} API tokens: revoke one first");
+            return Err(AuthError::LimitReached(why));
+        }
+        if self.tokens_made.check_key(&me.id).is_err() {
+            return Err(AuthError::RateLimited);
         }
         let id = random_id();
         let now = now_ms();

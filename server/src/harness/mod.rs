@@ -190,8 +190,7 @@ impl NodeProcess {
 
     /// Resident memory in KiB, from /proc.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+        rss_kib_of(self.pid())
     }
 
     /// CPU time used so far (user + system), from /proc.
@@ -223,6 +222,12 @@ pub struct MeshSpec {
     pub args: Vec<String>,
     /// Each node logs to `<dir>/<id>.log` instead of inheriting stderr.
     pub logs: bool,
+}
+
+/// Resident memory of process `pid`, from /proc.
+pub fn rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 impl MeshSpec {

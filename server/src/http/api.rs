@@ -169,10 +169,17 @@ pub async fn post_message(
     };
     limits::validate_msg_id(&post.id)?;
     limits::validate_body(&post.body)?;
+    // What one may not read, one cannot post to either, and is not told of
+    // (`not_found`, as for history); a new name makes an open room.
+    let handle = match super::rooms::readable(&app, &room, &name).await? {
+        Some((handle, _)) => handle,
+        None => {
+            let guard = &app.guard;
+            app.hub.open_or_create(&room, |rooms| guard.create_room(ip, rooms)).map_err(refused)?
+        }
+    };
     let (tx, rx) = oneshot::channel();
-    let cmd = RoomCmd::Send { to: AckTo::Http(tx), author: name.into(), id: post.id, body: post.body };
-    let guard = &app.guard;
-    app.hub.open_or_create(&room, |rooms| guard.create_room(ip, rooms)).map_err(refused)?.send(cmd)?;
+    handle.send(RoomCmd::Send { to: AckTo::Http(tx), author: name.into(), id: post.id, body: post.body })?;
     let msg: Arc<Message> = match tokio::time::timeout(POST_TIMEOUT, rx).await {
         Ok(Ok(Ok(msg))) => msg,
         Ok(Ok(Err(code))) => return Err(code.into()),
@@ -190,7 +197,7 @@ pub fn client_ip(addr: Option<Extension<ClientAddr>>) -> IpAddr {
 /// A limit of the [`Guard`](crate::guard::Guard), as an HTTP error.
 pub fn refused(why: Refused) -> ApiError {
     match why {
-        Refused::Rate => ApiError::new(ErrorCode::RateLimited, why.to_string()),
+        Refused::Rate | Refused::Events => ApiError::new(ErrorCode::RateLimited, why.to_string()),
         Refused::Rooms | Refused::Connections => {
             ApiError::new(ErrorCode::LimitReached, why.to_string()).with_status(StatusCode::SERVICE_UNAVAILABLE)
         }

@@ -43,6 +43,8 @@ const UPLOAD_TIME: Duration = Duration::from_secs(600);
 const THUMB: u32 = 320;
 /// Larger pictures are not decoded for a thumbnail (the original still is served).
 const THUMB_MAX_PIXELS: u32 = 12_000;
+/// How long a thumbnail waits for its share of the decoding budget.
+const THUMB_WAIT: Duration = Duration::from_secs(10);
 
 /// What a file name keeps unescaped in `Content-Disposition` (RFC 5987's
 /// attr-char, less what some browsers mishandle).
@@ -61,6 +63,7 @@ fn name_and_type(headers: &HeaderMap) -> Result<(String, String), ApiError> {
     // A name, not a path.
     let name: String = name.rsplit(['/', '\\']).next().unwrap_or_default().trim().chars().take(255).collect();
     let name = if name.is_empty() { "file".to_owned() } else { name };
+    limits::validate_file_name(&name)?;
     let mime = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -130,7 +133,7 @@ pub async fn upload(
     };
     let event = RoomEvent::File { hash: blob.hash.clone(), name, size: blob.size, mime, body: String::new() };
     event.validate()?;
-    let msg = match govern::act(&handle, &who, &id, event, false).await {
+    let msg = match govern::act(&handle, &app.guard, &who, &id, (event, false)).await {
         Ok(msg) => msg,
         Err(e) => {
             // Refused: the file stays only if a message shares it already.
@@ -216,9 +219,40 @@ async fn serve(path: PathBuf, info: &FileInfo, req: Request) -> Result<Response,
 }
 
 /// A PNG that fits in [`THUMB`]², made once per node and kept.
+///
+/// Decoding is what costs: a small file may hold a picture of hundreds of
+/// megabytes. Every decode first reserves what its pixels take from the
+/// node's budget of [`crate::files::THUMB_BUDGET_MIB`]; pictures wait for
+/// their turn, and one that cannot start within [`THUMB_WAIT`] is answered
+/// `unavailable` (try again). A picture larger than the whole budget gets
+/// no thumbnail (its original is still served).
 async fn thumbnail(files: &Arc<crate::files::FileStore>, hash: &str) -> Result<Response, ApiError> {
     let (src, dest) = (files.path(hash), files.thumb(hash));
+    if let Ok(png) = tokio::fs::read(&dest).await {
+        return Ok(png_response(png));
+    }
+    let no_thumbnail =
+        |e: String| ApiError::invalid(format!("no thumbnail: {e}")).with_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let header = src.clone();
+    let (w, h) = tokio::task::spawn_blocking(move || -> Result<(u32, u32), String> {
+        let reader = image::ImageReader::open(&header).map_err(|e| e.to_string())?;
+        reader.with_guessed_format().map_err(|e| e.to_string())?.into_dimensions().map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|_| ApiError::from(ErrorCode::Unavailable))?
+    .map_err(no_thumbnail)?;
+    // RGBA at 8 bits: what the largest decoder output takes.
+    let mib = (u64::from(w) * u64::from(h) * 4).div_ceil(1 << 20).max(1);
+    let Some(cost) = u32::try_from(mib).ok().filter(|c| *c <= crate::files::THUMB_BUDGET_MIB) else {
+        return Err(no_thumbnail(format!("a {w}×{h} picture is too large to shrink here")));
+    };
+    let permit = tokio::time::timeout(THUMB_WAIT, files.decoding().clone().acquire_many_owned(cost))
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::Unavailable, "busy making thumbnails; try again in a moment"))?
+        .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let _permit = permit;
+        // Made meanwhile by another request for the same picture.
         if let Ok(bytes) = std::fs::read(&dest) {
             return Ok(bytes);
         }
@@ -226,33 +260,35 @@ async fn thumbnail(files: &Arc<crate::files::FileStore>, hash: &str) -> Result<R
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(THUMB_MAX_PIXELS);
         limits.max_image_height = Some(THUMB_MAX_PIXELS);
-        limits.max_alloc = Some(256 << 20);
+        limits.max_alloc = Some(u64::from(cost) << 20);
         reader.limits(limits);
         let img = reader.with_guessed_format().map_err(|e| e.to_string())?.decode().map_err(|e| e.to_string())?;
         let small = img.thumbnail(THUMB, THUMB);
+        drop(img);
         let mut out = std::io::Cursor::new(Vec::new());
         small.write_to(&mut out, image::ImageFormat::Png).map_err(|e| e.to_string())?;
         let out = out.into_inner();
         if let Some(dir) = dest.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::store::private::dir(dir);
         }
-        let _ = std::fs::write(&dest, &out);
+        let _ = crate::store::private::create(&dest).and_then(|mut f| std::io::Write::write_all(&mut f, &out));
         Ok(out)
     })
     .await
     .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
-    match made {
-        Ok(png) => Ok((
-            [
-                (header::CONTENT_TYPE, "image/png"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
-                (header::CACHE_CONTROL, "private, max-age=3600"),
-            ],
-            png,
-        )
-            .into_response()),
-        // Not a picture after all (or too big to shrink): no thumbnail.
-        Err(e) => Err(ApiError::invalid(format!("no thumbnail: {e}")).with_status(StatusCode::UNPROCESSABLE_ENTITY)),
-    }
+    // Not a picture after all (or too big to shrink): no thumbnail.
+    made.map(png_response).map_err(no_thumbnail)
+}
+
+fn png_response(png: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        png,
+    )
+        .into_response()
 }

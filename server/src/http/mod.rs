@@ -10,6 +10,7 @@ mod files;
 mod mesh;
 mod poll;
 mod rooms;
+pub mod routes;
 mod search;
 pub mod secure;
 pub mod serve;
@@ -25,7 +26,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use meshchat_shared::limits::MAX_FRAME_BYTES;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -81,44 +81,16 @@ pub struct AppState {
 
 pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {
     // Chat routes need a session, unless the node takes guests.
-    let chat = Router::new()
-        .route("/api/rooms", get(api::rooms).post(rooms::create))
-        .route("/api/rooms/{room}", get(rooms::info))
-        .route("/api/rooms/{room}/actions", post(rooms::act))
-        .route("/api/dm", post(rooms::dm))
-        .route("/api/directory", get(rooms::directory))
-        .route("/api/me/rooms", get(rooms::mine))
-        .route("/api/users", get(rooms::users))
-        .route("/api/search", get(search::search))
-        .route("/api/rooms/{room}/messages", get(api::get_messages).post(api::post_message))
-        .route("/api/rooms/{room}/poll", get(poll::poll))
-        // Files stream in under their own limit (--max-file-bytes).
-        .route("/api/rooms/{room}/files", post(files::upload).layer(DefaultBodyLimit::disable()))
-        .route("/api/rooms/{room}/files/{hash}", get(files::download))
-        .route_layer(middleware::from_fn_with_state(app.clone(), secure::require_session));
-    let api = Router::new()
-        .route("/ws", get(ws::upgrade))
-        .route("/api/health", get(api::health))
-        .route("/api/nodes", get(api::nodes))
-        .route("/api/auth", get(auth::info))
-        .route("/api/register", post(auth::register))
-        .route("/api/login", post(auth::login))
-        .route("/api/logout", post(auth::logout))
-        .route("/api/me", get(auth::me))
-        .route("/api/password", post(auth::password))
-        .route("/api/tokens", get(auth::tokens).post(auth::create_token))
-        .route("/api/tokens/{id}", delete(auth::revoke_token))
-        .route("/api/invites", post(auth::create_invite))
-        .route("/api/users/{name}/role", post(auth::set_role))
-        .route("/api/mesh", get(mesh::view))
-        .route("/api/mesh/join", post(mesh::join))
-        .route("/api/mesh/remove", post(mesh::remove))
-        .merge(chat)
-        .route("/metrics", get(metrics))
-        .route("/api", get(api_not_found))
-        .route("/api/{*rest}", get(api_not_found).post(api_not_found))
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES));
+    let (mut chat, mut api) = (Router::new(), Router::new());
+    for r in routes::table() {
+        match r.gate {
+            routes::Gate::Chat => chat = chat.route(r.path, r.handler),
+            routes::Gate::Open => api = api.route(r.path, r.handler),
+        }
+    }
+    let chat = chat.route_layer(middleware::from_fn_with_state(app.clone(), secure::require_session));
+    let api =
+        api.merge(chat).method_not_allowed_fallback(method_not_allowed).layer(DefaultBodyLimit::max(MAX_FRAME_BYTES));
     let router = match web {
         Some(dir) => api.fallback_service(assets::service(&dir)),
         None if embedded::available() => api.fallback_service(embedded::service()),
@@ -147,7 +119,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
 }
 
 async fn api_not_found() -> ApiError {
-    ApiError::invalid("no such API route").with_status(StatusCode::NOT_FOUND)
+    ApiError::new(meshchat_shared::ErrorCode::NotFound, "no such API route")
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -58,12 +58,8 @@ pub fn shown(gov: &Governance, msgs: impl IntoIterator<Item = Message>, raw: boo
         .collect()
 }
 
-fn opener(app: &Arc<AppState>, ip: std::net::IpAddr) -> impl FnOnce(&str) -> Result<RoomHandle, RoomError> + use<> {
-    let (hub, guard) = (app.hub.clone(), app.guard.clone());
-    move |room: &str| {
-        hub.open_or_create(room, |rooms| guard.create_room(ip, rooms))
-            .map_err(|_| RoomError::Refused(ErrorCode::LimitReached))
-    }
+fn opener(app: &Arc<AppState>, ip: std::net::IpAddr) -> govern::Opener {
+    govern::Opener { hub: app.hub.clone(), guard: app.guard.clone(), ip }
 }
 
 /// `POST /api/rooms` `{"room","title","topic","private"}`: `201` and the room.
@@ -79,7 +75,7 @@ pub async fn create(
     limits::validate_room(&c.room)?;
     let created = RoomEvent::Created { title: c.title, topic: c.topic, private: c.private, dm: Vec::new() };
     created.validate()?;
-    let info = govern::create(opener(&app, ip), &app.accounts, &asker(&me), &c.room, created).await?;
+    let info = govern::create(&opener(&app, ip), &app.accounts, &asker(&me), &c.room, created).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -94,17 +90,12 @@ pub async fn act(
     app.guard.write(client_ip(addr)).map_err(refused)?;
     let room = room_param(path)?;
     let a: RoomAction = json_body(body, "id and action")?;
-    limits::validate_msg_id(&a.id)?;
-    a.action.validate()?;
-    if matches!(a.action, RoomEvent::Created { .. }) {
-        return Err(ApiError::invalid("rooms are created with POST /api/rooms"));
-    }
+    meshchat_shared::rooms::validate_act(&a.id, &a.action)?;
     let who = asker(&me);
     // A public room may be joined by anyone who may read it.
     let (handle, _) = govern::readable(&app.hub, &room, &who.name).await?;
-    let action = govern::canonical_action(&app.accounts, a.action)?;
-    let (action, own) = govern::aim(&app.store, &room, action, &who.name).await?;
-    let msg = govern::act(&handle, &who, &a.id, action, own).await?;
+    let prepared = govern::prepare(&app.accounts, &app.store, &room, a.action, &who.name).await?;
+    let msg = govern::act(&handle, &app.guard, &who, &a.id, prepared).await?;
     Ok(Json(present(&msg).into_owned()))
 }
 
@@ -121,7 +112,7 @@ pub async fn dm(
     if d.users.is_empty() || d.users.len() >= meshchat_shared::rooms::MAX_DM {
         return Err(ApiError::invalid("a direct message has 2 to 10 people"));
     }
-    Ok(Json(govern::dm(opener(&app, ip), &app.accounts, &asker(&me), &d.users).await?))
+    Ok(Json(govern::dm(&opener(&app, ip), &app.accounts, &asker(&me), &d.users).await?))
 }
 
 /// `GET /api/rooms/{room}`: members, roles, topic.
@@ -185,7 +176,17 @@ pub async fn users(
 /// `GET /api/me/rooms`: the rooms the caller is a member of (private ones
 /// and direct messages included).
 pub async fn mine(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Result<Json<MyRooms>, ApiError> {
-    let names = app.store.rooms_of(&me.name).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    let mut names = app.store.rooms_of(&me.name).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    // The store lists memberships once committed; a running room knows of
+    // one from the moment it takes the event (the reads of this node go by
+    // that), so those are added: a room one may read is listed.
+    for handle in app.hub.open_rooms() {
+        if handle.status().gov.is_some_and(|g| g.role(&me.name).is_some()) {
+            names.push(handle.name().to_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
     let mut rooms = Vec::new();
     for room in names {
         if let Ok((_, gov)) = govern::readable(&app.hub, &room, &me.name).await {

@@ -24,8 +24,11 @@ use crate::store::search::{Hit, Order, Query};
 /// Results per page: 20 by default, at most 50.
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 50;
-/// Matches looked at per page, readable or not: what one search may cost.
+/// Matches looked at per page, readable or not ...
 const MAX_SCAN: usize = 2_000;
+/// ... and the time SQLite may spend on them: past it the search stops
+/// (inside SQLite, by its progress handler) and says where to go on from.
+pub const SEARCH_BUDGET: std::time::Duration = std::time::Duration::from_millis(300);
 /// Matches read from the index at a time.
 const CHUNK: usize = 100;
 
@@ -57,6 +60,7 @@ pub async fn search(
         order,
         from: parse_num::<u64>(&q, "from")?.unwrap_or(0),
         limit: CHUNK,
+        deadline: Some(std::time::Instant::now() + SEARCH_BUDGET),
     };
     let mut readers = Readers::new(&app, &who);
     if let Some(r) = &query.room
@@ -66,8 +70,9 @@ pub async fn search(
     }
     let (mut results, mut scanned, mut next) = (Vec::new(), 0, None);
     while results.len() < limit && scanned < MAX_SCAN {
-        let hits = app.store.search(query.clone()).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
-        let exhausted = hits.len() < CHUNK;
+        let found = app.store.search(query.clone()).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+        let (hits, cut) = (found.hits, found.cut);
+        let exhausted = hits.len() < CHUNK && !cut;
         for hit in hits {
             scanned += 1;
             query.from = hit.next;
@@ -81,6 +86,14 @@ pub async fn search(
         }
         if exhausted && results.len() < limit {
             next = None;
+            break;
+        }
+        if cut {
+            if next.is_none() {
+                let why =
+                    "this search takes too long here: add words, or narrow it to a room (in:) or a person (from:)";
+                return Err(ApiError::new(ErrorCode::Unavailable, why));
+            }
             break;
         }
     }

@@ -507,14 +507,8 @@ fn admissible(shared: &Shared, m: &Signed, room: &str) -> bool {
     well_formed(&m.msg, room) && (m.msg.origin == shared.peer || shared.ctx.book.verify(&m.msg, &m.proof).is_ok())
 }
 
-/// A message from a peer obeys the same rules as one from a client.
+/// A message from a peer obeys the rules its origin checked before it
+/// stored it: the same function (`meshchat_shared::stored`).
 fn well_formed(m: &Message, room: &str) -> bool {
-    m.room == room
-        && m.seq > 0
-        && limits::validate_node_id(&m.origin).is_ok()
-        && limits::validate_name(&m.author).is_ok()
-        && limits::validate_mesh_msg_id(&m.id).is_ok()
-        && limits::validate_body(&m.body).is_ok()
-        && m.vc.validate().is_ok()
-        && m.vc.get(&m.origin) == m.seq
+    meshchat_shared::stored::validate_stored(m, room).is_ok()
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use meshchat_shared::frames::{DecodeError, decode_client};
 use meshchat_shared::limits::history_limit;
-use meshchat_shared::rooms::{EVENT_PREFIX, RoomEvent, StoredEvent};
+use meshchat_shared::rooms::{EVENT_PREFIX, RoomEvent};
 use meshchat_shared::{ClientFrame, Cursor, ErrorCode, PROTOCOL_VERSION, RoomVector, ServerFrame};
 
 use super::SessionCtx;
@@ -53,32 +53,29 @@ impl Session {
     pub(super) fn on_text(&mut self, text: &str) {
         self.ctx.metrics.frames_in.inc();
         let frame = decode_client(text);
+        // Whatever is refused, the answer names the request (a send's or an act's id).
+        let id = match &frame {
+            Ok(f) => f.answer_id(),
+            Err(_) => ClientFrame::answer_id_of(text),
+        };
         if !self.bucket.take(Instant::now()) {
-            let id = match &frame {
-                // A typing hint is dropped without a word: nothing to retry.
-                Ok(ClientFrame::Typing { .. }) => {
-                    return self.ctx.metrics.error(ErrorCode::RateLimited);
-                }
-                Ok(ClientFrame::Send { id, .. }) => Some(id.as_str()),
-                _ => None,
-            };
-            return self.error(ErrorCode::RateLimited, "too many frames; slow down", id);
+            // A typing hint is dropped without a word: nothing to retry.
+            if let Ok(ClientFrame::Typing { .. }) = frame {
+                return self.ctx.metrics.error(ErrorCode::RateLimited);
+            }
+            return self.error(ErrorCode::RateLimited, "too many frames; slow down", id.as_deref());
         }
         let frame = match frame {
             Ok(f) => f,
             Err(e @ (DecodeError::BadFrame(_) | DecodeError::Invalid(_))) => {
-                return self.error(e.code(), e.message(), None);
+                return self.error(e.code(), e.message(), id.as_deref());
             }
         };
         if !self.named && !matches!(frame, ClientFrame::Hello { .. }) {
-            return self.error(ErrorCode::NoHello, "send hello first", None);
+            return self.error(ErrorCode::NoHello, "send hello first", id.as_deref());
         }
         if let Err(e) = frame.validate() {
-            let id = match &frame {
-                ClientFrame::Send { id, .. } => Some(id.as_str()),
-                _ => None,
-            };
-            return self.error(ErrorCode::Invalid, &e.to_string(), id);
+            return self.error(ErrorCode::Invalid, &e.to_string(), id.as_deref());
         }
         match frame {
             ClientFrame::Hello { v, name, token, events } => {
@@ -198,20 +195,16 @@ impl Session {
     }
 
     /// Finds or makes a room's actor under this address's room budget.
-    fn opener(&self) -> impl FnOnce(&str) -> Result<RoomHandle, crate::govern::RoomError> + Send + 'static {
-        let (hub, guard, ip) = (self.ctx.hub.clone(), self.ctx.guard.clone(), self.ip);
-        move |room: &str| {
-            let ip = ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
-            hub.open_or_create(room, |rooms| guard.create_room(ip, rooms))
-                .map_err(|_| crate::govern::RoomError::Refused(ErrorCode::LimitReached))
-        }
+    fn opener(&self) -> crate::govern::Opener {
+        let ip = self.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+        crate::govern::Opener { hub: self.ctx.hub.clone(), guard: self.ctx.guard.clone(), ip }
     }
 
     /// `create`: answered with `room` (then the client joins) or `error`.
     fn on_create(&mut self, room: String, created: RoomEvent) {
         let (open, who, ctx, conn) = (self.opener(), self.asker(), self.ctx.clone(), self.conn.clone());
         tokio::spawn(async move {
-            let frame = match crate::govern::create(open, &ctx.accounts, &who, &room, created).await {
+            let frame = match crate::govern::create(&open, &ctx.accounts, &who, &room, created).await {
                 Ok(info) => ServerFrame::Room { info },
                 Err(e) => ServerFrame::Error { code: e.code(), message: e.to_string(), id: None },
             };
@@ -223,7 +216,7 @@ impl Session {
     fn on_dm(&mut self, users: Vec<String>) {
         let (open, who, ctx, conn) = (self.opener(), self.asker(), self.ctx.clone(), self.conn.clone());
         tokio::spawn(async move {
-            let frame = match crate::govern::dm(open, &ctx.accounts, &who, &users).await {
+            let frame = match crate::govern::dm(&open, &ctx.accounts, &who, &users).await {
                 Ok(info) => ServerFrame::Room { info },
                 Err(e) => ServerFrame::Error { code: e.code(), message: e.to_string(), id: None },
             };
@@ -238,22 +231,17 @@ impl Session {
         let Some(handle) = self.joined.get(&room).cloned() else {
             return self.error(ErrorCode::NotJoined, "join the room before acting in it", Some(&event_id));
         };
-        let action = match crate::govern::canonical_action(&self.ctx.accounts, action) {
-            Ok(a) => a,
-            Err(e) => return self.error(e.code(), &e.to_string(), Some(&event_id)),
-        };
-        let (store, conn, admin) = (self.ctx.store.clone(), self.conn.clone(), self.admin);
+        let (ctx, conn, who) = (self.ctx.clone(), self.conn.clone(), self.asker());
         // Off the session task: an edit or a delete looks its target up.
         tokio::spawn(async move {
-            let (action, own) = match crate::govern::aim(&store, &room, action, &conn.name_arc()).await {
-                Ok(aimed) => aimed,
-                Err(e) => return refuse(&conn, e.code(), &event_id),
+            let sent = match crate::govern::prepare(&ctx.accounts, &ctx.store, &room, action, &who.name).await {
+                Ok(prepared) => {
+                    crate::govern::submit(&handle, &ctx.guard, &who, &id, prepared, AckTo::Conn(conn.clone()))
+                }
+                Err(e) => Err(e),
             };
-            let body = serde_json::to_string(&StoredEvent { event: action, admin, own }).unwrap_or_default();
-            let cmd =
-                RoomCmd::Send { to: AckTo::Conn(conn.clone()), author: conn.name_arc(), id: event_id.clone(), body };
-            if let Err(code) = handle.send(cmd) {
-                refuse(&conn, code, &event_id);
+            if let Err(e) = sent {
+                refuse_with(&conn, e.code(), &e.to_string(), &event_id);
             }
         });
     }
@@ -339,8 +327,9 @@ async fn history(
 }
 
 /// An `error` frame answering the request `id`.
-fn refuse(conn: &ConnHandle, code: ErrorCode, id: &str) {
-    let frame = ServerFrame::Error { code, message: code.describe().to_owned(), id: Some(id.to_owned()) };
+/// An `error` for the request `id`, saying why.
+fn refuse_with(conn: &ConnHandle, code: ErrorCode, message: &str, id: &str) {
+    let frame = ServerFrame::Error { code, message: message.to_owned(), id: Some(id.to_owned()) };
     conn.push(Frame::from(frame.to_json()));
 }
 

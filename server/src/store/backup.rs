@@ -61,6 +61,8 @@ fn copy(from: &Connection, to: &Path) -> Result<Summary, StoreError> {
 }
 
 fn write_copy(from: &Connection, to: &Path) -> Result<(), StoreError> {
+    // It holds password hashes and private messages: 0600 from the start.
+    super::private::create(to).map_err(|e| StoreError::Io(format!("{}: {e}", to.display())))?;
     let mut dst = Connection::open(to)?;
     let backup = rusqlite::backup::Backup::new(from, &mut dst)?;
     // -1: every page in one step, under one read transaction, so the copy
@@ -105,13 +107,14 @@ pub fn restore(from: &Path, data: &Path, force: bool) -> Result<Summary, StoreEr
     if db.exists() && !force {
         return Err(StoreError::Io(format!("{} holds a database; pass --force to replace it", data.display())));
     }
-    std::fs::create_dir_all(data).map_err(|e| StoreError::Io(format!("{}: {e}", data.display())))?;
+    super::private::dir(data).map_err(|e| StoreError::Io(format!("{}: {e}", data.display())))?;
     // The marker first: a restore cut short still holds writes back.
-    std::fs::write(
-        marker_path(data),
-        b"restored from a backup; removed once the peers gave back this node's messages\n",
-    )
-    .map_err(|e| StoreError::Io(e.to_string()))?;
+    super::private::create(&marker_path(data))
+        .and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(b"restored from a backup; removed once the peers gave back this node's messages\n")
+        })
+        .map_err(|e| StoreError::Io(e.to_string()))?;
     for stale in ["meshchat.db-wal", "meshchat.db-shm"] {
         let _ = std::fs::remove_file(data.join(stale));
     }

@@ -8,6 +8,7 @@
 pub mod backup;
 mod checkpointer;
 pub mod file_refs;
+pub mod private;
 mod schema;
 pub mod search;
 mod writer;
@@ -44,11 +45,19 @@ pub enum StoreError {
     Closed,
     #[error("cannot create the data directory: {0}")]
     Io(String),
+    /// A read ran past its deadline (searches).
+    #[error("the read took too long and was stopped")]
+    Interrupted,
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e.to_string())
+        match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::OperationInterrupted => {
+                StoreError::Interrupted
+            }
+            e => StoreError::Sqlite(e.to_string()),
+        }
     }
 }
 
@@ -82,6 +91,8 @@ struct Inner {
     /// Reads for peers (anti-entropy), [`BACKGROUND`] at once, apart: a
     /// peer catching up never starves this node's own clients.
     background: tokio::sync::Semaphore,
+    /// Searches, [`SEARCHERS`] at once, apart likewise.
+    searching: tokio::sync::Semaphore,
     path: PathBuf,
     /// Shared files: the writer removes those no message refers to.
     files: Arc<crate::files::FileStore>,
@@ -89,8 +100,10 @@ struct Inner {
 
 /// Reads for clients and rooms running at once ...
 const READERS: usize = 8;
-/// ... and for peers; read-only connections kept: both.
+/// ... for peers ...
 const BACKGROUND: usize = 2;
+/// ... and for searches; read-only connections kept: all three.
+const SEARCHERS: usize = 2;
 
 /// Queue depth of the writer: rooms wait (backpressure) beyond it.
 const WRITE_QUEUE: usize = 8192;
@@ -98,21 +111,29 @@ const WRITE_QUEUE: usize = 8192;
 impl Store {
     /// Opens (creating if needed) `dir/meshchat.db` for node `node`.
     pub fn open(dir: &Path, node: &str, sync: Sync, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", dir.display()));
+        private::dir(dir).map_err(io)?;
         let path = dir.join("meshchat.db");
+        if !path.exists() {
+            // SQLite gives its -wal and -shm the database file's mode.
+            private::create(&path).map_err(io)?;
+        }
+        private::tighten(dir).map_err(io)?;
         let conn = Connection::open(&path)?;
         schema::check_readable(&conn, &path)?;
         schema::configure(&conn, sync)?;
         schema::migrate(&conn, node)?;
+        // A WAL left by a crash may hold pages from before an erase.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let wal = dir.join("meshchat.db-wal");
         let files = Arc::new(crate::files::FileStore::open(dir).map_err(|e| StoreError::Io(e.to_string()))?);
-        let writer_files = files.clone();
+        let checkpointer = checkpointer::Checkpointer::start(&path, sync)?;
+        let writer = writer::Writer { wal, files: files.clone(), truncate: checkpointer.truncate_handle() };
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run(conn, rx, metrics, wal, writer_files))
+            .spawn(move || writer.run(conn, rx, metrics))
             .map_err(|e| StoreError::Io(e.to_string()))?;
-        let checkpointer = checkpointer::Checkpointer::start(&path, sync)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(Some(tx)),
@@ -121,6 +142,7 @@ impl Store {
                 readers: Mutex::new(Vec::new()),
                 reading: tokio::sync::Semaphore::new(READERS),
                 background: tokio::sync::Semaphore::new(BACKGROUND),
+                searching: tokio::sync::Semaphore::new(SEARCHERS),
                 path,
                 files,
             }),
@@ -232,9 +254,12 @@ impl Store {
         self.read_for_peer(move |c| file_refs::referenced(c, &hash)).await
     }
 
-    /// Full-text search (see [`search`]); the caller filters by who may read.
-    pub async fn search(&self, q: search::Query) -> Result<Vec<search::Hit>, StoreError> {
-        self.read(move |c| search::run(c, &q)).await
+    /// Full-text search (see [`search`]); the caller filters by who may
+    /// read. In a lane of its own ([`SEARCHERS`] at once), so searches can
+    /// never hold the reads of history and catch-ups back.
+    pub async fn search(&self, q: search::Query) -> Result<search::Found, StoreError> {
+        let _permit = self.inner.searching.acquire().await.map_err(|_| StoreError::Closed)?;
+        self.read_now(move |c| search::run(c, &q)).await
     }
 
     /// The text the search index holds for a message, if any.
@@ -268,7 +293,7 @@ impl Store {
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let _permit = self.inner.reading.acquire().await.map_err(|_| StoreError::Closed)?;
         self.read_now(f).await
@@ -278,7 +303,7 @@ impl Store {
     async fn read_for_peer<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let _permit = self.inner.background.acquire().await.map_err(|_| StoreError::Closed)?;
         self.read_now(f).await
@@ -287,7 +312,7 @@ impl Store {
     async fn read_now<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
@@ -303,9 +328,10 @@ impl Store {
                     c
                 }
             };
-            let out = f(&conn);
+            let mut conn = conn;
+            let out = f(&mut conn);
             if let Ok(mut p) = inner.readers.lock()
-                && p.len() < READERS + BACKGROUND
+                && p.len() < READERS + BACKGROUND + SEARCHERS
             {
                 p.push(conn);
             }

@@ -151,6 +151,17 @@ pub struct Query {
     /// of results skipped (by relevance).
     pub from: u64,
     pub limit: usize,
+    /// When the search must give up: SQLite is interrupted then (its
+    /// progress handler), whatever the query costs.
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// What one run of a query gives.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub hits: Vec<Hit>,
+    /// The deadline came first: there may be more before where it stopped.
+    pub cut: bool,
 }
 
 /// A match: the message and its text around the matching words, marked
@@ -163,7 +174,28 @@ pub struct Hit {
     pub next: u64,
 }
 
-pub fn run(c: &Connection, q: &Query) -> Result<Vec<Hit>, StoreError> {
+/// Runs `q` under its deadline: what was found until then, and whether it
+/// was cut short.
+pub fn run(c: &mut Connection, q: &Query) -> Result<Found, StoreError> {
+    if let Some(deadline) = q.deadline {
+        // Every 1,000 virtual machine steps: a few microseconds apart.
+        c.progress_handler(1_000, Some(move || std::time::Instant::now() > deadline))?;
+    }
+    let mut found = Found::default();
+    let result = run_query(c, q, &mut found.hits);
+    // The connection goes back to the pool: no deadline left on it.
+    c.progress_handler(0, None::<fn() -> bool>)?;
+    match result {
+        Ok(()) => Ok(found),
+        Err(StoreError::Interrupted) => {
+            found.cut = true;
+            Ok(found)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn run_query(c: &Connection, q: &Query, hits: &mut Vec<Hit>) -> Result<(), StoreError> {
     // The words match the text only; a room narrows through its own column
     // (its tokens; the exact name is checked below).
     let expr = match &q.room {
@@ -200,13 +232,12 @@ pub fn run(c: &Connection, q: &Query) -> Result<Vec<Hit>, StoreError> {
         ],
         |r| Ok((message_from_row(r)?, r.get::<_, String>(8)?, r.get::<_, i64>(9)?)),
     )?;
-    let mut hits = Vec::new();
     for (i, row) in rows.enumerate() {
         let (msg, snippet, rowid) = row?;
         let next = if relevance { q.from + i as u64 + 1 } else { rowid as u64 };
         hits.push(Hit { msg, snippet, next });
     }
-    Ok(hits)
+    Ok(())
 }
 
 /// The indexed text of a message, if any (for tests and checks).

@@ -213,8 +213,8 @@ async fn the_index_holds_the_latest_edit_by_the_author_and_forgets_deleted_and_h
         limit: 10,
         ..search::Query::default()
     };
-    assert!(store.search(q("forged")).await.unwrap().is_empty());
-    assert_eq!(store.search(q("second")).await.unwrap()[0].snippet, "\u{1}second\u{2} words");
+    assert!(store.search(q("forged")).await.unwrap().hits.is_empty());
+    assert_eq!(store.search(q("second")).await.unwrap().hits[0].snippet, "\u{1}second\u{2} words");
     store.redact("r", vec![("n1".into(), 1)]).await.unwrap();
     store.hide("r", "n1", 2).await.unwrap();
     store.flush().await.unwrap();

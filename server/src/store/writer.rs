@@ -56,13 +56,24 @@ const BUSY_BATCH: usize = 4;
 const BUSY_GATHER: std::time::Duration = std::time::Duration::from_micros(700);
 const GATHERED: usize = 64;
 
-pub fn run(
-    mut conn: Connection,
-    mut rx: mpsc::Receiver<WriteOp>,
-    metrics: Arc<Metrics>,
-    wal: std::path::PathBuf,
-    files: Arc<crate::files::FileStore>,
-) {
+/// What the writer thread holds besides its connection.
+pub struct Writer {
+    /// The WAL file, whose size says when to restart it.
+    pub wal: std::path::PathBuf,
+    /// Shared files, removed once no message refers to them.
+    pub files: Arc<crate::files::FileStore>,
+    /// Asks for the WAL to be emptied after a commit that erased texts.
+    pub truncate: super::checkpointer::Truncate,
+}
+
+impl Writer {
+    pub fn run(self, conn: Connection, rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metrics>) {
+        run(conn, rx, metrics, self);
+    }
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metrics>, w: Writer) {
+    let Writer { wal, files, truncate } = w;
     let mut batch: Vec<WriteOp> = Vec::with_capacity(256);
     let mut commits_since_check = 0u32;
     let mut last_batch = 0usize;
@@ -89,6 +100,9 @@ pub fn run(
             Err(e) => tracing::error!(error = %e, "commit failed"),
         }
         let result = result.map(drop);
+        if result.is_ok() && batch.iter().any(|op| matches!(op, WriteOp::Redact { .. })) {
+            truncate.erased();
+        }
         metrics.store_commits.inc();
         metrics.store_committed_msgs.add(msgs as u64);
         for op in batch.drain(..) {

@@ -374,11 +374,16 @@ pub async fn wait_peers_up(node: &NodeProc, count: usize) {
 
 /// Waits until every node holds the same messages of `room`; returns them.
 pub async fn wait_converged(nodes: &[&NodeProc], room: &str, at_least: usize) -> Vec<Value> {
+    wait_converged_as(nodes, room, at_least, None).await
+}
+
+/// As [`wait_converged`], read with a session (a node that needs sign-in).
+pub async fn wait_converged_as(nodes: &[&NodeProc], room: &str, at_least: usize, token: Option<&str>) -> Vec<Value> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let mut views = Vec::new();
         for n in nodes {
-            views.push(all_messages(n, room).await);
+            views.push(all_messages_as(n, room, token).await);
         }
         if views.iter().all(|v| *v == views[0]) && views[0].len() >= at_least {
             return views.swap_remove(0);
@@ -461,6 +466,23 @@ pub async fn post_many(addr: &str, posts: Vec<(String, String, String)>) -> Vec<
         read.read_exact(&mut body).await.expect("body");
     }
     statuses
+}
+
+/// Files under `dir` (a node's database, its `-wal` and `-shm`, shared
+/// files, anything) whose raw bytes hold `needle`: what a promise about
+/// stored data is checked on.
+pub fn files_holding(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// A small tmpfs, unmounted when dropped (root only).

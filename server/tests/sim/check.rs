@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meshchat::core::governance::Governance;
+use meshchat::core::governance::GovernanceLog;
 use meshchat_shared::Message;
 use meshchat_shared::rooms::is_event_id;
 
@@ -143,7 +143,7 @@ fn causal_order_is_room_order(seed: u64, rows: &[Row]) {
 /// two nodes end the same everywhere.
 fn governance_agrees(seed: u64, live: &[&Node], room: &str, log: &[Row]) {
     let msgs: Vec<_> = log.iter().filter(|r| !r.hidden).map(|r| r.msg.clone()).collect();
-    let reference = Governance::load(msgs.iter().filter(|m| is_event_id(&m.id)).cloned());
+    let reference = GovernanceLog::load(room, msgs.iter().filter(|m| is_event_id(&m.id)).cloned());
     for n in live {
         let Some(state) = n.rooms.get(room) else { continue };
         for m in &msgs {
@@ -167,7 +167,7 @@ fn governance_agrees(seed: u64, live: &[&Node], room: &str, log: &[Row]) {
 /// Is `msg` part of the room, by the node's log folded in room order?
 fn visible(n: &Node, room: &str, msg: &meshchat_shared::Message) -> bool {
     let events = n.disk.get(room).into_iter().flatten().filter(|r| !r.hidden && is_event_id(&r.msg.id));
-    Governance::load(events.map(|r| r.msg.clone())).visible(msg)
+    GovernanceLog::load(room, events.map(|r| r.msg.clone())).visible(msg)
 }
 
 /// `(author, id)` names one visible message in a room, whatever number of

@@ -457,8 +457,7 @@ impl Chat {
     /// A reply, an edit, a reaction or a delete in `room`: kept in the
     /// outbox like a message (id `§` + `id`) until a node acknowledges it.
     pub fn act(&mut self, room: &str, id: &str, action: crate::rooms::RoomEvent, now_ms: u64) -> Result<(), Invalid> {
-        limits::validate_msg_id(id)?;
-        action.validate()?;
+        crate::rooms::validate_act(id, &action)?;
         let ready = self.is_ready();
         let r = self.rooms.get_mut(room).ok_or(Invalid::Room)?;
         let shown = match &action {

@@ -204,6 +204,9 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run() -> anyhow::Result<()> {
+    // Whatever meshchat writes (a node's data, a backup, a session token,
+    // keys) is its user's only.
+    meshchat::store::private::restrict_umask();
     let cli = Cli::parse_from(with_settings(std::env::args_os().collect())?);
     meshchat::logs::init(cli.verbose);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -120,6 +120,10 @@ pub struct NodeArgs {
     /// Accounts one address may register per hour.
     #[arg(long, default_value_t = 20)]
     registrations_per_hour: u32,
+    /// API tokens one account may make at once (then one every 6 minutes;
+    /// at most 50 live).
+    #[arg(long, default_value_t = 10)]
+    tokens_at_once: u32,
     /// Origins allowed to open WebSockets and post, comma-separated
     /// (default: every node's own page).
     #[arg(long, value_delimiter = ',')]
@@ -226,6 +230,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.accounts.registration = args.registration;
     cfg.accounts.session_ttl = Duration::from_secs(args.session_days.max(1) * 86_400);
     cfg.accounts.registrations_per_hour = args.registrations_per_hour.max(1);
+    cfg.accounts.tokens_at_once = args.tokens_at_once.max(1);
     cfg.allowed_origins = args.allowed_origins.iter().filter(|o| !o.is_empty()).cloned().collect();
     cfg.room.core.max_drift_ms = args.max_clock_drift_ms;
     meshchat::clock::set_offset_ms(args.clock_offset_ms);

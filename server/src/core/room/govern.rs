@@ -45,23 +45,37 @@ impl RoomState {
     }
 
     /// Takes a stored or accepted message into the governance if it is an
-    /// event, and tells the connections here what changed.
+    /// event, and tells the connections here what changed. What this costs
+    /// does not grow with the room's history: the room is shown again, and
+    /// who may still read it checked, only when its members or settings
+    /// changed; the state published for readers is a cheap clone.
     pub(super) fn govern(&mut self, msg: &Message) {
         if !is_event_id(&msg.id) {
             return;
         }
-        let changed = self.gov.insert(msg);
-        self.erase_new();
-        let Some(consequences) = changed else { return };
+        let changes = self.gov.insert(msg);
+        self.erase_new(changes.erased);
+        if !changes.changed {
+            return;
+        }
         let everyone: Vec<ConnId> = self.members.keys().copied().collect();
-        for c in consequences {
+        for c in changes.consequences {
             let out = match c {
                 Consequence::Hidden { user, from } => Out::Hidden { user: user.into(), from },
                 Consequence::Deleted { origin, seq } => Out::Deleted { origin, seq },
             };
             self.emit(Effect::Deliver { to: everyone.clone(), out });
         }
-        // Whoever may no longer read the room is out of it, on this node.
+        if changes.reshaped {
+            self.reshaped();
+        }
+        self.emit(Effect::Governance(Arc::new(self.gov.view().clone())));
+    }
+
+    /// Who belongs to the room, or how it is set up, changed: whoever may
+    /// no longer read it is out of it (on this node), the others are shown
+    /// it again.
+    fn reshaped(&mut self) {
         let out: Vec<(ConnId, Arc<str>)> = self
             .members
             .iter()
@@ -74,16 +88,16 @@ impl RoomState {
             self.remove_member(*conn);
         }
         self.show_room_to_all();
-        self.emit(Effect::Governance(Arc::new(self.gov.clone())));
     }
 
-    /// Erases, from memory and storage, texts that became deleted.
-    fn erase_new(&mut self) {
-        let now = self.gov.erased();
+    /// Erases, from memory and storage, texts that became deleted (`new`).
+    fn erase_new(&mut self, new: Vec<(String, u64)>) {
         // Not handed to the store yet: stored without its text. Every entry
         // the log says is erased, not only newly: a delete may have come
-        // before the message it names.
-        let due = |m: &Message| now.contains(&(m.origin.clone(), m.seq)) && erasable(&m.id, &m.body);
+        // before the message it names (this one, just taken in). Those
+        // waiting are a batch or two: this does not grow with the room.
+        let erased = self.gov.erased();
+        let due = |m: &Message| erased.contains(&(m.origin.clone(), m.seq)) && erasable(&m.id, &m.body);
         for b in self.building.iter_mut().filter(|b| due(&b.msg)) {
             b.msg = without_text(&b.msg);
         }
@@ -91,8 +105,6 @@ impl RoomState {
         for m in self.early.iter_mut().filter(|m| due(m)) {
             *m = without_text(m);
         }
-        let new: Vec<(String, u64)> = now.difference(&self.erased).cloned().collect();
-        self.erased = now;
         if new.is_empty() {
             return;
         }

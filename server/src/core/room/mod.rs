@@ -34,7 +34,7 @@ use meshchat_shared::rooms::RoomInfo;
 use meshchat_shared::{Cursor, ErrorCode, Message, RoomVector};
 
 use super::cache::RecentCache;
-use super::governance::Governance;
+use super::governance::{Governance, GovernanceLog};
 use super::log::{CausalLog, Proof, Rejected, Signed};
 use super::presence::Presence;
 use super::sync::Range;
@@ -384,10 +384,9 @@ pub struct RoomState {
     /// Sends and remote batches that came while a lookup was outstanding.
     held: VecDeque<Held>,
     reads: HashMap<u64, ReadFor>,
-    /// Members, roles, bans: the room's events folded.
-    gov: Governance,
-    /// Texts erased (or being erased) because of deletes.
-    erased: HashSet<(String, u64)>,
+    /// Members, roles, bans: the room's events folded; and which texts
+    /// deletes erased.
+    gov: GovernanceLog,
     effects: VecDeque<Effect>,
     /// Presence changed since the last publish (counting names online
     /// builds a set, so it is done only then).
@@ -424,8 +423,7 @@ impl RoomState {
             parked: None,
             held: VecDeque::new(),
             reads: HashMap::new(),
-            gov: Governance::load(snap.events),
-            erased: HashSet::new(),
+            gov: GovernanceLog::load(name, snap.events),
             effects: VecDeque::new(),
             presence_dirty: false,
             online_count: 0,
@@ -433,12 +431,11 @@ impl RoomState {
             config,
         };
         room.publish();
-        room.emit(Effect::Governance(Arc::new(room.gov.clone())));
+        room.emit(Effect::Governance(Arc::new(room.gov.view().clone())));
         // Again at each load: a crash may have come between a delete's
         // commit and its erasing.
-        room.erased = room.gov.erased();
-        if !room.erased.is_empty() {
-            let mut all: Vec<(String, u64)> = room.erased.iter().cloned().collect();
+        if !room.gov.erased().is_empty() {
+            let mut all: Vec<(String, u64)> = room.gov.erased().iter().cloned().collect();
             all.sort();
             room.emit(Effect::Erase(all));
         }
@@ -446,7 +443,7 @@ impl RoomState {
     }
 
     pub fn governance(&self) -> &Governance {
-        &self.gov
+        self.gov.view()
     }
 
     pub fn name(&self) -> &str {

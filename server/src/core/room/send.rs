@@ -47,6 +47,12 @@ impl RoomState {
     }
 
     pub(super) fn accept(&mut self, waiter: Waiter, author: Arc<str>, id: String, body: String, now_ms: u64) {
+        // What every peer will check on arrival, checked by the same
+        // function before the message takes a seq: a peer that refused it
+        // would hold back everything after it from this node.
+        if meshchat_shared::stored::validate_content(&author, &id, &body).is_err() {
+            return self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::Invalid });
+        }
         if self.broken {
             return self.emit(Effect::Refuse { req: waiter.req, code: ErrorCode::Unavailable });
         }

@@ -30,7 +30,7 @@ fn created(private: bool) -> Message {
 
 #[test]
 fn the_creator_owns_and_invites_make_members_of_a_private_room() {
-    let mut g = Governance::default();
+    let mut g = GovernanceLog::default();
     g.insert(&created(true));
     assert_eq!(g.role("alice"), Some(RoomRole::Owner));
     assert!(!g.can_read("bob") && !g.can_post("bob"));
@@ -48,11 +48,11 @@ fn the_creator_owns_and_invites_make_members_of_a_private_room() {
 
 #[test]
 fn an_event_its_author_had_no_right_to_is_ignored_everywhere() {
-    let mut g = Governance::default();
+    let mut g = GovernanceLog::default();
     g.insert(&created(false));
     g.insert(&event("n2", 1, 20, "bob", RoomEvent::Joined));
     let coup = event("n2", 2, 30, "bob", RoomEvent::Banned { user: "alice".into(), reason: "mine now".into() });
-    assert_eq!(g.insert(&coup), None, "nothing changed");
+    assert!(!g.insert(&coup).changed, "nothing changed");
     assert!(!g.visible(&coup), "an unallowed event is not shown");
     assert_eq!(g.role("alice"), Some(RoomRole::Owner));
     assert!(g.can_post("alice"));
@@ -60,13 +60,13 @@ fn an_event_its_author_had_no_right_to_is_ignored_everywhere() {
 
 #[test]
 fn a_ban_hides_what_the_banned_sent_after_it_in_room_order() {
-    let mut g = Governance::default();
+    let mut g = GovernanceLog::default();
     g.insert(&created(false));
     g.insert(&event("n2", 1, 20, "bob", RoomEvent::Joined));
     let before = msg("n2", 2, 40, "bob");
     let after = msg("n2", 3, 60, "bob");
     let ban = event("n1", 2, 50, "alice", RoomEvent::Banned { user: "bob".into(), reason: "spam".into() });
-    let out = g.insert(&ban).unwrap();
+    let out = g.insert(&ban).consequences;
     assert_eq!(out, [Consequence::Hidden { user: "bob".into(), from: ban.cursor() }]);
     assert!(g.visible(&before) && !g.visible(&after));
     assert!(!g.can_read("bob") && !g.permits("bob", &RoomEvent::Joined, false), "banned: cannot come back");
@@ -77,7 +77,7 @@ fn a_ban_hides_what_the_banned_sent_after_it_in_room_order() {
 
 #[test]
 fn ownership_passes_and_the_old_owner_moderates() {
-    let mut g = Governance::default();
+    let mut g = GovernanceLog::default();
     g.insert(&created(false));
     g.insert(&event("n2", 1, 20, "bob", RoomEvent::Joined));
     g.insert(&event("n1", 2, 30, "alice", RoomEvent::Role { user: "bob".into(), role: RoomRole::Owner }));
@@ -90,10 +90,10 @@ fn ownership_passes_and_the_old_owner_moderates() {
 
 #[test]
 fn a_moderator_deletes_a_message() {
-    let mut g = Governance::default();
+    let mut g = GovernanceLog::default();
     g.insert(&created(false));
     let m = msg("n1", 5, 20, "alice");
-    let out = g.insert(&event("n1", 6, 30, "alice", RoomEvent::Deleted { origin: "n1".into(), seq: 5 })).unwrap();
+    let out = g.insert(&event("n1", 6, 30, "alice", RoomEvent::Deleted { origin: "n1".into(), seq: 5 })).consequences;
     assert_eq!(out, [Consequence::Deleted { origin: "n1".into(), seq: 5 }]);
     assert!(g.erased().contains(&("n1".to_owned(), 5)));
     assert!(g.visible(&m) && g.is_redacted("n1", 5), "a tombstone stays");
@@ -101,7 +101,7 @@ fn a_moderator_deletes_a_message() {
 
 #[test]
 fn an_open_room_of_protocol_1_lets_anyone_post_and_only_admins_moderate() {
-    let mut g = Governance::default();
+    let mut g = GovernanceLog::default();
     assert!(g.can_read("anyone") && g.can_post("anyone") && g.visible(&msg("n1", 1, 5, "anyone")));
     assert!(!g.permits("anyone", &RoomEvent::Banned { user: "x".into(), reason: String::new() }, false));
     let mut ban = event("n1", 2, 10, "root", RoomEvent::Banned { user: "x".into(), reason: String::new() });
@@ -131,7 +131,9 @@ fn any_arrival_order_gives_the_same_room() {
             let author = users[rng.random_range(0..4)];
             let user = users[rng.random_range(0..4)].to_owned();
             let ts = 10 + i as u64 * rng.random_range(1..4);
-            let e = match rng.random_range(0..9) {
+            let target: &Message = &log[rng.random_range(0..log.len())];
+            let (t_origin, t_seq, t_author) = (target.origin.clone(), target.seq, target.author.clone());
+            let e = match rng.random_range(0..13) {
                 0 => RoomEvent::Joined,
                 1 => RoomEvent::Invited { user },
                 2 => RoomEvent::Kicked { user, reason: String::new() },
@@ -139,17 +141,27 @@ fn any_arrival_order_gives_the_same_room() {
                 4 => RoomEvent::Unbanned { user },
                 5 => RoomEvent::Role { user, role: RoomRole::Moderator },
                 6 => RoomEvent::Left,
+                7 => RoomEvent::Deleted { origin: t_origin, seq: t_seq },
+                8 => RoomEvent::Edited { origin: t_origin, seq: t_seq, body: "new".into() },
+                9 => RoomEvent::Reacted { origin: t_origin, seq: t_seq, emoji: "👍".into(), on: true },
                 _ => {
                     log.push(msg(origin, seqs[o], ts, author));
                     continue;
                 }
             };
-            log.push(event(origin, seqs[o], ts, author, e));
+            let mut m = event(origin, seqs[o], ts, author, e.clone());
+            if matches!(e, RoomEvent::Deleted { .. } | RoomEvent::Edited { .. }) {
+                // As the origin marks its author's own messages.
+                let own = t_author == author;
+                m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own }).unwrap();
+            }
+            log.push(m);
         }
-        let reference = Governance::load(log.clone());
+        let reference = GovernanceLog::load("r", log.clone());
         let mut shuffled = log.clone();
         shuffled.shuffle(&mut rng);
-        let mut g = Governance::default();
+        // Snapshots every few events: most arrivals fold in from one.
+        let mut g = GovernanceLog::default().with_snapshots_every(rng.random_range(1..6));
         for m in &shuffled {
             g.insert(m);
         }
@@ -160,5 +172,73 @@ fn any_arrival_order_gives_the_same_room() {
             assert_eq!(g.role(u), reference.role(u), "seed {seed}: {u}");
             assert_eq!(g.can_read(u), reference.can_read(u), "seed {seed}: {u}");
         }
+        // Which texts are erased is a function of the log: the same whatever the order.
+        assert_eq!(g.erased(), reference.erased(), "seed {seed}");
+        for m in &log {
+            assert_eq!(g.is_redacted(&m.origin, m.seq), reference.is_redacted(&m.origin, m.seq), "seed {seed}");
+        }
     }
+}
+
+#[test]
+fn a_conversations_name_is_held_for_its_people() {
+    let people = vec!["carol".to_owned(), "dave".to_owned()];
+    let room = meshchat_shared::rooms::dm_room(&people);
+    let mut g = GovernanceLog::new(&room);
+    // Before the conversation starts nobody reads, posts or joins there.
+    assert!(!g.can_read("eve") && !g.can_post("eve") && !g.visible(&msg("n1", 1, 5, "eve")));
+    assert!(!g.permits("eve", &RoomEvent::Joined, false));
+    // A room of eve's own under that name, or a conversation of others: ignored everywhere.
+    let owned = RoomEvent::Created { title: String::new(), topic: String::new(), private: false, dm: vec![] };
+    assert!(!g.insert(&event("n1", 2, 10, "eve", owned)).changed);
+    let others = vec!["carol".to_owned(), "eve".to_owned()];
+    let theirs = RoomEvent::Created { title: String::new(), topic: String::new(), private: true, dm: others };
+    assert!(!g.insert(&event("n1", 3, 11, "eve", theirs)).changed);
+    assert!(!g.is_governed());
+    // The conversation of its people.
+    let dm = RoomEvent::Created { title: String::new(), topic: String::new(), private: true, dm: people };
+    assert!(g.insert(&event("n2", 1, 12, "carol", dm)).changed);
+    assert!(g.can_read("dave") && g.can_post("carol") && !g.can_read("eve"));
+    assert!(!g.visible(&msg("n1", 1, 5, "eve")), "what eve put there before is not part of it");
+    // Nor may a conversation be made in an ordinary room.
+    let mut general = GovernanceLog::new("general");
+    let dm = RoomEvent::Created {
+        title: String::new(),
+        topic: String::new(),
+        private: true,
+        dm: vec!["a".into(), "b".into()],
+    };
+    assert!(!general.insert(&event("n1", 1, 10, "a", dm)).changed);
+}
+
+#[test]
+fn an_edit_whose_message_was_deleted_first_is_erased_on_arrival() {
+    let mut g = GovernanceLog::default();
+    g.insert(&created(false));
+    let delete = event("n1", 2, 30, "alice", RoomEvent::Deleted { origin: "n1".into(), seq: 5 });
+    assert_eq!(g.insert(&delete).erased, [("n1".to_owned(), 5)]);
+    let mut edit = event("n2", 1, 20, "alice", RoomEvent::Edited { origin: "n1".into(), seq: 5, body: "x".into() });
+    edit.body = serde_json::to_string(&StoredEvent {
+        event: RoomEvent::Edited { origin: "n1".into(), seq: 5, body: "x".into() },
+        admin: false,
+        own: true,
+    })
+    .unwrap();
+    assert_eq!(g.insert(&edit).erased, [("n2".to_owned(), 1)]);
+}
+
+/// Many events in order and a few late ones: each is folded in from a
+/// snapshot near its place, never from the room's first event.
+#[test]
+fn late_events_fold_in_from_a_snapshot_not_from_the_start() {
+    let mut g = GovernanceLog::new("r");
+    g.insert(&created(false));
+    for i in 0..5_000u64 {
+        g.insert(&event("n1", 2 + i, 100 + 10 * i, "alice", RoomEvent::Read));
+        if i % 500 == 499 {
+            // A peer's read marker from a moment ago.
+            g.insert(&event("n2", i, 100 + 10 * i - 5, "alice", RoomEvent::Read));
+        }
+    }
+    assert_eq!(g.full_folds(), 0, "no late event folded the whole log again");
 }

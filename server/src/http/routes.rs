@@ -1,0 +1,80 @@
+//! Every route of the API, in one table: the router is built from it, and
+//! the authorization test (`tests/authz.rs`) walks it, so that a route
+//! added here without a line in docs/security.md's table of who may call
+//! it fails that test.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodRouter, delete, get, post};
+
+use super::{AppState, api, auth, files, mesh, poll, rooms, search, ws};
+
+/// Who a route is for, before its own checks: the chat routes need a
+/// session unless the node takes guests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Open,
+    Chat,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub gate: Gate,
+    pub handler: MethodRouter<Arc<AppState>>,
+}
+
+fn open(method: &'static str, path: &'static str, handler: MethodRouter<Arc<AppState>>) -> Route {
+    Route { method, path, gate: Gate::Open, handler }
+}
+
+fn chat(method: &'static str, path: &'static str, handler: MethodRouter<Arc<AppState>>) -> Route {
+    Route { method, path, gate: Gate::Chat, handler }
+}
+
+pub fn table() -> Vec<Route> {
+    vec![
+        chat("GET", "/api/rooms", get(api::rooms)),
+        chat("POST", "/api/rooms", post(rooms::create)),
+        chat("GET", "/api/rooms/{room}", get(rooms::info)),
+        chat("POST", "/api/rooms/{room}/actions", post(rooms::act)),
+        chat("POST", "/api/dm", post(rooms::dm)),
+        chat("GET", "/api/directory", get(rooms::directory)),
+        chat("GET", "/api/me/rooms", get(rooms::mine)),
+        chat("GET", "/api/users", get(rooms::users)),
+        chat("GET", "/api/search", get(search::search)),
+        chat("GET", "/api/rooms/{room}/messages", get(api::get_messages)),
+        chat("POST", "/api/rooms/{room}/messages", post(api::post_message)),
+        chat("GET", "/api/rooms/{room}/poll", get(poll::poll)),
+        // Files stream in under their own limit (--max-file-bytes).
+        chat("POST", "/api/rooms/{room}/files", post(files::upload).layer(DefaultBodyLimit::disable())),
+        chat("GET", "/api/rooms/{room}/files/{hash}", get(files::download)),
+        open("GET", "/ws", get(ws::upgrade)),
+        open("GET", "/api/health", get(api::health)),
+        open("GET", "/api/nodes", get(api::nodes)),
+        open("GET", "/api/auth", get(auth::info)),
+        open("POST", "/api/register", post(auth::register)),
+        open("POST", "/api/login", post(auth::login)),
+        open("POST", "/api/logout", post(auth::logout)),
+        open("GET", "/api/me", get(auth::me)),
+        open("POST", "/api/password", post(auth::password)),
+        open("GET", "/api/tokens", get(auth::tokens)),
+        open("POST", "/api/tokens", post(auth::create_token)),
+        open("DELETE", "/api/tokens/{id}", delete(auth::revoke_token)),
+        open("POST", "/api/invites", post(auth::create_invite)),
+        open("POST", "/api/users/{name}/role", post(auth::set_role)),
+        open("GET", "/api/mesh", get(mesh::view)),
+        open("POST", "/api/mesh/join", post(mesh::join)),
+        open("POST", "/api/mesh/remove", post(mesh::remove)),
+        open("GET", "/metrics", get(super::metrics)),
+        open("GET", "/api", get(super::api_not_found)),
+        open("GET", "/api/{*rest}", get(super::api_not_found)),
+        open("POST", "/api/{*rest}", post(super::api_not_found)),
+    ]
+}
+
+/// `(method, path)` of every route, as the router serves them.
+pub fn list() -> Vec<(&'static str, &'static str)> {
+    table().into_iter().map(|r| (r.method, r.path)).collect()
+}
