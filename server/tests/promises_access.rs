@@ -216,25 +216,26 @@ async fn every_refusal_of_a_send_or_act_names_its_request() {
     assert!(!limited.is_empty() && limited.iter().all(|id| id.starts_with("§r")), "{limited:?}");
 }
 
+/// A peer's event lets a person read a room the moment it arrives, before
+/// this node's commit lists the membership: the room list says so too.
 #[tokio::test]
 async fn a_room_one_may_read_is_in_ones_room_list_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = start_node_accounts("n1", dir.path(), 0, &[], None);
-    let alice = token(&register(&node, "alice", "alice password").await.1);
-    let bob = token(&register(&node, "bob", "bob password").await.1);
-    for i in 0..20 {
+    let m = Mesh::start_accounts(2, &["--http-rate", "10000", "--http-burst", "10000"]).await;
+    let alice = account_everywhere(&m, "alice").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let (n1, n2) = (&m.nodes[0], &m.nodes[1]);
+    for i in 0..30 {
         let room = format!("team{i}");
-        assert_eq!(
-            api("POST", &node.url("/api/rooms"), Some(&alice), Some(json!({"room": room, "private": true}))).await.0,
-            201
-        );
+        assert_eq!(api("POST", &n1.url("/api/rooms"), Some(&alice), Some(json!({"room": room, "private": true}))).await.0, 201);
         let invite = json!({"id": format!("i{i}"), "action": {"event": "invited", "user": "bob"}});
-        assert_eq!(
-            api("POST", &node.url(&format!("/api/rooms/{room}/actions")), Some(&alice), Some(invite)).await.0,
-            200
-        );
-        assert_eq!(api("GET", &node.url(&format!("/api/rooms/{room}")), Some(&bob), None).await.0, 200);
-        let (_, mine) = api("GET", &node.url("/api/me/rooms"), Some(&bob), None).await;
+        assert_eq!(api("POST", &n1.url(&format!("/api/rooms/{room}/actions")), Some(&alice), Some(invite)).await.0, 200);
+        // The moment n2 lets bob read it, n2 lists it.
+        let url = n2.url(&format!("/api/rooms/{room}"));
+        eventually(std::time::Duration::from_secs(5), "bob reads it on n2", || async {
+            api("GET", &url, Some(&bob), None).await.0 == 200
+        })
+        .await;
+        let (_, mine) = api("GET", &n2.url("/api/me/rooms"), Some(&bob), None).await;
         let listed: Vec<&str> = mine["rooms"].as_array().unwrap().iter().map(|r| r["room"].as_str().unwrap()).collect();
         assert!(listed.contains(&room.as_str()), "{room} readable but not listed: {listed:?}");
     }
