@@ -131,5 +131,19 @@ fn through_the_room(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, governance_alone, through_the_room);
+/// What a room pays when it loads (after being idle, or at a restart): its
+/// governance folded from every event stored.
+fn loading(c: &mut Criterion) {
+    let mut g = c.benchmark_group("loading a room's governance");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    for n in [10_000u64, 100_000] {
+        let events = history(n);
+        g.bench_function(format!("from {n} stored events"), |b| {
+            b.iter(|| black_box(GovernanceLog::load("general", events.iter().cloned())))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, governance_alone, through_the_room, loading);
 criterion_main!(benches);
