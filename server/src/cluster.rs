@@ -7,19 +7,55 @@ use std::sync::Mutex;
 
 use meshchat_shared::NodeInfo;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 pub struct Cluster {
     me: NodeInfo,
     peers: Mutex<Vec<NodeInfo>>,
     /// Bumped on every change; sessions wait on it.
     version: watch::Sender<u64>,
+    /// A peer said this node was removed, with the CA's signed removal
+    /// (not yet checked: membership checks it and records it).
+    heard_removal: watch::Sender<Option<String>>,
+    /// This node is out of the mesh for good: its sessions close (so that
+    /// browsers move on), it refuses writes, its health says so.
+    removed: CancellationToken,
 }
 
 impl Cluster {
     /// `peers` start as down until the mesh connects to them.
     pub fn new(me: NodeInfo, peers: Vec<NodeInfo>) -> Cluster {
         let peers = peers.into_iter().map(|p| NodeInfo { up: false, ..p }).collect();
-        Cluster { me, peers: Mutex::new(peers), version: watch::Sender::new(0) }
+        Cluster {
+            me,
+            peers: Mutex::new(peers),
+            version: watch::Sender::new(0),
+            heard_removal: watch::Sender::new(None),
+            removed: CancellationToken::new(),
+        }
+    }
+
+    /// A peer refused this node as removed, giving `proof`.
+    pub fn heard_removal(&self, proof: String) {
+        self.heard_removal.send_replace(Some(proof));
+    }
+
+    pub fn removal_heard(&self) -> watch::Receiver<Option<String>> {
+        self.heard_removal.subscribe()
+    }
+
+    /// This node was removed from the mesh (membership checked it).
+    pub fn set_removed(&self) {
+        self.removed.cancel();
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.removed.is_cancelled()
+    }
+
+    /// Cancelled once this node is removed.
+    pub fn removed(&self) -> &CancellationToken {
+        &self.removed
     }
 
     pub fn me(&self) -> &NodeInfo {

@@ -97,6 +97,22 @@ pub enum NodeError {
     Keys(#[from] crate::identity::KeyError),
     #[error("HTTPS: {0}")]
     Tls(#[source] crate::mesh::tls::TlsError),
+    #[error(
+        "--http {0} listens on every address, so this node cannot tell the address browsers reach it at: \
+         give --public-url (wss://chat.example.org/ws, or ws://… without TLS); the node list and the pages \
+         allowed to post are made from it"
+    )]
+    NoPublicUrl(SocketAddr),
+}
+
+/// A node listening on every address must be told its public URL:
+/// `ws://0.0.0.0/ws` would be its address in every node list (and what a
+/// joining node tells the mesh), and the only page allowed to post to it.
+pub fn check_public_url(http: SocketAddr, public_url: Option<&str>) -> Result<(), NodeError> {
+    if http.ip().is_unspecified() && public_url.is_none() {
+        return Err(NodeError::NoPublicUrl(http));
+    }
+    Ok(())
 }
 
 /// How long a stop waits for sessions to close before dropping them.
@@ -118,7 +134,7 @@ async fn finish_restore(
         let own = |room: &str| index.vector(room).map_or(0, |v| v.get(&me));
         if gate.try_finish(own) {
             let _ = std::fs::remove_file(crate::store::backup::marker_path(&data));
-            tracing::info!("caught up after the restore: taking writes again");
+            tracing::warn!("caught up after the restore: taking writes again");
             return;
         }
     }
@@ -136,6 +152,7 @@ impl Node {
     /// Opens storage, binds the listener and starts serving.
     pub async fn start(cfg: NodeConfig) -> Result<Node, NodeError> {
         meshchat_shared::limits::validate_node_id(&cfg.id).map_err(|e| NodeError::BadId(cfg.id.clone(), e))?;
+        check_public_url(cfg.http, cfg.public_url.as_deref())?;
         let metrics = Arc::new(Metrics::default());
         // Connections never take the descriptors the rest of the node needs.
         let fds = serve::raise_fd_limit();
@@ -236,6 +253,7 @@ impl Node {
                     me: cfg.id.clone(),
                     mesh_addr: m.listen.to_string(),
                     certs: m.certs.clone(),
+                    data: cfg.data.clone(),
                     book: keys.book.clone(),
                     mesh: handle.clone(),
                     cluster: cluster.clone(),

@@ -16,10 +16,6 @@ use crate::harness::http::{self, HttpError};
 /// How long one node may take to answer.
 const ASK: Duration = Duration::from_secs(3);
 
-async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Option<T> {
-    get_json_as(url, None).await
-}
-
 async fn get_json_as<T: serde::de::DeserializeOwned>(url: &str, token: Option<&str>) -> Option<T> {
     let auth = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
@@ -32,22 +28,65 @@ fn connections(metrics: &str) -> Option<u64> {
     metrics.lines().find(|l| l.starts_with("meshchat_connections{"))?.rsplit(' ').next()?.parse().ok()
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("{0}: {1}")]
+    Unreachable(String, String),
+    #[error("{0} answered {1}: is it a meshchat node's address?")]
+    Answered(String, u16),
+}
+
+/// Why a node did not answer, in words an operator can act on.
+pub fn explain(e: &HttpError) -> String {
+    let text = e.to_string();
+    if matches!(e, HttpError::Malformed) {
+        "it did not answer HTTP: if it serves HTTPS, say https://".into()
+    } else if text.contains("UnknownIssuer") {
+        "its certificate is signed by a CA this tool does not trust: give --ca with that CA's certificate (PEM), \
+         or set SSL_CERT_FILE"
+            .into()
+    } else if text.contains("CaUsedAsEndEntity") {
+        "its certificate is a CA's (`openssl req -x509` makes one unless told CA:FALSE): serve a certificate \
+         signed by a CA instead"
+            .into()
+    } else if text.contains("NotValidForName") {
+        "its certificate does not name the host in the URL: use the name it was made for".into()
+    } else {
+        text
+    }
+}
+
 /// The table, asked of the node at `url` (its HTTP base); with an admin's
 /// `token`, the mesh map after it.
-pub async fn report(url: &str, token: Option<&str>) -> Result<String, HttpError> {
+pub async fn report(url: &str, token: Option<&str>) -> Result<String, StatusError> {
     let url = url.trim_end_matches('/');
-    let nodes: Nodes = match get_json(&format!("{url}/api/nodes")).await {
-        Some(n) => n,
-        None => return http::get(&format!("{url}/api/nodes")).await.map(|r| format!("{url} answered {}\n", r.status)),
+    let nodes: Nodes = match http::request_within(ASK, "GET", &format!("{url}/api/nodes"), &[], None).await {
+        Ok(r) if r.status == 200 => {
+            serde_json::from_slice(&r.body).map_err(|_| StatusError::Answered(url.to_owned(), r.status))?
+        }
+        Ok(r) => return Err(StatusError::Answered(url.to_owned(), r.status)),
+        Err(e) => return Err(StatusError::Unreachable(url.to_owned(), explain(&e))),
     };
     let mut out = format!(
         "{:<10} {:<6} {:>8} {:>8} {:>7} {:>9}  {}\n",
         "node", "state", "peers", "clients", "rooms", "uptime", "url"
     );
     let mut digests = Vec::new();
+    let mut why = Vec::new();
     for n in &nodes.nodes {
         let base = crate::http::secure::page_origin(&n.url).unwrap_or_default();
-        let health: Option<Health> = get_json(&format!("{base}/api/health")).await;
+        let health: Option<Health> =
+            match http::request_within(ASK, "GET", &format!("{base}/api/health"), &[], None).await {
+                Ok(r) if r.status == 200 => serde_json::from_slice(&r.body).ok(),
+                Ok(r) => {
+                    why.push(format!("{}: answered {}", n.id, r.status));
+                    None
+                }
+                Err(e) => {
+                    why.push(format!("{}: {}", n.id, explain(&e)));
+                    None
+                }
+            };
         let metrics = http::request_within(ASK, "GET", &format!("{base}/metrics"), &[], None).await.ok();
         let clients = metrics.and_then(|m| connections(&m.text()));
         let _ = match health {
@@ -71,8 +110,12 @@ pub async fn report(url: &str, token: Option<&str>) -> Result<String, HttpError>
     }
     let same = digests.windows(2).all(|w| w[0].1 == w[1].1);
     let answering: Vec<&str> = digests.iter().map(|(id, _)| id.as_str()).collect();
+    for w in &why {
+        let _ = writeln!(out, "{w}");
+    }
     let _ = match (digests.len(), same) {
         (0, _) => writeln!(out, "no node answers"),
+        (1, _) => writeln!(out, "only {} answers: no other node to compare its rooms with", answering.join(", ")),
         (_, true) => writeln!(out, "converged: {} hold the same rooms", answering.join(", ")),
         (_, false) => writeln!(out, "converging: {} differ (anti-entropy is repairing)", answering.join(", ")),
     };

@@ -182,6 +182,7 @@ async fn probe(w: &World, node: &NodeProc, actor: &str, route: (&str, &str, &str
         .replace("{hash}", w.files.get(kind).map_or("", String::as_str))
         .replace("{id}", "0123456789abcdef")
         .replace("{name}", "non-member")
+        .replace("{key}", "0123456789abcdef0123456789abcdef")
         .replace("{*rest}", "no-such-route");
     let (path, body) = match probe {
         "create" => (path, Some(json!({"room": format!("made-{id}")}))),

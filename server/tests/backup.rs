@@ -48,6 +48,13 @@ async fn a_backup_taken_under_load_restores_catches_up_and_reuses_no_seq() {
     wait_converged(&[&m.nodes[0], &m.nodes[1], &m.nodes[2]], "general", 330).await;
     wait_converged(&[&m.nodes[0], &m.nodes[1], &m.nodes[2]], "late", 10).await;
 
+    // Not over the running node's own directory, even with --force.
+    let over = Command::new(exe())
+        .args(["restore", "--from", out.to_str().unwrap(), "--data", data.to_str().unwrap(), "--force"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&over.stderr);
+    assert!(!over.status.success() && said.contains("a node is running"), "{said}");
     // n2's disk is lost; it comes back from the backup in a fresh directory.
     m.nodes[1].kill9();
     let fresh = m.dir.path().join("n2-restored");
@@ -96,5 +103,8 @@ async fn a_backup_taken_under_load_restores_catches_up_and_reuses_no_seq() {
         async move { gone }
     })
     .await;
+    // And it says so where operators look (the default log level).
+    let log = std::fs::read_to_string(m.dir.path().join("n2.log")).unwrap_or_default();
+    assert!(log.contains("taking writes again"), "{log}");
     eprintln!("restored node refused {refused} writes while catching up");
 }

@@ -239,3 +239,67 @@ async fn the_tools_fail_in_one_line() {
     assert!(!ok, "{err}");
     assert_one_line(&err);
 }
+
+/// Two runs of the client in containers: both are process 1 there, and
+/// with a token file neither has a name. Each line is a message of its own.
+#[tokio::test]
+async fn runs_of_the_client_in_containers_never_share_a_message_id() {
+    let probe = std::process::Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: cannot make a PID namespace here (unshare, as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &[], None);
+    let (_, s) = register(&node, "ops", "ops password").await;
+    let file = dir.path().join("bot.token");
+    std::fs::write(&file, token(&s)).unwrap();
+    let (ws, exe) = (node.ws_url(), exe());
+    for line in ["first deploy", "second deploy"] {
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc"]).arg(&exe).args([
+            "client",
+            "--room",
+            "ops",
+            "--nodes",
+            &ws,
+            "--token-file",
+            file.to_str().unwrap(),
+        ]);
+        let (ok, out, err) = run_with(&mut cmd, &format!("{line}\n")).await;
+        assert!(ok, "{out}{err}");
+    }
+    let got = said(&node, "ops", &token(&s)).await;
+    let bodies: Vec<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(bodies, ["first deploy", "second deploy"]);
+}
+
+/// `meshchat status` of a node behind a private CA: told the CA with
+/// `--ca`, it reads the mesh; not told, or asked the wrong way, it says
+/// what to do in one line.
+#[tokio::test]
+async fn status_of_a_node_behind_a_private_ca_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    make_certs(&certs, &["n1"]);
+    let (cert, key) = (certs.join("n1.pem"), certs.join("n1.key"));
+    let args = ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+    let node = start_node_accounts("n1", &dir.path().join("data"), 0, &args, None);
+    let https = format!("https://{}", node.http);
+    let ca = certs.join("ca.pem");
+    eventually(WAIT, "the node answers", || async {
+        run_cli(&["status", "--ca", ca.to_str().unwrap(), "--url", &https], "").await.0
+    })
+    .await;
+    let (ok, out, err) = run_cli(&["status", "--ca", ca.to_str().unwrap(), "--url", &https], "").await;
+    assert!(ok && out.contains("n1") && out.contains(" up ") && out.contains("only n1 answers"), "{out}{err}");
+    for (url, hint) in [
+        (https.clone(), "give --ca"),
+        (format!("http://{}", node.http), "if it serves HTTPS, say https://"),
+        (node.http.clone(), "with its scheme"),
+    ] {
+        let (ok, _, err) = run_cli(&["status", "--url", &url], "").await;
+        assert!(!ok && err.contains(hint), "{url}: {err}");
+        assert_one_line(&err);
+    }
+}

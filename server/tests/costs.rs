@@ -161,7 +161,10 @@ async fn searches_never_stall_the_reading_of_history() {
     // 6,000 messages of forty words each, most of them words of their own
     // that start the same way.
     let words = |i: u64| -> String {
-        (0..40u64).map(|k| format!("a{:x}", (i * 40 + k).wrapping_mul(2_654_435_761) % 1_000_000)).collect::<Vec<_>>().join(" ")
+        (0..40u64)
+            .map(|k| format!("a{:x}", (i * 40 + k).wrapping_mul(2_654_435_761) % 1_000_000))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let posts = (0..6_000).map(|i| ("big".to_owned(), format!("m{i}"), format!("abc{i:05} {}", words(i)))).collect();
     assert!(post_many(&n.http, posts).await.iter().all(|s| *s == 200));

@@ -226,9 +226,15 @@ async fn a_room_one_may_read_is_in_ones_room_list_at_once() {
     let (n1, n2) = (&m.nodes[0], &m.nodes[1]);
     for i in 0..30 {
         let room = format!("team{i}");
-        assert_eq!(api("POST", &n1.url("/api/rooms"), Some(&alice), Some(json!({"room": room, "private": true}))).await.0, 201);
+        assert_eq!(
+            api("POST", &n1.url("/api/rooms"), Some(&alice), Some(json!({"room": room, "private": true}))).await.0,
+            201
+        );
         let invite = json!({"id": format!("i{i}"), "action": {"event": "invited", "user": "bob"}});
-        assert_eq!(api("POST", &n1.url(&format!("/api/rooms/{room}/actions")), Some(&alice), Some(invite)).await.0, 200);
+        assert_eq!(
+            api("POST", &n1.url(&format!("/api/rooms/{room}/actions")), Some(&alice), Some(invite)).await.0,
+            200
+        );
         // The moment n2 lets bob read it, n2 lists it.
         let url = n2.url(&format!("/api/rooms/{room}"));
         eventually(std::time::Duration::from_secs(5), "bob reads it on n2", || async {

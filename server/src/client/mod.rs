@@ -84,6 +84,11 @@ pub struct Snapshot {
 pub struct ClientHandle {
     tx: mpsc::UnboundedSender<Command>,
     name: Arc<str>,
+    /// 64 random bits that begin this run's message ids: an id must never
+    /// repeat (a repeat is answered with the first message and the new
+    /// one is lost), and a name or a process id do (empty with a token
+    /// file; the first process of every container is 1).
+    run: Arc<str>,
     next: Arc<AtomicU64>,
 }
 
@@ -94,7 +99,8 @@ impl ClientHandle {
         let (events, events_rx) = mpsc::unbounded_channel();
         let name: Arc<str> = config.name.as_str().into();
         tokio::spawn(link::run(config, rx, events));
-        (ClientHandle { tx, name, next: Arc::new(AtomicU64::new(0)) }, events_rx)
+        let run: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
+        (ClientHandle { tx, name, run, next: Arc::new(AtomicU64::new(0)) }, events_rx)
     }
 
     pub fn name(&self) -> &str {
@@ -104,7 +110,7 @@ impl ClientHandle {
     /// Sends a message; returns its id. It stays in the outbox until a node
     /// acknowledges it, across reconnections and moves.
     pub fn send(&self, room: &str, body: &str) -> String {
-        let id = format!("{}-{}-{}", self.name, std::process::id(), self.next.fetch_add(1, Ordering::Relaxed));
+        let id = format!("{}-{}", self.run, self.next.fetch_add(1, Ordering::Relaxed));
         self.send_with_id(room, &id, body);
         id
     }

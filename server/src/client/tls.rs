@@ -1,7 +1,10 @@
 //! Connections from the native tools (the terminal client, `meshchat
-//! invite`, the harness's HTTP client) to a node, plain or over TLS: the
-//! public roots (webpki-roots, compiled in: no system store needed, as in
-//! a `FROM scratch` image), or a private CA given with `--ca`.
+//! status`, `invite-node`, `remove-node`, a node joining, the harness's
+//! HTTP client) to a node, plain or over TLS. Trusted: the public roots
+//! (webpki-roots, compiled in: no system store needed, as in a `FROM
+//! scratch` image), the certificates of the file `SSL_CERT_FILE` names
+//! (the usual way to hand tools a private CA), and a CA given with `--ca`
+//! to any `meshchat` command.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -17,7 +20,7 @@ use crate::mesh::tls::{TlsError, parse_certs};
 
 #[derive(Debug, Error)]
 pub enum ConnectError {
-    #[error("not a URL this client can open: {0}")]
+    #[error("{0:?} is not a node's address: give it with its scheme, like https://n1.chat.example.org")]
     Url(String),
     #[error("cannot connect to {0}: {1}")]
     Io(String, #[source] std::io::Error),
@@ -39,16 +42,43 @@ impl std::fmt::Debug for TlsClient {
     }
 }
 
+/// What `--ca` added, for every connection of this process.
+static EXTRA_CA: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// Trusts the CA in `ca` too, for every connection this process makes
+/// from now on (the `--ca` of every command); checked at once.
+pub fn trust(ca: &Path) -> Result<(), TlsError> {
+    TlsClient::new(Some(ca))?;
+    let _ = EXTRA_CA.set(ca.to_owned());
+    Ok(())
+}
+
+fn add_pem(roots: &mut RootCertStore, path: &Path) -> Result<(), TlsError> {
+    let pem = std::fs::read(path).map_err(|e| TlsError::Read(path.display().to_string(), e))?;
+    for cert in parse_certs(&pem)? {
+        roots.add(cert).map_err(|e| TlsError::Config(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 impl TlsClient {
-    /// The public roots, and the CA in `ca` if given (a private mesh's).
+    /// The public roots, `SSL_CERT_FILE`'s, and the CA in `ca` if given (a
+    /// private mesh's).
     pub fn new(ca: Option<&Path>) -> Result<TlsClient, TlsError> {
         let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        if let Some(ca) = ca {
-            let pem = std::fs::read(ca).map_err(|e| TlsError::Read(ca.display().to_string(), e))?;
-            for cert in parse_certs(&pem)? {
-                roots.add(cert).map_err(|e| TlsError::Config(e.to_string()))?;
+        if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+            // A bundle of many: one that does not parse is skipped, not fatal.
+            if let Err(e) = add_pem(&mut roots, Path::new(&file)) {
+                tracing::warn!("SSL_CERT_FILE: {e}");
             }
         }
+        if let Some(ca) = ca.or(EXTRA_CA.get().map(|p| p.as_path())) {
+            add_pem(&mut roots, ca)?;
+        }
+        TlsClient::with_roots(roots)
+    }
+
+    fn with_roots(roots: RootCertStore) -> Result<TlsClient, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -58,10 +88,18 @@ impl TlsClient {
         Ok(TlsClient(TlsConnector::from(Arc::new(config))))
     }
 
-    /// The public roots only, built once.
+    /// What this process trusts (see the module's doc), built once.
     pub fn public() -> TlsClient {
         static PUBLIC: OnceLock<TlsClient> = OnceLock::new();
-        PUBLIC.get_or_init(|| TlsClient::new(None).unwrap_or_else(|e| panic!("the built-in roots: {e}"))).clone()
+        PUBLIC
+            .get_or_init(|| {
+                TlsClient::new(None)
+                    .or_else(|_| {
+                        TlsClient::with_roots(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+                    })
+                    .unwrap_or_else(|e| panic!("the built-in roots: {e}"))
+            })
+            .clone()
     }
 }
 

@@ -27,6 +27,8 @@ struct Waiting {
 pub struct RestoreGate {
     /// `None`: not restoring, every write goes.
     waiting: Mutex<Option<Waiting>>,
+    /// Removed from the mesh: no write, ever again.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 impl RestoreGate {
@@ -38,7 +40,13 @@ impl RestoreGate {
     /// A node just restored, waiting for `peers`.
     pub fn restoring(peers: impl IntoIterator<Item = String>) -> Self {
         let w = Waiting { peers: peers.into_iter().collect(), needed: HashMap::new() };
-        RestoreGate { waiting: Mutex::new(Some(w)) }
+        RestoreGate { waiting: Mutex::new(Some(w)), retired: Default::default() }
+    }
+
+    /// This node was removed from the mesh: it takes no write from now on
+    /// (nothing it wrote could reach another node).
+    pub fn retire(&self) {
+        self.retired.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Waiting>> {
@@ -83,6 +91,9 @@ impl RestoreGate {
 
     /// May this node write to `room`, holding `own` of its own messages there?
     pub fn allows(&self, room: &str, own: u64) -> bool {
+        if self.retired.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
         match self.lock().as_ref() {
             None => true,
             Some(w) => w.peers.is_empty() && own >= w.needed.get(room).copied().unwrap_or(0),

@@ -34,7 +34,8 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Json<Health> {
     let (rooms, root) = app.hub.index().with_vectors(|v| (v.len() as u64, v.root()));
     Json(Health {
         node: app.cluster.me().id.clone(),
-        status: "ok".into(),
+        // A removed node takes no writes: it should be stopped.
+        status: if app.cluster.is_removed() { "removed" } else { "ok" }.into(),
         peers,
         uptime_s: app.started.elapsed().as_secs(),
         rooms,

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use meshchat_shared::ErrorCode;
 use meshchat_shared::api::{LinkView, MeshView, RoomLagView, RoomVectorView};
-use serde::Deserialize;
 
 use super::api::{client_ip, query_map, refused};
 use super::auth::Auth;
@@ -43,6 +42,21 @@ fn join_error(e: JoinError) -> ApiError {
     }
 }
 
+/// `GET /api/mesh/join/{key}`: `204` if the invitation `key` waits here
+/// (unused), else `404`. What `meshchat invite-node` asks before it hands
+/// out a token: a key is 128 random bits, so this tells nobody anything
+/// they did not hold already.
+pub async fn invitation(
+    State(app): State<Arc<AppState>>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if membership(&app)?.invitation_waits(&key) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(ErrorCode::NotFound, "no such invitation waits here"))
+    }
+}
+
 /// `POST /api/mesh/join`: a join request made with a token.
 pub async fn join(
     State(app): State<Arc<AppState>>,
@@ -62,13 +76,6 @@ pub async fn join(
     }
 }
 
-#[derive(Deserialize)]
-struct Removal {
-    id: String,
-    at: u64,
-    sig: String,
-}
-
 /// `POST /api/mesh/remove`: a node taken out, signed by the CA.
 pub async fn remove(
     State(app): State<Arc<AppState>>,
@@ -76,7 +83,7 @@ pub async fn remove(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     app.guard.write(client_ip(addr)).map_err(refused)?;
-    let r: Removal = json(&body)?;
+    let r: crate::membership::Removal = json(&body)?;
     membership(&app)?.remove(r.id, r.at, r.sig).await.map_err(join_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -66,6 +66,7 @@ pub fn table() -> Vec<Route> {
         open("POST", "/api/users/{name}/role", post(auth::set_role)),
         open("GET", "/api/mesh", get(mesh::view)),
         open("POST", "/api/mesh/join", post(mesh::join)),
+        open("GET", "/api/mesh/join/{key}", get(mesh::invitation)),
         open("POST", "/api/mesh/remove", post(mesh::remove)),
         open("GET", "/metrics", get(super::metrics)),
         open("GET", "/api", get(super::api_not_found)),

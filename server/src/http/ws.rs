@@ -20,6 +20,10 @@ pub async fn upgrade(
     addr: Option<Extension<ClientAddr>>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if app.cluster.is_removed() {
+        let err = ApiError::new(ErrorCode::Unavailable, "this node was removed from the mesh; use another node");
+        return err.with_status(StatusCode::SERVICE_UNAVAILABLE).into_response();
+    }
     if !app.websocket {
         let err = ApiError::new(ErrorCode::Unavailable, "this node takes no WebSockets; use the long poll");
         return err.with_status(StatusCode::SERVICE_UNAVAILABLE).into_response();

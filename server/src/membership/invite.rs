@@ -54,6 +54,11 @@ pub enum JoinError {
     Unavailable(String),
     #[error("cannot reach the inviting node: {0}")]
     Http(#[from] crate::harness::http::HttpError),
+    #[error(
+        "the node at {0} does not see this invitation: a node keeps its invitations in its own --certs directory \
+         (beside ca.key); run invite-node with that directory, and that node's --url"
+    )]
+    NotThere(String),
 }
 
 /// What the token carries.
@@ -182,6 +187,17 @@ pub fn create(certs: &Path, id: &str, hosts: &[String], url: &str, ttl_ms: u64) 
     let invitation = Invitation { id: id.to_owned(), hosts: hosts.to_vec(), secret: random_b64(32), expires };
     let path = dir.join(format!("{key}.json"));
     certs::write_file(&path, &serde_json::to_vec(&invitation).unwrap_or_default(), true)?;
+    // Made by root for a node that runs as its own user: the invitation
+    // (and the folder) belong to whoever owns the certificate directory.
+    #[cfg(unix)]
+    if rustix::process::geteuid().is_root() {
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(certs).map_err(|e| JoinError::Io(certs.to_owned(), e))?;
+        for p in [&dir, &path] {
+            std::os::unix::fs::chown(p, Some(owner.uid()), Some(owner.gid()))
+                .map_err(|e| JoinError::Io(p.clone(), e))?;
+        }
+    }
     Ok(Token {
         id: id.to_owned(),
         url: url.trim_end_matches('/').to_owned(),
@@ -190,6 +206,32 @@ pub fn create(certs: &Path, id: &str, hosts: &[String], url: &str, ttl_ms: u64) 
         secret: invitation.secret,
         expires,
     })
+}
+
+/// Takes back an invitation that will not be handed out.
+pub fn discard(certs: &Path, key: &str) {
+    if well_formed_key(key) {
+        let _ = std::fs::remove_file(invites_dir(certs).join(format!("{key}.json")));
+    }
+}
+
+/// Asks the node the token names whether it can take the token: its id
+/// must not be in the mesh yet, and that node must see the invitation (it
+/// keeps them in its own certificate directory). A token that would fail
+/// only when the new node uses it is never printed.
+pub async fn check_with_node(token: &Token) -> Result<(), JoinError> {
+    let nodes = crate::harness::http::get(&format!("{}/api/nodes", token.url)).await?;
+    let listed: meshchat_shared::api::Nodes =
+        serde_json::from_slice(&nodes.body).map_err(|_| JoinError::Refused(nodes.status, nodes.text()))?;
+    if listed.nodes.iter().any(|n| n.id == token.id) {
+        return Err(JoinError::Taken(token.id.clone()));
+    }
+    let waiting = crate::harness::http::get(&format!("{}/api/mesh/join/{}", token.url, token.key)).await?;
+    match waiting.status {
+        204 => Ok(()),
+        404 => Err(JoinError::NotThere(token.url.clone())),
+        _ => Err(refusal(&waiting)),
+    }
 }
 
 /// What the inviting node signed for a request.
@@ -210,17 +252,36 @@ impl Admitted {
     }
 }
 
+/// Whether the invitation `key` is waiting in `certs` (and not used up in
+/// `used`): what `meshchat invite-node` asks the node it names.
+pub fn is_waiting(certs: &Path, used: &Path, key: &str) -> bool {
+    well_formed_key(key)
+        && invites_dir(certs).join(format!("{key}.json")).is_file()
+        && !used.join(key).exists()
+        && !invites_dir(certs).join(format!("{key}.used")).exists()
+}
+
+fn well_formed_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The inviting node's side: checks the request against its invitation,
-/// uses the invitation up, and signs the new node's key.
-pub fn admit(certs: &Path, req: &JoinRequest, now: u64) -> Result<Admitted, JoinError> {
-    if req.key.len() != 32 || !req.key.bytes().all(|b| b.is_ascii_hexdigit()) {
+/// uses the invitation up, and signs the new node's key. Invitations are
+/// read from `certs` (beside the CA key, which may be read-only to the
+/// node); that one was used is written in `used`, in the node's data.
+pub fn admit(certs: &Path, used: &Path, req: &JoinRequest, now: u64) -> Result<Admitted, JoinError> {
+    if !well_formed_key(&req.key) {
         return Err(JoinError::Unknown);
     }
     let path = invites_dir(certs).join(format!("{}.json", req.key));
+    // (`.used` beside it: what versions before 0.1 left.)
+    if used.join(&req.key).exists() || path.with_extension("used").exists() {
+        return Err(JoinError::Used);
+    }
     let text = match std::fs::read(&path) {
         Ok(t) => t,
-        Err(_) if path.with_extension("used").exists() => return Err(JoinError::Used),
-        Err(_) => return Err(JoinError::Unknown),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(JoinError::Unknown),
+        Err(e) => return Err(JoinError::Io(path, e)),
     };
     let inv: Invitation = serde_json::from_slice(&text).map_err(|_| JoinError::Unknown)?;
     if !mac_ok(&inv.secret, &req.fields(), &req.mac) {
@@ -232,8 +293,14 @@ pub fn admit(certs: &Path, req: &JoinRequest, now: u64) -> Result<Admitted, Join
     if inv.id != req.id {
         return Err(JoinError::WrongNode(inv.id));
     }
-    // The rename is the single use: of two requests at once, one wins it.
-    std::fs::rename(&path, path.with_extension("used")).map_err(|_| JoinError::Used)?;
+    // Creating the mark is the single use: of two requests at once, one wins it.
+    crate::store::private::dir(used).map_err(|e| JoinError::Io(used.to_owned(), e))?;
+    let mark = used.join(&req.key);
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&mark) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(JoinError::Used),
+        Err(e) => return Err(JoinError::Io(mark, e)),
+    }
     let public = B64.decode(&req.public_key).map_err(|_| JoinError::BadMac)?;
     let (cert_pem, ca_pem) = certs::sign_for(certs, &req.id, &inv.hosts, &public)?;
     Ok(Admitted { cert_pem, ca_pem, secret: inv.secret })
@@ -322,24 +389,36 @@ mod tests {
     #[test]
     fn an_invitation_serves_once_and_only_its_secret_opens_it() {
         let (d, t) = setup();
-        assert!(matches!(admit(d.path(), &request(&t, "guess"), 0), Err(JoinError::BadMac)));
+        assert!(matches!(admit(d.path(), &d.path().join("used"), &request(&t, "guess"), 0), Err(JoinError::BadMac)));
         let mut other = request(&t, &t.secret);
         other.id = "n5".into();
         let sealed = mac(&t.secret, &other.fields());
         other.mac = sealed;
-        assert!(matches!(admit(d.path(), &other, 0), Err(JoinError::WrongNode(_))));
-        let ok = admit(d.path(), &request(&t, &t.secret), 0).unwrap();
+        assert!(matches!(admit(d.path(), &d.path().join("used"), &other, 0), Err(JoinError::WrongNode(_))));
+        let ok = admit(d.path(), &d.path().join("used"), &request(&t, &t.secret), 0).unwrap();
         let ca = crate::mesh::tls::parse_certs(ok.ca_pem.as_bytes()).unwrap();
         let cert = crate::mesh::tls::parse_certs(ok.cert_pem.as_bytes()).unwrap();
         crate::mesh::tls::verify_chain_and_name(&ca[0], &cert[0], "n4").unwrap();
-        assert!(matches!(admit(d.path(), &request(&t, &t.secret), 0), Err(JoinError::Used)));
+        assert!(matches!(admit(d.path(), &d.path().join("used"), &request(&t, &t.secret), 0), Err(JoinError::Used)));
+        assert!(!is_waiting(d.path(), &d.path().join("used"), &t.key), "used up");
+    }
+
+    #[test]
+    fn an_invitation_is_waiting_until_used() {
+        let (d, t) = setup();
+        assert!(is_waiting(d.path(), &d.path().join("used"), &t.key));
+        assert!(!is_waiting(d.path(), &d.path().join("used"), "0123456789abcdef0123456789abcdef"));
+        assert!(!is_waiting(d.path(), &d.path().join("used"), "../ca"));
     }
 
     #[test]
     fn an_expired_invitation_is_refused() {
         let (d, t) = setup();
         let late = t.expires + 1;
-        assert!(matches!(admit(d.path(), &request(&t, &t.secret), late), Err(JoinError::Expired)));
+        assert!(matches!(
+            admit(d.path(), &d.path().join("used"), &request(&t, &t.secret), late),
+            Err(JoinError::Expired)
+        ));
     }
 
     #[test]
@@ -347,7 +426,7 @@ mod tests {
         let (d, t) = setup();
         let mut r = request(&t, &t.secret);
         r.key = "../../ca".into();
-        assert!(matches!(admit(d.path(), &r, 0), Err(JoinError::Unknown)));
+        assert!(matches!(admit(d.path(), &d.path().join("used"), &r, 0), Err(JoinError::Unknown)));
     }
 
     #[test]

@@ -43,11 +43,24 @@ pub enum MemberEvent {
     Removed { id: String, at: u64, sig: String },
 }
 
+/// A node's removal as the CA signed it: what `POST /api/mesh/remove`
+/// takes, and what a removed node is told when it dials a peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub id: String,
+    pub at: u64,
+    pub sig: String,
+}
+
 /// What an event changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Added(Seed),
-    Removed(String),
+    /// `proof` is the [`Removal`] as JSON.
+    Removed {
+        id: String,
+        proof: String,
+    },
 }
 
 /// The membership events folded: any order gives the same result, and a
@@ -82,7 +95,8 @@ impl Roster {
                     return None;
                 }
                 self.joined.remove(&id);
-                self.removed.insert(id.clone()).then_some(Change::Removed(id))
+                let proof = serde_json::to_string(&Removal { id: id.clone(), at, sig: B64.encode(sig) }).ok()?;
+                self.removed.insert(id.clone()).then_some(Change::Removed { id, proof })
             }
         }
     }
@@ -117,8 +131,11 @@ pub struct MembershipCtx {
     pub me: String,
     /// This node's mesh address as others dial it.
     pub mesh_addr: String,
-    /// Where `ca.key` and the invitations are, if this node holds them.
+    /// Where `ca.key` and the invitations are, if this node holds them
+    /// (read only: the node may not write there).
     pub certs: PathBuf,
+    /// The node's data directory: which invitations were used is kept there.
+    pub data: PathBuf,
     pub book: Arc<CertBook>,
     pub mesh: MeshHandle,
     pub cluster: Arc<Cluster>,
@@ -132,14 +149,24 @@ pub struct Membership {
     ctx: MembershipCtx,
     log: RoomHandle,
     roster: Mutex<Roster>,
+    /// Past the log as it was at the start: changes from now on are news
+    /// (said at warn level; replays at the start are not).
+    live: std::sync::atomic::AtomicBool,
 }
 
 impl Membership {
     /// Applies the `!mesh` log from the store, then follows it.
     pub async fn start(ctx: MembershipCtx, hub: &Arc<Hub>) -> Result<Arc<Membership>, StoreError> {
-        let m = Arc::new(Membership { log: hub.room(ROOM), ctx, roster: Mutex::new(Roster::default()) });
+        let m = Arc::new(Membership {
+            log: hub.room(ROOM),
+            ctx,
+            roster: Mutex::new(Roster::default()),
+            live: std::sync::atomic::AtomicBool::new(false),
+        });
         let applied = m.catch_up(RoomVector::new()).await?;
+        m.live.store(true, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(follow(Arc::downgrade(&m), applied));
+        tokio::spawn(heed_removal(Arc::downgrade(&m), m.ctx.cluster.removal_heard()));
         Ok(m)
     }
 
@@ -177,14 +204,23 @@ impl Membership {
                 self.ctx.cluster.add_peer(NodeInfo { id: seed.id, url: seed.url, up: false });
             }
             Change::Added(_) => {}
-            Change::Removed(id) if id == self.ctx.me => {
-                tracing::error!("this node was removed from the mesh: its peers refuse it from now on");
+            Change::Removed { id, .. } if id == self.ctx.me => {
+                // Nothing written here could ever reach the mesh again.
+                self.ctx.cluster.set_removed();
+                self.ctx.gate.retire();
+                tracing::error!(
+                    "this node was removed from the mesh: it takes no writes and sends its clients to other nodes; stop it"
+                );
             }
-            Change::Removed(id) => {
-                self.ctx.mesh.remove_peer(&id);
+            Change::Removed { id, proof } => {
+                self.ctx.mesh.remove_peer(&id, proof);
                 self.ctx.cluster.remove_peer(&id);
                 self.ctx.gate.forget(&id);
-                tracing::warn!(node = %id, "a node was removed from the mesh");
+                if self.live.load(std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(node = %id, "a node was removed from the mesh");
+                } else {
+                    tracing::debug!(node = %id, "a node removed from the mesh earlier");
+                }
             }
         }
         let mut nodes = vec![self.ctx.me.clone()];
@@ -213,10 +249,10 @@ impl Membership {
         if taken {
             return Err(JoinError::Taken(req.id));
         }
-        let certs = self.ctx.certs.clone();
+        let (certs, used) = (self.ctx.certs.clone(), self.used_invitations());
         let admitted = {
             let req = req.clone();
-            tokio::task::spawn_blocking(move || invite::admit(&certs, &req, crate::clock::now_ms()))
+            tokio::task::spawn_blocking(move || invite::admit(&certs, &used, &req, crate::clock::now_ms()))
                 .await
                 .map_err(|e| JoinError::Unavailable(e.to_string()))??
         };
@@ -227,6 +263,17 @@ impl Membership {
         let event = MemberEvent::Added { id: req.id.clone(), mesh: req.mesh.clone(), url: req.url.clone(), cert };
         self.record(event).await?;
         Ok(admitted.respond(self.seeds(&req.id)))
+    }
+
+    fn used_invitations(&self) -> PathBuf {
+        self.ctx.data.join("invitations-used")
+    }
+
+    /// Whether an invitation `key` waits here (`meshchat invite-node` asks
+    /// the node it names, so that a token this node cannot take is never
+    /// handed out).
+    pub fn invitation_waits(&self, key: &str) -> bool {
+        invite::is_waiting(&self.ctx.certs, &self.used_invitations(), key)
     }
 
     /// Every node but `except`, as a newcomer dials them.
@@ -256,6 +303,22 @@ fn with_host(mesh: &str, ip: std::net::IpAddr) -> String {
     match mesh.parse::<SocketAddr>() {
         Ok(a) if a.ip().is_unspecified() => SocketAddr::new(ip, a.port()).to_string(),
         _ => mesh.to_owned(),
+    }
+}
+
+/// A peer refused this node as removed and gave the CA's signed removal:
+/// checked like any removal, and recorded (so that a restart remembers).
+async fn heed_removal(m: std::sync::Weak<Membership>, mut heard: tokio::sync::watch::Receiver<Option<String>>) {
+    while heard.changed().await.is_ok() {
+        let Some(m) = m.upgrade() else { return };
+        let proof = heard.borrow_and_update().clone();
+        let Some(r) = proof.and_then(|p| serde_json::from_str::<Removal>(&p).ok()) else { continue };
+        if r.id != m.ctx.me {
+            continue;
+        }
+        if let Err(e) = m.remove(r.id, r.at, r.sig).await {
+            tracing::warn!("a peer says this node was removed, but its proof does not hold: {e}");
+        }
     }
 }
 

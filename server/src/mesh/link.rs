@@ -47,6 +47,19 @@ pub(super) mod code {
     pub const GOODBYE: u32 = 2;
     pub const REFUSED: u32 = 3;
     pub const BROKEN: u32 = 4;
+    /// The dialer was removed from the mesh: the reason is the CA's
+    /// signed removal, for it to check and stop taking writes.
+    pub const REMOVED: u32 = 5;
+}
+
+/// The signed removal a peer gave when it closed `conn` as removed.
+fn removal_told(conn: &quinn::Connection) -> Option<String> {
+    match conn.close_reason()? {
+        quinn::ConnectionError::ApplicationClosed(c) if c.error_code == code::REMOVED.into() => {
+            String::from_utf8(c.reason.to_vec()).ok()
+        }
+        _ => None,
+    }
 }
 
 const HANDSHAKE: Duration = Duration::from_secs(5);
@@ -134,7 +147,8 @@ impl Link {
                             session.goodbye();
                         } else {
                             tracing::warn!(peer = %self.peer.id, "removed from the mesh: link closed for good");
-                            session.close(code::REFUSED, "removed from the mesh");
+                            let proof = self.ctx.peers.removal(&self.peer.id).unwrap_or_default();
+                            session.close(code::REMOVED, &proof);
                             self.ctx.cluster.set_peer(&self.peer.id, false, None);
                             session.peer_down();
                         }
@@ -238,6 +252,10 @@ async fn dial(
     match tokio::time::timeout(HANDSHAKE, handshake).await {
         Ok(Ok(est)) => Ok(est),
         Ok(Err(e)) => {
+            if let Some(proof) = removal_told(&conn) {
+                ctx.cluster.heard_removal(proof);
+                return Err(DialError::Refused("this node was removed from the mesh".into()));
+            }
             let superseded = matches!(conn.close_reason(),
                 Some(quinn::ConnectionError::ApplicationClosed(c)) if c.error_code == code::DUPLICATE.into());
             conn.close(code::REFUSED.into(), b"handshake failed");
@@ -381,8 +399,10 @@ async fn accept_one(incoming: quinn::Incoming, ctx: &MeshCtx) -> Result<(String,
         Ok(v) => return refuse(format!("{node:?} says mesh version {version}, the handshake settled on {v}")),
         Err(e) => return refuse(e),
     }
-    if ctx.peers.is_removed(&node) {
-        return refuse(format!("{node:?} was removed from the mesh"));
+    if let Some(proof) = ctx.peers.removal(&node) {
+        // Told why, so that it stops taking writes no peer will ever hear of.
+        conn.close(code::REMOVED.into(), proof.as_bytes());
+        return Err(Refusal::Refused(format!("{node:?} was removed from the mesh")));
     }
     if !ctx.peers.contains(&node) {
         return refuse(format!("{node:?} is not one of this node's peers"));

@@ -131,8 +131,10 @@ impl MeshHandle {
     }
 
     /// Takes a member out for good: its link stops, its connections are refused.
-    pub fn remove_peer(&self, id: &str) -> bool {
-        self.inner.peers.remove(id)
+    /// Takes `id` out for good; `proof` (the CA's signed removal) is what
+    /// it is told when it dials.
+    pub fn remove_peer(&self, id: &str, proof: String) -> bool {
+        self.inner.peers.remove(id, proof)
     }
 
     /// Round-trip time of each live connection.

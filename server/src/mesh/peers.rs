@@ -3,7 +3,7 @@
 //! while the node runs (a node joined with a token, one removed for good),
 //! so the table is shared by the handle, the accept loop and the links.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock, RwLock, Weak};
 
 use tokio::sync::mpsc;
@@ -35,7 +35,9 @@ pub(super) struct Runner {
 pub(crate) struct Peers {
     slots: RwLock<BTreeMap<String, Slot>>,
     /// Removed for good: never linked to again, their connections refused.
-    removed: RwLock<BTreeSet<String>>,
+    /// Removed nodes, each with the CA's signed removal (told to it when it
+    /// dials, so that it knows to stop taking writes).
+    removed: RwLock<BTreeMap<String, String>>,
     runner: OnceLock<Runner>,
     /// Links of peers added before the mesh ran, started with it.
     pending: Mutex<Vec<Parked>>,
@@ -60,7 +62,12 @@ impl Peers {
     }
 
     pub(super) fn is_removed(&self, id: &str) -> bool {
-        self.removed.read().unwrap_or_else(|p| p.into_inner()).contains(id)
+        self.removed.read().unwrap_or_else(|p| p.into_inner()).contains_key(id)
+    }
+
+    /// The signed removal of `id`, if it was removed.
+    pub(super) fn removal(&self, id: &str) -> Option<String> {
+        self.removed.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
 
     /// Queues `cmd` for `peer`; false if it has no link or its queue is full.
@@ -109,9 +116,10 @@ impl Peers {
         self.tasks.spawn(link.run());
     }
 
-    /// Removes a peer for good: its link stops and it is refused from now on.
-    pub(super) fn remove(&self, id: &str) -> bool {
-        self.removed.write().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned());
+    /// Removes a peer for good: its link stops and it is refused from now
+    /// on, told `proof` (the CA's signed removal).
+    pub(super) fn remove(&self, id: &str, proof: String) -> bool {
+        self.removed.write().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), proof);
         let slot = self.slots.write().unwrap_or_else(|p| p.into_inner()).remove(id);
         slot.map(|s| s.stop.cancel()).is_some()
     }

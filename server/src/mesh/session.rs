@@ -117,6 +117,10 @@ impl Session {
             quinn::ConnectionError::ApplicationClosed(c) if c.error_code == code::GOODBYE.into() => {
                 "the peer is stopping".to_owned()
             }
+            quinn::ConnectionError::ApplicationClosed(c) if c.error_code == code::REMOVED.into() => {
+                self.shared.ctx.cluster.heard_removal(String::from_utf8_lossy(&c.reason).into_owned());
+                "the peer says this node was removed from the mesh".to_owned()
+            }
             quinn::ConnectionError::TimedOut => "no answer for 3 s".to_owned(),
             e => e.to_string(),
         }
@@ -156,7 +160,7 @@ impl Session {
         }
     }
 
-    pub fn close(&self, code: u32, why: &'static str) {
+    pub fn close(&self, code: u32, why: &str) {
         self.shared.cancel.cancel();
         self.shared.conn.close(code.into(), why.as_bytes());
     }

@@ -112,6 +112,9 @@ where
     let stopping = ctx.shutdown.clone();
     let stopping = stopping.cancelled();
     tokio::pin!(stopping);
+    let cluster = ctx.cluster.clone();
+    let removed = cluster.removed().cancelled();
+    tokio::pin!(removed);
 
     let ending = loop {
         let event = tokio::select! {
@@ -121,6 +124,7 @@ where
                 Event::Close(code, reason)
             }
             _ = &mut stopping => Event::Close(close::RESTART, "node is stopping; reconnect to another node"),
+            _ = &mut removed => Event::Close(close::RESTART, "this node was removed from the mesh; use another node"),
             n = rx.recv_many(&mut out, 16) => Event::Outbound(n),
             m = stream.next() => Event::Incoming(m),
             r = nodes.changed(), if session.is_named() => match r {

@@ -108,6 +108,10 @@ pub fn restore(from: &Path, data: &Path, force: bool) -> Result<Summary, StoreEr
         return Err(StoreError::Io(format!("{} holds a database; pass --force to replace it", data.display())));
     }
     super::private::dir(data).map_err(|e| StoreError::Io(format!("{}: {e}", data.display())))?;
+    // Not under a running node: it would go on with the files replaced.
+    let _lock = super::private::lock(data)
+        .map_err(|e| StoreError::Io(format!("{}: {e}", data.display())))?
+        .ok_or_else(|| StoreError::Io(format!("a node is running on {}: stop it first", data.display())))?;
     // The marker first: a restore cut short still holds writes back.
     super::private::create(&marker_path(data))
         .and_then(|mut f| {

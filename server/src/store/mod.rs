@@ -96,6 +96,8 @@ struct Inner {
     path: PathBuf,
     /// Shared files: the writer removes those no message refers to.
     files: Arc<crate::files::FileStore>,
+    /// `data/lock`, held until the store closes (see [`private::lock`]).
+    lock: Mutex<Option<std::fs::File>>,
 }
 
 /// Reads for clients and rooms running at once ...
@@ -119,6 +121,9 @@ impl Store {
             private::create(&path).map_err(io)?;
         }
         private::tighten(dir).map_err(io)?;
+        let lock = private::lock(dir).map_err(io)?.ok_or_else(|| {
+            StoreError::Io(format!("another meshchat node runs on {} (one node per data directory)", dir.display()))
+        })?;
         let conn = Connection::open(&path)?;
         schema::check_readable(&conn, &path)?;
         schema::configure(&conn, sync)?;
@@ -145,6 +150,7 @@ impl Store {
                 searching: tokio::sync::Semaphore::new(SEARCHERS),
                 path,
                 files,
+                lock: Mutex::new(Some(lock)),
             }),
         })
     }
@@ -287,6 +293,8 @@ impl Store {
         if let Some(t) = thread {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+        // Everything is flushed: another process may have the directory.
+        drop(self.inner.lock.lock().ok().and_then(|mut l| l.take()));
     }
 
     /// Runs `f` on a pooled read-only connection off the async runtime.

@@ -41,6 +41,23 @@ pub fn create(path: &Path) -> io::Result<File> {
     Ok(f)
 }
 
+/// Holds `dir/lock` exclusively for as long as the file is open: one node
+/// per data directory, and no restore under a running node. `None` when
+/// another process holds it.
+pub fn lock(dir: &Path) -> io::Result<Option<File>> {
+    let f = OpenOptions::new().write(true).create(true).truncate(false).open(dir.join("lock"))?;
+    #[cfg(unix)]
+    {
+        use rustix::fs::{FlockOperation, flock};
+        match flock(&f, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(f))
+}
+
 /// Makes every file under `root` 0600 and every directory 0700.
 pub fn tighten(root: &Path) -> io::Result<()> {
     #[cfg(unix)]

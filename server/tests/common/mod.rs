@@ -3,6 +3,8 @@
 //! launcher start them), and a WebSocket client that speaks JSON frames.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

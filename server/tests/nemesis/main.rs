@@ -18,15 +18,14 @@
 mod check;
 #[path = "../common/mod.rs"]
 mod common;
-mod net;
 mod world;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use common::net::Net;
 use common::{SmallDisk, make_certs, register, token, wait_peers_up};
 use meshchat::harness::{NodeProcess, NodeSpec};
-use net::Net;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;

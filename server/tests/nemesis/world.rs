@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
 use super::common::SmallDisk;
-use super::net::Net;
+use super::common::net::Net;
 
 pub const ROOMS: [&str; 3] = ["general", "dev", "random"];
 /// A created public room people join and leave.

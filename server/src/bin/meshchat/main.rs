@@ -16,6 +16,11 @@ struct Cli {
     /// More logging: -v for info, -vv for debug (RUST_LOG overrides).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Trust this CA (PEM) for https:// and wss:// besides the public roots
+    /// and SSL_CERT_FILE's: a mesh behind a private CA (any command that
+    /// talks to a node: client, status, invite-node, remove-node, a join).
+    #[arg(long, global = true)]
+    ca: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -79,14 +84,11 @@ struct SignInArgs {
     /// registers by invitation (asked for when needed).
     #[arg(long)]
     invite: Option<String>,
-    /// Trust this CA (PEM) for https:// and wss:// besides the public ones.
-    #[arg(long)]
-    ca: Option<PathBuf>,
 }
 
 impl SignInArgs {
     fn split(self) -> anyhow::Result<(meshchat::client::signin::SignIn, meshchat::client::tls::TlsClient)> {
-        let tls = meshchat::client::tls::TlsClient::new(self.ca.as_deref())?;
+        let tls = meshchat::client::tls::TlsClient::public();
         let s = meshchat::client::signin::SignIn {
             nodes: self.nodes,
             name: self.name,
@@ -160,7 +162,9 @@ fn with_settings(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::
     if args.get(1).and_then(|a| a.to_str()) != Some("node") {
         return Ok(args);
     }
-    let cmd = Cli::command();
+    // Built, so that `node` carries the global flags too (`ca`, `verbose`).
+    let mut cmd = Cli::command();
+    cmd.build();
     let Some(node) = cmd.find_subcommand("node") else { return Ok(args) };
     let known: Vec<Flag> = node
         .get_arguments()
@@ -209,6 +213,9 @@ fn run() -> anyhow::Result<()> {
     meshchat::store::private::restrict_umask();
     let cli = Cli::parse_from(with_settings(std::env::args_os().collect())?);
     meshchat::logs::init(cli.verbose);
+    if let Some(ca) = &cli.ca {
+        meshchat::client::tls::trust(ca).with_context(|| format!("--ca {}", ca.display()))?;
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = match cli.command {
         Command::Node(args) => runtime.block_on(node::run_node(*args)),
@@ -219,7 +226,7 @@ fn run() -> anyhow::Result<()> {
             meshchat::client::terminal::run(signin, args.room, tls).await
         }),
         Command::Invite(args) => runtime.block_on(invite(args)),
-        Command::InviteNode(a) => ops::invite_node(a),
+        Command::InviteNode(a) => runtime.block_on(ops::invite_node(a)),
         Command::RemoveNode(a) => runtime.block_on(ops::remove_node(a)),
         Command::Backup(a) => ops::backup(a),
         Command::Restore(a) => ops::restore(a),

@@ -237,6 +237,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&args.mesh_drop) {
         bail!("--mesh-drop must be between 0.0 and 1.0");
     }
+    meshchat::node::check_public_url(args.http, cfg.public_url.as_deref())?;
     if let (Some(token), Some(mesh)) = (&args.join, args.mesh) {
         let url = cfg
             .public_url
@@ -244,7 +245,8 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| format!("{}://{}/ws", if scheme == "https" { "wss" } else { "ws" }, args.http));
         meshchat::membership::join_once(token, &args.id, &args.certs, &args.data, &mesh.to_string(), &url).await?;
     }
-    let mut peers = parse_peers(&args.peers)?;
+    // One list of every node may serve every node's config: a node skips itself.
+    let mut peers: Vec<PeerAddr> = parse_peers(&args.peers)?.into_iter().filter(|p| p.id != args.id).collect();
     for seed in meshchat::membership::seed_peers(&args.data, &args.id).await {
         if !peers.iter().any(|p| p.id == seed.id) {
             peers.push(seed);

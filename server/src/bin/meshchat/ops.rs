@@ -85,8 +85,13 @@ pub fn certs(args: CertsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn invite_node(a: InviteNodeArgs) -> anyhow::Result<()> {
-    let token = meshchat::membership::invite::create(&a.certs, &a.id, &a.hosts, &a.url, a.minutes * 60_000)?;
+pub async fn invite_node(a: InviteNodeArgs) -> anyhow::Result<()> {
+    use meshchat::membership::invite;
+    let token = invite::create(&a.certs, &a.id, &a.hosts, &a.url, a.minutes * 60_000)?;
+    if let Err(e) = invite::check_with_node(&token).await {
+        invite::discard(&a.certs, &token.key);
+        return Err(e.into());
+    }
     println!("{}", token.encode());
     eprintln!(
         "single use, for node {} within {} minutes: meshchat node --id {} --join <token> ...",

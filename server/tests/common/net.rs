@@ -1,5 +1,7 @@
-//! The nemesis's network: one namespace per node, each with a veth pair on
-//! one bridge; mesh packets filtered with nftables inside the namespaces.
+//! Machines in network namespaces (the nemesis's nodes, the deployment
+//! guide's machines): one namespace each, with a veth pair on one bridge
+//! (the host is on it too); mesh packets filtered with nftables inside the
+//! namespaces.
 
 use std::process::Command;
 
@@ -56,7 +58,7 @@ impl Net {
         format!("10.79.{}.{}", self.subnet, host + 1)
     }
 
-    fn exec(&self, i: usize, args: &[&str]) -> Command {
+    pub fn exec(&self, i: usize, args: &[&str]) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.ns(i)]).args(args);
         c
