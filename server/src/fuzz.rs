@@ -46,7 +46,7 @@ pub fn http_bodies(data: &[u8]) {
     let _ = serde_json::from_slice::<api::RoomAction>(data);
     let _ = serde_json::from_slice::<crate::membership::JoinRequest>(data);
     if let Ok(q) = std::str::from_utf8(data) {
-        let _ = crate::search::parse(q);
+        let _ = crate::core::query::parse(q);
         let _ = q.parse::<RoomVector>();
     }
 }

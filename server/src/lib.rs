@@ -56,7 +56,6 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod conn;
-pub mod core;
 pub mod files;
 pub mod fuzz;
 pub mod govern;
@@ -69,12 +68,13 @@ pub mod logs;
 pub mod membership;
 pub mod mesh;
 pub mod metrics;
-pub mod names;
 pub mod node;
 pub mod room;
-pub mod search;
 pub mod session;
 pub mod status;
 pub mod store;
 
+/// The sans-IO core, a crate of its own so that nothing in it can reach
+/// for a socket, a runtime, SQLite or the clock.
+pub use meshchat_core as core;
 pub use node::{Node, NodeConfig, NodeError};

@@ -15,12 +15,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::accounts::{Accounts, AccountsConfig, ClaimNet, Registry};
 use crate::cluster::Cluster;
-use crate::core::restore::RestoreGate;
+use crate::core::restore::Restore;
 use crate::guard::{Guard, Limits};
 use crate::http::{self, AppState, serve};
 use crate::identity::NodeKeys;
 use crate::mesh::{Mesh, MeshConfig, MeshCtx, MeshError};
 use crate::metrics::Metrics;
+use crate::room::restore::{Driver, RestoreGate};
 use crate::room::{Broker, Hub, RoomConfig, RoomCtx, RoomIndex, Sign};
 use crate::session::{SessionConfig, SessionCtx};
 use crate::store::{Store, StoreError, Sync};
@@ -118,28 +119,6 @@ pub fn check_public_url(http: SocketAddr, public_url: Option<&str>) -> Result<()
 /// How long a stop waits for sessions to close before dropping them.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Ends the wait after a restore once every peer answered and every room
-/// holds this node's messages again; the marker goes with it.
-async fn finish_restore(
-    gate: Arc<RestoreGate>,
-    index: Arc<RoomIndex>,
-    data: PathBuf,
-    me: String,
-    shutdown: CancellationToken,
-) {
-    tracing::warn!("restored from a backup: writes wait until every peer has given back this node's messages");
-    let mut every = tokio::time::interval(Duration::from_millis(200));
-    while !shutdown.is_cancelled() {
-        every.tick().await;
-        let own = |room: &str| index.vector(room).map_or(0, |v| v.get(&me));
-        if gate.try_finish(own) {
-            let _ = std::fs::remove_file(crate::store::backup::marker_path(&data));
-            tracing::warn!("caught up after the restore: taking writes again");
-            return;
-        }
-    }
-}
-
 pub struct Node {
     http_addr: SocketAddr,
     mesh_addr: Option<SocketAddr>,
@@ -192,16 +171,24 @@ impl Node {
             Arc::new(Cluster::new(NodeInfo { id: cfg.id.clone(), url: public_url.clone(), up: true }, peers.collect()));
         // Every stored room takes part in anti-entropy, running or not.
         let index = Arc::new(RoomIndex::new(store.vectors().await?, store.room_names().await?));
-        let restore_index = index.clone();
         for (room, meta) in store.room_metas().await? {
             index.set_meta(&room, meta);
         }
         // Restored from a backup: no write until the peers gave back ours.
         let restoring = cfg.mesh.is_some() && crate::store::backup::was_restored(&cfg.data);
-        let gate = Arc::new(match &cfg.mesh {
-            Some(m) if restoring => RestoreGate::restoring(m.peers.iter().map(|p| p.id.clone())),
-            _ => RestoreGate::open(),
-        });
+        let restore = match &cfg.mesh {
+            Some(m) if restoring => Restore::restoring(m.peers.iter().map(|p| p.id.clone())),
+            _ => Restore::open(),
+        };
+        let gate = RestoreGate::start(
+            restore,
+            Driver {
+                index: index.clone(),
+                me: cfg.id.clone(),
+                marker: crate::store::backup::marker_path(&cfg.data),
+                shutdown: shutdown.clone(),
+            },
+        );
         let hub = Hub::new(RoomCtx {
             node: cfg.id.as_str().into(),
             store: store.clone(),
@@ -296,9 +283,6 @@ impl Node {
             membership,
             max_file_bytes: cfg.max_file_bytes,
         });
-        if restoring {
-            tokio::spawn(finish_restore(gate, restore_index, cfg.data.clone(), cfg.id.clone(), shutdown.clone()));
-        }
         let metrics_for_http = metrics;
         let router = http::router(app, cfg.web.clone());
         let token = shutdown.clone();

@@ -168,7 +168,7 @@ pub fn map_text(map: &MeshMap) -> String {
     }
     out.push('\n');
     for r in &map.rooms {
-        let _ = write!(out, "{:<24}", crate::names::for_terminal(&r.room));
+        let _ = write!(out, "{:<24}", crate::core::names::for_terminal(&r.room));
         for c in &r.cells {
             let cell = match c {
                 None => "-".to_owned(),

@@ -65,7 +65,7 @@ pub struct Directory {
 
 /// The uniqueness key of a name: names that look alike share it.
 pub fn name_key(name: &str) -> String {
-    crate::names::skeleton(name)
+    crate::core::names::skeleton(name)
 }
 
 impl Directory {

@@ -277,7 +277,7 @@ impl Accounts {
         invite: Option<&str>,
         ip: IpAddr,
     ) -> Result<SignedIn, AuthError> {
-        let name = crate::names::canonical(name).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let name = crate::core::names::canonical(name).map_err(|e| AuthError::Invalid(e.to_string()))?;
         super::password::validate(&password)?;
         self.registrations.check_key(&ip).map_err(|_| AuthError::RateLimited)?;
         let first = self.directory().is_empty();

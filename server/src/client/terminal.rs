@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use meshchat_shared::Message;
 
-use crate::names::for_terminal;
+use crate::core::names::for_terminal;
 use meshchat_shared::client::Status;
 use tokio::io::{AsyncBufReadExt, BufReader};
 

@@ -161,7 +161,7 @@ pub async fn post_message(
     let name = match me {
         Some(me) => me.name,
         None => {
-            let name = crate::names::canonical(&post.name)?;
+            let name = crate::core::names::canonical(&post.name)?;
             if app.accounts.is_account_name(&name) {
                 return Err(ApiError::new(ErrorCode::NameTaken, "that name belongs to an account: sign in to post"));
             }

@@ -105,7 +105,7 @@ pub async fn upload(
             Asker { name: me.name.as_str().into(), admin: me.role == crate::accounts::Role::Admin, account: true }
         }
         None => {
-            let name = crate::names::canonical(q.get("name").map_or("", String::as_str))?;
+            let name = crate::core::names::canonical(q.get("name").map_or("", String::as_str))?;
             if app.accounts.is_account_name(&name) {
                 return Err(ApiError::new(ErrorCode::NameTaken, "that name belongs to an account: sign in to post"));
             }

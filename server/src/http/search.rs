@@ -39,7 +39,7 @@ pub async fn search(
 ) -> Result<Json<SearchResults>, ApiError> {
     app.metrics.http_requests.inc();
     let q = query_map(raw)?;
-    let parsed = crate::search::parse(q.get("q").map_or("", String::as_str))?;
+    let parsed = crate::core::query::parse(q.get("q").map_or("", String::as_str))?;
     let room = q.get("room").filter(|r| !r.is_empty()).cloned().or(parsed.room);
     if let Some(r) = &room {
         meshchat_shared::limits::validate_room(r)?;
@@ -103,7 +103,7 @@ pub async fn search(
 fn shown(hit: Hit) -> SearchHit {
     let m = hit.msg;
     SearchHit {
-        parts: crate::search::parts(&hit.snippet),
+        parts: crate::core::query::parts(&hit.snippet),
         room: m.room,
         origin: m.origin,
         seq: m.seq,

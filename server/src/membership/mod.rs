@@ -142,7 +142,7 @@ pub struct MembershipCtx {
     pub registry: Registry,
     pub store: Store,
     /// A removed peer is no longer waited for after a restore.
-    pub gate: Arc<crate::core::restore::RestoreGate>,
+    pub gate: crate::room::restore::RestoreGate,
 }
 
 pub struct Membership {
@@ -207,7 +207,7 @@ impl Membership {
             Change::Removed { id, .. } if id == self.ctx.me => {
                 // Nothing written here could ever reach the mesh again.
                 self.ctx.cluster.set_removed();
-                self.ctx.gate.retire();
+                self.ctx.gate.retire().await;
                 tracing::error!(
                     "this node was removed from the mesh: it takes no writes and sends its clients to other nodes; stop it"
                 );
@@ -215,7 +215,7 @@ impl Membership {
             Change::Removed { id, proof } => {
                 self.ctx.mesh.remove_peer(&id, proof);
                 self.ctx.cluster.remove_peer(&id);
-                self.ctx.gate.forget(&id);
+                self.ctx.gate.forget(&id).await;
                 if self.live.load(std::sync::atomic::Ordering::Relaxed) {
                     tracing::warn!(node = %id, "a node was removed from the mesh");
                 } else {

@@ -238,7 +238,7 @@ pub(crate) struct MeshCtx {
     /// Who this node links to (shared with the handle).
     pub(crate) peers: Arc<peers::Peers>,
     /// Holds writes back after a restore until peers return our messages.
-    pub gate: Arc<crate::core::restore::RestoreGate>,
+    pub gate: crate::room::restore::RestoreGate,
 }
 
 /// A mesh that is bound but not yet running (rooms need its handle first).

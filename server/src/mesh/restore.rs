@@ -46,12 +46,9 @@ pub(super) fn answer(shared: &Arc<Shared>) {
 }
 
 /// Part of a peer's answer to our `AskOwn`.
-pub(super) fn on_own(shared: &Arc<Shared>, rooms: Vec<(String, u64)>, last: bool) {
+pub(super) async fn on_own(shared: &Arc<Shared>, rooms: Vec<(String, u64)>, last: bool) {
     let valid = rooms.into_iter().filter(|(r, _)| limits::validate_mesh_room(r).is_ok()).collect();
-    shared.ctx.gate.on_answer(&shared.peer, valid, last);
-    if last {
-        tracing::info!(peer = %shared.peer, waiting_for = ?shared.ctx.gate.waiting_for(), "a peer said which of this node's messages it holds");
-    }
+    shared.ctx.gate.on_answer(&shared.peer, valid, last).await;
 }
 
 /// Queues frames in order, waiting for room rather than dropping any: the

@@ -312,7 +312,7 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
         }
         Control::Claim(msg) => ctx.claims.peer(&shared.peer, msg),
         Control::AskOwn => super::restore::answer(shared),
-        Control::Own { rooms, last } => super::restore::on_own(shared, rooms, last),
+        Control::Own { rooms, last } => super::restore::on_own(shared, rooms, last).await,
         Control::Certs(certs) => {
             for (node, der) in certs.iter().take(MAX_CERTS) {
                 shared.learn_cert(node, der);

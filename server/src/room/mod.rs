@@ -14,6 +14,7 @@ mod actor;
 mod broker;
 mod index;
 pub mod lag;
+pub mod restore;
 pub mod system_log;
 
 use std::collections::{BTreeSet, HashMap};
@@ -191,7 +192,7 @@ pub struct RoomCtx {
     pub signer: Option<Arc<dyn Sign>>,
     pub index: Arc<RoomIndex>,
     /// Holds this node's writes back after a restore.
-    pub gate: Arc<crate::core::restore::RestoreGate>,
+    pub gate: restore::RestoreGate,
     /// Refused peer messages, logged once a minute per peer.
     pub refusals: Mutex<crate::logs::EveryKey<Arc<str>>>,
     /// Cancelled when the node stops.

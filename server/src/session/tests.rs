@@ -68,7 +68,7 @@ impl Harness {
             signer: None,
             refusals: std::sync::Mutex::new(crate::logs::EveryKey::new(Duration::from_secs(60))),
             index: Arc::new(crate::room::RoomIndex::default()),
-            gate: Arc::default(),
+            gate: crate::room::restore::RestoreGate::fixed(Default::default()),
             shutdown: shutdown.clone(),
         });
         let me = NodeInfo { id: "n1".into(), url: "ws://127.0.0.1:1/ws".into(), up: true };

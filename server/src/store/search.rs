@@ -32,10 +32,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
 INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
 ";
 
-/// Highlight markers in snippets: removed from indexed text, so that no
-/// message can fake a highlight.
-pub const HIT_START: char = '\u{1}';
-pub const HIT_END: char = '\u{2}';
+pub use crate::core::query::{HIT_END, HIT_START};
 
 fn clean(text: &str) -> String {
     text.replace([HIT_START, HIT_END], " ")
@@ -137,7 +134,7 @@ pub enum Order {
 }
 
 /// One query against the index: `fts` is an FTS5 expression made only of
-/// quoted strings (see `crate::search`), never text from a client as is.
+/// quoted strings (see `crate::core::query`), never text from a client as is.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     pub fts: String,

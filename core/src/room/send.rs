@@ -6,7 +6,7 @@ use std::sync::Arc;
 use meshchat_shared::{ErrorCode, Message};
 
 use super::{Batch, ConnId, Effect, Out, Parked, Proof, RoomState, Stored, Waiter};
-use crate::core::idem_hash;
+use crate::idem_hash;
 
 impl RoomState {
     pub(super) fn on_send(&mut self, waiter: Waiter, author: Arc<str>, id: String, body: String, now_ms: u64) {
@@ -105,7 +105,7 @@ impl RoomState {
         let msg = self.erased_if_deleted(msg);
         let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
         match existing.filter(|e| (&e.origin, e.seq) != (&msg.origin, msg.seq)) {
-            Some(e) if !std::ptr::eq(crate::core::preferred(&e, &msg), &*msg) => {
+            Some(e) if !std::ptr::eq(crate::preferred(&e, &msg), &*msg) => {
                 self.building.push(Stored { msg, hidden: true, proof });
             }
             Some(e) => {

@@ -1,6 +1,6 @@
 use meshchat_shared::{ErrorCode, Message, RoomVector};
 
-use crate::core::Signed;
+use crate::Signed;
 
 use super::*;
 
@@ -123,7 +123,7 @@ fn a_repeat_known_only_to_the_store_parks_later_sends_until_the_answer() {
         vector: [("n1", 1)].into_iter().collect(),
         last_ts: 10,
         recent: Vec::new(),
-        ids: vec![crate::core::idem_hash("alice", "old")],
+        ids: vec![crate::idem_hash("alice", "old")],
         events: Vec::new(),
     };
     let mut r = room_with(Config::default(), snap);
@@ -149,7 +149,7 @@ fn a_repeat_known_only_to_the_store_parks_later_sends_until_the_answer() {
 
 #[test]
 fn a_hash_collision_is_a_new_message_and_a_failed_lookup_a_refusal() {
-    let snap = Snapshot { ids: vec![crate::core::idem_hash("alice", "x")], ..Snapshot::default() };
+    let snap = Snapshot { ids: vec![crate::idem_hash("alice", "x")], ..Snapshot::default() };
     let mut r = room_with(Config::default(), snap.clone());
     let Effect::Lookup { lookup, .. } = send(&mut r, 1, None, "alice", "x").remove(0) else { panic!() };
     r.handle(Input::Found { lookup, result: Ok(None) }, 2_000);

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meshchat::core::governance::GovernanceLog;
+use crate::governance::GovernanceLog;
 use meshchat_shared::Message;
 use meshchat_shared::rooms::is_event_id;
 
@@ -91,7 +91,7 @@ impl Sim {
                 let row = held(n)
                     .unwrap_or_else(|| panic!("seed {}: {}: acknowledged {room} {origin}:{seq} lost", self.seed, n.id));
                 // A deleted message keeps everything but its text.
-                let erased = Message { body: meshchat::core::redacted_body(&msg.body), ..msg.clone() };
+                let erased = Message { body: crate::redacted_body(&msg.body), ..msg.clone() };
                 assert!(
                     row.msg == *msg || row.msg == erased,
                     "seed {}: {}: acknowledged {origin}:{seq} changed",

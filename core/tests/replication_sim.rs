@@ -12,13 +12,10 @@
 //!
 //! `SIM_SEEDS=<n>` runs n seeds per scenario (`scripts/sim` does a long
 //! run); `SIM_SEED=<s>` replays one.
-#![allow(clippy::unwrap_used)]
-
-mod sim;
-
+#![allow(clippy::unwrap_used, clippy::disallowed_types)]
 use std::collections::BTreeMap;
 
-use sim::{Faults, Sim, seeds, with_seed};
+use meshchat_core::sim::{Faults, Sim, seeds, with_seed};
 
 fn run(
     base: u64,

@@ -10,14 +10,14 @@
 //! from a vector another connection held) and leave. Everything is a
 //! function of the seed: a failing run names its seed, and `SIM_SEED=<n>`
 //! replays it.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 mod check;
 mod node;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meshchat::core::{Config, ConnId, Effect, Input, Out, PeerSync, Range, Signed, SyncFrame, SyncOut};
+use crate::{Config, ConnId, Effect, Input, Out, PeerSync, Range, Signed, SyncFrame, SyncOut};
 use meshchat_shared::{Message, RoomVector};
 use node::{Member, Node, Read, Sent, Write};
 use rand::rngs::StdRng;
@@ -659,7 +659,7 @@ impl Sim {
 pub fn with_seed(seed: u64, body: impl FnOnce(u64) + std::panic::UnwindSafe) {
     if let Err(e) = std::panic::catch_unwind(move || body(seed)) {
         eprintln!(
-            "\n*** simulation failed with seed {seed}; replay it with SIM_SEED={seed} cargo test --test replication_sim\n"
+            "\n*** simulation failed with seed {seed}; replay it with SIM_SEED={seed} cargo test --release -p meshchat-core --test replication_sim\n"
         );
         std::panic::resume_unwind(e);
     }

@@ -7,7 +7,7 @@ use meshchat_shared::limits::BACKLOG;
 use meshchat_shared::{ErrorCode, Message, RoomVector};
 
 use super::{CatchUp, ConnId, Effect, Loading, Member, Out, ReadFor, ReqId, RoomState};
-use crate::core::presence::Change;
+use crate::presence::Change;
 
 /// How a catch-up is served.
 enum Plan {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use meshchat_shared::{Message, RoomVector};
 
 use super::{Effect, Parked, RoomState, Signed, Stored};
-use crate::core::idem_hash;
+use crate::idem_hash;
 
 impl RoomState {
     pub(super) fn on_remote(&mut self, from: Arc<str>, msgs: Vec<Signed>, now_ms: u64) {

@@ -8,7 +8,10 @@
 use meshchat_shared::api::SnippetPart;
 use meshchat_shared::limits::Invalid;
 
-use crate::store::search::{HIT_END, HIT_START};
+/// Highlight markers in snippets: removed from indexed text, so that no
+/// message can fake a highlight.
+pub const HIT_START: char = '\u{1}';
+pub const HIT_END: char = '\u{2}';
 
 /// At most this many bytes of query, and words in it.
 pub const MAX_QUERY_BYTES: usize = 500;

@@ -7,8 +7,8 @@ use meshchat_shared::rooms::{RoomEvent, StoredEvent, erasable, is_event_id};
 use meshchat_shared::{ErrorCode, Message};
 
 use super::{ConnId, Effect, Out, RoomState, Waiter};
-use crate::core::governance::Consequence;
-use crate::core::without_text;
+use crate::governance::Consequence;
+use crate::without_text;
 
 impl RoomState {
     /// May `author` send this now? An event must be allowed by the room's

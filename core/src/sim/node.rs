@@ -5,9 +5,7 @@
 use meshchat_shared::rooms::erasable;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use meshchat::core::{
-    Config, ConnId, Input, PeerSync, Range, ReqId, RoomState, Snapshot, Stored, VectorIndex, idem_hash,
-};
+use crate::{Config, ConnId, Input, PeerSync, Range, ReqId, RoomState, Snapshot, Stored, VectorIndex, idem_hash};
 use meshchat_shared::{Message, RoomVector};
 
 /// A row of the modelled database.
@@ -180,7 +178,7 @@ impl Node {
             Write::Erase { room, targets } => {
                 for r in self.disk.get_mut(room).into_iter().flatten() {
                     if targets.contains(&(r.msg.origin.clone(), r.msg.seq)) && erasable(&r.msg.id, &r.msg.body) {
-                        r.msg.body = meshchat::core::redacted_body(&r.msg.body);
+                        r.msg.body = crate::redacted_body(&r.msg.body);
                     }
                 }
             }

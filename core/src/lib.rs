@@ -4,8 +4,15 @@
 //! Inputs arrive as values with the time passed in; outputs are effects the
 //! caller carries out (append to the store, acknowledge, fan out, replicate,
 //! read, ask a peer). The room actor and the mesh are thin shells around it,
-//! and the seeded simulation (`server/tests/replication_sim.rs`) drives the
+//! and the seeded simulation ([`sim`], behind the `sim` feature) drives the
 //! very same code through delays, drops, partitions and crashes.
+//!
+//! A crate of its own so the compiler keeps it pure: its dependencies are
+//! `meshchat-shared`, serde and pure crates, so a tokio, rusqlite or socket
+//! import does not build, and `clippy.toml` forbids `std::time`'s clocks.
+//!
+//! # Layout
+//!
 //!
 //! - [`room`]: [`RoomState`], one room's state machine: idempotency,
 //!   duplicate resolution, causal delivery, the commit pipeline, members,
@@ -19,15 +26,25 @@
 //!   Paxos): account names, invites, the first admin, created rooms.
 //! - [`governance`]: a room's events folded in room order: members,
 //!   roles, bans, and which messages are part of the room.
+//! - [`restore`]: after a restore from backup, which writes wait for the
+//!   peers' answers.
+//! - [`names`]: people's names (NFC, nothing invisible, confusables) and
+//!   text safe for a terminal.
+//! - [`query`]: search queries as people type them, made safe for FTS5.
+//! - [`sim`] (feature `sim`): the seeded simulation of a whole mesh.
 
 pub mod cache;
 pub mod claims;
 pub mod digest;
 pub mod governance;
 pub mod log;
+pub mod names;
 pub mod presence;
+pub mod query;
 pub mod restore;
 pub mod room;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod sync;
 
 pub use digest::VectorIndex;
@@ -36,9 +53,6 @@ pub use presence::{Change, Presence};
 pub use room::{CatchUp, Config, ConnId, Effect, Input, Out, ReqId, RoomState, Snapshot, Stored};
 pub use sync::{PeerSync, Range, SyncFrame, SyncOut, missing};
 
-/// A 64-bit hash of an idempotency key (FNV-1a): stored on disk and
-/// indexed, so it must never change. Collisions only cost a lookup: a hit
-/// is always confirmed against the author and id themselves.
 /// The body a deleted message keeps: the redaction mark and the SHA-256
 /// (hex) of its text, which its origin's signature covers.
 pub fn redacted_body(body: &str) -> String {
@@ -68,6 +82,9 @@ pub fn body_digest(body: &str) -> [u8; 32] {
     Sha256::digest(body.as_bytes()).into()
 }
 
+/// A 64-bit hash of an idempotency key (FNV-1a): stored on disk and
+/// indexed, so it must never change. Collisions only cost a lookup: a hit
+/// is always confirmed against the author and id themselves.
 pub fn idem_hash(author: &str, id: &str) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
