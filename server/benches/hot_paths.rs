@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use meshchat::core::{CausalLog, Config, Effect, Input, RoomState, Signed, Snapshot, VectorIndex};
+use meshchat::infra::metrics::Metrics;
 use meshchat::mesh::proto::{self, LaneFrame, WireMsg};
-use meshchat::metrics::Metrics;
 use meshchat::store::{Store, Stored, Sync};
 use meshchat_shared::frames::{decode_client, encode};
 use meshchat_shared::{Message, RoomVector, ServerFrame};

@@ -12,9 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use meshchat::harness::{NodeProcess, NodeSpec, http};
-use meshchat::metrics::Metrics;
+use meshchat::infra::metrics::Metrics;
 use meshchat::store::{Store, Stored, Sync};
+use meshchat::tools::harness::{NodeProcess, NodeSpec, http};
 use meshchat_shared::{Message, RoomVector};
 use rand::{Rng, SeedableRng};
 

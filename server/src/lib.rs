@@ -5,74 +5,49 @@
 //!
 //! # Layout
 //!
-//! - [`node`]: wires the parts below together; start and clean stop.
+//! Four layers; each names only those above it in this list, and no
+//! module names the tools (`tests/layout.rs` checks both on the source).
+//!
+//! **The core**, [`core`] (the `meshchat-core` crate): every decision about
+//! a room's messages, anti-entropy, claims, governance, names and search
+//! queries, sans-IO: time is an input, effects are outputs. The seeded
+//! simulation drives it.
+//!
+//! **Infrastructure**, [`infra`]: clock, logs, metrics, settings, outbound
+//! TLS and HTTP (hyper's client).
+//!
+//! **The I/O shells**, each feeding the core and carrying out its effects:
+//! - [`store`]: SQLite in WAL mode (group commit on a writer thread,
+//!   checkpoints on another), the search index, files by their SHA-256.
+//! - [`room`]: one actor per room around its state machine, the hub that
+//!   starts them, the restore gate; [`room::Broker`] is all a room knows of
+//!   the mesh.
+//! - [`trust`]: the cluster's CA, node certificates, mutual TLS, signatures.
+//! - [`mesh`]: QUIC links to peers, replication streams, anti-entropy, the
+//!   node list clients see ([`mesh::cluster`]).
 //! - [`accounts`]: accounts, sessions valid on every node, API tokens,
 //!   invitations; names unique across the mesh by majority claims.
-//! - [`session`]: one client connection, frame by frame; generic over the
-//!   socket so it is unit-tested over channels.
-//! - [`conn`]: a connection as rooms see it: a bounded queue of
-//!   pre-serialised frames and a close signal.
-//! - [`core`]: the sans-IO core: each room's state machine (idempotency,
-//!   duplicates, causal delivery, commits, members, presence) and
-//!   anti-entropy by digest. No I/O, no clock; the simulation drives it.
-//! - [`room`]: one actor per room, a thin shell around its state machine,
-//!   and the hub that starts (and retires) them; [`room::Broker`] is all a
-//!   room knows of the mesh.
-//! - [`store`]: SQLite in WAL mode; group commit on a writer thread,
-//!   checkpoints on another, so no commit waits for one.
-//! - [`http`]: the axum router: `/ws`, the JSON API, the long poll, `/metrics`,
-//!   and the web app (gzip copies, hashed files cached for good).
-//! - [`mesh`]: QUIC links to peers (mutual TLS), replication streams,
-//!   anti-entropy; [`certs`] makes the cluster's certificates.
-//! - [`cluster`]: the node list clients see, with liveness.
-//! - [`launcher`]: `meshchat cluster`, a local mesh for trying it out.
-//! - [`harness`]: node processes and a small HTTP client, shared by the
-//!   tests, the benchmarks and the launcher.
-//! - [`client`]: a native client (rotation, resume, outbox) for scripts,
-//!   bots, tests and the failover benchmark; `meshchat client` runs it.
-//! - [`bench`]: `meshchat bench`, the load generator and its scenarios.
-//! - [`govern`]: room requests on behalf of a user (create, act, direct
-//!   messages) and the read check, for the WebSocket and HTTP alike; the
-//!   rules themselves are `core::governance`.
-//! - [`guard`]: what one client address may make the node spend.
-//! - [`logs`]: logging setup, and log lines that cannot flood.
-//! - [`metrics`]: counters and gauges in the Prometheus text format.
-//! - [`names`]: user names (NFC, nothing invisible, confusables) and text
-//!   safe for a terminal.
-//! - [`files`]: shared files, stored by their SHA-256, complete or not at all.
-//! - [`search`]: search queries as people type them, made safe for FTS5
-//!   (the index itself is `store::search`).
-//! - [`config`]: `meshchat node`'s settings from a TOML file and the environment.
-//! - [`status`]: `meshchat status`, the mesh as a table.
 //! - [`membership`]: nodes joining with a token, and removed for good.
-//! - [`fuzz`]: what the fuzzers (`fuzz/`) feed with arbitrary bytes.
-//! - [`clock`]: wall-clock milliseconds, for everything outside the core.
+//! - [`edge`]: where clients meet the node: the axum router (`/ws`, the
+//!   JSON API, the long poll, `/metrics`, the web app), WebSocket sessions,
+//!   per-address limits, requests on a person's behalf.
+//! - [`node`]: wires the shells together; start and clean stop.
+//!
+//! **Tools**, [`tools`] (feature `tools`, on by default; the node builds
+//! without it): the test harness, the load generator, the native and
+//! terminal client, the local launcher, `meshchat status`, fuzz entry points.
 
 pub mod accounts;
-pub mod bench;
-pub mod certs;
-pub mod client;
-pub mod clock;
-pub mod cluster;
-pub mod config;
-pub mod conn;
-pub mod files;
-pub mod fuzz;
-pub mod govern;
-pub mod guard;
-pub mod harness;
-pub mod http;
-pub mod identity;
-pub mod launcher;
-pub mod logs;
+pub mod edge;
+pub mod infra;
 pub mod membership;
 pub mod mesh;
-pub mod metrics;
 pub mod node;
 pub mod room;
-pub mod session;
-pub mod status;
 pub mod store;
+#[cfg(feature = "tools")]
+pub mod tools;
+pub mod trust;
 
 /// The sans-IO core, a crate of its own so that nothing in it can reach
 /// for a socket, a runtime, SQLite or the clock.

@@ -14,17 +14,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accounts::{Accounts, AccountsConfig, ClaimNet, Registry};
-use crate::cluster::Cluster;
 use crate::core::restore::Restore;
-use crate::guard::{Guard, Limits};
-use crate::http::{self, AppState, serve};
-use crate::identity::NodeKeys;
+use crate::edge::guard::{Guard, Limits};
+use crate::edge::http::{self, AppState, serve};
+use crate::edge::session::{SessionConfig, SessionCtx};
+use crate::infra::metrics::Metrics;
+use crate::mesh::cluster::Cluster;
 use crate::mesh::{Mesh, MeshConfig, MeshCtx, MeshError};
-use crate::metrics::Metrics;
 use crate::room::restore::{Driver, RestoreGate};
 use crate::room::{Broker, Hub, RoomConfig, RoomCtx, RoomIndex, Sign};
-use crate::session::{SessionConfig, SessionCtx};
 use crate::store::{Store, StoreError, Sync};
+use crate::trust::identity::NodeKeys;
 
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -53,7 +53,7 @@ pub struct NodeConfig {
     /// Origins allowed to open WebSockets and post; empty: every node's page.
     pub allowed_origins: Vec<String>,
     /// Serve HTTPS and wss:// with this certificate.
-    pub tls: Option<crate::http::tls::TlsFiles>,
+    pub tls: Option<crate::edge::http::tls::TlsFiles>,
     /// The largest file one may share.
     pub max_file_bytes: u64,
 }
@@ -77,7 +77,7 @@ impl NodeConfig {
             accounts: AccountsConfig::default(),
             allowed_origins: Vec::new(),
             tls: None,
-            max_file_bytes: crate::files::DEFAULT_MAX_FILE_BYTES,
+            max_file_bytes: crate::store::files::DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
@@ -95,9 +95,9 @@ pub enum NodeError {
     #[error(transparent)]
     Mesh(#[from] MeshError),
     #[error("this node's keys: {0}")]
-    Keys(#[from] crate::identity::KeyError),
+    Keys(#[from] crate::trust::identity::KeyError),
     #[error("HTTPS: {0}")]
-    Tls(#[source] crate::mesh::tls::TlsError),
+    Tls(#[source] crate::trust::tls::TlsError),
     #[error(
         "--http {0} listens on every address, so this node cannot tell the address browsers reach it at: \
          give --public-url (wss://chat.example.org/ws, or ws://… without TLS); the node list and the pages \
@@ -199,7 +199,7 @@ impl Node {
             signer: mesh.as_ref().map(|_| keys.signer.clone() as Arc<dyn Sign>),
             index: index.clone(),
             gate: gate.clone(),
-            refusals: std::sync::Mutex::new(crate::logs::EveryKey::new(Duration::from_secs(60))),
+            refusals: std::sync::Mutex::new(crate::infra::logs::EveryKey::new(Duration::from_secs(60))),
             shutdown: shutdown.clone(),
         });
         let mut nodes = vec![cfg.id.clone()];

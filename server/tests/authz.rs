@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use common::*;
-use meshchat::harness::http::request;
+use meshchat::infra::http::request;
 use serde_json::{Value, json};
 
 const ACTORS: [&str; 11] = [
@@ -97,7 +97,7 @@ fn resigned(
     let payload = token.split('.').nth(1).unwrap();
     let mut claims: meshchat::accounts::token::Claims = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
     change(&mut claims);
-    let keys = meshchat::identity::NodeKeys::load("n1", certs).unwrap();
+    let keys = meshchat::trust::identity::NodeKeys::load("n1", certs).unwrap();
     meshchat::accounts::token::encode(&claims, &keys).unwrap()
 }
 
@@ -266,14 +266,19 @@ async fn every_route_and_frame_answers_every_actor_as_the_security_page_says() {
     let rules = rules();
     let routes = doc_table("routes");
     // Every route the router serves has a line on the page, and the other way round.
-    for (method, path) in meshchat::http::routes::list() {
+    for (method, path) in meshchat::edge::http::routes::list() {
         assert!(
             routes.iter().any(|r| r[0] == method && r[1] == path),
             "{method} {path} is missing from docs/security.md"
         );
     }
     for r in &routes {
-        assert!(meshchat::http::routes::list().contains(&(r[0].as_str(), r[1].as_str())), "no route {} {}", r[0], r[1]);
+        assert!(
+            meshchat::edge::http::routes::list().contains(&(r[0].as_str(), r[1].as_str())),
+            "no route {} {}",
+            r[0],
+            r[1]
+        );
     }
     let w = world().await;
     let mut wrong = Vec::new();

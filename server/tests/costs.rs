@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use meshchat::harness::http::request;
+use meshchat::infra::http::request;
 use serde_json::json;
 
 #[tokio::test]
@@ -82,7 +82,8 @@ async fn a_flood_of_room_events_is_bounded_per_person_and_others_are_acked() {
         "events acked {acked}, refused as too many {limited} in {took:?}; others' slowest ack {slowest:?}; RSS +{grew} MiB"
     );
     // 20 people x 8 connections x 60: each person's burst, and what came back meanwhile.
-    let allowed = f64::from(meshchat::guard::EVENT_BURST) + meshchat::guard::EVENTS_PER_SEC * took.as_secs_f64();
+    let allowed =
+        f64::from(meshchat::edge::guard::EVENT_BURST) + meshchat::edge::guard::EVENTS_PER_SEC * took.as_secs_f64();
     assert!(acked as f64 <= 20.0 * allowed, "{acked} acked in {took:?}");
     assert!(limited > 0);
     assert!(slowest < Duration::from_secs(5), "{slowest:?}");
@@ -133,7 +134,7 @@ async fn thumbnails_of_decompression_bombs_stay_within_the_nodes_budget() {
         let (peak, pid) = (peak.clone(), n.pid());
         tokio::spawn(async move {
             loop {
-                if let Some(rss) = meshchat::harness::rss_kib_of(pid) {
+                if let Some(rss) = meshchat::tools::harness::rss_kib_of(pid) {
                     peak.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -148,7 +149,7 @@ async fn thumbnails_of_decompression_bombs_stay_within_the_nodes_budget() {
     println!("32 thumbnails of 47 MiB pictures at once: {statuses:?}, RSS peak +{grew} MiB");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
     assert!(statuses.contains(&200));
-    let budget = u64::from(meshchat::files::THUMB_BUDGET_MIB);
+    let budget = u64::from(meshchat::store::files::THUMB_BUDGET_MIB);
     // Without the budget, each of the 32 decodes its picture at once: +1.5 GiB.
     assert!(grew < budget + 64, "RSS grew {grew} MiB, the budget is {budget} MiB");
 }

@@ -64,7 +64,7 @@ fn the_container_image_builds_and_serves_the_app_from_its_one_binary() {
     // The static release binary (web app inside) on an empty base.
     let built = std::process::Command::new(root.join("scripts/container")).arg("meshchat:test").output().unwrap();
     assert!(built.status.success(), "scripts/container: {}", String::from_utf8_lossy(&built.stderr));
-    let port = meshchat::harness::free_port(false).unwrap();
+    let port = meshchat::tools::harness::free_port(false).unwrap();
     let _ = std::process::Command::new("podman").args(["rm", "-f", "meshchat-test"]).output();
     let publish = format!("127.0.0.1:{port}:8081");
     let run = podman_run(&["-d", "--name", "meshchat-test", "-p", &publish, "meshchat:test"]);
@@ -78,7 +78,7 @@ fn the_container_image_builds_and_serves_the_app_from_its_one_binary() {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             // Refused until the node in the container listens.
-            if let Ok(r) = meshchat::harness::http::get(&format!("{base}/api/health")).await
+            if let Ok(r) = meshchat::infra::http::get(&format!("{base}/api/health")).await
                 && r.status == 200
             {
                 break Some((r.json(), common::http_text("GET", &format!("{base}/"), None).await));

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use meshchat::client::{ClientConfig, ClientHandle, Event, Snapshot};
+use meshchat::tools::client::{ClientConfig, ClientHandle, Event, Snapshot};
 use meshchat_shared::Message;
 
 const ROOMS: [&str; 3] = ["alpha", "beta", "gamma"];

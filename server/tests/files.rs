@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
-use meshchat::harness::http::{Response, request};
+use meshchat::infra::http::{Response, request};
 use serde_json::{Value, json};
 
 async fn upload(node: &NodeProc, token: &str, room: &str, id: &str, name: &str, mime: &str, body: &[u8]) -> Response {

@@ -11,12 +11,12 @@ use rand::{Rng, SeedableRng};
 type Target = fn(&[u8]);
 
 const TARGETS: [(&str, Target); 6] = [
-    ("client_frame", meshchat::fuzz::client_frame),
-    ("server_frames", meshchat::fuzz::server_frames),
-    ("mesh_frame", meshchat::fuzz::mesh_frame),
-    ("http_bodies", meshchat::fuzz::http_bodies),
-    ("room_core", meshchat::fuzz::room_core),
-    ("origin_peer", meshchat::fuzz::origin_peer),
+    ("client_frame", meshchat::tools::fuzz::client_frame),
+    ("server_frames", meshchat::tools::fuzz::server_frames),
+    ("mesh_frame", meshchat::tools::fuzz::mesh_frame),
+    ("http_bodies", meshchat::tools::fuzz::http_bodies),
+    ("room_core", meshchat::tools::fuzz::room_core),
+    ("origin_peer", meshchat::tools::fuzz::origin_peer),
 ];
 
 #[test]

@@ -140,7 +140,7 @@ async fn rooms_an_address_creates_stop_at_the_cap_and_polls_create_none() {
 #[tokio::test]
 async fn idle_sockets_cannot_take_the_node_from_others() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = meshchat::harness::NodeSpec {
+    let spec = meshchat::tools::harness::NodeSpec {
         exe: exe(),
         id: "n1".into(),
         http: "127.0.0.1:0".into(),
@@ -166,7 +166,7 @@ async fn idle_sockets_cannot_take_the_node_from_others() {
     }
     assert!(idle.len() > 1000, "opened {}", idle.len());
     let t = Instant::now();
-    let r = meshchat::harness::http::request_within(Duration::from_secs(5), "GET", &n.url("/api/health"), &[], None)
+    let r = meshchat::infra::http::request_within(Duration::from_secs(5), "GET", &n.url("/api/health"), &[], None)
         .await
         .expect("health answers while the node is full of idle sockets");
     assert_eq!(r.status, 200);
@@ -288,7 +288,7 @@ async fn logs_written_to_a_file_are_plain_text() {
 /// the first `run` are started.
 async fn mesh_with(n: usize, run: usize, extra: &[(usize, &[&str])]) -> (tempfile::TempDir, Vec<NodeProc>, Vec<u16>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = meshchat::harness::MeshSpec::new(&exe(), dir.path(), n);
+    let mut spec = meshchat::tools::harness::MeshSpec::new(&exe(), dir.path(), n);
     spec.logs = true;
     spec.args = vec!["--guests".into()];
     let mut specs = spec.node_specs().unwrap();
@@ -319,7 +319,7 @@ async fn a_peer_twenty_years_ahead_cannot_drag_the_clock() {
     let (status, posted) =
         http_post(&nodes[0].url("/api/rooms/r/messages"), r#"{"name":"here","id":"2","body":"from now"}"#).await;
     assert_eq!(status, 200);
-    let now = meshchat::clock::now_ms();
+    let now = meshchat::infra::clock::now_ms();
     let ts = posted["msg"]["ts"].as_u64().unwrap();
     assert!(ts < now + 60_000, "n1 stamps sanely: {ts} against {now}");
     let held = all_messages(&nodes[0], "r").await;
@@ -332,9 +332,9 @@ async fn a_peer_cannot_write_as_another_node_or_take_its_seqs() {
     use meshchat_shared::Message;
     // n3's certificate is valid, but n3 is not running: a rogue holds it.
     let (dir, nodes, ports) = mesh_with(3, 2, &[]).await;
-    let id = meshchat::mesh::tls::Identity::load(&dir.path().join("certs"), "n3").unwrap();
+    let id = meshchat::trust::tls::Identity::load(&dir.path().join("certs"), "n3").unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint.set_default_client_config(meshchat::mesh::tls::client_config(&id).unwrap());
+    endpoint.set_default_client_config(meshchat::mesh::tls::client_config(&id, meshchat::mesh::proto::alpn()).unwrap());
     let conn = endpoint.connect(format!("127.0.0.1:{}", ports[0]).parse().unwrap(), "n1").unwrap().await.unwrap();
     let (mut control, mut replies) = conn.open_bi().await.unwrap();
     let hello = Control::Hello { node: "n3".into(), version: MESH_VERSION, url: String::new() };

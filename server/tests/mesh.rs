@@ -301,7 +301,7 @@ async fn a_node_restarted_at_once_after_a_crash_links_again_without_waiting_out_
 async fn a_peer_speaking_another_mesh_version_is_refused_with_a_clear_log_line() {
     let m = Mesh::start(3, &[]).await;
     // A well-certified n2 whose older software speaks mesh protocol 1.
-    let id = meshchat::mesh::tls::Identity::load(&m.dir.path().join("certs"), "n2").unwrap();
+    let id = meshchat::trust::tls::Identity::load(&m.dir.path().join("certs"), "n2").unwrap();
     let client = meshchat::mesh::tls::client_config_with_alpn(&id, b"meshchat-mesh/1").unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(client);
@@ -321,7 +321,7 @@ async fn a_node_of_the_previous_mesh_version_still_links_for_a_rolling_upgrade()
     m.nodes[1].kill9();
     wait_peers_up(&m.nodes[0], 1).await;
     // n2, back with the release before: ALPN meshchat-mesh/3 only.
-    let id = meshchat::mesh::tls::Identity::load(&m.dir.path().join("certs"), "n2").unwrap();
+    let id = meshchat::trust::tls::Identity::load(&m.dir.path().join("certs"), "n2").unwrap();
     let client = meshchat::mesh::tls::client_config_with_alpn(&id, b"meshchat-mesh/3").unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(client);

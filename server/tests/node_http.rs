@@ -251,7 +251,7 @@ async fn the_binary_serves_its_own_web_app_without_a_flag() {
 async fn upload_size(n: &NodeProc, bytes: usize) -> u16 {
     let url = n.url("/api/rooms/general/files?id=f&name=ada");
     let headers = [("Content-Type", "text/plain"), ("X-File-Name", "a.txt")];
-    meshchat::harness::http::request("POST", &url, &headers, Some(&vec![b'x'; bytes])).await.unwrap().status
+    meshchat::infra::http::request("POST", &url, &headers, Some(&vec![b'x'; bytes])).await.unwrap().status
 }
 
 /// `--config FILE` sets what flags set; a flag on the command line wins; a

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use meshchat::harness::http::request;
+use meshchat::infra::http::request;
 use serde_json::json;
 
 async fn upload(node: &NodeProc, token: &str, room: &str, id: &str, name: &str, body: &[u8]) -> (u16, String) {

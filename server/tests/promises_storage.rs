@@ -160,10 +160,7 @@ async fn the_data_directory_and_backups_are_the_nodes_only() {
     let url = node.url("/api/rooms/general/files?id=f1");
     let auth = format!("Bearer {alice}");
     let headers = [("Authorization", auth.as_str()), ("Content-Type", "text/plain"), ("X-File-Name", "notes.txt")];
-    assert_eq!(
-        meshchat::harness::http::request("POST", &url, &headers, Some(b"some notes")).await.unwrap().status,
-        201
-    );
+    assert_eq!(meshchat::infra::http::request("POST", &url, &headers, Some(b"some notes")).await.unwrap().status, 201);
     let backup = dir.path().join("n1.backup");
     let out = std::process::Command::new(exe())
         .args(["backup", "--data", data.to_str().unwrap(), "--out", backup.to_str().unwrap()])

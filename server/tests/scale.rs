@@ -15,7 +15,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use meshchat::harness::{MeshSpec, NodeProcess};
+use meshchat::tools::harness::{MeshSpec, NodeProcess};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use meshchat::client::tls::{TlsClient, open};
-use meshchat::harness::http::{Response, request, request_via};
+use meshchat::infra::http::{Response, request, request_via};
+use meshchat::infra::tls::{TlsClient, open};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -136,7 +136,7 @@ fn install(from: &Path, to: &Path) {
     std::fs::copy(from.join("n1.pem"), to.join("cert.pem")).unwrap();
 }
 
-async fn https_get(tls: &TlsClient, url: &str) -> Result<Response, meshchat::harness::http::HttpError> {
+async fn https_get(tls: &TlsClient, url: &str) -> Result<Response, meshchat::infra::http::HttpError> {
     request_via(tls, Duration::from_secs(5), "GET", url, &[], None).await
 }
 

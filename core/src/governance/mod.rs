@@ -169,6 +169,33 @@ impl Governance {
     }
 }
 
+/// What the room list and the directory show of a room that was created
+/// (rooms of protocol 1 have none: they are open and listed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoomMeta {
+    pub private: bool,
+    #[serde(default)]
+    pub deleted: bool,
+    pub title: String,
+    pub topic: String,
+    pub members: u64,
+    #[serde(default)]
+    pub dm: bool,
+}
+
+/// What the room list shows of this room now.
+pub fn meta_of(gov: &Governance) -> RoomMeta {
+    let (title, topic) = gov.title_topic();
+    RoomMeta {
+        private: gov.is_private(),
+        deleted: gov.is_deleted(),
+        title: title.to_owned(),
+        topic: topic.to_owned(),
+        members: gov.members() as u64,
+        dm: gov.is_dm(),
+    }
+}
+
 /// Whether a `created` event listing `dm` may make the room `room`: a
 /// direct conversation only under the name of its people, and no other
 /// room under a conversation's name (`dm-…`).

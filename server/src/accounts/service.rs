@@ -18,8 +18,8 @@ use super::registry::{ClaimError, Registry};
 use super::throttle::Throttle;
 use super::token::{self, Claims, Keys, Kind, random_id};
 use super::{AccountsConfig, Registration};
-use crate::clock::now_ms;
-use crate::conn::{ConnHandle, close};
+use crate::edge::conn::{ConnHandle, close};
+use crate::infra::clock::now_ms;
 use crate::room::{Hub, RoomHandle, system_log};
 use crate::store::{Store, StoreError};
 

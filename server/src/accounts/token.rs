@@ -38,11 +38,7 @@ pub struct Claims {
     pub issuer: String,
 }
 
-/// 128 random bits, as hex.
-pub fn random_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::infra::random_id;
 
 /// Signs and checks tokens: the node's key, and the certificates of every
 /// node (the mesh's signer and certificate book).

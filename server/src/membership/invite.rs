@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::certs::{self, CertsError};
+use crate::trust::certs::{self, CertsError};
 
 /// What a token starts with, so a pasted one is recognised.
 const PREFIX: &str = "meshchat-join:";
@@ -53,7 +53,7 @@ pub enum JoinError {
     #[error("cannot take it now: {0}")]
     Unavailable(String),
     #[error("cannot reach the inviting node: {0}")]
-    Http(#[from] crate::harness::http::HttpError),
+    Http(#[from] crate::infra::http::HttpError),
     #[error(
         "the node at {0} does not see this invitation: a node keeps its invitations in its own --certs directory \
          (beside ca.key); run invite-node with that directory, and that node's --url"
@@ -178,12 +178,12 @@ pub fn create(certs: &Path, id: &str, hosts: &[String], url: &str, ttl_ms: u64) 
         return Err(JoinError::NoCa);
     }
     let ca_pem = std::fs::read(certs::ca_cert_path(certs)).map_err(|e| JoinError::Io(certs::ca_cert_path(certs), e))?;
-    let ca = crate::mesh::tls::parse_certs(&ca_pem).map_err(CertsError::from)?;
+    let ca = crate::trust::tls::parse_certs(&ca_pem).map_err(CertsError::from)?;
     let ca = ca.first().ok_or(JoinError::NoCa)?;
     let dir = invites_dir(certs);
     std::fs::create_dir_all(&dir).map_err(|e| JoinError::Io(dir.clone(), e))?;
     let key: String = (0..16).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-    let expires = crate::clock::now_ms() + ttl_ms;
+    let expires = crate::infra::clock::now_ms() + ttl_ms;
     let invitation = Invitation { id: id.to_owned(), hosts: hosts.to_vec(), secret: random_b64(32), expires };
     let path = dir.join(format!("{key}.json"));
     certs::write_file(&path, &serde_json::to_vec(&invitation).unwrap_or_default(), true)?;
@@ -220,13 +220,13 @@ pub fn discard(certs: &Path, key: &str) {
 /// keeps them in its own certificate directory). A token that would fail
 /// only when the new node uses it is never printed.
 pub async fn check_with_node(token: &Token) -> Result<(), JoinError> {
-    let nodes = crate::harness::http::get(&format!("{}/api/nodes", token.url)).await?;
+    let nodes = crate::infra::http::get(&format!("{}/api/nodes", token.url)).await?;
     let listed: meshchat_shared::api::Nodes =
         serde_json::from_slice(&nodes.body).map_err(|_| JoinError::Refused(nodes.status, nodes.text()))?;
     if listed.nodes.iter().any(|n| n.id == token.id) {
         return Err(JoinError::Taken(token.id.clone()));
     }
-    let waiting = crate::harness::http::get(&format!("{}/api/mesh/join/{}", token.url, token.key)).await?;
+    let waiting = crate::infra::http::get(&format!("{}/api/mesh/join/{}", token.url, token.key)).await?;
     match waiting.status {
         204 => Ok(()),
         404 => Err(JoinError::NotThere(token.url.clone())),
@@ -322,7 +322,7 @@ pub async fn join(token: &Token, certs: &Path, mesh: &str, url: &str) -> Result<
     let sealed = mac(&token.secret, &req.fields());
     req.mac = sealed;
     let body = serde_json::to_string(&req).unwrap_or_default();
-    let r = crate::harness::http::post_json(&format!("{}/api/mesh/join", token.url), &body).await?;
+    let r = crate::infra::http::post_json(&format!("{}/api/mesh/join", token.url), &body).await?;
     if r.status != 200 {
         return Err(refusal(&r));
     }
@@ -330,7 +330,7 @@ pub async fn join(token: &Token, certs: &Path, mesh: &str, url: &str) -> Result<
     if !mac_ok(&token.secret, &resp.fields(), &resp.mac) {
         return Err(JoinError::Forged("its signature is wrong"));
     }
-    let ca = crate::mesh::tls::parse_certs(resp.ca.as_bytes()).map_err(CertsError::from)?;
+    let ca = crate::trust::tls::parse_certs(resp.ca.as_bytes()).map_err(CertsError::from)?;
     if ca.first().map(|c| ca_fingerprint(c)) != Some(token.ca.clone()) {
         return Err(JoinError::Forged("another CA"));
     }
@@ -342,7 +342,7 @@ pub async fn join(token: &Token, certs: &Path, mesh: &str, url: &str) -> Result<
 }
 
 /// A node's "no", with the reason it gave.
-pub(super) fn refusal(r: &crate::harness::http::Response) -> JoinError {
+pub(super) fn refusal(r: &crate::infra::http::Response) -> JoinError {
     let why = r.json()["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| r.text());
     JoinError::Refused(r.status, why)
 }
@@ -396,9 +396,9 @@ mod tests {
         other.mac = sealed;
         assert!(matches!(admit(d.path(), &d.path().join("used"), &other, 0), Err(JoinError::WrongNode(_))));
         let ok = admit(d.path(), &d.path().join("used"), &request(&t, &t.secret), 0).unwrap();
-        let ca = crate::mesh::tls::parse_certs(ok.ca_pem.as_bytes()).unwrap();
-        let cert = crate::mesh::tls::parse_certs(ok.cert_pem.as_bytes()).unwrap();
-        crate::mesh::tls::verify_chain_and_name(&ca[0], &cert[0], "n4").unwrap();
+        let ca = crate::trust::tls::parse_certs(ok.ca_pem.as_bytes()).unwrap();
+        let cert = crate::trust::tls::parse_certs(ok.cert_pem.as_bytes()).unwrap();
+        crate::trust::tls::verify_chain_and_name(&ca[0], &cert[0], "n4").unwrap();
         assert!(matches!(admit(d.path(), &d.path().join("used"), &request(&t, &t.secret), 0), Err(JoinError::Used)));
         assert!(!is_waiting(d.path(), &d.path().join("used"), &t.key), "used up");
     }
@@ -433,12 +433,12 @@ mod tests {
     fn the_ca_signs_a_removal_its_book_verifies() {
         let (d, _t) = setup();
         let sig = certs::ca_sign(d.path(), &removal_bytes("n4", 5)).unwrap();
-        let n1 = crate::mesh::tls::Identity::load(d.path(), "n1").unwrap();
-        let book = crate::mesh::sign::CertBook::new(n1.ca.clone());
+        let n1 = crate::trust::tls::Identity::load(d.path(), "n1").unwrap();
+        let book = crate::trust::sign::CertBook::new(n1.ca.clone());
         book.verify_ca(&removal_bytes("n4", 5), &sig).unwrap();
         assert!(book.verify_ca(&removal_bytes("n3", 5), &sig).is_err());
         // A node's key is not the CA's.
-        let forged = crate::mesh::sign::Signer::new(&n1).unwrap().sign_bytes(&removal_bytes("n4", 5)).unwrap();
+        let forged = crate::trust::sign::Signer::new(&n1).unwrap().sign_bytes(&removal_bytes("n4", 5)).unwrap();
         assert!(book.verify_ca(&removal_bytes("n4", 5), &forged).is_err());
     }
 }

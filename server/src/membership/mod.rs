@@ -22,11 +22,11 @@ use meshchat_shared::{Message, NodeInfo, RoomVector};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Registry;
-use crate::cluster::Cluster;
-use crate::mesh::sign::CertBook;
+use crate::mesh::cluster::Cluster;
 use crate::mesh::{MeshHandle, PeerAddr};
 use crate::room::{Hub, RoomHandle, system_log};
 use crate::store::{Store, StoreError};
+use crate::trust::sign::CertBook;
 pub use invite::{JoinError, JoinRequest, JoinResponse, Seed, Token};
 
 /// The internal room of membership changes (no client can name it).
@@ -252,13 +252,13 @@ impl Membership {
         let (certs, used) = (self.ctx.certs.clone(), self.used_invitations());
         let admitted = {
             let req = req.clone();
-            tokio::task::spawn_blocking(move || invite::admit(&certs, &used, &req, crate::clock::now_ms()))
+            tokio::task::spawn_blocking(move || invite::admit(&certs, &used, &req, crate::infra::clock::now_ms()))
                 .await
                 .map_err(|e| JoinError::Unavailable(e.to_string()))??
         };
         req.mesh = with_host(&req.mesh, peer_ip);
         let der =
-            crate::mesh::tls::parse_certs(admitted.cert_pem.as_bytes()).map_err(|e| JoinError::Certs(e.into()))?;
+            crate::trust::tls::parse_certs(admitted.cert_pem.as_bytes()).map_err(|e| JoinError::Certs(e.into()))?;
         let cert = B64.encode(der.first().map(|c| c.as_ref()).unwrap_or_default());
         let event = MemberEvent::Added { id: req.id.clone(), mesh: req.mesh.clone(), url: req.url.clone(), cert };
         self.record(event).await?;
@@ -344,7 +344,7 @@ pub async fn join_once(
     mesh: &str,
     url: &str,
 ) -> Result<(), JoinError> {
-    let have_cert = crate::certs::node_cert_path(certs, id).exists();
+    let have_cert = crate::trust::certs::node_cert_path(certs, id).exists();
     if have_cert && seeds_path(data).exists() {
         return Ok(());
     }
@@ -354,7 +354,7 @@ pub async fn join_once(
     }
     if have_cert {
         return Err(JoinError::Io(
-            crate::certs::node_cert_path(certs, id),
+            crate::trust::certs::node_cert_path(certs, id),
             std::io::Error::new(std::io::ErrorKind::AlreadyExists, "this node has a certificate already"),
         ));
     }
@@ -379,10 +379,10 @@ pub async fn seed_peers(data: &Path, me: &str) -> Vec<PeerAddr> {
 /// `meshchat remove-node`: signs the removal with the CA key in `certs` and
 /// hands it to the node at `url`, which records it for the whole mesh.
 pub async fn remove_node(certs: &Path, id: &str, url: &str) -> Result<(), JoinError> {
-    let at = crate::clock::now_ms();
-    let sig = crate::certs::ca_sign(certs, &invite::removal_bytes(id, at))?;
+    let at = crate::infra::clock::now_ms();
+    let sig = crate::trust::certs::ca_sign(certs, &invite::removal_bytes(id, at))?;
     let body = serde_json::json!({ "id": id, "at": at, "sig": B64.encode(sig) }).to_string();
-    let r = crate::harness::http::post_json(&format!("{}/api/mesh/remove", url.trim_end_matches('/')), &body).await?;
+    let r = crate::infra::http::post_json(&format!("{}/api/mesh/remove", url.trim_end_matches('/')), &body).await?;
     match r.status {
         204 => Ok(()),
         _ => Err(invite::refusal(&r)),

@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt;
 
 use super::MeshCtx;
 use super::proto;
-use crate::files::{Blob, FileStore};
+use crate::store::files::{Blob, FileStore};
 
 /// Live connections by peer, for opening file streams.
 pub(crate) type Conns = Arc<Mutex<BTreeMap<String, quinn::Connection>>>;

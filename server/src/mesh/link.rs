@@ -9,9 +9,10 @@ use tokio::time::Instant;
 
 use super::proto::{self, Control, MESH_VERSION, MIN_MESH_VERSION};
 use super::session::Session;
-use super::{MeshCtx, PeerAddr, PeerCmd, tls};
-use crate::clock::now_ms;
+use super::tls;
+use super::{MeshCtx, PeerAddr, PeerCmd};
 use crate::core::PeerSync;
+use crate::infra::clock::now_ms;
 
 /// Who opened a connection. When both sides dial at once, both keep the one
 /// opened by the node with the smaller id, so exactly one survives.
@@ -35,7 +36,7 @@ pub(super) struct Established {
 
 /// The version a connection settled on, if this node speaks it.
 fn settled(conn: &quinn::Connection) -> Result<u32, String> {
-    match tls::negotiated(conn) {
+    match super::proto::negotiated(conn) {
         Some(v) if (MIN_MESH_VERSION..=MESH_VERSION).contains(&v) => Ok(v),
         other => Err(format!("no common mesh version (settled on {other:?})")),
     }
@@ -93,7 +94,7 @@ impl Link {
         let mut next_dial = Instant::now();
         let mut logged_failure = false;
         // A peer that keeps refusing us is said once a minute, not every redial.
-        let mut refusals = crate::logs::Every::new(Duration::from_secs(60));
+        let mut refusals = crate::infra::logs::Every::new(Duration::from_secs(60));
         loop {
             // Not connected: dial when due, or take what the peer dialed.
             let est = tokio::select! {
@@ -317,7 +318,7 @@ fn explain_refusal(e: &quinn::ConnectionError) -> String {
 /// Accepts connections, checks who they are, and hands them to their link.
 pub(super) async fn accept_loop(endpoint: quinn::Endpoint, ctx: Arc<MeshCtx>) {
     // Refused connections are logged once a minute per address.
-    let refusals = Arc::new(std::sync::Mutex::new(crate::logs::EveryKey::new(Duration::from_secs(60))));
+    let refusals = Arc::new(std::sync::Mutex::new(crate::infra::logs::EveryKey::new(Duration::from_secs(60))));
     loop {
         let incoming = tokio::select! {
             _ = ctx.shutdown.cancelled() => return,

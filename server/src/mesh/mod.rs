@@ -17,6 +17,7 @@
 //! - `link`: the per-peer task; `session`: one live connection.
 //! - `files`: shared files between nodes, a stream each.
 
+pub mod cluster;
 pub mod faults;
 mod files;
 mod link;
@@ -24,7 +25,6 @@ pub(crate) mod peers;
 pub mod proto;
 mod restore;
 mod session;
-pub mod sign;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -37,11 +37,12 @@ use bytes::Bytes;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::Cluster;
 use crate::core::Range;
-use crate::metrics::Metrics;
+use crate::infra::metrics::Metrics;
+use crate::mesh::cluster::Cluster;
 use crate::room::{Broker, Hub, PeerEvent, RoomIndex};
 use crate::store::Store;
+use crate::trust::sign;
 pub use faults::Faults;
 use proto::Control;
 
@@ -162,15 +163,15 @@ impl MeshHandle {
     /// origin, seq) that shares it, by the time the first one did (0 or 1).
     pub async fn replicate_file(
         &self,
-        files: &Arc<crate::files::FileStore>,
-        blob: &crate::files::Blob,
+        files: &Arc<crate::store::files::FileStore>,
+        blob: &crate::store::files::Blob,
         shared_by: Option<(String, String, u64)>,
     ) -> usize {
         files::replicate(&self.inner.conns, files, blob, shared_by).await
     }
 
     /// Fetches a file this node lacks from a peer that holds it.
-    pub async fn fetch_file(&self, files: &crate::files::FileStore, hash: &str, max: u64) -> bool {
+    pub async fn fetch_file(&self, files: &crate::store::files::FileStore, hash: &str, max: u64) -> bool {
         files::fetch(&self.inner.conns, files, hash, max).await
     }
 
@@ -254,7 +255,7 @@ impl Mesh {
         me: &str,
         config: MeshConfig,
         metrics: Arc<Metrics>,
-        keys: &crate::identity::NodeKeys,
+        keys: &crate::trust::identity::NodeKeys,
         shutdown: CancellationToken,
     ) -> Result<Mesh, MeshError> {
         for p in &config.peers {
@@ -263,8 +264,8 @@ impl Mesh {
                 return Err(MeshError::SelfPeer(p.id.clone()));
             }
         }
-        let server = tls::server_config(&keys.identity)?;
-        let client = tls::client_config(&keys.identity)?;
+        let server = tls::server_config(&keys.identity, proto::alpn())?;
+        let client = tls::client_config(&keys.identity, proto::alpn())?;
         let endpoint = quinn::Endpoint::server(server, config.listen).map_err(|e| MeshError::Bind(config.listen, e))?;
         let peers = Arc::new(peers::Peers::default());
         for p in &config.peers {

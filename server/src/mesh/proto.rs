@@ -175,6 +175,23 @@ pub async fn read_frame<T: DeserializeOwned>(recv: &mut quinn::RecvStream) -> Re
     decode(&body).map(|f| Some((f, 4 + len)))
 }
 
+/// Every version this node speaks, newest first: TLS settles on the newest
+/// both ends speak, so an upgraded node still links with one not yet upgraded.
+pub fn alpn() -> Vec<Vec<u8>> {
+    (MIN_MESH_VERSION..=MESH_VERSION).rev().map(|v| format!("meshchat-mesh/{v}").into_bytes()).collect()
+}
+
+/// `meshchat-mesh/3` → 3.
+pub fn version_of(alpn: &[u8]) -> Option<u32> {
+    std::str::from_utf8(alpn).ok()?.strip_prefix("meshchat-mesh/")?.parse().ok()
+}
+
+/// The version a connection settled on in its handshake.
+pub fn negotiated(conn: &quinn::Connection) -> Option<u32> {
+    let data = conn.handshake_data()?.downcast::<quinn::crypto::rustls::HandshakeData>().ok()?;
+    version_of(data.protocol.as_deref()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,13 +255,13 @@ mod tests {
 
     #[test]
     fn alpn_names_the_versions_newest_first() {
-        let alpn = super::super::tls::alpn();
+        let alpn = super::alpn();
         assert_eq!(alpn[0], format!("meshchat-mesh/{MESH_VERSION}").into_bytes());
         assert_eq!(alpn.last().unwrap(), &format!("meshchat-mesh/{MIN_MESH_VERSION}").into_bytes());
         for v in MIN_MESH_VERSION..=MESH_VERSION {
-            assert_eq!(super::super::tls::version_of(format!("meshchat-mesh/{v}").as_bytes()), Some(v));
+            assert_eq!(super::version_of(format!("meshchat-mesh/{v}").as_bytes()), Some(v));
         }
-        assert_eq!(super::super::tls::version_of(b"h3"), None);
+        assert_eq!(super::version_of(b"h3"), None);
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub(super) struct Shared {
     /// When the peer last asked for each room's gaps.
     wanted: Mutex<std::collections::HashMap<String, Instant>>,
     /// Refusals of its messages, logged at most once a minute.
-    forged: Mutex<crate::logs::Every>,
+    forged: Mutex<crate::infra::logs::Every>,
     sync_in: mpsc::Sender<SyncFrame>,
     cancel: CancellationToken,
     /// The mesh version this connection speaks.
@@ -80,7 +80,7 @@ impl Session {
             fetching: Mutex::new(HashSet::new()),
             reported: Mutex::new(BTreeSet::new()),
             wanted: Mutex::new(std::collections::HashMap::new()),
-            forged: Mutex::new(crate::logs::Every::new(std::time::Duration::from_secs(60))),
+            forged: Mutex::new(crate::infra::logs::Every::new(std::time::Duration::from_secs(60))),
             sync_in,
             cancel,
             version,

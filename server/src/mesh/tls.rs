@@ -6,81 +6,15 @@
 //! names the node id it claims in its hello. ALPN carries the mesh protocol
 //! and its version, so a node of another version is refused in the handshake.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::RootCertStore;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
-use thiserror::Error;
 
-/// Every version this node speaks, newest first: TLS settles on the newest
-/// both ends speak, so an upgraded node still links with one not yet upgraded.
-pub fn alpn() -> Vec<Vec<u8>> {
-    use super::proto::{MESH_VERSION, MIN_MESH_VERSION};
-    (MIN_MESH_VERSION..=MESH_VERSION).rev().map(|v| format!("meshchat-mesh/{v}").into_bytes()).collect()
-}
-
-/// `meshchat-mesh/3` → 3.
-pub fn version_of(alpn: &[u8]) -> Option<u32> {
-    std::str::from_utf8(alpn).ok()?.strip_prefix("meshchat-mesh/")?.parse().ok()
-}
-
-/// The version a connection settled on in its handshake.
-pub fn negotiated(conn: &quinn::Connection) -> Option<u32> {
-    let data = conn.handshake_data()?.downcast::<quinn::crypto::rustls::HandshakeData>().ok()?;
-    version_of(data.protocol.as_deref()?)
-}
-
-#[derive(Debug, Error)]
-pub enum TlsError {
-    #[error("cannot read {0}: {1}")]
-    Read(String, std::io::Error),
-    #[error("no certificate in {0}")]
-    NoCert(String),
-    #[error("no usable private key in {0}")]
-    NoKey(String),
-    #[error("bad PEM: {0}")]
-    Pem(String),
-    #[error("TLS configuration: {0}")]
-    Config(String),
-    #[error("certificate does not chain to the cluster CA: {0}")]
-    Chain(String),
-    #[error("certificate does not name node {0:?}")]
-    Name(String),
-}
-
-/// This node's certificate and key, and the CA it trusts.
-pub struct Identity {
-    pub ca: CertificateDer<'static>,
-    pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
-}
-
-impl Identity {
-    /// Reads `dir/ca.pem`, `dir/<node>.pem` and `dir/<node>.key`.
-    pub fn load(dir: &Path, node: &str) -> Result<Identity, TlsError> {
-        let read = |name: String| {
-            let path = dir.join(&name);
-            std::fs::read(&path).map_err(|e| TlsError::Read(path.display().to_string(), e))
-        };
-        let ca = parse_certs(&read("ca.pem".into())?)?.into_iter().next().ok_or(TlsError::NoCert("ca.pem".into()))?;
-        let chain = parse_certs(&read(format!("{node}.pem"))?)?;
-        if chain.is_empty() {
-            return Err(TlsError::NoCert(format!("{node}.pem")));
-        }
-        let key = PrivateKeyDer::from_pem_slice(&read(format!("{node}.key"))?)
-            .map_err(|_| TlsError::NoKey(format!("{node}.key")))?;
-        Ok(Identity { ca, chain, key })
-    }
-}
-
-pub fn parse_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| TlsError::Pem(e.to_string()))
-}
+pub use crate::trust::tls::{Identity, TlsError, names_node};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -106,7 +40,7 @@ pub fn transport() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
-pub fn server_config(id: &Identity) -> Result<quinn::ServerConfig, TlsError> {
+pub fn server_config(id: &Identity, alpn: Vec<Vec<u8>>) -> Result<quinn::ServerConfig, TlsError> {
     let cfg_err = |e: rustls::Error| TlsError::Config(e.to_string());
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(&id.ca)?, provider())
         .build()
@@ -117,18 +51,18 @@ pub fn server_config(id: &Identity) -> Result<quinn::ServerConfig, TlsError> {
         .with_client_cert_verifier(verifier)
         .with_single_cert(id.chain.clone(), id.key.clone_key())
         .map_err(cfg_err)?;
-    tls.alpn_protocols = alpn();
+    tls.alpn_protocols = alpn;
     let quic = QuicServerConfig::try_from(tls).map_err(|e| TlsError::Config(e.to_string()))?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(quic));
     cfg.transport_config(transport());
     Ok(cfg)
 }
 
-pub fn client_config(id: &Identity) -> Result<quinn::ClientConfig, TlsError> {
-    client_config_with_alpns(id, alpn())
+pub fn client_config(id: &Identity, alpn: Vec<Vec<u8>>) -> Result<quinn::ClientConfig, TlsError> {
+    client_config_with_alpns(id, alpn)
 }
 
-/// A client speaking one other ALPN: only tests use anything but [`alpn`].
+/// A client speaking one ALPN only (tests of old and unknown versions).
 pub fn client_config_with_alpn(id: &Identity, alpn: &[u8]) -> Result<quinn::ClientConfig, TlsError> {
     client_config_with_alpns(id, vec![alpn.to_vec()])
 }
@@ -148,28 +82,9 @@ fn client_config_with_alpns(id: &Identity, alpn: Vec<Vec<u8>>) -> Result<quinn::
     Ok(cfg)
 }
 
-/// Does the (already chain-verified) leaf certificate name `node`?
-pub fn names_node(leaf: &CertificateDer<'_>, node: &str) -> Result<(), TlsError> {
-    let cert = webpki::EndEntityCert::try_from(leaf).map_err(|e| TlsError::Chain(e.to_string()))?;
-    let name = ServerName::try_from(node).map_err(|_| TlsError::Name(node.to_owned()))?;
-    cert.verify_is_valid_for_subject_name(&name).map_err(|_| TlsError::Name(node.to_owned()))
-}
-
 /// The certificate a QUIC peer presented, if any.
 pub fn peer_leaf(conn: &quinn::Connection) -> Option<CertificateDer<'static>> {
     let any = conn.peer_identity()?;
     let certs = any.downcast::<Vec<CertificateDer<'static>>>().ok()?;
     certs.into_iter().next()
-}
-
-/// Full check, as peers do it: chains to `ca` for mesh use, and names `node`.
-pub fn verify_chain_and_name(ca: &CertificateDer<'_>, leaf: &CertificateDer<'_>, node: &str) -> Result<(), TlsError> {
-    let anchor = webpki::anchor_from_trusted_cert(ca).map_err(|e| TlsError::Chain(e.to_string()))?;
-    let cert = webpki::EndEntityCert::try_from(leaf).map_err(|e| TlsError::Chain(e.to_string()))?;
-    let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms.all;
-    for usage in [webpki::KeyUsage::server_auth(), webpki::KeyUsage::client_auth()] {
-        cert.verify_for_usage(algs, std::slice::from_ref(&anchor), &[], UnixTime::now(), usage, None, None)
-            .map_err(|e| TlsError::Chain(format!("{e:?}")))?;
-    }
-    names_node(leaf, node)
 }

@@ -12,9 +12,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::{AckTo, CatchUp, Hub, PeerEvent, RoomCmd, RoomCtx, RoomHandle, RoomStatus};
-use crate::clock::now_ms;
-use crate::conn::{ConnHandle, ConnId, Frame};
 use crate::core::{Effect, Input, Out, Proof, Rejected, ReqId, RoomState, Signed};
+use crate::edge::conn::{ConnHandle, ConnId, Frame};
+use crate::infra::clock::now_ms;
 use crate::store::StoreError;
 
 pub(super) fn spawn(name: Arc<str>, ctx: Arc<RoomCtx>, hub: Weak<Hub>) -> RoomHandle {

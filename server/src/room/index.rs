@@ -6,37 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
-use meshchat_shared::RoomVector;
-use serde::{Deserialize, Serialize};
-
 use crate::core::VectorIndex;
-use crate::core::governance::Governance;
-
-/// What the room list and the directory show of a room that was created
-/// (rooms of protocol 1 have none: they are open and listed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomMeta {
-    pub private: bool,
-    #[serde(default)]
-    pub deleted: bool,
-    pub title: String,
-    pub topic: String,
-    pub members: u64,
-    #[serde(default)]
-    pub dm: bool,
-}
-
-pub fn meta_of(gov: &Governance) -> RoomMeta {
-    let (title, topic) = gov.title_topic();
-    RoomMeta {
-        private: gov.is_private(),
-        deleted: gov.is_deleted(),
-        title: title.to_owned(),
-        topic: topic.to_owned(),
-        members: gov.members() as u64,
-        dm: gov.is_dm(),
-    }
-}
+pub use crate::core::governance::{RoomMeta, meta_of};
+use meshchat_shared::RoomVector;
 
 #[derive(Debug, Default)]
 pub struct RoomIndex {
@@ -112,7 +84,7 @@ impl RoomIndex {
 
     pub fn set_vector(&self, room: &str, v: &RoomVector) {
         let mut inner = self.lock();
-        inner.vectors.set(room, v, crate::clock::now_ms());
+        inner.vectors.set(room, v, crate::infra::clock::now_ms());
         inner.lag.changed(room, v);
         if !v.is_empty() && !inner.names.contains(room) {
             inner.names.insert(room.into());
@@ -129,18 +101,18 @@ impl RoomIndex {
     pub fn behind(&self, room: &str, theirs: RoomVector) {
         let mut inner = self.lock();
         let ours = inner.vectors.get(room).unwrap_or_default();
-        inner.lag.behind(room, &ours, theirs, crate::clock::now_ms());
+        inner.lag.behind(room, &ours, theirs, crate::infra::clock::now_ms());
     }
 
     /// Rooms behind a peer, and the longest that has lasted (seconds).
     pub fn lag_gauges(&self) -> (usize, u64) {
-        self.lock().lag.gauges(crate::clock::now_ms())
+        self.lock().lag.gauges(crate::infra::clock::now_ms())
     }
 
     /// The `n` rooms behind the longest.
     pub fn worst_lag(&self, n: usize) -> Vec<super::lag::RoomLag> {
         let inner = self.lock();
-        inner.lag.worst(n, crate::clock::now_ms(), |r| inner.vectors.get(r).unwrap_or_default())
+        inner.lag.worst(n, crate::infra::clock::now_ms(), |r| inner.vectors.get(r).unwrap_or_default())
     }
 
     /// The rooms that changed last, newest first, with their vectors.

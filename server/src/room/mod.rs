@@ -28,10 +28,10 @@ use tokio_util::sync::CancellationToken;
 pub use broker::{Broker, PeerEvent, Sign};
 pub use index::{RoomIndex, RoomMeta};
 
-use crate::conn::{ConnHandle, ConnId};
 pub use crate::core::CatchUp;
 pub use crate::core::governance::Governance;
-use crate::metrics::Metrics;
+use crate::edge::conn::{ConnHandle, ConnId};
+use crate::infra::metrics::Metrics;
 use crate::store::Store;
 
 /// Tunables of every room.
@@ -194,7 +194,7 @@ pub struct RoomCtx {
     /// Holds this node's writes back after a restore.
     pub gate: restore::RestoreGate,
     /// Refused peer messages, logged once a minute per peer.
-    pub refusals: Mutex<crate::logs::EveryKey<Arc<str>>>,
+    pub refusals: Mutex<crate::infra::logs::EveryKey<Arc<str>>>,
     /// Cancelled when the node stops.
     pub shutdown: CancellationToken,
 }

@@ -16,7 +16,7 @@ const APPEND: Duration = Duration::from_secs(10);
 /// Writes `body` to the log as `author`; Ok once it is durable here.
 pub async fn append(log: &RoomHandle, author: &str, body: String) -> Result<(), ErrorCode> {
     let (tx, rx) = oneshot::channel();
-    let id = crate::accounts::token::random_id();
+    let id = crate::infra::random_id();
     log.send_wait(RoomCmd::Send { to: AckTo::Http(tx), author: author.into(), id, body }).await?;
     match tokio::time::timeout(APPEND, rx).await {
         Ok(Ok(Ok(_))) => Ok(()),

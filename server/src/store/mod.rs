@@ -8,6 +8,7 @@
 pub mod backup;
 mod checkpointer;
 pub mod file_refs;
+pub mod files;
 pub mod private;
 mod schema;
 pub mod search;
@@ -26,12 +27,12 @@ pub use schema::Sync;
 use writer::WriteOp;
 
 use crate::core::claims::Acceptor;
+pub use crate::core::governance::RoomMeta;
 use crate::core::{Signed, VectorIndex};
 pub use crate::core::{Snapshot as RoomSnapshot, Stored, idem_hash};
-pub use crate::room::RoomMeta;
 use meshchat_shared::rooms::RoomRole;
 
-use crate::metrics::Metrics;
+use crate::infra::metrics::Metrics;
 
 #[derive(Debug, Clone, Error)]
 pub enum StoreError {
@@ -95,7 +96,7 @@ struct Inner {
     searching: tokio::sync::Semaphore,
     path: PathBuf,
     /// Shared files: the writer removes those no message refers to.
-    files: Arc<crate::files::FileStore>,
+    files: Arc<crate::store::files::FileStore>,
     /// `data/lock`, held until the store closes (see [`private::lock`]).
     lock: Mutex<Option<std::fs::File>>,
 }
@@ -132,7 +133,7 @@ impl Store {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let wal = dir.join("meshchat.db-wal");
-        let files = Arc::new(crate::files::FileStore::open(dir).map_err(|e| StoreError::Io(e.to_string()))?);
+        let files = Arc::new(crate::store::files::FileStore::open(dir).map_err(|e| StoreError::Io(e.to_string()))?);
         let checkpointer = checkpointer::Checkpointer::start(&path, sync)?;
         let writer = writer::Writer { wal, files: files.clone(), truncate: checkpointer.truncate_handle() };
         let thread = std::thread::Builder::new()
@@ -244,7 +245,7 @@ impl Store {
     }
 
     /// The shared files of this node.
-    pub fn files(&self) -> &Arc<crate::files::FileStore> {
+    pub fn files(&self) -> &Arc<crate::store::files::FileStore> {
         &self.inner.files
     }
 

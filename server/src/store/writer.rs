@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{StoreError, Stored};
-use crate::metrics::Metrics;
+use crate::infra::metrics::Metrics;
 
 /// Upper bound of messages in one transaction, so that one huge batch does
 /// not hold every waiting completion behind it.
@@ -61,7 +61,7 @@ pub struct Writer {
     /// The WAL file, whose size says when to restart it.
     pub wal: std::path::PathBuf,
     /// Shared files, removed once no message refers to them.
-    pub files: Arc<crate::files::FileStore>,
+    pub files: Arc<crate::store::files::FileStore>,
     /// Asks for the WAL to be emptied after a commit that erased texts.
     pub truncate: super::checkpointer::Truncate,
 }

@@ -1,5 +1,5 @@
 //! Helpers for tests over real sockets: nodes as child processes of the
-//! real binary (through [`meshchat::harness`], as the benchmarks and the
+//! real binary (through [`meshchat::tools::harness`], as the benchmarks and the
 //! launcher start them), and a WebSocket client that speaks JSON frames.
 #![allow(dead_code)]
 
@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-pub use meshchat::harness::NodeProcess as NodeProc;
-use meshchat::harness::{MeshSpec, NodeSpec};
+pub use meshchat::tools::harness::NodeProcess as NodeProc;
+use meshchat::tools::harness::{MeshSpec, NodeSpec};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -212,7 +212,7 @@ pub async fn http(method: &str, url: &str, body: Option<&str>) -> (u16, Value) {
 
 pub async fn http_text(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
     let headers = [("Content-Type", "application/json")];
-    let r = meshchat::harness::http::request(method, url, &headers, body.map(str::as_bytes)).await.expect("http");
+    let r = meshchat::infra::http::request(method, url, &headers, body.map(str::as_bytes)).await.expect("http");
     (r.status, r.text())
 }
 
@@ -224,9 +224,8 @@ pub async fn api(method: &str, url: &str, token: Option<&str>, body: Option<Valu
         headers.push(("Authorization", a));
     }
     let body = body.map(|b| b.to_string());
-    let r = meshchat::harness::http::request(method, url, &headers, body.as_deref().map(str::as_bytes))
-        .await
-        .expect("http");
+    let r =
+        meshchat::infra::http::request(method, url, &headers, body.as_deref().map(str::as_bytes)).await.expect("http");
     (r.status, r.json())
 }
 
@@ -298,13 +297,14 @@ pub async fn metric(node: &NodeProc, name: &str) -> u64 {
 
 /// A free UDP port on 127.0.0.1 (for a node's mesh endpoint).
 pub fn free_udp_port() -> u16 {
-    meshchat::harness::free_port(true).expect("a free port")
+    meshchat::tools::harness::free_port(true).expect("a free port")
 }
 
 /// Makes mesh certificates for `ids` in `dir`.
 pub fn make_certs(dir: &Path, ids: &[&str]) {
     let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-    meshchat::certs::generate(dir, &ids, &["127.0.0.1".into(), "localhost".into()], false).expect("certificates");
+    meshchat::trust::certs::generate(dir, &ids, &["127.0.0.1".into(), "localhost".into()], false)
+        .expect("certificates");
 }
 
 /// A mesh of real nodes n1..nN on 127.0.0.1, each logging to its own file.

@@ -140,7 +140,7 @@ fn key(m: &Value) -> (String, u64) {
 fn check_room(w: &World, room: &str, msgs: &[Value]) -> (usize, usize) {
     let mut at: BTreeSet<(String, u64)> = BTreeSet::new();
     let mut ids: BTreeMap<(String, String), (String, u64)> = BTreeMap::new();
-    let now = meshchat::clock::now_ms();
+    let now = meshchat::infra::clock::now_ms();
     for m in msgs {
         if !at.insert(key(m)) {
             w.fail(&format!("{:?} twice in {room}", key(m)));

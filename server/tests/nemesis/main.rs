@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::net::Net;
 use common::{SmallDisk, make_certs, register, token, wait_peers_up};
-use meshchat::harness::{NodeProcess, NodeSpec};
+use meshchat::tools::harness::{NodeProcess, NodeSpec};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meshchat::client::{ClientConfig, ClientHandle, Event};
-use meshchat::harness::NodeProcess;
+use meshchat::tools::client::{ClientConfig, ClientHandle, Event};
+use meshchat::tools::harness::NodeProcess;
 use meshchat_shared::Message;
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -369,6 +369,6 @@ pub async fn fetch(
     if let Some(a) = &auth {
         all.push(("Authorization", a.as_str()));
     }
-    let r = meshchat::harness::http::request_within(Duration::from_secs(5), method, url, &all, body.as_deref()).await;
+    let r = meshchat::infra::http::request_within(Duration::from_secs(5), method, url, &all, body.as_deref()).await;
     r.map_or((0, Vec::new()), |r| (r.status, r.body))
 }

@@ -52,7 +52,7 @@ enum Command {
     /// clients, rooms, and whether they hold the same rooms.
     Status(StatusArgs),
     /// Load generator and benchmarks (each scenario starts its own nodes).
-    Bench(meshchat::bench::BenchArgs),
+    Bench(meshchat::tools::bench::BenchArgs),
 }
 
 /// How the command-line tools reach the mesh and sign in.
@@ -87,9 +87,9 @@ struct SignInArgs {
 }
 
 impl SignInArgs {
-    fn split(self) -> anyhow::Result<(meshchat::client::signin::SignIn, meshchat::client::tls::TlsClient)> {
-        let tls = meshchat::client::tls::TlsClient::public();
-        let s = meshchat::client::signin::SignIn {
+    fn split(self) -> anyhow::Result<(meshchat::tools::client::signin::SignIn, meshchat::infra::tls::TlsClient)> {
+        let tls = meshchat::infra::tls::TlsClient::public();
+        let s = meshchat::tools::client::signin::SignIn {
             nodes: self.nodes,
             name: self.name,
             token_file: self.token_file,
@@ -155,10 +155,10 @@ struct ClusterArgs {
 }
 
 /// The command line with `node`'s settings from its config file and the
-/// environment put in front of its own flags (see `meshchat::config`).
+/// environment put in front of its own flags (see `meshchat::infra::config`).
 fn with_settings(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::OsString>> {
     use clap::CommandFactory;
-    use meshchat::config::{self, Flag};
+    use meshchat::infra::config::{self, Flag};
     if args.get(1).and_then(|a| a.to_str()) != Some("node") {
         return Ok(args);
     }
@@ -212,18 +212,18 @@ fn run() -> anyhow::Result<()> {
     // keys) is its user's only.
     meshchat::store::private::restrict_umask();
     let cli = Cli::parse_from(with_settings(std::env::args_os().collect())?);
-    meshchat::logs::init(cli.verbose);
+    meshchat::infra::logs::init(cli.verbose);
     if let Some(ca) = &cli.ca {
-        meshchat::client::tls::trust(ca).with_context(|| format!("--ca {}", ca.display()))?;
+        meshchat::infra::tls::trust(ca).with_context(|| format!("--ca {}", ca.display()))?;
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = match cli.command {
         Command::Node(args) => runtime.block_on(node::run_node(*args)),
         Command::Certs(args) => ops::certs(args),
-        Command::Bench(args) => runtime.block_on(meshchat::bench::run(args)),
+        Command::Bench(args) => runtime.block_on(meshchat::tools::bench::run(args)),
         Command::Client(args) => runtime.block_on(async {
             let (signin, tls) = args.signin.split()?;
-            meshchat::client::terminal::run(signin, args.room, tls).await
+            meshchat::tools::client::terminal::run(signin, args.room, tls).await
         }),
         Command::Invite(args) => runtime.block_on(invite(args)),
         Command::InviteNode(a) => runtime.block_on(ops::invite_node(a)),
@@ -236,12 +236,12 @@ fn run() -> anyhow::Result<()> {
                 None => args.token,
             };
             let token = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-            print!("{}", runtime.block_on(meshchat::status::report(&args.url, token.as_deref()))?);
+            print!("{}", runtime.block_on(meshchat::tools::status::report(&args.url, token.as_deref()))?);
             Ok(())
         }
         Command::Cluster(args) => {
             let web = args.web.or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()));
-            let cfg = meshchat::launcher::ClusterConfig {
+            let cfg = meshchat::tools::launcher::ClusterConfig {
                 nodes: args.nodes,
                 host: args.host,
                 http_base: args.http_base,
@@ -251,7 +251,7 @@ fn run() -> anyhow::Result<()> {
                 web,
                 node_args: args.node_args,
             };
-            runtime.block_on(meshchat::launcher::run(cfg, wait_for_signal()))
+            runtime.block_on(meshchat::tools::launcher::run(cfg, wait_for_signal()))
         }
     };
     // The launcher and the terminal client read stdin on a blocking thread
@@ -264,8 +264,8 @@ fn run() -> anyhow::Result<()> {
 
 async fn invite(args: InviteArgs) -> anyhow::Result<()> {
     let (signin, tls) = args.signin.split()?;
-    let invite = meshchat::client::signin::invite(&signin, &tls).await?;
-    let hours = invite.expires.saturating_sub(meshchat::clock::now_ms()) / 3_600_000;
+    let invite = meshchat::tools::client::signin::invite(&signin, &tls).await?;
+    let hours = invite.expires.saturating_sub(meshchat::infra::clock::now_ms()) / 3_600_000;
     println!("{}", invite.url);
     eprintln!("single use, expires in {hours} hours; code {}", invite.code);
     Ok(())

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use meshchat::edge::session::RateConfig;
 use meshchat::mesh::{Faults, MeshConfig, PeerAddr};
-use meshchat::session::RateConfig;
 use meshchat::store::Sync;
 use meshchat::{Node, NodeConfig};
 
@@ -169,7 +169,7 @@ struct LimitArgs {
     #[arg(long, default_value_t = 300_000)]
     idle_timeout_ms: u64,
     /// The largest file one may share, in bytes (25 MiB).
-    #[arg(long, default_value_t = meshchat::files::DEFAULT_MAX_FILE_BYTES)]
+    #[arg(long, default_value_t = meshchat::store::files::DEFAULT_MAX_FILE_BYTES)]
     max_file_bytes: u64,
 }
 
@@ -179,7 +179,7 @@ impl LimitArgs {
         cfg.max_file_bytes = self.max_file_bytes;
         cfg.session.hello_timeout = Duration::from_millis(self.hello_timeout_ms.max(100));
         cfg.session.idle_timeout = Duration::from_millis(self.idle_timeout_ms.max(1_000));
-        cfg.limits = meshchat::guard::Limits {
+        cfg.limits = meshchat::edge::guard::Limits {
             max_connections: self.max_connections.max(1),
             max_connections_per_ip: self.max_connections_per_ip.max(1),
             polls_per_ip: self.polls_per_ip.max(1),
@@ -214,7 +214,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.public_url = args.public_url;
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         let reload_every = Duration::from_millis(args.tls_reload_ms.max(100));
-        cfg.tls = Some(meshchat::http::tls::TlsFiles { cert, key, reload_every });
+        cfg.tls = Some(meshchat::edge::http::tls::TlsFiles { cert, key, reload_every });
     }
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     cfg.sync = args.sync;
@@ -233,7 +233,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.accounts.tokens_at_once = args.tokens_at_once.max(1);
     cfg.allowed_origins = args.allowed_origins.iter().filter(|o| !o.is_empty()).cloned().collect();
     cfg.room.core.max_drift_ms = args.max_clock_drift_ms;
-    meshchat::clock::set_offset_ms(args.clock_offset_ms);
+    meshchat::infra::clock::set_offset_ms(args.clock_offset_ms);
     if !(0.0..=1.0).contains(&args.mesh_drop) {
         bail!("--mesh-drop must be between 0.0 and 1.0");
     }

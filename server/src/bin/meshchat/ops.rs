@@ -75,7 +75,7 @@ pub struct RestoreArgs {
 }
 
 pub fn certs(args: CertsArgs) -> anyhow::Result<()> {
-    let report = meshchat::certs::generate(&args.dir, &args.nodes, &args.hosts, args.force)?;
+    let report = meshchat::trust::certs::generate(&args.dir, &args.nodes, &args.hosts, args.force)?;
     if report.reused_ca {
         println!("using the existing CA in {}", args.dir.display());
     }

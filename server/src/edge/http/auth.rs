@@ -1,0 +1,198 @@
+//! Accounts over HTTP: register, login, logout, me, password, API tokens,
+//! invitations, roles; and the extractors that say who is asking.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use meshchat_shared::ErrorCode;
+use meshchat_shared::api::{
+    ApiToken, ApiTokens, AuthInfo, ChangePassword, Invite, Login, Me as MeBody, NewToken, Register, Session, SetRole,
+};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::api::{client_ip, refused};
+use super::error::ApiError;
+use super::serve::ClientAddr;
+use crate::accounts::{AuthError, Me, Registration, Role, SignedIn};
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// A signed-in caller: a valid `Authorization: Bearer` token, or `401`.
+pub struct Auth(pub Me);
+
+impl FromRequestParts<Arc<AppState>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or_else(|| ApiError::from(ErrorCode::Unauthorized))?;
+        Ok(Auth(app.accounts.authenticate(token)?))
+    }
+}
+
+/// A caller that may be signed in; a bad token is still `401`.
+pub struct MaybeAuth(pub Option<Me>);
+
+impl FromRequestParts<Arc<AppState>> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        match bearer(&parts.headers) {
+            None => Ok(MaybeAuth(None)),
+            Some(t) => Ok(MaybeAuth(Some(app.accounts.authenticate(t)?))),
+        }
+    }
+}
+
+/// A JSON body: `bad_frame` if it is not JSON, `invalid` if fields are missing.
+pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>, what: &str) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let err = ApiError::invalid(format!("cannot read the body: {}", e.body_text()));
+        if status == StatusCode::PAYLOAD_TOO_LARGE { err.with_status(status) } else { err }
+    })?;
+    match serde_json::from_slice(&body) {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            Err(ApiError::new(ErrorCode::BadFrame, "the body must be a JSON object"))
+        }
+        Err(_) => Err(ApiError::invalid(format!("the body needs {what}"))),
+    }
+}
+
+fn session(s: SignedIn) -> Json<Session> {
+    Json(Session { token: s.token, name: s.name, role: s.role.as_str().into() })
+}
+
+const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-store")];
+
+pub async fn info(State(app): State<Arc<AppState>>) -> Json<AuthInfo> {
+    let registration = match app.accounts.config().registration {
+        Registration::Open => "open",
+        Registration::Invite => "invite",
+        Registration::Closed => "closed",
+    };
+    Json(AuthInfo {
+        guests: app.accounts.config().guests,
+        registration: registration.into(),
+        first: app.accounts.count() == 0,
+    })
+}
+
+pub async fn register(
+    State(app): State<Arc<AppState>>,
+    addr: Option<Extension<ClientAddr>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ip = client_ip(addr);
+    app.guard.write(ip).map_err(refused)?;
+    let r: Register = json_body(body, "name and password")?;
+    let s = app.accounts.register(&r.name, r.password, r.invite.as_deref(), ip).await?;
+    Ok((StatusCode::CREATED, NO_STORE, session(s)))
+}
+
+pub async fn login(
+    State(app): State<Arc<AppState>>,
+    addr: Option<Extension<ClientAddr>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ip = client_ip(addr);
+    app.guard.write(ip).map_err(refused)?;
+    let l: Login = json_body(body, "name and password")?;
+    let s = app.accounts.login(&l.name, l.password, ip).await?;
+    Ok((NO_STORE, session(s)))
+}
+
+pub async fn logout(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Result<StatusCode, ApiError> {
+    app.accounts.logout(&me).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn me(Auth(me): Auth) -> impl IntoResponse {
+    (NO_STORE, Json(MeBody { name: me.name, role: me.role.as_str().into() }))
+}
+
+pub async fn password(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let c: ChangePassword = json_body(body, "old and new")?;
+    Ok((NO_STORE, session(app.accounts.change_password(&me, c.old, c.new).await?)))
+}
+
+pub async fn tokens(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Json<ApiTokens> {
+    let tokens =
+        app.accounts.tokens(&me).into_iter().map(|(id, label, created)| ApiToken { id, label, created, token: None });
+    Json(ApiTokens { tokens: tokens.collect() })
+}
+
+pub async fn create_token(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let t: NewToken = json_body(body, "a label")?;
+    let (token, id) = app.accounts.create_token(&me, &t.label).await?;
+    let created = crate::infra::clock::now_ms();
+    Ok((
+        StatusCode::CREATED,
+        NO_STORE,
+        Json(ApiToken { id, label: t.label.trim().into(), created, token: Some(token) }),
+    ))
+}
+
+pub async fn revoke_token(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(id) = path.map_err(|_| ApiError::invalid("malformed token id"))?;
+    app.accounts.revoke_token(&me, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn create_invite(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let (code, expires) = app.accounts.create_invite(&me).await?;
+    // The app's sign-up, as the asker reached this node.
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = if app.tls { "https" } else { "http" };
+    let url = format!("{scheme}://{host}/#invite={code}");
+    Ok((StatusCode::CREATED, NO_STORE, Json(Invite { code, url, expires })))
+}
+
+pub async fn set_role(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(name) = path.map_err(|_| ApiError::invalid("malformed name"))?;
+    let r: SetRole = json_body(body, "a role")?;
+    let role = match r.role.as_str() {
+        "admin" => Role::Admin,
+        "member" => Role::Member,
+        _ => return Err(ApiError::invalid("role must be admin or member")),
+    };
+    app.accounts.set_role(&me, &name, role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

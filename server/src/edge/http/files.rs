@@ -1,0 +1,294 @@
+//! Shared files over HTTP.
+//!
+//! `POST /api/rooms/{room}/files?id=` takes the file as the request body
+//! (its name in `X-File-Name`, percent-encoded; its type in
+//! `Content-Type`), keeps it by its SHA-256, posts a `file` event in the
+//! room, and answers with that message once a peer (if one is up) holds
+//! both the file and the message.
+//!
+//! `GET /api/rooms/{room}/files/{hash}[?thumb=1]` serves it to whoever may
+//! read the room, and only if a message of that room shares it: raster
+//! images inline, everything else (SVG included) as an attachment, never
+//! sniffed, sandboxed; ranges for large files. A node that lacks the file
+//! fetches it from a peer first.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use meshchat_shared::api::Posted;
+use meshchat_shared::rooms::{RoomEvent, is_file_hash, is_inline_image, present_as};
+use meshchat_shared::{ErrorCode, limits};
+use tower::ServiceExt;
+
+use super::AppState;
+use super::api::{client_ip, query_map, refused};
+use super::auth::MaybeAuth;
+use super::error::ApiError;
+use super::serve::ClientAddr;
+use crate::edge::govern::{self, Asker};
+use crate::store::file_refs::FileInfo;
+use crate::store::files::FileError;
+
+/// The header that names an upload (and that no HTML form can send).
+pub const FILE_NAME: HeaderName = HeaderName::from_static("x-file-name");
+/// An upload must arrive within this.
+const UPLOAD_TIME: Duration = Duration::from_secs(600);
+/// Thumbnails fit in this square.
+const THUMB: u32 = 320;
+/// Larger pictures are not decoded for a thumbnail (the original still is served).
+const THUMB_MAX_PIXELS: u32 = 12_000;
+/// How long a thumbnail waits for its share of the decoding budget.
+const THUMB_WAIT: Duration = Duration::from_secs(10);
+
+/// What a file name keeps unescaped in `Content-Disposition` (RFC 5987's
+/// attr-char, less what some browsers mishandle).
+const NAME_SAFE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_');
+
+/// The upload's name and type, made safe to keep and to show.
+fn name_and_type(headers: &HeaderMap) -> Result<(String, String), ApiError> {
+    let raw = headers.get(&FILE_NAME).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let bad = || ApiError::invalid("X-File-Name is percent-encoded UTF-8");
+    // Every `%` starts an escape (the decoder would keep a stray one as is).
+    if !raw.split('%').skip(1).all(|p| p.get(..2).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))) {
+        return Err(bad());
+    }
+    let name = percent_encoding::percent_decode_str(raw).decode_utf8().map_err(|_| bad())?;
+    // A name, not a path.
+    let name: String = name.rsplit(['/', '\\']).next().unwrap_or_default().trim().chars().take(255).collect();
+    let name = if name.is_empty() { "file".to_owned() } else { name };
+    limits::validate_file_name(&name)?;
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v.len() <= 100 && v.contains('/') && v.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    Ok((name, mime))
+}
+
+fn too_large(max: u64) -> ApiError {
+    let most = meshchat_shared::rooms::human_size(max);
+    ApiError::new(ErrorCode::LimitReached, format!("files are at most {most} here"))
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+}
+
+pub async fn upload(
+    State(app): State<Arc<AppState>>,
+    addr: Option<Extension<ClientAddr>>,
+    MaybeAuth(me): MaybeAuth,
+    Path(room): Path<String>,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> Result<Response, ApiError> {
+    app.metrics.http_requests.inc();
+    let ip = client_ip(addr);
+    app.guard.write(ip).map_err(refused)?;
+    limits::validate_room(&room)?;
+    let q = query_map(raw)?;
+    let id = q.get("id").cloned().unwrap_or_default();
+    limits::validate_msg_id(&id)?;
+    let (name, mime) = name_and_type(req.headers())?;
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_file_bytes) {
+        return Err(too_large(app.max_file_bytes));
+    }
+    let who = match me {
+        Some(me) => {
+            Asker { name: me.name.as_str().into(), admin: me.role == crate::accounts::Role::Admin, account: true }
+        }
+        None => {
+            let name = crate::core::names::canonical(q.get("name").map_or("", String::as_str))?;
+            if app.accounts.is_account_name(&name) {
+                return Err(ApiError::new(ErrorCode::NameTaken, "that name belongs to an account: sign in to post"));
+            }
+            Asker { name: name.as_str().into(), admin: false, account: false }
+        }
+    };
+    let (handle, gov) = govern::readable(&app.hub, &room, &who.name).await?;
+    if !gov.can_post(&who.name) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "you may not post in this room"));
+    }
+    // The bytes, then a peer's copy, then the message: acknowledged only
+    // once the file is on disk here and (when a peer is up) there too.
+    let files = app.store.files().clone();
+    let body = req.into_body().into_data_stream();
+    let received = tokio::time::timeout(UPLOAD_TIME, files.receive(body, app.max_file_bytes, None)).await;
+    let blob = match received {
+        Err(_) => return Err(ApiError::invalid("the upload took too long")),
+        Ok(Err(FileError::TooLarge { max })) => return Err(too_large(max)),
+        Ok(Err(FileError::Body(e))) => return Err(ApiError::invalid(format!("the upload broke off: {e}"))),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot store a file");
+            return Err(ErrorCode::Unavailable.into());
+        }
+        Ok(Ok(b)) => b,
+    };
+    let event = RoomEvent::File { hash: blob.hash.clone(), name, size: blob.size, mime, body: String::new() };
+    event.validate()?;
+    let msg = match govern::act(&handle, &app.guard, &who, &id, (event, false)).await {
+        Ok(msg) => msg,
+        Err(e) => {
+            // Refused: the file stays only if a message shares it already.
+            if !app.store.file_referenced(&blob.hash).await.unwrap_or(true) {
+                files.remove(&blob.hash);
+            }
+            return Err(e.into());
+        }
+    };
+    // A peer holds the file and the message before the answer: readable
+    // there even if this node dies the moment it has answered.
+    if let Some(mesh) = &app.mesh {
+        let by = (msg.room.clone(), msg.origin.clone(), msg.seq);
+        mesh.replicate_file(&files, &blob, Some(by)).await;
+    }
+    let posted = Posted { msg: present_as(&msg, true).into_owned() };
+    Ok((StatusCode::CREATED, Json(posted)).into_response())
+}
+
+pub async fn download(
+    State(app): State<Arc<AppState>>,
+    MaybeAuth(me): MaybeAuth,
+    Path((room, hash)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> Result<Response, ApiError> {
+    app.metrics.http_requests.inc();
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such file").with_status(StatusCode::NOT_FOUND);
+    limits::validate_room(&room)?;
+    if !is_file_hash(&hash) {
+        return Err(not_found());
+    }
+    let who = me.map(|m| m.name).unwrap_or_default();
+    let (_, gov) = govern::readable(&app.hub, &room, &who).await.map_err(|_| not_found())?;
+    if gov.is_deleted() {
+        return Err(not_found());
+    }
+    let info = app.store.file_in_room(&room, &hash).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    let info = info.ok_or_else(not_found)?;
+    let files = app.store.files().clone();
+    if !files.has(&hash) {
+        let fetched = match &app.mesh {
+            Some(mesh) => mesh.fetch_file(&files, &hash, app.max_file_bytes.max(info.size)).await,
+            None => false,
+        };
+        if !fetched {
+            return Err(ApiError::new(ErrorCode::Unavailable, "the file has not reached this node yet")
+                .with_status(StatusCode::SERVICE_UNAVAILABLE));
+        }
+    }
+    let thumb = query_map(raw)?.get("thumb").is_some_and(|v| v == "1");
+    if thumb && is_inline_image(&info.mime) {
+        return thumbnail(&files, &hash).await;
+    }
+    serve(files.path(&hash), &info, req).await
+}
+
+/// The file itself, ranges and conditional requests included, under
+/// headers that keep a browser from running or sniffing it.
+async fn serve(path: PathBuf, info: &FileInfo, req: Request) -> Result<Response, ApiError> {
+    let res = tower_http::services::ServeFile::new(path)
+        .oneshot(req)
+        .await
+        .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    let mut res = res.map(Body::new);
+    let inline = is_inline_image(&info.mime);
+    let h = res.headers_mut();
+    let mime = if inline { info.mime.as_str() } else { "application/octet-stream" };
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    let encoded = percent_encoding::utf8_percent_encode(&info.name, NAME_SAFE);
+    let disposition = format!("{}; filename*=UTF-8''{encoded}", if inline { "inline" } else { "attachment" });
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    // The bytes of a hash never change; who may read them might.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    Ok(res)
+}
+
+/// A PNG that fits in [`THUMB`]², made once per node and kept.
+///
+/// Decoding is what costs: a small file may hold a picture of hundreds of
+/// megabytes. Every decode first reserves what its pixels take from the
+/// node's budget of [`crate::store::files::THUMB_BUDGET_MIB`]; pictures wait for
+/// their turn, and one that cannot start within [`THUMB_WAIT`] is answered
+/// `unavailable` (try again). A picture larger than the whole budget gets
+/// no thumbnail (its original is still served).
+async fn thumbnail(files: &Arc<crate::store::files::FileStore>, hash: &str) -> Result<Response, ApiError> {
+    let (src, dest) = (files.path(hash), files.thumb(hash));
+    if let Ok(png) = tokio::fs::read(&dest).await {
+        return Ok(png_response(png));
+    }
+    let no_thumbnail =
+        |e: String| ApiError::invalid(format!("no thumbnail: {e}")).with_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let header = src.clone();
+    let (w, h) = tokio::task::spawn_blocking(move || -> Result<(u32, u32), String> {
+        let reader = image::ImageReader::open(&header).map_err(|e| e.to_string())?;
+        reader.with_guessed_format().map_err(|e| e.to_string())?.into_dimensions().map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|_| ApiError::from(ErrorCode::Unavailable))?
+    .map_err(no_thumbnail)?;
+    // RGBA at 8 bits: what the largest decoder output takes.
+    let mib = (u64::from(w) * u64::from(h) * 4).div_ceil(1 << 20).max(1);
+    let Some(cost) = u32::try_from(mib).ok().filter(|c| *c <= crate::store::files::THUMB_BUDGET_MIB) else {
+        return Err(no_thumbnail(format!("a {w}×{h} picture is too large to shrink here")));
+    };
+    let permit = tokio::time::timeout(THUMB_WAIT, files.decoding().clone().acquire_many_owned(cost))
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::Unavailable, "busy making thumbnails; try again in a moment"))?
+        .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let _permit = permit;
+        // Made meanwhile by another request for the same picture.
+        if let Ok(bytes) = std::fs::read(&dest) {
+            return Ok(bytes);
+        }
+        let mut reader = image::ImageReader::open(&src).map_err(|e| e.to_string())?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(THUMB_MAX_PIXELS);
+        limits.max_image_height = Some(THUMB_MAX_PIXELS);
+        limits.max_alloc = Some(u64::from(cost) << 20);
+        reader.limits(limits);
+        let img = reader.with_guessed_format().map_err(|e| e.to_string())?.decode().map_err(|e| e.to_string())?;
+        let small = img.thumbnail(THUMB, THUMB);
+        drop(img);
+        let mut out = std::io::Cursor::new(Vec::new());
+        small.write_to(&mut out, image::ImageFormat::Png).map_err(|e| e.to_string())?;
+        let out = out.into_inner();
+        if let Some(dir) = dest.parent() {
+            let _ = crate::store::private::dir(dir);
+        }
+        let _ = crate::store::private::create(&dest).and_then(|mut f| std::io::Write::write_all(&mut f, &out));
+        Ok(out)
+    })
+    .await
+    .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    // Not a picture after all (or too big to shrink): no thumbnail.
+    made.map(png_response).map_err(no_thumbnail)
+}
+
+fn png_response(png: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        png,
+    )
+        .into_response()
+}

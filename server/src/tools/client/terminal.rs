@@ -1,0 +1,85 @@
+//! `meshchat client`: read lines, send them; print messages as they come.
+
+use std::time::Duration;
+
+use meshchat_shared::Message;
+
+use crate::core::names::for_terminal;
+use meshchat_shared::client::Status;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::signin::{Identity, SignIn, sign_in};
+use super::{ClientConfig, ClientHandle, Event};
+use crate::infra::tls::TlsClient;
+
+/// `HH:MM:SS` (UTC) of a timestamp.
+fn clock(ts: u64) -> String {
+    let s = ts / 1000;
+    format!("{:02}:{:02}:{:02}", (s / 3600) % 24, (s / 60) % 60, s % 60)
+}
+
+/// A message as a line of the terminal: nothing in it can act on the
+/// terminal (escape sequences, bells, bidi overrides show as text).
+fn line(m: &Message) -> String {
+    // Room events (this client asks for them as they are) read as notices.
+    let m = meshchat_shared::rooms::present(m);
+    format!("[{}] {}: {}", clock(m.ts), for_terminal(&m.author), for_terminal(&m.body))
+}
+
+pub async fn run(signin: SignIn, room: String, tls: TlsClient) -> anyhow::Result<()> {
+    meshchat_shared::limits::validate_room(&room)?;
+    if let Some(name) = &signin.name {
+        meshchat_shared::limits::validate_name(name)?;
+    }
+    let (name, token) = match sign_in(&signin, &tls).await? {
+        Identity::Token(t) => (String::new(), Some(t)),
+        Identity::Guest(name) => (name, None),
+    };
+    let config = ClientConfig { name, token, nodes: signin.nodes, rooms: vec![room.clone()], tls };
+    let (client, mut events) = ClientHandle::start(config);
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            l = input.next_line(), if input_open => match l {
+                Ok(Some(text)) if text.trim() == "/quit" => break,
+                Ok(Some(text)) if text.trim().is_empty() => {}
+                Ok(Some(text)) => {
+                    client.send(&room, &text);
+                }
+                // End of input: deliver what is in the outbox, then leave.
+                _ => input_open = false,
+            },
+            e = events.recv() => match e {
+                None => break,
+                // Read markers are bookkeeping, not something to read.
+                Some(Event::Message(m)) | Some(Event::Acked { msg: m, .. })
+                    if !meshchat_shared::rooms::is_read_marker(&m) =>
+                {
+                    println!("{}", line(&m))
+                }
+                Some(Event::Message(_)) | Some(Event::Acked { .. }) => {}
+                Some(Event::Connected(node)) => eprintln!("* connected to {node}"),
+                Some(Event::Status(Status::Moving)) => eprintln!("* the node went away; moving to another"),
+                Some(Event::Status(Status::Offline)) => eprintln!("* offline: no node answers; still trying"),
+                Some(Event::Status(Status::SignedOut)) => {
+                    eprintln!("* signed out: the session has ended; sign in again");
+                    break;
+                }
+                Some(Event::Status(_)) | Some(Event::Synced) => {}
+                Some(Event::Failed { reason, .. }) => eprintln!("* not sent: {}", for_terminal(&reason)),
+                Some(Event::Error { code, message, .. }) => {
+                    eprintln!("* {}", for_terminal(&meshchat_shared::client::explain(code, &message)));
+                }
+            },
+            _ = tokio::time::sleep(Duration::from_millis(200)), if !input_open => {
+                let s = client.snapshot().await;
+                if s.pending == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    client.close().await;
+    Ok(())
+}
