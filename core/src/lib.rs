@@ -22,6 +22,9 @@
 //! - [`presence`]: who is online in a room across nodes.
 //! - [`digest`]: every room's vector, with a digest comparable in one number.
 //! - [`sync`]: anti-entropy with one peer, driven by the digest.
+//! - [`peer`]: [`PeerState`], every decision about one peer: anti-entropy,
+//!   which wants to serve, ranges in flight, presence it reported, the
+//!   restore's ask and answer.
 //! - [`claims`]: one value per key agreed by a majority (single-decree
 //!   Paxos): account names, invites, the first admin, created rooms.
 //! - [`governance`]: a room's events folded in room order: members,
@@ -39,6 +42,7 @@ pub mod digest;
 pub mod governance;
 pub mod log;
 pub mod names;
+pub mod peer;
 pub mod presence;
 pub mod query;
 pub mod restore;
@@ -49,6 +53,7 @@ pub mod sync;
 
 pub use digest::VectorIndex;
 pub use log::{CausalLog, MAX_PENDING, Proof, Rejected, Signed, preferred};
+pub use peer::{PeerIn, PeerOut, PeerState, RoomNote};
 pub use presence::{Change, Presence};
 pub use room::{CatchUp, Config, ConnId, Effect, Input, Out, ReqId, RoomState, Snapshot, Stored};
 pub use sync::{PeerSync, Range, SyncFrame, SyncOut, missing};

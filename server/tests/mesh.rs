@@ -151,6 +151,10 @@ async fn a_stopped_node_heals_to_identical_histories() {
         let f = c.wait_for("message").await;
         got.push(f["msg"].clone());
     }
+    // The order first: each origin's messages in their seq order, as the
+    // room delivers them (causal order), never re-sorted here.
+    let seqs = |v: &[Value]| v.iter().map(|m| (m["origin"].clone(), m["seq"].clone())).collect::<Vec<_>>();
+    assert_eq!(seqs(&got), seqs(&history), "n3's client got them out of order");
     got.sort_by_key(key);
     assert_eq!(got, history);
 }

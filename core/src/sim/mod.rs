@@ -1,5 +1,5 @@
 //! A seeded simulation of a mesh that drives the real sans-IO core: each
-//! node runs [`RoomState`] for its rooms and [`PeerSync`] per peer, exactly
+//! node runs [`RoomState`] for its rooms and [`PeerState`] per peer, exactly
 //! as the room actors and the mesh links do, with the production timers
 //! and throttles. Around them: a modelled disk (group commit with latency;
 //! a crash loses what was not durable), store reads with latency, and a
@@ -17,7 +17,7 @@ mod node;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{Config, ConnId, Effect, Input, Out, PeerSync, Range, Signed, SyncFrame, SyncOut};
+use crate::{Config, ConnId, Effect, Input, Out, PeerIn, PeerOut, PeerState, Range, RoomNote, Signed, SyncFrame};
 use meshchat_shared::{Message, RoomVector};
 use node::{Member, Node, Read, Sent, Write};
 use rand::rngs::StdRng;
@@ -28,6 +28,8 @@ const AUTHORS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 /// Anti-entropy interval of the simulated nodes (the node's default is
 /// 2 s; the simulation runs shorter rounds to see more of them).
 const AE_MS: u64 = 200;
+/// The mesh version the simulated links speak.
+const MESH_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Faults {
@@ -117,7 +119,7 @@ impl Sim {
         for a in 0..n {
             for b in 0..n {
                 if a != b {
-                    sim.nodes[a].syncs.insert(b, PeerSync::new(AE_MS));
+                    sim.nodes[a].peers.insert(b, PeerState::new(AE_MS));
                 }
             }
         }
@@ -149,9 +151,9 @@ impl Sim {
                 if up && !was {
                     self.epochs += 1;
                     self.links.insert((a, b), self.epochs);
-                    let now = self.now;
-                    self.nodes[a].syncs.get_mut(&b).expect("peer").up(now);
-                    self.nodes[b].syncs.get_mut(&a).expect("peer").up(now);
+                    let up = || PeerIn::Up { version: MESH_VERSION, restoring: false };
+                    self.peer_input(a, b, up());
+                    self.peer_input(b, a, up());
                 } else if !up && was {
                     self.links.remove(&(a, b));
                     self.link_down(a, b);
@@ -165,12 +167,16 @@ impl Sim {
         if !self.nodes[at].up {
             return;
         }
-        self.nodes[at].syncs.get_mut(&peer).expect("peer").down();
-        let rooms = self.nodes[at].reported.remove(&peer).unwrap_or_default();
-        let id = self.nodes[peer].id.clone();
-        for room in rooms {
-            self.input(at, &room, Input::PeerDown { peer: id.as_str().into() });
-        }
+        self.peer_input(at, peer, PeerIn::Down);
+    }
+
+    /// One input to `at`'s state of `peer`, and its decisions carried out.
+    fn peer_input(&mut self, at: usize, peer: usize, input: PeerIn) {
+        let now = self.now;
+        let node = &mut self.nodes[at];
+        let state = node.peers.get_mut(&peer).expect("peer");
+        let outs = state.handle(input, now, &node.index).expect("well-formed peer frames");
+        self.peer_outs(at, peer, outs);
     }
 
     fn send(&mut self, from: usize, to: usize, payload: Payload) {
@@ -455,49 +461,50 @@ impl Sim {
                 let msgs = msgs.into_iter().map(|msg| Signed { msg, proof: None }).collect();
                 self.input(to, &room, Input::Remote { from: peer, msgs })
             }
-            Payload::Want { room, ranges } => {
-                let msgs = self.nodes[to].rows_in(&room, &ranges);
-                if !msgs.is_empty() {
-                    self.send(to, from, Payload::Msgs { room, msgs });
-                }
-            }
-            Payload::Sync(frame) => {
-                let now = self.now;
-                let node = &mut self.nodes[to];
-                let sync = node.syncs.get_mut(&from).expect("peer");
-                let outs = sync.on_frame(frame, &node.index, now).expect("well-formed sync");
-                self.sync_outs(to, from, outs);
-            }
+            Payload::Want { room, ranges } => self.peer_input(to, from, PeerIn::Want { room, ranges }),
+            Payload::Sync(frame) => self.peer_input(to, from, PeerIn::Sync(frame)),
             Payload::Presence { room, name, online } => {
-                if online {
-                    self.nodes[to].reported.entry(from).or_default().insert(room.clone());
-                }
-                self.input(to, &room, Input::PeerPresenceUpdate { peer, name, online });
+                self.peer_input(to, from, PeerIn::Presence { room, name, online })
             }
-            Payload::Snapshot(rooms) => {
-                let now: BTreeMap<String, BTreeSet<String>> =
-                    rooms.into_iter().map(|(r, n)| (r, n.into_iter().collect())).collect();
-                let before = self.nodes[to].reported.insert(from, now.keys().cloned().collect()).unwrap_or_default();
-                for room in before.iter().filter(|r| !now.contains_key(*r)) {
-                    self.input(to, room, Input::PeerPresence { peer: peer.clone(), names: BTreeSet::new() });
-                }
-                for (room, names) in now {
-                    self.input(to, &room, Input::PeerPresence { peer: peer.clone(), names });
-                }
-            }
+            Payload::Snapshot(rooms) => self.peer_input(to, from, PeerIn::Snapshot(rooms)),
         }
     }
 
-    fn sync_outs(&mut self, at: usize, peer: usize, outs: Vec<SyncOut>) {
+    /// Carries out what a node's state of a peer decided, as the mesh does.
+    fn peer_outs(&mut self, at: usize, peer: usize, outs: Vec<PeerOut>) {
+        let id: std::sync::Arc<str> = self.nodes[peer].id.as_str().into();
         for out in outs {
             match out {
-                SyncOut::Send(frame) => self.send(at, peer, Payload::Sync(frame)),
-                SyncOut::Fetch { room, ranges } => {
-                    self.stat("anti-entropy fetches");
+                PeerOut::Sync(frame) => self.send(at, peer, Payload::Sync(frame)),
+                PeerOut::Fetch { room, ranges } => {
+                    self.stat("fetches");
                     let msgs = self.nodes[at].rows_in(&room, &ranges);
-                    self.send(at, peer, Payload::Msgs { room, msgs });
+                    if !msgs.is_empty() {
+                        self.send(at, peer, Payload::Msgs { room: room.clone(), msgs });
+                    }
+                    self.peer_input(at, peer, PeerIn::Fetched { room });
                 }
-                SyncOut::Behind { .. } => self.stat("rooms found behind"),
+                PeerOut::Behind { .. } => self.stat("rooms found behind"),
+                PeerOut::Snapshot => {
+                    let snapshot = self.nodes[at]
+                        .local_names
+                        .iter()
+                        .filter(|(_, n)| !n.is_empty())
+                        .map(|(r, n)| (r.clone(), n.to_vec()))
+                        .collect();
+                    self.send(at, peer, Payload::Snapshot(snapshot));
+                }
+                PeerOut::Room { room, note } => {
+                    let peer = id.clone();
+                    let input = match note {
+                        RoomNote::PeerDown => Input::PeerDown { peer },
+                        RoomNote::Presence { names } => Input::PeerPresence { peer, names },
+                        RoomNote::PresenceUpdate { name, online } => Input::PeerPresenceUpdate { peer, name, online },
+                    };
+                    self.input(at, &room, input);
+                }
+                // No restores in the simulation.
+                PeerOut::AskOwn | PeerOut::CannotAsk { .. } | PeerOut::AnswerOwn | PeerOut::Own { .. } => {}
             }
         }
     }
@@ -553,20 +560,12 @@ impl Sim {
         for room in due {
             self.input(at, &room, Input::Timeout);
         }
-        let peers: Vec<usize> = self.nodes[at].syncs.keys().copied().collect();
+        let peers: Vec<usize> = self.nodes[at].peers.keys().copied().collect();
         for peer in peers {
+            let now = self.now;
             let node = &mut self.nodes[at];
-            let outs = node.syncs.get_mut(&peer).expect("peer").on_timeout(self.now, &node.index);
-            if !outs.is_empty() {
-                self.sync_outs(at, peer, outs);
-                let snapshot = self.nodes[at]
-                    .local_names
-                    .iter()
-                    .filter(|(_, n)| !n.is_empty())
-                    .map(|(r, n)| (r.clone(), n.clone()))
-                    .collect();
-                self.send(at, peer, Payload::Snapshot(snapshot));
-            }
+            let outs = node.peers.get_mut(&peer).expect("peer").on_timeout(now, &node.index);
+            self.peer_outs(at, peer, outs);
         }
         // Idle rooms stop now and then, and load again from disk.
         if self.rng.random_bool(0.02) {

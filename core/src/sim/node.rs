@@ -3,9 +3,9 @@
 //! durable with latency, lost in a crash) and modelled store reads.
 
 use meshchat_shared::rooms::erasable;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
-use crate::{Config, ConnId, Input, PeerSync, Range, ReqId, RoomState, Snapshot, Stored, VectorIndex, idem_hash};
+use crate::{Config, ConnId, Input, PeerState, Range, ReqId, RoomState, Snapshot, Stored, VectorIndex, idem_hash};
 use meshchat_shared::{Message, RoomVector};
 
 /// A row of the modelled database.
@@ -79,9 +79,8 @@ pub struct Node {
     pub rooms: BTreeMap<String, RoomState>,
     pub writes: VecDeque<(u64, Write)>,
     pub reads: Vec<(u64, String, Read)>,
-    pub syncs: BTreeMap<usize, PeerSync>,
-    /// Rooms where each peer has reported names online.
-    pub reported: BTreeMap<usize, BTreeSet<String>>,
+    /// Every decision about each peer (anti-entropy, wants, presence).
+    pub peers: BTreeMap<usize, PeerState>,
     pub local_names: BTreeMap<String, Vec<String>>,
     pub members: BTreeMap<ConnId, Member>,
     pub sent: BTreeMap<(String, ReqId), Sent>,
@@ -100,8 +99,7 @@ impl Node {
             rooms: BTreeMap::new(),
             writes: VecDeque::new(),
             reads: Vec::new(),
-            syncs: BTreeMap::new(),
-            reported: BTreeMap::new(),
+            peers: BTreeMap::new(),
             local_names: BTreeMap::new(),
             members: BTreeMap::new(),
             sent: BTreeMap::new(),
@@ -228,8 +226,8 @@ impl Node {
         self.rooms.clear();
         self.writes.clear();
         self.reads.clear();
-        self.syncs.values_mut().for_each(PeerSync::down);
-        self.reported.clear();
+        // What the node knew of its peers was in memory.
+        self.peers.values_mut().for_each(|p| *p = PeerState::new(super::AE_MS));
         self.local_names.clear();
         self.members.clear();
         self.sent.clear();

@@ -7,32 +7,12 @@ use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::proto::{self, Control, MESH_VERSION, MIN_MESH_VERSION};
+use super::proto::{self, Control, Dialer, Established, MESH_VERSION, MIN_MESH_VERSION, code};
 use super::session::Session;
 use super::tls;
 use super::{MeshCtx, PeerAddr, PeerCmd};
-use crate::core::PeerSync;
+use crate::core::{PeerIn, PeerState};
 use crate::infra::clock::now_ms;
-
-/// Who opened a connection. When both sides dial at once, both keep the one
-/// opened by the node with the smaller id, so exactly one survives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dialer {
-    Me,
-    Them,
-}
-
-/// A connection whose handshake is done: identity checked, hellos exchanged.
-pub(super) struct Established {
-    pub conn: quinn::Connection,
-    pub send: quinn::SendStream,
-    pub recv: quinn::RecvStream,
-    pub dialer: Dialer,
-    /// The peer's WebSocket URL, from its hello.
-    pub url: String,
-    /// The mesh version both ends speak (the TLS handshake settled it).
-    pub version: u32,
-}
 
 /// The version a connection settled on, if this node speaks it.
 fn settled(conn: &quinn::Connection) -> Result<u32, String> {
@@ -40,17 +20,6 @@ fn settled(conn: &quinn::Connection) -> Result<u32, String> {
         Some(v) if (MIN_MESH_VERSION..=MESH_VERSION).contains(&v) => Ok(v),
         other => Err(format!("no common mesh version (settled on {other:?})")),
     }
-}
-
-/// Application close codes on mesh connections.
-pub(super) mod code {
-    pub const DUPLICATE: u32 = 1;
-    pub const GOODBYE: u32 = 2;
-    pub const REFUSED: u32 = 3;
-    pub const BROKEN: u32 = 4;
-    /// The dialer was removed from the mesh: the reason is the CA's
-    /// signed removal, for it to check and stop taking writes.
-    pub const REMOVED: u32 = 5;
 }
 
 /// The signed removal a peer gave when it closed `conn` as removed.
@@ -95,6 +64,8 @@ impl Link {
         let mut logged_failure = false;
         // A peer that keeps refusing us is said once a minute, not every redial.
         let mut refusals = crate::infra::logs::Every::new(Duration::from_secs(60));
+        // Every decision about the peer, kept across its connections.
+        let mut state = PeerState::new(self.ctx.anti_entropy.as_millis() as u64);
         loop {
             // Not connected: dial when due, or take what the peer dialed.
             let est = tokio::select! {
@@ -133,14 +104,13 @@ impl Link {
             failures = 0;
             logged_failure = false;
             tracing::info!(peer = %self.peer.id, dialer = ?est.dialer, "mesh link up");
-            let (mut session, mut sync_frames) = Session::start(est, self.peer.id.clone(), self.ctx.clone());
+            let (mut session, mut inbox) = Session::start(est, self.peer.id.clone(), self.ctx.clone());
             let mut up_since = Instant::now();
             self.ctx.cluster.set_peer(&self.peer.id, true, session.url());
-            let mut sync = PeerSync::new(self.ctx.anti_entropy.as_millis() as u64);
-            sync.up(now_ms());
+            self.feed(&mut state, &session, self.up(&session)).await;
             loop {
                 let round =
-                    sync.poll_timeout().map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
+                    state.poll_timeout().map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
                 tokio::select! {
                     biased;
                     _ = self.stop.cancelled() => {
@@ -151,7 +121,7 @@ impl Link {
                             let proof = self.ctx.peers.removal(&self.peer.id).unwrap_or_default();
                             session.close(code::REMOVED, &proof);
                             self.ctx.cluster.set_peer(&self.peer.id, false, None);
-                            session.peer_down();
+                            self.feed(&mut state, &session, PeerIn::Down).await;
                         }
                         return;
                     }
@@ -169,36 +139,49 @@ impl Link {
                         if settled || est.dialer == session.dialer() || est.dialer == prefer && session.dialer() != prefer {
                             up_since = Instant::now();
                             session.close(code::DUPLICATE, "duplicate connection");
-                            (session, sync_frames) = Session::start(est, self.peer.id.clone(), self.ctx.clone());
+                            (session, inbox) = Session::start(est, self.peer.id.clone(), self.ctx.clone());
                             self.ctx.cluster.set_peer(&self.peer.id, true, session.url());
-                            sync.up(now_ms());
+                            self.feed(&mut state, &session, self.up(&session)).await;
                         } else {
                             est.conn.close(code::DUPLICATE.into(), b"duplicate connection");
                         }
                     }
-                    Some(frame) = sync_frames.recv() => {
-                        match self.ctx.index.with_vectors(|vi| sync.on_frame(frame, vi, now_ms())) {
-                            Ok(outs) => session.sync(outs),
-                            Err(e) => {
-                                tracing::warn!(peer = %self.peer.id, "bad anti-entropy frame, closing the connection: {e}");
-                                session.close(code::BROKEN, "bad anti-entropy frame");
-                            }
-                        }
-                    }
+                    Some(input) = inbox.recv() => self.feed(&mut state, &session, input).await,
                     Some((queued, cmd)) = self.cmds.recv() => session.handle(queued, cmd),
                     _ = sleep_until(round) => {
-                        let outs = self.ctx.index.with_vectors(|vi| sync.on_timeout(now_ms(), vi));
-                        if !outs.is_empty() {
-                            session.sync(outs);
-                            session.presence_snapshot();
-                        }
+                        let outs = self.ctx.index.with_vectors(|vi| state.on_timeout(now_ms(), vi));
+                        self.carry(&mut state, &session, outs).await;
                     }
                 }
             }
-            sync.down();
             self.ctx.cluster.set_peer(&self.peer.id, false, None);
-            session.peer_down();
+            self.feed(&mut state, &session, PeerIn::Down).await;
             next_dial = Instant::now() + backoff(0);
+        }
+    }
+}
+
+impl Link {
+    fn up(&self, session: &Session) -> PeerIn {
+        PeerIn::Up { version: session.version(), restoring: self.ctx.gate.is_restoring() }
+    }
+
+    /// One input to the peer's state, and what it decided carried out.
+    async fn feed(&self, state: &mut PeerState, session: &Session, input: PeerIn) {
+        match self.ctx.index.with_vectors(|vi| state.handle(input, now_ms(), vi)) {
+            Ok(outs) => self.carry(state, session, outs).await,
+            Err(e) => {
+                tracing::warn!(peer = %self.peer.id, "bad anti-entropy frame, closing the connection: {e}");
+                session.close(code::BROKEN, "bad anti-entropy frame");
+            }
+        }
+    }
+
+    async fn carry(&self, state: &mut PeerState, session: &Session, outs: Vec<crate::core::PeerOut>) {
+        let now = now_ms();
+        for room in session.carry(outs).await {
+            // Dropped before it left: the room may be fetched again.
+            let _ = self.ctx.index.with_vectors(|vi| state.handle(PeerIn::Fetched { room }, now, vi));
         }
     }
 }

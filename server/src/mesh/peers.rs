@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::link::{Established, Link};
+use super::link::Link;
+use super::proto::Established;
 use super::{MeshCtx, PEER_QUEUE, PeerAddr, PeerCmd};
 
 pub(super) struct Slot {

@@ -192,6 +192,37 @@ pub fn negotiated(conn: &quinn::Connection) -> Option<u32> {
     version_of(data.protocol.as_deref()?)
 }
 
+/// Who opened a connection. When both sides dial at once, both keep the one
+/// opened by the node with the smaller id, so exactly one survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialer {
+    Me,
+    Them,
+}
+
+/// A connection whose handshake is done: identity checked, hellos exchanged.
+pub(super) struct Established {
+    pub conn: quinn::Connection,
+    pub send: quinn::SendStream,
+    pub recv: quinn::RecvStream,
+    pub dialer: Dialer,
+    /// The peer's WebSocket URL, from its hello.
+    pub url: String,
+    /// The mesh version both ends speak (the TLS handshake settled it).
+    pub version: u32,
+}
+
+/// Application close codes on mesh connections.
+pub(super) mod code {
+    pub const DUPLICATE: u32 = 1;
+    pub const GOODBYE: u32 = 2;
+    pub const REFUSED: u32 = 3;
+    pub const BROKEN: u32 = 4;
+    /// The dialer was removed from the mesh: the reason is the CA's
+    /// signed removal, for it to check and stop taking writes.
+    pub const REMOVED: u32 = 5;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

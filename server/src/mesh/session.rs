@@ -1,14 +1,15 @@
 //! One live connection to a peer and the tasks that serve it.
 //!
-//! - control writer and reader: sync frames (handed to the link task, which
-//!   owns the peer's anti-entropy state), wants, presence, typing;
+//! - control writer and reader: sync frames, wants, presence and the
+//!   restore's frames go to the link task, which owns the peer's state
+//!   (`core::PeerState`, every decision about the peer); typing goes to
+//!   the room as a hint;
 //! - [`LANES`] lane writers, opened on first use: live messages and ranges
 //!   read back from the store, each frame naming its room;
 //! - one reader per incoming lane, feeding the rooms' actors.
 //!
 //! All of them stop with the connection.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -17,18 +18,17 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::link::{Dialer, Established, code};
-use super::proto::{self, Control, LANES, LaneFrame, lane_of};
+use super::proto::{self, Control, Dialer, Established, LANES, LaneFrame, code, lane_of};
 use super::{LaneJob, MeshCtx, PeerCmd};
-use crate::core::{Range, Signed, SyncFrame, SyncOut};
+use crate::core::{PeerIn, PeerOut, Range, RoomNote, Signed};
 use crate::room::RoomCmd;
 
 /// Frames queued per outgoing stream before live ones are dropped.
 const STREAM_QUEUE: usize = 4096;
 /// Messages read from the store per query when sending a range.
 const FETCH_PAGE: u64 = 512;
-/// Sync frames from the peer waiting for the link task.
-const SYNC_QUEUE: usize = 1024;
+/// The peer's frames waiting for the link task.
+const INBOX: usize = 1024;
 
 pub(super) struct Session {
     shared: Arc<Shared>,
@@ -45,15 +45,10 @@ pub(super) struct Shared {
     pub(super) ctx: Arc<MeshCtx>,
     pub(super) control: mpsc::Sender<(Instant, Bytes)>,
     lanes: Mutex<Vec<Option<mpsc::Sender<LaneItem>>>>,
-    /// Rooms with a range being sent: a second request waits for the next round.
-    fetching: Mutex<HashSet<String>>,
-    /// Rooms where the peer has reported names online.
-    reported: Mutex<BTreeSet<String>>,
-    /// When the peer last asked for each room's gaps.
-    wanted: Mutex<std::collections::HashMap<String, Instant>>,
     /// Refusals of its messages, logged at most once a minute.
     forged: Mutex<crate::infra::logs::Every>,
-    sync_in: mpsc::Sender<SyncFrame>,
+    /// To the link task, which owns the peer's state.
+    inbox: mpsc::Sender<PeerIn>,
     cancel: CancellationToken,
     /// The mesh version this connection speaks.
     pub(super) version: u32,
@@ -64,12 +59,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Session {
-    /// Starts serving the connection; also returns the peer's sync frames,
-    /// for the link task, which owns the anti-entropy state.
-    pub fn start(est: Established, peer: String, ctx: Arc<MeshCtx>) -> (Session, mpsc::Receiver<SyncFrame>) {
+    /// Starts serving the connection; also returns what the peer says and
+    /// what the lanes did, for the link task, which owns the peer's state.
+    pub fn start(est: Established, peer: String, ctx: Arc<MeshCtx>) -> (Session, mpsc::Receiver<PeerIn>) {
         let Established { conn, send, recv, dialer, url, version } = est;
         let (control, control_rx) = mpsc::channel(STREAM_QUEUE);
-        let (sync_in, sync_frames) = mpsc::channel(SYNC_QUEUE);
+        let (inbox, inbox_rx) = mpsc::channel(INBOX);
         let cancel = ctx.shutdown.child_token();
         let shared = Arc::new(Shared {
             conn,
@@ -77,11 +72,8 @@ impl Session {
             ctx,
             control,
             lanes: Mutex::new(vec![None; LANES]),
-            fetching: Mutex::new(HashSet::new()),
-            reported: Mutex::new(BTreeSet::new()),
-            wanted: Mutex::new(std::collections::HashMap::new()),
             forged: Mutex::new(crate::infra::logs::Every::new(std::time::Duration::from_secs(60))),
-            sync_in,
+            inbox,
             cancel,
             version,
         });
@@ -99,12 +91,16 @@ impl Session {
         shared.spawn(accept_lanes(shared.clone()));
         shared.ctx.conns.lock().unwrap_or_else(|p| p.into_inner()).insert(shared.peer.clone(), shared.conn.clone());
         shared.spawn(super::files::serve(shared.conn.clone(), shared.ctx.clone()));
-        super::restore::ask(&shared);
-        (Session { shared, dialer, url }, sync_frames)
+        (Session { shared, dialer, url }, inbox_rx)
     }
 
     pub fn dialer(&self) -> Dialer {
         self.dialer
+    }
+
+    /// The mesh version this connection speaks.
+    pub fn version(&self) -> u32 {
+        self.shared.version
     }
 
     pub fn url(&self) -> Option<&str> {
@@ -129,28 +125,60 @@ impl Session {
     pub fn handle(&self, queued: Instant, cmd: PeerCmd) {
         match cmd {
             PeerCmd::Control(bytes) => self.shared.send_control(queued, bytes),
-            PeerCmd::Lane { room, job } => self.shared.lane_job(&room, queued, job),
-        }
-    }
-
-    /// Carries out what the peer's anti-entropy state asked for.
-    pub fn sync(&self, outs: Vec<SyncOut>) {
-        for out in outs {
-            match out {
-                SyncOut::Send(frame) => self.control(&Control::Sync(frame)),
-                SyncOut::Fetch { room, ranges } => {
-                    self.shared.ctx.metrics.mesh_repairs.inc();
-                    self.shared.lane_job(&room, Instant::now(), LaneJob::Fetch(ranges));
-                }
-                SyncOut::Behind { room, theirs } => self.shared.ctx.index.behind(&room, theirs),
+            PeerCmd::Lane { room, job } => {
+                self.shared.lane_job(&room, queued, job);
             }
         }
     }
 
-    /// This node's names online per room, with every round: repairs lost
-    /// presence frames.
-    pub fn presence_snapshot(&self) {
-        self.control(&Control::PresenceSnapshot(self.shared.ctx.index.presence()));
+    /// Carries out what the peer's state decided, in order; returns the
+    /// rooms whose range could not be queued (the state must hear so).
+    pub async fn carry(&self, outs: Vec<PeerOut>) -> Vec<String> {
+        let mut unsent = Vec::new();
+        let peer: Arc<str> = self.shared.peer.as_str().into();
+        for out in outs {
+            match out {
+                PeerOut::Sync(frame) => self.control(&Control::Sync(frame)),
+                PeerOut::Fetch { room, ranges } => {
+                    self.shared.ctx.metrics.mesh_repairs.inc();
+                    if !self.shared.lane_job(&room, Instant::now(), LaneJob::Fetch(ranges)) {
+                        unsent.push(room);
+                    }
+                }
+                PeerOut::Behind { room, theirs } => self.shared.ctx.index.behind(&room, theirs),
+                // This node's names online: repairs lost presence frames.
+                PeerOut::Snapshot => self.control(&Control::PresenceSnapshot(self.shared.ctx.index.presence())),
+                PeerOut::Room { room, note } => self.tell_room(&room, peer.clone(), note),
+                PeerOut::AskOwn => self.send_all(vec![Control::AskOwn]),
+                PeerOut::CannotAsk { version } => super::restore::cannot_ask(&self.shared.peer, version),
+                PeerOut::AnswerOwn => self.send_all(super::restore::answer(&self.shared.ctx.index, &self.shared.peer)),
+                PeerOut::Own { rooms, last } => self.shared.ctx.gate.on_answer(&self.shared.peer, rooms, last).await,
+            }
+        }
+        unsent
+    }
+
+    fn tell_room(&self, room: &str, peer: Arc<str>, note: RoomNote) {
+        let cmd = match note {
+            RoomNote::PeerDown => RoomCmd::PeerDown { peer },
+            RoomNote::Presence { names } => RoomCmd::PeerPresence { peer, names },
+            RoomNote::PresenceUpdate { name, online } => RoomCmd::PeerPresenceUpdate { peer, name, online },
+        };
+        self.shared.ctx.hub.room(room).send_reliably(cmd);
+    }
+
+    /// Queues frames in order, waiting for room rather than dropping any
+    /// (a restored node waits for every one of them).
+    fn send_all(&self, frames: Vec<Control>) {
+        let tx = self.shared.control.clone();
+        let encoded: Vec<_> = frames.iter().filter_map(|f| proto::encode(f).ok()).collect();
+        self.shared.spawn(async move {
+            for bytes in encoded {
+                if tx.send((Instant::now(), bytes)).await.is_err() {
+                    return;
+                }
+            }
+        });
     }
 
     fn control(&self, frame: &Control) {
@@ -168,17 +196,6 @@ impl Session {
     /// A clean stop: the peer treats this node's users as moving, not leaving.
     pub fn goodbye(&self) {
         self.close(code::GOODBYE, "stopping");
-    }
-
-    /// The peer is gone: its users start their grace period in every room
-    /// where it had any.
-    pub fn peer_down(&self) {
-        self.shared.cancel.cancel();
-        let rooms = std::mem::take(&mut *lock(&self.shared.reported));
-        let peer: Arc<str> = self.shared.peer.as_str().into();
-        for room in rooms {
-            self.shared.ctx.hub.room(&room).send_reliably(RoomCmd::PeerDown { peer: peer.clone() });
-        }
     }
 }
 
@@ -217,12 +234,8 @@ impl Shared {
         }
     }
 
-    fn lane_job(self: &Arc<Self>, room: &str, queued: Instant, job: LaneJob) {
-        if let LaneJob::Fetch(_) = &job
-            && !lock(&self.fetching).insert(room.to_owned())
-        {
-            return;
-        }
+    /// Queues a job on the room's lane; false when it was dropped.
+    fn lane_job(self: &Arc<Self>, room: &str, queued: Instant, job: LaneJob) -> bool {
         let lane = lane_of(room);
         let tx = lock(&self.lanes)[lane]
             .get_or_insert_with(|| {
@@ -231,16 +244,12 @@ impl Shared {
                 tx
             })
             .clone();
-        if let Err(
-            mpsc::error::TrySendError::Full((_, room, job)) | mpsc::error::TrySendError::Closed((_, room, job)),
-        ) = tx.try_send((queued, room.to_owned(), job))
-        {
+        if tx.try_send((queued, room.to_owned(), job)).is_err() {
             // Anti-entropy repairs what is dropped here.
             self.ctx.metrics.mesh_frames_dropped.inc();
-            if let LaneJob::Fetch(_) = job {
-                lock(&self.fetching).remove(&room);
-            }
+            return false;
         }
+        true
     }
 
     /// Writes one frame subject to the injected faults; false if the stream broke.
@@ -300,34 +309,23 @@ async fn read_control(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
 /// Handles one control frame; false when the connection should end.
 async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
     let ctx = &shared.ctx;
-    let peer: Arc<str> = shared.peer.as_str().into();
     match frame {
         Control::Hello { .. } => {}
-        // Backpressure: a peer that floods sync frames waits for the link.
-        Control::Sync(f) => return shared.sync_in.send(f).await.is_ok(),
-        Control::Want { room, ranges } => {
-            if let Some(ranges) = clamp_want(shared, &room, ranges) {
-                shared.lane_job(&room, Instant::now(), LaneJob::Fetch(ranges));
-            }
-        }
+        // Backpressure: a peer that floods frames waits for the link.
+        Control::Sync(f) => return shared.inbox.send(PeerIn::Sync(f)).await.is_ok(),
+        Control::Want { room, ranges } => return shared.inbox.send(PeerIn::Want { room, ranges }).await.is_ok(),
         Control::Claim(msg) => ctx.claims.peer(&shared.peer, msg),
-        Control::AskOwn => super::restore::answer(shared),
-        Control::Own { rooms, last } => super::restore::on_own(shared, rooms, last).await,
+        Control::AskOwn => return shared.inbox.send(PeerIn::AskOwn).await.is_ok(),
+        Control::Own { rooms, last } => return shared.inbox.send(PeerIn::Own { rooms, last }).await.is_ok(),
         Control::Certs(certs) => {
             for (node, der) in certs.iter().take(MAX_CERTS) {
                 shared.learn_cert(node, der);
             }
         }
         Control::Presence { room, name, online } => {
-            if limits::validate_mesh_room(&room).is_err() || limits::validate_name(&name).is_err() {
-                return true;
-            }
-            if online {
-                lock(&shared.reported).insert(room.clone());
-            }
-            ctx.hub.room(&room).send_reliably(RoomCmd::PeerPresenceUpdate { peer, name, online });
+            return shared.inbox.send(PeerIn::Presence { room, name, online }).await.is_ok();
         }
-        Control::PresenceSnapshot(rooms) => on_presence_snapshot(shared, peer, rooms),
+        Control::PresenceSnapshot(rooms) => return shared.inbox.send(PeerIn::Snapshot(rooms)).await.is_ok(),
         Control::Typing { room, name } => {
             if limits::validate_mesh_room(&room).is_ok() && limits::validate_name(&name).is_ok() {
                 // A hint: dropped if the room is busy.
@@ -338,31 +336,11 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
     true
 }
 
-fn on_presence_snapshot(shared: &Arc<Shared>, peer: Arc<str>, rooms: Vec<(String, Vec<String>)>) {
-    let now: BTreeMap<String, BTreeSet<String>> = rooms
-        .into_iter()
-        .filter(|(room, _)| limits::validate_mesh_room(room).is_ok())
-        .map(|(room, names)| (room, names.into_iter().filter(|n| limits::validate_name(n).is_ok()).collect()))
-        .collect();
-    let gone: Vec<String> = {
-        let mut reported = lock(&shared.reported);
-        let gone = reported.iter().filter(|r| !now.contains_key(*r)).cloned().collect();
-        *reported = now.keys().cloned().collect();
-        gone
-    };
-    let hub = &shared.ctx.hub;
-    for room in gone {
-        hub.room(&room).send_reliably(RoomCmd::PeerPresence { peer: peer.clone(), names: BTreeSet::new() });
-    }
-    for (room, names) in now {
-        hub.room(&room).send_reliably(RoomCmd::PeerPresence { peer: peer.clone(), names });
-    }
-}
-
 /// One outgoing lane: live frames, and ranges read from the store.
 async fn write_lane(shared: Arc<Shared>, lane: usize, mut rx: mpsc::Receiver<LaneItem>) {
     let Ok(mut send) = shared.conn.open_uni().await else {
-        return;
+        lock(&shared.lanes)[lane] = None;
+        return give_back(&shared, rx).await;
     };
     let mut last = Instant::now();
     while let Some((queued, room, job)) = rx.recv().await {
@@ -370,7 +348,7 @@ async fn write_lane(shared: Arc<Shared>, lane: usize, mut rx: mpsc::Receiver<Lan
             LaneJob::Frame(frame) => shared.write(&mut send, &frame, queued, &mut last).await,
             LaneJob::Fetch(ranges) => {
                 let ok = send_ranges(&shared, &room, &ranges, &mut send, &mut last).await;
-                lock(&shared.fetching).remove(&room);
+                let _ = shared.inbox.send(PeerIn::Fetched { room }).await;
                 ok
             }
         };
@@ -380,46 +358,22 @@ async fn write_lane(shared: Arc<Shared>, lane: usize, mut rx: mpsc::Receiver<Lan
     }
     // Reopened on the next job.
     lock(&shared.lanes)[lane] = None;
+    give_back(&shared, rx).await;
+}
+
+/// Ranges queued on a lane that broke are not on their way: the peer's
+/// state hears so, and the next round asks again.
+async fn give_back(shared: &Shared, mut rx: mpsc::Receiver<LaneItem>) {
+    rx.close();
+    while let Some((_, room, job)) = rx.recv().await {
+        if let LaneJob::Fetch(_) = job {
+            let _ = shared.inbox.send(PeerIn::Fetched { room }).await;
+        }
+    }
 }
 
 /// Certificates taken from one `Certs` frame, at most.
 const MAX_CERTS: usize = 1024;
-/// Messages one `Want` may ask for, at most (it asks again for more).
-const MAX_WANT: u64 = 5_000;
-/// A peer may ask for one room's gaps this often, at most.
-const WANT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// A peer's `Want`, cut down to what this node holds and may send now:
-/// ranges within the room's vector, at most [`MAX_WANT`] messages, and not
-/// again for the same room within [`WANT_EVERY`].
-fn clamp_want(shared: &Shared, room: &str, ranges: Vec<Range>) -> Option<Vec<Range>> {
-    if limits::validate_mesh_room(room).is_err() {
-        return None;
-    }
-    let ours = shared.ctx.index.vector(room)?;
-    {
-        let mut asked = lock(&shared.wanted);
-        let now = Instant::now();
-        if asked.get(room).is_some_and(|t| now.duration_since(*t) < WANT_EVERY) {
-            return None;
-        }
-        if asked.len() > 10_000 {
-            asked.retain(|_, t| now.duration_since(*t) < WANT_EVERY);
-        }
-        asked.insert(room.to_owned(), now);
-    }
-    let mut budget = MAX_WANT;
-    let mut out = Vec::new();
-    for r in ranges {
-        let upto = r.upto.min(ours.get(&r.origin)).min(r.after.saturating_add(budget));
-        if upto > r.after && budget > 0 {
-            budget -= upto - r.after;
-            out.push(Range { origin: r.origin, after: r.after, upto });
-        }
-    }
-    (!out.is_empty()).then_some(out)
-}
-
 async fn send_ranges(
     shared: &Shared,
     room: &str,
