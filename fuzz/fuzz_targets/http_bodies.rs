@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| meshchat::fuzz::http_bodies(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| meshchat::tools::fuzz::http_bodies(data));

@@ -297,3 +297,47 @@ async fn read_state_follows_through_a_failover() {
     laptop.close().await;
     phone.close().await;
 }
+
+/// A catch-up applies in one update: alice's 👍 turned into her 😂 there
+/// must show 😂 (rows once keyed by the content's lengths kept the old one).
+#[tokio::test]
+async fn a_reaction_swapped_within_one_catch_up_shows_the_new_one() {
+    let web = dist().to_str().unwrap().to_owned();
+    let mut m = Mesh::start(2, &["--web", &web]).await;
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.sign_in(&m.nodes[0].url("/"), "erin").await;
+    let (mut alice, _) = Client::hello(&m.nodes[1].ws_url(), "alice").await;
+    alice.join("general", None).await;
+    let posted = alice.say("general", "vote", "vote here").await;
+    b.wait_message("vote here").await;
+    let (origin, seq) = (posted["origin"].clone(), posted["seq"].clone());
+    let react = |id: &str, emoji: &str, on: bool| {
+        let action = json!({"event": "reacted", "origin": origin, "seq": seq, "emoji": emoji, "on": on});
+        json!({"type": "act", "room": "general", "id": id, "action": action})
+    };
+    let shows = |emoji: &str| {
+        format!(
+            "Array.from(document.querySelectorAll('.reaction')).map(r => r.textContent.trim()).join(' ') === '{emoji} 1'"
+        )
+    };
+    alice.send(react("r1", "👍", true)).await;
+    alice.wait_for("ack").await;
+    b.wait_true(&shows("👍"), "alice's 👍").await;
+    // The browser's node stops answering; meanwhile, on the other node,
+    // alice takes her 👍 back and laughs instead.
+    m.nodes[0].signal("STOP");
+    alice.send(react("r2", "👍", false)).await;
+    alice.wait_for("ack").await;
+    alice.send(react("r3", "😂", true)).await;
+    alice.wait_for("ack").await;
+    m.nodes[0].kill9();
+    b.wait_true(
+        "document.querySelector('.status.ok') && !document.querySelector('.status-text').textContent.includes('n1')",
+        "moved to n2",
+    )
+    .await;
+    b.wait_true(&shows("😂"), "her 😂, caught up in one update").await;
+    m.nodes[0].restart().unwrap();
+    b.close().await;
+}

@@ -74,23 +74,26 @@ pub struct Quote {
 }
 
 impl Row {
-    /// A stable key for keyed rendering.
+    /// What the row is, whatever it shows: the key of keyed rendering. A
+    /// row keeps its key through edits, reactions and regrouping; what it
+    /// shows is followed by [`by_key`] (a key made of the content would
+    /// miss changes that keep its shape, and rebuild rows that only moved).
     pub fn key(&self) -> String {
         match self {
             Row::Beginning => "beginning".into(),
             Row::NewLine => "new-line".into(),
             Row::Day { day, .. } => format!("day:{day}"),
-            Row::Msg { msg, head, edited, reactions, reply_to, .. } => {
-                let r: usize = reactions.iter().map(|(e, w)| e.len() + w.len() * 7).sum();
-                let q = reply_to.as_ref().map_or(0, |q| q.body.len());
-                let (body, edited) = (msg.body.len(), edited.unwrap_or(0));
-                format!("m:{}:{}:{}:{}:{edited}:{r}:{body}:{q}", msg.ts, msg.origin, msg.seq, u8::from(*head))
-            }
+            Row::Msg { msg, .. } => format!("m:{}:{}", msg.origin, msg.seq),
             Row::Presence { name, online, ts } => format!("p:{ts}:{name}:{online}"),
             Row::Event { key, .. } => format!("e:{key}"),
-            Row::Pending { id, failed, head, .. } => format!("q:{id}:{}:{}", failed.is_some(), u8::from(*head)),
+            Row::Pending { id, .. } => format!("q:{id}"),
         }
     }
+}
+
+/// The rows by their key: each row on screen follows its own entry.
+pub fn by_key(rows: &[Row]) -> std::collections::HashMap<String, Row> {
+    rows.iter().map(|r| (r.key(), r.clone())).collect()
 }
 
 /// The rows of a room for `me`; `local_day` maps a timestamp to a day number
@@ -293,6 +296,22 @@ mod tests {
         assert_eq!(kinds(&rows), ["day10", "alice*", "alice", "bob*", "alice*", "alice*", "day11", "alice*"]);
         assert!(matches!(&rows[1], Row::Msg { mine: true, .. }));
         assert!(matches!(&rows[3], Row::Msg { mine: false, .. }));
+    }
+
+    #[test]
+    fn a_row_keeps_its_key_and_its_entry_shows_what_changed() {
+        let mut r = RoomView::new("r");
+        let t = 10 * DAY;
+        r.insert(m(1, t, "alice"));
+        r.insert(m(2, t + 2 * MIN, "alice"));
+        let before = rows(&r, "x", &|_| 10);
+        // bob's message, older than alice's second: hers now starts a group.
+        r.insert(m(3, t + MIN, "bob"));
+        let after = rows(&r, "x", &|_| 10);
+        let key = before[2].key();
+        assert!(matches!(&before[2], Row::Msg { head: false, .. }));
+        assert!(after.iter().any(|row| row.key() == key), "the same row, by what it is");
+        assert!(matches!(by_key(&after).get(&key), Some(Row::Msg { head: true, .. })), "showing what changed");
     }
 
     #[test]

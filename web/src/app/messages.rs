@@ -134,6 +134,7 @@ pub fn MessageList() -> impl IntoView {
         }
     });
 
+    let by_key = Memo::new(move |_| rows.with(|r| crate::timeline::by_key(r)));
     let typing = Memo::new(move |_| {
         let t = now.get();
         chat.with(|c| c.current_room().and_then(|r| typing_line(&r.typing_names(t))))
@@ -154,7 +155,12 @@ pub fn MessageList() -> impl IntoView {
                 <Show when=move || loading.get()>
                     <div class="loading" role="status">"Loading older messages…"</div>
                 </Show>
-                <For each=move || rows.get() key=Row::key children=move |row| view! { <RowView row/> }/>
+                <For each=move || rows.get() key=Row::key children=move |row| {
+                    // Keyed by what the row is; what it shows follows its entry.
+                    let key = row.key();
+                    let shown = Memo::new(move |_| by_key.with(|m| m.get(&key).cloned()).unwrap_or_else(|| row.clone()));
+                    move || view! { <RowView row=shown.get()/> }
+                }/>
             </div>
             <Show when=move || new_below.get()>
                 <button class="new-below" on:click=move |_| {
