@@ -239,6 +239,29 @@ fn an_edit_whose_message_was_deleted_first_is_erased_on_arrival() {
     assert_eq!(g.insert(&edit).erased, [("n2".to_owned(), 1)]);
 }
 
+/// A delete erases its message and the edits of it, not edits of those
+/// edits: the same whether the edit came before or after the delete
+/// (property seed 2513 of `any_arrival_order_gives_the_same_room`).
+#[test]
+fn an_edit_arriving_after_its_messages_delete_erases_only_itself() {
+    let edit = |origin, seq, ts, target: u64| {
+        let e = RoomEvent::Edited { origin: "n1".into(), seq: target, body: "x".into() };
+        let mut m = event(origin, seq, ts, "alice", e.clone());
+        m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own: true }).unwrap();
+        m
+    };
+    let first = edit("n1", 3, 30, 2);
+    let of_the_edit = edit("n2", 1, 40, 3);
+    let delete = event("n1", 4, 50, "alice", RoomEvent::Deleted { origin: "n1".into(), seq: 2 });
+    let log = [created(false), first.clone(), of_the_edit.clone(), delete.clone()];
+    let reference = GovernanceLog::load("r", log);
+    let mut g = GovernanceLog::default();
+    for m in [created(false), of_the_edit, delete, first] {
+        g.insert(&m);
+    }
+    assert_eq!(g.erased(), reference.erased());
+}
+
 /// An edit is text a delete may erase: a node that took it in with its
 /// text (before its message's delete) and one that got it without (after)
 /// fold the same, so a later delete naming the edit itself ends the same.
