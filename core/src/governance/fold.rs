@@ -61,8 +61,10 @@ pub(super) struct State {
     /// Events that were allowed when applied.
     pub applied: HashSet<Key>,
     pub redacted: HashSet<Key>,
-    /// Every event folded so far but replies and files: what happened to
-    /// the room cannot be deleted (only messages, replies and files can).
+    /// Every event folded so far but replies, files and edits: what
+    /// happened to the room cannot be deleted, texts can. Texts a delete
+    /// may erase are left out: a node holds an erased one without knowing
+    /// what it was, so the fold must not depend on having seen it.
     events_seen: HashSet<Key>,
 }
 
@@ -145,8 +147,9 @@ impl State {
     /// Applies one event if its author was allowed to make it.
     pub fn apply(&mut self, e: &Event, out: &mut Vec<Consequence>) -> bool {
         let allowed = self.permits(&e.author, &e.event, e.admin, e.own);
-        // Replies and files are messages: others may answer, react to and delete them.
-        if !matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::File { .. }) {
+        // Replies, files and edits are texts (erasable): others may answer,
+        // react to and delete them, as messages.
+        if !matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::File { .. } | RoomEvent::Edited { .. }) {
             self.events_seen.insert(e.key());
         }
         if !allowed {

@@ -135,8 +135,12 @@ impl GovernanceLog {
         }
         let Some(event) = parse(msg) else { return Changes::default() };
         let mut changes = Changes::default();
-        if let Some(edit) = self.index_edit(&event) {
-            self.erase(edit, &mut changes.erased);
+        // Only the edit itself: a delete erases its message's edits, not
+        // edits of those (as `erase` at the delete would have).
+        if let Some(edit) = self.index_edit(&event)
+            && self.erased.insert(edit.clone())
+        {
+            changes.erased.push(edit);
         }
         let event = Arc::new(event);
         self.events.insert(at.clone(), event.clone());

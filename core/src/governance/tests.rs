@@ -177,6 +177,18 @@ fn any_arrival_order_gives_the_same_room() {
         for m in &log {
             assert_eq!(g.is_redacted(&m.origin, m.seq), reference.is_redacted(&m.origin, m.seq), "seed {seed}");
         }
+        // A node that stored the erased texts without them folds the same.
+        let erased = |m: &Message| {
+            reference.erased().contains(&(m.origin.clone(), m.seq)) && meshchat_shared::rooms::erasable(&m.id, &m.body)
+        };
+        let stored: Vec<Message> =
+            log.iter().map(|m| if erased(m) { Message::clone(&crate::without_text(m)) } else { m.clone() }).collect();
+        let from_storage = GovernanceLog::load("r", stored.clone());
+        for m in &stored {
+            assert_eq!(from_storage.visible(m), reference.visible(m), "seed {seed}: stored erased: {m:?}");
+            let (o, s) = (&m.origin, m.seq);
+            assert_eq!(from_storage.is_redacted(o, s), reference.is_redacted(o, s), "seed {seed}: stored erased");
+        }
     }
 }
 
@@ -225,6 +237,59 @@ fn an_edit_whose_message_was_deleted_first_is_erased_on_arrival() {
     })
     .unwrap();
     assert_eq!(g.insert(&edit).erased, [("n2".to_owned(), 1)]);
+}
+
+/// A delete erases its message and the edits of it, not edits of those
+/// edits: the same whether the edit came before or after the delete
+/// (property seed 2513 of `any_arrival_order_gives_the_same_room`).
+#[test]
+fn an_edit_arriving_after_its_messages_delete_erases_only_itself() {
+    let edit = |origin, seq, ts, target: u64| {
+        let e = RoomEvent::Edited { origin: "n1".into(), seq: target, body: "x".into() };
+        let mut m = event(origin, seq, ts, "alice", e.clone());
+        m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own: true }).unwrap();
+        m
+    };
+    let first = edit("n1", 3, 30, 2);
+    let of_the_edit = edit("n2", 1, 40, 3);
+    let delete = event("n1", 4, 50, "alice", RoomEvent::Deleted { origin: "n1".into(), seq: 2 });
+    let log = [created(false), first.clone(), of_the_edit.clone(), delete.clone()];
+    let reference = GovernanceLog::load("r", log);
+    let mut g = GovernanceLog::default();
+    for m in [created(false), of_the_edit, delete, first] {
+        g.insert(&m);
+    }
+    assert_eq!(g.erased(), reference.erased());
+}
+
+/// An edit is text a delete may erase: a node that took it in with its
+/// text (before its message's delete) and one that got it without (after)
+/// fold the same, so a later delete naming the edit itself ends the same.
+#[test]
+fn a_delete_naming_an_erased_edit_ends_the_same_on_every_node() {
+    let own = |origin, seq, ts, e: RoomEvent| {
+        let mut m = event(origin, seq, ts, "alice", e.clone());
+        m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own: true }).unwrap();
+        m
+    };
+    let edit = own("n2", 1, 30, RoomEvent::Edited { origin: "n1".into(), seq: 2, body: "x".into() });
+    let delete_msg = own("n1", 3, 40, RoomEvent::Deleted { origin: "n1".into(), seq: 2 });
+    let delete_edit = event("n3", 1, 50, "alice", RoomEvent::Deleted { origin: "n2".into(), seq: 1 });
+    let erased_edit = Message::clone(&crate::without_text(&edit));
+    let mut with_text = GovernanceLog::default();
+    for m in [created(false), edit, delete_msg.clone(), delete_edit.clone()] {
+        with_text.insert(&m);
+    }
+    let mut without = GovernanceLog::default();
+    for m in [created(false), delete_msg.clone(), erased_edit.clone(), delete_edit.clone()] {
+        without.insert(&m);
+    }
+    let loaded = GovernanceLog::load("", [created(false), erased_edit, delete_msg, delete_edit.clone()]);
+    for (name, g) in [("arrived erased", &without), ("loaded erased", &loaded)] {
+        assert_eq!(g.visible(&delete_edit), with_text.visible(&delete_edit), "{name}: the delete of the edit");
+        assert_eq!(g.is_redacted("n2", 1), with_text.is_redacted("n2", 1), "{name}: the edit redacted");
+    }
+    assert!(with_text.is_redacted("n2", 1), "a moderator deletes an edit like any text");
 }
 
 /// Many events in order and a few late ones: each is folded in from a

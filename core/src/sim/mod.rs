@@ -13,15 +13,18 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 mod check;
+mod clients;
 mod node;
+mod seeds;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{Config, ConnId, Effect, Input, Out, PeerIn, PeerOut, PeerState, Range, RoomNote, Signed, SyncFrame};
 use meshchat_shared::{Message, RoomVector};
-use node::{Member, Node, Read, Sent, Write};
+use node::{Node, Read, Write};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+pub use seeds::{Tally, run_seeds, scenario, seeds};
 
 pub const ROOMS: [&str; 3] = ["general", "rust", "random"];
 const AUTHORS: [&str; 4] = ["alice", "bob", "carol", "dave"];
@@ -325,132 +328,6 @@ impl Sim {
         }
     }
 
-    /// A client posts to node `at`: new, or a resend of an earlier one
-    /// (possibly first sent to another node), through a joined connection
-    /// when there is one.
-    fn client_send(&mut self, at: usize) {
-        let resend = !self.sends.is_empty() && self.rng.random_bool(0.15);
-        let (room, author, id, body) = if resend {
-            let i = self.rng.random_range(0..self.sends.len());
-            self.stat("resends");
-            self.sends[i].clone()
-        } else {
-            self.next_id += 1;
-            let room = ROOMS[self.rng.random_range(0..ROOMS.len())].to_owned();
-            let author = AUTHORS[self.rng.random_range(0..AUTHORS.len())].to_owned();
-            let s = (room, author, format!("m{}", self.next_id), format!("body {}", self.next_id));
-            self.sends.push(s.clone());
-            s
-        };
-        let conn = self.nodes[at]
-            .members
-            .iter()
-            .find(|(_, m)| m.room == room && m.name == author && m.synced.is_some())
-            .map(|(c, _)| *c);
-        self.next_conn += 1;
-        let req = self.next_conn;
-        self.nodes[at]
-            .sent
-            .insert((room.clone(), req), Sent { room: room.clone(), author: author.clone(), id: id.clone(), conn });
-        self.input(at, &room, Input::Send { req, conn, author: author.into(), id, body });
-    }
-
-    /// Alice creates "general" (`create`), or acts in it: bans, unbans,
-    /// kicks, invites, makes moderators, deletes a message.
-    fn moderate(&mut self, at: usize, create: bool) {
-        use meshchat_shared::rooms::{RoomEvent, RoomRole, StoredEvent};
-        self.created = true;
-        let user = AUTHORS[self.rng.random_range(1..AUTHORS.len())].to_owned();
-        let event = if create {
-            RoomEvent::Created { title: String::new(), topic: String::new(), private: false, dm: Vec::new() }
-        } else {
-            match self.rng.random_range(0..8) {
-                0 => RoomEvent::Banned { user, reason: String::new() },
-                1 => RoomEvent::Unbanned { user },
-                2 => RoomEvent::Kicked { user, reason: String::new() },
-                3 => RoomEvent::Invited { user },
-                4 => RoomEvent::Role { user, role: RoomRole::Moderator },
-                5 => match self
-                    .acked
-                    .iter()
-                    .rfind(|((r, _, _), m)| r == "general" && m.author == "alice" && !m.id.starts_with('§'))
-                {
-                    Some(((_, origin, seq), _)) => {
-                        RoomEvent::Edited { origin: origin.clone(), seq: *seq, body: format!("edit {}", self.next_id) }
-                    }
-                    None => return,
-                },
-                6 => match self.acked.keys().rfind(|(r, _, _)| r == "general").cloned() {
-                    Some((_, origin, seq)) => {
-                        RoomEvent::Reacted { origin, seq, emoji: "🎉".into(), on: self.rng.random_bool(0.7) }
-                    }
-                    None => return,
-                },
-                _ => match self.acked.keys().rfind(|(r, _, _)| r == "general").cloned() {
-                    Some((_, origin, seq)) => RoomEvent::Deleted { origin, seq },
-                    None => return,
-                },
-            }
-        };
-        self.next_id += 1;
-        let id = format!("§e{}", self.next_id);
-        // Alice's edits are of her own messages (the node checked).
-        let own = matches!(event, RoomEvent::Edited { .. });
-        let body = serde_json::to_string(&StoredEvent { event, admin: false, own }).unwrap();
-        self.next_conn += 1;
-        let req = self.next_conn;
-        let (room, author) = ("general".to_owned(), "alice".to_owned());
-        self.nodes[at].sent.insert(
-            (room.clone(), req),
-            Sent { room: room.clone(), author: author.clone(), id: id.clone(), conn: None },
-        );
-        self.stat("moderations");
-        self.input(at, &room, Input::Send { req, conn: None, author: author.into(), id, body });
-    }
-
-    /// A connection joins a room at `at`: fresh, or resuming from a vector
-    /// some connection held (on any node).
-    fn client_join(&mut self, at: usize) {
-        let room = ROOMS[self.rng.random_range(0..ROOMS.len())].to_owned();
-        let name = AUTHORS[self.rng.random_range(0..AUTHORS.len())].to_owned();
-        let since = if self.rng.random_bool(0.4) {
-            let held: Vec<&RoomVector> = self.resumes.iter().filter(|(r, _)| *r == room).map(|(_, v)| v).collect();
-            (!held.is_empty()).then(|| held[self.rng.random_range(0..held.len())].clone())
-        } else {
-            None
-        };
-        self.next_conn += 1;
-        let conn = self.next_conn;
-        let member = Member {
-            room: room.clone(),
-            name: name.clone(),
-            base: since.clone(),
-            joined: false,
-            synced: None,
-            gap: false,
-            backlog: Vec::new(),
-            live: Vec::new(),
-            acked: Vec::new(),
-            out: false,
-        };
-        self.nodes[at].members.insert(conn, member);
-        self.stat("joins");
-        self.input(at, &room, Input::Join { conn, name: name.into(), since });
-    }
-
-    fn client_leave(&mut self, at: usize) {
-        let conns: Vec<ConnId> = self.nodes[at].members.keys().copied().collect();
-        if conns.is_empty() {
-            return;
-        }
-        let conn = conns[self.rng.random_range(0..conns.len())];
-        let m = self.nodes[at].members.remove(&conn).expect("member");
-        if let Some(v) = m.synced {
-            self.resumes.push((m.room.clone(), v));
-        }
-        self.input(at, &m.room, Input::Leave { conn });
-    }
-
     fn on_packet(&mut self, p: Packet) {
         let (from, to) = (p.from, p.to);
         let peer: std::sync::Arc<str> = self.nodes[from].id.as_str().into();
@@ -652,25 +529,4 @@ impl Sim {
         let vectors: Vec<_> = self.nodes.iter().map(|n| ROOMS.map(|r| n.disk_vector(r))).collect();
         panic!("seed {}: did not converge; vectors {vectors:?}", self.seed);
     }
-}
-
-/// Runs `body` for a seed; a failure names the seed and how to replay it.
-pub fn with_seed(seed: u64, body: impl FnOnce(u64) + std::panic::UnwindSafe) {
-    if let Err(e) = std::panic::catch_unwind(move || body(seed)) {
-        eprintln!(
-            "\n*** simulation failed with seed {seed}; replay it with SIM_SEED={seed} cargo test --release -p meshchat-core --test replication_sim\n"
-        );
-        std::panic::resume_unwind(e);
-    }
-}
-
-/// Seeds of a scenario: `base..base + count`, or `SIM_SEEDS` of them for a
-/// long run, or only `SIM_SEED` when it falls in this scenario's range
-/// (each scenario owns a million seeds from its base).
-pub fn seeds(base: u64, count: u64) -> Vec<u64> {
-    if let Some(s) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
-        return if (base..base + 1_000_000).contains(&s) { vec![s] } else { Vec::new() };
-    }
-    let n: u64 = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(count);
-    (base..base + n.min(999_999)).collect()
 }
