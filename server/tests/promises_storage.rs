@@ -188,3 +188,30 @@ async fn a_data_directory_an_older_version_left_readable_is_made_private() {
     assert_eq!(http_get(&node.url("/api/health")).await.0, 200);
     assert!(loose(&data).is_empty(), "{:?}", loose(&data));
 }
+
+/// An edit deleted on its own: its words leave every file (the search row
+/// of its message showed them), and the message is found by what it shows
+/// again.
+#[tokio::test]
+async fn a_deleted_edit_leaves_every_file_and_its_message_shows_its_own_text() {
+    let m = Mesh::start_accounts(3, &[]).await;
+    let alice = account_everywhere(&m, "alice").await;
+    let msg = post(&m.nodes[0], &alice, "general", "m1", "yak-original-8812").await;
+    let edit = json!({"event": "edited", "origin": msg["origin"], "seq": msg["seq"], "body": "yak-edited-8812"});
+    let (status, edited) = act(&m.nodes[0], &alice, "general", "e1", edit).await;
+    assert_eq!(status, 200, "{edited}");
+    wait_converged_as(&m.nodes.iter().collect::<Vec<_>>(), "general", 2, Some(&alice)).await;
+    let delete = json!({"event": "deleted", "origin": edited["origin"], "seq": edited["seq"]});
+    let (status, deleted) = act(&m.nodes[1], &alice, "general", "d1", delete).await;
+    assert_eq!(status, 200, "{deleted}");
+    for i in 0..3 {
+        let data = m.dir.path().join(format!("n{}", i + 1));
+        eventually(Duration::from_secs(6), &format!("n{} holds no word of the edit", i + 1), || async {
+            holding(&data, &["yak-edited-8812"]).is_empty()
+        })
+        .await;
+        let (status, found) = api("GET", &m.nodes[i].url("/api/search?q=yak-original-8812"), Some(&alice), None).await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found["results"].as_array().map(Vec::len), Some(1), "n{}: {found}", i + 1);
+    }
+}

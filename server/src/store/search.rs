@@ -106,6 +106,62 @@ pub fn forget(tx: &Transaction<'_>, room: &str, origin: &str, seq: u64) -> Resul
     Ok(())
 }
 
+/// The edit at `(room, origin, seq)` is erased: if its target's row shows
+/// it, the row goes back to what it shows without it (the author's latest
+/// other standing edit, or the target's own text). Searching the room's
+/// events costs a scan of the author's messages there: a moderator's act.
+pub fn on_edit_erased(tx: &Transaction<'_>, room: &str, origin: &str, seq: u64) -> Result<(), StoreError> {
+    let edit: Option<Message> = tx
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM messages WHERE room = ?1 AND origin = ?2 AND seq = ?3"),
+            params![room, origin, seq as i64],
+            message_from_row,
+        )
+        .optional()?;
+    let Some(edit) = edit else { return Ok(()) };
+    let Some(RoomEvent::Edited { origin: t_origin, seq: t_seq, .. }) = super::event_of(&edit) else { return Ok(()) };
+    let target: Option<(i64, Message)> = tx
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS}, rowid FROM messages WHERE room = ?1 AND origin = ?2 AND seq = ?3 AND hidden = 0"
+            ),
+            params![room, t_origin, t_seq as i64],
+            |r| Ok((r.get(8)?, message_from_row(r)?)),
+        )
+        .optional()?;
+    let Some((rowid, target)) = target else { return Ok(()) };
+    let shown: Option<String> =
+        tx.query_row("SELECT edit FROM search WHERE rowid = ?1", [rowid], |r| r.get(0)).optional()?;
+    if shown.as_deref() != Some(edit_key(&edit).as_str()) {
+        return Ok(());
+    }
+    let (mut text, mut key) = match indexed(&target, super::event_of(&target).as_ref()) {
+        Indexed::Own(text) => (text.into_owned(), String::new()),
+        _ => (String::new(), String::new()),
+    };
+    let mut st =
+        tx.prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE room = ?1 AND author = ?2 AND hidden = 0"))?;
+    let mut rows = st.query(params![room, target.author])?;
+    while let Some(r) = rows.next()? {
+        let m = message_from_row(r)?;
+        if (m.origin.as_str(), m.seq) == (edit.origin.as_str(), edit.seq) || is_redacted(&m.body) {
+            continue;
+        }
+        if let Some(RoomEvent::Edited { origin, seq, body }) = super::event_of(&m)
+            && (origin.as_str(), seq) == (t_origin.as_str(), t_seq)
+            && edit_key(&m) > key
+        {
+            (text, key) = (body, edit_key(&m));
+        }
+    }
+    tx.prepare_cached("UPDATE search SET text = ?1, edit = ?2 WHERE rowid = ?3")?.execute(params![
+        clean(&text),
+        key,
+        rowid
+    ])?;
+    Ok(())
+}
+
 /// Indexes every message already stored (a database from before search),
 /// in the order they were stored, so edits land on their targets.
 pub fn backfill(conn: &Connection) -> Result<u64, StoreError> {

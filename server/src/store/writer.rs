@@ -212,6 +212,7 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<Vec<String>, Store
                             )
                             .optional()?;
                         super::search::forget(&tx, room, origin, *seq)?;
+                        super::search::on_edit_erased(&tx, room, origin, *seq)?;
                         orphans.extend(super::file_refs::forget(&tx, room, origin, *seq)?);
                         let erasable = row.filter(|(id, b)| meshchat_shared::rooms::erasable(id, b));
                         if let Some((_, body)) = erasable {
