@@ -159,6 +159,15 @@ impl Proposal {
         }
     }
 
+    /// A refusal ends the proposal only when a higher ballot was promised:
+    /// a duplicated `Prepare` is refused for the very ballot it promised
+    /// (found by the model checker), and its first answer still counts.
+    fn refused(&mut self, promised: Option<Ballot>) {
+        if let Some(p) = promised.filter(|p| *p > self.ballot) {
+            self.phase = Phase::Done(Outcome::Outrun(p));
+        }
+    }
+
     /// Takes a node's answer; returns the `Accept` for every node once a
     /// majority has promised.
     pub fn on_reply(&mut self, from: &str, msg: ClaimMsg) -> Option<ClaimMsg> {
@@ -171,7 +180,7 @@ impl Proposal {
                 if ballot == self.ballot =>
             {
                 if !ok {
-                    self.phase = Phase::Done(Outcome::Outrun(promised.unwrap_or(ballot)));
+                    self.refused(promised);
                     return None;
                 }
                 promises.insert(from.to_owned(), accepted);
@@ -190,7 +199,7 @@ impl Proposal {
                 if ballot == self.ballot =>
             {
                 if !ok {
-                    self.phase = Phase::Done(Outcome::Outrun(promised.unwrap_or(ballot)));
+                    self.refused(promised);
                     return None;
                 }
                 acks.insert(from.to_owned());

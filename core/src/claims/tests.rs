@@ -54,6 +54,42 @@ fn a_later_proposer_adopts_a_value_that_may_be_chosen() {
     assert_eq!(value, "first");
 }
 
+/// A `Prepare` delivered twice: the acceptor refuses the copy, having
+/// promised that very ballot. That refusal must not end the proposal: the
+/// majority it needs may well have promised (found by the model checker,
+/// tests/claims_model.rs).
+#[test]
+fn a_duplicated_prepare_does_not_outrun_its_own_proposal() {
+    let all = nodes(3);
+    let mut acc = vec![Acceptor::default(); 3];
+    let b = Ballot { round: 1, node: "n1".into() };
+    let (mut p, _) = Proposal::new("k", b.clone(), "v".into(), &all);
+    let (first, _) = acc[0].on_prepare("k", b.clone());
+    let (copy, changed) = acc[0].on_prepare("k", b.clone());
+    assert!(!changed);
+    assert!(matches!(copy, ClaimMsg::Promise { ok: false, .. }));
+    // The copy's answer arrives first.
+    assert!(p.on_reply("n1", copy).is_none());
+    assert_eq!(p.outcome(), Outcome::Pending);
+    assert!(p.on_reply("n1", first).is_none());
+    let (second, _) = acc[1].on_prepare("k", b);
+    let Some(ClaimMsg::Accept { value, .. }) = p.on_reply("n2", second) else { panic!("no accept") };
+    assert_eq!(value, "v");
+}
+
+/// A refusal above the proposal's ballot still ends it.
+#[test]
+fn a_higher_promise_outruns_a_proposal() {
+    let all = nodes(3);
+    let mut a = Acceptor::default();
+    let high = Ballot { round: 2, node: "n2".into() };
+    a.on_prepare("k", high.clone());
+    let (mut p, _) = Proposal::new("k", Ballot { round: 1, node: "n1".into() }, "v".into(), &all);
+    let (reply, _) = a.on_prepare("k", Ballot { round: 1, node: "n1".into() });
+    assert!(p.on_reply("n1", reply).is_none());
+    assert_eq!(p.outcome(), Outcome::Outrun(high));
+}
+
 struct Sim {
     rng: StdRng,
     all: Vec<String>,
