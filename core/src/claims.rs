@@ -28,7 +28,8 @@ pub struct Ballot {
     pub node: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// Hash and Ord let a model checker keep messages in sets (tests/claims_model).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ClaimMsg {
     Prepare {
         key: String,
@@ -64,10 +65,20 @@ impl ClaimMsg {
             | ClaimMsg::Accepted { key, .. } => key,
         }
     }
+
+    /// The ballot a request carries, or a reply answers.
+    pub fn ballot(&self) -> &Ballot {
+        match self {
+            ClaimMsg::Prepare { ballot, .. }
+            | ClaimMsg::Promise { ballot, .. }
+            | ClaimMsg::Accept { ballot, .. }
+            | ClaimMsg::Accepted { ballot, .. } => ballot,
+        }
+    }
 }
 
 /// What one node keeps for one key, durably.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Acceptor {
     pub promised: Option<Ballot>,
     pub accepted: Option<(Ballot, String)>,
@@ -76,9 +87,16 @@ pub struct Acceptor {
 impl Acceptor {
     /// Answers a `Prepare`; `true` when the state changed and must be made
     /// durable before the answer goes out.
+    ///
+    /// The ballot it promised already is promised again: a duplicated
+    /// `Prepare` gets the same answer as the first (found by the model
+    /// checker: refusing it cost its proposer the attempt). Ballots are
+    /// never reused (see [`next_round`](Self::next_round)), so the same
+    /// ballot is the same proposer's same attempt.
     pub fn on_prepare(&mut self, key: &str, ballot: Ballot) -> (ClaimMsg, bool) {
-        let ok = self.promised.as_ref().is_none_or(|p| ballot > *p);
-        if ok {
+        let ok = self.promised.as_ref().is_none_or(|p| ballot >= *p);
+        let changed = ok && self.promised.as_ref() != Some(&ballot);
+        if changed {
             self.promised = Some(ballot.clone());
         }
         let reply = ClaimMsg::Promise {
@@ -88,7 +106,19 @@ impl Acceptor {
             promised: self.promised.clone(),
             accepted: self.accepted.clone(),
         };
-        (reply, ok)
+        (reply, changed)
+    }
+
+    /// The round of this node's next ballot for the key: above every round
+    /// it has seen (`seen`, kept in memory) and above what its own acceptor
+    /// made durable. A node proposes to its own acceptor first, so after a
+    /// restart that forgot `seen` it still never reuses a ballot; a reused
+    /// ballot with another value could have two values chosen
+    /// (tests/claims_model.rs shows how).
+    pub fn next_round(&self, seen: u64) -> u64 {
+        let promised = self.promised.as_ref().map_or(0, |b| b.round);
+        let accepted = self.accepted.as_ref().map_or(0, |(b, _)| b.round);
+        seen.max(promised).max(accepted) + 1
     }
 
     /// Answers an `Accept`, as [`on_prepare`](Self::on_prepare).
@@ -103,7 +133,7 @@ impl Acceptor {
 }
 
 /// Where a proposal stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Outcome {
     Pending,
     /// This value is chosen (perhaps another proposer's).
@@ -112,15 +142,16 @@ pub enum Outcome {
     Outrun(Ballot),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Phase {
     Preparing { promises: BTreeMap<String, Option<(Ballot, String)>> },
     Accepting { value: String, acks: BTreeSet<String> },
     Done(Outcome),
 }
 
-/// One node's attempt to have `value` chosen for `key`.
-#[derive(Debug)]
+/// One node's attempt to have `value` chosen for `key`. Clone, Eq and Hash
+/// so a model checker can hold it in its states.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Proposal {
     key: String,
     ballot: Ballot,
@@ -159,13 +190,10 @@ impl Proposal {
         }
     }
 
-    /// A refusal ends the proposal only when a higher ballot was promised:
-    /// a duplicated `Prepare` is refused for the very ballot it promised
-    /// (found by the model checker), and its first answer still counts.
+    /// A refusal names the higher ballot promised; the caller retries
+    /// above it.
     fn refused(&mut self, promised: Option<Ballot>) {
-        if let Some(p) = promised.filter(|p| *p > self.ballot) {
-            self.phase = Phase::Done(Outcome::Outrun(p));
-        }
+        self.phase = Phase::Done(Outcome::Outrun(promised.unwrap_or_else(|| self.ballot.clone())));
     }
 
     /// Takes a node's answer; returns the `Accept` for every node once a

@@ -54,12 +54,12 @@ fn a_later_proposer_adopts_a_value_that_may_be_chosen() {
     assert_eq!(value, "first");
 }
 
-/// A `Prepare` delivered twice: the acceptor refuses the copy, having
-/// promised that very ballot. That refusal must not end the proposal: the
-/// majority it needs may well have promised (found by the model checker,
-/// tests/claims_model.rs).
+/// A `Prepare` delivered twice: the acceptor promises the very ballot it
+/// promised again, without a change to make durable, and the proposal
+/// counts the node once (found by the model checker, tests/claims_model.rs:
+/// a refused copy used to cost the proposer its attempt).
 #[test]
-fn a_duplicated_prepare_does_not_outrun_its_own_proposal() {
+fn a_duplicated_prepare_is_promised_again() {
     let all = nodes(3);
     let mut acc = vec![Acceptor::default(); 3];
     let b = Ballot { round: 1, node: "n1".into() };
@@ -67,14 +67,27 @@ fn a_duplicated_prepare_does_not_outrun_its_own_proposal() {
     let (first, _) = acc[0].on_prepare("k", b.clone());
     let (copy, changed) = acc[0].on_prepare("k", b.clone());
     assert!(!changed);
-    assert!(matches!(copy, ClaimMsg::Promise { ok: false, .. }));
-    // The copy's answer arrives first.
+    assert_eq!(copy, first);
+    // The copy's answer arrives first; the node still counts once.
     assert!(p.on_reply("n1", copy).is_none());
-    assert_eq!(p.outcome(), Outcome::Pending);
     assert!(p.on_reply("n1", first).is_none());
+    assert_eq!(p.outcome(), Outcome::Pending);
     let (second, _) = acc[1].on_prepare("k", b);
     let Some(ClaimMsg::Accept { value, .. }) = p.on_reply("n2", second) else { panic!("no accept") };
     assert_eq!(value, "v");
+}
+
+/// A node that forgot its rounds (a restart) asks its own acceptor: its
+/// next ballot is above anything it promised or accepted.
+#[test]
+fn the_next_round_is_above_what_the_acceptor_keeps() {
+    let mut a = Acceptor::default();
+    assert_eq!(a.next_round(0), 1);
+    assert_eq!(a.next_round(4), 5);
+    a.on_prepare("k", Ballot { round: 3, node: "n2".into() });
+    assert_eq!(a.next_round(0), 4);
+    a.on_accept("k", Ballot { round: 7, node: "n3".into() }, "v".into());
+    assert_eq!(a.next_round(2), 8);
 }
 
 /// A refusal above the proposal's ballot still ends it.

@@ -130,26 +130,41 @@ impl Actor {
             p.waiters.push(reply);
             return;
         }
-        let ballot = self.next_ballot(&key);
+        let ballot = self.next_ballot(&key).await;
         let (proposal, prepare) = Proposal::new(&key, ballot, value.clone(), &self.nodes);
         let deadline = Instant::now() + ATTEMPT;
         self.proposals.insert(key, InFlight { proposal, value, waiters: vec![reply], attempts: 1, deadline });
         self.broadcast(prepare).await;
     }
 
-    fn next_ballot(&mut self, key: &str) -> Ballot {
-        let round = self.rounds.get(key).copied().unwrap_or(0) + 1;
+    /// Above every round seen, and above what this node's own acceptor
+    /// keeps: the rounds seen are in memory, and a ballot used before a
+    /// restart must never be used again.
+    async fn next_ballot(&mut self, key: &str) -> Ballot {
+        let seen = self.rounds.get(key).copied().unwrap_or(0);
+        let round = self.acceptor(key).await.next_round(seen);
         self.rounds.insert(key.to_owned(), round);
         Ballot { round, node: self.me.clone() }
     }
 
-    /// To every node: peers over the mesh, this node to itself.
+    /// To this node first, then to its peers over the mesh. A ballot leaves
+    /// only once this node's acceptor keeps it (promised, or refused for a
+    /// higher one): that is what [`Acceptor::next_round`] reads after a
+    /// restart.
     async fn broadcast(&mut self, msg: ClaimMsg) {
-        for node in self.nodes.clone() {
-            if node == self.me {
-                Box::pin(self.on_message(&node, msg.clone())).await;
-            } else if let Some(net) = &self.net {
-                net.send(&node, msg.clone());
+        let key = msg.key().to_owned();
+        if self.nodes.contains(&self.me) {
+            let me = self.me.clone();
+            Box::pin(self.on_message(&me, msg.clone())).await;
+            let kept = self.acceptor(&key).await.promised.is_some_and(|p| p >= *msg.ballot());
+            if !kept {
+                // Not on disk: the attempt times out and retries.
+                return;
+            }
+        }
+        for node in self.nodes.iter().filter(|n| **n != self.me) {
+            if let Some(net) = &self.net {
+                net.send(node, msg.clone());
             }
         }
     }
@@ -253,7 +268,7 @@ impl Actor {
                 }
                 continue;
             }
-            let ballot = self.next_ballot(&key);
+            let ballot = self.next_ballot(&key).await;
             let (proposal, prepare) = Proposal::new(&key, ballot, p.value.clone(), &self.nodes);
             p.proposal = proposal;
             p.attempts += 1;
