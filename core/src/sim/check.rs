@@ -1,6 +1,6 @@
 //! What must hold once the mesh has healed and gone quiet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::governance::GovernanceLog;
 use meshchat_shared::Message;
@@ -79,15 +79,26 @@ impl Sim {
     }
 
     fn acked_messages_are_everywhere(&self, live: &[&Node]) {
+        // Visible rows per (room, author, id) of each node, counted once.
+        let keys: Vec<HashMap<(&str, &str, &str), usize>> = live
+            .iter()
+            .map(|n| {
+                let mut count = HashMap::new();
+                for (room, rows) in &n.disk {
+                    for r in rows.iter().filter(|r| !r.hidden) {
+                        *count.entry((room.as_str(), r.msg.author.as_str(), r.msg.id.as_str())).or_default() += 1;
+                    }
+                }
+                count
+            })
+            .collect();
         for ((room, origin, seq), msg) in &self.acked {
-            let held = |n: &Node| {
-                n.disk.get(room).and_then(|l| l.iter().find(|r| r.msg.origin == *origin && r.msg.seq == *seq)).cloned()
-            };
+            let held = |n: &Node| n.row(room, origin, *seq).cloned();
             let somewhere_up = live.iter().any(|n| held(n).is_some());
             if !somewhere_up && self.nodes.iter().any(|n| !n.up && held(n).is_some()) {
                 continue; // only the node kept down ever had it
             }
-            for n in live {
+            for (n, keys) in live.iter().zip(&keys) {
                 let row = held(n)
                     .unwrap_or_else(|| panic!("seed {}: {}: acknowledged {room} {origin}:{seq} lost", self.seed, n.id));
                 // A deleted message keeps everything but its text.
@@ -98,10 +109,7 @@ impl Sim {
                     self.seed,
                     n.id
                 );
-                let visible = n.disk[room]
-                    .iter()
-                    .filter(|r| !r.hidden && r.msg.author == msg.author && r.msg.id == msg.id)
-                    .count();
+                let visible = keys.get(&(room.as_str(), msg.author.as_str(), msg.id.as_str())).copied().unwrap_or(0);
                 assert_eq!(
                     visible, 1,
                     "seed {}: {}: key ({}, {}) of an acked message",

@@ -3,7 +3,7 @@
 //! durable with latency, lost in a crash) and modelled store reads.
 
 use meshchat_shared::rooms::erasable;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::{Config, ConnId, Input, PeerState, Range, ReqId, RoomState, Snapshot, Stored, VectorIndex, idem_hash};
 use meshchat_shared::{Message, RoomVector};
@@ -87,6 +87,9 @@ pub struct Node {
     pub index: VectorIndex,
     // On disk: survives a crash.
     pub disk: BTreeMap<String, Vec<Row>>,
+    /// Per room of `disk`: its vector and where each row is, so that the
+    /// checks and reads of a long run do not scan the log each time.
+    disk_keys: BTreeMap<String, (RoomVector, HashMap<(String, u64), usize>)>,
 }
 
 impl Node {
@@ -105,6 +108,7 @@ impl Node {
             sent: BTreeMap::new(),
             index: VectorIndex::new(),
             disk: BTreeMap::new(),
+            disk_keys: BTreeMap::new(),
         }
     }
 
@@ -113,11 +117,14 @@ impl Node {
     }
 
     pub fn disk_vector(&self, room: &str) -> RoomVector {
-        let mut v = RoomVector::new();
-        for r in self.disk.get(room).map(Vec::as_slice).unwrap_or(&[]) {
-            v.set(&r.msg.origin, r.msg.seq.max(v.get(&r.msg.origin)));
-        }
-        v
+        self.disk_keys.get(room).map(|(v, _)| v.clone()).unwrap_or_default()
+    }
+
+    /// The stored row `origin:seq` of `room`.
+    pub fn row(&self, room: &str, origin: &str, seq: u64) -> Option<&Row> {
+        let (_, at) = self.disk_keys.get(room)?;
+        let i = *at.get(&(origin.to_owned(), seq))?;
+        self.disk.get(room).map(|rows| &rows[i])
     }
 
     /// The room's state machine, loaded from disk as the hub would.
@@ -148,7 +155,7 @@ impl Node {
     pub fn apply(&mut self, write: &Write) {
         match write {
             Write::Append { room, msgs, .. } => {
-                let mut vec = self.disk_vector(room);
+                let (vec, at) = self.disk_keys.entry(room.clone()).or_default();
                 let log = self.disk.entry(room.clone()).or_default();
                 for s in msgs {
                     let m = &s.msg;
@@ -163,15 +170,14 @@ impl Node {
                         );
                     }
                     vec.set(&m.origin, m.seq);
+                    at.insert((m.origin.clone(), m.seq), log.len());
                     log.push(Row { msg: Message::clone(m), hidden: s.hidden });
                 }
             }
             Write::Hide { room, origin, seq } => {
-                let row = self
-                    .disk
-                    .get_mut(room)
-                    .and_then(|l| l.iter_mut().find(|r| r.msg.origin == *origin && r.msg.seq == *seq));
-                row.expect("a hide follows its row's append").hidden = true;
+                let i = self.disk_keys.get(room).and_then(|(_, at)| at.get(&(origin.clone(), *seq)));
+                let i = *i.expect("a hide follows its row's append");
+                self.disk.get_mut(room).expect("indexed")[i].hidden = true;
             }
             Write::Erase { room, targets } => {
                 for r in self.disk.get_mut(room).into_iter().flatten() {
@@ -194,16 +200,16 @@ impl Node {
                 Input::Found { lookup, result: Ok(found.first().map(|r| r.msg.clone())) }
             }
             Read::Range { read, since, upto, limit } => {
-                let mut msgs: Vec<Message> = rows
+                let mut msgs: Vec<&Message> = rows
                     .iter()
                     .filter(|r| {
                         !r.hidden && !since.covers(&r.msg.origin, r.msg.seq) && upto.covers(&r.msg.origin, r.msg.seq)
                     })
-                    .map(|r| r.msg.clone())
+                    .map(|r| &r.msg)
                     .collect();
-                msgs.sort_by(Message::order);
+                msgs.sort_by(|a, b| a.order(b));
                 msgs.truncate(limit);
-                Input::Read { read, msgs: Some(msgs) }
+                Input::Read { read, msgs: Some(msgs.into_iter().cloned().collect()) }
             }
         }
     }
