@@ -89,8 +89,11 @@ pub struct Node {
     pub disk: BTreeMap<String, Vec<Row>>,
     /// Per room of `disk`: its vector and where each row is, so that the
     /// checks and reads of a long run do not scan the log each time.
-    disk_keys: BTreeMap<String, (RoomVector, HashMap<(String, u64), usize>)>,
+    disk_keys: BTreeMap<String, DiskKeys>,
 }
+
+/// A room's vector on disk, and each row's place by (origin, seq).
+type DiskKeys = (RoomVector, HashMap<(String, u64), usize>);
 
 impl Node {
     pub fn new(id: String, skew: i64, config: Config) -> Node {
