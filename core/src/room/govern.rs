@@ -132,6 +132,13 @@ impl RoomState {
         self.emit(Effect::Deliver { to: vec![conn], out: Out::Room(Box::new(info)) });
     }
 
+    /// As the log now has it: a delete that came while `msg` was with the
+    /// store erased it there (the `Erase` follows its insert).
+    pub(super) fn as_stored(&self, msg: Arc<Message>) -> Arc<Message> {
+        let erased = self.gov.erased().contains(&(msg.origin.clone(), msg.seq));
+        if erased && erasable(&msg.id, &msg.body) { without_text(&msg) } else { msg }
+    }
+
     /// A peer's message deleted here already (or an edit of one), stored
     /// without its text: the delete came first.
     pub(super) fn erased_if_deleted(&self, msg: Arc<Message>) -> Arc<Message> {

@@ -157,6 +157,9 @@ impl RoomState {
             if self.uncommitted.get(&key).is_some_and(|m| Arc::ptr_eq(m, &msg)) {
                 self.uncommitted.remove(&key);
             }
+            // Acked, cached, shown and replicated as stored: never the text
+            // of what a delete erased meanwhile (sim seed 8000161).
+            let msg = self.as_stored(msg);
             if !hidden {
                 // A hidden copy's waiters are answered when the visible one commits.
                 let waiters = self.inflight.remove(&key).unwrap_or_default();
