@@ -177,5 +177,18 @@ fn room_state(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, frames, replication, room_state, storage);
+/// A metric update on the fan-out path: prometheus-client's counter against
+/// the plain atomic it replaced.
+fn metrics(c: &mut Criterion) {
+    let mut g = c.benchmark_group("metrics");
+    let m = meshchat::infra::metrics::Metrics::default();
+    g.bench_function("prometheus-client counter inc", |b| b.iter(|| black_box(&m.deliveries).inc()));
+    let plain = std::sync::atomic::AtomicU64::new(0);
+    g.bench_function("plain AtomicU64 fetch_add", |b| {
+        b.iter(|| black_box(&plain).fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    });
+    g.bench_function("render /metrics", |b| b.iter(|| m.render(black_box("n1"), 2, 3)));
+}
+
+criterion_group!(benches, frames, replication, room_state, storage, metrics);
 criterion_main!(benches);

@@ -1,43 +1,36 @@
-//! Counters and gauges, rendered in the Prometheus text format.
+//! Counters and gauges, rendered in the Prometheus text format by
+//! `prometheus-client` (the official Rust client).
 //!
-//! Plain atomics: a metric update on the fan-out path must cost no more than
-//! an uncontended add, and there is no registry to look names up in.
+//! Its counters and gauges are plain atomics behind an `Arc`: a metric
+//! update on the fan-out path costs an uncontended add. The registry that
+//! names them is built per scrape, labelled with the node.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::borrow::Cow;
 
 use meshchat_shared::ErrorCode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
+pub type Counter = prometheus_client::metrics::counter::Counter;
+pub type Gauge = prometheus_client::metrics::gauge::Gauge;
 
-impl Counter {
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Relaxed);
-    }
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Relaxed);
-    }
-    pub fn get(&self) -> u64 {
-        self.0.load(Relaxed)
-    }
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: &'static str,
 }
 
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicI64);
+/// Error frames by code, every code present (a zero is a series too).
+#[derive(Debug, Clone)]
+struct Errors(Family<CodeLabel, Counter>);
 
-impl Gauge {
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Relaxed);
-    }
-    pub fn dec(&self) {
-        self.0.fetch_sub(1, Relaxed);
-    }
-    pub fn set(&self, v: i64) {
-        self.0.store(v, Relaxed);
-    }
-    pub fn get(&self) -> i64 {
-        self.0.load(Relaxed)
+impl Default for Errors {
+    fn default() -> Errors {
+        let family = Family::default();
+        for code in ErrorCode::ALL {
+            let _ = family.get_or_create(&CodeLabel { code: code.as_str() });
+        }
+        Errors(family)
     }
 }
 
@@ -79,120 +72,84 @@ pub struct Metrics {
     pub rooms_behind: Gauge,
     /// How long the longest of those has been behind, in seconds.
     pub replication_lag_seconds: Gauge,
-    errors: [Counter; ErrorCode::ALL.len()],
+    errors: Errors,
+    /// Set at each scrape from the mesh's view.
+    peers: Gauge,
+    peers_up: Gauge,
 }
 
 impl Metrics {
     pub fn error(&self, code: ErrorCode) {
-        if let Some(i) = ErrorCode::ALL.iter().position(|&c| c == code) {
-            self.errors[i].inc();
-        }
+        self.errors.0.get_or_create(&CodeLabel { code: code.as_str() }).inc();
     }
 
     pub fn errors_of(&self, code: ErrorCode) -> u64 {
-        ErrorCode::ALL.iter().position(|&c| c == code).map_or(0, |i| self.errors[i].get())
+        self.errors.0.get_or_create(&CodeLabel { code: code.as_str() }).get()
     }
 
     /// The Prometheus exposition text, every series labelled with the node.
     pub fn render(&self, node: &str, peers_up: usize, peers: usize) -> String {
-        let mut out = String::with_capacity(4096);
-        let mut metric = |name: &str, kind: &str, help: &str, value: i128| {
-            let _ = writeln!(out, "# HELP meshchat_{name} {help}");
-            let _ = writeln!(out, "# TYPE meshchat_{name} {kind}");
-            let _ = writeln!(out, "meshchat_{name}{{node=\"{node}\"}} {value}");
-        };
-        let c = |c: &Counter| i128::from(c.get());
-        let g = |g: &Gauge| i128::from(g.get());
-        metric("connections", "gauge", "Open WebSocket connections.", g(&self.connections));
-        metric("connections_total", "counter", "WebSocket connections accepted.", c(&self.connections_total));
-        metric("frames_in_total", "counter", "Frames received from clients.", c(&self.frames_in));
-        metric("frames_out_total", "counter", "Frames written to clients.", c(&self.frames_out));
-        metric(
-            "messages_accepted_total",
-            "counter",
-            "Messages accepted from local clients.",
-            c(&self.messages_accepted),
-        );
-        metric(
-            "messages_replicated_in_total",
-            "counter",
-            "Messages received from peers and stored.",
-            c(&self.messages_replicated_in),
-        );
-        metric("deliveries_total", "counter", "Message frames queued to clients.", c(&self.deliveries));
-        metric("slow_disconnects_total", "counter", "Clients disconnected for not reading.", c(&self.slow_disconnects));
-        metric(
-            "refused_connections_total",
-            "counter",
-            "Connections refused at accept for a limit.",
-            c(&self.refused_connections),
-        );
-        metric(
-            "oversize_closes_total",
-            "counter",
-            "Connections closed for a frame over 64 KiB.",
-            c(&self.oversize_closes),
-        );
-        metric("rooms_open", "gauge", "Rooms with a running room actor.", g(&self.rooms_open));
-        metric("store_commits_total", "counter", "Group commits.", c(&self.store_commits));
-        metric(
-            "store_committed_total",
-            "counter",
-            "Writes committed (messages and room records).",
-            c(&self.store_committed_msgs),
-        );
-        metric("http_requests_total", "counter", "HTTP API requests.", c(&self.http_requests));
-        metric("mesh_frames_out_total", "counter", "Frames sent to peers.", c(&self.mesh_frames_out));
-        metric("mesh_frames_in_total", "counter", "Frames received from peers.", c(&self.mesh_frames_in));
-        metric(
-            "mesh_frames_dropped_total",
-            "counter",
-            "Outgoing mesh frames dropped by --mesh-drop.",
-            c(&self.mesh_frames_dropped),
-        );
-        metric("mesh_bytes_out_total", "counter", "Bytes of frames sent to peers.", c(&self.mesh_bytes_out));
-        metric("mesh_bytes_in_total", "counter", "Bytes of frames received from peers.", c(&self.mesh_bytes_in));
-        metric("rooms", "gauge", "Rooms with at least one message on this node.", g(&self.rooms));
-        metric("files_bytes", "gauge", "Bytes of shared files stored on this node.", g(&self.files_bytes));
-        metric(
-            "mesh_repairs_total",
-            "counter",
-            "Ranges of a room sent to a peer that lacked them, found by anti-entropy.",
-            c(&self.mesh_repairs),
-        );
-        metric("rooms_behind", "gauge", "Rooms a peer holds more messages of than this node.", g(&self.rooms_behind));
-        metric(
-            "replication_lag_seconds",
-            "gauge",
-            "How long the room furthest behind a peer has been behind.",
-            g(&self.replication_lag_seconds),
-        );
-        metric(
-            "mesh_refused_messages_total",
-            "counter",
-            "Peer messages refused: malformed, or passed on without their origin's valid signature.",
-            c(&self.mesh_refused_msgs),
-        );
-        metric(
-            "clock_skew_refused_total",
-            "counter",
-            "Peer messages refused for a stamp too far ahead of this node's clock.",
-            c(&self.clock_skew_refused),
-        );
-        metric(
-            "clock_jumps_total",
-            "counter",
-            "Times this node's clock jumped ahead and was not followed.",
-            c(&self.clock_jumps),
-        );
-        metric("peers", "gauge", "Configured peers.", peers as i128);
-        metric("peers_up", "gauge", "Peers with a live mesh connection.", peers_up as i128);
-        let _ = writeln!(out, "# HELP meshchat_errors_total Error frames and refused requests, by code.");
-        let _ = writeln!(out, "# TYPE meshchat_errors_total counter");
-        for (code, n) in ErrorCode::ALL.iter().zip(&self.errors) {
-            let _ = writeln!(out, "meshchat_errors_total{{node=\"{node}\",code=\"{}\"}} {}", code.as_str(), n.get());
-        }
+        self.peers.set(peers as i64);
+        self.peers_up.set(peers_up as i64);
+        let label = (Cow::Borrowed("node"), Cow::Owned(node.to_owned()));
+        let mut r = Registry::with_prefix_and_labels("meshchat", std::iter::once(label));
+        self.register(&mut r);
+        let mut out = String::with_capacity(8192);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &r);
         out
+    }
+
+    /// Counters are named without `_total`: the encoder adds it.
+    fn register(&self, r: &mut Registry) {
+        let mut c = |name: &str, help: &str, m: &Counter| r.register(name, help, m.clone());
+        c("connections", "WebSocket connections accepted", &self.connections_total);
+        c("frames_in", "Frames received from clients", &self.frames_in);
+        c("frames_out", "Frames written to clients", &self.frames_out);
+        c("messages_accepted", "Messages accepted from local clients", &self.messages_accepted);
+        c("messages_replicated_in", "Messages received from peers and stored", &self.messages_replicated_in);
+        c("deliveries", "Message frames queued to clients", &self.deliveries);
+        c("slow_disconnects", "Clients disconnected for not reading", &self.slow_disconnects);
+        c("refused_connections", "Connections refused at accept for a limit", &self.refused_connections);
+        c("oversize_closes", "Connections closed for a frame over 64 KiB", &self.oversize_closes);
+        c("store_commits", "Group commits", &self.store_commits);
+        c("store_committed", "Writes committed (messages and room records)", &self.store_committed_msgs);
+        c("http_requests", "HTTP API requests", &self.http_requests);
+        c("mesh_frames_out", "Frames sent to peers", &self.mesh_frames_out);
+        c("mesh_frames_in", "Frames received from peers", &self.mesh_frames_in);
+        c("mesh_frames_dropped", "Outgoing mesh frames dropped by --mesh-drop", &self.mesh_frames_dropped);
+        c("mesh_bytes_out", "Bytes of frames sent to peers", &self.mesh_bytes_out);
+        c("mesh_bytes_in", "Bytes of frames received from peers", &self.mesh_bytes_in);
+        c(
+            "mesh_repairs",
+            "Ranges of a room sent to a peer that lacked them, found by anti-entropy",
+            &self.mesh_repairs,
+        );
+        c(
+            "mesh_refused_messages",
+            "Peer messages refused: malformed, or passed on without their origin's valid signature",
+            &self.mesh_refused_msgs,
+        );
+        c(
+            "clock_skew_refused",
+            "Peer messages refused for a stamp too far ahead of this node's clock",
+            &self.clock_skew_refused,
+        );
+        c("clock_jumps", "Times this node's clock jumped ahead and was not followed", &self.clock_jumps);
+        let mut g = |name: &str, help: &str, m: &Gauge| r.register(name, help, m.clone());
+        g("connections", "Open WebSocket connections", &self.connections);
+        g("rooms_open", "Rooms with a running room actor", &self.rooms_open);
+        g("rooms", "Rooms with at least one message on this node", &self.rooms);
+        g("files_bytes", "Bytes of shared files stored on this node", &self.files_bytes);
+        g("rooms_behind", "Rooms a peer holds more messages of than this node", &self.rooms_behind);
+        g(
+            "replication_lag_seconds",
+            "How long the room furthest behind a peer has been behind",
+            &self.replication_lag_seconds,
+        );
+        g("peers", "Configured peers", &self.peers);
+        g("peers_up", "Peers with a live mesh connection", &self.peers_up);
+        r.register("errors", "Error frames and refused requests, by code", self.errors.0.clone());
     }
 }
 
@@ -203,7 +160,7 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let m = Metrics::default();
-        m.deliveries.add(3);
+        m.deliveries.inc_by(3);
         m.error(ErrorCode::RateLimited);
         let text = m.render("n1", 1, 2);
         assert!(text.contains("meshchat_deliveries_total{node=\"n1\"} 3\n"), "{text}");

@@ -265,7 +265,7 @@ impl Shared {
         }
         *last = at;
         self.ctx.metrics.mesh_frames_out.inc();
-        self.ctx.metrics.mesh_bytes_out.add(frame.len() as u64);
+        self.ctx.metrics.mesh_bytes_out.inc_by(frame.len() as u64);
         send.write_all(frame).await.is_ok()
     }
 }
@@ -285,7 +285,7 @@ async fn read_control(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
         match proto::read_frame::<Control>(&mut recv).await {
             Ok(Some((frame, bytes))) => {
                 shared.ctx.metrics.mesh_frames_in.inc();
-                shared.ctx.metrics.mesh_bytes_in.add(bytes as u64);
+                shared.ctx.metrics.mesh_bytes_in.inc_by(bytes as u64);
                 if !on_control(&shared, frame).await {
                     break;
                 }
@@ -422,7 +422,7 @@ async fn read_lane(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
         match proto::read_frame::<LaneFrame>(&mut recv).await {
             Ok(Some((LaneFrame::Msgs { room, msgs }, bytes))) => {
                 shared.ctx.metrics.mesh_frames_in.inc();
-                shared.ctx.metrics.mesh_bytes_in.add(bytes as u64);
+                shared.ctx.metrics.mesh_bytes_in.inc_by(bytes as u64);
                 if limits::validate_mesh_room(&room).is_err() {
                     tracing::warn!(peer = %shared.peer, "messages for an invalid room name; dropped");
                     continue;
@@ -430,7 +430,7 @@ async fn read_lane(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
                 let (good, bad): (Vec<Signed>, Vec<Signed>) =
                     msgs.into_iter().map(Signed::from).partition(|m| admissible(&shared, m, &room));
                 if !bad.is_empty() {
-                    shared.ctx.metrics.mesh_refused_msgs.add(bad.len() as u64);
+                    shared.ctx.metrics.mesh_refused_msgs.inc_by(bad.len() as u64);
                     if lock(&shared.forged).due() {
                         let why = "malformed, or of another origin without that origin's valid signature";
                         tracing::warn!(peer = %shared.peer, room, count = bad.len(), "refused messages: {why}");

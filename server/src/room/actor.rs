@@ -422,7 +422,7 @@ impl Actor {
             }
         }
         if matches!(out, Out::Message(_)) {
-            self.ctx.metrics.deliveries.add(delivered);
+            self.ctx.metrics.deliveries.inc_by(delivered);
         }
     }
 

@@ -104,7 +104,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
             truncate.erased();
         }
         metrics.store_commits.inc();
-        metrics.store_committed_msgs.add(msgs as u64);
+        metrics.store_committed_msgs.inc_by(msgs as u64);
         for op in batch.drain(..) {
             match op {
                 WriteOp::Append { done, .. } => {

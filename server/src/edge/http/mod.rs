@@ -113,7 +113,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     app.metrics.replication_lag_seconds.set(lag_s as i64);
     let jumps = crate::infra::clock::jumps();
     let seen = app.metrics.clock_jumps.get();
-    app.metrics.clock_jumps.add(jumps.saturating_sub(seen));
+    app.metrics.clock_jumps.inc_by(jumps.saturating_sub(seen));
     let text = app.metrics.render(&app.cluster.me().id, up, peers.len());
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text).into_response()
 }

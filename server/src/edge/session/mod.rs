@@ -246,7 +246,7 @@ where
             }
         }
     }
-    metrics.frames_out.add(n);
+    metrics.frames_out.inc_by(n);
     sink.flush().await
 }
 
