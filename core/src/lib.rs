@@ -34,11 +34,14 @@
 //! - [`names`]: people's names (NFC, nothing invisible, confusables) and
 //!   text safe for a terminal.
 //! - [`query`]: search queries as people type them, made safe for FTS5.
-//! - [`sim`] (feature `sim`): the seeded simulation of a whole mesh.
+//! - [`sim`] (feature `sim`): the seeded simulation of a whole mesh;
+//!   [`sim::fuzz`] lets a fuzzer choose its seed, size and faults.
+//! - [`fuzz`]: entry points for the fuzzers that need only the core.
 
 pub mod cache;
 pub mod claims;
 pub mod digest;
+pub mod fuzz;
 pub mod governance;
 pub mod log;
 pub mod names;

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| meshchat::tools::fuzz::room_core(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| meshchat_core::fuzz::room_core(data));

@@ -10,14 +10,20 @@ use rand::{Rng, SeedableRng};
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("client_frame", meshchat::tools::fuzz::client_frame),
     ("server_frames", meshchat::tools::fuzz::server_frames),
     ("mesh_frame", meshchat::tools::fuzz::mesh_frame),
     ("http_bodies", meshchat::tools::fuzz::http_bodies),
     ("room_core", meshchat::tools::fuzz::room_core),
     ("origin_peer", meshchat::tools::fuzz::origin_peer),
+    ("replication", meshchat::core::sim::fuzz::replication),
 ];
+
+/// A whole simulated mesh per input: a few, not thousands.
+fn inputs_for(name: &str) -> usize {
+    if name == "replication" { 20 } else { 2_000 }
+}
 
 #[test]
 fn every_corpus_input_returns() {
@@ -38,13 +44,13 @@ fn every_corpus_input_returns() {
 fn seeded_random_inputs_return() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(17);
     for (name, target) in TARGETS {
-        for _ in 0..2_000 {
+        for _ in 0..inputs_for(name) {
             let len = rng.random_range(0..512);
             let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
             target(&bytes);
         }
         // JSON-shaped noise for the JSON decoders.
-        for _ in 0..500 {
+        for _ in 0..inputs_for(name) / 4 {
             let keys = ["type", "room", "id", "body", "since", "v", "msg", "name", "seq", "vc"];
             let mut s = String::from("{");
             for _ in 0..rng.random_range(0..6) {
@@ -61,6 +67,6 @@ fn seeded_random_inputs_return() {
             s.push_str("\"x\":0}");
             target(s.as_bytes());
         }
-        eprintln!("{name}: 2,500 inputs");
+        eprintln!("{name}: {} inputs", inputs_for(name) + inputs_for(name) / 4);
     }
 }

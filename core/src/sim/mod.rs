@@ -14,6 +14,7 @@
 
 mod check;
 mod clients;
+pub mod fuzz;
 mod node;
 mod seeds;
 
