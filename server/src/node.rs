@@ -22,7 +22,7 @@ use crate::infra::metrics::Metrics;
 use crate::mesh::cluster::Cluster;
 use crate::mesh::{Mesh, MeshConfig, MeshCtx, MeshError};
 use crate::room::restore::{Driver, RestoreGate};
-use crate::room::{Broker, Hub, RoomConfig, RoomCtx, RoomIndex, Sign};
+use crate::room::{Broker, Hub, RoomConfig, RoomCtx, RoomIndex, Rooms, Sign};
 use crate::store::{Store, StoreError, Sync};
 use crate::trust::identity::NodeKeys;
 
@@ -218,11 +218,10 @@ impl Node {
             m.start(MeshCtx {
                 me: cfg.id.clone(),
                 url: public_url.clone(),
-                hub: hub.clone(),
+                rooms: Arc::new(Rooms { hub: hub.clone(), index, gate: gate.clone() }),
                 store: store.clone(),
                 cluster: cluster.clone(),
                 metrics: metrics.clone(),
-                index,
                 faults,
                 anti_entropy,
                 book: keys.book.clone(),
@@ -231,7 +230,6 @@ impl Node {
                 max_file_bytes: cfg.max_file_bytes,
                 shutdown: shutdown.clone(),
                 peers,
-                gate: gate.clone(),
             })
         });
         let membership = match (&mesh_handle, &cfg.mesh) {

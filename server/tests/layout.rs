@@ -3,6 +3,8 @@
 //! between the node's modules, infrastructure names no shell, and nothing
 //! but the tools names the tools (so the node builds without them).
 //!
+//! The mesh names nothing of the rooms but the broker's interfaces.
+//!
 //! A module is a top-level one (`store`, `room`, `mesh`, ...) or, inside
 //! the groups `infra`, `trust`, `edge` and `tools`, one of theirs
 //! (`edge::http`). An edge is any `crate::` path outside comments and
@@ -146,6 +148,37 @@ fn only_tools_name_the_tools_and_infrastructure_names_no_shell() {
                 assert!(t.starts_with("infra::"), "{from} names {t}: infrastructure names no shell");
             }
         }
+    }
+}
+
+/// The names the mesh's files take from `crate::room`.
+fn mesh_names_of_rooms() -> BTreeSet<String> {
+    let mut all = Vec::new();
+    files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mesh"), &mut all);
+    let mut out = BTreeSet::new();
+    for file in all {
+        let code = code_of(&std::fs::read_to_string(&file).unwrap());
+        for (i, _) in code.match_indices("crate::room::") {
+            let rest = &code[i + "crate::room::".len()..];
+            let items = match rest.strip_prefix('{') {
+                Some(group) => group.split('}').next().unwrap_or(""),
+                None => rest.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).next().unwrap_or(""),
+            };
+            out.extend(items.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
+        }
+    }
+    out
+}
+
+/// The mesh reaches rooms through the broker's two interfaces only
+/// (`room/broker.rs`): never a room's commands, handle, hub or index.
+#[test]
+fn the_mesh_names_only_the_broker_of_rooms() {
+    let allowed = ["Broker", "PeerEvent", "RoomEvents", "RoomStopped", "Sign", "with_vectors"];
+    let names = mesh_names_of_rooms();
+    assert!(!names.is_empty(), "the source was read");
+    for n in &names {
+        assert!(allowed.contains(&n.as_str()), "the mesh names room::{n}; it may name only {allowed:?}");
     }
 }
 

@@ -12,6 +12,7 @@ use super::session::Session;
 use super::tls;
 use super::{MeshCtx, PeerAddr, PeerCmd};
 use crate::core::{PeerIn, PeerState};
+use crate::room::with_vectors;
 use crate::infra::clock::now_ms;
 
 /// The version a connection settled on, if this node speaks it.
@@ -149,7 +150,7 @@ impl Link {
                     Some(input) = inbox.recv() => self.feed(&mut state, &session, input).await,
                     Some((queued, cmd)) = self.cmds.recv() => session.handle(queued, cmd),
                     _ = sleep_until(round) => {
-                        let outs = self.ctx.index.with_vectors(|vi| state.on_timeout(now_ms(), vi));
+                        let outs = with_vectors(&*self.ctx.rooms, |vi| state.on_timeout(now_ms(), vi));
                         self.carry(&mut state, &session, outs).await;
                     }
                 }
@@ -163,12 +164,12 @@ impl Link {
 
 impl Link {
     fn up(&self, session: &Session) -> PeerIn {
-        PeerIn::Up { version: session.version(), restoring: self.ctx.gate.is_restoring() }
+        PeerIn::Up { version: session.version(), restoring: self.ctx.rooms.restoring() }
     }
 
     /// One input to the peer's state, and what it decided carried out.
     async fn feed(&self, state: &mut PeerState, session: &Session, input: PeerIn) {
-        match self.ctx.index.with_vectors(|vi| state.handle(input, now_ms(), vi)) {
+        match with_vectors(&*self.ctx.rooms, |vi| state.handle(input, now_ms(), vi)) {
             Ok(outs) => self.carry(state, session, outs).await,
             Err(e) => {
                 tracing::warn!(peer = %self.peer.id, "bad anti-entropy frame, closing the connection: {e}");
@@ -181,7 +182,7 @@ impl Link {
         let now = now_ms();
         for room in session.carry(outs).await {
             // Dropped before it left: the room may be fetched again.
-            let _ = self.ctx.index.with_vectors(|vi| state.handle(PeerIn::Fetched { room }, now, vi));
+            let _ = with_vectors(&*self.ctx.rooms, |vi| state.handle(PeerIn::Fetched { room }, now, vi));
         }
     }
 }

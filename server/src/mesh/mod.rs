@@ -7,7 +7,7 @@
 //! cloneable [`MeshHandle`] that only queues commands.
 //!
 //! Rooms publish to the mesh through [`Broker`], which [`MeshHandle`]
-//! implements; the mesh reaches rooms through the hub. Per connection: a
+//! implements; the mesh reaches rooms through [`RoomEvents`] only. Per connection: a
 //! control stream (hello, anti-entropy, wants, presence, typing) and a
 //! fixed set of lanes that carry every room's messages.
 //!
@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use crate::core::Range;
 use crate::infra::metrics::Metrics;
 use crate::mesh::cluster::Cluster;
-use crate::room::{Broker, Hub, PeerEvent, RoomIndex};
+use crate::room::{Broker, PeerEvent, RoomEvents};
 use crate::store::Store;
 use crate::trust::sign;
 pub use faults::Faults;
@@ -220,11 +220,11 @@ pub(crate) struct MeshCtx {
     pub me: String,
     /// This node's WebSocket URL, told to peers.
     pub url: String,
-    pub hub: Arc<Hub>,
+    /// This node's rooms: the only way the mesh reaches them.
+    pub rooms: Arc<dyn RoomEvents>,
     pub store: Store,
     pub cluster: Arc<Cluster>,
     pub metrics: Arc<Metrics>,
-    pub index: Arc<RoomIndex>,
     pub faults: Faults,
     pub anti_entropy: Duration,
     /// Certificates of the mesh's nodes: what forwarded messages are checked with.
@@ -238,8 +238,6 @@ pub(crate) struct MeshCtx {
     pub shutdown: CancellationToken,
     /// Who this node links to (shared with the handle).
     pub(crate) peers: Arc<peers::Peers>,
-    /// Holds writes back after a restore until peers return our messages.
-    pub gate: crate::room::restore::RestoreGate,
 }
 
 /// A mesh that is bound but not yet running (rooms need its handle first).

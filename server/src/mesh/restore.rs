@@ -3,7 +3,7 @@
 //! write until it has them back ([`crate::core::restore`]). The peer's
 //! state decides when to ask and answer; here are the frames.
 
-use crate::room::RoomIndex;
+use crate::room::{RoomEvents, with_vectors};
 
 use super::proto::Control;
 
@@ -20,8 +20,8 @@ pub(super) fn cannot_ask(peer: &str, version: u32) {
 }
 
 /// The peer was restored: the highest seq of its own we hold, per room.
-pub(super) fn answer(index: &RoomIndex, peer: &str) -> Vec<Control> {
-    let rooms: Vec<(String, u64)> = index.with_vectors(|vi| {
+pub(super) fn answer(rooms: &dyn RoomEvents, peer: &str) -> Vec<Control> {
+    let rooms: Vec<(String, u64)> = with_vectors(rooms, |vi| {
         vi.iter().map(|(room, v)| (room.to_owned(), v.get(peer))).filter(|(_, seq)| *seq > 0).collect()
     });
     let mut frames: Vec<Control> =

@@ -20,8 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::proto::{self, Control, Dialer, Established, LANES, LaneFrame, code, lane_of};
 use super::{LaneJob, MeshCtx, PeerCmd};
-use crate::core::{PeerIn, PeerOut, Range, RoomNote, Signed};
-use crate::room::RoomCmd;
+use crate::core::{PeerIn, PeerOut, Range, Signed};
 
 /// Frames queued per outgoing stream before live ones are dropped.
 const STREAM_QUEUE: usize = 4096;
@@ -145,26 +144,17 @@ impl Session {
                         unsent.push(room);
                     }
                 }
-                PeerOut::Behind { room, theirs } => self.shared.ctx.index.behind(&room, theirs),
+                PeerOut::Behind { room, theirs } => self.shared.ctx.rooms.behind(&room, theirs),
                 // This node's names online: repairs lost presence frames.
-                PeerOut::Snapshot => self.control(&Control::PresenceSnapshot(self.shared.ctx.index.presence())),
-                PeerOut::Room { room, note } => self.tell_room(&room, peer.clone(), note),
+                PeerOut::Snapshot => self.control(&Control::PresenceSnapshot(self.shared.ctx.rooms.presence())),
+                PeerOut::Room { room, note } => self.shared.ctx.rooms.note(&room, peer.clone(), note),
                 PeerOut::AskOwn => self.send_all(vec![Control::AskOwn]),
                 PeerOut::CannotAsk { version } => super::restore::cannot_ask(&self.shared.peer, version),
-                PeerOut::AnswerOwn => self.send_all(super::restore::answer(&self.shared.ctx.index, &self.shared.peer)),
-                PeerOut::Own { rooms, last } => self.shared.ctx.gate.on_answer(&self.shared.peer, rooms, last).await,
+                PeerOut::AnswerOwn => self.send_all(super::restore::answer(&*self.shared.ctx.rooms, &self.shared.peer)),
+                PeerOut::Own { rooms, last } => self.shared.ctx.rooms.restore_answer(&self.shared.peer, rooms, last).await,
             }
         }
         unsent
-    }
-
-    fn tell_room(&self, room: &str, peer: Arc<str>, note: RoomNote) {
-        let cmd = match note {
-            RoomNote::PeerDown => RoomCmd::PeerDown { peer },
-            RoomNote::Presence { names } => RoomCmd::PeerPresence { peer, names },
-            RoomNote::PresenceUpdate { name, online } => RoomCmd::PeerPresenceUpdate { peer, name, online },
-        };
-        self.shared.ctx.hub.room(room).send_reliably(cmd);
     }
 
     /// Queues frames in order, waiting for room rather than dropping any
@@ -329,7 +319,7 @@ async fn on_control(shared: &Arc<Shared>, frame: Control) -> bool {
         Control::Typing { room, name } => {
             if limits::validate_mesh_room(&room).is_ok() && limits::validate_name(&name).is_ok() {
                 // A hint: dropped if the room is busy.
-                let _ = ctx.hub.room(&room).send(RoomCmd::PeerTyping { name: name.as_str().into() });
+                ctx.rooms.typing(&room, name.as_str().into());
             }
         }
     }
@@ -440,8 +430,7 @@ async fn read_lane(shared: Arc<Shared>, mut recv: quinn::RecvStream) {
                     continue;
                 }
                 // Backpressure: a busy room slows this lane.
-                let cmd = RoomCmd::Remote { from: from.clone(), msgs: good };
-                if shared.ctx.hub.room(&room).send_wait(cmd).await.is_err() {
+                if shared.ctx.rooms.remote(&room, from.clone(), good).await.is_err() {
                     return;
                 }
             }

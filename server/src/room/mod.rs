@@ -25,7 +25,7 @@ use meshchat_shared::{ErrorCode, Message, RoomVector};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use broker::{Broker, PeerEvent, Sign};
+pub use broker::{Broker, PeerEvent, RoomEvents, RoomStopped, Rooms, Sign, with_vectors};
 pub use index::{RoomIndex, RoomMeta};
 
 pub use crate::core::CatchUp;
