@@ -3,7 +3,7 @@
 //! Local days come from a function the caller passes, so the browser's time
 //! zone stays out of this module and its tests.
 
-use meshchat_shared::Message;
+use meshchat_shared::{Cursor, Message};
 
 use meshchat_shared::client::annotate::{Annotations, EventKind, FileRef, kind};
 use meshchat_shared::client::room::{Entry, RoomView};
@@ -99,14 +99,105 @@ pub fn by_key(rows: &[Row]) -> std::collections::HashMap<String, Row> {
 /// The rows of a room for `me`; `local_day` maps a timestamp to a day number
 /// in the viewer's time zone.
 pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Row> {
-    let notes = Annotations::of(room);
-    let mut out = Vec::with_capacity(room.message_count() + room.pending.len() + 8);
-    if !room.more && room.synced {
+    rows_in(room, me, local_day, &Span::default())
+}
+
+/// Which entries of a room a view shows: from `from` (the first without
+/// it) up to `to`, excluded (to the end without it, sends on their way
+/// included). What it costs grows with the span, not with the room.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Span {
+    pub from: Option<Cursor>,
+    pub to: Option<Cursor>,
+}
+
+/// Entries on screen while following the newest (the DOM holds about as
+/// many rows), what one step of scrolling brings in, and the most a view
+/// holds once scrolled back.
+pub const FOLLOW: usize = 120;
+pub const STEP: usize = 60;
+pub const MOST: usize = 360;
+
+/// Which part of a room is on screen: the newest entries while the view
+/// follows them, else an explicit span that scrolling moves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Window {
+    #[default]
+    Follow,
+    At(Span),
+}
+
+impl Window {
+    /// The span this window shows of `room` now.
+    pub fn span(&self, room: &RoomView) -> Span {
+        match self {
+            Window::Follow => Span { from: room.key_back(None, FOLLOW), to: None },
+            Window::At(span) => span.clone(),
+        }
+    }
+
+    /// Scrolled to the top: the window reaches `STEP` entries further back,
+    /// dropping as many at its bottom beyond `MOST`. `None` when nothing
+    /// older is held (time to ask the node for more).
+    pub fn up(&self, room: &RoomView) -> Option<Window> {
+        let span = self.span(room);
+        let from = span.from.as_ref()?;
+        room.entry_before(from)?;
+        let start = room.key_back(Some(from), STEP);
+        // From the very first entry: `None`, so that history arriving
+        // above shows at once.
+        let from = start.filter(|s| room.entry_before(s).is_some());
+        let mut to = span.to;
+        if count(room, from.as_ref(), to.as_ref()) > MOST {
+            to = room.key_back(to.as_ref(), STEP);
+        }
+        Some(Window::At(Span { from, to }))
+    }
+
+    /// Scrolled to the bottom of a window that stops short of the newest:
+    /// `STEP` more below, as many fewer above beyond `MOST`; following
+    /// again once it reaches the end.
+    pub fn down(&self, room: &RoomView) -> Option<Window> {
+        let Window::At(span) = self else { return None };
+        let to = span.to.as_ref()?;
+        let to = room.key_forward(to, STEP);
+        let mut from = span.from.clone();
+        if count(room, from.as_ref(), to.as_ref()) > MOST {
+            let first = from.clone().or_else(|| room.key_back(None, usize::MAX));
+            from = first.and_then(|f| room.key_forward(&f, STEP));
+        }
+        Some(Window::At(Span { from, to }))
+    }
+
+    /// A window around `at`, to show one message wherever it is.
+    pub fn around(room: &RoomView, at: &Cursor) -> Window {
+        let from = room.key_back(Some(at), FOLLOW / 2).filter(|s| room.entry_before(s).is_some());
+        let to = room.key_forward(at, FOLLOW / 2);
+        Window::At(Span { from, to })
+    }
+}
+
+/// Entries from `from` up to `to`.
+fn count(room: &RoomView, from: Option<&Cursor>, to: Option<&Cursor>) -> usize {
+    room.entries_from(from).take_while(|(k, _)| to.is_none_or(|t| *k < t)).count()
+}
+
+/// The rows of `span` of a room, grouped and dated as the whole room's
+/// rows would be there.
+pub fn rows_in(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64, span: &Span) -> Vec<Row> {
+    let notes = Annotations::from(room, span.from.as_ref());
+    let mut out = Vec::new();
+    let before = span.from.as_ref().and_then(|f| room.entry_before(f));
+    if before.is_none() && !room.more && room.synced {
         out.push(Row::Beginning);
     }
-    let mut day: Option<i64> = None;
+    // The day and the group the span starts in.
+    let mut day: Option<i64> = before.map(|(k, _)| local_day(k.ts));
     // (author, ts) of the previous message, for grouping.
-    let mut prev: Option<(String, u64)> = None;
+    let mut prev: Option<(String, u64)> = match before {
+        Some((_, Entry::Msg(m))) if !is_event_id(&m.id) => Some((m.author.clone(), m.ts)),
+        _ => None,
+    };
     let mut new_day = |ts: u64, out: &mut Vec<Row>, prev: &mut Option<(String, u64)>| {
         let d = local_day(ts);
         if day != Some(d) {
@@ -115,8 +206,13 @@ pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Ro
             *prev = None;
         }
     };
-    let mut line_due = room.seen_upto.clone();
-    for (key, entry) in room.entries() {
+    // The "new messages" line is above the span once what precedes it is
+    // past the read marker.
+    let passed = |upto: &Cursor| before.is_some_and(|(k, _)| k >= upto);
+    let mut line_due = room.seen_upto.clone().filter(|upto| !passed(upto));
+    let entries = room.entries_from(span.from.as_ref());
+    let to = span.to.clone();
+    for (key, entry) in entries.take_while(|(k, _)| to.as_ref().is_none_or(|t| *k < t)) {
         // The "new messages" line, before the first news from others.
         if let (Some(upto), Entry::Msg(m)) = (&line_due, entry)
             && m.author != me
@@ -176,7 +272,7 @@ pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Ro
     let shown = |p: &&meshchat_shared::client::room::Pending| {
         p.failed.is_some() || matches!(p.action, None | Some(meshchat_shared::rooms::RoomEvent::Reply { .. }))
     };
-    for p in room.pending.iter().filter(shown) {
+    for p in room.pending.iter().filter(shown).filter(|_| span.to.is_none()) {
         new_day(p.created_ms, &mut out, &mut prev);
         let head = !matches!(&prev, Some((a, t)) if a == me && p.created_ms.saturating_sub(*t) < GROUP_GAP_MS);
         prev = Some((me.to_owned(), p.created_ms));
@@ -213,7 +309,7 @@ fn message_row(notes: &Annotations, mut msg: Message, head: bool, me: &str, repl
 
 /// The message a reply answers, as this view holds it now.
 fn quote(room: &RoomView, notes: &Annotations, to: (String, u64)) -> Quote {
-    let held = room.messages().find(|m| m.origin == to.0 && m.seq == to.1);
+    let held = room.get(&to.0, to.1);
     let body = match held {
         _ if notes.deleted.contains(&to) => "message deleted".to_owned(),
         Some(m) => match notes.edits.get(&to) {
@@ -243,174 +339,4 @@ pub fn day_number(ts_ms: u64, offset_east_min: i64) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use meshchat_shared::RoomVector;
-    use meshchat_shared::client::room::Pending;
-
-    use super::*;
-
-    fn m(seq: u64, ts: u64, author: &str) -> Message {
-        Message {
-            ts,
-            id: format!("{seq}"),
-            author: author.into(),
-            vc: RoomVector::new(),
-            ..Message::sample("r", "n1", seq)
-        }
-    }
-
-    const DAY: u64 = 86_400_000;
-    const MIN: u64 = 60_000;
-
-    fn kinds(rows: &[Row]) -> Vec<String> {
-        rows.iter()
-            .map(|r| match r {
-                Row::Beginning => "begin".into(),
-                Row::Day { day, .. } => format!("day{day}"),
-                Row::Msg { msg, head, .. } => {
-                    format!("{}{}", msg.author, if *head { "*" } else { "" })
-                }
-                Row::Presence { name, online, .. } => {
-                    format!("{name}{}", if *online { "+" } else { "-" })
-                }
-                Row::Event { text, .. } => format!("[{text}]"),
-                Row::NewLine => "new".into(),
-                Row::Pending { failed, head, .. } => {
-                    format!("pending{}{}", if failed.is_some() { "!" } else { "" }, if *head { "*" } else { "" })
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn groups_by_author_within_five_minutes_and_splits_days() {
-        let mut r = RoomView::new("r");
-        let t = 10 * DAY + 8 * 60 * MIN;
-        r.insert(m(1, t, "alice"));
-        r.insert(m(2, t + MIN, "alice"));
-        r.insert(m(3, t + 2 * MIN, "bob"));
-        r.insert(m(4, t + 3 * MIN, "alice"));
-        r.insert(m(5, t + 9 * MIN, "alice"));
-        r.insert(m(6, t + DAY, "alice"));
-        let rows = rows(&r, "alice", &|ts| day_number(ts, 0));
-        assert_eq!(kinds(&rows), ["day10", "alice*", "alice", "bob*", "alice*", "alice*", "day11", "alice*"]);
-        assert!(matches!(&rows[1], Row::Msg { mine: true, .. }));
-        assert!(matches!(&rows[3], Row::Msg { mine: false, .. }));
-    }
-
-    #[test]
-    fn a_row_keeps_its_key_and_its_entry_shows_what_changed() {
-        let mut r = RoomView::new("r");
-        let t = 10 * DAY;
-        r.insert(m(1, t, "alice"));
-        r.insert(m(2, t + 2 * MIN, "alice"));
-        let before = rows(&r, "x", &|_| 10);
-        // bob's message, older than alice's second: hers now starts a group.
-        r.insert(m(3, t + MIN, "bob"));
-        let after = rows(&r, "x", &|_| 10);
-        let key = before[2].key();
-        assert!(matches!(&before[2], Row::Msg { head: false, .. }));
-        assert!(after.iter().any(|row| row.key() == key), "the same row, by what it is");
-        assert!(matches!(by_key(&after).get(&key), Some(Row::Msg { head: true, .. })), "showing what changed");
-    }
-
-    #[test]
-    fn the_viewers_time_zone_decides_the_day() {
-        // 23:30 UTC is already tomorrow in UTC+1.
-        let ts = 10 * DAY + 23 * 60 * MIN + 30 * MIN;
-        assert_eq!(day_number(ts, 0), 10);
-        assert_eq!(day_number(ts, 60), 11);
-        assert_eq!(day_number(ts, -300), 10);
-        assert_eq!(day_number(30 * MIN, -60), -1);
-    }
-
-    #[test]
-    fn pending_sends_follow_the_messages_and_presence_breaks_groups() {
-        let mut r = RoomView::new("r");
-        r.insert(m(1, 1000, "alice"));
-        r.note_presence("bob", true, 2000);
-        r.insert(m(2, 3000, "alice"));
-        r.pending.push(Pending::new("p1", "on its way", 4000));
-        let mut refused = Pending::new("p2", "refused", 5000);
-        refused.failed = Some("nope".into());
-        r.pending.push(refused);
-        let rows = rows(&r, "alice", &|_| 0);
-        assert_eq!(kinds(&rows), ["day0", "alice*", "bob+", "alice*", "pending", "pending!"]);
-    }
-
-    #[test]
-    fn room_events_show_as_notices_and_break_groups() {
-        let mut r = RoomView::new("r");
-        r.insert(m(1, 1000, "alice"));
-        let kicked =
-            Message { id: "§k1".into(), body: "bob was removed by alice: spam".into(), ..m(2, 2000, "alice") };
-        r.insert(kicked);
-        r.insert(m(3, 3000, "alice"));
-        let rows = rows(&r, "alice", &|_| 0);
-        assert_eq!(kinds(&rows), ["day0", "alice*", "[bob was removed by alice: spam]", "alice*"]);
-    }
-
-    fn ev(seq: u64, ts: u64, author: &str, e: meshchat_shared::rooms::RoomEvent) -> Message {
-        let body = serde_json::to_string(&meshchat_shared::rooms::StoredEvent::new(e)).unwrap();
-        Message { id: format!("§{seq}"), body, ..m(seq, ts, author) }
-    }
-
-    #[test]
-    fn replies_quote_edits_replace_reactions_count_and_deletes_leave_a_tombstone() {
-        use meshchat_shared::rooms::RoomEvent::*;
-        let mut r = RoomView::new("r");
-        r.insert(m(1, 1000, "alice"));
-        r.insert(ev(2, 2000, "bob", Reply { origin: "n1".into(), seq: 1, body: "agreed".into() }));
-        r.insert(ev(3, 3000, "alice", Edited { origin: "n1".into(), seq: 1, body: "b, fixed".into() }));
-        r.insert(ev(4, 4000, "carol", Reacted { origin: "n1".into(), seq: 2, emoji: "👍".into(), on: true }));
-        let shown = rows(&r, "alice", &|_| 0);
-        assert_eq!(kinds(&shown), ["day0", "alice*", "bob*"]);
-        let Row::Msg { msg, edited, .. } = &shown[1] else { panic!() };
-        assert_eq!((msg.body.as_str(), *edited), ("b, fixed", Some(3000)));
-        let Row::Msg { msg, reply_to, reactions, .. } = &shown[2] else { panic!() };
-        assert_eq!(msg.body, "agreed");
-        assert_eq!(reply_to.as_ref().map(|q| q.body.as_str()), Some("b, fixed"), "the quote shows the edit");
-        assert_eq!(reactions, &[("👍".to_owned(), vec!["carol".to_owned()])]);
-        r.insert(ev(5, 5000, "alice", Deleted { origin: "n1".into(), seq: 1 }));
-        let after = rows(&r, "alice", &|_| 0);
-        let Row::Msg { msg, .. } = &after[1] else { panic!() };
-        assert!(meshchat_shared::rooms::is_redacted(&msg.body));
-        let Row::Msg { reply_to, .. } = &after[2] else { panic!() };
-        assert_eq!(reply_to.as_ref().map(|q| q.body.as_str()), Some("message deleted"));
-    }
-
-    #[test]
-    fn a_reaction_on_its_way_is_no_row_but_a_failed_one_is() {
-        let mut r = RoomView::new("r");
-        let mut react = Pending::new("§1", "alice reacted 🎉", 1000);
-        react.action = Some(meshchat_shared::rooms::RoomEvent::Reacted {
-            origin: "n1".into(),
-            seq: 1,
-            emoji: "🎉".into(),
-            on: true,
-        });
-        r.pending.push(react.clone());
-        assert_eq!(kinds(&rows(&r, "alice", &|_| 0)), Vec::<String>::new());
-        r.pending[0].failed = Some("no".into());
-        assert_eq!(kinds(&rows(&r, "alice", &|_| 0)), ["day0", "pending!*"]);
-    }
-
-    #[test]
-    fn the_beginning_shows_once_nothing_older_exists() {
-        let mut r = RoomView::new("r");
-        r.begin_backlog();
-        r.backlog_push(m(1, 1000, "alice"));
-        r.finish_backlog(&[("n1", 1)].into_iter().collect(), false, true);
-        assert_eq!(kinds(&rows(&r, "x", &|_| 0)), ["begin", "day0", "alice*"]);
-    }
-
-    #[test]
-    fn typing_reads_naturally() {
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(typing_line(&[]), None);
-        assert_eq!(typing_line(&names(&["bob"])).unwrap(), "bob is typing…");
-        assert_eq!(typing_line(&names(&["bob", "carol"])).unwrap(), "bob and carol are typing…");
-        assert_eq!(typing_line(&names(&["a", "b", "c"])).unwrap(), "a, b and c are typing…");
-        assert_eq!(typing_line(&names(&["a", "b", "c", "d"])).unwrap(), "Several people are typing…");
-    }
-}
+mod tests;

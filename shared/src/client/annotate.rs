@@ -25,10 +25,19 @@ pub struct Annotations {
 impl Annotations {
     /// Folds the events of `room` (as it holds them) in room order.
     pub fn of(room: &RoomView) -> Annotations {
-        let authors: HashMap<Target, &str> =
-            room.messages().map(|m| ((m.origin.clone(), m.seq), m.author.as_str())).collect();
+        Annotations::from(room, None)
+    }
+
+    /// Folds the events from `from` on: what a view of the entries from
+    /// there needs (an event comes after what it names), at the cost of
+    /// those entries only.
+    pub fn from(room: &RoomView, from: Option<&crate::Cursor>) -> Annotations {
         let mut a = Annotations::default();
-        for m in room.messages().filter(|m| is_event_id(&m.id)) {
+        let events = room.entries_from(from).filter_map(|(_, e)| match e {
+            super::room::Entry::Msg(m) if is_event_id(&m.id) => Some(m),
+            _ => None,
+        });
+        for m in events {
             // (The node's marks, `admin` and `own`, are not the client's concern.)
             let Ok(event) = serde_json::from_str::<RoomEvent>(&m.body) else { continue };
             match event {
@@ -36,7 +45,7 @@ impl Annotations {
                     let t = (origin, seq);
                     // Only its author edits a message (the node checked;
                     // a client checks again with what it holds).
-                    if authors.get(&t) == Some(&m.author.as_str()) {
+                    if room.get(&t.0, t.1).is_some_and(|o| o.author == m.author) {
                         a.edits.insert(t, (body, m.ts));
                     }
                 }

@@ -71,6 +71,11 @@ pub struct RoomView {
     entries: BTreeMap<Cursor, Entry>,
     /// `(author, id)` → key: one entry per idempotency key.
     by_id: HashMap<(String, String), Cursor>,
+    /// `(origin, seq)` → key: what edits, deletes and replies name.
+    by_place: HashMap<(String, u64), Cursor>,
+    /// Bumped whenever an entry is added, removed or changed: what a view
+    /// of the entries checks before it is built again.
+    changes: u64,
     /// Exactly what this view holds, gapless per origin: the `since` of a resume.
     pub vector: RoomVector,
     /// Seqs held above `vector` (a gap below them), waiting to be absorbed.
@@ -126,6 +131,54 @@ impl RoomView {
         self.by_id.len()
     }
 
+    /// Changes to the entries so far (any add, removal or change).
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// The message at `origin:seq`, if this view holds it.
+    pub fn get(&self, origin: &str, seq: u64) -> Option<&Message> {
+        let key = self.by_place.get(&(origin.to_owned(), seq))?;
+        match self.entries.get(key) {
+            Some(Entry::Msg(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Entries from `from` on (all of them without one).
+    pub fn entries_from(&self, from: Option<&Cursor>) -> impl DoubleEndedIterator<Item = (&Cursor, &Entry)> + '_ {
+        use std::ops::Bound;
+        let lower = from.map_or(Bound::Unbounded, |c| Bound::Included(c.clone()));
+        self.entries.range((lower, Bound::Unbounded))
+    }
+
+    /// The entry just before `at`.
+    pub fn entry_before(&self, at: &Cursor) -> Option<(&Cursor, &Entry)> {
+        self.entries.range(..at.clone()).next_back()
+    }
+
+    /// The key `n` entries before `at` (before the end without it), or the
+    /// first key when fewer are held; `None` for an empty view.
+    pub fn key_back(&self, at: Option<&Cursor>, n: usize) -> Option<Cursor> {
+        let below = match at {
+            Some(c) => self.entries.range(..c.clone()),
+            None => self.entries.range(..),
+        };
+        let mut last = at.cloned();
+        for (i, (k, _)) in below.rev().enumerate() {
+            last = Some(k.clone());
+            if i + 1 == n {
+                break;
+            }
+        }
+        last.or_else(|| self.entries.keys().next().cloned())
+    }
+
+    /// The key `n` entries after `at`, or `None` past the end.
+    pub fn key_forward(&self, at: &Cursor, n: usize) -> Option<Cursor> {
+        self.entries.range(at.clone()..).nth(n).map(|(k, _)| k.clone())
+    }
+
     /// The key of the oldest message held: the `before` of a history request.
     pub fn oldest(&self) -> Option<Cursor> {
         self.messages().next().map(Message::cursor)
@@ -141,10 +194,12 @@ impl RoomView {
                 return false;
             }
             let old = old.clone();
-            self.entries.remove(&old);
+            self.drop_entry(&old);
         }
         self.by_id.insert(idem, key.clone());
+        self.by_place.insert((msg.origin.clone(), msg.seq), key.clone());
         self.entries.insert(key, Entry::Msg(msg));
+        self.changes += 1;
         true
     }
 
@@ -164,15 +219,18 @@ impl RoomView {
     /// `deleted`: the message at `origin:seq` was deleted: its text goes,
     /// a tombstone stays.
     pub fn delete(&mut self, origin: &str, seq: u64) {
-        let key = self.messages().find(|m| m.origin == origin && m.seq == seq).map(Message::cursor);
-        if let Some(Entry::Msg(m)) = key.and_then(|k| self.entries.get_mut(&k)) {
+        let key = self.by_place.get(&(origin.to_owned(), seq));
+        if let Some(Entry::Msg(m)) = key.and_then(|k| self.entries.get_mut(k)) {
             m.body = crate::rooms::REDACTED.to_owned();
+            self.changes += 1;
         }
     }
 
     fn drop_entry(&mut self, key: &Cursor) {
         if let Some(Entry::Msg(m)) = self.entries.remove(key) {
+            self.by_place.remove(&(m.origin, m.seq));
             self.by_id.remove(&(m.author, m.id));
+            self.changes += 1;
         }
     }
 
@@ -239,6 +297,8 @@ impl RoomView {
         if gap {
             self.entries.retain(|_, e| matches!(e, Entry::Presence { .. }));
             self.by_id.clear();
+            self.by_place.clear();
+            self.changes += 1;
             self.vector = RoomVector::new();
             self.ahead.clear();
             self.more = true;
@@ -277,6 +337,7 @@ impl RoomView {
         self.notice_seq += 1;
         let key = Cursor { ts: now_ms, origin: String::new(), seq: self.notice_seq };
         self.entries.insert(key, Entry::Presence { name: name.to_owned(), online });
+        self.changes += 1;
     }
 
     pub fn note_typing(&mut self, name: &str, now_ms: u64) {

@@ -1,14 +1,7 @@
-//! The message list: rows of the current room, scrolled like a messenger.
-//!
-//! - At the bottom, new messages keep it at the bottom; scrolled up, a
-//!   "new messages" button appears instead of a jump.
-//! - Near the top, the page before the oldest message is asked for, and the
-//!   view stays put while it is prepended.
-//! - Each room remembers where it was scrolled.
+//! The rows of the message list (`list.rs` windows and scrolls them): a
+//! message with its reply, edits, reactions, file and actions; day
+//! separators, notices, sends on their way.
 
-use std::collections::HashMap;
-
-use leptos::html::Div;
 use leptos::prelude::*;
 use meshchat_shared::Message;
 
@@ -16,174 +9,10 @@ use super::avatar::Avatar;
 use super::{Ctx, format, use_ctx};
 use meshchat_shared::rooms::{RoomEvent, is_redacted};
 
-use crate::state::timeline::{self, Quote, Row, typing_line};
-
-/// Within this many pixels of the bottom counts as at the bottom.
-const STICKY_PX: f64 = 48.0;
-/// Within this many pixels of the top, older messages load.
-const LOAD_OLDER_PX: f64 = 120.0;
-
-#[derive(Clone, Copy, Default)]
-struct Scroll {
-    top: f64,
-    height: f64,
-}
+use crate::state::timeline::{Quote, Row};
 
 #[component]
-pub fn MessageList() -> impl IntoView {
-    let ctx = use_ctx();
-    let chat = ctx.chat;
-    let now = ctx.now;
-    let list = NodeRef::<Div>::new();
-    let at_bottom = RwSignal::new(true);
-    let new_below = RwSignal::new(false);
-    // Where each room was left: `None` means at the bottom.
-    let positions = StoredValue::new(HashMap::<String, Option<f64>>::new());
-    let last = StoredValue::new(Scroll::default());
-
-    let rows = Memo::new(move |_| {
-        chat.with(|c| c.current_room().map(|r| timeline::rows(r, &c.name, &format::local_day)).unwrap_or_default())
-    });
-    let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
-
-    let measure = move || {
-        list.get_untracked().map(|el| (el.scroll_top() as f64, el.scroll_height() as f64, el.client_height() as f64))
-    };
-    let to_bottom = move || {
-        if let Some(el) = list.get_untracked() {
-            el.set_scroll_top(el.scroll_height());
-        }
-    };
-
-    let on_scroll = {
-        let ctx = ctx.clone();
-        move |_| {
-            let Some((top, height, client)) = measure() else {
-                return;
-            };
-            last.set_value(Scroll { top, height });
-            let bottom = height - top - client < STICKY_PX;
-            at_bottom.set(bottom);
-            if bottom {
-                new_below.set(false);
-            }
-            if let Some(r) = room.get_untracked() {
-                positions.update_value(|p| {
-                    p.insert(r.clone(), (!bottom).then_some(top));
-                });
-                if top < LOAD_OLDER_PX {
-                    ctx.act(|c| c.load_older(&r));
-                }
-            }
-        }
-    };
-
-    // After the rows change: keep the view where it belongs. Measuring
-    // waits for the next frame, when the DOM holds the new rows.
-    Effect::new({
-        let ctx = ctx.clone();
-        move |prev: Option<(Option<String>, Option<String>, Option<String>)>| {
-            let current = room.get();
-            let (first, last_key) = rows.with(|r| (first_msg_key(r), r.last().map(Row::key)));
-            let switched = prev.as_ref().is_none_or(|(r, _, _)| *r != current);
-            let prepended = !switched && prev.as_ref().is_some_and(|(_, f, _)| f.is_some() && *f != first);
-            let appended = !switched && prev.as_ref().is_some_and(|(_, _, l)| *l != last_key);
-            let ctx = ctx.clone();
-            let room_now = current.clone();
-            let shown = first.is_some();
-            request_animation_frame(move || {
-                if shown {
-                    crate::perf::mark_once(crate::perf::FIRST_MESSAGE);
-                }
-                let Some((_, height, client)) = measure() else {
-                    return;
-                };
-                if switched {
-                    new_below.set(false);
-                    let saved = room_now.as_ref().and_then(|r| positions.with_value(|p| p.get(r).copied().flatten()));
-                    match (saved, list.get_untracked()) {
-                        (Some(top), Some(el)) => el.set_scroll_top(top as i32),
-                        _ => to_bottom(),
-                    }
-                    at_bottom.set(saved.is_none());
-                } else if prepended && !appended {
-                    // Older messages went in above: stay on what was in view.
-                    let before = last.get_value();
-                    if let Some(el) = list.get_untracked() {
-                        el.set_scroll_top((before.top + height - before.height) as i32);
-                    }
-                } else if appended {
-                    if at_bottom.get_untracked() {
-                        to_bottom();
-                    } else {
-                        new_below.set(true);
-                    }
-                }
-                if let Some((top, height, _)) = measure() {
-                    last.set_value(Scroll { top, height });
-                }
-                // A room too short to scroll up cannot ask for more by
-                // scrolling: ask now.
-                if height <= client + 1.0
-                    && let Some(r) = &room_now
-                {
-                    ctx.act(|c| c.load_older(r));
-                }
-            });
-            (current, first, last_key)
-        }
-    });
-
-    let by_key = Memo::new(move |_| rows.with(|r| crate::timeline::by_key(r)));
-    let typing = Memo::new(move |_| {
-        let t = now.get();
-        chat.with(|c| c.current_room().and_then(|r| typing_line(&r.typing_names(t))))
-    });
-    let loading = Memo::new(move |_| chat.with(|c| c.current_room().is_some_and(|r| r.loading_older)));
-
-    view! {
-        <section class="messages-wrap">
-            <div
-                class="messages"
-                node_ref=list
-                role="log"
-                aria-live="polite"
-                aria-label=move || room.get().map(|r| format!("Messages in #{r}")).unwrap_or_default()
-                tabindex="0"
-                on:scroll=on_scroll
-            >
-                <Show when=move || loading.get()>
-                    <div class="loading" role="status">"Loading older messages…"</div>
-                </Show>
-                <For each=move || rows.get() key=Row::key children=move |row| {
-                    // Keyed by what the row is; what it shows follows its entry.
-                    let key = row.key();
-                    let shown = Memo::new(move |_| by_key.with(|m| m.get(&key).cloned()).unwrap_or_else(|| row.clone()));
-                    move || view! { <RowView row=shown.get()/> }
-                }/>
-            </div>
-            <Show when=move || new_below.get()>
-                <button class="new-below" on:click=move |_| {
-                    if let Some(el) = list.get_untracked() {
-                        let opts = web_sys::ScrollToOptions::new();
-                        opts.set_top(el.scroll_height() as f64);
-                        opts.set_behavior(web_sys::ScrollBehavior::Smooth);
-                        el.scroll_to_with_scroll_to_options(&opts);
-                    }
-                    new_below.set(false);
-                }>"New messages ↓"</button>
-            </Show>
-            <div class="typing" aria-live="polite">{move || typing.get()}</div>
-        </section>
-    }
-}
-
-fn first_msg_key(rows: &[Row]) -> Option<String> {
-    rows.iter().find(|r| matches!(r, Row::Msg { .. })).map(Row::key)
-}
-
-#[component]
-fn RowView(row: Row) -> impl IntoView {
+pub(super) fn RowView(row: Row) -> impl IntoView {
     let ctx = use_ctx();
     match row {
         Row::Beginning => {
@@ -398,21 +227,36 @@ pub fn show_message(ctx: Ctx, room: String, anchor: String) {
     });
     leptos::task::spawn_local(async move {
         for _ in 0..60 {
-            // Drawn first: the room, then each older page.
-            crate::net::sleep(std::time::Duration::from_millis(150)).await;
             if let Some(el) = document().get_element_by_id(&anchor) {
                 el.scroll_into_view();
                 let _ = el.class_list().add_1("flash");
                 return;
             }
-            let (synced, more) =
-                ctx.chat.with_untracked(|c| c.room(&room).map_or((true, false), |r| (r.synced, r.more)));
-            if synced && !more {
-                return;
+            // Held, outside the window: a window around it, drawn next.
+            if let Some(w) = window_around(&ctx, &room, &anchor) {
+                ctx.window.set(w);
+            } else {
+                let (synced, more) =
+                    ctx.chat.with_untracked(|c| c.room(&room).map_or((true, false), |r| (r.synced, r.more)));
+                if synced && !more {
+                    return;
+                }
+                ctx.act(|c| c.load_older(&room));
             }
-            ctx.act(|c| c.load_older(&room));
+            // Drawn first: the room, the window, each older page.
+            crate::net::sleep(std::time::Duration::from_millis(150)).await;
         }
     });
+}
+
+/// A window of `room` around the message `msg-<origin>-<seq>`, if held.
+fn window_around(ctx: &Ctx, room: &str, anchor: &str) -> Option<crate::timeline::Window> {
+    let (origin, seq) = anchor.strip_prefix("msg-")?.rsplit_once('-')?;
+    let seq = seq.parse().ok()?;
+    ctx.chat.with_untracked(|c| {
+        let view = c.room(room)?;
+        Some(crate::timeline::Window::around(view, &view.get(origin, seq)?.cursor()))
+    })
 }
 
 /// Reaction chips: emoji, count, who (on hover); a click toggles one's own.

@@ -7,6 +7,7 @@ mod files;
 mod format;
 mod header;
 mod icons;
+mod list;
 mod me;
 mod members;
 mod meshmap;
@@ -51,6 +52,8 @@ pub struct Ctx {
     pub members_open: RwSignal<bool>,
     /// The composer answers or edits a message, rather than writing anew.
     pub compose: RwSignal<Option<Compose>>,
+    /// Which part of the current room the message list shows.
+    pub window: RwSignal<crate::timeline::Window>,
 }
 
 /// What the composer is doing besides writing a new message.
@@ -185,7 +188,8 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     let who = RwSignal::new(who);
     let (drawer, members_open) = (RwSignal::new(false), RwSignal::new(wide));
     let compose = RwSignal::new(None);
-    let ctx = Ctx { chat, who, top, net, theme, tabs, now, drawer, members_open, compose };
+    let window = RwSignal::new(crate::timeline::Window::Follow);
+    let ctx = Ctx { chat, who, top, net, theme, tabs, now, drawer, members_open, compose, window };
     provide_context(ctx.clone());
     // The nodes refused the session: back to the sign-in screen, saying why.
     let ended = ctx.clone();
@@ -252,7 +256,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
             <main class="main">
                 <header::Header/>
                 <header::Banners/>
-                <messages::MessageList/>
+                <list::MessageList/>
                 <composer::Composer/>
             </main>
             <members::Members/>

@@ -1,0 +1,246 @@
+//! The message list: a window of the current room's rows, scrolled like a
+//! messenger, costing the same at message 10 and message 100,000.
+//!
+//! - Only the window is in the DOM ([`Window`]): the newest entries while
+//!   following them; scrolling near the top brings older ones in (and asks
+//!   the node for more once the view holds nothing older), scrolling back
+//!   down brings newer ones in, and past [`timeline::MOST`] rows the far
+//!   side is unloaded. The browser's scroll anchoring keeps what is in view
+//!   in place as rows come and go around it.
+//! - The rows are rebuilt only when the room's entries, its sends on their
+//!   way or the window changed (not on a keystroke, a typing hint or a
+//!   presence tick), and only for the window.
+//! - At the bottom, new messages keep it at the bottom; scrolled up, a
+//!   "new messages" button appears instead of a jump.
+//! - Each room remembers its window and where it was scrolled.
+
+use std::collections::HashMap;
+
+use leptos::html::Div;
+use leptos::prelude::*;
+
+use super::messages::RowView;
+use super::{format, use_ctx};
+use crate::timeline::{self, Row, Window, typing_line};
+
+/// Within this many pixels of the bottom counts as at the bottom.
+const STICKY_PX: f64 = 48.0;
+/// Within this many pixels of an edge, the window moves (or older
+/// messages load).
+const EDGE_PX: f64 = 120.0;
+
+#[derive(Clone, Copy, Default)]
+struct Scroll {
+    top: f64,
+    height: f64,
+}
+
+/// What a change of rows was, for where the view goes next.
+#[derive(Clone, PartialEq)]
+struct Shown {
+    room: Option<String>,
+    window: Window,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+#[component]
+pub fn MessageList() -> impl IntoView {
+    let ctx = use_ctx();
+    let (chat, window) = (ctx.chat, ctx.window);
+    let list = NodeRef::<Div>::new();
+    let at_bottom = RwSignal::new(true);
+    let new_below = RwSignal::new(false);
+    // Where each room was left: its window, and `None` at the bottom.
+    let positions = StoredValue::new(HashMap::<String, (Window, Option<f64>)>::new());
+    let last = StoredValue::new(Scroll::default());
+
+    // What the rows depend on, compared cheaply on every change of the
+    // chat: a keystroke or a typing hint leaves it equal.
+    let stamp = Memo::new(move |_| {
+        chat.with(|c| {
+            c.current_room().map(|r| {
+                let pending: Vec<(String, bool, bool)> =
+                    r.pending.iter().map(|p| (p.id.clone(), p.failed.is_some(), p.action.is_some())).collect();
+                (r.name.clone(), r.changes(), pending, r.seen_upto.clone(), r.more, r.synced, c.name.clone())
+            })
+        })
+    });
+    let rows = Memo::new(move |_| {
+        stamp.track();
+        let w = window.get();
+        chat.with_untracked(|c| {
+            c.current_room().map(|r| timeline::rows_in(r, &c.name, &format::local_day, &w.span(r))).unwrap_or_default()
+        })
+    });
+    let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
+
+    let measure = move || {
+        list.get_untracked().map(|el| (el.scroll_top() as f64, el.scroll_height() as f64, el.client_height() as f64))
+    };
+    let to_bottom = move || {
+        if let Some(el) = list.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    };
+
+    let on_scroll = {
+        let ctx = ctx.clone();
+        move |_| {
+            let Some((top, height, client)) = measure() else {
+                return;
+            };
+            last.set_value(Scroll { top, height });
+            let below = height - top - client;
+            let bottom = below < STICKY_PX;
+            at_bottom.set(bottom);
+            if bottom {
+                new_below.set(false);
+            }
+            let Some(r) = room.get_untracked() else { return };
+            let w = window.get_untracked();
+            let moved = chat.with_untracked(|c| {
+                let view = c.current_room()?;
+                if top < EDGE_PX {
+                    w.up(view)
+                } else if below < EDGE_PX {
+                    // Back at the newest: follow it again.
+                    w.down(view).or_else(|| (bottom && w != Window::Follow).then_some(Window::Follow))
+                } else {
+                    None
+                }
+            });
+            match moved {
+                Some(next) => window.set(next),
+                None if top < EDGE_PX => ctx.act(|c| c.load_older(&r)),
+                None => {}
+            }
+            positions.update_value(|p| {
+                p.insert(r.clone(), (window.get_untracked(), (!bottom).then_some(top)));
+            });
+        }
+    };
+
+    // After the rows change: keep the view where it belongs. Measuring
+    // waits for the next frame, when the DOM holds the new rows.
+    Effect::new({
+        let ctx = ctx.clone();
+        move |prev: Option<Shown>| {
+            let now = Shown {
+                room: room.get(),
+                window: window.get(),
+                first: rows.with(|r| first_msg_key(r)),
+                last: rows.with(|r| r.last().map(Row::key)),
+            };
+            let switched = prev.as_ref().is_none_or(|p| p.room != now.room);
+            if switched {
+                // The room's own window, as it was left.
+                let saved = now.room.as_ref().and_then(|r| positions.with_value(|p| p.get(r).cloned()));
+                let w = saved.as_ref().map(|(w, _)| w.clone()).unwrap_or_default();
+                if window.get_untracked() != w {
+                    window.set(w);
+                }
+            }
+            // The user moved the window: scroll anchoring keeps the view.
+            let moved = !switched && prev.as_ref().is_some_and(|p| p.window != now.window);
+            let prepended =
+                !switched && !moved && prev.as_ref().is_some_and(|p| p.first.is_some() && p.first != now.first);
+            let appended = !switched && !moved && prev.as_ref().is_some_and(|p| p.last != now.last);
+            let ctx = ctx.clone();
+            let room_now = now.room.clone();
+            let shown = now.first.is_some();
+            request_animation_frame(move || {
+                if shown {
+                    crate::perf::mark_once(crate::perf::FIRST_MESSAGE);
+                }
+                let Some((_, height, client)) = measure() else {
+                    return;
+                };
+                if switched {
+                    new_below.set(false);
+                    let saved = room_now.as_ref().and_then(|r| positions.with_value(|p| p.get(r).and_then(|s| s.1)));
+                    match (saved, list.get_untracked()) {
+                        (Some(top), Some(el)) => el.set_scroll_top(top as i32),
+                        _ => to_bottom(),
+                    }
+                    at_bottom.set(saved.is_none());
+                } else if prepended && !appended {
+                    // Older messages went in above: stay on what was in view.
+                    let before = last.get_value();
+                    if let Some(el) = list.get_untracked() {
+                        el.set_scroll_top((before.top + height - before.height) as i32);
+                    }
+                } else if appended {
+                    if at_bottom.get_untracked() {
+                        to_bottom();
+                    } else {
+                        new_below.set(true);
+                    }
+                }
+                if let Some((top, height, _)) = measure() {
+                    last.set_value(Scroll { top, height });
+                }
+                // A room too short to scroll up cannot ask for more by
+                // scrolling: ask now.
+                if height <= client + 1.0
+                    && let Some(r) = &room_now
+                {
+                    ctx.act(|c| c.load_older(r));
+                }
+            });
+            now
+        }
+    });
+
+    let by_key = Memo::new(move |_| rows.with(|r| crate::timeline::by_key(r)));
+    let typing = Memo::new(move |_| {
+        let t = ctx.now.get();
+        chat.with(|c| c.current_room().and_then(|r| typing_line(&r.typing_names(t))))
+    });
+    let loading = Memo::new(move |_| chat.with(|c| c.current_room().is_some_and(|r| r.loading_older)));
+    let jump = move |_| {
+        // The newest again: following, at the bottom.
+        window.set(Window::Follow);
+        request_animation_frame(move || {
+            if let Some(el) = list.get_untracked() {
+                let opts = web_sys::ScrollToOptions::new();
+                opts.set_top(el.scroll_height() as f64);
+                opts.set_behavior(web_sys::ScrollBehavior::Smooth);
+                el.scroll_to_with_scroll_to_options(&opts);
+            }
+        });
+        new_below.set(false);
+    };
+
+    view! {
+        <section class="messages-wrap">
+            <div
+                class="messages"
+                node_ref=list
+                role="log"
+                aria-live="polite"
+                aria-label=move || room.get().map(|r| format!("Messages in #{r}")).unwrap_or_default()
+                tabindex="0"
+                on:scroll=on_scroll
+            >
+                <Show when=move || loading.get()>
+                    <div class="loading" role="status">"Loading older messages…"</div>
+                </Show>
+                <For each=move || rows.get() key=Row::key children=move |row| {
+                    // Keyed by what the row is; what it shows follows its entry.
+                    let key = row.key();
+                    let shown = Memo::new(move |_| by_key.with(|m| m.get(&key).cloned()).unwrap_or_else(|| row.clone()));
+                    move || view! { <RowView row=shown.get()/> }
+                }/>
+            </div>
+            <Show when=move || new_below.get()>
+                <button class="new-below" on:click=jump>"New messages ↓"</button>
+            </Show>
+            <div class="typing" aria-live="polite">{move || typing.get()}</div>
+        </section>
+    }
+}
+
+fn first_msg_key(rows: &[Row]) -> Option<String> {
+    rows.iter().find(|r| matches!(r, Row::Msg { .. })).map(Row::key)
+}
