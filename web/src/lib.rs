@@ -36,6 +36,8 @@ mod app;
 #[cfg(target_arch = "wasm32")]
 mod http_link;
 #[cfg(target_arch = "wasm32")]
+mod keep;
+#[cfg(target_arch = "wasm32")]
 mod net;
 #[cfg(target_arch = "wasm32")]
 mod perf;

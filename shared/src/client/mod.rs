@@ -9,6 +9,7 @@
 //! unit-tested natively.
 
 pub mod annotate;
+pub mod kept;
 pub mod nodes;
 pub mod reconnect;
 pub mod room;

@@ -16,6 +16,7 @@ mod search;
 mod sidebar;
 mod signin;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -74,6 +75,8 @@ impl Ctx {
     /// other tabs forget the session (the caller revokes it, if it can).
     pub fn sign_out(&self, notice: Option<String>) {
         self.net.stop();
+        // What this browser kept of the rooms goes with the session.
+        crate::keep::forget(self.who.with_untracked(|w| w.name().to_owned()).as_str());
         prefs::save_who(None);
         self.tabs.share_who(None);
         self.top.notice.set(notice);
@@ -228,6 +231,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     );
     // Time passes, for what shows it (typing, "today"); the link ticks the outbox.
     let _ = set_interval_with_handle(move || now.set(now_ms()), Duration::from_secs(1));
+    keep_rooms(chat, now, name.clone());
     // Keep the outbox across reloads, written only when it changed.
     let kept = StoredValue::new(String::new());
     Effect::new(move |_| {
@@ -262,4 +266,34 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
             <members::Members/>
         </div>
     }
+}
+
+/// The rooms this browser keeps for reading offline: put back at start
+/// (a room a node has already spoken for keeps the node's word), then
+/// written every few seconds for each room whose entries changed.
+fn keep_rooms(chat: RwSignal<Chat>, now: RwSignal<u64>, name: String) {
+    let user = name.clone();
+    leptos::task::spawn_local(async move {
+        let kept = crate::keep::load(&user).await;
+        if !kept.is_empty() {
+            chat.update(|c| kept.into_iter().for_each(|k| c.restore_kept(k)));
+        }
+    });
+    let saved = StoredValue::new(HashMap::<String, u64>::new());
+    Effect::new(move |_| {
+        // Every 3 s at most.
+        if !(now.get() / 1000).is_multiple_of(3) {
+            return;
+        }
+        chat.with_untracked(|c| {
+            for (room, r) in c.rooms.iter().filter(|(_, r)| r.synced) {
+                if saved.with_value(|s| s.get(room) != Some(&r.changes())) {
+                    crate::keep::save(&name, &r.kept());
+                    saved.update_value(|s| {
+                        s.insert(room.clone(), r.changes());
+                    });
+                }
+            }
+        });
+    });
 }

@@ -116,7 +116,7 @@ pub async fn headers(State(app): State<Arc<AppState>>, req: Request, next: Next)
     let scripts: String = app.inline_scripts.iter().map(|h| format!(" '{h}'")).collect();
     let csp = format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{scripts}; style-src 'self'; \
-         img-src 'self' data: blob:; font-src 'self'; connect-src {}; manifest-src 'self'; \
+         img-src 'self' data: blob:; font-src 'self'; connect-src {}; manifest-src 'self'; worker-src 'self'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         connect.join(" ")
     );

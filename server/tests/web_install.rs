@@ -1,0 +1,95 @@
+//! The web app as an installed app: a valid manifest with its icons, a
+//! service worker that serves the shell from its cache, rooms kept in
+//! IndexedDB (so a reload with no node reachable opens the app with its
+//! history), writing into the outbox while offline, delivery exactly once
+//! when the node is back, and nothing kept after sign-out. Headless
+//! Chromium against a real node.
+#![allow(clippy::unwrap_used)]
+
+mod browser;
+mod common;
+
+use browser::{Browser, Driver, dist};
+use common::*;
+use serde_json::Value;
+
+async fn js(b: &Browser, expr: &str) -> Value {
+    b.eval(expr).await
+}
+
+#[tokio::test]
+async fn the_app_installs_and_opens_offline_from_its_own_cache() {
+    let web = dist();
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.sign_in(&node.url("/"), "alice").await;
+    b.wait_connected().await;
+
+    // Installable: the manifest, its icons served, the worker in control.
+    let manifest = js(&b, "fetch('/manifest.webmanifest').then(r => r.json())").await;
+    assert_eq!(manifest["display"], "standalone", "{manifest}");
+    assert_eq!(manifest["start_url"], "/");
+    let icons = manifest["icons"].as_array().unwrap();
+    for size in ["192x192", "512x512"] {
+        assert!(icons.iter().any(|i| i["sizes"] == size && i["type"] == "image/png"), "{size}: {manifest}");
+    }
+    for icon in icons {
+        let src = icon["src"].as_str().unwrap();
+        let ok = js(&b, &format!("fetch('{src}').then(r => r.ok && r.headers.get('content-type'))")).await;
+        assert!(ok.as_str().is_some_and(|t| t.starts_with("image/")), "{src}: {ok}");
+    }
+    b.wait_true("navigator.serviceWorker.controller !== null", "the service worker in control").await;
+    let cached = js(
+        &b,
+        "caches.keys().then(ks => caches.open(ks.find(k => k.startsWith('meshchat-shell-'))))
+            .then(c => c.keys()).then(rs => rs.map(r => new URL(r.url).pathname))",
+    )
+    .await;
+    let cached: Vec<String> = serde_json::from_value(cached).unwrap();
+    assert!(cached.contains(&"/".to_owned()), "{cached:?}");
+    assert!(cached.iter().any(|p| p.ends_with(".wasm")), "{cached:?}");
+    assert!(cached.iter().any(|p| p == "/manifest.webmanifest"), "{cached:?}");
+    b.say("before the outage").await;
+    b.wait_message("before the outage").await;
+    // Kept for offline reading (IndexedDB), bounded, for this person.
+    b.wait_true(
+        "meshchatKeep.all('alice').then(rs => rs.some(j => j.includes('before the outage')))",
+        "the room kept in IndexedDB",
+    )
+    .await;
+
+    // No node: a reload still opens the app, from the worker's cache, says
+    // so, and takes a message into the outbox.
+    node.kill9();
+    b.goto(&node.url("/")).await;
+    b.wait_true("performance.getEntriesByName('meshchat:mounted').length > 0", "the app mounted offline").await;
+    b.wait_true("!!document.querySelector('.composer textarea')", "the composer offline").await;
+    // With the history it kept.
+    assert_eq!(b.wait_message("before the outage").await, 1);
+    b.say("written offline").await;
+    b.wait_true(
+        "[...document.querySelectorAll('.msg.pending .body, .msg.failed .body')].some(e => e.textContent === 'written offline')",
+        "the offline message in the outbox",
+    )
+    .await;
+
+    // The node is back: the outbox goes out, once.
+    node.restart().unwrap();
+    assert_eq!(b.wait_message("written offline").await, 1);
+    b.wait_true(
+        "![...document.querySelectorAll('.msg.pending .body')].some(e => e.textContent === 'written offline')",
+        "the message acknowledged",
+    )
+    .await;
+    let (mut reader, _) = Client::hello(&node.ws_url(), "reader").await;
+    let (_, backlog, _) = reader.join("general", None).await;
+    let n = backlog.iter().filter(|m| m["body"] == "written offline").count();
+    assert_eq!(n, 1, "stored once: {backlog:?}");
+    assert_eq!(b.wait_message("before the outage").await, 1, "nothing shown twice after the resume");
+    // Signing out forgets what was kept.
+    b.eval("(() => { const s = [...document.querySelectorAll('button')].find(e => e.textContent.trim() === 'Sign out'); if (s) s.click(); return !!s; })()").await;
+    b.wait_true("meshchatKeep.all('alice').then(rs => rs.length === 0)", "nothing kept after sign-out").await;
+    b.close().await;
+}

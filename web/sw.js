@@ -1,0 +1,44 @@
+// meshchat's service worker: the app shell from its own cache, and a new
+// version only whole. scripts/build-web fills in VERSION (a hash of the
+// build's inputs) and SHELL (every file of the build): a new build is a new
+// worker, which the browser installs beside the running one.
+const VERSION = "__VERSION__";
+const SHELL = __SHELL__;
+const CACHE = "meshchat-shell-" + VERSION;
+
+// All or nothing: a shell missing one file is never installed.
+self.addEventListener("install", (e) => {
+  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)));
+  // No skipWaiting here: a page keeps the version it loaded until the
+  // person takes the new one (the page offers it; see pwa.js).
+});
+
+self.addEventListener("activate", (e) => {
+  e.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("meshchat-shell-") && k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("message", (e) => {
+  if (e.data === "update") self.skipWaiting();
+});
+
+// The node's API, socket, files and metrics always go to the network.
+const live = (path) =>
+  path.startsWith("/api/") || path === "/ws" || path.startsWith("/files/") || path === "/metrics" || path === "/sw.js";
+
+self.addEventListener("fetch", (e) => {
+  const req = e.request;
+  const url = new URL(req.url);
+  if (req.method !== "GET" || url.origin !== self.location.origin || live(url.pathname)) return;
+  if (req.mode === "navigate") {
+    // The page this shell was built with, whatever the path (the app
+    // routes itself): the page and its files always match.
+    e.respondWith(caches.open(CACHE).then((c) => c.match("/")).then((r) => r || fetch(req)));
+    return;
+  }
+  e.respondWith(caches.open(CACHE).then((c) => c.match(req)).then((r) => r || fetch(req)));
+});
