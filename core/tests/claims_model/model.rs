@@ -227,9 +227,7 @@ impl ClaimsModel {
     /// Whether proposer `p` may give up its attempt now: with `amnesia` its
     /// node restarts, so that node must be up (one process).
     fn may_retry(&self, s: &State, p: usize) -> bool {
-        s.retries < self.cfg.retries
-            && learned(&s.proposers[p]).is_none()
-            && (!self.cfg.amnesia || s.nodes[p].up)
+        s.retries < self.cfg.retries && learned(&s.proposers[p]).is_none() && (!self.cfg.amnesia || s.nodes[p].up)
     }
 
     /// Requests to acceptors; replies go through `Learn`.

@@ -12,8 +12,8 @@ use super::session::Session;
 use super::tls;
 use super::{MeshCtx, PeerAddr, PeerCmd};
 use crate::core::{PeerIn, PeerState};
-use crate::room::with_vectors;
 use crate::infra::clock::now_ms;
+use crate::room::with_vectors;
 
 /// The version a connection settled on, if this node speaks it.
 fn settled(conn: &quinn::Connection) -> Result<u32, String> {

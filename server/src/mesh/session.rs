@@ -151,7 +151,9 @@ impl Session {
                 PeerOut::AskOwn => self.send_all(vec![Control::AskOwn]),
                 PeerOut::CannotAsk { version } => super::restore::cannot_ask(&self.shared.peer, version),
                 PeerOut::AnswerOwn => self.send_all(super::restore::answer(&*self.shared.ctx.rooms, &self.shared.peer)),
-                PeerOut::Own { rooms, last } => self.shared.ctx.rooms.restore_answer(&self.shared.peer, rooms, last).await,
+                PeerOut::Own { rooms, last } => {
+                    self.shared.ctx.rooms.restore_answer(&self.shared.peer, rooms, last).await
+                }
             }
         }
         unsent

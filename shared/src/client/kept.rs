@@ -98,7 +98,8 @@ mod tests {
     #[test]
     fn a_kept_room_with_a_bad_name_or_message_is_left_out() {
         let mut chat = Chat::new("alice", &[], None);
-        let mut bad = KeptRoom { room: "no spaces allowed".into(), vector: RoomVector::new(), messages: vec![], more: true };
+        let mut bad =
+            KeptRoom { room: "no spaces allowed".into(), vector: RoomVector::new(), messages: vec![], more: true };
         chat.restore_kept(bad.clone());
         assert!(chat.rooms.is_empty());
         bad.room = "general".into();
