@@ -42,8 +42,10 @@ impl RoomView {
 }
 
 impl Chat {
-    /// Puts a kept room back, before any node answers. What does not pass
-    /// the checks a node's messages pass is left out.
+    /// Puts a kept room back, before any node answers. A message that is
+    /// not of this room, or whose place in the log is malformed, is left
+    /// out (the store is this page's own: what it shows is text, never
+    /// markup, like everything a node sends).
     pub fn restore_kept(&mut self, kept: KeptRoom) {
         if crate::limits::validate_room(&kept.room).is_err() {
             return;
@@ -53,7 +55,7 @@ impl Chat {
             // A node has spoken already: its word is newer.
             return;
         }
-        let fit = |m: &Message| crate::stored::validate_stored(m, &kept.room).is_ok();
+        let fit = |m: &Message| m.room == kept.room && m.seq > 0 && m.vc.get(&m.origin) == m.seq;
         for m in kept.messages.into_iter().filter(fit).take(KEPT_MESSAGES) {
             r.insert(m);
         }
