@@ -37,8 +37,10 @@ self.addEventListener("fetch", (e) => {
   if (req.mode === "navigate") {
     // The page this shell was built with, whatever the path (the app
     // routes itself): the page and its files always match.
-    e.respondWith(caches.open(CACHE).then((c) => c.match("/")).then((r) => r || fetch(req)));
+    e.respondWith(caches.open(CACHE).then((c) => c.match("/", { ignoreVary: true })).then((r) => r || fetch(req)));
     return;
   }
-  e.respondWith(caches.open(CACHE).then((c) => c.match(req)).then((r) => r || fetch(req)));
+  // ignoreVary: the node varies its answers on Origin and Accept-Encoding,
+  // and a module script's request carries an Origin the precache's did not.
+  e.respondWith(caches.open(CACHE).then((c) => c.match(req, { ignoreVary: true })).then((r) => r || fetch(req)));
 });

@@ -6,6 +6,10 @@ say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 NIGHTLY=$(cat web/nightly-toolchain)
 # trunk builds the web app. 0.21.14 is the newest that builds on this rustc.
 TRUNK_VERSION=0.21.14
+# axe-core, the accessibility checker the browser tests run in Chromium (from
+# the npm registry, checked against this hash).
+AXE_VERSION=4.14.1
+AXE_SHA256=e6b0ce02b84d892e2e33e403485e7f3d6c29e2be6df65daf44d89ba564139745
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
 

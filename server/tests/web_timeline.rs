@@ -67,7 +67,10 @@ async fn a_long_room_keeps_only_a_window_in_the_page() {
     }
     b.wait_message("message 799").await;
     let following = rows(&b).await;
-    assert!(following <= 130, "{following} message rows in the page while following");
+    let state = b
+        .eval("(() => { const l = document.querySelector('.messages'); return [l.dataset.window, l.scrollTop, l.scrollHeight, l.clientHeight].join(' '); })()")
+        .await;
+    assert!(following <= 130, "{following} message rows in the page while following (window, scroll: {state})");
 
     // Back to the very first: history pages come in, the window moves up.
     let most = scroll_until(&b, "message 0", "l.scrollTop = 0").await;

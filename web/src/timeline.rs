@@ -132,6 +132,17 @@ impl Window {
     pub fn span(&self, room: &RoomView) -> Span {
         match self {
             Window::Follow => Span { from: room.key_back(None, FOLLOW), to: None },
+            // From the first entry held: history coming in above grows it,
+            // so it ends `MOST` entries down at most.
+            Window::At(Span { from: None, to }) => {
+                let first = room.key_back(None, usize::MAX);
+                let most = first.and_then(|f| room.key_forward(&f, MOST));
+                let to = match (most, to) {
+                    (Some(m), Some(t)) => Some(m.min(t.clone())),
+                    (m, t) => m.or_else(|| t.clone()),
+                };
+                Span { from: None, to }
+            }
             Window::At(span) => span.clone(),
         }
     }
@@ -158,7 +169,10 @@ impl Window {
     /// `STEP` more below, as many fewer above beyond `MOST`; following
     /// again once it reaches the end.
     pub fn down(&self, room: &RoomView) -> Option<Window> {
-        let Window::At(span) = self else { return None };
+        if *self == Window::Follow {
+            return None;
+        }
+        let span = self.span(room);
         let to = span.to.as_ref()?;
         let to = room.key_forward(to, STEP);
         let mut from = span.from.clone();

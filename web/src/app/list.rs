@@ -5,8 +5,8 @@
 //!   following them; scrolling near the top brings older ones in (and asks
 //!   the node for more once the view holds nothing older), scrolling back
 //!   down brings newer ones in, and past [`timeline::MOST`] rows the far
-//!   side is unloaded. The browser's scroll anchoring keeps what is in view
-//!   in place as rows come and go around it.
+//!   side is unloaded; the row at the top of the view stays where it was
+//!   (the list keeps the view itself: `overflow-anchor: none`).
 //! - The rows are rebuilt only when the room's entries, its sends on their
 //!   way or the window changed (not on a keystroke, a typing hint or a
 //!   presence tick), and only for the window.
@@ -54,6 +54,12 @@ pub fn MessageList() -> impl IntoView {
     // Where each room was left: its window, and `None` at the bottom.
     let positions = StoredValue::new(HashMap::<String, (Window, Option<f64>)>::new());
     let last = StoredValue::new(Scroll::default());
+    // The row at the top of the view when the person moved the window, and
+    // how far below the list's top it was: put back where it was after.
+    let anchor = StoredValue::new_local(None::<(web_sys::Element, f64)>);
+    // The first message row after the last update, and how far down the
+    // list's content it was: what history coming in above is measured by.
+    let first_at = StoredValue::new(None::<(String, f64)>);
 
     // What the rows depend on, compared cheaply on every change of the
     // chat: a keystroke or a typing hint leaves it equal.
@@ -67,7 +73,9 @@ pub fn MessageList() -> impl IntoView {
         })
     });
     let rows = Memo::new(move |_| {
-        stamp.track();
+        // Read, not only tracked: a memo is computed when read, and one
+        // never computed never changes.
+        stamp.with(|_| ());
         let w = window.get();
         chat.with_untracked(|c| {
             c.current_room().map(|r| timeline::rows_in(r, &c.name, &format::local_day, &w.span(r))).unwrap_or_default()
@@ -90,9 +98,14 @@ pub fn MessageList() -> impl IntoView {
             let Some((top, height, client)) = measure() else {
                 return;
             };
+            let prev = last.get_value();
             last.set_value(Scroll { top, height });
             let below = height - top - client;
-            let bottom = below < STICKY_PX;
+            // Only the person scrolling up leaves the bottom: a scroll that
+            // came with a change of height is the list's own (rows coming in
+            // below while it moved there, anchoring as rows went above).
+            let went_up = top < prev.top - 0.5 && (height - prev.height).abs() < 0.5;
+            let bottom = below < STICKY_PX || (at_bottom.get_untracked() && !went_up);
             at_bottom.set(bottom);
             if bottom {
                 new_below.set(false);
@@ -101,7 +114,7 @@ pub fn MessageList() -> impl IntoView {
             let w = window.get_untracked();
             let moved = chat.with_untracked(|c| {
                 let view = c.current_room()?;
-                if top < EDGE_PX {
+                if top < EDGE_PX && went_up {
                     w.up(view)
                 } else if below < EDGE_PX {
                     // Back at the newest: follow it again.
@@ -111,8 +124,13 @@ pub fn MessageList() -> impl IntoView {
                 }
             });
             match moved {
-                Some(next) => window.set(next),
-                None if top < EDGE_PX => ctx.act(|c| c.load_older(&r)),
+                Some(next) => {
+                    if let Some(el) = list.get_untracked() {
+                        anchor.set_value(top_row(&el));
+                    }
+                    window.set(next);
+                }
+                None if top < EDGE_PX && went_up => ctx.act(|c| c.load_older(&r)),
                 None => {}
             }
             positions.update_value(|p| {
@@ -145,10 +163,13 @@ pub fn MessageList() -> impl IntoView {
             let moved = !switched && prev.as_ref().is_some_and(|p| p.window != now.window);
             let prepended =
                 !switched && !moved && prev.as_ref().is_some_and(|p| p.first.is_some() && p.first != now.first);
-            let appended = !switched && !moved && prev.as_ref().is_some_and(|p| p.last != now.last);
+            // New rows below are news only in a window that reaches them.
+            let at_end = chat.with_untracked(|c| c.current_room().is_none_or(|r| now.window.span(r).to.is_none()));
+            let appended = !switched && !moved && at_end && prev.as_ref().is_some_and(|p| p.last != now.last);
             let ctx = ctx.clone();
             let room_now = now.room.clone();
             let shown = now.first.is_some();
+            let first_now = now.first.clone();
             request_animation_frame(move || {
                 if shown {
                     crate::perf::mark_once(crate::perf::FIRST_MESSAGE);
@@ -164,14 +185,32 @@ pub fn MessageList() -> impl IntoView {
                         _ => to_bottom(),
                     }
                     at_bottom.set(saved.is_none());
+                } else if moved {
+                    if let (Some((row, offset)), Some(el)) = (anchor.get_value(), list.get_untracked())
+                        && row.is_connected()
+                    {
+                        let now = row.get_bounding_client_rect().top() - el.get_bounding_client_rect().top();
+                        el.set_scroll_top(el.scroll_top() + (now - offset) as i32);
+                    }
+                    anchor.set_value(None);
                 } else if prepended && !appended {
-                    // Older messages went in above: stay on what was in view.
+                    // Older messages went in above: stay on what was in view,
+                    // by how far the row that was first moved down.
                     let before = last.get_value();
                     if let Some(el) = list.get_untracked() {
-                        el.set_scroll_top((before.top + height - before.height) as i32);
+                        let moved_by = first_at
+                            .get_value()
+                            .and_then(|(key, was)| content_offset(&el, &key).map(|now| now - was))
+                            .unwrap_or(height - before.height);
+                        el.set_scroll_top((before.top + moved_by) as i32);
                     }
                 } else if appended {
                     if at_bottom.get_untracked() {
+                        // At the newest: follow it, unloading what was
+                        // scrolled through above.
+                        if matches!(window.get_untracked(), Window::At(timeline::Span { to: None, .. })) {
+                            window.set(Window::Follow);
+                        }
                         to_bottom();
                     } else {
                         new_below.set(true);
@@ -179,6 +218,9 @@ pub fn MessageList() -> impl IntoView {
                 }
                 if let Some((top, height, _)) = measure() {
                     last.set_value(Scroll { top, height });
+                }
+                if let (Some(key), Some(el)) = (first_now, list.get_untracked()) {
+                    first_at.set_value(content_offset(&el, &key).map(|off| (key, off)));
                 }
                 // A room too short to scroll up cannot ask for more by
                 // scrolling: ask now.
@@ -221,6 +263,11 @@ pub fn MessageList() -> impl IntoView {
                 aria-live="polite"
                 aria-label=move || room.get().map(|r| format!("Messages in #{r}")).unwrap_or_default()
                 tabindex="0"
+                data-window=move || window.with(|w| match w {
+                    Window::Follow => "follow",
+                    Window::At(timeline::Span { to: None, .. }) => "to-newest",
+                    Window::At(_) => "between",
+                })
                 on:scroll=on_scroll
             >
                 <Show when=move || loading.get()>
@@ -239,6 +286,25 @@ pub fn MessageList() -> impl IntoView {
             <div class="typing" aria-live="polite">{move || typing.get()}</div>
         </section>
     }
+}
+
+/// How far down the list's content the message row keyed `key` is.
+fn content_offset(list: &web_sys::HtmlDivElement, key: &str) -> Option<f64> {
+    // A message row's key is `m:<origin>:<seq>`, its element's id `msg-<origin>-<seq>`.
+    let (origin, seq) = key.strip_prefix("m:")?.rsplit_once(':')?;
+    let row = document().get_element_by_id(&format!("msg-{origin}-{seq}"))?;
+    let top = row.get_bounding_client_rect().top() - list.get_bounding_client_rect().top();
+    Some(top + f64::from(list.scroll_top()))
+}
+
+/// The first row at or below the top of the list's view, and its offset.
+fn top_row(list: &web_sys::HtmlDivElement) -> Option<(web_sys::Element, f64)> {
+    let top = list.get_bounding_client_rect().top();
+    let children = list.children();
+    (0..children.length()).filter_map(|i| children.item(i)).find_map(|c| {
+        let r = c.get_bounding_client_rect();
+        (r.bottom() > top).then(|| (c, r.top() - top))
+    })
 }
 
 fn first_msg_key(rows: &[Row]) -> Option<String> {
