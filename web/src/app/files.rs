@@ -239,7 +239,7 @@ pub fn Attach(uploads: Uploads) -> impl IntoView {
     let ctx = use_ctx();
     let input = NodeRef::<leptos::html::Input>::new();
     view! {
-        <input type="file" multiple class="visually-hidden" id="attach-input" tabindex="-1" node_ref=input
+        <input type="file" multiple class="visually-hidden" id="attach-input" tabindex="-1" aria-label="Attach files" node_ref=input
             on:change=move |_| {
                 if let Some(el) = input.get() {
                     uploads.add_all(&ctx, el.files());

@@ -130,7 +130,7 @@ fn MessageView(
                 <button
                     class="stamp"
                     title=info.clone()
-                    aria-label=format!("Sent {info}. Show details")
+                    aria-label=format!("{time}: sent {info}. Show details")
                     aria-expanded=move || details.get().to_string()
                     on:click=move |_| details.update(|d| *d = !*d)
                 >
