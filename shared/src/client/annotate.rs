@@ -73,6 +73,15 @@ impl Annotations {
     }
 }
 
+/// `who`'s read marker in `room`: where their latest `read` is. From the
+/// newest entry back, so it costs what lies after the marker, not the room.
+pub fn read_marker(room: &RoomView, who: &str) -> Option<crate::Cursor> {
+    room.entries().rev().find_map(|(_, e)| match e {
+        super::room::Entry::Msg(m) if m.author == who && crate::rooms::is_read_marker(m) => Some(m.cursor()),
+        _ => None,
+    })
+}
+
 /// What an event message is to a client: a reply (a message), something
 /// done to another message (not shown by itself), or a notice.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -362,9 +362,15 @@ impl Chat {
     fn recount(&mut self, room: &str) {
         let me = self.name.clone();
         let Some(r) = self.rooms.get_mut(room) else { return };
-        let Some(marker) = annotate::Annotations::of(r).read.remove(&me) else { return };
-        let after: Vec<&Message> =
-            r.messages().filter(|m| m.author != me && crate::rooms::is_chat(m) && !m.is_before(&marker)).collect();
+        let Some(marker) = annotate::read_marker(r, &me) else { return };
+        let after: Vec<&Message> = r
+            .entries_from(Some(&marker))
+            .filter_map(|(_, e)| match e {
+                room::Entry::Msg(m) => Some(m),
+                room::Entry::Presence { .. } => None,
+            })
+            .filter(|m| m.author != me && crate::rooms::is_chat(m) && !m.is_before(&marker))
+            .collect();
         let mentioned = after.iter().filter(|m| crate::rooms::mentions(&shown_text(m), &me)).count();
         let (unread, mentioned) = (after.len() as u32, mentioned as u32);
         r.unread = r.unread.min(unread);
@@ -379,8 +385,11 @@ impl Chat {
         let me = self.name.clone();
         let Some(r) = self.rooms.get(room) else { return false };
         let waiting = r.pending.iter().any(|p| matches!(p.action, Some(crate::rooms::RoomEvent::Read)));
-        let latest = r.messages().filter(|m| m.author != me && crate::rooms::is_chat(m)).map(Message::cursor).last();
-        let marker = annotate::Annotations::of(r).read.remove(&me);
+        let latest = r.entries().rev().find_map(|(_, e)| match e {
+            room::Entry::Msg(m) if m.author != me && crate::rooms::is_chat(m) => Some(m.cursor()),
+            _ => None,
+        });
+        let marker = annotate::read_marker(r, &me);
         let behind = match (&latest, &marker) {
             (Some(l), Some(m)) => l > m,
             (Some(_), None) => true,
@@ -538,7 +547,7 @@ impl Chat {
         if let Some(r) = self.rooms.get_mut(room) {
             r.unread = 0;
             r.mentioned = 0;
-            r.seen_upto = annotate::Annotations::of(r).read.remove(&self.name);
+            r.seen_upto = annotate::read_marker(r, &self.name);
             self.current = Some(room.to_owned());
         }
     }
