@@ -11,6 +11,8 @@
 pub mod annotate;
 pub mod kept;
 pub mod nodes;
+mod outbox;
+mod read;
 pub mod reconnect;
 pub mod room;
 
@@ -358,50 +360,6 @@ impl Chat {
         }
     }
 
-    /// Unread and mentions of `room` after the user's read marker.
-    fn recount(&mut self, room: &str) {
-        let me = self.name.clone();
-        let Some(r) = self.rooms.get_mut(room) else { return };
-        let Some(marker) = annotate::read_marker(r, &me) else { return };
-        let after: Vec<&Message> = r
-            .entries_from(Some(&marker))
-            .filter_map(|(_, e)| match e {
-                room::Entry::Msg(m) => Some(m),
-                room::Entry::Presence { .. } => None,
-            })
-            .filter(|m| m.author != me && crate::rooms::is_chat(m) && !m.is_before(&marker))
-            .collect();
-        let mentioned = after.iter().filter(|m| crate::rooms::mentions(&shown_text(m), &me)).count();
-        let (unread, mentioned) = (after.len() as u32, mentioned as u32);
-        r.unread = r.unread.min(unread);
-        r.mentioned = r.mentioned.min(mentioned);
-    }
-
-    /// The user is looking at `room`: if others wrote past their read
-    /// marker, a new marker goes out (through the outbox, one at a time),
-    /// so their other tabs, devices and nodes count it read. True if one
-    /// was queued.
-    pub fn mark_read(&mut self, room: &str, now_ms: u64) -> bool {
-        let me = self.name.clone();
-        let Some(r) = self.rooms.get(room) else { return false };
-        let waiting = r.pending.iter().any(|p| matches!(p.action, Some(crate::rooms::RoomEvent::Read)));
-        let latest = r.entries().rev().find_map(|(_, e)| match e {
-            room::Entry::Msg(m) if m.author != me && crate::rooms::is_chat(m) => Some(m.cursor()),
-            _ => None,
-        });
-        let marker = annotate::read_marker(r, &me);
-        let behind = match (&latest, &marker) {
-            (Some(l), Some(m)) => l > m,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if waiting || !behind || !r.synced {
-            return false;
-        }
-        let id = format!("read-{now_ms}");
-        self.act(room, &id, crate::rooms::RoomEvent::Read, now_ms).is_ok()
-    }
-
     /// The live messages from others since the last call (for notifications).
     pub fn take_alerts(&mut self) -> Vec<Alert> {
         std::mem::take(&mut self.alerts)
@@ -621,41 +579,6 @@ impl Chat {
     /// Unread messages over all rooms, for the page title.
     pub fn unread_total(&self) -> u32 {
         self.rooms.values().map(|r| r.unread).sum()
-    }
-
-    /// Everything not yet acknowledged, to keep across a reload.
-    pub fn outbox(&self) -> Vec<OutboxEntry> {
-        let mut out = Vec::new();
-        for (room, r) in &self.rooms {
-            for p in &r.pending {
-                out.push(OutboxEntry {
-                    room: room.clone(),
-                    id: p.id.clone(),
-                    body: p.body.clone(),
-                    created_ms: p.created_ms,
-                    failed: p.failed.clone(),
-                    action: p.action.clone(),
-                });
-            }
-        }
-        out
-    }
-
-    /// Puts a kept outbox back; its messages go out on the next connection.
-    pub fn restore_outbox(&mut self, entries: Vec<OutboxEntry>) {
-        for e in entries {
-            if limits::validate_room(&e.room).is_err() || limits::validate_body(&e.body).is_err() {
-                continue;
-            }
-            let r = self.rooms.entry(e.room.clone()).or_insert_with(|| RoomView::new(&e.room));
-            if r.pending.iter().any(|p| p.id == e.id) {
-                continue;
-            }
-            let mut p = Pending::new(&e.id, &e.body, e.created_ms);
-            p.failed = e.failed;
-            p.action = e.action;
-            r.pending.push(p);
-        }
     }
 }
 
