@@ -135,7 +135,7 @@ impl Window {
             // From the first entry held: history coming in above grows it,
             // so it ends `MOST` entries down at most.
             Window::At(Span { from: None, to }) => {
-                let first = room.key_back(None, usize::MAX);
+                let first = room.first_key();
                 let most = first.and_then(|f| room.key_forward(&f, MOST));
                 let to = match (most, to) {
                     (Some(m), Some(t)) => Some(m.min(t.clone())),
@@ -177,7 +177,7 @@ impl Window {
         let to = room.key_forward(to, STEP);
         let mut from = span.from.clone();
         if count(room, from.as_ref(), to.as_ref()) > MOST {
-            let first = from.clone().or_else(|| room.key_back(None, usize::MAX));
+            let first = from.clone().or_else(|| room.first_key());
             from = first.and_then(|f| room.key_forward(&f, STEP));
         }
         Some(Window::At(Span { from, to }))

@@ -157,6 +157,11 @@ impl RoomView {
         self.entries.range(..at.clone()).next_back()
     }
 
+    /// The key of the first entry held.
+    pub fn first_key(&self) -> Option<Cursor> {
+        self.entries.keys().next().cloned()
+    }
+
     /// The key `n` entries before `at` (before the end without it), or the
     /// first key when fewer are held; `None` for an empty view.
     pub fn key_back(&self, at: Option<&Cursor>, n: usize) -> Option<Cursor> {
@@ -171,7 +176,7 @@ impl RoomView {
                 break;
             }
         }
-        last.or_else(|| self.entries.keys().next().cloned())
+        last.or_else(|| self.first_key())
     }
 
     /// The key `n` entries after `at`, or `None` past the end.

@@ -177,7 +177,7 @@ fn MentionsButton() -> impl IntoView {
                             return view! { <p class="muted small">"Nobody has mentioned you yet."</p> }.into_any();
                         }
                         list.into_iter().map(|(room, m)| {
-                            let anchor = format!("msg-{}-{}", m.origin, m.seq);
+                            let anchor = super::messages::anchor_id(&m.origin, m.seq);
                             let text = meshchat_shared::client::shown_text(&m);
                             let ctx = use_ctx();
                             let go = room.clone();

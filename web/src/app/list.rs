@@ -290,9 +290,9 @@ pub fn MessageList() -> impl IntoView {
 
 /// How far down the list's content the message row keyed `key` is.
 fn content_offset(list: &web_sys::HtmlDivElement, key: &str) -> Option<f64> {
-    // A message row's key is `m:<origin>:<seq>`, its element's id `msg-<origin>-<seq>`.
+    // A message row's key is `m:<origin>:<seq>`.
     let (origin, seq) = key.strip_prefix("m:")?.rsplit_once(':')?;
-    let row = document().get_element_by_id(&format!("msg-{origin}-{seq}"))?;
+    let row = document().get_element_by_id(&super::messages::anchor_id(origin, seq.parse().ok()?))?;
     let top = row.get_bounding_client_rect().top() - list.get_bounding_client_rect().top();
     Some(top + f64::from(list.scroll_top()))
 }

@@ -139,7 +139,7 @@ fn MessageView(
             }
         }
     };
-    let anchor = format!("msg-{}-{}", msg.origin, msg.seq);
+    let anchor = anchor_id(&msg.origin, msg.seq);
     let target = (msg.origin.clone(), msg.seq);
     view! {
         <article class="msg" class:head=head class:mine=mine class:deleted=deleted class:mention=mentions_me id=anchor>
@@ -210,7 +210,7 @@ fn QuoteView(q: Quote) -> impl IntoView {
     view! {
         <button class="quote" aria-label=format!("Show the message {who} wrote") on:click=move |_| {
             if let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) {
-                show_message(ctx.clone(), room, format!("msg-{}-{}", q.origin, q.seq));
+                show_message(ctx.clone(), room, anchor_id(&q.origin, q.seq));
             }
         }>
             <strong>{q.author.clone()}</strong>" "<span>{q.body.clone()}</span>
@@ -249,7 +249,13 @@ pub fn show_message(ctx: Ctx, room: String, anchor: String) {
     });
 }
 
-/// A window of `room` around the message `msg-<origin>-<seq>`, if held.
+/// The element id of the message at `origin:seq` (what permalinks,
+/// search results and the list find it by).
+pub(super) fn anchor_id(origin: &str, seq: u64) -> String {
+    format!("msg-{origin}-{seq}")
+}
+
+/// A window of `room` around the message [`anchor_id`] names, if held.
 fn window_around(ctx: &Ctx, room: &str, anchor: &str) -> Option<crate::timeline::Window> {
     let (origin, seq) = anchor.strip_prefix("msg-")?.rsplit_once('-')?;
     let seq = seq.parse().ok()?;

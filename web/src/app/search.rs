@@ -124,7 +124,7 @@ fn SearchPanel(close: Callback<()>) -> impl IntoView {
 #[component]
 fn Hit(hit: SearchHit, close: Callback<()>) -> impl IntoView {
     let ctx = use_ctx();
-    let anchor = format!("msg-{}-{}", hit.origin, hit.seq);
+    let anchor = super::messages::anchor_id(&hit.origin, hit.seq);
     let when = format::day_label(hit.ts, crate::net::now_ms());
     let room = hit.room.clone();
     view! {
