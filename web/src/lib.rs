@@ -5,6 +5,7 @@
 //! - [`account`]: who uses the app (a session or a guest), the sign-in
 //!   screen's choices and checks, as plain Rust; `api` (wasm only) calls
 //!   the node's account routes.
+//! - [`announce`]: what a screen reader is told of new messages, bounded.
 //! - [`emoji`]: a small emoji set with shortcodes, for reactions.
 //! - [`markup`]: the safe formatting subset read from a message's text,
 //!   as a tree to build elements from (never HTML).
@@ -23,6 +24,7 @@
 //!   connected, first message) for the load benchmark and DevTools.
 
 pub mod account;
+pub mod announce;
 pub mod emoji;
 pub mod markup;
 pub mod rooms;

@@ -119,6 +119,24 @@ pub fn action_id(random: f64, now_ms: u64) -> String {
     format!("a{now_ms:x}{:08x}", (random * f64::from(u32::MAX)) as u32)
 }
 
+/// The room before or after `current` in the sidebar's order (rooms, then
+/// direct messages; `listed` is `(name, is a DM)` by name), wrapping
+/// around, skipping those `eligible` refuses (Alt+Shift+arrows: the
+/// unread ones). `None` if no other room qualifies.
+pub fn step(listed: &[(String, bool)], current: Option<&str>, forward: bool, eligible: impl Fn(&str) -> bool) -> Option<String> {
+    let mut order: Vec<&str> = listed.iter().filter(|(_, dm)| !dm).map(|(n, _)| n.as_str()).collect();
+    order.extend(listed.iter().filter(|(_, dm)| *dm).map(|(n, _)| n.as_str()));
+    let n = order.len();
+    let at = current.and_then(|c| order.iter().position(|r| *r == c));
+    // From nowhere, forward starts at the first room and back at the last.
+    let start = at.unwrap_or(if forward { n.wrapping_sub(1) } else { 0 });
+    (1..=n)
+        .map(|i| if forward { (start + i) % n } else { (start + n * 2 - i) % n })
+        .map(|i| order[i])
+        .find(|r| Some(*r) != current && eligible(r))
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use meshchat_shared::rooms::MemberInfo;
@@ -179,5 +197,22 @@ mod tests {
         assert_eq!(normalise("  #Rust Lang "), "rust-lang");
         assert_eq!(people("bob, Carol ,, bob ,carol"), ["bob", "Carol"]);
         assert_ne!(action_id(0.1, 5), action_id(0.2, 5));
+    }
+
+    #[test]
+    fn arrows_step_through_rooms_then_conversations_and_wrap() {
+        let listed: Vec<(String, bool)> =
+            [("dm-x", true), ("general", false), ("random", false)].map(|(n, d)| (n.to_owned(), d)).to_vec();
+        let all = |_: &str| true;
+        assert_eq!(step(&listed, Some("general"), true, all).as_deref(), Some("random"));
+        assert_eq!(step(&listed, Some("random"), true, all).as_deref(), Some("dm-x"));
+        assert_eq!(step(&listed, Some("dm-x"), true, all).as_deref(), Some("general"));
+        assert_eq!(step(&listed, Some("general"), false, all).as_deref(), Some("dm-x"));
+        assert_eq!(step(&listed, None, true, all).as_deref(), Some("general"));
+        assert_eq!(step(&listed, None, false, all).as_deref(), Some("dm-x"));
+        // Only the unread: random is skipped; nothing else unread, nowhere to go.
+        assert_eq!(step(&listed, Some("general"), true, |r| r == "dm-x").as_deref(), Some("dm-x"));
+        assert_eq!(step(&listed, Some("general"), true, |r| r == "general"), None);
+        assert_eq!(step(&[], None, true, all), None);
     }
 }

@@ -64,6 +64,8 @@ pub struct Tabs {
     theme: RwSignal<Theme>,
     /// Who this page speaks as, to tell whether another tab's is new.
     who: RwSignal<Option<Who>>,
+    /// New messages in the room looked at, for the screen reader.
+    pub heard: RwSignal<crate::announce::Heard>,
 }
 
 fn visible() -> bool {
@@ -76,7 +78,8 @@ impl Tabs {
         let id = (js_sys::Math::random() * 9e15) as u64;
         let channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
         let state = StoredValue::new_local(State { id, channel, peers: HashMap::new(), audio: None });
-        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, who };
+        let heard = RwSignal::new(crate::announce::Heard::default());
+        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, who, heard };
         tabs.listen();
         tabs.post(&Note::Beat { id, visible: visible() });
         let _ =
@@ -168,15 +171,20 @@ impl Tabs {
         self.post(&Note::Mute { v: m });
     }
 
-    /// New messages from others arrived: maybe a sound, in one tab only.
-    /// New messages from others came: the ones each room's setting lets
-    /// through chime and, where allowed, show a browser notification; in
-    /// one hidden tab only, and not while someone looks at a tab.
+    /// New messages from others came: those in the room looked at are told
+    /// to a screen reader; the ones each room's setting lets through chime
+    /// and, where allowed, show a browser notification; in one hidden tab
+    /// only, and not while someone looks at a tab.
     pub fn alert(&self, chat: RwSignal<meshchat_shared::client::Chat>) {
         let alerts = chat.try_update(|c| {
             c.take_fresh();
             c.take_alerts()
         });
+        if visible()
+            && let Some(alerts) = &alerts
+        {
+            self.announce(chat, alerts);
+        }
         let due: Vec<_> = chat.with_untracked(|c| {
             alerts
                 .unwrap_or_default()
@@ -199,6 +207,20 @@ impl Tabs {
         }
         for (a, title) in due.iter().rev().take(3) {
             notify(&format!("{} in {title}", a.author), &a.text, &a.room);
+        }
+    }
+
+    fn announce(&self, chat: RwSignal<meshchat_shared::client::Chat>, alerts: &[meshchat_shared::client::Alert]) {
+        let Some((room, title)) = chat.with_untracked(|c| {
+            let r = c.current_room()?;
+            Some((r.name.clone(), crate::rooms::title(&r.name, r.info.as_ref(), &c.name)))
+        }) else {
+            return;
+        };
+        let here: Vec<(&str, &str)> =
+            alerts.iter().filter(|a| a.room == room).map(|a| (a.author.as_str(), a.text.as_str())).collect();
+        if !here.is_empty() {
+            self.heard.update(|h| h.arrived(&title, here.into_iter()));
         }
     }
 

@@ -150,6 +150,27 @@ impl Browser {
         }
     }
 
+    /// Presses keys together, as a person at the keyboard does (each down
+    /// in order, then up): they go to whatever has the focus.
+    pub async fn press(&self, chord: &[char]) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut keys = KeyActions::new("keyboard".into());
+        for c in chord {
+            keys = keys.then(KeyAction::Down { value: *c });
+        }
+        for c in chord.iter().rev() {
+            keys = keys.then(KeyAction::Up { value: *c });
+        }
+        self.client.perform_actions(keys).await.expect("press keys");
+    }
+
+    /// Types `text` into whatever has the focus, key by key.
+    pub async fn type_keys(&self, text: &str) {
+        for c in text.chars() {
+            self.press(&[c]).await;
+        }
+    }
+
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
     }

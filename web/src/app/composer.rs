@@ -165,17 +165,19 @@ pub fn Composer() -> impl IntoView {
         }
     };
 
-    // Editing: the message's text comes into the composer.
+    // Replying or editing: the focus comes to the composer (from the
+    // message's action, with the keyboard too), an edit with its text.
     let compose = ctx.compose;
     Effect::new(move |_| {
-        if let (Some(super::Compose::Edit { origin, seq }), Some(r)) = (compose.get(), room.get_untracked()) {
+        let Some(mode) = compose.get() else { return };
+        if let (super::Compose::Edit { origin, seq }, Some(r)) = (mode, room.get_untracked()) {
             let edited = chat.with_untracked(|c| c.current_room().and_then(|v| current_text(v, &origin, seq)));
             drafts.update(|d| {
                 d.insert(r, edited.unwrap_or_default());
             });
-            if let Some(el) = input.get() {
-                let _ = el.focus();
-            }
+        }
+        if let Some(el) = input.get() {
+            let _ = el.focus();
         }
     });
     let on_escape = move |ev: leptos::ev::KeyboardEvent| {

@@ -234,6 +234,7 @@ pub fn MessageList() -> impl IntoView {
         }
     });
 
+    let heard = ctx.tabs.heard;
     let by_key = Memo::new(move |_| rows.with(|r| crate::timeline::by_key(r)));
     let typing = Memo::new(move |_| {
         let t = ctx.now.get();
@@ -260,7 +261,9 @@ pub fn MessageList() -> impl IntoView {
                 class="messages"
                 node_ref=list
                 role="log"
-                aria-live="polite"
+                // The window adds and drops rows as one scrolls: the
+                // region below says what is new instead.
+                aria-live="off"
                 aria-label=move || room.get().map(|r| format!("Messages in #{r}")).unwrap_or_default()
                 tabindex="0"
                 data-window=move || window.with(|w| match w {
@@ -269,6 +272,7 @@ pub fn MessageList() -> impl IntoView {
                     Window::At(_) => "between",
                 })
                 on:scroll=on_scroll
+                on:keydown=move |ev| super::keys::between_messages(&ev)
             >
                 <Show when=move || loading.get()>
                     <div class="loading" role="status">"Loading older messages…"</div>
@@ -284,6 +288,9 @@ pub fn MessageList() -> impl IntoView {
                 <button class="new-below" on:click=jump>"New messages ↓"</button>
             </Show>
             <div class="typing" aria-live="polite">{move || typing.get()}</div>
+            <div class="visually-hidden" role="status" aria-live="polite" aria-relevant="additions">
+                <For each=move || heard.get().items() key=|(id, _)| *id children=|(_, text)| view! { <p>{text}</p> }/>
+            </div>
         </section>
     }
 }

@@ -142,7 +142,7 @@ fn MessageView(
     let anchor = anchor_id(&msg.origin, msg.seq);
     let target = (msg.origin.clone(), msg.seq);
     view! {
-        <article class="msg" class:head=head class:mine=mine class:deleted=deleted class:mention=mentions_me id=anchor>
+        <article class="msg" tabindex="-1" class:head=head class:mine=mine class:deleted=deleted class:mention=mentions_me id=anchor>
             {head.then(|| view! {
                 <Avatar name=author.clone()/>
                 <header class="msg-head">
@@ -310,10 +310,29 @@ fn Picker(target: (String, u64), ctx: super::Ctx, picking: RwSignal<bool>) -> im
             crate::emoji::search(&q).into_iter().take(12).collect()
         }
     };
+    // Enter takes the first match; Escape closes, back on the React button.
+    let search = NodeRef::<leptos::html::Input>::new();
+    search.on_load(|el| drop(el.focus()));
+    let (key_ctx, key_target) = (ctx.clone(), target.clone());
+    let on_key = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+        "Enter" => {
+            ev.prevent_default();
+            if let Some((_, e)) = shown().into_iter().next() {
+                react(&key_ctx, &key_target, e, true);
+                picking.set(false);
+            }
+        }
+        "Escape" => {
+            ev.stop_propagation();
+            picking.set(false);
+        }
+        _ => {}
+    };
     view! {
         <div class="picker" role="group" aria-label="Pick a reaction">
             <input class="emoji-search" type="search" placeholder=":tada:" aria-label="Search emoji by name"
-                autofocus prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
+                node_ref=search prop:value=move || query.get() on:keydown=on_key
+                on:input=move |ev| query.set(event_target_value(&ev))/>
             {move || shown().into_iter().map(|(code, e)| {
                 let (ctx, t) = (ctx.clone(), target.clone());
                 let label = if code.is_empty() { format!("React {e}") } else { format!("React {e} :{code}:") };
@@ -338,13 +357,23 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
     let (reply_ctx, edit_ctx, del_ctx, pick_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
     let (t1, t2, t3, t4) = (target.clone(), target.clone(), target.clone(), target);
     let author = msg.author.clone();
+    // The picker closed with the focus in it (Escape, a pick): back to React.
+    let react_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |was: Option<bool>| {
+        let now = picking.get();
+        let lost = document().active_element().is_none_or(|e| e.tag_name() == "BODY");
+        if was == Some(true) && !now && lost && let Some(b) = react_button.get_untracked() {
+            let _ = b.focus();
+        }
+        now
+    });
     view! {
         // Kept up while the picker is open, wherever the pointer goes.
         <div class="msg-actions" class:open=move || picking.get() role="toolbar" aria-label="Message actions">
             <button class="icon" title="Reply" aria-label="Reply" on:click=move |_| {
                 reply_ctx.compose.set(Some(super::Compose::Reply { origin: t1.0.clone(), seq: t1.1, author: author.clone(), preview: preview.clone() }));
             }>"↩"</button>
-            <button class="icon" title="React" aria-label="React" aria-expanded=move || picking.get().to_string()
+            <button class="icon" title="React" aria-label="React" node_ref=react_button aria-expanded=move || picking.get().to_string()
                 on:click=move |_| picking.update(|p| *p = !*p)>"☺"</button>
             {mine.then(|| view! {
                 <button class="icon" title="Edit" aria-label="Edit" on:click=move |_| {

@@ -7,6 +7,7 @@ mod files;
 mod format;
 mod header;
 mod icons;
+mod keys;
 mod list;
 mod me;
 mod members;
@@ -232,6 +233,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     // Time passes, for what shows it (typing, "today"); the link ticks the outbox.
     let _ = set_interval_with_handle(move || now.set(now_ms()), Duration::from_secs(1));
     keep_rooms(chat, now, name.clone());
+    keys::between_rooms(ctx.clone());
     // Keep the outbox across reloads, written only when it changed.
     let kept = StoredValue::new(String::new());
     Effect::new(move |_| {

@@ -83,10 +83,13 @@ fn SearchPanel(close: Callback<()>) -> impl IntoView {
         }
     };
     let (run2, run3) = (run.clone(), run.clone());
+    // Focused when it opens (`autofocus` counts only at page load).
+    let input = NodeRef::<leptos::html::Input>::new();
+    input.on_load(|el| drop(el.focus()));
     view! {
         <section class="search-panel" aria-label="Search messages">
             <form role="search" on:submit=move |ev| { ev.prevent_default(); run(None); }>
-                <input id="search-input" class="search" type="search" autocomplete="off" autofocus
+                <input id="search-input" class="search" type="search" autocomplete="off" node_ref=input
                     aria-label="Search messages" placeholder="Search: words, \"a phrase\", from:name, in:room, after:2026-01-31"
                     prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
                 <select class="search-order" aria-label="Order" on:change=move |ev| {
