@@ -1,7 +1,7 @@
 //! The web app as an installed app: a valid manifest with its icons, a
 //! service worker that serves the shell from its cache, rooms kept in
 //! IndexedDB (so a reload with no node reachable opens the app with its
-//! history), writing into the outbox while offline, delivery exactly once
+//! history, searched there), writing into the outbox while offline, delivery exactly once
 //! when the node is back, and nothing kept after sign-out. Headless
 //! Chromium against a real node.
 #![allow(clippy::unwrap_used)]
@@ -79,8 +79,19 @@ async fn the_app_installs_and_opens_offline_from_its_own_cache() {
     b.goto(&node.url("/")).await;
     b.wait_true("performance.getEntriesByName('meshchat:mounted').length > 0", "the app mounted offline").await;
     b.wait_true("!!document.querySelector('.composer textarea')", "the composer offline").await;
-    // With the history it kept.
+    // With the history it kept, which search finds with no node.
     assert_eq!(b.wait_message("before the outage").await, 1);
+    b.press(&[fantoccini::key::Key::Control.into(), 'k']).await;
+    b.wait_true("document.activeElement && document.activeElement.id === 'search-input'", "the search").await;
+    b.type_keys("outa").await;
+    b.press(&[fantoccini::key::Key::Enter.into()]).await;
+    b.wait_true(
+        "[...document.querySelectorAll('.search-panel [role=status]')].some(e => e.textContent.includes('kept on this device'))
+            && [...document.querySelectorAll('.search-hit mark')].map(e => e.textContent).join() === 'outage'",
+        "the kept message found, its word marked",
+    )
+    .await;
+    b.press(&[fantoccini::key::Key::Escape.into()]).await;
     b.say("written offline").await;
     b.wait_true(
         "[...document.querySelectorAll('.msg.pending .body, .msg.failed .body')].some(e => e.textContent === 'written offline')",

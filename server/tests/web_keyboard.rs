@@ -42,7 +42,9 @@ async fn press_until(b: &Browser, chord: &[char], expr: &str, max: usize) {
 
 /// The focus is on (or in) the message showing `text`.
 fn on_message(text: &str) -> String {
-    format!("(m => m && m.querySelector('.body') && m.querySelector('.body').textContent === '{text}')({FOCUSED}.closest('.msg'))")
+    format!(
+        "(m => m && m.querySelector('.body') && m.querySelector('.body').textContent === '{text}')({FOCUSED}.closest('.msg'))"
+    )
 }
 
 #[tokio::test]
@@ -133,6 +135,7 @@ async fn the_keyboard_alone_sends_replies_reacts_searches_and_moves_between_room
     bob.say_busy("random", "elsewhere", "not looked at").await;
     b.wait_true("document.querySelector('.badge[aria-label=\"1 unread\"]')", "random's unread count").await;
     let region = "[...document.querySelectorAll('[role=status][aria-live=polite] p')].map(p => p.textContent)";
-    b.wait_true(&format!("{region}.join('|') === 'bob: heard 2|bob: heard 3|bob: heard 4'"), "the last three said").await;
+    b.wait_true(&format!("{region}.join('|') === 'bob: heard 2|bob: heard 3|bob: heard 4'"), "the last three said")
+        .await;
     b.close().await;
 }

@@ -9,6 +9,8 @@
 //! - [`emoji`]: a small emoji set with shortcodes, for reactions.
 //! - [`markup`]: the safe formatting subset read from a message's text,
 //!   as a tree to build elements from (never HTML).
+//! - [`offline_search`]: search over what the browser keeps, when no
+//!   node answers (the node's query parser, matched without an index).
 //! - [`rooms`]: rooms as the app shows them (titles, direct messages,
 //!   who moderates), as plain Rust.
 //! - [`state`]: the chat as plain Rust: the shared sans-IO protocol client
@@ -27,6 +29,7 @@ pub mod account;
 pub mod announce;
 pub mod emoji;
 pub mod markup;
+pub mod offline_search;
 pub mod rooms;
 pub mod state;
 pub mod timeline;

@@ -123,7 +123,12 @@ pub fn action_id(random: f64, now_ms: u64) -> String {
 /// direct messages; `listed` is `(name, is a DM)` by name), wrapping
 /// around, skipping those `eligible` refuses (Alt+Shift+arrows: the
 /// unread ones). `None` if no other room qualifies.
-pub fn step(listed: &[(String, bool)], current: Option<&str>, forward: bool, eligible: impl Fn(&str) -> bool) -> Option<String> {
+pub fn step(
+    listed: &[(String, bool)],
+    current: Option<&str>,
+    forward: bool,
+    eligible: impl Fn(&str) -> bool,
+) -> Option<String> {
     let mut order: Vec<&str> = listed.iter().filter(|(_, dm)| !dm).map(|(n, _)| n.as_str()).collect();
     order.extend(listed.iter().filter(|(_, dm)| *dm).map(|(n, _)| n.as_str()));
     let n = order.len();

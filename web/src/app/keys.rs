@@ -22,11 +22,8 @@ pub fn between_rooms(ctx: Ctx) {
         }
         let unread_only = ev.shift_key();
         let next = ctx.chat.with_untracked(|c| {
-            let listed: Vec<(String, bool)> = c
-                .rooms
-                .values()
-                .map(|r| (r.name.clone(), crate::rooms::is_dm(&r.name, r.info.as_ref())))
-                .collect();
+            let listed: Vec<(String, bool)> =
+                c.rooms.values().map(|r| (r.name.clone(), crate::rooms::is_dm(&r.name, r.info.as_ref()))).collect();
             let unread = |room: &str| c.room(room).is_some_and(|r| r.unread > 0);
             crate::rooms::step(&listed, c.current.as_deref(), forward, |r| !unread_only || unread(r))
         });

@@ -362,7 +362,11 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
     Effect::new(move |was: Option<bool>| {
         let now = picking.get();
         let lost = document().active_element().is_none_or(|e| e.tag_name() == "BODY");
-        if was == Some(true) && !now && lost && let Some(b) = react_button.get_untracked() {
+        if was == Some(true)
+            && !now
+            && lost
+            && let Some(b) = react_button.get_untracked()
+        {
             let _ = b.focus();
         }
         now

@@ -1,6 +1,7 @@
 //! Search across the rooms one may read: a panel under the top bar, opened
 //! by its button, Ctrl+K (⌘K) or `/`. Results newest first or best first,
-//! the matching words marked; a click opens the room at the message.
+//! the matching words marked; a click opens the room at the message. With
+//! no node answering, the messages kept on this device are searched.
 
 use leptos::prelude::*;
 use meshchat_shared::api::SearchHit;
@@ -16,6 +17,8 @@ enum Found {
     Looking,
     Failed(String),
     Hits(Vec<SearchHit>, Option<u64>),
+    /// No node answered: hits among the messages this device keeps.
+    Kept(Vec<SearchHit>),
 }
 
 #[component]
@@ -69,6 +72,7 @@ fn SearchPanel(close: Callback<()>) -> impl IntoView {
                 _ => Vec::new(),
             };
             found.set(Found::Looking);
+            let chat = ctx.chat;
             leptos::task::spawn_local(async move {
                 let answer = api::search(&base, token.as_deref(), &q, order.get_untracked(), from).await;
                 // A newer search may have started meanwhile: its answer counts.
@@ -77,6 +81,12 @@ fn SearchPanel(close: Callback<()>) -> impl IntoView {
                 }
                 found.set(match answer {
                     Ok(r) => Found::Hits(before.into_iter().chain(r.results).collect(), r.next),
+                    Err(e) if e == crate::account::NO_ANSWER => {
+                        match chat.with_untracked(|c| crate::offline_search::search(c, &q)) {
+                            Ok(hits) => Found::Kept(hits),
+                            Err(why) => Found::Failed(why),
+                        }
+                    }
                     Err(e) => Found::Failed(e),
                 });
             });
@@ -107,6 +117,15 @@ fn SearchPanel(close: Callback<()>) -> impl IntoView {
                 Found::Hits(hits, _) if hits.is_empty() => {
                     view! { <p class="muted small" role="status">"No message matches."</p> }.into_any()
                 }
+                Found::Kept(hits) => view! {
+                    <p class="muted small" role="status">{format!(
+                        "No node answers: {} in the messages kept on this device.",
+                        match hits.len() { 0 => "nothing found".to_owned(), 1 => "1 match".to_owned(), n => format!("{n} matches") }
+                    )}</p>
+                    <ul class="search-results">
+                        {hits.into_iter().map(|h| view! { <Hit hit=h close/> }).collect_view()}
+                    </ul>
+                }.into_any(),
                 Found::Hits(hits, next) => {
                     let more = next.map(|n| {
                         let run = run3.clone();

@@ -8,6 +8,9 @@
 use meshchat_shared::api::SnippetPart;
 use meshchat_shared::limits::Invalid;
 
+mod local;
+pub use local::Local;
+
 /// Highlight markers in snippets: removed from indexed text, so that no
 /// message can fake a highlight.
 pub const HIT_START: char = '\u{1}';
@@ -28,6 +31,9 @@ pub struct Parsed {
     pub after_ms: u64,
     /// …to the start of `before:`'s day (UTC).
     pub before_ms: u64,
+    /// The words and phrases, as typed, `true` if quoted: what [`Local`]
+    /// matches where there is no index.
+    pub terms: Vec<(String, bool)>,
 }
 
 const DAY_MS: u64 = 86_400_000;
@@ -87,6 +93,7 @@ pub fn parse(q: &str) -> Result<Parsed, Invalid> {
         })
         .collect();
     out.fts = parts.join(" ");
+    out.terms = terms;
     Ok(out)
 }
 
