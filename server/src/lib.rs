@@ -28,6 +28,8 @@
 //! - [`accounts`]: accounts, sessions valid on every node, API tokens,
 //!   invitations; names unique across the mesh by majority claims.
 //! - [`membership`]: nodes joining with a token, and removed for good.
+//! - [`push`]: Web Push of mentions and direct messages, by the node that
+//!   accepted them, to the browsers their people subscribed.
 //! - [`edge`]: where clients meet the node: the axum router (`/ws`, the
 //!   JSON API, the long poll, `/metrics`, the web app), WebSocket sessions,
 //!   per-address limits, requests on a person's behalf.
@@ -43,6 +45,7 @@ pub mod infra;
 pub mod membership;
 pub mod mesh;
 pub mod node;
+pub mod push;
 pub mod room;
 pub mod store;
 #[cfg(feature = "tools")]

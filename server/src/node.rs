@@ -35,6 +35,9 @@ pub struct NodeConfig {
     pub web: Option<PathBuf>,
     /// This node's WebSocket URL as browsers reach it; derived from `http` if unset.
     pub public_url: Option<String>,
+    /// Who the node is to push services (VAPID `sub`: a `mailto:` or
+    /// https URL); the public URL by default.
+    pub push_subject: Option<String>,
     pub sync: Sync,
     pub session: SessionConfig,
     pub room: RoomConfig,
@@ -67,6 +70,7 @@ impl NodeConfig {
             data,
             web: None,
             public_url: None,
+            push_subject: None,
             sync: Sync::Full,
             session: SessionConfig::default(),
             room: RoomConfig::default(),
@@ -189,7 +193,11 @@ impl Node {
                 shutdown: shutdown.clone(),
             },
         );
+        // Web Push hears of this node's messages; its sender starts once the
+        // accounts (whose subscriptions it reads) have.
+        let (pusher, push_rx) = crate::push::channel(metrics.clone());
         let hub = Hub::new(RoomCtx {
+            on_commit: Some(Arc::new(pusher)),
             node: cfg.id.as_str().into(),
             store: store.clone(),
             metrics: metrics.clone(),
@@ -209,6 +217,15 @@ impl Node {
         let membership_registry = registry.clone();
         let accounts =
             Accounts::start(cfg.accounts.clone(), &cfg.id, keys.clone(), registry.clone(), &hub, store.clone()).await?;
+        crate::push::start(
+            push_rx,
+            crate::push::PushCtx {
+                accounts: accounts.clone(),
+                metrics: metrics.clone(),
+                subject: cfg.push_subject.clone().unwrap_or_else(|| crate::push::subject_of(&public_url)),
+                shutdown: shutdown.clone(),
+            },
+        );
         let mesh_handle = mesh.as_ref().map(Mesh::handle);
         let mesh_conns = mesh_handle.as_ref().map(crate::mesh::MeshHandle::conns).unwrap_or_default();
         let mesh = mesh.map(|m| {

@@ -203,6 +203,15 @@ async fn probe(w: &World, node: &NodeProc, actor: &str, route: (&str, &str, &str
         "wrong" => (path, Some(json!({"name": format!("nobody-{actor}"), "password": "wrong password"}))),
         "wrong old" => (path, Some(json!({"old": "wrong password", "new": "a brand new password"}))),
         "make" if path.ends_with("tokens") => (path, Some(json!({"label": id}))),
+        "subscribe" => {
+            let signed_in = (!token.is_empty()).then_some(token.as_str());
+            let key = api("GET", &node.url("/api/push/key"), signed_in, None).await.1["key"].clone();
+            // RFC 8291's example browser keys: a valid point and secret.
+            let p256dh = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+            let endpoint = format!("https://push.example.com/{id}");
+            (path, Some(json!({"endpoint": endpoint, "p256dh": p256dh, "auth": "BTBZMqHH6r4Tts7J_aSIgg", "key": key})))
+        }
+        "unsubscribe" => (path, Some(json!({"endpoint": format!("https://push.example.com/{id}")}))),
         "same role" => (path, Some(json!({"role": "member"}))),
         "forged" if path.ends_with("join") => (
             path,

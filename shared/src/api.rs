@@ -369,3 +369,33 @@ pub struct RoomVectorView {
     /// Highest seq held per origin node.
     pub vector: BTreeMap<String, u64>,
 }
+
+/// `GET /api/push/key`: the mesh's VAPID public key (base64url), the
+/// `applicationServerKey` a browser subscribes with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushKey {
+    pub key: String,
+}
+
+/// `POST /api/push/subscriptions`: this browser takes Web Push
+/// notifications of mentions and direct messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSubscribe {
+    /// The push service's URL for this browser (`PushSubscription.endpoint`).
+    pub endpoint: String,
+    /// `PushSubscription.getKey("p256dh")` and `("auth")`, base64url.
+    pub p256dh: String,
+    pub auth: String,
+    /// The `applicationServerKey` it subscribed with (from `/api/push/key`).
+    pub key: String,
+    /// The message's text may be in the push; without it, only who wrote
+    /// where.
+    #[serde(default)]
+    pub preview: bool,
+}
+
+/// `DELETE /api/push/subscriptions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushUnsubscribe {
+    pub endpoint: String,
+}

@@ -20,6 +20,18 @@ pub struct Account {
     pub revoke_before: u64,
     /// API tokens by id: label, created, revoked.
     pub tokens: BTreeMap<String, ApiToken>,
+    /// Web Push subscriptions by endpoint: when last set, and what (`None`:
+    /// removed, kept so that an older subscribe arriving later loses).
+    pub push: BTreeMap<String, (u64, Option<PushSub>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSub {
+    pub p256dh: String,
+    pub auth: String,
+    pub key: String,
+    pub preview: bool,
+    pub session: Claims,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +73,8 @@ pub struct Directory {
     invites: HashMap<String, (u64, String)>,
     /// Events about accounts not created here yet.
     waiting: Vec<AccountEvent>,
+    /// The mesh's VAPID key: `(at, pkcs8)`, the smallest seen.
+    push_key: Option<(u64, String)>,
 }
 
 /// The uniqueness key of a name: names that look alike share it.
@@ -88,6 +102,7 @@ impl Directory {
                     role: (at, role),
                     revoke_before: 0,
                     tokens: BTreeMap::new(),
+                    push: BTreeMap::new(),
                 };
                 self.accounts.insert(id.clone(), account);
                 // Whatever waited for this account applies now.
@@ -103,6 +118,12 @@ impl Directory {
             }
             AccountEvent::Invite { code_hash, by, expires } => {
                 self.invites.insert(code_hash, (expires, by));
+                Vec::new()
+            }
+            AccountEvent::PushKey { pkcs8, at } => {
+                if self.push_key.as_ref().is_none_or(|k| (at, &pkcs8) < (k.0, &k.1)) {
+                    self.push_key = Some((at, pkcs8));
+                }
                 Vec::new()
             }
             e => match account_of(&e).and_then(|id| self.accounts.get_mut(id)) {
@@ -165,10 +186,35 @@ impl Directory {
         if good { Ok(a) } else { Err(Denied::Ended) }
     }
 
+    /// The mesh's VAPID key (PKCS#8, base64url), once one was made.
+    pub fn push_key(&self) -> Option<&str> {
+        self.push_key.as_ref().map(|(_, k)| k.as_str())
+    }
+
+    /// The live push subscriptions of the account named `name`: made with
+    /// `key`, under a session that still works at `now`; by endpoint.
+    pub fn pushes(&self, name: &str, key: &str, now: u64) -> Vec<(&str, &PushSub)> {
+        let Some(a) = self.by_name(name).filter(|a| a.name == name) else { return Vec::new() };
+        a.push
+            .iter()
+            .filter_map(|(e, (_, s))| Some((e.as_str(), s.as_ref()?)))
+            .filter(|(_, s)| s.key == key && self.check(&s.session, now).is_ok())
+            .collect()
+    }
+
     /// Forgets logged-out sessions that have expired anyway.
     pub fn prune(&mut self, now: u64) {
         self.revoked.retain(|_, until| *until > now);
         self.invites.retain(|_, (expires, _)| *expires > now);
+    }
+}
+
+/// The latest word on an endpoint wins; at the same time, a removal.
+fn set_push(a: &mut Account, endpoint: String, at: u64, sub: Option<PushSub>) {
+    let newer =
+        a.push.get(&endpoint).is_none_or(|(was, old)| at > *was || (at == *was && old.is_some() && sub.is_none()));
+    if newer {
+        a.push.insert(endpoint, (at, sub));
     }
 }
 
@@ -179,8 +225,10 @@ fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::RevokeAll { id, .. }
         | AccountEvent::Role { id, .. }
         | AccountEvent::TokenCreated { id, .. }
-        | AccountEvent::TokenRevoked { id, .. } => Some(id),
-        AccountEvent::RevokeSession { .. } | AccountEvent::Invite { .. } => None,
+        | AccountEvent::TokenRevoked { id, .. }
+        | AccountEvent::PushSubscribed { id, .. }
+        | AccountEvent::PushUnsubscribed { id, .. } => Some(id),
+        AccountEvent::RevokeSession { .. } | AccountEvent::Invite { .. } | AccountEvent::PushKey { .. } => None,
     }
 }
 
@@ -213,6 +261,15 @@ fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
             let t = a.tokens.entry(token.clone()).or_insert(ApiToken { label: String::new(), at: 0, revoked: true });
             t.revoked = true;
             vec![Revoked::Token(token)]
+        }
+        AccountEvent::PushSubscribed { endpoint, p256dh, auth, key, preview, session, at, .. } => {
+            let sub = PushSub { p256dh, auth, key, preview, session };
+            set_push(a, endpoint, at, Some(sub));
+            Vec::new()
+        }
+        AccountEvent::PushUnsubscribed { endpoint, at, .. } => {
+            set_push(a, endpoint, at, None);
+            Vec::new()
         }
         _ => Vec::new(),
     }

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::token::Claims;
+
 /// The internal room of account events; its name breaks the room rule on
 /// purpose, so no client can join, read or post to it.
 pub const ROOM: &str = "!accounts";
@@ -81,5 +83,31 @@ pub enum AccountEvent {
         code_hash: String,
         by: String,
         expires: u64,
+    },
+    /// A browser of the account takes Web Push notifications. It pushes
+    /// for as long as the session it was made under lives (a sign-out ends
+    /// it everywhere); per endpoint, the latest `at` wins.
+    PushSubscribed {
+        id: String,
+        endpoint: String,
+        p256dh: String,
+        auth: String,
+        /// The VAPID public key the browser subscribed with.
+        key: String,
+        /// The message's text may travel in the push (else only who and where).
+        preview: bool,
+        session: Claims,
+        at: u64,
+    },
+    PushUnsubscribed {
+        id: String,
+        endpoint: String,
+        at: u64,
+    },
+    /// The mesh's VAPID key pair (PKCS#8, base64url): the one with the
+    /// smallest `(at, pkcs8)` is every node's, whichever came first here.
+    PushKey {
+        pkcs8: String,
+        at: u64,
     },
 }

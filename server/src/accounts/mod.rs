@@ -14,6 +14,7 @@
 pub mod directory;
 pub mod events;
 pub mod password;
+mod push;
 pub mod registry;
 mod service;
 mod throttle;
@@ -50,6 +51,12 @@ pub struct AccountsConfig {
     /// API tokens one account may make at once (then one every 6 minutes):
     /// each stays in every node's account log.
     pub tokens_at_once: u32,
+    /// The operator's VAPID key (PKCS#8 DER), the same on every node;
+    /// without one, the mesh makes one when first asked.
+    pub vapid_pkcs8: Option<Vec<u8>>,
+    /// Push endpoints may be http:// and private addresses (a local push
+    /// service in tests); never in production.
+    pub push_any_endpoint: bool,
 }
 
 impl Default for AccountsConfig {
@@ -61,6 +68,8 @@ impl Default for AccountsConfig {
             invite_ttl: Duration::from_secs(7 * 86_400),
             registrations_per_hour: 20,
             tokens_at_once: 10,
+            vapid_pkcs8: None,
+            push_any_endpoint: false,
         }
     }
 }

@@ -118,6 +118,8 @@ pub struct Accounts {
     /// Registrations per address: each costs a hash and a mesh round trip.
     registrations: DefaultKeyedRateLimiter<IpAddr>,
     live: Mutex<HashMap<String, Vec<Live>>>,
+    /// The VAPID key parsed, with the log's text of it.
+    vapid: Mutex<Option<(String, Arc<crate::trust::webpush::Vapid>)>>,
 }
 
 /// Live API tokens per account.
@@ -160,6 +162,7 @@ impl Accounts {
                 Duration::from_secs(3600) / config.registrations_per_hour.max(1),
             )),
             live: Mutex::new(HashMap::new()),
+            vapid: Mutex::new(None),
         });
         let applied = accounts.catch_up(&store, RoomVector::new()).await?;
         tokio::spawn(follow(Arc::downgrade(&accounts), store, log, applied));
@@ -201,7 +204,7 @@ impl Accounts {
     }
 
     /// Writes an event to the log (durable here) and applies it.
-    async fn append(&self, e: AccountEvent) -> Result<(), AuthError> {
+    pub(super) async fn append(&self, e: AccountEvent) -> Result<(), AuthError> {
         let body = serde_json::to_string(&e).map_err(|e| AuthError::Unavailable(e.to_string()))?;
         match system_log::append(&self.log, AUTHOR, body).await {
             Ok(()) => {
@@ -225,6 +228,15 @@ impl Accounts {
 
     fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
         self.directory.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the directory through `f` (the lock is not held beyond it).
+    pub(super) fn read_directory<T>(&self, f: impl FnOnce(&Directory) -> T) -> T {
+        f(&self.directory())
+    }
+
+    pub(super) fn vapid_cache(&self) -> std::sync::MutexGuard<'_, Option<(String, Arc<crate::trust::webpush::Vapid>)>> {
+        self.vapid.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn config(&self) -> &AccountsConfig {

@@ -75,6 +75,11 @@ pub struct Metrics {
     pub rooms_behind: Gauge,
     /// How long the longest of those has been behind, in seconds.
     pub replication_lag_seconds: Gauge,
+    /// Web Push: accepted by the push service, refused or unanswered, and
+    /// not sent because the sender's queue was full.
+    pub pushes_sent: Counter,
+    pub pushes_failed: Counter,
+    pub pushes_dropped: Counter,
     errors: Errors,
     /// Set at each scrape from the mesh's view.
     peers: Gauge,
@@ -141,6 +146,9 @@ impl Metrics {
             &self.clock_skew_refused,
         );
         c("clock_jumps", "Times this node's clock jumped ahead and was not followed", &self.clock_jumps);
+        c("pushes_sent", "Web Push notifications a push service accepted", &self.pushes_sent);
+        c("pushes_failed", "Web Push notifications refused or unanswered", &self.pushes_failed);
+        c("pushes_dropped", "Web Push notifications not sent: the sender was behind", &self.pushes_dropped);
         let mut g = |name: &str, help: &str, m: &Gauge| r.register(name, help, m.clone());
         g("connections", "Open WebSocket connections", &self.connections);
         g("rooms_open", "Rooms with a running room actor", &self.rooms_open);

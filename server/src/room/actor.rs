@@ -326,6 +326,9 @@ impl Actor {
             }
             Effect::Deliver { to, out } => self.deliver(&to, out),
             Effect::Replicate(msgs) => {
+                if let Some(hook) = &self.ctx.on_commit {
+                    hook.committed(&self.name, self.status.borrow().gov.as_ref(), &msgs);
+                }
                 let signed = msgs
                     .into_iter()
                     .map(|m| Signed { proof: self.proofs.remove(&m.seq).flatten(), msg: Message::clone(&m) })

@@ -181,6 +181,12 @@ impl RoomHandle {
 }
 
 /// What every room actor uses.
+/// Told of each message this node accepted, once it is durable here (Web
+/// Push hears of them so; rooms name nothing of it).
+pub trait OnCommit: Send + Sync {
+    fn committed(&self, room: &str, gov: Option<&Arc<Governance>>, msgs: &[Arc<meshchat_shared::Message>]);
+}
+
 pub struct RoomCtx {
     pub node: Arc<str>,
     pub store: Store,
@@ -197,6 +203,7 @@ pub struct RoomCtx {
     pub refusals: Mutex<crate::infra::logs::EveryKey<Arc<str>>>,
     /// Cancelled when the node stops.
     pub shutdown: CancellationToken,
+    pub on_commit: Option<Arc<dyn OnCommit>>,
 }
 
 /// Finds a room's actor, starting it on first use.

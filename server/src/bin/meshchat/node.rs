@@ -124,6 +124,19 @@ pub struct NodeArgs {
     /// at most 50 live).
     #[arg(long, default_value_t = 10)]
     tokens_at_once: u32,
+    /// The mesh's VAPID key for Web Push: a P-256 private key, PKCS#8 PEM
+    /// (`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`),
+    /// the same file on every node. Without it the mesh makes one.
+    #[arg(long)]
+    vapid_key: Option<PathBuf>,
+    /// Who this node is to push services: `mailto:you@example.com` or an
+    /// https URL (default: the node's public page).
+    #[arg(long)]
+    push_subject: Option<String>,
+    /// Push endpoints may be http:// and private addresses: for a local
+    /// push service in tests, never in production (the node posts to them).
+    #[arg(long, hide = true)]
+    push_any_endpoint: bool,
     /// Origins allowed to open WebSockets and post, comma-separated
     /// (default: every node's own page).
     #[arg(long, value_delimiter = ',')]
@@ -231,6 +244,11 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.accounts.session_ttl = Duration::from_secs(args.session_days.max(1) * 86_400);
     cfg.accounts.registrations_per_hour = args.registrations_per_hour.max(1);
     cfg.accounts.tokens_at_once = args.tokens_at_once.max(1);
+    if let Some(path) = &args.vapid_key {
+        cfg.accounts.vapid_pkcs8 = Some(read_vapid(path)?);
+    }
+    cfg.accounts.push_any_endpoint = args.push_any_endpoint;
+    cfg.push_subject = args.push_subject.clone();
     cfg.allowed_origins = args.allowed_origins.iter().filter(|o| !o.is_empty()).cloned().collect();
     cfg.room.core.max_drift_ms = args.max_clock_drift_ms;
     meshchat::infra::clock::set_offset_ms(args.clock_offset_ms);
@@ -297,4 +315,16 @@ pub async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// A PKCS#8 PEM file's key, checked as a P-256 signing key.
+fn read_vapid(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .with_context(|| format!("{}: not a PEM file", path.display()))?;
+    meshchat::trust::webpush::Vapid::from_pkcs8(&der).with_context(|| format!("{}", path.display()))?;
+    Ok(der)
 }

@@ -9,6 +9,7 @@ mod error;
 mod files;
 mod mesh;
 mod poll;
+mod push;
 mod rooms;
 pub mod routes;
 mod search;

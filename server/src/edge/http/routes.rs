@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
-use super::{AppState, api, auth, files, mesh, poll, rooms, search, ws};
+use super::{AppState, api, auth, files, mesh, poll, push, rooms, search, ws};
 
 /// Who a route is for, before its own checks: the chat routes need a
 /// session unless the node takes guests.
@@ -62,6 +62,9 @@ pub fn table() -> Vec<Route> {
         open("GET", "/api/tokens", get(auth::tokens)),
         open("POST", "/api/tokens", post(auth::create_token)),
         open("DELETE", "/api/tokens/{id}", delete(auth::revoke_token)),
+        open("GET", "/api/push/key", get(push::key)),
+        open("POST", "/api/push/subscriptions", post(push::subscribe)),
+        open("DELETE", "/api/push/subscriptions", delete(push::unsubscribe)),
         open("POST", "/api/invites", post(auth::create_invite)),
         open("POST", "/api/users/{name}/role", post(auth::set_role)),
         open("GET", "/api/mesh", get(mesh::view)),

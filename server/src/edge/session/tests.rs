@@ -60,6 +60,7 @@ impl Harness {
         let store = Store::open(dir.path(), "n1", Sync::Normal, metrics.clone()).unwrap();
         let shutdown = CancellationToken::new();
         let hub = Hub::new(RoomCtx {
+            on_commit: None,
             node: "n1".into(),
             store: store.clone(),
             metrics: metrics.clone(),
