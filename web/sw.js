@@ -44,3 +44,34 @@ self.addEventListener("fetch", (e) => {
   // and a module script's request carries an Origin the precache's did not.
   e.respondWith(caches.open(CACHE).then((c) => c.match(req, { ignoreVary: true })).then((r) => r || fetch(req)));
 });
+
+// A push from the node that took a mention or direct message (see
+// server/src/push): who, where, and the text if the person opted in. Shown
+// as a notification (text only: the system never renders it as markup).
+self.addEventListener("push", (e) => {
+  let p = {};
+  try {
+    p = e.data ? e.data.json() : {};
+  } catch (_) {}
+  const room = typeof p.room === "string" ? p.room : "";
+  const author = typeof p.author === "string" && p.author ? p.author : "Someone";
+  const title = p.dm ? author + " wrote to you" : author + " mentioned you in #" + room;
+  const body = typeof p.text === "string" ? p.text : "Open meshchat to read it.";
+  e.waitUntil(self.registration.showNotification(title, { body, tag: "meshchat-" + room, data: { room } }));
+});
+
+// A click brings the app forward (or opens it) at the room.
+self.addEventListener("notificationclick", (e) => {
+  e.notification.close();
+  const room = (e.notification.data && e.notification.data.room) || "";
+  e.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((cs) => {
+      const c = cs.find((c) => new URL(c.url).origin === self.location.origin);
+      if (c) {
+        c.postMessage({ open: room });
+        return c.focus();
+      }
+      return self.clients.openWindow("/");
+    }),
+  );
+});

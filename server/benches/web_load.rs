@@ -27,11 +27,12 @@ const BACKLOG: usize = 100;
 /// it to 310.7 KiB, the admins' mesh map (issue 16) to about 326 KiB, the
 /// windowed timeline and the rooms kept offline (issue 29) to 337.0 KiB
 /// (345,109 bytes), the keyboard's ways, the screen reader's region and
-/// search with no node (issue 29) to 350.3 KiB (358,714 bytes), over that
+/// search with no node (issue 29) to 350.3 KiB (358,714 bytes), the push
+/// switch to 353.9 KiB (362,440 bytes), over that
 /// budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 352 * 1024;
+const WASM_BUDGET: u64 = 356 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

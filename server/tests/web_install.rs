@@ -11,7 +11,7 @@ mod common;
 
 use browser::{Browser, Driver, dist};
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 async fn js(b: &Browser, expr: &str) -> Value {
     b.eval(expr).await
@@ -120,4 +120,45 @@ async fn the_app_installs_and_opens_offline_from_its_own_cache() {
     assert_eq!(out, Value::Bool(true), "a way to sign out");
     resolves_true(&b, "meshchatKeep.all('alice').then(rs => rs.length === 0)", "nothing kept after sign-out").await;
     b.close().await;
+}
+
+/// The service worker shows a push with no tab of the app open: delivered
+/// as the push service would, through DevTools (a headless browser has no
+/// push service to subscribe with; tests/push.rs covers the node's side).
+#[tokio::test]
+async fn a_push_reaches_the_service_worker_with_no_app_open() {
+    let web = dist();
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()], None);
+    let driver = Driver::start();
+    let b = driver.browser_notifying(1280, 800).await;
+    b.goto(&node.url("/")).await;
+    b.account("signup", "alice", "a long password 1").await;
+    b.wait_true("navigator.serviceWorker.controller !== null", "the service worker in control").await;
+    // The account panel offers the switch (this browser can take pushes).
+    b.click_text("button", "Account").await;
+    b.wait_true("!!document.querySelector('#push-on')", "the push switch").await;
+
+    // No app on screen: a plain page of the node's.
+    b.goto(&node.url("/api/health")).await;
+    let origin = node.url("").trim_end_matches('/').to_owned();
+    let data = json!({"room": "general", "author": "bob", "dm": false, "text": "lunch?"}).to_string();
+    b.cdp("ServiceWorker.enable", json!({})).await;
+    let shown = "navigator.serviceWorker.getRegistration().then(r => r.getNotifications())
+        .then(ns => ns.map(n => n.title + ' | ' + n.body))";
+    let mut got = Value::Null;
+    // Registrations are numbered per profile; this fresh one has one.
+    for id in 0..4 {
+        let params = json!({"origin": origin, "registrationId": id.to_string(), "data": data});
+        // An id of no registration is refused: the next one.
+        if b.try_cdp("ServiceWorker.deliverPushMessage", params).await.is_err() {
+            continue;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        got = js(&b, shown).await;
+        if got.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+    }
+    assert_eq!(got, json!(["bob mentioned you in #general | lunch?"]));
 }

@@ -10,8 +10,13 @@ use wasm_bindgen_futures::JsFuture;
 
 /// `window.meshchatKeep[name]`, if keep.js loaded.
 fn call(name: &str, args: &[&str]) -> Option<Promise> {
+    call_on("meshchatKeep", name, args)
+}
+
+/// `window[api][name](...args)`, a promise, if that script loaded.
+pub fn call_on(api: &str, name: &str, args: &[&str]) -> Option<Promise> {
     let window: JsValue = web_sys::window()?.into();
-    let api = Reflect::get(&window, &JsValue::from_str("meshchatKeep")).ok()?;
+    let api = Reflect::get(&window, &JsValue::from_str(api)).ok()?;
     let f: Function = Reflect::get(&api, &JsValue::from_str(name)).ok()?.dyn_into().ok()?;
     let args: Array = args.iter().map(|a| JsValue::from_str(a)).collect();
     f.apply(&api, &args).ok()?.dyn_into().ok()

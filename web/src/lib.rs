@@ -19,6 +19,7 @@
 //! - `app` (wasm only): the Leptos components, wrapping the state in signals.
 //! - `net` (wasm only): the link to the mesh: one node at a time, rotating
 //!   to the next when it goes away; `http_link` is its long-poll fallback.
+//! - `push` (wasm only): push notifications on this device (`push.js`).
 //! - `tabs` (wasm only): sibling tabs kept in step over a BroadcastChannel.
 //! - `prefs` (wasm only): what the browser remembers: the session (or a
 //!   guest's name), theme, rooms, nodes, the outbox.
@@ -48,6 +49,8 @@ mod net;
 mod perf;
 #[cfg(target_arch = "wasm32")]
 mod prefs;
+#[cfg(target_arch = "wasm32")]
+mod push;
 #[cfg(target_arch = "wasm32")]
 mod tabs;
 

@@ -171,6 +171,15 @@ impl Browser {
         }
     }
 
+    /// A DevTools command, through chromedriver (`goog/cdp/execute`).
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.try_cdp(cmd, params).await.unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    }
+
+    pub async fn try_cdp(&self, cmd: &str, params: Value) -> Result<Value, fantoccini::error::CmdError> {
+        self.client.issue_cmd(Cdp { cmd: cmd.to_owned(), params }).await
+    }
+
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
     }
@@ -292,5 +301,21 @@ impl Drop for Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+#[derive(Debug)]
+struct Cdp {
+    cmd: String,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(json!({"cmd": self.cmd, "params": self.params}).to_string()))
     }
 }

@@ -79,6 +79,7 @@ fn AccountPanel(close: Callback<()>, open_map: Callback<()>) -> impl IntoView {
             <p>"Signed in as "<strong>{move || session().map(|s| s.name)}</strong>
                 {move || session().filter(|s| s.is_admin()).map(|_| " (admin)")}</p>
             <PasswordForm/>
+            <PushSwitch/>
             {move || session().filter(|s| s.is_admin()).map(|_| view! {
                 <InviteMaker/>
                 <div class="invite">
@@ -176,6 +177,69 @@ fn InviteMaker() -> impl IntoView {
                 }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
             })}
+        </div>
+    }
+}
+
+/// Notifications on this device with meshchat closed (Web Push): on or off,
+/// with or without the message's text.
+#[component]
+fn PushSwitch() -> impl IntoView {
+    use crate::push::{self, PushState};
+    let ctx = use_ctx();
+    let state = RwSignal::new(None::<PushState>);
+    let preview = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    leptos::task::spawn_local(async move { state.set(Some(push::state().await)) });
+    let set = Callback::new(move |on: bool| {
+        let Some(token) = ctx.token() else { return };
+        let base = ctx.api_base();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let now = if on {
+                push::enable(&base, &token, preview.get_untracked()).await
+            } else {
+                push::disable(&base, &token).await
+            };
+            state.set(Some(now));
+            busy.set(false);
+        });
+    });
+    let shown = move || match state.get() {
+        None => view! { <p class="small muted">"Checking…"</p> }.into_any(),
+        Some(PushState::Unsupported) => {
+            view! { <p class="small muted">"This browser cannot receive them."</p> }.into_any()
+        }
+        Some(PushState::Denied) => {
+            view! { <p class="small muted">"Notifications are blocked for this site in the browser's settings."</p> }
+                .into_any()
+        }
+        Some(s) => {
+            let on = s == PushState::On;
+            let failed = match s {
+                PushState::Failed(why) => Some(view! { <p class="error small" role="alert">{why}</p> }),
+                _ => None,
+            };
+            view! {
+                <label class="check"><input id="push-on" type="checkbox" prop:checked=on prop:disabled=move || busy.get()
+                    on:change=move |ev| set.run(event_target_checked(&ev))/>" Notify me here"</label>
+                <label class="check"><input id="push-preview" type="checkbox" prop:checked=move || preview.get()
+                    prop:disabled=move || busy.get() on:change=move |ev| {
+                        preview.set(event_target_checked(&ev));
+                        if on {
+                            set.run(true)
+                        }
+                    }/>" Include the message's text"</label>
+                {failed}
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <div class="invite">
+            <h3>"Notifications on this device"</h3>
+            <p class="small muted">"Mentions and direct messages, even with meshchat closed."</p>
+            {shown}
         </div>
     }
 }

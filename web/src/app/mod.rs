@@ -76,6 +76,10 @@ impl Ctx {
     /// other tabs forget the session (the caller revokes it, if it can).
     pub fn sign_out(&self, notice: Option<String>) {
         self.net.stop();
+        // This browser's pushes end with the session (the node stops
+        // pushing to it anyway: a subscription lives as long as its session).
+        let (base, token) = (self.api_base(), self.token().unwrap_or_default());
+        leptos::task::spawn_local(async move { drop(crate::push::disable(&base, &token).await) });
         // What this browser kept of the rooms goes with the session.
         crate::keep::forget(self.who.with_untracked(|w| w.name().to_owned()).as_str());
         prefs::save_who(None);
