@@ -104,6 +104,12 @@ async fn the_keyboard_alone_sends_replies_reacts_searches_and_moves_between_room
         "🎉 on bob one",
     )
     .await;
+    // The row was drawn anew with its reaction: the focus is back on React.
+    b.wait_true(
+        &format!("{FOCUSED}.getAttribute('aria-label') === 'React' && {}", on_message("bob one")),
+        "the focus back on bob one's React",
+    )
+    .await;
 
     // Search: Ctrl+K, words, Enter; Tab to the first hit, Enter jumps there.
     b.press(&[Key::Control.into(), 'k']).await;

@@ -67,3 +67,31 @@ pub fn between_messages(ev: &KeyboardEvent) {
         let _ = el.focus();
     }
 }
+
+/// Where the focus is inside the element `id`, if it is there: on the
+/// element itself (`Some(None)`), or on a control of it, named by its label.
+pub fn focus_in(id: &str) -> Option<Option<String>> {
+    let doc = document();
+    let active = doc.active_element()?;
+    let row = doc.get_element_by_id(id)?;
+    if active == row {
+        return Some(None);
+    }
+    row.contains(Some(&active)).then(|| active.get_attribute("aria-label"))
+}
+
+/// After the row `id` was drawn anew (a reaction, an edit): the focus goes
+/// back where it was in it, which the old elements took with them.
+pub fn refocus(id: String, at: Option<String>) {
+    request_animation_frame(move || {
+        let Some(row) = document().get_element_by_id(&id) else { return };
+        // The same control, else (it is gone: a picker closed) the message.
+        let control = at.as_ref().and_then(|label| {
+            row.query_selector(&format!("[aria-label=\"{}\"]", label.replace('"', "\\\""))).ok().flatten()
+        });
+        let target = control.or(Some(row));
+        if let Some(el) = target.and_then(|e| e.dyn_into::<HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    });
+}

@@ -281,7 +281,17 @@ pub fn MessageList() -> impl IntoView {
                     // Keyed by what the row is; what it shows follows its entry.
                     let key = row.key();
                     let shown = Memo::new(move |_| by_key.with(|m| m.get(&key).cloned()).unwrap_or_else(|| row.clone()));
-                    move || view! { <RowView row=shown.get()/> }
+                    move || {
+                        let row = shown.get();
+                        // Drawn anew: the focus in it comes back (keyboard users).
+                        if let Row::Msg { msg, .. } = &row {
+                            let id = super::messages::anchor_id(&msg.origin, msg.seq);
+                            if let Some(at) = super::keys::focus_in(&id) {
+                                super::keys::refocus(id, at);
+                            }
+                        }
+                        view! { <RowView row/> }
+                    }
                 }/>
             </div>
             <Show when=move || new_below.get()>

@@ -300,7 +300,7 @@ const QUICK: [&str; 6] = ["👍", "🎉", "❤️", "😄", "😮", "🙏"];
 
 /// Quick reactions, and a search by shortcode (`tada`, `:+1:`).
 #[component]
-fn Picker(target: (String, u64), ctx: super::Ctx, picking: RwSignal<bool>) -> impl IntoView {
+fn Picker(done: Callback<Option<&'static str>>) -> impl IntoView {
     let query = RwSignal::new(String::new());
     let shown = move || {
         let q = query.get();
@@ -313,18 +313,16 @@ fn Picker(target: (String, u64), ctx: super::Ctx, picking: RwSignal<bool>) -> im
     // Enter takes the first match; Escape closes, back on the React button.
     let search = NodeRef::<leptos::html::Input>::new();
     search.on_load(|el| drop(el.focus()));
-    let (key_ctx, key_target) = (ctx.clone(), target.clone());
     let on_key = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
         "Enter" => {
             ev.prevent_default();
             if let Some((_, e)) = shown().into_iter().next() {
-                react(&key_ctx, &key_target, e, true);
-                picking.set(false);
+                done.run(Some(e));
             }
         }
         "Escape" => {
             ev.stop_propagation();
-            picking.set(false);
+            done.run(None);
         }
         _ => {}
     };
@@ -334,13 +332,9 @@ fn Picker(target: (String, u64), ctx: super::Ctx, picking: RwSignal<bool>) -> im
                 node_ref=search prop:value=move || query.get() on:keydown=on_key
                 on:input=move |ev| query.set(event_target_value(&ev))/>
             {move || shown().into_iter().map(|(code, e)| {
-                let (ctx, t) = (ctx.clone(), target.clone());
                 let label = if code.is_empty() { format!("React {e}") } else { format!("React {e} :{code}:") };
                 view! {
-                    <button class="icon" aria-label=label title=format!(":{code}:") on:click=move |_| {
-                        react(&ctx, &t, e, true);
-                        picking.set(false);
-                    }>{e}</button>
+                    <button class="icon" aria-label=label title=format!(":{code}:") on:click=move |_| done.run(Some(e))>{e}</button>
                 }
             }).collect_view()}
         </div>
@@ -357,19 +351,18 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
     let (reply_ctx, edit_ctx, del_ctx, pick_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
     let (t1, t2, t3, t4) = (target.clone(), target.clone(), target.clone(), target);
     let author = msg.author.clone();
-    // The picker closed with the focus in it (Escape, a pick): back to React.
+    // The picker closes (a pick, Escape): the focus goes back to React
+    // first, so that it is not lost with the picker, and the row, drawn anew
+    // with the reaction, gives it back there (`keys::refocus`).
     let react_button = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |was: Option<bool>| {
-        let now = picking.get();
-        let lost = document().active_element().is_none_or(|e| e.tag_name() == "BODY");
-        if was == Some(true)
-            && !now
-            && lost
-            && let Some(b) = react_button.get_untracked()
-        {
+    let done = Callback::new(move |emoji: Option<&'static str>| {
+        if let Some(b) = react_button.get_untracked() {
             let _ = b.focus();
         }
-        now
+        picking.set(false);
+        if let Some(e) = emoji {
+            react(&pick_ctx, &t4, e, true);
+        }
     });
     view! {
         // Kept up while the picker is open, wherever the pointer goes.
@@ -398,7 +391,7 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
                 }>"🗑"</button>
             </Show>
             <Show when=move || picking.get()>
-                <Picker target=t4.clone() ctx=pick_ctx.clone() picking/>
+                <Picker done/>
             </Show>
         </div>
     }
