@@ -11,32 +11,51 @@ pub const KEPT: usize = 3;
 /// Characters of one announcement, "author: text" (then "…").
 pub const MAX_CHARS: usize = 140;
 
-/// The live region's content: `(id, text)`, oldest first. The id keys the
-/// element, so an announcement is added once and never re-read.
+/// The live region's content, oldest first. The id keys the element, so an
+/// announcement is added once and never re-read. Each says which message it
+/// tells of, so that a message deleted (or hidden) takes its words out of
+/// the page with it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Heard {
     next: u64,
-    items: VecDeque<(u64, String)>,
+    /// `(id, text, the message it tells of)`: none for a count.
+    items: VecDeque<(u64, String, Option<(String, u64)>)>,
 }
 
+/// A message that just arrived: `(author, text, (origin, seq))`.
+pub type Arrived<'a> = (&'a str, &'a str, (String, u64));
+
 impl Heard {
-    /// Messages that just arrived in the room one looks at, `(author, text)`.
-    pub fn arrived<'a>(&mut self, room: &str, msgs: impl ExactSizeIterator<Item = (&'a str, &'a str)>) {
+    /// Messages that just arrived in the room one looks at.
+    pub fn arrived<'a>(&mut self, room: &str, msgs: impl ExactSizeIterator<Item = Arrived<'a>>) {
         let n = msgs.len();
         if n > KEPT {
-            self.push(format!("{n} new messages in {room}"));
+            self.push(format!("{n} new messages in {room}"), None);
             return;
         }
-        for (author, text) in msgs {
-            self.push(format!("{author}: {}", one_line(text)));
+        for (author, text, at) in msgs {
+            self.push(format!("{author}: {}", one_line(text)), Some(at));
         }
     }
 
     pub fn items(&self) -> Vec<(u64, String)> {
-        self.items.iter().cloned().collect()
+        self.items.iter().map(|(id, text, _)| (*id, text.clone())).collect()
     }
 
-    fn push(&mut self, text: String) {
+    /// Drops what tells of a message `shown` no longer shows as it was.
+    /// True if anything went.
+    pub fn retain(&mut self, shown: impl Fn(&str, u64) -> bool) -> bool {
+        let before = self.items.len();
+        self.items.retain(|(_, _, of)| of.as_ref().is_none_or(|(o, s)| shown(o, *s)));
+        self.items.len() != before
+    }
+
+    /// What each item tells of, for a check of [`Heard::retain`].
+    pub fn messages(&self) -> impl Iterator<Item = &(String, u64)> + '_ {
+        self.items.iter().filter_map(|(_, _, of)| of.as_ref())
+    }
+
+    fn push(&mut self, text: String, of: Option<(String, u64)>) {
         let text = if text.chars().count() > MAX_CHARS {
             let mut cut: String = text.chars().take(MAX_CHARS - 1).collect();
             cut.push('…');
@@ -45,7 +64,7 @@ impl Heard {
             text
         };
         self.next += 1;
-        self.items.push_back((self.next, text));
+        self.items.push_back((self.next, text, of));
         while self.items.len() > KEPT {
             self.items.pop_front();
         }
@@ -61,6 +80,23 @@ fn one_line(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn at(seq: u64) -> (String, u64) {
+        ("n1".to_owned(), seq)
+    }
+
+    #[test]
+    fn a_deleted_message_takes_its_words_out_of_the_region() {
+        let mut h = Heard::default();
+        for i in 0..3 {
+            let text = format!("m{i}");
+            h.arrived("#general", [("bob", text.as_str(), at(i))].into_iter());
+        }
+        assert!(h.retain(|_, seq| seq != 1));
+        assert_eq!(texts(&h), ["bob: m0", "bob: m2"]);
+        assert!(!h.retain(|_, _| true), "nothing more to drop");
+        assert_eq!(h.messages().count(), 2);
+    }
+
     fn texts(h: &Heard) -> Vec<String> {
         h.items().into_iter().map(|(_, t)| t).collect()
     }
@@ -68,7 +104,7 @@ mod tests {
     #[test]
     fn a_message_is_said_with_its_author_on_one_line() {
         let mut h = Heard::default();
-        h.arrived("#general", [("bob", "hello\n\n  there")].into_iter());
+        h.arrived("#general", [("bob", "hello\n\n  there", at(1))].into_iter());
         assert_eq!(texts(&h), ["bob: hello there"]);
     }
 
@@ -77,7 +113,7 @@ mod tests {
         let mut h = Heard::default();
         for i in 0..10 {
             let text = format!("m{i}");
-            h.arrived("#general", [("bob", text.as_str())].into_iter());
+            h.arrived("#general", [("bob", text.as_str(), at(i))].into_iter());
         }
         assert_eq!(texts(&h), ["bob: m7", "bob: m8", "bob: m9"]);
         let ids: Vec<u64> = h.items().into_iter().map(|(id, _)| id).collect();
@@ -87,7 +123,7 @@ mod tests {
     #[test]
     fn a_burst_is_said_as_a_count() {
         let mut h = Heard::default();
-        let burst: Vec<(&str, &str)> = (0..40).map(|_| ("bob", "spam")).collect();
+        let burst: Vec<Arrived> = (0..40).map(|i| ("bob", "spam", at(i))).collect();
         h.arrived("#general", burst.into_iter());
         assert_eq!(texts(&h), ["40 new messages in #general"]);
     }
@@ -96,7 +132,7 @@ mod tests {
     fn a_long_message_is_cut_short() {
         let mut h = Heard::default();
         let long = "é".repeat(1000);
-        h.arrived("#general", [("bob", long.as_str())].into_iter());
+        h.arrived("#general", [("bob", long.as_str(), at(1))].into_iter());
         let said = &texts(&h)[0];
         assert_eq!(said.chars().count(), MAX_CHARS);
         assert!(said.ends_with('…'));

@@ -217,8 +217,11 @@ impl Tabs {
         }) else {
             return;
         };
-        let here: Vec<(&str, &str)> =
-            alerts.iter().filter(|a| a.room == room).map(|a| (a.author.as_str(), a.text.as_str())).collect();
+        let here: Vec<crate::announce::Arrived> = alerts
+            .iter()
+            .filter(|a| a.room == room)
+            .map(|a| (a.author.as_str(), a.text.as_str(), a.at.clone()))
+            .collect();
         if !here.is_empty() {
             self.heard.update(|h| h.arrived(&title, here.into_iter()));
         }

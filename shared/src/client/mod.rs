@@ -335,8 +335,13 @@ impl Chat {
         let theirs = msg.author != self.name && crate::rooms::is_chat(&msg);
         let unread = current.as_deref() != Some(msg.room.as_str()) && theirs;
         let mentioned = theirs && crate::rooms::mentions(&shown_text(&msg), &self.name);
-        let alert =
-            Alert { room: msg.room.clone(), author: msg.author.clone(), text: shown_text(&msg), mention: mentioned };
+        let alert = Alert {
+            room: msg.room.clone(),
+            author: msg.author.clone(),
+            text: shown_text(&msg),
+            mention: mentioned,
+            at: (msg.origin.clone(), msg.seq),
+        };
         if r.insert(msg) && theirs {
             if !alert.text.is_empty() {
                 self.alerts.push(alert);
@@ -593,6 +598,8 @@ pub struct Alert {
     pub text: String,
     /// It mentions this user.
     pub mention: bool,
+    /// The message's place: `(origin, seq)`.
+    pub at: (String, u64),
 }
 
 /// What a message says, as people read it: a reply's text, an edit's new

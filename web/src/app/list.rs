@@ -235,6 +235,21 @@ pub fn MessageList() -> impl IntoView {
     });
 
     let heard = ctx.tabs.heard;
+    // A message deleted or hidden takes its words out of the region too.
+    Effect::new(move |_| {
+        let gone: Vec<(String, u64)> = chat.with(|c| {
+            let room = c.current_room();
+            let shown = |o: &str, s: u64| {
+                room.and_then(|r| r.get(o, s)).is_some_and(|m| !meshchat_shared::rooms::is_redacted(&m.body))
+            };
+            heard.with_untracked(|h| h.messages().filter(|(o, s)| !shown(o, *s)).cloned().collect())
+        });
+        if !gone.is_empty() {
+            heard.update(|h| {
+                h.retain(|o, s| !gone.iter().any(|(go, gs)| go == o && *gs == s));
+            });
+        }
+    });
     let by_key = Memo::new(move |_| rows.with(|r| crate::timeline::by_key(r)));
     let typing = Memo::new(move |_| {
         let t = ctx.now.get();
