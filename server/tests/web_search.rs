@@ -48,3 +48,47 @@ async fn search_marks_the_words_and_opens_the_room_at_an_old_message() {
     assert_eq!(b.eval("document.querySelector('.search-panel') === null").await, true, "the panel closes");
     b.close().await;
 }
+
+/// A message's link (its "Copy link"), opened on another node's page,
+/// shows the room at that message, paging back through history.
+#[tokio::test]
+async fn a_copied_link_opens_the_room_at_the_message_on_another_node() {
+    let web = dist();
+    let flags = ["--guests", "--web", web.to_str().unwrap(), "--rate", "10000", "--burst", "10000"];
+    let m = Mesh::start(2, &flags).await;
+    let (n1, n2) = (&m.nodes[0], &m.nodes[1]);
+    let (mut seed, _) = Client::hello(&n1.ws_url(), "seed").await;
+    seed.join("general", None).await;
+    seed.say("general", "target", "the one to link").await;
+    for i in 0..260 {
+        seed.say_busy("general", &format!("f{i}"), &format!("filler {i}")).await;
+    }
+    wait_converged(&[n1, n2], "general", 261).await;
+
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.sign_in(&n1.url("/"), "alice").await;
+    b.wait_message("filler 259").await;
+    // Copy link on the newest message: what the clipboard gets.
+    b.eval("(navigator.clipboard.writeText = t => { window.copied = t; return Promise.resolve(); }, true)").await;
+    b.eval(
+        "([...document.querySelectorAll('.msg')].find(m => m.querySelector('.body')?.textContent === 'filler 259')
+            .querySelector('[aria-label=\"Copy link\"]').click(), true)",
+    )
+    .await;
+    b.wait_true("window.copied", "the link copied").await;
+    let copied = b.eval("window.copied").await;
+    assert_eq!(copied.as_str().unwrap(), format!("{}/#m=general/n1/261", n1.url("").trim_end_matches('/')));
+    b.close().await;
+
+    // The first message's link, on n2's page: the room, there, at it.
+    let b = driver.browser(1280, 800).await;
+    b.sign_in(&n2.url("/#m=general/n1/1"), "bob").await;
+    b.wait_true(
+        "document.querySelector('#msg-n1-1') && document.querySelector('#msg-n1-1').classList.contains('flash')",
+        "the linked message shown",
+    )
+    .await;
+    let url = b.eval("location.href").await;
+    assert!(!url.as_str().unwrap().contains("#m="), "followed once: {url}");
+}

@@ -19,8 +19,11 @@ pub const MAX_CHARS: usize = 140;
 pub struct Heard {
     next: u64,
     /// `(id, text, the message it tells of)`: none for a count.
-    items: VecDeque<(u64, String, Option<(String, u64)>)>,
+    items: VecDeque<(u64, String, Option<Place>)>,
 }
+
+/// A message's place in its room: `(origin, seq)`.
+pub type Place = (String, u64);
 
 /// A message that just arrived: `(author, text, (origin, seq))`.
 pub type Arrived<'a> = (&'a str, &'a str, (String, u64));

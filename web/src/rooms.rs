@@ -142,6 +142,26 @@ pub fn step(
         .map(str::to_owned)
 }
 
+/// The link to a message, after the page's address: `#m=room/origin/seq`.
+/// Room names and node ids need no escaping in it (letters, digits, `-`,
+/// `_`), so a link opens on any node's page.
+pub fn permalink(room: &str, origin: &str, seq: u64) -> String {
+    format!("#m={room}/{origin}/{seq}")
+}
+
+/// The message a page's `#…` names, if it is a [`permalink`] of a valid
+/// room and node.
+pub fn from_permalink(hash: &str) -> Option<(String, String, u64)> {
+    let mut parts = hash.strip_prefix("#m=")?.split('/');
+    let (room, origin, seq) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    meshchat_shared::limits::validate_room(room).ok()?;
+    meshchat_shared::limits::validate_node_id(origin).ok()?;
+    Some((room.to_owned(), origin.to_owned(), seq.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use meshchat_shared::rooms::MemberInfo;
@@ -219,5 +239,23 @@ mod tests {
         assert_eq!(step(&listed, Some("general"), true, |r| r == "dm-x").as_deref(), Some("dm-x"));
         assert_eq!(step(&listed, Some("general"), true, |r| r == "general"), None);
         assert_eq!(step(&[], None, true, all), None);
+    }
+
+    #[test]
+    fn a_permalink_names_its_message_and_nothing_else_passes() {
+        let link = permalink("general", "n1", 42);
+        assert_eq!(link, "#m=general/n1/42");
+        assert_eq!(from_permalink(&link), Some(("general".into(), "n1".into(), 42)));
+        for bad in [
+            "#m=General/n1/42",
+            "#m=general/n1",
+            "#m=general/n1/x",
+            "#m=general/n1/4/2",
+            "#invite=x",
+            "#m=a b/n1/1",
+            "#m=general/<b>/1",
+        ] {
+            assert_eq!(from_permalink(bad), None, "{bad}");
+        }
     }
 }

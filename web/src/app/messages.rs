@@ -349,7 +349,8 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
     let target = (msg.origin.clone(), msg.seq);
     let preview: String = msg.body.chars().take(80).collect();
     let (reply_ctx, edit_ctx, del_ctx, pick_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
-    let (t1, t2, t3, t4) = (target.clone(), target.clone(), target.clone(), target);
+    let (t1, t2, t3, t4) = (target.clone(), target.clone(), target.clone(), target.clone());
+    let t5 = (msg.room.clone(), target);
     let author = msg.author.clone();
     // The picker closes (a pick, Escape): the focus goes back to React
     // first, so that it is not lost with the picker, and the row, drawn anew
@@ -390,6 +391,8 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
                     }
                 }>"🗑"</button>
             </Show>
+            <button class="icon" title="Copy link" aria-label="Copy link"
+                on:click=move |_| super::links::copy(&super::links::of(&t5.0, &t5.1.0, t5.1.1))>"🔗"</button>
             <Show when=move || picking.get()>
                 <Picker done/>
             </Show>

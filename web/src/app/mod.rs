@@ -8,6 +8,7 @@ mod format;
 mod header;
 mod icons;
 mod keys;
+mod links;
 mod list;
 mod me;
 mod members;
@@ -238,6 +239,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     let _ = set_interval_with_handle(move || now.set(now_ms()), Duration::from_secs(1));
     keep_rooms(chat, now, name.clone());
     keys::between_rooms(ctx.clone());
+    links::follow(ctx.clone());
     // Keep the outbox across reloads, written only when it changed.
     let kept = StoredValue::new(String::new());
     Effect::new(move |_| {
