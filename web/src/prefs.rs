@@ -181,3 +181,40 @@ pub fn outbox(name: &str) -> Vec<OutboxEntry> {
 pub fn save_outbox(name: &str, entries: &[OutboxEntry]) {
     set_json(&format!("{OUTBOX}.{name}"), &entries);
 }
+
+/// Half-written messages, one key per person and room (a keystroke writes
+/// one room's, not all of them); other tabs hear of each through the
+/// `storage` event.
+const DRAFT: &str = "meshchat.draft.";
+
+pub fn draft_key(user: &str, room: &str) -> String {
+    format!("{DRAFT}{user}.{room}")
+}
+
+/// The room a draft key of `user`'s names.
+pub fn draft_room<'a>(user: &str, key: &'a str) -> Option<&'a str> {
+    key.strip_prefix(DRAFT)?.strip_prefix(user)?.strip_prefix('.')
+}
+
+pub fn drafts(user: &str) -> std::collections::HashMap<String, String> {
+    draft_keys(user).into_iter().filter_map(|k| Some((draft_room(user, &k)?.to_owned(), get(&k)?))).collect()
+}
+
+/// Keeps `text` as `room`'s draft (none when it is empty).
+pub fn save_draft(user: &str, room: &str, text: &str) {
+    let key = draft_key(user, room);
+    if text.is_empty() { remove(&key) } else { set(&key, text) }
+}
+
+/// Signing out forgets them.
+pub fn forget_drafts(user: &str) {
+    for k in draft_keys(user) {
+        remove(&k);
+    }
+}
+
+fn draft_keys(user: &str) -> Vec<String> {
+    let Some(s) = storage() else { return Vec::new() };
+    let n = s.length().unwrap_or(0);
+    (0..n).filter_map(|i| s.key(i).ok().flatten()).filter(|k| draft_room(user, k).is_some()).collect()
+}

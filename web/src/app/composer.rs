@@ -49,8 +49,11 @@ pub fn Composer() -> impl IntoView {
         chat.with(|c| c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)))
     });
     let removed = Memo::new(move |_| chat.with(|c| c.current_room().and_then(|r| r.removed.clone())));
-    // One draft per room, so switching rooms keeps what was typed.
+    // One draft per room, so switching rooms keeps what was typed; kept
+    // across reloads and tabs.
     let drafts = RwSignal::new(HashMap::<String, String>::new());
+    let editing = Signal::derive(move || matches!(ctx.compose.get(), Some(super::Compose::Edit { .. })));
+    super::drafts::keep(drafts, chat.with_untracked(|c| c.name.clone()), editing);
     let draft = move || room.get().and_then(|r| drafts.with(|d| d.get(&r).cloned())).unwrap_or_default();
     let count = Memo::new(move |_| draft().chars().count());
     let over = move || count.get() > MAX_BODY_CHARS;

@@ -3,6 +3,7 @@
 mod avatar;
 mod composer;
 mod dialogs;
+mod drafts;
 mod files;
 mod format;
 mod header;
@@ -83,6 +84,7 @@ impl Ctx {
         leptos::task::spawn_local(async move { drop(crate::push::disable(&base, &token).await) });
         // What this browser kept of the rooms goes with the session.
         crate::keep::forget(self.who.with_untracked(|w| w.name().to_owned()).as_str());
+        prefs::forget_drafts(self.who.with_untracked(|w| w.name().to_owned()).as_str());
         prefs::save_who(None);
         self.tabs.share_who(None);
         self.top.notice.set(notice);
