@@ -2,7 +2,8 @@
 //! gets, as a browser would (RFC 8291, written here from the RFC, not with
 //! the node's code): a mention pushed once by the node that took it,
 //! whichever node the person subscribed on; the text only if they opted
-//! in; nothing for a message naming nobody; a subscription the service
+//! in; a direct message to each browser of the other person; nothing for a
+//! message naming nobody; a subscription the service
 //! says is gone removed; a signed-out browser pushed no more.
 #![allow(clippy::unwrap_used)]
 
@@ -167,6 +168,20 @@ async fn a_mention_is_pushed_once_encrypted_for_the_browser_and_stops_at_sign_ou
         "no text: bob did not opt in"
     );
 
+    // A direct message: to bob's browsers, marked as one; his phone takes the text.
+    let mut bobs_phone = Browser::new();
+    let sub = bobs_phone.subscription(&format!("{service}/push/bob-phone"), &key, true);
+    assert_eq!(api("POST", &n2.url("/api/push/subscriptions"), Some(&bob), Some(sub)).await.0, 204);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dm = api("POST", &n1.url("/api/dm"), Some(&alice), Some(json!({"users": ["bob"]}))).await.1;
+    let dm = dm["room"].as_str().unwrap().to_owned();
+    a.join(&dm, None).await;
+    a.say_busy(&dm, "d1", "psst").await;
+    eventually(Duration::from_secs(10), "the DM's push", || async { !pushes_to(&got, "bob-phone").await.is_empty() })
+        .await;
+    let to_phone = pushes_to(&got, "bob-phone").await;
+    assert_eq!(bobs_phone.open(&to_phone[0].1), json!({"room": dm, "author": "alice", "dm": true, "text": "psst"}));
+
     // Gone (410): removed, so the next mention is not pushed there.
     a.say_busy("general", "m5", "@carol again").await;
     // Signed out: alice's browser gets nothing more.
@@ -177,7 +192,8 @@ async fn a_mention_is_pushed_once_encrypted_for_the_browser_and_stops_at_sign_ou
     assert_eq!(pushes_to(&got, "gone").await.len(), 1, "a gone subscription is removed");
     assert_eq!(pushes_to(&got, "alice").await.len(), 1, "nothing after sign-out");
     let sent = metric(n1, "meshchat_pushes_sent_total").await + metric(n2, "meshchat_pushes_sent_total").await;
-    assert_eq!(sent, 2);
+    // alice's mention, bob's mention, the DM to both of bob's browsers.
+    assert_eq!(sent, 4);
 }
 
 #[tokio::test]

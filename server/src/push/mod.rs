@@ -111,22 +111,24 @@ async fn run(mut rx: mpsc::Receiver<Job>, ctx: Arc<PushCtx>) {
 
 /// Who a message is pushed to: in a direct conversation, its other people;
 /// elsewhere, the accounts it mentions that may read the room; never its
-/// author.
+/// author. Nobody while the room's rules are not known here.
 fn recipients(job: &Job, text: &str, accounts: &Accounts) -> Vec<String> {
+    let Some(gov) = job.gov.as_deref() else { return Vec::new() };
     if text.is_empty() {
         return Vec::new();
     }
     let author = job.msg.author.as_str();
-    let mut names: Vec<String> = match job.gov.as_deref().filter(|g| g.is_dm()) {
-        Some(g) => g.dm_people().to_vec(),
-        None => named(text)
+    let mut names: Vec<String> = if gov.is_dm() {
+        gov.dm_people().to_vec()
+    } else {
+        named(text)
             .filter_map(|n| accounts.account_name(&n))
             .filter(|n| meshchat_shared::rooms::mentions(text, n))
-            .collect(),
+            .collect()
     };
     names.sort();
     names.dedup();
-    names.retain(|n| n != author && job.gov.as_deref().is_none_or(|g| g.can_read(n)));
+    names.retain(|n| n != author && gov.can_read(n));
     names.truncate(MAX_RECIPIENTS);
     names
 }
