@@ -69,7 +69,7 @@ pub async fn run(
     let mut polling: HashSet<String> = HashSet::new();
     let mut next_ws_try = now_ms() + RETRY_WS.as_millis() as u64;
     while !broken.get() && !chat.with_untracked(|c| c.signed_out) {
-        for frame in chat.try_update(|c| c.take_outgoing()).unwrap_or_default() {
+        for frame in chat.try_update_untracked(|c| c.take_outgoing()).unwrap_or_default() {
             match frame {
                 ClientFrame::Join { room, since } => {
                     if polling.insert(room.clone()) {

@@ -149,7 +149,9 @@ async fn session(
     let mut tick = Box::pin(sleep(Duration::from_secs(1)).fuse());
     loop {
         // Write first: the state may have queued frames (hello, joins, resends).
-        let out = chat.try_update(|c| c.take_outgoing()).unwrap_or_default();
+        // Untracked: draining the queue changes nothing on screen, and a
+        // tracked update would run every view's memos again, per frame.
+        let out = chat.try_update_untracked(|c| c.take_outgoing()).unwrap_or_default();
         for frame in out {
             if let Ok(text) = serde_json::to_string(&frame)
                 && sink.send(Message::Text(text)).await.is_err()

@@ -176,7 +176,8 @@ impl Tabs {
     /// and, where allowed, show a browser notification; in one hidden tab
     /// only, and not while someone looks at a tab.
     pub fn alert(&self, chat: RwSignal<meshchat_shared::client::Chat>) {
-        let alerts = chat.try_update(|c| {
+        // Untracked: taking the alerts changes nothing on screen.
+        let alerts = chat.try_update_untracked(|c| {
             c.take_fresh();
             c.take_alerts()
         });
