@@ -94,10 +94,17 @@ async fn run(mut rx: mpsc::Receiver<Job>, ctx: Arc<PushCtx>) {
         // Nobody ever asked for the key: nobody can have subscribed.
         let Some(vapid) = ctx.accounts.vapid_cached() else { continue };
         let text = shown_text(&job.msg);
-        for name in recipients(&job, &text, &ctx.accounts) {
-            let payload = payload(&job, &text);
-            for (endpoint, sub) in ctx.accounts.push_targets(&name, &vapid.public_b64()) {
-                let body = if sub.preview { payload.with_text() } else { payload.without_text() };
+        let names = recipients(&job, &text, &ctx.accounts);
+        if names.is_empty() {
+            continue;
+        }
+        // Once per message: the two bodies a browser may get, and the key.
+        let payload = payload(&job, &text);
+        let (with_text, without_text) = (Arc::new(payload.with_text()), Arc::new(payload.without_text()));
+        let key = vapid.public_b64();
+        for name in names {
+            for (endpoint, sub) in ctx.accounts.push_targets(&name, &key) {
+                let body = if sub.preview { with_text.clone() } else { without_text.clone() };
                 let Ok(permit) = slots.clone().acquire_owned().await else { return };
                 let (ctx, vapid, name) = (ctx.clone(), vapid.clone(), name.clone());
                 tokio::spawn(async move {
