@@ -40,6 +40,14 @@ async fn press_until(b: &Browser, chord: &[char], expr: &str, max: usize) {
     );
 }
 
+/// From the composer, by keys alone: Shift+Tab into the list, ↑ (at most
+/// `ups` times) to the message showing `body`, Tab to its action `label`.
+async fn to_action(b: &Browser, body: &str, ups: usize, label: &str) {
+    press_until(b, &[Key::Shift.into(), Key::Tab.into()], &format!("{FOCUSED}.closest('.messages')"), 8).await;
+    press_until(b, &[Key::Up.into()], &on_message(body), ups).await;
+    press_until(b, &[Key::Tab.into()], &format!("{FOCUSED}.getAttribute('aria-label') === '{label}'"), 6).await;
+}
+
 /// The focus is on (or in) the message showing `text`.
 fn on_message(text: &str) -> String {
     format!(
@@ -76,9 +84,7 @@ async fn the_keyboard_alone_sends_replies_reacts_searches_and_moves_between_room
     b.wait_message("typed alone").await;
 
     // Reply: back into the list, up to bob's message, Tab to its Reply.
-    press_until(&b, &[Key::Shift.into(), Key::Tab.into()], &format!("{FOCUSED}.closest('.messages')"), 8).await;
-    press_until(&b, &[Key::Up.into()], &on_message("bob two"), 4).await;
-    press_until(&b, &[Key::Tab.into()], &format!("{FOCUSED}.getAttribute('aria-label') === 'Reply'"), 6).await;
+    to_action(&b, "bob two", 4, "Reply").await;
     b.press(&[Key::Enter.into()]).await;
     b.wait_true(&format!("{FOCUSED}.id === 'composer-input'"), "the composer focused for the reply").await;
     b.type_keys("a reply").await;
@@ -91,9 +97,7 @@ async fn the_keyboard_alone_sends_replies_reacts_searches_and_moves_between_room
     .await;
 
     // React: to bob one, with the picker's search and Enter.
-    press_until(&b, &[Key::Shift.into(), Key::Tab.into()], &format!("{FOCUSED}.closest('.messages')"), 8).await;
-    press_until(&b, &[Key::Up.into()], &on_message("bob one"), 6).await;
-    press_until(&b, &[Key::Tab.into()], &format!("{FOCUSED}.getAttribute('aria-label') === 'React'"), 6).await;
+    to_action(&b, "bob one", 6, "React").await;
     b.press(&[Key::Enter.into()]).await;
     b.wait_true(&format!("{FOCUSED}.classList.contains('emoji-search')"), "the emoji search focused").await;
     b.type_keys("tada").await;
