@@ -146,7 +146,7 @@ impl State {
 
     /// Applies one event if its author was allowed to make it.
     pub fn apply(&mut self, e: &Event, out: &mut Vec<Consequence>) -> bool {
-        let allowed = self.permits(&e.author, &e.event, e.admin, e.own);
+        let allowed = self.permits(&e.author, &e.event, e.admin, e.own) || self.delete_stands(&e.event);
         // Replies, files and edits are texts (erasable): others may answer,
         // react to and delete them, as messages.
         if !matches!(e.event, RoomEvent::Reply { .. } | RoomEvent::File { .. } | RoomEvent::Edited { .. }) {
@@ -208,6 +208,21 @@ impl State {
             }
         }
         true
+    }
+
+    /// A delete its origin allowed stands even where room order says its
+    /// author no longer could (a concurrent demotion, a kick): its text was
+    /// erased where it was made and cannot come back, so every node must
+    /// erase it too, or nodes would end holding different texts (sim seed
+    /// 8001336). Events are never texts: those deletes stay refused.
+    fn delete_stands(&self, event: &RoomEvent) -> bool {
+        match event {
+            RoomEvent::Deleted { origin, seq } => {
+                let t = (origin.clone(), *seq);
+                !self.deleted && !self.redacted.contains(&t) && !self.events_seen.contains(&t)
+            }
+            _ => false,
+        }
     }
 
     fn set_role(&mut self, user: &str, role: RoomRole) {

@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use meshchat_shared::rooms::{RoomEvent, RoomRole, StoredEvent};
 use meshchat_shared::{Message, RoomVector};
 use rand::rngs::StdRng;
@@ -306,4 +308,36 @@ fn late_events_fold_in_from_a_snapshot_not_from_the_start() {
         }
     }
     assert_eq!(g.full_folds(), 0, "no late event folded the whole log again");
+}
+
+/// A moderator's delete and their demotion, made at once on two nodes,
+/// with the demotion first in room order. Storage erases a text the moment
+/// a delete applies and cannot undo it; so every node, whatever the order
+/// the two arrive in, must end erasing exactly what some node erased.
+#[test]
+fn a_delete_stands_on_every_node_though_a_demotion_sorts_before_it() {
+    let log = [
+        created(false),
+        event("n1", 2, 20, "bob", RoomEvent::Joined),
+        event("n1", 3, 30, "alice", RoomEvent::Role { user: "bob".into(), role: RoomRole::Moderator }),
+        event("n1", 4, 40, "carol", RoomEvent::Joined),
+        msg("n1", 5, 50, "carol"),
+        // Made at once: alice demotes bob on n1, bob deletes carol's message on n2.
+        event("n1", 6, 60, "alice", RoomEvent::Role { user: "bob".into(), role: RoomRole::Member }),
+        event("n2", 1, 61, "bob", RoomEvent::Deleted { origin: "n1".into(), seq: 5 }),
+    ];
+    let (head, tail) = log.split_at(5);
+    for order in [[0, 1], [1, 0]] {
+        let mut g = GovernanceLog::default();
+        for m in head {
+            g.insert(m);
+        }
+        let mut ever = HashSet::new();
+        for i in order {
+            ever.extend(g.insert(&tail[i]).erased);
+        }
+        assert_eq!(&ever, g.erased(), "order {order:?}: storage erased what the log no longer does");
+        assert!(g.erased().contains(&("n1".to_owned(), 5)), "order {order:?}: the delete stands");
+        assert!(g.is_redacted("n1", 5), "order {order:?}: shown deleted, as stored");
+    }
 }

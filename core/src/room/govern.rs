@@ -6,7 +6,7 @@ use std::sync::Arc;
 use meshchat_shared::rooms::{RoomEvent, StoredEvent, erasable, is_event_id};
 use meshchat_shared::{ErrorCode, Message};
 
-use super::{ConnId, Effect, Out, RoomState, Waiter};
+use super::{ConnId, Effect, Held, Out, RoomState, Waiter};
 use crate::governance::Consequence;
 use crate::without_text;
 
@@ -33,7 +33,15 @@ impl RoomState {
             let id = format!("§joined-{}-{now_ms}-{n}", self.node);
             // Nobody waits for this one's ack.
             let waiter = Waiter { req: 0, conn: None };
-            self.accept(waiter, name.clone(), id, body.unwrap_or_default(), now_ms);
+            let body = body.unwrap_or_default();
+            if self.parked.is_some() {
+                // Behind the lookup, as sends wait: its vector would name
+                // peers' messages delivered but not yet handed to the
+                // store, and it would be stored before them (sim seed 8002169).
+                self.held.push_back(Held::Send(waiter, name.clone(), id, body));
+            } else {
+                self.accept(waiter, name.clone(), id, body, now_ms);
+            }
             return true;
         }
         if self.gov.can_read(name) {
@@ -99,7 +107,14 @@ impl RoomState {
         let erased = self.gov.erased();
         let due = |m: &Message| erased.contains(&(m.origin.clone(), m.seq)) && erasable(&m.id, &m.body);
         for b in self.building.iter_mut().filter(|b| due(&b.msg)) {
-            b.msg = without_text(&b.msg);
+            let erased = without_text(&b.msg);
+            // The same copy where the commit looks for it, and without its
+            // text for a repeat of its key meanwhile.
+            let key = (Arc::<str>::from(b.msg.author.as_str()), b.msg.id.clone());
+            if let Some(m) = self.uncommitted.get_mut(&key).filter(|m| Arc::ptr_eq(m, &b.msg)) {
+                *m = erased.clone();
+            }
+            b.msg = erased;
         }
         // Shown before its commit: a joiner meanwhile gets it without.
         for m in self.early.iter_mut().filter(|m| due(m)) {
@@ -111,7 +126,7 @@ impl RoomState {
         for (o, s) in &new {
             self.cache.redact(o, *s);
         }
-        self.emit(Effect::Erase(new));
+        self.erasing.extend(new);
     }
 
     /// A `room` frame to each connection, as its user sees the room.

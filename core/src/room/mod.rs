@@ -26,6 +26,8 @@ mod remote;
 mod send;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_order_tests;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -361,6 +363,10 @@ pub struct RoomState {
     commits: VecDeque<Batch>,
     /// The batch being built during one `handle`.
     building: Vec<Stored>,
+    /// Texts the batch being built deletes: erased in storage only after
+    /// that batch is handed to the store, so a crash cannot keep an erasure
+    /// whose delete was lost (sim seed 8001336).
+    erasing: Vec<(String, u64)>,
     /// Peers' messages sent to members before their commit here, in commit
     /// order: joiners meanwhile get them after their backlog (which is read
     /// up to `committed`), and the commit does not send them again.
@@ -412,6 +418,7 @@ impl RoomState {
             uncommitted: HashMap::new(),
             commits: VecDeque::new(),
             building: Vec::new(),
+            erasing: Vec::new(),
             early: VecDeque::new(),
             early_lost: RoomVector::default(),
             next_id: 1,
@@ -547,14 +554,18 @@ impl RoomState {
     }
 
     /// Hands what this `handle` built to the store as one batch.
+    /// Then what its deletes erase: the store writes in order.
     fn flush_batch(&mut self) {
-        if self.building.is_empty() {
-            return;
+        if !self.building.is_empty() {
+            let msgs = std::mem::take(&mut self.building);
+            let batch = self.next_id();
+            self.emit(Effect::Append { batch, msgs: msgs.clone() });
+            self.commits.push_back(Batch { id: batch, msgs });
         }
-        let msgs = std::mem::take(&mut self.building);
-        let batch = self.next_id();
-        self.emit(Effect::Append { batch, msgs: msgs.clone() });
-        self.commits.push_back(Batch { id: batch, msgs });
+        if !self.erasing.is_empty() {
+            let erasing = std::mem::take(&mut self.erasing);
+            self.emit(Effect::Erase(erasing));
+        }
     }
 
     fn publish(&mut self) {

@@ -128,11 +128,14 @@ impl RoomState {
     /// wherever it is: in this batch, in one being committed, or stored.
     fn hide(&mut self, loser: &Arc<Message>) {
         self.cache.remove(loser);
-        if let Some(s) = self.building.iter_mut().find(|s| Arc::ptr_eq(&s.msg, loser)) {
+        // By place, not pointer: an erased copy is a new `Arc` (sim seed
+        // 8001829: a hide queued before its row's append).
+        let same = |s: &Stored| (&s.msg.origin, s.msg.seq) == (&loser.origin, loser.seq);
+        if let Some(s) = self.building.iter_mut().find(|s| same(s)) {
             s.hidden = true;
             return;
         }
-        let in_flight = self.commits.iter_mut().flat_map(|b| b.msgs.iter_mut()).find(|s| Arc::ptr_eq(&s.msg, loser));
+        let in_flight = self.commits.iter_mut().flat_map(|b| b.msgs.iter_mut()).find(|s| same(s));
         if let Some(s) = in_flight {
             s.hidden = true;
         }

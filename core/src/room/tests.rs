@@ -4,28 +4,28 @@ use crate::Signed;
 
 use super::*;
 
-fn room() -> RoomState {
+pub(super) fn room() -> RoomState {
     room_with(Config::default(), Snapshot::default())
 }
 
-fn room_with(config: Config, snap: Snapshot) -> RoomState {
+pub(super) fn room_with(config: Config, snap: Snapshot) -> RoomState {
     let mut r = RoomState::new("r", "n1", config, snap);
     effects(&mut r);
     r
 }
 
-fn effects(r: &mut RoomState) -> Vec<Effect> {
+pub(super) fn effects(r: &mut RoomState) -> Vec<Effect> {
     std::iter::from_fn(|| r.poll()).collect()
 }
 
-fn send(r: &mut RoomState, req: ReqId, conn: Option<ConnId>, author: &str, id: &str) -> Vec<Effect> {
+pub(super) fn send(r: &mut RoomState, req: ReqId, conn: Option<ConnId>, author: &str, id: &str) -> Vec<Effect> {
     let input = Input::Send { req, conn, author: author.into(), id: id.into(), body: format!("body of {id}") };
     r.handle(input, 1_000 + req);
     effects(r)
 }
 
 /// Commits every batch the effects asked for, returning what followed.
-fn commit_all(r: &mut RoomState, effs: &[Effect]) -> Vec<Effect> {
+pub(super) fn commit_all(r: &mut RoomState, effs: &[Effect]) -> Vec<Effect> {
     let mut out = Vec::new();
     for e in effs {
         if let Effect::Append { batch, .. } = e {
@@ -36,7 +36,7 @@ fn commit_all(r: &mut RoomState, effs: &[Effect]) -> Vec<Effect> {
     out
 }
 
-fn join(r: &mut RoomState, conn: ConnId, name: &str, since: Option<RoomVector>) -> Vec<Effect> {
+pub(super) fn join(r: &mut RoomState, conn: ConnId, name: &str, since: Option<RoomVector>) -> Vec<Effect> {
     r.handle(Input::Join { conn, name: name.into(), since }, 1_000);
     effects(r)
 }
@@ -63,7 +63,7 @@ fn delivered(effs: &[Effect]) -> Vec<(Vec<ConnId>, Out)> {
         .collect()
 }
 
-fn remote(origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Signed {
+pub(super) fn remote(origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Signed {
     let msg = Message { ts, author: author.into(), id: id.into(), ..Message::sample("r", origin, seq) };
     Signed { msg, proof: None }
 }
