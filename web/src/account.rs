@@ -1,6 +1,7 @@
 //! Who is using the app, as plain Rust: the saved session, the sign-in
 //! screen's choices and checks, errors in words. Unit-tested natively.
 
+use crate::i18n::t;
 use meshchat_shared::ErrorCode;
 use meshchat_shared::api::AuthInfo;
 use meshchat_shared::limits::validate_name;
@@ -81,30 +82,28 @@ pub fn invite_from_hash(hash: &str) -> Option<String> {
 pub fn check_password(password: &str) -> Result<(), String> {
     let n = password.chars().count();
     if n < 8 {
-        return Err("The password needs at least 8 characters.".into());
+        return Err(t().password_short.into());
     }
     if n > 256 {
-        return Err("The password can have at most 256 characters.".into());
+        return Err(t().password_long.into());
     }
     Ok(())
 }
 
 pub fn check_name(name: &str) -> Result<(), String> {
-    validate_name(name).map_err(|e| format!("The {e}."))
+    validate_name(name).map_err(|e| crate::i18n::invalid(&e))
 }
 
 /// A refusal of the sign-in routes, in words for the form.
 pub fn explain(code: ErrorCode, message: &str) -> String {
     match code {
-        ErrorCode::BadCredentials => "Wrong name or password.".into(),
-        ErrorCode::RateLimited => "Too many attempts. Wait a minute, then try again.".into(),
-        ErrorCode::NameTaken => "That name is taken. Try another one.".into(),
-        ErrorCode::RegistrationClosed => "This chat takes new accounts by invitation only.".into(),
-        ErrorCode::Unavailable => {
-            "The chat cannot create accounts right now (too few of its servers answer). Try again in a moment.".into()
-        }
-        ErrorCode::Unauthorized => "Your session has ended. Please sign in again.".into(),
-        _ => meshchat_shared::client::explain(code, message),
+        ErrorCode::BadCredentials => t().wrong_credentials.into(),
+        ErrorCode::RateLimited => t().too_many_attempts.into(),
+        ErrorCode::NameTaken => t().name_taken.into(),
+        ErrorCode::RegistrationClosed => t().invitation_only.into(),
+        ErrorCode::Unavailable => t().cannot_create_accounts.into(),
+        ErrorCode::Unauthorized => t().session_ended.into(),
+        _ => crate::i18n::explain(code, message),
     }
 }
 
@@ -132,7 +131,9 @@ pub fn bases(own_ws: &str, nodes: &[meshchat_shared::NodeInfo]) -> Vec<String> {
 }
 
 /// What to say when a request got no answer at all.
-pub const NO_ANSWER: &str = "The server did not answer. Check your connection and try again.";
+pub fn no_answer() -> String {
+    t().no_answer.to_owned()
+}
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,7 @@ impl Heard {
     pub fn arrived<'a>(&mut self, room: &str, msgs: impl ExactSizeIterator<Item = Arrived<'a>>) {
         let n = msgs.len();
         if n > KEPT {
-            self.push(format!("{n} new messages in {room}"), None);
+            self.push(crate::i18n::fill(crate::i18n::t().new_messages_in, &[&n.to_string(), room]), None);
             return;
         }
         for (author, text, at) in msgs {

@@ -11,7 +11,7 @@ use meshchat_shared::rooms::{DirectoryEntry, RoomEvent, RoomInfo};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::account::{NO_ANSWER, Session, explain};
+use crate::account::{Session, explain, no_answer};
 
 /// The request with the session, if any (`Authorization: Bearer`).
 pub fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
@@ -24,25 +24,25 @@ pub fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
 /// The body of a good answer, or the error in words. Not generic, so the
 /// wasm holds one copy of this state machine rather than one per type.
 async fn answer_text(resp: Result<Response, gloo_net::Error>) -> Result<String, String> {
-    let resp = resp.map_err(|_| NO_ANSWER.to_owned())?;
+    let resp = resp.map_err(|_| no_answer())?;
     if resp.ok() {
-        return resp.text().await.map_err(|_| NO_ANSWER.to_owned());
+        return resp.text().await.map_err(|_| no_answer());
     }
     match resp.json::<ErrorBody>().await {
         Ok(ErrorBody { error }) => Err(explain(error.code, &error.message)),
-        Err(_) => Err(NO_ANSWER.to_owned()),
+        Err(_) => Err(no_answer()),
     }
 }
 
 async fn answer<T: DeserializeOwned>(resp: Result<Response, gloo_net::Error>) -> Result<T, String> {
     let text = answer_text(resp).await?;
-    serde_json::from_str(&text).map_err(|_| NO_ANSWER.to_owned())
+    serde_json::from_str(&text).map_err(|_| no_answer())
 }
 
 async fn post<B: Serialize, T: DeserializeOwned>(path: &str, token: Option<&str>, body: &B) -> Result<T, String> {
     let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
     let text = post_text(path, token, body).await?;
-    serde_json::from_str(&text).map_err(|_| NO_ANSWER.to_owned())
+    serde_json::from_str(&text).map_err(|_| no_answer())
 }
 
 async fn post_text(path: &str, token: Option<&str>, body: String) -> Result<String, String> {
@@ -61,7 +61,7 @@ fn session(a: Answer) -> Session {
 /// browser knows: its base and what it offers.
 pub async fn info() -> Result<(String, AuthInfo), String> {
     let own = crate::net::own_url();
-    let mut last = NO_ANSWER.to_owned();
+    let mut last = no_answer();
     for base in crate::account::bases(&own, crate::prefs::nodes().all()) {
         match answer(Request::get(&format!("{base}/api/auth")).send().await).await {
             Ok(info) => return Ok((base, info)),

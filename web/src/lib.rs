@@ -7,6 +7,8 @@
 //!   the node's account routes.
 //! - [`announce`]: what a screen reader is told of new messages, bounded.
 //! - [`emoji`]: a small emoji set with shortcodes, for reactions.
+//! - [`i18n`]: every word the app shows, per language (English, French),
+//!   and the notices, refusals and counts in the chosen one.
 //! - [`markup`]: the safe formatting subset read from a message's text,
 //!   as a tree to build elements from (never HTML).
 //! - [`offline_search`]: search over what the browser keeps, when no
@@ -29,6 +31,7 @@
 pub mod account;
 pub mod announce;
 pub mod emoji;
+pub mod i18n;
 pub mod markup;
 pub mod offline_search;
 pub mod rooms;

@@ -15,6 +15,7 @@ const MUTED: &str = "meshchat.muted";
 const OUTBOX: &str = "meshchat.outbox";
 const SESSION: &str = "meshchat.session";
 const NOTIFY: &str = "meshchat.notify";
+const LANG: &str = "meshchat.lang";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Theme {
@@ -124,6 +125,32 @@ pub fn saved_theme() -> Option<Theme> {
 
 pub fn save_theme(t: Theme) {
     set(THEME, t.as_str());
+}
+
+/// The language chosen in the account panel, if any.
+pub fn saved_lang() -> Option<String> {
+    get(LANG)
+}
+
+/// `None`: as the browser says.
+pub fn save_lang(lang: Option<crate::i18n::Lang>) {
+    match lang {
+        Some(l) => set(LANG, l.tag()),
+        None => remove(LANG),
+    }
+}
+
+/// Picks the language (the saved choice, else the browser's) and says it
+/// on `<html lang>`, for screen readers and the browser's own widgets.
+pub fn apply_lang() {
+    let browser: Vec<String> = web_sys::window()
+        .map(|w| w.navigator().languages().iter().filter_map(|l| l.as_string()).collect())
+        .unwrap_or_default();
+    let lang = crate::i18n::Lang::pick(saved_lang().as_deref(), browser.iter().map(String::as_str));
+    crate::i18n::set(lang);
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("lang", lang.tag());
+    }
 }
 
 /// The system's `prefers-color-scheme`.

@@ -18,7 +18,7 @@ pub fn title(room: &str, info: Option<&RoomInfo>, me: &str) -> String {
             if others.is_empty() { me.to_owned() } else { others.join(", ") }
         }
         Some(i) if !i.title.is_empty() && i.title != room => i.title.clone(),
-        _ if room.starts_with("dm-") => "Direct message".to_owned(),
+        _ if room.starts_with("dm-") => crate::i18n::t().direct_message.to_owned(),
         _ => format!("#{room}"),
     }
 }

@@ -207,7 +207,7 @@ impl Tabs {
             self.play();
         }
         for (a, title) in due.iter().rev().take(3) {
-            notify(&format!("{} in {title}", a.author), &a.text, &a.room);
+            notify(&crate::i18n::fill(crate::i18n::t().in_room, &[&a.author, title]), &a.text, &a.room);
         }
     }
 

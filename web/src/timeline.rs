@@ -5,9 +5,10 @@
 
 use meshchat_shared::{Cursor, Message};
 
+use crate::i18n::{fill, t};
 use meshchat_shared::client::annotate::{Annotations, EventKind, FileRef, kind};
 use meshchat_shared::client::room::{Entry, RoomView};
-use meshchat_shared::rooms::{REDACTED, is_event_id, is_redacted};
+use meshchat_shared::rooms::{REDACTED, RoomEvent, is_event_id, is_redacted};
 
 /// Consecutive messages of one author closer than this share one header.
 pub const GROUP_GAP_MS: u64 = 5 * 60 * 1000;
@@ -240,6 +241,10 @@ pub fn rows_in(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64, span: 
             Entry::Msg(m) if is_event_id(&m.id) && !is_redacted(&m.body) => match kind(&m.author, &m.body) {
                 EventKind::Annotation => {}
                 EventKind::Notice(text) => {
+                    // In the app's language; as the node wrote it if unreadable.
+                    let text = serde_json::from_str::<RoomEvent>(&m.body)
+                        .map(|e| crate::i18n::describe(&m.author, &e))
+                        .unwrap_or(text);
                     new_day(m.ts, &mut out, &mut prev);
                     prev = None;
                     out.push(Row::Event { text, ts: m.ts, key: format!("{}:{}", m.origin, m.seq) });
@@ -290,13 +295,12 @@ pub fn rows_in(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64, span: 
         new_day(p.created_ms, &mut out, &mut prev);
         let head = !matches!(&prev, Some((a, t)) if a == me && p.created_ms.saturating_sub(*t) < GROUP_GAP_MS);
         prev = Some((me.to_owned(), p.created_ms));
-        out.push(Row::Pending {
-            id: p.id.clone(),
-            body: p.body.clone(),
-            created_ms: p.created_ms,
-            failed: p.failed.clone(),
-            head,
-        });
+        // A reaction or a delete reads as its notice, in the app's language.
+        let body = match &p.action {
+            Some(a @ (RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. })) => crate::i18n::describe(me, a),
+            _ => p.body.clone(),
+        };
+        out.push(Row::Pending { id: p.id.clone(), body, created_ms: p.created_ms, failed: p.failed.clone(), head });
     }
     out
 }
@@ -325,12 +329,12 @@ fn message_row(notes: &Annotations, mut msg: Message, head: bool, me: &str, repl
 fn quote(room: &RoomView, notes: &Annotations, to: (String, u64)) -> Quote {
     let held = room.get(&to.0, to.1);
     let body = match held {
-        _ if notes.deleted.contains(&to) => "message deleted".to_owned(),
+        _ if notes.deleted.contains(&to) => t().message_deleted.to_owned(),
         Some(m) => match notes.edits.get(&to) {
             Some((b, _)) => b.clone(),
             None => meshchat_shared::client::shown_text(m),
         },
-        None => "an earlier message".to_owned(),
+        None => t().an_earlier_message.to_owned(),
     };
     Quote { origin: to.0, seq: to.1, author: held.map(|m| m.author.clone()), body }
 }
@@ -339,10 +343,10 @@ fn quote(room: &RoomView, notes: &Annotations, to: (String, u64)) -> Quote {
 pub fn typing_line(names: &[String]) -> Option<String> {
     match names {
         [] => None,
-        [a] => Some(format!("{a} is typing…")),
-        [a, b] => Some(format!("{a} and {b} are typing…")),
-        [a, b, c] => Some(format!("{a}, {b} and {c} are typing…")),
-        _ => Some("Several people are typing…".to_owned()),
+        [a] => Some(fill(t().typing_one, &[a])),
+        [a, b] => Some(fill(t().typing_two, &[a, b])),
+        [a, b, c] => Some(fill(t().typing_three, &[a, b, c])),
+        _ => Some(t().typing_many.to_owned()),
     }
 }
 

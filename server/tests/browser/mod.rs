@@ -60,6 +60,12 @@ impl Driver {
         self.browser_full(width, height, extra, json!({})).await
     }
 
+    /// A browser whose person reads `lang` first (a BCP 47 tag).
+    pub async fn browser_speaking(&self, width: u32, height: u32, lang: &str) -> Browser {
+        let prefs = json!({"intl.accept_languages": lang});
+        self.browser_full(width, height, &[&format!("--lang={lang}")], prefs).await
+    }
+
     /// A browser whose profile allows notifications (as a user who said yes).
     pub async fn browser_notifying(&self, width: u32, height: u32) -> Browser {
         let prefs = json!({"profile.default_content_setting_values.notifications": 1});

@@ -9,6 +9,7 @@ use meshchat_shared::limits::MAX_BODY_CHARS;
 use meshchat_shared::rooms::RoomEvent;
 
 use super::use_ctx;
+use crate::i18n::{fill, t};
 use crate::net::now_ms;
 
 /// The count shows once a message is this long.
@@ -133,7 +134,7 @@ pub fn Composer() -> impl IntoView {
                     ctx.compose.set(None);
                     error.set(None);
                 }
-                Err(e) => error.set(Some(format!("The {e}."))),
+                Err(e) => error.set(Some(crate::i18n::invalid(&e))),
             }
         }
     };
@@ -192,14 +193,14 @@ pub fn Composer() -> impl IntoView {
         <div class="compose-mode" hidden=move || compose.get().is_none()>
             {move || match compose.get() {
                 Some(super::Compose::Reply { author, preview, .. }) => view! {
-                    <span class="small">"Replying to "<strong>{author}</strong>": "{preview}</span>
+                    <span class="small">{t().replying_to}<strong>{author}</strong>": "{preview}</span>
                 }.into_any(),
-                Some(super::Compose::Edit { .. }) => view! { <span class="small">"Editing your message"</span> }.into_any(),
+                Some(super::Compose::Edit { .. }) => view! { <span class="small">{t().editing}</span> }.into_any(),
                 None => ().into_any(),
             }}
-            <button class="link small" on:click=move |_| compose.set(None)>"Cancel"</button>
+            <button class="link small" on:click=move |_| compose.set(None)>{t().cancel}</button>
         </div>
-        <ul class="mention-list" role="listbox" aria-label="People to mention" hidden=move || suggestions.get().is_empty()>
+        <ul class="mention-list" role="listbox" aria-label=t().people_to_mention hidden=move || suggestions.get().is_empty()>
             {move || suggestions.get().into_iter().map(|name| view! {
                 <li><button type="button" class="mention-option" on:click={
                     let name = name.clone();
@@ -213,16 +214,16 @@ pub fn Composer() -> impl IntoView {
             send();
         }>
             <label class="visually-hidden" for="composer-input">
-                {move || title.get().map(|t| format!("Message {t}")).unwrap_or_default()}
+                {move || title.get().map(|r| fill(t().message_room, &[&r])).unwrap_or_default()}
             </label>
             <textarea
                 id="composer-input"
                 node_ref=input
                 rows="1"
                 placeholder=move || match (title.get(), removed.get()) {
-                    (_, Some(why)) => format!("You cannot write here: {why}"),
-                    (Some(t), None) => format!("Message {t}"),
-                    (None, None) => "Join a room to chat".into(),
+                    (_, Some(why)) => fill(t().cannot_write, &[&why]),
+                    (Some(r), None) => fill(t().message_room, &[&r]),
+                    (None, None) => t().join_to_chat.into(),
                 }
                 disabled=move || room.get().is_none() || removed.get().is_some()
                 aria-describedby="composer-count composer-error"
@@ -242,12 +243,12 @@ pub fn Composer() -> impl IntoView {
             >
                 {move || format!("{} / {}", count.get(), MAX_BODY_CHARS)}
             </span>
-            <button class="primary send" type="submit" disabled=move || blank() || over() aria-label="Send message">
-                "Send"
+            <button class="primary send" type="submit" disabled=move || blank() || over() aria-label=t().send_message>
+                {t().send}
             </button>
             <p id="composer-error" class="error small" role="alert">
                 {move || if over() {
-                    Some(format!("Too long: {} characters over the limit.", count.get() - MAX_BODY_CHARS))
+                    Some(fill(t().too_long, &[&(count.get() - MAX_BODY_CHARS).to_string()]))
                 } else {
                     error.get()
                 }}

@@ -7,6 +7,7 @@ use meshchat_shared::limits::validate_room;
 use meshchat_shared::rooms::{DirectoryEntry, RoomInfo};
 
 use super::{Ctx, use_ctx};
+use crate::i18n::{count, fill, t};
 use crate::{api, rooms};
 
 /// Which dialog is open.
@@ -41,7 +42,7 @@ pub fn Dialog(
             <section id=id class=format!("dialog {class}") role="dialog" aria-modal="true" aria-labelledby=heading.clone() on:keydown=on_key>
                 <div class="dialog-head">
                     <h2 id=heading.clone()>{title}</h2>
-                    <button class="icon" aria-label="Close" on:click=move |_| close.run(())>"×"</button>
+                    <button class="icon" aria-label=t().close on:click=move |_| close.run(())>"×"</button>
                 </div>
                 {children()}
             </section>
@@ -83,7 +84,7 @@ pub fn NewRoom(close: Callback<()>) -> impl IntoView {
         ev.prevent_default();
         let room = rooms::normalise(&name.get_untracked());
         if let Err(e) = validate_room(&room) {
-            return error.set(Some(format!("The {e}.")));
+            return error.set(Some(crate::i18n::invalid(&e)));
         }
         let Some(token) = ctx.token() else { return };
         let (ctx, base) = (ctx.clone(), ctx.api_base());
@@ -104,23 +105,23 @@ pub fn NewRoom(close: Callback<()>) -> impl IntoView {
         });
     };
     view! {
-        <Dialog id="new-room-dialog" title="Create a room" close>
+        <Dialog id="new-room-dialog" title=t().create_a_room close>
             <form class="auth-form" on:submit=submit.clone() novalidate>
-                <label for="room-name">"Name"</label>
-                <input id="room-name" autocomplete="off" maxlength="48" required autofocus placeholder="e.g. launch plans"
+                <label for="room-name">{t().name}</label>
+                <input id="room-name" autocomplete="off" maxlength="48" required autofocus placeholder=t().room_example
                     aria-describedby="room-error"
                     prop:value=move || name.get() on:input=move |ev| { name.set(event_target_value(&ev)); error.set(None); }/>
-                <p class="hint">{move || format!("Its address: #{}", rooms::normalise(&name.get()))}</p>
-                <label for="room-topic">"Topic"</label>
-                <input id="room-topic" autocomplete="off" maxlength="300" placeholder="What is it about?"
+                <p class="hint">{move || fill(t().room_address, &[&rooms::normalise(&name.get())])}</p>
+                <label for="room-topic">{t().topic}</label>
+                <input id="room-topic" autocomplete="off" maxlength="300" placeholder=t().topic_placeholder
                     prop:value=move || topic.get() on:input=move |ev| topic.set(event_target_value(&ev))/>
                 <label class="check">
                     <input id="room-private" type="checkbox" prop:checked=move || private.get()
                         on:change=move |_| private.update(|p| *p = !*p)/>
-                    "Private: only people you invite can find it and read it"
+                    {t().private_room}
                 </label>
                 <p id="room-error" class="error" role="alert">{move || error.get()}</p>
-                <button class="primary" type="submit" disabled=move || busy.get()>"Create room"</button>
+                <button class="primary" type="submit" disabled=move || busy.get()>{t().create_room}</button>
             </form>
         </Dialog>
     }
@@ -142,18 +143,18 @@ pub fn Browse(close: Callback<()>) -> impl IntoView {
     search();
     let search2 = search.clone();
     view! {
-        <Dialog id="browse-dialog" title="Browse rooms" close>
-            <label for="directory-search" class="visually-hidden">"Search rooms"</label>
-            <input id="directory-search" class="search" type="search" autocomplete="off" placeholder="Search rooms"
+        <Dialog id="browse-dialog" title=t().browse_rooms close>
+            <label for="directory-search" class="visually-hidden">{t().search_rooms}</label>
+            <input id="directory-search" class="search" type="search" autocomplete="off" placeholder=t().search_rooms
                 autofocus prop:value=move || query.get()
                 on:input={
                     let search = search2.clone();
                     move |ev| { query.set(event_target_value(&ev)); search(); }
                 }/>
             {move || match found.get() {
-                None => view! { <p class="muted" role="status">"Looking…"</p> }.into_any(),
+                None => view! { <p class="muted" role="status">{t().looking}</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-                Some(Ok(list)) if list.is_empty() => view! { <p class="muted" role="status">"No public room matches."</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! { <p class="muted" role="status">{t().no_room_matches}</p> }.into_any(),
                 Some(Ok(list)) => view! {
                     <ul class="directory">
                         {list.into_iter().map(|e| view! { <DirectoryRow entry=e close/> }).collect_view()}
@@ -173,11 +174,11 @@ fn DirectoryRow(entry: DirectoryEntry, close: Callback<()>) -> impl IntoView {
         topic: entry.topic.clone(),
         ..RoomInfo::default()
     };
-    let members = if entry.members == 1 { "1 member".to_owned() } else { format!("{} members", entry.members) };
+    let members = count(entry.members as usize, t().members_one, t().members_other);
     let last = if entry.last == 0 {
         String::new()
     } else {
-        format!(" · active {}", super::format::day_label(entry.last, crate::net::now_ms()))
+        fill(t().active_on, &[&super::format::day_label(entry.last, crate::net::now_ms())])
     };
     view! {
         <li class="directory-room">
@@ -186,7 +187,7 @@ fn DirectoryRow(entry: DirectoryEntry, close: Callback<()>) -> impl IntoView {
                 <span class="small muted">{format!("#{} · {members}{last}", entry.room)}</span>
                 {(!entry.topic.is_empty()).then(|| view! { <span class="small">{entry.topic.clone()}</span> })}
             </div>
-            <button class="secondary" aria-label=format!("Join {}", entry.title) on:click=move |_| enter(&ctx, &info, close)>"Join"</button>
+            <button class="secondary" aria-label=fill(t().join_title, &[&entry.title]) on:click=move |_| enter(&ctx, &info, close)>{t().join}</button>
         </li>
     }
 }
@@ -202,7 +203,7 @@ pub fn NewDm(close: Callback<()>) -> impl IntoView {
         ev.prevent_default();
         let people = rooms::people(&typed.get_untracked());
         if people.is_empty() {
-            return error.set(Some("Name at least one person.".into()));
+            return error.set(Some(t().name_someone.into()));
         }
         let Some(token) = ctx.token() else { return };
         let (ctx, base) = (ctx.clone(), ctx.api_base());
@@ -217,15 +218,15 @@ pub fn NewDm(close: Callback<()>) -> impl IntoView {
         });
     };
     view! {
-        <Dialog id="dm-dialog" title="New message" close>
+        <Dialog id="dm-dialog" title=t().new_message close>
             <form class="auth-form" on:submit=submit.clone() novalidate>
-                <label for="dm-people">"To"</label>
+                <label for="dm-people">{t().to}</label>
                 <input id="dm-people" autocomplete="off" list="people-list" required autofocus
-                    placeholder="Names, separated by commas" aria-describedby="dm-error"
+                    placeholder=t().names_commas aria-describedby="dm-error"
                     prop:value=move || typed.get() on:input=move |ev| { typed.set(event_target_value(&ev)); error.set(None); }/>
                 <PeopleList id="people-list" names=suggestions/>
                 <p id="dm-error" class="error" role="alert">{move || error.get()}</p>
-                <button class="primary" type="submit" disabled=move || busy.get()>"Start conversation"</button>
+                <button class="primary" type="submit" disabled=move || busy.get()>{t().start_conversation}</button>
             </form>
         </Dialog>
     }

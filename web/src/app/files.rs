@@ -10,12 +10,12 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 use meshchat_shared::client::annotate::FileRef;
-use meshchat_shared::rooms::human_size;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{File, XmlHttpRequest};
 
 use super::{Ctx, use_ctx};
+use crate::i18n::{fill, size, t};
 
 /// Fetches a file with the session; a `blob:` URL for it.
 async fn blob_url(ctx: &Ctx, path: &str) -> Option<String> {
@@ -54,14 +54,14 @@ fn open(ctx: Ctx, path: String, name: String, picture: bool) {
 pub fn FileView(f: FileRef, room: String) -> impl IntoView {
     let ctx = use_ctx();
     let (path, name) = (f.url(&room, false), f.name.clone());
-    let about = format!("{} · {} · {}", f.name, human_size(f.size), f.mime);
+    let about = format!("{} · {} · {}", f.name, size(f.size), f.mime);
     if f.is_image() {
         let thumb = RwSignal::new(None::<String>);
         let c = ctx.clone();
         let small = f.url(&room, true);
         leptos::task::spawn_local(async move { thumb.set(blob_url(&c, &small).await) });
         return view! {
-            <button class="file-picture" title=about.clone() aria-label=format!("Open the picture {about}")
+            <button class="file-picture" title=about.clone() aria-label=fill(t().open_picture, &[&about])
                 on:click=move |_| open(ctx.clone(), path.clone(), name.clone(), true)>
                 {move || thumb.get().map(|src| view! { <img src=src alt=f.name.clone()/> })}
             </button>
@@ -69,10 +69,10 @@ pub fn FileView(f: FileRef, room: String) -> impl IntoView {
         .into_any();
     }
     view! {
-        <button class="file-card" title=about.clone() aria-label=format!("Download {about}")
+        <button class="file-card" title=about.clone() aria-label=fill(t().download, &[&about])
             on:click=move |_| open(ctx.clone(), path.clone(), name.clone(), false)>
             <span class="file-name">{f.name.clone()}</span>
-            <span class="small muted">{format!("{} · {}", human_size(f.size), f.mime)}</span>
+            <span class="small muted">{format!("{} · {}", size(f.size), f.mime)}</span>
         </button>
     }
     .into_any()
@@ -149,11 +149,11 @@ impl Uploads {
                 return;
             }
             // The node's reason in words, else that nothing answered.
-            let said = x.response_text().ok().flatten().and_then(|t| {
-                let e: meshchat_shared::api::ErrorBody = serde_json::from_str(&t).ok()?;
-                Some(format!("Not sent: {}.", e.error.message))
+            let said = x.response_text().ok().flatten().and_then(|text| {
+                let e: meshchat_shared::api::ErrorBody = serde_json::from_str(&text).ok()?;
+                Some(fill(t().upload_failed, &[&e.error.message]))
             });
-            let why = said.unwrap_or_else(|| "Not sent: the node did not answer.".into());
+            let why = said.unwrap_or_else(|| t().upload_no_answer.into());
             self.set(&i, |r| r.error = Some(why.clone()));
         });
         xhr.set_onloadend(Some(done.as_ref().unchecked_ref()));
@@ -219,15 +219,15 @@ pub fn UploadList(uploads: Uploads) -> impl IntoView {
                 <span class="file-name">{r.name}</span>
                 <progress max="100" value=r.percent.to_string() hidden=failed></progress>
                 <span class="error small" role="alert">{r.error}</span>
-                <button class="link small" hidden=!failed on:click=move |_| uploads.retry(&c, &id)>"Retry"</button>
+                <button class="link small" hidden=!failed on:click=move |_| uploads.retry(&c, &id)>{t().retry}</button>
                 <button class="link small" on:click=move |_| uploads.cancel(&id2)>
-                    {if failed { "Discard" } else { "Cancel" }}
+                    {if failed { t().discard } else { t().cancel }}
                 </button>
             </li>
         }
     };
     view! {
-        <ul class="uploads" aria-label="Uploads">
+        <ul class="uploads" aria-label=t().uploads>
             {move || uploads.rows.get().into_iter().map(row.clone()).collect_view()}
         </ul>
     }
@@ -239,14 +239,14 @@ pub fn Attach(uploads: Uploads) -> impl IntoView {
     let ctx = use_ctx();
     let input = NodeRef::<leptos::html::Input>::new();
     view! {
-        <input type="file" multiple class="visually-hidden" id="attach-input" tabindex="-1" aria-label="Attach files" node_ref=input
+        <input type="file" multiple class="visually-hidden" id="attach-input" tabindex="-1" aria-label=t().attach_files node_ref=input
             on:change=move |_| {
                 if let Some(el) = input.get() {
                     uploads.add_all(&ctx, el.files());
                     el.set_value("");
                 }
             }/>
-        <button type="button" class="icon attach" aria-label="Attach files" title="Attach files"
+        <button type="button" class="icon attach" aria-label=t().attach_files title=t().attach_files
             on:click=move |_| { if let Some(el) = input.get() { el.click(); } }>"📎"</button>
     }
 }

@@ -3,6 +3,7 @@
 use js_sys::{Date, Object, Reflect};
 use wasm_bindgen::JsValue;
 
+use crate::i18n::{lang, t};
 use crate::state::timeline::day_number;
 
 fn options(pairs: &[(&str, &str)]) -> Object {
@@ -26,7 +27,7 @@ pub fn local_day(ts: u64) -> i64 {
 /// "14:05" (or "2:05 PM", as the locale has it).
 pub fn time(ts: u64) -> String {
     let o = options(&[("hour", "2-digit"), ("minute", "2-digit")]);
-    date(ts).to_locale_time_string_with_options("default", &o).into()
+    date(ts).to_locale_time_string_with_options(lang().tag(), &o).into()
 }
 
 /// "Friday, 20 November 2026 at 14:05:03".
@@ -40,24 +41,24 @@ pub fn full(ts: u64) -> String {
         ("minute", "2-digit"),
         ("second", "2-digit"),
     ]);
-    date(ts).to_locale_string("default", &o).into()
+    date(ts).to_locale_string(lang().tag(), &o).into()
 }
 
 /// "Today", "Yesterday", or "Friday 20 November" (with the year when not this year).
 pub fn day_label(ts: u64, now: u64) -> String {
     let (day, today) = (local_day(ts), local_day(now));
     if day == today {
-        return "Today".into();
+        return t().today.into();
     }
     if day == today - 1 {
-        return "Yesterday".into();
+        return t().yesterday.into();
     }
     let same_year = date(ts).get_full_year() == date(now).get_full_year();
     let mut pairs = vec![("weekday", "long"), ("month", "long"), ("day", "numeric")];
     if !same_year {
         pairs.push(("year", "numeric"));
     }
-    date(ts).to_locale_date_string("default", &options(&pairs)).into()
+    date(ts).to_locale_date_string(lang().tag(), &options(&pairs)).into()
 }
 
 /// ISO 8601, for `<time datetime>`.

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use meshchat_shared::client::Status;
 
 use super::{icons, use_ctx};
+use crate::i18n::{fill, t};
 use crate::net::Transport;
 use crate::prefs;
 
@@ -29,12 +30,12 @@ pub fn Header() -> impl IntoView {
         _ => String::new(),
     };
     let status_state = move || match (status.get(), transport.get()) {
-        (Status::Connected(_), Transport::WebSocket) => " · connected",
-        (Status::Connected(_), Transport::Http) => " · connected over HTTP",
-        (Status::Connecting, _) => "connecting…",
-        (Status::Moving, _) => "moving to another node…",
-        (Status::Offline, _) => "offline",
-        (Status::SignedOut, _) => "signed out",
+        (Status::Connected(_), Transport::WebSocket) => t().st_connected,
+        (Status::Connected(_), Transport::Http) => t().st_connected_http,
+        (Status::Connecting, _) => t().st_connecting,
+        (Status::Moving, _) => t().st_moving,
+        (Status::Offline, _) => t().st_offline,
+        (Status::SignedOut, _) => t().st_signed_out,
     };
     let status_class = move || match status.get() {
         Status::Connected(_) => "status ok",
@@ -57,7 +58,7 @@ pub fn Header() -> impl IntoView {
         <header class="topbar">
             <button
                 class="icon menu"
-                aria-label="Rooms"
+                aria-label=t().rooms
                 aria-expanded=move || drawer.get().to_string()
                 on:click=move |_| drawer.update(|d| *d = !*d)
             ><icons::Menu/></button>
@@ -67,7 +68,7 @@ pub fn Header() -> impl IntoView {
                         <span class="hash" aria-hidden="true">"#"</span>{t.trim_start_matches('#').to_owned()}
                     }.into_any(),
                     Some(t) => view! { {t} }.into_any(),
-                    None => view! { "No room" }.into_any(),
+                    None => view! { {t().no_room} }.into_any(),
                 }}
             </h1>
             <span class=status_class role="status" aria-live="polite" title=nodes_title>
@@ -76,9 +77,9 @@ pub fn Header() -> impl IntoView {
             </span>
             <button
                 class="icon people"
-                aria-label=move || format!("{} online; show who", online.get())
+                aria-label=move || fill(t().online_show_who, &[&online.get().to_string()])
                 aria-expanded=move || members_open.get().to_string()
-                title="Who is online"
+                title=t().who_is_online
                 on:click=move |_| members_open.update(|m| *m = !*m)
             >
                 <icons::People/>
@@ -90,8 +91,8 @@ pub fn Header() -> impl IntoView {
             <button
                 class="icon mute-toggle"
                 aria-pressed=move || muted.get().to_string()
-                aria-label=move || if muted.get() { "Unmute new-message sounds" } else { "Mute new-message sounds" }
-                title=move || if muted.get() { "Sounds are off" } else { "Sounds are on when the tab is hidden" }
+                aria-label=move || if muted.get() { t().unmute } else { t().mute }
+                title=move || if muted.get() { t().sounds_off } else { t().sounds_on }
                 on:click=move |_| tabs.toggle_mute()
             >
                 {move || if muted.get() {
@@ -102,8 +103,8 @@ pub fn Header() -> impl IntoView {
             </button>
             <button
                 class="icon theme-toggle"
-                aria-label=move || format!("Switch to {} theme", theme.get().other().as_str())
-                title=move || format!("Switch to {} theme", theme.get().other().as_str())
+                aria-label=move || theme_switch(theme.get())
+                title=move || theme_switch(theme.get())
                 on:click=move |_| {
                     let next = theme.get_untracked().other();
                     prefs::save_theme(next);
@@ -131,13 +132,13 @@ pub fn Banners() -> impl IntoView {
     view! {
         <Show when=move || offline.get()>
             <div class="banner offline" role="alert">
-                "You are offline: no node of the chat answers. Still trying… Messages you write now are kept and go out when a node is back."
+                {t().offline_banner}
             </div>
         </Show>
         {move || notice.get().map(|n| view! {
             <div class="banner notice" role="alert">
                 <span>{n}</span>
-                <button class="icon" aria-label="Dismiss" on:click=move |_| chat.update(|c| c.notice = None)>"×"</button>
+                <button class="icon" aria-label=t().dismiss on:click=move |_| chat.update(|c| c.notice = None)>"×"</button>
             </div>
         })}
     }
@@ -167,14 +168,14 @@ fn MentionsButton() -> impl IntoView {
     });
     view! {
         <div class="mentions-wrap">
-            <button class="icon mentions-toggle" aria-label="Mentions of you" title="Mentions of you"
+            <button class="icon mentions-toggle" aria-label=t().mentions_of_you title=t().mentions_of_you
                 aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>"@"</button>
             <Show when=move || open.get()>
-                <section class="mentions-panel" aria-label="Mentions of you">
+                <section class="mentions-panel" aria-label=t().mentions_of_you>
                     {move || {
                         let list = found.get();
                         if list.is_empty() {
-                            return view! { <p class="muted small">"Nobody has mentioned you yet."</p> }.into_any();
+                            return view! { <p class="muted small">{t().no_mentions}</p> }.into_any();
                         }
                         list.into_iter().map(|(room, m)| {
                             let anchor = super::messages::anchor_id(&m.origin, m.seq);
@@ -224,12 +225,20 @@ fn NotifyLevel() -> impl IntoView {
         }
     };
     view! {
-        <label class="visually-hidden" for="notify-level">"Notify me of"</label>
-        <select id="notify-level" class="notify-level" title="What this room may notify you of" on:change=on_change
+        <label class="visually-hidden" for="notify-level">{t().notify_me_of}</label>
+        <select id="notify-level" class="notify-level" title=t().notify_title on:change=on_change
             prop:value=move || level.get().map(|l| l.as_str()).unwrap_or("mentions")>
-            <option value="all">"All messages"</option>
-            <option value="mentions">"Mentions"</option>
-            <option value="nothing">"Nothing"</option>
+            <option value="all">{t().notify_all}</option>
+            <option value="mentions">{t().notify_mentions}</option>
+            <option value="nothing">{t().notify_nothing}</option>
         </select>
+    }
+}
+
+/// "Switch to dark theme" from light, and back.
+fn theme_switch(now: prefs::Theme) -> &'static str {
+    match now {
+        prefs::Theme::Light => t().to_dark,
+        prefs::Theme::Dark => t().to_light,
     }
 }

@@ -21,6 +21,7 @@ use leptos::prelude::*;
 
 use super::messages::RowView;
 use super::{format, use_ctx};
+use crate::i18n::{fill, t};
 use crate::timeline::{self, Row, Window, typing_line};
 
 /// Within this many pixels of the bottom counts as at the bottom.
@@ -279,7 +280,7 @@ pub fn MessageList() -> impl IntoView {
                 // The window adds and drops rows as one scrolls: the
                 // region below says what is new instead.
                 aria-live="off"
-                aria-label=move || room.get().map(|r| format!("Messages in #{r}")).unwrap_or_default()
+                aria-label=move || room.get().map(|r| fill(t().messages_in, &[&r])).unwrap_or_default()
                 tabindex="0"
                 data-window=move || window.with(|w| match w {
                     Window::Follow => "follow",
@@ -290,7 +291,7 @@ pub fn MessageList() -> impl IntoView {
                 on:keydown=move |ev| super::keys::between_messages(&ev)
             >
                 <Show when=move || loading.get()>
-                    <div class="loading" role="status">"Loading older messages…"</div>
+                    <div class="loading" role="status">{t().loading_older}</div>
                 </Show>
                 <For each=move || rows.get() key=Row::key children=move |row| {
                     // Keyed by what the row is; what it shows follows its entry.
@@ -310,7 +311,7 @@ pub fn MessageList() -> impl IntoView {
                 }/>
             </div>
             <Show when=move || new_below.get()>
-                <button class="new-below" on:click=jump>"New messages ↓"</button>
+                <button class="new-below" on:click=jump>{t().new_below}</button>
             </Show>
             <div class="typing" aria-live="polite">{move || typing.get()}</div>
             <div class="visually-hidden" role="status" aria-live="polite" aria-relevant="additions">

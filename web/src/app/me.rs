@@ -8,6 +8,7 @@ use super::avatar::Avatar;
 use super::use_ctx;
 use crate::account::{self, Who};
 use crate::api;
+use crate::i18n::{Lang, t};
 
 #[component]
 pub fn MeCorner() -> impl IntoView {
@@ -17,9 +18,9 @@ pub fn MeCorner() -> impl IntoView {
     let map_open = RwSignal::new(false);
     let name = move || who.with(|w| w.name().to_owned());
     let role = move || match who.get() {
-        Who::Account(s) if s.is_admin() => "Signed in · admin",
-        Who::Account(_) => "Signed in",
-        Who::Guest(_) => "Guest",
+        Who::Account(s) if s.is_admin() => t().signed_in_admin,
+        Who::Account(_) => t().signed_in,
+        Who::Guest(_) => t().tab_guest,
     };
     view! {
         <div class="me">
@@ -35,10 +36,10 @@ pub fn MeCorner() -> impl IntoView {
                         aria-haspopup="dialog"
                         aria-expanded=move || open.get().to_string()
                         on:click=move |_| open.set(true)
-                    >"Account"</button>
+                    >{t().account}</button>
                 }.into_any(),
                 Who::Guest(_) => view! {
-                    <button class="link" title="Sign in, or chat under another name" on:click=move |_| use_ctx().sign_out(None)>"Sign in"</button>
+                    <button class="link" title=t().sign_in_title on:click=move |_| use_ctx().sign_out(None)>{t().tab_sign_in}</button>
                 }.into_any(),
             }}
         </div>
@@ -73,19 +74,20 @@ fn AccountPanel(close: Callback<()>, open_map: Callback<()>) -> impl IntoView {
         <div class="scrim visible" aria-hidden="true" on:click=move |_| close.run(())></div>
         <section class="dialog" role="dialog" aria-modal="true" aria-labelledby="account-title" on:keydown=on_key>
             <div class="dialog-head">
-                <h2 id="account-title">"Account"</h2>
-                <button class="icon" aria-label="Close" autofocus on:click=move |_| close.run(())>"×"</button>
+                <h2 id="account-title">{t().account}</h2>
+                <button class="icon" aria-label=t().close autofocus on:click=move |_| close.run(())>"×"</button>
             </div>
-            <p>"Signed in as "<strong>{move || session().map(|s| s.name)}</strong>
-                {move || session().filter(|s| s.is_admin()).map(|_| " (admin)")}</p>
+            <p>{t().signed_in_as}<strong>{move || session().map(|s| s.name)}</strong>
+                {move || session().filter(|s| s.is_admin()).map(|_| t().admin_mark)}</p>
             <PasswordForm/>
             <PushSwitch/>
+            <LanguagePicker/>
             {move || session().filter(|s| s.is_admin()).map(|_| view! {
                 <InviteMaker/>
                 <div class="invite">
-                    <h3>"The mesh"</h3>
-                    <p class="small muted">"Every node, its links and lag, live."</p>
-                    <button class="secondary" on:click=move |_| open_map.run(())>"Open the mesh map"</button>
+                    <h3>{t().the_mesh}</h3>
+                    <p class="small muted">{t().mesh_intro}</p>
+                    <button class="secondary" on:click=move |_| open_map.run(())>{t().open_mesh_map}</button>
                 </div>
             })}
             <button class="secondary sign-out" on:click=move |_| {
@@ -95,7 +97,7 @@ fn AccountPanel(close: Callback<()>, open_map: Callback<()>) -> impl IntoView {
                     leptos::task::spawn_local(async move { api::logout(&base, &token).await });
                 }
                 ctx.sign_out(None);
-            }>"Sign out"</button>
+            }>{t().sign_out}</button>
         </section>
     }
 }
@@ -124,7 +126,7 @@ fn PasswordForm() -> impl IntoView {
                     ctx.renew(session);
                     old.set(String::new());
                     new.set(String::new());
-                    said.set(Some(Ok("Password changed. Your other sessions are signed out.".into())));
+                    said.set(Some(Ok(t().password_changed.into())));
                 }
                 Err(e) => said.set(Some(Err(e))),
             }
@@ -132,11 +134,11 @@ fn PasswordForm() -> impl IntoView {
     };
     view! {
         <form class="auth-form" on:submit=submit novalidate aria-labelledby="password-title">
-            <h3 id="password-title">"Change password"</h3>
-            <label for="password-old">"Current password"</label>
+            <h3 id="password-title">{t().change_password}</h3>
+            <label for="password-old">{t().current_password}</label>
             <input id="password-old" type="password" name="current-password" autocomplete="current-password"
                 required prop:value=move || old.get() on:input=move |ev| old.set(event_target_value(&ev))/>
-            <label for="password-new">"New password"</label>
+            <label for="password-new">{t().new_password}</label>
             <input id="password-new" type="password" name="new-password" autocomplete="new-password"
                 minlength="8" maxlength="256" required aria-describedby="password-said"
                 prop:value=move || new.get() on:input=move |ev| new.set(event_target_value(&ev))/>
@@ -144,7 +146,7 @@ fn PasswordForm() -> impl IntoView {
                 Some(Ok(_)) => "ok-text",
                 _ => "error",
             }>{move || said.get().map(|r| r.unwrap_or_else(|e| e))}</p>
-            <button class="primary" type="submit" disabled=move || busy.get()>"Change password"</button>
+            <button class="primary" type="submit" disabled=move || busy.get()>{t().change_password}</button>
         </form>
     }
 }
@@ -161,12 +163,12 @@ fn InviteMaker() -> impl IntoView {
     };
     view! {
         <div class="invite">
-            <h3>"Invite someone"</h3>
-            <p class="small muted">"A link to create one account; it works once and expires in a week."</p>
-            <button class="secondary" on:click=make>"Make an invitation link"</button>
+            <h3>{t().invite_someone}</h3>
+            <p class="small muted">{t().invite_intro}</p>
+            <button class="secondary" on:click=make>{t().make_invitation}</button>
             {move || link.get().map(|r| match r {
                 Ok(url) => view! {
-                    <label for="invite-link" class="visually-hidden">"Invitation link"</label>
+                    <label for="invite-link" class="visually-hidden">{t().invitation_link}</label>
                     <input id="invite-link" class="invite-link" readonly prop:value=url
                         on:focus=move |ev| {
                             use wasm_bindgen::JsCast;
@@ -206,14 +208,9 @@ fn PushSwitch() -> impl IntoView {
         });
     });
     let shown = move || match state.get() {
-        None => view! { <p class="small muted">"Checking…"</p> }.into_any(),
-        Some(PushState::Unsupported) => {
-            view! { <p class="small muted">"This browser cannot receive them."</p> }.into_any()
-        }
-        Some(PushState::Denied) => {
-            view! { <p class="small muted">"Notifications are blocked for this site in the browser's settings."</p> }
-                .into_any()
-        }
+        None => view! { <p class="small muted">{t().checking}</p> }.into_any(),
+        Some(PushState::Unsupported) => view! { <p class="small muted">{t().push_unsupported}</p> }.into_any(),
+        Some(PushState::Denied) => view! { <p class="small muted">{t().push_blocked}</p> }.into_any(),
         Some(s) => {
             let on = s == PushState::On;
             let failed = match s {
@@ -222,14 +219,14 @@ fn PushSwitch() -> impl IntoView {
             };
             view! {
                 <label class="check"><input id="push-on" type="checkbox" prop:checked=on prop:disabled=move || busy.get()
-                    on:change=move |ev| set.run(event_target_checked(&ev))/>" Notify me here"</label>
+                    on:change=move |ev| set.run(event_target_checked(&ev))/>{t().push_on}</label>
                 <label class="check"><input id="push-preview" type="checkbox" prop:checked=move || preview.get()
                     prop:disabled=move || busy.get() on:change=move |ev| {
                         preview.set(event_target_checked(&ev));
                         if on {
                             set.run(true)
                         }
-                    }/>" Include the message's text"</label>
+                    }/>{t().push_preview}</label>
                 {failed}
             }
             .into_any()
@@ -237,9 +234,32 @@ fn PushSwitch() -> impl IntoView {
     };
     view! {
         <div class="invite">
-            <h3>"Notifications on this device"</h3>
-            <p class="small muted">"Mentions and direct messages, even with meshchat closed."</p>
+            <h3>{t().push_title}</h3>
+            <p class="small muted">{t().push_intro}</p>
             {shown}
+        </div>
+    }
+}
+
+/// The app's language: as the browser says, or one chosen here. A change
+/// reloads the page, which draws every screen once in one language.
+#[component]
+fn LanguagePicker() -> impl IntoView {
+    let saved = crate::prefs::saved_lang().and_then(|s| Lang::from_tag(&s));
+    let on_change = move |ev: leptos::ev::Event| {
+        let chosen = Lang::from_tag(&event_target_value(&ev));
+        crate::prefs::save_lang(chosen);
+        let _ = window().location().reload();
+    };
+    view! {
+        <div class="invite">
+            <label for="language"><h3>{t().language}</h3></label>
+            <select id="language" on:change=on_change>
+                <option value="" selected=saved.is_none()>{t().language_auto}</option>
+                {Lang::ALL.into_iter().map(|l| view! {
+                    <option value=l.tag() lang=l.tag() selected=saved == Some(l)>{l.name()}</option>
+                }).collect_view()}
+            </select>
         </div>
     }
 }

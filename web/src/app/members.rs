@@ -8,6 +8,7 @@ use meshchat_shared::rooms::{MemberInfo, RoomEvent, RoomInfo, RoomRole};
 use super::avatar::Avatar;
 use super::dialogs::{PeopleList, people_suggestions};
 use super::{Ctx, use_ctx};
+use crate::i18n::{fill, t};
 use crate::rooms;
 
 /// Sends an action in the current room; a refusal lands in `said`.
@@ -34,7 +35,7 @@ pub fn Members() -> impl IntoView {
     });
     let room = Memo::new(move |_| chat.with(|c| c.current.clone().unwrap_or_default()));
     view! {
-        <aside class="members" aria-label=move || format!("People in #{}", room.get()) hidden=move || !open.get()>
+        <aside class="members" aria-label=move || fill(t().people_in, &[&room.get()]) hidden=move || !open.get()>
             {move || match info.get().filter(|i| i.governed) {
                 Some(i) => view! { <RoomPeople info=i online/> }.into_any(),
                 None => view! { <OnlineOnly online/> }.into_any(),
@@ -48,7 +49,7 @@ fn head(title: String) -> impl IntoView {
     view! {
         <div class="members-head">
             <h2 class="section-title">{title}</h2>
-            <button class="icon" aria-label="Close the list of people" on:click=move |_| open.set(false)>"×"</button>
+            <button class="icon" aria-label=t().close_people on:click=move |_| open.set(false)>"×"</button>
         </div>
     }
 }
@@ -57,7 +58,7 @@ fn head(title: String) -> impl IntoView {
 fn OnlineOnly(online: Memo<Vec<String>>) -> impl IntoView {
     let me = use_ctx().chat.with_untracked(|c| c.name.clone());
     view! {
-        {move || head(format!("Online · {}", online.get().len()))}
+        {move || head(fill(t().online_count, &[&online.get().len().to_string()]))}
         <ul class="member-list">
             <For each=move || online.get() key=|n| n.clone() children=move |name| {
                 let you = name == me;
@@ -65,7 +66,7 @@ fn OnlineOnly(online: Memo<Vec<String>>) -> impl IntoView {
                     <li class="member">
                         <Avatar name=name.clone()/>
                         <span class="member-name">{name.clone()}</span>
-                        {you.then(|| view! { <span class="you">"(you)"</span> })}
+                        {you.then(|| view! { <span class="you">{t().you}</span> })}
                     </li>
                 }
             }/>
@@ -82,7 +83,7 @@ fn RoomPeople(info: RoomInfo, online: Memo<Vec<String>>) -> impl IntoView {
     let banned = info.banned.clone();
     let dm = !info.dm.is_empty();
     view! {
-        {head(format!("Members · {count}"))}
+        {head(fill(t().members_count, &[&count.to_string()]))}
         {(!info.topic.is_empty()).then(|| view! { <p class="room-topic small">{info.topic.clone()}</p> })}
         <p class="error small" role="alert">{move || said.get()}</p>
         <ul class="member-list">
@@ -111,8 +112,8 @@ fn MemberRow(
         move || online.get().contains(&name)
     };
     let role = match member.role {
-        RoomRole::Owner => Some("owner"),
-        RoomRole::Moderator => Some("moderator"),
+        RoomRole::Owner => Some(t().role_owner),
+        RoomRole::Moderator => Some(t().role_moderator),
         RoomRole::Member => None,
     };
     let can_act = moderates && !you && member.role != RoomRole::Owner;
@@ -123,24 +124,24 @@ fn MemberRow(
         <li class="member" class:offline=move || !is_online()>
             <Avatar name=name.clone()/>
             <span class="member-name">{name.clone()}</span>
-            {you.then(|| view! { <span class="you">"(you)"</span> })}
+            {you.then(|| view! { <span class="you">{t().you}</span> })}
             {role.map(|r| view! { <span class="role">{r}</span> })}
             {(!you).then(|| view! {
-                <button class="link small message-member" aria-label=format!("Message {dm_name}")
-                    on:click=move |_| super::dialogs::message(&dm_ctx, dm_name.clone())>"Message"</button>
+                <button class="link small message-member" aria-label=fill(t().message_person, &[&dm_name])
+                    on:click=move |_| super::dialogs::message(&dm_ctx, dm_name.clone())>{t().message_verb}</button>
             })}
             {can_act.then(|| view! {
                 <span class="member-actions">
-                    <button class="link" aria-label=format!("Remove {kick_name}") on:click=move |_| {
-                        if let Some(reason) = ask_reason(&format!("Remove {kick_name} from the room? Reason (optional):")) {
+                    <button class="link" aria-label=fill(t().remove_person, &[&kick_name]) on:click=move |_| {
+                        if let Some(reason) = ask_reason(&fill(t().confirm_remove, &[&kick_name])) {
                             act(&kick_ctx, RoomEvent::Kicked { user: kick_name.clone(), reason }, said);
                         }
-                    }>"Remove"</button>
-                    <button class="link danger" aria-label=format!("Ban {ban_name}") on:click=move |_| {
-                        if let Some(reason) = ask_reason(&format!("Ban {ban_name}? Reason (optional):")) {
+                    }>{t().remove}</button>
+                    <button class="link danger" aria-label=fill(t().ban_person, &[&ban_name]) on:click=move |_| {
+                        if let Some(reason) = ask_reason(&fill(t().confirm_ban, &[&ban_name])) {
                             act(&ban_ctx, RoomEvent::Banned { user: ban_name.clone(), reason }, said);
                         }
-                    }>"Ban"</button>
+                    }>{t().ban}</button>
                 </span>
             })}
             {(owns && !you).then(|| view! { <RoleButtons member=member.clone() said/> })}
@@ -155,18 +156,18 @@ fn RoleButtons(member: MemberInfo, said: RwSignal<Option<String>>) -> impl IntoV
     let (role_ctx, owner_ctx) = (ctx.clone(), ctx);
     let (user, owner_user) = (member.name.clone(), member.name.clone());
     let (next, label) = match member.role {
-        RoomRole::Member => (RoomRole::Moderator, "Make moderator"),
-        _ => (RoomRole::Member, "Make member"),
+        RoomRole::Member => (RoomRole::Moderator, t().make_moderator),
+        _ => (RoomRole::Member, t().make_member),
     };
     view! {
         <span class="member-actions">
             <button class="link" aria-label=format!("{label}: {user}")
                 on:click=move |_| act(&role_ctx, RoomEvent::Role { user: user.clone(), role: next }, said)>{label}</button>
-            <button class="link" aria-label=format!("Make {owner_user} the owner") on:click=move |_| {
-                if window().confirm_with_message(&format!("Make {owner_user} the owner? You become a moderator.")).unwrap_or(false) {
+            <button class="link" aria-label=fill(t().make_owner_of, &[&owner_user]) on:click=move |_| {
+                if window().confirm_with_message(&fill(t().confirm_owner, &[&owner_user])).unwrap_or(false) {
                     act(&owner_ctx, RoomEvent::Role { user: owner_user.clone(), role: RoomRole::Owner }, said);
                 }
-            }>"Make owner"</button>
+            }>{t().make_owner}</button>
         </span>
     }
 }
@@ -192,11 +193,11 @@ fn InviteForm(said: RwSignal<Option<String>>) -> impl IntoView {
     };
     view! {
         <form class="invite-form" on:submit=submit>
-            <label for="invite-name">"Add someone"</label>
+            <label for="invite-name">{t().add_someone}</label>
             <div class="row">
-                <input id="invite-name" autocomplete="off" list="invite-people" placeholder="Name"
+                <input id="invite-name" autocomplete="off" list="invite-people" placeholder=t().name
                     prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
-                <button class="secondary" type="submit">"Add"</button>
+                <button class="secondary" type="submit">{t().add}</button>
             </div>
             <PeopleList id="invite-people" names=suggestions/>
         </form>
@@ -207,15 +208,15 @@ fn InviteForm(said: RwSignal<Option<String>>) -> impl IntoView {
 fn Banned(names: Vec<String>, said: RwSignal<Option<String>>) -> impl IntoView {
     let ctx = use_ctx();
     view! {
-        <h3 class="section-title">"Banned"</h3>
+        <h3 class="section-title">{t().banned}</h3>
         <ul class="member-list">
             {names.into_iter().map(|n| {
                 let (ctx, user) = (ctx.clone(), n.clone());
                 view! {
                     <li class="member offline">
                         <span class="member-name">{n.clone()}</span>
-                        <button class="link" aria-label=format!("Unban {n}")
-                            on:click=move |_| act(&ctx, RoomEvent::Unbanned { user: user.clone() }, said)>"Unban"</button>
+                        <button class="link" aria-label=fill(t().unban_person, &[&n])
+                            on:click=move |_| act(&ctx, RoomEvent::Unbanned { user: user.clone() }, said)>{t().unban}</button>
                     </li>
                 }
             }).collect_view()}
@@ -234,17 +235,17 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
     let title_ctx = ctx.clone();
     view! {
         <details class="room-settings">
-            <summary>"Room settings"</summary>
+            <summary>{t().room_settings}</summary>
             {moderates.then(|| view! {
                 <form class="invite-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
                     ev.prevent_default();
                     act(&topic_ctx, RoomEvent::Topic { topic: topic.get_untracked() }, said);
                 }>
-                    <label for="topic-input">"Topic"</label>
+                    <label for="topic-input">{t().topic}</label>
                     <div class="row">
                         <input id="topic-input" maxlength="300" prop:value=move || topic.get()
                             on:input=move |ev| topic.set(event_target_value(&ev))/>
-                        <button class="secondary" type="submit">"Save"</button>
+                        <button class="secondary" type="submit">{t().save}</button>
                     </div>
                 </form>
             })}
@@ -253,23 +254,23 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
                     ev.prevent_default();
                     act(&title_ctx, RoomEvent::Title { title: title.get_untracked().trim().to_owned() }, said);
                 }>
-                    <label for="title-input">"Name"</label>
+                    <label for="title-input">{t().name}</label>
                     <div class="row">
                         <input id="title-input" maxlength="64" prop:value=move || title.get()
                             on:input=move |ev| title.set(event_target_value(&ev))/>
-                        <button class="secondary" type="submit">"Rename"</button>
+                        <button class="secondary" type="submit">{t().rename}</button>
                     </div>
                 </form>
                 <button class="secondary" on:click=move |_| act(&vis_ctx, RoomEvent::Visibility { private: !private }, said)>
-                    {if private { "Make public" } else { "Make private" }}
+                    {if private { t().make_public } else { t().make_private }}
                 </button>
                 <button class="secondary danger" on:click=move |_| {
-                    if window().confirm_with_message("Delete this room for everyone?").unwrap_or(false) {
+                    if window().confirm_with_message(t().confirm_delete_room).unwrap_or(false) {
                         act(&del_ctx, RoomEvent::RoomDeleted, said);
                     }
-                }>"Delete room"</button>
+                }>{t().delete_room}</button>
             })}
-            <button class="secondary" on:click=move |_| act(&leave_ctx, RoomEvent::Left, said)>"Leave room"</button>
+            <button class="secondary" on:click=move |_| act(&leave_ctx, RoomEvent::Left, said)>{t().leave_room}</button>
         </details>
     }
 }

@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use meshchat_shared::meshmap::{self, MeshMap};
 
 use super::use_ctx;
+use crate::i18n::t;
 use crate::net::now_ms;
 
 /// Lines kept in the live log.
@@ -81,11 +82,11 @@ pub fn MeshMapPanel(close: Callback<()>) -> impl IntoView {
         }
     });
     view! {
-        <super::dialogs::Dialog id="mesh-map" title="Mesh map" class="mesh-map" close>
+        <super::dialogs::Dialog id="mesh-map" title=t().mesh_map class="mesh-map" close>
             <div class="map-body" node_ref=body>
-                <p class="muted">"Asking every node…"</p>
+                <p class="muted">{t().asking_nodes}</p>
             </div>
-            <h3>"What happens"</h3>
+            <h3>{t().what_happens}</h3>
             <ol class="map-log small" aria-live="polite">
                 {move || log.get().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
             </ol>
@@ -101,6 +102,8 @@ mod draw {
 
     use meshchat_shared::meshmap::{self, MeshMap};
     use web_sys::{Document, Element};
+
+    use crate::i18n::{count, fill, t};
 
     const SVG: &str = "http://www.w3.org/2000/svg";
 
@@ -151,22 +154,20 @@ mod draw {
     pub fn map(into: &Element, map: &MeshMap) {
         let doc = leptos::prelude::document();
         into.set_text_content(None);
-        let summary = if map.converged() {
-            "Converged: every node that answers holds the same rooms."
-        } else {
-            "Converging: the nodes differ, and anti-entropy is repairing them."
-        };
+        let t = t();
+        let summary = if map.converged() { t.converged } else { t.converging };
         el(&doc, into, "p", if map.converged() { "map-summary ok-text" } else { "map-summary" }, summary);
         graph(&doc, into, map);
-        let head: Vec<String> =
-            ["Node", "Links (round trip)", "Clients", "Msgs/s", "Repairs", "Behind"].map(String::from).to_vec();
+        let head: Vec<String> = [t.col_node, t.col_links, t.col_clients, t.col_rate, t.col_repairs, t.col_behind]
+            .map(String::from)
+            .to_vec();
         let rows = map.nodes.iter().map(|n| match &n.view {
-            None => vec![("down", n.id.clone()), ("down", "no answer".into())],
+            None => vec![("down", n.id.clone()), ("down", t.no_answer_short.into())],
             Some(v) => {
                 let links: Vec<String> = v.links.iter().map(meshmap::link_label).collect();
                 let behind = match v.rooms_behind {
-                    0 => "none".to_owned(),
-                    r => format!("{r} rooms, {} s", v.lag_seconds),
+                    0 => t.behind_none.to_owned(),
+                    r => fill(t.behind_rooms, &[&r.to_string(), &v.lag_seconds.to_string()]),
                 };
                 let rate = n.per_sec_tenths.map(meshmap::tenths).unwrap_or_else(|| "…".into());
                 vec![
@@ -180,10 +181,10 @@ mod draw {
             }
         });
         table(&doc, into, "map-nodes", &head, rows.collect());
-        el(&doc, into, "h3", "", "Rooms, changed last");
-        el(&doc, into, "p", "small muted", "Messages each node holds; behind: how many it lacks, for how long.");
+        el(&doc, into, "h3", "", t.rooms_changed_last);
+        el(&doc, into, "p", "small muted", t.rooms_legend);
         let head: Vec<String> =
-            std::iter::once("Room".to_owned()).chain(map.nodes.iter().map(|n| n.id.clone())).collect();
+            std::iter::once(t.col_room.to_owned()).chain(map.nodes.iter().map(|n| n.id.clone())).collect();
         let rows = map.rooms.iter().map(|r| {
             let cells = r.cells.iter().map(|c| match c {
                 None => ("muted", "—".to_owned()),
@@ -203,7 +204,7 @@ mod draw {
         let _ = g.set_attribute("class", "map-graph");
         let _ = g.set_attribute("viewBox", "0 0 320 250");
         let _ = g.set_attribute("role", "img");
-        let _ = g.set_attribute("aria-label", "The nodes and their links");
+        let _ = g.set_attribute("aria-label", t().nodes_and_links);
         let n = map.nodes.len().max(1) as f64;
         let at = |i: usize| {
             let a = 2.0 * PI * i as f64 / n - PI / 2.0;
@@ -241,10 +242,7 @@ mod draw {
             let clients = node
                 .view
                 .as_ref()
-                .map(|v| match v.clients {
-                    1 => "1 client".to_owned(),
-                    n => format!("{n} clients"),
-                })
+                .map(|v| count(v.clients as usize, t().clients_one, t().clients_other))
                 .unwrap_or_else(|| "down".into());
             svg(doc, &g, "text", &text(36, "map-sub"), &clients);
         }

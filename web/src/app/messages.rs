@@ -9,6 +9,7 @@ use super::avatar::Avatar;
 use super::{Ctx, format, use_ctx};
 use meshchat_shared::rooms::{RoomEvent, is_redacted};
 
+use crate::i18n::{fill, t};
 use crate::state::timeline::{Quote, Row};
 
 #[component]
@@ -26,13 +27,13 @@ pub(super) fn RowView(row: Row) -> impl IntoView {
             view! {
                 <div class="beginning">
                     <strong>{title}</strong>
-                    <span>" This is the very beginning of the room."</span>
+                    <span>{t().beginning}</span>
                 </div>
             }
             .into_any()
         }
         Row::NewLine => view! {
-            <div class="new-line" role="separator"><span>"New messages"</span></div>
+            <div class="new-line" role="separator"><span>{t().new_messages}</span></div>
         }
         .into_any(),
         Row::Day { ts, .. } => {
@@ -44,7 +45,7 @@ pub(super) fn RowView(row: Row) -> impl IntoView {
         }
         Row::Presence { name, online, ts } => view! {
             <div class="notice">
-                <span class="notice-text">{name}{if online { " joined" } else { " left" }}</span>
+                <span class="notice-text">{fill(if online { t().presence_joined } else { t().presence_left }, &[&name])}</span>
                 <time datetime=format::iso(ts) title=format::full(ts)>{format::time(ts)}</time>
             </div>
         }
@@ -82,16 +83,16 @@ pub(super) fn RowView(row: Row) -> impl IntoView {
                     })}
                     <p class="body">{body}</p>
                     {match failed {
-                        None => view! { <p class="delivery" role="status">"Sending…"</p> }.into_any(),
+                        None => view! { <p class="delivery" role="status">{t().sending}</p> }.into_any(),
                         Some(reason) => view! {
                             <p class="delivery failed" role="alert">
-                                <span>"Not sent. "{reason}</span>
+                                <span>{t().not_sent}{reason}</span>
                                 <button class="link" on:click=move |_| {
                                     retry_ctx.act(|c| c.retry(&retry_room, &retry_id, crate::net::now_ms()));
-                                }>"Retry"</button>
+                                }>{t().retry}</button>
                                 <button class="link" on:click=move |_| {
                                     discard_ctx.act(|c| c.discard(&discard_room, &discard_id));
-                                }>"Discard"</button>
+                                }>{t().discard}</button>
                             </p>
                         }.into_any(),
                     }}
@@ -116,7 +117,7 @@ fn MessageView(
     let ctx = use_ctx();
     let details = RwSignal::new(false);
     let vc = msg.vc.iter().map(|(o, s)| format!("{o}:{s}")).collect::<Vec<_>>().join(", ");
-    let info = format!("{} · from node {} (#{}) · vector {{{}}}", format::full(msg.ts), msg.origin, msg.seq, vc);
+    let info = fill(t().sent_details, &[&format::full(msg.ts), &msg.origin, &msg.seq.to_string(), &vc]);
     let author = msg.author.clone();
     let deleted = is_redacted(&msg.body);
     // Moderators (and owners) may delete anyone's message.
@@ -130,7 +131,7 @@ fn MessageView(
                 <button
                     class="stamp"
                     title=info.clone()
-                    aria-label=format!("{time}: sent {info}. Show details")
+                    aria-label=fill(t().show_details, &[&time, &info])
                     aria-expanded=move || details.get().to_string()
                     on:click=move |_| details.update(|d| *d = !*d)
                 >
@@ -153,16 +154,16 @@ fn MessageView(
             {(!head).then(|| view! { <span class="gutter">{stamp()}</span> })}
             {reply_to.map(|q| view! { <QuoteView q=*q/> })}
             {if deleted {
-                view! { <p class="body tombstone">"message deleted"</p> }.into_any()
+                view! { <p class="body tombstone">{t().message_deleted}</p> }.into_any()
             } else {
                 view! { <div class="body">{formatted(&msg.body)}</div> }.into_any()
             }}
             {file.map(|f| view! { <super::files::FileView f=*f room=msg.room.clone()/> })}
             {edited.filter(|_| !deleted).map(|ts| view! {
-                <span class="edited small muted" title=format!("Edited {}", format::full(ts))>"(edited)"</span>
+                <span class="edited small muted" title=fill(t().edited_at, &[&format::full(ts)])>{t().edited}</span>
             })}
             {(!reactions.is_empty() && !deleted).then(|| view! { <Reactions target=target.clone() reactions/> })}
-            {mine.then(|| view! { <span class="tick" role="img" aria-label="Sent" title="Sent">"✓"</span> })}
+            {mine.then(|| view! { <span class="tick" role="img" aria-label=t().sent title=t().sent>"✓"</span> })}
             {(!deleted).then(|| view! { <Actions msg=msg.clone() mine moderates/> })}
             <Show when=move || details.get()>
                 <p class="details">{info.clone()}</p>
@@ -208,7 +209,7 @@ fn QuoteView(q: Quote) -> impl IntoView {
     let who = q.author.clone().unwrap_or_default();
     let ctx = use_ctx();
     view! {
-        <button class="quote" aria-label=format!("Show the message {who} wrote") on:click=move |_| {
+        <button class="quote" aria-label=fill(t().show_quoted, &[&who]) on:click=move |_| {
             if let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) {
                 show_message(ctx.clone(), room, anchor_id(&q.origin, q.seq));
             }
@@ -327,12 +328,12 @@ fn Picker(done: Callback<Option<&'static str>>) -> impl IntoView {
         _ => {}
     };
     view! {
-        <div class="picker" role="group" aria-label="Pick a reaction">
-            <input class="emoji-search" type="search" placeholder=":tada:" aria-label="Search emoji by name"
+        <div class="picker" role="group" aria-label=t().pick_reaction>
+            <input class="emoji-search" type="search" placeholder=":tada:" aria-label=t().search_emoji
                 node_ref=search prop:value=move || query.get() on:keydown=on_key
                 on:input=move |ev| query.set(event_target_value(&ev))/>
             {move || shown().into_iter().map(|(code, e)| {
-                let label = if code.is_empty() { format!("React {e}") } else { format!("React {e} :{code}:") };
+                let label = if code.is_empty() { fill(t().react_with, &[e]) } else { fill(t().react_with_code, &[e, code]) };
                 view! {
                     <button class="icon" aria-label=label title=format!(":{code}:") on:click=move |_| done.run(Some(e))>{e}</button>
                 }
@@ -367,22 +368,22 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
     });
     view! {
         // Kept up while the picker is open, wherever the pointer goes.
-        <div class="msg-actions" class:open=move || picking.get() role="toolbar" aria-label="Message actions">
-            <button class="icon" title="Reply" aria-label="Reply" on:click=move |_| {
+        <div class="msg-actions" class:open=move || picking.get() role="toolbar" aria-label=t().message_actions>
+            <button class="icon" title=t().reply aria-label=t().reply on:click=move |_| {
                 reply_ctx.compose.set(Some(super::Compose::Reply { origin: t1.0.clone(), seq: t1.1, author: author.clone(), preview: preview.clone() }));
             }>"↩"</button>
-            <button class="icon" title="React" aria-label="React" node_ref=react_button aria-expanded=move || picking.get().to_string()
+            <button class="icon" title=t().react aria-label=t().react node_ref=react_button aria-expanded=move || picking.get().to_string()
                 on:click=move |_| picking.update(|p| *p = !*p)>"☺"</button>
             {mine.then(|| view! {
-                <button class="icon" title="Edit" aria-label="Edit" on:click=move |_| {
+                <button class="icon" title=t().edit aria-label=t().edit on:click=move |_| {
                     edit_ctx.compose.set(Some(super::Compose::Edit { origin: t2.0.clone(), seq: t2.1 }));
                 }>"✎"</button>
             })}
             <Show when=move || mine || moderates.get()>
-                <button class="icon msg-delete" title="Delete message" aria-label="Delete message" on:click={
+                <button class="icon msg-delete" title=t().delete_message aria-label=t().delete_message on:click={
                     let (ctx, t) = (del_ctx.clone(), t3.clone());
                     move |_| {
-                        if window().confirm_with_message("Delete this message for everyone?").unwrap_or(false) {
+                        if window().confirm_with_message(crate::i18n::t().confirm_delete).unwrap_or(false) {
                             let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
                             let id = crate::rooms::action_id(js_sys::Math::random(), crate::net::now_ms());
                             let del = RoomEvent::Deleted { origin: t.0.clone(), seq: t.1 };
@@ -391,7 +392,7 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
                     }
                 }>"🗑"</button>
             </Show>
-            <button class="icon" title="Copy link" aria-label="Copy link"
+            <button class="icon" title=t().copy_link aria-label=t().copy_link
                 on:click=move |_| super::links::copy(&super::links::of(&t5.0, &t5.1.0, t5.1.1))>"🔗"</button>
             <Show when=move || picking.get()>
                 <Picker done/>

@@ -125,6 +125,7 @@ pub fn use_ctx() -> Ctx {
 
 #[component]
 pub fn App() -> impl IntoView {
+    prefs::apply_lang();
     let theme = RwSignal::new(prefs::saved_theme().unwrap_or_else(prefs::system_theme));
     Effect::new(move |_| prefs::apply_theme(theme.get()));
     follow_system_theme(theme);
@@ -207,7 +208,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     Effect::new(move |_| {
         if chat.with(|c| c.signed_out) {
             let why = chat.with_untracked(|c| c.notice.clone());
-            ended.sign_out(Some(why.unwrap_or_else(|| "Your session has ended. Please sign in again.".into())));
+            ended.sign_out(Some(why.unwrap_or_else(|| crate::i18n::t().session_ended.into())));
         }
     });
 

@@ -9,6 +9,7 @@ use wasm_bindgen::JsCast;
 
 use super::{format, icons, use_ctx};
 use crate::api;
+use crate::i18n::{count, fill, t};
 
 /// What the panel shows below the box.
 #[derive(Clone)]
@@ -40,7 +41,7 @@ pub fn SearchButton() -> impl IntoView {
     });
     on_cleanup(move || keys.remove());
     view! {
-        <button class="icon search-toggle" aria-label="Search messages (Ctrl+K)" title="Search messages (Ctrl+K)"
+        <button class="icon search-toggle" aria-label=t().search_button title=t().search_button
             aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
             <icons::Search/>
         </button>
@@ -81,7 +82,7 @@ fn SearchPanel(close: Callback<()>) -> impl IntoView {
                 }
                 found.set(match answer {
                     Ok(r) => Found::Hits(before.into_iter().chain(r.results).collect(), r.next),
-                    Err(e) if e == crate::account::NO_ANSWER => {
+                    Err(e) if e == t().no_answer => {
                         match chat.with_untracked(|c| crate::offline_search::search(c, &q)) {
                             Ok(hits) => Found::Kept(hits),
                             Err(why) => Found::Failed(why),
@@ -97,30 +98,30 @@ fn SearchPanel(close: Callback<()>) -> impl IntoView {
     let input = NodeRef::<leptos::html::Input>::new();
     input.on_load(|el| drop(el.focus()));
     view! {
-        <section class="search-panel" aria-label="Search messages">
+        <section class="search-panel" aria-label=t().search_messages>
             <form role="search" on:submit=move |ev| { ev.prevent_default(); run(None); }>
                 <input id="search-input" class="search" type="search" autocomplete="off" node_ref=input
-                    aria-label="Search messages" placeholder="Search: words, \"a phrase\", from:name, in:room, after:2026-01-31"
+                    aria-label=t().search_messages placeholder=t().search_placeholder
                     prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
-                <select class="search-order" aria-label="Order" on:change=move |ev| {
+                <select class="search-order" aria-label=t().order on:change=move |ev| {
                     order.set(if event_target_value(&ev) == "relevance" { "relevance" } else { "new" });
                     run2(None);
                 }>
-                    <option value="new">"Newest"</option>
-                    <option value="relevance">"Best match"</option>
+                    <option value="new">{t().newest}</option>
+                    <option value="relevance">{t().best_match}</option>
                 </select>
             </form>
             {move || match found.get() {
                 Found::Nothing => ().into_any(),
-                Found::Looking => view! { <p class="muted small" role="status">"Searching…"</p> }.into_any(),
+                Found::Looking => view! { <p class="muted small" role="status">{t().searching}</p> }.into_any(),
                 Found::Failed(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                 Found::Hits(hits, _) if hits.is_empty() => {
-                    view! { <p class="muted small" role="status">"No message matches."</p> }.into_any()
+                    view! { <p class="muted small" role="status">{t().no_match}</p> }.into_any()
                 }
                 Found::Kept(hits) => view! {
-                    <p class="muted small" role="status">{format!(
-                        "No node answers: {} in the messages kept on this device.",
-                        match hits.len() { 0 => "nothing found".to_owned(), 1 => "1 match".to_owned(), n => format!("{n} matches") }
+                    <p class="muted small" role="status">{fill(
+                        t().kept_results,
+                        &[&match hits.len() { 0 => t().nothing_found.to_owned(), n => count(n, t().matches_one, t().matches_other) }],
                     )}</p>
                     <ul class="search-results">
                         {hits.into_iter().map(|h| view! { <Hit hit=h close/> }).collect_view()}
@@ -129,7 +130,7 @@ fn SearchPanel(close: Callback<()>) -> impl IntoView {
                 Found::Hits(hits, next) => {
                     let more = next.map(|n| {
                         let run = run3.clone();
-                        view! { <button class="link small" on:click=move |_| run(Some(n))>"More results"</button> }
+                        view! { <button class="link small" on:click=move |_| run(Some(n))>{t().more_results}</button> }
                     });
                     view! {
                         <ul class="search-results">

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use super::dialogs::{Browse, NewDm, NewRoom, Open};
 use super::use_ctx;
 use crate::account::Who;
+use crate::i18n::{fill, t};
 use crate::rooms;
 
 #[component]
@@ -44,14 +45,14 @@ pub fn Sidebar() -> impl IntoView {
         }
     };
     view! {
-        <aside class="sidebar" aria-label="Rooms and account">
+        <aside class="sidebar" aria-label=t().rooms_and_account>
             <div class="brand"><span class="logo" aria-hidden="true">"◆"</span>" meshchat"</div>
-            <nav aria-label="Rooms">
+            <nav aria-label=t().rooms>
                 <div class="section-row">
-                    <h2 class="section-title">"Rooms"</h2>
+                    <h2 class="section-title">{t().rooms}</h2>
                     {(!guest).then(|| view! {
-                        <button id="browse-rooms" class="link small" on:click=move |_| open.set(Some(Open::Browse))>"Browse"</button>
-                        <button id="new-room" class="icon add" aria-label="Create a room" title="Create a room"
+                        <button id="browse-rooms" class="link small" on:click=move |_| open.set(Some(Open::Browse))>{t().browse}</button>
+                        <button id="new-room" class="icon add" aria-label=t().create_a_room title=t().create_a_room
                             on:click=move |_| open.set(Some(Open::NewRoom))>"+"</button>
                     })}
                 </div>
@@ -59,8 +60,8 @@ pub fn Sidebar() -> impl IntoView {
                 {guest.then(|| view! { <JoinByName/> })}
                 {(!guest).then(|| view! {
                     <div class="section-row">
-                        <h2 class="section-title">"Direct messages"</h2>
-                        <button id="new-dm" class="icon add" aria-label="New message" title="New message"
+                        <h2 class="section-title">{t().direct_messages}</h2>
+                        <button id="new-dm" class="icon add" aria-label=t().new_message title=t().new_message
                             on:click=move |_| open.set(Some(Open::NewDm))>"+"</button>
                     </div>
                     <RoomList rooms=Signal::derive(of_kind(true))/>
@@ -110,16 +111,16 @@ fn RoomList(rooms: Signal<Vec<Listed>>) -> impl IntoView {
                             {hash.then(|| view! { <span class="hash" aria-hidden="true">"#"</span> })}
                             <span class="room-name">{shown}</span>
                             {(mentioned > 0).then(|| view! {
-                                <span class="badge mention-badge" aria-label=format!("{mentioned} mentioning you")>"@"{mentioned.min(99)}</span>
+                                <span class="badge mention-badge" aria-label=fill(t().mentioning_you, &[&mentioned.to_string()])>"@"{mentioned.min(99)}</span>
                             })}
                             {(unread > 0).then(|| view! {
-                                <span class="badge" aria-label=format!("{unread} unread")>{unread.min(99)}</span>
+                                <span class="badge" aria-label=fill(t().unread, &[&unread.to_string()])>{unread.min(99)}</span>
                             })}
                         </button>
                         <button
                             class="icon leave"
-                            title=format!("Close {title}")
-                            aria-label=format!("Close {title}")
+                            title=fill(t().close_room, &[&title])
+                            aria-label=fill(t().close_room, &[&title])
                             on:click=move |_| ctx2.act(|c| c.leave(&leave_room))
                         >"×"</button>
                     </li>
@@ -149,15 +150,15 @@ fn JoinByName() -> impl IntoView {
                 error.set(None);
                 ctx.drawer.set(false);
             }
-            Err(e) => error.set(Some(format!("The {e}."))),
+            Err(e) => error.set(Some(crate::i18n::invalid(&e))),
         }
     };
     view! {
         <form class="join" on:submit=join>
-            <label class="visually-hidden" for="join-input">"Join or create a room"</label>
+            <label class="visually-hidden" for="join-input">{t().join_or_create}</label>
             <input
                 id="join-input"
-                placeholder="Join or create a room"
+                placeholder=t().join_or_create
                 autocomplete="off"
                 aria-describedby="join-error"
                 prop:value=move || draft.get()
@@ -166,7 +167,7 @@ fn JoinByName() -> impl IntoView {
                     error.set(None);
                 }
             />
-            <button class="icon add" type="submit" aria-label="Join room" title="Join room">"+"</button>
+            <button class="icon add" type="submit" aria-label=t().join_room title=t().join_room>"+"</button>
         </form>
         <p id="join-error" class="error small" role="alert">{move || error.get()}</p>
     }

@@ -7,6 +7,7 @@ use meshchat_shared::api::AuthInfo;
 
 use crate::account::{self, Session, Tab, Who};
 use crate::api;
+use crate::i18n::t;
 
 /// The screen; `on_in` gets whoever signed in.
 #[component]
@@ -24,10 +25,10 @@ pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
                 <h1 id="auth-title"><span class="logo" aria-hidden="true">"◆"</span>" meshchat"</h1>
                 {notice.map(|n| view! { <p class="auth-notice" role="status">{n}</p> })}
                 {move || match info.get() {
-                    None => view! { <p class="muted" role="status">"Connecting…"</p> }.into_any(),
+                    None => view! { <p class="muted" role="status">{t().connecting}</p> }.into_any(),
                     Some(Err(e)) => view! {
                         <p class="error" role="alert">{e}</p>
-                        <button class="primary" on:click=move |_| load()>"Try again"</button>
+                        <button class="primary" on:click=move |_| load()>{t().try_again}</button>
                     }.into_any(),
                     Some(Ok((base, i))) => view! { <Forms base info=i invite=invite.clone() on_in/> }.into_any(),
                 }}
@@ -36,11 +37,11 @@ pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
     }
 }
 
-fn tab_label(t: Tab) -> &'static str {
-    match t {
-        Tab::SignIn => "Sign in",
-        Tab::SignUp => "Create account",
-        Tab::Guest => "Guest",
+fn tab_label(tab: Tab) -> &'static str {
+    match tab {
+        Tab::SignIn => t().tab_sign_in,
+        Tab::SignUp => t().tab_sign_up,
+        Tab::Guest => t().tab_guest,
     }
 }
 
@@ -66,13 +67,13 @@ fn Forms(
     let first = info.first;
     let needs_invite = info.registration == "invite" && !info.first;
     let intro = move || match tab.get() {
-        Tab::SignIn => "Welcome back.",
-        Tab::SignUp if first => "Nobody has an account here yet: the first one runs the chat (it is the admin).",
-        Tab::SignUp => "Pick a name others will see, and a password.",
-        Tab::Guest => "Chat without an account, under a name that belongs to no one.",
+        Tab::SignIn => t().welcome_back,
+        Tab::SignUp if first => t().first_account,
+        Tab::SignUp => t().pick_name,
+        Tab::Guest => t().guest_intro,
     };
     view! {
-        <div class="tabs" role="tablist" aria-label="How to join">
+        <div class="tabs" role="tablist" aria-label=t().how_to_join>
             {tabs.iter().map(|&t| view! {
                 <button
                     type="button"
@@ -128,11 +129,11 @@ fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callba
             }
         });
     };
-    let (prefix, action) = if signup { ("signup", "Create account") } else { ("signin", "Sign in") };
+    let (prefix, action) = if signup { ("signup", t().tab_sign_up) } else { ("signin", t().tab_sign_in) };
     let id = move |field: &str| format!("{prefix}-{field}");
     view! {
         <form class="auth-form" on:submit=submit novalidate>
-            <label for=id("name")>"Name"</label>
+            <label for=id("name")>{t().name}</label>
             <input
                 id=id("name")
                 name="username"
@@ -146,7 +147,7 @@ fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callba
                 prop:value=move || name.get()
                 on:input=move |ev| { name.set(event_target_value(&ev)); error.set(None); }
             />
-            <label for=id("password")>"Password"</label>
+            <label for=id("password")>{t().password}</label>
             <input
                 id=id("password")
                 name="password"
@@ -159,13 +160,13 @@ fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callba
                 prop:value=move || password.get()
                 on:input=move |ev| { password.set(event_target_value(&ev)); error.set(None); }
             />
-            {signup.then(|| view! { <p id=id("hint") class="hint">"At least 8 characters."</p> })}
+            {signup.then(|| view! { <p id=id("hint") class="hint">{t().password_hint}</p> })}
             <label class="check">
                 <input type="checkbox" prop:checked=move || show.get() on:change=move |_| show.update(|s| *s = !*s)/>
-                "Show password"
+                {t().show_password}
             </label>
             {invite.is_some().then(|| view! {
-                <label for="signup-invite">"Invitation code"</label>
+                <label for="signup-invite">{t().invitation_code}</label>
                 <input
                     id="signup-invite"
                     name="invite"
@@ -178,7 +179,7 @@ fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callba
             })}
             <p id=id("error") class="error" role="alert">{move || error.get()}</p>
             <button class="primary" type="submit" disabled=move || busy.get()>
-                {move || if busy.get() { "One moment…" } else { action }}
+                {move || if busy.get() { t().one_moment } else { action }}
             </button>
         </form>
     }
@@ -214,20 +215,20 @@ fn GuestForm(on_in: Callback<Who>) -> impl IntoView {
     };
     view! {
         <form class="auth-form guest-form" on:submit=submit novalidate>
-            <label for="name-input">"Display name"</label>
+            <label for="name-input">{t().display_name}</label>
             <input
                 id="name-input"
                 name="nickname"
                 autocomplete="nickname"
                 maxlength="64"
                 autofocus
-                placeholder="e.g. Ada Lovelace"
+                placeholder=t().display_name_example
                 aria-describedby="name-error"
                 prop:value=move || draft.get()
                 on:input=move |ev| { draft.set(event_target_value(&ev)); error.set(None); }
             />
             <p id="name-error" class="error" role="alert">{move || error.get()}</p>
-            <button class="primary" type="submit">"Start chatting"</button>
+            <button class="primary" type="submit">{t().start_chatting}</button>
         </form>
     }
 }
