@@ -32,11 +32,13 @@ const BACKLOG: usize = 100;
 /// (issue 30) to 356.1 KiB (364,612 bytes), drafts kept across reloads
 /// and tabs to 359.8 KiB (368,420 bytes), English and French (every
 /// string as a table per language, notices and counts in the language:
-/// issue 29) to 375.8 KiB (384,791 bytes), over that
+/// issue 29) to 375.8 KiB (384,791 bytes), profiles (display names, the
+/// card, the form, do not disturb: issue 30) to 392.4 KiB (401,821 bytes),
+/// over that
 /// budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 376 * 1024;
+const WASM_BUDGET: u64 = 393 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

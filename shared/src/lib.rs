@@ -10,6 +10,7 @@
 //! - [`limits`]: the protocol's names and limits and the functions that check them.
 //! - [`vector`]: [`RoomVector`], "which messages of a room I hold", per origin node.
 //! - [`message`]: [`Message`] and its total order key [`Cursor`] `(ts, origin, seq)`.
+//! - [`profile`]: people's profiles (display name, status, time zone, availability) and their rules.
 //! - [`frames`]: the WebSocket frames, [`ClientFrame`] and [`ServerFrame`].
 //! - [`error`]: the [`ErrorCode`]s a node answers with.
 //! - [`api`]: the JSON bodies of the HTTP routes.
@@ -33,6 +34,7 @@ pub mod hlc;
 pub mod limits;
 pub mod meshmap;
 pub mod message;
+pub mod profile;
 pub mod rooms;
 pub mod stored;
 pub mod vector;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::account::{Session, explain, no_answer};
+use meshchat_shared::profile::{Profile, ProfileFields, Profiles};
 
 /// The request with the session, if any (`Authorization: Bearer`).
 pub fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
@@ -146,6 +147,19 @@ pub async fn search(
 pub async fn users(base: &str, token: &str, q: &str) -> Result<Vec<String>, String> {
     let q: String = js_sys::encode_uri_component(q).into();
     get::<Users>(&format!("{base}/api/users?q={q}"), token).await.map(|u| u.users)
+}
+
+/// The profiles of the accounts among `names` (at most 100 at a time).
+pub async fn profiles(base: &str, token: Option<&str>, names: &[String]) -> Result<Vec<Profile>, String> {
+    let names: Vec<String> = names.iter().map(|n| js_sys::encode_uri_component(n).into()).collect();
+    let url = format!("{base}/api/profiles?names={}", names.join(","));
+    answer::<Profiles>(with_token(Request::get(&url), token).send().await).await.map(|p| p.profiles)
+}
+
+/// Sets the caller's profile, whole.
+pub async fn set_profile(base: &str, token: &str, p: &ProfileFields) -> Result<(), String> {
+    let body = serde_json::to_string(p).map_err(|e| e.to_string())?;
+    post_text(&format!("{base}/api/profile"), Some(token), body).await.map(drop)
 }
 
 // ---- the mesh (admins) ----

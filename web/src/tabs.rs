@@ -66,6 +66,8 @@ pub struct Tabs {
     who: RwSignal<Option<Who>>,
     /// New messages in the room looked at, for the screen reader.
     pub heard: RwSignal<crate::announce::Heard>,
+    /// The person set "do not disturb": no notification, no sound.
+    pub dnd: RwSignal<bool>,
 }
 
 fn visible() -> bool {
@@ -79,7 +81,7 @@ impl Tabs {
         let channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
         let state = StoredValue::new_local(State { id, channel, peers: HashMap::new(), audio: None });
         let heard = RwSignal::new(crate::announce::Heard::default());
-        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, who, heard };
+        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, who, heard, dnd: RwSignal::new(false) };
         tabs.listen();
         tabs.post(&Note::Beat { id, visible: visible() });
         let _ =
@@ -200,7 +202,7 @@ impl Tabs {
                 })
                 .collect()
         });
-        if due.is_empty() || visible() || !self.leads() {
+        if due.is_empty() || visible() || !self.leads() || self.dnd.get_untracked() {
             return;
         }
         if !self.muted.get_untracked() {

@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use meshchat_shared::profile::{Availability, ProfileFields};
+
 use super::events::{AccountEvent, Role};
 use super::token::{Claims, Kind};
 
@@ -23,6 +25,8 @@ pub struct Account {
     /// Web Push subscriptions by endpoint: when last set, and what (`None`:
     /// removed, kept so that an older subscribe arriving later loses).
     pub push: BTreeMap<String, (u64, Option<PushSub>)>,
+    /// The profile and when it was set.
+    pub profile: (u64, ProfileFields),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +107,7 @@ impl Directory {
                     revoke_before: 0,
                     tokens: BTreeMap::new(),
                     push: BTreeMap::new(),
+                    profile: (0, ProfileFields::default()),
                 };
                 self.accounts.insert(id.clone(), account);
                 // Whatever waited for this account applies now.
@@ -193,8 +198,12 @@ impl Directory {
 
     /// The live push subscriptions of the account named `name`: made with
     /// `key`, under a session that still works at `now`; by endpoint.
+    /// None while the person has set "do not disturb".
     pub fn pushes(&self, name: &str, key: &str, now: u64) -> Vec<(&str, &PushSub)> {
         let Some(a) = self.by_name(name).filter(|a| a.name == name) else { return Vec::new() };
+        if a.profile.1.availability == Availability::Dnd {
+            return Vec::new();
+        }
         a.push
             .iter()
             .filter_map(|(e, (_, s))| Some((e.as_str(), s.as_ref()?)))
@@ -227,7 +236,8 @@ fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::TokenCreated { id, .. }
         | AccountEvent::TokenRevoked { id, .. }
         | AccountEvent::PushSubscribed { id, .. }
-        | AccountEvent::PushUnsubscribed { id, .. } => Some(id),
+        | AccountEvent::PushUnsubscribed { id, .. }
+        | AccountEvent::Profile { id, .. } => Some(id),
         AccountEvent::RevokeSession { .. } | AccountEvent::Invite { .. } | AccountEvent::PushKey { .. } => None,
     }
 }
@@ -269,6 +279,14 @@ fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
         }
         AccountEvent::PushUnsubscribed { endpoint, at, .. } => {
             set_push(a, endpoint, at, None);
+            Vec::new()
+        }
+        AccountEvent::Profile { profile, at, .. } => {
+            // At the same time, the larger wins, so every node keeps one.
+            let key = |p: &ProfileFields| serde_json::to_string(p).unwrap_or_default();
+            if at > a.profile.0 || (at == a.profile.0 && key(&profile) > key(&a.profile.1)) {
+                a.profile = (at, profile);
+            }
             Vec::new()
         }
         _ => Vec::new(),
@@ -348,5 +366,38 @@ mod tests {
         assert_eq!(d.check(&s2, 200).err(), Some(Denied::Ended), "password changed after it was issued");
         assert!(d.check(&session("a1", "s3", 160), 200).is_ok());
         assert_eq!(d.check(&session("nobody", "s4", 160), 200).err(), Some(Denied::Unknown));
+    }
+
+    /// "Do not disturb" stops pushes to every browser of the person; the
+    /// latest profile wins whatever the order the events come in.
+    #[test]
+    fn do_not_disturb_stops_pushes_and_the_latest_profile_wins() {
+        use meshchat_shared::profile::{Availability, ProfileFields};
+        let sub = |at| AccountEvent::PushSubscribed {
+            id: "a1".into(),
+            endpoint: "https://push.example/1".into(),
+            p256dh: "p".into(),
+            auth: "x".into(),
+            key: "k".into(),
+            preview: false,
+            session: session("a1", "s1", 100),
+            at,
+        };
+        let profile = |availability, at| AccountEvent::Profile {
+            id: "a1".into(),
+            profile: ProfileFields { availability, ..ProfileFields::default() },
+            at,
+        };
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
+            let events = [sub(110), profile(Availability::Dnd, 120), profile(Availability::Active, 130)];
+            let mut d = Directory::default();
+            d.apply(created("a1", "ada", 100));
+            for i in order {
+                d.apply(events[i].clone());
+            }
+            assert_eq!(d.pushes("ada", "k", 200).len(), 1, "{order:?}: active again");
+            d.apply(profile(Availability::Dnd, 140));
+            assert!(d.pushes("ada", "k", 200).is_empty(), "{order:?}: do not disturb");
+        }
     }
 }

@@ -104,6 +104,12 @@ pub enum AccountEvent {
         endpoint: String,
         at: u64,
     },
+    /// The person's profile, whole; the latest `at` wins.
+    Profile {
+        id: String,
+        profile: meshchat_shared::profile::ProfileFields,
+        at: u64,
+    },
     /// The mesh's VAPID key pair (PKCS#8, base64url): the one with the
     /// smallest `(at, pkcs8)` is every node's, whichever came first here.
     PushKey {

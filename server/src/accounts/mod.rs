@@ -9,11 +9,13 @@
 //! - [`password`]: argon2id, a few at a time.
 //! - [`token`]: tokens signed by the issuing node, checkable anywhere.
 //! - `throttle`: failed sign-ins per name and per address.
+//! - `profile`: display names, statuses, time zones and availability.
 //! - `service`: the operations, as the HTTP routes and sessions call them.
 
 pub mod directory;
 pub mod events;
 pub mod password;
+mod profile;
 mod push;
 pub mod registry;
 mod service;

@@ -79,6 +79,7 @@ fn AccountPanel(close: Callback<()>, open_map: Callback<()>) -> impl IntoView {
             </div>
             <p>{t().signed_in_as}<strong>{move || session().map(|s| s.name)}</strong>
                 {move || session().filter(|s| s.is_admin()).map(|_| t().admin_mark)}</p>
+            <super::people::ProfileForm/>
             <PasswordForm/>
             <PushSwitch/>
             <LanguagePicker/>

@@ -123,7 +123,7 @@ fn MemberRow(
     view! {
         <li class="member" class:offline=move || !is_online()>
             <Avatar name=name.clone()/>
-            <span class="member-name">{name.clone()}</span>
+            <PersonName name=name.clone()/>
             {you.then(|| view! { <span class="you">{t().you}</span> })}
             {role.map(|r| view! { <span class="role">{r}</span> })}
             {(!you).then(|| view! {
@@ -272,5 +272,21 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
             })}
             <button class="secondary" on:click=move |_| act(&leave_ctx, RoomEvent::Left, said)>{t().leave_room}</button>
         </details>
+    }
+}
+
+/// A member's display name (the account name on hover), a mark when away
+/// or not to be disturbed; a click opens their card.
+#[component]
+fn PersonName(name: String) -> impl IntoView {
+    let people = use_ctx().people;
+    let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
+    view! {
+        <button class="member-name name-button" title=format!("@{name}") on:click=move |_| people.card.set(Some(n1.clone()))>
+            {move || people.display(&n2)}
+        </button>
+        {move || super::people::mark(people.availability(&n3)).map(|(m, words)| view! {
+            <span class="availability" role="img" aria-label=words title=words>{m}</span>
+        })}
     }
 }

@@ -147,7 +147,7 @@ fn MessageView(
             {head.then(|| view! {
                 <Avatar name=author.clone()/>
                 <header class="msg-head">
-                    <span class="author">{author.clone()}</span>
+                    <super::people::Name name=author.clone()/>
                     {stamp.clone()()}
                 </header>
             })}

@@ -15,6 +15,7 @@ mod me;
 mod members;
 mod meshmap;
 mod messages;
+mod people;
 mod search;
 mod sidebar;
 mod signin;
@@ -58,6 +59,8 @@ pub struct Ctx {
     pub compose: RwSignal<Option<Compose>>,
     /// Which part of the current room the message list shows.
     pub window: RwSignal<crate::timeline::Window>,
+    /// Profiles of the people shown, and whose card is open.
+    pub people: people::People,
 }
 
 /// What the composer is doing besides writing a new message.
@@ -201,7 +204,8 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     let (drawer, members_open) = (RwSignal::new(false), RwSignal::new(wide));
     let compose = RwSignal::new(None);
     let window = RwSignal::new(crate::timeline::Window::Follow);
-    let ctx = Ctx { chat, who, top, net, theme, tabs, now, drawer, members_open, compose, window };
+    let people = people::People::new();
+    let ctx = Ctx { chat, who, top, net, theme, tabs, now, drawer, members_open, compose, window, people };
     provide_context(ctx.clone());
     // The nodes refused the session: back to the sign-in screen, saying why.
     let ended = ctx.clone();
@@ -243,6 +247,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     keep_rooms(chat, now, name.clone());
     keys::between_rooms(ctx.clone());
     links::follow(ctx.clone());
+    people::follow(&ctx);
     // Keep the outbox across reloads, written only when it changed.
     let kept = StoredValue::new(String::new());
     Effect::new(move |_| {
@@ -275,6 +280,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
                 <composer::Composer/>
             </main>
             <members::Members/>
+            <people::Card/>
         </div>
     }
 }

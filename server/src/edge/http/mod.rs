@@ -9,6 +9,7 @@ mod error;
 mod files;
 mod mesh;
 mod poll;
+mod profile;
 mod push;
 mod rooms;
 pub mod routes;

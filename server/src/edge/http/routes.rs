@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
-use super::{AppState, api, auth, files, mesh, poll, push, rooms, search, ws};
+use super::{AppState, api, auth, files, mesh, poll, profile, push, rooms, search, ws};
 
 /// Who a route is for, before its own checks: the chat routes need a
 /// session unless the node takes guests.
@@ -43,6 +43,7 @@ pub fn table() -> Vec<Route> {
         chat("GET", "/api/directory", get(rooms::directory)),
         chat("GET", "/api/me/rooms", get(rooms::mine)),
         chat("GET", "/api/users", get(rooms::users)),
+        chat("GET", "/api/profiles", get(profile::list)),
         chat("GET", "/api/search", get(search::search)),
         chat("GET", "/api/rooms/{room}/messages", get(api::get_messages)),
         chat("POST", "/api/rooms/{room}/messages", post(api::post_message)),
@@ -59,6 +60,7 @@ pub fn table() -> Vec<Route> {
         open("POST", "/api/logout", post(auth::logout)),
         open("GET", "/api/me", get(auth::me)),
         open("POST", "/api/password", post(auth::password)),
+        open("POST", "/api/profile", post(profile::set)),
         open("GET", "/api/tokens", get(auth::tokens)),
         open("POST", "/api/tokens", post(auth::create_token)),
         open("DELETE", "/api/tokens/{id}", delete(auth::revoke_token)),

@@ -1,0 +1,41 @@
+//! Profiles, kept in the account log like the rest of an account, so that
+//! every node shows the same one a moment after it is set anywhere.
+
+use meshchat_shared::profile::{self, MAX_PROFILES_ASKED, Profile, ProfileFields};
+
+use super::events::AccountEvent;
+use super::service::{Accounts, AuthError, Me};
+use crate::infra::clock::now_ms;
+
+impl Accounts {
+    /// Sets the caller's profile, whole. A display name is a name as names
+    /// are (NFC, nothing hidden) and must not look like another person's
+    /// account name: nobody shows up as someone else.
+    pub async fn set_profile(&self, me: &Me, mut p: ProfileFields) -> Result<(), AuthError> {
+        profile::validate(&p).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        if !p.display.is_empty() {
+            p.display = meshchat_core::names::canonical(&p.display).map_err(|e| AuthError::Invalid(e.to_string()))?;
+            let other = self.read_directory(|d| d.by_name(&p.display).is_some_and(|a| a.id != me.id));
+            if other {
+                return Err(AuthError::Invalid("that display name looks like another person's name".into()));
+            }
+        }
+        self.append(AccountEvent::Profile { id: me.id.clone(), profile: p, at: now_ms() }).await
+    }
+
+    /// The profiles of the accounts among `names`, as others see them now
+    /// (an expired status gone); names of no account are left out.
+    pub fn profiles(&self, names: &[String]) -> Result<Vec<Profile>, AuthError> {
+        if names.len() > MAX_PROFILES_ASKED {
+            return Err(AuthError::Invalid(format!("at most {MAX_PROFILES_ASKED} names at a time")));
+        }
+        let now = now_ms();
+        Ok(self.read_directory(|d| {
+            names
+                .iter()
+                .filter_map(|n| d.by_name(n).filter(|a| a.name == *n))
+                .map(|a| Profile { name: a.name.clone(), fields: a.profile.1.clone().at(now) })
+                .collect()
+        }))
+    }
+}

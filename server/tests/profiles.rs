@@ -1,0 +1,88 @@
+//! Profiles over a real 3-node mesh: set on one node, read on every node
+//! within a second; a display name that passes for another person's name,
+//! a hidden character or too many names asked are refused; an expired
+//! status is gone; only the person sets their own.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn profiles(node: &NodeProc, tok: &str, names: &str) -> Value {
+    let (status, body) = api("GET", &node.url(&format!("/api/profiles?names={names}")), Some(tok), None).await;
+    assert_eq!(status, 200, "{body}");
+    body["profiles"].clone()
+}
+
+async fn set(node: &NodeProc, tok: &str, profile: Value) -> (u16, Value) {
+    api("POST", &node.url("/api/profile"), Some(tok), Some(profile)).await
+}
+
+#[tokio::test]
+async fn a_profile_set_on_one_node_is_on_every_node_within_a_second() {
+    let m = Mesh::start_accounts(3, &[]).await;
+    let ada = token(&register(&m.nodes[0], "ada", "correct horse").await.1);
+    let bob = token(&register(&m.nodes[0], "bob", "correct horse").await.1);
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "the accounts everywhere", || async {
+            me(node, &bob).await.0 == 200 && me(node, &ada).await.0 == 200
+        })
+        .await;
+    }
+    let p = json!({"display": "Ada Lovelace", "status": "at the mill", "emoji": "🧵", "tz": "Europe/London", "availability": "dnd"});
+    assert_eq!(set(&m.nodes[0], &ada, p).await.0, 204);
+    for node in &m.nodes[1..] {
+        let took = eventually(Duration::from_secs(5), "the profile on every node", || async {
+            profiles(node, &bob, "ada,bob,nobody").await[0]["display"] == "Ada Lovelace"
+        })
+        .await;
+        assert!(took < Duration::from_secs(1), "{}: {took:?}", node.id());
+        let got = profiles(node, &bob, "ada,bob,nobody").await;
+        let names: Vec<&str> = got.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["ada", "bob"], "names of no account are left out");
+        assert_eq!((got[0]["status"].as_str(), got[0]["availability"].as_str()), (Some("at the mill"), Some("dnd")));
+        assert_eq!((got[0]["emoji"].as_str(), got[0]["tz"].as_str()), (Some("🧵"), Some("Europe/London")));
+    }
+    // The latest one wins on every node, whichever node it was set on.
+    assert_eq!(set(&m.nodes[2], &ada, json!({"display": "Countess"})).await.0, 204);
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "the newer profile everywhere", || async {
+            let p = profiles(node, &bob, "ada").await;
+            p[0]["display"] == "Countess" && p[0]["status"] == "" && p[0]["availability"] == "active"
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn impostors_hidden_characters_and_floods_are_refused() {
+    let m = Mesh::start_accounts(1, &[]).await;
+    let n = &m.nodes[0];
+    let ada = token(&register(n, "ada", "correct horse").await.1);
+    let _bob = token(&register(n, "bob", "correct horse").await.1);
+    // bob's account name, in another case or with a Cyrillic о: refused.
+    for display in ["Bob", "b\u{043E}b"] {
+        let (status, body) = set(n, &ada, json!({ "display": display })).await;
+        assert_eq!(status, 400, "{display}: {body}");
+        assert_eq!(body["error"]["code"], "invalid");
+    }
+    // Her own name in another case is hers.
+    assert_eq!(set(n, &ada, json!({"display": "ADA"})).await.0, 204);
+    let (status, _) = set(n, &ada, json!({"status": "hi\u{202E}gnp.exe"})).await;
+    assert_eq!(status, 400, "a direction change in a status");
+    let (status, _) = set(n, &ada, json!({"tz": "<script>"})).await;
+    assert_eq!(status, 400);
+    let many = (0..101).map(|i| format!("u{i}")).collect::<Vec<_>>().join(",");
+    let (status, _) = api("GET", &n.url(&format!("/api/profiles?names={many}")), Some(&ada), None).await;
+    assert_eq!(status, 400, "101 names at once");
+    // Nobody sets a profile without a session.
+    assert_eq!(set(n, "", json!({"display": "x"})).await.0, 401);
+    // A status that expired is gone for everyone.
+    let (status, _) = set(n, &ada, json!({"status": "lunch", "emoji": "🥪", "until": 1_000})).await;
+    assert_eq!(status, 204);
+    let p = profiles(n, &ada, "ada").await;
+    assert_eq!((p[0]["status"].as_str(), p[0]["emoji"].as_str()), (Some(""), Some("")), "{p}");
+}

@@ -1,0 +1,91 @@
+//! Profiles in the app: a name shows as its person set it (the account
+//! name on hover), a click opens their card (status, availability, local
+//! time), and "do not disturb" set in the account panel silences
+//! notifications until it is lifted. Headless Chromium against a real node.
+#![allow(clippy::unwrap_used)]
+
+mod browser;
+mod common;
+
+use browser::{Browser, Driver, dist};
+use common::*;
+use serde_json::json;
+
+const CARD: &str = "(document.querySelector('#profile-card') || {textContent: ''}).textContent";
+
+/// Sets the availability in the account panel and saves the profile.
+async fn set_availability(b: &Browser, value: &str) {
+    b.find(".me button.link").await.click().await.unwrap();
+    b.wait_true("document.querySelector('#profile-availability') !== null", "the profile form").await;
+    let js = format!(
+        "(s => (s.value = {}, s.dispatchEvent(new Event('change')), true))(document.querySelector('#profile-availability'))",
+        json!(value)
+    );
+    b.eval(&js).await;
+    b.eval("(document.querySelector('.profile-form button[type=submit]').click(), true)").await;
+    b.wait_true("document.querySelector('#profile-said').textContent === 'Profile saved.'", "saved").await;
+    b.eval("(document.querySelector('#account-title').closest('.dialog').querySelector('.dialog-head button').click(), true)")
+        .await;
+}
+
+#[tokio::test]
+async fn names_show_as_set_a_card_tells_more_and_do_not_disturb_silences() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let bob = token(&register(&n, "bob", "correct horse").await.1);
+    let profile = json!({"display": "Bob the Builder", "status": "fixing it", "emoji": "🔧", "tz": "Asia/Tokyo", "availability": "away"});
+    assert_eq!(api("POST", &n.url("/api/profile"), Some(&bob), Some(profile)).await.0, 204);
+    let say = |id: &str, body: &str| {
+        let (url, bob) = (n.url("/api/rooms/general/messages"), bob.clone());
+        let body = json!({"id": id, "body": body});
+        async move {
+            let (status, body) = api("POST", &url, Some(&bob), Some(body)).await;
+            assert!((200..300).contains(&status), "{status} {body}");
+        }
+    };
+
+    let driver = Driver::start();
+    let ada = driver.browser_notifying(1280, 800).await;
+    ada.goto(&n.url("/")).await;
+    ada.account("signup", "ada", "correct horse").await;
+    say("b1", "hello from bob").await;
+    ada.wait_message("hello from bob").await;
+
+    // bob's name as he set it, his account name on hover.
+    let author = "Array.from(document.querySelectorAll('.msg .author')).find(a => a.textContent === 'Bob the Builder')";
+    ada.wait_true(author, "bob's display name").await;
+    assert_eq!(ada.eval(&format!("{author}.title")).await, "@bob");
+
+    // His card: who, status, away, his local time.
+    ada.eval(&format!("({author}.click(), true)")).await;
+    ada.wait_true(&format!("{CARD}.includes('@bob')"), "the card").await;
+    let card = ada.eval(CARD).await.as_str().unwrap().to_owned();
+    for want in ["Bob the Builder", "🔧 fixing it", "Away", "for Bob the Builder"] {
+        assert!(card.contains(want), "{want:?} in {card:?}");
+    }
+    ada.eval("(document.querySelector('#profile-card .dialog-head button').click(), true)").await;
+
+    // Record notifications; the tab is hidden.
+    ada.eval(
+        "(() => { const N = window.Notification; window.__notes = []; \
+          window.Notification = class extends N { constructor(t, o) { super(t, o); window.__notes.push(t); } }; \
+          Object.defineProperty(document, 'hidden', { configurable: true, get: () => true }); \
+          Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' }); \
+          return true; })()",
+    )
+    .await;
+    // Do not disturb: a mention makes no notification.
+    set_availability(&ada, "dnd").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await; // heartbeats say hidden
+    say("b2", "@ada are you there?").await;
+    ada.wait_message("@ada are you there?").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(ada.eval("window.__notes.length").await, 0, "nothing while not to be disturbed");
+    // Lifted: the next mention notifies.
+    set_availability(&ada, "active").await;
+    say("b3", "@ada now?").await;
+    ada.wait_message("@ada now?").await;
+    ada.wait_true("window.__notes.length === 1", "a notification once available").await;
+    ada.close().await;
+}

@@ -1,0 +1,265 @@
+//! People as profiles show them: display names, statuses, availability,
+//! local time; a card on a click on a name; one's own profile set in the
+//! account panel. Profiles come from `GET /api/profiles` for the names
+//! the current room shows, now and every 15 s.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use leptos::prelude::*;
+use meshchat_shared::profile::{Availability, ProfileFields};
+
+use super::avatar::Avatar;
+use super::{Ctx, use_ctx};
+use crate::i18n::{fill, t};
+use crate::{api, net::now_ms};
+
+/// The latest entries of the room whose authors are asked about.
+const AUTHORS_SEEN: usize = 200;
+
+/// The profiles this page knows, by account name.
+#[derive(Clone, Copy)]
+pub struct People {
+    pub profiles: RwSignal<HashMap<String, ProfileFields>>,
+    /// Whose card is open.
+    pub card: RwSignal<Option<String>>,
+}
+
+impl People {
+    pub fn new() -> People {
+        People { profiles: RwSignal::new(HashMap::new()), card: RwSignal::new(None) }
+    }
+
+    /// The name to show for `name` (its display name, if set).
+    pub fn display(&self, name: &str) -> String {
+        self.profiles
+            .with(|p| p.get(name).map(|f| f.display.clone()).filter(|d| !d.is_empty()))
+            .unwrap_or_else(|| name.to_owned())
+    }
+
+    pub fn availability(&self, name: &str) -> Availability {
+        self.profiles.with(|p| p.get(name).map(|f| f.availability).unwrap_or_default())
+    }
+}
+
+/// "🌙" away, "⛔" do not disturb: a mark beside a name, with words for
+/// screen readers.
+pub fn mark(a: Availability) -> Option<(&'static str, &'static str)> {
+    match a {
+        Availability::Active => None,
+        Availability::Away => Some(("🌙", t().away)),
+        Availability::Dnd => Some(("⛔", t().dnd)),
+    }
+}
+
+/// The names the current room shows: its members, who is online, the
+/// latest authors; and one's own (for "do not disturb"). Read tracked:
+/// a new author asks again.
+fn names_shown(ctx: &Ctx) -> Vec<String> {
+    ctx.chat.with(|c| {
+        let mut names: BTreeSet<String> = BTreeSet::from([c.name.clone()]);
+        if let Some(r) = c.current_room() {
+            names.extend(r.members.iter().cloned());
+            names.extend(r.info.iter().flat_map(|i| i.members.iter().map(|m| m.name.clone())));
+            let authors = r.entries().rev().take(AUTHORS_SEEN).filter_map(|(_, e)| match e {
+                meshchat_shared::client::room::Entry::Msg(m) => Some(m.author.clone()),
+                _ => None,
+            });
+            names.extend(authors);
+        }
+        names.into_iter().take(meshchat_shared::profile::MAX_PROFILES_ASKED).collect()
+    })
+}
+
+/// Asks for the profiles of `names`.
+pub fn refresh(ctx: &Ctx, names: Vec<String>) {
+    let (people, tabs, me) = (ctx.people, ctx.tabs, ctx.chat.with_untracked(|c| c.name.clone()));
+    let (base, token) = (ctx.api_base(), ctx.token());
+    leptos::task::spawn_local(async move {
+        let Ok(got) = api::profiles(&base, token.as_deref(), &names).await else { return };
+        let _ = people.profiles.try_update(|p| {
+            for g in got {
+                p.insert(g.name, g.fields);
+            }
+        });
+        let _ = tabs.dnd.try_set(people.availability(&me) == Availability::Dnd);
+    });
+}
+
+/// Profiles follow the names shown (asked again when one is new), and
+/// are asked again every 15 s.
+pub fn follow(ctx: &Ctx) {
+    let c = ctx.clone();
+    let names = Memo::new(move |_| names_shown(&c));
+    let c = ctx.clone();
+    Effect::new(move |_| refresh(&c, names.get()));
+    let c = ctx.clone();
+    let _ = set_interval_with_handle(move || refresh(&c, names.get_untracked()), Duration::from_secs(15));
+}
+
+/// The time now where `tz` is ("3:12 PM"), by the browser's Intl.
+fn local_time(tz: &str) -> Option<String> {
+    let o = js_sys::Object::new();
+    for (k, v) in [("hour", "2-digit"), ("minute", "2-digit"), ("timeZone", tz)] {
+        let _ = js_sys::Reflect::set(&o, &k.into(), &v.into());
+    }
+    let d = js_sys::Date::new(&(now_ms() as f64).into());
+    // An unknown zone throws: then no time.
+    let f = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&crate::i18n::lang().tag().into()), &o);
+    f.format().call1(&f, &d).ok()?.as_string().filter(|_| !tz.is_empty())
+}
+
+/// A person's name in the timeline or a list: the display name, the
+/// account name on hover; a click opens their card.
+#[component]
+pub fn Name(name: String) -> impl IntoView {
+    let people = use_ctx().people;
+    let (n1, n2) = (name.clone(), name.clone());
+    view! {
+        <button class="author name-button" title=format!("@{name}")
+            on:click=move |_| people.card.set(Some(n1.clone()))>
+            {move || people.display(&n2)}
+        </button>
+    }
+}
+
+/// The open card, if any.
+#[component]
+pub fn Card() -> impl IntoView {
+    let people = use_ctx().people;
+    view! {
+        {move || people.card.get().map(|name| {
+            let close = Callback::new(move |_| people.card.set(None));
+            view! {
+                <super::dialogs::Dialog id="profile-card" title=t().profile close class="card">
+                    <CardBody name=name.clone()/>
+                </super::dialogs::Dialog>
+            }
+        })}
+    }
+}
+
+/// What a card says of `name`: names, availability, status, local time,
+/// rooms in common, and "Message".
+#[component]
+fn CardBody(name: String) -> impl IntoView {
+    let ctx = use_ctx();
+    let people = ctx.people;
+    let p = people.profiles.with_untracked(|p| p.get(&name).cloned()).unwrap_or_default();
+    let me = ctx.chat.with_untracked(|c| c.name.clone());
+    let shown = if p.display.is_empty() { name.clone() } else { p.display.clone() };
+    let status = (!p.status.is_empty() || !p.emoji.is_empty()).then(|| format!("{} {}", p.emoji, p.status));
+    let time = local_time(&p.tz).map(|at| fill(t().local_time, &[&at, &shown]));
+    let common: Vec<String> = ctx.chat.with_untracked(|c| {
+        c.rooms
+            .values()
+            .filter(|r| r.info.as_ref().is_some_and(|i| i.members.iter().any(|m| m.name == name)))
+            .map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &me))
+            .collect()
+    });
+    let dm = (name != me && ctx.token().is_some()).then(|| {
+        let user = name.clone();
+        view! {
+            <button class="primary" on:click=move |_| {
+                people.card.set(None);
+                super::dialogs::message(&use_ctx(), user.clone());
+            }>{t().message_verb}</button>
+        }
+    });
+    view! {
+        <div class="card-who">
+            <Avatar name=name.clone()/>
+            <div>
+                <strong class="card-display">{shown.clone()}</strong>
+                <span class="small muted card-name">{format!("@{name}")}</span>
+            </div>
+        </div>
+        {mark(p.availability).map(|(m, words)| view! { <p class="card-availability">{m}" "{words}</p> })}
+        {status.map(|s| view! { <p class="card-status">{s}</p> })}
+        {time.map(|at| view! { <p class="small muted card-time">{at}</p> })}
+        {(!common.is_empty()).then(|| view! {
+            <p class="small card-rooms">{fill(t().rooms_in_common, &[&common.join(", ")])}</p>
+        })}
+        {dm}
+    }
+}
+
+/// One's own profile, in the account panel.
+#[component]
+pub fn ProfileForm() -> impl IntoView {
+    let ctx = use_ctx();
+    let me = ctx.chat.with_untracked(|c| c.name.clone());
+    let now = ctx.people.profiles.with_untracked(|p| p.get(&me).cloned()).unwrap_or_default();
+    let (display, status, emoji) = (RwSignal::new(now.display), RwSignal::new(now.status), RwSignal::new(now.emoji));
+    let availability = RwSignal::new(now.availability);
+    let clear_after = RwSignal::new(0u64);
+    let said = RwSignal::new(None::<Result<(), String>>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let ctx = use_ctx();
+        let Some(token) = ctx.token() else { return };
+        let hours = clear_after.get_untracked();
+        let tz = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new()).resolved_options();
+        let tz = js_sys::Reflect::get(&tz, &"timeZone".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        let p = ProfileFields {
+            display: display.get_untracked().trim().to_owned(),
+            status: status.get_untracked().trim().to_owned(),
+            emoji: emoji.get_untracked().trim().to_owned(),
+            until: if hours == 0 { 0 } else { now_ms() + hours * 3_600_000 },
+            tz,
+            availability: availability.get_untracked(),
+        };
+        let base = ctx.api_base();
+        leptos::task::spawn_local(async move {
+            let r = api::set_profile(&base, &token, &p).await;
+            if r.is_ok() {
+                let me = ctx.chat.with_untracked(|c| c.name.clone());
+                refresh(&ctx, vec![me]);
+            }
+            said.set(Some(r));
+        });
+    };
+    let pick = move |ev: leptos::ev::Event| {
+        availability.set(match event_target_value(&ev).as_str() {
+            "away" => Availability::Away,
+            "dnd" => Availability::Dnd,
+            _ => Availability::Active,
+        })
+    };
+    view! {
+        <form class="auth-form profile-form" on:submit=submit novalidate aria-labelledby="profile-title">
+            <h3 id="profile-title">{t().profile}</h3>
+            <label for="profile-display">{t().display_name}</label>
+            <input id="profile-display" maxlength="32" autocomplete="off" placeholder=me.clone()
+                prop:value=move || display.get() on:input=move |ev| display.set(event_target_value(&ev))/>
+            <label for="profile-status">{t().status}</label>
+            <div class="row">
+                <input id="profile-emoji" class="emoji-input" maxlength="16" aria-label=t().status_emoji placeholder="💬"
+                    prop:value=move || emoji.get() on:input=move |ev| emoji.set(event_target_value(&ev))/>
+                <input id="profile-status" maxlength="100" autocomplete="off" placeholder=t().status_placeholder
+                    prop:value=move || status.get() on:input=move |ev| status.set(event_target_value(&ev))/>
+            </div>
+            <label for="profile-clear">{t().clear_after}</label>
+            <select id="profile-clear" on:change=move |ev| clear_after.set(event_target_value(&ev).parse().unwrap_or(0))>
+                <option value="0">{t().clear_never}</option>
+                <option value="1">{t().clear_hour}</option>
+                <option value="4">{t().clear_four_hours}</option>
+                <option value="24">{t().clear_day}</option>
+            </select>
+            <label for="profile-availability">{t().availability}</label>
+            <select id="profile-availability" on:change=pick prop:value=move || match availability.get() {
+                Availability::Active => "active",
+                Availability::Away => "away",
+                Availability::Dnd => "dnd",
+            }>
+                <option value="active">{t().active}</option>
+                <option value="away">{t().away}</option>
+                <option value="dnd">{t().dnd}</option>
+            </select>
+            <p id="profile-said" role="alert" class=move || if matches!(said.get(), Some(Ok(()))) { "ok-text" } else { "error" }>
+                {move || said.get().map(|r| r.map(|()| t().profile_saved.to_owned()).unwrap_or_else(|e| e))}
+            </p>
+            <button class="primary" type="submit">{t().save}</button>
+        </form>
+    }
+}
