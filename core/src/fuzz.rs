@@ -33,7 +33,13 @@ pub fn origin_peer(data: &[u8]) {
             0 => (format!("m{req}"), text),
             kind => {
                 let event = match kind {
-                    1 => RoomEvent::Reply { origin: target.0, seq: target.1, body: text },
+                    1 => RoomEvent::Reply {
+                        origin: target.0,
+                        seq: target.1,
+                        body: text,
+                        thread: req % 2 == 0,
+                        also: false,
+                    },
                     2 => RoomEvent::Edited { origin: target.0, seq: target.1, body: text },
                     3 => RoomEvent::Topic { topic: text },
                     _ => RoomEvent::Kicked { user: "u1".into(), reason: text },

@@ -314,6 +314,9 @@ pub struct SearchHit {
     /// The message's current text around the matching words, in parts;
     /// `hit` marks a matching word. Plain text, never markup.
     pub parts: Vec<SnippetPart>,
+    /// Extension: a reply in a thread: its root's `[origin, seq]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<(String, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

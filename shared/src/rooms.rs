@@ -72,6 +72,18 @@ pub fn is_chat(msg: &crate::Message) -> bool {
             .is_ok_and(|e| matches!(e, RoomEvent::Reply { .. } | RoomEvent::File { .. }))
 }
 
+/// The thread `msg` replies in, if it is a thread reply: its root, and
+/// whether it was also sent to the room.
+pub fn thread_root(msg: &crate::Message) -> Option<((String, u64), bool)> {
+    if !is_event_id(&msg.id) {
+        return None;
+    }
+    match serde_json::from_str::<RoomEvent>(&msg.body).ok()? {
+        RoomEvent::Reply { origin, seq, thread: true, also, .. } => Some(((origin, seq), also)),
+        _ => None,
+    }
+}
+
 /// A read marker: kept from clients that do not apply events (it would
 /// read as noise), and from notices.
 pub fn is_read_marker(msg: &crate::Message) -> bool {
@@ -178,6 +190,13 @@ pub enum RoomEvent {
         origin: String,
         seq: u64,
         body: String,
+        /// Extension: a reply in the thread of `origin:seq` (its root),
+        /// shown beside the room rather than in it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        thread: bool,
+        /// Extension: a thread reply shown in the room too.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        also: bool,
     },
     /// The room is gone: nobody can read or join it.
     RoomDeleted,
@@ -511,7 +530,7 @@ mod tests {
             RoomEvent::Edited { origin: target().0, seq: target().1, body: "b".into() },
             RoomEvent::Reacted { origin: target().0, seq: target().1, emoji: "👍".into(), on: true },
             RoomEvent::Read,
-            RoomEvent::Reply { origin: target().0, seq: target().1, body: "b".into() },
+            RoomEvent::Reply { origin: target().0, seq: target().1, body: "b".into(), thread: false, also: false },
             RoomEvent::RoomDeleted,
             RoomEvent::File {
                 hash: "0".repeat(64),

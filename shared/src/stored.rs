@@ -69,7 +69,13 @@ mod tests {
     use super::*;
 
     fn reply(body: &str) -> String {
-        let e = StoredEvent::new(RoomEvent::Reply { origin: "n1".into(), seq: 1, body: body.into() });
+        let e = StoredEvent::new(RoomEvent::Reply {
+            origin: "n1".into(),
+            seq: 1,
+            body: body.into(),
+            thread: false,
+            also: false,
+        });
         serde_json::to_string(&e).unwrap()
     }
 

@@ -125,6 +125,8 @@ struct FlatEvent {
     size: Option<u64>,
     #[serde(rename = "type")]
     mime: Option<String>,
+    thread: Option<bool>,
+    also: Option<bool>,
 }
 
 const EVENT_KINDS: &[&str] = &[
@@ -185,6 +187,8 @@ impl<'de> Deserialize<'de> for RoomEvent {
                 origin: need(f.origin, "origin")?,
                 seq: need(f.seq, "seq")?,
                 body: need(f.body, "body")?,
+                thread: f.thread.unwrap_or(false),
+                also: f.also.unwrap_or(false),
             },
             "room_deleted" => RoomEvent::RoomDeleted,
             "file" => RoomEvent::File {
@@ -223,7 +227,8 @@ mod tests {
             RoomEvent::Edited { origin: origin.clone(), seq, body: "b".into() },
             RoomEvent::Reacted { origin: origin.clone(), seq, emoji: "🎉".into(), on: true },
             RoomEvent::Read,
-            RoomEvent::Reply { origin, seq, body: "b".into() },
+            RoomEvent::Reply { origin: origin.clone(), seq, body: "b".into(), thread: false, also: false },
+            RoomEvent::Reply { origin, seq, body: "b".into(), thread: true, also: true },
             RoomEvent::RoomDeleted,
             RoomEvent::File {
                 hash: "ab".repeat(32),

@@ -26,7 +26,15 @@ pub fn search(chat: &Chat, q: &str) -> Result<Vec<SearchHit>, String> {
             let text = notes.edits.get(&target).map_or_else(|| shown_text(m), |(t, _)| t.clone());
             if let Some(parts) = local.find(&text) {
                 let (origin, seq, ts) = (m.origin.clone(), m.seq, m.ts);
-                hits.push(SearchHit { room: room.name.clone(), origin, seq, ts, author: m.author.clone(), parts });
+                hits.push(SearchHit {
+                    room: room.name.clone(),
+                    origin,
+                    seq,
+                    ts,
+                    author: m.author.clone(),
+                    parts,
+                    thread: meshchat_shared::rooms::thread_root(m).map(|(root, _)| root),
+                });
             }
         }
     }
@@ -78,7 +86,7 @@ mod tests {
             "general",
             4,
             "alice",
-            RoomEvent::Reply { origin: "n1".into(), seq: 1, body: "deploy it".into() },
+            RoomEvent::Reply { origin: "n1".into(), seq: 1, body: "deploy it".into(), thread: false, also: false },
         ));
         // Deleted: gone from search.
         general.insert(msg("general", 5, "bob", "c", "deploy secrets"));

@@ -6,7 +6,7 @@
 use meshchat_shared::{Cursor, Message};
 
 use crate::i18n::{fill, t};
-use meshchat_shared::client::annotate::{Annotations, EventKind, FileRef, kind};
+use meshchat_shared::client::annotate::{Annotations, EventKind, FileRef, Target, Thread, kind};
 use meshchat_shared::client::room::{Entry, RoomView};
 use meshchat_shared::rooms::{REDACTED, RoomEvent, is_event_id, is_redacted};
 
@@ -38,6 +38,8 @@ pub enum Row {
         mentions_me: bool,
         /// A shared file, shown with it.
         file: Option<Box<FileRef>>,
+        /// Its thread, if it has replies there.
+        thread: Option<Box<Thread>>,
     },
     Presence {
         name: String,
@@ -249,7 +251,9 @@ pub fn rows_in(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64, span: 
                     prev = None;
                     out.push(Row::Event { text, ts: m.ts, key: format!("{}:{}", m.origin, m.seq) });
                 }
-                EventKind::Reply { to, body } => {
+                // In a thread only: its root shows it.
+                EventKind::Reply { thread: true, also: false, .. } => {}
+                EventKind::Reply { to, body, .. } => {
                     new_day(m.ts, &mut out, &mut prev);
                     // A reply always shows who wrote it.
                     prev = Some((m.author.clone(), m.ts));
@@ -288,8 +292,10 @@ pub fn rows_in(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64, span: 
     }
     // Sends and replies on their way show; edits, reactions and deletes
     // show only if they failed (to retry or discard).
-    let shown = |p: &&meshchat_shared::client::room::Pending| {
-        p.failed.is_some() || matches!(p.action, None | Some(meshchat_shared::rooms::RoomEvent::Reply { .. }))
+    let shown = |p: &&meshchat_shared::client::room::Pending| match &p.action {
+        Some(RoomEvent::Reply { thread: true, also: false, .. }) => false,
+        None | Some(RoomEvent::Reply { .. }) => true,
+        Some(_) => p.failed.is_some(),
     };
     for p in room.pending.iter().filter(shown).filter(|_| span.to.is_none()) {
         new_day(p.created_ms, &mut out, &mut prev);
@@ -322,7 +328,48 @@ fn message_row(notes: &Annotations, mut msg: Message, head: bool, me: &str, repl
         .unwrap_or_default();
     let mine = msg.author == me;
     let mentions_me = !mine && meshchat_shared::rooms::mentions(&msg.body, me);
-    Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me, file: None }
+    let thread = notes.threads.get(&target).filter(|t| !t.replies.is_empty()).map(|t| Box::new(t.clone()));
+    Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me, file: None, thread }
+}
+
+/// The rows of the thread of `root`: the root (or a tombstone when it is
+/// deleted, or a line when this view does not hold it), then its replies
+/// with their edits, reactions and deletes, then the replies on their way.
+pub fn thread_rows(room: &RoomView, me: &str, root: &Target) -> Vec<Row> {
+    let held = room.get(&root.0, root.1);
+    let notes = Annotations::from(room, held.map(|m| m.cursor()).as_ref());
+    let mut out = Vec::new();
+    match held {
+        Some(m) => {
+            let mut row = message_row(&notes, m.clone(), true, me, None);
+            if let Row::Msg { thread, .. } = &mut row {
+                *thread = None;
+            }
+            out.push(row);
+        }
+        None => out.push(Row::Event { text: t().an_earlier_message.to_owned(), ts: 0, key: "root".into() }),
+    }
+    for target in notes.threads.get(root).map(|t| t.replies.as_slice()).unwrap_or_default() {
+        let Some(m) = room.get(&target.0, target.1) else { continue };
+        if let EventKind::Reply { body, .. } = kind(&m.author, &m.body) {
+            let mut row = message_row(&notes, Message { body, ..m.clone() }, true, me, None);
+            if let Row::Msg { thread, .. } = &mut row {
+                *thread = None;
+            }
+            out.push(row);
+        }
+    }
+    let in_thread = |a: &Option<RoomEvent>| matches!(a, Some(RoomEvent::Reply { origin, seq, thread: true, .. }) if (origin, *seq) == (&root.0, root.1));
+    for p in room.pending.iter().filter(|p| in_thread(&p.action)) {
+        out.push(Row::Pending {
+            id: p.id.clone(),
+            body: p.body.clone(),
+            created_ms: p.created_ms,
+            failed: p.failed.clone(),
+            head: true,
+        });
+    }
+    out
 }
 
 /// The message a reply answers, as this view holds it now.

@@ -279,7 +279,9 @@ fn parse(msg: &Message) -> Option<Event> {
     let s = serde_json::from_str::<StoredEvent>(&msg.body).ok()?;
     let event = match s.event {
         RoomEvent::Edited { origin, seq, .. } => RoomEvent::Edited { origin, seq, body: String::new() },
-        RoomEvent::Reply { origin, seq, .. } => RoomEvent::Reply { origin, seq, body: String::new() },
+        RoomEvent::Reply { origin, seq, thread, also, .. } => {
+            RoomEvent::Reply { origin, seq, body: String::new(), thread, also }
+        }
         RoomEvent::File { hash, size, mime, .. } => {
             RoomEvent::File { hash, name: String::new(), size, mime, body: String::new() }
         }

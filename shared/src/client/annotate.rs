@@ -20,6 +20,17 @@ pub struct Annotations {
     pub reactions: HashMap<Target, BTreeMap<String, BTreeSet<String>>>,
     /// Each person's read marker: where their latest `read` is.
     pub read: HashMap<String, crate::Cursor>,
+    /// The threads of root messages: their replies as they stand.
+    pub threads: HashMap<Target, Thread>,
+}
+
+/// A thread as its root shows it: how many replies, the last one's time,
+/// who took part (first replies first), and the replies in room order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Thread {
+    pub last: u64,
+    pub people: Vec<String>,
+    pub replies: Vec<Target>,
 }
 
 impl Annotations {
@@ -63,11 +74,22 @@ impl Annotations {
                 RoomEvent::Read => {
                     a.read.insert(m.author.clone(), m.cursor());
                 }
+                RoomEvent::Reply { origin, seq, thread: true, .. } => {
+                    let t = a.threads.entry((origin, seq)).or_default();
+                    t.last = t.last.max(m.ts);
+                    if !t.people.contains(&m.author) {
+                        t.people.push(m.author.clone());
+                    }
+                    t.replies.push((m.origin.clone(), m.seq));
+                }
                 _ => {}
             }
         }
         for r in a.reactions.values_mut() {
             r.retain(|_, who| !who.is_empty());
+        }
+        for t in a.threads.values_mut() {
+            t.replies.retain(|r| !a.deleted.contains(r));
         }
         a
     }
@@ -89,6 +111,9 @@ pub enum EventKind {
     Reply {
         to: Target,
         body: String,
+        /// In the thread of `to`, not the room; `also`: in the room too.
+        thread: bool,
+        also: bool,
     },
     /// A shared file, shown as a message.
     File(FileRef),
@@ -122,7 +147,9 @@ impl FileRef {
 /// Reads an event message as a client shows it.
 pub fn kind(author: &str, body: &str) -> EventKind {
     match serde_json::from_str::<RoomEvent>(body) {
-        Ok(RoomEvent::Reply { origin, seq, body }) => EventKind::Reply { to: (origin, seq), body },
+        Ok(RoomEvent::Reply { origin, seq, body, thread, also }) => {
+            EventKind::Reply { to: (origin, seq), body, thread, also }
+        }
         Ok(RoomEvent::File { hash, name, size, mime, body }) => {
             EventKind::File(FileRef { hash, name, size, mime, body })
         }
@@ -229,9 +256,12 @@ mod tests {
             origin: "n1".into(),
             seq: 4,
             body: "agreed".into(),
+            thread: false,
+            also: false,
         }))
         .unwrap();
-        assert_eq!(kind("bob", &reply), EventKind::Reply { to: ("n1".into(), 4), body: "agreed".into() });
+        let to = ("n1".into(), 4);
+        assert_eq!(kind("bob", &reply), EventKind::Reply { to, body: "agreed".into(), thread: false, also: false });
         let topic = serde_json::to_string(&StoredEvent::new(RoomEvent::Topic { topic: "t".into() })).unwrap();
         assert_eq!(kind("bob", &topic), EventKind::Notice("bob set the topic: t".into()));
         assert_eq!(kind("bob", "bob joined"), EventKind::Notice("bob joined".into()));

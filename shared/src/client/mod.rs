@@ -332,9 +332,20 @@ impl Chat {
         let my_read = msg.author == self.name && crate::rooms::is_read_marker(&msg);
         let room_name = msg.room.clone();
         // Only messages and replies are news; events about the room are not.
-        let theirs = msg.author != self.name && crate::rooms::is_chat(&msg);
+        let mut theirs = msg.author != self.name && crate::rooms::is_chat(&msg);
+        // A reply in a thread is news to those who follow the thread (they
+        // started it or replied in it), as a mention is; else it stays in
+        // its thread, as it is not shown in the room.
+        let follows = match crate::rooms::thread_root(&msg) {
+            Some((root, also)) if theirs => {
+                let follows = r.follows_thread(&root, &self.name);
+                theirs = also || follows;
+                follows
+            }
+            _ => false,
+        };
         let unread = current.as_deref() != Some(msg.room.as_str()) && theirs;
-        let mentioned = theirs && crate::rooms::mentions(&shown_text(&msg), &self.name);
+        let mentioned = theirs && (follows || crate::rooms::mentions(&shown_text(&msg), &self.name));
         let alert = Alert {
             room: msg.room.clone(),
             author: msg.author.clone(),

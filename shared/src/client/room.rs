@@ -64,6 +64,9 @@ impl Pending {
     }
 }
 
+/// Entries after a thread's root looked through for one's own replies.
+const THREAD_SCAN: usize = 5_000;
+
 #[derive(Debug, Clone, Default)]
 pub struct RoomView {
     pub name: String,
@@ -123,6 +126,19 @@ impl RoomView {
     }
 
     /// Does the view hold a message with this idempotency key?
+    /// Does `who` follow the thread of `root`: wrote it, or replied in it
+    /// (looked for among the entries after the root, a bounded number)?
+    pub fn follows_thread(&self, root: &(String, u64), who: &str) -> bool {
+        let Some(r) = self.get(&root.0, root.1) else { return false };
+        if r.author == who {
+            return true;
+        }
+        self.entries_from(Some(&r.cursor())).take(THREAD_SCAN).any(|(_, e)| match e {
+            Entry::Msg(m) if m.author == who => crate::rooms::thread_root(m).is_some_and(|(t, _)| t == *root),
+            _ => false,
+        })
+    }
+
     pub fn contains(&self, author: &str, id: &str) -> bool {
         self.by_id.contains_key(&(author.to_owned(), id.to_owned()))
     }

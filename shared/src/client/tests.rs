@@ -393,6 +393,43 @@ fn a_mention_elsewhere_counts_apart_from_unread_until_the_room_is_shown() {
     assert_eq!((r.unread, r.mentioned), (0, 0));
 }
 
+/// A reply in a thread is news to who follows it (wrote its root, or
+/// replied in it): counted and alerted as a mention; to others it stays in
+/// the thread, unless it was also sent to the room.
+#[test]
+fn thread_replies_reach_followers_as_mentions_and_others_not_at_all() {
+    let mut c = ready();
+    c.join("random").unwrap();
+    c.select("general");
+    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
+    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
+    let plain = |seq, author: &str| ServerFrame::Message {
+        msg: msg("random", "n2", seq, 10 + seq, author, &format!("r{seq}")),
+    };
+    let reply = |seq, author: &str, root: u64, also| {
+        let e = crate::rooms::RoomEvent::Reply {
+            origin: "n2".into(),
+            seq: root,
+            body: format!("re {seq}"),
+            thread: true,
+            also,
+        };
+        let body = serde_json::to_string(&crate::rooms::StoredEvent::new(e)).unwrap();
+        ServerFrame::Message {
+            msg: Message { body, ..msg("random", "n2", seq, 10 + seq, author, &format!("§t{seq}")) },
+        }
+    };
+    c.on_frame(plain(1, "alice"), 0); // alice's root
+    c.on_frame(plain(2, "bob"), 0); // bob's root
+    c.on_frame(reply(3, "carol", 1, false), 0); // in alice's thread: news to her
+    c.on_frame(reply(4, "carol", 2, false), 0); // in bob's: not hers
+    c.on_frame(reply(5, "carol", 2, true), 0); // also sent to the room: news
+    let r = c.room("random").unwrap();
+    assert_eq!((r.unread, r.mentioned), (3, 1), "bob's root, the reply in her thread, the one also in the room");
+    let alerts: Vec<(String, bool)> = c.take_alerts().into_iter().map(|a| (a.text, a.mention)).collect();
+    assert_eq!(alerts, [("body of r2".to_owned(), false), ("re 3".into(), true), ("re 5".into(), false)]);
+}
+
 #[test]
 fn a_read_marker_from_another_device_clears_unread_and_one_goes_out_when_looking() {
     let mut c = ready();

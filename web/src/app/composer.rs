@@ -117,7 +117,7 @@ pub fn Composer() -> impl IntoView {
             // An answer or an edit goes out like a message, through the outbox.
             match ctx.compose.get_untracked() {
                 Some(super::Compose::Reply { origin, seq, .. }) => {
-                    let reply = RoomEvent::Reply { origin, seq, body: body.clone() };
+                    let reply = RoomEvent::Reply { origin, seq, body: body.clone(), thread: false, also: false };
                     ctx.act(|c| result = c.act(&r, &id, reply, now_ms()));
                 }
                 Some(super::Compose::Edit { origin, seq }) => {

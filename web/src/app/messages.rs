@@ -57,8 +57,8 @@ pub(super) fn RowView(row: Row) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me, file } => {
-            view! { <MessageView msg head mine edited reactions reply_to mentions_me file/> }.into_any()
+        Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me, file, thread } => {
+            view! { <MessageView msg head mine edited reactions reply_to mentions_me file thread/> }.into_any()
         }
         Row::Pending { id, body, created_ms, failed, head } => {
             let room = ctx.chat.with_untracked(|c| c.current.clone()).unwrap_or_default();
@@ -113,6 +113,7 @@ fn MessageView(
     reply_to: Option<Box<Quote>>,
     mentions_me: bool,
     file: Option<Box<meshchat_shared::client::annotate::FileRef>>,
+    thread: Option<Box<meshchat_shared::client::annotate::Thread>>,
 ) -> impl IntoView {
     let ctx = use_ctx();
     let details = RwSignal::new(false);
@@ -163,6 +164,7 @@ fn MessageView(
                 <span class="edited small muted" title=fill(t().edited_at, &[&format::full(ts)])>{t().edited}</span>
             })}
             {(!reactions.is_empty() && !deleted).then(|| view! { <Reactions target=target.clone() reactions/> })}
+            {thread.map(|t| view! { <super::threads::Summary root=target.clone() thread=*t/> })}
             {mine.then(|| view! { <span class="tick" role="img" aria-label=t().sent title=t().sent>"✓"</span> })}
             {(!deleted).then(|| view! { <Actions msg=msg.clone() mine moderates/> })}
             <Show when=move || details.get()>
@@ -351,6 +353,7 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
     let preview: String = msg.body.chars().take(80).collect();
     let (reply_ctx, edit_ctx, del_ctx, pick_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
     let (t1, t2, t3, t4) = (target.clone(), target.clone(), target.clone(), target.clone());
+    let t6 = target.clone();
     let t5 = (msg.room.clone(), target);
     let author = msg.author.clone();
     // The picker closes (a pick, Escape): the focus goes back to React
@@ -392,6 +395,8 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
                     }
                 }>"🗑"</button>
             </Show>
+            <button class="icon" title=t().reply_in_thread aria-label=t().reply_in_thread
+                on:click=move |_| super::threads::open(&use_ctx(), t6.0.clone(), t6.1)>"💬"</button>
             <button class="icon" title=t().copy_link aria-label=t().copy_link
                 on:click=move |_| super::links::copy(&super::links::of(&t5.0, &t5.1.0, t5.1.1))>"🔗"</button>
             <Show when=move || picking.get()>

@@ -19,6 +19,7 @@ mod people;
 mod search;
 mod sidebar;
 mod signin;
+mod threads;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -61,6 +62,8 @@ pub struct Ctx {
     pub window: RwSignal<crate::timeline::Window>,
     /// Profiles of the people shown, and whose card is open.
     pub people: people::People,
+    /// The thread open beside the room: its root.
+    pub thread: RwSignal<Option<(String, u64)>>,
 }
 
 /// What the composer is doing besides writing a new message.
@@ -205,7 +208,21 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     let compose = RwSignal::new(None);
     let window = RwSignal::new(crate::timeline::Window::Follow);
     let people = people::People::new();
-    let ctx = Ctx { chat, who, top, net, theme, tabs, now, drawer, members_open, compose, window, people };
+    let ctx = Ctx {
+        chat,
+        who,
+        top,
+        net,
+        theme,
+        tabs,
+        now,
+        drawer,
+        members_open,
+        compose,
+        window,
+        people,
+        thread: RwSignal::new(None),
+    };
     provide_context(ctx.clone());
     // The nodes refused the session: back to the sign-in screen, saying why.
     let ended = ctx.clone();
@@ -280,6 +297,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
                 <composer::Composer/>
             </main>
             <members::Members/>
+            <threads::ThreadPanel/>
             <people::Card/>
         </div>
     }

@@ -150,13 +150,23 @@ fn Hit(hit: SearchHit, close: Callback<()>) -> impl IntoView {
     let anchor = super::messages::anchor_id(&hit.origin, hit.seq);
     let when = format::day_label(hit.ts, crate::net::now_ms());
     let room = hit.room.clone();
+    let thread = hit.thread.clone();
+    let where_ = if thread.is_some() { format!(" · {}", t().in_a_thread) } else { String::new() };
     view! {
         <li>
             <button class="search-hit" on:click=move |_| {
                 close.run(());
-                super::messages::show_message(ctx.clone(), room.clone(), anchor.clone());
+                match &thread {
+                    // A thread reply: its room, its root, and the thread open.
+                    Some((o, s)) => {
+                        let root = super::messages::anchor_id(o, *s);
+                        super::messages::show_message(ctx.clone(), room.clone(), root);
+                        super::threads::open(&ctx, o.clone(), *s);
+                    }
+                    None => super::messages::show_message(ctx.clone(), room.clone(), anchor.clone()),
+                }
             }>
-                <span class="small muted">{format!("#{} · {} · {when}", hit.room, hit.author)}</span>
+                <span class="small muted">{format!("#{} · {} · {when}{where_}", hit.room, hit.author)}</span>
                 <span class="search-text">
                     {hit.parts.into_iter().map(|p| if p.hit {
                         view! { <mark>{p.text}</mark> }.into_any()

@@ -310,6 +310,15 @@ pub const EN: Text = Text {
     profile_saved: "Profile saved.",
     local_time: "{0} for {1}",
     rooms_in_common: "Rooms in common: {0}",
+    // Threads.
+    thread: "Thread",
+    close_thread: "Close the thread",
+    reply_in_thread: "Reply in thread",
+    also_to_room: "Also send to the room",
+    replies_one: "{0} reply",
+    replies_other: "{0} replies",
+    last_reply: "last {0}",
+    in_a_thread: "in a thread",
     // Announcements and notifications.
     new_messages_in: "{0} new messages in {1}",
     in_room: "{0} in {1}",

@@ -113,7 +113,12 @@ fn replies_quote_edits_replace_reactions_count_and_deletes_leave_a_tombstone() {
     use meshchat_shared::rooms::RoomEvent::*;
     let mut r = RoomView::new("r");
     r.insert(m(1, 1000, "alice"));
-    r.insert(ev(2, 2000, "bob", Reply { origin: "n1".into(), seq: 1, body: "agreed".into() }));
+    r.insert(ev(
+        2,
+        2000,
+        "bob",
+        Reply { origin: "n1".into(), seq: 1, body: "agreed".into(), thread: false, also: false },
+    ));
     r.insert(ev(3, 3000, "alice", Edited { origin: "n1".into(), seq: 1, body: "b, fixed".into() }));
     r.insert(ev(4, 4000, "carol", Reacted { origin: "n1".into(), seq: 2, emoji: "👍".into(), on: true }));
     let shown = rows(&r, "alice", &|_| 0);
@@ -264,4 +269,44 @@ fn a_window_moves_through_the_room_and_stays_bounded() {
     assert!(matches!(&w, Window::At(Span { to: None, .. })));
     let (first, last, _) = seqs(&r, &Window::around(&r, &r.get("n1", 500).unwrap().cursor()));
     assert!(first < 500 && 500 < last);
+}
+
+/// Thread replies stay out of the room (but one also sent there); the root
+/// says how many and who; the thread shows the root and its replies with
+/// what happened to them, and stays reachable when the root is deleted.
+#[test]
+fn threads_show_beside_the_room_and_outlive_their_root() {
+    use meshchat_shared::rooms::RoomEvent::*;
+    let reply = |body: &str, also| Reply { origin: "n1".into(), seq: 1, body: body.into(), thread: true, also };
+    let mut r = RoomView::new("r");
+    r.insert(m(1, 1000, "alice"));
+    r.insert(ev(2, 2000, "bob", reply("in the thread", false)));
+    r.insert(ev(3, 3000, "carol", reply("also in the room", true)));
+    r.insert(ev(4, 4000, "bob", reply("then gone", false)));
+    r.insert(ev(5, 5000, "dave", Reacted { origin: "n1".into(), seq: 2, emoji: "👍".into(), on: true }));
+    r.insert(ev(6, 6000, "bob", Deleted { origin: "n1".into(), seq: 4 }));
+    let shown = rows(&r, "alice", &|_| 0);
+    assert_eq!(kinds(&shown), ["day0", "alice*", "carol*"], "only the reply also sent to the room");
+    let Row::Msg { thread: Some(t), .. } = &shown[1] else { panic!("{shown:?}") };
+    assert_eq!((t.replies.len(), t.people.as_slice()), (2, ["bob".to_owned(), "carol".to_owned()].as_slice()));
+    assert_eq!(t.last, 4000, "the last reply's time");
+
+    let root = ("n1".to_owned(), 1);
+    let bodies = |rows: &[Row]| -> Vec<String> {
+        rows.iter()
+            .map(|r| match r {
+                Row::Msg { msg, reactions, .. } => {
+                    format!("{}{}", msg.body, if reactions.is_empty() { "" } else { "+" })
+                }
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    let thread = thread_rows(&r, "alice", &root);
+    assert_eq!(bodies(&thread), ["b", "in the thread+", "also in the room"]);
+    // The root deleted: a tombstone heads its thread, which stays.
+    r.insert(ev(7, 7000, "alice", Deleted { origin: "n1".into(), seq: 1 }));
+    let thread = thread_rows(&r, "alice", &root);
+    assert!(meshchat_shared::rooms::is_redacted(&bodies(&thread)[0]), "{thread:?}");
+    assert_eq!(thread.len(), 3);
 }

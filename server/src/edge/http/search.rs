@@ -103,6 +103,7 @@ pub async fn search(
 fn shown(hit: Hit) -> SearchHit {
     let m = hit.msg;
     SearchHit {
+        thread: meshchat_shared::rooms::thread_root(&m).map(|(root, _)| root),
         parts: crate::core::query::parts(&hit.snippet),
         room: m.room,
         origin: m.origin,

@@ -1,0 +1,108 @@
+//! Threads: a reply to a message can go to its thread, shown in a panel
+//! beside the room instead of in it (or in both, on request). The root
+//! says how many replies, when the last came and who took part; the panel
+//! shows the root and its replies with their edits, reactions and deletes
+//! (the rows of the room's own view) and writes into the outbox.
+
+use leptos::prelude::*;
+use meshchat_shared::client::annotate::{Target, Thread};
+use meshchat_shared::rooms::RoomEvent;
+
+use super::messages::RowView;
+use super::{Ctx, format, use_ctx};
+use crate::i18n::{count, fill, t};
+use crate::net::now_ms;
+use crate::timeline::thread_rows;
+
+/// Opens the thread of `origin:seq` in the current room.
+pub fn open(ctx: &Ctx, origin: String, seq: u64) {
+    ctx.thread.set(Some((origin, seq)));
+}
+
+/// Under a root: "2 replies · last 14:05 · bob, carol", opening the thread.
+#[component]
+pub fn Summary(root: Target, thread: Thread) -> impl IntoView {
+    let ctx = use_ctx();
+    let people = ctx.people;
+    let n = thread.replies.len();
+    let who = thread.people.iter().take(3).map(|p| people.display(p)).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "{} · {} · {who}",
+        count(n, t().replies_one, t().replies_other),
+        fill(t().last_reply, &[&format::time(thread.last)])
+    );
+    view! {
+        <button class="link small thread-summary" on:click=move |_| open(&ctx, root.0.clone(), root.1)>{text}</button>
+    }
+}
+
+/// The open thread, beside the room.
+#[component]
+pub fn ThreadPanel() -> impl IntoView {
+    let ctx = use_ctx();
+    let (thread, chat) = (ctx.thread, ctx.chat);
+    let rows = Memo::new(move |_| {
+        let root = thread.get()?;
+        chat.with(|c| Some(thread_rows(c.current_room()?, &c.name, &root)))
+    });
+    // Another room shown: its threads are its own.
+    let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
+    Effect::new(move |prev: Option<Option<String>>| {
+        let now = room.get();
+        if prev.is_some_and(|p| p != now) {
+            thread.set(None);
+        }
+        now
+    });
+    view! {
+        <aside class="thread-panel" aria-label=t().thread hidden=move || thread.with(Option::is_none)>
+            <div class="members-head">
+                <h2 class="section-title">{t().thread}</h2>
+                <button class="icon" aria-label=t().close_thread on:click=move |_| thread.set(None)>"×"</button>
+            </div>
+            <div class="thread-rows" role="log" aria-live="polite">
+                {move || rows.get().unwrap_or_default().into_iter().map(|row| view! { <RowView row/> }).collect_view()}
+            </div>
+            <ThreadComposer/>
+        </aside>
+    }
+}
+
+/// Writes into the open thread, through the outbox; "also send to the
+/// room" shows the reply there too.
+#[component]
+fn ThreadComposer() -> impl IntoView {
+    let ctx = use_ctx();
+    let draft = RwSignal::new(String::new());
+    let also = RwSignal::new(false);
+    let send = move || {
+        let body = draft.get_untracked().trim().to_owned();
+        let (Some((origin, seq)), false) = (ctx.thread.get_untracked(), body.is_empty()) else { return };
+        let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
+        let id = crate::rooms::action_id(js_sys::Math::random(), now_ms());
+        let reply = RoomEvent::Reply { origin, seq, body, thread: true, also: also.get_untracked() };
+        ctx.act(|c| drop(c.act(&room, &id, reply, now_ms())));
+        draft.set(String::new());
+        also.set(false);
+    };
+    let send_key = send.clone();
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() {
+            ev.prevent_default();
+            send_key();
+        }
+    };
+    view! {
+        <form class="thread-composer" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); send(); }>
+            <label class="visually-hidden" for="thread-input">{t().reply_in_thread}</label>
+            <textarea id="thread-input" rows="2" placeholder=t().reply_in_thread maxlength="4000"
+                prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev)) on:keydown=on_key></textarea>
+            <label class="check small">
+                <input id="thread-also" type="checkbox" prop:checked=move || also.get()
+                    on:change=move |ev| also.set(event_target_checked(&ev))/>
+                {t().also_to_room}
+            </label>
+            <button class="primary" type="submit" disabled=move || draft.with(|d| d.trim().is_empty())>{t().send}</button>
+        </form>
+    }
+}
