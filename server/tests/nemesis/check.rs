@@ -412,28 +412,55 @@ async fn check_presence(w: &World) {
     }
 }
 
-/// What each WebSocket client holds is what the nodes hold.
+/// What each WebSocket client holds is what the nodes hold, once it has
+/// caught up: a client that was cut off resumes on its own after the heal,
+/// and a hide reaches it as a frame, so its view is compared until it
+/// agrees (30 s), not at one instant.
 async fn check_followers(w: &World, views: &BTreeMap<&'static str, Vec<Value>>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     for f in &w.followers {
-        let snap = f.handle.snapshot().await;
-        for (room, msgs) in &snap.rooms {
-            let Some(node) = views.get(room.as_str()) else { continue };
-            let mine: Vec<(String, u64)> = msgs.iter().map(|m| (m.origin.clone(), m.seq)).collect();
-            let theirs: Vec<(String, u64)> = node.iter().map(key).collect();
-            if mine != theirs {
-                let first = mine.iter().zip(&theirs).position(|(a, b)| a != b);
-                w.fail(&format!(
-                    "u{}'s client holds {} of {room}, the nodes {}; first difference at {first:?}",
-                    f.user,
-                    mine.len(),
-                    theirs.len()
-                ));
-            }
-            for (m, n) in msgs.iter().zip(node) {
-                let stored = n["body"].as_str().unwrap_or("");
-                if !stored.starts_with(REDACTED) && m.body != stored {
-                    w.fail(&format!("u{}'s client shows {:?} for {:?}, the nodes {stored:?}", f.user, m.body, key(n)));
+        loop {
+            let snap = f.handle.snapshot().await;
+            let differs = snap.rooms.iter().find_map(|(room, msgs)| {
+                let node = views.get(room.as_str())?;
+                let mine: Vec<(String, u64)> = msgs.iter().map(|m| (m.origin.clone(), m.seq)).collect();
+                let theirs: Vec<(String, u64)> = node.iter().map(key).collect();
+                (mine != theirs).then(|| {
+                    let first = mine.iter().zip(&theirs).position(|(a, b)| a != b);
+                    let at = first.map(|i| (mine.get(i).cloned(), theirs.get(i).cloned()));
+                    format!(
+                        "u{}'s client holds {} of {room}, the nodes {}; first difference at {first:?}: {at:?}",
+                        f.user,
+                        mine.len(),
+                        theirs.len()
+                    )
+                })
+            });
+            match differs {
+                None => {
+                    check_follower_texts(w, f.user, &snap, views);
+                    break;
                 }
+                Some(why) if Instant::now() > deadline => w.fail(&why),
+                Some(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            }
+        }
+    }
+}
+
+/// The same text for every message not deleted.
+fn check_follower_texts(
+    w: &World,
+    user: usize,
+    snap: &meshchat::tools::client::Snapshot,
+    views: &BTreeMap<&'static str, Vec<Value>>,
+) {
+    for (room, msgs) in &snap.rooms {
+        let Some(node) = views.get(room.as_str()) else { continue };
+        for (m, n) in msgs.iter().zip(node) {
+            let stored = n["body"].as_str().unwrap_or("");
+            if !stored.starts_with(REDACTED) && m.body != stored {
+                w.fail(&format!("u{user}'s client shows {:?} for {:?}, the nodes {stored:?}", m.body, key(n)));
             }
         }
     }
