@@ -48,6 +48,9 @@ const SCREENS: &[(&str, &[&str], &str)] = &[
     ("the account panel", &["Account"], "#account-title"),
     ("the mesh map", &["Account", "Open the mesh map"], "#mesh-map .map-body svg, #mesh-map .map-body table"),
     ("who is online", &["show who"], ".members:not([hidden])"),
+    ("a thread", &["Reply in thread"], ".thread-panel:not([hidden])"),
+    // bob has no profile (no time zone): the card of someone who set nothing.
+    ("a person's card", &["@bob"], "#profile-card"),
 ];
 
 /// Clicks the first button or link whose label, title or text has `name`.

@@ -97,16 +97,25 @@ pub fn follow(ctx: &Ctx) {
     let _ = set_interval_with_handle(move || refresh(&c, names.get_untracked()), Duration::from_secs(15));
 }
 
-/// The time now where `tz` is ("3:12 PM"), by the browser's Intl.
+/// The time now where `tz` is ("3:12 PM"), by the browser's Intl; `None`
+/// for no zone, or one the browser does not know (Intl throws for it: asked
+/// through `Reflect`, which catches, not a binding that would abort).
 fn local_time(tz: &str) -> Option<String> {
+    use wasm_bindgen::JsCast;
+    if tz.is_empty() {
+        return None;
+    }
     let o = js_sys::Object::new();
     for (k, v) in [("hour", "2-digit"), ("minute", "2-digit"), ("timeZone", tz)] {
         let _ = js_sys::Reflect::set(&o, &k.into(), &v.into());
     }
+    let intl = js_sys::Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+    let make: js_sys::Function = js_sys::Reflect::get(&intl, &"DateTimeFormat".into()).ok()?.dyn_into().ok()?;
+    let args = js_sys::Array::of2(&crate::i18n::lang().tag().into(), &o);
+    let f = js_sys::Reflect::construct(&make, &args).ok()?;
+    let format: js_sys::Function = js_sys::Reflect::get(&f, &"format".into()).ok()?.dyn_into().ok()?;
     let d = js_sys::Date::new(&(now_ms() as f64).into());
-    // An unknown zone throws: then no time.
-    let f = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&crate::i18n::lang().tag().into()), &o);
-    f.format().call1(&f, &d).ok()?.as_string().filter(|_| !tz.is_empty())
+    format.call1(&f, &d).ok()?.as_string()
 }
 
 /// A person's name in the timeline or a list: the display name, the
