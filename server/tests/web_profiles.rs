@@ -87,5 +87,22 @@ async fn names_show_as_set_a_card_tells_more_and_do_not_disturb_silences() {
     say("b3", "@ada now?").await;
     ada.wait_message("@ada now?").await;
     ada.wait_true("window.__notes.length === 1", "a notification once available").await;
+
+    // Ten minutes without input (as this browser notes it): away, on every
+    // node's word; the next key: active again.
+    let availability = || async {
+        let (_, p) = api("GET", &n.url("/api/profiles?names=ada"), Some(&bob), None).await;
+        p["profiles"][0]["availability"].as_str().unwrap_or_default().to_owned()
+    };
+    ada.eval("localStorage.setItem('meshchat.input', String(Date.now() - 11 * 60 * 1000)) || true").await;
+    eventually(std::time::Duration::from_secs(45), "away after 10 idle minutes", || async {
+        availability().await == "away"
+    })
+    .await;
+    ada.eval("(window.dispatchEvent(new KeyboardEvent('keydown', {key: 'a'})), true)").await;
+    eventually(std::time::Duration::from_secs(10), "active at the next key", || async {
+        availability().await == "active"
+    })
+    .await;
     ada.close().await;
 }

@@ -16,6 +16,8 @@ const OUTBOX: &str = "meshchat.outbox";
 const SESSION: &str = "meshchat.session";
 const NOTIFY: &str = "meshchat.notify";
 const LANG: &str = "meshchat.lang";
+const INPUT: &str = "meshchat.input";
+const AUTO_AWAY: &str = "meshchat.auto-away";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Theme {
@@ -151,6 +153,24 @@ pub fn apply_lang() {
     if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
         let _ = root.set_attribute("lang", lang.tag());
     }
+}
+
+/// When someone last used this browser (any tab), in ms.
+pub fn last_input() -> u64 {
+    get(INPUT).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+pub fn set_last_input(ms: u64) {
+    set(INPUT, &ms.to_string());
+}
+
+/// This browser set its person away for being idle (and will undo it).
+pub fn auto_away() -> bool {
+    get(AUTO_AWAY).is_some()
+}
+
+pub fn set_auto_away(on: bool) {
+    if on { set(AUTO_AWAY, "1") } else { remove(AUTO_AWAY) }
 }
 
 /// The system's `prefers-color-scheme`.

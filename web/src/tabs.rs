@@ -230,6 +230,14 @@ impl Tabs {
         }
     }
 
+    /// This tab has the smallest id of those alive: the one that decides
+    /// for the browser what is the browser's (being away).
+    pub fn first(&self) -> bool {
+        let now = js_sys::Date::now();
+        self.state
+            .with_value(|s| s.peers.iter().filter(|(_, (seen, _))| now - seen < STALE_MS).all(|(id, _)| *id > s.id))
+    }
+
     /// This tab speaks for the browser: none of the others is looked at,
     /// and it has the smallest id of those alive.
     fn leads(&self) -> bool {

@@ -265,6 +265,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     keys::between_rooms(ctx.clone());
     links::follow(ctx.clone());
     people::follow(&ctx);
+    people::idle_away(&ctx);
     // Keep the outbox across reloads, written only when it changed.
     let kept = StoredValue::new(String::new());
     Effect::new(move |_| {

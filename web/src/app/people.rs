@@ -97,6 +97,74 @@ pub fn follow(ctx: &Ctx) {
     let _ = set_interval_with_handle(move || refresh(&c, names.get_untracked()), Duration::from_secs(15));
 }
 
+/// No input for this long: away, until the next.
+const IDLE_MS: u64 = 10 * 60 * 1000;
+/// Input is noted at most this often (it goes to localStorage).
+const INPUT_EVERY_MS: u64 = 15_000;
+
+/// Away after 10 minutes with no input in any tab of this browser, active
+/// again at the next; only from "active", and undone only if it was this
+/// (a person who set away or do not disturb by hand keeps it). One tab
+/// decides, so that tabs do not take turns.
+pub fn idle_away(ctx: &Ctx) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    let Some(token) = ctx.token() else { return };
+    crate::prefs::set_last_input(now_ms());
+    let c = ctx.clone();
+    let token2 = token.clone();
+    let on_input = Closure::<dyn Fn()>::new(move || {
+        let now = now_ms();
+        if now.saturating_sub(crate::prefs::last_input()) > INPUT_EVERY_MS {
+            crate::prefs::set_last_input(now);
+        }
+        if crate::prefs::auto_away() {
+            let me = c.chat.with_untracked(|chat| chat.name.clone());
+            match c.people.availability(&me) {
+                // Chosen since, on another device: theirs.
+                Availability::Dnd => crate::prefs::set_auto_away(false),
+                // (Active here may be a refresh that crossed the change.)
+                _ => set_availability(&c, &token2, Availability::Active, true),
+            }
+        }
+    });
+    for event in ["keydown", "pointerdown", "wheel", "focus"] {
+        let _ = window().add_event_listener_with_callback(event, on_input.as_ref().unchecked_ref());
+    }
+    on_input.forget();
+    let c = ctx.clone();
+    let _ = set_interval_with_handle(
+        move || {
+            let me = c.chat.with_untracked(|chat| chat.name.clone());
+            let idle = now_ms().saturating_sub(crate::prefs::last_input()) > IDLE_MS;
+            if idle && c.tabs.first() && c.people.availability(&me) == Availability::Active {
+                set_availability(&c, &token, Availability::Away, false);
+            }
+        },
+        Duration::from_secs(30),
+    );
+}
+
+/// One's own profile with another availability (`Away` set here is undone
+/// here; anything else clears that mark); `force`: even if it seems so.
+fn set_availability(ctx: &Ctx, token: &str, a: Availability, force: bool) {
+    let me = ctx.chat.with_untracked(|c| c.name.clone());
+    let Some(mut p) = ctx.people.profiles.with_untracked(|p| p.get(&me).cloned()) else { return };
+    if p.availability == a && !force {
+        return;
+    }
+    crate::prefs::set_auto_away(a == Availability::Away);
+    p.availability = a;
+    // Here at once: an input right after must see it to undo it.
+    ctx.people.profiles.update(|m| drop(m.insert(me.clone(), p.clone())));
+    let (ctx, base, token) = (ctx.clone(), ctx.api_base(), token.to_owned());
+    leptos::task::spawn_local(async move {
+        if api::set_profile(&base, &token, &p).await.is_ok() {
+            refresh(&ctx, vec![me]);
+        }
+    });
+}
+
 /// The time now where `tz` is ("3:12 PM"), by the browser's Intl; `None`
 /// for no zone, or one the browser does not know (Intl throws for it: asked
 /// through `Reflect`, which catches, not a binding that would abort).
@@ -219,6 +287,8 @@ pub fn ProfileForm() -> impl IntoView {
             availability: availability.get_untracked(),
         };
         let base = ctx.api_base();
+        // Set by hand: not this browser's to undo.
+        crate::prefs::set_auto_away(false);
         leptos::task::spawn_local(async move {
             let r = api::set_profile(&base, &token, &p).await;
             if r.is_ok() {
