@@ -68,4 +68,14 @@ async fn a_thread_opens_beside_the_room_and_keeps_its_replies_there() {
     b.wait_true("document.querySelector('.thread-panel').hidden", "closed").await;
     b.eval("(document.querySelector('.thread-summary').click(), true)").await;
     shows(&b, PANEL, "first in the thread").await;
+
+    // A half-written reply is kept with the thread through a reload.
+    b.find("#thread-input").await.send_keys("half a thought").await.unwrap();
+    b.wait_true("Object.keys(localStorage).some(k => k.startsWith('meshchat.draft.ada.general/'))", "kept").await;
+    b.goto(&n.url("/")).await;
+    b.wait_connected().await;
+    b.wait_true("document.querySelector('.thread-summary') !== null", "the root's summary").await;
+    b.eval("(document.querySelector('.thread-summary').click(), true)").await;
+    b.wait_true("document.querySelector('#thread-input').value === 'half a thought'", "the thread's draft").await;
+    assert_eq!(b.eval("document.querySelector('#composer-input').value").await, "", "not the room's draft");
 }

@@ -1,7 +1,5 @@
 //! Writing a message: Enter sends, Shift+Enter is a new line.
 
-use std::collections::HashMap;
-
 use leptos::html::Textarea;
 use leptos::prelude::*;
 use meshchat_shared::limits::MAX_BODY_CHARS;
@@ -51,10 +49,8 @@ pub fn Composer() -> impl IntoView {
     });
     let removed = Memo::new(move |_| chat.with(|c| c.current_room().and_then(|r| r.removed.clone())));
     // One draft per room, so switching rooms keeps what was typed; kept
-    // across reloads and tabs.
-    let drafts = RwSignal::new(HashMap::<String, String>::new());
-    let editing = Signal::derive(move || matches!(ctx.compose.get(), Some(super::Compose::Edit { .. })));
-    super::drafts::keep(drafts, chat.with_untracked(|c| c.name.clone()), editing);
+    // across reloads and tabs (see `Ctx::drafts`).
+    let drafts = ctx.drafts;
     let draft = move || room.get().and_then(|r| drafts.with(|d| d.get(&r).cloned())).unwrap_or_default();
     let count = Memo::new(move |_| draft().chars().count());
     let over = move || count.get() > MAX_BODY_CHARS;

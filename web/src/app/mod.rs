@@ -64,6 +64,8 @@ pub struct Ctx {
     pub people: people::People,
     /// The thread open beside the room: its root.
     pub thread: RwSignal<Option<(String, u64)>>,
+    /// Half-written messages by room, and by thread (`room/origin:seq`).
+    pub drafts: drafts::Drafts,
 }
 
 /// What the composer is doing besides writing a new message.
@@ -208,6 +210,9 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
     let compose = RwSignal::new(None);
     let window = RwSignal::new(crate::timeline::Window::Follow);
     let people = people::People::new();
+    let drafts = RwSignal::new(HashMap::<String, String>::new());
+    let editing = Signal::derive(move || matches!(compose.get(), Some(Compose::Edit { .. })));
+    drafts::keep(drafts, chat.with_untracked(|c| c.name.clone()), editing);
     let ctx = Ctx {
         chat,
         who,
@@ -222,6 +227,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
         window,
         people,
         thread: RwSignal::new(None),
+        drafts,
     };
     provide_context(ctx.clone());
     // The nodes refused the session: back to the sign-in screen, saying why.

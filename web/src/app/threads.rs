@@ -73,16 +73,32 @@ pub fn ThreadPanel() -> impl IntoView {
 #[component]
 fn ThreadComposer() -> impl IntoView {
     let ctx = use_ctx();
-    let draft = RwSignal::new(String::new());
+    let (drafts, thread, chat) = (ctx.drafts, ctx.thread, ctx.chat);
+    // The thread's draft, kept with the rooms' (`room/origin:seq`).
+    let key = Memo::new(move |_| {
+        let (origin, seq) = thread.get()?;
+        chat.with(|c| c.current.clone()).map(|room| format!("{room}/{origin}:{seq}"))
+    });
+    let draft = move || key.get().and_then(|k| drafts.with(|d| d.get(&k).cloned())).unwrap_or_default();
+    let set_draft = move |text: String| {
+        let Some(k) = key.get_untracked() else { return };
+        drafts.update(|d| {
+            if text.is_empty() {
+                d.remove(&k);
+            } else {
+                d.insert(k, text);
+            }
+        });
+    };
     let also = RwSignal::new(false);
     let send = move || {
-        let body = draft.get_untracked().trim().to_owned();
+        let body = draft().trim().to_owned();
         let (Some((origin, seq)), false) = (ctx.thread.get_untracked(), body.is_empty()) else { return };
         let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
         let id = crate::rooms::action_id(js_sys::Math::random(), now_ms());
         let reply = RoomEvent::Reply { origin, seq, body, thread: true, also: also.get_untracked() };
         ctx.act(|c| drop(c.act(&room, &id, reply, now_ms())));
-        draft.set(String::new());
+        set_draft(String::new());
         also.set(false);
     };
     let send_key = send.clone();
@@ -96,13 +112,13 @@ fn ThreadComposer() -> impl IntoView {
         <form class="thread-composer" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); send(); }>
             <label class="visually-hidden" for="thread-input">{t().reply_in_thread}</label>
             <textarea id="thread-input" rows="2" placeholder=t().reply_in_thread maxlength="4000"
-                prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev)) on:keydown=on_key></textarea>
+                prop:value=draft on:input=move |ev| set_draft(event_target_value(&ev)) on:keydown=on_key></textarea>
             <label class="check small">
                 <input id="thread-also" type="checkbox" prop:checked=move || also.get()
                     on:change=move |ev| also.set(event_target_checked(&ev))/>
                 {t().also_to_room}
             </label>
-            <button class="primary" type="submit" disabled=move || draft.with(|d| d.trim().is_empty())>{t().send}</button>
+            <button class="primary" type="submit" disabled=move || draft().trim().is_empty()>{t().send}</button>
         </form>
     }
 }
