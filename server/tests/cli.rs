@@ -303,3 +303,28 @@ async fn status_of_a_node_behind_a_private_ca_says_what_to_do() {
         assert_one_line(&err);
     }
 }
+
+/// The terminal client reads and replies in threads: a thread reply's line
+/// names its root, and `/thread <origin>:<seq> text` answers there.
+#[tokio::test]
+async fn the_terminal_client_replies_in_a_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node("n1", &dir.path().join("n1"), 0, &["--guests"]);
+    let root = json!({"name": "ada", "id": "r1", "body": "the plan"}).to_string();
+    let (status, root) = http_post(&node.url("/api/rooms/general/messages"), &root).await;
+    assert!((200..300).contains(&status), "{root}");
+    let place = format!("{}:{}", root["msg"]["origin"].as_str().unwrap(), root["msg"]["seq"]);
+    let ws = node.ws_url();
+    let input = format!("/thread {place} from the terminal\n/thread nonsense\n");
+    let (ok, out, err) = run_cli(&["client", "--room", "general", "--nodes", &ws, "--name", "tess"], &input).await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("tess (thread {place}): from the terminal")), "{out}");
+    assert!(err.contains("/thread <origin>:<seq> <text>"), "a malformed command is explained: {err}");
+    let events = all_events_as(&node, "general", None).await;
+    let reply = events.iter().find(|m| m["author"] == "tess").expect("the reply stored");
+    let e: serde_json::Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (e["event"].as_str(), e["thread"].as_bool(), e["body"].as_str()),
+        (Some("reply"), Some(true), Some("from the terminal"))
+    );
+}

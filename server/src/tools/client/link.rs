@@ -126,6 +126,11 @@ impl Client {
                     let _ = self.events.send(Event::Failed { id, reason: e.to_string() });
                 }
             }
+            Command::Act { room, id, action } => {
+                if let Err(e) = self.chat.act(&room, &id, action, now_ms()) {
+                    let _ = self.events.send(Event::Failed { id, reason: e.to_string() });
+                }
+            }
             Command::Join(room) => {
                 if let Err(e) = self.chat.join(&room) {
                     let _ = self.events.send(Event::Failed { id: String::new(), reason: e.to_string() });

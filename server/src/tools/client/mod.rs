@@ -65,6 +65,7 @@ pub enum Event {
 
 pub(crate) enum Command {
     Send { room: String, id: String, body: String },
+    Act { room: String, id: String, action: meshchat_shared::rooms::RoomEvent },
     Join(String),
     Snapshot(oneshot::Sender<Snapshot>),
     Close(oneshot::Sender<()>),
@@ -116,6 +117,14 @@ impl ClientHandle {
 
     pub fn send_with_id(&self, room: &str, id: &str, body: &str) {
         let _ = self.tx.send(Command::Send { room: room.to_owned(), id: id.to_owned(), body: body.to_owned() });
+    }
+
+    /// A reply, an edit, a reaction or a delete, through the outbox like a
+    /// message; returns its id.
+    pub fn act(&self, room: &str, action: meshchat_shared::rooms::RoomEvent) -> String {
+        let id = format!("{}-{}", self.run, self.next.fetch_add(1, Ordering::Relaxed));
+        let _ = self.tx.send(Command::Act { room: room.to_owned(), id: id.clone(), action });
+        id
     }
 
     pub fn join(&self, room: &str) {

@@ -19,11 +19,32 @@ fn clock(ts: u64) -> String {
 }
 
 /// A message as a line of the terminal: nothing in it can act on the
-/// terminal (escape sequences, bells, bidi overrides show as text).
+/// terminal (escape sequences, bells, bidi overrides show as text). A reply
+/// in a thread says whose: `/thread <origin>:<seq> text` answers there.
 fn line(m: &Message) -> String {
+    let thread = match meshchat_shared::rooms::thread_root(m) {
+        Some(((origin, seq), _)) => format!(" (thread {}:{seq})", for_terminal(&origin)),
+        None => String::new(),
+    };
     // Room events (this client asks for them as they are) read as notices.
     let m = meshchat_shared::rooms::present(m);
-    format!("[{}] {}: {}", clock(m.ts), for_terminal(&m.author), for_terminal(&m.body))
+    format!("[{}] {}{thread}: {}", clock(m.ts), for_terminal(&m.author), for_terminal(&m.body))
+}
+
+/// `/thread n1:42 text`: a reply in the thread of `n1:42`.
+fn thread_reply(line: &str) -> Option<meshchat_shared::rooms::RoomEvent> {
+    let rest = line.strip_prefix("/thread ")?;
+    let (place, body) = rest.trim_start().split_once(' ')?;
+    let (origin, seq) = place.split_once(':')?;
+    let (body, seq) = (body.trim(), seq.parse().ok()?);
+    let reply = meshchat_shared::rooms::RoomEvent::Reply {
+        origin: origin.to_owned(),
+        seq,
+        body: body.to_owned(),
+        thread: true,
+        also: false,
+    };
+    (!body.is_empty()).then_some(reply)
 }
 
 pub async fn run(signin: SignIn, room: String, tls: TlsClient) -> anyhow::Result<()> {
@@ -44,6 +65,10 @@ pub async fn run(signin: SignIn, room: String, tls: TlsClient) -> anyhow::Result
             l = input.next_line(), if input_open => match l {
                 Ok(Some(text)) if text.trim() == "/quit" => break,
                 Ok(Some(text)) if text.trim().is_empty() => {}
+                Ok(Some(text)) if text.starts_with("/thread ") => match thread_reply(&text) {
+                    Some(reply) => drop(client.act(&room, reply)),
+                    None => eprintln!("* /thread <origin>:<seq> <text>, as a thread line shows it"),
+                },
                 Ok(Some(text)) => {
                     client.send(&room, &text);
                 }
