@@ -428,11 +428,15 @@ async fn check_followers(w: &World, views: &BTreeMap<&'static str, Vec<Value>>) 
                 (mine != theirs).then(|| {
                     let first = mine.iter().zip(&theirs).position(|(a, b)| a != b);
                     let at = first.map(|i| (mine.get(i).cloned(), theirs.get(i).cloned()));
+                    let missing: Vec<&(String, u64)> = theirs.iter().filter(|k| !mine.contains(k)).take(20).collect();
                     format!(
-                        "u{}'s client holds {} of {room}, the nodes {}; first difference at {first:?}: {at:?}",
+                        "u{}'s client holds {} of {room}, the nodes {}; first difference at {first:?}: {at:?}; \
+                         it lacks {missing:?}; it is on {:?} with {} pending",
                         f.user,
                         mine.len(),
-                        theirs.len()
+                        theirs.len(),
+                        snap.node,
+                        snap.pending
                     )
                 })
             });
