@@ -651,7 +651,12 @@ fn refused(p: &mut Pending, code: ErrorCode, message: &str, now_ms: u64) {
 
 /// An error in words for people: the code's meaning, then the node's detail.
 pub fn explain(code: ErrorCode, message: &str) -> String {
-    let what = code.describe();
+    explain_as(code.describe(), code, message)
+}
+
+/// As [`explain`], with the code's words given (a client in another
+/// language): the node's detail of an invalid request follows them.
+pub fn explain_as(what: &str, code: ErrorCode, message: &str) -> String {
     if message.is_empty() || code != ErrorCode::Invalid {
         what.to_owned()
     } else {

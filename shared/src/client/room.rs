@@ -125,7 +125,6 @@ impl RoomView {
         })
     }
 
-    /// Does the view hold a message with this idempotency key?
     /// Does `who` follow the thread of `root`: wrote it, or replied in it
     /// (looked for among the entries after the root, a bounded number)?
     pub fn follows_thread(&self, root: &(String, u64), who: &str) -> bool {
@@ -139,6 +138,7 @@ impl RoomView {
         })
     }
 
+    /// Does the view hold a message with this idempotency key?
     pub fn contains(&self, author: &str, id: &str) -> bool {
         self.by_id.contains_key(&(author.to_owned(), id.to_owned()))
     }

@@ -224,7 +224,7 @@ fn CardBody(name: String) -> impl IntoView {
     let people = ctx.people;
     let p = people.profiles.with_untracked(|p| p.get(&name).cloned()).unwrap_or_default();
     let me = ctx.chat.with_untracked(|c| c.name.clone());
-    let shown = if p.display.is_empty() { name.clone() } else { p.display.clone() };
+    let shown = people.display(&name);
     let status = (!p.status.is_empty() || !p.emoji.is_empty()).then(|| format!("{} {}", p.emoji, p.status));
     let time = local_time(&p.tz).map(|at| fill(t().local_time, &[&at, &shown]));
     let common: Vec<String> = ctx.chat.with_untracked(|c| {

@@ -151,15 +151,7 @@ pub fn error(code: ErrorCode) -> &'static str {
 /// A refusal as the app says it: the code's words, and the node's detail
 /// (English, as nodes write it) for a request it found invalid.
 pub fn explain(code: ErrorCode, message: &str) -> String {
-    let what = error(code);
-    if message.is_empty() || code != ErrorCode::Invalid {
-        return what.to_owned();
-    }
-    let mut detail = message.to_owned();
-    if let Some(first) = detail.get_mut(..1) {
-        first.make_ascii_uppercase();
-    }
-    format!("{what} {detail}.")
+    meshchat_shared::client::explain_as(error(code), code, message)
 }
 
 /// `2.1 MB`, `340 KB`, `12 bytes` (in words of the language).
