@@ -147,6 +147,48 @@ async fn admins_invite_from_the_command_line() {
     assert_eq!(api("POST", &node.url("/api/register"), None, Some(body)).await.0, 201);
 }
 
+/// The admin console's actions from a terminal: deactivate, reset link,
+/// registration, the audit log; a member is refused in one line.
+#[tokio::test]
+async fn admins_run_the_community_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &[], None);
+    let (_, admin) = register(&node, "root", "root password").await;
+    let (_, bob) = register(&node, "bob", "bob's password").await;
+    let (_, dave) = register(&node, "dave", "dave's password").await;
+    let file = dir.path().join("admin.token");
+    std::fs::write(&file, token(&admin)).unwrap();
+    let (ws, f) = (node.ws_url(), file.to_str().unwrap().to_owned());
+    let admin_cli = |action: &'static [&'static str]| {
+        let mut args = vec!["admin", "--nodes", &ws, "--token-file", &f];
+        args.extend_from_slice(action);
+        async move { run_cli(&args, "").await }
+    };
+    let (ok, out, err) = admin_cli(&["deactivate", "bob"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("bob is deactivated"), "{out}");
+    assert_eq!(me(&node, &token(&bob)).await.0, 401);
+    let (ok, out, _) = admin_cli(&["people", "bo"]).await;
+    assert!(ok && out.contains("bob") && out.contains("deactivated") && !out.contains("root"), "{out}");
+    let (ok, out, err) = admin_cli(&["reset-link", "bob"]).await;
+    assert!(ok, "{err}");
+    assert!(out.trim().starts_with(&node.url("/#reset=")), "{out}");
+    let (ok, _, err) = admin_cli(&["registration", "closed"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(http_get(&node.url("/api/auth")).await.1["registration"], "closed");
+    let (ok, out, _) = admin_cli(&["audit"]).await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(ok && lines.len() == 3, "{out}");
+    assert!(lines[0].ends_with("root registration closed, guests off "), "{out}");
+    assert!(lines[2].ends_with("root deactivate bob"), "{out}");
+    // A member is told no, in one line.
+    let member = dir.path().join("member.token");
+    std::fs::write(&member, token(&dave)).unwrap();
+    let (ok, _, err) = run_cli(&["admin", "--nodes", &ws, "--token-file", member.to_str().unwrap(), "audit"], "").await;
+    assert!(!ok);
+    assert_one_line(&err);
+}
+
 /// What a person sees of a failure: one line naming the tool, no backtrace.
 fn assert_one_line(err: &str) {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");

@@ -148,6 +148,106 @@ pub struct ApiToken {
     /// Only in the answer to its creation: it is never shown again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// When it was last used (to the hour), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<u64>,
+}
+
+/// `GET /api/sessions` (extension): where the caller is signed in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sessions {
+    pub sessions: Vec<SessionEntry>,
+    pub tokens: Vec<ApiToken>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEntry {
+    pub id: String,
+    /// "Firefox on Linux", "meshchat terminal": the node's words for the
+    /// device it began on.
+    pub agent: String,
+    /// The node that began it.
+    pub node: String,
+    /// Milliseconds since the Unix epoch, as every time here.
+    pub started: u64,
+    /// Last used, to the hour.
+    pub last: u64,
+    pub expires: u64,
+    /// The session asking.
+    pub current: bool,
+}
+
+/// `POST /api/sessions/others` (extension): how many sessions ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ended {
+    pub ended: usize,
+}
+
+/// `GET /api/admin/people` (extension, admins).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct People {
+    pub people: Vec<Person>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    /// `admin` or `member`.
+    pub role: String,
+    /// False once an admin deactivated the account.
+    pub active: bool,
+    /// Sessions that still work.
+    pub sessions: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<u64>,
+}
+
+/// `POST /api/admin/people/{name}/active` (extension, admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetActive {
+    pub active: bool,
+}
+
+/// `GET /api/admin/audit` (extension, admins): newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    pub entries: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: u64,
+    /// The admin's name.
+    pub by: String,
+    /// "deactivate", "role admin", "registration invite, guests off", ...
+    pub action: String,
+    /// The account acted on, if any.
+    pub target: String,
+}
+
+/// `POST /api/admin/settings` (extension, admins): the mesh's sign-up rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignUpSettings {
+    /// `open`, `invite` or `closed`.
+    pub registration: String,
+    pub guests: bool,
+}
+
+/// `POST /api/admin/people/{name}/reset` (extension, admins): a link that
+/// sets a new password once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetLink {
+    pub code: String,
+    /// The app's page for it.
+    pub url: String,
+    pub expires: u64,
+}
+
+/// `POST /api/reset` (extension): a new password with a reset link's code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UseResetLink {
+    pub code: String,
+    pub password: String,
 }
 
 /// `GET /api/tokens`.

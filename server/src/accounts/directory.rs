@@ -27,7 +27,35 @@ pub struct Account {
     pub push: BTreeMap<String, (u64, Option<PushSub>)>,
     /// The profile and when it was set.
     pub profile: (u64, ProfileFields),
+    /// Deactivated by an admin (`false`), and when that was last set.
+    pub active: (u64, bool),
+    /// Sessions begun and tokens used, by id: where, and first and last use.
+    pub sessions: BTreeMap<String, SessionInfo>,
 }
+
+/// One session (or API token) as the list of where one is signed in shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// "Firefox on Linux", "meshchat terminal": a label of the node's words.
+    pub agent: String,
+    /// The node that began it.
+    pub node: String,
+    pub started: u64,
+    pub expires: u64,
+    pub last: u64,
+}
+
+/// An admin's action, as the audit log shows it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AuditEntry {
+    pub at: u64,
+    pub by: String,
+    pub action: String,
+    pub target: String,
+}
+
+/// How many audit entries a node keeps in memory (the log keeps them all).
+pub const AUDIT_KEPT: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushSub {
@@ -79,6 +107,12 @@ pub struct Directory {
     waiting: Vec<AccountEvent>,
     /// The mesh's VAPID key: `(at, pkcs8)`, the smallest seen.
     push_key: Option<(u64, String)>,
+    /// Admins' actions, oldest first, the latest [`AUDIT_KEPT`].
+    audit: Vec<AuditEntry>,
+    /// Sign-up rules set at run time: `(at, registration, guests)`.
+    settings: Option<(u64, String, bool)>,
+    /// Password reset links by code hash: `(expires, account id)`.
+    resets: HashMap<String, (u64, String)>,
 }
 
 /// The uniqueness key of a name: names that look alike share it.
@@ -108,6 +142,8 @@ impl Directory {
                     tokens: BTreeMap::new(),
                     push: BTreeMap::new(),
                     profile: (0, ProfileFields::default()),
+                    active: (0, true),
+                    sessions: BTreeMap::new(),
                 };
                 self.accounts.insert(id.clone(), account);
                 // Whatever waited for this account applies now.
@@ -123,6 +159,28 @@ impl Directory {
             }
             AccountEvent::Invite { code_hash, by, expires } => {
                 self.invites.insert(code_hash, (expires, by));
+                Vec::new()
+            }
+            AccountEvent::Audit { by, action, target, at } => {
+                let entry = AuditEntry { at, by, action, target };
+                let i = self.audit.partition_point(|e| *e < entry);
+                if self.audit.get(i) != Some(&entry) {
+                    self.audit.insert(i, entry);
+                }
+                if self.audit.len() > AUDIT_KEPT {
+                    self.audit.remove(0);
+                }
+                Vec::new()
+            }
+            AccountEvent::Settings { registration, guests, at } => {
+                let new = (at, registration, guests);
+                if self.settings.as_ref().is_none_or(|old| new > *old) {
+                    self.settings = Some(new);
+                }
+                Vec::new()
+            }
+            AccountEvent::ResetLink { code_hash, id, expires } => {
+                self.resets.insert(code_hash, (expires, id));
                 Vec::new()
             }
             AccountEvent::PushKey { pkcs8, at } => {
@@ -177,11 +235,49 @@ impl Directory {
         self.invites.get(code_hash).filter(|(expires, _)| *expires > now)
     }
 
+    /// The account a password reset link with this code hash is for, if
+    /// it exists and has not expired.
+    pub fn reset_link(&self, code_hash: &str, now: u64) -> Option<&Account> {
+        let (_, id) = self.resets.get(code_hash).filter(|(expires, _)| *expires > now)?;
+        self.accounts.get(id)
+    }
+
+    /// The audit log, newest first, at most `limit` entries.
+    pub fn audit(&self, limit: usize) -> Vec<AuditEntry> {
+        self.audit.iter().rev().take(limit).cloned().collect()
+    }
+
+    /// The sign-up rules an admin set at run time, if any: `(registration, guests)`.
+    pub fn settings(&self) -> Option<(&str, bool)> {
+        self.settings.as_ref().map(|(_, r, g)| (r.as_str(), *g))
+    }
+
+    /// Every account, by name.
+    pub fn all(&self) -> Vec<&Account> {
+        let mut all: Vec<&Account> = self.accounts.values().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// The account's sessions that still work at `now` (not API tokens).
+    pub fn live_sessions<'a>(
+        &'a self,
+        a: &'a Account,
+        now: u64,
+    ) -> impl Iterator<Item = (&'a String, &'a SessionInfo)> {
+        a.sessions.iter().filter(move |(id, s)| {
+            !a.tokens.contains_key(*id)
+                && s.expires > now
+                && s.started >= a.revoke_before
+                && !self.revoked.contains_key(*id)
+        })
+    }
+
     /// The account a (validly signed) token speaks for, if it is still
     /// good at `now`.
     pub fn check(&self, c: &Claims, now: u64) -> Result<&Account, Denied> {
         let a = self.accounts.get(&c.account).ok_or(Denied::Unknown)?;
-        if c.issued < a.revoke_before {
+        if c.issued < a.revoke_before || !a.active.1 {
             return Err(Denied::Ended);
         }
         let good = match c.kind {
@@ -215,6 +311,11 @@ impl Directory {
     pub fn prune(&mut self, now: u64) {
         self.revoked.retain(|_, until| *until > now);
         self.invites.retain(|_, (expires, _)| *expires > now);
+        self.resets.retain(|_, (expires, _)| *expires > now);
+        for a in self.accounts.values_mut() {
+            let tokens = &a.tokens;
+            a.sessions.retain(|id, s| tokens.contains_key(id) || s.expires > now);
+        }
     }
 }
 
@@ -237,8 +338,16 @@ fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::TokenRevoked { id, .. }
         | AccountEvent::PushSubscribed { id, .. }
         | AccountEvent::PushUnsubscribed { id, .. }
-        | AccountEvent::Profile { id, .. } => Some(id),
-        AccountEvent::RevokeSession { .. } | AccountEvent::Invite { .. } | AccountEvent::PushKey { .. } => None,
+        | AccountEvent::Profile { id, .. }
+        | AccountEvent::SessionStarted { id, .. }
+        | AccountEvent::SessionSeen { id, .. }
+        | AccountEvent::Active { id, .. } => Some(id),
+        AccountEvent::RevokeSession { .. }
+        | AccountEvent::Invite { .. }
+        | AccountEvent::PushKey { .. }
+        | AccountEvent::Audit { .. }
+        | AccountEvent::Settings { .. }
+        | AccountEvent::ResetLink { .. } => None,
     }
 }
 
@@ -281,6 +390,24 @@ fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
             set_push(a, endpoint, at, None);
             Vec::new()
         }
+        AccountEvent::SessionStarted { session, agent, node, at, expires, .. } => {
+            let s = a.sessions.entry(session).or_default();
+            (s.agent, s.node, s.started, s.expires) = (agent, node, at, expires);
+            s.last = s.last.max(at);
+            Vec::new()
+        }
+        AccountEvent::SessionSeen { session, at, .. } => {
+            let s = a.sessions.entry(session).or_default();
+            s.last = s.last.max(at);
+            Vec::new()
+        }
+        AccountEvent::Active { active, at, .. } => {
+            // At the same time, deactivated wins.
+            if at > a.active.0 || (at == a.active.0 && !active) {
+                a.active = (at, active);
+            }
+            if a.active.1 { Vec::new() } else { vec![Revoked::Account { id: a.id.clone(), before: u64::MAX }] }
+        }
         AccountEvent::Profile { profile, at, .. } => {
             // At the same time, the larger wins, so every node keeps one.
             let key = |p: &ProfileFields| serde_json::to_string(p).unwrap_or_default();
@@ -294,110 +421,5 @@ fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn created(id: &str, name: &str, at: u64) -> AccountEvent {
-        AccountEvent::Created { id: id.into(), name: name.into(), hash: "h0".into(), role: Role::Member, at }
-    }
-
-    fn session(account: &str, id: &str, issued: u64) -> Claims {
-        Claims {
-            kind: Kind::Session,
-            account: account.into(),
-            id: id.into(),
-            issued,
-            expires: issued + 1000,
-            issuer: "n1".into(),
-        }
-    }
-
-    #[test]
-    fn names_are_found_whatever_their_case_or_look() {
-        let mut d = Directory::new();
-        d.apply(created("a1", "Alice", 1));
-        assert_eq!(d.by_name("alice").unwrap().id, "a1");
-        assert_eq!(d.by_name("аlice").unwrap().id, "a1", "a Cyrillic а");
-        assert!(d.by_name("bob").is_none());
-    }
-
-    #[test]
-    fn events_give_the_same_state_in_any_order() {
-        let events = [
-            created("a1", "alice", 1),
-            AccountEvent::Password { id: "a1".into(), hash: "h2".into(), at: 20 },
-            AccountEvent::Password { id: "a1".into(), hash: "h1".into(), at: 10 },
-            AccountEvent::Role { id: "a1".into(), role: Role::Admin, at: 5 },
-            AccountEvent::RevokeAll { id: "a1".into(), before: 15 },
-            AccountEvent::TokenCreated { id: "a1".into(), token: "t1".into(), label: "bot".into(), at: 3 },
-            AccountEvent::TokenRevoked { id: "a1".into(), token: "t1".into() },
-        ];
-        let mut states = Vec::new();
-        for rotation in 0..events.len() {
-            let mut d = Directory::new();
-            for e in events.iter().cycle().skip(rotation).take(events.len()) {
-                d.apply(e.clone());
-            }
-            for e in events.iter().rev() {
-                d.apply(e.clone()); // and again, backwards: idempotent
-            }
-            states.push(d.get("a1").cloned());
-        }
-        assert!(states.windows(2).all(|w| w[0] == w[1]), "{states:#?}");
-        let a = states[0].as_ref().unwrap();
-        assert_eq!((a.hash.1.as_str(), a.role.1, a.revoke_before), ("h2", Role::Admin, 15));
-        assert!(a.tokens["t1"].revoked);
-    }
-
-    #[test]
-    fn sessions_die_by_logout_by_revocation_and_by_expiry() {
-        let mut d = Directory::new();
-        d.apply(created("a1", "alice", 1));
-        let s = session("a1", "s1", 100);
-        assert!(d.check(&s, 200).is_ok());
-        assert_eq!(d.check(&s, 1_200).err(), Some(Denied::Ended), "expired");
-        assert_eq!(
-            d.apply(AccountEvent::RevokeSession { session: "s1".into(), until: 1_100 }),
-            [Revoked::Session("s1".into())]
-        );
-        assert_eq!(d.check(&s, 200).err(), Some(Denied::Ended), "logged out");
-        let s2 = session("a1", "s2", 100);
-        d.apply(AccountEvent::RevokeAll { id: "a1".into(), before: 150 });
-        assert_eq!(d.check(&s2, 200).err(), Some(Denied::Ended), "password changed after it was issued");
-        assert!(d.check(&session("a1", "s3", 160), 200).is_ok());
-        assert_eq!(d.check(&session("nobody", "s4", 160), 200).err(), Some(Denied::Unknown));
-    }
-
-    /// "Do not disturb" stops pushes to every browser of the person; the
-    /// latest profile wins whatever the order the events come in.
-    #[test]
-    fn do_not_disturb_stops_pushes_and_the_latest_profile_wins() {
-        use meshchat_shared::profile::{Availability, ProfileFields};
-        let sub = |at| AccountEvent::PushSubscribed {
-            id: "a1".into(),
-            endpoint: "https://push.example/1".into(),
-            p256dh: "p".into(),
-            auth: "x".into(),
-            key: "k".into(),
-            preview: false,
-            session: session("a1", "s1", 100),
-            at,
-        };
-        let profile = |availability, at| AccountEvent::Profile {
-            id: "a1".into(),
-            profile: ProfileFields { availability, ..ProfileFields::default() },
-            at,
-        };
-        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
-            let events = [sub(110), profile(Availability::Dnd, 120), profile(Availability::Active, 130)];
-            let mut d = Directory::default();
-            d.apply(created("a1", "ada", 100));
-            for i in order {
-                d.apply(events[i].clone());
-            }
-            assert_eq!(d.pushes("ada", "k", 200).len(), 1, "{order:?}: active again");
-            d.apply(profile(Availability::Dnd, 140));
-            assert!(d.pushes("ada", "k", 200).is_empty(), "{order:?}: do not disturb");
-        }
-    }
-}
+#[path = "directory_tests.rs"]
+mod tests;

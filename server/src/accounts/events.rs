@@ -110,6 +110,52 @@ pub enum AccountEvent {
         profile: meshchat_shared::profile::ProfileFields,
         at: u64,
     },
+    /// A session began (sign-up, sign-in, a new password), for the list
+    /// of where one is signed in. `agent` is a label the node made from
+    /// the request's User-Agent ("Firefox on Linux"), never its text.
+    SessionStarted {
+        id: String,
+        session: String,
+        agent: String,
+        node: String,
+        at: u64,
+        expires: u64,
+    },
+    /// A session or API token was used at `at` (recorded at most hourly).
+    SessionSeen {
+        id: String,
+        session: String,
+        at: u64,
+    },
+    /// An admin deactivated (or reactivated) an account; the latest `at`
+    /// wins. A deactivated account's tokens all fail and it cannot sign in;
+    /// its name stays taken and its messages stay.
+    Active {
+        id: String,
+        active: bool,
+        at: u64,
+    },
+    /// An admin's action, for the audit log admins read.
+    Audit {
+        by: String,
+        action: String,
+        target: String,
+        at: u64,
+    },
+    /// The mesh's sign-up rules as an admin set them at run time; the
+    /// latest `at` wins over the nodes' flags.
+    Settings {
+        registration: String,
+        guests: bool,
+        at: u64,
+    },
+    /// A password reset link an admin made for an account: only the
+    /// SHA-256 of its code is kept; single use across the mesh (claimed).
+    ResetLink {
+        code_hash: String,
+        id: String,
+        expires: u64,
+    },
     /// The mesh's VAPID key pair (PKCS#8, base64url): the one with the
     /// smallest `(at, pkcs8)` is every node's, whichever came first here.
     PushKey {

@@ -11,7 +11,11 @@
 //! - `throttle`: failed sign-ins per name and per address.
 //! - `profile`: display names, statuses, time zones and availability.
 //! - `service`: the operations, as the HTTP routes and sessions call them.
+//! - `sessions`: where one is signed in: listed, ended.
+//! - `admin`: what admins do (roles, deactivation, reset links, sign-up
+//!   rules), each recorded in the audit log.
 
+mod admin;
 pub mod directory;
 pub mod events;
 pub mod password;
@@ -19,15 +23,17 @@ mod profile;
 mod push;
 pub mod registry;
 mod service;
+mod sessions;
 mod throttle;
 pub mod token;
 
 use std::time::Duration;
 
+pub use admin::{parse_registration, registration_name};
 pub use directory::{Account, Directory, Revoked};
 pub use events::{AccountEvent, Role};
 pub use registry::{ClaimError, ClaimNet, Registry};
-pub use service::{Accounts, AuthError, MAX_TOKENS, Me, SignedIn};
+pub use service::{Accounts, AuthError, Caller, MAX_TOKENS, Me, SignedIn};
 
 /// Who may create an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -11,7 +11,7 @@ use meshchat_shared::{ErrorCode, RoomVector};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::directory::{Denied, Directory, Revoked, name_key};
+use super::directory::{Account, Denied, Directory, Revoked, name_key};
 use super::events::{AUTHOR, AccountEvent, ROOM, Role};
 use super::password::{Hasher, PasswordError};
 use super::registry::{ClaimError, Registry};
@@ -43,6 +43,8 @@ pub enum AuthError {
     Unavailable(String),
     #[error("{0}")]
     LimitReached(String),
+    #[error("this account was deactivated by an admin")]
+    Deactivated,
 }
 
 impl AuthError {
@@ -54,7 +56,7 @@ impl AuthError {
             AuthError::RateLimited => ErrorCode::RateLimited,
             AuthError::RegistrationClosed => ErrorCode::RegistrationClosed,
             AuthError::Unauthorized => ErrorCode::Unauthorized,
-            AuthError::Forbidden => ErrorCode::Forbidden,
+            AuthError::Forbidden | AuthError::Deactivated => ErrorCode::Forbidden,
             AuthError::Unavailable(_) => ErrorCode::Unavailable,
             AuthError::LimitReached(_) => ErrorCode::LimitReached,
         }
@@ -82,6 +84,14 @@ pub struct SignedIn {
     pub token: String,
     pub name: String,
     pub role: Role,
+}
+
+/// Who is signing in: their address (for throttling) and User-Agent
+/// (for the list of sessions).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub ip: IpAddr,
+    pub agent: String,
 }
 
 /// Who a valid token speaks for.
@@ -118,6 +128,9 @@ pub struct Accounts {
     /// Registrations per address: each costs a hash and a mesh round trip.
     registrations: DefaultKeyedRateLimiter<IpAddr>,
     live: Mutex<HashMap<String, Vec<Live>>>,
+    /// Uses of sessions recorded lately, by session id: at most one
+    /// `SessionSeen` an hour each, even before the log has applied it.
+    pub(super) seen_lately: Mutex<HashMap<String, u64>>,
     /// The VAPID key parsed, with the log's text of it.
     vapid: Mutex<Option<(String, Arc<crate::trust::webpush::Vapid>)>>,
 }
@@ -162,6 +175,7 @@ impl Accounts {
                 Duration::from_secs(3600) / config.registrations_per_hour.max(1),
             )),
             live: Mutex::new(HashMap::new()),
+            seen_lately: Mutex::new(HashMap::new()),
             vapid: Mutex::new(None),
         });
         let applied = accounts.catch_up(&store, RoomVector::new()).await?;
@@ -239,6 +253,10 @@ impl Accounts {
         self.vapid.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub(super) fn log(&self) -> &RoomHandle {
+        &self.log
+    }
+
     pub fn config(&self) -> &AccountsConfig {
         &self.config
     }
@@ -268,7 +286,9 @@ impl Accounts {
         self.directory().len()
     }
 
-    fn issue(&self, id: &str, name: &str, role: Role) -> Result<SignedIn, AuthError> {
+    /// A new session, listed (with `agent`, the caller's User-Agent made a
+    /// label) where the person can see and end it.
+    async fn issue(&self, id: &str, name: &str, role: Role, agent: &str) -> Result<SignedIn, AuthError> {
         let now = now_ms();
         let claims = Claims {
             kind: Kind::Session,
@@ -279,6 +299,15 @@ impl Accounts {
             issuer: self.me.clone(),
         };
         let token = token::encode(&claims, &*self.keys).ok_or_else(|| AuthError::Unavailable("cannot sign".into()))?;
+        self.append(AccountEvent::SessionStarted {
+            id: id.to_owned(),
+            session: claims.id.clone(),
+            agent: super::sessions::agent_label(agent),
+            node: self.me.clone(),
+            at: now,
+            expires: claims.expires,
+        })
+        .await?;
         Ok(SignedIn { token, name: name.to_owned(), role })
     }
 
@@ -287,15 +316,16 @@ impl Accounts {
         name: &str,
         password: String,
         invite: Option<&str>,
-        ip: IpAddr,
+        from: &Caller,
     ) -> Result<SignedIn, AuthError> {
+        let ip = from.ip;
         let name = crate::core::names::canonical(name).map_err(|e| AuthError::Invalid(e.to_string()))?;
         super::password::validate(&password)?;
         self.registrations.check_key(&ip).map_err(|_| AuthError::RateLimited)?;
         let first = self.directory().is_empty();
         let key = name_key(&name);
         // The mesh's first account needs no invitation.
-        let invite_hash = match (self.config.registration, first) {
+        let invite_hash = match (self.registration(), first) {
             (_, true) | (Registration::Open, _) => None,
             (Registration::Closed, false) => return Err(AuthError::RegistrationClosed),
             (Registration::Invite, false) => {
@@ -335,12 +365,13 @@ impl Accounts {
         let role =
             if first && self.registry.claim("first-admin", &id).await? == id { Role::Admin } else { Role::Member };
         self.append(AccountEvent::Created { id: id.clone(), name: name.clone(), hash, role, at }).await?;
-        self.issue(&id, &name, role)
+        self.issue(&id, &name, role, &from.agent).await
     }
 
     /// Each try takes one of the name's and one of the address's tries
     /// before the password is checked, and gives them back if it is right.
-    pub async fn login(&self, name: &str, password: String, ip: IpAddr) -> Result<SignedIn, AuthError> {
+    pub async fn login(&self, name: &str, password: String, from: &Caller) -> Result<SignedIn, AuthError> {
+        let ip = from.ip;
         let key = name_key(name);
         if !self.failures_by_name.reserve(&key) {
             return Err(AuthError::RateLimited);
@@ -358,7 +389,9 @@ impl Accounts {
             self.failures_by_ip.give_back(&ip);
         }
         match (checked?, account) {
-            (true, Some(a)) => self.issue(&a.id, &a.name, a.role.1),
+            // Said only to who knows the password.
+            (true, Some(a)) if !a.active.1 => Err(AuthError::Deactivated),
+            (true, Some(a)) => self.issue(&a.id, &a.name, a.role.1, &from.agent).await,
             _ => Err(AuthError::BadCredentials),
         }
     }
@@ -370,7 +403,13 @@ impl Accounts {
         let claims = token::decode(token, &*self.keys).ok_or(AuthError::Unauthorized)?;
         let d = self.directory();
         match d.check(&claims, now_ms()) {
-            Ok(a) => Ok(Me { id: a.id.clone(), name: a.name.clone(), role: a.role.1, claims }),
+            Ok(a) => {
+                let me = Me { id: a.id.clone(), name: a.name.clone(), role: a.role.1, claims };
+                let last = a.sessions.get(&me.claims.id).map(|s| s.last);
+                drop(d);
+                self.seen(&me, last);
+                Ok(me)
+            }
             Err(Denied::Ended) => Err(AuthError::Unauthorized),
             Err(Denied::Unknown) => {
                 Err(AuthError::Unavailable("this node has not caught up with that account yet".into()))
@@ -396,7 +435,13 @@ impl Accounts {
 
     /// A new password; every other session of the account ends. Returns a
     /// new session for the caller.
-    pub async fn change_password(&self, me: &Me, old: String, new: String) -> Result<SignedIn, AuthError> {
+    pub async fn change_password(
+        &self,
+        me: &Me,
+        old: String,
+        new: String,
+        from: &Caller,
+    ) -> Result<SignedIn, AuthError> {
         super::password::validate(&new)?;
         if !self.password_tries.reserve(&me.id) {
             return Err(AuthError::RateLimited);
@@ -409,13 +454,20 @@ impl Accounts {
         if !checked? {
             return Err(AuthError::BadCredentials);
         }
+        let account = self.directory().get(&me.id).cloned().ok_or(AuthError::Unauthorized)?;
+        self.set_password(&account, new, from).await
+    }
+
+    /// A new password for `a`; every session of it ends. Returns a new
+    /// session for the caller.
+    pub(super) async fn set_password(&self, a: &Account, new: String, from: &Caller) -> Result<SignedIn, AuthError> {
         let hash = self.hasher.hash(new).await?;
         let now = now_ms();
-        self.append(AccountEvent::Password { id: me.id.clone(), hash, at: now }).await?;
-        self.append(AccountEvent::RevokeAll { id: me.id.clone(), before: now + 1 }).await?;
+        self.append(AccountEvent::Password { id: a.id.clone(), hash, at: now }).await?;
+        self.append(AccountEvent::RevokeAll { id: a.id.clone(), before: now + 1 }).await?;
         // Issued after the revocation, so it lives on.
         tokio::time::sleep(Duration::from_millis(2)).await;
-        self.issue(&me.id, &me.name, me.role)
+        self.issue(&a.id, &a.name, a.role.1, &from.agent).await
     }
 
     /// A named token for a bot: `(token, id)`.
@@ -462,27 +514,6 @@ impl Accounts {
         }
         self.append(AccountEvent::TokenRevoked { id: me.id.clone(), token: id.to_owned() }).await
     }
-
-    /// A single-use invitation (admins only): `(code, expires)`.
-    pub async fn create_invite(&self, me: &Me) -> Result<(String, u64), AuthError> {
-        if me.role != Role::Admin {
-            return Err(AuthError::Forbidden);
-        }
-        let code = random_id();
-        let expires = now_ms() + self.config.invite_ttl.as_millis() as u64;
-        self.append(AccountEvent::Invite { code_hash: sha256_hex(&code), by: me.id.clone(), expires }).await?;
-        Ok((code, expires))
-    }
-
-    /// Makes an account an admin or a member (admins only).
-    pub async fn set_role(&self, me: &Me, name: &str, role: Role) -> Result<(), AuthError> {
-        if me.role != Role::Admin {
-            return Err(AuthError::Forbidden);
-        }
-        let id =
-            self.directory().by_name(name).map(|a| a.id.clone()).ok_or(AuthError::Invalid("no such account".into()))?;
-        self.append(AccountEvent::Role { id, role, at: now_ms() }).await
-    }
 }
 
 /// Applies the account log as it grows (from peers, after restarts).
@@ -507,6 +538,6 @@ async fn follow(accounts: std::sync::Weak<Accounts>, store: Store, log: RoomHand
     }
 }
 
-fn sha256_hex(s: &str) -> String {
+pub(super) fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

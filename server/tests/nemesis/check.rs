@@ -429,9 +429,18 @@ async fn check_followers(w: &World, views: &BTreeMap<&'static str, Vec<Value>>) 
                     let first = mine.iter().zip(&theirs).position(|(a, b)| a != b);
                     let at = first.map(|i| (mine.get(i).cloned(), theirs.get(i).cloned()));
                     let missing: Vec<&(String, u64)> = theirs.iter().filter(|k| !mine.contains(k)).take(20).collect();
+                    let extra: Vec<String> = msgs
+                        .iter()
+                        .filter(|m| {
+                            !theirs.contains(&(m.origin.clone(), m.seq))
+                                || mine.iter().filter(|k| **k == (m.origin.clone(), m.seq)).count() > 1
+                        })
+                        .take(5)
+                        .map(|m| described(m, node))
+                        .collect();
                     format!(
                         "u{}'s client holds {} of {room}, the nodes {}; first difference at {first:?}: {at:?}; \
-                         it lacks {missing:?}; it is on {:?} with {} pending",
+                         it lacks {missing:?}; it has besides {extra:?}; it is on {:?} with {} pending",
                         f.user,
                         mine.len(),
                         theirs.len(),
@@ -450,6 +459,20 @@ async fn check_followers(w: &World, views: &BTreeMap<&'static str, Vec<Value>>) 
             }
         }
     }
+}
+
+/// A message a client holds beside what the nodes hold, with what the
+/// nodes hold of the same author and id.
+fn described(m: &meshchat_shared::Message, node: &[Value]) -> String {
+    let copies: Vec<String> = node
+        .iter()
+        .filter(|n| n["author"] == m.author.as_str() && n["id"] == m.id.as_str())
+        .map(|n| format!("{}:{} ts {}", n["origin"], n["seq"], n["ts"]))
+        .collect();
+    format!(
+        "{}:{} ts {} by {} id {} {:?}; the nodes' copies: {copies:?}",
+        m.origin, m.seq, m.ts, m.author, m.id, m.body
+    )
 }
 
 /// The same text for every message not deleted.

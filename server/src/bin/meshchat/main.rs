@@ -1,5 +1,6 @@
 //! The `meshchat` binary: one executable for every role.
 
+mod admin;
 mod node;
 mod ops;
 
@@ -38,6 +39,9 @@ enum Command {
     Client(ClientArgs),
     /// Make a single-use invitation to register (admins; for --registration invite).
     Invite(InviteArgs),
+    /// The admin console from a terminal: people, deactivation, reset
+    /// links, roles, sign-up rules, the audit log (admins).
+    Admin(AdminArgs),
     /// Print a single-use token that lets a new machine join the mesh
     /// (run where the CA key is, next to a node that uses it).
     InviteNode(InviteNodeArgs),
@@ -126,6 +130,14 @@ struct StatusArgs {
 struct InviteArgs {
     #[command(flatten)]
     signin: SignInArgs,
+}
+
+#[derive(Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    signin: SignInArgs,
+    #[command(subcommand)]
+    action: admin::AdminAction,
 }
 
 #[derive(Args)]
@@ -226,6 +238,10 @@ fn run() -> anyhow::Result<()> {
             meshchat::tools::client::terminal::run(signin, args.room, tls).await
         }),
         Command::Invite(args) => runtime.block_on(invite(args)),
+        Command::Admin(args) => runtime.block_on(async {
+            let (signin, tls) = args.signin.split()?;
+            admin::run(signin, tls, args.action).await
+        }),
         Command::InviteNode(a) => runtime.block_on(ops::invite_node(a)),
         Command::RemoveNode(a) => runtime.block_on(ops::remove_node(a)),
         Command::Backup(a) => ops::backup(a),

@@ -1,5 +1,5 @@
-//! Accounts over HTTP: register, login, logout, me, password, API tokens,
-//! invitations, roles; and the extractors that say who is asking.
+//! Accounts over HTTP: register, login, logout, me, password, API tokens;
+//! and the extractors that say who is asking.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use meshchat_shared::ErrorCode;
 use meshchat_shared::api::{
-    ApiToken, ApiTokens, AuthInfo, ChangePassword, Invite, Login, Me as MeBody, NewToken, Register, Session, SetRole,
+    ApiToken, ApiTokens, AuthInfo, ChangePassword, Login, Me as MeBody, NewToken, Register, Session,
 };
 use serde::de::DeserializeOwned;
 
@@ -20,7 +20,7 @@ use super::AppState;
 use super::api::{client_ip, refused};
 use super::error::ApiError;
 use super::serve::ClientAddr;
-use crate::accounts::{AuthError, Me, Registration, Role, SignedIn};
+use crate::accounts::{AuthError, Caller, Me, SignedIn, registration_name};
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
@@ -75,21 +75,22 @@ pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>, what:
     }
 }
 
-fn session(s: SignedIn) -> Json<Session> {
+pub(super) fn session(s: SignedIn) -> Json<Session> {
     Json(Session { token: s.token, name: s.name, role: s.role.as_str().into() })
 }
 
-const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-store")];
+pub(super) const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-store")];
+
+/// Who is signing in: the address and the User-Agent (made a label later).
+pub fn caller(addr: Option<Extension<ClientAddr>>, headers: &HeaderMap) -> Caller {
+    let agent = headers.get(header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    Caller { ip: client_ip(addr), agent: agent.chars().take(512).collect() }
+}
 
 pub async fn info(State(app): State<Arc<AppState>>) -> Json<AuthInfo> {
-    let registration = match app.accounts.config().registration {
-        Registration::Open => "open",
-        Registration::Invite => "invite",
-        Registration::Closed => "closed",
-    };
     Json(AuthInfo {
-        guests: app.accounts.config().guests,
-        registration: registration.into(),
+        guests: app.accounts.guests(),
+        registration: registration_name(app.accounts.registration()).into(),
         first: app.accounts.count() == 0,
     })
 }
@@ -97,24 +98,26 @@ pub async fn info(State(app): State<Arc<AppState>>) -> Json<AuthInfo> {
 pub async fn register(
     State(app): State<Arc<AppState>>,
     addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ip = client_ip(addr);
-    app.guard.write(ip).map_err(refused)?;
+    let from = caller(addr, &headers);
+    app.guard.write(from.ip).map_err(refused)?;
     let r: Register = json_body(body, "name and password")?;
-    let s = app.accounts.register(&r.name, r.password, r.invite.as_deref(), ip).await?;
+    let s = app.accounts.register(&r.name, r.password, r.invite.as_deref(), &from).await?;
     Ok((StatusCode::CREATED, NO_STORE, session(s)))
 }
 
 pub async fn login(
     State(app): State<Arc<AppState>>,
     addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ip = client_ip(addr);
-    app.guard.write(ip).map_err(refused)?;
+    let from = caller(addr, &headers);
+    app.guard.write(from.ip).map_err(refused)?;
     let l: Login = json_body(body, "name and password")?;
-    let s = app.accounts.login(&l.name, l.password, ip).await?;
+    let s = app.accounts.login(&l.name, l.password, &from).await?;
     Ok((NO_STORE, session(s)))
 }
 
@@ -130,15 +133,23 @@ pub async fn me(Auth(me): Auth) -> impl IntoResponse {
 pub async fn password(
     State(app): State<Arc<AppState>>,
     Auth(me): Auth,
+    addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let c: ChangePassword = json_body(body, "old and new")?;
-    Ok((NO_STORE, session(app.accounts.change_password(&me, c.old, c.new).await?)))
+    let from = caller(addr, &headers);
+    Ok((NO_STORE, session(app.accounts.change_password(&me, c.old, c.new, &from).await?)))
 }
 
 pub async fn tokens(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Json<ApiTokens> {
-    let tokens =
-        app.accounts.tokens(&me).into_iter().map(|(id, label, created)| ApiToken { id, label, created, token: None });
+    let tokens = app.accounts.tokens(&me).into_iter().map(|(id, label, created)| ApiToken {
+        id,
+        label,
+        created,
+        token: None,
+        last_used: None,
+    });
     Json(ApiTokens { tokens: tokens.collect() })
 }
 
@@ -153,7 +164,7 @@ pub async fn create_token(
     Ok((
         StatusCode::CREATED,
         NO_STORE,
-        Json(ApiToken { id, label: t.label.trim().into(), created, token: Some(token) }),
+        Json(ApiToken { id, label: t.label.trim().into(), created, token: Some(token), last_used: None }),
     ))
 }
 
@@ -164,35 +175,5 @@ pub async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = path.map_err(|_| ApiError::invalid("malformed token id"))?;
     app.accounts.revoke_token(&me, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn create_invite(
-    State(app): State<Arc<AppState>>,
-    Auth(me): Auth,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    let (code, expires) = app.accounts.create_invite(&me).await?;
-    // The app's sign-up, as the asker reached this node.
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let scheme = if app.tls { "https" } else { "http" };
-    let url = format!("{scheme}://{host}/#invite={code}");
-    Ok((StatusCode::CREATED, NO_STORE, Json(Invite { code, url, expires })))
-}
-
-pub async fn set_role(
-    State(app): State<Arc<AppState>>,
-    Auth(me): Auth,
-    path: Result<Path<String>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
-    let Path(name) = path.map_err(|_| ApiError::invalid("malformed name"))?;
-    let r: SetRole = json_body(body, "a role")?;
-    let role = match r.role.as_str() {
-        "admin" => Role::Admin,
-        "member" => Role::Member,
-        _ => return Err(ApiError::invalid("role must be admin or member")),
-    };
-    app.accounts.set_role(&me, &name, role).await?;
     Ok(StatusCode::NO_CONTENT)
 }

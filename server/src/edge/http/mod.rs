@@ -1,6 +1,7 @@
 //! The HTTP listener: the WebSocket at `/ws`, the JSON API, `/metrics` and
 //! the web app.
 
+mod admin;
 mod api;
 mod assets;
 mod auth;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
-use super::{AppState, api, auth, files, mesh, poll, profile, push, rooms, search, ws};
+use super::{AppState, admin, api, auth, files, mesh, poll, profile, push, rooms, search, ws};
 
 /// Who a route is for, before its own checks: the chat routes need a
 /// session unless the node takes guests.
@@ -67,8 +67,17 @@ pub fn table() -> Vec<Route> {
         open("GET", "/api/push/key", get(push::key)),
         open("POST", "/api/push/subscriptions", post(push::subscribe)),
         open("DELETE", "/api/push/subscriptions", delete(push::unsubscribe)),
-        open("POST", "/api/invites", post(auth::create_invite)),
-        open("POST", "/api/users/{name}/role", post(auth::set_role)),
+        open("GET", "/api/sessions", get(admin::sessions)),
+        open("DELETE", "/api/sessions/{id}", delete(admin::end_session)),
+        open("POST", "/api/sessions/others", post(admin::end_others)),
+        open("POST", "/api/reset", post(admin::use_reset_link)),
+        open("POST", "/api/invites", post(admin::create_invite)),
+        open("POST", "/api/users/{name}/role", post(admin::set_role)),
+        open("GET", "/api/admin/people", get(admin::people)),
+        open("POST", "/api/admin/people/{name}/active", post(admin::set_active)),
+        open("POST", "/api/admin/people/{name}/reset", post(admin::reset_link)),
+        open("POST", "/api/admin/settings", post(admin::settings)),
+        open("GET", "/api/admin/audit", get(admin::audit)),
         open("GET", "/api/mesh", get(mesh::view)),
         open("POST", "/api/mesh/join", post(mesh::join)),
         open("GET", "/api/mesh/join/{key}", get(mesh::invitation)),

@@ -88,7 +88,7 @@ fn is_json(req: &Request) -> bool {
 
 /// Routes that need a session (unless the node takes guests).
 pub async fn require_session(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    if !app.accounts.config().guests {
+    if !app.accounts.guests() {
         let Some(token) = bearer(req.headers()) else {
             return ApiError::from(ErrorCode::Unauthorized).into_response();
         };

@@ -124,7 +124,7 @@ impl Session {
                     return self.conn.close(crate::edge::conn::close::TRY_AGAIN, "behind on accounts");
                 }
             },
-            (None, Some(name)) if self.ctx.accounts.config().guests => match crate::core::names::canonical(&name) {
+            (None, Some(name)) if self.ctx.accounts.guests() => match crate::core::names::canonical(&name) {
                 Ok(n) if self.ctx.accounts.is_account_name(&n) => {
                     return self.error(
                         ErrorCode::NameTaken,

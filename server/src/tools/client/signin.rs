@@ -73,7 +73,9 @@ async fn call(
     body: Option<String>,
 ) -> Result<Response, SignInError> {
     let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
+    // Names the terminal client in the person's list of sessions.
+    let agent = concat!("meshchat-client/", env!("CARGO_PKG_VERSION"));
+    let mut headers = vec![("Content-Type", "application/json"), ("User-Agent", agent)];
     if let Some(a) = &auth {
         headers.push(("Authorization", a.as_str()));
     }
@@ -250,10 +252,22 @@ async fn register(
 
 /// `meshchat invite`: a single-use invitation from an admin.
 pub async fn invite(s: &SignIn, tls: &TlsClient) -> Result<Invite, SignInError> {
+    let body = signed_in_call(s, tls, "POST", "/api/invites", None).await?;
+    Ok(serde_json::from_slice(&body)?)
+}
+
+/// One call of the API as the signed-in account (signed in first, at the
+/// prompt if need be): the answer's bytes.
+pub async fn signed_in_call(
+    s: &SignIn,
+    tls: &TlsClient,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<Vec<u8>, SignInError> {
     let Identity::Token(token) = sign_in(&SignIn { login: true, register: false, ..s.clone() }, tls).await? else {
         return Err(SignInError::NeedsAccount);
     };
     let (base, _) = first_node(tls, &s.nodes).await?;
-    let r = call(tls, "POST", &format!("{base}/api/invites"), Some(&token), None).await?;
-    Ok(serde_json::from_slice(&r.body)?)
+    Ok(call(tls, method, &format!("{base}{path}"), Some(&token), body).await?.body)
 }

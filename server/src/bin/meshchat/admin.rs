@@ -1,0 +1,130 @@
+//! `meshchat admin …`: the admin console's actions from a terminal, over
+//! the same API routes (the node checks who may do what).
+
+use clap::{Subcommand, ValueEnum};
+use meshchat::core::names::for_terminal;
+use meshchat::infra::clock::now_ms;
+use meshchat::infra::tls::TlsClient;
+use meshchat::tools::client::signin::{SignIn, signed_in_call};
+use meshchat_shared::api::{Audit, People, ResetLink};
+use serde_json::json;
+
+#[derive(Subcommand)]
+pub enum AdminAction {
+    /// People whose name contains QUERY: role, state, sessions, last seen.
+    People { query: Option<String> },
+    /// End every session of NAME on every node and refuse their sign-in
+    /// (their name stays taken, their messages stay).
+    Deactivate { name: String },
+    /// Let NAME sign in again.
+    Reactivate { name: String },
+    /// A link that sets a new password for NAME once (within a day).
+    ResetLink { name: String },
+    /// Make NAME an admin or a member.
+    Role { name: String, role: RoleArg },
+    /// Who may sign up, for every node at once (overrides the nodes' flags).
+    Registration {
+        mode: ModeArg,
+        /// Take name-only guests too.
+        #[arg(long)]
+        guests: bool,
+    },
+    /// What admins did, newest first.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Member,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Open,
+    Invite,
+    Closed,
+}
+
+/// A name as a path segment: account names are letters, digits, `-`, `_`, `.`.
+fn seg(name: &str) -> String {
+    name.chars().filter(|c| c.is_alphanumeric() || "-_.".contains(*c)).collect()
+}
+
+fn ago(at: Option<u64>) -> String {
+    match at {
+        None => "never".into(),
+        Some(t) => match now_ms().saturating_sub(t) / 60_000 {
+            m if m < 60 => "within the hour".into(),
+            m if m < 48 * 60 => format!("{} hours ago", m / 60),
+            m => format!("{} days ago", m / 1440),
+        },
+    }
+}
+
+pub async fn run(s: SignIn, tls: TlsClient, action: AdminAction) -> anyhow::Result<()> {
+    let call = |method: &'static str, path: String, body: Option<serde_json::Value>| {
+        let (s, tls) = (&s, &tls);
+        async move { signed_in_call(s, tls, method, &path, body.map(|b| b.to_string())).await }
+    };
+    match action {
+        AdminAction::People { query } => {
+            let q: String =
+                query.unwrap_or_default().chars().filter(|c| c.is_alphanumeric() || "-_.".contains(*c)).collect();
+            let people: People = serde_json::from_slice(&call("GET", format!("/api/admin/people?q={q}"), None).await?)?;
+            for p in people.people {
+                let state = if p.active { "active" } else { "deactivated" };
+                let seen = ago(p.last_seen);
+                println!(
+                    "{:<24} {:<7} {state:<12} {} sessions, seen {seen}",
+                    for_terminal(&p.name),
+                    p.role,
+                    p.sessions
+                );
+            }
+        }
+        AdminAction::Deactivate { name } => {
+            call("POST", format!("/api/admin/people/{}/active", seg(&name)), Some(json!({"active": false}))).await?;
+            println!("{} is deactivated: signed out everywhere, sign-in refused", for_terminal(&name));
+        }
+        AdminAction::Reactivate { name } => {
+            call("POST", format!("/api/admin/people/{}/active", seg(&name)), Some(json!({"active": true}))).await?;
+            println!("{} may sign in again", for_terminal(&name));
+        }
+        AdminAction::ResetLink { name } => {
+            let path = format!("/api/admin/people/{}/reset", seg(&name));
+            let link: ResetLink = serde_json::from_slice(&call("POST", path, None).await?)?;
+            println!("{}", link.url);
+            eprintln!("single use, for {} within a day", for_terminal(&name));
+        }
+        AdminAction::Role { name, role } => {
+            let role = match role {
+                RoleArg::Admin => "admin",
+                RoleArg::Member => "member",
+            };
+            call("POST", format!("/api/users/{}/role", seg(&name)), Some(json!({ "role": role }))).await?;
+            println!("{} is now {role}", for_terminal(&name));
+        }
+        AdminAction::Registration { mode, guests } => {
+            let mode = match mode {
+                ModeArg::Open => "open",
+                ModeArg::Invite => "invite",
+                ModeArg::Closed => "closed",
+            };
+            call("POST", "/api/admin/settings".into(), Some(json!({"registration": mode, "guests": guests}))).await?;
+            println!("registration {mode}, guests {} on every node", if guests { "on" } else { "off" });
+        }
+        AdminAction::Audit { limit } => {
+            let audit: Audit =
+                serde_json::from_slice(&call("GET", format!("/api/admin/audit?limit={limit}"), None).await?)?;
+            for e in audit.entries {
+                let when = httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(e.at));
+                println!("{when} {} {} {}", for_terminal(&e.by), for_terminal(&e.action), for_terminal(&e.target));
+            }
+        }
+    }
+    Ok(())
+}

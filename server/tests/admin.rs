@@ -1,0 +1,248 @@
+//! Running a community over a real 3-node mesh: deactivation closes the
+//! person's WebSockets on every node within a second and refuses their
+//! sign-in everywhere; a reset link works once across the mesh, even asked
+//! of two nodes at once; people see and end their sessions; the sign-up
+//! rules change on every node at once; every admin action is in the audit
+//! log, which only admins read.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn post(node: &NodeProc, path: &str, tok: Option<&str>, body: Value) -> (u16, Value) {
+    api("POST", &node.url(path), tok, Some(body)).await
+}
+
+async fn get(node: &NodeProc, path: &str, tok: &str) -> (u16, Value) {
+    api("GET", &node.url(path), Some(tok), None).await
+}
+
+async fn audit_actions(node: &NodeProc, tok: &str) -> Vec<String> {
+    let (status, body) = get(node, "/api/admin/audit", tok).await;
+    assert_eq!(status, 200, "{body}");
+    let entries = body["entries"].as_array().unwrap().iter();
+    entries
+        .map(|e| {
+            format!("{} {} {}", e["by"].as_str().unwrap(), e["action"].as_str().unwrap(), e["target"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn deactivation_closes_every_socket_within_a_second_and_refuses_sign_in_everywhere() {
+    let m = Mesh::start_accounts(3, &[]).await;
+    let root = account_everywhere(&m, "root").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let mut sockets = Vec::new();
+    for node in &m.nodes {
+        let (c, first) = ws_with_token(node, &bob).await;
+        assert_eq!(first["type"], "welcome", "{first}");
+        sockets.push(c);
+    }
+    // Not for members, not for oneself.
+    let (status, _) = post(&m.nodes[0], "/api/admin/people/root/active", Some(&bob), json!({"active": false})).await;
+    assert_eq!(status, 403);
+    let (status, _) = post(&m.nodes[0], "/api/admin/people/root/active", Some(&root), json!({"active": false})).await;
+    assert_eq!(status, 400, "an admin cannot lock themselves out");
+
+    let t = Instant::now();
+    let (status, body) = post(&m.nodes[1], "/api/admin/people/bob/active", Some(&root), json!({"active": false})).await;
+    assert_eq!(status, 204, "{body}");
+    for (i, c) in sockets.iter_mut().enumerate() {
+        assert_eq!(c.close_code().await, Some(1008), "n{}'s socket closes as signed out", i + 1);
+    }
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(1), "every socket closed in {took:?}");
+    for node in &m.nodes {
+        assert_eq!(me(node, &bob).await.0, 401, "{}: the session is dead", node.id());
+        let (status, body) = login(node, "bob", "bob's password").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{}: {body}", node.id());
+        let (status, _) = login(node, "bob", "a wrong password").await;
+        assert_eq!(status, 401, "a wrong password learns nothing of the state");
+    }
+    // The name stays taken.
+    assert_eq!(register(&m.nodes[2], "bob", "another password").await.0, 409);
+    let (_, people) = get(&m.nodes[2], "/api/admin/people?q=bo", &root).await;
+    assert_eq!(people["people"].as_array().unwrap().len(), 1, "{people}");
+    assert_eq!(
+        (people["people"][0]["name"].as_str(), people["people"][0]["active"].as_bool()),
+        (Some("bob"), Some(false))
+    );
+
+    // Reactivated: signs in again; the old session stays dead.
+    let (status, _) = post(&m.nodes[2], "/api/admin/people/bob/active", Some(&root), json!({"active": true})).await;
+    assert_eq!(status, 204);
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "bob signs in again everywhere", || async {
+            login(node, "bob", "bob's password").await.0 == 200
+        })
+        .await;
+        assert_eq!(me(node, &bob).await.0, 401, "the session from before stays dead");
+    }
+    let want = ["root reactivate bob", "root deactivate bob"];
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "the audit log everywhere", || async {
+            audit_actions(node, &root).await == want
+        })
+        .await;
+    }
+    let bob = token(&login(&m.nodes[0], "bob", "bob's password").await.1);
+    assert_eq!(get(&m.nodes[0], "/api/admin/audit", &bob).await.0, 403, "members do not read the audit log");
+    assert_eq!(get(&m.nodes[0], "/api/admin/people", &bob).await.0, 403);
+}
+
+#[tokio::test]
+async fn a_reset_link_works_once_across_the_mesh_even_asked_of_two_nodes_at_once() {
+    let m = Mesh::start_accounts(3, &[]).await;
+    let root = account_everywhere(&m, "root").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let (status, link) = post(&m.nodes[0], "/api/admin/people/bob/reset", Some(&bob), json!({})).await;
+    assert_eq!(status, 403, "members make no reset links: {link}");
+    let (status, link) = post(&m.nodes[0], "/api/admin/people/bob/reset", Some(&root), json!({})).await;
+    assert_eq!(status, 201, "{link}");
+    assert!(link["url"].as_str().unwrap().ends_with(&format!("/#reset={}", link["code"].as_str().unwrap())));
+    let code = link["code"].as_str().unwrap().to_owned();
+    for node in &m.nodes {
+        // Known everywhere before the race (else a node refuses it as
+        // unknown): its audit entry comes after it from the same node.
+        eventually(Duration::from_secs(5), "the link everywhere", || async {
+            audit_actions(node, &root).await == ["root reset link bob"]
+        })
+        .await;
+    }
+    let (a, b) = tokio::join!(
+        post(&m.nodes[1], "/api/reset", None, json!({"code": code, "password": "first new password"})),
+        post(&m.nodes[2], "/api/reset", None, json!({"code": code, "password": "second new password"}))
+    );
+    let statuses = [a.0, b.0];
+    assert!(statuses.contains(&200) && statuses.contains(&400), "one wins: {a:?} {b:?}");
+    let winner = if a.0 == 200 { "first new password" } else { "second new password" };
+    let loser = if a.0 == 200 { "second new password" } else { "first new password" };
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "the new password everywhere", || async {
+            login(node, "bob", winner).await.0 == 200
+        })
+        .await;
+        assert_eq!(login(node, "bob", loser).await.0, 401);
+        assert_eq!(me(node, &bob).await.0, 401, "the sessions from before ended");
+    }
+    let (status, _) = post(&m.nodes[0], "/api/reset", None, json!({"code": code, "password": "third password"})).await;
+    assert_eq!(status, 400, "used already");
+}
+
+#[tokio::test]
+async fn people_see_their_sessions_and_end_one_or_all_others() {
+    let m = Mesh::start_accounts(2, &[]).await;
+    let _root = account_everywhere(&m, "root").await;
+    let first = account_everywhere(&m, "ada").await;
+    let (_, s) = login(&m.nodes[1], "ada", "ada's password").await;
+    let second = token(&s);
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let headers = [("Content-Type", "application/json"), ("User-Agent", firefox)];
+    let body = json!({"name": "ada", "password": "ada's password"}).to_string();
+    let r = meshchat::infra::http::request("POST", &m.nodes[0].url("/api/login"), &headers, Some(body.as_bytes()))
+        .await
+        .unwrap();
+    let third = token(&r.json());
+    let (mut ws, _) = ws_with_token(&m.nodes[0], &third).await;
+
+    let list = |node: usize, tok: String| {
+        let node = &m.nodes[node];
+        async move {
+            let (status, body) = get(node, "/api/sessions", &tok).await;
+            assert_eq!(status, 200, "{body}");
+            body["sessions"].as_array().unwrap().clone()
+        }
+    };
+    eventually(Duration::from_secs(5), "three sessions on the other node", || async {
+        list(1, second.clone()).await.len() == 3
+    })
+    .await;
+    let sessions = list(1, second.clone()).await;
+    assert_eq!(sessions[0]["current"], true, "the current one first: {sessions:?}");
+    assert_eq!(sessions[0]["node"], "n2");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let ff: Vec<&Value> = sessions.iter().filter(|s| s["agent"] == "Firefox on Linux").collect();
+    assert_eq!(ff.len(), 1, "{sessions:?}");
+    assert_eq!(ff[0]["node"], "n1");
+    let ff_id = ff[0]["id"].as_str().unwrap().to_owned();
+
+    // bob cannot end ada's session.
+    let bob = account_everywhere(&m, "bob").await;
+    let (status, _) = api("DELETE", &m.nodes[0].url(&format!("/api/sessions/{ff_id}")), Some(&bob), None).await;
+    assert_eq!(status, 400);
+    // ada ends the Firefox one from the other node: its socket closes.
+    let (status, _) = api("DELETE", &m.nodes[1].url(&format!("/api/sessions/{ff_id}")), Some(&second), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(ws.close_code().await, Some(1008));
+    assert_eq!(me(&m.nodes[0], &third).await.0, 401);
+    eventually(Duration::from_secs(5), "two sessions listed", || async { list(0, first.clone()).await.len() == 2 })
+        .await;
+
+    // A bot's token is listed beside them.
+    let (status, _) = post(&m.nodes[0], "/api/tokens", Some(&first), json!({"label": "deploy bot"})).await;
+    assert_eq!(status, 201);
+    let (_, all) = get(&m.nodes[0], "/api/sessions", &first).await;
+    assert_eq!(all["tokens"][0]["label"], "deploy bot");
+
+    // All others end; the current one and the token live on.
+    let (status, ended) = post(&m.nodes[1], "/api/sessions/others", Some(&second), json!({})).await;
+    assert_eq!((status, ended["ended"].as_u64()), (200, Some(1)), "{ended}");
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "the first session ended everywhere", || async {
+            me(node, &first).await.0 == 401
+        })
+        .await;
+        assert_eq!(me(node, &second).await.0, 200);
+    }
+    let (_, all) = get(&m.nodes[1], "/api/sessions", &second).await;
+    assert_eq!(all["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(all["tokens"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn sign_up_rules_change_on_every_node_at_once() {
+    let m = Mesh::start_accounts(2, &[]).await;
+    let root = account_everywhere(&m, "root").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let closed = json!({"registration": "closed", "guests": false});
+    assert_eq!(post(&m.nodes[0], "/api/admin/settings", Some(&bob), closed.clone()).await.0, 403);
+    let (status, _) =
+        post(&m.nodes[0], "/api/admin/settings", Some(&root), json!({"registration": "later", "guests": false})).await;
+    assert_eq!(status, 400);
+    assert_eq!(post(&m.nodes[0], "/api/admin/settings", Some(&root), closed).await.0, 204);
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "closed everywhere", || async {
+            http_get(&node.url("/api/auth")).await.1["registration"] == "closed"
+        })
+        .await;
+        let (status, body) = register(node, &format!("new{}", node.id()), "a long password").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("registration_closed")));
+    }
+    let invite = json!({"registration": "invite", "guests": true});
+    assert_eq!(post(&m.nodes[1], "/api/admin/settings", Some(&root), invite).await.0, 204);
+    let (status, inv) = post(&m.nodes[1], "/api/invites", Some(&root), json!({})).await;
+    assert_eq!(status, 201);
+    eventually(Duration::from_secs(5), "invite and guests on n1", || async {
+        let auth = http_get(&m.nodes[0].url("/api/auth")).await.1;
+        auth["registration"] == "invite" && auth["guests"] == true
+    })
+    .await;
+    let body = json!({"name": "carol", "password": "a long password", "invite": inv["code"]});
+    eventually(Duration::from_secs(5), "the invitation on n1", || async {
+        post(&m.nodes[0], "/api/register", None, body.clone()).await.0 == 201
+    })
+    .await;
+    let (mut guest, welcome) = Client::hello(&m.nodes[0].ws_url(), "visitor").await;
+    assert_eq!(welcome["type"], "welcome", "guests are taken now: {welcome}");
+    guest.send(json!({"type": "ping"})).await;
+    let actions = audit_actions(&m.nodes[0], &root).await;
+    assert_eq!(
+        actions,
+        ["root invite ", "root registration invite, guests on ", "root registration closed, guests off "]
+    );
+}
