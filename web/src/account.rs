@@ -78,6 +78,11 @@ pub fn invite_from_hash(hash: &str) -> Option<String> {
     meshchat_shared::api::invite_code(hash)
 }
 
+/// The code of an admin's password reset link: `#reset=CODE`.
+pub fn reset_from_hash(hash: &str) -> Option<String> {
+    hash.strip_prefix("#reset=").and_then(meshchat_shared::api::invite_code)
+}
+
 /// 8-256 characters, as the nodes require.
 pub fn check_password(password: &str) -> Result<(), String> {
     let n = password.chars().count();

@@ -169,3 +169,40 @@ pub async fn set_profile(base: &str, token: &str, p: &ProfileFields) -> Result<(
 pub async fn mesh_view(base: &str, token: &str, rooms: &[String]) -> Result<meshchat_shared::api::MeshView, String> {
     get(&format!("{base}/api/mesh?rooms={}", rooms.join(",")), token).await
 }
+
+// ---- sessions and the admin console ----
+
+/// Where the caller is signed in, and their API tokens.
+pub async fn sessions(base: &str, token: &str) -> Result<meshchat_shared::api::Sessions, String> {
+    get(&format!("{base}/api/sessions"), token).await
+}
+
+/// Ends one session (or API token) of the caller's, on every node.
+pub async fn end_session(base: &str, token: &str, id: &str) -> Result<(), String> {
+    let req = with_token(Request::delete(&format!("{base}/api/sessions/{id}")), Some(token));
+    answer_text(req.send().await).await.map(drop)
+}
+
+pub async fn end_other_sessions(base: &str, token: &str) -> Result<(), String> {
+    post_text(&format!("{base}/api/sessions/others"), Some(token), "{}".into()).await.map(drop)
+}
+
+/// Sets a new password with a reset link's code: a session.
+pub async fn use_reset_link(base: &str, code: String, password: String) -> Result<Session, String> {
+    let body = meshchat_shared::api::UseResetLink { code, password };
+    post(&format!("{base}/api/reset"), None, &body).await.map(session)
+}
+
+pub async fn people(base: &str, token: &str, q: &str) -> Result<Vec<meshchat_shared::api::Person>, String> {
+    let q = js_sys::encode_uri_component(q);
+    get::<meshchat_shared::api::People>(&format!("{base}/api/admin/people?q={q}"), token).await.map(|p| p.people)
+}
+
+/// An admin's `POST` of `body` to `path`; the answer's text.
+pub async fn admin_post(base: &str, token: &str, path: &str, body: String) -> Result<String, String> {
+    post_text(&format!("{base}{path}"), Some(token), body).await
+}
+
+pub async fn audit(base: &str, token: &str) -> Result<Vec<meshchat_shared::api::AuditEntry>, String> {
+    get::<meshchat_shared::api::Audit>(&format!("{base}/api/admin/audit?limit=100"), token).await.map(|a| a.entries)
+}

@@ -1,5 +1,6 @@
 //! The signed-in user's corner: who they are, and a panel to change the
-//! password, invite someone or open the mesh map (admins), or sign out. Guests get "Change name"
+//! password, see where one is signed in, invite someone or open the mesh
+//! map and the admin console (admins), or sign out. Guests get "Change name"
 //! and "Sign in" instead.
 
 use leptos::prelude::*;
@@ -16,6 +17,7 @@ pub fn MeCorner() -> impl IntoView {
     let who = ctx.who;
     let open = RwSignal::new(false);
     let map_open = RwSignal::new(false);
+    let admin_open = RwSignal::new(false);
     let name = move || who.with(|w| w.name().to_owned());
     let role = move || match who.get() {
         Who::Account(s) if s.is_admin() => t().signed_in_admin,
@@ -48,17 +50,21 @@ pub fn MeCorner() -> impl IntoView {
         <Show when=move || open.get()>
             <leptos::portal::Portal>
                 <AccountPanel close=Callback::new(move |_| open.set(false))
-                    open_map=Callback::new(move |_| { open.set(false); map_open.set(true); })/>
+                    open_map=Callback::new(move |_| { open.set(false); map_open.set(true); })
+                    open_admin=Callback::new(move |_| { open.set(false); admin_open.set(true); })/>
             </leptos::portal::Portal>
         </Show>
         <Show when=move || map_open.get()>
             <super::meshmap::MeshMapPanel close=Callback::new(move |_| map_open.set(false))/>
         </Show>
+        <Show when=move || admin_open.get()>
+            <super::admin::AdminPanel close=Callback::new(move |_| admin_open.set(false))/>
+        </Show>
     }
 }
 
 #[component]
-fn AccountPanel(close: Callback<()>, open_map: Callback<()>) -> impl IntoView {
+fn AccountPanel(close: Callback<()>, open_map: Callback<()>, open_admin: Callback<()>) -> impl IntoView {
     let ctx = use_ctx();
     let who = ctx.who;
     let session = move || match who.get() {
@@ -81,10 +87,16 @@ fn AccountPanel(close: Callback<()>, open_map: Callback<()>) -> impl IntoView {
                 {move || session().filter(|s| s.is_admin()).map(|_| t().admin_mark)}</p>
             <super::people::ProfileForm/>
             <PasswordForm/>
+            <super::sessions::SessionsList/>
             <PushSwitch/>
             <LanguagePicker/>
             {move || session().filter(|s| s.is_admin()).map(|_| view! {
                 <InviteMaker/>
+                <div class="invite">
+                    <h3>{t().admin_console}</h3>
+                    <p class="small muted">{t().admin_intro}</p>
+                    <button class="secondary" on:click=move |_| open_admin.run(())>{t().open_admin}</button>
+                </div>
                 <div class="invite">
                     <h3>{t().the_mesh}</h3>
                     <p class="small muted">{t().mesh_intro}</p>

@@ -1,5 +1,6 @@
 //! The Leptos components: the chat state in a signal, and views of it.
 
+mod admin;
 mod avatar;
 mod composer;
 mod dialogs;
@@ -17,6 +18,7 @@ mod meshmap;
 mod messages;
 mod people;
 mod search;
+mod sessions;
 mod sidebar;
 mod signin;
 mod threads;

@@ -18,7 +18,12 @@ pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
         leptos::task::spawn_local(async move { info.set(Some(api::info().await)) });
     };
     load();
-    let invite = account::invite_from_hash(&window().location().hash().unwrap_or_default());
+    // A link pasted into this tab changes only the fragment: follow it.
+    let hash = RwSignal::new(window().location().hash().unwrap_or_default());
+    let handle = window_event_listener(leptos::ev::hashchange, move |_| {
+        hash.set(window().location().hash().unwrap_or_default())
+    });
+    on_cleanup(move || handle.remove());
     view! {
         <main class="onboarding">
             <section class="card auth" aria-labelledby="auth-title">
@@ -30,7 +35,10 @@ pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
                         <p class="error" role="alert">{e}</p>
                         <button class="primary" on:click=move |_| load()>{t().try_again}</button>
                     }.into_any(),
-                    Some(Ok((base, i))) => view! { <Forms base info=i invite=invite.clone() on_in/> }.into_any(),
+                    Some(Ok((base, i))) => match hash.with(|h| (account::reset_from_hash(h), account::invite_from_hash(h))) {
+                        (Some(code), _) => view! { <ResetForm base code on_in/> }.into_any(),
+                        (None, invite) => view! { <Forms base info=i invite on_in/> }.into_any(),
+                    },
                 }}
             </section>
         </main>
@@ -187,6 +195,43 @@ fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callba
 
 /// Keeps the session, tells the other tabs, drops an invitation from the
 /// address (it is used), and goes in.
+/// A new password with an admin's reset link (`#reset=CODE`); signed in after.
+#[component]
+fn ResetForm(base: String, code: String, on_in: Callback<Who>) -> impl IntoView {
+    let (base, code) = (StoredValue::new(base), StoredValue::new(code));
+    let password = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let p = password.get_untracked();
+        if let Err(e) = account::check_password(&p) {
+            return error.set(Some(e));
+        }
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let answer = api::use_reset_link(&base.get_value(), code.get_value(), p).await;
+            busy.set(false);
+            match answer {
+                Ok(session) => signed_in(session, on_in),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <h2>{t().reset_title}</h2>
+        <p class="muted">{t().reset_intro}</p>
+        <form class="auth-form" on:submit=submit novalidate>
+            <label for="reset-password">{t().new_password}</label>
+            <input id="reset-password" type="password" name="new-password" autocomplete="new-password"
+                minlength="8" maxlength="256" required autofocus aria-describedby="reset-error"
+                prop:value=move || password.get() on:input=move |ev| { password.set(event_target_value(&ev)); error.set(None); }/>
+            <p id="reset-error" class="error" role="alert">{move || error.get()}</p>
+            <button class="primary" type="submit" disabled=move || busy.get()>{t().set_password}</button>
+        </form>
+    }
+}
+
 fn signed_in(session: Session, on_in: Callback<Who>) {
     let who = Who::Account(session);
     crate::prefs::save_who(Some(&who));

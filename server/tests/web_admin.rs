@@ -1,0 +1,98 @@
+//! The admin console and the list of sessions in the web app, in headless
+//! Chromium against a real node: a person sees where they are signed in
+//! and signs another browser out; an admin deactivates someone (their page
+//! is signed out), makes a reset link that the person opens to set a new
+//! password, closes sign-ups, and reads it all in the audit log.
+#![allow(clippy::unwrap_used)]
+
+mod browser;
+mod common;
+
+use browser::{Browser, Driver, dist};
+use common::*;
+
+fn node() -> (tempfile::TempDir, NodeProc) {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist().to_str().unwrap().to_owned();
+    let n = start_node_accounts("n1", &dir.path().join("n1"), 0, &["--web", &web], None);
+    (dir, n)
+}
+
+async fn open_account(b: &Browser) {
+    b.click_text(".me .link", "Account").await;
+    b.wait_true("document.querySelector('#sessions .session') !== null", "the sessions listed").await;
+}
+
+async fn text(b: &Browser, css: &str) -> String {
+    b.eval(&format!("(document.querySelector('{css}') || {{}}).innerText || ''")).await.as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
+    let (_d, n) = node();
+    assert_eq!(register(&n, "root", "root password").await.0, 201);
+    let driver = Driver::start();
+    let admin = driver.browser(1280, 900).await;
+    admin.goto(&n.url("/")).await;
+    admin.account("signin", "root", "root password").await;
+    let bob_page = driver.browser(1280, 900).await;
+    bob_page.goto(&n.url("/")).await;
+    assert_eq!(register(&n, "bob", "bob's password").await.0, 201);
+    bob_page.account("signin", "bob", "bob's password").await;
+    let other = driver.browser(1280, 900).await;
+    other.goto(&n.url("/")).await;
+    other.account("signin", "bob", "bob's password").await;
+
+    // bob sees three sessions (sign-up by the test, two browsers; this one
+    // marked) and signs the others out.
+    open_account(&bob_page).await;
+    bob_page.wait_true("document.querySelectorAll('#sessions .session').length === 3", "three sessions").await;
+    let list = text(&bob_page, "#sessions").await;
+    assert!(list.contains("this device") && list.contains("Chrome on Linux") && list.contains("unknown app"), "{list}");
+    assert_eq!(list.matches("this device").count(), 1, "{list}");
+    bob_page.click_text("#sessions button", "Sign out everywhere else").await;
+    other.wait_true("document.querySelector('#tab-signin') !== null", "the other browser signed out").await;
+    bob_page.wait_true("document.querySelectorAll('#sessions .session').length === 1", "one session left").await;
+    bob_page.find("#account-title").await;
+    bob_page.eval("document.querySelector('.dialog .icon').click(), true").await;
+
+    // The console: bob listed; deactivated, his page goes to sign-in.
+    open_account(&admin).await;
+    admin.click_text(".dialog button", "Open the admin console").await;
+    admin.wait_true("document.querySelectorAll('.people-admin .session').length === 2", "two people").await;
+    admin.find("#people-search").await.send_keys("bo").await.unwrap();
+    admin.wait_true("document.querySelectorAll('.people-admin .session').length === 1", "bob alone").await;
+    admin.click_text(".people-admin button", "Deactivate").await;
+    admin.wait_true("document.querySelector('#admin-said').innerText.includes('done for bob')", "said").await;
+    bob_page.wait_true("document.querySelector('#tab-signin') !== null", "bob signed out").await;
+    bob_page.account_attempt("signin", "bob", "bob's password").await;
+    bob_page
+        .wait_true("document.querySelector('#signin-error').innerText.includes('not allowed')", "sign-in refused")
+        .await;
+    admin.wait_true("document.querySelector('.people-admin').innerText.includes('deactivated')", "shown").await;
+    admin.click_text(".people-admin button", "Reactivate").await;
+    admin.wait_true("!document.querySelector('.people-admin').innerText.includes('deactivated')", "active").await;
+
+    // A reset link, opened by bob: a new password, signed in.
+    admin.click_text(".people-admin button", "Reset link").await;
+    admin.wait_true("document.querySelector('#admin-said').innerText.includes('#reset=')", "the link").await;
+    let said = text(&admin, "#admin-said").await;
+    let url = said.split_whitespace().find(|w| w.contains("#reset=")).unwrap().to_owned();
+    bob_page.goto(&url).await;
+    bob_page.find("#reset-password").await.send_keys("a brand new password").await.unwrap();
+    bob_page.find("form button[type=submit]").await.click().await.unwrap();
+    bob_page.wait_connected().await;
+    assert_eq!(login(&n, "bob", "bob's password").await.0, 401);
+    assert_eq!(login(&n, "bob", "a brand new password").await.0, 200);
+
+    // Sign-ups closed for the mesh; the audit log says it all.
+    admin.eval("(s => { s.value = 'closed'; s.dispatchEvent(new Event('change')); })(document.querySelector('#registration')), true").await;
+    admin.click_text(".admin-console button", "Save").await;
+    admin.wait_true("document.querySelector('#admin-said').innerText.includes('every node')", "saved").await;
+    assert_eq!(http_get(&n.url("/api/auth")).await.1["registration"], "closed");
+    admin.wait_true("document.querySelectorAll('.audit li').length === 4", "four audit entries").await;
+    let audit = text(&admin, ".audit").await;
+    for action in ["deactivate bob", "reactivate bob", "reset link bob", "registration closed"] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+}
