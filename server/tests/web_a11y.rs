@@ -45,7 +45,9 @@ async fn check(b: &Browser, axe: &str, screen: &str, failures: &mut Vec<String>)
 const SCREENS: &[(&str, &[&str], &str)] = &[
     ("search", &["Search messages"], ".search-panel"),
     ("a dialog", &["Create a room"], "[role=dialog]"),
-    ("the account panel", &["Account"], "#account-title"),
+    // With the list of sessions loaded.
+    ("the account panel", &["Account"], "#sessions .session"),
+    ("the admin console", &["Account", "Open the admin console"], "#admin-console .audit li"),
     ("the mesh map", &["Account", "Open the mesh map"], "#mesh-map .map-body svg, #mesh-map .map-body table"),
     ("who is online", &["show who"], ".members:not([hidden])"),
     ("a thread", &["Reply in thread"], ".thread-panel:not([hidden])"),
@@ -85,7 +87,10 @@ async fn every_screen_in_both_themes_and_at_phone_width_has_no_violations() {
     for i in 0..5 {
         poster.say("general", &format!("m{i}"), &format!("hello **there** {i} @alice")).await;
     }
-    assert_eq!(register(&node, "alice", "a long password 1").await.0, 201);
+    let (status, alice) = register(&node, "alice", "a long password 1").await;
+    assert_eq!(status, 201);
+    // An entry in the audit log, for the console's list.
+    assert_eq!(api("POST", &node.url("/api/invites"), Some(&token(&alice)), None).await.0, 201);
     let driver = Driver::start();
     let mut failures = Vec::new();
     for theme in ["light", "dark"] {
