@@ -243,6 +243,10 @@ async fn sign_up_rules_change_on_every_node_at_once() {
     let actions = audit_actions(&m.nodes[0], &root).await;
     assert_eq!(
         actions,
-        ["root invite ", "root registration invite, guests on ", "root registration closed, guests off "]
+        [
+            "root invite ",
+            "root registration invite, guests on, admins' two-factor off ",
+            "root registration closed, guests off, admins' two-factor off "
+        ]
     );
 }

@@ -202,6 +202,9 @@ async fn probe(w: &World, node: &NodeProc, actor: &str, route: (&str, &str, &str
         "empty" => (path, Some(json!({}))),
         "wrong" => (path, Some(json!({"name": format!("nobody-{actor}"), "password": "wrong password"}))),
         "wrong old" => (path, Some(json!({"old": "wrong password", "new": "a brand new password"}))),
+        "wrong password" => {
+            (path, Some(json!({"secret": "JBSWY3DPEHPK3PXP", "code": "000000", "password": "wrong password"})))
+        }
         "make" if path.ends_with("tokens") => (path, Some(json!({"label": id}))),
         "subscribe" => {
             let signed_in = (!token.is_empty()).then_some(token.as_str());

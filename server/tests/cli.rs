@@ -179,13 +179,38 @@ async fn admins_run_the_community_from_the_command_line() {
     let (ok, out, _) = admin_cli(&["audit"]).await;
     let lines: Vec<&str> = out.lines().collect();
     assert!(ok && lines.len() == 3, "{out}");
-    assert!(lines[0].ends_with("root registration closed, guests off "), "{out}");
+    assert!(lines[0].ends_with("root registration closed, guests off, admins' two-factor off "), "{out}");
     assert!(lines[2].ends_with("root deactivate bob"), "{out}");
     // A member is told no, in one line.
     let member = dir.path().join("member.token");
     std::fs::write(&member, token(&dave)).unwrap();
     let (ok, _, err) = run_cli(&["admin", "--nodes", &ws, "--token-file", member.to_str().unwrap(), "audit"], "").await;
     assert!(!ok);
+    assert_one_line(&err);
+}
+
+/// With two-factor sign-in on, the prompt asks for the app's code (a
+/// recovery code here, piped) after the password.
+#[tokio::test]
+async fn the_terminal_client_asks_for_the_second_factor() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_accounts("n1", &dir.path().join("n1"), 0, &[], None);
+    let (_, s) = register(&node, "ops", "ops password").await;
+    let (_, setup) = api("POST", &node.url("/api/2fa/setup"), Some(&token(&s)), None).await;
+    let secret = totp_rs::Secret::try_from_base32(setup["secret"].as_str().unwrap()).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).build_noncompliant();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let enable = json!({"secret": setup["secret"], "code": totp.generate(now).to_string(), "password": "ops password"});
+    let (status, codes) = api("POST", &node.url("/api/2fa/enable"), Some(&token(&s)), Some(enable)).await;
+    assert_eq!(status, 200, "{codes}");
+    let recovery = codes["codes"][0].as_str().unwrap();
+    let args = ["client", "--room", "ops", "--nodes", &node.ws_url(), "--name", "ops"];
+    let (ok, _, err) = run_cli(&args, &format!("ops password\n{recovery}\nwith two factors\n")).await;
+    assert!(ok, "{err}");
+    let said = all_messages_as(&node, "ops", Some(&token(&s))).await;
+    assert_eq!(said.last().unwrap()["body"], "with two factors");
+    let (ok, _, err) = run_cli(&args, &format!("ops password\n{recovery}\n")).await;
+    assert!(!ok, "a recovery code works once");
     assert_one_line(&err);
 }
 

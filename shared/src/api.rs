@@ -108,6 +108,10 @@ pub struct Register {
 pub struct Login {
     pub name: String,
     pub password: String,
+    /// Extension: the authenticator app's code (or a recovery code), for
+    /// an account with two-factor sign-in (`401 code_required` without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// The answer to `register` and `login`: a session token valid on every node.
@@ -124,6 +128,9 @@ pub struct Session {
 pub struct Me {
     pub name: String,
     pub role: String,
+    /// Extension: two-factor sign-in is on.
+    #[serde(default)]
+    pub two_factor: bool,
 }
 
 /// `POST /api/password` (extension): a new password; every other session
@@ -231,6 +238,42 @@ pub struct SignUpSettings {
     /// `open`, `invite` or `closed`.
     pub registration: String,
     pub guests: bool,
+    /// Admins must turn two-factor sign-in on to act as admins.
+    #[serde(default)]
+    pub admins_need_two_factor: bool,
+}
+
+/// `POST /api/2fa/setup` (extension): a secret to enrol an authenticator
+/// app with; nothing changes until `/api/2fa/enable`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorSetup {
+    /// Base32, for typing into the app.
+    pub secret: String,
+    /// `otpauth://totp/...`, what the QR code holds.
+    pub uri: String,
+    /// The QR code as an SVG image (made by the node).
+    pub svg: String,
+}
+
+/// `POST /api/2fa/enable` (extension).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnableTwoFactor {
+    pub secret: String,
+    /// A code the app shows now.
+    pub code: String,
+    pub password: String,
+}
+
+/// The answer to `/api/2fa/enable`: ten single-use recovery codes, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
+}
+
+/// `POST /api/2fa/disable` (extension).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordOnly {
+    pub password: String,
 }
 
 /// `POST /api/admin/people/{name}/reset` (extension, admins): a link that
@@ -281,6 +324,9 @@ pub struct AuthInfo {
     pub registration: String,
     /// No account exists yet: the first to register becomes the admin.
     pub first: bool,
+    /// Extension: admins must turn two-factor sign-in on to act as admins.
+    #[serde(default)]
+    pub admins_need_two_factor: bool,
 }
 
 /// The body of every refused HTTP request.

@@ -35,10 +35,13 @@ pub enum ErrorCode {
     Forbidden,
     /// Extension: no such room (or one the asker may not know of).
     NotFound,
+    /// Extension: the password was right; sign-in needs the code of the
+    /// account's authenticator app (or a recovery code), or that code was wrong.
+    CodeRequired,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::BadFrame,
         ErrorCode::NoHello,
         ErrorCode::UnsupportedVersion,
@@ -53,6 +56,7 @@ impl ErrorCode {
         ErrorCode::RegistrationClosed,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
+        ErrorCode::CodeRequired,
     ];
 
     /// The wire name, as in `{"code":"bad_frame"}`.
@@ -72,6 +76,7 @@ impl ErrorCode {
             ErrorCode::RegistrationClosed => "registration_closed",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::CodeRequired => "code_required",
         }
     }
 
@@ -81,7 +86,7 @@ impl ErrorCode {
             ErrorCode::RateLimited | ErrorCode::LimitReached => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::NameTaken => 409,
-            ErrorCode::Unauthorized | ErrorCode::BadCredentials => 401,
+            ErrorCode::Unauthorized | ErrorCode::BadCredentials | ErrorCode::CodeRequired => 401,
             ErrorCode::RegistrationClosed | ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::NotJoined => 409,
@@ -106,6 +111,7 @@ impl ErrorCode {
             ErrorCode::RegistrationClosed => "This server does not take new accounts.",
             ErrorCode::Forbidden => "You are not allowed to do that.",
             ErrorCode::NotFound => "There is no such room.",
+            ErrorCode::CodeRequired => "Enter the code from your authenticator app.",
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Every action is checked here (whichever route or command asks) and
 //! recorded in the audit log, which replicates with the account log.
 
-use meshchat_shared::api::{AuditEntry, Person};
+use meshchat_shared::api::{AuditEntry, Person, SignUpSettings};
 
 use super::Registration;
 use super::directory::Account;
@@ -18,8 +18,20 @@ pub const RESET_TTL_MS: u64 = 24 * 3_600_000;
 pub const MAX_PEOPLE: usize = 200;
 
 impl Accounts {
-    fn admin_only(me: &Me) -> Result<(), AuthError> {
-        if me.role == Role::Admin { Ok(()) } else { Err(AuthError::Forbidden) }
+    /// An admin, with two-factor sign-in on where the mesh asks for it.
+    fn admin_only(&self, me: &Me) -> Result<(), AuthError> {
+        if me.role != Role::Admin {
+            return Err(AuthError::Forbidden);
+        }
+        if self.admins_need_two_factor() && !self.has_two_factor(me) {
+            return Err(AuthError::Forbidden);
+        }
+        Ok(())
+    }
+
+    /// Whether admins must turn two-factor sign-in on to act as admins.
+    pub fn admins_need_two_factor(&self) -> bool {
+        self.read_directory(|d| d.settings().is_some_and(|(_, _, a)| a))
     }
 
     /// Records an admin's action in the audit log.
@@ -35,7 +47,7 @@ impl Accounts {
 
     /// A single-use invitation (admins only): `(code, expires)`.
     pub async fn create_invite(&self, me: &Me) -> Result<(String, u64), AuthError> {
-        Self::admin_only(me)?;
+        self.admin_only(me)?;
         let code = random_id();
         let expires = now_ms() + self.config().invite_ttl.as_millis() as u64;
         self.append(AccountEvent::Invite { code_hash: sha256_hex(&code), by: me.id.clone(), expires }).await?;
@@ -45,7 +57,7 @@ impl Accounts {
 
     /// Makes an account an admin or a member (admins only).
     pub async fn set_role(&self, me: &Me, name: &str, role: Role) -> Result<(), AuthError> {
-        Self::admin_only(me)?;
+        self.admin_only(me)?;
         let a = self.account_named(name)?;
         self.append(AccountEvent::Role { id: a.id, role, at: now_ms() }).await?;
         self.audit(me, &format!("role {}", role.as_str()), &a.name).await
@@ -56,7 +68,7 @@ impl Accounts {
     /// its name stays taken and its messages stay. Sessions from before a
     /// deactivation never come back with the account.
     pub async fn set_active(&self, me: &Me, name: &str, active: bool) -> Result<(), AuthError> {
-        Self::admin_only(me)?;
+        self.admin_only(me)?;
         let a = self.account_named(name)?;
         if a.id == me.id {
             return Err(AuthError::Invalid("an admin cannot deactivate themselves".into()));
@@ -72,7 +84,7 @@ impl Accounts {
     /// The people of the mesh whose name contains `query` (any case), for
     /// the admin console: role, state, sessions, last seen.
     pub fn people(&self, me: &Me, query: &str) -> Result<Vec<Person>, AuthError> {
-        Self::admin_only(me)?;
+        self.admin_only(me)?;
         let (q, now) = (query.to_lowercase(), now_ms());
         Ok(self.read_directory(|d| {
             d.all()
@@ -95,7 +107,7 @@ impl Accounts {
 
     /// The audit log, newest first (admins only).
     pub fn audit_log(&self, me: &Me, limit: usize) -> Result<Vec<AuditEntry>, AuthError> {
-        Self::admin_only(me)?;
+        self.admin_only(me)?;
         Ok(self.read_directory(|d| {
             d.audit(limit)
                 .into_iter()
@@ -107,7 +119,7 @@ impl Accounts {
     /// A password reset link's code for the account `name` (admins only):
     /// works once, on any node, for a day. `(code, expires)`.
     pub async fn create_reset_link(&self, me: &Me, name: &str) -> Result<(String, u64), AuthError> {
-        Self::admin_only(me)?;
+        self.admin_only(me)?;
         let a = self.account_named(name)?;
         let (code, expires) = (random_id(), now_ms() + RESET_TTL_MS);
         self.append(AccountEvent::ResetLink { code_hash: sha256_hex(&code), id: a.id, expires }).await?;
@@ -134,23 +146,29 @@ impl Accounts {
 
     /// The registration mode in force: an admin's, else the node's flag.
     pub fn registration(&self) -> Registration {
-        let set = self.read_directory(|d| d.settings().map(|(r, _)| r.to_owned()));
+        let set = self.read_directory(|d| d.settings().map(|(r, _, _)| r.to_owned()));
         set.and_then(|r| parse_registration(&r)).unwrap_or(self.config().registration)
     }
 
     /// Whether name-only guests are taken: an admin's word, else the flag.
     pub fn guests(&self) -> bool {
-        self.read_directory(|d| d.settings().map(|(_, g)| g)).unwrap_or(self.config().guests)
+        self.read_directory(|d| d.settings().map(|(_, g, _)| g)).unwrap_or(self.config().guests)
     }
 
     /// Changes the sign-up rules of every node at once (admins only).
-    pub async fn set_settings(&self, me: &Me, registration: &str, guests: bool) -> Result<(), AuthError> {
-        Self::admin_only(me)?;
+    pub async fn set_settings(&self, me: &Me, rules: &SignUpSettings) -> Result<(), AuthError> {
+        self.admin_only(me)?;
+        let (registration, guests, two) = (rules.registration.as_str(), rules.guests, rules.admins_need_two_factor);
+        if two && !self.has_two_factor(me) {
+            return Err(AuthError::Invalid("turn two-factor sign-in on for yourself first".into()));
+        }
         let mode = parse_registration(registration)
             .ok_or_else(|| AuthError::Invalid("registration must be open, invite or closed".into()))?;
         let registration = registration_name(mode).to_owned();
-        let what = format!("registration {registration}, guests {}", if guests { "on" } else { "off" });
-        self.append(AccountEvent::Settings { registration, guests, at: now_ms() }).await?;
+        let on = |b: bool| if b { "on" } else { "off" };
+        let what = format!("registration {registration}, guests {}, admins' two-factor {}", on(guests), on(two));
+        let event = AccountEvent::Settings { registration, guests, admins_need_two_factor: two, at: now_ms() };
+        self.append(event).await?;
         self.audit(me, &what, "").await
     }
 }

@@ -31,6 +31,11 @@ pub struct Account {
     pub active: (u64, bool),
     /// Sessions begun and tokens used, by id: where, and first and last use.
     pub sessions: BTreeMap<String, SessionInfo>,
+    /// Two-factor sign-in, when last set: the TOTP secret (base32) and the
+    /// SHA-256 of each recovery code; `None` when off.
+    pub two_factor: (u64, Option<(String, Vec<String>)>),
+    /// Recovery codes used (their SHA-256).
+    pub recovery_used: std::collections::BTreeSet<String>,
 }
 
 /// One session (or API token) as the list of where one is signed in shows it.
@@ -109,8 +114,9 @@ pub struct Directory {
     push_key: Option<(u64, String)>,
     /// Admins' actions, oldest first, the latest [`AUDIT_KEPT`].
     audit: Vec<AuditEntry>,
-    /// Sign-up rules set at run time: `(at, registration, guests)`.
-    settings: Option<(u64, String, bool)>,
+    /// Sign-up rules set at run time: `(at, registration, guests,
+    /// admins need two-factor sign-in)`.
+    settings: Option<(u64, String, bool, bool)>,
     /// Password reset links by code hash: `(expires, account id)`.
     resets: HashMap<String, (u64, String)>,
 }
@@ -144,6 +150,8 @@ impl Directory {
                     profile: (0, ProfileFields::default()),
                     active: (0, true),
                     sessions: BTreeMap::new(),
+                    two_factor: (0, None),
+                    recovery_used: Default::default(),
                 };
                 self.accounts.insert(id.clone(), account);
                 // Whatever waited for this account applies now.
@@ -172,8 +180,8 @@ impl Directory {
                 }
                 Vec::new()
             }
-            AccountEvent::Settings { registration, guests, at } => {
-                let new = (at, registration, guests);
+            AccountEvent::Settings { registration, guests, admins_need_two_factor, at } => {
+                let new = (at, registration, guests, admins_need_two_factor);
                 if self.settings.as_ref().is_none_or(|old| new > *old) {
                     self.settings = Some(new);
                 }
@@ -247,9 +255,10 @@ impl Directory {
         self.audit.iter().rev().take(limit).cloned().collect()
     }
 
-    /// The sign-up rules an admin set at run time, if any: `(registration, guests)`.
-    pub fn settings(&self) -> Option<(&str, bool)> {
-        self.settings.as_ref().map(|(_, r, g)| (r.as_str(), *g))
+    /// The sign-up rules an admin set at run time, if any: `(registration,
+    /// guests, admins need two-factor sign-in)`.
+    pub fn settings(&self) -> Option<(&str, bool, bool)> {
+        self.settings.as_ref().map(|(_, r, g, a)| (r.as_str(), *g, *a))
     }
 
     /// Every account, by name.
@@ -341,7 +350,9 @@ fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::Profile { id, .. }
         | AccountEvent::SessionStarted { id, .. }
         | AccountEvent::SessionSeen { id, .. }
-        | AccountEvent::Active { id, .. } => Some(id),
+        | AccountEvent::Active { id, .. }
+        | AccountEvent::TwoFactor { id, .. }
+        | AccountEvent::RecoveryUsed { id, .. } => Some(id),
         AccountEvent::RevokeSession { .. }
         | AccountEvent::Invite { .. }
         | AccountEvent::PushKey { .. }
@@ -407,6 +418,17 @@ fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
                 a.active = (at, active);
             }
             if a.active.1 { Vec::new() } else { vec![Revoked::Account { id: a.id.clone(), before: u64::MAX }] }
+        }
+        AccountEvent::TwoFactor { secret, recovery, at, .. } => {
+            // At the same time, off wins.
+            if at > a.two_factor.0 || (at == a.two_factor.0 && secret.is_none()) {
+                a.two_factor = (at, secret.map(|s| (s, recovery)));
+            }
+            Vec::new()
+        }
+        AccountEvent::RecoveryUsed { code_hash, .. } => {
+            a.recovery_used.insert(code_hash);
+            Vec::new()
         }
         AccountEvent::Profile { profile, at, .. } => {
             // At the same time, the larger wins, so every node keeps one.

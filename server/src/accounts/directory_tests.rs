@@ -186,8 +186,9 @@ fn audit_entries_are_one_list_in_any_order_and_settings_take_the_latest() {
     assert_eq!(a.audit(10), b.audit(10));
     let actions: Vec<String> = a.audit(2).into_iter().map(|x| x.action).collect();
     assert_eq!(actions, ["deactivate", "invite"], "newest first");
-    let set = |r: &str, g, at| AccountEvent::Settings { registration: r.into(), guests: g, at };
+    let set =
+        |r: &str, g, at| AccountEvent::Settings { registration: r.into(), guests: g, admins_need_two_factor: g, at };
     a.apply(set("invite", false, 20));
     a.apply(set("open", true, 10));
-    assert_eq!(a.settings(), Some(("invite", false)));
+    assert_eq!(a.settings(), Some(("invite", false, false)));
 }

@@ -147,6 +147,9 @@ pub enum AccountEvent {
     Settings {
         registration: String,
         guests: bool,
+        /// Admins' actions need two-factor sign-in turned on.
+        #[serde(default)]
+        admins_need_two_factor: bool,
         at: u64,
     },
     /// A password reset link an admin made for an account: only the
@@ -155,6 +158,21 @@ pub enum AccountEvent {
         code_hash: String,
         id: String,
         expires: u64,
+    },
+    /// Two-factor sign-in turned on (`secret`: the TOTP secret, base32,
+    /// with the SHA-256 of each recovery code) or off (`None`); the latest
+    /// `at` wins.
+    TwoFactor {
+        id: String,
+        secret: Option<String>,
+        #[serde(default)]
+        recovery: Vec<String>,
+        at: u64,
+    },
+    /// A recovery code was used (its SHA-256): never again, on any node.
+    RecoveryUsed {
+        id: String,
+        code_hash: String,
     },
     /// The mesh's VAPID key pair (PKCS#8, base64url): the one with the
     /// smallest `(at, pkcs8)` is every node's, whichever came first here.

@@ -12,6 +12,7 @@
 //! - `profile`: display names, statuses, time zones and availability.
 //! - `service`: the operations, as the HTTP routes and sessions call them.
 //! - `sessions`: where one is signed in: listed, ended.
+//! - `two_factor`: TOTP codes and recovery codes at sign-in.
 //! - `admin`: what admins do (roles, deactivation, reset links, sign-up
 //!   rules), each recorded in the audit log.
 
@@ -26,6 +27,7 @@ mod service;
 mod sessions;
 mod throttle;
 pub mod token;
+mod two_factor;
 
 use std::time::Duration;
 

@@ -45,6 +45,8 @@ pub enum AuthError {
     LimitReached(String),
     #[error("this account was deactivated by an admin")]
     Deactivated,
+    #[error("{0}")]
+    CodeRequired(String),
 }
 
 impl AuthError {
@@ -59,6 +61,7 @@ impl AuthError {
             AuthError::Forbidden | AuthError::Deactivated => ErrorCode::Forbidden,
             AuthError::Unavailable(_) => ErrorCode::Unavailable,
             AuthError::LimitReached(_) => ErrorCode::LimitReached,
+            AuthError::CodeRequired(_) => ErrorCode::CodeRequired,
         }
     }
 }
@@ -131,6 +134,8 @@ pub struct Accounts {
     /// Uses of sessions recorded lately, by session id: at most one
     /// `SessionSeen` an hour each, even before the log has applied it.
     pub(super) seen_lately: Mutex<HashMap<String, u64>>,
+    /// The last TOTP step taken here per account: a code works once.
+    pub(super) steps_used: Mutex<HashMap<String, u64>>,
     /// The VAPID key parsed, with the log's text of it.
     vapid: Mutex<Option<(String, Arc<crate::trust::webpush::Vapid>)>>,
 }
@@ -176,6 +181,7 @@ impl Accounts {
             )),
             live: Mutex::new(HashMap::new()),
             seen_lately: Mutex::new(HashMap::new()),
+            steps_used: Mutex::new(HashMap::new()),
             vapid: Mutex::new(None),
         });
         let applied = accounts.catch_up(&store, RoomVector::new()).await?;
@@ -370,7 +376,15 @@ impl Accounts {
 
     /// Each try takes one of the name's and one of the address's tries
     /// before the password is checked, and gives them back if it is right.
-    pub async fn login(&self, name: &str, password: String, from: &Caller) -> Result<SignedIn, AuthError> {
+    /// With two-factor sign-in on, `code` is the app's code or a recovery
+    /// code: a wrong one counts as a failed try; none asked for is not one.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: String,
+        code: Option<&str>,
+        from: &Caller,
+    ) -> Result<SignedIn, AuthError> {
         let ip = from.ip;
         let key = name_key(name);
         if !self.failures_by_name.reserve(&key) {
@@ -383,17 +397,32 @@ impl Accounts {
         let account = self.directory().by_name(name).cloned();
         let hash = account.as_ref().map(|a| a.hash.1.clone());
         let checked = self.hasher.verify(password, hash).await;
-        let good = matches!(checked, Ok(true)) && account.is_some();
-        if good || checked.is_err() {
+        let give_back = || {
             self.failures_by_name.give_back(&key);
             self.failures_by_ip.give_back(&ip);
+        };
+        if checked.is_err() {
+            give_back();
         }
-        match (checked?, account) {
-            // Said only to who knows the password.
-            (true, Some(a)) if !a.active.1 => Err(AuthError::Deactivated),
-            (true, Some(a)) => self.issue(&a.id, &a.name, a.role.1, &from.agent).await,
-            _ => Err(AuthError::BadCredentials),
+        let a = match (checked?, account) {
+            (true, Some(a)) => a,
+            _ => return Err(AuthError::BadCredentials),
+        };
+        // Said only to who knows the password.
+        if !a.active.1 {
+            give_back();
+            return Err(AuthError::Deactivated);
         }
+        match self.second_factor(&a, code).await {
+            Ok(()) => give_back(),
+            // Asked for the code: not a failed try.
+            Err(AuthError::CodeRequired(m)) if code.is_none_or(|c| c.trim().is_empty()) => {
+                give_back();
+                return Err(AuthError::CodeRequired(m));
+            }
+            Err(e) => return Err(e),
+        }
+        self.issue(&a.id, &a.name, a.role.1, &from.agent).await
     }
 
     /// The account a token speaks for, if it is good now: `Unauthorized`,
@@ -443,19 +472,23 @@ impl Accounts {
         from: &Caller,
     ) -> Result<SignedIn, AuthError> {
         super::password::validate(&new)?;
+        self.check_own_password(me, old).await?;
+        let account = self.directory().get(&me.id).cloned().ok_or(AuthError::Unauthorized)?;
+        self.set_password(&account, new, from).await
+    }
+
+    /// The caller's own password, guessed no faster than 5 tries, then one
+    /// a minute: a stolen session must not find it.
+    pub(super) async fn check_own_password(&self, me: &Me, password: String) -> Result<(), AuthError> {
         if !self.password_tries.reserve(&me.id) {
             return Err(AuthError::RateLimited);
         }
         let current = self.directory().get(&me.id).map(|a| a.hash.1.clone());
-        let checked = self.hasher.verify(old, current).await;
+        let checked = self.hasher.verify(password, current).await;
         if !matches!(checked, Ok(false)) {
             self.password_tries.give_back(&me.id);
         }
-        if !checked? {
-            return Err(AuthError::BadCredentials);
-        }
-        let account = self.directory().get(&me.id).cloned().ok_or(AuthError::Unauthorized)?;
-        self.set_password(&account, new, from).await
+        if checked? { Ok(()) } else { Err(AuthError::BadCredentials) }
     }
 
     /// A new password for `a`; every session of it ends. Returns a new

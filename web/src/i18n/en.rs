@@ -18,6 +18,7 @@ pub const EN: Text = Text {
     err_registration_closed: "This server does not take new accounts.",
     err_forbidden: "You are not allowed to do that.",
     err_not_found: "There is no such room.",
+    err_code_required: "Enter the code from your authenticator app.",
     // What is wrong with something typed.
     bad_name_length: "The name must be 1-32 characters.",
     bad_name_control: "The name must not contain control characters.",

@@ -17,6 +17,7 @@ pub const FR: Text = Text {
     err_registration_closed: "Ce serveur n’accepte pas de nouveaux comptes.",
     err_forbidden: "Vous n’avez pas le droit de faire cela.",
     err_not_found: "Ce salon n’existe pas.",
+    err_code_required: "Saisissez le code de votre application d’authentification.",
     bad_name_length: "Le nom doit faire de 1 à 32 caractères.",
     bad_name_control: "Le nom ne doit pas contenir de caractères de contrôle.",
     bad_name_whitespace: "Le nom ne doit ni commencer ni finir par une espace.",

@@ -145,6 +145,7 @@ pub fn error(code: ErrorCode) -> &'static str {
         ErrorCode::RegistrationClosed => e.err_registration_closed,
         ErrorCode::Forbidden => e.err_forbidden,
         ErrorCode::NotFound => e.err_not_found,
+        ErrorCode::CodeRequired => e.err_code_required,
     }
 }
 

@@ -17,6 +17,7 @@ pub struct Text {
     pub err_registration_closed: &'static str,
     pub err_forbidden: &'static str,
     pub err_not_found: &'static str,
+    pub err_code_required: &'static str,
     pub bad_name_length: &'static str,
     pub bad_name_control: &'static str,
     pub bad_name_whitespace: &'static str,

@@ -28,6 +28,9 @@ pub enum AdminAction {
         /// Take name-only guests too.
         #[arg(long)]
         guests: bool,
+        /// Admins act as admins only with two-factor sign-in on.
+        #[arg(long)]
+        admins_two_factor: bool,
     },
     /// What admins did, newest first.
     Audit {
@@ -108,14 +111,20 @@ pub async fn run(s: SignIn, tls: TlsClient, action: AdminAction) -> anyhow::Resu
             call("POST", format!("/api/users/{}/role", seg(&name)), Some(json!({ "role": role }))).await?;
             println!("{} is now {role}", for_terminal(&name));
         }
-        AdminAction::Registration { mode, guests } => {
+        AdminAction::Registration { mode, guests, admins_two_factor } => {
             let mode = match mode {
                 ModeArg::Open => "open",
                 ModeArg::Invite => "invite",
                 ModeArg::Closed => "closed",
             };
-            call("POST", "/api/admin/settings".into(), Some(json!({"registration": mode, "guests": guests}))).await?;
-            println!("registration {mode}, guests {} on every node", if guests { "on" } else { "off" });
+            let rules = json!({"registration": mode, "guests": guests, "admins_need_two_factor": admins_two_factor});
+            call("POST", "/api/admin/settings".into(), Some(rules)).await?;
+            let on = |b: bool| if b { "on" } else { "off" };
+            println!(
+                "registration {mode}, guests {}, admins' two-factor {} on every node",
+                on(guests),
+                on(admins_two_factor)
+            );
         }
         AdminAction::Audit { limit } => {
             let audit: Audit =

@@ -133,7 +133,7 @@ pub async fn settings(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let s: SignUpSettings = json_body(body, "registration and guests")?;
-    app.accounts.set_settings(&me, &s.registration, s.guests).await?;
+    app.accounts.set_settings(&me, &s).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -12,7 +12,8 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use meshchat_shared::ErrorCode;
 use meshchat_shared::api::{
-    ApiToken, ApiTokens, AuthInfo, ChangePassword, Login, Me as MeBody, NewToken, Register, Session,
+    ApiToken, ApiTokens, AuthInfo, ChangePassword, EnableTwoFactor, Login, Me as MeBody, NewToken, PasswordOnly,
+    RecoveryCodes, Register, Session,
 };
 use serde::de::DeserializeOwned;
 
@@ -91,6 +92,7 @@ pub async fn info(State(app): State<Arc<AppState>>) -> Json<AuthInfo> {
     Json(AuthInfo {
         guests: app.accounts.guests(),
         registration: registration_name(app.accounts.registration()).into(),
+        admins_need_two_factor: app.accounts.admins_need_two_factor(),
         first: app.accounts.count() == 0,
     })
 }
@@ -117,7 +119,7 @@ pub async fn login(
     let from = caller(addr, &headers);
     app.guard.write(from.ip).map_err(refused)?;
     let l: Login = json_body(body, "name and password")?;
-    let s = app.accounts.login(&l.name, l.password, &from).await?;
+    let s = app.accounts.login(&l.name, l.password, l.code.as_deref(), &from).await?;
     Ok((NO_STORE, session(s)))
 }
 
@@ -126,8 +128,9 @@ pub async fn logout(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Result<
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn me(Auth(me): Auth) -> impl IntoResponse {
-    (NO_STORE, Json(MeBody { name: me.name, role: me.role.as_str().into() }))
+pub async fn me(State(app): State<Arc<AppState>>, Auth(me): Auth) -> impl IntoResponse {
+    let two_factor = app.accounts.has_two_factor(&me);
+    (NO_STORE, Json(MeBody { name: me.name, role: me.role.as_str().into(), two_factor }))
 }
 
 pub async fn password(
@@ -175,5 +178,30 @@ pub async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = path.map_err(|_| ApiError::invalid("malformed token id"))?;
     app.accounts.revoke_token(&me, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A secret and its QR code to enrol an authenticator app with.
+pub async fn two_factor_setup(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Result<impl IntoResponse, ApiError> {
+    Ok((NO_STORE, Json(app.accounts.two_factor_setup(&me)?)))
+}
+
+pub async fn two_factor_enable(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let e: EnableTwoFactor = json_body(body, "secret, code and password")?;
+    let codes = app.accounts.enable_two_factor(&me, &e.secret, &e.code, e.password).await?;
+    Ok((NO_STORE, Json(RecoveryCodes { codes })))
+}
+
+pub async fn two_factor_disable(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let p: PasswordOnly = json_body(body, "password")?;
+    app.accounts.disable_two_factor(&me, p.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -172,9 +172,14 @@ pub async fn sign_in(s: &SignIn, tls: &TlsClient) -> Result<Identity, SignInErro
         register(tls, &base, &info, s, &name, None).await?
     } else {
         let password = ask(&format!("password for {name}: "), true)?;
-        match login(tls, &base, &name, &password).await {
+        match login(tls, &base, &name, &password, None).await {
             Err(SignInError::Refused { code: Some(ErrorCode::BadCredentials), .. }) => {
                 offer_account(tls, &base, &info, s, &name, password).await?
+            }
+            // Two-factor sign-in: the app's code, or a recovery code.
+            Err(SignInError::Refused { code: Some(ErrorCode::CodeRequired), .. }) => {
+                let code = ask("code from your authenticator app (or a recovery code): ", false)?;
+                login(tls, &base, &name, &password, Some(code)).await?
             }
             other => other?,
         }
@@ -185,8 +190,14 @@ pub async fn sign_in(s: &SignIn, tls: &TlsClient) -> Result<Identity, SignInErro
     Ok(Identity::Token(session.token))
 }
 
-async fn login(tls: &TlsClient, base: &str, name: &str, password: &str) -> Result<Session, SignInError> {
-    let body = serde_json::to_string(&Login { name: name.to_owned(), password: password.to_owned() })?;
+async fn login(
+    tls: &TlsClient,
+    base: &str,
+    name: &str,
+    password: &str,
+    code: Option<String>,
+) -> Result<Session, SignInError> {
+    let body = serde_json::to_string(&Login { name: name.to_owned(), password: password.to_owned(), code })?;
     let r = call(tls, "POST", &format!("{base}/api/login"), None, Some(body)).await?;
     Ok(serde_json::from_slice(&r.body)?)
 }
