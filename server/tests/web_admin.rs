@@ -96,3 +96,34 @@ async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
         assert!(audit.contains(action), "{action}: {audit}");
     }
 }
+
+/// An account with two-factor sign-in (enrolled over the API): the
+/// sign-in form asks for the code after the password; a recovery code
+/// signs in.
+#[tokio::test]
+async fn the_sign_in_form_asks_for_the_second_factor() {
+    let (_d, n) = node();
+    let (_, s) = register(&n, "ada", "ada's password").await;
+    let tok = token(&s);
+    let (_, setup) = api("POST", &n.url("/api/2fa/setup"), Some(&tok), None).await;
+    let secret = totp_rs::Secret::try_from_base32(setup["secret"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let code = totp_rs::Builder::new().with_secret(secret).build_noncompliant().generate(now).to_string();
+    let enable = serde_json::json!({"secret": setup["secret"], "code": code, "password": "ada's password"});
+    let (status, codes) = api("POST", &n.url("/api/2fa/enable"), Some(&tok), Some(enable)).await;
+    assert_eq!(status, 200, "{codes}");
+    let driver = Driver::start();
+    let b = driver.browser(1280, 900).await;
+    b.goto(&n.url("/")).await;
+    b.account_attempt("signin", "ada", "ada's password").await;
+    b.wait_true("document.querySelector('#signin-code') !== null", "the code asked for").await;
+    b.find("#signin-code").await.send_keys("0000-0000-0000").await.unwrap();
+    b.find("#auth-panel form button[type=submit]").await.click().await.unwrap();
+    b.wait_true("document.querySelector('#signin-error').innerText.includes('wrong or was used already')", "wrong")
+        .await;
+    let input = b.find("#signin-code").await;
+    input.clear().await.unwrap();
+    input.send_keys(codes["codes"][3].as_str().unwrap()).await.unwrap();
+    b.find("#auth-panel form button[type=submit]").await.click().await.unwrap();
+    b.wait_connected().await;
+}

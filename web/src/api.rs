@@ -76,8 +76,26 @@ pub async fn register(base: &str, name: String, password: String, invite: Option
     post(&format!("{base}/api/register"), None, &Register { name, password, invite }).await.map(session)
 }
 
-pub async fn login(base: &str, name: String, password: String) -> Result<Session, String> {
-    post(&format!("{base}/api/login"), None, &Login { name, password }).await.map(session)
+/// Signs in; a refusal says whether it wants the second factor (`true`:
+/// the account has two-factor sign-in and the code is missing or wrong).
+pub async fn login(
+    base: &str,
+    name: String,
+    password: String,
+    code: Option<String>,
+) -> Result<Session, (bool, String)> {
+    let body = serde_json::to_string(&Login { name, password, code }).map_err(|e| (false, e.to_string()))?;
+    let req = Request::post(&format!("{base}/api/login")).header("Content-Type", "application/json");
+    let resp = req.body(body).map_err(|e| (false, e.to_string()))?.send().await.map_err(|_| (false, no_answer()))?;
+    if resp.ok() {
+        return resp.json::<Answer>().await.map(session).map_err(|_| (false, no_answer()));
+    }
+    match resp.json::<ErrorBody>().await {
+        Ok(ErrorBody { error }) => {
+            Err((error.code == meshchat_shared::ErrorCode::CodeRequired, explain(error.code, &error.message)))
+        }
+        Err(_) => Err((false, no_answer())),
+    }
 }
 
 /// Ends the session on every node; the app forgets it whatever the answer.

@@ -99,6 +99,10 @@ pub struct RoomView {
     backlog: Option<Vec<Message>>,
     /// Orders presence notices that share a millisecond.
     notice_seq: u64,
+    /// Each deleted message's first delete held, by where it sits: a
+    /// reaction or reply to it placed after that is void, as the nodes'
+    /// governance has it (a client may have got one before the delete).
+    deleted_at: HashMap<(String, u64), Cursor>,
     /// Members, roles and topic (protocol 1.1 rooms), from `room` frames.
     pub info: Option<crate::rooms::RoomInfo>,
     /// Why the node took this connection out of the room, if it did.
@@ -209,6 +213,11 @@ impl RoomView {
     /// earlier in room order, as every node does. True if the view changed.
     pub fn insert(&mut self, msg: Message) -> bool {
         let key = msg.cursor();
+        match targets(&msg) {
+            Some((Target::Answer, t)) if self.deleted_at.get(&t).is_some_and(|d| *d < key) => return false,
+            Some((Target::Delete, t)) => self.void_after_delete(t, &key),
+            _ => {}
+        }
         let idem = (msg.author.clone(), msg.id.clone());
         if let Some(old) = self.by_id.get(&idem) {
             if *old <= key {
@@ -222,6 +231,25 @@ impl RoomView {
         self.entries.insert(key, Entry::Msg(msg));
         self.changes += 1;
         true
+    }
+
+    /// A delete of `target` at `at`: the reactions and replies to it held
+    /// after that place were not part of the room (sim: a reaction sent
+    /// to a node that had not heard of a concurrent delete yet).
+    fn void_after_delete(&mut self, target: (String, u64), at: &Cursor) {
+        if self.deleted_at.get(&target).is_some_and(|d| d <= at) {
+            return;
+        }
+        self.deleted_at.insert(target.clone(), at.clone());
+        let void: Vec<Cursor> = self
+            .entries
+            .range(at.clone()..)
+            .filter(|(_, e)| matches!(e, Entry::Msg(m) if targets(m) == Some((Target::Answer, target.clone()))))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in void {
+            self.drop_entry(&k);
+        }
     }
 
     /// `hidden`: messages of `author` from `from` on are not part of the room.
@@ -414,6 +442,30 @@ mod tests {
         r.messages().map(|m| (m.origin.clone(), m.seq)).collect()
     }
 
+    fn event(origin: &str, seq: u64, ts: u64, body: &str) -> Message {
+        Message { body: body.into(), ..m(origin, seq, ts, "u", &format!("§{origin}{seq}")) }
+    }
+
+    /// As the nodes' governance: a reaction or reply placed after a delete
+    /// of its target is void, whichever came to this client first (nemesis
+    /// seed 11972577642793530502: a reaction accepted by a node that had
+    /// not heard of the delete yet, shown, then dropped by every node).
+    #[test]
+    fn reactions_and_replies_placed_after_a_delete_of_their_target_go() {
+        let react = r#"{"event":"reacted","origin":"n1","seq":1,"emoji":"🎉","on":true}"#;
+        let reply = r#"{"event":"reply","origin":"n1","seq":1,"body":"hi"}"#;
+        let delete = r#"{"event":"deleted","origin":"n1","seq":1}"#;
+        let mut r = RoomView::new("r");
+        r.insert(m("n1", 1, 10, "a", "target"));
+        r.insert(event("n2", 1, 15, react));
+        r.insert(event("n2", 2, 30, react));
+        r.insert(event("n2", 3, 31, reply));
+        r.insert(event("n3", 1, 20, delete));
+        assert_eq!(order(&r), [("n1".into(), 1), ("n2".into(), 1), ("n3".into(), 1)], "the ones after the delete go");
+        assert!(!r.insert(event("n2", 4, 40, react)), "and one arriving later is void");
+        assert!(r.insert(event("n2", 5, 18, react)), "one placed before the delete counts");
+    }
+
     #[test]
     fn messages_arriving_out_of_order_are_shown_in_room_order() {
         let mut r = RoomView::new("r");
@@ -510,5 +562,27 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["m1", "bob:true", "bob:false", "m2"]);
         assert!(r.members.is_empty());
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// A reaction or a reply: void after a delete of its target.
+    Answer,
+    Delete,
+}
+
+/// What an event message names, for the rule of deleted targets.
+fn targets(msg: &Message) -> Option<(Target, (String, u64))> {
+    use crate::rooms::RoomEvent;
+    if !crate::rooms::is_event_id(&msg.id) || crate::rooms::is_redacted(&msg.body) {
+        return None;
+    }
+    match serde_json::from_str::<RoomEvent>(&msg.body).ok()? {
+        RoomEvent::Reacted { origin, seq, .. } | RoomEvent::Reply { origin, seq, .. } => {
+            Some((Target::Answer, (origin, seq)))
+        }
+        RoomEvent::Deleted { origin, seq } => Some((Target::Delete, (origin, seq))),
+        _ => None,
     }
 }

@@ -118,6 +118,8 @@ fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callba
     let show = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
+    // The second factor, once the node asked for it.
+    let second = RwSignal::new(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (n, p) = (name.get_untracked().trim().to_owned(), password.get_untracked());
@@ -129,7 +131,20 @@ fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callba
         busy.set(true);
         leptos::task::spawn_local(async move {
             let base = base.get_value();
-            let answer = if signup { api::register(&base, n, p, invite).await } else { api::login(&base, n, p).await };
+            let answer = if signup {
+                api::register(&base, n, p, invite).await
+            } else {
+                let given = second.get_untracked();
+                api::login(&base, n, p, given.clone()).await.map_err(|(wants_code, e)| match given {
+                    Some(c) if wants_code && !c.trim().is_empty() => t().code_wrong.to_owned(),
+                    _ => {
+                        if wants_code {
+                            second.set(Some(String::new()));
+                        }
+                        e
+                    }
+                })
+            };
             busy.set(false);
             match answer {
                 Ok(session) => signed_in(session, on_in),
@@ -184,6 +199,12 @@ fn Credentials(base: String, signup: bool, invite: Option<String>, on_in: Callba
                     prop:value=move || code.get()
                     on:input=move |ev| { code.set(event_target_value(&ev)); error.set(None); }
                 />
+            })}
+            {move || second.get().is_some().then(|| view! {
+                <label for="signin-code">{t().two_factor_code}</label>
+                <input id="signin-code" name="one-time-code" autocomplete="one-time-code" inputmode="text"
+                    spellcheck="false" maxlength="32" autofocus
+                    on:input=move |ev| { second.set(Some(event_target_value(&ev))); error.set(None); }/>
             })}
             <p id=id("error") class="error" role="alert">{move || error.get()}</p>
             <button class="primary" type="submit" disabled=move || busy.get()>

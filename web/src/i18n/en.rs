@@ -362,4 +362,6 @@ pub const EN: Text = Text {
     saved_everywhere: "Saved for every node.",
     audit_title: "Audit log",
     audit_empty: "No admin action yet.",
+    two_factor_code: "Code from your authenticator app, or a recovery code",
+    code_wrong: "That code is wrong or was used already.",
 };

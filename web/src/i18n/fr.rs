@@ -345,4 +345,6 @@ pub const FR: Text = Text {
     saved_everywhere: "Enregistré pour tous les nœuds.",
     audit_title: "Journal d’audit",
     audit_empty: "Aucune action d’administration pour l’instant.",
+    two_factor_code: "Code de votre application d’authentification, ou un code de secours",
+    code_wrong: "Ce code est faux ou a déjà servi.",
 };

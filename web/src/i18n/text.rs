@@ -344,4 +344,6 @@ pub struct Text {
     pub saved_everywhere: &'static str,
     pub audit_title: &'static str,
     pub audit_empty: &'static str,
+    pub two_factor_code: &'static str,
+    pub code_wrong: &'static str,
 }
