@@ -127,3 +127,37 @@ async fn the_sign_in_form_asks_for_the_second_factor() {
     b.find("#auth-panel form button[type=submit]").await.click().await.unwrap();
     b.wait_connected().await;
 }
+
+/// Two-factor sign-in turned on in the account panel: the QR code shown as
+/// an image, a code of the app and the password, ten recovery codes; then
+/// every sign-in asks for a code, until it is turned off there.
+#[tokio::test]
+async fn two_factor_is_turned_on_and_off_in_the_account_panel() {
+    let (_d, n) = node();
+    assert_eq!(register(&n, "ada", "ada's password").await.0, 201);
+    let driver = Driver::start();
+    let b = driver.browser(1280, 900).await;
+    b.goto(&n.url("/")).await;
+    b.account("signin", "ada", "ada's password").await;
+    open_account(&b).await;
+    b.find("#tf-start").await.click().await.unwrap();
+    b.wait_true("document.querySelector('#two-factor img.qr') !== null", "the QR code").await;
+    assert_eq!(
+        b.eval("document.querySelector('#two-factor img.qr').src.startsWith('data:image/svg+xml;base64,')").await,
+        true
+    );
+    let secret = text(&b, "#tf-secret").await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let totp = totp_rs::Builder::new().with_secret(totp_rs::Secret::try_from_base32(secret.trim()).unwrap());
+    b.find("#tf-code").await.send_keys(&totp.build_noncompliant().generate(now).to_string()).await.unwrap();
+    b.find("#tf-password").await.send_keys("ada's password").await.unwrap();
+    b.find("#two-factor button[type=submit]").await.click().await.unwrap();
+    b.wait_true("document.querySelectorAll('#tf-codes li').length === 10", "ten recovery codes").await;
+    let (status, body) = login(&n, "ada", "ada's password").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("code_required")));
+    b.click_text("#two-factor button", "Done").await;
+    b.find("#tf-password").await.send_keys("ada's password").await.unwrap();
+    b.find("#two-factor button[type=submit]").await.click().await.unwrap();
+    b.wait_true("document.querySelector('#tf-start') !== null", "off again").await;
+    assert_eq!(login(&n, "ada", "ada's password").await.0, 200);
+}

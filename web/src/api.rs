@@ -224,3 +224,33 @@ pub async fn admin_post(base: &str, token: &str, path: &str, body: String) -> Re
 pub async fn audit(base: &str, token: &str) -> Result<Vec<meshchat_shared::api::AuditEntry>, String> {
     get::<meshchat_shared::api::Audit>(&format!("{base}/api/admin/audit?limit=100"), token).await.map(|a| a.entries)
 }
+
+// ---- two-factor sign-in ----
+
+/// Whether the caller has two-factor sign-in on.
+pub async fn two_factor_on(base: &str, token: &str) -> Result<bool, String> {
+    get::<meshchat_shared::api::Me>(&format!("{base}/api/me"), token).await.map(|m| m.two_factor)
+}
+
+pub async fn two_factor_setup(base: &str, token: &str) -> Result<meshchat_shared::api::TwoFactorSetup, String> {
+    post(&format!("{base}/api/2fa/setup"), Some(token), &()).await
+}
+
+/// Turns it on: the recovery codes, shown once.
+pub async fn two_factor_enable(
+    base: &str,
+    token: &str,
+    secret: String,
+    code: String,
+    password: String,
+) -> Result<Vec<String>, String> {
+    let body = meshchat_shared::api::EnableTwoFactor { secret, code, password };
+    post::<_, meshchat_shared::api::RecoveryCodes>(&format!("{base}/api/2fa/enable"), Some(token), &body)
+        .await
+        .map(|r| r.codes)
+}
+
+pub async fn two_factor_disable(base: &str, token: &str, password: String) -> Result<(), String> {
+    let body = serde_json::to_string(&meshchat_shared::api::PasswordOnly { password }).map_err(|e| e.to_string())?;
+    post_text(&format!("{base}/api/2fa/disable"), Some(token), body).await.map(drop)
+}

@@ -87,6 +87,7 @@ fn AccountPanel(close: Callback<()>, open_map: Callback<()>, open_admin: Callbac
                 {move || session().filter(|s| s.is_admin()).map(|_| t().admin_mark)}</p>
             <super::people::ProfileForm/>
             <PasswordForm/>
+            <super::two_factor::TwoFactor/>
             <super::sessions::SessionsList/>
             <PushSwitch/>
             <LanguagePicker/>

@@ -22,6 +22,7 @@ mod sessions;
 mod sidebar;
 mod signin;
 mod threads;
+mod two_factor;
 
 use std::collections::HashMap;
 use std::time::Duration;
