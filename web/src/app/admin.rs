@@ -121,16 +121,19 @@ fn PersonRow(p: Person, act: Callback<(String, String, String)>) -> impl IntoVie
 fn SignUpRules(act: Callback<(String, String, String)>) -> impl IntoView {
     let mode = RwSignal::new(String::from("open"));
     let guests = RwSignal::new(false);
+    let admins_2fa = RwSignal::new(false);
     leptos::task::spawn_local(async move {
         if let Ok((_, info)) = api::info().await {
             mode.set(info.registration);
             guests.set(info.guests);
+            admins_2fa.set(info.admins_need_two_factor);
         }
     });
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         // The select's own values: nothing to escape.
-        let body = format!(r#"{{"registration":"{}","guests":{}}}"#, mode.get_untracked(), guests.get_untracked());
+        let (m, g, a) = (mode.get_untracked(), guests.get_untracked(), admins_2fa.get_untracked());
+        let body = format!(r#"{{"registration":"{m}","guests":{g},"admins_need_two_factor":{a}}}"#);
         act.run(("/api/admin/settings".into(), body, t().saved_everywhere.into()));
     };
     let modes = [("open", t().reg_open), ("invite", t().reg_invite), ("closed", t().reg_closed)];
@@ -145,6 +148,8 @@ fn SignUpRules(act: Callback<(String, String, String)>) -> impl IntoView {
             </select>
             <label class="check"><input id="guests" type="checkbox" prop:checked=move || guests.get()
                 on:change=move |ev| guests.set(event_target_checked(&ev))/>{t().guests_label}</label>
+            <label class="check"><input id="admins-2fa" type="checkbox" prop:checked=move || admins_2fa.get()
+                on:change=move |ev| admins_2fa.set(event_target_checked(&ev))/>{t().admins_2fa_label}</label>
             <button class="primary" type="submit">{t().save}</button>
         </form>
     }

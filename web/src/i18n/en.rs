@@ -374,4 +374,5 @@ pub const EN: Text = Text {
     two_factor_codes: "Keep these recovery codes somewhere safe: each signs in once without the app. They are not shown again.",
     two_factor_is_on: "On: every sign-in asks for a code of the app.",
     done: "Done",
+    admins_2fa_label: "Admins act as admins only with two-factor sign-in on",
 };

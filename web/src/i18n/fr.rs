@@ -357,4 +357,5 @@ pub const FR: Text = Text {
     two_factor_codes: "Gardez ces codes de secours en lieu sûr : chacun permet une connexion sans l’application. Ils ne seront plus affichés.",
     two_factor_is_on: "Activée : chaque connexion demande un code de l’application.",
     done: "Terminé",
+    admins_2fa_label: "Les administrateurs n’agissent qu’avec la connexion à deux facteurs activée",
 };

@@ -356,4 +356,5 @@ pub struct Text {
     pub two_factor_codes: &'static str,
     pub two_factor_is_on: &'static str,
     pub done: &'static str,
+    pub admins_2fa_label: &'static str,
 }
