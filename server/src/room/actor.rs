@@ -166,6 +166,11 @@ impl Actor {
     /// (`unavailable`) until then, and again if the store still refuses.
     async fn reload(&mut self) {
         self.reload_at = None;
+        // No append of this room is in flight (a reload waits for them):
+        // what the store holds now is all it will hold of before.
+        if let Err(e) = self.ctx.store.resume(&self.name).await {
+            return tracing::warn!(room = %self.name, error = %e, "cannot reload the room yet");
+        }
         let snap = match self.ctx.store.room_snapshot(&self.name, self.ctx.config.core.cache).await {
             Ok(s) => s,
             Err(e) => return tracing::warn!(room = %self.name, error = %e, "cannot reload the room yet"),

@@ -169,6 +169,12 @@ impl Store {
         Ok(rx)
     }
 
+    /// The room reloaded from what is stored: its appends are taken again
+    /// (after one failed, the store refuses the room's later ones).
+    pub async fn resume(&self, room: &str) -> Result<(), StoreError> {
+        self.writer()?.send(WriteOp::Resume { room: room.to_owned() }).await.map_err(|_| StoreError::Closed)
+    }
+
     /// Marks the losing copy of a duplicated `(author, id)`.
     pub async fn hide(&self, room: &str, origin: &str, seq: u64) -> Result<(), StoreError> {
         let op = WriteOp::Hide { room: room.to_owned(), origin: origin.to_owned(), seq };

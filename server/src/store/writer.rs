@@ -5,7 +5,7 @@
 //! messages that arrived while the previous sync was running: the sync cost is
 //! paid per batch, not per message, and throughput grows with load.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -36,6 +36,8 @@ pub enum WriteOp {
     Claim { key: String, state: String, done: oneshot::Sender<Result<(), StoreError>> },
     /// Fires once everything queued before it is committed.
     Barrier { done: oneshot::Sender<()> },
+    /// The room reloaded from what is stored: its appends are taken again.
+    Resume { room: String },
 }
 
 /// Past this size the writer completes a checkpoint between two batches, so
@@ -77,6 +79,12 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
     let mut batch: Vec<WriteOp> = Vec::with_capacity(256);
     let mut commits_since_check = 0u32;
     let mut last_batch = 0usize;
+    // Rooms whose append failed: their later appends fail too until the
+    // room reloads (`Resume`). One taken after a failed one would leave a
+    // hole in the room's causal log on disk, which a reload reads as held
+    // (nemesis seed 4113897867702372566: a full disk freed between two
+    // batches of a room; its clients were told of seqs never stored).
+    let mut poisoned: HashSet<String> = HashSet::new();
     while let Some(first) = rx.blocking_recv() {
         if last_batch >= BUSY_BATCH && rx.len() < GATHERED {
             std::thread::sleep(BUSY_GATHER);
@@ -93,7 +101,11 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
             }
         }
         last_batch = msgs;
+        refuse_poisoned(&mut batch, &mut poisoned);
         let result = commit(&mut conn, &batch);
+        if result.is_err() {
+            poisoned.extend(batch.iter().filter_map(room_of_append));
+        }
         match &result {
             // Files no message shares any more, once that is durable.
             Ok(orphans) => orphans.iter().for_each(|h| files.remove(h)),
@@ -117,6 +129,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
                     let _ = done.send(result.clone());
                 }
                 WriteOp::Hide { .. }
+                | WriteOp::Resume { .. }
                 | WriteOp::Touch { .. }
                 | WriteOp::NodeCert { .. }
                 | WriteOp::RoomMeta { .. }
@@ -138,6 +151,38 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
     if let Err(e) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");
     }
+}
+
+fn room_of_append(op: &WriteOp) -> Option<String> {
+    match op {
+        WriteOp::Append { msgs, .. } => msgs.first().map(|s| s.msg.room.clone()),
+        _ => None,
+    }
+}
+
+/// Answers the appends of poisoned rooms with an error, leaving them out
+/// of the batch; a `Resume` lifts the poison of its room (in queue order).
+fn refuse_poisoned(batch: &mut Vec<WriteOp>, poisoned: &mut HashSet<String>) {
+    if poisoned.is_empty() {
+        return;
+    }
+    let mut kept = Vec::with_capacity(batch.len());
+    for op in batch.drain(..) {
+        match op {
+            WriteOp::Resume { room } => {
+                poisoned.remove(&room);
+            }
+            WriteOp::Append { msgs, done } if room_of_append_msgs(&msgs).is_some_and(|r| poisoned.contains(r)) => {
+                let _ = done.send(Err(StoreError::Sqlite("an earlier write of this room failed".into())));
+            }
+            op => kept.push(op),
+        }
+    }
+    *batch = kept;
+}
+
+fn room_of_append_msgs(msgs: &[Stored]) -> Option<&str> {
+    msgs.first().map(|s| s.msg.room.as_str())
 }
 
 fn count(op: &WriteOp) -> usize {
@@ -238,7 +283,7 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<Vec<String>, Store
                 WriteOp::Claim { key, state, .. } => {
                     tx.execute("INSERT OR REPLACE INTO claims (key, state) VALUES (?1, ?2)", params![key, state])?;
                 }
-                WriteOp::Barrier { .. } => {}
+                WriteOp::Barrier { .. } | WriteOp::Resume { .. } => {}
             }
         }
         for (room, n) in counts {
