@@ -40,10 +40,12 @@ const BACKLOG: usize = 100;
 /// sessions, the admin console and the reset link form (issue 31) to
 /// 423.8 KiB (433,932 bytes), the second factor at sign-in to 426.6 KiB
 /// (436,843 bytes), turning two-factor sign-in on and off in the account
-/// panel to 435.1 KiB (445,574 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// panel to 435.1 KiB (445,574 bytes), the console's invitations (listed,
+/// withdrawn) and the admins' two-factor switch to 438.2 KiB (448,692
+/// bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 436 * 1024;
+const WASM_BUDGET: u64 = 439 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -250,3 +250,36 @@ async fn sign_up_rules_change_on_every_node_at_once() {
         ]
     );
 }
+
+#[tokio::test]
+async fn invitations_are_listed_and_withdrawn_on_every_node() {
+    let m = Mesh::start_accounts(2, &["--registration", "invite"]).await;
+    let root = account_everywhere(&m, "root").await;
+    let (_, first) = post(&m.nodes[0], "/api/invites", Some(&root), json!({})).await;
+    let (_, second) = post(&m.nodes[0], "/api/invites", Some(&root), json!({})).await;
+    let listed = |node: usize| {
+        let (node, root) = (&m.nodes[node], root.clone());
+        async move {
+            let (status, body) = get(node, "/api/admin/invites", &root).await;
+            assert_eq!(status, 200, "{body}");
+            body["invites"].as_array().unwrap().clone()
+        }
+    };
+    eventually(Duration::from_secs(5), "two invitations on n2", || async { listed(1).await.len() == 2 }).await;
+    let all = listed(1).await;
+    assert!(all.iter().all(|i| i["by"] == "root"), "{all:?}");
+    // The code is not kept: the id is its SHA-256, which names the one to withdraw.
+    let code = first["code"].as_str().unwrap();
+    use sha2::Digest;
+    let id: String = sha2::Sha256::digest(code.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(all.iter().any(|i| i["id"] == id.as_str()), "{all:?}");
+    let (status, _) = api("DELETE", &m.nodes[1].url(&format!("/api/admin/invites/{id}")), Some(&root), None).await;
+    assert_eq!(status, 204);
+    eventually(Duration::from_secs(5), "withdrawn on n1", || async { listed(0).await.len() == 1 }).await;
+    let body = json!({"name": "newbie", "password": "a long password", "invite": code});
+    let (status, b) = post(&m.nodes[0], "/api/register", None, body).await;
+    assert_eq!(status, 400, "a withdrawn invitation takes no account: {b}");
+    let body = json!({"name": "newbie", "password": "a long password", "invite": second["code"]});
+    assert_eq!(post(&m.nodes[0], "/api/register", None, body).await.0, 201, "the other still works");
+    assert_eq!(audit_actions(&m.nodes[0], &root).await[0], "root revoke invite ");
+}

@@ -173,14 +173,22 @@ async fn admins_run_the_community_from_the_command_line() {
     let (ok, out, err) = admin_cli(&["reset-link", "bob"]).await;
     assert!(ok, "{err}");
     assert!(out.trim().starts_with(&node.url("/#reset=")), "{out}");
+    assert_eq!(api("POST", &node.url("/api/invites"), Some(&token(&admin)), None).await.0, 201);
+    let (ok, out, err) = admin_cli(&["invites"]).await;
+    assert!(ok && out.lines().count() == 1 && out.contains("by root until"), "{out}{err}");
+    let id = out.split_whitespace().next().unwrap().to_owned();
+    let (ok, _, err) = run_cli(&["admin", "--nodes", &ws, "--token-file", &f, "revoke-invite", &id], "").await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = admin_cli(&["invites"]).await;
+    assert!(ok && out.trim().is_empty(), "withdrawn: {out}");
     let (ok, _, err) = admin_cli(&["registration", "closed"]).await;
     assert!(ok, "{err}");
     assert_eq!(http_get(&node.url("/api/auth")).await.1["registration"], "closed");
     let (ok, out, _) = admin_cli(&["audit"]).await;
     let lines: Vec<&str> = out.lines().collect();
-    assert!(ok && lines.len() == 3, "{out}");
+    assert!(ok && lines.len() == 5, "{out}");
     assert!(lines[0].ends_with("root registration closed, guests off, admins' two-factor off "), "{out}");
-    assert!(lines[2].ends_with("root deactivate bob"), "{out}");
+    assert!(lines[4].ends_with("root deactivate bob"), "{out}");
     // A member is told no, in one line.
     let member = dir.path().join("member.token");
     std::fs::write(&member, token(&dave)).unwrap();

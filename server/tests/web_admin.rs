@@ -30,7 +30,8 @@ async fn text(b: &Browser, css: &str) -> String {
 #[tokio::test]
 async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
     let (_d, n) = node();
-    assert_eq!(register(&n, "root", "root password").await.0, 201);
+    let (status, root) = register(&n, "root", "root password").await;
+    assert_eq!(status, 201);
     let driver = Driver::start();
     let admin = driver.browser(1280, 900).await;
     admin.goto(&n.url("/")).await;
@@ -73,7 +74,9 @@ async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
     admin.click_text(".people-admin button", "Reactivate").await;
     admin.wait_true("!document.querySelector('.people-admin').innerText.includes('deactivated')", "active").await;
 
-    // A reset link, opened by bob: a new password, signed in.
+    // A reset link, opened by bob: a new password, signed in. (An
+    // invitation made meanwhile shows when the console reloads.)
+    assert_eq!(api("POST", &n.url("/api/invites"), Some(&token(&root)), None).await.0, 201);
     admin.click_text(".people-admin button", "Reset link").await;
     admin.wait_true("document.querySelector('#admin-said').innerText.includes('#reset=')", "the link").await;
     let said = text(&admin, "#admin-said").await;
@@ -85,14 +88,23 @@ async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
     assert_eq!(login(&n, "bob", "bob's password").await.0, 401);
     assert_eq!(login(&n, "bob", "a brand new password").await.0, 200);
 
+    // The invitation, listed, withdrawn.
+    admin.wait_true("document.querySelectorAll('.invites li').length === 1", "the invitation listed").await;
+    assert!(text(&admin, ".invites").await.contains("made by root"));
+    admin.click_text(".invites button", "Revoke").await;
+    admin.wait_true("document.querySelector('#admin-said').innerText.includes('withdrawn')", "withdrawn").await;
+    admin.wait_true("document.querySelector('.invites') === null", "no invitation left").await;
+
     // Sign-ups closed for the mesh; the audit log says it all.
     admin.eval("(s => { s.value = 'closed'; s.dispatchEvent(new Event('change')); })(document.querySelector('#registration')), true").await;
     admin.click_text(".admin-console button", "Save").await;
     admin.wait_true("document.querySelector('#admin-said').innerText.includes('every node')", "saved").await;
     assert_eq!(http_get(&n.url("/api/auth")).await.1["registration"], "closed");
-    admin.wait_true("document.querySelectorAll('.audit li').length === 4", "four audit entries").await;
+    admin.wait_true("document.querySelectorAll('.audit li').length === 6", "six audit entries").await;
     let audit = text(&admin, ".audit").await;
-    for action in ["deactivate bob", "reactivate bob", "reset link bob", "registration closed"] {
+    for action in
+        ["deactivate bob", "reactivate bob", "reset link bob", "root invite", "revoke invite", "registration closed"]
+    {
         assert!(audit.contains(action), "{action}: {audit}");
     }
 }

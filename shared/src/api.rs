@@ -309,6 +309,22 @@ pub struct Invite {
     pub expires: u64,
 }
 
+/// `GET /api/admin/invites` (extension, admins): invitations that still work.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invites {
+    pub invites: Vec<InviteEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteEntry {
+    /// The SHA-256 of its code (the code itself is not kept): what
+    /// `DELETE /api/admin/invites/{id}` names.
+    pub id: String,
+    pub expires: u64,
+    /// The admin who made it.
+    pub by: String,
+}
+
 /// `POST /api/users/{name}/role` (extension, admins).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetRole {

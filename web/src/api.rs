@@ -254,3 +254,14 @@ pub async fn two_factor_disable(base: &str, token: &str, password: String) -> Re
     let body = serde_json::to_string(&meshchat_shared::api::PasswordOnly { password }).map_err(|e| e.to_string())?;
     post_text(&format!("{base}/api/2fa/disable"), Some(token), body).await.map(drop)
 }
+
+/// Invitations that still work (admins).
+pub async fn invites(base: &str, token: &str) -> Result<Vec<meshchat_shared::api::InviteEntry>, String> {
+    get::<meshchat_shared::api::Invites>(&format!("{base}/api/admin/invites"), token).await.map(|i| i.invites)
+}
+
+/// Withdraws an invitation (admins).
+pub async fn revoke_invite(base: &str, token: &str, id: &str) -> Result<(), String> {
+    let req = with_token(Request::delete(&format!("{base}/api/admin/invites/{id}")), Some(token));
+    answer_text(req.send().await).await.map(drop)
+}

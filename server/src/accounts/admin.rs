@@ -3,7 +3,7 @@
 //! Every action is checked here (whichever route or command asks) and
 //! recorded in the audit log, which replicates with the account log.
 
-use meshchat_shared::api::{AuditEntry, Person, SignUpSettings};
+use meshchat_shared::api::{AuditEntry, InviteEntry, Person, SignUpSettings};
 
 use super::Registration;
 use super::directory::Account;
@@ -53,6 +53,32 @@ impl Accounts {
         self.append(AccountEvent::Invite { code_hash: sha256_hex(&code), by: me.id.clone(), expires }).await?;
         self.audit(me, "invite", "").await?;
         Ok((code, expires))
+    }
+
+    /// The invitations not used, withdrawn or expired (admins only).
+    pub fn invites(&self, me: &Me) -> Result<Vec<InviteEntry>, AuthError> {
+        self.admin_only(me)?;
+        Ok(self.read_directory(|d| {
+            d.invites(now_ms())
+                .into_iter()
+                .map(|(hash, expires, by)| InviteEntry {
+                    id: hash.to_owned(),
+                    expires,
+                    by: d.get(by).map_or_else(String::new, |a| a.name.clone()),
+                })
+                .collect()
+        }))
+    }
+
+    /// Withdraws an invitation on every node (admins only).
+    pub async fn revoke_invite(&self, me: &Me, id: &str) -> Result<(), AuthError> {
+        self.admin_only(me)?;
+        let known = self.read_directory(|d| d.invites(now_ms()).iter().any(|(h, _, _)| *h == id));
+        if !known {
+            return Err(AuthError::Invalid("no such invitation".into()));
+        }
+        self.append(AccountEvent::InviteRevoked { code_hash: id.to_owned() }).await?;
+        self.audit(me, "revoke invite", "").await
     }
 
     /// Makes an account an admin or a member (admins only).

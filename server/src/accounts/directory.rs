@@ -117,6 +117,9 @@ pub struct Directory {
     /// Sign-up rules set at run time: `(at, registration, guests,
     /// admins need two-factor sign-in)`.
     settings: Option<(u64, String, bool, bool)>,
+    /// Invitations withdrawn (kept so that the invitation, arriving
+    /// after, stays withdrawn).
+    invites_revoked: std::collections::HashSet<String>,
     /// Password reset links by code hash: `(expires, account id)`.
     resets: HashMap<String, (u64, String)>,
 }
@@ -166,7 +169,14 @@ impl Directory {
                 vec![Revoked::Session(session)]
             }
             AccountEvent::Invite { code_hash, by, expires } => {
-                self.invites.insert(code_hash, (expires, by));
+                if !self.invites_revoked.contains(&code_hash) {
+                    self.invites.insert(code_hash, (expires, by));
+                }
+                Vec::new()
+            }
+            AccountEvent::InviteRevoked { code_hash } => {
+                self.invites.remove(&code_hash);
+                self.invites_revoked.insert(code_hash);
                 Vec::new()
             }
             AccountEvent::Audit { by, action, target, at } => {
@@ -241,6 +251,19 @@ impl Directory {
     /// The invitation with this code hash, if it exists and has not expired.
     pub fn invite(&self, code_hash: &str, now: u64) -> Option<&(u64, String)> {
         self.invites.get(code_hash).filter(|(expires, _)| *expires > now)
+    }
+
+    /// The invitations that work at `now`: `(code hash, expires, by whom)`,
+    /// soonest to expire first.
+    pub fn invites(&self, now: u64) -> Vec<(&str, u64, &str)> {
+        let mut all: Vec<(&str, u64, &str)> = self
+            .invites
+            .iter()
+            .filter(|(_, (expires, _))| *expires > now)
+            .map(|(h, (expires, by))| (h.as_str(), *expires, by.as_str()))
+            .collect();
+        all.sort_by_key(|(h, e, _)| (*e, *h));
+        all
     }
 
     /// The account a password reset link with this code hash is for, if
@@ -355,6 +378,7 @@ fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::RecoveryUsed { id, .. } => Some(id),
         AccountEvent::RevokeSession { .. }
         | AccountEvent::Invite { .. }
+        | AccountEvent::InviteRevoked { .. }
         | AccountEvent::PushKey { .. }
         | AccountEvent::Audit { .. }
         | AccountEvent::Settings { .. }

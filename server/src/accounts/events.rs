@@ -84,6 +84,10 @@ pub enum AccountEvent {
         by: String,
         expires: u64,
     },
+    /// An admin withdrew an invitation before it was used.
+    InviteRevoked {
+        code_hash: String,
+    },
     /// A browser of the account takes Web Push notifications. It pushes
     /// for as long as the session it was made under lives (a sign-out ends
     /// it everywhere); per endpoint, the latest `at` wins.

@@ -3,7 +3,7 @@
 //! node's API, which checks that the caller is an admin.
 
 use leptos::prelude::*;
-use meshchat_shared::api::{AuditEntry, Person};
+use meshchat_shared::api::{AuditEntry, InviteEntry, Person};
 
 use super::sessions::when;
 use super::use_ctx;
@@ -16,6 +16,7 @@ pub fn AdminPanel(close: Callback<()>) -> impl IntoView {
     let query = RwSignal::new(String::new());
     let people = RwSignal::new(None::<Result<Vec<Person>, String>>);
     let audit = RwSignal::new(None::<Result<Vec<AuditEntry>, String>>);
+    let invites = RwSignal::new(None::<Result<Vec<InviteEntry>, String>>);
     let said = RwSignal::new(None::<Result<String, String>>);
     let load = {
         let ctx = ctx.clone();
@@ -23,6 +24,7 @@ pub fn AdminPanel(close: Callback<()>) -> impl IntoView {
             let (Some(token), base, q) = (ctx.token(), ctx.api_base(), query.get_untracked()) else { return };
             leptos::task::spawn_local(async move {
                 people.set(Some(api::people(&base, &token, &q).await));
+                invites.set(Some(api::invites(&base, &token).await));
                 audit.set(Some(api::audit(&base, &token).await));
             });
         }
@@ -36,6 +38,17 @@ pub fn AdminPanel(close: Callback<()>) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 let answer = api::admin_post(&base, &token, &path, body).await;
                 said.set(Some(answer.map(|text| reset_url(&text).unwrap_or(done))));
+                load();
+            });
+        })
+    };
+    let revoke = {
+        let (ctx, load) = (ctx.clone(), load.clone());
+        Callback::new(move |id: String| {
+            let (Some(token), base, load) = (ctx.token(), ctx.api_base(), load.clone()) else { return };
+            leptos::task::spawn_local(async move {
+                let answer = api::revoke_invite(&base, &token, &id).await;
+                said.set(Some(answer.map(|_| t().invite_revoked.to_owned())));
                 load();
             });
         })
@@ -63,6 +76,22 @@ pub fn AdminPanel(close: Callback<()>) -> impl IntoView {
                 Some(Ok(list)) => view! {
                     <ul class="sessions people-admin" aria-label=t().people_title>
                         {list.into_iter().map(|p| view! { <PersonRow p act/> }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+            <h3>{t().invites_title}</h3>
+            {move || match invites.get() {
+                None => view! { <p class="small muted">{t().checking}</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error small" role="alert">{e}</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! { <p class="small muted">{t().invites_none}</p> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="sessions invites" aria-label=t().invites_title>
+                        {list.into_iter().map(|i| {
+                            let line = fill(t().invite_line, &[&i.by, &when(i.expires)]);
+                            let id = i.id.clone();
+                            view! { <li class="session"><span class="small">{line}</span>
+                                <button class="secondary small" on:click=move |_| revoke.run(id.clone())>{t().revoke}</button></li> }
+                        }).collect_view()}
                     </ul>
                 }.into_any(),
             }}

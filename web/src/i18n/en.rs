@@ -375,4 +375,8 @@ pub const EN: Text = Text {
     two_factor_is_on: "On: every sign-in asks for a code of the app.",
     done: "Done",
     admins_2fa_label: "Admins act as admins only with two-factor sign-in on",
+    invites_title: "Invitations",
+    invites_none: "No invitation waits to be used.",
+    invite_line: "made by {0}, works until {1}",
+    invite_revoked: "The invitation is withdrawn on every node.",
 };

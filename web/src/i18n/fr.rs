@@ -358,4 +358,8 @@ pub const FR: Text = Text {
     two_factor_is_on: "Activée : chaque connexion demande un code de l’application.",
     done: "Terminé",
     admins_2fa_label: "Les administrateurs n’agissent qu’avec la connexion à deux facteurs activée",
+    invites_title: "Invitations",
+    invites_none: "Aucune invitation n’attend d’être utilisée.",
+    invite_line: "créée par {0}, valable jusqu’au {1}",
+    invite_revoked: "L’invitation est retirée sur tous les nœuds.",
 };

@@ -357,4 +357,8 @@ pub struct Text {
     pub two_factor_is_on: &'static str,
     pub done: &'static str,
     pub admins_2fa_label: &'static str,
+    pub invites_title: &'static str,
+    pub invites_none: &'static str,
+    pub invite_line: &'static str,
+    pub invite_revoked: &'static str,
 }

@@ -6,7 +6,7 @@ use meshchat::core::names::for_terminal;
 use meshchat::infra::clock::now_ms;
 use meshchat::infra::tls::TlsClient;
 use meshchat::tools::client::signin::{SignIn, signed_in_call};
-use meshchat_shared::api::{Audit, People, ResetLink};
+use meshchat_shared::api::{Audit, Invites, People, ResetLink};
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -32,6 +32,10 @@ pub enum AdminAction {
         #[arg(long)]
         admins_two_factor: bool,
     },
+    /// Invitations that still work: id (what revoke-invite takes), by whom, until when.
+    Invites,
+    /// Withdraw an invitation, on every node.
+    RevokeInvite { id: String },
     /// What admins did, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -125,6 +129,19 @@ pub async fn run(s: SignIn, tls: TlsClient, action: AdminAction) -> anyhow::Resu
                 on(guests),
                 on(admins_two_factor)
             );
+        }
+        AdminAction::Invites => {
+            let list: Invites = serde_json::from_slice(&call("GET", "/api/admin/invites".into(), None).await?)?;
+            for i in list.invites {
+                let until =
+                    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(i.expires));
+                println!("{} by {} until {until}", for_terminal(&i.id), for_terminal(&i.by));
+            }
+        }
+        AdminAction::RevokeInvite { id } => {
+            let id: String = id.chars().filter(char::is_ascii_hexdigit).collect();
+            call("DELETE", format!("/api/admin/invites/{id}"), None).await?;
+            println!("the invitation is withdrawn on every node");
         }
         AdminAction::Audit { limit } => {
             let audit: Audit =

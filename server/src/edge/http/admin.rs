@@ -11,7 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use meshchat_shared::api::{Audit, Ended, Invite, People, ResetLink, SetActive, SetRole, SignUpSettings, UseResetLink};
+use meshchat_shared::api::{
+    Audit, Ended, Invite, Invites, People, ResetLink, SetActive, SetRole, SignUpSettings, UseResetLink,
+};
 
 use super::AppState;
 use super::api::refused;
@@ -101,6 +103,20 @@ pub async fn create_invite(
     let (code, expires) = app.accounts.create_invite(&me).await?;
     let url = app_link(&app, &headers, "invite", &code);
     Ok((StatusCode::CREATED, NO_STORE, Json(Invite { code, url, expires })))
+}
+
+pub async fn invites(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Result<impl IntoResponse, ApiError> {
+    Ok((NO_STORE, Json(Invites { invites: app.accounts.invites(&me)? })))
+}
+
+pub async fn revoke_invite(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(id) = path.map_err(|_| ApiError::invalid("malformed invitation id"))?;
+    app.accounts.revoke_invite(&me, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn reset_link(

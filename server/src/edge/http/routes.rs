@@ -75,6 +75,8 @@ pub fn table() -> Vec<Route> {
         open("POST", "/api/2fa/enable", post(auth::two_factor_enable)),
         open("POST", "/api/2fa/disable", post(auth::two_factor_disable)),
         open("POST", "/api/invites", post(admin::create_invite)),
+        open("GET", "/api/admin/invites", get(admin::invites)),
+        open("DELETE", "/api/admin/invites/{id}", delete(admin::revoke_invite)),
         open("POST", "/api/users/{name}/role", post(admin::set_role)),
         open("GET", "/api/admin/people", get(admin::people)),
         open("POST", "/api/admin/people/{name}/active", post(admin::set_active)),
