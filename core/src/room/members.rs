@@ -39,7 +39,7 @@ impl RoomState {
         }
         self.local_join(conn, &name);
         let who = name.clone();
-        let mut member = Member { name, skip: None, loading: None };
+        let mut member = Member { name, skip: None, loading: None, lost_seen: RoomVector::default() };
         match self.plan(since.as_ref()) {
             Plan::Now(catch_up) => {
                 let early = self.early_for(since.as_ref());

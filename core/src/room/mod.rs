@@ -306,6 +306,10 @@ struct Member {
     skip: Option<RoomVector>,
     /// Its backlog is being read: live messages wait here meanwhile.
     loading: Option<Loading>,
+    /// Peers' messages it was shown whose commit here then failed: a
+    /// reload joins it again from past these, and only these (one that
+    /// joined after the failure was not shown them).
+    lost_seen: RoomVector,
 }
 
 #[derive(Debug)]
@@ -371,9 +375,6 @@ pub struct RoomState {
     /// order: joiners meanwhile get them after their backlog (which is read
     /// up to `committed`), and the commit does not send them again.
     early: VecDeque<Arc<Message>>,
-    /// Those of them whose commit failed: members hold them, so a reload
-    /// joins them again from past these.
-    early_lost: RoomVector,
     next_id: u64,
     members: HashMap<ConnId, Member>,
     presence: Presence,
@@ -420,7 +421,6 @@ impl RoomState {
             building: Vec::new(),
             erasing: Vec::new(),
             early: VecDeque::new(),
-            early_lost: RoomVector::default(),
             next_id: 1,
             members: HashMap::new(),
             presence: Presence::new(),
@@ -462,10 +462,21 @@ impl RoomState {
         &self.committed
     }
 
-    /// Peers' messages members were shown whose commit failed: with
-    /// [`committed`](Self::committed), what members hold.
-    pub fn shown_unstored(&self) -> &RoomVector {
-        &self.early_lost
+    /// What the member on `conn` holds as far as this node knows: what is
+    /// committed, what it held beyond that when it joined, and the peers'
+    /// messages it was shown whose commit failed. A reload joins it again
+    /// from there (nemesis seed 12441583765882727623: one vector for every
+    /// member claimed a lost message for one that joined after the loss,
+    /// which then never got it).
+    pub fn shown_to(&self, conn: ConnId) -> RoomVector {
+        let mut v = self.committed.clone();
+        if let Some(m) = self.members.get(&conn) {
+            v.merge(&m.lost_seen);
+            if let Some(skip) = &m.skip {
+                v.merge(skip);
+            }
+        }
+        v
     }
 
     /// Messages received from peers and held back for their causal past.

@@ -193,10 +193,13 @@ impl RoomState {
         self.broken = true;
         for s in msgs {
             // If shown already: a peer holds it, anti-entropy brings it back,
-            // and members that hold it must not get it again.
+            // and the members here now hold it (shown live, or at their join
+            // while it waited): they must not get it again.
             if self.take_early(&s.msg) {
-                let seq = s.msg.seq.max(self.early_lost.get(&s.msg.origin));
-                self.early_lost.set(&s.msg.origin, seq);
+                for m in self.members.values_mut() {
+                    let seq = s.msg.seq.max(m.lost_seen.get(&s.msg.origin));
+                    m.lost_seen.set(&s.msg.origin, seq);
+                }
             }
             let key = (Arc::<str>::from(s.msg.author.as_str()), s.msg.id.clone());
             self.uncommitted.remove(&key);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use meshchat_shared::frames::encode;
 use meshchat_shared::rooms::{RoomInfo, is_read_marker, present_as};
-use meshchat_shared::{ErrorCode, Message, ServerFrame};
+use meshchat_shared::{ErrorCode, Message, RoomVector, ServerFrame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -175,13 +175,13 @@ impl Actor {
             Ok(s) => s,
             Err(e) => return tracing::warn!(room = %self.name, error = %e, "cannot reload the room yet"),
         };
-        let mut shown = self.status.borrow().vector.clone();
-        shown.merge(self.core.shown_unstored());
+        // Each member from what it was shown, as the old state knows it.
+        let members: Vec<(ConnId, Arc<str>, RoomVector)> =
+            self.conns.iter().map(|(id, c)| (*id, c.name_arc(), self.core.shown_to(*id))).collect();
         self.core = RoomState::new(&self.name, &self.ctx.node, self.ctx.config.core.clone(), snap);
         self.drain_effects().await;
-        let members: Vec<(ConnId, Arc<str>)> = self.conns.iter().map(|(id, c)| (*id, c.name_arc())).collect();
-        for (conn, name) in members {
-            self.feed(Input::Join { conn, name, since: Some(shown.clone()) }).await;
+        for (conn, name, since) in members {
+            self.feed(Input::Join { conn, name, since: Some(since) }).await;
         }
         tracing::info!(room = %self.name, "reloaded from the store after a refused commit");
     }
