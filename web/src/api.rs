@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::account::{Session, explain, no_answer};
+use meshchat_shared::ErrorCode;
 use meshchat_shared::profile::{Profile, ProfileFields, Profiles};
 
 /// The request with the session, if any (`Authorization: Bearer`).
@@ -25,13 +26,18 @@ pub fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
 /// The body of a good answer, or the error in words. Not generic, so the
 /// wasm holds one copy of this state machine rather than one per type.
 async fn answer_text(resp: Result<Response, gloo_net::Error>) -> Result<String, String> {
-    let resp = resp.map_err(|_| no_answer())?;
+    answer_coded(resp).await.map_err(|(_, words)| words)
+}
+
+/// As [`answer_text`], with the refusal's code when the node gave one.
+async fn answer_coded(resp: Result<Response, gloo_net::Error>) -> Result<String, (Option<ErrorCode>, String)> {
+    let resp = resp.map_err(|_| (None, no_answer()))?;
     if resp.ok() {
-        return resp.text().await.map_err(|_| no_answer());
+        return resp.text().await.map_err(|_| (None, no_answer()));
     }
     match resp.json::<ErrorBody>().await {
-        Ok(ErrorBody { error }) => Err(explain(error.code, &error.message)),
-        Err(_) => Err(no_answer()),
+        Ok(ErrorBody { error }) => Err((Some(error.code), explain(error.code, &error.message))),
+        Err(_) => Err((None, no_answer())),
     }
 }
 
@@ -86,16 +92,10 @@ pub async fn login(
 ) -> Result<Session, (bool, String)> {
     let body = serde_json::to_string(&Login { name, password, code }).map_err(|e| (false, e.to_string()))?;
     let req = Request::post(&format!("{base}/api/login")).header("Content-Type", "application/json");
-    let resp = req.body(body).map_err(|e| (false, e.to_string()))?.send().await.map_err(|_| (false, no_answer()))?;
-    if resp.ok() {
-        return resp.json::<Answer>().await.map(session).map_err(|_| (false, no_answer()));
-    }
-    match resp.json::<ErrorBody>().await {
-        Ok(ErrorBody { error }) => {
-            Err((error.code == meshchat_shared::ErrorCode::CodeRequired, explain(error.code, &error.message)))
-        }
-        Err(_) => Err((false, no_answer())),
-    }
+    let req = req.body(body).map_err(|e| (false, e.to_string()))?;
+    let text =
+        answer_coded(req.send().await).await.map_err(|(code, words)| (code == Some(ErrorCode::CodeRequired), words))?;
+    serde_json::from_str::<Answer>(&text).map(session).map_err(|_| (false, no_answer()))
 }
 
 /// Ends the session on every node; the app forgets it whatever the answer.

@@ -155,7 +155,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
 
 fn room_of_append(op: &WriteOp) -> Option<String> {
     match op {
-        WriteOp::Append { msgs, .. } => msgs.first().map(|s| s.msg.room.clone()),
+        WriteOp::Append { msgs, .. } => room_of(msgs).map(str::to_owned),
         _ => None,
     }
 }
@@ -172,7 +172,7 @@ fn refuse_poisoned(batch: &mut Vec<WriteOp>, poisoned: &mut HashSet<String>) {
             WriteOp::Resume { room } => {
                 poisoned.remove(&room);
             }
-            WriteOp::Append { msgs, done } if room_of_append_msgs(&msgs).is_some_and(|r| poisoned.contains(r)) => {
+            WriteOp::Append { msgs, done } if room_of(&msgs).is_some_and(|r| poisoned.contains(r)) => {
                 let _ = done.send(Err(StoreError::Sqlite("an earlier write of this room failed".into())));
             }
             op => kept.push(op),
@@ -181,7 +181,8 @@ fn refuse_poisoned(batch: &mut Vec<WriteOp>, poisoned: &mut HashSet<String>) {
     *batch = kept;
 }
 
-fn room_of_append_msgs(msgs: &[Stored]) -> Option<&str> {
+/// The room of an append (a room's batch holds only its messages).
+fn room_of(msgs: &[Stored]) -> Option<&str> {
     msgs.first().map(|s| s.msg.room.as_str())
 }
 

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use meshchat_shared::api::{AuditEntry, InviteEntry, Person};
 
-use super::sessions::when;
+use super::format::when;
 use super::use_ctx;
 use crate::api;
 use crate::i18n::{fill, t};

@@ -61,6 +61,11 @@ pub fn day_label(ts: u64, now: u64) -> String {
     date(ts).to_locale_date_string(lang().tag(), &options(&pairs)).into()
 }
 
+/// "Today 14:05", "Friday 20 November 09:12".
+pub fn when(ts: u64) -> String {
+    format!("{} {}", day_label(ts, js_sys::Date::now() as u64), time(ts))
+}
+
 /// ISO 8601, for `<time datetime>`.
 pub fn iso(ts: u64) -> String {
     date(ts).to_iso_string().into()

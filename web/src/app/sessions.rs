@@ -5,15 +5,10 @@
 use leptos::prelude::*;
 use meshchat_shared::api::Sessions;
 
-use super::format::{day_label, time};
+use super::format::when;
 use super::use_ctx;
 use crate::api;
 use crate::i18n::{fill, t};
-
-/// "Today 14:05", "Friday 20 November 09:12".
-pub fn when(ts: u64) -> String {
-    format!("{} {}", day_label(ts, js_sys::Date::now() as u64), time(ts))
-}
 
 #[component]
 pub fn SessionsList() -> impl IntoView {

@@ -79,8 +79,7 @@ pub async fn run(s: SignIn, tls: TlsClient, action: AdminAction) -> anyhow::Resu
     };
     match action {
         AdminAction::People { query } => {
-            let q: String =
-                query.unwrap_or_default().chars().filter(|c| c.is_alphanumeric() || "-_.".contains(*c)).collect();
+            let q: String = seg(&query.unwrap_or_default());
             let people: People = serde_json::from_slice(&call("GET", format!("/api/admin/people?q={q}"), None).await?)?;
             for p in people.people {
                 let state = if p.active { "active" } else { "deactivated" };

@@ -34,8 +34,7 @@ pub async fn end_session(
     Auth(me): Auth,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let Path(id) = path.map_err(|_| ApiError::invalid("malformed session id"))?;
-    app.accounts.end_session(&me, &id).await?;
+    app.accounts.end_session(&me, &param(path, "session id")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -55,8 +54,9 @@ pub async fn people(
     Ok((NO_STORE, Json(People { people: app.accounts.people(&me, query)? })))
 }
 
-fn named(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    path.map(|Path(n)| n).map_err(|_| ApiError::invalid("malformed name"))
+/// The route's one path parameter, or `invalid` naming `what` is malformed.
+fn param(path: Result<Path<String>, PathRejection>, what: &str) -> Result<String, ApiError> {
+    path.map(|Path(n)| n).map_err(|_| ApiError::invalid(format!("malformed {what}")))
 }
 
 pub async fn set_active(
@@ -65,7 +65,7 @@ pub async fn set_active(
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let name = named(path)?;
+    let name = param(path, "name")?;
     let a: SetActive = json_body(body, "active")?;
     app.accounts.set_active(&me, &name, a.active).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -77,7 +77,7 @@ pub async fn set_role(
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let name = named(path)?;
+    let name = param(path, "name")?;
     let r: SetRole = json_body(body, "a role")?;
     let role = match r.role.as_str() {
         "admin" => Role::Admin,
@@ -114,8 +114,7 @@ pub async fn revoke_invite(
     Auth(me): Auth,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let Path(id) = path.map_err(|_| ApiError::invalid("malformed invitation id"))?;
-    app.accounts.revoke_invite(&me, &id).await?;
+    app.accounts.revoke_invite(&me, &param(path, "invitation id")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -125,7 +124,7 @@ pub async fn reset_link(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let name = named(path)?;
+    let name = param(path, "name")?;
     let (code, expires) = app.accounts.create_reset_link(&me, &name).await?;
     let url = app_link(&app, &headers, "reset", &code);
     Ok((StatusCode::CREATED, NO_STORE, Json(ResetLink { code, url, expires })))
