@@ -66,7 +66,16 @@ pub struct Guard {
     /// person, over all their connections and HTTP: each stays in the
     /// room's log on every node.
     events: DefaultKeyedRateLimiter<Arc<str>>,
+    /// Woken when a connection or refusal lets go of its descriptor.
+    freed: tokio::sync::Notify,
 }
+
+/// Descriptors the accept loop may hold past the connection cap: new
+/// connections whose evicted idle one is still closing, and refusals being
+/// answered. It waits rather than go past this, so a burst of accepts
+/// (tokio polls up to 128 before it yields) cannot spend the reserve kept
+/// for the store and the mesh.
+pub const OVERSHOOT: usize = 16;
 
 /// Room events one person may add per second, after a burst of [`EVENT_BURST`].
 pub const EVENTS_PER_SEC: f64 = 10.0;
@@ -75,6 +84,10 @@ pub const EVENT_BURST: u32 = 100;
 #[derive(Default)]
 struct Counts {
     connections: usize,
+    /// Refused connections not yet closed.
+    refusing: usize,
+    /// The most descriptors connections and refusals have held at once.
+    most: usize,
     per_ip: HashMap<(Kind, IpAddr), usize>,
 }
 
@@ -97,6 +110,20 @@ impl Drop for Slot {
                 c.per_ip.remove(&(self.kind, self.ip));
             }
         }
+        drop(c);
+        self.guard.freed.notify_waiters();
+    }
+}
+
+/// A refused connection being answered; its descriptor counts until dropped.
+pub struct Refusal {
+    guard: Arc<Guard>,
+}
+
+impl Drop for Refusal {
+    fn drop(&mut self) {
+        self.guard.lock().refusing -= 1;
+        self.guard.freed.notify_waiters();
     }
 }
 
@@ -131,7 +158,8 @@ impl Guard {
         let per_hour = f64::from(limits.rooms_per_hour.max(1)) / 3600.0;
         let rooms = RateLimiter::keyed(quota(per_hour, limits.rooms_per_hour));
         let events = RateLimiter::keyed(quota(EVENTS_PER_SEC, EVENT_BURST));
-        Arc::new(Guard { limits, counts: Mutex::new(Counts::default()), writes, rooms, events })
+        let freed = tokio::sync::Notify::new();
+        Arc::new(Guard { limits, counts: Mutex::new(Counts::default()), writes, rooms, events, freed })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -150,6 +178,7 @@ impl Guard {
         *n += 1;
         if kind == Kind::Connection {
             c.connections += 1;
+            c.held_one_more();
         }
         Ok(Slot { guard: self.clone(), kind, ip })
     }
@@ -169,6 +198,7 @@ impl Guard {
         }
         *n += 1;
         c.connections += 1;
+        c.held_one_more();
         Ok(Slot { guard: self.clone(), kind: Kind::Connection, ip })
     }
 
@@ -195,6 +225,37 @@ impl Guard {
         self.events.check_key(who).map_err(|_| Refused::Events)
     }
 
+    /// A refused connection, counted while it is answered and closed.
+    pub fn refusal(self: &Arc<Self>) -> Refusal {
+        let mut c = self.lock();
+        c.refusing += 1;
+        c.held_one_more();
+        Refusal { guard: self.clone() }
+    }
+
+    /// Returns once the accept loop may take another connection: fewer than
+    /// [`OVERSHOOT`] past the cap and fewer than that many refusals closing.
+    pub async fn room_to_accept(&self) {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let c = self.lock();
+                if c.connections < self.limits.max_connections + OVERSHOOT && c.refusing < OVERSHOOT {
+                    return;
+                }
+            }
+            freed.await;
+        }
+    }
+
+    /// The most descriptors connections and refusals have held at once.
+    #[cfg(test)]
+    pub fn most_held(&self) -> usize {
+        self.lock().most
+    }
+
     /// Connections open now.
     pub fn connections(&self) -> usize {
         self.lock().connections
@@ -205,6 +266,12 @@ impl Guard {
         self.writes.retain_recent();
         self.rooms.retain_recent();
         self.events.retain_recent();
+    }
+}
+
+impl Counts {
+    fn held_one_more(&mut self) {
+        self.most = self.most.max(self.connections + self.refusing);
     }
 }
 

@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::edge::guard::{Guard, Refused, Slot};
+use crate::edge::guard::{Guard, Refusal, Refused, Slot};
 use crate::infra::metrics::Metrics;
 
 /// The client's address, for per-address limits: a request extension.
@@ -44,7 +44,9 @@ impl HeldSlot {
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// File descriptors kept back from connections: the store, the mesh,
-/// logs, and health checks while connections are at their cap.
+/// logs, and what the accept loop holds past the cap (at most twice
+/// [`crate::edge::guard::OVERSHOOT`]: connections whose evicted idle one is
+/// closing, and refusals being answered).
 pub const FD_RESERVE: u64 = 128;
 
 /// Serves `router` (over TLS with `tls`) until `shutdown`, then drains.
@@ -60,6 +62,12 @@ pub async fn serve(
     let idle = Idle::default();
     let mut refusals = crate::infra::logs::Every::new(Duration::from_secs(60));
     loop {
+        // Past the cap by as many as may be closing: wait for them, leaving
+        // new connections in the kernel's backlog, not in our descriptors.
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = guard.room_to_accept() => {}
+        }
         let (stream, addr) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -82,13 +90,13 @@ pub async fn serve(
                 Ok(slot) => slot,
                 Err(why) => {
                     metrics.refused_connections.inc();
-                    refuse(stream, why, tls.is_some());
+                    refuse(stream, why, guard.refusal(), tls.is_some());
                     continue;
                 }
             },
             Err(why) => {
                 metrics.refused_connections.inc();
-                refuse(stream, why, tls.is_some());
+                refuse(stream, why, guard.refusal(), tls.is_some());
                 continue;
             }
         };
@@ -182,13 +190,13 @@ impl Conn {
 
 /// Answers a refused connection with its reason, then closes it (a TLS
 /// client is only closed on: it would not read plain HTTP).
-fn refuse(stream: TcpStream, why: Refused, tls: bool) {
+fn refuse(stream: TcpStream, why: Refused, counted: Refusal, tls: bool) {
     if !tls {
-        tokio::spawn(refuse_plain(stream, why));
+        tokio::spawn(refuse_plain(stream, why, counted));
     }
 }
 
-async fn refuse_plain(mut stream: TcpStream, why: Refused) {
+async fn refuse_plain(mut stream: TcpStream, why: Refused, _counted: Refusal) {
     let (status, text) = match why {
         Refused::Connections | Refused::Rooms => (503, "Service Unavailable"),
         _ => (429, "Too Many Requests"),
@@ -265,5 +273,63 @@ impl Idle {
             }
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edge::guard::{Limits, OVERSHOOT};
+
+    /// Opens `n` idle connections to a listener not yet accepting, then
+    /// serves on one thread (where evicted and refused connections close
+    /// only when the accept loop yields) and returns the guard once every
+    /// one was taken or turned away.
+    fn burst(limits: Limits, n: usize) -> Arc<Guard> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let idle: Vec<_> = (0..n).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+            for s in &idle {
+                s.set_nonblocking(true).unwrap();
+            }
+            let guard = Guard::new(limits);
+            let stop = CancellationToken::new();
+            let metrics = Arc::new(Metrics::default());
+            let served =
+                tokio::spawn(serve(listener, None, Router::new(), guard.clone(), metrics.clone(), stop.clone()));
+            // All but the cap's worth were closed on or answered.
+            let kept = limits_kept(&guard);
+            while idle.iter().filter(|s| answered(s)).count() < n - kept {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            stop.cancel();
+            served.await.unwrap();
+            drop(idle);
+            guard
+        })
+    }
+
+    fn limits_kept(guard: &Guard) -> usize {
+        guard.limits.max_connections.min(guard.limits.max_connections_per_ip)
+    }
+
+    /// The node closed this connection or wrote to it.
+    fn answered(s: &std::net::TcpStream) -> bool {
+        let mut b = [0u8; 1];
+        !matches!(s.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    #[test]
+    fn a_burst_past_the_cap_holds_few_descriptors_beyond_it() {
+        // Every connection past the cap evicts an idle one.
+        let cap = Limits { max_connections: 8, ..Limits::default() };
+        let guard = burst(cap, 100);
+        assert!(guard.most_held() <= 8 + OVERSHOOT, "held {} at once", guard.most_held());
+        // Every connection past one address's limit is refused.
+        let per_ip = Limits { max_connections_per_ip: 8, ..Limits::default() };
+        let guard = burst(per_ip, 100);
+        assert!(guard.most_held() <= 8 + OVERSHOOT, "held {} at once", guard.most_held());
     }
 }
