@@ -42,10 +42,11 @@ const BACKLOG: usize = 100;
 /// (436,843 bytes), turning two-factor sign-in on and off in the account
 /// panel to 435.1 KiB (445,574 bytes), the console's invitations (listed,
 /// withdrawn) and the admins' two-factor switch to 438.2 KiB (448,692
-/// bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// bytes), the console's rooms (listed, archived, deleted) and archiving
+/// in a room's settings to 444.4 KiB (455,097 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 439 * 1024;
+const WASM_BUDGET: u64 = 445 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -283,3 +283,79 @@ async fn invitations_are_listed_and_withdrawn_on_every_node() {
     assert_eq!(post(&m.nodes[0], "/api/register", None, body).await.0, 201, "the other still works");
     assert_eq!(audit_actions(&m.nodes[0], &root).await[0], "root revoke invite ");
 }
+
+#[tokio::test]
+async fn admins_list_every_room_by_size_and_archive_or_delete_it_on_every_node() {
+    let m = Mesh::start_accounts(2, &[]).await;
+    let root = account_everywhere(&m, "root").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let (n1, n2) = (&m.nodes[0], &m.nodes[1]);
+    for (room, title, private) in [("launch", "Launch plans", false), ("secret", "Secret plans", true)] {
+        let create = json!({"room": room, "title": title, "topic": "", "private": private});
+        assert_eq!(post(n1, "/api/rooms", Some(&bob), create).await.0, 201);
+    }
+    let say = |room: &'static str, id: &'static str| {
+        let path = format!("/api/rooms/{room}/messages");
+        let bob = bob.clone();
+        async move { post(n1, &path, Some(&bob), json!({"id": id, "body": "hello"})).await.0 }
+    };
+    assert_eq!(say("secret", "s1").await, 200);
+    assert_eq!(say("launch", "l1").await, 200);
+    assert_eq!(get(n1, "/api/admin/rooms", &bob).await.0, 403, "not for members");
+
+    // Every room on every node; a private one by name and size only.
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "both rooms listed", || async {
+            let (_, list) = get(node, "/api/admin/rooms", &root).await;
+            list["rooms"].as_array().is_some_and(|r| r.len() == 2)
+        })
+        .await;
+    }
+    let (_, list) = get(n2, "/api/admin/rooms?q=secr", &root).await;
+    let secret = &list["rooms"][0];
+    assert_eq!((secret["room"].as_str(), secret["private"].as_bool()), (Some("secret"), Some(true)), "{list}");
+    assert_eq!((secret["title"].as_str(), secret["members"].as_u64()), (Some(""), Some(1)));
+    assert!(secret["messages"].as_u64().unwrap() >= 2 && secret["last"].as_u64().unwrap() > 0, "{list}");
+    assert!(!list.to_string().contains("Secret plans"), "no title of a private room: {list}");
+    let (_, list) = get(n2, "/api/admin/rooms?q=launch", &root).await;
+    assert_eq!(list["rooms"][0]["title"], "Launch plans");
+
+    // Archived from n2 though root is no member: read-only on every node.
+    let (status, body) = post(n2, "/api/admin/rooms/secret/archive", Some(&root), json!({"archived": true})).await;
+    assert_eq!(status, 204, "{body}");
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "archived everywhere", || async {
+            api("GET", &node.url("/api/rooms/secret"), Some(&bob), None).await.1["archived"] == true
+        })
+        .await;
+    }
+    assert_eq!(say("secret", "s2").await, 403, "nobody posts in an archive");
+    let (mut ws, _) = ws_with_token(n2, &bob).await;
+    ws.join("secret", None).await;
+    ws.send(json!({"type": "send", "room": "secret", "id": "s3", "body": "still here?"})).await;
+    assert_eq!(ws.expect_error().await.0, "forbidden");
+    let react =
+        json!({"id": "r1", "action": {"event": "reacted", "origin": "n1", "seq": 1, "emoji": "👍", "on": true}});
+    assert_eq!(post(n1, "/api/rooms/secret/actions", Some(&bob), react).await.0, 403);
+    // Its owner takes it out again.
+    let unarchive = json!({"id": "u1", "action": {"event": "archived", "archived": false}});
+    assert_eq!(post(n1, "/api/rooms/secret/actions", Some(&bob), unarchive).await.0, 200);
+    assert_eq!(say("secret", "s4").await, 200);
+
+    // Deleted from the console: gone on every node.
+    assert_eq!(api("DELETE", &n2.url("/api/admin/rooms/launch"), Some(&bob), None).await.0, 403);
+    assert_eq!(api("DELETE", &n2.url("/api/admin/rooms/launch"), Some(&root), None).await.0, 204);
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "deleted everywhere", || async {
+            api("GET", &node.url("/api/rooms/launch"), Some(&bob), None).await.0 == 404
+        })
+        .await;
+    }
+    let (_, list) = get(n1, "/api/admin/rooms", &root).await;
+    assert_eq!(list["rooms"].as_array().unwrap().len(), 1, "a deleted room is not listed: {list}");
+    assert_eq!(api("DELETE", &n2.url("/api/admin/rooms/nowhere"), Some(&root), None).await.0, 404);
+    let actions = audit_actions(n1, &root).await;
+    for done in ["root archive room secret", "root delete room launch"] {
+        assert!(actions.iter().any(|a| a == done), "{done} in {actions:?}");
+    }
+}

@@ -178,7 +178,7 @@ async fn probe(w: &World, node: &NodeProc, actor: &str, route: (&str, &str, &str
     let target = w.targets.get(kind).cloned().unwrap_or_default();
     let id = format!("{actor}-{kind}-{n}");
     let path = path
-        .replace("{room}", &room)
+        .replace("{room}", if probe == "unknown room" { "no-such-room" } else { &room })
         .replace("{hash}", w.files.get(kind).map_or("", String::as_str))
         .replace("{id}", "0123456789abcdef")
         .replace("{name}", "non-member")
@@ -217,6 +217,7 @@ async fn probe(w: &World, node: &NodeProc, actor: &str, route: (&str, &str, &str
         "unsubscribe" => (path, Some(json!({"endpoint": format!("https://push.example.com/{id}")}))),
         "same role" => (path, Some(json!({"role": "member"}))),
         "keep active" => (path, Some(json!({"active": true}))),
+        "unknown room" if method == "POST" => (path, Some(json!({"archived": true}))),
         // The world's own rules (the flags' defaults): nothing changes.
         "same rules" => (path, Some(json!({"registration": "open", "guests": false}))),
         "forged" if path.ends_with("join") => (

@@ -189,6 +189,19 @@ async fn admins_run_the_community_from_the_command_line() {
     assert!(ok && lines.len() == 5, "{out}");
     assert!(lines[0].ends_with("root registration closed, guests off, admins' two-factor off "), "{out}");
     assert!(lines[4].ends_with("root deactivate bob"), "{out}");
+    // Rooms: listed by size, archived, deleted.
+    let ops = json!({"room": "ops", "title": "Ops", "topic": "", "private": true});
+    assert_eq!(api("POST", &node.url("/api/rooms"), Some(&token(&dave)), Some(ops)).await.0, 201);
+    let (ok, out, err) = admin_cli(&["rooms", "op"]).await;
+    assert!(ok && out.lines().count() == 1, "{out}{err}");
+    assert!(out.starts_with("ops ") && out.contains("private") && out.contains("1 members"), "{out}");
+    let (ok, out, err) = admin_cli(&["archive", "ops"]).await;
+    assert!(ok && out.contains("ops is archived"), "{out}{err}");
+    let (_, out, _) = admin_cli(&["rooms"]).await;
+    assert!(out.contains("archived"), "{out}");
+    let (ok, out, err) = admin_cli(&["delete-room", "ops"]).await;
+    assert!(ok && out.contains("ops is deleted"), "{out}{err}");
+    assert_eq!(api("GET", &node.url("/api/rooms/ops"), Some(&token(&dave)), None).await.0, 404);
     // A member is told no, in one line.
     let member = dir.path().join("member.token");
     std::fs::write(&member, token(&dave)).unwrap();

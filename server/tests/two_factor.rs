@@ -142,7 +142,15 @@ async fn admins_can_be_required_to_have_two_factor() {
         })
         .await;
         assert_eq!(api("GET", &node.url("/api/admin/audit"), Some(&root), None).await.0, 200);
+        // Nor anywhere else an admin may do more: the mesh map, rooms.
+        assert_eq!(api("GET", &node.url("/api/mesh"), Some(&bob), None).await.0, 403, "{}", node.id());
     }
+    let lobby = json!({"room": "lobby", "title": "", "topic": "", "private": false});
+    assert_eq!(api("POST", &m.nodes[0].url("/api/rooms"), Some(&root), Some(lobby)).await.0, 201);
+    let delete = json!({"id": "d1", "action": {"event": "room_deleted"}});
+    let (status, body) = api("POST", &m.nodes[0].url("/api/rooms/lobby/actions"), Some(&bob), Some(delete)).await;
+    assert_eq!(status, 403, "an admin without two-factor deletes nobody's room: {body}");
     enrol(&m.nodes[1], &bob, "bob's password").await;
     assert_eq!(api("GET", &m.nodes[1].url("/api/admin/audit"), Some(&bob), None).await.0, 200);
+    assert_eq!(api("GET", &m.nodes[1].url("/api/mesh"), Some(&bob), None).await.0, 200);
 }

@@ -38,7 +38,10 @@ async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
     admin.account("signin", "root", "root password").await;
     let bob_page = driver.browser(1280, 900).await;
     bob_page.goto(&n.url("/")).await;
-    assert_eq!(register(&n, "bob", "bob's password").await.0, 201);
+    let (status, bob) = register(&n, "bob", "bob's password").await;
+    assert_eq!(status, 201);
+    let plans = serde_json::json!({"room": "plans", "title": "Secret plans", "topic": "", "private": true});
+    assert_eq!(api("POST", &n.url("/api/rooms"), Some(&token(&bob)), Some(plans)).await.0, 201);
     bob_page.account("signin", "bob", "bob's password").await;
     let other = driver.browser(1280, 900).await;
     other.goto(&n.url("/")).await;
@@ -95,16 +98,27 @@ async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
     admin.wait_true("document.querySelector('#admin-said').innerText.includes('withdrawn')", "withdrawn").await;
     admin.wait_true("document.querySelector('.invites') === null", "no invitation left").await;
 
+    // bob's private room, by name and size only; archived from the console.
+    admin
+        .wait_true("(document.querySelector('.rooms-admin') || {}).innerText?.includes('plans')", "the room listed")
+        .await;
+    let rooms = text(&admin, ".rooms-admin").await;
+    assert!(rooms.contains("plans") && rooms.contains("private · 1 members"), "{rooms}");
+    assert!(!rooms.contains("Secret plans"), "no title of a private room: {rooms}");
+    admin.click_text(".rooms-admin button", "Archive").await;
+    admin.wait_true("document.querySelector('.rooms-admin').innerText.includes('archived')", "archived").await;
+    let (_, list) = api("GET", &n.url("/api/admin/rooms"), Some(&token(&root)), None).await;
+    assert_eq!(list["rooms"][0]["archived"], true, "{list}");
+
     // Sign-ups closed for the mesh; the audit log says it all.
     admin.eval("(s => { s.value = 'closed'; s.dispatchEvent(new Event('change')); })(document.querySelector('#registration')), true").await;
     admin.click_text(".admin-console button", "Save").await;
     admin.wait_true("document.querySelector('#admin-said').innerText.includes('every node')", "saved").await;
     assert_eq!(http_get(&n.url("/api/auth")).await.1["registration"], "closed");
-    admin.wait_true("document.querySelectorAll('.audit li').length === 6", "six audit entries").await;
+    admin.wait_true("document.querySelectorAll('.audit li').length === 7", "seven audit entries").await;
     let audit = text(&admin, ".audit").await;
-    for action in
-        ["deactivate bob", "reactivate bob", "reset link bob", "root invite", "revoke invite", "registration closed"]
-    {
+    let actions = ["deactivate bob", "reactivate bob", "reset link bob", "root invite", "revoke invite"];
+    for action in actions.into_iter().chain(["archive room plans", "registration closed"]) {
         assert!(audit.contains(action), "{action}: {audit}");
     }
 }

@@ -564,3 +564,38 @@ pub struct PushSubscribe {
 pub struct PushUnsubscribe {
     pub endpoint: String,
 }
+
+/// `GET /api/admin/rooms?q=` (extension, admins): the rooms this node
+/// holds, busiest first. A private room or a conversation shows its name
+/// and size only: never its title, topic or members' names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminRooms {
+    pub rooms: Vec<AdminRoom>,
+    /// More rooms matched than one answer holds.
+    #[serde(default)]
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminRoom {
+    pub room: String,
+    /// Empty for a private room or a conversation.
+    #[serde(default)]
+    pub title: String,
+    pub private: bool,
+    pub dm: bool,
+    /// Created (with an owner and members); `false` for an open room.
+    pub governed: bool,
+    pub archived: bool,
+    pub members: u64,
+    /// Messages shown in it (events included).
+    pub messages: u64,
+    /// `ts` of its latest message (0: none).
+    pub last: u64,
+}
+
+/// `POST /api/admin/rooms/{room}/archive` (extension, admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetArchived {
+    pub archived: bool,
+}

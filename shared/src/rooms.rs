@@ -200,6 +200,11 @@ pub enum RoomEvent {
     },
     /// The room is gone: nobody can read or join it.
     RoomDeleted,
+    /// Extension: the room is archived (read-only: nobody posts, reacts or
+    /// edits in it) or taken out of the archive.
+    Archived {
+        archived: bool,
+    },
     /// A file shared in the room, shown as a message: the node that took
     /// the upload made this event (clients cannot `act` it), so `hash`
     /// (SHA-256, hex) names bytes the author really sent.
@@ -217,7 +222,7 @@ pub enum RoomEvent {
 
 impl RoomEvent {
     /// The `event` tag of every kind this version knows.
-    pub const KINDS: [&'static str; 18] = [
+    pub const KINDS: [&'static str; 19] = [
         "created",
         "joined",
         "left",
@@ -235,6 +240,7 @@ impl RoomEvent {
         "read",
         "reply",
         "room_deleted",
+        "archived",
         "file",
     ];
 }
@@ -343,6 +349,7 @@ impl RoomEvent {
             | RoomEvent::Left
             | RoomEvent::Visibility { .. }
             | RoomEvent::RoomDeleted
+            | RoomEvent::Archived { .. }
             | RoomEvent::Read => Ok(()),
         }
     }
@@ -375,6 +382,8 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::Reply { body, .. } => body.clone(),
         RoomEvent::Read => format!("{by} read up to here"),
         RoomEvent::RoomDeleted => format!("{by} deleted the room"),
+        RoomEvent::Archived { archived: true } => format!("{by} archived the room"),
+        RoomEvent::Archived { archived: false } => format!("{by} took the room out of the archive"),
         RoomEvent::File { name, size, body, .. } if body.is_empty() => {
             format!("{by} shared {name} ({})", human_size(*size))
         }
@@ -456,6 +465,9 @@ pub struct RoomInfo {
     /// Banned names, for moderators only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub banned: Vec<String>,
+    /// Extension: read-only, nobody posts in it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
 }
 
 /// A public room in the directory.
@@ -532,6 +544,7 @@ mod tests {
             RoomEvent::Read,
             RoomEvent::Reply { origin: target().0, seq: target().1, body: "b".into(), thread: false, also: false },
             RoomEvent::RoomDeleted,
+            RoomEvent::Archived { archived: true },
             RoomEvent::File {
                 hash: "0".repeat(64),
                 name: "f".into(),
@@ -559,6 +572,7 @@ mod tests {
                 | RoomEvent::Read
                 | RoomEvent::Reply { .. }
                 | RoomEvent::RoomDeleted
+                | RoomEvent::Archived { .. }
                 | RoomEvent::File { .. } => {}
             }
         }

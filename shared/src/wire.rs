@@ -127,28 +127,10 @@ struct FlatEvent {
     mime: Option<String>,
     thread: Option<bool>,
     also: Option<bool>,
+    archived: Option<bool>,
 }
 
-const EVENT_KINDS: &[&str] = &[
-    "created",
-    "joined",
-    "left",
-    "invited",
-    "kicked",
-    "banned",
-    "unbanned",
-    "role",
-    "topic",
-    "title",
-    "visibility",
-    "deleted",
-    "edited",
-    "reacted",
-    "read",
-    "reply",
-    "room_deleted",
-    "file",
-];
+const EVENT_KINDS: &[&str] = &RoomEvent::KINDS;
 
 impl<'de> Deserialize<'de> for RoomEvent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -191,6 +173,7 @@ impl<'de> Deserialize<'de> for RoomEvent {
                 also: f.also.unwrap_or(false),
             },
             "room_deleted" => RoomEvent::RoomDeleted,
+            "archived" => RoomEvent::Archived { archived: need(f.archived, "archived")? },
             "file" => RoomEvent::File {
                 hash: need(f.hash, "hash")?,
                 name: need(f.name, "name")?,
@@ -230,6 +213,7 @@ mod tests {
             RoomEvent::Reply { origin: origin.clone(), seq, body: "b".into(), thread: false, also: false },
             RoomEvent::Reply { origin, seq, body: "b".into(), thread: true, also: true },
             RoomEvent::RoomDeleted,
+            RoomEvent::Archived { archived: true },
             RoomEvent::File {
                 hash: "ab".repeat(32),
                 name: "a.png".into(),
@@ -261,6 +245,7 @@ mod tests {
             RoomEvent::Read => "read",
             RoomEvent::Reply { .. } => "reply",
             RoomEvent::RoomDeleted => "room_deleted",
+            RoomEvent::Archived { .. } => "archived",
             RoomEvent::File { .. } => "file",
         }
     }

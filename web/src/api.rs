@@ -260,8 +260,14 @@ pub async fn invites(base: &str, token: &str) -> Result<Vec<meshchat_shared::api
     get::<meshchat_shared::api::Invites>(&format!("{base}/api/admin/invites"), token).await.map(|i| i.invites)
 }
 
-/// Withdraws an invitation (admins).
-pub async fn revoke_invite(base: &str, token: &str, id: &str) -> Result<(), String> {
-    let req = with_token(Request::delete(&format!("{base}/api/admin/invites/{id}")), Some(token));
+/// An admin's `DELETE` of `path` (an invitation, a room).
+pub async fn admin_delete(base: &str, token: &str, path: &str) -> Result<(), String> {
+    let req = with_token(Request::delete(&format!("{base}{path}")), Some(token));
     answer_text(req.send().await).await.map(drop)
+}
+
+/// The console's rooms whose name holds `q`, busiest first.
+pub async fn admin_rooms(base: &str, token: &str, q: &str) -> Result<meshchat_shared::api::AdminRooms, String> {
+    let q = js_sys::encode_uri_component(q);
+    get::<meshchat_shared::api::AdminRooms>(&format!("{base}/api/admin/rooms?q={q}"), token).await
 }

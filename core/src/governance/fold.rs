@@ -54,6 +54,10 @@ pub(super) struct State {
     pub private: bool,
     pub dm: Vec<String>,
     pub deleted: bool,
+    /// Read-only now: nobody posts, reacts, edits or shares a file.
+    pub archived: bool,
+    /// Where the room went into or out of the archive, in room order.
+    archive: Vector<(Cursor, bool)>,
     pub members: OrdMap<String, RoomRole>,
     pub banned: OrdMap<String, String>,
     /// Per user, where their right to post changed, in room order.
@@ -105,7 +109,7 @@ impl State {
         // In a created room its members do: being the mesh's admin lets one
         // moderate any room, not speak in it (a reply, a reaction, a file).
         let posts = match self.created {
-            Some(_) => self.members.contains_key(author),
+            Some(_) => self.members.contains_key(author) && !self.archived,
             None => !self.banned.contains_key(author),
         };
         let live = |origin: &str, seq: u64| {
@@ -141,6 +145,7 @@ impl State {
             RoomEvent::Title { .. } | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => {
                 owns && self.created.is_some()
             }
+            RoomEvent::Archived { archived } => owns && self.created.is_some() && self.archived != *archived,
         }
     }
 
@@ -199,6 +204,17 @@ impl State {
             | RoomEvent::Reply { .. }
             | RoomEvent::File { .. }
             | RoomEvent::Read => {}
+            RoomEvent::Archived { archived } => {
+                self.archived = *archived;
+                self.archive.push_back((e.at.clone(), *archived));
+                // What a member sent that room order puts after it is not
+                // part of the room (it was sent before its node heard).
+                if *archived {
+                    for u in self.members.keys() {
+                        out.push(Consequence::Hidden { user: u.clone(), from: e.at.clone() });
+                    }
+                }
+            }
             RoomEvent::RoomDeleted => {
                 self.deleted = true;
                 let everyone: Vec<String> = self.members.keys().cloned().collect();
@@ -260,6 +276,10 @@ impl State {
     /// created room, messages from before its creation stay (if it is
     /// public), later ones need membership.
     pub fn posting_at(&self, user: &str, at: &Cursor) -> bool {
+        let i = partition_point(&self.archive, |(c, _)| c < at);
+        if i > 0 && self.archive[i - 1].1 {
+            return false;
+        }
         if let Some(changes) = self.posting.get(user) {
             let i = partition_point(changes, |(c, _)| c < at);
             if i > 0 {

@@ -98,6 +98,11 @@ impl Governance {
         self.state.deleted
     }
 
+    /// Read-only: archived by an owner or an admin.
+    pub fn is_archived(&self) -> bool {
+        self.state.archived
+    }
+
     pub fn role(&self, user: &str) -> Option<RoomRole> {
         self.state.members.get(user).copied()
     }
@@ -124,7 +129,7 @@ impl Governance {
         let s = &self.state;
         match s.created {
             None => !s.held_for_dm() && !s.banned.contains_key(user),
-            Some(_) => !s.deleted && s.members.contains_key(user),
+            Some(_) => !s.deleted && !s.archived && s.members.contains_key(user),
         }
     }
 
@@ -160,6 +165,7 @@ impl Governance {
             governed: s.created.is_some(),
             role,
             banned: if moderates { s.banned.keys().cloned().collect() } else { Vec::new() },
+            archived: s.archived,
         }
     }
 
@@ -181,6 +187,8 @@ pub struct RoomMeta {
     pub members: u64,
     #[serde(default)]
     pub dm: bool,
+    #[serde(default)]
+    pub archived: bool,
 }
 
 /// What the room list shows of this room now.
@@ -193,6 +201,7 @@ pub fn meta_of(gov: &Governance) -> RoomMeta {
         topic: topic.to_owned(),
         members: gov.members() as u64,
         dm: gov.is_dm(),
+        archived: gov.is_archived(),
     }
 }
 

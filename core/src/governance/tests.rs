@@ -78,6 +78,30 @@ fn a_ban_hides_what_the_banned_sent_after_it_in_room_order() {
 }
 
 #[test]
+fn an_archived_room_is_read_only_and_what_room_order_puts_after_it_is_hidden() {
+    let mut g = GovernanceLog::default();
+    g.insert(&created(false));
+    g.insert(&event("n2", 1, 20, "bob", RoomEvent::Joined));
+    let archive = RoomEvent::Archived { archived: true };
+    assert!(!g.permits("bob", &archive, false), "a member cannot archive");
+    let before = msg("n2", 2, 40, "bob");
+    // Sent on n2 before it heard of the archive, placed after it.
+    let during = msg("n2", 3, 60, "bob");
+    let out = g.insert(&event("n1", 2, 50, "alice", archive.clone())).consequences;
+    assert_eq!(out.len(), 2, "every member is told: {out:?}");
+    assert!(g.is_archived() && !g.can_post("bob") && !g.can_post("alice") && g.can_read("bob"));
+    assert!(g.visible(&before) && !g.visible(&during));
+    let react = RoomEvent::Reacted { origin: "n2".into(), seq: 2, emoji: "👍".into(), on: true };
+    assert!(!g.permits("bob", &react, false), "no reactions in an archive");
+    assert!(!g.permits("alice", &archive, false), "already archived");
+    assert!(g.permits("root", &RoomEvent::Archived { archived: false }, true), "an admin may take it out");
+    g.insert(&event("n1", 3, 70, "alice", RoomEvent::Archived { archived: false }));
+    assert!(!g.is_archived() && g.can_post("bob") && g.visible(&msg("n2", 4, 80, "bob")));
+    assert!(!g.visible(&during), "what was sent while archived stays out");
+    assert!(g.info("r", "bob").archived == g.is_archived());
+}
+
+#[test]
 fn ownership_passes_and_the_old_owner_moderates() {
     let mut g = GovernanceLog::default();
     g.insert(&created(false));

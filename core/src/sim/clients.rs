@@ -48,7 +48,7 @@ impl Sim {
         let event = if create {
             RoomEvent::Created { title: String::new(), topic: String::new(), private: false, dm: Vec::new() }
         } else {
-            match self.rng.random_range(0..8) {
+            match self.rng.random_range(0..9) {
                 0 => RoomEvent::Banned { user, reason: String::new() },
                 1 => RoomEvent::Unbanned { user },
                 2 => RoomEvent::Kicked { user, reason: String::new() },
@@ -70,6 +70,7 @@ impl Sim {
                     }
                     None => return,
                 },
+                7 => RoomEvent::Archived { archived: self.rng.random_bool(0.5) },
                 _ => match self.acked.keys().rfind(|(r, _, _)| r == "general").cloned() {
                     Some((_, origin, seq)) => RoomEvent::Deleted { origin, seq },
                     None => return,

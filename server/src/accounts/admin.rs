@@ -29,6 +29,18 @@ impl Accounts {
         Ok(())
     }
 
+    /// Whether `me` acts as an admin of the mesh (in rooms, the mesh map,
+    /// the console): the one rule every path asks.
+    pub fn acts_as_admin(&self, me: &Me) -> bool {
+        self.admin_only(me).is_ok()
+    }
+
+    /// Records an admin's action on a room (archive, delete) in the audit log.
+    pub async fn audit_room(&self, me: &Me, action: &str, room: &str) -> Result<(), AuthError> {
+        self.admin_only(me)?;
+        self.audit(me, action, room).await
+    }
+
     /// Whether admins must turn two-factor sign-in on to act as admins.
     pub fn admins_need_two_factor(&self) -> bool {
         self.read_directory(|d| d.settings().is_some_and(|(_, _, a)| a))

@@ -26,6 +26,14 @@ pub struct Asker {
     pub account: bool,
 }
 
+impl Asker {
+    /// A signed-in person; an admin of the mesh only as `accounts` says
+    /// one acts as admin (two-factor sign-in on, where the mesh asks).
+    pub fn of(accounts: &Accounts, me: &crate::accounts::Me) -> Asker {
+        Asker { name: me.name.as_str().into(), admin: accounts.acts_as_admin(me), account: true }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RoomError {
     #[error("there is no room by that name")]
@@ -183,6 +191,28 @@ pub async fn act(
     let (tx, rx) = oneshot::channel();
     submit(handle, guard, who, id, prepared, AckTo::Http(tx))?;
     rx.await.map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?.map_err(RoomError::Refused)
+}
+
+/// An admin archives, takes out of the archive or deletes a room from the
+/// console: one it need not be able to read (a private room is listed to
+/// admins by name and size only). The same event and fold as an owner's,
+/// under the admin's rank; no other action goes this way.
+pub async fn admin_act(
+    hub: &Arc<Hub>,
+    guard: &Guard,
+    who: &Asker,
+    room: &str,
+    event: RoomEvent,
+) -> Result<(), RoomError> {
+    if !who.admin {
+        return Err(RoomError::Refused(ErrorCode::Forbidden));
+    }
+    if !matches!(event, RoomEvent::Archived { .. } | RoomEvent::RoomDeleted) {
+        return Err(RoomError::Refused(ErrorCode::Invalid));
+    }
+    let handle = hub.open(room).ok_or(RoomError::NotFound)?;
+    let id = format!("admin-{}", crate::infra::random_id());
+    act(&handle, guard, who, &id, (event, false)).await.map(drop)
 }
 
 /// An event the node makes for `who` (a room's creation), waited for.

@@ -1,5 +1,6 @@
 //! The admin console: people (search, role, deactivate, a password reset
-//! link), the mesh's sign-up rules, and the audit log. Every action is the
+//! link), invitations, rooms (in `admin_rooms`), the mesh's sign-up rules,
+//! and the audit log. Every action is the
 //! node's API, which checks that the caller is an admin.
 
 use leptos::prelude::*;
@@ -47,7 +48,7 @@ pub fn AdminPanel(close: Callback<()>) -> impl IntoView {
         Callback::new(move |id: String| {
             let (Some(token), base, load) = (ctx.token(), ctx.api_base(), load.clone()) else { return };
             leptos::task::spawn_local(async move {
-                let answer = api::revoke_invite(&base, &token, &id).await;
+                let answer = api::admin_delete(&base, &token, &format!("/api/admin/invites/{id}")).await;
                 said.set(Some(answer.map(|_| t().invite_revoked.to_owned())));
                 load();
             });
@@ -95,6 +96,7 @@ pub fn AdminPanel(close: Callback<()>) -> impl IntoView {
                     </ul>
                 }.into_any(),
             }}
+            <super::admin_rooms::Rooms said/>
             <SignUpRules act/>
             <h3>{t().audit_title}</h3>
             {move || match audit.get() {

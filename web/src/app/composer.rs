@@ -47,7 +47,13 @@ pub fn Composer() -> impl IntoView {
     let title = Memo::new(move |_| {
         chat.with(|c| c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)))
     });
-    let removed = Memo::new(move |_| chat.with(|c| c.current_room().and_then(|r| r.removed.clone())));
+    let removed = Memo::new(move |_| {
+        chat.with(|c| {
+            let r = c.current_room()?;
+            let archived = r.info.as_ref().is_some_and(|i| i.archived);
+            r.removed.clone().or_else(|| archived.then(|| t().room_archived.to_owned()))
+        })
+    });
     // One draft per room, so switching rooms keeps what was typed; kept
     // across reloads and tabs (see `Ctx::drafts`).
     let drafts = ctx.drafts;

@@ -232,6 +232,7 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
     let title = RwSignal::new(info.title.clone());
     let (moderates, owns, private) = (rooms::moderates(Some(&info)), rooms::owns(Some(&info)), info.private);
     let (topic_ctx, vis_ctx, del_ctx, leave_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
+    let (archive_ctx, archived) = (ctx.clone(), info.archived);
     let title_ctx = ctx.clone();
     view! {
         <details class="room-settings">
@@ -263,6 +264,9 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
                 </form>
                 <button class="secondary" on:click=move |_| act(&vis_ctx, RoomEvent::Visibility { private: !private }, said)>
                     {if private { t().make_public } else { t().make_private }}
+                </button>
+                <button class="secondary" on:click=move |_| act(&archive_ctx, RoomEvent::Archived { archived: !archived }, said)>
+                    {if archived { t().unarchive } else { t().archive }}
                 </button>
                 <button class="secondary danger" on:click=move |_| {
                     if window().confirm_with_message(t().confirm_delete_room).unwrap_or(false) {

@@ -1,6 +1,7 @@
 //! The Leptos components: the chat state in a signal, and views of it.
 
 mod admin;
+mod admin_rooms;
 mod avatar;
 mod composer;
 mod dialogs;

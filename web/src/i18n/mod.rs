@@ -216,6 +216,8 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::Reply { body, .. } => body.clone(),
         RoomEvent::Read => fill(e.ev_read, &[by]),
         RoomEvent::RoomDeleted => fill(e.ev_deleted_room, &[by]),
+        RoomEvent::Archived { archived: true } => fill(e.ev_archived, &[by]),
+        RoomEvent::Archived { archived: false } => fill(e.ev_unarchived, &[by]),
         RoomEvent::File { name, size: n, body, .. } if body.is_empty() => fill(e.ev_shared, &[by, name, &size(*n)]),
         RoomEvent::File { name, size: n, body, .. } => format!("{body} [{name}, {}]", size(*n)),
     }

@@ -55,6 +55,8 @@ fn english_notices_and_refusals_are_the_shared_ones() {
         RoomEvent::Reacted { origin: "n1".into(), seq: 1, emoji: "👍".into(), on: false },
         RoomEvent::Read,
         RoomEvent::RoomDeleted,
+        RoomEvent::Archived { archived: true },
+        RoomEvent::Archived { archived: false },
         RoomEvent::File {
             hash: "h".into(),
             name: "a.png".into(),

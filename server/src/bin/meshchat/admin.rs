@@ -6,7 +6,7 @@ use meshchat::core::names::for_terminal;
 use meshchat::infra::clock::now_ms;
 use meshchat::infra::tls::TlsClient;
 use meshchat::tools::client::signin::{SignIn, signed_in_call};
-use meshchat_shared::api::{Audit, Invites, People, ResetLink};
+use meshchat_shared::api::{AdminRooms, Audit, Invites, People, ResetLink};
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -41,6 +41,17 @@ pub enum AdminAction {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Rooms whose name contains QUERY, busiest first: kind, members,
+    /// messages (a private room by name and size only).
+    Rooms { query: Option<String> },
+    /// Make ROOM read-only on every node (`--undo`: writable again).
+    Archive {
+        room: String,
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Delete ROOM on every node: nobody reads or joins it again.
+    DeleteRoom { room: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -78,6 +89,12 @@ pub async fn run(s: SignIn, tls: TlsClient, action: AdminAction) -> anyhow::Resu
         async move { signed_in_call(s, tls, method, &path, body.map(|b| b.to_string())).await }
     };
     match action {
+        AdminAction::Rooms { query } => list_rooms(&s, &tls, query).await?,
+        AdminAction::Archive { room, undo } => archive_room(&s, &tls, &room, undo).await?,
+        AdminAction::DeleteRoom { room } => {
+            call("DELETE", format!("/api/admin/rooms/{}", seg(&room)), None).await?;
+            println!("{} is deleted on every node", for_terminal(&room));
+        }
         AdminAction::People { query } => {
             let q: String = seg(&query.unwrap_or_default());
             let people: People = serde_json::from_slice(&call("GET", format!("/api/admin/people?q={q}"), None).await?)?;
@@ -151,5 +168,34 @@ pub async fn run(s: SignIn, tls: TlsClient, action: AdminAction) -> anyhow::Resu
             }
         }
     }
+    Ok(())
+}
+
+/// The console's rooms: busiest first, a private room by name and size only.
+async fn list_rooms(s: &SignIn, tls: &TlsClient, query: Option<String>) -> anyhow::Result<()> {
+    let path = format!("/api/admin/rooms?q={}", seg(&query.unwrap_or_default()));
+    let list: AdminRooms = serde_json::from_slice(&signed_in_call(s, tls, "GET", &path, None).await?)?;
+    for r in &list.rooms {
+        let kind = match (r.dm, r.private, r.governed) {
+            (true, _, _) => "conversation",
+            (_, true, _) => "private",
+            (_, _, true) => "public",
+            _ => "open",
+        };
+        let archived = if r.archived { " archived" } else { "" };
+        let name = for_terminal(&r.room);
+        println!("{name:<24} {kind:<12} {} members, {} messages{archived}", r.members, r.messages);
+    }
+    if list.more {
+        eprintln!("more rooms match: narrow the search");
+    }
+    Ok(())
+}
+
+async fn archive_room(s: &SignIn, tls: &TlsClient, room: &str, undo: bool) -> anyhow::Result<()> {
+    let body = json!({ "archived": !undo }).to_string();
+    signed_in_call(s, tls, "POST", &format!("/api/admin/rooms/{}/archive", seg(room)), Some(body)).await?;
+    let now = if undo { "writable again" } else { "archived: read-only" };
+    println!("{} is {now} on every node", for_terminal(room));
     Ok(())
 }

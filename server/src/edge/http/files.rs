@@ -101,9 +101,7 @@ pub async fn upload(
         return Err(too_large(app.max_file_bytes));
     }
     let who = match me {
-        Some(me) => {
-            Asker { name: me.name.as_str().into(), admin: me.role == crate::accounts::Role::Admin, account: true }
-        }
+        Some(me) => Asker::of(&app.accounts, &me),
         None => {
             let name = crate::core::names::canonical(q.get("name").map_or("", String::as_str))?;
             if app.accounts.is_account_name(&name) {

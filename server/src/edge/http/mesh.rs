@@ -16,7 +16,6 @@ use super::api::{client_ip, query_map, refused};
 use super::auth::Auth;
 use super::serve::ClientAddr;
 use super::{ApiError, AppState};
-use crate::accounts::Role;
 use crate::membership::{JoinError, JoinRequest, JoinResponse, Membership};
 
 fn membership(app: &AppState) -> Result<&Arc<Membership>, ApiError> {
@@ -105,7 +104,7 @@ pub async fn view(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<MeshView>, ApiError> {
     app.metrics.http_requests.inc();
-    if me.role != Role::Admin {
+    if !app.accounts.acts_as_admin(&me) {
         return Err(ApiError::new(ErrorCode::Forbidden, "the mesh map is for admins"));
     }
     let q = query_map(raw)?;

@@ -2,6 +2,7 @@
 //! the web app.
 
 mod admin;
+mod admin_rooms;
 mod api;
 mod assets;
 mod auth;

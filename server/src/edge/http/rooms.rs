@@ -20,7 +20,6 @@ use super::api::{client_ip, query_map, refused, room_param};
 use super::auth::{Auth, json_body};
 use super::error::ApiError;
 use super::serve::ClientAddr;
-use crate::accounts::{Me, Role};
 use crate::edge::govern::{self, Asker, RoomError};
 use crate::room::{Governance, RoomHandle};
 
@@ -28,10 +27,6 @@ impl From<RoomError> for ApiError {
     fn from(e: RoomError) -> Self {
         ApiError::new(e.code(), e.to_string())
     }
-}
-
-fn asker(me: &Me) -> Asker {
-    Asker { name: me.name.as_str().into(), admin: me.role == Role::Admin, account: true }
 }
 
 /// The room if `who` may read it: `None` when it does not exist here (an
@@ -75,7 +70,8 @@ pub async fn create(
     limits::validate_room(&c.room)?;
     let created = RoomEvent::Created { title: c.title, topic: c.topic, private: c.private, dm: Vec::new() };
     created.validate()?;
-    let info = govern::create(&opener(&app, ip), &app.accounts, &asker(&me), &c.room, created).await?;
+    let info =
+        govern::create(&opener(&app, ip), &app.accounts, &Asker::of(&app.accounts, &me), &c.room, created).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -91,7 +87,7 @@ pub async fn act(
     let room = room_param(path)?;
     let a: RoomAction = json_body(body, "id and action")?;
     meshchat_shared::rooms::validate_act(&a.id, &a.action)?;
-    let who = asker(&me);
+    let who = Asker::of(&app.accounts, &me);
     // A public room may be joined by anyone who may read it.
     let (handle, _) = govern::readable(&app.hub, &room, &who.name).await?;
     let prepared = govern::prepare(&app.accounts, &app.store, &room, a.action, &who.name).await?;
@@ -112,7 +108,7 @@ pub async fn dm(
     if d.users.is_empty() || d.users.len() >= meshchat_shared::rooms::MAX_DM {
         return Err(ApiError::invalid("a direct message has 2 to 10 people"));
     }
-    Ok(Json(govern::dm(&opener(&app, ip), &app.accounts, &asker(&me), &d.users).await?))
+    Ok(Json(govern::dm(&opener(&app, ip), &app.accounts, &Asker::of(&app.accounts, &me), &d.users).await?))
 }
 
 /// `GET /api/rooms/{room}`: members, roles, topic.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
-use super::{AppState, admin, api, auth, files, mesh, poll, profile, push, rooms, search, ws};
+use super::{AppState, admin, admin_rooms, api, auth, files, mesh, poll, profile, push, rooms, search, ws};
 
 /// Who a route is for, before its own checks: the chat routes need a
 /// session unless the node takes guests.
@@ -83,6 +83,9 @@ pub fn table() -> Vec<Route> {
         open("POST", "/api/admin/people/{name}/reset", post(admin::reset_link)),
         open("POST", "/api/admin/settings", post(admin::settings)),
         open("GET", "/api/admin/audit", get(admin::audit)),
+        open("GET", "/api/admin/rooms", get(admin_rooms::list)),
+        open("POST", "/api/admin/rooms/{room}/archive", post(admin_rooms::archive)),
+        open("DELETE", "/api/admin/rooms/{room}", delete(admin_rooms::delete)),
         open("GET", "/api/mesh", get(mesh::view)),
         open("POST", "/api/mesh/join", post(mesh::join)),
         open("GET", "/api/mesh/join/{key}", get(mesh::invitation)),

@@ -111,7 +111,7 @@ impl Session {
                 Ok(me) => {
                     // Closed the moment the session ends, on any node.
                     self.ctx.accounts.watch(&me, self.conn.clone());
-                    self.admin = me.role == crate::accounts::Role::Admin;
+                    self.admin = self.ctx.accounts.acts_as_admin(&me);
                     self.account = true;
                     me.name
                 }
