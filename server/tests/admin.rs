@@ -359,3 +359,63 @@ async fn admins_list_every_room_by_size_and_archive_or_delete_it_on_every_node()
         assert!(actions.iter().any(|a| a == done), "{done} in {actions:?}");
     }
 }
+
+/// A person downloads their data: their account and profile, what they
+/// wrote (not what others wrote, not what was erased) and their files.
+#[tokio::test]
+async fn a_person_downloads_their_data_as_a_zip() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let n = start_node_accounts("n1", &dir.path().join("n1"), 0, &[], None);
+    let bob = token(&register(&n, "bob", "bob's password").await.1);
+    let carol = token(&register(&n, "carol", "carol's password").await.1);
+    let profile = json!({"display": "Bobby", "pronouns": "", "status": "", "bio": "", "timezone": ""});
+    assert_eq!(post(&n, "/api/profile", Some(&bob), profile).await.0, 204);
+    let say = |tok: String, id: &'static str, body: &'static str| {
+        let n = &n;
+        async move { post(n, "/api/rooms/general/messages", Some(&tok), json!({"id": id, "body": body})).await.1 }
+    };
+    let kept = say(bob.clone(), "b1", "my first words").await;
+    let gone = say(bob.clone(), "b2", "words I took back").await;
+    say(carol.clone(), "c1", "carol's own words").await;
+    let target = json!({"origin": kept["msg"]["origin"], "seq": kept["msg"]["seq"]});
+    let reply = json!({"id": "r1", "action": {"event": "reply", "origin": target["origin"], "seq": target["seq"], "body": "a reply of mine"}});
+    assert_eq!(post(&n, "/api/rooms/general/actions", Some(&bob), reply).await.0, 200);
+    let delete =
+        json!({"id": "d1", "action": {"event": "deleted", "origin": gone["msg"]["origin"], "seq": gone["msg"]["seq"]}});
+    assert_eq!(post(&n, "/api/rooms/general/actions", Some(&bob), delete).await.0, 200);
+    let auth = format!("Bearer {bob}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "text/plain"), ("X-File-Name", "../notes.txt")];
+    let url = n.url("/api/rooms/general/files?id=f1");
+    let r = meshchat::infra::http::request("POST", &url, &headers, Some(b"bob's notes")).await.unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    assert_eq!(api("GET", &n.url("/api/me/export"), None, None).await.0, 401);
+    let r = meshchat::infra::http::request("GET", &n.url("/api/me/export"), &[("Authorization", &auth)], None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.headers.iter().any(|(k, v)| k == "content-type" && v == "application/zip"), "{:?}", r.headers);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.body)).unwrap();
+    let mut read = |name: &str| {
+        let mut s = String::new();
+        zip.by_name(name).unwrap_or_else(|e| panic!("{name}: {e}")).read_to_string(&mut s).unwrap();
+        s
+    };
+    let account: serde_json::Value = serde_json::from_str(&read("account.json")).unwrap();
+    assert_eq!((account["name"].as_str(), account["profile"]["display"].as_str()), (Some("bob"), Some("Bobby")));
+    let lines = read("messages.jsonl");
+    assert!(lines.contains("my first words") && lines.contains("a reply of mine"), "{lines}");
+    assert!(!lines.contains("carol's own words"), "nobody else's words: {lines}");
+    assert!(!lines.contains("words I took back"), "nothing erased comes back: {lines}");
+    let file = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"]["event"] == "file")
+        .expect("the file's event");
+    let (hash, name) = (file["event"]["hash"].as_str().unwrap(), file["event"]["name"].as_str().unwrap());
+    assert_eq!(read(&format!("files/{hash}/{name}")), "bob's notes");
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|n| !n.contains("..")), "no way out of its folder: {names:?}");
+}

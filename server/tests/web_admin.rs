@@ -57,6 +57,10 @@ async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
     bob_page.click_text("#sessions button", "Sign out everywhere else").await;
     other.wait_true("document.querySelector('#tab-signin') !== null", "the other browser signed out").await;
     bob_page.wait_true("document.querySelectorAll('#sessions .session').length === 1", "one session left").await;
+    // bob's data, fetched with his session and saved as a zip.
+    bob_page.eval("document.querySelector('#download-data').click(), true").await;
+    let exported = "performance.getEntriesByType('resource').some(e => e.name.endsWith('/api/me/export') && e.responseStatus === 200)";
+    bob_page.wait_true(exported, "the export downloaded").await;
     bob_page.find("#account-title").await;
     bob_page.eval("document.querySelector('.dialog .icon').click(), true").await;
 

@@ -7,6 +7,7 @@
 
 pub mod backup;
 mod checkpointer;
+mod export;
 pub mod file_refs;
 pub mod files;
 pub mod private;

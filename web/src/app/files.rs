@@ -33,8 +33,9 @@ async fn blob_url(ctx: &Ctx, path: &str) -> Option<String> {
     web_sys::Url::create_object_url_with_blob(&blob).ok()
 }
 
-/// Saves (or opens, for a picture) a shared file.
-fn open(ctx: Ctx, path: String, name: String, picture: bool) {
+/// Saves (or opens, for a picture) a shared file, or anything the node
+/// serves to the session (the export of one's data).
+pub(super) fn open(ctx: Ctx, path: String, name: String, picture: bool) {
     leptos::task::spawn_local(async move {
         let Some(url) = blob_url(&ctx, &path).await else { return };
         let Ok(a) = document().create_element("a") else { return };

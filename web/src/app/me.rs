@@ -89,6 +89,7 @@ fn AccountPanel(close: Callback<()>, open_map: Callback<()>, open_admin: Callbac
             <PasswordForm/>
             <super::two_factor::TwoFactor/>
             <super::sessions::SessionsList/>
+            <MyData/>
             <PushSwitch/>
             <LanguagePicker/>
             {move || session().filter(|s| s.is_admin()).map(|_| view! {
@@ -274,6 +275,26 @@ fn LanguagePicker() -> impl IntoView {
                     <option value=l.tag() lang=l.tag() selected=saved == Some(l)>{l.name()}</option>
                 }).collect_view()}
             </select>
+        </div>
+    }
+}
+
+/// The export of one's data, as a zip the browser saves.
+#[component]
+fn MyData() -> impl IntoView {
+    let ctx = use_ctx();
+    let save = move |_| {
+        let name = match ctx.who.get_untracked() {
+            Who::Account(s) => s.name,
+            Who::Guest(_) => return,
+        };
+        super::files::open(ctx.clone(), "/api/me/export".into(), format!("meshchat-{name}.zip"), false);
+    };
+    view! {
+        <div class="invite">
+            <h3>{t().data_title}</h3>
+            <p class="small muted">{t().data_intro}</p>
+            <button id="download-data" class="secondary" on:click=save>{t().download_data}</button>
         </div>
     }
 }

@@ -393,4 +393,7 @@ pub const EN: Text = Text {
     unarchive: "Take out of the archive",
     rooms_none: "No room matches.",
     more_rooms: "More rooms match: narrow the search.",
+    data_title: "Your data",
+    data_intro: "What you wrote that this node holds, your profile and the files you shared, as a zip.",
+    download_data: "Download my data",
 };

@@ -376,4 +376,7 @@ pub const FR: Text = Text {
     unarchive: "Sortir des archives",
     rooms_none: "Aucun salon ne correspond.",
     more_rooms: "D’autres salons correspondent : précisez la recherche.",
+    data_title: "Vos données",
+    data_intro: "Ce que vous avez écrit et que ce nœud garde, votre profil et les fichiers partagés, dans un zip.",
+    download_data: "Télécharger mes données",
 };

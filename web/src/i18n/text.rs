@@ -375,4 +375,7 @@ pub struct Text {
     pub unarchive: &'static str,
     pub rooms_none: &'static str,
     pub more_rooms: &'static str,
+    pub data_title: &'static str,
+    pub data_intro: &'static str,
+    pub download_data: &'static str,
 }

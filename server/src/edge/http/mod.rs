@@ -8,6 +8,7 @@ mod assets;
 mod auth;
 mod embedded;
 mod error;
+mod export;
 mod files;
 mod mesh;
 mod poll;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
-use super::{AppState, admin, admin_rooms, api, auth, files, mesh, poll, profile, push, rooms, search, ws};
+use super::{AppState, admin, admin_rooms, api, auth, export, files, mesh, poll, profile, push, rooms, search, ws};
 
 /// Who a route is for, before its own checks: the chat routes need a
 /// session unless the node takes guests.
@@ -68,6 +68,7 @@ pub fn table() -> Vec<Route> {
         open("POST", "/api/push/subscriptions", post(push::subscribe)),
         open("DELETE", "/api/push/subscriptions", delete(push::unsubscribe)),
         open("GET", "/api/sessions", get(admin::sessions)),
+        open("GET", "/api/me/export", get(export::export)),
         open("DELETE", "/api/sessions/{id}", delete(admin::end_session)),
         open("POST", "/api/sessions/others", post(admin::end_others)),
         open("POST", "/api/reset", post(admin::use_reset_link)),

@@ -1,0 +1,114 @@
+//! `GET /api/me/export`: a person's data as a zip — their account and
+//! profile (`account.json`), every message and event of theirs this node
+//! holds (`messages.jsonl`, one JSON object a line, erased texts left out)
+//! and the files they shared (`files/<sha256>/<name>`). Only the caller's
+//! own data; built in an unnamed temporary file and streamed, so memory
+//! stays small whatever the size, and at most two at once per node.
+
+use std::io::{Seek, Write};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use meshchat_shared::rooms::{RoomEvent, StoredEvent, is_read_marker, is_redacted};
+use meshchat_shared::{ErrorCode, Message};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::AppState;
+use super::api::{client_ip, refused};
+use super::auth::{Auth, NO_STORE};
+use super::error::ApiError;
+use super::serve::ClientAddr;
+use crate::store::files::FileStore;
+
+/// Messages one export holds at most.
+const MAX_MESSAGES: usize = 1_000_000;
+
+/// Exports built at once: each reads much of the store and writes a file.
+static EXPORTS: Semaphore = Semaphore::const_new(2);
+
+pub async fn export(
+    State(app): State<Arc<AppState>>,
+    addr: Option<axum::Extension<ClientAddr>>,
+    Auth(me): Auth,
+) -> Result<impl IntoResponse, ApiError> {
+    app.guard.write(client_ip(addr)).map_err(refused)?;
+    let _one = EXPORTS.try_acquire().map_err(|_| {
+        ApiError::new(ErrorCode::LimitReached, "this node is making other exports; try again in a minute")
+    })?;
+    let unavailable = |_| ApiError::from(ErrorCode::Unavailable);
+    let msgs = app.store.by_author(&me.name, MAX_MESSAGES).await.map_err(unavailable)?;
+    let profile = app.accounts.profiles(std::slice::from_ref(&me.name))?.pop();
+    let account = json!({"name": me.name, "role": me.role.as_str(), "profile": profile.map(|p| p.fields)});
+    let files = app.store.files().clone();
+    let built = tokio::task::spawn_blocking(move || build(&msgs, &account, &files)).await;
+    let file = built.map_err(|_| ApiError::from(ErrorCode::Unavailable))?.map_err(|e| {
+        tracing::warn!("an export failed: {e}");
+        ApiError::from(ErrorCode::Unavailable)
+    })?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file)));
+    let disposition = format!("attachment; filename=\"meshchat-{}.zip\"", me.name);
+    Ok((
+        NO_STORE,
+        [(header::CONTENT_TYPE, "application/zip".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+        body,
+    ))
+}
+
+/// Writes the zip; returns it rewound.
+fn build(msgs: &[Message], account: &serde_json::Value, files: &FileStore) -> std::io::Result<std::fs::File> {
+    use zip::write::SimpleFileOptions;
+    let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let mut zip = zip::ZipWriter::new(tempfile::tempfile()?);
+    zip.start_file("account.json", deflated).map_err(std::io::Error::other)?;
+    serde_json::to_writer_pretty(&mut zip, account)?;
+    zip.start_file("messages.jsonl", deflated).map_err(std::io::Error::other)?;
+    let mut shared = Vec::new();
+    for m in msgs.iter().filter(|m| !is_read_marker(m) && !is_redacted(&m.body)) {
+        let event = serde_json::from_str::<StoredEvent>(&m.body).ok().filter(|_| m.id.starts_with('§'));
+        if let Some(RoomEvent::File { hash, name, .. }) = event.as_ref().map(|e| &e.event) {
+            shared.push((hash.clone(), name.clone()));
+        }
+        let line = match event {
+            Some(e) => json!({"room": m.room, "origin": m.origin, "seq": m.seq, "ts": m.ts, "event": e.event}),
+            None => json!({"room": m.room, "origin": m.origin, "seq": m.seq, "ts": m.ts, "id": m.id, "body": m.body}),
+        };
+        serde_json::to_writer(&mut zip, &line)?;
+        zip.write_all(b"\n")?;
+    }
+    shared.sort();
+    shared.dedup();
+    // Already compressed, mostly (pictures): stored as they are.
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(true);
+    for (hash, name) in shared.into_iter().filter(|(h, _)| files.has(h)) {
+        zip.start_file(format!("files/{hash}/{}", safe_name(&name)), stored).map_err(std::io::Error::other)?;
+        std::io::copy(&mut std::fs::File::open(files.path(&hash))?, &mut zip)?;
+    }
+    let mut file = zip.finish().map_err(std::io::Error::other)?;
+    file.rewind()?;
+    Ok(file)
+}
+
+/// A shared file's name as a path inside the zip: no separators, no `..`,
+/// nothing an unzip tool could take for a place outside its folder.
+fn safe_name(name: &str) -> String {
+    let kept: String = name.chars().map(|c| if c.is_alphanumeric() || "-_. ".contains(c) { c } else { '_' }).collect();
+    let kept = kept.trim_start_matches('.').trim();
+    if kept.is_empty() { "file".to_owned() } else { kept.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_name;
+
+    #[test]
+    fn a_files_name_stays_inside_the_zip() {
+        assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(safe_name("..\\x.png"), "_x.png");
+        assert_eq!(safe_name("photo 1.png"), "photo 1.png");
+        assert_eq!(safe_name("..."), "file");
+    }
+}
