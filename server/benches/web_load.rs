@@ -44,10 +44,11 @@ const BACKLOG: usize = 100;
 /// withdrawn) and the admins' two-factor switch to 438.2 KiB (448,692
 /// bytes), the console's rooms (listed, archived, deleted) and archiving
 /// in a room's settings to 444.4 KiB (455,097 bytes), the download of
-/// one's data to 444.9 KiB (455,567 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// one's data to 444.9 KiB (455,567 bytes), deleting one's account to
+/// 446.3 KiB (457,013 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 445 * 1024;
+const WASM_BUDGET: u64 = 447 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -419,3 +419,54 @@ async fn a_person_downloads_their_data_as_a_zip() {
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.iter().all(|n| !n.contains("..")), "no way out of its folder: {names:?}");
 }
+
+/// A person deletes their account: signed out on every node at once, never
+/// signs in again, the name stays taken and their messages stay; what the
+/// account log held of them is gone from every node's disk.
+#[tokio::test]
+async fn a_deleted_account_is_gone_from_every_nodes_disk_and_its_words_stay() {
+    let m = Mesh::start_accounts(3, &[]).await;
+    let root = account_everywhere(&m, "root").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let profile = json!({"display": "Bobby", "status": "bob-status-7f3a", "emoji": "", "until": 0, "tz": ""});
+    assert_eq!(post(&m.nodes[0], "/api/profile", Some(&bob), profile).await.0, 204);
+    let said = json!({"id": "b1", "body": "bob's words stay"});
+    assert_eq!(post(&m.nodes[0], "/api/rooms/general/messages", Some(&bob), said).await.0, 200);
+    for node in &m.nodes {
+        eventually(Duration::from_secs(5), "the profile everywhere", || async {
+            get(node, "/api/profiles?names=bob", &root).await.1.to_string().contains("bob-status-7f3a")
+        })
+        .await;
+    }
+    let mut sockets = Vec::new();
+    for node in &m.nodes[1..] {
+        sockets.push(ws_with_token(node, &bob).await.0);
+    }
+    let (status, body) = post(&m.nodes[0], "/api/me/delete", Some(&root), json!({"password": "root's password"})).await;
+    assert_eq!(status, 400, "the last admin stays: {body}");
+    let (status, _) = post(&m.nodes[0], "/api/me/delete", Some(&bob), json!({"password": "a guess"})).await;
+    assert_eq!(status, 401);
+    let (status, body) = post(&m.nodes[0], "/api/me/delete", Some(&bob), json!({"password": "bob's password"})).await;
+    assert_eq!(status, 204, "{body}");
+    for c in &mut sockets {
+        assert_eq!(c.close_code().await, Some(1008), "signed out on every node");
+    }
+    for (i, node) in m.nodes.iter().enumerate() {
+        assert_eq!(login(node, "bob", "bob's password").await.0, 401, "{}", node.id());
+        eventually(Duration::from_secs(5), "the name stays taken", || async {
+            register(node, "bob", "another password").await.0 == 409
+        })
+        .await;
+        let (_, p) = get(node, "/api/profiles?names=bob", &root).await;
+        assert_eq!(p["profiles"][0]["deleted"], true, "{p}");
+        assert!(!p.to_string().contains("bob-status-7f3a"), "{p}");
+        let (_, page) = get(node, "/api/rooms/general/messages", &root).await;
+        assert!(page.to_string().contains("bob's words stay"), "their words stay: {page}");
+        // Nothing of the profile in any file of the data directory.
+        let data = m.dir.path().join(format!("n{}", i + 1));
+        eventually(Duration::from_secs(5), "the log's copy erased on disk", || async {
+            files_holding(&data, "bob-status-7f3a").is_empty()
+        })
+        .await;
+    }
+}

@@ -125,6 +125,14 @@ async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
     for action in actions.into_iter().chain(["archive room plans", "registration closed"]) {
         assert!(audit.contains(action), "{action}: {audit}");
     }
+
+    // bob deletes his account from the account panel: signed out, for good.
+    open_account(&bob_page).await;
+    bob_page.eval("(window.confirm = () => true, document.querySelector('.danger-zone').open = true, true)").await;
+    bob_page.find("#delete-password").await.send_keys("a brand new password").await.unwrap();
+    bob_page.click_text(".danger-zone button", "Delete my account").await;
+    bob_page.wait_true("document.querySelector('#tab-signin') !== null", "signed out").await;
+    assert_eq!(login(&n, "bob", "a brand new password").await.0, 401);
 }
 
 /// An account with two-factor sign-in (enrolled over the API): the

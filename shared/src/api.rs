@@ -205,6 +205,9 @@ pub struct Person {
     pub active: bool,
     /// Sessions that still work.
     pub sessions: usize,
+    /// Deleted by its person (extension).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<u64>,
 }

@@ -46,6 +46,10 @@ pub struct Profile {
     pub name: String,
     #[serde(flatten)]
     pub fields: ProfileFields,
+    /// Extension: the account was deleted by its person (its name stays
+    /// on what they wrote; nothing else of it is kept).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// Extension: `GET /api/profiles?names=a,b`: the accounts among the names.

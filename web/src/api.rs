@@ -255,6 +255,12 @@ pub async fn two_factor_disable(base: &str, token: &str, password: String) -> Re
     post_text(&format!("{base}/api/2fa/disable"), Some(token), body).await.map(drop)
 }
 
+/// Deletes the caller's account, with their password.
+pub async fn delete_account(base: &str, token: &str, password: String) -> Result<(), String> {
+    let body = serde_json::to_string(&meshchat_shared::api::PasswordOnly { password }).map_err(|e| e.to_string())?;
+    post_text(&format!("{base}/api/me/delete"), Some(token), body).await.map(drop)
+}
+
 /// Invitations that still work (admins).
 pub async fn invites(base: &str, token: &str) -> Result<Vec<meshchat_shared::api::InviteEntry>, String> {
     get::<meshchat_shared::api::Invites>(&format!("{base}/api/admin/invites"), token).await.map(|i| i.invites)

@@ -136,6 +136,7 @@ impl Accounts {
                         role: a.role.1.as_str().into(),
                         active: a.active.1,
                         sessions: live.len(),
+                        deleted: a.erased,
                         last_seen: a.sessions.values().map(|s| s.last).max().filter(|l| *l > 0),
                     }
                 })

@@ -36,6 +36,36 @@ pub struct Account {
     pub two_factor: (u64, Option<(String, Vec<String>)>),
     /// Recovery codes used (their SHA-256).
     pub recovery_used: std::collections::BTreeSet<String>,
+    /// Deleted by its person: nothing of it is kept but its id and name.
+    pub erased: bool,
+}
+
+impl Account {
+    fn new(id: String, name: String, hash: String, role: Role, at: u64) -> Account {
+        Account {
+            id,
+            name,
+            hash: (at, hash),
+            role: (at, role),
+            revoke_before: 0,
+            tokens: BTreeMap::new(),
+            push: BTreeMap::new(),
+            profile: (0, ProfileFields::default()),
+            active: (0, true),
+            sessions: BTreeMap::new(),
+            two_factor: (0, None),
+            recovery_used: Default::default(),
+            erased: false,
+        }
+    }
+
+    /// Forgets everything of the account but who it was: it can never sign
+    /// in again, and no later event of it applies.
+    fn erase(&mut self) {
+        let (id, name) = (std::mem::take(&mut self.id), std::mem::take(&mut self.name));
+        *self = Account::new(id, name, String::new(), Role::Member, u64::MAX);
+        (self.active, self.revoke_before, self.erased) = ((u64::MAX, false), u64::MAX, true);
+    }
 }
 
 /// One session (or API token) as the list of where one is signed in shows it.
@@ -142,26 +172,25 @@ impl Directory {
                     return Vec::new();
                 }
                 self.by_key.insert(name_key(&name), id.clone());
-                let account = Account {
-                    id: id.clone(),
-                    name,
-                    hash: (at, hash),
-                    role: (at, role),
-                    revoke_before: 0,
-                    tokens: BTreeMap::new(),
-                    push: BTreeMap::new(),
-                    profile: (0, ProfileFields::default()),
-                    active: (0, true),
-                    sessions: BTreeMap::new(),
-                    two_factor: (0, None),
-                    recovery_used: Default::default(),
-                };
-                self.accounts.insert(id.clone(), account);
+                self.accounts.insert(id.clone(), Account::new(id.clone(), name, hash, role, at));
                 // Whatever waited for this account applies now.
                 let (mine, rest): (Vec<_>, Vec<_>) =
                     std::mem::take(&mut self.waiting).into_iter().partition(|e| account_of(e) == Some(id.as_str()));
                 self.waiting = rest;
                 mine.into_iter().flat_map(|e| self.apply(e)).collect()
+            }
+            AccountEvent::Erased { id, name, .. } => {
+                // Its `created` may be erased already (a restart): the name
+                // stays taken all the same.
+                if !self.accounts.contains_key(&id) {
+                    self.by_key.insert(name_key(&name), id.clone());
+                    self.accounts.insert(id.clone(), Account::new(id.clone(), name, String::new(), Role::Member, 0));
+                }
+                self.waiting.retain(|e| account_of(e) != Some(id.as_str()));
+                if let Some(a) = self.accounts.get_mut(&id) {
+                    a.erase();
+                }
+                vec![Revoked::Account { id, before: u64::MAX }]
             }
             AccountEvent::RevokeSession { session, until } => {
                 let u = self.revoked.entry(session.clone()).or_insert(until);
@@ -360,7 +389,7 @@ fn set_push(a: &mut Account, endpoint: String, at: u64, sub: Option<PushSub>) {
     }
 }
 
-fn account_of(e: &AccountEvent) -> Option<&str> {
+pub(super) fn account_of(e: &AccountEvent) -> Option<&str> {
     match e {
         AccountEvent::Created { id, .. }
         | AccountEvent::Password { id, .. }
@@ -375,6 +404,7 @@ fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::SessionSeen { id, .. }
         | AccountEvent::Active { id, .. }
         | AccountEvent::TwoFactor { id, .. }
+        | AccountEvent::Erased { id, .. }
         | AccountEvent::RecoveryUsed { id, .. } => Some(id),
         AccountEvent::RevokeSession { .. }
         | AccountEvent::Invite { .. }
@@ -387,6 +417,9 @@ fn account_of(e: &AccountEvent) -> Option<&str> {
 }
 
 fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
+    if a.erased {
+        return Vec::new();
+    }
     match e {
         AccountEvent::Password { hash, at, .. } => {
             if at >= a.hash.0 {

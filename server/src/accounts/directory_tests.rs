@@ -192,3 +192,27 @@ fn audit_entries_are_one_list_in_any_order_and_settings_take_the_latest() {
     a.apply(set("open", true, 10));
     assert_eq!(a.settings(), Some(("invite", false, false)));
 }
+
+#[test]
+fn an_erased_account_keeps_its_name_and_nothing_else_in_any_order() {
+    let erased = AccountEvent::Erased { id: "a1".into(), name: "bob".into(), at: 50 };
+    let profile = |at| AccountEvent::Profile {
+        id: "a1".into(),
+        profile: ProfileFields { display: "Bobby".into(), ..ProfileFields::default() },
+        at,
+    };
+    let password = AccountEvent::Password { id: "a1".into(), hash: "h9".into(), at: 60 };
+    for order in [vec![profile(10), erased.clone(), profile(70), password.clone()], vec![erased.clone(), profile(10)]] {
+        let mut d = Directory::new();
+        d.apply(created("a1", "bob", 1));
+        for e in order {
+            d.apply(e);
+        }
+        let a = d.by_name("bob").unwrap();
+        assert!(a.erased && !a.active.1 && a.hash.1.is_empty() && a.profile.1 == ProfileFields::default());
+    }
+    // After a restart its `created` is erased too: the name stays taken.
+    let mut d = Directory::new();
+    assert_eq!(d.apply(erased), vec![Revoked::Account { id: "a1".into(), before: u64::MAX }]);
+    assert!(d.by_name("bob").is_some_and(|a| a.erased && a.hash.1.is_empty()));
+}

@@ -139,6 +139,16 @@ pub enum AccountEvent {
         active: bool,
         at: u64,
     },
+    /// The person deleted their account. Every node erases, from its copy
+    /// of this log, the text of each earlier event of the account (password
+    /// hashes, profile, two-factor secret, push keys, sessions' labels) and
+    /// of any that arrives later; the name stays taken, the account cannot
+    /// sign in, and its messages in rooms stay.
+    Erased {
+        id: String,
+        name: String,
+        at: u64,
+    },
     /// An admin's action, for the audit log admins read.
     Audit {
         by: String,

@@ -18,6 +18,7 @@
 
 mod admin;
 pub mod directory;
+mod erase;
 pub mod events;
 pub mod password;
 mod profile;

@@ -34,7 +34,7 @@ impl Accounts {
             names
                 .iter()
                 .filter_map(|n| d.by_name(n).filter(|a| a.name == *n))
-                .map(|a| Profile { name: a.name.clone(), fields: a.profile.1.clone().at(now) })
+                .map(|a| Profile { name: a.name.clone(), fields: a.profile.1.clone().at(now), deleted: a.erased })
                 .collect()
         }))
     }

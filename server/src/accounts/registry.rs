@@ -38,7 +38,11 @@ enum Cmd {
     Propose { key: String, value: String, reply: oneshot::Sender<Result<String, ClaimError>> },
     Peer { from: String, msg: ClaimMsg },
     Nodes(Vec<String>),
+    Rewrite { key: String, rewrite: Rewrite },
 }
+
+/// A new text for the value this node's acceptor accepted, if it changes.
+pub type Rewrite = Box<dyn FnOnce(&str) -> Option<String> + Send>;
 
 #[derive(Clone)]
 pub struct Registry {
@@ -75,6 +79,14 @@ impl Registry {
     /// old majority and every new one overlapping.
     pub fn set_nodes(&self, nodes: Vec<String>) {
         let _ = self.tx.try_send(Cmd::Nodes(nodes));
+    }
+
+    /// Rewrites the value this node's acceptor keeps for `key` (a deleted
+    /// account's name: its password hash goes). Only what the value says
+    /// beyond the choice itself may change: the ballot stays, and every
+    /// node rewrites its own copy the same way.
+    pub async fn rewrite(&self, key: &str, rewrite: Rewrite) {
+        let _ = self.tx.send(Cmd::Rewrite { key: key.to_owned(), rewrite }).await;
     }
 
     /// A peer's claim message.
@@ -117,6 +129,7 @@ impl Actor {
                     Some(Cmd::Propose { key, value, reply }) => self.propose(key, value, reply).await,
                     Some(Cmd::Peer { from, msg }) => self.on_message(&from, msg).await,
                     Some(Cmd::Nodes(nodes)) => self.nodes = nodes,
+                    Some(Cmd::Rewrite { key, rewrite }) => self.rewrite(key, rewrite).await,
                     None => break,
                 },
                 _ = timeout => self.on_timeouts().await,
@@ -135,6 +148,19 @@ impl Actor {
         let deadline = Instant::now() + ATTEMPT;
         self.proposals.insert(key, InFlight { proposal, value, waiters: vec![reply], attempts: 1, deadline });
         self.broadcast(prepare).await;
+    }
+
+    async fn rewrite(&mut self, key: String, rewrite: Rewrite) {
+        let mut a = self.acceptor(&key).await;
+        let Some((ballot, value)) = a.accepted.take() else { return };
+        let Some(new) = rewrite(&value) else { return };
+        a.accepted = Some((ballot, new));
+        match self.store.save_claim(&key, &a).await {
+            Ok(()) => {
+                self.acceptors.insert(key, a);
+            }
+            Err(e) => tracing::warn!(key, error = %e, "cannot rewrite a claim"),
+        }
     }
 
     /// Above every round seen, and above what this node's own acceptor

@@ -119,8 +119,10 @@ pub struct Accounts {
     keys: Arc<dyn Keys>,
     hasher: Hasher,
     directory: RwLock<Directory>,
-    registry: Registry,
+    pub(super) registry: Registry,
     log: RoomHandle,
+    /// Where the log's texts of deleted accounts are erased.
+    pub(super) store: Store,
     /// Failed sign-ins per name and per address.
     failures_by_name: Throttle<String>,
     failures_by_ip: Throttle<IpAddr>,
@@ -167,6 +169,7 @@ impl Accounts {
             directory: RwLock::new(Directory::new()),
             registry,
             log: log.clone(),
+            store: store.clone(),
             // Failed sign-ins: 10 per name, then one a minute; 30 per
             // address, then one every 20 s.
             failures_by_name: Throttle::new(10, Duration::from_secs(60)),
@@ -192,7 +195,12 @@ impl Accounts {
     /// Applies the log's events beyond `applied`; returns what is applied now.
     async fn catch_up(&self, store: &Store, applied: RoomVector) -> Result<RoomVector, StoreError> {
         system_log::catch_up(store, &self.log, applied, |m| match serde_json::from_str::<AccountEvent>(&m.body) {
-            Ok(e) => self.apply(e),
+            Ok(e) => {
+                self.apply(e.clone());
+                self.erase_after(m, &e);
+            }
+            // An event of a deleted account, erased here already.
+            Err(_) if meshchat_shared::rooms::is_redacted(&m.body) => {}
             Err(e) => tracing::warn!(origin = %m.origin, seq = m.seq, "unreadable account event: {e}"),
         })
         .await
@@ -394,7 +402,9 @@ impl Accounts {
             self.failures_by_name.give_back(&key);
             return Err(AuthError::RateLimited);
         }
-        let account = self.directory().by_name(name).cloned();
+        // A deleted account has no password: checked against the decoy, in
+        // the same time as any other.
+        let account = self.directory().by_name(name).filter(|a| !a.erased).cloned();
         let hash = account.as_ref().map(|a| a.hash.1.clone());
         let checked = self.hasher.verify(password, hash).await;
         let give_back = || {

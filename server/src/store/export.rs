@@ -1,6 +1,8 @@
-//! What one person wrote, for the export of their data: every message and
-//! event of theirs this node holds, in the rooms of people (not the nodes'
-//! own logs), without the losing copy of a send taken twice.
+//! What one person left: every message and event of theirs this node
+//! holds, for the export of their data (in the rooms of people, not the
+//! nodes' own logs, without the losing copy of a send taken twice); and
+//! the events of a system log that hold a text, to erase those of a
+//! deleted account.
 
 use meshchat_shared::Message;
 use rusqlite::params;
@@ -18,6 +20,21 @@ impl Store {
                 schema::COLUMNS
             ))?;
             let rows = st.query_map(params![author, limit as i64], schema::message_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// `(origin, seq, body)` of the messages of `room` whose body holds
+    /// `needle` (a deleted account's id, as its events name it).
+    pub async fn holding(&self, room: &str, needle: &str) -> Result<Vec<(String, u64, String)>, StoreError> {
+        let (room, needle) = (room.to_owned(), needle.to_owned());
+        self.read(move |c| {
+            let mut st =
+                c.prepare_cached("SELECT origin, seq, body FROM messages WHERE room = ?1 AND instr(body, ?2) > 0")?;
+            let rows = st.query_map(params![room, needle], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get::<_, String>(2)?))
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await

@@ -295,6 +295,42 @@ fn MyData() -> impl IntoView {
             <h3>{t().data_title}</h3>
             <p class="small muted">{t().data_intro}</p>
             <button id="download-data" class="secondary" on:click=save>{t().download_data}</button>
+            <DeleteAccount/>
         </div>
+    }
+}
+
+/// Deleting one's account, with the password, after a confirmation.
+#[component]
+fn DeleteAccount() -> impl IntoView {
+    let ctx = use_ctx();
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !window().confirm_with_message(t().delete_account_confirm).unwrap_or(false) {
+            return;
+        }
+        let (Some(token), base, ctx) = (ctx.token(), ctx.api_base(), ctx.clone()) else { return };
+        let pw = password.get_untracked();
+        leptos::task::spawn_local(async move {
+            match api::delete_account(&base, &token, pw).await {
+                Ok(()) => ctx.sign_out(Some(t().account_deleted.into())),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <details class="danger-zone">
+            <summary>{t().delete_account}</summary>
+            <form class="auth-form" on:submit=submit>
+                <p class="small muted">{t().delete_account_intro}</p>
+                <label for="delete-password">{t().current_password}</label>
+                <input id="delete-password" type="password" autocomplete="current-password" required maxlength="256"
+                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+                <p class="error small" role="alert">{move || error.get()}</p>
+                <button class="secondary danger" type="submit">{t().delete_account}</button>
+            </form>
+        </details>
     }
 }

@@ -396,4 +396,8 @@ pub const EN: Text = Text {
     data_title: "Your data",
     data_intro: "What you wrote that this node holds, your profile and the files you shared, as a zip.",
     download_data: "Download my data",
+    delete_account: "Delete my account",
+    delete_account_intro: "You are signed out everywhere and can never sign in again; your name stays taken and what you wrote stays. Your profile and everything else of the account is erased on every node.",
+    delete_account_confirm: "Delete your account for good?",
+    account_deleted: "Your account is deleted.",
 };

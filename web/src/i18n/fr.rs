@@ -379,4 +379,8 @@ pub const FR: Text = Text {
     data_title: "Vos données",
     data_intro: "Ce que vous avez écrit et que ce nœud garde, votre profil et les fichiers partagés, dans un zip.",
     download_data: "Télécharger mes données",
+    delete_account: "Supprimer mon compte",
+    delete_account_intro: "Vous êtes déconnecté partout et ne pourrez plus vous connecter ; votre nom reste pris et ce que vous avez écrit reste. Votre profil et tout le reste du compte sont effacés sur chaque nœud.",
+    delete_account_confirm: "Supprimer votre compte pour de bon ?",
+    account_deleted: "Votre compte est supprimé.",
 };

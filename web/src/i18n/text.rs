@@ -378,4 +378,8 @@ pub struct Text {
     pub data_title: &'static str,
     pub data_intro: &'static str,
     pub download_data: &'static str,
+    pub delete_account: &'static str,
+    pub delete_account_intro: &'static str,
+    pub delete_account_confirm: &'static str,
+    pub account_deleted: &'static str,
 }

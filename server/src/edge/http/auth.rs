@@ -205,3 +205,14 @@ pub async fn two_factor_disable(
     app.accounts.disable_two_factor(&me, p.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `POST /api/me/delete` `{"password"}`: the caller's account is deleted.
+pub async fn delete_account(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let p: PasswordOnly = json_body(body, "password")?;
+    app.accounts.delete_account(&me, p.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

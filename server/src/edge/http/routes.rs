@@ -69,6 +69,7 @@ pub fn table() -> Vec<Route> {
         open("DELETE", "/api/push/subscriptions", delete(push::unsubscribe)),
         open("GET", "/api/sessions", get(admin::sessions)),
         open("GET", "/api/me/export", get(export::export)),
+        open("POST", "/api/me/delete", post(auth::delete_account)),
         open("DELETE", "/api/sessions/{id}", delete(admin::end_session)),
         open("POST", "/api/sessions/others", post(admin::end_others)),
         open("POST", "/api/reset", post(admin::use_reset_link)),
