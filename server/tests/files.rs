@@ -187,3 +187,38 @@ async fn a_file_survives_its_node_killed_after_the_ack_and_a_node_that_was_down_
     })
     .await;
 }
+
+/// Everyone in a room asks for a new picture's thumbnail at once (each
+/// browser showing it does): each gets the whole thumbnail, never the
+/// part another request had written so far (it was written in place, and
+/// read back by the next request: a browser then showed a broken picture,
+/// and a node killed mid-write would have served the stump for good).
+#[tokio::test]
+async fn a_thumbnail_asked_for_by_many_at_once_is_whole_for_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = start_node_accounts("n1", &dir.path().join("n1"), 0, &["--http-burst", "5000"], None);
+    let alice = token(&register(&n, "alice", "alice's password").await.1);
+    let hello = json!({"id": "hello", "body": "pictures follow"});
+    assert_eq!(api("POST", &n.url("/api/rooms/general/messages"), Some(&alice), Some(hello)).await.0, 200);
+    let mut broken = Vec::new();
+    for i in 0..30u32 {
+        let id = format!("p{i}");
+        let picture = png(1200 + i, 900);
+        let hash = event(&upload(&n, &alice, "general", &id, "p.png", "image/png", &picture).await)["hash"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let thumbs = (0..8).map(|_| {
+            let url = n.url(&format!("/api/rooms/general/files/{hash}?thumb=1"));
+            let auth = format!("Bearer {alice}");
+            async move { request("GET", &url, &[("Authorization", auth.as_str())], None).await.unwrap() }
+        });
+        for t in futures_util::future::join_all(thumbs).await {
+            let whole = image::load_from_memory(&t.body).is_ok_and(|img| img.width() == 320);
+            if t.status != 200 || !whole {
+                broken.push((i, t.status, t.body.len()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "(picture, status, bytes) of thumbnails not whole: {broken:?}");
+}

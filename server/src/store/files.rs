@@ -162,6 +162,12 @@ impl FileStore {
     pub fn thumb(&self, hash: &str) -> PathBuf {
         thumb_path(&self.dir, hash)
     }
+
+    /// A new path among the files in the making (cleared at start), on the
+    /// same disk as the files, to write there and rename into place.
+    pub fn scratch(&self, what: &str) -> PathBuf {
+        self.dir.join("tmp").join(format!("{what}-{}", crate::infra::random_id()))
+    }
 }
 
 fn blob_path(dir: &Path, hash: &str) -> PathBuf {

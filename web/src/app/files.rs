@@ -60,7 +60,16 @@ pub fn FileView(f: FileRef, room: String) -> impl IntoView {
         let thumb = RwSignal::new(None::<String>);
         let c = ctx.clone();
         let small = f.url(&room, true);
-        leptos::task::spawn_local(async move { thumb.set(blob_url(&c, &small).await) });
+        leptos::task::spawn_local(async move {
+            // A node busy making thumbnails, or not yet holding a peer's
+            // file, says so: asked again a little later, not left blank.
+            for wait in [0, 1, 3, 8] {
+                crate::net::sleep(std::time::Duration::from_secs(wait)).await;
+                if let Some(url) = blob_url(&c, &small).await {
+                    return thumb.set(Some(url));
+                }
+            }
+        });
         return view! {
             <button class="file-picture" title=about.clone() aria-label=fill(t().open_picture, &[&about])
                 on:click=move |_| open(ctx.clone(), path.clone(), name.clone(), true)>

@@ -225,7 +225,7 @@ async fn serve(path: PathBuf, info: &FileInfo, req: Request) -> Result<Response,
 /// `unavailable` (try again). A picture larger than the whole budget gets
 /// no thumbnail (its original is still served).
 async fn thumbnail(files: &Arc<crate::store::files::FileStore>, hash: &str) -> Result<Response, ApiError> {
-    let (src, dest) = (files.path(hash), files.thumb(hash));
+    let (src, dest, part) = (files.path(hash), files.thumb(hash), files.scratch("thumb"));
     if let Ok(png) = tokio::fs::read(&dest).await {
         return Ok(png_response(png));
     }
@@ -266,16 +266,33 @@ async fn thumbnail(files: &Arc<crate::store::files::FileStore>, hash: &str) -> R
         let mut out = std::io::Cursor::new(Vec::new());
         small.write_to(&mut out, image::ImageFormat::Png).map_err(|e| e.to_string())?;
         let out = out.into_inner();
-        if let Some(dir) = dest.parent() {
-            let _ = crate::store::private::dir(dir);
+        if let Err(e) = keep_thumbnail(&part, &dest, &out) {
+            tracing::debug!("cannot keep a thumbnail: {e}");
         }
-        let _ = crate::store::private::create(&dest).and_then(|mut f| std::io::Write::write_all(&mut f, &out));
         Ok(out)
     })
     .await
     .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
     // Not a picture after all (or too big to shrink): no thumbnail.
     made.map(png_response).map_err(no_thumbnail)
+}
+
+/// Keeps a thumbnail whole or not at all: written to `part`, then renamed
+/// over `dest`, so a request reading it meanwhile (another member's
+/// browser, at the same moment) or after a crash mid-write never gets a
+/// stump (it was written in place, and the next request read it back).
+fn keep_thumbnail(part: &std::path::Path, dest: &std::path::Path, png: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = dest.parent() {
+        crate::store::private::dir(dir)?;
+    }
+    let written = crate::store::private::create(part).and_then(|mut f| std::io::Write::write_all(&mut f, png));
+    match written.and_then(|()| std::fs::rename(part, dest)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(part);
+            Err(e)
+        }
+    }
 }
 
 fn png_response(png: Vec<u8>) -> Response {
@@ -289,4 +306,23 @@ fn png_response(png: Vec<u8>) -> Response {
         png,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_thumbnail;
+
+    #[test]
+    fn a_thumbnail_is_kept_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let (part, dest) = (dir.path().join("part"), dir.path().join("thumbs").join("x.png"));
+        keep_thumbnail(&part, &dest, b"whole").unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"whole");
+        assert!(!part.exists(), "nothing left beside");
+        // A write that fails (a full disk, say) leaves what was there: the
+        // in-place write left an empty file, served as the thumbnail for good.
+        let nowhere = dir.path().join("no").join("part");
+        assert!(keep_thumbnail(&nowhere, &dest, b"new").is_err());
+        assert_eq!(std::fs::read(&dest).unwrap(), b"whole");
+    }
 }
