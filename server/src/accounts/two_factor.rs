@@ -91,11 +91,19 @@ impl Accounts {
         let wrong = || AuthError::CodeRequired("that code is wrong or was used".into());
         if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
             let step = totp(secret, &a.name)?.check(code, now_ms() / 1000).ok_or_else(wrong)?;
-            let mut used = self.steps_used.lock().unwrap_or_else(|p| p.into_inner());
-            if used.get(&a.id).is_some_and(|last| step <= *last) {
+            {
+                let mut used = self.steps_used.lock().unwrap_or_else(|p| p.into_inner());
+                if used.get(&a.id).is_some_and(|last| step <= *last) {
+                    return Err(wrong());
+                }
+                used.insert(a.id.clone(), step);
+            }
+            // Once across the mesh: a code seen over someone's shoulder
+            // does not sign in on another node within its 30 seconds.
+            let mine = random_id();
+            if self.claim(&format!("totp:{}:{step}", a.id), &mine).await? != mine {
                 return Err(wrong());
             }
-            used.insert(a.id.clone(), step);
             return Ok(());
         }
         let key = recovery_key(code);
