@@ -342,6 +342,23 @@ async fn admins_list_every_room_by_size_and_archive_or_delete_it_on_every_node()
     assert_eq!(post(n1, "/api/rooms/secret/actions", Some(&bob), unarchive).await.0, 200);
     assert_eq!(say("secret", "s4").await, 200);
 
+    // Exported: a room the admin may read, as a zip; a private one only by its members.
+    assert_eq!(get(n1, "/api/admin/rooms/launch/export", &bob).await.0, 403, "not for members");
+    assert_eq!(get(n1, "/api/admin/rooms/secret/export", &root).await.0, 404, "nor of a private room");
+    let auth = format!("Bearer {root}");
+    let url = n1.url("/api/admin/rooms/launch/export");
+    let r = meshchat::infra::http::request("GET", &url, &[("Authorization", &auth)], None).await.unwrap();
+    assert_eq!(r.status, 200);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.body)).unwrap();
+    let mut read = |name: &str| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut s).unwrap();
+        s
+    };
+    assert!(read("room.json").contains("Launch plans"));
+    let lines = read("messages.jsonl");
+    assert!(lines.lines().any(|l| l.contains(r#""author":"bob""#) && l.contains(r#""body":"hello""#)), "{lines}");
+
     // Deleted from the console: gone on every node.
     assert_eq!(api("DELETE", &n2.url("/api/admin/rooms/launch"), Some(&bob), None).await.0, 403);
     assert_eq!(api("DELETE", &n2.url("/api/admin/rooms/launch"), Some(&root), None).await.0, 204);

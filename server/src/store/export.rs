@@ -39,4 +39,19 @@ impl Store {
         })
         .await
     }
+
+    /// Up to `limit` messages and events of `room`, in room order (the
+    /// losing copy of a send taken twice left out).
+    pub async fn room_messages(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let room = room.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {} FROM messages WHERE room = ?1 AND hidden = 0 ORDER BY ts, origin, seq LIMIT ?2",
+                schema::COLUMNS
+            ))?;
+            let rows = st.query_map(params![room, limit as i64], schema::message_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
 }

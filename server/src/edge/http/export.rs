@@ -1,9 +1,11 @@
-//! `GET /api/me/export`: a person's data as a zip — their account and
-//! profile (`account.json`), every message and event of theirs this node
-//! holds (`messages.jsonl`, one JSON object a line, erased texts left out)
-//! and the files they shared (`files/<sha256>/<name>`). Only the caller's
-//! own data; built in an unnamed temporary file and streamed, so memory
-//! stays small whatever the size, and at most two at once per node.
+//! Exports as zips. `GET /api/me/export`: a person's data — their account
+//! and profile (`account.json`), every message and event of theirs this
+//! node holds (`messages.jsonl`, one JSON object a line, erased texts left
+//! out) and the files they shared (`files/<sha256>/<name>`); only the
+//! caller's own. `GET /api/admin/rooms/{room}/export`: a room an admin may
+//! read, the same way (`room.json`, what is part of the room, its files).
+//! Built in an unnamed temporary file and streamed, so memory stays small
+//! whatever the size, and at most two at once per node.
 
 use std::io::{Seek, Write};
 use std::sync::Arc;
@@ -17,11 +19,15 @@ use meshchat_shared::{ErrorCode, Message};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
+
 use super::AppState;
-use super::api::{client_ip, refused};
+use super::api::{client_ip, refused, room_param};
 use super::auth::{Auth, NO_STORE};
 use super::error::ApiError;
 use super::serve::ClientAddr;
+use crate::edge::govern;
 use crate::store::files::FileStore;
 
 /// Messages one export holds at most.
@@ -36,35 +42,73 @@ pub async fn export(
     Auth(me): Auth,
 ) -> Result<impl IntoResponse, ApiError> {
     app.guard.write(client_ip(addr)).map_err(refused)?;
-    let _one = EXPORTS.try_acquire().map_err(|_| {
-        ApiError::new(ErrorCode::LimitReached, "this node is making other exports; try again in a minute")
-    })?;
+    let _one = one_at_a_time()?;
     let unavailable = |_| ApiError::from(ErrorCode::Unavailable);
     let msgs = app.store.by_author(&me.name, MAX_MESSAGES).await.map_err(unavailable)?;
     let profile = app.accounts.profiles(std::slice::from_ref(&me.name))?.pop();
     let account = json!({"name": me.name, "role": me.role.as_str(), "profile": profile.map(|p| p.fields)});
+    zipped(&app, msgs, ("account.json", account), format!("meshchat-{}.zip", me.name)).await
+}
+
+/// `GET /api/admin/rooms/{room}/export`: admins, of a room they may read
+/// (a private room only as its member: the console shows others by name
+/// and size alone).
+pub async fn export_room(
+    State(app): State<Arc<AppState>>,
+    addr: Option<axum::Extension<ClientAddr>>,
+    Auth(me): Auth,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    app.guard.write(client_ip(addr)).map_err(refused)?;
+    let room = room_param(path)?;
+    if !app.accounts.acts_as_admin(&me) {
+        return Err(crate::accounts::AuthError::Forbidden.into());
+    }
+    let (_, gov) = govern::readable(&app.hub, &room, &me.name).await?;
+    let _one = one_at_a_time()?;
+    let unavailable = |_| ApiError::from(ErrorCode::Unavailable);
+    let msgs = app.store.room_messages(&room, MAX_MESSAGES).await.map_err(unavailable)?;
+    let msgs = msgs.into_iter().filter(|m| gov.visible(m)).collect();
+    let info = serde_json::to_value(gov.info(&room, &me.name)).unwrap_or_default();
+    zipped(&app, msgs, ("room.json", info), format!("meshchat-room-{room}.zip")).await
+}
+
+fn one_at_a_time() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    EXPORTS
+        .try_acquire()
+        .map_err(|_| ApiError::new(ErrorCode::LimitReached, "this node is making other exports; try again in a minute"))
+}
+
+/// The zip of `msgs` after `first` (a file name and its JSON), streamed.
+async fn zipped(
+    app: &AppState,
+    msgs: Vec<Message>,
+    first: (&'static str, serde_json::Value),
+    name: String,
+) -> Result<axum::response::Response, ApiError> {
     let files = app.store.files().clone();
-    let built = tokio::task::spawn_blocking(move || build(&msgs, &account, &files)).await;
+    let built = tokio::task::spawn_blocking(move || build(&msgs, first, &files)).await;
     let file = built.map_err(|_| ApiError::from(ErrorCode::Unavailable))?.map_err(|e| {
         tracing::warn!("an export failed: {e}");
         ApiError::from(ErrorCode::Unavailable)
     })?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file)));
-    let disposition = format!("attachment; filename=\"meshchat-{}.zip\"", me.name);
-    Ok((
-        NO_STORE,
-        [(header::CONTENT_TYPE, "application/zip".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
-        body,
-    ))
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let headers = [(header::CONTENT_TYPE, "application/zip".to_owned()), (header::CONTENT_DISPOSITION, disposition)];
+    Ok((NO_STORE, headers, body).into_response())
 }
 
 /// Writes the zip; returns it rewound.
-fn build(msgs: &[Message], account: &serde_json::Value, files: &FileStore) -> std::io::Result<std::fs::File> {
+fn build(
+    msgs: &[Message],
+    (first, head): (&str, serde_json::Value),
+    files: &FileStore,
+) -> std::io::Result<std::fs::File> {
     use zip::write::SimpleFileOptions;
     let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     let mut zip = zip::ZipWriter::new(tempfile::tempfile()?);
-    zip.start_file("account.json", deflated).map_err(std::io::Error::other)?;
-    serde_json::to_writer_pretty(&mut zip, account)?;
+    zip.start_file(first, deflated).map_err(std::io::Error::other)?;
+    serde_json::to_writer_pretty(&mut zip, &head)?;
     zip.start_file("messages.jsonl", deflated).map_err(std::io::Error::other)?;
     let mut shared = Vec::new();
     for m in msgs.iter().filter(|m| !is_read_marker(m) && !is_redacted(&m.body)) {
@@ -73,8 +117,11 @@ fn build(msgs: &[Message], account: &serde_json::Value, files: &FileStore) -> st
             shared.push((hash.clone(), name.clone()));
         }
         let line = match event {
-            Some(e) => json!({"room": m.room, "origin": m.origin, "seq": m.seq, "ts": m.ts, "event": e.event}),
-            None => json!({"room": m.room, "origin": m.origin, "seq": m.seq, "ts": m.ts, "id": m.id, "body": m.body}),
+            Some(e) => {
+                json!({"room": m.room, "author": m.author, "origin": m.origin, "seq": m.seq, "ts": m.ts, "event": e.event})
+            }
+            None => json!({"room": m.room, "author": m.author, "origin": m.origin, "seq": m.seq, "ts": m.ts,
+                "id": m.id, "body": m.body}),
         };
         serde_json::to_writer(&mut zip, &line)?;
         zip.write_all(b"\n")?;
