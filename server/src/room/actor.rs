@@ -51,6 +51,8 @@ struct Actor {
     polls: HashMap<ReqId, oneshot::Sender<CatchUp>>,
     next_req: ReqId,
     /// Appends handed to the store, oldest first (they commit in order).
+    /// An effect taken from the core to look past an append, not yet done.
+    stashed: Option<Effect>,
     commits: VecDeque<Commit>,
     /// Answers of store reads done off this task.
     results_tx: mpsc::UnboundedSender<Input>,
@@ -97,6 +99,7 @@ impl Actor {
             acks: HashMap::new(),
             polls: HashMap::new(),
             next_req: 0,
+            stashed: None,
             commits: VecDeque::new(),
             results_tx,
             results,
@@ -252,7 +255,7 @@ impl Actor {
     }
 
     async fn drain_effects(&mut self) {
-        while let Some(effect) = self.core.poll() {
+        while let Some(effect) = self.stashed.take().or_else(|| self.core.poll()) {
             self.effect(effect).await;
         }
     }
@@ -273,7 +276,17 @@ impl Actor {
                         self.ctx.metrics.messages_replicated_in.inc();
                     }
                 }
-                match self.ctx.store.append(msgs).await {
+                // The erasing its deletes ask for (the core emits it next)
+                // commits with it: a crash cannot come between a delete's
+                // ack and its erasing (the room may not load again soon).
+                let appended = match self.core.poll() {
+                    Some(Effect::Erase(targets)) => self.ctx.store.append_erasing(msgs, &self.name, targets).await,
+                    next => {
+                        self.stashed = next;
+                        self.ctx.store.append(msgs).await
+                    }
+                };
+                match appended {
                     Ok(done) => self.commits.push_back((batch, done)),
                     Err(e) => {
                         tracing::error!(room = %self.name, error = %e, "store refused messages; room stops accepting");

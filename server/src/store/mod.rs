@@ -170,6 +170,20 @@ impl Store {
         Ok(rx)
     }
 
+    /// [`append`](Self::append), with the erasing of `targets` of `room`
+    /// (what the appended deletes erase) in the same commit.
+    pub async fn append_erasing(
+        &self,
+        msgs: Vec<Stored>,
+        room: &str,
+        targets: Vec<(String, u64)>,
+    ) -> Result<oneshot::Receiver<Result<(), StoreError>>, StoreError> {
+        let (done, rx) = oneshot::channel();
+        let group = vec![WriteOp::Append { msgs, done }, WriteOp::Redact { room: room.to_owned(), targets }];
+        self.writer()?.send(WriteOp::Group(group)).await.map_err(|_| StoreError::Closed)?;
+        Ok(rx)
+    }
+
     /// The room reloaded from what is stored: its appends are taken again
     /// (after one failed, the store refuses the room's later ones).
     pub async fn resume(&self, room: &str) -> Result<(), StoreError> {

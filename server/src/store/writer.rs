@@ -38,6 +38,10 @@ pub enum WriteOp {
     Barrier { done: oneshot::Sender<()> },
     /// The room reloaded from what is stored: its appends are taken again.
     Resume { room: String },
+    /// Ops committed in one transaction (an append and the erasing its
+    /// deletes ask for: a crash cannot come between the delete's ack and
+    /// its erasing). Flattened as it is taken off the queue.
+    Group(Vec<WriteOp>),
 }
 
 /// Past this size the writer completes a checkpoint between two batches, so
@@ -89,14 +93,10 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
         if last_batch >= BUSY_BATCH && rx.len() < GATHERED {
             std::thread::sleep(BUSY_GATHER);
         }
-        batch.push(first);
-        let mut msgs = count(&batch[0]);
+        let mut msgs = take(&mut batch, first);
         while msgs < MAX_BATCH {
             match rx.try_recv() {
-                Ok(op) => {
-                    msgs += count(&op);
-                    batch.push(op);
-                }
+                Ok(op) => msgs += take(&mut batch, op),
                 Err(_) => break,
             }
         }
@@ -133,7 +133,8 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
                 | WriteOp::Touch { .. }
                 | WriteOp::NodeCert { .. }
                 | WriteOp::RoomMeta { .. }
-                | WriteOp::Redact { .. } => {}
+                | WriteOp::Redact { .. }
+                | WriteOp::Group(_) => {}
             }
         }
         // After the acks: those waiting on this batch do not wait for this.
@@ -189,7 +190,20 @@ fn room_of(msgs: &[Stored]) -> Option<&str> {
 fn count(op: &WriteOp) -> usize {
     match op {
         WriteOp::Append { msgs, .. } => msgs.len(),
+        WriteOp::Group(ops) => ops.iter().map(count).sum(),
         _ => 1,
+    }
+}
+
+/// Puts `op` in the batch (a group's ops one by one); how many it counts.
+fn take(batch: &mut Vec<WriteOp>, op: WriteOp) -> usize {
+    match op {
+        WriteOp::Group(ops) => ops.into_iter().map(|op| take(batch, op)).sum(),
+        op => {
+            let n = count(&op);
+            batch.push(op);
+            n
+        }
     }
 }
 
@@ -284,7 +298,8 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<Vec<String>, Store
                 WriteOp::Claim { key, state, .. } => {
                     tx.execute("INSERT OR REPLACE INTO claims (key, state) VALUES (?1, ?2)", params![key, state])?;
                 }
-                WriteOp::Barrier { .. } | WriteOp::Resume { .. } => {}
+                // Groups are flattened as they are taken (`take`).
+                WriteOp::Barrier { .. } | WriteOp::Resume { .. } | WriteOp::Group(_) => {}
             }
         }
         for (room, n) in counts {
