@@ -225,7 +225,7 @@ async fn serve(path: PathBuf, info: &FileInfo, req: Request) -> Result<Response,
 /// `unavailable` (try again). A picture larger than the whole budget gets
 /// no thumbnail (its original is still served).
 async fn thumbnail(files: &Arc<crate::store::files::FileStore>, hash: &str) -> Result<Response, ApiError> {
-    let (src, dest, part) = (files.path(hash), files.thumb(hash), files.scratch("thumb"));
+    let (src, dest) = (files.path(hash), files.thumb(hash));
     if let Ok(png) = tokio::fs::read(&dest).await {
         return Ok(png_response(png));
     }
@@ -248,6 +248,8 @@ async fn thumbnail(files: &Arc<crate::store::files::FileStore>, hash: &str) -> R
         .await
         .map_err(|_| ApiError::new(ErrorCode::Unavailable, "busy making thumbnails; try again in a moment"))?
         .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
+    // Named only when a thumbnail is made, not for one served from disk.
+    let part = files.scratch("thumb");
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         let _permit = permit;
         // Made meanwhile by another request for the same picture.
