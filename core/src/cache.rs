@@ -63,6 +63,15 @@ impl RecentCache {
         }
     }
 
+    /// Drops the messages `past` says are past the retention policy (no
+    /// longer visible, so the floor still holds).
+    pub fn expire(&mut self, past: impl Fn(&Message) -> bool) {
+        let gone: Vec<Arc<Message>> = self.msgs.values().filter(|m| past(m)).cloned().collect();
+        for m in gone {
+            self.remove(&m);
+        }
+    }
+
     /// The latest `n` messages, ascending.
     pub fn latest(&self, n: usize) -> Vec<Arc<Message>> {
         let mut v: Vec<_> = self.msgs.values().rev().take(n).cloned().collect();

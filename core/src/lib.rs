@@ -58,7 +58,7 @@ pub use digest::VectorIndex;
 pub use log::{CausalLog, MAX_PENDING, Proof, Rejected, Signed, preferred};
 pub use peer::{PeerIn, PeerOut, PeerState, RoomNote};
 pub use presence::{Change, Presence};
-pub use room::{CatchUp, Config, ConnId, Effect, Input, Out, ReqId, RoomState, Snapshot, Stored};
+pub use room::{CatchUp, Config, ConnId, Effect, Input, Out, ReqId, RoomState, Snapshot, Stored, keep_ms};
 pub use sync::{PeerSync, Range, SyncFrame, SyncOut, missing};
 
 /// The body a deleted message keeps: the redaction mark and the SHA-256

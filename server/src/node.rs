@@ -209,6 +209,7 @@ impl Node {
             gate: gate.clone(),
             refusals: std::sync::Mutex::new(crate::infra::logs::EveryKey::new(Duration::from_secs(60))),
             shutdown: shutdown.clone(),
+            retention: tokio::sync::watch::Sender::new(0),
         });
         let mut nodes = vec![cfg.id.clone()];
         nodes.extend(peer_ids);
@@ -217,6 +218,10 @@ impl Node {
         let membership_registry = registry.clone();
         let accounts =
             Accounts::start(cfg.accounts.clone(), &cfg.id, keys.clone(), registry.clone(), &hub, store.clone()).await?;
+        // Before anyone is served: a node back from a long absence shows
+        // nothing past the policy.
+        crate::room::retention::sweep(&hub).await?;
+        crate::room::retention::start(&hub, shutdown.clone());
         crate::push::start(
             push_rx,
             crate::push::PushCtx {

@@ -217,9 +217,9 @@ async fn probe(w: &World, node: &NodeProc, actor: &str, route: (&str, &str, &str
         "unsubscribe" => (path, Some(json!({"endpoint": format!("https://push.example.com/{id}")}))),
         "same role" => (path, Some(json!({"role": "member"}))),
         "keep active" => (path, Some(json!({"active": true}))),
-        "unknown room" if method == "POST" => (path, Some(json!({"archived": true}))),
-        // The world's own rules (the flags' defaults): nothing changes.
-        "same rules" => (path, Some(json!({"registration": "open", "guests": false}))),
+        "unknown room" if method == "POST" => (path, Some(json!({"archived": true, "days": 0}))),
+        // The world's own rules (the flags' defaults, no retention): nothing changes.
+        "same rules" => (path, Some(json!({"registration": "open", "guests": false, "days": 0}))),
         "forged" if path.ends_with("join") => (
             path,
             Some(

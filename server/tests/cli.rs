@@ -199,6 +199,11 @@ async fn admins_run_the_community_from_the_command_line() {
     assert!(ok && out.contains("ops is archived"), "{out}{err}");
     let (_, out, _) = admin_cli(&["rooms"]).await;
     assert!(out.contains("archived"), "{out}");
+    let (ok, out, err) = admin_cli(&["retention", "30", "--room", "ops"]).await;
+    assert!(ok && out.contains("ops deletes messages older than 30 days"), "{out}{err}");
+    let (ok, out, err) = admin_cli(&["retention", "365"]).await;
+    assert!(ok && out.contains("older than 365 days"), "{out}{err}");
+    assert_eq!(http_get(&node.url("/api/auth")).await.1["retention_days"], 365);
     let (ok, out, err) = admin_cli(&["delete-room", "ops"]).await;
     assert!(ok && out.contains("ops is deleted"), "{out}{err}");
     assert_eq!(api("GET", &node.url("/api/rooms/ops"), Some(&token(&dave)), None).await.0, 404);

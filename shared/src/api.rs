@@ -346,6 +346,10 @@ pub struct AuthInfo {
     /// Extension: admins must turn two-factor sign-in on to act as admins.
     #[serde(default)]
     pub admins_need_two_factor: bool,
+    /// Extension: the mesh's retention policy in days (0: messages are
+    /// kept); a room may have its own.
+    #[serde(default)]
+    pub retention_days: u32,
 }
 
 /// The body of every refused HTTP request.
@@ -590,6 +594,9 @@ pub struct AdminRoom {
     /// Created (with an owner and members); `false` for an open room.
     pub governed: bool,
     pub archived: bool,
+    /// The room's own retention in days (0: the mesh's).
+    #[serde(default)]
+    pub retention_days: u32,
     pub members: u64,
     /// Messages shown in it (events included).
     pub messages: u64,
@@ -601,4 +608,12 @@ pub struct AdminRoom {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetArchived {
     pub archived: bool,
+}
+
+/// `POST /api/admin/retention` and `POST /api/admin/rooms/{room}/retention`
+/// (extension, admins): keep messages for `days` (0: the mesh keeps them;
+/// a room follows the mesh's policy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRetention {
+    pub days: u32,
 }

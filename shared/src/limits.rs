@@ -23,6 +23,8 @@ pub const MAX_FILE_NAME_CHARS: usize = 255;
 pub const MAX_HISTORY_LIMIT: u32 = 200;
 /// ... and 50 when not given.
 pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
+/// Extension: the longest retention a room or the mesh may set (ten years).
+pub const MAX_RETENTION_DAYS: u32 = 3650;
 /// The backlog of a `join` without `since` (and after a `gap`).
 pub const BACKLOG: usize = 50;
 /// A client sends at most one `typing` per this many milliseconds.

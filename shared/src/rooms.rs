@@ -41,6 +41,13 @@ pub fn erasable(id: &str, body: &str) -> bool {
             .is_ok_and(|e| matches!(e, RoomEvent::Reply { .. } | RoomEvent::Edited { .. } | RoomEvent::File { .. }))
 }
 
+/// May a retention policy take this message out of the room? What a delete
+/// may erase, and the tombstones deletes leave of it (only those are ever
+/// erased); never what happened to the room.
+pub fn expirable(id: &str, body: &str) -> bool {
+    is_redacted(body) || erasable(id, body)
+}
+
 /// Does `text` mention `name` (`@name`, any case, not inside a longer
 /// word: `@ada` mentions ada, not adam)?
 pub fn mentions(text: &str, name: &str) -> bool {
@@ -205,6 +212,11 @@ pub enum RoomEvent {
     Archived {
         archived: bool,
     },
+    /// Extension: messages older than `days` are deleted on every node
+    /// (texts erased, files removed); `0` follows the mesh's policy.
+    Retention {
+        days: u32,
+    },
     /// A file shared in the room, shown as a message: the node that took
     /// the upload made this event (clients cannot `act` it), so `hash`
     /// (SHA-256, hex) names bytes the author really sent.
@@ -222,7 +234,7 @@ pub enum RoomEvent {
 
 impl RoomEvent {
     /// The `event` tag of every kind this version knows.
-    pub const KINDS: [&'static str; 19] = [
+    pub const KINDS: [&'static str; 20] = [
         "created",
         "joined",
         "left",
@@ -241,6 +253,7 @@ impl RoomEvent {
         "reply",
         "room_deleted",
         "archived",
+        "retention",
         "file",
     ];
 }
@@ -351,6 +364,10 @@ impl RoomEvent {
             | RoomEvent::RoomDeleted
             | RoomEvent::Archived { .. }
             | RoomEvent::Read => Ok(()),
+            RoomEvent::Retention { days } if *days > crate::limits::MAX_RETENTION_DAYS => {
+                Err(Invalid::Other(format!("retention is at most {} days", crate::limits::MAX_RETENTION_DAYS)))
+            }
+            RoomEvent::Retention { .. } => Ok(()),
         }
     }
 }
@@ -384,6 +401,8 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::RoomDeleted => format!("{by} deleted the room"),
         RoomEvent::Archived { archived: true } => format!("{by} archived the room"),
         RoomEvent::Archived { archived: false } => format!("{by} took the room out of the archive"),
+        RoomEvent::Retention { days: 0 } => format!("{by} set the room to keep messages as the mesh does"),
+        RoomEvent::Retention { days } => format!("{by} set the room to keep messages for {days} days"),
         RoomEvent::File { name, size, body, .. } if body.is_empty() => {
             format!("{by} shared {name} ({})", human_size(*size))
         }
@@ -468,6 +487,13 @@ pub struct RoomInfo {
     /// Extension: read-only, nobody posts in it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
+    /// Extension: the room's own retention in days (0: the mesh's).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retention_days: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A public room in the directory.
@@ -545,6 +571,7 @@ mod tests {
             RoomEvent::Reply { origin: target().0, seq: target().1, body: "b".into(), thread: false, also: false },
             RoomEvent::RoomDeleted,
             RoomEvent::Archived { archived: true },
+            RoomEvent::Retention { days: 30 },
             RoomEvent::File {
                 hash: "0".repeat(64),
                 name: "f".into(),
@@ -573,6 +600,7 @@ mod tests {
                 | RoomEvent::Reply { .. }
                 | RoomEvent::RoomDeleted
                 | RoomEvent::Archived { .. }
+                | RoomEvent::Retention { .. }
                 | RoomEvent::File { .. } => {}
             }
         }

@@ -128,6 +128,7 @@ struct FlatEvent {
     thread: Option<bool>,
     also: Option<bool>,
     archived: Option<bool>,
+    days: Option<u32>,
 }
 
 const EVENT_KINDS: &[&str] = &RoomEvent::KINDS;
@@ -174,6 +175,7 @@ impl<'de> Deserialize<'de> for RoomEvent {
             },
             "room_deleted" => RoomEvent::RoomDeleted,
             "archived" => RoomEvent::Archived { archived: need(f.archived, "archived")? },
+            "retention" => RoomEvent::Retention { days: need(f.days, "days")? },
             "file" => RoomEvent::File {
                 hash: need(f.hash, "hash")?,
                 name: need(f.name, "name")?,
@@ -214,6 +216,7 @@ mod tests {
             RoomEvent::Reply { origin, seq, body: "b".into(), thread: true, also: true },
             RoomEvent::RoomDeleted,
             RoomEvent::Archived { archived: true },
+            RoomEvent::Retention { days: 7 },
             RoomEvent::File {
                 hash: "ab".repeat(32),
                 name: "a.png".into(),
@@ -246,6 +249,7 @@ mod tests {
             RoomEvent::Reply { .. } => "reply",
             RoomEvent::RoomDeleted => "room_deleted",
             RoomEvent::Archived { .. } => "archived",
+            RoomEvent::Retention { .. } => "retention",
             RoomEvent::File { .. } => "file",
         }
     }

@@ -145,7 +145,7 @@ mod tests {
     use super::*;
 
     fn info(guests: bool, registration: &str, first: bool) -> AuthInfo {
-        AuthInfo { guests, registration: registration.into(), first, admins_need_two_factor: false }
+        AuthInfo { guests, registration: registration.into(), first, admins_need_two_factor: false, retention_days: 0 }
     }
 
     #[test]

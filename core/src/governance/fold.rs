@@ -56,6 +56,8 @@ pub(super) struct State {
     pub deleted: bool,
     /// Read-only now: nobody posts, reacts, edits or shares a file.
     pub archived: bool,
+    /// The room's own retention in days; 0: the mesh's.
+    pub retention_days: u32,
     /// Where the room went into or out of the archive, in room order.
     archive: Vector<(Cursor, bool)>,
     pub members: OrdMap<String, RoomRole>,
@@ -146,6 +148,7 @@ impl State {
                 owns && self.created.is_some()
             }
             RoomEvent::Archived { archived } => owns && self.created.is_some() && self.archived != *archived,
+            RoomEvent::Retention { days } => owns && self.created.is_some() && self.retention_days != *days,
         }
     }
 
@@ -195,6 +198,7 @@ impl State {
             RoomEvent::Topic { topic } => self.topic = topic.clone(),
             RoomEvent::Title { title } => self.title = title.clone(),
             RoomEvent::Visibility { private } => self.private = *private,
+            RoomEvent::Retention { days } => self.retention_days = *days,
             RoomEvent::Deleted { origin, seq } => {
                 self.redacted.insert((origin.clone(), *seq));
                 out.push(Consequence::Deleted { origin: origin.clone(), seq: *seq });

@@ -103,6 +103,11 @@ impl Governance {
         self.state.archived
     }
 
+    /// The room's own retention in days (0: it follows the mesh's).
+    pub fn retention_days(&self) -> u32 {
+        self.state.retention_days
+    }
+
     pub fn role(&self, user: &str) -> Option<RoomRole> {
         self.state.members.get(user).copied()
     }
@@ -166,6 +171,7 @@ impl Governance {
             role,
             banned: if moderates { s.banned.keys().cloned().collect() } else { Vec::new() },
             archived: s.archived,
+            retention_days: s.retention_days,
         }
     }
 
@@ -189,6 +195,9 @@ pub struct RoomMeta {
     pub dm: bool,
     #[serde(default)]
     pub archived: bool,
+    /// The room's own retention in days (0: the mesh's).
+    #[serde(default)]
+    pub retention_days: u32,
 }
 
 /// What the room list shows of this room now.
@@ -202,6 +211,7 @@ pub fn meta_of(gov: &Governance) -> RoomMeta {
         members: gov.members() as u64,
         dm: gov.is_dm(),
         archived: gov.is_archived(),
+        retention_days: gov.retention_days(),
     }
 }
 

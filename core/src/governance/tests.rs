@@ -102,6 +102,24 @@ fn an_archived_room_is_read_only_and_what_room_order_puts_after_it_is_hidden() {
 }
 
 #[test]
+fn a_rooms_retention_is_set_by_its_owner_or_an_admin_and_shown_to_its_members() {
+    let mut g = GovernanceLog::default();
+    g.insert(&created(false));
+    g.insert(&event("n2", 1, 20, "bob", RoomEvent::Joined));
+    let keep = RoomEvent::Retention { days: 30 };
+    assert!(!g.permits("bob", &keep, false), "a member cannot");
+    assert!(g.permits("root", &keep, true), "an admin can");
+    g.insert(&event("n1", 2, 30, "alice", keep.clone()));
+    assert_eq!(g.retention_days(), 30);
+    assert_eq!(g.info("r", "bob").retention_days, 30);
+    assert!(!g.permits("alice", &keep, false), "a change that changes nothing");
+    g.insert(&event("n2", 2, 40, "bob", RoomEvent::Retention { days: 1 }));
+    assert_eq!(g.retention_days(), 30, "a member's is not applied");
+    g.insert(&event("n1", 3, 50, "alice", RoomEvent::Retention { days: 0 }));
+    assert_eq!(g.retention_days(), 0, "back to the mesh's");
+}
+
+#[test]
 fn ownership_passes_and_the_old_owner_moderates() {
     let mut g = GovernanceLog::default();
     g.insert(&created(false));

@@ -169,8 +169,9 @@ impl RoomState {
         without_text(&msg)
     }
 
-    /// Only what is part of the room.
+    /// Only what is part of the room (a store read may race the erasing
+    /// of what is past the retention policy).
     pub(super) fn shown(&self, msgs: Vec<Arc<Message>>) -> Vec<Arc<Message>> {
-        msgs.into_iter().filter(|m| self.gov.visible(m)).collect()
+        msgs.into_iter().filter(|m| self.gov.visible(m) && !self.is_expired(m)).collect()
     }
 }

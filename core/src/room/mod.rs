@@ -23,6 +23,9 @@ mod config;
 mod govern;
 mod members;
 mod remote;
+mod retention;
+#[cfg(test)]
+mod retention_tests;
 mod send;
 #[cfg(test)]
 mod tests;
@@ -42,6 +45,7 @@ use super::presence::Presence;
 use super::sync::Range;
 
 pub use config::Config;
+pub use retention::keep_ms;
 
 /// A client connection, as rooms know it.
 pub type ConnId = u64;
@@ -61,6 +65,9 @@ pub struct Snapshot {
     pub ids: Vec<u64>,
     /// The room's events (messages with `§` ids), for its governance.
     pub events: Vec<Message>,
+    /// The room's retention low-water mark: what is stamped before it is
+    /// out of the room here (0: nothing).
+    pub expired_before: u64,
 }
 
 /// A message to store and whether clients may see it.
@@ -152,6 +159,12 @@ pub enum Input {
     },
     /// The time [`RoomState::poll_timeout`] named has come.
     Timeout,
+    /// Apply the retention policy now (the shell feeds this at load, when
+    /// the mesh's policy changes and every minute); `mesh_days` is the
+    /// mesh's policy (0: keep everything), the room's own wins.
+    Expire {
+        mesh_days: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -234,6 +247,11 @@ pub enum Effect {
     Governance(Arc<Governance>),
     /// Erase the texts of these messages from storage (a delete).
     Erase(Vec<(String, u64)>),
+    /// Take what is past the retention policy (stamped before `before`)
+    /// out of the room in storage: texts erased, rows hidden, files gone.
+    Expire {
+        before: u64,
+    },
 }
 
 /// What members are sent. A join is answered with `Joined`, the backlog in
@@ -401,6 +419,9 @@ pub struct RoomState {
     online_count: usize,
     /// Last published status, to publish only changes.
     published: Option<(RoomVector, usize)>,
+    /// Messages stamped before this are past the retention policy (0:
+    /// none yet): never shown, and a peer's are stored expired.
+    expired_before: u64,
 }
 
 impl RoomState {
@@ -435,6 +456,7 @@ impl RoomState {
             presence_dirty: false,
             online_count: 0,
             published: None,
+            expired_before: snap.expired_before,
             config,
         };
         room.publish();
@@ -521,6 +543,7 @@ impl RoomState {
                 let changes = self.presence.tick(now_ms);
                 self.announce_all(changes);
             }
+            Input::Expire { mesh_days } => self.on_expire(mesh_days, now_ms),
         }
         self.flush_batch();
         self.publish();

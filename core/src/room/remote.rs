@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use meshchat_shared::{Message, RoomVector};
 
+use super::retention::without_text_once;
 use super::{Effect, Parked, RoomState, Signed, Stored};
 use crate::idem_hash;
 
@@ -29,6 +30,14 @@ impl RoomState {
                 continue;
             }
             let msg = self.erased_if_deleted(Arc::new(msg));
+            if self.is_expired(&msg) {
+                // Past the retention policy here: kept hidden, without its
+                // text, so the origin's log stays gapless (a node back from
+                // a long absence brings no old text back).
+                self.ids.insert(idem_hash(&msg.author, &msg.id));
+                self.building.push(Stored { msg: without_text_once(&msg), hidden: true, proof });
+                continue;
+            }
             if self.ids.insert(idem_hash(&msg.author, &msg.id)) {
                 let key = (Arc::<str>::from(msg.author.as_str()), msg.id.clone());
                 self.uncommitted.insert(key, msg.clone());

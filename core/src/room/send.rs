@@ -170,10 +170,14 @@ impl RoomState {
                 for w in waiters {
                     self.emit(Effect::Ack { req: w.req, msg: msg.clone() });
                 }
-                self.cache.insert(msg.clone());
-                self.govern(&msg);
-                if self.gov.visible(&msg) && !shown {
-                    self.fan_out(&msg, &acked);
+                // Past the retention policy while it was being committed:
+                // the store's erasing (queued after it) takes it out.
+                if !self.is_expired(&msg) {
+                    self.cache.insert(msg.clone());
+                    self.govern(&msg);
+                    if self.gov.visible(&msg) && !shown {
+                        self.fan_out(&msg, &acked);
+                    }
                 }
             }
             // Peers hear of this node's messages only once they are durable

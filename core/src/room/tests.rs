@@ -125,6 +125,7 @@ fn a_repeat_known_only_to_the_store_parks_later_sends_until_the_answer() {
         recent: Vec::new(),
         ids: vec![crate::idem_hash("alice", "old")],
         events: Vec::new(),
+        expired_before: 0,
     };
     let mut r = room_with(Config::default(), snap);
     let effs = send(&mut r, 1, None, "alice", "old");

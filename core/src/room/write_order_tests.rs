@@ -66,6 +66,7 @@ fn a_joined_event_waits_behind_a_lookup_like_a_send() {
         recent: Vec::new(),
         ids: vec![crate::idem_hash("zoe", "dup")],
         events: vec![created.msg],
+        expired_before: 0,
     };
     let mut r = room_with(Config::default(), snap);
     let msgs = vec![remote("n2", 1, 20, "zoe", "dup"), remote("n2", 2, 30, "zoe", "next")];

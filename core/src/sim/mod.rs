@@ -281,6 +281,9 @@ impl Sim {
             Effect::Rejected { reason, .. } => {
                 panic!("seed {}: a well-formed message was rejected: {reason}", self.seed)
             }
+            // The simulated mesh sets no retention policy (its clocks run
+            // for minutes, policies in days); unit tests cover expiry.
+            Effect::Expire { .. } => panic!("seed {}: expiry without a retention policy", self.seed),
         }
     }
 

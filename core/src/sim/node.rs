@@ -148,6 +148,7 @@ impl Node {
                 recent,
                 ids: rows.iter().map(|r| idem_hash(&r.msg.author, &r.msg.id)).collect(),
                 events,
+                expired_before: 0,
             };
             self.rooms.insert(room.to_owned(), RoomState::new(room, &self.id, self.config.clone(), snap));
         }

@@ -194,6 +194,24 @@ impl Accounts {
         self.read_directory(|d| d.settings().map(|(_, g, _)| g)).unwrap_or(self.config().guests)
     }
 
+    /// The mesh's retention policy in days (0: messages are kept).
+    pub fn retention_days(&self) -> u32 {
+        self.read_directory(|d| d.retention_days())
+    }
+
+    /// Sets the mesh's retention policy (admins only): every room without
+    /// a policy of its own deletes what is older, on every node.
+    pub async fn set_retention(&self, me: &Me, days: u32) -> Result<(), AuthError> {
+        self.admin_only(me)?;
+        if days > meshchat_shared::limits::MAX_RETENTION_DAYS {
+            let most = meshchat_shared::limits::MAX_RETENTION_DAYS;
+            return Err(AuthError::Invalid(format!("retention is at most {most} days")));
+        }
+        self.append(AccountEvent::Retention { days, at: now_ms() }).await?;
+        let what = if days == 0 { "retention off".to_owned() } else { format!("retention {days} days") };
+        self.audit(me, &what, "").await
+    }
+
     /// Changes the sign-up rules of every node at once (admins only).
     pub async fn set_settings(&self, me: &Me, rules: &SignUpSettings) -> Result<(), AuthError> {
         self.admin_only(me)?;

@@ -147,6 +147,8 @@ pub struct Directory {
     /// Sign-up rules set at run time: `(at, registration, guests,
     /// admins need two-factor sign-in)`.
     settings: Option<(u64, String, bool, bool)>,
+    /// The mesh's retention policy: `(at, days)`, the latest.
+    retention: Option<(u64, u32)>,
     /// Invitations withdrawn (kept so that the invitation, arriving
     /// after, stays withdrawn).
     invites_revoked: std::collections::HashSet<String>,
@@ -223,6 +225,12 @@ impl Directory {
                 let new = (at, registration, guests, admins_need_two_factor);
                 if self.settings.as_ref().is_none_or(|old| new > *old) {
                     self.settings = Some(new);
+                }
+                Vec::new()
+            }
+            AccountEvent::Retention { days, at } => {
+                if self.retention.is_none_or(|old| (at, days) > old) {
+                    self.retention = Some((at, days));
                 }
                 Vec::new()
             }
@@ -311,6 +319,11 @@ impl Directory {
     /// guests, admins need two-factor sign-in)`.
     pub fn settings(&self) -> Option<(&str, bool, bool)> {
         self.settings.as_ref().map(|(_, r, g, a)| (r.as_str(), *g, *a))
+    }
+
+    /// The mesh's retention policy in days (0: messages are kept).
+    pub fn retention_days(&self) -> u32 {
+        self.retention.map_or(0, |(_, d)| d)
     }
 
     /// Every account, by name.
@@ -412,6 +425,7 @@ pub(super) fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::PushKey { .. }
         | AccountEvent::Audit { .. }
         | AccountEvent::Settings { .. }
+        | AccountEvent::Retention { .. }
         | AccountEvent::ResetLink { .. } => None,
     }
 }

@@ -166,6 +166,13 @@ pub enum AccountEvent {
         admins_need_two_factor: bool,
         at: u64,
     },
+    /// The mesh's retention policy as an admin set it: messages older
+    /// than `days` leave every room that has no policy of its own (0:
+    /// kept); the latest `at` wins.
+    Retention {
+        days: u32,
+        at: u64,
+    },
     /// A password reset link an admin made for an account: only the
     /// SHA-256 of its code is kept; single use across the mesh (claimed).
     ResetLink {

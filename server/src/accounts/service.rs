@@ -140,6 +140,8 @@ pub struct Accounts {
     pub(super) steps_used: Mutex<HashMap<String, u64>>,
     /// The VAPID key parsed, with the log's text of it.
     vapid: Mutex<Option<(String, Arc<crate::trust::webpush::Vapid>)>>,
+    /// The mesh's retention policy, for the rooms (as the log has it).
+    retention: tokio::sync::watch::Sender<u32>,
 }
 
 /// Live API tokens per account.
@@ -186,6 +188,7 @@ impl Accounts {
             seen_lately: Mutex::new(HashMap::new()),
             steps_used: Mutex::new(HashMap::new()),
             vapid: Mutex::new(None),
+            retention: hub.retention(),
         });
         let applied = accounts.catch_up(&store, RoomVector::new()).await?;
         tokio::spawn(follow(Arc::downgrade(&accounts), store, log, applied));
@@ -208,7 +211,8 @@ impl Accounts {
 
     /// Applies an event here and closes the connections it signs out.
     fn apply(&self, e: AccountEvent) {
-        let revoked = self.directory.write().map(|mut d| d.apply(e)).unwrap_or_default();
+        let (revoked, days) = self.directory.write().map(|mut d| (d.apply(e), d.retention_days())).unwrap_or_default();
+        self.retention.send_if_modified(|d| std::mem::replace(d, days) != days);
         for r in revoked {
             self.enforce(&r);
         }

@@ -193,8 +193,8 @@ pub async fn act(
     rx.await.map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?.map_err(RoomError::Refused)
 }
 
-/// An admin archives, takes out of the archive or deletes a room from the
-/// console: one it need not be able to read (a private room is listed to
+/// An admin archives, takes out of the archive, sets the retention of or
+/// deletes a room from the console: one it need not be able to read (a private room is listed to
 /// admins by name and size only). The same event and fold as an owner's,
 /// under the admin's rank; no other action goes this way.
 pub async fn admin_act(
@@ -207,7 +207,7 @@ pub async fn admin_act(
     if !who.admin {
         return Err(RoomError::Refused(ErrorCode::Forbidden));
     }
-    if !matches!(event, RoomEvent::Archived { .. } | RoomEvent::RoomDeleted) {
+    if !matches!(event, RoomEvent::Archived { .. } | RoomEvent::Retention { .. } | RoomEvent::RoomDeleted) {
         return Err(RoomError::Refused(ErrorCode::Invalid));
     }
     let handle = hub.open(room).ok_or(RoomError::NotFound)?;

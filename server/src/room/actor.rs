@@ -65,7 +65,14 @@ struct Actor {
     status: watch::Sender<RoomStatus>,
     /// When to load the room again from the store, after a refused commit.
     reload_at: Option<Instant>,
+    /// The mesh's retention policy in days (0: none), and when to apply
+    /// the policy again as time passes.
+    retention: watch::Receiver<u32>,
+    expire_every: tokio::time::Interval,
 }
+
+/// How often a running room applies its retention policy.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
 /// A room whose store refused a commit (a full disk) loads again from the
 /// store this often, until a commit succeeds again.
@@ -77,6 +84,7 @@ enum Event {
     Result(Input),
     Cmd(RoomCmd),
     Timeout,
+    Expire,
     Idle,
     Closed,
 }
@@ -90,6 +98,9 @@ impl Actor {
         status: watch::Sender<RoomStatus>,
     ) -> Actor {
         let (results_tx, results) = mpsc::unbounded_channel();
+        let retention = ctx.retention.subscribe();
+        let mut expire_every = tokio::time::interval_at(Instant::now() + EXPIRE_EVERY, EXPIRE_EVERY);
+        expire_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Actor {
             name,
             ctx,
@@ -107,12 +118,16 @@ impl Actor {
             proofs: HashMap::new(),
             status,
             reload_at: None,
+            retention,
+            expire_every,
         }
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
-        // The core published its loaded state on creation.
+        // The core published its loaded state on creation; what is past the
+        // retention policy goes before anyone is served.
         self.drain_effects().await;
+        self.expire().await;
         loop {
             match self.next_event(&mut rx).await {
                 Event::Reload => self.reload().await,
@@ -120,6 +135,7 @@ impl Actor {
                 Event::Result(input) => self.feed(input).await,
                 Event::Cmd(cmd) => self.command(cmd).await,
                 Event::Timeout => self.feed(Input::Timeout).await,
+                Event::Expire => self.expire().await,
                 Event::Idle => {
                     if self.retire(&rx) {
                         break;
@@ -159,6 +175,8 @@ impl Actor {
             Some(input) = self.results.recv() => Event::Result(input),
             cmd = rx.recv() => cmd.map_or(Event::Closed, Event::Cmd),
             _ = sleep_until(timeout) => Event::Timeout,
+            _ = self.expire_every.tick() => Event::Expire,
+            Ok(()) = self.retention.changed() => Event::Expire,
             _ = tokio::time::sleep(self.ctx.config.idle_after), if idle => Event::Idle,
             _ = sleep_until(reload), if reload.is_some() => Event::Reload,
         }
@@ -183,10 +201,17 @@ impl Actor {
             self.conns.iter().map(|(id, c)| (*id, c.name_arc(), self.core.shown_to(*id))).collect();
         self.core = RoomState::new(&self.name, &self.ctx.node, self.ctx.config.core.clone(), snap);
         self.drain_effects().await;
+        self.expire().await;
         for (conn, name, since) in members {
             self.feed(Input::Join { conn, name, since: Some(since) }).await;
         }
         tracing::info!(room = %self.name, "reloaded from the store after a refused commit");
+    }
+
+    /// Applies the retention policy as of now.
+    async fn expire(&mut self) {
+        let mesh_days = *self.retention.borrow_and_update();
+        self.feed(Input::Expire { mesh_days }).await;
     }
 
     fn is_idle(&self) -> bool {
@@ -370,6 +395,11 @@ impl Actor {
             Effect::Erase(targets) => {
                 if let Err(e) = self.ctx.store.redact(&self.name, targets).await {
                     tracing::warn!(room = %self.name, error = %e, "cannot erase a deleted message's text");
+                }
+            }
+            Effect::Expire { before } => {
+                if let Err(e) = self.ctx.store.expire(&self.name, before).await {
+                    tracing::warn!(room = %self.name, error = %e, "cannot apply the retention policy");
                 }
             }
             Effect::Governance(gov) => {

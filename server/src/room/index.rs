@@ -73,6 +73,11 @@ impl RoomIndex {
         inner.names.len()
     }
 
+    /// The names of the rooms that exist here.
+    pub fn names(&self) -> Vec<String> {
+        self.lock().names.iter().map(|n| n.to_string()).collect()
+    }
+
     /// Rooms that exist here.
     pub fn rooms(&self) -> usize {
         self.lock().names.len()

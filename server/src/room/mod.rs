@@ -15,6 +15,7 @@ mod broker;
 mod index;
 pub mod lag;
 pub mod restore;
+pub mod retention;
 pub mod system_log;
 
 use std::collections::{BTreeSet, HashMap};
@@ -204,6 +205,9 @@ pub struct RoomCtx {
     /// Cancelled when the node stops.
     pub shutdown: CancellationToken,
     pub on_commit: Option<Arc<dyn OnCommit>>,
+    /// The mesh's retention policy in days (0: keep everything), as the
+    /// account log says; rooms apply it (their own policy wins).
+    pub retention: watch::Sender<u32>,
 }
 
 /// Finds a room's actor, starting it on first use.
@@ -219,6 +223,11 @@ impl Hub {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, RoomHandle>> {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the mesh's retention policy is set for every room.
+    pub fn retention(&self) -> watch::Sender<u32> {
+        self.ctx.retention.clone()
     }
 
     /// The room if it exists here (its actor started if need be).

@@ -11,6 +11,7 @@ mod export;
 pub mod file_refs;
 pub mod files;
 pub mod private;
+mod retention;
 mod schema;
 pub mod search;
 mod writer;
@@ -201,6 +202,13 @@ impl Store {
     /// origin's signature still verifies.
     pub async fn redact(&self, room: &str, targets: Vec<(String, u64)>) -> Result<(), StoreError> {
         let op = WriteOp::Redact { room: room.to_owned(), targets };
+        self.writer()?.send(op).await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Takes what is stamped before `before` out of `room` (its retention
+    /// policy): texts erased, rows hidden, files freed, the mark moved.
+    pub async fn expire(&self, room: &str, before: u64) -> Result<(), StoreError> {
+        let op = WriteOp::Expire { room: room.to_owned(), before };
         self.writer()?.send(op).await.map_err(|_| StoreError::Closed)
     }
 
@@ -402,6 +410,7 @@ impl Store {
                 schema::COLUMNS
             ))?;
             snap.events = st.query_map([&room], schema::message_from_row)?.collect::<Result<Vec<_>, _>>()?;
+            snap.expired_before = retention::mark(c, &room)?;
             Ok(snap)
         })
         .await

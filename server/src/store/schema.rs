@@ -99,6 +99,7 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(super::search::SCHEMA)?;
     conn.execute_batch(super::file_refs::SCHEMA)?;
+    conn.execute_batch(super::retention::SCHEMA)?;
     let get = |key: &str| -> Result<Option<String>, StoreError> {
         let mut st = conn.prepare("SELECT value FROM meta WHERE key = ?1")?;
         let mut rows = st.query([key])?;

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{StoreError, Stored};
@@ -27,6 +27,8 @@ pub enum WriteOp {
     Touch { room: String },
     /// Erase the texts of these messages.
     Redact { room: String, targets: Vec<(String, u64)> },
+    /// Take what is stamped before `before` out of the room (retention).
+    Expire { room: String, before: u64 },
     /// What the room list and the directory show of a room, and its
     /// members (a member's rooms are listed from these).
     RoomMeta { room: String, meta: String, members: Vec<(String, String)> },
@@ -112,7 +114,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
             Err(e) => tracing::error!(error = %e, "commit failed"),
         }
         let result = result.map(drop);
-        if result.is_ok() && batch.iter().any(|op| matches!(op, WriteOp::Redact { .. })) {
+        if result.is_ok() && batch.iter().any(|op| matches!(op, WriteOp::Redact { .. } | WriteOp::Expire { .. })) {
             truncate.erased();
         }
         metrics.store_commits.inc();
@@ -129,6 +131,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, metrics: Arc<Metri
                     let _ = done.send(result.clone());
                 }
                 WriteOp::Hide { .. }
+                | WriteOp::Expire { .. }
                 | WriteOp::Resume { .. }
                 | WriteOp::Touch { .. }
                 | WriteOp::NodeCert { .. }
@@ -264,24 +267,13 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<Vec<String>, Store
                 }
                 WriteOp::Redact { room, targets } => {
                     for (origin, seq) in targets {
-                        let row: Option<(String, String)> = tx
-                            .query_row(
-                                "SELECT id, body FROM messages WHERE room = ?1 AND origin = ?2 AND seq = ?3",
-                                params![room, origin, *seq as i64],
-                                |r| Ok((r.get(0)?, r.get(1)?)),
-                            )
-                            .optional()?;
-                        super::search::forget(&tx, room, origin, *seq)?;
-                        super::search::on_edit_erased(&tx, room, origin, *seq)?;
-                        orphans.extend(super::file_refs::forget(&tx, room, origin, *seq)?);
-                        let erasable = row.filter(|(id, b)| meshchat_shared::rooms::erasable(id, b));
-                        if let Some((_, body)) = erasable {
-                            tx.execute(
-                                "UPDATE messages SET body = ?4 WHERE room = ?1 AND origin = ?2 AND seq = ?3",
-                                params![room, origin, *seq as i64, crate::core::redacted_body(&body)],
-                            )?;
-                        }
+                        orphans.extend(super::retention::erase(&tx, room, origin, *seq)?);
                     }
+                }
+                WriteOp::Expire { room, before } => {
+                    let (gone, freed) = super::retention::expire(&tx, room, *before)?;
+                    *counts.entry(room.as_str()).or_default() -= gone;
+                    orphans.extend(freed);
                 }
                 WriteOp::RoomMeta { room, meta, members } => {
                     tx.execute("INSERT OR REPLACE INTO room_meta (room, meta) VALUES (?1, ?2)", params![room, meta])?;

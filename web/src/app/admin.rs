@@ -98,6 +98,7 @@ pub fn AdminPanel(close: Callback<()>) -> impl IntoView {
             }}
             <super::admin_rooms::Rooms said/>
             <SignUpRules act/>
+            <MeshRetention act/>
             <h3>{t().audit_title}</h3>
             {move || match audit.get() {
                 None => view! { <p class="small muted">{t().checking}</p> }.into_any(),
@@ -181,6 +182,31 @@ fn SignUpRules(act: Callback<(String, String, String)>) -> impl IntoView {
                 on:change=move |ev| guests.set(event_target_checked(&ev))/>{t().guests_label}</label>
             <label class="check"><input id="admins-2fa" type="checkbox" prop:checked=move || admins_2fa.get()
                 on:change=move |ev| admins_2fa.set(event_target_checked(&ev))/>{t().admins_2fa_label}</label>
+            <button class="primary" type="submit">{t().save}</button>
+        </form>
+    }
+}
+
+/// How long the mesh keeps messages (rooms may keep their own policy).
+#[component]
+fn MeshRetention(act: Callback<(String, String, String)>) -> impl IntoView {
+    let days = RwSignal::new(String::from("0"));
+    leptos::task::spawn_local(async move {
+        if let Ok((_, info)) = api::info().await {
+            days.set(info.retention_days.to_string());
+        }
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let n = days.get_untracked().trim().parse::<u32>().unwrap_or(u32::MAX);
+        act.run(("/api/admin/retention".into(), format!(r#"{{"days":{n}}}"#), t().saved_everywhere.into()));
+    };
+    view! {
+        <form class="auth-form" on:submit=save aria-labelledby="retention-title">
+            <h3 id="retention-title">{t().retention_title}</h3>
+            <label for="mesh-retention">{t().retention_label}</label>
+            <input id="mesh-retention" type="number" min="0" max="3650" prop:value=move || days.get()
+                on:input=move |ev| days.set(event_target_value(&ev))/>
             <button class="primary" type="submit">{t().save}</button>
         </form>
     }

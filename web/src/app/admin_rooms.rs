@@ -87,6 +87,9 @@ fn RoomRow(r: AdminRoom, act: Callback<RoomAct>) -> impl IntoView {
     if r.archived {
         line = format!("{line} · {}", t().archived_mark);
     }
+    if r.retention_days > 0 {
+        line = format!("{line} · {}", fill(t().retention_mark, &[&r.retention_days.to_string()]));
+    }
     let title = (!r.title.is_empty() && r.title != r.room).then(|| format!(" ({})", r.title));
     let name = StoredValue::new(r.room.clone());
     let (flip, flip_label) = if r.archived { (false, t().unarchive) } else { (true, t().archive) };

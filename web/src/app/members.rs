@@ -233,10 +233,11 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
     let (moderates, owns, private) = (rooms::moderates(Some(&info)), rooms::owns(Some(&info)), info.private);
     let (topic_ctx, vis_ctx, del_ctx, leave_ctx) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
     let (archive_ctx, archived) = (ctx.clone(), info.archived);
-    let title_ctx = ctx.clone();
+    let (title_ctx, retention) = (ctx.clone(), info.retention_days);
     view! {
         <details class="room-settings">
             <summary>{t().room_settings}</summary>
+            {(retention > 0).then(|| view! { <p class="small muted">{fill(t().retention_mark, &[&retention.to_string()])}</p> })}
             {moderates.then(|| view! {
                 <form class="invite-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
                     ev.prevent_default();
@@ -262,6 +263,7 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
                         <button class="secondary" type="submit">{t().rename}</button>
                     </div>
                 </form>
+                <KeepFor days=retention said/>
                 <button class="secondary" on:click=move |_| act(&vis_ctx, RoomEvent::Visibility { private: !private }, said)>
                     {if private { t().make_public } else { t().make_private }}
                 </button>
@@ -276,6 +278,29 @@ fn Settings(info: RoomInfo, said: RwSignal<Option<String>>) -> impl IntoView {
             })}
             <button class="secondary" on:click=move |_| act(&leave_ctx, RoomEvent::Left, said)>{t().leave_room}</button>
         </details>
+    }
+}
+
+/// The room's own retention policy (owners): days, 0 to follow the mesh.
+#[component]
+fn KeepFor(days: u32, said: RwSignal<Option<String>>) -> impl IntoView {
+    let ctx = use_ctx();
+    let value = RwSignal::new(days.to_string());
+    view! {
+        <form class="invite-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            match value.get_untracked().trim().parse::<u32>() {
+                Ok(days) => act(&ctx, RoomEvent::Retention { days }, said),
+                Err(_) => said.set(Some(t().room_retention_label.to_owned())),
+            }
+        }>
+            <label for="retention-input">{t().room_retention_label}</label>
+            <div class="row">
+                <input id="retention-input" type="number" min="0" max="3650" prop:value=move || value.get()
+                    on:input=move |ev| value.set(event_target_value(&ev))/>
+                <button class="secondary" type="submit">{t().save}</button>
+            </div>
+        </form>
     }
 }
 

@@ -57,6 +57,8 @@ fn english_notices_and_refusals_are_the_shared_ones() {
         RoomEvent::RoomDeleted,
         RoomEvent::Archived { archived: true },
         RoomEvent::Archived { archived: false },
+        RoomEvent::Retention { days: 0 },
+        RoomEvent::Retention { days: 30 },
         RoomEvent::File {
             hash: "h".into(),
             name: "a.png".into(),

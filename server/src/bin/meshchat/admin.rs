@@ -52,6 +52,13 @@ pub enum AdminAction {
     },
     /// Delete ROOM on every node: nobody reads or joins it again.
     DeleteRoom { room: String },
+    /// Delete messages older than DAYS in every room, on every node
+    /// (0: keep them); with `--room`, that room's own policy (0: the mesh's).
+    Retention {
+        days: u32,
+        #[arg(long)]
+        room: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,6 +101,24 @@ pub async fn run(s: SignIn, tls: TlsClient, action: AdminAction) -> anyhow::Resu
         AdminAction::DeleteRoom { room } => {
             call("DELETE", format!("/api/admin/rooms/{}", seg(&room)), None).await?;
             println!("{} is deleted on every node", for_terminal(&room));
+        }
+        AdminAction::Retention { days, room: Some(room) } => {
+            let path = format!("/api/admin/rooms/{}/retention", seg(&room));
+            call("POST", path, Some(json!({ "days": days }))).await?;
+            let room = for_terminal(&room);
+            match days {
+                0 => println!("{room} keeps messages as the mesh does"),
+                d => println!("{room} deletes messages older than {d} days, on every node"),
+            }
+        }
+        AdminAction::Retention { days, room: None } => {
+            call("POST", "/api/admin/retention".into(), Some(json!({ "days": days }))).await?;
+            match days {
+                0 => println!("messages are kept (rooms may have their own policy)"),
+                d => {
+                    println!("messages older than {d} days are deleted on every node (rooms may have their own policy)")
+                }
+            }
         }
         AdminAction::People { query } => {
             let q: String = seg(&query.unwrap_or_default());

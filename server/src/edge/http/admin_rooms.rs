@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use meshchat_shared::ErrorCode;
-use meshchat_shared::api::{AdminRoom, AdminRooms, SetArchived};
+use meshchat_shared::api::{AdminRoom, AdminRooms, SetArchived, SetRetention};
 use meshchat_shared::rooms::RoomEvent;
 
 use super::AppState;
@@ -55,7 +55,19 @@ pub async fn list(
             continue;
         }
         let (private, dm, archived, members) = (meta.private, meta.dm, meta.archived, meta.members);
-        rooms.push(AdminRoom { room, title, private, dm, governed, archived, members, messages, last: 0 });
+        let retention_days = meta.retention_days;
+        rooms.push(AdminRoom {
+            room,
+            title,
+            private,
+            dm,
+            governed,
+            archived,
+            retention_days,
+            members,
+            messages,
+            last: 0,
+        });
     }
     rooms.sort_by_key(|r| std::cmp::Reverse(r.messages));
     let more = rooms.len() > MAX_ROOMS;
@@ -93,5 +105,32 @@ pub async fn delete(
     let who = Asker::of(&app.accounts, &me);
     govern::admin_act(&app.hub, &app.guard, &who, &room, RoomEvent::RoomDeleted).await?;
     app.accounts.audit_room(&me, "delete room", &room).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/admin/rooms/{room}/retention` `{"days"}`: the room's own
+/// policy (0: it follows the mesh's).
+pub async fn room_retention(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let room = room_param(path)?;
+    let s: SetRetention = json_body(body, "days")?;
+    let who = Asker::of(&app.accounts, &me);
+    govern::admin_act(&app.hub, &app.guard, &who, &room, RoomEvent::Retention { days: s.days }).await?;
+    app.accounts.audit_room(&me, &format!("room retention {} days", s.days), &room).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/admin/retention` `{"days"}`: the mesh's policy.
+pub async fn retention(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let s: SetRetention = json_body(body, "days")?;
+    app.accounts.set_retention(&me, s.days).await?;
     Ok(StatusCode::NO_CONTENT)
 }

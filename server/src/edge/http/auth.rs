@@ -94,6 +94,7 @@ pub async fn info(State(app): State<Arc<AppState>>) -> Json<AuthInfo> {
         registration: registration_name(app.accounts.registration()).into(),
         admins_need_two_factor: app.accounts.admins_need_two_factor(),
         first: app.accounts.count() == 0,
+        retention_days: app.accounts.retention_days(),
     })
 }
 

@@ -88,6 +88,8 @@ pub fn table() -> Vec<Route> {
         open("GET", "/api/admin/rooms", get(admin_rooms::list)),
         open("POST", "/api/admin/rooms/{room}/archive", post(admin_rooms::archive)),
         open("DELETE", "/api/admin/rooms/{room}", delete(admin_rooms::delete)),
+        open("POST", "/api/admin/rooms/{room}/retention", post(admin_rooms::room_retention)),
+        open("POST", "/api/admin/retention", post(admin_rooms::retention)),
         open("GET", "/api/admin/rooms/{room}/export", get(export::export_room)),
         open("GET", "/api/mesh", get(mesh::view)),
         open("POST", "/api/mesh/join", post(mesh::join)),

@@ -71,6 +71,7 @@ impl Harness {
             index: Arc::new(crate::room::RoomIndex::default()),
             gate: crate::room::restore::RestoreGate::fixed(Default::default()),
             shutdown: shutdown.clone(),
+            retention: tokio::sync::watch::Sender::new(0),
         });
         let me = NodeInfo { id: "n1".into(), url: "ws://127.0.0.1:1/ws".into(), up: true };
         // A node that takes guests: these tests are about the protocol.
