@@ -63,10 +63,10 @@ impl RecentCache {
         }
     }
 
-    /// Drops the messages `past` says are past the retention policy (no
-    /// longer visible, so the floor still holds).
-    pub fn expire(&mut self, past: impl Fn(&Message) -> bool) {
-        let gone: Vec<Arc<Message>> = self.msgs.values().filter(|m| past(m)).cloned().collect();
+    /// Drops the messages `gone` says are no longer part of the room (past
+    /// the retention policy, their author erased): the floor still holds.
+    pub fn drop_if(&mut self, gone: impl Fn(&Message) -> bool) {
+        let gone: Vec<Arc<Message>> = self.msgs.values().filter(|m| gone(m)).cloned().collect();
         for m in gone {
             self.remove(&m);
         }

@@ -1,9 +1,11 @@
-//! Retention over a real mesh: with a policy of a day, two days on (the
-//! nodes' clocks moved with `--clock-offset-ms`) an old message and its file
-//! leave every node's disk, checked on the raw bytes of every file of the
-//! data directories; a node that was away all that time, holding a text
-//! the others never had, brings no old text back to them. A room's own
-//! policy wins over the mesh's.
+//! What leaves the mesh by policy, over a real mesh. Retention: with a
+//! policy of a day, two days on (the nodes' clocks moved with
+//! `--clock-offset-ms`) an old message and its file leave every node's
+//! disk, checked on the raw bytes of every file of the data directories; a
+//! node that was away all that time, holding a text the others never had,
+//! brings no old text back to them. A room's own policy wins over the
+//! mesh's. A deleted account, under the policy that erases what it wrote:
+//! its words leave every room of every node, one that was down included.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -136,4 +138,38 @@ async fn a_rooms_own_policy_is_set_by_its_owner_and_shown_to_its_members() {
         rooms["rooms"][0]["retention_days"] == 2
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_deleted_account_under_the_erasing_policy_leaves_no_word_on_any_disk() {
+    let mut m = Mesh::start_accounts(3, &["--deleted-account-messages", "erase"]).await;
+    let root = account_everywhere(&m, "root").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let carol = account_everywhere(&m, "carol").await;
+    let (words, in_dm, file) = ("bob-words-erase-9157", "bob-dm-words-9157", "bob-file-bytes-9157");
+    post(&m.nodes[0], &bob, "general", "b1", words).await;
+    upload(&m.nodes[0], &bob, "general", file.as_bytes()).await;
+    post(&m.nodes[1], &carol, "general", "c1", "carol-stays-9157").await;
+    let (status, dm) = api("POST", &m.nodes[0].url("/api/dm"), Some(&bob), Some(json!({"users": ["carol"]}))).await;
+    assert!(status == 200 || status == 201, "{dm}");
+    let dm = dm["room"].as_str().unwrap().to_owned();
+    post(&m.nodes[0], &bob, &dm, "d1", in_dm).await;
+    wait_converged_as(&m.nodes.iter().collect::<Vec<_>>(), "general", 3, Some(&root)).await;
+    wait_converged_as(&m.nodes.iter().collect::<Vec<_>>(), &dm, 1, Some(&carol)).await;
+    // n3 is down when bob goes; it hears of it when back.
+    assert!(m.nodes[2].terminate());
+    let url = m.nodes[0].url("/api/me/delete");
+    let (status, body) = api("POST", &url, Some(&bob), Some(json!({"password": "bob's password"}))).await;
+    assert_eq!(status, 204, "{body}");
+    m.nodes[2].restart().unwrap();
+    for (i, node) in m.nodes.iter().enumerate() {
+        let data = m.dir.path().join(format!("n{}", i + 1));
+        eventually(Duration::from_secs(20), &format!("n{} holds no word of bob's", i + 1), || async {
+            held(&data, &[words, in_dm, file]).is_empty()
+        })
+        .await;
+        let shown = bodies(node, &root, "general").await.join("\n");
+        assert!(shown.contains("carol-stays-9157") && !shown.contains("bob-"), "{}: {shown}", node.id());
+        assert!(!bodies(node, &carol, &dm).await.join("\n").contains("bob-"), "{}", node.id());
+    }
 }

@@ -212,6 +212,12 @@ pub enum RoomEvent {
     Archived {
         archived: bool,
     },
+    /// Extension: `user` deleted their account under a policy that erases
+    /// what they wrote: their messages, replies, edits and files leave the
+    /// room on every node. Only the node makes it, on their behalf.
+    AuthorErased {
+        user: String,
+    },
     /// Extension: messages older than `days` are deleted on every node
     /// (texts erased, files removed); `0` follows the mesh's policy.
     Retention {
@@ -234,7 +240,7 @@ pub enum RoomEvent {
 
 impl RoomEvent {
     /// The `event` tag of every kind this version knows.
-    pub const KINDS: [&'static str; 20] = [
+    pub const KINDS: [&'static str; 21] = [
         "created",
         "joined",
         "left",
@@ -254,6 +260,7 @@ impl RoomEvent {
         "room_deleted",
         "archived",
         "retention",
+        "author_erased",
         "file",
     ];
 }
@@ -293,6 +300,7 @@ pub fn validate_act(id: &str, action: &RoomEvent) -> Result<(), Invalid> {
     match action {
         RoomEvent::Created { .. } => Err(Invalid::Other("rooms are created with a request of its own".into())),
         RoomEvent::File { .. } => Err(Invalid::Other("files are shared by uploading them".into())),
+        RoomEvent::AuthorErased { .. } => Err(Invalid::Other("messages are erased by deleting one's account".into())),
         _ => action.validate_fields(),
     }
 }
@@ -368,6 +376,7 @@ impl RoomEvent {
                 Err(Invalid::Other(format!("retention is at most {} days", crate::limits::MAX_RETENTION_DAYS)))
             }
             RoomEvent::Retention { .. } => Ok(()),
+            RoomEvent::AuthorErased { user } => limits::validate_name(user),
         }
     }
 }
@@ -401,6 +410,7 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::RoomDeleted => format!("{by} deleted the room"),
         RoomEvent::Archived { archived: true } => format!("{by} archived the room"),
         RoomEvent::Archived { archived: false } => format!("{by} took the room out of the archive"),
+        RoomEvent::AuthorErased { user } => format!("{user}'s messages were erased"),
         RoomEvent::Retention { days: 0 } => format!("{by} set the room to keep messages as the mesh does"),
         RoomEvent::Retention { days } => format!("{by} set the room to keep messages for {days} days"),
         RoomEvent::File { name, size, body, .. } if body.is_empty() => {
@@ -572,6 +582,7 @@ mod tests {
             RoomEvent::RoomDeleted,
             RoomEvent::Archived { archived: true },
             RoomEvent::Retention { days: 30 },
+            RoomEvent::AuthorErased { user: "u".into() },
             RoomEvent::File {
                 hash: "0".repeat(64),
                 name: "f".into(),
@@ -601,6 +612,7 @@ mod tests {
                 | RoomEvent::RoomDeleted
                 | RoomEvent::Archived { .. }
                 | RoomEvent::Retention { .. }
+                | RoomEvent::AuthorErased { .. }
                 | RoomEvent::File { .. } => {}
             }
         }

@@ -176,6 +176,7 @@ impl<'de> Deserialize<'de> for RoomEvent {
             "room_deleted" => RoomEvent::RoomDeleted,
             "archived" => RoomEvent::Archived { archived: need(f.archived, "archived")? },
             "retention" => RoomEvent::Retention { days: need(f.days, "days")? },
+            "author_erased" => RoomEvent::AuthorErased { user: need(f.user, "user")? },
             "file" => RoomEvent::File {
                 hash: need(f.hash, "hash")?,
                 name: need(f.name, "name")?,
@@ -217,6 +218,7 @@ mod tests {
             RoomEvent::RoomDeleted,
             RoomEvent::Archived { archived: true },
             RoomEvent::Retention { days: 7 },
+            RoomEvent::AuthorErased { user: "bob".into() },
             RoomEvent::File {
                 hash: "ab".repeat(32),
                 name: "a.png".into(),
@@ -250,6 +252,7 @@ mod tests {
             RoomEvent::RoomDeleted => "room_deleted",
             RoomEvent::Archived { .. } => "archived",
             RoomEvent::Retention { .. } => "retention",
+            RoomEvent::AuthorErased { .. } => "author_erased",
             RoomEvent::File { .. } => "file",
         }
     }

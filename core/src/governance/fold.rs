@@ -37,6 +37,7 @@ impl Event {
                 | RoomEvent::Read
                 | RoomEvent::Reply { .. }
                 | RoomEvent::File { .. }
+                | RoomEvent::AuthorErased { .. }
         )
     }
 }
@@ -58,6 +59,9 @@ pub(super) struct State {
     pub archived: bool,
     /// The room's own retention in days; 0: the mesh's.
     pub retention_days: u32,
+    /// People whose account was deleted with what they wrote: none of
+    /// their texts is part of the room any more.
+    pub erased_authors: HashSet<String>,
     /// Where the room went into or out of the archive, in room order.
     archive: Vector<(Cursor, bool)>,
     pub members: OrdMap<String, RoomRole>,
@@ -97,6 +101,10 @@ impl State {
     }
 
     pub fn permits(&self, author: &str, event: &RoomEvent, admin: bool, own: bool) -> bool {
+        // Even in a deleted room: its texts are on disk still.
+        if let RoomEvent::AuthorErased { user } = event {
+            return (admin || author == user) && !self.erased_authors.contains(user);
+        }
         if self.deleted {
             return false;
         }
@@ -149,6 +157,7 @@ impl State {
             }
             RoomEvent::Archived { archived } => owns && self.created.is_some() && self.archived != *archived,
             RoomEvent::Retention { days } => owns && self.created.is_some() && self.retention_days != *days,
+            RoomEvent::AuthorErased { .. } => false,
         }
     }
 
@@ -199,6 +208,13 @@ impl State {
             RoomEvent::Title { title } => self.title = title.clone(),
             RoomEvent::Visibility { private } => self.private = *private,
             RoomEvent::Retention { days } => self.retention_days = *days,
+            RoomEvent::AuthorErased { user } => {
+                self.erased_authors.insert(user.clone());
+                out.push(Consequence::Hidden {
+                    user: user.clone(),
+                    from: Cursor { ts: 0, origin: String::new(), seq: 0 },
+                });
+            }
             RoomEvent::Deleted { origin, seq } => {
                 self.redacted.insert((origin.clone(), *seq));
                 out.push(Consequence::Deleted { origin: origin.clone(), seq: *seq });

@@ -32,6 +32,8 @@ pub struct Changes {
     pub consequences: Vec<Consequence>,
     /// Messages whose text storage must no longer hold, newly.
     pub erased: Vec<Key>,
+    /// People whose every text storage must no longer hold, newly.
+    pub authors: Vec<String>,
     /// Who is in the room or how it is set up may have changed.
     pub reshaped: bool,
 }
@@ -145,6 +147,7 @@ impl GovernanceLog {
         let event = Arc::new(event);
         self.events.insert(at.clone(), event.clone());
         let last = self.events.range((Excluded(&at), Unbounded)).next().is_none();
+        let authors_before = self.view.state.erased_authors.len();
         if last {
             changes.changed = self.view.state.apply(&event, &mut changes.consequences);
             changes.reshaped = changes.changed && event.reshapes();
@@ -156,6 +159,12 @@ impl GovernanceLog {
             }
         } else {
             self.refold(&at, &mut changes);
+        }
+        // Once erased, always (no event undoes it): one more name at most.
+        if self.view.state.erased_authors.len() > authors_before
+            && let RoomEvent::AuthorErased { user } = &event.event
+        {
+            changes.authors.push(user.clone());
         }
         changes
     }

@@ -103,6 +103,16 @@ impl Governance {
         self.state.archived
     }
 
+    /// Was `user`'s account deleted with what they wrote?
+    pub fn author_erased(&self, user: &str) -> bool {
+        self.state.erased_authors.contains(user)
+    }
+
+    /// Everyone whose texts storage must no longer hold.
+    pub fn erased_authors(&self) -> impl Iterator<Item = &String> + '_ {
+        self.state.erased_authors.iter()
+    }
+
     /// The room's own retention in days (0: it follows the mesh's).
     pub fn retention_days(&self) -> u32 {
         self.state.retention_days
@@ -145,6 +155,9 @@ impl Governance {
 
     /// Is this message part of the room?
     pub fn visible(&self, msg: &Message) -> bool {
+        if self.author_erased(&msg.author) && meshchat_shared::rooms::expirable(&msg.id, &msg.body) {
+            return false;
+        }
         let key = (msg.origin.clone(), msg.seq);
         // A deleted reply or edit is a tombstone like a deleted message:
         // its text (the event) is gone, on every node alike.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use meshchat_shared::rooms::{RoomEvent, StoredEvent, erasable, is_event_id};
+use meshchat_shared::rooms::{RoomEvent, StoredEvent, erasable, expirable, is_event_id};
 use meshchat_shared::{ErrorCode, Message};
 
 use super::{ConnId, Effect, Held, Out, RoomState, Waiter};
@@ -62,7 +62,7 @@ impl RoomState {
             return;
         }
         let changes = self.gov.insert(msg);
-        self.erase_new(changes.erased);
+        self.erase_new(changes.erased, changes.authors);
         if !changes.changed {
             return;
         }
@@ -98,14 +98,17 @@ impl RoomState {
         self.show_room_to_all();
     }
 
-    /// Erases, from memory and storage, texts that became deleted (`new`).
-    fn erase_new(&mut self, new: Vec<(String, u64)>) {
+    /// Erases, from memory and storage, texts that became deleted (`new`),
+    /// and every text of people whose account went with them (`authors`).
+    fn erase_new(&mut self, new: Vec<(String, u64)>, authors: Vec<String>) {
         // Not handed to the store yet: stored without its text. Every entry
         // the log says is erased, not only newly: a delete may have come
         // before the message it names (this one, just taken in). Those
         // waiting are a batch or two: this does not grow with the room.
-        let erased = self.gov.erased();
-        let due = |m: &Message| erased.contains(&(m.origin.clone(), m.seq)) && erasable(&m.id, &m.body);
+        let (erased, gov) = (self.gov.erased(), self.gov.view());
+        let due = |m: &Message| {
+            (erased.contains(&(m.origin.clone(), m.seq)) || gov.author_erased(&m.author)) && erasable(&m.id, &m.body)
+        };
         for b in self.building.iter_mut().filter(|b| due(&b.msg)) {
             let erased = without_text(&b.msg);
             // The same copy where the commit looks for it, and without its
@@ -119,6 +122,10 @@ impl RoomState {
         // Shown before its commit: a joiner meanwhile gets it without.
         for m in self.early.iter_mut().filter(|m| due(m)) {
             *m = without_text(m);
+        }
+        if !authors.is_empty() {
+            self.cache.drop_if(|m| authors.contains(&m.author) && expirable(&m.id, &m.body));
+            self.erasing_authors.extend(authors);
         }
         if new.is_empty() {
             return;
@@ -154,8 +161,9 @@ impl RoomState {
         if erased && erasable(&msg.id, &msg.body) { without_text(&msg) } else { msg }
     }
 
-    /// A peer's message deleted here already (or an edit of one), stored
-    /// without its text: the delete came first.
+    /// A peer's message deleted here already (or an edit of one), or by
+    /// someone whose account went with what they wrote, stored without its
+    /// text: the delete came first.
     pub(super) fn erased_if_deleted(&self, msg: Arc<Message>) -> Arc<Message> {
         let target = match serde_json::from_str::<StoredEvent>(&msg.body) {
             Ok(StoredEvent { event: RoomEvent::Edited { origin, seq, .. }, .. }) if is_event_id(&msg.id) => {
@@ -163,7 +171,8 @@ impl RoomState {
             }
             _ => (msg.origin.clone(), msg.seq),
         };
-        if !self.gov.is_redacted(&target.0, target.1) || !erasable(&msg.id, &msg.body) {
+        let gone = self.gov.is_redacted(&target.0, target.1) || self.gov.author_erased(&msg.author);
+        if !gone || !erasable(&msg.id, &msg.body) {
             return msg;
         }
         without_text(&msg)

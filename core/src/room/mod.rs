@@ -247,6 +247,9 @@ pub enum Effect {
     Governance(Arc<Governance>),
     /// Erase the texts of these messages from storage (a delete).
     Erase(Vec<(String, u64)>),
+    /// Erase every text of these people from the room's storage (their
+    /// account went with what they wrote).
+    EraseAuthors(Vec<String>),
     /// Take what is past the retention policy (stamped before `before`)
     /// out of the room in storage: texts erased, rows hidden, files gone.
     Expire {
@@ -389,6 +392,8 @@ pub struct RoomState {
     /// that batch is handed to the store, so a crash cannot keep an erasure
     /// whose delete was lost (sim seed 8001336).
     erasing: Vec<(String, u64)>,
+    /// People whose texts the batch being built erases, likewise.
+    erasing_authors: Vec<String>,
     /// Peers' messages sent to members before their commit here, in commit
     /// order: joiners meanwhile get them after their backlog (which is read
     /// up to `committed`), and the commit does not send them again.
@@ -441,6 +446,7 @@ impl RoomState {
             commits: VecDeque::new(),
             building: Vec::new(),
             erasing: Vec::new(),
+            erasing_authors: Vec::new(),
             early: VecDeque::new(),
             next_id: 1,
             members: HashMap::new(),
@@ -467,6 +473,11 @@ impl RoomState {
             let mut all: Vec<(String, u64)> = room.gov.erased().iter().cloned().collect();
             all.sort();
             room.emit(Effect::Erase(all));
+        }
+        let mut authors: Vec<String> = room.gov.erased_authors().cloned().collect();
+        if !authors.is_empty() {
+            authors.sort();
+            room.emit(Effect::EraseAuthors(authors));
         }
         room
     }
@@ -599,6 +610,10 @@ impl RoomState {
         if !self.erasing.is_empty() {
             let erasing = std::mem::take(&mut self.erasing);
             self.emit(Effect::Erase(erasing));
+        }
+        if !self.erasing_authors.is_empty() {
+            let authors = std::mem::take(&mut self.erasing_authors);
+            self.emit(Effect::EraseAuthors(authors));
         }
     }
 

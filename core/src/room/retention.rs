@@ -40,7 +40,7 @@ impl RoomState {
             return;
         }
         self.expired_before = before;
-        self.cache.expire(|m| expired(m, before));
+        self.cache.drop_if(|m| expired(m, before));
         // Not handed to the store yet: it is stored expired, after the
         // store's erasing (effects are carried out in order).
         for b in self.building.iter_mut().filter(|b| expired(&b.msg, before)) {

@@ -284,6 +284,8 @@ impl Sim {
             // The simulated mesh sets no retention policy (its clocks run
             // for minutes, policies in days); unit tests cover expiry.
             Effect::Expire { .. } => panic!("seed {}: expiry without a retention policy", self.seed),
+            // Only a node deleting an account makes the event behind it.
+            Effect::EraseAuthors(_) => panic!("seed {}: an author erased without a deleted account", self.seed),
         }
     }
 

@@ -68,7 +68,8 @@ async fn erase_logged(store: &crate::store::Store, id: &str) {
 }
 
 async fn redact(store: &crate::store::Store, targets: Vec<(String, u64)>) {
-    if let Err(e) = store.redact(ROOM, targets).await {
+    let erasing = crate::store::Erasing { keys: targets, authors: Vec::new() };
+    if let Err(e) = store.redact(ROOM, erasing).await {
         tracing::warn!(error = %e, "cannot erase a deleted account's events");
     }
 }

@@ -49,6 +49,16 @@ pub enum Registration {
     Closed,
 }
 
+/// The operator's policy for what a deleted account wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DeletedMessages {
+    /// Kept under the name (which stays taken), as by a deleted user.
+    #[default]
+    Keep,
+    /// Erased from every room on every node: messages, replies, edits, files.
+    Erase,
+}
+
 #[derive(Debug, Clone)]
 pub struct AccountsConfig {
     pub registration: Registration,
@@ -68,6 +78,8 @@ pub struct AccountsConfig {
     /// Push endpoints may be http:// and private addresses (a local push
     /// service in tests); never in production.
     pub push_any_endpoint: bool,
+    /// What happens to what a person wrote when they delete their account.
+    pub deleted_messages: DeletedMessages,
 }
 
 impl Default for AccountsConfig {
@@ -81,6 +93,7 @@ impl Default for AccountsConfig {
             tokens_at_once: 10,
             vapid_pkcs8: None,
             push_any_endpoint: false,
+            deleted_messages: DeletedMessages::Keep,
         }
     }
 }

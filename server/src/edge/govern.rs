@@ -215,6 +215,24 @@ pub async fn admin_act(
     act(&handle, guard, who, &id, (event, false)).await.map(drop)
 }
 
+/// `name` deleted their account under a policy that erases what they
+/// wrote: an `author_erased` event of theirs in every room they wrote in
+/// (every node then erases their texts there, whenever it hears). Returns
+/// how many rooms took it; a room that did not is logged.
+pub async fn erase_author(hub: &Arc<Hub>, store: &Store, name: &str) -> Result<usize, RoomError> {
+    let rooms = store.rooms_written_in(name).await.map_err(|_| RoomError::Unavailable)?;
+    let who = Asker { name: name.into(), admin: false, account: true };
+    let mut done = 0;
+    for room in rooms {
+        let Some(handle) = hub.open(&room) else { continue };
+        match make(&handle, &who, "author-erased", RoomEvent::AuthorErased { user: name.to_owned() }).await {
+            Ok(_) => done += 1,
+            Err(e) => tracing::warn!(%room, error = %e, "cannot erase a deleted account's messages here"),
+        }
+    }
+    Ok(done)
+}
+
 /// An event the node makes for `who` (a room's creation), waited for.
 async fn make(handle: &RoomHandle, who: &Asker, id: &str, event: RoomEvent) -> Result<Arc<Message>, RoomError> {
     let (tx, rx) = oneshot::channel();

@@ -15,7 +15,7 @@ use super::{AckTo, CatchUp, Hub, PeerEvent, RoomCmd, RoomCtx, RoomHandle, RoomSt
 use crate::core::{Effect, Input, Out, Proof, Rejected, ReqId, RoomState, Signed};
 use crate::edge::conn::{ConnHandle, ConnId, Frame};
 use crate::infra::clock::now_ms;
-use crate::store::StoreError;
+use crate::store::{Erasing, StoreError};
 
 pub(super) fn spawn(name: Arc<str>, ctx: Arc<RoomCtx>, hub: Weak<Hub>) -> RoomHandle {
     let (tx, rx) = mpsc::channel(ctx.config.mailbox.max(1));
@@ -304,12 +304,10 @@ impl Actor {
                 // The erasing its deletes ask for (the core emits it next)
                 // commits with it: a crash cannot come between a delete's
                 // ack and its erasing (the room may not load again soon).
-                let appended = match self.core.poll() {
-                    Some(Effect::Erase(targets)) => self.ctx.store.append_erasing(msgs, &self.name, targets).await,
-                    next => {
-                        self.stashed = next;
-                        self.ctx.store.append(msgs).await
-                    }
+                let erasing = self.erasing_next();
+                let appended = match erasing.is_empty() {
+                    true => self.ctx.store.append(msgs).await,
+                    false => self.ctx.store.append_erasing(msgs, &self.name, erasing).await,
                 };
                 match appended {
                     Ok(done) => self.commits.push_back((batch, done)),
@@ -392,11 +390,8 @@ impl Actor {
                 self.ctx.index.set_vector(&self.name, &vector);
                 self.status.send_modify(|s| (s.vector, s.online) = (vector, online));
             }
-            Effect::Erase(targets) => {
-                if let Err(e) = self.ctx.store.redact(&self.name, targets).await {
-                    tracing::warn!(room = %self.name, error = %e, "cannot erase a deleted message's text");
-                }
-            }
+            Effect::Erase(targets) => self.erase(Erasing { keys: targets, authors: Vec::new() }).await,
+            Effect::EraseAuthors(authors) => self.erase(Erasing { keys: Vec::new(), authors }).await,
             Effect::Expire { before } => {
                 if let Err(e) = self.ctx.store.expire(&self.name, before).await {
                     tracing::warn!(room = %self.name, error = %e, "cannot apply the retention policy");
@@ -417,6 +412,29 @@ impl Actor {
                     tracing::warn!(room = %self.name, peer = %from, held, "refused a replicated message: {reason}");
                 }
             }
+        }
+    }
+
+    /// The erasing the core asks for right after an append (what its
+    /// deletes and erased authors need), taken to commit with it; another
+    /// effect taken to look is kept for next.
+    fn erasing_next(&mut self) -> Erasing {
+        let mut erasing = Erasing::default();
+        loop {
+            match self.core.poll() {
+                Some(Effect::Erase(keys)) => erasing.keys.extend(keys),
+                Some(Effect::EraseAuthors(authors)) => erasing.authors.extend(authors),
+                next => {
+                    self.stashed = next;
+                    return erasing;
+                }
+            }
+        }
+    }
+
+    async fn erase(&self, erasing: Erasing) {
+        if let Err(e) = self.ctx.store.redact(&self.name, erasing).await {
+            tracing::warn!(room = %self.name, error = %e, "cannot erase a deleted text");
         }
     }
 

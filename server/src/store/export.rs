@@ -25,6 +25,19 @@ impl Store {
         .await
     }
 
+    /// The rooms of people (not the nodes' own logs) where `author` wrote.
+    pub async fn rooms_written_in(&self, author: &str) -> Result<Vec<String>, StoreError> {
+        let author = author.to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT DISTINCT room FROM messages WHERE author = ?1 AND substr(room, 1, 1) <> '!' ORDER BY room",
+            )?;
+            let rows = st.query_map([author], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+        .await
+    }
+
     /// `(origin, seq, body)` of the messages of `room` whose body holds
     /// `needle` (a deleted account's id, as its events name it).
     pub async fn holding(&self, room: &str, needle: &str) -> Result<Vec<(String, u64, String)>, StoreError> {

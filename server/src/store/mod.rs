@@ -25,6 +25,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
+pub use retention::Erasing;
 pub use schema::Sync;
 use writer::WriteOp;
 
@@ -171,16 +172,16 @@ impl Store {
         Ok(rx)
     }
 
-    /// [`append`](Self::append), with the erasing of `targets` of `room`
-    /// (what the appended deletes erase) in the same commit.
+    /// [`append`](Self::append), with the erasing the appended events ask
+    /// for in `room` (deletes, erased authors) in the same commit.
     pub async fn append_erasing(
         &self,
         msgs: Vec<Stored>,
         room: &str,
-        targets: Vec<(String, u64)>,
+        erasing: Erasing,
     ) -> Result<oneshot::Receiver<Result<(), StoreError>>, StoreError> {
         let (done, rx) = oneshot::channel();
-        let group = vec![WriteOp::Append { msgs, done }, WriteOp::Redact { room: room.to_owned(), targets }];
+        let group = vec![WriteOp::Append { msgs, done }, WriteOp::Redact { room: room.to_owned(), erasing }];
         self.writer()?.send(WriteOp::Group(group)).await.map_err(|_| StoreError::Closed)?;
         Ok(rx)
     }
@@ -197,11 +198,12 @@ impl Store {
         self.writer()?.send(op).await.map_err(|_| StoreError::Closed)
     }
 
-    /// Erases the texts of these messages (a delete): each body becomes
-    /// the redaction mark and the SHA-256 of what it was, so that its
-    /// origin's signature still verifies.
-    pub async fn redact(&self, room: &str, targets: Vec<(String, u64)>) -> Result<(), StoreError> {
-        let op = WriteOp::Redact { room: room.to_owned(), targets };
+    /// Erases the texts of these messages (a delete) and of these authors
+    /// (accounts deleted with what they wrote): each body becomes the
+    /// redaction mark and the SHA-256 of what it was, so that its origin's
+    /// signature still verifies.
+    pub async fn redact(&self, room: &str, erasing: Erasing) -> Result<(), StoreError> {
+        let op = WriteOp::Redact { room: room.to_owned(), erasing };
         self.writer()?.send(op).await.map_err(|_| StoreError::Closed)
     }
 

@@ -44,6 +44,44 @@ pub fn erase(tx: &Transaction<'_>, room: &str, origin: &str, seq: u64) -> Result
     Ok(orphan)
 }
 
+/// Texts to erase in a room: messages by place (deletes), and every text
+/// of some authors (accounts deleted with what they wrote).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Erasing {
+    pub keys: Vec<(String, u64)>,
+    pub authors: Vec<String>,
+}
+
+impl Erasing {
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.authors.is_empty()
+    }
+}
+
+/// Erases what `erasing` names in `room`; the files freed.
+pub fn redact(tx: &Transaction<'_>, room: &str, erasing: &Erasing) -> Result<Vec<String>, StoreError> {
+    let mut orphans = Vec::new();
+    for (origin, seq) in &erasing.keys {
+        orphans.extend(erase(tx, room, origin, *seq)?);
+    }
+    for author in &erasing.authors {
+        let theirs: Vec<(String, u64)> = tx
+            .prepare_cached("SELECT origin, seq, id, body FROM messages WHERE room = ?1 AND author = ?2")?
+            .query_map(params![room, author], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            })?
+            .filter_map(|row| match row {
+                Ok((o, s, id, body)) => meshchat_shared::rooms::erasable(&id, &body).then_some(Ok((o, s))),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()?;
+        for (origin, seq) in theirs {
+            orphans.extend(erase(tx, room, &origin, seq)?);
+        }
+    }
+    Ok(orphans)
+}
+
 /// Takes what is stamped before `before` out of `room` (from its mark on):
 /// how many visible messages left it, and the files freed.
 pub fn expire(tx: &Transaction<'_>, room: &str, before: u64) -> Result<(i64, Vec<String>), StoreError> {

@@ -215,7 +215,7 @@ async fn the_index_holds_the_latest_edit_by_the_author_and_forgets_deleted_and_h
     };
     assert!(store.search(q("forged")).await.unwrap().hits.is_empty());
     assert_eq!(store.search(q("second")).await.unwrap().hits[0].snippet, "\u{1}second\u{2} words");
-    store.redact("r", vec![("n1".into(), 1)]).await.unwrap();
+    store.redact("r", Erasing { keys: vec![("n1".into(), 1)], authors: Vec::new() }).await.unwrap();
     store.hide("r", "n1", 2).await.unwrap();
     store.flush().await.unwrap();
     assert_eq!((text(1).await, text(2).await), (None, None));
@@ -286,7 +286,8 @@ async fn an_append_and_its_erasing_commit_together() {
     let store = open(dir.path(), "n1");
     put(&store, vec![msg("r", "n1", 1, 10, "m1")]).await;
     let delete = Stored { msg: Arc::new(msg("r", "n1", 2, 20, "§d1")), hidden: false, proof: None };
-    let done = store.append_erasing(vec![delete], "r", vec![("n1".into(), 1)]).await.unwrap();
+    let erasing = Erasing { keys: vec![("n1".into(), 1)], authors: Vec::new() };
+    let done = store.append_erasing(vec![delete], "r", erasing).await.unwrap();
     done.await.unwrap().unwrap();
     // Read without waiting for anything else queued: the ack was enough.
     let held = store.range("r", "n1", 0, 1).await.unwrap();

@@ -25,8 +25,8 @@ pub enum WriteOp {
     Hide { room: String, origin: String, seq: u64 },
     /// Record that a room exists (someone joined it).
     Touch { room: String },
-    /// Erase the texts of these messages.
-    Redact { room: String, targets: Vec<(String, u64)> },
+    /// Erase the texts of these messages and authors.
+    Redact { room: String, erasing: super::Erasing },
     /// Take what is stamped before `before` out of the room (retention).
     Expire { room: String, before: u64 },
     /// What the room list and the directory show of a room, and its
@@ -265,11 +265,7 @@ fn commit(conn: &mut Connection, batch: &[WriteOp]) -> Result<Vec<String>, Store
                 WriteOp::Touch { room } => {
                     counts.entry(room.as_str()).or_default();
                 }
-                WriteOp::Redact { room, targets } => {
-                    for (origin, seq) in targets {
-                        orphans.extend(super::retention::erase(&tx, room, origin, *seq)?);
-                    }
-                }
+                WriteOp::Redact { room, erasing } => orphans.extend(super::retention::redact(&tx, room, erasing)?),
                 WriteOp::Expire { room, before } => {
                     let (gone, freed) = super::retention::expire(&tx, room, *before)?;
                     *counts.entry(room.as_str()).or_default() -= gone;

@@ -395,6 +395,7 @@ pub const EN: Text = Text {
     retention_label: "Delete messages older than this many days (0 keeps them)",
     room_retention_label: "Delete messages older than this many days (0: as the mesh)",
     retention_mark: "kept {0} days",
+    ev_author_erased: "{0}'s messages were erased",
     archive: "Archive",
     unarchive: "Take out of the archive",
     rooms_none: "No room matches.",

@@ -378,6 +378,7 @@ pub const FR: Text = Text {
     retention_label: "Supprimer les messages plus vieux que ce nombre de jours (0 les garde)",
     room_retention_label: "Supprimer les messages plus vieux que ce nombre de jours (0 : comme le maillage)",
     retention_mark: "gardés {0} jours",
+    ev_author_erased: "les messages de {0} ont été effacés",
     archive: "Archiver",
     unarchive: "Sortir des archives",
     rooms_none: "Aucun salon ne correspond.",

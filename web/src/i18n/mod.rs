@@ -218,6 +218,7 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::RoomDeleted => fill(e.ev_deleted_room, &[by]),
         RoomEvent::Archived { archived: true } => fill(e.ev_archived, &[by]),
         RoomEvent::Archived { archived: false } => fill(e.ev_unarchived, &[by]),
+        RoomEvent::AuthorErased { user } => fill(e.ev_author_erased, &[user]),
         RoomEvent::Retention { days: 0 } => fill(e.ev_retention_mesh, &[by]),
         RoomEvent::Retention { days } => fill(e.ev_retention, &[by, &days.to_string()]),
         RoomEvent::File { name, size: n, body, .. } if body.is_empty() => fill(e.ev_shared, &[by, name, &size(*n)]),

@@ -59,6 +59,7 @@ fn english_notices_and_refusals_are_the_shared_ones() {
         RoomEvent::Archived { archived: false },
         RoomEvent::Retention { days: 0 },
         RoomEvent::Retention { days: 30 },
+        RoomEvent::AuthorErased { user: "bob".into() },
         RoomEvent::File {
             hash: "h".into(),
             name: "a.png".into(),

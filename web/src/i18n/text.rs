@@ -377,6 +377,7 @@ pub struct Text {
     pub retention_label: &'static str,
     pub room_retention_label: &'static str,
     pub retention_mark: &'static str,
+    pub ev_author_erased: &'static str,
     pub archive: &'static str,
     pub unarchive: &'static str,
     pub rooms_none: &'static str,

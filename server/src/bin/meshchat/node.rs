@@ -114,6 +114,11 @@ pub struct NodeArgs {
     /// Who may create an account (the mesh's first account always may).
     #[arg(long, value_enum, default_value_t = meshchat::accounts::Registration::Open)]
     registration: meshchat::accounts::Registration,
+    /// What a person wrote when they delete their account: kept under
+    /// their name, or erased from every room on every node. Give every
+    /// node the same.
+    #[arg(long, value_enum, default_value_t = meshchat::accounts::DeletedMessages::Keep)]
+    deleted_account_messages: meshchat::accounts::DeletedMessages,
     /// Sessions from register and login last this long.
     #[arg(long, default_value_t = 30)]
     session_days: u64,
@@ -240,6 +245,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     cfg.websocket = !args.no_websocket;
     args.limits.apply(&mut cfg);
     cfg.accounts.guests = args.guests;
+    cfg.accounts.deleted_messages = args.deleted_account_messages;
     cfg.accounts.registration = args.registration;
     cfg.accounts.session_ttl = Duration::from_secs(args.session_days.max(1) * 86_400);
     cfg.accounts.registrations_per_hour = args.registrations_per_hour.max(1);

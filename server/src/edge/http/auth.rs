@@ -215,5 +215,8 @@ pub async fn delete_account(
 ) -> Result<StatusCode, ApiError> {
     let p: PasswordOnly = json_body(body, "password")?;
     app.accounts.delete_account(&me, p.password).await?;
+    if app.accounts.config().deleted_messages == crate::accounts::DeletedMessages::Erase {
+        crate::edge::govern::erase_author(&app.hub, &app.store, &me.name).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
