@@ -204,6 +204,18 @@ async fn admins_run_the_community_from_the_command_line() {
     let (ok, out, err) = admin_cli(&["retention", "365"]).await;
     assert!(ok && out.contains("older than 365 days"), "{out}{err}");
     assert_eq!(http_get(&node.url("/api/auth")).await.1["retention_days"], 365);
+    // A room out as a zip and in again under another name.
+    let open = json!({"room": "pub", "title": "Pub", "topic": "", "private": false});
+    assert_eq!(api("POST", &node.url("/api/rooms"), Some(&token(&dave)), Some(open)).await.0, 201);
+    let said = json!({"id": "p1", "body": "cheers"});
+    assert_eq!(api("POST", &node.url("/api/rooms/pub/messages"), Some(&token(&dave)), Some(said)).await.0, 200);
+    let zip: &'static str = dir.path().join("pub.zip").to_str().unwrap().to_owned().leak();
+    let (ok, out, err) = admin_cli(Vec::leak(vec!["export-room", "pub", zip])).await;
+    assert!(ok && out.contains("pub written to"), "{out}{err}");
+    let (ok, out, err) = admin_cli(Vec::leak(vec!["import-room", "pub-copy", zip])).await;
+    assert!(ok && out.contains("pub-copy imported: 2 messages and events, 0 files, 0 skipped"), "{out}{err}");
+    let (_, page) = api("GET", &node.url("/api/rooms/pub-copy/messages"), Some(&token(&dave)), None).await;
+    assert!(page.to_string().contains("cheers"), "{page}");
     let (ok, out, err) = admin_cli(&["delete-room", "ops"]).await;
     assert!(ok && out.contains("ops is deleted"), "{out}{err}");
     assert_eq!(api("GET", &node.url("/api/rooms/ops"), Some(&token(&dave)), None).await.0, 404);

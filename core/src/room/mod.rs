@@ -114,6 +114,16 @@ pub enum Input {
         id: String,
         body: String,
     },
+    /// A message or event of a room's history brought from another mesh
+    /// (an admin's import), sent as a local one stamped `ts` instead of
+    /// now: replayed in order into a new room, the history keeps its times.
+    Import {
+        req: ReqId,
+        author: Arc<str>,
+        id: String,
+        body: String,
+        ts: u64,
+    },
     /// What `since` lacks (the long poll).
     CatchUp {
         req: ReqId,
@@ -528,6 +538,12 @@ impl RoomState {
                 self.held.push_back(Held::Send(Waiter { req, conn }, author, id, body));
             }
             Input::Remote { from, msgs } if self.parked.is_some() => self.held.push_back(Held::Remote(from, msgs)),
+            Input::Import { req, author, id, body, .. } if self.parked.is_some() => {
+                self.held.push_back(Held::Send(Waiter { req, conn: None }, author, id, body));
+            }
+            Input::Import { req, author, id, body, ts } => {
+                self.on_send(Waiter { req, conn: None }, author, id, body, ts)
+            }
             Input::Send { req, conn, author, id, body } => self.on_send(Waiter { req, conn }, author, id, body, now_ms),
             Input::Remote { from, msgs } => self.on_remote(from, msgs, now_ms),
             Input::Committed { batch, ok } => self.on_committed(batch, ok),

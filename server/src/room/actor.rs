@@ -240,15 +240,12 @@ impl Actor {
                     AckTo::Conn(c) => Some(c.id()),
                     AckTo::Http(_) => None,
                 };
-                let req = self.request();
-                self.acks.insert(req, (to, id.clone()));
-                let own = self.ctx.index.vector(&self.name).map_or(0, |v| v.get(&self.ctx.node));
-                if !self.ctx.gate.allows(&self.name, own) {
-                    // Restored, and our own later messages are not back yet.
-                    self.refuse(req, ErrorCode::Unavailable);
-                    return;
-                }
+                let Some(req) = self.take_write(to, &id) else { return };
                 Input::Send { req, conn, author, id, body }
+            }
+            RoomCmd::Import { to, author, id, body, ts } => {
+                let Some(req) = self.take_write(to, &id) else { return };
+                Input::Import { req, author, id, body, ts }
             }
             RoomCmd::Typing { conn } => Input::Typing { conn },
             RoomCmd::CatchUp { since, reply } => {
@@ -263,6 +260,20 @@ impl Actor {
             RoomCmd::PeerTyping { name } => Input::PeerTyping { name },
         };
         self.feed(input).await;
+    }
+
+    /// A write's request id, its answer kept for `to`; `None` (refused
+    /// `unavailable`) while a restored node waits for its own later
+    /// messages to come back.
+    fn take_write(&mut self, to: AckTo, id: &str) -> Option<ReqId> {
+        let req = self.request();
+        self.acks.insert(req, (to, id.to_owned()));
+        let own = self.ctx.index.vector(&self.name).map_or(0, |v| v.get(&self.ctx.node));
+        if !self.ctx.gate.allows(&self.name, own) {
+            self.refuse(req, ErrorCode::Unavailable);
+            return None;
+        }
+        Some(req)
     }
 
     fn request(&mut self) -> ReqId {

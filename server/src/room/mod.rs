@@ -77,6 +77,15 @@ pub enum RoomCmd {
     Typing {
         conn: ConnId,
     },
+    /// A message of an imported history, stamped `ts` (see
+    /// [`Input::Import`](crate::core::Input::Import)); answered like an HTTP send.
+    Import {
+        to: AckTo,
+        author: Arc<str>,
+        id: String,
+        body: String,
+        ts: u64,
+    },
     CatchUp {
         since: RoomVector,
         reply: oneshot::Sender<CatchUp>,

@@ -5,7 +5,7 @@ use clap::{Subcommand, ValueEnum};
 use meshchat::core::names::for_terminal;
 use meshchat::infra::clock::now_ms;
 use meshchat::infra::tls::TlsClient;
-use meshchat::tools::client::signin::{SignIn, signed_in_call};
+use meshchat::tools::client::signin::{SignIn, signed_in_call, signed_in_upload};
 use meshchat_shared::api::{AdminRooms, Audit, Invites, People, ResetLink};
 use serde_json::json;
 
@@ -52,6 +52,11 @@ pub enum AdminAction {
     },
     /// Delete ROOM on every node: nobody reads or joins it again.
     DeleteRoom { room: String },
+    /// Write ROOM as a zip (room.json, messages.jsonl, its files) to OUT.
+    ExportRoom { room: String, out: std::path::PathBuf },
+    /// Bring a room exported from another mesh in as ROOM (a name nobody
+    /// uses here), its history replayed with its authors and times.
+    ImportRoom { room: String, zip: std::path::PathBuf },
     /// Delete messages older than DAYS in every room, on every node
     /// (0: keep them); with `--room`, that room's own policy (0: the mesh's).
     Retention {
@@ -119,6 +124,24 @@ pub async fn run(s: SignIn, tls: TlsClient, action: AdminAction) -> anyhow::Resu
                     println!("messages older than {d} days are deleted on every node (rooms may have their own policy)")
                 }
             }
+        }
+        AdminAction::ExportRoom { room, out } => {
+            let zip = call("GET", format!("/api/admin/rooms/{}/export", seg(&room)), None).await?;
+            write_new(&out, &zip)?;
+            println!("{} written to {} ({} bytes)", for_terminal(&room), out.display(), zip.len());
+        }
+        AdminAction::ImportRoom { room, zip } => {
+            let bytes = std::fs::read(&zip).map_err(|e| anyhow::anyhow!("{}: {e}", zip.display()))?;
+            let path = format!("/api/admin/rooms/{}/import", seg(&room));
+            let done = signed_in_upload(&s, &tls, &path, ("room.zip", "application/zip"), &bytes).await?;
+            let done: serde_json::Value = serde_json::from_slice(&done)?;
+            println!(
+                "{} imported: {} messages and events, {} files, {} skipped",
+                for_terminal(&room),
+                done["messages"],
+                done["files"],
+                done["skipped"]
+            );
         }
         AdminAction::People { query } => {
             let q: String = seg(&query.unwrap_or_default());
@@ -222,5 +245,18 @@ async fn archive_room(s: &SignIn, tls: &TlsClient, room: &str, undo: bool) -> an
     signed_in_call(s, tls, "POST", &format!("/api/admin/rooms/{}/archive", seg(room)), Some(body)).await?;
     let now = if undo { "writable again" } else { "archived: read-only" };
     println!("{} is {now} on every node", for_terminal(room));
+    Ok(())
+}
+
+/// Writes `bytes` to a file that must not exist yet, readable by its owner only.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
     Ok(())
 }

@@ -87,7 +87,8 @@ async fn zipped(
     name: String,
 ) -> Result<axum::response::Response, ApiError> {
     let files = app.store.files().clone();
-    let built = tokio::task::spawn_blocking(move || build(&msgs, first, &files)).await;
+    let standalone = first.0 == "room.json";
+    let built = tokio::task::spawn_blocking(move || build(&msgs, first, &files, standalone)).await;
     let file = built.map_err(|_| ApiError::from(ErrorCode::Unavailable))?.map_err(|e| {
         tracing::warn!("an export failed: {e}");
         ApiError::from(ErrorCode::Unavailable)
@@ -103,6 +104,7 @@ fn build(
     msgs: &[Message],
     (first, head): (&str, serde_json::Value),
     files: &FileStore,
+    standalone: bool,
 ) -> std::io::Result<std::fs::File> {
     use zip::write::SimpleFileOptions;
     let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
@@ -111,15 +113,22 @@ fn build(
     serde_json::to_writer_pretty(&mut zip, &head)?;
     zip.start_file("messages.jsonl", deflated).map_err(std::io::Error::other)?;
     let mut shared = Vec::new();
+    // What the zip holds: in a room's, an event naming a message it leaves
+    // out (an erased one) is left out too, so that it stands on its own
+    // (an import replays it); one's own data keeps replies to others.
+    let mut held = std::collections::HashSet::new();
     for m in msgs.iter().filter(|m| !is_read_marker(m) && !is_redacted(&m.body)) {
         let event = serde_json::from_str::<StoredEvent>(&m.body).ok().filter(|_| m.id.starts_with('§'));
+        if standalone && event.as_ref().and_then(|e| target(&e.event)).is_some_and(|t| !held.contains(&t)) {
+            continue;
+        }
+        held.insert((m.origin.as_str(), m.seq));
         if let Some(RoomEvent::File { hash, name, .. }) = event.as_ref().map(|e| &e.event) {
             shared.push((hash.clone(), name.clone()));
         }
         let line = match event {
-            Some(e) => {
-                json!({"room": m.room, "author": m.author, "origin": m.origin, "seq": m.seq, "ts": m.ts, "event": e.event})
-            }
+            Some(e) => json!({"room": m.room, "author": m.author, "origin": m.origin, "seq": m.seq, "ts": m.ts,
+                "event": e.event, "admin": e.admin, "own": e.own}),
             None => json!({"room": m.room, "author": m.author, "origin": m.origin, "seq": m.seq, "ts": m.ts,
                 "id": m.id, "body": m.body}),
         };
@@ -141,6 +150,17 @@ fn build(
 
 /// A shared file's name as a path inside the zip: no separators, no `..`,
 /// nothing an unzip tool could take for a place outside its folder.
+/// The message an event names, if it names one.
+fn target(e: &RoomEvent) -> Option<(&str, u64)> {
+    match e {
+        RoomEvent::Deleted { origin, seq }
+        | RoomEvent::Edited { origin, seq, .. }
+        | RoomEvent::Reacted { origin, seq, .. }
+        | RoomEvent::Reply { origin, seq, .. } => Some((origin.as_str(), *seq)),
+        _ => None,
+    }
+}
+
 fn safe_name(name: &str) -> String {
     let kept: String = name.chars().map(|c| if c.is_alphanumeric() || "-_. ".contains(c) { c } else { '_' }).collect();
     let kept = kept.trim_start_matches('.').trim();

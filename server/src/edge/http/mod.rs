@@ -10,6 +10,7 @@ mod embedded;
 mod error;
 mod export;
 mod files;
+mod import;
 mod mesh;
 mod poll;
 mod profile;

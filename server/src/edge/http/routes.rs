@@ -8,7 +8,9 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
-use super::{AppState, admin, admin_rooms, api, auth, export, files, mesh, poll, profile, push, rooms, search, ws};
+use super::{
+    AppState, admin, admin_rooms, api, auth, export, files, import, mesh, poll, profile, push, rooms, search, ws,
+};
 
 /// Who a route is for, before its own checks: the chat routes need a
 /// session unless the node takes guests.
@@ -90,6 +92,8 @@ pub fn table() -> Vec<Route> {
         open("DELETE", "/api/admin/rooms/{room}", delete(admin_rooms::delete)),
         open("POST", "/api/admin/rooms/{room}/retention", post(admin_rooms::room_retention)),
         open("POST", "/api/admin/retention", post(admin_rooms::retention)),
+        // A room's zip streams in under its own limit.
+        open("POST", "/api/admin/rooms/{room}/import", post(import::import).layer(DefaultBodyLimit::disable())),
         open("GET", "/api/admin/rooms/{room}/export", get(export::export_room)),
         open("GET", "/api/mesh", get(mesh::view)),
         open("POST", "/api/mesh/join", post(mesh::join)),

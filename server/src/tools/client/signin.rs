@@ -72,14 +72,27 @@ async fn call(
     token: Option<&str>,
     body: Option<String>,
 ) -> Result<Response, SignInError> {
+    let json = [("Content-Type", "application/json")];
+    call_with(tls, (method, url, TIMEOUT), token, &json, body.as_deref().map(str::as_bytes)).await
+}
+
+/// [`call`] with these headers and raw bytes (an upload).
+async fn call_with(
+    tls: &TlsClient,
+    (method, url, timeout): (&str, &str, std::time::Duration),
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Response, SignInError> {
     let auth = token.map(|t| format!("Bearer {t}"));
     // Names the terminal client in the person's list of sessions.
     let agent = concat!("meshchat-client/", env!("CARGO_PKG_VERSION"));
-    let mut headers = vec![("Content-Type", "application/json"), ("User-Agent", agent)];
+    let mut headers = vec![("User-Agent", agent)];
+    headers.extend_from_slice(extra);
     if let Some(a) = &auth {
         headers.push(("Authorization", a.as_str()));
     }
-    let r = request_via(tls, TIMEOUT, method, url, &headers, body.as_deref().map(str::as_bytes)).await?;
+    let r = request_via(tls, timeout, method, url, &headers, body).await?;
     if r.status >= 400 {
         let (code, message) = match serde_json::from_slice::<ErrorBody>(&r.body) {
             Ok(e) => (Some(e.error.code), e.error.message),
@@ -281,4 +294,26 @@ pub async fn signed_in_call(
     };
     let (base, _) = first_node(tls, &s.nodes).await?;
     Ok(call(tls, method, &format!("{base}{path}"), Some(&token), body).await?.body)
+}
+
+/// An upload waits this long for its answer (a room's import replays its
+/// whole history first).
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Uploads `bytes` as a file named `name` to `path` (`POST`), signed in.
+pub async fn signed_in_upload(
+    s: &SignIn,
+    tls: &TlsClient,
+    path: &str,
+    (name, mime): (&str, &str),
+    bytes: &[u8],
+) -> Result<Vec<u8>, SignInError> {
+    let Identity::Token(token) = sign_in(&SignIn { login: true, register: false, ..s.clone() }, tls).await? else {
+        return Err(SignInError::NeedsAccount);
+    };
+    let (base, _) = first_node(tls, &s.nodes).await?;
+    // The header that makes a body an upload (no form can set it).
+    let headers = [("Content-Type", mime), ("X-File-Name", name)];
+    let url = format!("{base}{path}");
+    Ok(call_with(tls, ("POST", &url, UPLOAD_TIMEOUT), Some(&token), &headers, Some(bytes)).await?.body)
 }
