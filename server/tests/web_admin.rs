@@ -8,6 +8,8 @@
 mod browser;
 mod common;
 
+use std::time::Duration;
+
 use browser::{Browser, Driver, dist};
 use common::*;
 
@@ -119,10 +121,18 @@ async fn people_end_sessions_and_admins_run_the_community_from_the_console() {
     admin.click_text(".admin-console button", "Save").await;
     admin.wait_true("document.querySelector('#admin-said').innerText.includes('every node')", "saved").await;
     assert_eq!(http_get(&n.url("/api/auth")).await.1["registration"], "closed");
-    admin.wait_true("document.querySelectorAll('.audit li').length === 7", "seven audit entries").await;
+    // Messages kept 30 days, mesh-wide.
+    admin
+        .eval("(i => { i.value = '30'; i.dispatchEvent(new Event('input')); i.form.requestSubmit(); })(document.querySelector('#mesh-retention')), true")
+        .await;
+    eventually(Duration::from_secs(5), "the policy set", || async {
+        http_get(&n.url("/api/auth")).await.1["retention_days"] == 30
+    })
+    .await;
+    admin.wait_true("document.querySelectorAll('.audit li').length === 8", "eight audit entries").await;
     let audit = text(&admin, ".audit").await;
     let actions = ["deactivate bob", "reactivate bob", "reset link bob", "root invite", "revoke invite"];
-    for action in actions.into_iter().chain(["archive room plans", "registration closed"]) {
+    for action in actions.into_iter().chain(["archive room plans", "registration closed", "retention 30 days"]) {
         assert!(audit.contains(action), "{action}: {audit}");
     }
 
