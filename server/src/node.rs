@@ -302,6 +302,7 @@ impl Node {
             mesh: mesh_handle,
             membership,
             max_file_bytes: cfg.max_file_bytes,
+            oidc: cfg.accounts.sso.clone().map(|c| Arc::new(crate::trust::oidc::Oidc::new(c))),
         });
         let metrics_for_http = metrics;
         let router = http::router(app, cfg.web.clone());

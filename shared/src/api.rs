@@ -350,6 +350,17 @@ pub struct AuthInfo {
     /// kept); a room may have its own.
     #[serde(default)]
     pub retention_days: u32,
+    /// Extension: single sign-on is set up: what its button says (empty:
+    /// none). The browser goes to `/api/sso/start`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sso: String,
+}
+
+/// `POST /api/sso/redeem` (extension): the one-time code single sign-on
+/// left in the app's address (`#sso=CODE`), for the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoRedeem {
+    pub code: String,
 }
 
 /// The body of every refused HTTP request.

@@ -83,6 +83,23 @@ pub fn reset_from_hash(hash: &str) -> Option<String> {
     hash.strip_prefix("#reset=").and_then(meshchat_shared::api::invite_code)
 }
 
+/// What single sign-on left in the address: a one-time code to trade for
+/// the session (`#sso=CODE`), or why it failed (`#sso-error=WORDS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoReturn {
+    Code(String),
+    Failed(String),
+}
+
+pub fn sso_from_hash(hash: &str) -> Option<SsoReturn> {
+    if let Some(code) = hash.strip_prefix("#sso=") {
+        return meshchat_shared::api::invite_code(code).map(SsoReturn::Code);
+    }
+    let words = hash.strip_prefix("#sso-error=")?;
+    let words = percent_encoding::percent_decode_str(words).decode_utf8_lossy();
+    Some(SsoReturn::Failed(words.chars().filter(|c| !c.is_control()).take(300).collect()))
+}
+
 /// 8-256 characters, as the nodes require.
 pub fn check_password(password: &str) -> Result<(), String> {
     let n = password.chars().count();
@@ -145,7 +162,26 @@ mod tests {
     use super::*;
 
     fn info(guests: bool, registration: &str, first: bool) -> AuthInfo {
-        AuthInfo { guests, registration: registration.into(), first, admins_need_two_factor: false, retention_days: 0 }
+        AuthInfo {
+            guests,
+            registration: registration.into(),
+            first,
+            admins_need_two_factor: false,
+            retention_days: 0,
+            sso: String::new(),
+        }
+    }
+
+    #[test]
+    fn single_sign_on_leaves_a_code_or_words_in_the_address() {
+        assert_eq!(sso_from_hash("#sso=abc-123"), Some(SsoReturn::Code("abc-123".into())));
+        assert_eq!(sso_from_hash("#sso=a/b"), None, "not a code");
+        assert_eq!(
+            sso_from_hash("#sso-error=the%20provider%20said%20no%1B%5B31m"),
+            Some(SsoReturn::Failed("the provider said no[31m".into())),
+            "decoded, control characters dropped"
+        );
+        assert_eq!(sso_from_hash("#invite=x"), None);
     }
 
     #[test]

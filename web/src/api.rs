@@ -211,6 +211,12 @@ pub async fn use_reset_link(base: &str, code: String, password: String) -> Resul
     post(&format!("{base}/api/reset"), None, &body).await.map(session)
 }
 
+/// The session single sign-on left a one-time code for (`#sso=CODE`).
+pub async fn sso_redeem(base: &str, code: String) -> Result<Session, String> {
+    let body = meshchat_shared::api::SsoRedeem { code };
+    post(&format!("{base}/api/sso/redeem"), None, &body).await.map(session)
+}
+
 pub async fn people(base: &str, token: &str, q: &str) -> Result<Vec<meshchat_shared::api::Person>, String> {
     let q = js_sys::encode_uri_component(q);
     get::<meshchat_shared::api::People>(&format!("{base}/api/admin/people?q={q}"), token).await.map(|p| p.people)

@@ -38,6 +38,8 @@ pub struct Account {
     pub recovery_used: std::collections::BTreeSet<String>,
     /// Deleted by its person: nothing of it is kept but its id and name.
     pub erased: bool,
+    /// Signs in through the identity provider as this subject (its hash).
+    pub sso: Option<String>,
 }
 
 impl Account {
@@ -56,6 +58,7 @@ impl Account {
             two_factor: (0, None),
             recovery_used: Default::default(),
             erased: false,
+            sso: None,
         }
     }
 
@@ -259,6 +262,11 @@ impl Directory {
     }
 
     /// The account whose name looks like `name`, if any.
+    /// The account that signs in as this subject of the identity provider.
+    pub fn by_sso(&self, subject: &str) -> Option<&Account> {
+        self.accounts.values().find(|a| a.sso.as_deref() == Some(subject))
+    }
+
     pub fn by_name(&self, name: &str) -> Option<&Account> {
         self.by_key.get(&name_key(name)).and_then(|id| self.accounts.get(id))
     }
@@ -418,6 +426,7 @@ pub(super) fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::Active { id, .. }
         | AccountEvent::TwoFactor { id, .. }
         | AccountEvent::Erased { id, .. }
+        | AccountEvent::SsoLinked { id, .. }
         | AccountEvent::RecoveryUsed { id, .. } => Some(id),
         AccountEvent::RevokeSession { .. }
         | AccountEvent::Invite { .. }
@@ -499,6 +508,10 @@ fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
         }
         AccountEvent::RecoveryUsed { code_hash, .. } => {
             a.recovery_used.insert(code_hash);
+            Vec::new()
+        }
+        AccountEvent::SsoLinked { subject, .. } => {
+            a.sso = Some(subject);
             Vec::new()
         }
         AccountEvent::Profile { profile, at, .. } => {

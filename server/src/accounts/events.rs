@@ -149,6 +149,14 @@ pub enum AccountEvent {
         name: String,
         at: u64,
     },
+    /// The account signs in through the operator's identity provider as
+    /// this subject: the SHA-256 of its issuer and subject (nothing of the
+    /// provider's is kept in the log but that).
+    SsoLinked {
+        id: String,
+        subject: String,
+        at: u64,
+    },
     /// An admin's action, for the audit log admins read.
     Audit {
         by: String,

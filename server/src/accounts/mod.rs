@@ -26,6 +26,7 @@ mod push;
 pub mod registry;
 mod service;
 mod sessions;
+mod sso;
 mod throttle;
 pub mod token;
 mod two_factor;
@@ -80,6 +81,8 @@ pub struct AccountsConfig {
     pub push_any_endpoint: bool,
     /// What happens to what a person wrote when they delete their account.
     pub deleted_messages: DeletedMessages,
+    /// Single sign-on through the operator's identity provider.
+    pub sso: Option<crate::trust::oidc::OidcConfig>,
 }
 
 impl Default for AccountsConfig {
@@ -94,6 +97,7 @@ impl Default for AccountsConfig {
             vapid_pkcs8: None,
             push_any_endpoint: false,
             deleted_messages: DeletedMessages::Keep,
+            sso: None,
         }
     }
 }

@@ -306,7 +306,7 @@ impl Accounts {
 
     /// A new session, listed (with `agent`, the caller's User-Agent made a
     /// label) where the person can see and end it.
-    async fn issue(&self, id: &str, name: &str, role: Role, agent: &str) -> Result<SignedIn, AuthError> {
+    pub(super) async fn issue(&self, id: &str, name: &str, role: Role, agent: &str) -> Result<SignedIn, AuthError> {
         let now = now_ms();
         let claims = Claims {
             kind: Kind::Session,
@@ -366,15 +366,22 @@ impl Accounts {
             }
         }
         let hash = self.hasher.hash(password).await?;
-        let (id, at) = (random_id(), now_ms());
+        let (id, role) = self.create(&name, hash, first).await?;
+        self.issue(&id, &name, role, &from.agent).await
+    }
+
+    /// Makes the account `name` (`hash`: its password's, empty for none):
+    /// the name claimed mesh-wide, the mesh's first account its admin.
+    pub(super) async fn create(&self, name: &str, hash: String, first: bool) -> Result<(String, Role), AuthError> {
+        let (id, at, key) = (random_id(), now_ms(), name_key(name));
         let claimed =
-            AccountEvent::Created { id: id.clone(), name: name.clone(), hash: hash.clone(), role: Role::Member, at };
+            AccountEvent::Created { id: id.clone(), name: name.to_owned(), hash: hash.clone(), role: Role::Member, at };
         let value = serde_json::to_string(&claimed).map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let chosen = self.registry.claim(&format!("name:{key}"), &value).await?;
         if chosen != value {
             // Someone else's registration won; make sure its account exists.
             if let Ok(theirs @ AccountEvent::Created { .. }) = serde_json::from_str::<AccountEvent>(&chosen)
-                && !self.is_account_name(&name)
+                && !self.is_account_name(name)
             {
                 let _ = self.append(theirs).await;
             }
@@ -382,8 +389,8 @@ impl Accounts {
         }
         let role =
             if first && self.registry.claim("first-admin", &id).await? == id { Role::Admin } else { Role::Member };
-        self.append(AccountEvent::Created { id: id.clone(), name: name.clone(), hash, role, at }).await?;
-        self.issue(&id, &name, role, &from.agent).await
+        self.append(AccountEvent::Created { id: id.clone(), name: name.to_owned(), hash, role, at }).await?;
+        Ok((id, role))
     }
 
     /// Each try takes one of the name's and one of the address's tries

@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod identity;
+pub mod oidc;
 pub mod sign;
 pub mod tls;
 pub mod webpush;

@@ -5,9 +5,9 @@
 use leptos::prelude::*;
 use meshchat_shared::api::AuthInfo;
 
-use crate::account::{self, Session, Tab, Who};
+use crate::account::{self, Session, SsoReturn, Tab, Who};
 use crate::api;
-use crate::i18n::t;
+use crate::i18n::{fill, t};
 
 /// The screen; `on_in` gets whoever signed in.
 #[component]
@@ -35,10 +35,25 @@ pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
                         <p class="error" role="alert">{e}</p>
                         <button class="primary" on:click=move |_| load()>{t().try_again}</button>
                     }.into_any(),
-                    Some(Ok((base, i))) => match hash.with(|h| (account::reset_from_hash(h), account::invite_from_hash(h))) {
-                        (Some(code), _) => view! { <ResetForm base code on_in/> }.into_any(),
-                        (None, invite) => view! { <Forms base info=i invite on_in/> }.into_any(),
-                    },
+                    Some(Ok((base, i))) => {
+                        let (reset, invite, sso) = hash.with(|h| {
+                            (account::reset_from_hash(h), account::invite_from_hash(h), account::sso_from_hash(h))
+                        });
+                        match (reset, sso) {
+                            (Some(code), _) => view! { <ResetForm base code on_in/> }.into_any(),
+                            (None, Some(SsoReturn::Code(code))) => view! { <SsoReturning base code on_in/> }.into_any(),
+                            (None, failed) => {
+                                let failed = match failed {
+                                    Some(SsoReturn::Failed(why)) => Some(fill(t().sso_failed, &[&why])),
+                                    _ => None,
+                                };
+                                view! {
+                                    {failed.map(|f| view! { <p class="error" role="alert">{f}</p> })}
+                                    <Forms base info=i invite on_in/>
+                                }.into_any()
+                            }
+                        }
+                    }
                 }}
             </section>
         </main>
@@ -74,6 +89,7 @@ fn Forms(
     let tab = RwSignal::new(account::first_tab(&info, invite.is_some()));
     let first = info.first;
     let needs_invite = info.registration == "invite" && !info.first;
+    let sso = info.sso.clone();
     let intro = move || match tab.get() {
         Tab::SignIn => t().welcome_back,
         Tab::SignUp if first => t().first_account,
@@ -96,6 +112,11 @@ fn Forms(
         </div>
         <div id="auth-panel" role="tabpanel" aria-labelledby=move || tab_id(tab.get())>
             <p class="muted">{intro}</p>
+            {(!sso.is_empty()).then(|| view! {
+                <a class="button secondary sso" href=format!("{}/api/sso/start", base.get_value())>
+                    {fill(t().sso_button, &[&sso])}
+                </a>
+            })}
             {move || match tab.get() {
                 Tab::SignIn => view! { <Credentials base=base.get_value() signup=false invite=None on_in/> }.into_any(),
                 Tab::SignUp => {
@@ -250,6 +271,24 @@ fn ResetForm(base: String, code: String, on_in: Callback<Who>) -> impl IntoView 
             <p id="reset-error" class="error" role="alert">{move || error.get()}</p>
             <button class="primary" type="submit" disabled=move || busy.get()>{t().set_password}</button>
         </form>
+    }
+}
+
+/// Back from single sign-on with a one-time code: traded for the session.
+#[component]
+fn SsoReturning(base: String, code: String, on_in: Callback<Who>) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    leptos::task::spawn_local(async move {
+        match api::sso_redeem(&base, code).await {
+            Ok(session) => signed_in(session, on_in),
+            Err(e) => error.set(Some(fill(t().sso_failed, &[&e]))),
+        }
+    });
+    view! {
+        {move || match error.get() {
+            None => view! { <p class="muted" role="status">{t().connecting}</p> }.into_any(),
+            Some(e) => view! { <p class="error" role="alert">{e}</p> <a class="button primary" href="/">{t().try_again}</a> }.into_any(),
+        }}
     }
 }
 

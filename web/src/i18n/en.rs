@@ -396,6 +396,8 @@ pub const EN: Text = Text {
     room_retention_label: "Delete messages older than this many days (0: as the mesh)",
     retention_mark: "kept {0} days",
     ev_author_erased: "{0}'s messages were erased",
+    sso_button: "Sign in with {0}",
+    sso_failed: "Single sign-on failed: {0}",
     archive: "Archive",
     unarchive: "Take out of the archive",
     rooms_none: "No room matches.",

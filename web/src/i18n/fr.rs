@@ -379,6 +379,8 @@ pub const FR: Text = Text {
     room_retention_label: "Supprimer les messages plus vieux que ce nombre de jours (0 : comme le maillage)",
     retention_mark: "gardés {0} jours",
     ev_author_erased: "les messages de {0} ont été effacés",
+    sso_button: "Se connecter avec {0}",
+    sso_failed: "La connexion unique a échoué : {0}",
     archive: "Archiver",
     unarchive: "Sortir des archives",
     rooms_none: "Aucun salon ne correspond.",

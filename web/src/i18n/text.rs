@@ -378,6 +378,8 @@ pub struct Text {
     pub room_retention_label: &'static str,
     pub retention_mark: &'static str,
     pub ev_author_erased: &'static str,
+    pub sso_button: &'static str,
+    pub sso_failed: &'static str,
     pub archive: &'static str,
     pub unarchive: &'static str,
     pub rooms_none: &'static str,

@@ -134,6 +134,20 @@ pub struct NodeArgs {
     /// the same file on every node. Without it the mesh makes one.
     #[arg(long)]
     vapid_key: Option<PathBuf>,
+    /// Single sign-on: the OpenID Connect issuer people sign in through
+    /// (`https://id.example.org/realms/main`); with the client id and secret
+    /// the provider gave this mesh. Its redirect URI is this node's
+    /// `https://<host>/api/sso/callback`.
+    #[arg(long, requires_all = ["oidc_client_id", "oidc_client_secret_file"])]
+    oidc_issuer: Option<String>,
+    #[arg(long)]
+    oidc_client_id: Option<String>,
+    /// A file holding the client secret (kept out of the command line).
+    #[arg(long)]
+    oidc_client_secret_file: Option<PathBuf>,
+    /// What the sign-in button says: "Sign in with <label>".
+    #[arg(long, default_value = "single sign-on")]
+    oidc_label: String,
     /// Who this node is to push services: `mailto:you@example.com` or an
     /// https URL (default: the node's public page).
     #[arg(long)]
@@ -227,6 +241,7 @@ fn parse_peers(specs: &[String]) -> anyhow::Result<Vec<PeerAddr>> {
 }
 
 pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let sso = sso_config(&args)?;
     let mut cfg = NodeConfig::new(&args.id, args.http, args.data.clone());
     cfg.web = args.web;
     cfg.public_url = args.public_url;
@@ -254,6 +269,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         cfg.accounts.vapid_pkcs8 = Some(read_vapid(path)?);
     }
     cfg.accounts.push_any_endpoint = args.push_any_endpoint;
+    cfg.accounts.sso = sso;
     cfg.push_subject = args.push_subject.clone();
     cfg.allowed_origins = args.allowed_origins.iter().filter(|o| !o.is_empty()).cloned().collect();
     cfg.room.core.max_drift_ms = args.max_clock_drift_ms;
@@ -324,6 +340,25 @@ pub async fn wait_for_signal() {
 }
 
 /// A PKCS#8 PEM file's key, checked as a P-256 signing key.
+fn sso_config(args: &NodeArgs) -> anyhow::Result<Option<meshchat::trust::oidc::OidcConfig>> {
+    let (Some(issuer), Some(client_id), Some(secret)) =
+        (&args.oidc_issuer, &args.oidc_client_id, &args.oidc_client_secret_file)
+    else {
+        return Ok(None);
+    };
+    let client_secret = std::fs::read_to_string(secret)
+        .map_err(|e| anyhow::anyhow!("--oidc-client-secret-file {}: {e}", secret.display()))?
+        .trim()
+        .to_owned();
+    let label = args.oidc_label.clone();
+    Ok(Some(meshchat::trust::oidc::OidcConfig {
+        issuer: issuer.clone(),
+        client_id: client_id.clone(),
+        client_secret,
+        label,
+    }))
+}
+
 fn read_vapid(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     use base64::Engine;
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;

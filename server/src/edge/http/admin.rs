@@ -90,9 +90,14 @@ pub async fn set_role(
 
 /// The app's page `#<what>=<code>`, as the asker reached this node.
 fn app_link(app: &AppState, headers: &HeaderMap, what: &str, code: &str) -> String {
+    format!("{}/#{what}={code}", base_url(app, headers))
+}
+
+/// This node as the browser reached it: `https://host` (or `http://`).
+pub(super) fn base_url(app: &AppState, headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let scheme = if app.tls { "https" } else { "http" };
-    format!("{scheme}://{host}/#{what}={code}")
+    format!("{scheme}://{host}")
 }
 
 pub async fn create_invite(

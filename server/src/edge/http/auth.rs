@@ -95,6 +95,7 @@ pub async fn info(State(app): State<Arc<AppState>>) -> Json<AuthInfo> {
         admins_need_two_factor: app.accounts.admins_need_two_factor(),
         first: app.accounts.count() == 0,
         retention_days: app.accounts.retention_days(),
+        sso: app.oidc.as_ref().map(|o| o.label().to_owned()).unwrap_or_default(),
     })
 }
 

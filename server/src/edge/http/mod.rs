@@ -20,6 +20,7 @@ pub mod routes;
 mod search;
 pub mod secure;
 pub mod serve;
+mod sso;
 pub mod tls;
 mod ws;
 
@@ -83,6 +84,8 @@ pub struct AppState {
     /// Joins and removals of nodes (with a mesh).
     pub membership: Option<Arc<crate::membership::Membership>>,
     pub max_file_bytes: u64,
+    /// Single sign-on through the operator's identity provider, if set up.
+    pub oidc: Option<Arc<crate::trust::oidc::Oidc>>,
 }
 
 pub fn router(app: Arc<AppState>, web: Option<PathBuf>) -> Router {

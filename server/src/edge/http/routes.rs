@@ -9,7 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
 use super::{
-    AppState, admin, admin_rooms, api, auth, export, files, import, mesh, poll, profile, push, rooms, search, ws,
+    AppState, admin, admin_rooms, api, auth, export, files, import, mesh, poll, profile, push, rooms, search, sso, ws,
 };
 
 /// Who a route is for, before its own checks: the chat routes need a
@@ -75,6 +75,9 @@ pub fn table() -> Vec<Route> {
         open("DELETE", "/api/sessions/{id}", delete(admin::end_session)),
         open("POST", "/api/sessions/others", post(admin::end_others)),
         open("POST", "/api/reset", post(admin::use_reset_link)),
+        open("GET", "/api/sso/start", get(sso::start)),
+        open("GET", "/api/sso/callback", get(sso::callback)),
+        open("POST", "/api/sso/redeem", post(sso::redeem)),
         open("POST", "/api/2fa/setup", post(auth::two_factor_setup)),
         open("POST", "/api/2fa/enable", post(auth::two_factor_enable)),
         open("POST", "/api/2fa/disable", post(auth::two_factor_disable)),
