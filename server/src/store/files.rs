@@ -119,26 +119,35 @@ impl FileStore {
             return Err(FileError::Mismatch { want: want.to_owned(), got: hash });
         }
         let dest = self.path(&hash);
-        let already = dest.is_file();
         let file = part.file.take();
-        let moved = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        // Whether this copy is the one kept is decided by the link itself:
+        // it fails if the file is there already, even if another copy of
+        // it landed a moment ago (two peers' copies arriving at once were
+        // both counted when the check came before the move).
+        let placed = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
             if let Some(f) = file {
                 f.sync_all()?;
             }
-            if already {
-                return std::fs::remove_file(&tmp);
-            }
             let shard = dest.parent().unwrap_or(Path::new("."));
             crate::store::private::dir(shard)?;
-            std::fs::rename(&tmp, &dest)?;
-            // The rename itself must survive a crash.
-            std::fs::File::open(shard)?.sync_all()
+            let placed = match std::fs::hard_link(&tmp, &dest) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                Err(e) => return Err(e),
+            };
+            std::fs::remove_file(&tmp)?;
+            // The new name must survive a crash.
+            if placed {
+                std::fs::File::open(shard)?.sync_all()?;
+            }
+            Ok(placed)
         })
         .await
         .map_err(|e| FileError::Body(e.to_string()))?;
+        // On an error the partial file is removed (if still there) on drop.
+        let placed = placed?;
         part.path = PathBuf::new();
-        moved?;
-        if !already {
+        if placed {
             self.total.fetch_add(size, Ordering::Relaxed);
         }
         Ok(Blob { hash, size })
@@ -228,5 +237,20 @@ mod tests {
         files.remove(&blob.hash);
         assert!(!files.has(&blob.hash));
         assert_eq!(files.total_bytes(), 0);
+    }
+    /// Two peers' copies of one file arriving at once (a node fetching it
+    /// from two peers): stored once, counted once (a full run saw
+    /// `meshchat_files_bytes` count a file twice).
+    #[tokio::test]
+    async fn the_same_file_arriving_twice_at_once_is_counted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileStore::open(dir.path()).unwrap();
+        for round in 0..20u8 {
+            let bytes: &'static [u8] = Box::leak(vec![round; 1000].into_boxed_slice());
+            let (one, two) = ([bytes], [bytes]);
+            let (a, b) = tokio::join!(files.receive(chunks(&one), 2000, None), files.receive(chunks(&two), 2000, None));
+            assert_eq!(a.unwrap().hash, b.unwrap().hash);
+            assert_eq!(files.total_bytes(), 1000 * (u64::from(round) + 1), "round {round}");
+        }
     }
 }

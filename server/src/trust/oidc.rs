@@ -16,6 +16,8 @@ use openidconnect::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
+use meshchat_shared::api::Session;
+
 use crate::infra::clock::now_ms;
 use crate::infra::http::HttpError;
 
@@ -79,7 +81,7 @@ pub struct Oidc {
     metadata: tokio::sync::OnceCell<CoreProviderMetadata>,
     flows: Mutex<HashMap<String, Flow>>,
     /// One-time codes a browser trades for its session: `(session, at)`.
-    codes: Mutex<HashMap<String, (crate::accounts::SignedIn, u64)>>,
+    codes: Mutex<HashMap<String, (Session, u64)>>,
 }
 
 impl Oidc {
@@ -168,7 +170,7 @@ impl Oidc {
     }
 
     /// A one-time code for `session`, for the browser to trade.
-    pub fn code_for(&self, session: crate::accounts::SignedIn) -> Result<String, OidcError> {
+    pub fn code_for(&self, session: Session) -> Result<String, OidcError> {
         let mut codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
         codes.retain(|_, (_, at)| now_ms() < *at + CODE_MS);
         if codes.len() >= MAX_WAITING {
@@ -180,7 +182,7 @@ impl Oidc {
     }
 
     /// The session a one-time code stands for, once.
-    pub fn redeem(&self, code: &str) -> Option<crate::accounts::SignedIn> {
+    pub fn redeem(&self, code: &str) -> Option<Session> {
         let found = self.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code);
         found.filter(|(_, at)| now_ms() < *at + CODE_MS).map(|(s, _)| s)
     }

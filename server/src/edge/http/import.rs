@@ -30,6 +30,9 @@ use crate::room::{AckTo, RoomCmd, RoomHandle};
 /// The largest zip taken: a room's words and its files.
 const MAX_ZIP_BYTES: u64 = 1 << 30;
 
+/// The history unpacked, at most (a million messages of 250 bytes).
+const MAX_LINES_BYTES: u64 = 256 << 20;
+
 /// One line of `messages.jsonl`.
 #[derive(Deserialize)]
 struct Line {
@@ -121,11 +124,14 @@ fn read_lines(file: std::fs::File) -> Result<(Vec<Line>, Zip), ApiError> {
     let mut zip = zip::ZipArchive::new(file).map_err(|_| ApiError::invalid("that is not a zip"))?;
     let mut text = String::new();
     let entry = zip.by_name("messages.jsonl").map_err(|_| ApiError::invalid("the zip has no messages.jsonl"))?;
-    // Bounded by the zip's own limit: words compress, but not past this.
+    // Words compress well: what they unpack to is bounded on its own.
     entry
-        .take(8 * MAX_ZIP_BYTES)
+        .take(MAX_LINES_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|_| ApiError::invalid("messages.jsonl is not text"))?;
+    if text.len() as u64 > MAX_LINES_BYTES {
+        return Err(ApiError::invalid("messages.jsonl is over 256 MiB unpacked"));
+    }
     let lines = text
         .lines()
         .filter(|l| !l.trim().is_empty())

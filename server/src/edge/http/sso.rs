@@ -15,7 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use meshchat_shared::ErrorCode;
-use meshchat_shared::api::{Session, SsoRedeem};
+use meshchat_shared::api::SsoRedeem;
 
 use super::AppState;
 use super::admin::base_url;
@@ -61,7 +61,8 @@ pub async fn callback(
         }
         let (state, code) = (q.get("state").cloned().unwrap_or_default(), q.get("code").cloned().unwrap_or_default());
         let who = oidc.finish(&state, &code).await.map_err(|e| e.to_string())?;
-        let session = app.accounts.sso_sign_in(&who, &from).await.map_err(|e| e.to_string())?;
+        let signed_in = app.accounts.sso_sign_in(&who, &from).await.map_err(|e| e.to_string())?;
+        let Json(session) = session(signed_in);
         oidc.code_for(session).map_err(|e| e.to_string())
     };
     // The app shows what went wrong, as text.
@@ -87,6 +88,5 @@ pub async fn redeem(
     let found = oidc.redeem(&r.code);
     let s =
         found.ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "that sign-in code is unknown, used or expired"))?;
-    let Json(s): Json<Session> = session(s);
     Ok((NO_STORE, Json(s)))
 }
