@@ -22,7 +22,8 @@
 //! - [`room`]: one actor per room around its state machine, the hub that
 //!   starts them, the restore gate; [`room::Broker`] is all a room knows of
 //!   the mesh.
-//! - [`trust`]: the cluster's CA, node certificates, mutual TLS, signatures.
+//! - [`trust`]: the cluster's CA, node certificates, mutual TLS, signatures,
+//!   the OpenID Connect relying party of single sign-on.
 //! - [`mesh`]: QUIC links to peers, replication streams, anti-entropy, the
 //!   node list clients see ([`mesh::cluster`]).
 //! - [`accounts`]: accounts, sessions valid on every node, API tokens,
