@@ -84,10 +84,9 @@ fn location(r: &Response, base: &str) -> String {
     if to.starts_with('/') { format!("{base}{to}") } else { to.to_owned() }
 }
 
-/// Signs `user` in from node `node` through the provider at `issuer`, as
-/// a browser would; returns the session's token and name.
-async fn sign_in(node: &NodeProc, issuer: &str, user: &str) -> (String, String) {
-    let mut jar = Jar::default();
+/// Takes a browser (`jar`) from node `node` through the provider at
+/// `issuer` as `user`, up to the node's callback: its URL.
+async fn to_callback(jar: &mut Jar, node: &NodeProc, issuer: &str, user: &str) -> String {
     let start = jar.go("GET", &node.url("/api/sso/start"), None).await;
     assert_eq!(start.status, 303, "{}", start.text());
     let mut url = location(&start, issuer);
@@ -106,6 +105,14 @@ async fn sign_in(node: &NodeProc, issuer: &str, user: &str) -> (String, String) 
         }
     };
     assert!(callback.starts_with(&node.url("/api/sso/callback")), "{callback}");
+    callback
+}
+
+/// Signs `user` in from node `node` through the provider at `issuer`, as
+/// a browser would; returns the session's token and name.
+async fn sign_in(node: &NodeProc, issuer: &str, user: &str) -> (String, String) {
+    let mut jar = Jar::default();
+    let callback = to_callback(&mut jar, node, issuer, user).await;
     let back = jar.go("GET", &callback, None).await;
     let to = location(&back, "");
     let code = to.strip_prefix("/#sso=").unwrap_or_else(|| panic!("{to}"));
@@ -158,6 +165,11 @@ async fn people_sign_in_through_the_operators_provider_on_any_node() {
     assert_eq!(login(n2, "alice", "anything").await.0, 401);
     // A flow nobody started is refused, in words for the app.
     let r = request("GET", &n1.url("/api/sso/callback?state=forged&code=x"), &[], None).await.unwrap();
+    assert!(location(&r, "").starts_with("/#sso-error="), "{:?}", r.header("location"));
+    // Another browser cannot finish someone's flow (a link sent to a victim
+    // would sign them in as its sender): its answer is refused.
+    let callback = to_callback(&mut Jar::default(), n1, &issuer, "mallory").await;
+    let r = request("GET", &callback, &[], None).await.unwrap();
     assert!(location(&r, "").starts_with("/#sso-error="), "{:?}", r.header("location"));
 }
 

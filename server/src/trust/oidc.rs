@@ -69,6 +69,10 @@ pub struct Subject {
 }
 
 struct Flow {
+    /// What the browser that began it holds (a cookie): the answer is taken
+    /// only from that browser, so nobody can sign another person's browser
+    /// into their own account with a link.
+    browser: String,
     verifier: String,
     nonce: String,
     redirect: String,
@@ -123,9 +127,10 @@ impl Oidc {
         Ok(CoreClient::from_provider_metadata(md, id, Some(secret)).set_redirect_uri(redirect))
     }
 
-    /// Where to send the browser to sign in; the provider sends it back to
-    /// `redirect` (this node's callback, as the provider knows it).
-    pub async fn start(&self, redirect: &str) -> Result<String, OidcError> {
+    /// Where to send the browser to sign in, and the key it must keep (a
+    /// cookie) for its answer; the provider sends it back to `redirect`
+    /// (this node's callback, as the provider knows it).
+    pub async fn start(&self, redirect: &str) -> Result<(String, String), OidcError> {
         let client = self.client(redirect).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
@@ -133,7 +138,9 @@ impl Oidc {
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge)
             .url();
+        let browser = crate::infra::random_id();
         let flow = Flow {
+            browser: browser.clone(),
             verifier: verifier.secret().clone(),
             nonce: nonce.secret().clone(),
             redirect: redirect.into(),
@@ -145,13 +152,15 @@ impl Oidc {
             return Err(OidcError::Busy);
         }
         flows.insert(state.secret().clone(), flow);
-        Ok(url.to_string())
+        Ok((url.to_string(), browser))
     }
 
-    /// The provider's answer (`state`, `code`): who signed in, checked.
-    pub async fn finish(&self, state: &str, code: &str) -> Result<Subject, OidcError> {
+    /// The provider's answer (`state`, `code`), in the browser holding
+    /// `browser`: who signed in, checked.
+    pub async fn finish(&self, state: &str, code: &str, browser: &str) -> Result<Subject, OidcError> {
         let flow = self.flows.lock().unwrap_or_else(|p| p.into_inner()).remove(state);
-        let flow = flow.filter(|f| now_ms() < f.at + FLOW_MS).ok_or(OidcError::UnknownFlow)?;
+        let live = |f: &Flow| now_ms() < f.at + FLOW_MS && f.browser == browser;
+        let flow = flow.filter(live).ok_or(OidcError::UnknownFlow)?;
         let client = self.client(&flow.redirect).await?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))

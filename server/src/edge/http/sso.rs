@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use meshchat_shared::ErrorCode;
@@ -40,11 +40,30 @@ pub async fn start(
 ) -> Result<Response, ApiError> {
     app.guard.write(client_ip(addr)).map_err(refused)?;
     let oidc = oidc(&app)?;
-    let url = oidc.start(&callback_url(&app, &headers)).await.map_err(|e| {
+    let (url, browser) = oidc.start(&callback_url(&app, &headers)).await.map_err(|e| {
         tracing::warn!(error = %e, "single sign-on cannot start");
         ApiError::new(ErrorCode::Unavailable, e.to_string())
     })?;
-    Ok((NO_STORE, Redirect::to(&url)).into_response())
+    let cookie = browser_cookie(&app, &browser, FLOW_SECONDS);
+    Ok((NO_STORE, [(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response())
+}
+
+/// The browser's key for its flow, sent back only to the callback: `Lax`,
+/// so that it comes along when the provider sends the browser back.
+const COOKIE: &str = "meshchat-sso";
+const FLOW_SECONDS: u32 = 600;
+
+fn browser_cookie(app: &AppState, value: &str, max_age: u32) -> String {
+    let secure = if app.tls { "; Secure" } else { "" };
+    format!("{COOKIE}={value}; Path=/api/sso; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// The flow key this browser holds, if any.
+fn browser_key(headers: &HeaderMap) -> String {
+    let cookies = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+    let mut pairs = cookies.flat_map(|c| c.split(';')).map(str::trim);
+    let key = pairs.find_map(|kv| kv.strip_prefix(COOKIE).and_then(|rest| rest.strip_prefix('=')));
+    key.unwrap_or_default().to_owned()
 }
 
 pub async fn callback(
@@ -60,7 +79,7 @@ pub async fn callback(
             return Err(format!("the identity provider said no ({})", e.chars().take(64).collect::<String>()));
         }
         let (state, code) = (q.get("state").cloned().unwrap_or_default(), q.get("code").cloned().unwrap_or_default());
-        let who = oidc.finish(&state, &code).await.map_err(|e| e.to_string())?;
+        let who = oidc.finish(&state, &code, &browser_key(&headers)).await.map_err(|e| e.to_string())?;
         let signed_in = app.accounts.sso_sign_in(&who, &from).await.map_err(|e| e.to_string())?;
         let Json(session) = session(signed_in);
         oidc.code_for(session).map_err(|e| e.to_string())
@@ -74,7 +93,8 @@ pub async fn callback(
             format!("/#sso-error={why}")
         }
     };
-    Ok((NO_STORE, Redirect::to(&to)).into_response())
+    let done = browser_cookie(&app, "", 0);
+    Ok((NO_STORE, [(header::SET_COOKIE, done)], Redirect::to(&to)).into_response())
 }
 
 pub async fn redeem(
