@@ -121,3 +121,32 @@ async fn an_exported_room_imported_into_another_mesh_keeps_its_history() {
     let (_, info) = api("GET", &b.nodes[1].url("/api/rooms/plans"), Some(&admin), None).await;
     assert_eq!((info["title"].as_str(), info["topic"].as_str()), (Some("Plans"), Some("Q3")), "{info}");
 }
+
+/// A zip as an export makes it: `room.json` and these lines.
+fn zip_of(lines: &[Value]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("room.json", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.write_all(b"{}").unwrap();
+    zip.start_file("messages.jsonl", zip::write::SimpleFileOptions::default()).unwrap();
+    for l in lines {
+        zip.write_all(format!("{l}\n").as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn an_import_is_a_new_room_within_the_nodes_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = start_node_accounts("n1", &dir.path().join("n1"), 0, &["--max-rooms", "1"], None);
+    let admin = token(&register(&n, "admin", "admin password").await.1);
+    let created = json!({"room": "r", "author": "ann", "origin": "n9", "seq": 1, "ts": 1_000,
+        "event": {"event": "created", "title": "", "topic": "", "private": false}, "admin": false, "own": false});
+    let said = json!({"room": "r", "author": "ann", "origin": "n9", "seq": 2, "ts": 2_000, "id": "m1", "body": "hi"});
+    let zip = zip_of(&[created, said]);
+    let auth = format!("Bearer {admin}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/zip"), ("X-File-Name", "r.zip")];
+    let r = request("POST", &n.url("/api/admin/rooms/r/import"), &headers, Some(&zip)).await.unwrap();
+    assert_eq!(r.status, 429, "past the node's rooms: {}", r.text());
+    assert_eq!(api("GET", &n.url("/api/rooms/r"), Some(&admin), None).await.0, 404, "no room made");
+}

@@ -82,7 +82,8 @@ impl Opener {
         self.hub.index().knows(room) || self.hub.open(room).is_some()
     }
 
-    fn open(&self, room: &str) -> Result<RoomHandle, RoomError> {
+    /// The room's handle, made if need be within the caller's limits.
+    pub fn open(&self, room: &str) -> Result<RoomHandle, RoomError> {
         let (guard, ip) = (&self.guard, self.ip);
         self.hub
             .open_or_create(room, |rooms| guard.create_room(ip, rooms))

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use super::AppState;
-use super::api::room_param;
+use super::api::{client_ip, room_param};
 use super::auth::Auth;
 use super::error::ApiError;
 use crate::room::{AckTo, RoomCmd, RoomHandle};
@@ -65,6 +65,7 @@ pub struct Imported {
 
 pub async fn import(
     State(app): State<Arc<AppState>>,
+    addr: Option<axum::Extension<crate::edge::http::serve::ClientAddr>>,
     Auth(me): Auth,
     path: Result<Path<String>, PathRejection>,
     body: Body,
@@ -83,14 +84,15 @@ pub async fn import(
         _ => return Err(ApiError::invalid("an export of a room (not a conversation) begins with its creation")),
     };
     let files = take_files(&app, zip).await?;
+    // Within the node's room limits, as any new room.
+    let opener = crate::edge::govern::Opener { hub: app.hub.clone(), guard: app.guard.clone(), ip: client_ip(addr) };
+    let handle = opener.open(&room)?;
     let mine = format!("{owner}:{}", crate::infra::clock::now_ms());
     match app.accounts.claim(&format!("room:{room}"), &mine).await {
         Ok(chosen) if chosen == mine => {}
         Ok(_) => return Err(ApiError::new(ErrorCode::NameTaken, "a room by that name exists already")),
         Err(_) => return Err(ErrorCode::Unavailable.into()),
     }
-    app.hub.index().add(&room);
-    let handle = app.hub.room(&room);
     let (messages, skipped) = replay(&handle, lines).await;
     app.accounts.audit_room(&me, "import room", &room).await?;
     Ok((StatusCode::CREATED, Json(Imported { room, messages, files, skipped })))
