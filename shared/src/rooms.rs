@@ -239,6 +239,28 @@ pub enum RoomEvent {
 }
 
 impl RoomEvent {
+    /// The message this event names (`origin:seq`), if it names one.
+    pub fn target(&self) -> Option<(&str, u64)> {
+        match self {
+            RoomEvent::Edited { origin, seq, .. }
+            | RoomEvent::Deleted { origin, seq }
+            | RoomEvent::Reacted { origin, seq, .. }
+            | RoomEvent::Reply { origin, seq, .. } => Some((origin.as_str(), *seq)),
+            _ => None,
+        }
+    }
+
+    /// [`target`](Self::target), to point it elsewhere.
+    pub fn target_mut(&mut self) -> Option<(&mut String, &mut u64)> {
+        match self {
+            RoomEvent::Edited { origin, seq, .. }
+            | RoomEvent::Deleted { origin, seq }
+            | RoomEvent::Reacted { origin, seq, .. }
+            | RoomEvent::Reply { origin, seq, .. } => Some((origin, seq)),
+            _ => None,
+        }
+    }
+
     /// The `event` tag of every kind this version knows.
     pub const KINDS: [&'static str; 21] = [
         "created",

@@ -109,7 +109,7 @@ pub async fn readable(hub: &Arc<Hub>, room: &str, who: &str) -> Result<(RoomHand
 /// everyone sees. The node checks ownership in its store and marks the
 /// event `own`; other nodes trust the mark as they trust the signature.
 pub async fn aim(store: &Store, room: &str, mut event: RoomEvent, who: &str) -> Result<(RoomEvent, bool), RoomError> {
-    let Some((origin, seq)) = target_mut(&mut event) else {
+    let Some((origin, seq)) = event.target_mut() else {
         return Ok((event, false));
     };
     let unavailable = |_| RoomError::Refused(ErrorCode::Unavailable);
@@ -135,16 +135,6 @@ pub async fn aim(store: &Store, room: &str, mut event: RoomEvent, who: &str) -> 
 }
 
 /// The message an event names, if it names one.
-fn target_mut(event: &mut RoomEvent) -> Option<(&mut String, &mut u64)> {
-    match event {
-        RoomEvent::Edited { origin, seq, .. }
-        | RoomEvent::Deleted { origin, seq }
-        | RoomEvent::Reacted { origin, seq, .. }
-        | RoomEvent::Reply { origin, seq, .. } => Some((origin, seq)),
-        _ => None,
-    }
-}
-
 /// A reply or a file is an event message: its author owns it like a message.
 fn is_own_reply(msg: &Message, who: &str) -> bool {
     msg.author == who

@@ -65,16 +65,12 @@ pub fn redact(tx: &Transaction<'_>, room: &str, erasing: &Erasing) -> Result<Vec
         orphans.extend(erase(tx, room, origin, *seq)?);
     }
     for author in &erasing.authors {
-        let theirs: Vec<(String, u64)> = tx
-            .prepare_cached("SELECT origin, seq, id, body FROM messages WHERE room = ?1 AND author = ?2")?
-            .query_map(params![room, author], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-            })?
-            .filter_map(|row| match row {
-                Ok((o, s, id, body)) => meshchat_shared::rooms::erasable(&id, &body).then_some(Ok((o, s))),
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<Result<_, _>>()?;
+        let theirs = places(
+            tx,
+            "SELECT origin, seq, id, body FROM messages WHERE room = ?1 AND author = ?2",
+            params![room, author],
+            meshchat_shared::rooms::erasable,
+        )?;
         for (origin, seq) in theirs {
             orphans.extend(erase(tx, room, &origin, seq)?);
         }
@@ -89,19 +85,12 @@ pub fn expire(tx: &Transaction<'_>, room: &str, before: u64) -> Result<(i64, Vec
     if before <= from {
         return Ok((0, Vec::new()));
     }
-    let due: Vec<(String, u64)> = tx
-        .prepare_cached(
-            "SELECT origin, seq, id, body FROM messages
-             WHERE room = ?1 AND ts >= ?2 AND ts < ?3 AND hidden = 0",
-        )?
-        .query_map(params![room, from as i64, before as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-        })?
-        .filter_map(|row| match row {
-            Ok((o, s, id, body)) => meshchat_shared::rooms::expirable(&id, &body).then_some(Ok((o, s))),
-            Err(e) => Some(Err(e)),
-        })
-        .collect::<Result<_, _>>()?;
+    let due = places(
+        tx,
+        "SELECT origin, seq, id, body FROM messages WHERE room = ?1 AND ts >= ?2 AND ts < ?3 AND hidden = 0",
+        params![room, from as i64, before as i64],
+        meshchat_shared::rooms::expirable,
+    )?;
     let mut orphans = Vec::new();
     for (origin, seq) in &due {
         orphans.extend(erase(tx, room, origin, *seq)?);
@@ -111,4 +100,26 @@ pub fn expire(tx: &Transaction<'_>, room: &str, before: u64) -> Result<(i64, Vec
     tx.prepare_cached("INSERT OR REPLACE INTO room_expiry (room, before) VALUES (?1, ?2)")?
         .execute(params![room, before as i64])?;
     Ok((due.len() as i64, orphans))
+}
+
+/// `(origin, seq)` of the rows `sql` selects (as `origin, seq, id, body`)
+/// whose id and body `keep` takes.
+fn places(
+    tx: &Transaction<'_>,
+    sql: &str,
+    args: impl rusqlite::Params,
+    keep: fn(&str, &str) -> bool,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut st = tx.prepare_cached(sql)?;
+    let rows = st.query_map(args, |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (origin, seq, id, body) = row?;
+        if keep(&id, &body) {
+            out.push((origin, seq));
+        }
+    }
+    Ok(out)
 }

@@ -119,7 +119,7 @@ fn build(
     let mut held = std::collections::HashSet::new();
     for m in msgs.iter().filter(|m| !is_read_marker(m) && !is_redacted(&m.body)) {
         let event = serde_json::from_str::<StoredEvent>(&m.body).ok().filter(|_| m.id.starts_with('§'));
-        if standalone && event.as_ref().and_then(|e| target(&e.event)).is_some_and(|t| !held.contains(&t)) {
+        if standalone && event.as_ref().and_then(|e| e.event.target()).is_some_and(|t| !held.contains(&t)) {
             continue;
         }
         held.insert((m.origin.as_str(), m.seq));
@@ -150,17 +150,6 @@ fn build(
 
 /// A shared file's name as a path inside the zip: no separators, no `..`,
 /// nothing an unzip tool could take for a place outside its folder.
-/// The message an event names, if it names one.
-fn target(e: &RoomEvent) -> Option<(&str, u64)> {
-    match e {
-        RoomEvent::Deleted { origin, seq }
-        | RoomEvent::Edited { origin, seq, .. }
-        | RoomEvent::Reacted { origin, seq, .. }
-        | RoomEvent::Reply { origin, seq, .. } => Some((origin.as_str(), *seq)),
-        _ => None,
-    }
-}
-
 fn safe_name(name: &str) -> String {
     let kept: String = name.chars().map(|c| if c.is_alphanumeric() || "-_. ".contains(c) { c } else { '_' }).collect();
     let kept = kept.trim_start_matches('.').trim();

@@ -210,11 +210,7 @@ fn as_sent(line: &Line, placed: &HashMap<(String, u64), (String, u64)>) -> Optio
         return Some((line.id.clone()?, line.body.clone()?));
     };
     let mut event = event.clone();
-    if let RoomEvent::Deleted { origin, seq }
-    | RoomEvent::Edited { origin, seq, .. }
-    | RoomEvent::Reacted { origin, seq, .. }
-    | RoomEvent::Reply { origin, seq, .. } = &mut event
-    {
+    if let Some((origin, seq)) = event.target_mut() {
         (*origin, *seq) = placed.get(&(origin.clone(), *seq))?.clone();
     }
     let body = serde_json::to_string(&StoredEvent { event, admin: line.admin, own: line.own }).ok()?;
