@@ -17,7 +17,8 @@
 //!   who moderates), as plain Rust.
 //! - [`state`]: the chat as plain Rust: the shared sans-IO protocol client
 //!   (`meshchat_shared::client`: rooms, vectors, resume, outbox) and
-//!   [`timeline`], the rows of the message list. Unit-tested natively.
+//!   [`timeline`], the rows of the message list: the shared model in the
+//!   app's language.
 //! - `app` (wasm only): the Leptos components, wrapping the state in signals.
 //! - `net` (wasm only): the link to the mesh: one node at a time, rotating
 //!   to the next when it goes away; `http_link` is its long-poll fallback.

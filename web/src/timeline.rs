@@ -1,407 +1,68 @@
-//! What the message list shows, row by row: day separators, messages grouped
-//! by author, presence notices, and this user's sends still on their way.
-//! Local days come from a function the caller passes, so the browser's time
-//! zone stays out of this module and its tests.
+//! The rows of the message list: the shared model
+//! ([`meshchat_shared::client::timeline`]) in the app's language.
 
-use meshchat_shared::{Cursor, Message};
+pub use meshchat_shared::client::timeline::{FOLLOW, MOST, Quote, Row, STEP, Span, Window, by_key, day_number};
+
+use meshchat_shared::client::annotate::Target;
+use meshchat_shared::client::room::RoomView;
+use meshchat_shared::client::timeline::{self as shared, Words};
+use meshchat_shared::rooms::RoomEvent;
 
 use crate::i18n::{fill, t};
-use meshchat_shared::client::annotate::{Annotations, EventKind, FileRef, Target, Thread, kind};
-use meshchat_shared::client::room::{Entry, RoomView};
-use meshchat_shared::rooms::{REDACTED, RoomEvent, is_event_id, is_redacted};
 
-/// Consecutive messages of one author closer than this share one header.
-pub const GROUP_GAP_MS: u64 = 5 * 60 * 1000;
+/// The app's words for the rows.
+struct Local;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Row {
-    /// The room holds nothing older than what follows.
-    Beginning,
-    /// A new local day starts; `ts` is the first entry's time.
-    Day {
-        day: i64,
-        ts: u64,
-    },
-    Msg {
-        /// Its body is the latest edit's, or the redaction mark once deleted.
-        msg: Message,
-        /// Show the author and time: first of a group.
-        head: bool,
-        mine: bool,
-        /// When it was last edited.
-        edited: Option<u64>,
-        /// Emoji and who reacted so.
-        reactions: Vec<(String, Vec<String>)>,
-        /// The message it answers.
-        reply_to: Option<Box<Quote>>,
-        /// It mentions the viewer (`@name`).
-        mentions_me: bool,
-        /// A shared file, shown with it.
-        file: Option<Box<FileRef>>,
-        /// Its thread, if it has replies there.
-        thread: Option<Box<Thread>>,
-    },
-    Presence {
-        name: String,
-        online: bool,
-        ts: u64,
-    },
-    /// Where the user left off: messages from others after their read
-    /// marker follow.
-    NewLine,
-    /// Something happened to the room ("bob was removed by alice: spam"):
-    /// an event of its log, shown as the notice the node wrote.
-    Event {
-        text: String,
-        ts: u64,
-        key: String,
-    },
-    /// Typed here, not yet acknowledged (or failed).
-    Pending {
-        id: String,
-        body: String,
-        created_ms: u64,
-        failed: Option<String>,
-        head: bool,
-    },
-}
-
-/// A replied-to message, as the reply shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quote {
-    pub origin: String,
-    pub seq: u64,
-    /// `None` when this view does not hold it (older than what is loaded).
-    pub author: Option<String>,
-    pub body: String,
-}
-
-impl Row {
-    /// What the row is, whatever it shows: the key of keyed rendering. A
-    /// row keeps its key through edits, reactions and regrouping; what it
-    /// shows is followed by [`by_key`] (a key made of the content would
-    /// miss changes that keep its shape, and rebuild rows that only moved).
-    pub fn key(&self) -> String {
-        match self {
-            Row::Beginning => "beginning".into(),
-            Row::NewLine => "new-line".into(),
-            Row::Day { day, .. } => format!("day:{day}"),
-            Row::Msg { msg, .. } => format!("m:{}:{}", msg.origin, msg.seq),
-            Row::Presence { name, online, ts } => format!("p:{ts}:{name}:{online}"),
-            Row::Event { key, .. } => format!("e:{key}"),
-            Row::Pending { id, .. } => format!("q:{id}"),
+impl Words for Local {
+    fn describe(&self, by: &str, event: &RoomEvent) -> String {
+        crate::i18n::describe(by, event)
+    }
+    fn an_earlier_message(&self) -> String {
+        t().an_earlier_message.to_owned()
+    }
+    fn message_deleted(&self) -> String {
+        t().message_deleted.to_owned()
+    }
+    fn typing(&self, names: &[String]) -> Option<String> {
+        match names {
+            [] => None,
+            [a] => Some(fill(t().typing_one, &[a])),
+            [a, b] => Some(fill(t().typing_two, &[a, b])),
+            [a, b, c] => Some(fill(t().typing_three, &[a, b, c])),
+            _ => Some(t().typing_many.to_owned()),
         }
     }
 }
 
-/// The rows by their key: each row on screen follows its own entry.
-pub fn by_key(rows: &[Row]) -> std::collections::HashMap<String, Row> {
-    rows.iter().map(|r| (r.key(), r.clone())).collect()
-}
-
-/// The rows of a room for `me`; `local_day` maps a timestamp to a day number
-/// in the viewer's time zone.
-pub fn rows(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64) -> Vec<Row> {
-    rows_in(room, me, local_day, &Span::default())
-}
-
-/// Which entries of a room a view shows: from `from` (the first without
-/// it) up to `to`, excluded (to the end without it, sends on their way
-/// included). What it costs grows with the span, not with the room.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Span {
-    pub from: Option<Cursor>,
-    pub to: Option<Cursor>,
-}
-
-/// Entries on screen while following the newest (the DOM holds about as
-/// many rows), what one step of scrolling brings in, and the most a view
-/// holds once scrolled back.
-pub const FOLLOW: usize = 120;
-pub const STEP: usize = 60;
-pub const MOST: usize = 360;
-
-/// Which part of a room is on screen: the newest entries while the view
-/// follows them, else an explicit span that scrolling moves.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Window {
-    #[default]
-    Follow,
-    At(Span),
-}
-
-impl Window {
-    /// The span this window shows of `room` now.
-    pub fn span(&self, room: &RoomView) -> Span {
-        match self {
-            Window::Follow => Span { from: room.key_back(None, FOLLOW), to: None },
-            // From the first entry held: history coming in above grows it,
-            // so it ends `MOST` entries down at most.
-            Window::At(Span { from: None, to }) => {
-                let first = room.first_key();
-                let most = first.and_then(|f| room.key_forward(&f, MOST));
-                let to = match (most, to) {
-                    (Some(m), Some(t)) => Some(m.min(t.clone())),
-                    (m, t) => m.or_else(|| t.clone()),
-                };
-                Span { from: None, to }
-            }
-            Window::At(span) => span.clone(),
-        }
-    }
-
-    /// Scrolled to the top: the window reaches `STEP` entries further back,
-    /// dropping as many at its bottom beyond `MOST`. `None` when nothing
-    /// older is held (time to ask the node for more).
-    pub fn up(&self, room: &RoomView) -> Option<Window> {
-        let span = self.span(room);
-        let from = span.from.as_ref()?;
-        room.entry_before(from)?;
-        let start = room.key_back(Some(from), STEP);
-        // From the very first entry: `None`, so that history arriving
-        // above shows at once.
-        let from = start.filter(|s| room.entry_before(s).is_some());
-        let mut to = span.to;
-        if count(room, from.as_ref(), to.as_ref()) > MOST {
-            to = room.key_back(to.as_ref(), STEP);
-        }
-        Some(Window::At(Span { from, to }))
-    }
-
-    /// Scrolled to the bottom of a window that stops short of the newest:
-    /// `STEP` more below, as many fewer above beyond `MOST`; following
-    /// again once it reaches the end.
-    pub fn down(&self, room: &RoomView) -> Option<Window> {
-        if *self == Window::Follow {
-            return None;
-        }
-        let span = self.span(room);
-        let to = span.to.as_ref()?;
-        let to = room.key_forward(to, STEP);
-        let mut from = span.from.clone();
-        if count(room, from.as_ref(), to.as_ref()) > MOST {
-            let first = from.clone().or_else(|| room.first_key());
-            from = first.and_then(|f| room.key_forward(&f, STEP));
-        }
-        Some(Window::At(Span { from, to }))
-    }
-
-    /// A window around `at`, to show one message wherever it is.
-    pub fn around(room: &RoomView, at: &Cursor) -> Window {
-        let from = room.key_back(Some(at), FOLLOW / 2).filter(|s| room.entry_before(s).is_some());
-        let to = room.key_forward(at, FOLLOW / 2);
-        Window::At(Span { from, to })
-    }
-}
-
-/// Entries from `from` up to `to`.
-fn count(room: &RoomView, from: Option<&Cursor>, to: Option<&Cursor>) -> usize {
-    room.entries_from(from).take_while(|(k, _)| to.is_none_or(|t| *k < t)).count()
-}
-
-/// The rows of `span` of a room, grouped and dated as the whole room's
-/// rows would be there.
+/// The rows of `span` of a room for `me`, in the app's language.
 pub fn rows_in(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64, span: &Span) -> Vec<Row> {
-    let notes = Annotations::from(room, span.from.as_ref());
-    let mut out = Vec::new();
-    let before = span.from.as_ref().and_then(|f| room.entry_before(f));
-    if before.is_none() && !room.more && room.synced {
-        out.push(Row::Beginning);
-    }
-    // The day and the group the span starts in.
-    let mut day: Option<i64> = before.map(|(k, _)| local_day(k.ts));
-    // (author, ts) of the previous message, for grouping.
-    let mut prev: Option<(String, u64)> = match before {
-        Some((_, Entry::Msg(m))) if !is_event_id(&m.id) => Some((m.author.clone(), m.ts)),
-        _ => None,
-    };
-    let mut new_day = |ts: u64, out: &mut Vec<Row>, prev: &mut Option<(String, u64)>| {
-        let d = local_day(ts);
-        if day != Some(d) {
-            day = Some(d);
-            out.push(Row::Day { day: d, ts });
-            *prev = None;
-        }
-    };
-    // The "new messages" line is above the span once what precedes it is
-    // past the read marker.
-    let passed = |upto: &Cursor| before.is_some_and(|(k, _)| k >= upto);
-    let mut line_due = room.seen_upto.clone().filter(|upto| !passed(upto));
-    let entries = room.entries_from(span.from.as_ref());
-    let to = span.to.clone();
-    for (key, entry) in entries.take_while(|(k, _)| to.as_ref().is_none_or(|t| *k < t)) {
-        // The "new messages" line, before the first news from others.
-        if let (Some(upto), Entry::Msg(m)) = (&line_due, entry)
-            && m.author != me
-            && meshchat_shared::rooms::is_chat(m)
-            && !m.is_before(upto)
-        {
-            out.push(Row::NewLine);
-            line_due = None;
-        }
-        match entry {
-            Entry::Msg(m) if is_event_id(&m.id) && !is_redacted(&m.body) => match kind(&m.author, &m.body) {
-                EventKind::Annotation => {}
-                EventKind::Notice(text) => {
-                    // In the app's language; as the node wrote it if unreadable.
-                    let text = serde_json::from_str::<RoomEvent>(&m.body)
-                        .map(|e| crate::i18n::describe(&m.author, &e))
-                        .unwrap_or(text);
-                    new_day(m.ts, &mut out, &mut prev);
-                    prev = None;
-                    out.push(Row::Event { text, ts: m.ts, key: format!("{}:{}", m.origin, m.seq) });
-                }
-                // In a thread only: its root shows it.
-                EventKind::Reply { thread: true, also: false, .. } => {}
-                EventKind::Reply { to, body, .. } => {
-                    new_day(m.ts, &mut out, &mut prev);
-                    // A reply always shows who wrote it.
-                    prev = Some((m.author.clone(), m.ts));
-                    let quote = quote(room, &notes, to);
-                    let shown = Message { body, ..m.clone() };
-                    out.push(message_row(&notes, shown, true, me, Some(Box::new(quote))));
-                }
-                EventKind::File(f) => {
-                    new_day(m.ts, &mut out, &mut prev);
-                    let head =
-                        !matches!(&prev, Some((a, t)) if *a == m.author && m.ts.saturating_sub(*t) < GROUP_GAP_MS);
-                    prev = Some((m.author.clone(), m.ts));
-                    let shown = Message { body: f.body.clone(), ..m.clone() };
-                    let mut row = message_row(&notes, shown, head, me, None);
-                    if let Row::Msg { file, msg, .. } = &mut row
-                        && !is_redacted(&msg.body)
-                    {
-                        *file = Some(Box::new(f));
-                    }
-                    out.push(row);
-                }
-            },
-            Entry::Msg(m) => {
-                new_day(m.ts, &mut out, &mut prev);
-                let head = !matches!(&prev, Some((a, t)) if *a == m.author && m.ts.saturating_sub(*t) < GROUP_GAP_MS);
-                prev = Some((m.author.clone(), m.ts));
-                out.push(message_row(&notes, m.clone(), head, me, None));
-            }
-            Entry::Presence { name, online } => {
-                let ts = key.ts;
-                new_day(ts, &mut out, &mut prev);
-                prev = None;
-                out.push(Row::Presence { name: name.clone(), online: *online, ts });
-            }
-        }
-    }
-    // Sends and replies on their way show; edits, reactions and deletes
-    // show only if they failed (to retry or discard).
-    let shown = |p: &&meshchat_shared::client::room::Pending| match &p.action {
-        Some(RoomEvent::Reply { thread: true, also: false, .. }) => false,
-        None | Some(RoomEvent::Reply { .. }) => true,
-        Some(_) => p.failed.is_some(),
-    };
-    for p in room.pending.iter().filter(shown).filter(|_| span.to.is_none()) {
-        new_day(p.created_ms, &mut out, &mut prev);
-        let head = !matches!(&prev, Some((a, t)) if a == me && p.created_ms.saturating_sub(*t) < GROUP_GAP_MS);
-        prev = Some((me.to_owned(), p.created_ms));
-        // A reaction or a delete reads as its notice, in the app's language.
-        let body = match &p.action {
-            Some(a @ (RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. })) => crate::i18n::describe(me, a),
-            _ => p.body.clone(),
-        };
-        out.push(Row::Pending { id: p.id.clone(), body, created_ms: p.created_ms, failed: p.failed.clone(), head });
-    }
-    out
+    shared::rows_in(room, me, local_day, span, &Local)
 }
 
-/// A message's row with what happened to it: edited, deleted, reactions.
-fn message_row(notes: &Annotations, mut msg: Message, head: bool, me: &str, reply_to: Option<Box<Quote>>) -> Row {
-    let target = (msg.origin.clone(), msg.seq);
-    let mut edited = None;
-    if notes.deleted.contains(&target) {
-        msg.body = REDACTED.to_owned();
-    } else if let Some((body, ts)) = notes.edits.get(&target) {
-        msg.body = body.clone();
-        edited = Some(*ts);
-    }
-    let reactions = notes
-        .reactions
-        .get(&target)
-        .map(|r| r.iter().map(|(e, who)| (e.clone(), who.iter().cloned().collect())).collect())
-        .unwrap_or_default();
-    let mine = msg.author == me;
-    let mentions_me = !mine && meshchat_shared::rooms::mentions(&msg.body, me);
-    let thread = notes.threads.get(&target).filter(|t| !t.replies.is_empty()).map(|t| Box::new(t.clone()));
-    Row::Msg { msg, head, mine, edited, reactions, reply_to, mentions_me, file: None, thread }
-}
-
-/// The rows of the thread of `root`: the root (or a tombstone when it is
-/// deleted, or a line when this view does not hold it), then its replies
-/// with their edits, reactions and deletes, then the replies on their way.
+/// The rows of the thread of `root`, in the app's language.
 pub fn thread_rows(room: &RoomView, me: &str, root: &Target) -> Vec<Row> {
-    let held = room.get(&root.0, root.1);
-    let notes = Annotations::from(room, held.map(|m| m.cursor()).as_ref());
-    let mut out = Vec::new();
-    match held {
-        Some(m) => {
-            let mut row = message_row(&notes, m.clone(), true, me, None);
-            if let Row::Msg { thread, .. } = &mut row {
-                *thread = None;
-            }
-            out.push(row);
-        }
-        None => out.push(Row::Event { text: t().an_earlier_message.to_owned(), ts: 0, key: "root".into() }),
-    }
-    for target in notes.threads.get(root).map(|t| t.replies.as_slice()).unwrap_or_default() {
-        let Some(m) = room.get(&target.0, target.1) else { continue };
-        if let EventKind::Reply { body, .. } = kind(&m.author, &m.body) {
-            let mut row = message_row(&notes, Message { body, ..m.clone() }, true, me, None);
-            if let Row::Msg { thread, .. } = &mut row {
-                *thread = None;
-            }
-            out.push(row);
-        }
-    }
-    let in_thread = |a: &Option<RoomEvent>| matches!(a, Some(RoomEvent::Reply { origin, seq, thread: true, .. }) if (origin, *seq) == (&root.0, root.1));
-    for p in room.pending.iter().filter(|p| in_thread(&p.action)) {
-        out.push(Row::Pending {
-            id: p.id.clone(),
-            body: p.body.clone(),
-            created_ms: p.created_ms,
-            failed: p.failed.clone(),
-            head: true,
-        });
-    }
-    out
-}
-
-/// The message a reply answers, as this view holds it now.
-fn quote(room: &RoomView, notes: &Annotations, to: (String, u64)) -> Quote {
-    let held = room.get(&to.0, to.1);
-    let body = match held {
-        _ if notes.deleted.contains(&to) => t().message_deleted.to_owned(),
-        Some(m) => match notes.edits.get(&to) {
-            Some((b, _)) => b.clone(),
-            None => meshchat_shared::client::shown_text(m),
-        },
-        None => t().an_earlier_message.to_owned(),
-    };
-    Quote { origin: to.0, seq: to.1, author: held.map(|m| m.author.clone()), body }
+    shared::thread_rows(room, me, root, &Local)
 }
 
 /// "bob is typing…", "bob and carol are typing…", and so on.
 pub fn typing_line(names: &[String]) -> Option<String> {
-    match names {
-        [] => None,
-        [a] => Some(fill(t().typing_one, &[a])),
-        [a, b] => Some(fill(t().typing_two, &[a, b])),
-        [a, b, c] => Some(fill(t().typing_three, &[a, b, c])),
-        _ => Some(t().typing_many.to_owned()),
-    }
-}
-
-/// Days since 1970-01-01 of a local timestamp (`ts` shifted by the zone's
-/// offset east of UTC, in minutes).
-pub fn day_number(ts_ms: u64, offset_east_min: i64) -> i64 {
-    (ts_ms as i64 + offset_east_min * 60_000).div_euclid(86_400_000)
+    Local.typing(names)
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use meshchat_shared::client::timeline::English;
+
+    /// In English the app reads as the terminal app does.
+    #[test]
+    fn the_apps_english_is_the_shared_english() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for n in 0..5 {
+            let who = names(&["a", "b", "c", "d"][..n]);
+            assert_eq!(Local.typing(&who), English.typing(&who));
+        }
+        assert_eq!(Local.an_earlier_message(), English.an_earlier_message());
+        assert_eq!(Local.message_deleted(), English.message_deleted());
+    }
+}

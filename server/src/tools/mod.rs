@@ -7,3 +7,4 @@ pub mod fuzz;
 pub mod harness;
 pub mod launcher;
 pub mod status;
+pub mod tui;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod net;
+pub mod pty;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -35,8 +35,11 @@ enum Command {
     Certs(CertsArgs),
     /// Run a local mesh of n1..nN (HTTP 8081.., mesh 9081..) for trying it out.
     Cluster(ClusterArgs),
-    /// Chat from a terminal: each line of input is a message, messages print as they come.
+    /// Chat from a terminal: the full-screen app at a terminal; with --lines
+    /// or from a pipe, each line of input is a message, messages print as they come.
     Client(ClientArgs),
+    /// The full-screen terminal app: rooms, threads, search, files.
+    Tui(TuiArgs),
     /// Make a single-use invitation to register (admins; for --registration invite).
     Invite(InviteArgs),
     /// The admin console from a terminal: people, deactivation, reset
@@ -109,6 +112,21 @@ impl SignInArgs {
 struct ClientArgs {
     #[arg(long, default_value = "general")]
     room: String,
+    /// One line per message even at a terminal (bots, scripts, `script(1)`).
+    #[arg(long)]
+    lines: bool,
+    #[command(flatten)]
+    signin: SignInArgs,
+}
+
+#[derive(Args)]
+struct TuiArgs {
+    /// Rooms to open besides those the account is in (guests: the rooms to be in).
+    #[arg(long = "room", default_value = "general")]
+    rooms: Vec<String>,
+    /// Where `o` saves a message's file.
+    #[arg(long, default_value = ".")]
+    downloads: PathBuf,
     #[command(flatten)]
     signin: SignInArgs,
 }
@@ -194,6 +212,21 @@ fn with_settings(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::
 
 /// A failure is one line on stderr and exit status 1: what went wrong and
 /// why (the causes joined), never a backtrace, whatever `RUST_BACKTRACE`.
+/// `meshchat client` is the full-screen app when a person sits at it.
+fn client_at_terminal(args: &ClientArgs) -> bool {
+    use std::io::IsTerminal;
+    !args.lines && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// Commands that take the whole terminal.
+fn full_screen(command: &Command) -> bool {
+    match command {
+        Command::Tui(_) => true,
+        Command::Client(args) => client_at_terminal(args),
+        _ => false,
+    }
+}
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -224,7 +257,10 @@ fn run() -> anyhow::Result<()> {
     // keys) is its user's only.
     meshchat::store::private::restrict_umask();
     let cli = Cli::parse_from(with_settings(std::env::args_os().collect())?);
-    meshchat::infra::logs::init(cli.verbose);
+    // The full-screen app owns the terminal: log lines would tear it.
+    if !full_screen(&cli.command) {
+        meshchat::infra::logs::init(cli.verbose);
+    }
     if let Some(ca) = &cli.ca {
         meshchat::infra::tls::trust(ca).with_context(|| format!("--ca {}", ca.display()))?;
     }
@@ -234,8 +270,17 @@ fn run() -> anyhow::Result<()> {
         Command::Certs(args) => ops::certs(args),
         Command::Bench(args) => runtime.block_on(meshchat::tools::bench::run(args)),
         Command::Client(args) => runtime.block_on(async {
+            let at_terminal = client_at_terminal(&args);
             let (signin, tls) = args.signin.split()?;
-            meshchat::tools::client::terminal::run(signin, args.room, tls).await
+            if at_terminal {
+                meshchat::tools::tui::run(signin, vec![args.room], tls, ".".into()).await
+            } else {
+                meshchat::tools::client::terminal::run(signin, args.room, tls).await
+            }
+        }),
+        Command::Tui(args) => runtime.block_on(async {
+            let (signin, tls) = args.signin.split()?;
+            meshchat::tools::tui::run(signin, args.rooms, tls, args.downloads).await
         }),
         Command::Invite(args) => runtime.block_on(invite(args)),
         Command::Admin(args) => runtime.block_on(async {

@@ -1,13 +1,16 @@
-//! The native client's task: one node at a time, moving when it goes away.
+//! The native client's loop: one node at a time, moving when it goes away.
+//! What owns the chat state is a [`Driver`]: the handle's client (commands
+//! over a channel) and the terminal app (keys) drive the same loop.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use meshchat_shared::ServerFrame;
 use meshchat_shared::client::{Chat, Status};
 use rand::Rng;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
@@ -25,51 +28,140 @@ async fn connect(url: &str, tls: &TlsClient) -> Option<Ws> {
     client_async_with_config(url, stream, Some(super::ws_config())).await.ok().map(|(ws, _)| ws)
 }
 
+/// The owner of a client's chat state, as the loop sees it.
+pub trait Driver {
+    fn chat(&mut self) -> &mut Chat;
+    /// A frame from the node: the driver hands it to the chat.
+    fn frame(&mut self, frame: ServerFrame);
+    /// Something may have changed (the link's status, what time did).
+    fn changed(&mut self);
+    /// Waits for the driver's own input (a command, a key) and takes it;
+    /// `false` to quit. Cancel-safe: the loop drops it when a frame comes.
+    fn input(&mut self) -> impl Future<Output = bool> + Send;
+    /// Now on the node at `url` (its WebSocket URL).
+    fn on_node(&mut self, _url: &str) {}
+}
+
+/// Connects to `nodes` (the first, then those the mesh tells of) and keeps
+/// the driver's chat on one of them until the driver quits or the session
+/// ends for good.
+pub async fn drive<D: Driver>(d: &mut D, nodes: &[String], tls: &TlsClient) {
+    for url in nodes.iter().rev() {
+        d.chat().nodes.seed(url);
+    }
+    let Some(mut url) = nodes.first().cloned() else {
+        return;
+    };
+    loop {
+        d.chat().on_connecting();
+        d.changed();
+        let Some(ws) = open_taking_input(d, &url, tls).await else { return };
+        let ending = match ws {
+            Some(ws) => {
+                d.on_node(&url);
+                session(d, ws).await
+            }
+            None => Some(Ended::default()),
+        };
+        let Some(ended) = ending else { return };
+        // No node takes a session that ended: stop (the status says why).
+        if d.chat().signed_out {
+            d.changed();
+            return;
+        }
+        let next = d.chat().reconnect(&url, ended, &url, rand::rng().random());
+        d.changed();
+        if wait(d, Duration::from_millis(next.delay_ms)).await {
+            return;
+        }
+        url = next.url;
+    }
+}
+
+/// Opens a connection to `url` (`Some(None)` when it cannot be had within
+/// five seconds), taking input meanwhile; `None` to quit.
+async fn open_taking_input<D: Driver>(d: &mut D, url: &str, tls: &TlsClient) -> Option<Option<Ws>> {
+    let connecting = tokio::time::timeout(Duration::from_secs(5), connect(url, tls));
+    tokio::pin!(connecting);
+    loop {
+        tokio::select! {
+            ws = &mut connecting => return Some(ws.ok().flatten()),
+            go = d.input() => if !go { return None },
+        }
+    }
+}
+
+/// Takes input while not connected; true to quit.
+async fn wait<D: Driver>(d: &mut D, delay: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + delay;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return false,
+            go = d.input() => if !go { return true },
+        }
+    }
+}
+
 /// How one connection ended: `None` when the owner asked to quit.
 type Ending = Option<Ended>;
 
+/// The handle's client: commands in, events out.
 struct Client {
     chat: Chat,
+    cmds: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
     /// Failures already reported, so each is reported once.
     reported: HashSet<String>,
     status: Option<Status>,
     /// `Synced` was announced for this connection.
     caught_up: bool,
+    /// Told once the connection is closed.
+    closing: Option<oneshot::Sender<()>>,
 }
 
 pub(super) async fn run(
     config: ClientConfig,
-    mut cmds: mpsc::UnboundedReceiver<Command>,
+    cmds: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
 ) {
     let mut chat = Chat::new(&config.name, &config.rooms, None);
     chat.token = config.token.clone();
-    let mut c = Client { chat, events, reported: HashSet::new(), status: None, caught_up: false };
-    for url in config.nodes.iter().rev() {
-        c.chat.nodes.seed(url);
+    let mut c = Client { chat, cmds, events, reported: HashSet::new(), status: None, caught_up: false, closing: None };
+    drive(&mut c, &config.nodes, &config.tls).await;
+    if let Some(done) = c.closing.take() {
+        let _ = done.send(());
     }
-    let Some(mut url) = config.nodes.first().cloned() else {
-        return;
-    };
-    loop {
-        c.chat.on_connecting();
-        c.note_status();
-        let ending = match tokio::time::timeout(Duration::from_secs(5), connect(&url, &config.tls)).await {
-            Ok(Some(ws)) => c.session(ws, &mut cmds).await,
-            _ => Some(Ended::default()),
-        };
-        let Some(ended) = ending else { return };
-        // No node takes a session that ended: stop (the status says why).
-        if c.chat.signed_out {
-            return;
+}
+
+impl Driver for Client {
+    fn chat(&mut self) -> &mut Chat {
+        &mut self.chat
+    }
+
+    fn frame(&mut self, frame: ServerFrame) {
+        if matches!(frame, ServerFrame::Welcome { .. }) {
+            self.caught_up = false;
         }
-        let next = c.chat.reconnect(&url, ended, &url, rand::rng().random());
-        c.note_status();
-        if c.wait(Duration::from_millis(next.delay_ms), &mut cmds).await {
-            return;
+        self.on_frame(frame);
+    }
+
+    fn changed(&mut self) {
+        self.note_failures();
+        self.note_status();
+    }
+
+    async fn input(&mut self) -> bool {
+        match self.cmds.recv().await {
+            None => false,
+            Some(Command::Close(done)) => {
+                self.closing = Some(done);
+                false
+            }
+            Some(cmd) => {
+                self.command(cmd);
+                true
+            }
         }
-        url = next.url;
     }
 }
 
@@ -94,24 +186,6 @@ impl Client {
                 {
                     let _ = self.events.send(Event::Failed { id: p.id.clone(), reason: reason.clone() });
                 }
-            }
-        }
-    }
-
-    /// Handles commands while not connected; true to quit.
-    async fn wait(&mut self, d: Duration, cmds: &mut mpsc::UnboundedReceiver<Command>) -> bool {
-        let deadline = tokio::time::Instant::now() + d;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return false,
-                cmd = cmds.recv() => match cmd {
-                    None => return true,
-                    Some(Command::Close(done)) => {
-                        let _ = done.send(());
-                        return true;
-                    }
-                    Some(cmd) => self.command(cmd),
-                },
             }
         }
     }
@@ -153,7 +227,7 @@ impl Client {
         }
     }
 
-    fn frame(&mut self, frame: ServerFrame) {
+    fn on_frame(&mut self, frame: ServerFrame) {
         let now = now_ms();
         match &frame {
             ServerFrame::Message { msg } => {
@@ -186,56 +260,50 @@ impl Client {
         self.note_failures();
         self.note_status();
     }
+}
 
-    async fn session(&mut self, ws: Ws, cmds: &mut mpsc::UnboundedReceiver<Command>) -> Ending {
-        let (mut sink, mut stream) = ws.split();
-        self.chat.on_open();
-        self.caught_up = false;
-        let mut ended = Ended::default();
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            let out = self.chat.take_outgoing();
-            if !out.is_empty() {
-                for frame in out {
-                    if let Ok(text) = serde_json::to_string(&frame)
-                        && sink.feed(WsMessage::text(text)).await.is_err()
-                    {
-                        return Some(ended);
-                    }
-                }
-                if sink.flush().await.is_err() {
+async fn session<D: Driver>(d: &mut D, ws: Ws) -> Ending {
+    let (mut sink, mut stream) = ws.split();
+    d.chat().on_open();
+    let mut ended = Ended::default();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let out = d.chat().take_outgoing();
+        if !out.is_empty() {
+            for frame in out {
+                if let Ok(text) = serde_json::to_string(&frame)
+                    && sink.feed(WsMessage::text(text)).await.is_err()
+                {
                     return Some(ended);
                 }
             }
-            tokio::select! {
-                incoming = stream.next() => match incoming {
-                    Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ServerFrame>(&text).ok() {
-                        Some(frame) => {
-                            ended.ready |= matches!(frame, ServerFrame::Welcome { .. });
-                            self.frame(frame);
-                        }
-                        None => tracing::warn!("unreadable frame from the node"),
-                    },
-                    Some(Ok(WsMessage::Close(close))) => {
-                        ended.restarting = close.is_some_and(|c| u16::from(c.code) == RESTART);
-                        return Some(ended);
+            if sink.flush().await.is_err() {
+                return Some(ended);
+            }
+        }
+        tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ServerFrame>(&text).ok() {
+                    Some(frame) => {
+                        ended.ready |= matches!(frame, ServerFrame::Welcome { .. });
+                        d.frame(frame);
                     }
-                    Some(Ok(_)) => {}
-                    None | Some(Err(_)) => return Some(ended),
+                    None => tracing::warn!("unreadable frame from the node"),
                 },
-                cmd = cmds.recv() => match cmd {
-                    None => return None,
-                    Some(Command::Close(done)) => {
-                        let _ = sink.send(WsMessage::Close(None)).await;
-                        let _ = done.send(());
-                        return None;
-                    }
-                    Some(cmd) => self.command(cmd),
-                },
-                _ = tick.tick() => {
-                    self.chat.tick(now_ms());
-                    self.note_failures();
+                Some(Ok(WsMessage::Close(close))) => {
+                    ended.restarting = close.is_some_and(|c| u16::from(c.code) == RESTART);
+                    return Some(ended);
                 }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return Some(ended),
+            },
+            go = d.input() => if !go {
+                let _ = sink.send(WsMessage::Close(None)).await;
+                return None;
+            },
+            _ = tick.tick() => {
+                d.chat().tick(now_ms());
+                d.changed();
             }
         }
     }

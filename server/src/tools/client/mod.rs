@@ -6,7 +6,7 @@
 //! [`ClientHandle`] that sends commands over a channel, and read what
 //! happens from an event channel.
 
-mod link;
+pub mod link;
 pub mod signin;
 pub mod terminal;
 

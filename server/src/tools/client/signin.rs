@@ -61,11 +61,11 @@ pub struct SignIn {
 }
 
 /// A node's base URL (`https://host:port`) from its WebSocket URL.
-fn base(ws_url: &str) -> Option<String> {
+pub(crate) fn base(ws_url: &str) -> Option<String> {
     page_origin(ws_url)
 }
 
-async fn call(
+pub(crate) async fn call(
     tls: &TlsClient,
     method: &str,
     url: &str,

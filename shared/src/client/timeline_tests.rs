@@ -1,5 +1,5 @@
-use meshchat_shared::RoomVector;
-use meshchat_shared::client::room::Pending;
+use crate::RoomVector;
+use crate::client::room::Pending;
 
 use super::*;
 
@@ -46,7 +46,7 @@ fn groups_by_author_within_five_minutes_and_splits_days() {
     r.insert(m(4, t + 3 * MIN, "alice"));
     r.insert(m(5, t + 9 * MIN, "alice"));
     r.insert(m(6, t + DAY, "alice"));
-    let rows = rows(&r, "alice", &|ts| day_number(ts, 0));
+    let rows = rows(&r, "alice", &|ts| day_number(ts, 0), &English);
     assert_eq!(kinds(&rows), ["day10", "alice*", "alice", "bob*", "alice*", "alice*", "day11", "alice*"]);
     assert!(matches!(&rows[1], Row::Msg { mine: true, .. }));
     assert!(matches!(&rows[3], Row::Msg { mine: false, .. }));
@@ -58,10 +58,10 @@ fn a_row_keeps_its_key_and_its_entry_shows_what_changed() {
     let t = 10 * DAY;
     r.insert(m(1, t, "alice"));
     r.insert(m(2, t + 2 * MIN, "alice"));
-    let before = rows(&r, "x", &|_| 10);
+    let before = rows(&r, "x", &|_| 10, &English);
     // bob's message, older than alice's second: hers now starts a group.
     r.insert(m(3, t + MIN, "bob"));
-    let after = rows(&r, "x", &|_| 10);
+    let after = rows(&r, "x", &|_| 10, &English);
     let key = before[2].key();
     assert!(matches!(&before[2], Row::Msg { head: false, .. }));
     assert!(after.iter().any(|row| row.key() == key), "the same row, by what it is");
@@ -88,7 +88,7 @@ fn pending_sends_follow_the_messages_and_presence_breaks_groups() {
     let mut refused = Pending::new("p2", "refused", 5000);
     refused.failed = Some("nope".into());
     r.pending.push(refused);
-    let rows = rows(&r, "alice", &|_| 0);
+    let rows = rows(&r, "alice", &|_| 0, &English);
     assert_eq!(kinds(&rows), ["day0", "alice*", "bob+", "alice*", "pending", "pending!"]);
 }
 
@@ -99,18 +99,18 @@ fn room_events_show_as_notices_and_break_groups() {
     let kicked = Message { id: "§k1".into(), body: "bob was removed by alice: spam".into(), ..m(2, 2000, "alice") };
     r.insert(kicked);
     r.insert(m(3, 3000, "alice"));
-    let rows = rows(&r, "alice", &|_| 0);
+    let rows = rows(&r, "alice", &|_| 0, &English);
     assert_eq!(kinds(&rows), ["day0", "alice*", "[bob was removed by alice: spam]", "alice*"]);
 }
 
-fn ev(seq: u64, ts: u64, author: &str, e: meshchat_shared::rooms::RoomEvent) -> Message {
-    let body = serde_json::to_string(&meshchat_shared::rooms::StoredEvent::new(e)).unwrap();
+fn ev(seq: u64, ts: u64, author: &str, e: crate::rooms::RoomEvent) -> Message {
+    let body = serde_json::to_string(&crate::rooms::StoredEvent::new(e)).unwrap();
     Message { id: format!("§{seq}"), body, ..m(seq, ts, author) }
 }
 
 #[test]
 fn replies_quote_edits_replace_reactions_count_and_deletes_leave_a_tombstone() {
-    use meshchat_shared::rooms::RoomEvent::*;
+    use crate::rooms::RoomEvent::*;
     let mut r = RoomView::new("r");
     r.insert(m(1, 1000, "alice"));
     r.insert(ev(
@@ -121,7 +121,7 @@ fn replies_quote_edits_replace_reactions_count_and_deletes_leave_a_tombstone() {
     ));
     r.insert(ev(3, 3000, "alice", Edited { origin: "n1".into(), seq: 1, body: "b, fixed".into() }));
     r.insert(ev(4, 4000, "carol", Reacted { origin: "n1".into(), seq: 2, emoji: "👍".into(), on: true }));
-    let shown = rows(&r, "alice", &|_| 0);
+    let shown = rows(&r, "alice", &|_| 0, &English);
     assert_eq!(kinds(&shown), ["day0", "alice*", "bob*"]);
     let Row::Msg { msg, edited, .. } = &shown[1] else { panic!() };
     assert_eq!((msg.body.as_str(), *edited), ("b, fixed", Some(3000)));
@@ -130,9 +130,9 @@ fn replies_quote_edits_replace_reactions_count_and_deletes_leave_a_tombstone() {
     assert_eq!(reply_to.as_ref().map(|q| q.body.as_str()), Some("b, fixed"), "the quote shows the edit");
     assert_eq!(reactions, &[("👍".to_owned(), vec!["carol".to_owned()])]);
     r.insert(ev(5, 5000, "alice", Deleted { origin: "n1".into(), seq: 1 }));
-    let after = rows(&r, "alice", &|_| 0);
+    let after = rows(&r, "alice", &|_| 0, &English);
     let Row::Msg { msg, .. } = &after[1] else { panic!() };
-    assert!(meshchat_shared::rooms::is_redacted(&msg.body));
+    assert!(crate::rooms::is_redacted(&msg.body));
     let Row::Msg { reply_to, .. } = &after[2] else { panic!() };
     assert_eq!(reply_to.as_ref().map(|q| q.body.as_str()), Some("message deleted"));
 }
@@ -142,13 +142,11 @@ fn a_reaction_on_its_way_is_no_row_but_a_failed_one_is() {
     let mut r = RoomView::new("r");
     let mut react = Pending::new("§1", "alice reacted 🎉", 1000);
     react.action =
-        Some(meshchat_shared::rooms::RoomEvent::Reacted {
-            origin: "n1".into(), seq: 1, emoji: "🎉".into(), on: true
-        });
+        Some(crate::rooms::RoomEvent::Reacted { origin: "n1".into(), seq: 1, emoji: "🎉".into(), on: true });
     r.pending.push(react.clone());
-    assert_eq!(kinds(&rows(&r, "alice", &|_| 0)), Vec::<String>::new());
+    assert_eq!(kinds(&rows(&r, "alice", &|_| 0, &English)), Vec::<String>::new());
     r.pending[0].failed = Some("no".into());
-    assert_eq!(kinds(&rows(&r, "alice", &|_| 0)), ["day0", "pending!*"]);
+    assert_eq!(kinds(&rows(&r, "alice", &|_| 0, &English)), ["day0", "pending!*"]);
 }
 
 #[test]
@@ -157,17 +155,17 @@ fn the_beginning_shows_once_nothing_older_exists() {
     r.begin_backlog();
     r.backlog_push(m(1, 1000, "alice"));
     r.finish_backlog(&[("n1", 1)].into_iter().collect(), false, true);
-    assert_eq!(kinds(&rows(&r, "x", &|_| 0)), ["begin", "day0", "alice*"]);
+    assert_eq!(kinds(&rows(&r, "x", &|_| 0, &English)), ["begin", "day0", "alice*"]);
 }
 
 #[test]
 fn typing_reads_naturally() {
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(typing_line(&[]), None);
-    assert_eq!(typing_line(&names(&["bob"])).unwrap(), "bob is typing…");
-    assert_eq!(typing_line(&names(&["bob", "carol"])).unwrap(), "bob and carol are typing…");
-    assert_eq!(typing_line(&names(&["a", "b", "c"])).unwrap(), "a, b and c are typing…");
-    assert_eq!(typing_line(&names(&["a", "b", "c", "d"])).unwrap(), "Several people are typing…");
+    assert_eq!(English.typing(&[]), None);
+    assert_eq!(English.typing(&names(&["bob"])).unwrap(), "bob is typing…");
+    assert_eq!(English.typing(&names(&["bob", "carol"])).unwrap(), "bob and carol are typing…");
+    assert_eq!(English.typing(&names(&["a", "b", "c"])).unwrap(), "a, b and c are typing…");
+    assert_eq!(English.typing(&names(&["a", "b", "c", "d"])).unwrap(), "Several people are typing…");
 }
 
 /// A span's rows are the whole room's rows from there: same groups,
@@ -192,11 +190,11 @@ fn a_span_shows_what_the_whole_room_shows_from_there() {
     r.insert(event(2, t + 2 * DAY + 1, "bob", r#"{"event":"reacted","origin":"n1","seq":39,"emoji":"👍","on":true}"#));
     let day = |ts| day_number(ts, 0);
     let msgs = |rows: Vec<Row>| -> Vec<Row> { rows.into_iter().filter(|r| matches!(r, Row::Msg { .. })).collect() };
-    let all = msgs(rows(&r, "alice", &day));
+    let all = msgs(rows(&r, "alice", &day, &English));
     for back in [1, 5, 12, 25, 41] {
         let from = r.key_back(None, back);
         let span = Span { from: from.clone(), to: None };
-        let part = rows_in(&r, "alice", &day, &span);
+        let part = rows_in(&r, "alice", &day, &span, &English);
         let shown = msgs(part.clone());
         assert_eq!(shown[..], all[all.len() - shown.len()..], "from {back} back");
         let first_day = part.iter().position(|r| matches!(r, Row::Day { .. }));
@@ -214,7 +212,7 @@ fn a_span_up_to_a_key_ends_before_it_and_leaves_the_sends_out() {
     }
     r.pending.push(Pending::new("p1", "on its way", 10 * DAY + 20 * MIN));
     let to = r.key_back(None, 3);
-    let part = rows_in(&r, "alice", &|ts| day_number(ts, 0), &Span { from: None, to: to.clone() });
+    let part = rows_in(&r, "alice", &|ts| day_number(ts, 0), &Span { from: None, to: to.clone() }, &English);
     assert_eq!(part.iter().filter(|r| matches!(r, Row::Msg { .. })).count(), 7);
     assert!(!part.iter().any(|r| matches!(r, Row::Pending { .. })));
     let changes = r.changes();
@@ -231,7 +229,7 @@ fn numbered(n: u64) -> RoomView {
 }
 
 fn seqs(r: &RoomView, w: &Window) -> (u64, u64, usize) {
-    let rows = rows_in(r, "alice", &|ts| day_number(ts, 0), &w.span(r));
+    let rows = rows_in(r, "alice", &|ts| day_number(ts, 0), &w.span(r), &English);
     let seqs: Vec<u64> = rows
         .iter()
         .filter_map(|row| match row {
@@ -276,7 +274,7 @@ fn a_window_moves_through_the_room_and_stays_bounded() {
 /// what happened to them, and stays reachable when the root is deleted.
 #[test]
 fn threads_show_beside_the_room_and_outlive_their_root() {
-    use meshchat_shared::rooms::RoomEvent::*;
+    use crate::rooms::RoomEvent::*;
     let reply = |body: &str, also| Reply { origin: "n1".into(), seq: 1, body: body.into(), thread: true, also };
     let mut r = RoomView::new("r");
     r.insert(m(1, 1000, "alice"));
@@ -285,7 +283,7 @@ fn threads_show_beside_the_room_and_outlive_their_root() {
     r.insert(ev(4, 4000, "bob", reply("then gone", false)));
     r.insert(ev(5, 5000, "dave", Reacted { origin: "n1".into(), seq: 2, emoji: "👍".into(), on: true }));
     r.insert(ev(6, 6000, "bob", Deleted { origin: "n1".into(), seq: 4 }));
-    let shown = rows(&r, "alice", &|_| 0);
+    let shown = rows(&r, "alice", &|_| 0, &English);
     assert_eq!(kinds(&shown), ["day0", "alice*", "carol*"], "only the reply also sent to the room");
     let Row::Msg { thread: Some(t), .. } = &shown[1] else { panic!("{shown:?}") };
     assert_eq!((t.replies.len(), t.people.as_slice()), (2, ["bob".to_owned(), "carol".to_owned()].as_slice()));
@@ -302,11 +300,11 @@ fn threads_show_beside_the_room_and_outlive_their_root() {
             })
             .collect()
     };
-    let thread = thread_rows(&r, "alice", &root);
+    let thread = thread_rows(&r, "alice", &root, &English);
     assert_eq!(bodies(&thread), ["b", "in the thread+", "also in the room"]);
     // The root deleted: a tombstone heads its thread, which stays.
     r.insert(ev(7, 7000, "alice", Deleted { origin: "n1".into(), seq: 1 }));
-    let thread = thread_rows(&r, "alice", &root);
-    assert!(meshchat_shared::rooms::is_redacted(&bodies(&thread)[0]), "{thread:?}");
+    let thread = thread_rows(&r, "alice", &root, &English);
+    assert!(crate::rooms::is_redacted(&bodies(&thread)[0]), "{thread:?}");
     assert_eq!(thread.len(), 3);
 }
