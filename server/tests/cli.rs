@@ -22,7 +22,8 @@ async fn run_at_terminal(args: &[&str], talk: &[(&str, &str)]) -> (bool, String)
     use std::io::{Read, Write};
     use std::process::Stdio;
     use std::sync::{Arc, Mutex};
-    let line = std::iter::once(exe().to_str().unwrap().to_owned())
+    // A terminal of a real size (`script`'s own has none): the full-screen app draws in it.
+    let line = std::iter::once(format!("stty rows 40 cols 120; {}", exe().to_str().unwrap()))
         .chain(args.iter().map(|a| format!("'{a}'")))
         .collect::<Vec<_>>()
         .join(" ");
@@ -285,10 +286,11 @@ async fn the_terminal_client_creates_an_account_where_the_mesh_allows_it() {
     let (ok, _, err) = run_cli(&args, "other password\n").await;
     assert!(!ok && err.contains("taken"), "{err}");
     assert_one_line(&err);
-    // At a terminal, a sign-in that fails offers to create the account.
+    // At a terminal, a sign-in that fails offers to create the account;
+    // then the full-screen app runs, and `/quit` leaves it.
     let args = ["client", "--name", "dave", "--room", "general", "--nodes", &ws];
     let talk =
-        [("password for dave", "dave password"), ("[y/N]", "y"), ("again", "dave password"), ("connected", "/quit")];
+        [("password for dave", "dave password"), ("[y/N]", "y"), ("again", "dave password"), ("dave on n1", "/quit")];
     let (ok, out) = run_at_terminal(&args, &talk).await;
     assert!(ok, "{out}");
     assert!(out.contains("Create it"), "{out}");

@@ -8,8 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::pty::Pty;
+use common::pty::{self, Pty};
 use common::*;
+use serde_json::json;
 
 const SCREEN: Duration = Duration::from_secs(20);
 const PAGE_UP: &str = "\x1b[5~";
@@ -48,6 +49,40 @@ async fn a_person_chats_from_the_terminal_app_through_a_node_failure() {
     assert!(screen.contains("# general") && screen.contains("Rooms"), "{screen}");
     assert!(!app.colourless(), "colours follow the terminal's palette");
 
+    // A room and a conversation she is added to appear live, with counts.
+    let (status, erin) = register(&m.nodes[1], "erin", "erin's password").await;
+    assert_eq!(status, 201, "{erin}");
+    let erin = token(&erin);
+    let room = json!({"room": "plans", "title": "Plans", "topic": "", "private": true});
+    assert_eq!(api("POST", &m.nodes[1].url("/api/rooms"), Some(&erin), Some(room)).await.0, 201);
+    let invite = json!({"id": "i1", "action": {"event": "invited", "user": "carol"}});
+    let (status, body) = api("POST", &m.nodes[1].url("/api/rooms/plans/actions"), Some(&erin), Some(invite)).await;
+    assert_eq!(status, 200, "{body}");
+    let hello = json!({"id": "e1", "body": "welcome to the plans"});
+    assert_eq!(api("POST", &m.nodes[1].url("/api/rooms/plans/messages"), Some(&erin), Some(hello)).await.0, 200);
+    let (status, dm) = api("POST", &m.nodes[1].url("/api/dm"), Some(&erin), Some(json!({"users": ["carol"]}))).await;
+    assert_eq!(status, 200, "{dm}");
+    let screen = app
+        .wait_until("the new rooms, with counts", Duration::from_secs(30), |s| {
+            s.lines().any(|l| l.contains("# Plans") && l.contains(" 1")) && s.contains("Direct messages")
+        })
+        .await;
+    assert!(screen.lines().any(|l| l.contains("@ erin")), "{screen}");
+    // Ctrl-K and a few letters.
+    app.keys("\x0bpla");
+    app.wait_for("Jump to a room", SCREEN).await;
+    app.keys("\r");
+    app.wait_until("in plans", SCREEN, |s| s.contains("welcome to the plans") && !s.contains("Jump to a room")).await;
+    // Looking at it reads it, for her other devices too.
+    let carol = std::fs::read_to_string(&token_file).unwrap();
+    eventually(SCREEN, "carol's read marker in plans", || async {
+        let events = all_events_as(&m.nodes[2], "plans", Some(carol.trim())).await;
+        events.iter().any(|e| e["author"] == "carol" && e["body"].as_str().is_some_and(|b| b.contains("\"read\"")))
+    })
+    .await;
+    app.keys("\x0bgen\r");
+    app.wait_for("message 0500", SCREEN).await;
+
     // Scroll back to the very first message, paging history in.
     let mut pages = 0;
     while !app.text().contains("message 0001") {
@@ -79,6 +114,28 @@ async fn a_person_chats_from_the_terminal_app_through_a_node_failure() {
     app.wait_until("the reply", SCREEN, |s| s.contains("in the thread") && !s.contains("sending…")).await;
     app.esc().await;
     app.wait_for("🧵 1 reply", SCREEN).await;
+
+    // The session is kept: a second app signs in from the file, no prompt;
+    // in a light terminal's colours, other than the dark ones.
+    let light_env = [("MESHCHAT_THEME", "light")];
+    let light_args = ["tui", "--nodes", &urls, "--token-file", token_file.to_str().unwrap()];
+    let mut light = Pty::spawn(&light_args, &light_env, dir.path());
+    light
+        .wait_until("the same room", SCREEN, |s| {
+            s.contains("🧵 1 reply") && s.contains("carol on n1") && s.contains("@ erin")
+        })
+        .await;
+    let (dark_title, light_title) = (app.colour_of("# general"), light.colour_of("# general"));
+    assert!(dark_title.is_some() && dark_title != light_title, "{dark_title:?} {light_title:?}");
+    if let Some(out) = std::env::var_os("MESHCHAT_TUI_CAPTURE") {
+        let out = std::path::Path::new(&out);
+        std::fs::write(out.join("tui-dark.svg"), app.svg(true)).unwrap();
+        std::fs::write(out.join("tui-light.svg"), light.svg(false)).unwrap();
+        let text: String = app.text().lines().map(|l| format!("{}\n", l.trim_end())).collect();
+        std::fs::write(out.join("tui.txt"), text).unwrap();
+    }
+    light.keys("\x03");
+    assert!(light.wait_exit(SCREEN).await.is_some_and(|s| s.success()));
 
     // Search, and jump to the old message.
     app.keys("\x06needle\r");
@@ -123,6 +180,18 @@ async fn a_person_chats_from_the_terminal_app_through_a_node_failure() {
     let thread = events.iter().filter(|e| e["body"].as_str().is_some_and(|b| b.contains("in the thread"))).count();
     assert_eq!(thread, 1, "{events:?}");
 
+    // Her last message deleted: a tombstone, for everyone.
+    app.esc().await;
+    app.keys("d");
+    app.wait_for("Delete this message for everyone? y/n", SCREEN).await;
+    app.keys("y");
+    app.wait_until("a tombstone", SCREEN, |s| s.contains("message deleted") && !s.contains("after the fall")).await;
+    eventually(SCREEN, "deleted on n3", || async {
+        let said = all_messages_as(&m.nodes[2], "general", Some(token.trim())).await;
+        !said.iter().any(|m| m["body"] == "after the fall")
+    })
+    .await;
+
     // Ctrl-C leaves, and gives the terminal back.
     app.keys("\x03");
     let status = app.wait_exit(Duration::from_secs(10)).await.expect("the app quits");
@@ -140,10 +209,47 @@ async fn no_color_means_no_colour_and_a_guest_may_read() {
     let dir = tempfile::tempdir().unwrap();
     // `meshchat client` at a terminal is the full-screen app.
     let args = ["client", "--nodes", &m.nodes[0].ws_url(), "--name", "dave"];
-    let app = Pty::spawn(&args, &[("NO_COLOR", "1")], dir.path());
+    let mut app = Pty::spawn(&args, &[("NO_COLOR", "1")], dir.path());
     let screen = app.wait_for("日本語 and 👍", SCREEN).await;
     assert!(screen.contains("dave on n1"), "{screen}");
     // (The emulator keeps a cell's first code point; the skin tone went out whole.)
     assert!(String::from_utf8_lossy(&app.raw()).contains("👍🏽"));
     assert!(app.colourless(), "NO_COLOR set, yet colours:\n{screen}");
+
+    // Typing, a live mention (the bell), a file saved with a key.
+    bob.send(json!({"type": "typing", "room": "general"})).await;
+    app.wait_for("bob is typing…", SCREEN).await;
+    let rang = app.bells();
+    bob.say("general", "h2", "@dave are you there?").await;
+    app.wait_for("are you there?", SCREEN).await;
+    eventually(SCREEN, "the bell rings for a mention", || async { app.bells() > rang }).await;
+    let url = m.nodes[0].url("/api/rooms/general/files?id=f1&name=bob");
+    let headers = [("Content-Type", "text/plain"), ("X-File-Name", "notes.txt")];
+    let r = meshchat::infra::http::request("POST", &url, &headers, Some(b"the notes\n")).await.unwrap();
+    assert_eq!(r.status, 201);
+    app.wait_for("📎 notes.txt (10 bytes)", SCREEN).await;
+    app.esc().await;
+    app.keys("o");
+    app.wait_for("Saved to", SCREEN).await;
+    assert_eq!(std::fs::read(dir.path().join("notes.txt")).unwrap(), b"the notes\n");
+    assert!(app.colourless(), "still no colour");
+
+    // A narrow terminal: no room list, the messages still; and back.
+    app.resize(24, 50);
+    let narrow = app.wait_until("narrow", SCREEN, |s| s.contains("are you there?") && !s.contains("Rooms")).await;
+    assert!(narrow.lines().all(|l| l.chars().count() <= 50), "{narrow}");
+    app.resize(pty::ROWS, pty::COLS);
+    app.wait_for("Rooms", SCREEN).await;
+    // A room by a name nobody uses yet: Ctrl-K joins (makes) it.
+    app.keys("\x0bsecret-base\r");
+    app.wait_for("# secret-base ·", SCREEN).await;
+    app.keys("\x0bgeneral\r");
+    app.wait_for("# general ·", SCREEN).await;
+
+    // Two lines in one message: Alt-Enter.
+    app.keys("iline one\x1b\rline two\r");
+    let screen = app.wait_until("two lines", SCREEN, |s| s.contains("line two") && !s.contains("sending…")).await;
+    let lines: Vec<&str> = screen.lines().collect();
+    let one = lines.iter().position(|l| l.contains("line one")).unwrap();
+    assert!(lines[one + 1].contains("line two"), "{screen}");
 }

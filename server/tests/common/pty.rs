@@ -30,6 +30,8 @@ type Screen = vt100::Parser<Told>;
 
 pub struct Pty {
     child: Box<dyn Child + Send + Sync>,
+    /// The terminal's side: open while the app runs, and its size.
+    master: Box<dyn portable_pty::MasterPty + Send>,
     writer: Box<dyn Write + Send>,
     screen: Arc<Mutex<Screen>>,
     /// Everything the app wrote, for the failure message.
@@ -61,10 +63,7 @@ impl Pty {
             Arc::new(Mutex::new(vt100::Parser::new_with_callbacks(size(ROWS), size(COLS), 0, Told::default())));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let (s, r) = (screen.clone(), raw.clone());
-        // The master must stay open while the child runs: the thread owns it.
-        let master = pty.master;
         std::thread::spawn(move || {
-            let _keep = master;
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
@@ -74,7 +73,7 @@ impl Pty {
                 r.lock().expect("the output").extend_from_slice(&buf[..n]);
             }
         });
-        Pty { child, writer, screen, raw }
+        Pty { child, master: pty.master, writer, screen, raw }
     }
 
     /// Types `keys` (raw bytes: "\r" is Enter, "\x1b" Esc).
@@ -88,6 +87,13 @@ impl Pty {
     pub async fn esc(&mut self) {
         self.keys("\x1b");
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+
+    /// The terminal changes size (the app is told by SIGWINCH).
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        let size = |n| std::num::NonZeroU16::new(n).expect("a size");
+        self.screen.lock().expect("the screen").screen_mut().set_size(size(rows), size(cols));
+        self.master.resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).expect("resize");
     }
 
     /// The screen's text, row by row.
@@ -110,6 +116,23 @@ impl Pty {
     /// How many times the bell rang.
     pub fn bells(&self) -> usize {
         self.screen.lock().expect("the screen").callbacks().bells
+    }
+
+    /// The text colour where `needle` first shows on the screen.
+    pub fn colour_of(&self, needle: &str) -> Option<vt100::Color> {
+        let p = self.screen.lock().expect("the screen");
+        let s = p.screen();
+        let first = needle.chars().next()?.to_string();
+        for r in 0..ROWS {
+            let cells: Vec<String> =
+                (0..COLS).map(|c| s.cell(r, c).map(|x| x.contents().to_owned()).unwrap_or_default()).collect();
+            for c in 0..cells.len() {
+                if cells[c] == first && cells[c..].concat().starts_with(needle) {
+                    return s.cell(r, c as u16).map(|x| x.fgcolor());
+                }
+            }
+        }
+        None
     }
 
     /// Every cell's colours are the terminal's own (no colour set).
@@ -171,4 +194,104 @@ impl Drop for Pty {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
+}
+
+/// A terminal's palette: the 16 named colours, then its default text
+/// and background.
+struct Palette {
+    named: [&'static str; 16],
+    fg: &'static str,
+    bg: &'static str,
+}
+
+const DARK: Palette = Palette {
+    named: [
+        "#1e1e1e", "#cd3131", "#0dbc79", "#e5e510", "#2472c8", "#bc3fbc", "#11a8cd", "#a0a0a0", "#666666", "#f14c4c",
+        "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#29b8db", "#e5e5e5",
+    ],
+    fg: "#d4d4d4",
+    bg: "#1e1e1e",
+};
+
+const LIGHT: Palette = Palette {
+    named: [
+        "#000000", "#cd3131", "#00bc00", "#949800", "#0451a5", "#bc05bc", "#0598bc", "#8a8a8a", "#666666", "#cd3131",
+        "#14ce14", "#b5ba00", "#0451a5", "#bc05bc", "#0598bc", "#a5a5a5",
+    ],
+    fg: "#222222",
+    bg: "#ffffff",
+};
+
+impl Pty {
+    /// The screen as an SVG picture, in a dark or a light terminal's
+    /// colours: what the README shows.
+    pub fn svg(&self, dark: bool) -> String {
+        let p = if dark { &DARK } else { &LIGHT };
+        let colour = |c: vt100::Color, default: &'static str| match c {
+            vt100::Color::Default => default.to_owned(),
+            vt100::Color::Idx(i) if i < 16 => p.named[usize::from(i)].to_owned(),
+            vt100::Color::Idx(_) => default.to_owned(),
+            vt100::Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+        };
+        let (cw, ch) = (8.4, 17.0);
+        let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let parser = self.screen.lock().expect("the screen");
+        let screen = parser.screen();
+        let mut out = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"DejaVu Sans Mono, Menlo, monospace\" font-size=\"14\">\n<rect width=\"100%\" height=\"100%\" fill=\"{}\"/>\n",
+            f64::from(COLS) * cw,
+            f64::from(ROWS) * ch,
+            p.bg
+        );
+        // Runs of cells of one style: one element each, stretched to
+        // their cells so any monospace font lines up.
+        for r in 0..ROWS {
+            let mut c = 0;
+            while c < COLS {
+                let Some(cell) = screen.cell(r, c) else { break };
+                let (mut fg, mut bg) = (colour(cell.fgcolor(), p.fg), colour(cell.bgcolor(), p.bg));
+                if cell.inverse() {
+                    std::mem::swap(&mut fg, &mut bg);
+                }
+                let (bold, start) = (cell.bold(), c);
+                let (end, text) = run(screen, r, start);
+                c = end;
+                let (x, y, w) = (f64::from(start) * cw, f64::from(r) * ch, f64::from(c - start) * cw);
+                if bg != p.bg {
+                    out +=
+                        &format!("<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{ch}\" fill=\"{bg}\"/>\n");
+                }
+                if !text.trim().is_empty() {
+                    let weight = if bold { " font-weight=\"bold\"" } else { "" };
+                    out += &format!(
+                        "<text x=\"{x:.1}\" y=\"{:.1}\" fill=\"{fg}\"{weight} textLength=\"{w:.1}\" lengthAdjust=\"spacingAndGlyphs\" xml:space=\"preserve\">{}</text>\n",
+                        y + ch * 0.78,
+                        escape(&text)
+                    );
+                }
+            }
+        }
+        out + "</svg>\n"
+    }
+}
+
+/// The run of cells of one style from `(r, start)` (a wide character ends
+/// it): where it ends, and its text.
+fn run(screen: &vt100::Screen, r: u16, start: u16) -> (u16, String) {
+    let first = screen.cell(r, start).expect("a cell");
+    let same = |x: &vt100::Cell| {
+        (x.fgcolor(), x.bgcolor(), x.inverse(), x.bold())
+            == (first.fgcolor(), first.bgcolor(), first.inverse(), first.bold())
+    };
+    let (mut c, mut text) = (start, String::new());
+    while let Some(cell) = screen.cell(r, c).filter(|x| same(x)) {
+        if !cell.is_wide_continuation() {
+            text.push_str(if cell.has_contents() { cell.contents() } else { " " });
+        }
+        c += if cell.is_wide() { 2 } else { 1 };
+        if cell.is_wide() {
+            break;
+        }
+    }
+    (c.min(COLS).max(start + 1), text)
 }

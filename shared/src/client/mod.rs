@@ -227,10 +227,15 @@ impl Chat {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     let fresh = r.message_count() == 0;
                     let added = r.finish_backlog(&vector, gap, fresh);
-                    if self.current.as_deref() != Some(room.as_str()) && !fresh {
+                    let away = self.current.as_deref() != Some(room.as_str());
+                    if away && !fresh {
                         r.unread += added as u32;
                     }
-                    self.recount(&room);
+                    if away && fresh {
+                        self.count_fresh(&room);
+                    } else {
+                        self.recount(&room);
+                    }
                 }
             }
             ServerFrame::Ack { id, msg } => self.on_ack(&id, msg),

@@ -464,3 +464,30 @@ fn a_read_marker_from_another_device_clears_unread_and_one_goes_out_when_looking
         "the line goes after the old marker"
     );
 }
+
+/// A room one was added to (or holds again after a start) counts what
+/// others wrote after one's read marker, all of it without one.
+#[test]
+fn a_room_first_held_counts_what_was_not_read() {
+    let mut c = ready();
+    c.add_room("plans").unwrap();
+    let backlog = |c: &mut Chat, read_after: Option<u64>| {
+        c.on_frame(ServerFrame::Joined { room: "plans".into(), members: vec![] }, 0);
+        let mut said = vec![msg("plans", "n2", 1, 10, "bob", "b1"), msg("plans", "n2", 2, 20, "bob", "b2")];
+        said[1].body = "@alice look".into();
+        if let Some(ts) = read_after {
+            let read = Message { body: r#"{"event":"read"}"#.into(), ..msg("plans", "n3", 1, ts, "alice", "§read-1") };
+            said.push(read);
+        }
+        for m in said {
+            c.on_frame(ServerFrame::Message { msg: m }, 0);
+        }
+        c.on_frame(ServerFrame::Synced { room: "plans".into(), vector: RoomVector::new(), gap: false }, 0);
+        let r = c.room("plans").unwrap();
+        (r.unread, r.mentioned)
+    };
+    assert_eq!(backlog(&mut c, None), (2, 1), "never read: all of it");
+    let mut c = ready();
+    c.add_room("plans").unwrap();
+    assert_eq!(backlog(&mut c, Some(15)), (1, 1), "after the marker");
+}

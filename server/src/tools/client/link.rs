@@ -33,8 +33,13 @@ pub trait Driver {
     fn chat(&mut self) -> &mut Chat;
     /// A frame from the node: the driver hands it to the chat.
     fn frame(&mut self, frame: ServerFrame);
-    /// Something may have changed (the link's status, what time did).
+    /// Something may have changed (the link's status, a send given up).
     fn changed(&mut self);
+    /// A second passed and the chat's timers ran; `visible` if anything
+    /// shown changed (typing ended, a send retried).
+    fn ticked(&mut self, _visible: bool) {
+        self.changed();
+    }
     /// Waits for the driver's own input (a command, a key) and takes it;
     /// `false` to quit. Cancel-safe: the loop drops it when a frame comes.
     fn input(&mut self) -> impl Future<Output = bool> + Send;
@@ -302,8 +307,8 @@ async fn session<D: Driver>(d: &mut D, ws: Ws) -> Ending {
                 return None;
             },
             _ = tick.tick() => {
-                d.chat().tick(now_ms());
-                d.changed();
+                let visible = d.chat().tick(now_ms());
+                d.ticked(visible);
             }
         }
     }

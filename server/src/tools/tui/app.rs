@@ -111,6 +111,8 @@ pub struct App {
     /// A search result to show once its room holds it.
     jump_to: Option<(String, Target)>,
     bells: BTreeMap<String, Bell>,
+    /// When a read marker was last considered.
+    read_at: u64,
     /// Ids of our sends: this run's random prefix and a counter (an id
     /// must never repeat: a repeat is answered with the first message).
     run: String,
@@ -133,6 +135,7 @@ impl App {
             notice: None,
             jump_to: None,
             bells: BTreeMap::new(),
+            read_at: 0,
             run: format!("{:016x}", rand::random::<u64>()),
             next_id: 0,
             quit: false,
@@ -451,6 +454,19 @@ impl App {
                 }
             }
             None => self.chat.load_older(&room),
+        }
+    }
+
+    /// Looking at the newest of a room reads it: a read marker goes out
+    /// (one at a time, every 2 s at most), so the user's other devices
+    /// and the web app count it read.
+    pub fn read_current(&mut self, now: u64) {
+        if now < self.read_at + 2_000 || self.window != Window::Follow || self.thread.is_some() {
+            return;
+        }
+        self.read_at = now;
+        if let Some(room) = self.current() {
+            self.chat.mark_read(&room, now);
         }
     }
 

@@ -51,7 +51,10 @@ fn the_selection_moves_and_actions_target_it() {
     app.submit(5);
     let sent = &app.chat.current_room().unwrap().pending[0];
     assert!(matches!(&sent.action, Some(RoomEvent::Reply { seq: 2, thread: false, body, .. }) if body == "sure"));
-    // Only one's own messages are edited.
+    // Replying went back to the newest; only one's own messages are edited.
+    assert_eq!(app.selected, None);
+    app.step(-2);
+    assert_eq!(app.selection().unwrap().msg.body, "hello 3");
     app.begin_edit();
     assert!(app.editing.is_none() && app.notice.is_some());
 }

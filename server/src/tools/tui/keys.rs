@@ -37,6 +37,11 @@ pub fn key(app: &mut App, k: KeyEvent, now: u64) -> Vec<Request> {
     if k.kind == KeyEventKind::Release {
         return Vec::new();
     }
+    // A line feed (Ctrl-J) is Enter, as some terminals and `script` send it.
+    let mut k = k;
+    if k.code == KeyCode::Char('j') && k.modifiers == KeyModifiers::CONTROL {
+        k = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    }
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
     let alt = k.modifiers.contains(KeyModifiers::ALT);
     if ctrl && k.code == KeyCode::Char('c') {

@@ -87,6 +87,8 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 /// What the lines of a row need to know.
 pub struct Paint<'a> {
     pub theme: &'a Theme,
+    /// The user's name (their sends on the way show under it).
+    pub me: &'a str,
     pub width: usize,
     pub selected: bool,
 }
@@ -133,7 +135,7 @@ pub fn row_lines(row: &Row, p: &Paint) -> Vec<Line<'static>> {
             if *head {
                 out.push(Line::from(vec![
                     Span::styled(format!("{} ", clock(*created_ms)), p.dim()),
-                    Span::styled("you", p.theme.style(Role::Me)),
+                    Span::styled(safe(p.me), p.theme.style(Role::Me)),
                 ]));
             }
             p.body(&mut out, body, p.dim());

@@ -32,6 +32,10 @@ use crate::infra::tls::TlsClient;
 /// Signs in (at the prompt, before the screen is taken), then runs the app
 /// until the user quits or the session ends.
 pub async fn run(signin: SignIn, rooms: Vec<String>, tls: TlsClient, downloads: PathBuf) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        anyhow::bail!("the terminal app needs a terminal: in pipes and scripts use `meshchat client --lines`");
+    }
     for room in &rooms {
         meshchat_shared::limits::validate_room(room)?;
     }

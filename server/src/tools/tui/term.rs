@@ -117,8 +117,12 @@ impl Term {
         if self.http.token.is_none() {
             return;
         }
-        let (http, tx) = (self.http.clone(), self.answer_tx.clone());
+        let (mut http, tx) = (self.http.clone(), self.answer_tx.clone());
         tokio::spawn(async move {
+            // Not before a node is reached: then at once.
+            if http.base.wait_for(Option::is_some).await.is_err() {
+                return;
+            }
             loop {
                 if let Ok(body) = http.call("GET", "/api/me/rooms", None).await
                     && let Ok(mine) = serde_json::from_slice::<MyRooms>(&body)
@@ -253,7 +257,14 @@ impl Driver for Term {
     }
 
     fn changed(&mut self) {
+        self.app.read_current(now_ms());
         self.dirty = true;
+    }
+
+    /// An idle app draws nothing: only what time changed on screen.
+    fn ticked(&mut self, visible: bool) {
+        self.app.read_current(now_ms());
+        self.dirty |= visible;
     }
 
     async fn input(&mut self) -> bool {

@@ -19,7 +19,16 @@ use super::theme::{Role, Theme};
 /// The room list's width, when the terminal is wide enough for one.
 const SIDEBAR: u16 = 24;
 
+/// Below this the app says the terminal is too small instead.
+const SMALLEST: (u16, u16) = (24, 8);
+
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: u64) {
+    let area = f.area();
+    if area.width < SMALLEST.0 || area.height < SMALLEST.1 {
+        let text = "The terminal is too small for meshchat.";
+        f.render_widget(Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }), area);
+        return;
+    }
     let [main, bar] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(f.area());
     let timeline = if main.width >= 60 {
         let [side, rest] = Layout::horizontal([Constraint::Length(SIDEBAR), Constraint::Min(20)]).areas(main);
@@ -61,6 +70,7 @@ fn sidebar(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let list = app.room_list();
     let width = usize::from(area.width.saturating_sub(2));
     let mut dm_header = false;
+    let mut current_line = 0;
     for e in &list {
         if e.dm && !dm_header {
             lines.push(Line::raw(""));
@@ -74,7 +84,11 @@ fn sidebar(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         };
         let sigil = if e.dm { "@ " } else { "# " };
         let room = fit(&format!("{sigil}{}", safe(&e.label)), width.saturating_sub(counts.width()));
-        let style = if current.as_deref() == Some(e.room.as_str()) {
+        let is_current = current.as_deref() == Some(e.room.as_str());
+        if is_current {
+            current_line = lines.len();
+        }
+        let style = if is_current {
             theme.style(Role::Selected)
         } else if e.unread > 0 {
             Style::default().add_modifier(ratatui::style::Modifier::BOLD)
@@ -88,8 +102,11 @@ fn sidebar(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             Span::styled(counts, count_style),
         ]));
     }
+    // A long list scrolls to keep the current room in sight.
+    let height = usize::from(area.height);
+    let top = current_line.saturating_sub(height / 2).min(lines.len().saturating_sub(height));
     let block = Block::default().borders(Borders::RIGHT).border_style(theme.style(Role::Dim));
-    f.render_widget(Paragraph::new(lines).block(block), area);
+    f.render_widget(Paragraph::new(lines.split_off(top)).block(block), area);
 }
 
 /// `text` cut to `width` cells, with `…` when cut.
@@ -138,7 +155,9 @@ fn messages(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         let selected = app.selected.as_deref() == Some(row.key().as_str());
         let start = lines.len();
         // A gutter of one cell: the selected message's mark.
-        for (i, mut line) in row_lines(row, &Paint { theme, width: width - 1, selected }).into_iter().enumerate() {
+        for (i, mut line) in
+            row_lines(row, &Paint { theme, me: app.me(), width: width - 1, selected }).into_iter().enumerate()
+        {
             let mark = if selected && i == 0 { "▶" } else { " " };
             line.spans.insert(0, Span::styled(mark, theme.style(Role::Accent)));
             lines.push(line);
@@ -209,9 +228,9 @@ fn composer_box(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let skip = (cursor_line + 1).saturating_sub(height);
     let shown: Vec<Line> = lines.into_iter().skip(skip).collect();
     f.render_widget(Paragraph::new(shown).block(block), area);
-    if focused {
-        let x = inner.x + (cc % width) as u16;
-        let y = inner.y + (cursor_line - skip) as u16;
+    if focused && height > 0 {
+        let x = inner.x + (cc % width).min(usize::from(inner.width.saturating_sub(1))) as u16;
+        let y = inner.y + cursor_line.saturating_sub(skip) as u16;
         f.set_cursor_position(Position { x, y });
     }
 }
@@ -309,3 +328,7 @@ fn search(f: &mut Frame, theme: &Theme, query: &str, hits: Option<&[meshchat_sha
     f.render_widget(Paragraph::new(lines), inner);
     f.set_cursor_position(Position { x: inner.x + 2 + safe(query).width() as u16, y: inner.y });
 }
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;
