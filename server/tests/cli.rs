@@ -303,6 +303,32 @@ async fn the_terminal_client_creates_an_account_where_the_mesh_allows_it() {
     assert!(!out.contains("backtrace"), "{out}");
 }
 
+/// The line client at a terminal (`--lines`): what one types shows once
+/// (the terminal's echo), not a second time when the node acknowledges it.
+#[tokio::test]
+async fn a_typed_line_shows_once_in_the_line_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node("n1", &dir.path().join("n1"), 0, &[]);
+    let ws = node.ws_url();
+    let args = ["client", "--lines", "--name", "ann", "--room", "general", "--nodes", &ws];
+    // Once it is stored, bob speaks: his line comes after the ack.
+    let url = node.url("/api/rooms/general/messages");
+    let (n, bob) =
+        (node.url("/api/rooms/general/messages?limit=100"), json!({"name": "bob", "id": "b1", "body": "from-bob"}));
+    let after = tokio::spawn(async move {
+        eventually(WAIT, "typed-once stored", || async {
+            http_get(&n).await.1["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["body"] == "typed-once"))
+        })
+        .await;
+        http_post(&url, &bob.to_string()).await
+    });
+    let talk = [("connected", "typed-once"), ("from-bob", "/quit")];
+    let (ok, out) = run_at_terminal(&args, &talk).await;
+    assert!(ok, "{out}");
+    assert_eq!(after.await.unwrap().0, 200);
+    assert_eq!(out.matches("typed-once").count(), 1, "{out}");
+}
+
 /// A fresh invitation: (link, code).
 async fn invite(node: &NodeProc, admin: &str) -> (String, String) {
     let (_, i) = api("POST", &node.url("/api/invites"), Some(admin), None).await;

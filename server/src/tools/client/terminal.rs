@@ -60,6 +60,9 @@ pub async fn run(signin: SignIn, room: String, tls: TlsClient) -> anyhow::Result
     let (client, mut events) = ClientHandle::start(config);
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     let mut input_open = true;
+    // At a terminal a typed line is on screen already (its echo): its ack
+    // prints nothing more. A pipe's lines were never shown: they print.
+    let echoed = std::io::IsTerminal::is_terminal(&std::io::stdin());
     loop {
         tokio::select! {
             l = input.next_line(), if input_open => match l {
@@ -78,9 +81,8 @@ pub async fn run(signin: SignIn, room: String, tls: TlsClient) -> anyhow::Result
             e = events.recv() => match e {
                 None => break,
                 // Read markers are bookkeeping, not something to read.
-                Some(Event::Message(m)) | Some(Event::Acked { msg: m, .. })
-                    if !meshchat_shared::rooms::is_read_marker(&m) =>
-                {
+                Some(Event::Message(m)) if !meshchat_shared::rooms::is_read_marker(&m) => println!("{}", line(&m)),
+                Some(Event::Acked { msg: m, .. }) if !echoed && !meshchat_shared::rooms::is_read_marker(&m) => {
                     println!("{}", line(&m))
                 }
                 Some(Event::Message(_)) | Some(Event::Acked { .. }) => {}
