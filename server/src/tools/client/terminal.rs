@@ -26,8 +26,13 @@ fn line(m: &Message) -> String {
         Some(((origin, seq), _)) => format!(" (thread {}:{seq})", for_terminal(&origin)),
         None => String::new(),
     };
-    // Room events (this client asks for them as they are) read as notices.
+    // Room events (this client asks for them as they are) read as notices,
+    // which name who acted: "* alice reacted 👍", not "alice: alice reacted 👍".
+    let notice = !meshchat_shared::rooms::is_chat(m);
     let m = meshchat_shared::rooms::present(m);
+    if notice {
+        return format!("[{}] * {}", clock(m.ts), for_terminal(&m.body));
+    }
     format!("[{}] {}{thread}: {}", clock(m.ts), for_terminal(&m.author), for_terminal(&m.body))
 }
 
@@ -109,4 +114,23 @@ pub async fn run(signin: SignIn, room: String, tls: TlsClient) -> anyhow::Result
     }
     client.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_read_as_notices_and_messages_as_lines() {
+        let said = Message {
+            ts: 3_600_000,
+            author: "bob".into(),
+            body: "hi\u{1b}[2J".into(),
+            ..Message::sample("r", "n1", 1)
+        };
+        assert_eq!(line(&said), "[01:00:00] bob: hi\\u{1b}[2J");
+        let reacted = r#"{"event":"reacted","origin":"n1","seq":1,"emoji":"👍","on":true}"#;
+        let event = Message { id: "§r1".into(), author: "alice".into(), body: reacted.into(), ..said.clone() };
+        assert_eq!(line(&event), "[01:00:00] * alice reacted 👍");
+    }
 }
