@@ -113,3 +113,55 @@ fn every_size_draws() {
         }
     }
 }
+
+/// Keys at random, in every mode, with frames arriving and the screen
+/// drawn at random sizes: nothing panics (a seeded walk, the same each run).
+#[test]
+fn random_keys_never_break_the_app() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(32);
+    let mut app = app();
+    let codes = [
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::PageUp,
+        KeyCode::PageDown,
+        KeyCode::Home,
+        KeyCode::End,
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Tab,
+        KeyCode::Backspace,
+        KeyCode::Delete,
+        KeyCode::Left,
+        KeyCode::Right,
+        KeyCode::F(1),
+    ];
+    let chars = [
+        'j', 'k', 'g', 'G', 'r', 'e', 'd', 'y', '+', '1', '6', 't', 'o', 'R', 'x', 'b', '/', '?', 'i', 'J', 'K', '@',
+        'é', '👍', ' ', 'n', 'p', 'f', 'u', 'w',
+    ];
+    for i in 0..20_000u64 {
+        let code = if rng.random_bool(0.6) {
+            KeyCode::Char(chars[rng.random_range(0..chars.len())])
+        } else {
+            codes[rng.random_range(0..codes.len())]
+        };
+        let mods = match rng.random_range(0..10) {
+            0 => KeyModifiers::CONTROL,
+            1 => KeyModifiers::ALT,
+            _ => KeyModifiers::NONE,
+        };
+        let _ = crate::tools::tui::keys::key(&mut app, KeyEvent::new(code, mods), i);
+        app.quit = false;
+        if i % 50 == 0 {
+            let seq = 10 + i;
+            let author = if rng.random_bool(0.5) { "alice" } else { "bob" };
+            app.frame(ServerFrame::Message { msg: msg(seq, author, &format!("@alice line {i}\nsecond")) }, i);
+        }
+        if i % 97 == 0 {
+            screen(&app, &DARK, rng.random_range(0..120), rng.random_range(0..40));
+        }
+    }
+}
