@@ -234,6 +234,20 @@ async fn no_color_means_no_colour_and_a_guest_may_read() {
     assert_eq!(std::fs::read(dir.path().join("notes.txt")).unwrap(), b"the notes\n");
     assert!(app.colourless(), "still no colour");
 
+    // And one shared from here: `/upload PATH`.
+    std::fs::write(dir.path().join("plan.txt"), "step one\n").unwrap();
+    app.keys("i/upload plan.txt\r");
+    app.wait_until("shared", SCREEN, |s| s.contains("📎 plan.txt (9 bytes)") && s.contains("Shared plan.txt")).await;
+    let url = m.nodes[0].url("/api/rooms/general/messages?events=1&limit=100");
+    let (_, page) = http_get(&url).await;
+    let shared = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["author"] == "dave" && m["body"].as_str().is_some_and(|b| b.contains("\"name\":\"plan.txt\"")));
+    assert!(shared, "{page}");
+    app.esc().await;
+
     // A narrow terminal: no room list, the messages still; and back.
     app.resize(24, 50);
     let narrow = app.wait_until("narrow", SCREEN, |s| s.contains("are you there?") && !s.contains("Rooms")).await;

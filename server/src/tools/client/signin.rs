@@ -77,7 +77,7 @@ pub(crate) async fn call(
 }
 
 /// [`call`] with these headers and raw bytes (an upload).
-async fn call_with(
+pub(crate) async fn call_with(
     tls: &TlsClient,
     (method, url, timeout): (&str, &str, std::time::Duration),
     token: Option<&str>,
@@ -298,7 +298,7 @@ pub async fn signed_in_call(
 
 /// An upload waits this long for its answer (a room's import replays its
 /// whole history first).
-const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+pub(crate) const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Uploads `bytes` as a file named `name` to `path` (`POST`), signed in.
 pub async fn signed_in_upload(

@@ -24,6 +24,8 @@ pub enum Request {
     Download { room: String, hash: String, name: String },
     /// Open (or make) the conversation with these people.
     Dm(Vec<String>),
+    /// Share the file at `path` in `room`, as `name` (a guest's).
+    Upload { room: String, path: std::path::PathBuf, name: String },
     /// Ring the terminal's bell.
     Bell,
 }
@@ -317,8 +319,18 @@ impl App {
         }
     }
 
-    /// `/join room`, `/leave`, `/dm name…`, `/bell all|mentions|off`, `/quit`.
+    /// `/join room`, `/leave`, `/dm name…`, `/upload PATH`, `/bell
+    /// all|mentions|off`, `/quit`.
     fn command(&mut self, cmd: &str) -> Vec<Request> {
+        if let Some(path) = cmd.strip_prefix("upload ").map(str::trim).filter(|p| !p.is_empty()) {
+            let Some(room) = self.current() else { return Vec::new() };
+            let path = match path.strip_prefix("~/") {
+                Some(rest) => std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default().join(rest),
+                None => std::path::PathBuf::from(path),
+            };
+            self.notice = Some("Sharing…".into());
+            return vec![Request::Upload { room, path, name: self.me().to_owned() }];
+        }
         let mut words = cmd.split_whitespace();
         let verb = words.next().unwrap_or_default();
         let args: Vec<String> = words.map(|w| w.trim_start_matches(['#', '@']).to_owned()).collect();
@@ -352,7 +364,7 @@ impl App {
             ("help", []) => self.mode = Mode::Help,
             _ => {
                 self.notice = Some(format!(
-                    "Unknown command /{}: /join ROOM, /leave, /dm NAME, /bell all|mentions|off, /quit (// sends a slash)",
+                    "Unknown command /{}: /join ROOM, /leave, /dm NAME, /upload PATH, /bell all|mentions|off, /quit (// sends a slash)",
                     super::lines::safe(verb)
                 ))
             }

@@ -8,7 +8,7 @@ use super::compose::Composer;
 
 /// The help screen: key, what it does.
 pub const HELP: &[(&str, &str)] = &[
-    ("Enter", "send (a line starting with / is a command: /join ROOM, /leave, /dm NAME, /bell, /quit)"),
+    ("Enter", "send (a line starting with / is a command: /join ROOM, /leave, /dm NAME, /upload PATH, /bell, /quit)"),
     ("Alt-Enter", "new line in the message"),
     ("Tab", "complete an @name"),
     ("Esc", "stop replying or editing; close the thread; move over the messages"),

@@ -26,7 +26,7 @@ use super::view;
 use crate::infra::clock::now_ms;
 use crate::infra::tls::TlsClient;
 use crate::tools::client::link::Driver;
-use crate::tools::client::signin::{SignInError, base, call};
+use crate::tools::client::signin::{SignInError, UPLOAD_TIMEOUT, base, call, call_with};
 
 /// At most one frame this often: a burst of messages draws once.
 const FRAME: Duration = Duration::from_millis(30);
@@ -39,6 +39,7 @@ enum Answer {
     Saved(Result<PathBuf, String>),
     MyRooms(Vec<RoomInfo>),
     Dm(Result<RoomInfo, String>),
+    Shared(Result<String, String>),
 }
 
 /// Where HTTP calls go and as whom.
@@ -55,6 +56,33 @@ impl Http {
         let base = self.base.borrow().clone().ok_or("not connected")?;
         let r = call(&self.tls, method, &format!("{base}{path}"), self.token.as_deref(), body).await;
         r.map(|r| r.body).map_err(|e: SignInError| e.to_string())
+    }
+}
+
+/// The largest file the app reads to share (the node has its own limit,
+/// 25 MiB by default, and says so).
+const MAX_UPLOAD: u64 = 1 << 30;
+
+impl Http {
+    /// Shares the file at `path` in `room` (`name`: a guest's name).
+    async fn upload(&self, room: &str, path: &Path, name: &str) -> Result<String, String> {
+        let shown = path.display().to_string();
+        let size = tokio::fs::metadata(path).await.map_err(|e| format!("{shown}: {e}"))?.len();
+        if size > MAX_UPLOAD {
+            return Err(format!("{shown} is over 1 GiB"));
+        }
+        let bytes = tokio::fs::read(path).await.map_err(|e| format!("{shown}: {e}"))?;
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).ok_or(format!("{shown} is no file"))?;
+        let base = self.base.borrow().clone().ok_or("not connected")?;
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let mut url = format!("{base}/api/rooms/{}/files?id=up-{:016x}", enc(room), rand::random::<u64>());
+        if self.token.is_none() {
+            url += &format!("&name={}", enc(name));
+        }
+        let mime = mime_guess::from_path(path).first_or_octet_stream().to_string();
+        let headers = [("Content-Type", mime.as_str()), ("X-File-Name", &enc(&file))];
+        let call = call_with(&self.tls, ("POST", &url, UPLOAD_TIMEOUT), self.token.as_deref(), &headers, Some(&bytes));
+        call.await.map(|_| file).map_err(|e| e.to_string())
     }
 }
 
@@ -166,6 +194,9 @@ impl Term {
                         let _ = tx.send(Answer::Saved(saved));
                     }));
                 }
+                Request::Upload { room, path, name } => drop(tokio::spawn(async move {
+                    let _ = tx.send(Answer::Shared(http.upload(&room, &path, &name).await));
+                })),
                 Request::Dm(people) => drop(tokio::spawn(async move {
                     let body = serde_json::json!({ "users": people }).to_string();
                     let info = http
@@ -199,6 +230,8 @@ impl Term {
                 self.app.switch_to(&room);
             }
             Answer::Dm(Err(e)) => self.app.notice = Some(format!("No conversation: {e}")),
+            Answer::Shared(Ok(file)) => self.app.notice = Some(format!("Shared {file}")),
+            Answer::Shared(Err(e)) => self.app.notice = Some(format!("Not shared: {e}")),
         }
     }
 
