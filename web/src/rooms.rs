@@ -2,34 +2,21 @@
 //! apart, who may moderate, what people type into a room name.
 //! Unit-tested natively.
 
-use meshchat_shared::rooms::{RoomInfo, RoomRole};
+use meshchat_shared::rooms::RoomInfo;
 
-/// A direct conversation (its node-made name starts with `dm-`).
-pub fn is_dm(room: &str, info: Option<&RoomInfo>) -> bool {
-    info.is_some_and(|i| !i.dm.is_empty()) || room.starts_with("dm-")
-}
+pub use meshchat_shared::client::rooms::{Notify, is_dm, moderates, owns};
 
 /// What the sidebar and the header call a room: the other people of a
 /// direct conversation, a created room's title, or `#name`.
 pub fn title(room: &str, info: Option<&RoomInfo>, me: &str) -> String {
+    if let Some(name) = info.and_then(|i| meshchat_shared::client::rooms::conversation_name(i, me)) {
+        return name;
+    }
     match info {
-        Some(i) if !i.dm.is_empty() => {
-            let others: Vec<&str> = i.dm.iter().map(String::as_str).filter(|n| *n != me).collect();
-            if others.is_empty() { me.to_owned() } else { others.join(", ") }
-        }
         Some(i) if !i.title.is_empty() && i.title != room => i.title.clone(),
         _ if room.starts_with("dm-") => crate::i18n::t().direct_message.to_owned(),
         _ => format!("#{room}"),
     }
-}
-
-/// Moderators and owners (and admins, whom the node lets act anyway).
-pub fn moderates(info: Option<&RoomInfo>) -> bool {
-    info.and_then(|i| i.role).is_some_and(|r| r >= RoomRole::Moderator)
-}
-
-pub fn owns(info: Option<&RoomInfo>) -> bool {
-    info.and_then(|i| i.role) == Some(RoomRole::Owner)
 }
 
 /// What people type as a room name becomes one: "Rust Lang" → "rust-lang".
@@ -72,45 +59,6 @@ pub fn complete_mention(draft: &str, name: &str) -> String {
     match draft.rfind('@') {
         Some(i) => format!("{}@{name} ", &draft[..i]),
         None => format!("{draft}@{name} "),
-    }
-}
-
-/// What a room may interrupt one with (a browser notification, the chime).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notify {
-    All,
-    Mentions,
-    Nothing,
-}
-
-impl Notify {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Notify::All => "all",
-            Notify::Mentions => "mentions",
-            Notify::Nothing => "nothing",
-        }
-    }
-
-    /// A saved choice, or the default: every message of a direct
-    /// conversation, only mentions elsewhere.
-    pub fn parse(saved: Option<&str>, dm: bool) -> Notify {
-        match saved {
-            Some("all") => Notify::All,
-            Some("mentions") => Notify::Mentions,
-            Some("nothing") => Notify::Nothing,
-            _ if dm => Notify::All,
-            _ => Notify::Mentions,
-        }
-    }
-
-    /// Does a message (`mention`: it names the user) call for attention?
-    pub fn alerts(self, mention: bool) -> bool {
-        match self {
-            Notify::All => true,
-            Notify::Mentions => mention,
-            Notify::Nothing => false,
-        }
     }
 }
 
@@ -164,7 +112,7 @@ pub fn from_permalink(hash: &str) -> Option<(String, String, u64)> {
 
 #[cfg(test)]
 mod tests {
-    use meshchat_shared::rooms::MemberInfo;
+    use meshchat_shared::rooms::{MemberInfo, RoomRole};
 
     use super::*;
 

@@ -15,6 +15,7 @@ mod outbox;
 mod read;
 pub mod reconnect;
 pub mod room;
+pub mod rooms;
 pub mod timeline;
 
 use std::collections::BTreeMap;

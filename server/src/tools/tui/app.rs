@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use meshchat_shared::Message;
 use meshchat_shared::api::SearchHit;
 use meshchat_shared::client::annotate::Target;
+use meshchat_shared::client::rooms::{Notify, conversation_name, is_dm, moderates};
 use meshchat_shared::client::timeline::{English, Row, Window, rows_in, thread_rows};
 use meshchat_shared::client::{Chat, annotate::FileRef};
-use meshchat_shared::rooms::{RoomEvent, RoomRole, is_redacted};
+use meshchat_shared::rooms::{RoomEvent, is_redacted};
 
 use super::compose::Composer;
 use super::lines::local_day;
@@ -56,21 +57,12 @@ pub enum Mode {
     Help,
 }
 
-/// When a room rings the bell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bell {
-    All,
-    Mentions,
-    Off,
-}
-
-impl Bell {
-    pub fn label(self) -> &'static str {
-        match self {
-            Bell::All => "every message",
-            Bell::Mentions => "mentions",
-            Bell::Off => "never",
-        }
+/// What the bell rings for, in words.
+pub fn bell_label(n: Notify) -> &'static str {
+    match n {
+        Notify::All => "every message",
+        Notify::Mentions => "mentions",
+        Notify::Nothing => "never",
     }
 }
 
@@ -112,7 +104,7 @@ pub struct App {
     pub notice: Option<String>,
     /// A search result to show once its room holds it.
     jump_to: Option<(String, Target)>,
-    bells: BTreeMap<String, Bell>,
+    bells: BTreeMap<String, Notify>,
     /// When a read marker was last considered.
     read_at: u64,
     /// Ids of our sends: this run's random prefix and a counter (an id
@@ -174,16 +166,13 @@ impl App {
             .rooms
             .values()
             .map(|r| {
-                let dm = r.info.as_ref().map(|i| i.dm.clone()).unwrap_or_default();
                 let label = match &r.info {
-                    _ if !dm.is_empty() => {
-                        let others: Vec<&str> = dm.iter().map(String::as_str).filter(|n| *n != me).collect();
-                        if others.is_empty() { me.to_owned() } else { others.join(", ") }
-                    }
-                    Some(i) if !i.title.is_empty() => i.title.clone(),
-                    _ => r.name.clone(),
+                    Some(i) => conversation_name(i, me)
+                        .unwrap_or_else(|| if i.title.is_empty() { r.name.clone() } else { i.title.clone() }),
+                    None => r.name.clone(),
                 };
-                RoomEntry { room: r.name.clone(), label, dm: !dm.is_empty(), unread: r.unread, mentions: r.mentioned }
+                let dm = is_dm(&r.name, r.info.as_ref());
+                RoomEntry { room: r.name.clone(), label, dm, unread: r.unread, mentions: r.mentioned }
             })
             .collect();
         list.sort_by(|a, b| (a.dm, &a.label).cmp(&(b.dm, &b.label)));
@@ -218,14 +207,15 @@ impl App {
         self.switch_to(&list[to].room);
     }
 
-    pub fn bell(&self, room: &str) -> Bell {
-        let dm = self.chat.room(room).and_then(|r| r.info.as_ref()).is_some_and(|i| !i.dm.is_empty());
-        self.bells.get(room).copied().unwrap_or(if dm { Bell::All } else { Bell::Mentions })
+    /// When `room` rings the bell: as set, else as the web app's default.
+    pub fn bell(&self, room: &str) -> Notify {
+        let dm = is_dm(room, self.chat.room(room).and_then(|r| r.info.as_ref()));
+        self.bells.get(room).copied().unwrap_or(Notify::parse(None, dm))
     }
 
-    pub fn set_bell(&mut self, room: &str, bell: Bell) {
+    pub fn set_bell(&mut self, room: &str, bell: Notify) {
         self.bells.insert(room.to_owned(), bell);
-        self.notice = Some(format!("The bell rings for {} here.", bell.label()));
+        self.notice = Some(format!("The bell rings for {} here.", bell_label(bell)));
     }
 
     /// Takes a frame from the node; the bell rings for what the rooms'
@@ -234,11 +224,7 @@ impl App {
         self.chat.on_frame(frame, now);
         self.settle_jump();
         let alerts = self.chat.take_alerts();
-        let ring = alerts.iter().any(|a| match self.bell(&a.room) {
-            Bell::All => true,
-            Bell::Mentions => a.mention,
-            Bell::Off => false,
-        });
+        let ring = alerts.iter().any(|a| self.bell(&a.room).alerts(a.mention));
         if ring { vec![Request::Bell] } else { Vec::new() }
     }
 
@@ -272,8 +258,7 @@ impl App {
 
     /// May the user delete this message? Their own, or as a moderator.
     pub fn may_delete(&self, s: &Selected) -> bool {
-        let role = self.chat.current_room().and_then(|r| r.info.as_ref()).and_then(|i| i.role);
-        s.mine || matches!(role, Some(RoomRole::Moderator | RoomRole::Owner))
+        s.mine || moderates(self.chat.current_room().and_then(|r| r.info.as_ref()))
     }
 
     /// Sends what the composer holds: a command, an edit, a reply (in the
@@ -293,11 +278,11 @@ impl App {
             return Vec::new();
         };
         let action = if let Some((origin, seq)) = self.editing.take() {
-            Some(RoomEvent::Edited { origin, seq, body })
+            RoomEvent::Edited { origin, seq, body }
         } else if let Some((origin, seq)) = self.thread.clone() {
-            Some(RoomEvent::Reply { origin, seq, body, thread: true, also: false })
+            RoomEvent::Reply { origin, seq, body, thread: true, also: false }
         } else if let Some((origin, seq)) = self.reply_to.take() {
-            Some(RoomEvent::Reply { origin, seq, body, thread: false, also: false })
+            RoomEvent::Reply { origin, seq, body, thread: false, also: false }
         } else {
             let id = self.new_id();
             if let Err(e) = self.chat.send(&room, &id, &body, now) {
@@ -306,7 +291,7 @@ impl App {
             }
             return Vec::new();
         };
-        self.act(action.expect("an action"), now);
+        self.act(action, now);
         Vec::new()
     }
 
@@ -348,9 +333,9 @@ impl App {
             ("dm", people) if !people.is_empty() => return vec![Request::Dm(people.to_vec())],
             ("bell", [what]) => {
                 let bell = match what.as_str() {
-                    "all" => Bell::All,
-                    "mentions" => Bell::Mentions,
-                    "off" => Bell::Off,
+                    "all" => Notify::All,
+                    "mentions" => Notify::Mentions,
+                    "off" => Notify::Nothing,
                     _ => {
                         self.notice = Some("/bell all, /bell mentions or /bell off".into());
                         return Vec::new();
@@ -420,31 +405,32 @@ impl App {
             }
             return;
         }
-        let at = self.selected.as_ref().and_then(|k| keys.iter().position(|x| x == k)).unwrap_or(keys.len());
-        let to = at as isize + delta;
+        let to = self.selected_in(&keys).unwrap_or(keys.len()) as isize + delta;
+        if (0..keys.len() as isize).contains(&to) {
+            self.selected = Some(keys[to as usize].clone());
+            return;
+        }
+        // Past the top, older rows come in above; past the bottom of a
+        // window scrolled back, newer ones below: step again from where
+        // the selection now is among them.
         if to < 0 {
             self.older();
-            let keys = Self::selectable(&self.rows());
-            // The rows above the old first one, if any came in.
-            let first = self.selected.as_ref().and_then(|k| keys.iter().position(|x| x == k)).unwrap_or(0);
-            let to = (first as isize + to).max(0) as usize;
-            self.selected = keys.get(to).cloned();
-            return;
+        } else if self.thread.is_none()
+            && let Some(view) = self.chat.current_room()
+            && let Some(w) = self.window.down(view)
+        {
+            self.window = w;
         }
-        if to as usize >= keys.len() {
-            if self.thread.is_none()
-                && let Some(view) = self.chat.current_room()
-                && let Some(w) = self.window.down(view)
-            {
-                self.window = w;
-            }
-            let keys = Self::selectable(&self.rows());
-            let at = self.selected.as_ref().and_then(|k| keys.iter().position(|x| x == k)).unwrap_or(0);
-            let to = (at as isize + delta).min(keys.len() as isize - 1).max(0) as usize;
-            self.selected = keys.get(to).cloned();
-            return;
-        }
-        self.selected = Some(keys[to as usize].clone());
+        let keys = Self::selectable(&self.rows());
+        let at = self.selected_in(&keys).unwrap_or(0) as isize;
+        let moved = if to < 0 { to } else { delta };
+        let to = (at + moved).min(keys.len() as isize - 1).max(0) as usize;
+        self.selected = keys.get(to).cloned();
+    }
+
+    /// Where the selection is among `keys`.
+    fn selected_in(&self, keys: &[String]) -> Option<usize> {
+        self.selected.as_ref().and_then(|k| keys.iter().position(|x| x == k))
     }
 
     /// Older entries into the window: from what is held, else a page

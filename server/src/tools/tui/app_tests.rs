@@ -1,6 +1,8 @@
 use meshchat_shared::client::Chat;
 use meshchat_shared::{Message, RoomVector, ServerFrame};
 
+use meshchat_shared::client::rooms::Notify;
+
 use super::*;
 
 fn msg(seq: u64, author: &str, body: &str) -> Message {
@@ -95,7 +97,7 @@ fn the_bell_rings_for_mentions_by_default_and_as_set() {
     assert_eq!(app.frame(mention, 0), vec![Request::Bell]);
     let plain = ServerFrame::Message { msg: msg(11, "bob", "just words") };
     assert_eq!(app.frame(plain, 0), vec![]);
-    app.set_bell("general", Bell::Off);
+    app.set_bell("general", Notify::Nothing);
     let mention = ServerFrame::Message { msg: msg(12, "bob", "@alice again") };
     assert_eq!(app.frame(mention, 0), vec![]);
 }

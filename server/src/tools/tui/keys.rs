@@ -3,8 +3,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{App, Bell, Mode, Request};
+use super::app::{App, Mode, Request};
 use super::compose::Composer;
+use meshchat_shared::client::rooms::Notify;
 
 /// The help screen: key, what it does.
 pub const HELP: &[(&str, &str)] = &[
@@ -119,7 +120,6 @@ fn compose(app: &mut App, k: KeyEvent, now: u64, alt: bool) -> Vec<Request> {
         KeyCode::Char('a') if ctrl => c.home(),
         KeyCode::Char('e') if ctrl => c.end(),
         KeyCode::Char('w') if ctrl => c.delete_word(),
-        KeyCode::Char('l') if ctrl => {}
         KeyCode::Char(ch) if !ctrl => {
             c.insert(ch);
             if let Some(room) = app.current() {
@@ -199,9 +199,9 @@ fn browse(app: &mut App, k: KeyEvent, now: u64) -> Vec<Request> {
         KeyCode::Char('b') => {
             if let Some(room) = app.current() {
                 let next = match app.bell(&room) {
-                    Bell::Mentions => Bell::All,
-                    Bell::All => Bell::Off,
-                    Bell::Off => Bell::Mentions,
+                    Notify::Mentions => Notify::All,
+                    Notify::All => Notify::Nothing,
+                    Notify::Nothing => Notify::Mentions,
                 };
                 app.set_bell(&room, next);
             }

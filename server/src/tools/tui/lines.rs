@@ -105,7 +105,7 @@ impl Paint<'_> {
 
     /// As [`Paint::body`], the first line starting with the time `ts`.
     fn body_at(&self, out: &mut Vec<Line<'static>>, ts: Option<u64>, text: &str, style: Style) {
-        let safe_lines: Vec<String> = text.split('\n').map(|l| for_terminal(&l.replace('\r', " "))).collect();
+        let safe_lines: Vec<String> = text.split('\n').map(safe).collect();
         for (i, l) in wrap(&safe_lines.join("\n"), self.width.saturating_sub(INDENT)).into_iter().enumerate() {
             let lead = match ts {
                 Some(ts) if i == 0 => Span::styled(format!("{:<5} ", clock(ts)), self.dim()),
