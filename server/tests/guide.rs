@@ -120,7 +120,12 @@ impl Guide {
             }
             assert!(Command::new("cp").args(["-a", "/etc/."]).arg(dir.join("etc")).status().unwrap().success());
             std::fs::write(dir.join("etc/hosts"), format!("127.0.0.1 localhost\n{hosts}")).unwrap();
-            std::fs::copy(common::exe(), dir.join("root/meshchat")).unwrap();
+            // A link, not three copies of a debug binary, where the
+            // file system allows.
+            let exe = dir.join("root/meshchat");
+            if std::fs::hard_link(common::exe(), &exe).is_err() {
+                std::fs::copy(common::exe(), &exe).unwrap();
+            }
             std::fs::copy(repo.join("deploy/meshchat@.service"), dir.join("root/meshchat@.service")).unwrap();
             write_exec(&dir.join("root/.shims/systemctl"), SYSTEMCTL);
             write_exec(&dir.join("root/.shims/scp"), &scp_shim(root.path()));
