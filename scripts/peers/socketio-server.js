@@ -28,6 +28,16 @@ async function main() {
       if (typeof room !== "string" || room.length > 64) return socket.emit("failed", "bad room");
       socket.join(room);
       socket.emit("joined", room);
+      // Presence and typing, as a chat built on socket.io passes them on.
+      socket.to(room).emit("presence", { room, name: socket.id, online: true });
+    });
+    socket.on("typing", (room) => {
+      if (typeof room === "string" && socket.rooms.has(room)) socket.to(room).emit("typing", { room, name: socket.id });
+    });
+    socket.on("disconnecting", () => {
+      for (const room of socket.rooms) {
+        if (room !== socket.id) socket.to(room).emit("presence", { room, name: socket.id, online: false });
+      }
     });
     socket.on("send", (m) => {
       if (!m || typeof m.room !== "string" || !socket.rooms.has(m.room)) return socket.emit("failed", "not joined");

@@ -94,3 +94,44 @@ fn failover_brings_every_displaced_client_back_with_nothing_lost() {
         "{v}"
     );
 }
+
+#[test]
+fn capacity_ramps_a_workspace_and_phones_resume_with_nothing_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = bench(
+        &dir.path().join("capacity.json"),
+        &[
+            "capacity",
+            "--people",
+            "40,80",
+            // Busy people and restless phones, so that a short window
+            // holds sends, typing and phones coming back to catch up.
+            "--gap-s",
+            "2",
+            "--phones",
+            "0.5",
+            "--phone-online-s",
+            "2",
+            "--warmup-s",
+            "1",
+            "--measure-s",
+            "5",
+            "--bound-ms",
+            "60000",
+        ],
+    );
+    let run = &v["runs"][0];
+    assert_eq!(run["system"], "meshchat", "{v}");
+    let levels = run["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 2, "{v}");
+    for l in levels {
+        let (a, w) = (&l["accounting"], &l["window"]);
+        assert!(a["acked"].as_u64().unwrap() > 0 && w["latency"]["count"].as_u64().unwrap() > 0, "{l}");
+        assert!(w["reconnects"].as_u64().unwrap() > 0, "phones came back: {l}");
+        assert!(a["expected_deliveries"].as_u64().unwrap() > a["acked"].as_u64().unwrap(), "{l}");
+        let counts = ["lost", "missed_while_away", "duplicated", "errors"].map(|k| a[k].as_u64());
+        assert_eq!(counts, [Some(0); 4], "{l}");
+        assert_eq!(l["within"], true, "{l}");
+    }
+    assert_eq!(run["capacity"], 80, "{v}");
+}

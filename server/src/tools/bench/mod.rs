@@ -8,14 +8,21 @@
 //! - [`stats`]: the latency histogram.
 //! - `failover`: kill -9 under load, with the native client library.
 //! - `peers`: the same load on a socket.io cluster and on meshchat ([`socketio`]).
+//! - `capacity`: people in a team's workspace ([`workspace`], [`people`]),
+//!   over WebSockets ([`ws`]) or Matrix's client API ([`matrix`]).
 
+mod capacity;
 mod failover;
 pub mod load;
+mod matrix;
 pub mod nodes;
 mod peers;
+mod people;
 mod rooms;
 mod socketio;
 pub mod stats;
+mod workspace;
+mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -54,6 +61,9 @@ pub enum Scenario {
     Failover(failover::FailoverArgs),
     /// Meshchat beside a running socket.io cluster, the same load on both (scripts/bench peers).
     Peers(peers::PeersArgs),
+    /// People in a team's workspace, ramped until p99 passes the bound:
+    /// meshchat, and socket.io and Synapse when given (scripts/bench capacity).
+    Capacity(capacity::CapacityArgs),
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +236,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Idle(a) => idle(&ctx, a).await,
         Scenario::Failover(a) => failover::run(&ctx, a).await,
         Scenario::Peers(a) => peers::run(&ctx, a).await,
+        Scenario::Capacity(a) => capacity::run(&ctx, a).await,
     };
     let _ = std::fs::remove_dir_all(&dir);
     result

@@ -50,6 +50,11 @@ pub fn send(room: &str, id: &str, body: &str) -> String {
     format!("42{}", json!(["send", {"room": room, "id": id, "body": body}]))
 }
 
+/// A typing notice to the room (the server passes it on to the others).
+pub fn typing(room: &str) -> String {
+    format!("42{}", json!(["typing", room]))
+}
+
 pub fn classify(text: &str) -> Incoming<'_> {
     if text.starts_with('0') {
         return Incoming::Open;
@@ -86,6 +91,8 @@ mod tests {
     fn frames_both_ways() {
         assert_eq!(join("bench-3"), r#"42["join","bench-3"]"#);
         assert_eq!(send("bench-3", "c1-5", "b 1 5 9"), r#"42["send",{"body":"b 1 5 9","id":"c1-5","room":"bench-3"}]"#);
+        assert_eq!(typing("bench-3"), r#"42["typing","bench-3"]"#);
+        assert_eq!(classify(r#"42["typing",{"room":"bench-3","name":"x"}]"#), Incoming::Other);
         assert_eq!(classify(r#"0{"sid":"x","pingInterval":25000}"#), Incoming::Open);
         assert_eq!(classify(r#"40{"sid":"y"}"#), Incoming::Connected);
         assert_eq!(classify("2"), Incoming::Ping);
