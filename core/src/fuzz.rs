@@ -132,7 +132,8 @@ pub fn room_core(data: &[u8]) {
                 body: "hello".into(),
             },
             3 => Input::Join { conn: u64::from(b.u8() % 4), name: format!("u{}", b.u8() % 4).into(), since: None },
-            4 => Input::Leave { conn: u64::from(b.u8() % 4) },
+            4 if b.u8() % 2 == 0 => Input::Leave { conn: u64::from(b.u8() % 4) },
+            4 => Input::Gone { conn: u64::from(b.u8() % 4) },
             5 => Input::PeerDown { peer: ORIGINS[usize::from(b.u8()) % 4].into() },
             6 => {
                 let names: BTreeSet<String> = (0..b.u8() % 3).map(|i| format!("u{i}")).collect();

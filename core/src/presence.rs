@@ -3,7 +3,10 @@
 //! A name is online if any of its connections, on any node, is in the room.
 //! When a node goes away its names are not dropped at once: they stay for a
 //! grace period, so a user whose browser moves to another node meanwhile is
-//! never seen to leave and come back.
+//! never seen to leave and come back. The same holds for a connection that
+//! ends without leaving (a phone changing networks, a reload): its name
+//! lingers here for the grace, and one that is back by then changed nothing
+//! for anyone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -21,6 +24,18 @@ pub struct Presence {
     remote: BTreeMap<String, BTreeSet<String>>,
     /// Peer → (until when, names) for peers that went away.
     leaving: BTreeMap<String, (u64, BTreeSet<String>)>,
+    /// Name → until when, for names whose last connection here ended
+    /// without leaving. Peers still count them here until then.
+    lingering: HashMap<String, u64>,
+}
+
+/// What the end of grace periods changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Room-wide changes for the members here.
+    pub changes: Vec<Change>,
+    /// Names that lingered here and are gone now: tell the peers.
+    pub left_here: Vec<String>,
 }
 
 impl Presence {
@@ -30,13 +45,14 @@ impl Presence {
 
     pub fn is_online(&self, name: &str) -> bool {
         self.local.contains_key(name)
+            || self.lingering.contains_key(name)
             || self.remote.values().any(|s| s.contains(name))
             || self.leaving.values().any(|(_, s)| s.contains(name))
     }
 
     /// Every name online, in order.
     pub fn online(&self) -> BTreeSet<String> {
-        let mut all: BTreeSet<String> = self.local.keys().cloned().collect();
+        let mut all: BTreeSet<String> = self.local_names().map(str::to_owned).collect();
         for s in self.remote.values() {
             all.extend(s.iter().cloned());
         }
@@ -46,19 +62,32 @@ impl Presence {
         all
     }
 
-    /// The names with a connection on this node.
+    /// The names online through this node: with a connection here, or
+    /// lingering after their last one ended.
     pub fn local_names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.local.keys().map(String::as_str)
+        self.local.keys().chain(self.lingering.keys()).map(String::as_str)
     }
 
     /// A connection of `name` joined here. Returns whether it is the name's
     /// first here (tell peers) and the room-wide change, if any.
     pub fn local_join(&mut self, name: &str) -> (bool, Option<Change>) {
         let was = self.is_online(name);
+        let lingered = self.lingering.remove(name).is_some();
         let n = self.local.entry(name.to_owned()).or_insert(0);
         *n += 1;
-        let first_here = *n == 1;
+        let first_here = *n == 1 && !lingered;
         (first_here, (!was).then(|| Change::Online(name.to_owned())))
+    }
+
+    /// A connection of `name` ended here without leaving: if it was the
+    /// name's last, the name lingers until `until` (nothing changes yet).
+    pub fn local_gone(&mut self, name: &str, until: u64) {
+        let Some(n) = self.local.get_mut(name) else { return };
+        *n -= 1;
+        if *n == 0 {
+            self.local.remove(name);
+            self.lingering.insert(name.to_owned(), until);
+        }
     }
 
     /// A connection of `name` left here. Returns whether it was the name's
@@ -114,18 +143,24 @@ impl Presence {
     }
 
     /// Ends the grace periods that are over.
-    pub fn tick(&mut self, now_ms: u64) -> Vec<Change> {
-        if !self.leaving.values().any(|(until, _)| *until <= now_ms) {
-            return Vec::new();
+    pub fn tick(&mut self, now_ms: u64) -> Expired {
+        if self.next_deadline().is_none_or(|d| d > now_ms) {
+            return Expired::default();
         }
         let before = self.online();
         self.leaving.retain(|_, (until, _)| *until > now_ms);
-        diff(&before, &self.online())
+        let mut left_here: Vec<String> =
+            self.lingering.iter().filter(|(_, until)| **until <= now_ms).map(|(n, _)| n.clone()).collect();
+        left_here.sort();
+        for name in &left_here {
+            self.lingering.remove(name);
+        }
+        Expired { changes: diff(&before, &self.online()), left_here }
     }
 
     /// When the next grace period ends.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.leaving.values().map(|(until, _)| *until).min()
+        self.leaving.values().map(|(until, _)| *until).chain(self.lingering.values().copied()).min()
     }
 }
 
@@ -180,8 +215,8 @@ mod tests {
         // alice's browser moved here within the grace: no change for anyone.
         assert_eq!(p.local_join("alice"), (true, None));
         assert_eq!(p.next_deadline(), Some(6_000));
-        assert!(p.tick(5_999).is_empty());
-        assert_eq!(p.tick(6_000), [Change::Offline("bob".into())]);
+        assert_eq!(p.tick(5_999), Expired::default());
+        assert_eq!(p.tick(6_000).changes, [Change::Offline("bob".into())]);
         assert_eq!(p.online(), set(&["alice"]));
         assert_eq!(p.next_deadline(), None);
     }
@@ -192,7 +227,33 @@ mod tests {
         p.peer_set("n1", set(&["bob"]));
         p.peer_down("n1", 0, 5_000);
         assert!(p.peer_set("n1", set(&["bob"])).is_empty());
-        assert!(p.tick(10_000).is_empty());
+        assert_eq!(p.tick(10_000), Expired::default());
         assert!(p.is_online("bob"));
+    }
+
+    #[test]
+    fn a_connection_that_ends_lingers_for_the_grace_and_one_back_by_then_changes_nothing() {
+        let mut p = Presence::new();
+        p.local_join("bob");
+        p.local_gone("bob", 5_000);
+        assert!(p.is_online("bob") && p.local_names().any(|n| n == "bob"), "peers still count bob here");
+        assert_eq!(p.next_deadline(), Some(5_000));
+        // Back on another connection: not a first here, no change for anyone.
+        assert_eq!(p.local_join("bob"), (false, None));
+        assert_eq!(p.next_deadline(), None);
+        assert_eq!(p.tick(9_000), Expired::default());
+        // Gone for good: offline once the grace is over, and peers are told.
+        p.local_gone("bob", 12_000);
+        assert_eq!(p.tick(11_999), Expired::default());
+        let e = p.tick(12_000);
+        assert_eq!((e.changes, e.left_here), (vec![Change::Offline("bob".into())], vec!["bob".to_owned()]));
+        assert!(!p.is_online("bob") && p.online().is_empty());
+        // A name also online on a peer: it leaves here, stays online.
+        p.local_join("carol");
+        p.peer_update("n2", "carol", true);
+        p.local_gone("carol", 20_000);
+        let e = p.tick(20_000);
+        assert_eq!((e.changes, e.left_here), (vec![], vec!["carol".to_owned()]));
+        assert!(p.is_online("carol"));
     }
 }

@@ -193,7 +193,7 @@ async fn history_pages_back_to_the_beginning() {
 
 #[tokio::test]
 async fn presence_counts_a_name_with_two_tabs_once() {
-    let (_d, n) = node(&[]);
+    let (_d, n) = node(&["--presence-grace-ms", "1500"]);
     let (mut watcher, _) = Client::hello(&n.ws_url(), "watcher").await;
     watcher.join("r", None).await;
     let (mut tab1, _) = Client::hello(&n.ws_url(), "bob").await;
@@ -217,11 +217,19 @@ async fn presence_counts_a_name_with_two_tabs_once() {
     );
     let (_, rooms) = http_get(&n.url("/api/rooms")).await;
     assert_eq!(rooms["rooms"][0]["members"], 1);
-    // A dropped connection (no leave) goes offline too.
+    // A connection that ends without leaving: carol lingers for the grace,
+    // and back by then (a phone changing networks) nobody hears a thing.
     let (mut carol, _) = Client::hello(&n.ws_url(), "carol").await;
     carol.join("r", None).await;
     assert_eq!(watcher.expect("presence").await["online"], true);
     drop(carol);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut carol, _) = Client::hello(&n.ws_url(), "carol").await;
+    carol.join("r", None).await;
+    assert!(watcher.try_recv(Duration::from_millis(2_000)).await.is_none(), "carol never seemed to go");
+    // Gone for good: offline once the grace is over, and not before.
+    drop(carol);
+    assert!(watcher.try_recv(Duration::from_millis(1_000)).await.is_none(), "offline only after the grace");
     let p = watcher.expect("presence").await;
     assert_eq!((p["name"].as_str(), p["online"].as_bool()), (Some("carol"), Some(false)));
 }
@@ -357,7 +365,8 @@ async fn a_frame_over_64_kib_closes_with_1009() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected_not_buffered() {
-    let (_d, n) = node(&["--queue", "16", "--rate", "100000", "--burst", "100000"]);
+    let args = ["--queue", "16", "--rate", "100000", "--burst", "100000", "--presence-grace-ms", "500"];
+    let (_d, n) = node(&args);
     let (mut slow, _) = Client::hello(&n.ws_url(), "slow").await;
     slow.join("r", None).await;
     let (mut fast, _) = Client::hello(&n.ws_url(), "fast").await;
@@ -384,8 +393,11 @@ async fn a_client_that_stops_reading_is_disconnected_not_buffered() {
         frames += 1;
     }
     assert!(frames < sent, "read {frames} of {sent}");
-    let (_, rooms) = http_get(&n.url("/api/rooms")).await;
-    assert_eq!(rooms["rooms"][0]["members"], 1, "slow left the room");
+    // Gone once the presence grace is over (it might have come back).
+    eventually(Duration::from_secs(5), "slow left the room", || async {
+        http_get(&n.url("/api/rooms")).await.1["rooms"][0]["members"] == 1
+    })
+    .await;
 }
 
 #[tokio::test]

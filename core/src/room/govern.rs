@@ -93,7 +93,7 @@ impl RoomState {
         for (conn, _) in &out {
             let reason = if self.gov.is_deleted() { "the room was deleted" } else { "you are no longer in this room" };
             self.emit(Effect::Deliver { to: vec![*conn], out: Out::Removed { reason: reason.into() } });
-            self.remove_member(*conn);
+            self.remove_member(*conn, None);
         }
         self.show_room_to_all();
     }

@@ -63,8 +63,15 @@ pub enum Input {
         name: Arc<str>,
         since: Option<RoomVector>,
     },
-    /// A connection left, or can no longer be written to.
+    /// A connection left the room (a `leave`): offline at once if it was
+    /// the name's last.
     Leave {
+        conn: ConnId,
+    },
+    /// A connection ended without leaving, or can no longer be written to:
+    /// its name lingers for the presence grace, so one that comes back by
+    /// then (a phone changing networks) is not seen to leave.
+    Gone {
         conn: ConnId,
     },
     Typing {

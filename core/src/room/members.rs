@@ -222,13 +222,18 @@ impl RoomState {
         }
     }
 
-    pub(super) fn remove_member(&mut self, conn: ConnId) {
+    /// A connection is out of the room: at once (it left), or with its
+    /// name lingering until `linger` (it ended without leaving).
+    pub(super) fn remove_member(&mut self, conn: ConnId, linger: Option<u64>) {
         let Some(member) = self.members.remove(&conn) else { return };
         if let Some(l) = &member.loading {
             self.reads.remove(&l.read);
         }
-        let (last_here, change) = self.presence.local_leave(&member.name);
         self.presence_dirty = true;
+        if let Some(until) = linger {
+            return self.presence.local_gone(&member.name, until);
+        }
+        let (last_here, change) = self.presence.local_leave(&member.name);
         if last_here {
             self.emit(Effect::AnnouncePresence { name: member.name.clone(), online: false });
             self.emit_local_names();
@@ -236,6 +241,19 @@ impl RoomState {
         if let Some(c) = change {
             self.announce(c, None);
         }
+    }
+
+    /// Grace periods that are over: names that lingered here leave (peers
+    /// are told), and the members here hear who is gone.
+    pub(super) fn grace_over(&mut self, now_ms: u64) {
+        let expired = self.presence.tick(now_ms);
+        for name in &expired.left_here {
+            self.emit(Effect::AnnouncePresence { name: name.as_str().into(), online: false });
+        }
+        if !expired.left_here.is_empty() {
+            self.emit_local_names();
+        }
+        self.announce_all(expired.changes);
     }
 
     fn emit_local_names(&mut self) {

@@ -283,7 +283,8 @@ impl RoomState {
             Input::Committed { batch, ok } => self.on_committed(batch, ok),
             Input::Found { lookup, result } => self.on_found(lookup, result, now_ms),
             Input::Join { conn, name, since } => self.on_join(conn, name, since, now_ms),
-            Input::Leave { conn } => self.remove_member(conn),
+            Input::Leave { conn } => self.remove_member(conn, None),
+            Input::Gone { conn } => self.remove_member(conn, Some(now_ms + self.config.grace_ms)),
             Input::Typing { conn } => self.on_typing(conn),
             Input::CatchUp { req, since } => self.on_catch_up(req, since),
             Input::Read { read, msgs } => self.on_read(read, msgs),
@@ -300,10 +301,7 @@ impl RoomState {
                 self.presence_dirty = true;
             }
             Input::PeerTyping { name } => self.show_typing(name),
-            Input::Timeout => {
-                let changes = self.presence.tick(now_ms);
-                self.announce_all(changes);
-            }
+            Input::Timeout => self.grace_over(now_ms),
             Input::Expire { mesh_days } => self.on_expire(mesh_days, now_ms),
         }
         self.flush_batch();

@@ -406,6 +406,32 @@ fn two_tabs_are_one_presence_and_peers_hear_of_the_first_and_last() {
 }
 
 #[test]
+fn a_connection_that_ends_is_online_for_the_grace_and_back_by_then_nobody_hears() {
+    let mut r = room();
+    join(&mut r, 1, "alice", None);
+    join(&mut r, 2, "bob", None);
+    effects(&mut r);
+    // bob's phone changes networks: nothing for alice, nothing for peers.
+    r.handle(Input::Gone { conn: 2 }, 2_000);
+    let effs = effects(&mut r);
+    assert!(delivered(&effs).is_empty() && !effs.iter().any(|e| matches!(e, Effect::AnnouncePresence { .. })));
+    assert_eq!(r.poll_timeout(), Some(7_000));
+    // Back within the grace on a new connection: still nothing.
+    let effs = join(&mut r, 3, "bob", None);
+    assert!(!effs.iter().any(|e| matches!(e, Effect::AnnouncePresence { .. })), "{effs:?}");
+    assert!(delivered(&effs).iter().all(|(to, _)| to == &[3]), "only bob's own join answers: {effs:?}");
+    assert_eq!(r.poll_timeout(), None);
+    // Gone for good: offline for alice and the peers once the grace is over.
+    r.handle(Input::Gone { conn: 3 }, 3_000);
+    assert!(delivered(&effects(&mut r)).is_empty());
+    r.handle(Input::Timeout, 8_000);
+    let effs = effects(&mut r);
+    assert!(effs.iter().any(|e| matches!(e, Effect::AnnouncePresence { name, online: false } if &**name == "bob")));
+    let d = delivered(&effs);
+    assert!(d.iter().any(|(to, out)| to == &[1] && matches!(out, Out::Presence { online: false, .. })), "{d:?}");
+}
+
+#[test]
 fn a_dead_peers_users_go_offline_after_the_grace() {
     let mut r = room();
     join(&mut r, 1, "alice", None);

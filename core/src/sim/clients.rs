@@ -133,6 +133,8 @@ impl Sim {
         if let Some(v) = m.synced {
             self.resumes.push((m.room.clone(), v));
         }
-        self.input(at, &m.room, Input::Leave { conn });
+        // A client leaves, or its connection just ends (its name lingers).
+        let input = if self.rng.random_bool(0.5) { Input::Gone { conn } } else { Input::Leave { conn } };
+        self.input(at, &m.room, input);
     }
 }

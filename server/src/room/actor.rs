@@ -235,6 +235,10 @@ impl Actor {
                 self.conns.remove(&conn);
                 Input::Leave { conn }
             }
+            RoomCmd::Gone { conn } => {
+                self.conns.remove(&conn);
+                Input::Gone { conn }
+            }
             RoomCmd::Send { to, author, id, body } => {
                 let conn = match &to {
                     AckTo::Conn(c) => Some(c.id()),
@@ -498,7 +502,7 @@ impl Actor {
                 delivered += 1;
             } else {
                 self.conns.remove(id);
-                self.inputs.push_back(Input::Leave { conn: *id });
+                self.inputs.push_back(Input::Gone { conn: *id });
             }
         }
         if matches!(out, Out::Message(_)) {

@@ -68,6 +68,11 @@ pub enum RoomCmd {
     Leave {
         conn: ConnId,
     },
+    /// The connection ended without leaving (its name lingers for the
+    /// presence grace).
+    Gone {
+        conn: ConnId,
+    },
     Send {
         to: AckTo,
         author: Arc<str>,

@@ -91,8 +91,9 @@ pub struct NodeArgs {
     /// How often connected nodes compare what they hold.
     #[arg(long, default_value_t = 2000)]
     anti_entropy_ms: u64,
-    /// Users of a node that went away stay online this long elsewhere, so
-    /// that moving to another node is not seen as leaving.
+    /// A connection that ended without leaving, and the users of a node that
+    /// went away, stay online this long, so that a phone changing networks
+    /// or a browser moving to another node is not seen as leaving.
     #[arg(long, default_value_t = 5000)]
     presence_grace_ms: u64,
     /// Refuse WebSockets (HTTP only, as behind a proxy that cannot pass

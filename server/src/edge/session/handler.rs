@@ -289,10 +289,11 @@ impl Session {
         self.conn.push(Frame::from(frame.to_json()));
     }
 
-    /// Leaves every room; called once when the connection ends.
+    /// Out of every room; called once when the connection ends (its name
+    /// lingers for the presence grace, in case it comes straight back).
     pub(super) fn end(&mut self) {
         for (_, handle) in self.joined.drain() {
-            handle.send_reliably(RoomCmd::Leave { conn: self.conn.id() });
+            handle.send_reliably(RoomCmd::Gone { conn: self.conn.id() });
         }
     }
 }
