@@ -249,7 +249,7 @@ async fn ramp(ctx: &Ctx<'_>, a: &CapacityArgs, habits: Habits, system: &'static 
         }
     }
     let capacity = levels.iter().take_while(|l| l.within).map(|l| l.people).last();
-    let within_latency = levels.iter().filter(|l| l.window.latency.p99_ms <= a.bound_ms).map(|l| l.people).last();
+    let within_latency = levels.iter().filter(|l| l.window.latency.p99_ms <= a.bound_ms).map(|l| l.people).max();
     Ok(Run { system, levels, capacity, within_latency })
 }
 
