@@ -285,7 +285,12 @@ async fn syncer(p: &tokio::sync::Mutex<Person>, addr: SocketAddr, prepared: &Pre
             None => format!("/_matrix/client/v3/sync?filter={filter}&timeout=0"),
             Some(s) => format!("/_matrix/client/v3/sync?filter={filter}&timeout=30000&since={}", escape(s)),
         };
-        let poll = http.call("GET", &path, Some(token), None);
+        let opening = p.lock().await.opening.clone();
+        let poll = async {
+            // The first sync is the heavy one: no more than so many at once.
+            let _permit = if since.is_none() { opening.acquire().await.ok() } else { None };
+            http.call("GET", &path, Some(token), None).await
+        };
         let reply = tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep_until(when(drop_at)), if drop_at.is_some() => {

@@ -144,6 +144,9 @@ pub struct Person {
     pub habits: Habits,
     pub rng: StdRng,
     pub phone: bool,
+    /// Connections being opened at once, at most (a server's accept queue
+    /// is not what is measured).
+    pub opening: Arc<tokio::sync::Semaphore>,
 }
 
 impl Person {
@@ -213,8 +216,8 @@ pub struct Accounting {
 }
 
 impl Crowd {
-    /// Starts a task per person (`spawn`), at most `at_once` connecting at
-    /// a time, and waits until everyone is in their rooms.
+    /// Starts a task per person (`spawn`) and waits until everyone is in
+    /// their rooms.
     pub async fn gather(
         workspace: Arc<Workspace>,
         habits: Habits,
@@ -240,6 +243,7 @@ impl Crowd {
         let (ready, mut ready_rx) = mpsc::channel(people.max(1));
         let mut tasks = Vec::with_capacity(people);
         let mut rng = StdRng::seed_from_u64(seed);
+        let opening = Arc::new(tokio::sync::Semaphore::new(256));
         for idx in 0..people as u32 {
             let person = Person {
                 idx,
@@ -251,6 +255,7 @@ impl Crowd {
                 habits,
                 rng: StdRng::seed_from_u64(seed ^ (u64::from(idx) << 20)),
                 phone: rng.random::<f64>() < habits.phones,
+                opening: opening.clone(),
             };
             tasks.push(spawn(person));
         }

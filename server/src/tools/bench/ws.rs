@@ -60,9 +60,13 @@ pub async fn person(mut p: Person, link: Link) -> Tally {
     let mut mem = Memory { tally, vectors: HashMap::new(), n: 0, down_since: None, typing_at: None, send_at: None };
     let mut first = true;
     loop {
+        let opening = p.opening.clone();
         let opened = tokio::select! {
             _ = p.stop.cancelled() => break,
-            r = open(&link, p.idx) => r,
+            r = async {
+                let _permit = opening.acquire().await;
+                open(&link, p.idx).await
+            } => r,
         };
         let ws = match opened {
             Ok(ws) => ws,
