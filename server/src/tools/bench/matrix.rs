@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::people::{Person, Tally, when};
+use super::people::{Person, Shared, Tally, when};
 use super::workspace::Workspace;
 
 /// One kept-alive HTTP/1.1 connection to the server, opened again when it
@@ -211,6 +211,29 @@ struct Event {
     content: serde_json::Value,
 }
 
+/// Counts what a sync brought; ends an absence (`down`) or the first sync:
+/// what comes after is live.
+fn take_in(rooms: HashMap<String, SyncRoom>, tally: &Mutex<Tally>, shared: &Shared, first: bool, down: Option<u64>) {
+    let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
+    for room in rooms.values() {
+        if room.timeline.limited && !first {
+            shared.error("a sync left messages out (limited)".into());
+        }
+        for e in room.timeline.events.iter().filter(|e| e.kind == "m.room.message") {
+            if let Some(body) = e.content.get("body").and_then(|b| b.as_str()).and_then(|b| b.strip_prefix("b ")) {
+                t.delivered(body, shared);
+            }
+        }
+    }
+    let now = shared.now_us();
+    if let Some(down) = down {
+        t.away.push((down, now));
+    }
+    if first || down.is_some() {
+        t.live_from = now;
+    }
+}
+
 /// One person: a sender and a syncer on connections of their own.
 pub async fn person(p: Person, addr: SocketAddr, prepared: Arc<Prepared>) -> Tally {
     // Nothing is timed until the first sync is in: it is not live.
@@ -311,7 +334,7 @@ async fn syncer(p: &tokio::sync::Mutex<Person>, addr: SocketAddr, prepared: &Pre
             }
             r = poll => r,
         };
-        let mut reply = match reply.and_then(|b| Ok(serde_json::from_slice::<SyncReply>(&b)?)) {
+        let reply = match reply.and_then(|b| Ok(serde_json::from_slice::<SyncReply>(&b)?)) {
             Ok(r) => r,
             Err(e) => {
                 shared.error(format!("{e:#}"));
@@ -326,30 +349,7 @@ async fn syncer(p: &tokio::sync::Mutex<Person>, addr: SocketAddr, prepared: &Pre
         }
         let first = since.is_none();
         since = Some(reply.next_batch);
-        let got = std::mem::take(&mut reply.rooms.join);
-        {
-            let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-            for room in got.values() {
-                if room.timeline.limited && !first {
-                    shared.error("a sync left messages out (limited)".into());
-                }
-                for e in room.timeline.events.iter().filter(|e| e.kind == "m.room.message") {
-                    if let Some(body) =
-                        e.content.get("body").and_then(|b| b.as_str()).and_then(|b| b.strip_prefix("b "))
-                    {
-                        t.delivered(body, &shared);
-                    }
-                }
-            }
-            let now = shared.now_us();
-            if let Some(down) = down_since.take() {
-                t.away.push((down, now));
-                t.live_from = now;
-            }
-            if first {
-                t.live_from = now;
-            }
-        }
+        take_in(reply.rooms.join, tally, &shared, first, down_since.take());
         if first {
             let ready = p.lock().await.ready.clone();
             let _ = ready.send(Ok(())).await;

@@ -190,16 +190,7 @@ async fn session(p: &mut Person, link: &Link, ws: Ws, mem: &mut Memory, first: &
             }
             _ = tokio::time::sleep_until(when(send_at.map(|s| s.0))), if send_at.is_some() => {
                 let Some((_, r)) = send_at.take() else { continue };
-                let (n, now) = (mem.n, p.shared.now_us());
-                let (room, id, body) = (name(r), format!("c{}-{n}", p.idx), format!("b {} {n} {now}", p.idx));
-                let send = match link.dialect {
-                    Dialect::Meshchat => frame(&ClientFrame::Send { room, id, body }),
-                    Dialect::SocketIo => WsMessage::text(socketio::send(&room, &id, &body)),
-                };
-                sink.send(send).await?;
-                mem.tally.sent.push((n, r, now));
-                mem.n += 1;
-                p.shared.sent.fetch_add(1, Relaxed);
+                sink.send(message(p, link, mem, r)).await?;
                 typing_at = p.next_typing();
             }
             _ = tokio::time::sleep_until(when(drop_at)), if drop_at.is_some() => {
@@ -210,6 +201,21 @@ async fn session(p: &mut Person, link: &Link, ws: Ws, mem: &mut Memory, first: &
             }
         }
     }
+}
+
+/// The person's next message, to room `r`, counted as sent.
+fn message(p: &Person, link: &Link, mem: &mut Memory, r: u32) -> WsMessage {
+    let (n, now) = (mem.n, p.shared.now_us());
+    let room = format!("{}{r}", link.prefix);
+    let (id, body) = (format!("c{}-{n}", p.idx), format!("b {} {n} {now}", p.idx));
+    let send = match link.dialect {
+        Dialect::Meshchat => frame(&ClientFrame::Send { room, id, body }),
+        Dialect::SocketIo => WsMessage::text(socketio::send(&room, &id, &body)),
+    };
+    mem.tally.sent.push((n, r, now));
+    mem.n += 1;
+    p.shared.sent.fetch_add(1, Relaxed);
+    send
 }
 
 /// In every room again: timing starts, the absence ends.
