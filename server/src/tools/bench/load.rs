@@ -70,7 +70,7 @@ pub struct Tally {
     acked: Vec<u64>,
 }
 
-fn set_bit(bits: &mut Vec<u64>, n: u64) -> bool {
+pub(super) fn set_bit(bits: &mut Vec<u64>, n: u64) -> bool {
     let (w, b) = ((n / 64) as usize, n % 64);
     if bits.len() <= w {
         bits.resize(w + 1, 0);
@@ -86,7 +86,7 @@ fn bits(bits: &[u64]) -> impl Iterator<Item = u64> + '_ {
         .flat_map(|(w, &word)| (0..64).filter(move |b| word & (1 << b) != 0).map(move |b| w as u64 * 64 + b))
 }
 
-fn has_bit(bits: &[u64], n: u64) -> bool {
+pub(super) fn has_bit(bits: &[u64], n: u64) -> bool {
     bits.get((n / 64) as usize).is_some_and(|w| w & (1 << (n % 64)) != 0)
 }
 
@@ -261,12 +261,7 @@ impl Load {
         self.set_rate(0.0);
         tokio::time::sleep(drain).await;
         self.stop.cancel();
-        let mut tallies = Vec::with_capacity(self.tasks.len());
-        for t in self.tasks {
-            if let Ok(tally) = t.await {
-                tallies.push(tally);
-            }
-        }
+        let mut tallies = ended(self.tasks).await;
         tallies.sort_by_key(|t| t.idx);
         let size = self.config.room_size;
         let mut acc = Accounting {
@@ -371,21 +366,11 @@ async fn client(
     tally
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub(super) type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// Connects, says hello and joins the client's room: ready once joined.
 async fn open(link: &Link, idx: usize, room: usize) -> anyhow::Result<Ws> {
-    let addr = link.target.addr;
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.bind(SocketAddr::new(link.source, 0))?;
-    let tcp = socket.connect(addr).await.with_context(|| format!("connect to {addr}"))?;
-    tcp.set_nodelay(true)?;
-    let url = match link.dialect {
-        Dialect::Meshchat => format!("ws://{addr}/ws"),
-        Dialect::SocketIo => socketio::url(&addr),
-    };
-    let (mut ws, _) =
-        tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::tools::client::ws_config())).await?;
+    let mut ws = connect(link.target.addr, link.source, link.dialect).await?;
     match link.dialect {
         Dialect::Meshchat => {
             let hello = ClientFrame::Hello {
@@ -402,6 +387,31 @@ async fn open(link: &Link, idx: usize, room: usize) -> anyhow::Result<Ws> {
     }
     wait_joined(&mut ws, link.dialect, &room_name(room)).await?;
     Ok(ws)
+}
+
+/// A WebSocket to `addr` from `source`, at `dialect`'s URL, Nagle off.
+pub(super) async fn connect(addr: SocketAddr, source: IpAddr, dialect: Dialect) -> anyhow::Result<Ws> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(source, 0))?;
+    let tcp = socket.connect(addr).await.with_context(|| format!("connect to {addr}"))?;
+    tcp.set_nodelay(true)?;
+    let url = match dialect {
+        Dialect::Meshchat => format!("ws://{addr}/ws"),
+        Dialect::SocketIo => socketio::url(&addr),
+    };
+    let config = Some(crate::tools::client::ws_config());
+    Ok(tokio_tungstenite::client_async_with_config(url, tcp, config).await?.0)
+}
+
+/// What the tasks returned, those that did not panic.
+pub(super) async fn ended<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok(v) = t.await {
+            out.push(v);
+        }
+    }
+    out
 }
 
 /// Reads until the join is done (meshchat: the backlog is over).
@@ -431,13 +441,13 @@ async fn wait_joined(ws: &mut Ws, dialect: Dialect, room: &str) -> anyhow::Resul
     }
 }
 
-fn text(frame: &ClientFrame) -> WsMessage {
+pub(super) fn text(frame: &ClientFrame) -> WsMessage {
     // A derived Serialize of strings and integers cannot fail.
     WsMessage::text(serde_json::to_string(frame).unwrap_or_default())
 }
 
 /// The text after `key` up to the next quote.
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let start = text.find(key)? + key.len();
     let end = text[start..].find('"')?;
     Some(&text[start..start + end])

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::load::{ended, has_bit, set_bit};
 use super::stats::{Histogram, Summary};
 use super::workspace::Workspace;
 
@@ -56,6 +57,23 @@ pub struct Shared {
 }
 
 impl Shared {
+    fn new() -> Shared {
+        let zero = || AtomicU64::new(0);
+        Shared {
+            epoch: Instant::now(),
+            recording: AtomicBool::new(false),
+            window_start: AtomicU64::new(u64::MAX),
+            hist: (0..SHARDS).map(|_| Mutex::new(Histogram::default())).collect(),
+            delivered: zero(),
+            sent: zero(),
+            acked: zero(),
+            errors: zero(),
+            duplicates: zero(),
+            reconnects: zero(),
+            first_error: Mutex::new(None),
+        }
+    }
+
     pub fn now_us(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
     }
@@ -116,20 +134,6 @@ impl Tally {
     fn away_at(&self, t: u64) -> bool {
         self.away.iter().any(|&(down, up)| t + 1_000_000 >= down && t < up)
     }
-}
-
-pub fn set_bit(bits: &mut Vec<u64>, n: u64) -> bool {
-    let (w, b) = ((n / 64) as usize, n % 64);
-    if bits.len() <= w {
-        bits.resize(w + 1, 0);
-    }
-    let was = bits[w] & (1 << b) != 0;
-    bits[w] |= 1 << b;
-    !was
-}
-
-pub fn has_bit(bits: &[u64], n: u64) -> bool {
-    bits.get((n / 64) as usize).is_some_and(|w| w & (1 << (n % 64)) != 0)
 }
 
 /// What one person's task is given.
@@ -225,19 +229,7 @@ impl Crowd {
         spawn: impl Fn(Person) -> tokio::task::JoinHandle<Tally>,
     ) -> anyhow::Result<Crowd> {
         use rand::SeedableRng;
-        let shared = Arc::new(Shared {
-            epoch: Instant::now(),
-            recording: AtomicBool::new(false),
-            window_start: AtomicU64::new(u64::MAX),
-            hist: (0..SHARDS).map(|_| Mutex::new(Histogram::default())).collect(),
-            delivered: AtomicU64::new(0),
-            sent: AtomicU64::new(0),
-            acked: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            duplicates: AtomicU64::new(0),
-            reconnects: AtomicU64::new(0),
-            first_error: Mutex::new(None),
-        });
+        let shared = Arc::new(Shared::new());
         let (stop, (go, go_rx)) = (CancellationToken::new(), watch::channel(false));
         let people = workspace.of.len();
         let (ready, mut ready_rx) = mpsc::channel(people.max(1));
@@ -325,12 +317,7 @@ impl Crowd {
             }
         }
         self.stop.cancel();
-        let mut tallies = Vec::with_capacity(self.tasks.len());
-        for t in self.tasks {
-            if let Ok(tally) = t.await {
-                tallies.push(tally);
-            }
-        }
+        let mut tallies = ended(self.tasks).await;
         tallies.sort_by_key(|t| t.idx);
         let mut acc = Accounting {
             duplicated: self.shared.duplicates.load(Relaxed),
@@ -368,19 +355,9 @@ mod tests {
 
     #[test]
     fn a_delivery_counts_once_and_only_live_ones_are_timed() {
-        let shared = Shared {
-            epoch: Instant::now(),
-            recording: AtomicBool::new(true),
-            window_start: AtomicU64::new(0),
-            hist: (0..SHARDS).map(|_| Mutex::new(Histogram::default())).collect(),
-            delivered: AtomicU64::new(0),
-            sent: AtomicU64::new(0),
-            acked: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            duplicates: AtomicU64::new(0),
-            reconnects: AtomicU64::new(0),
-            first_error: Mutex::new(None),
-        };
+        let shared = Shared::new();
+        shared.recording.store(true, Relaxed);
+        shared.window_start.store(0, Relaxed);
         let mut t = Tally { idx: 1, live_from: 50, ..Default::default() };
         t.delivered("2 7 10", &shared); // sent before we were back: not timed
         t.delivered("2 7 10", &shared); // twice

@@ -4,20 +4,18 @@
 //! `since` of its `join`), as the apps do; socket.io keeps nothing for it.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use meshchat_shared::{ClientFrame, RoomVector};
 use serde::Deserialize;
-use tokio::net::TcpSocket;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::load::{Dialect, Target};
+use super::load::{Dialect, Target, Ws, connect, field, text as frame};
 use super::people::{Person, Tally, when};
 use super::socketio::{self, Incoming};
 
@@ -30,8 +28,6 @@ pub struct Link {
     /// Room names are this and the room's number.
     pub prefix: Arc<str>,
 }
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// How a session ended.
 enum End {
@@ -98,17 +94,7 @@ pub async fn person(mut p: Person, link: Link) -> Tally {
 
 /// Connects and says hello (meshchat) or joins the namespace (socket.io).
 async fn open(link: &Link, idx: u32) -> anyhow::Result<Ws> {
-    let addr = link.target.addr;
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.bind(SocketAddr::new(link.source, 0))?;
-    let tcp = socket.connect(addr).await.with_context(|| format!("connect to {addr}"))?;
-    tcp.set_nodelay(true)?;
-    let url = match link.dialect {
-        Dialect::Meshchat => format!("ws://{addr}/ws"),
-        Dialect::SocketIo => socketio::url(&addr),
-    };
-    let config = Some(crate::tools::client::ws_config());
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, config).await?;
+    let mut ws = connect(link.target.addr, link.source, link.dialect).await?;
     let hello = match link.dialect {
         Dialect::Meshchat => frame(&ClientFrame::Hello {
             v: meshchat_shared::PROTOCOL_VERSION,
@@ -285,7 +271,7 @@ fn heard(link: &Link, text: &str, mem: &mut Memory, p: &Person) -> Heard {
                 }
             }
             if kind.starts_with("ack") {
-                if let Some(n) = field_id(text).and_then(own) {
+                if let Some(n) = field(text, r#""id":""#).and_then(own) {
                     mem.tally.acked(n, &p.shared);
                 }
             } else if let Some(body) = m.body.strip_prefix("b ") {
@@ -318,15 +304,4 @@ fn heard(link: &Link, text: &str, mem: &mut Memory, p: &Person) -> Heard {
             Incoming::Open | Incoming::Other => Heard::Other,
         },
     }
-}
-
-/// An ack's `id`: the first `"id":"…"` of the frame.
-fn field_id(text: &str) -> Option<&str> {
-    let start = text.find(r#""id":""#)? + 6;
-    text[start..].split('"').next()
-}
-
-fn frame(f: &ClientFrame) -> WsMessage {
-    // A derived Serialize of strings and integers cannot fail.
-    WsMessage::text(serde_json::to_string(f).unwrap_or_default())
 }
