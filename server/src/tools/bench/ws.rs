@@ -163,7 +163,9 @@ async fn session(p: &mut Person, link: &Link, ws: Ws, mem: &mut Memory, first: &
                 (typing_at, drop_at) = if on { (p.next_typing(), p.next_drop()) } else { (None, None) };
                 send_at = None;
             }
-            _ = tokio::time::sleep_until(when(typing_at)), if typing_at.is_some() => {
+            // Nothing goes out before every room is joined: socket.io drops a
+            // connection that sends an event before its namespace is.
+            _ = tokio::time::sleep_until(when(typing_at)), if typing_at.is_some() && pending == 0 => {
                 typing_at = None;
                 if let Some(r) = p.workspace.pick(p.idx, &mut p.rng) {
                     let typing = match link.dialect {
@@ -174,7 +176,7 @@ async fn session(p: &mut Person, link: &Link, ws: Ws, mem: &mut Memory, first: &
                     send_at = Some((Instant::now() + p.habits.typing_lead, r));
                 }
             }
-            _ = tokio::time::sleep_until(when(send_at.map(|s| s.0))), if send_at.is_some() => {
+            _ = tokio::time::sleep_until(when(send_at.map(|s| s.0))), if send_at.is_some() && pending == 0 => {
                 let Some((_, r)) = send_at.take() else { continue };
                 sink.send(message(p, link, mem, r)).await?;
                 typing_at = p.next_typing();
