@@ -205,13 +205,25 @@ async fn screenshots_of_both_themes() {
     assert!(out.join("phone-dark.png").exists());
 }
 
+/// The message at the top of the list's view and how far below the list's
+/// top it is: `msg-<origin>-<seq>@<px>`.
+const TOP_MESSAGE: &str = "(() => { const l = document.querySelector('.messages'); const t = l.getBoundingClientRect().top; \
+    const m = Array.from(l.querySelectorAll(':scope > [id^=msg-]')).find(e => e.getBoundingClientRect().bottom > t); \
+    return m ? m.id + '@' + Math.round(m.getBoundingClientRect().top - t) : null; })()";
+
 #[tokio::test]
 async fn scrolling_up_pages_back_to_the_beginning_and_rooms_keep_their_place() {
     let (_d, n) = node();
+    let (_, session) = register(&n, "ann", "correct horse battery").await;
+    let ann = token(&session);
+    let mut first = serde_json::Value::Null;
     for i in 0..130 {
-        let body =
-            serde_json::json!({"name": "bot", "id": format!("h{i}"), "body": format!("history line {i}")}).to_string();
-        http_post(&n.url("/api/rooms/general/messages"), &body).await;
+        let body = serde_json::json!({"id": format!("h{i}"), "body": format!("history line {i}")});
+        let (status, answer) = api("POST", &n.url("/api/rooms/general/messages"), Some(&ann), Some(body)).await;
+        assert_eq!(status, 200, "{answer}");
+        if i == 0 {
+            first = answer["msg"].clone();
+        }
     }
     let driver = Driver::start();
     let b = driver.browser(1280, 800).await;
@@ -235,6 +247,8 @@ async fn scrolling_up_pages_back_to_the_beginning_and_rooms_keep_their_place() {
     b.eval("(document.querySelector('.messages').scrollTop = 200, true)").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let top_before = b.eval("document.querySelector('.messages').scrollTop").await;
+    let seen_before = b.eval(TOP_MESSAGE).await;
+    assert!(seen_before.as_str().is_some_and(|s| s.starts_with("msg-")), "a message at the top: {seen_before}");
     http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"late","body":"a late one"}"#).await;
     b.wait_true("document.querySelector('.new-below') !== null", "the new-messages button").await;
     assert_eq!(b.eval("document.querySelector('.messages').scrollTop").await, top_before);
@@ -242,6 +256,12 @@ async fn scrolling_up_pages_back_to_the_beginning_and_rooms_keep_their_place() {
     // Another room, then back: the scroll position is kept.
     b.find("#join-input").await.send_keys("side-room\u{E007}").await.unwrap();
     b.wait_true("document.querySelector('.room-title').textContent.includes('side-room')", "the new room").await;
+    // While away, the first message (above where gina was) grows to many
+    // lines: what she saw stays where it was all the same.
+    let long = "a long edit that wraps over many lines ".repeat(30);
+    let edit = serde_json::json!({"id": "e0", "action": {"event": "edited", "origin": first["origin"], "seq": first["seq"], "body": long}});
+    let (status, answer) = api("POST", &n.url("/api/rooms/general/actions"), Some(&ann), Some(edit)).await;
+    assert_eq!(status, 200, "{answer}");
     // A message in general while away is counted as unread.
     http_post(&n.url("/api/rooms/general/messages"), r#"{"name":"bot","id":"away","body":"while you were away"}"#)
         .await;
@@ -253,7 +273,15 @@ async fn scrolling_up_pages_back_to_the_beginning_and_rooms_keep_their_place() {
     b.eval("(Array.from(document.querySelectorAll('.room-button')).find(e => e.textContent.includes('general')).click(), true)").await;
     b.wait_true("document.querySelector('.room-title').textContent.includes('general')", "back in general").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(b.eval("document.querySelector('.messages').scrollTop").await, top_before, "scroll position kept");
+    // What the person saw is kept: the same message at the top of the view,
+    // as far down. (Its scroll offset may differ by what changed above it.)
+    assert_eq!(
+        b.eval(TOP_MESSAGE).await,
+        seen_before,
+        "scroll position kept (scrollTop {} before leaving, now {})",
+        top_before,
+        b.eval("document.querySelector('.messages').scrollTop").await
+    );
     assert_eq!(b.eval("document.querySelectorAll('.room .badge').length").await, 0, "read once shown");
     b.close().await;
 }

@@ -36,6 +36,15 @@ struct Scroll {
     height: f64,
 }
 
+/// Where a room was left scrolled up: the message at the top of the view
+/// and how far below the list's top it was (what the person saw), and the
+/// scroll offset for when that message is no longer drawn.
+#[derive(Clone)]
+struct Place {
+    top: f64,
+    row: Option<(String, f64)>,
+}
+
 /// What a change of rows was, for where the view goes next.
 #[derive(Clone, PartialEq)]
 struct Shown {
@@ -53,7 +62,7 @@ pub fn MessageList() -> impl IntoView {
     let at_bottom = RwSignal::new(true);
     let new_below = RwSignal::new(false);
     // Where each room was left: its window, and `None` at the bottom.
-    let positions = StoredValue::new(HashMap::<String, (Window, Option<f64>)>::new());
+    let positions = StoredValue::new(HashMap::<String, (Window, Option<Place>)>::new());
     let last = StoredValue::new(Scroll::default());
     // The row at the top of the view when the person moved the window, and
     // how far below the list's top it was: put back where it was after.
@@ -134,8 +143,9 @@ pub fn MessageList() -> impl IntoView {
                 None if top < EDGE_PX && went_up => ctx.act(|c| c.load_older(&r)),
                 None => {}
             }
+            let place = (!bottom).then(|| Place { top, row: list.get_untracked().and_then(|el| top_message(&el)) });
             positions.update_value(|p| {
-                p.insert(r.clone(), (window.get_untracked(), (!bottom).then_some(top)));
+                p.insert(r.clone(), (window.get_untracked(), place));
             });
         }
     };
@@ -180,9 +190,10 @@ pub fn MessageList() -> impl IntoView {
                 };
                 if switched {
                     new_below.set(false);
-                    let saved = room_now.as_ref().and_then(|r| positions.with_value(|p| p.get(r).and_then(|s| s.1)));
-                    match (saved, list.get_untracked()) {
-                        (Some(top), Some(el)) => el.set_scroll_top(top as i32),
+                    let saved =
+                        room_now.as_ref().and_then(|r| positions.with_value(|p| p.get(r).and_then(|s| s.1.clone())));
+                    match (&saved, list.get_untracked()) {
+                        (Some(place), Some(el)) => put_back(&el, place),
                         _ => to_bottom(),
                     }
                     at_bottom.set(saved.is_none());
@@ -328,6 +339,40 @@ fn content_offset(list: &web_sys::HtmlDivElement, key: &str) -> Option<f64> {
     let row = document().get_element_by_id(&super::messages::anchor_id(origin, seq.parse().ok()?))?;
     let top = row.get_bounding_client_rect().top() - list.get_bounding_client_rect().top();
     Some(top + f64::from(list.scroll_top()))
+}
+
+/// The message row at the top of the list's view (the first whose bottom
+/// is below the list's top), by element id, and how far below the list's
+/// top it is. Rows are in order: found by halves, not one by one.
+fn top_message(list: &web_sys::HtmlDivElement) -> Option<(String, f64)> {
+    let top = list.get_bounding_client_rect().top();
+    let children = list.children();
+    let (mut lo, mut hi) = (0, children.length());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match children.item(mid) {
+            Some(c) if c.get_bounding_client_rect().bottom() <= top => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    (lo..children.length()).filter_map(|i| children.item(i)).find(|c| c.id().starts_with("msg-")).map(|c| {
+        let offset = c.get_bounding_client_rect().top() - top;
+        (c.id(), offset)
+    })
+}
+
+/// Scrolls the list back to `place`: its message where it was in the view,
+/// whatever changed above it meanwhile (rows unloaded, a day or a "new"
+/// line); its scroll offset if that message is no longer drawn.
+fn put_back(list: &web_sys::HtmlDivElement, place: &Place) {
+    list.set_scroll_top(place.top as i32);
+    let Some((id, was)) = &place.row else { return };
+    let children = list.children();
+    let row = (0..children.length()).filter_map(|i| children.item(i)).find(|c| c.id() == *id);
+    if let Some(row) = row {
+        let now = row.get_bounding_client_rect().top() - list.get_bounding_client_rect().top();
+        list.set_scroll_top(list.scroll_top() + (now - was) as i32);
+    }
 }
 
 /// The first row at or below the top of the list's view, and its offset.
