@@ -50,10 +50,14 @@ const BACKLOG: usize = 100;
 /// room's settings to 448.9 KiB (459,715 bytes), single sign-on's button
 /// and return to 451.4 KiB (462,184 bytes), the rows of the timeline
 /// shared with the terminal app (the app's words through a trait) and a
-/// room one was added to counted unread to 452.2 KiB (463,072 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// room one was added to counted unread to 452.2 KiB (463,072 bytes), a
+/// room put back by the message at the top of its view to 452.4 KiB
+/// (463,231 bytes), the Threads view (threads followed, their unread
+/// replies, thread read markers: issue 30) to 458.6 KiB (469,605 bytes),
+/// over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 453 * 1024;
+const WASM_BUDGET: u64 = 459 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

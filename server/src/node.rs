@@ -226,6 +226,7 @@ impl Node {
             push_rx,
             crate::push::PushCtx {
                 accounts: accounts.clone(),
+                store: store.clone(),
                 metrics: metrics.clone(),
                 subject: cfg.push_subject.clone().unwrap_or_else(|| crate::push::subject_of(&public_url)),
                 shutdown: shutdown.clone(),

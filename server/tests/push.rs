@@ -225,3 +225,70 @@ async fn subscriptions_are_bounded_and_endpoints_must_be_public_https() {
     assert_eq!(api("POST", &n1.url("/api/push/subscriptions"), Some(&alice), Some(s)).await.0, 204);
     assert_eq!(api("GET", &n1.url("/api/push/key"), None, None).await.0, 401, "signed in only");
 }
+
+/// A reply in a thread is pushed to those who follow it (who wrote its
+/// root, replied or were named in it), whichever node takes the reply; not
+/// to others, not to its author.
+#[tokio::test]
+async fn a_reply_in_a_thread_is_pushed_to_its_followers() {
+    let (service, got) = push_service().await;
+    let m = Mesh::start_accounts(2, &["--push-any-endpoint"]).await;
+    let (n1, n2) = (&m.nodes[0], &m.nodes[1]);
+    let alice = account_everywhere(&m, "alice").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let carol = account_everywhere(&m, "carol").await;
+    let key = api("GET", &n1.url("/api/push/key"), Some(&alice), None).await.1["key"].clone();
+    let (mut alices, mut carols) = (Browser::new(), Browser::new());
+    for (who, token, browser) in [("alice", &alice, &mut alices), ("carol", &carol, &mut carols)] {
+        let sub = browser.subscription(&format!("{service}/push/{who}"), &key, true);
+        assert_eq!(api("POST", &n1.url("/api/push/subscriptions"), Some(token), Some(sub)).await.0, 204);
+    }
+    // (the subscriptions reach n2 with the account log)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (status, root) = api(
+        "POST",
+        &n1.url("/api/rooms/general/messages"),
+        Some(&alice),
+        Some(json!({"id": "r1", "body": "the plan"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{root}");
+    let root = root["msg"].clone();
+    let reply = |who: String, id: &'static str, body: &'static str| {
+        let action =
+            json!({"event": "reply", "origin": root["origin"], "seq": root["seq"], "body": body, "thread": true});
+        let url = n2.url("/api/rooms/general/actions");
+        async move {
+            // Once n2 holds the root.
+            let mut tries = 0;
+            loop {
+                let (status, answer) =
+                    api("POST", &url, Some(&who), Some(json!({"id": id, "action": action.clone()}))).await;
+                if status == 200 || tries == 50 {
+                    return (status, answer);
+                }
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+
+    // bob answers in alice's thread on n2: alice, not carol.
+    assert_eq!(reply(bob.clone(), "b1", "sounds good").await.0, 200);
+    eventually(Duration::from_secs(10), "alice's push", || async { !pushes_to(&got, "alice").await.is_empty() }).await;
+    // carol answers: alice again; carol's own reply is not pushed to her.
+    assert_eq!(reply(carol.clone(), "c1", "count me in").await.0, 200);
+    eventually(Duration::from_secs(10), "alice's second push", || async { pushes_to(&got, "alice").await.len() == 2 })
+        .await;
+    // bob again: carol follows it now she replied.
+    assert_eq!(reply(bob.clone(), "b2", "great").await.0, 200);
+    eventually(Duration::from_secs(10), "carol's push", || async { !pushes_to(&got, "carol").await.is_empty() }).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // (a test browser's key opens one push: the first of each)
+    let (to_alice, to_carol) = (pushes_to(&got, "alice").await, pushes_to(&got, "carol").await);
+    assert_eq!(to_alice.len(), 3, "bob's, carol's and bob's again");
+    assert_eq!(alices.open(&to_alice[0].1)["text"], "sounds good");
+    assert_eq!(to_carol.len(), 1, "only once she followed it");
+    assert_eq!(carols.open(&to_carol[0].1)["text"], "great");
+}

@@ -51,6 +51,7 @@ const SCREENS: &[(&str, &[&str], &str)] = &[
     ("the mesh map", &["Account", "Open the mesh map"], "#mesh-map .map-body svg, #mesh-map .map-body table"),
     ("who is online", &["show who"], ".members:not([hidden])"),
     ("a thread", &["Reply in thread"], ".thread-panel:not([hidden])"),
+    ("the threads one follows", &["Threads"], "#threads-dialog"),
     // bob has no profile (no time zone): the card of someone who set nothing.
     ("a person's card", &["@bob"], "#profile-card"),
 ];

@@ -79,3 +79,71 @@ async fn a_thread_opens_beside_the_room_and_keeps_its_replies_there() {
     b.wait_true("document.querySelector('#thread-input').value === 'half a thought'", "the thread's draft").await;
     assert_eq!(b.eval("document.querySelector('#composer-input').value").await, "", "not the room's draft");
 }
+
+/// The Threads view lists the threads one follows (mentioned in one: it is
+/// followed) with the replies not read; looking at a thread reads it, for
+/// good: the marker is in the room's log, and a reload shows none unread.
+#[tokio::test]
+async fn followed_threads_show_new_replies_until_looked_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.goto(&n.url("/")).await;
+    b.account("signup", "ada", "correct horse").await;
+    let bob = token(&register(&n, "bob", "correct horse").await.1);
+    let carol = token(&register(&n, "carol", "correct horse").await.1);
+    let post = |who: &str, id: &str, body: &str| {
+        let (who, body) = (who.to_owned(), json!({"id": id, "body": body}));
+        let url = n.url("/api/rooms/general/messages");
+        async move { api("POST", &url, Some(&who), Some(body)).await }
+    };
+    let (status, root) = post(&bob, "r1", "bob's plan").await;
+    assert_eq!(status, 200, "{root}");
+    let root = &root["msg"];
+    b.wait_message("bob's plan").await;
+    b.eval("(document.querySelector('#threads-view').click(), true)").await;
+    b.wait_true("document.querySelector('#threads-dialog p.muted') !== null", "no threads yet").await;
+    b.eval("(document.querySelector('#threads-dialog .dialog-head button').click(), true)").await;
+
+    // carol names ada in bob's thread, bob answers: two new for ada.
+    let reply = |who: &str, id: &str, body: &str| {
+        let action =
+            json!({"event": "reply", "origin": root["origin"], "seq": root["seq"], "body": body, "thread": true});
+        let (who, url) = (who.to_owned(), n.url("/api/rooms/general/actions"));
+        let body = json!({"id": id, "action": action});
+        async move { api("POST", &url, Some(&who), Some(body)).await }
+    };
+    assert_eq!(reply(&carol, "c1", "what does @ada think?").await.0, 200);
+    assert_eq!(reply(&bob, "b2", "yes, ada?").await.0, 200);
+    let badge = "(document.querySelector('#threads-view .badge') || {textContent: ''}).textContent";
+    b.wait_true(&format!("{badge} === '2'"), "2 new in the sidebar").await;
+    b.eval("(document.querySelector('#threads-view').click(), true)").await;
+    b.wait_true(
+        "Array.from(document.querySelectorAll('.followed-thread')).some(e => e.textContent.includes(\"bob's plan\") && e.textContent.includes('2 new'))",
+        "the thread, 2 new",
+    )
+    .await;
+    // Opened from the list: the panel shows it, and it is read.
+    b.eval("(document.querySelector('.followed-thread').click(), true)").await;
+    shows(&b, PANEL, "yes, ada?").await;
+    b.wait_true(&format!("{badge} === ''"), "nothing new once looked at").await;
+    let marker = |events: &[serde_json::Value]| {
+        events
+            .iter()
+            .any(|m| m["author"] == "ada" && m["body"].as_str().unwrap_or("").starts_with(r#"{"event":"read_thread""#))
+    };
+    eventually(std::time::Duration::from_secs(5), "ada's marker in the room's log", || async {
+        marker(&all_events_as(&n, "general", Some(&bob)).await)
+    })
+    .await;
+
+    // A reload: still read; a new reply is new again.
+    b.goto(&n.url("/")).await;
+    b.wait_connected().await;
+    b.wait_true("document.querySelector('.thread-summary') !== null", "the root's summary").await;
+    assert_eq!(b.eval(badge).await, "", "read on this device stays read");
+    assert_eq!(reply(&bob, "b3", "one more").await.0, 200);
+    b.wait_true(&format!("{badge} === '1'"), "1 new again").await;
+}

@@ -94,7 +94,8 @@ pub fn thread_root(msg: &crate::Message) -> Option<((String, u64), bool)> {
 /// A read marker: kept from clients that do not apply events (it would
 /// read as noise), and from notices.
 pub fn is_read_marker(msg: &crate::Message) -> bool {
-    is_event_id(&msg.id) && msg.body.starts_with(r#"{"event":"read""#)
+    is_event_id(&msg.id)
+        && (msg.body.starts_with(r#"{"event":"read""#) || msg.body.starts_with(r#"{"event":"read_thread""#))
 }
 
 /// Whether a message id is an event's.
@@ -191,6 +192,13 @@ pub enum RoomEvent {
     /// Its author has read the room up to here (their read marker, the
     /// same on all their tabs, devices and every node).
     Read,
+    /// Extension: its author has read the thread of `origin:seq` (its root)
+    /// up to here: their read marker in that thread, on all their tabs,
+    /// devices and every node. It says nothing of the room.
+    ReadThread {
+        origin: String,
+        seq: u64,
+    },
     /// A message that answers another: shown as a message, with the
     /// answered one quoted.
     Reply {
@@ -245,7 +253,8 @@ impl RoomEvent {
             RoomEvent::Edited { origin, seq, .. }
             | RoomEvent::Deleted { origin, seq }
             | RoomEvent::Reacted { origin, seq, .. }
-            | RoomEvent::Reply { origin, seq, .. } => Some((origin.as_str(), *seq)),
+            | RoomEvent::Reply { origin, seq, .. }
+            | RoomEvent::ReadThread { origin, seq } => Some((origin.as_str(), *seq)),
             _ => None,
         }
     }
@@ -256,13 +265,14 @@ impl RoomEvent {
             RoomEvent::Edited { origin, seq, .. }
             | RoomEvent::Deleted { origin, seq }
             | RoomEvent::Reacted { origin, seq, .. }
-            | RoomEvent::Reply { origin, seq, .. } => Some((origin, seq)),
+            | RoomEvent::Reply { origin, seq, .. }
+            | RoomEvent::ReadThread { origin, seq } => Some((origin, seq)),
             _ => None,
         }
     }
 
     /// The `event` tag of every kind this version knows.
-    pub const KINDS: [&'static str; 21] = [
+    pub const KINDS: [&'static str; 22] = [
         "created",
         "joined",
         "left",
@@ -278,6 +288,7 @@ impl RoomEvent {
         "edited",
         "reacted",
         "read",
+        "read_thread",
         "reply",
         "room_deleted",
         "archived",
@@ -393,7 +404,8 @@ impl RoomEvent {
             | RoomEvent::Visibility { .. }
             | RoomEvent::RoomDeleted
             | RoomEvent::Archived { .. }
-            | RoomEvent::Read => Ok(()),
+            | RoomEvent::Read
+            | RoomEvent::ReadThread { .. } => Ok(()),
             RoomEvent::Retention { days } if *days > crate::limits::MAX_RETENTION_DAYS => {
                 Err(Invalid::Other(format!("retention is at most {} days", crate::limits::MAX_RETENTION_DAYS)))
             }
@@ -429,6 +441,7 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::Reacted { emoji, on: false, .. } => format!("{by} took back {emoji}"),
         RoomEvent::Reply { body, .. } => body.clone(),
         RoomEvent::Read => format!("{by} read up to here"),
+        RoomEvent::ReadThread { .. } => format!("{by} read a thread up to here"),
         RoomEvent::RoomDeleted => format!("{by} deleted the room"),
         RoomEvent::Archived { archived: true } => format!("{by} archived the room"),
         RoomEvent::Archived { archived: false } => format!("{by} took the room out of the archive"),

@@ -31,6 +31,7 @@ fn one_of_each() -> Vec<RoomEvent> {
         RoomEvent::Edited { origin: target().0, seq: target().1, body: "b".into() },
         RoomEvent::Reacted { origin: target().0, seq: target().1, emoji: "👍".into(), on: true },
         RoomEvent::Read,
+        RoomEvent::ReadThread { origin: target().0, seq: target().1 },
         RoomEvent::Reply { origin: target().0, seq: target().1, body: "b".into(), thread: false, also: false },
         RoomEvent::RoomDeleted,
         RoomEvent::Archived { archived: true },
@@ -55,6 +56,7 @@ fn one_of_each() -> Vec<RoomEvent> {
             | RoomEvent::Edited { .. }
             | RoomEvent::Reacted { .. }
             | RoomEvent::Read
+            | RoomEvent::ReadThread { .. }
             | RoomEvent::Reply { .. }
             | RoomEvent::RoomDeleted
             | RoomEvent::Archived { .. }

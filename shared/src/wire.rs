@@ -166,6 +166,7 @@ impl<'de> Deserialize<'de> for RoomEvent {
                 on: need(f.on, "on")?,
             },
             "read" => RoomEvent::Read,
+            "read_thread" => RoomEvent::ReadThread { origin: need(f.origin, "origin")?, seq: need(f.seq, "seq")? },
             "reply" => RoomEvent::Reply {
                 origin: need(f.origin, "origin")?,
                 seq: need(f.seq, "seq")?,
@@ -213,6 +214,7 @@ mod tests {
             RoomEvent::Edited { origin: origin.clone(), seq, body: "b".into() },
             RoomEvent::Reacted { origin: origin.clone(), seq, emoji: "🎉".into(), on: true },
             RoomEvent::Read,
+            RoomEvent::ReadThread { origin: origin.clone(), seq },
             RoomEvent::Reply { origin: origin.clone(), seq, body: "b".into(), thread: false, also: false },
             RoomEvent::Reply { origin, seq, body: "b".into(), thread: true, also: true },
             RoomEvent::RoomDeleted,
@@ -248,6 +250,7 @@ mod tests {
             RoomEvent::Edited { .. } => "edited",
             RoomEvent::Reacted { .. } => "reacted",
             RoomEvent::Read => "read",
+            RoomEvent::ReadThread { .. } => "read_thread",
             RoomEvent::Reply { .. } => "reply",
             RoomEvent::RoomDeleted => "room_deleted",
             RoomEvent::Archived { .. } => "archived",

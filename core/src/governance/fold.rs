@@ -35,6 +35,7 @@ impl Event {
                 | RoomEvent::Edited { .. }
                 | RoomEvent::Reacted { .. }
                 | RoomEvent::Read
+                | RoomEvent::ReadThread { .. }
                 | RoomEvent::Reply { .. }
                 | RoomEvent::File { .. }
                 | RoomEvent::AuthorErased { .. }
@@ -150,7 +151,7 @@ impl State {
             RoomEvent::Reacted { origin, seq, .. } | RoomEvent::Reply { origin, seq, .. } => {
                 live(origin, *seq) && posts
             }
-            RoomEvent::Read => posts || !self.private,
+            RoomEvent::Read | RoomEvent::ReadThread { .. } => posts || !self.private,
             RoomEvent::File { .. } => posts,
             RoomEvent::Title { .. } | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => {
                 owns && self.created.is_some()
@@ -223,7 +224,8 @@ impl State {
             | RoomEvent::Reacted { .. }
             | RoomEvent::Reply { .. }
             | RoomEvent::File { .. }
-            | RoomEvent::Read => {}
+            | RoomEvent::Read
+            | RoomEvent::ReadThread { .. } => {}
             RoomEvent::Archived { archived } => {
                 self.archived = *archived;
                 self.archive.push_back((e.at.clone(), *archived));

@@ -1,5 +1,5 @@
-//! Web Push: a mention or a direct message reaches the browsers of the
-//! people it is for, even with every tab closed. The node that accepted
+//! Web Push: a mention, a direct message or a reply in a thread one follows
+//! reaches the browsers of the people it is for, even with every tab closed. The node that accepted
 //! the message pushes it, once it is durable there, so a message is pushed
 //! once whichever nodes hold it. Rooms hand this node's committed messages
 //! to one task ([`Pusher`], a [`crate::room::OnCommit`]), which finds who
@@ -13,12 +13,15 @@ use std::time::Duration;
 
 use meshchat_shared::Message;
 use meshchat_shared::client::shown_text;
+use meshchat_shared::client::threads::follows;
+use meshchat_shared::rooms::thread_root;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::Accounts;
 use crate::infra::metrics::Metrics;
 use crate::room::{Governance, OnCommit};
+use crate::store::Store;
 use crate::trust::webpush::{self, Vapid};
 
 /// Messages waiting for the sender; beyond it, pushes are dropped (and
@@ -74,6 +77,8 @@ impl OnCommit for Pusher {
 /// What the sender needs besides its queue.
 pub struct PushCtx {
     pub accounts: Arc<Accounts>,
+    /// Where a thread's root and replies are read (who follows it).
+    pub store: Store,
     pub metrics: Arc<Metrics>,
     /// Who the node is to push services (a `mailto:` or the node's URL).
     pub subject: String,
@@ -94,7 +99,13 @@ async fn run(mut rx: mpsc::Receiver<Job>, ctx: Arc<PushCtx>) {
         // Nobody ever asked for the key: nobody can have subscribed.
         let Some(vapid) = ctx.accounts.vapid_cached() else { continue };
         let text = shown_text(&job.msg);
-        let names = recipients(&job, &text, &ctx.accounts);
+        // Nothing to say, or nobody while the room's rules are not known here.
+        let Some(gov) = job.gov.clone().filter(|_| !text.is_empty()) else { continue };
+        let mut names = named_or_dm(&gov, &text, &ctx.accounts);
+        if let Some((root, _)) = thread_root(&job.msg) {
+            names.extend(followers(&ctx, &job.room, &root).await);
+        }
+        let names = recipients(&gov, &job.msg.author, names);
         if names.is_empty() {
             continue;
         }
@@ -116,23 +127,38 @@ async fn run(mut rx: mpsc::Receiver<Job>, ctx: Arc<PushCtx>) {
     }
 }
 
-/// Who a message is pushed to: in a direct conversation, its other people;
-/// elsewhere, the accounts it mentions that may read the room; never its
-/// author. Nobody while the room's rules are not known here.
-fn recipients(job: &Job, text: &str, accounts: &Accounts) -> Vec<String> {
-    let Some(gov) = job.gov.as_deref() else { return Vec::new() };
-    if text.is_empty() {
-        return Vec::new();
-    }
-    let author = job.msg.author.as_str();
-    let mut names: Vec<String> = if gov.is_dm() {
-        gov.dm_people().to_vec()
-    } else {
-        named(text)
+/// Who a message is for by itself: in a direct conversation, its other
+/// people; elsewhere, the accounts it mentions.
+fn named_or_dm(gov: &Governance, text: &str, accounts: &Accounts) -> Vec<String> {
+    match gov.is_dm() {
+        true => gov.dm_people().to_vec(),
+        false => named(text)
             .filter_map(|n| accounts.account_name(&n))
             .filter(|n| meshchat_shared::rooms::mentions(text, n))
-            .collect()
-    };
+            .collect(),
+    }
+}
+
+/// Who follows the thread of `root` by the apps' own rule: among its
+/// root's author, those who replied and the accounts named in either.
+async fn followers(ctx: &PushCtx, room: &str, root: &(String, u64)) -> Vec<String> {
+    let Ok(Some((first, held))) = ctx.store.thread(room, &root.0, root.1).await else { return Vec::new() };
+    let replies: Vec<&Message> = held.iter().filter(|m| thread_root(m).is_some_and(|(t, _)| t == *root)).collect();
+    let root_text = shown_text(&first);
+    let mut who: Vec<String> =
+        std::iter::once(first.author.clone()).chain(replies.iter().map(|m| m.author.clone())).collect();
+    for text in std::iter::once(root_text.clone()).chain(replies.iter().map(|m| shown_text(m))) {
+        who.extend(named(&text).filter_map(|n| ctx.accounts.account_name(&n)));
+    }
+    who.sort();
+    who.dedup();
+    who.retain(|w| follows(Some(&first), &root_text, &replies, w));
+    who
+}
+
+/// Who a message is pushed to, of `names`: those who may read the room,
+/// never its author, [`MAX_RECIPIENTS`] at most.
+fn recipients(gov: &Governance, author: &str, mut names: Vec<String>) -> Vec<String> {
     names.sort();
     names.dedup();
     names.retain(|n| n != author && gov.can_read(n));

@@ -15,6 +15,7 @@ mod retention;
 mod rooms;
 mod schema;
 pub mod search;
+mod threads;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -153,9 +153,13 @@ pub fn kind(author: &str, body: &str) -> EventKind {
         Ok(RoomEvent::File { hash, name, size, mime, body }) => {
             EventKind::File(FileRef { hash, name, size, mime, body })
         }
-        Ok(RoomEvent::Edited { .. } | RoomEvent::Reacted { .. } | RoomEvent::Deleted { .. } | RoomEvent::Read) => {
-            EventKind::Annotation
-        }
+        Ok(
+            RoomEvent::Edited { .. }
+            | RoomEvent::Reacted { .. }
+            | RoomEvent::Deleted { .. }
+            | RoomEvent::Read
+            | RoomEvent::ReadThread { .. },
+        ) => EventKind::Annotation,
         Ok(e) => EventKind::Notice(crate::rooms::describe(author, &e)),
         // A node that did not send it as it is wrote the notice already.
         Err(_) => EventKind::Notice(body.to_owned()),

@@ -16,6 +16,7 @@ mod read;
 pub mod reconnect;
 pub mod room;
 pub mod rooms;
+pub mod threads;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -341,11 +342,13 @@ impl Chat {
         // Only messages and replies are news; events about the room are not.
         let mut theirs = msg.author != self.name && crate::rooms::is_chat(&msg);
         // A reply in a thread is news to those who follow the thread (they
-        // started it or replied in it), as a mention is; else it stays in
-        // its thread, as it is not shown in the room.
+        // started it, replied or were mentioned in it, this reply included),
+        // as a mention is; else it stays in its thread, as it is not shown
+        // in the room.
         let follows = match crate::rooms::thread_root(&msg) {
             Some((root, also)) if theirs => {
-                let follows = r.follows_thread(&root, &self.name);
+                let follows =
+                    r.follows_thread(&root, &self.name) || crate::rooms::mentions(&shown_text(&msg), &self.name);
                 theirs = also || follows;
                 follows
             }

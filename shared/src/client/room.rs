@@ -79,6 +79,10 @@ pub struct RoomView {
     /// Bumped whenever an entry is added, removed or changed: what a view
     /// of the entries checks before it is built again.
     changes: u64,
+    /// Bumped when an event is added (a thread reply, a marker, an edit,
+    /// a delete) or an entry removed: what a view of the room's threads
+    /// checks, so that a plain message does not fold the room again.
+    thread_changes: u64,
     /// Exactly what this view holds, gapless per origin: the `since` of a resume.
     pub vector: RoomVector,
     /// Seqs held above `vector` (a gap below them), waiting to be absorbed.
@@ -129,17 +133,20 @@ impl RoomView {
         })
     }
 
-    /// Does `who` follow the thread of `root`: wrote it, or replied in it
-    /// (looked for among the entries after the root, a bounded number)?
+    /// Does `who` follow the thread of `root`: wrote it, was mentioned in
+    /// it, or replied or was mentioned in the thread (looked for among the
+    /// entries after the root, a bounded number)?
     pub fn follows_thread(&self, root: &(String, u64), who: &str) -> bool {
         let Some(r) = self.get(&root.0, root.1) else { return false };
-        if r.author == who {
-            return true;
-        }
-        self.entries_from(Some(&r.cursor())).take(THREAD_SCAN).any(|(_, e)| match e {
-            Entry::Msg(m) if m.author == who => crate::rooms::thread_root(m).is_some_and(|(t, _)| t == *root),
-            _ => false,
-        })
+        let replies: Vec<&Message> = self
+            .entries_from(Some(&r.cursor()))
+            .take(THREAD_SCAN)
+            .filter_map(|(_, e)| match e {
+                Entry::Msg(m) if crate::rooms::thread_root(m).is_some_and(|(t, _)| t == *root) => Some(m),
+                _ => None,
+            })
+            .collect();
+        super::threads::follows(Some(r), &super::shown_text(r), &replies, who)
     }
 
     /// Does the view hold a message with this idempotency key?
@@ -154,6 +161,11 @@ impl RoomView {
     /// Changes to the entries so far (any add, removal or change).
     pub fn changes(&self) -> u64 {
         self.changes
+    }
+
+    /// Changes so far that may change the room's threads.
+    pub fn thread_changes(&self) -> u64 {
+        self.thread_changes
     }
 
     /// The message at `origin:seq`, if this view holds it.
@@ -228,6 +240,9 @@ impl RoomView {
         }
         self.by_id.insert(idem, key.clone());
         self.by_place.insert((msg.origin.clone(), msg.seq), key.clone());
+        if crate::rooms::is_event_id(&msg.id) {
+            self.thread_changes += 1;
+        }
         self.entries.insert(key, Entry::Msg(msg));
         self.changes += 1;
         true
@@ -272,6 +287,7 @@ impl RoomView {
         if let Some(Entry::Msg(m)) = key.and_then(|k| self.entries.get_mut(k)) {
             m.body = crate::rooms::REDACTED.to_owned();
             self.changes += 1;
+            self.thread_changes += 1;
         }
     }
 
@@ -280,6 +296,7 @@ impl RoomView {
             self.by_place.remove(&(m.origin, m.seq));
             self.by_id.remove(&(m.author, m.id));
             self.changes += 1;
+            self.thread_changes += 1;
         }
     }
 
@@ -348,6 +365,7 @@ impl RoomView {
             self.by_id.clear();
             self.by_place.clear();
             self.changes += 1;
+            self.thread_changes += 1;
             self.vector = RoomVector::new();
             self.ahead.clear();
             self.more = true;

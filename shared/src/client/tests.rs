@@ -2,7 +2,7 @@ use crate::{ClientFrame, ErrorCode, Message, RoomVector, ServerFrame};
 
 use super::*;
 
-fn msg(room: &str, origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Message {
+pub(super) fn msg(room: &str, origin: &str, seq: u64, ts: u64, author: &str, id: &str) -> Message {
     Message {
         ts,
         author: author.into(),
@@ -17,7 +17,7 @@ fn vector(p: &[(&str, u64)]) -> RoomVector {
 }
 
 /// A chat for alice in `general`, connected to n1 and synced.
-fn ready() -> Chat {
+pub(super) fn ready() -> Chat {
     let mut c = Chat::new("alice", &["general".into()], Some("general"));
     c.on_open();
     assert_eq!(c.take_outgoing(), [ClientFrame::Hello { v: 1, name: Some("alice".into()), token: None, events: true }]);

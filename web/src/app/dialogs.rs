@@ -16,6 +16,7 @@ pub enum Open {
     NewRoom,
     Browse,
     NewDm,
+    Threads,
 }
 
 /// A modal dialog in the page's body (the sidebar is a moved drawer on

@@ -7,6 +7,7 @@ mod composer;
 mod dialogs;
 mod drafts;
 mod files;
+mod followed;
 mod format;
 mod header;
 mod icons;
@@ -261,7 +262,14 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
             if let Some(room) = reader.chat.with_untracked(|c| c.current.clone()) {
                 // Untracked: nothing on screen changes for it.
                 let mut queued = false;
-                reader.chat.update_untracked(|c| queued = c.mark_read(&room, now_ms()));
+                let thread = reader.thread.get_untracked();
+                reader.chat.update_untracked(|c| {
+                    queued = c.mark_read(&room, now_ms());
+                    // The thread open beside it is read too.
+                    if let Some(root) = &thread {
+                        queued |= c.read_thread(&room, root, now_ms());
+                    }
+                });
                 if queued {
                     reader.net.flush();
                 }

@@ -48,6 +48,7 @@ pub fn Sidebar() -> impl IntoView {
         <aside class="sidebar" aria-label=t().rooms_and_account>
             <div class="brand"><span class="logo" aria-hidden="true">"◆"</span>" meshchat"</div>
             <nav aria-label=t().rooms>
+                <super::followed::ThreadsEntry open=Callback::new(move |_| open.set(Some(Open::Threads)))/>
                 <div class="section-row">
                     <h2 class="section-title">{t().rooms}</h2>
                     {(!guest).then(|| view! {
@@ -73,6 +74,7 @@ pub fn Sidebar() -> impl IntoView {
             Some(Open::NewRoom) => view! { <NewRoom close/> }.into_any(),
             Some(Open::Browse) => view! { <Browse close/> }.into_any(),
             Some(Open::NewDm) => view! { <NewDm close/> }.into_any(),
+            Some(Open::Threads) => view! { <super::followed::ThreadsDialog close/> }.into_any(),
             None => ().into_any(),
         }}
     }

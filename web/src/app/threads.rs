@@ -14,9 +14,13 @@ use crate::i18n::{count, fill, t};
 use crate::net::now_ms;
 use crate::timeline::thread_rows;
 
-/// Opens the thread of `origin:seq` in the current room.
+/// Opens the thread of `origin:seq` in the current room; after the next
+/// frame when another room was just selected (a room shown anew closes the
+/// thread of the one before).
 pub fn open(ctx: &Ctx, origin: String, seq: u64) {
-    ctx.thread.set(Some((origin, seq)));
+    let thread = ctx.thread;
+    thread.set(Some((origin.clone(), seq)));
+    request_animation_frame(move || thread.set(Some((origin, seq))));
 }
 
 /// Under a root: "2 replies · last 14:05 · bob, carol", opening the thread.

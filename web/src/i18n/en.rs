@@ -49,6 +49,7 @@ pub const EN: Text = Text {
     ev_reacted: "{0} reacted {1}",
     ev_unreacted: "{0} took back {1}",
     ev_read: "{0} read up to here",
+    ev_read_thread: "{0} read a thread up to here",
     ev_deleted_room: "{0} deleted the room",
     ev_shared: "{0} shared {1} ({2})",
     role_owner: "owner",
@@ -320,6 +321,9 @@ pub const EN: Text = Text {
     replies_other: "{0} replies",
     last_reply: "last {0}",
     in_a_thread: "in a thread",
+    threads: "Threads",
+    no_threads: "No threads yet. A thread you start, reply in or are mentioned in shows here.",
+    new_replies: "{0} new",
     // Announcements and notifications.
     new_messages_in: "{0} new messages in {1}",
     in_room: "{0} in {1}",

@@ -215,6 +215,7 @@ pub fn describe(by: &str, event: &RoomEvent) -> String {
         RoomEvent::Reacted { emoji, on: false, .. } => fill(e.ev_unreacted, &[by, emoji]),
         RoomEvent::Reply { body, .. } => body.clone(),
         RoomEvent::Read => fill(e.ev_read, &[by]),
+        RoomEvent::ReadThread { .. } => fill(e.ev_read_thread, &[by]),
         RoomEvent::RoomDeleted => fill(e.ev_deleted_room, &[by]),
         RoomEvent::Archived { archived: true } => fill(e.ev_archived, &[by]),
         RoomEvent::Archived { archived: false } => fill(e.ev_unarchived, &[by]),
