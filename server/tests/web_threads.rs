@@ -147,3 +147,37 @@ async fn followed_threads_show_new_replies_until_looked_at() {
     assert_eq!(reply(&bob, "b3", "one more").await.0, 200);
     b.wait_true(&format!("{badge} === '1'"), "1 new again").await;
 }
+
+/// A link to a reply in a thread opens its room with the thread beside it,
+/// at the reply (it is not drawn in the room itself), also when the one who
+/// opens it signs in first.
+#[tokio::test]
+async fn a_link_to_a_thread_reply_opens_its_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let bob = token(&register(&n, "bob", "correct horse").await.1);
+    let (_, root) =
+        api("POST", &n.url("/api/rooms/general/messages"), Some(&bob), Some(json!({"id": "r1", "body": "the root"})))
+            .await;
+    let root = &root["msg"];
+    let action = json!({"event": "reply", "origin": root["origin"], "seq": root["seq"], "body": "deep in the thread", "thread": true});
+    let (status, reply) =
+        api("POST", &n.url("/api/rooms/general/actions"), Some(&bob), Some(json!({"id": "b1", "action": action})))
+            .await;
+    assert_eq!(status, 200, "{reply}");
+    let (origin, seq) = (reply["origin"].as_str().unwrap(), reply["seq"].as_u64().unwrap());
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    // Opened before signing in: followed once in.
+    b.goto(&n.url(&format!("/#m=general/{origin}/{seq}"))).await;
+    b.account("signup", "ada", "correct horse").await;
+    b.wait_true(
+        &format!(
+            "(e => !!e && e.classList.contains('flash'))(document.querySelector('.thread-panel #msg-{origin}-{seq}'))"
+        ),
+        "the reply, shown in its thread",
+    )
+    .await;
+    assert_eq!(texts(&b, PANEL).await, ["the root", "deep in the thread"]);
+}

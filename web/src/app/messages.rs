@@ -222,14 +222,21 @@ fn QuoteView(q: Quote) -> impl IntoView {
 }
 
 /// Opens `room` (joining it if need be) and shows the message `anchor`,
-/// paging back through history until it is loaded (or nothing older is).
+/// paging back through history until it is loaded (or nothing older is);
+/// a reply in a thread is shown in its thread, opened beside the room.
 pub fn show_message(ctx: Ctx, room: String, anchor: String) {
     ctx.act(|c| {
         let _ = c.add_room(&room);
         c.select(&room);
     });
     leptos::task::spawn_local(async move {
+        let mut thread_opened = false;
         for _ in 0..60 {
+            if !thread_opened && let Some((origin, seq)) = thread_of(&ctx, &room, &anchor) {
+                super::threads::open(&ctx, origin, seq);
+                thread_opened = true;
+                crate::net::sleep(std::time::Duration::from_millis(150)).await;
+            }
             if let Some(el) = document().get_element_by_id(&anchor) {
                 el.scroll_into_view();
                 let _ = el.class_list().add_1("flash");
@@ -258,10 +265,22 @@ pub(super) fn anchor_id(origin: &str, seq: u64) -> String {
     format!("msg-{origin}-{seq}")
 }
 
+/// The place of the message [`anchor_id`] names.
+fn place(anchor: &str) -> Option<(&str, u64)> {
+    let (origin, seq) = anchor.strip_prefix("msg-")?.rsplit_once('-')?;
+    Some((origin, seq.parse().ok()?))
+}
+
+/// The root of the thread the message [`anchor_id`] names replies in, if
+/// it is held and a thread reply.
+fn thread_of(ctx: &Ctx, room: &str, anchor: &str) -> Option<(String, u64)> {
+    let (origin, seq) = place(anchor)?;
+    ctx.chat.with_untracked(|c| meshchat_shared::rooms::thread_root(c.room(room)?.get(origin, seq)?).map(|(r, _)| r))
+}
+
 /// A window of `room` around the message [`anchor_id`] names, if held.
 fn window_around(ctx: &Ctx, room: &str, anchor: &str) -> Option<crate::timeline::Window> {
-    let (origin, seq) = anchor.strip_prefix("msg-")?.rsplit_once('-')?;
-    let seq = seq.parse().ok()?;
+    let (origin, seq) = place(anchor)?;
     ctx.chat.with_untracked(|c| {
         let view = c.room(room)?;
         Some(crate::timeline::Window::around(view, &view.get(origin, seq)?.cursor()))

@@ -295,7 +295,12 @@ fn SsoReturning(base: String, code: String, on_in: Callback<Who>) -> impl IntoVi
 fn signed_in(session: Session, on_in: Callback<Who>) {
     let who = Who::Account(session);
     crate::prefs::save_who(Some(&who));
-    if let Ok(path) = window().location().pathname() {
+    // An invitation, a reset or a sign-in's return is used up; a link to a
+    // message stays, for the app to follow once in.
+    let hash = window().location().hash().unwrap_or_default();
+    if let Ok(path) = window().location().pathname()
+        && crate::rooms::from_permalink(&hash).is_none()
+    {
         let _ =
             window().history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path)));
     }
