@@ -54,10 +54,13 @@ const BACKLOG: usize = 100;
 /// room put back by the message at the top of its view to 452.4 KiB
 /// (463,231 bytes), the Threads view (threads followed, their unread
 /// replies, thread read markers: issue 30) to 458.6 KiB (469,605 bytes),
-/// over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// a link to a thread reply opening its thread to 458.9 KiB (469,903
+/// bytes), display names in conversations' titles, the reply line and
+/// mention suggestions, and avatars opening the card to 460.1 KiB
+/// (471,142 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 459 * 1024;
+const WASM_BUDGET: u64 = 461 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -65,6 +65,19 @@ async fn names_show_as_set_a_card_tells_more_and_do_not_disturb_silences() {
         assert!(card.contains(want), "{want:?} in {card:?}");
     }
     ada.eval("(document.querySelector('#profile-card .dialog-head button').click(), true)").await;
+    ada.wait_true("document.querySelector('#profile-card') === null", "the card closed").await;
+    // His avatar opens it too.
+    ada.eval(&format!("({author}.closest('.msg').querySelector('.avatar').click(), true)")).await;
+    ada.wait_true(&format!("{CARD}.includes('@bob')"), "the card, from his avatar").await;
+    ada.eval("(document.querySelector('#profile-card .dialog-head button').click(), true)").await;
+    // A conversation bob starts is named by his display name.
+    let (status, dm) = api("POST", &n.url("/api/dm"), Some(&bob), Some(json!({"users": ["ada"]}))).await;
+    assert!((200..300).contains(&status), "{status} {dm}");
+    ada.wait_true(
+        "Array.from(document.querySelectorAll('.room-name')).some(e => e.textContent === 'Bob the Builder')",
+        "the conversation, under bob's display name",
+    )
+    .await;
 
     // Record notifications; the tab is hidden.
     ada.eval(

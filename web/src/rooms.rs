@@ -9,7 +9,12 @@ pub use meshchat_shared::client::rooms::{Notify, is_dm, moderates, owns};
 /// What the sidebar and the header call a room: the other people of a
 /// direct conversation, a created room's title, or `#name`.
 pub fn title(room: &str, info: Option<&RoomInfo>, me: &str) -> String {
-    if let Some(name) = info.and_then(|i| meshchat_shared::client::rooms::conversation_name(i, me)) {
+    title_as(room, info, me, &str::to_owned)
+}
+
+/// [`title`], a conversation's people by `display` (their display names).
+pub fn title_as(room: &str, info: Option<&RoomInfo>, me: &str, display: &dyn Fn(&str) -> String) -> String {
+    if let Some(name) = info.and_then(|i| meshchat_shared::client::rooms::conversation_name_as(i, me, display)) {
         return name;
     }
     match info {

@@ -12,11 +12,17 @@ pub fn is_dm(room: &str, info: Option<&RoomInfo>) -> bool {
 /// A conversation's name for `me`: its other people ("bob, cy"), or `me`
 /// alone in a conversation with oneself; `None` for a room that is not one.
 pub fn conversation_name(info: &RoomInfo, me: &str) -> Option<String> {
+    conversation_name_as(info, me, &str::to_owned)
+}
+
+/// [`conversation_name`], each person named by `display` (their display
+/// name, where the app knows it).
+pub fn conversation_name_as(info: &RoomInfo, me: &str, display: &dyn Fn(&str) -> String) -> Option<String> {
     if info.dm.is_empty() {
         return None;
     }
-    let others: Vec<&str> = info.dm.iter().map(String::as_str).filter(|n| *n != me).collect();
-    Some(if others.is_empty() { me.to_owned() } else { others.join(", ") })
+    let others: Vec<String> = info.dm.iter().filter(|n| *n != me).map(|n| display(n)).collect();
+    Some(if others.is_empty() { display(me) } else { others.join(", ") })
 }
 
 /// Moderators and owners (and admins, whom the node lets act anyway).

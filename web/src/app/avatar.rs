@@ -13,9 +13,14 @@ pub fn initial(name: &str) -> String {
     name.chars().next().map(String::from).unwrap_or_default()
 }
 
+/// `card`: a click opens the person's card (for the mouse: the name
+/// beside it is the control keyboards and screen readers use).
 #[component]
-pub fn Avatar(name: String) -> impl IntoView {
+pub fn Avatar(name: String, #[prop(optional)] card: bool) -> impl IntoView {
+    let people = card.then(|| super::use_ctx().people);
+    let who = name.clone();
     view! {
-        <span class="avatar" aria-hidden="true" style=("--hue", hue(&name).to_string())>{initial(&name)}</span>
+        <span class="avatar" class:clickable=card aria-hidden="true" style=("--hue", hue(&name).to_string())
+            on:click=move |_| if let Some(p) = people { p.card.set(Some(who.clone())) }>{initial(&name)}</span>
     }
 }

@@ -44,8 +44,12 @@ pub fn Composer() -> impl IntoView {
     let chat = ctx.chat;
     let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
     // The room as the composer names it, and why one may not write there.
+    let people = ctx.people;
     let title = Memo::new(move |_| {
-        chat.with(|c| c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)))
+        chat.with(|c| {
+            let r = c.current_room()?;
+            Some(crate::rooms::title_as(&r.name, r.info.as_ref(), &c.name, &|n| people.display(n)))
+        })
     });
     let removed = Memo::new(move |_| {
         chat.with(|c| {
@@ -195,7 +199,7 @@ pub fn Composer() -> impl IntoView {
         <div class="compose-mode" hidden=move || compose.get().is_none()>
             {move || match compose.get() {
                 Some(super::Compose::Reply { author, preview, .. }) => view! {
-                    <span class="small">{t().replying_to}<strong>{author}</strong>": "{preview}</span>
+                    <span class="small">{t().replying_to}<strong title=format!("@{author}")>{people.display(&author)}</strong>": "{preview}</span>
                 }.into_any(),
                 Some(super::Compose::Edit { .. }) => view! { <span class="small">{t().editing}</span> }.into_any(),
                 None => ().into_any(),
@@ -203,11 +207,15 @@ pub fn Composer() -> impl IntoView {
             <button class="link small" on:click=move |_| compose.set(None)>{t().cancel}</button>
         </div>
         <ul class="mention-list" role="listbox" aria-label=t().people_to_mention hidden=move || suggestions.get().is_empty()>
-            {move || suggestions.get().into_iter().map(|name| view! {
-                <li><button type="button" class="mention-option" on:click={
-                    let name = name.clone();
-                    move |_| accept(name.clone())
-                }>"@"{name.clone()}</button></li>
+            {move || suggestions.get().into_iter().map(|name| {
+                // The account name is what a mention takes; the display name beside it.
+                let shown = people.display(&name);
+                view! {
+                    <li><button type="button" class="mention-option" on:click={
+                        let name = name.clone();
+                        move |_| accept(name.clone())
+                    }>"@"{name.clone()}{(shown != name).then(|| view! { <span class="muted">" "{shown}</span> })}</button></li>
+                }
             }).collect_view()}
         </ul>
         <super::files::UploadList uploads/>

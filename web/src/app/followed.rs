@@ -30,17 +30,15 @@ pub fn ThreadsEntry(open: Callback<()>) -> impl IntoView {
     let list = followed();
     let unread = Memo::new(move |_| list.with(|l| l.iter().map(|f| f.unread).sum::<usize>()));
     view! {
-        <ul class="rooms">
-            <li class="threads-entry">
-                <button id="threads-view" class="room-button" on:click=move |_| open.run(())>
-                    <span class="hash" aria-hidden="true">"🧵"</span>
-                    <span class="room-name">{t().threads}</span>
-                    {move || (unread.get() > 0).then(|| view! {
-                        <span class="badge" aria-label=fill(t().unread, &[&unread.get().to_string()])>{unread.get().min(99)}</span>
-                    })}
-                </button>
-            </li>
-        </ul>
+        <div class="threads-entry">
+            <button id="threads-view" class="room-button" on:click=move |_| open.run(())>
+                <span class="hash" aria-hidden="true">"🧵"</span>
+                <span class="room-name">{t().threads}</span>
+                {move || (unread.get() > 0).then(|| view! {
+                    <span class="badge" aria-label=fill(t().unread, &[&unread.get().to_string()])>{unread.get().min(99)}</span>
+                })}
+            </button>
+        </div>
     }
 }
 

@@ -16,8 +16,12 @@ pub fn Header() -> impl IntoView {
     let theme = ctx.theme;
     let drawer = ctx.drawer;
     let members_open = ctx.members_open;
+    let people = ctx.people;
     let title = Memo::new(move |_| {
-        chat.with(|c| c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)))
+        chat.with(|c| {
+            let r = c.current_room()?;
+            Some(crate::rooms::title_as(&r.name, r.info.as_ref(), &c.name, &|n| people.display(n)))
+        })
     });
     let online = Memo::new(move |_| chat.with(|c| c.current_room().map_or(0, |r| r.members.len())));
     let tabs = ctx.tabs;

@@ -122,7 +122,7 @@ fn MemberRow(
     let (kick_name, ban_name) = (name.clone(), name.clone());
     view! {
         <li class="member" class:offline=move || !is_online()>
-            <Avatar name=name.clone()/>
+            <Avatar name=name.clone() card=true/>
             <PersonName name=name.clone()/>
             {you.then(|| view! { <span class="you">{t().you}</span> })}
             {role.map(|r| view! { <span class="role">{r}</span> })}

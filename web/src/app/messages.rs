@@ -18,11 +18,13 @@ pub(super) fn RowView(row: Row) -> impl IntoView {
     match row {
         Row::Beginning => {
             // Reactive: the row is kept (one key) when the room changes.
-            let chat = ctx.chat;
+            let (chat, people) = (ctx.chat, ctx.people);
             let title = move || {
                 chat.with(|c| {
-                    c.current_room().map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &c.name)).unwrap_or_default()
+                    let r = c.current_room()?;
+                    Some(crate::rooms::title_as(&r.name, r.info.as_ref(), &c.name, &|n| people.display(n)))
                 })
+                .unwrap_or_default()
             };
             view! {
                 <div class="beginning">
@@ -146,7 +148,7 @@ fn MessageView(
     view! {
         <article class="msg" tabindex="-1" class:head=head class:mine=mine class:deleted=deleted class:mention=mentions_me id=anchor>
             {head.then(|| view! {
-                <Avatar name=author.clone()/>
+                <Avatar name=author.clone() card=true/>
                 <header class="msg-head">
                     <super::people::Name name=author.clone()/>
                     {stamp.clone()()}

@@ -231,7 +231,7 @@ fn CardBody(name: String) -> impl IntoView {
         c.rooms
             .values()
             .filter(|r| r.info.as_ref().is_some_and(|i| i.members.iter().any(|m| m.name == name)))
-            .map(|r| crate::rooms::title(&r.name, r.info.as_ref(), &me))
+            .map(|r| crate::rooms::title_as(&r.name, r.info.as_ref(), &me, &|n| ctx.people.display(n)))
             .collect()
     });
     let dm = (name != me && ctx.token().is_some()).then(|| {

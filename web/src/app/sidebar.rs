@@ -14,6 +14,7 @@ pub fn Sidebar() -> impl IntoView {
     let ctx = use_ctx();
     let chat = ctx.chat;
     let me = chat.with_untracked(|c| c.name.clone());
+    let people = ctx.people;
     // (room, title, (unread, mentions), is a DM)
     let listed = Memo::new(move |_| {
         chat.with(|c| {
@@ -23,7 +24,7 @@ pub fn Sidebar() -> impl IntoView {
                     let info = r.info.as_ref();
                     (
                         r.name.clone(),
-                        rooms::title(&r.name, info, &me),
+                        rooms::title_as(&r.name, info, &me, &|n| people.display(n)),
                         (r.unread, r.mentioned),
                         rooms::is_dm(&r.name, info),
                     )
