@@ -255,34 +255,15 @@ async fn a_reply_in_a_thread_is_pushed_to_its_followers() {
     .await;
     assert_eq!(status, 200, "{root}");
     let root = root["msg"].clone();
-    let reply = |who: String, id: &'static str, body: &'static str| {
-        let action =
-            json!({"event": "reply", "origin": root["origin"], "seq": root["seq"], "body": body, "thread": true});
-        let url = n2.url("/api/rooms/general/actions");
-        async move {
-            // Once n2 holds the root.
-            let mut tries = 0;
-            loop {
-                let (status, answer) =
-                    api("POST", &url, Some(&who), Some(json!({"id": id, "action": action.clone()}))).await;
-                if status == 200 || tries == 50 {
-                    return (status, answer);
-                }
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
-
     // bob answers in alice's thread on n2: alice, not carol.
-    assert_eq!(reply(bob.clone(), "b1", "sounds good").await.0, 200);
+    assert_eq!(thread_reply_on(n2, &bob, "b1", &root, "sounds good").await.0, 200);
     eventually(Duration::from_secs(10), "alice's push", || async { !pushes_to(&got, "alice").await.is_empty() }).await;
     // carol answers: alice again; carol's own reply is not pushed to her.
-    assert_eq!(reply(carol.clone(), "c1", "count me in").await.0, 200);
+    assert_eq!(thread_reply_on(n2, &carol, "c1", &root, "count me in").await.0, 200);
     eventually(Duration::from_secs(10), "alice's second push", || async { pushes_to(&got, "alice").await.len() == 2 })
         .await;
     // bob again: carol follows it now she replied.
-    assert_eq!(reply(bob.clone(), "b2", "great").await.0, 200);
+    assert_eq!(thread_reply_on(n2, &bob, "b2", &root, "great").await.0, 200);
     eventually(Duration::from_secs(10), "carol's push", || async { !pushes_to(&got, "carol").await.is_empty() }).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     // (a test browser's key opens one push: the first of each)

@@ -281,6 +281,21 @@ pub async fn account_everywhere(m: &Mesh, name: &str) -> String {
     t
 }
 
+/// A reply in the thread of `root` (a message as JSON) by `token` over
+/// HTTP on `node`, once `node` holds the root (asked again for 5 s).
+pub async fn thread_reply_on(node: &NodeProc, token: &str, id: &str, root: &Value, body: &str) -> (u16, Value) {
+    let action = json!({"event": "reply", "origin": root["origin"], "seq": root["seq"], "body": body, "thread": true});
+    let url = node.url("/api/rooms/general/actions");
+    for _ in 0..50 {
+        let (status, answer) = api("POST", &url, Some(token), Some(json!({"id": id, "action": action.clone()}))).await;
+        if status == 200 {
+            return (status, answer);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api("POST", &url, Some(token), Some(json!({"id": id, "action": action}))).await
+}
+
 /// A `(room order)` key of a message as JSON.
 pub fn key(m: &Value) -> (u64, String, u64) {
     (m["ts"].as_u64().unwrap(), m["origin"].as_str().unwrap().to_owned(), m["seq"].as_u64().unwrap())

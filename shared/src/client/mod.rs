@@ -231,7 +231,16 @@ impl Chat {
                     let added = r.finish_backlog(&vector, gap, fresh);
                     let away = self.current.as_deref() != Some(room.as_str());
                     if away && !fresh {
-                        r.unread += added as u32;
+                        // What came while away, counted as it would have
+                        // been live (events and others' threads are not news).
+                        let mut follows = Default::default();
+                        for (origin, seq) in &added {
+                            let Some(m) = r.get(origin, *seq) else { continue };
+                            if let Some(told) = read::news(r, m, &self.name, &mut follows) {
+                                r.unread += 1;
+                                r.mentioned += u32::from(told);
+                            }
+                        }
                     }
                     if away && fresh {
                         self.count_fresh(&room);
@@ -339,23 +348,11 @@ impl Chat {
         // is read here too.
         let my_read = msg.author == self.name && crate::rooms::is_read_marker(&msg);
         let room_name = msg.room.clone();
-        // Only messages and replies are news; events about the room are not.
-        let mut theirs = msg.author != self.name && crate::rooms::is_chat(&msg);
-        // A reply in a thread is news to those who follow the thread (they
-        // started it, replied or were mentioned in it, this reply included),
-        // as a mention is; else it stays in its thread, as it is not shown
-        // in the room.
-        let follows = match crate::rooms::thread_root(&msg) {
-            Some((root, also)) if theirs => {
-                let follows =
-                    r.follows_thread(&root, &self.name) || crate::rooms::mentions(&shown_text(&msg), &self.name);
-                theirs = also || follows;
-                follows
-            }
-            _ => false,
-        };
+        // News (counted, told), and told as a mention is: read::news.
+        let news = read::news(r, &msg, &self.name, &mut Default::default());
+        let theirs = news.is_some();
         let unread = current.as_deref() != Some(msg.room.as_str()) && theirs;
-        let mentioned = theirs && (follows || crate::rooms::mentions(&shown_text(&msg), &self.name));
+        let mentioned = news == Some(true);
         let alert = Alert {
             room: msg.room.clone(),
             author: msg.author.clone(),

@@ -1,5 +1,8 @@
 //! Read markers: what the user has read of a room, counted and sent.
 
+use std::collections::HashMap;
+
+use super::annotate::Target;
 use super::{Chat, annotate, room, shown_text};
 use crate::Message;
 
@@ -52,17 +55,38 @@ impl Chat {
 }
 
 /// What others wrote in `r` after `me`'s read marker (everything held
-/// without one): (messages, of them mentioning `me`).
+/// without one) that is news to `me` ([`news`]): (messages, of them told
+/// as a mention is). The same count as the live messages made.
 fn unread_of(r: &room::RoomView, me: &str) -> (u32, u32) {
     let marker = annotate::read_marker(r, me);
-    let after: Vec<&Message> = r
-        .entries_from(marker.as_ref())
-        .filter_map(|(_, e)| match e {
-            room::Entry::Msg(m) => Some(m),
-            room::Entry::Presence { .. } => None,
-        })
-        .filter(|m| m.author != me && crate::rooms::is_chat(m) && marker.as_ref().is_none_or(|k| !m.is_before(k)))
-        .collect();
-    let mentioned = after.iter().filter(|m| crate::rooms::mentions(&shown_text(m), me)).count();
-    (after.len() as u32, mentioned as u32)
+    let mut follows = HashMap::new();
+    let (mut unread, mut mentioned) = (0, 0);
+    for (_, e) in r.entries_from(marker.as_ref()) {
+        let room::Entry::Msg(m) = e else { continue };
+        if marker.as_ref().is_some_and(|k| m.is_before(k)) {
+            continue;
+        }
+        if let Some(told) = news(r, m, me, &mut follows) {
+            unread += 1;
+            mentioned += u32::from(told);
+        }
+    }
+    (unread, mentioned)
+}
+
+/// Is `msg` news to `me` (counted unread, told): `Some(as a mention)`.
+/// Messages and replies of others are, told as a mention when they name
+/// `me`; a reply in a thread only to those who followed the thread by then
+/// (started it, replied or were named in it, this reply included), told as
+/// a mention, or when also sent to the room. `follows`: what is known of
+/// threads so far, for a run over a room in order.
+pub(super) fn news(r: &room::RoomView, msg: &Message, me: &str, follows: &mut HashMap<Target, bool>) -> Option<bool> {
+    let named = crate::rooms::mentions(&shown_text(msg), me);
+    let Some((root, also)) = crate::rooms::thread_root(msg) else {
+        return (msg.author != me && crate::rooms::is_chat(msg)).then_some(named);
+    };
+    let state = follows.entry(root.clone()).or_insert_with(|| r.follows_thread(&root, me, &msg.cursor()));
+    let follower = *state || named;
+    *state = follower || msg.author == me;
+    (msg.author != me && (also || follower)).then_some(follower)
 }

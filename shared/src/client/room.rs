@@ -133,13 +133,14 @@ impl RoomView {
         })
     }
 
-    /// Does `who` follow the thread of `root`: wrote it, was mentioned in
-    /// it, or replied or was mentioned in the thread (looked for among the
-    /// entries after the root, a bounded number)?
-    pub fn follows_thread(&self, root: &(String, u64), who: &str) -> bool {
+    /// Did `who` follow the thread of `root` before `before`: wrote it, was
+    /// mentioned in it, or replied or was mentioned in the thread before
+    /// then (looked for among the entries after the root, a bounded number)?
+    pub fn follows_thread(&self, root: &(String, u64), who: &str, before: &Cursor) -> bool {
         let Some(r) = self.get(&root.0, root.1) else { return false };
         let replies: Vec<&Message> = self
             .entries_from(Some(&r.cursor()))
+            .take_while(|(k, _)| *k < before)
             .take(THREAD_SCAN)
             .filter_map(|(_, e)| match e {
                 Entry::Msg(m) if crate::rooms::thread_root(m).is_some_and(|(t, _)| t == *root) => Some(m),
@@ -357,8 +358,9 @@ impl RoomView {
     }
 
     /// Ends a join's backlog. With `gap`, what was shown is stale: the view
-    /// becomes the backlog alone. Returns how many messages were new.
-    pub fn finish_backlog(&mut self, vector: &RoomVector, gap: bool, fresh_join: bool) -> usize {
+    /// becomes the backlog alone. Returns the places of the messages it
+    /// added, in room order.
+    pub fn finish_backlog(&mut self, vector: &RoomVector, gap: bool, fresh_join: bool) -> Vec<(String, u64)> {
         let backlog = self.backlog.take().unwrap_or_default();
         if gap {
             self.entries.retain(|_, e| matches!(e, Entry::Presence { .. }));
@@ -374,10 +376,11 @@ impl RoomView {
             // the room holds no more.
             self.more = backlog.len() >= crate::limits::BACKLOG;
         }
-        let mut added = 0;
+        let mut added = Vec::new();
         for m in backlog {
+            let place = (m.origin.clone(), m.seq);
             if self.insert(m) {
-                added += 1;
+                added.push(place);
             }
         }
         self.adopt_vector(vector);

@@ -104,3 +104,52 @@ fn a_deleted_root_keeps_its_thread_followed() {
     assert!(f[0].deleted && f[0].text.is_empty(), "{f:?}");
     assert_eq!((f[0].replies, f[0].unread), (1, 1));
 }
+
+#[test]
+fn a_room_held_anew_counts_thread_replies_as_they_came_live() {
+    let frames = || {
+        vec![
+            plain(1, "bob", "bob's root"),
+            reply(2, "carol", 1, "not for alice"),
+            reply(3, "carol", 1, "now @alice"),
+            reply(4, "bob", 1, "and more"),
+        ]
+    };
+    // Live: the root, then only what came once she followed (named in 3).
+    let mut live = in_random();
+    for f in frames() {
+        live.on_frame(f, 0);
+    }
+    let r = live.room("random").unwrap();
+    assert_eq!((r.unread, r.mentioned), (3, 2), "the root, the reply naming her, the next one");
+    // The same as a backlog when the room is first held: the same count.
+    let mut fresh = ready();
+    fresh.join("random").unwrap();
+    fresh.select("general");
+    fresh.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
+    for f in frames() {
+        fresh.on_frame(f, 0);
+    }
+    fresh.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
+    let r = fresh.room("random").unwrap();
+    assert_eq!((r.unread, r.mentioned), (3, 2));
+}
+
+#[test]
+fn what_came_while_moving_nodes_counts_as_it_would_have_live() {
+    let mut c = in_random();
+    c.on_frame(plain(1, "bob", "bob's root"), 0);
+    assert_eq!(c.room("random").unwrap().unread, 1);
+    // The link drops; on the next node the room resumes from its vector.
+    c.on_closed(true);
+    c.on_open();
+    c.on_frame(ServerFrame::Welcome { v: 1, node: "n2".into(), name: "alice".into(), nodes: vec![] }, 0);
+    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
+    let reaction = RoomEvent::Reacted { origin: "n2".into(), seq: 1, emoji: "👍".into(), on: true };
+    for f in [event(2, "carol", reaction), reply(3, "carol", 1, "not hers"), reply(4, "carol", 1, "@alice see")] {
+        c.on_frame(f, 0);
+    }
+    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
+    let r = c.room("random").unwrap();
+    assert_eq!((r.unread, r.mentioned), (2, 1), "the root and the reply naming her: no reaction, no other's thread");
+}

@@ -219,6 +219,8 @@ impl Client {
                 let pending = self.chat.rooms.values().flat_map(|r| &r.pending).collect::<Vec<_>>();
                 let snapshot = Snapshot {
                     rooms: self.chat.rooms.iter().map(|(n, r)| (n.clone(), r.messages().cloned().collect())).collect(),
+                    counts: self.chat.rooms.iter().map(|(n, r)| (n.clone(), r.unread, r.mentioned)).collect(),
+                    threads: self.chat.followed_threads(),
                     pending: pending.iter().filter(|p| p.failed.is_none()).count(),
                     failed: pending.iter().filter(|p| p.failed.is_some()).count(),
                     node: match self.chat.status() {

@@ -75,6 +75,10 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub rooms: Vec<(String, Vec<Message>)>,
+    /// Per room: (room, unread, of them news as a mention is).
+    pub counts: Vec<(String, u32, u32)>,
+    /// The threads this person follows, with their unread replies.
+    pub threads: Vec<meshchat_shared::client::threads::Followed>,
     pub pending: usize,
     pub failed: usize,
     pub node: Option<String>,
