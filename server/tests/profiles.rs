@@ -86,3 +86,50 @@ async fn impostors_hidden_characters_and_floods_are_refused() {
     let p = profiles(n, &ada, "ada").await;
     assert_eq!((p[0]["status"].as_str(), p[0]["emoji"].as_str()), (Some(""), Some("")), "{p}");
 }
+
+/// Presence people read, over a real 3-node mesh: away and do-not-disturb
+/// set on one node are what every node says; a kill -9 of
+/// the person's node takes them offline everywhere (no ghost), and their
+/// do-not-disturb is still theirs when the node is back.
+#[tokio::test]
+async fn away_do_not_disturb_and_a_kill_reach_every_node() {
+    let mut m = Mesh::start_accounts(3, &["--presence-grace-ms", "2000"]).await;
+    let bob = account_everywhere(&m, "bob").await;
+    let ada = account_everywhere(&m, "ada").await;
+    let (mut watcher, _) = ws_with_token(&m.nodes[2], &ada).await;
+    watcher.join("general", None).await;
+    let (mut on_n1, _) = ws_with_token(&m.nodes[0], &bob).await;
+    on_n1.join("general", None).await;
+    let p = watcher.wait_for("presence").await;
+    assert_eq!((p["name"].as_str(), p["online"].as_bool()), (Some("bob"), Some(true)));
+
+    for availability in ["away", "dnd"] {
+        assert_eq!(set(&m.nodes[0], &bob, json!({"availability": availability})).await.0, 204);
+        for node in &m.nodes {
+            // (how soon is the test above's promise; here, that it arrives)
+            let took = eventually(Duration::from_secs(5), &format!("{availability} on {}", node.id()), || async {
+                profiles(node, &ada, "bob").await[0]["availability"] == availability
+            })
+            .await;
+            println!("{availability} on {}: {took:?}", node.id());
+        }
+    }
+
+    // bob's node dies: he goes offline on the others (detection + grace).
+    m.nodes[0].kill9();
+    let p = watcher.wait_for("presence").await;
+    assert_eq!((p["name"].as_str(), p["online"].as_bool()), (Some("bob"), Some(false)), "{p}");
+    // And stays so: nothing brings a ghost of him back.
+    let quiet = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < quiet {
+        if let Some(f) = watcher.try_recv(Duration::from_millis(300)).await {
+            assert_ne!(f["type"], "presence", "after the kill: {f}");
+        }
+    }
+    m.nodes[0].restart().unwrap();
+    eventually(Duration::from_secs(10), "n1 back, bob still not to be disturbed", || async {
+        api("GET", &m.nodes[0].url("/api/profiles?names=bob"), Some(&ada), None).await.1["profiles"][0]["availability"]
+            == "dnd"
+    })
+    .await;
+}
