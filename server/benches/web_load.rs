@@ -57,10 +57,12 @@ const BACKLOG: usize = 100;
 /// a link to a thread reply opening its thread to 458.9 KiB (469,903
 /// bytes), display names in conversations' titles, the reply line and
 /// mention suggestions, and avatars opening the card to 460.1 KiB
-/// (471,142 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// (471,142 bytes), counts kept right through a move to another node and
+/// a person's last seen in a conversation's header to 462.2 KiB (473,275
+/// bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 461 * 1024;
+const WASM_BUDGET: u64 = 463 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -133,3 +133,23 @@ async fn away_do_not_disturb_and_a_kill_reach_every_node() {
     })
     .await;
 }
+
+/// When a person's connection ends, every node knows when they were last
+/// seen (what a conversation's header shows).
+#[tokio::test]
+async fn a_connection_that_ends_is_last_seen_on_every_node() {
+    let m = Mesh::start_accounts(3, &[]).await;
+    let bob = account_everywhere(&m, "bob").await;
+    let ada = account_everywhere(&m, "ada").await;
+    let (mut c, _) = ws_with_token(&m.nodes[0], &bob).await;
+    c.join("general", None).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let leaving = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    drop(c);
+    for node in &m.nodes {
+        eventually(Duration::from_secs(10), &format!("bob last seen on {}", node.id()), || async {
+            profiles(node, &ada, "bob").await[0]["last_seen"].as_u64().is_some_and(|t| t >= leaving)
+        })
+        .await;
+    }
+}

@@ -78,6 +78,14 @@ async fn names_show_as_set_a_card_tells_more_and_do_not_disturb_silences() {
         "the conversation, under bob's display name",
     )
     .await;
+    // Open, with bob not here: when he was last seen.
+    ada.click_text(".room-button .room-name", "Bob the Builder").await;
+    ada.wait_true(
+        "(document.querySelector('.last-seen') || {textContent: ''}).textContent.startsWith('last seen ')",
+        "bob's last seen in the conversation's header",
+    )
+    .await;
+    ada.click_text(".room-button .room-name", "general").await;
 
     // Record notifications; the tab is hidden.
     ada.eval(

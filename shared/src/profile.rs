@@ -50,6 +50,11 @@ pub struct Profile {
     /// on what they wrote; nothing else of it is kept).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// Extension: when the account was last seen (ms): its latest use of
+    /// any session, to the hour while in use, and when a connection ended
+    /// (at most every ten minutes a session); none if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<u64>,
 }
 
 /// Extension: `GET /api/profiles?names=a,b`: the accounts among the names.

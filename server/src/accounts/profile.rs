@@ -34,7 +34,12 @@ impl Accounts {
             names
                 .iter()
                 .filter_map(|n| d.by_name(n).filter(|a| a.name == *n))
-                .map(|a| Profile { name: a.name.clone(), fields: a.profile.1.clone().at(now), deleted: a.erased })
+                .map(|a| Profile {
+                    name: a.name.clone(),
+                    fields: a.profile.1.clone().at(now),
+                    deleted: a.erased,
+                    last_seen: a.sessions.values().map(|s| s.last).max().filter(|l| *l > 0),
+                })
                 .collect()
         }))
     }

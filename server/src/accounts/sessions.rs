@@ -13,19 +13,37 @@ use crate::room::system_log;
 /// A use of a session is recorded at most this often: the list says
 /// "last used" to the hour, and the account log does not grow per request.
 pub const SEEN_EVERY_MS: u64 = 3_600_000;
+/// A connection's end is recorded at most this often a session: a
+/// person's "last seen" to ten minutes, for what they left.
+pub const LEFT_EVERY_MS: u64 = 600_000;
 
 impl Accounts {
     /// Records, at most hourly, that `me`'s session or token was used;
     /// `last` is the use the log knows of (`None`: not listed).
     pub(super) fn seen(&self, me: &Me, last: Option<u64>) {
+        self.record_use(me, last, SEEN_EVERY_MS);
+    }
+
+    /// Records that a connection of `me` ended now (their last seen), at
+    /// most every [`LEFT_EVERY_MS`] a session on this node.
+    pub fn left(&self, me: &Me) {
+        let listed = self.read_directory(|d| d.get(&me.id).is_some_and(|a| a.sessions.contains_key(&me.claims.id)));
+        if listed {
+            self.record_use(me, Some(0), LEFT_EVERY_MS);
+        }
+    }
+
+    /// Records a use of `me`'s session or token unless one was recorded
+    /// within `every` ms (by the log, or by this node lately).
+    fn record_use(&self, me: &Me, last: Option<u64>, every: u64) {
         let now = now_ms();
         let listed = last.is_some() || me.claims.kind == Kind::Api;
-        if !listed || last.is_some_and(|l| now < l.saturating_add(SEEN_EVERY_MS)) {
+        if !listed || last.is_some_and(|l| now < l.saturating_add(every)) {
             return;
         }
         {
             let mut lately = self.seen_lately.lock().unwrap_or_else(|p| p.into_inner());
-            if lately.get(&me.claims.id).is_some_and(|t| now < t + SEEN_EVERY_MS) {
+            if lately.get(&me.claims.id).is_some_and(|t| now < t + every) {
                 return;
             }
             lately.retain(|_, t| now < *t + SEEN_EVERY_MS);

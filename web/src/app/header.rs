@@ -75,6 +75,7 @@ pub fn Header() -> impl IntoView {
                     None => view! { {t().no_room} }.into_any(),
                 }}
             </h1>
+            <LastSeen/>
             <span class=status_class role="status" aria-live="polite" title=nodes_title>
                 <span class="dot" aria-hidden="true"></span>
                 <span class="status-text">{status_node}<span class="status-state">{status_state}</span></span>
@@ -245,4 +246,26 @@ fn theme_switch(now: prefs::Theme) -> &'static str {
         prefs::Theme::Light => t().to_dark,
         prefs::Theme::Dark => t().to_light,
     }
+}
+
+/// In a conversation with one other person who is not here now: when they
+/// were last seen ("last seen today 14:05").
+#[component]
+fn LastSeen() -> impl IntoView {
+    let ctx = use_ctx();
+    let (chat, people) = (ctx.chat, ctx.people);
+    let text = Memo::new(move |_| {
+        let other = chat.with(|c| {
+            let r = c.current_room()?;
+            let info = r.info.as_ref()?;
+            let others: Vec<&String> = info.dm.iter().filter(|n| **n != c.name).collect();
+            match others.as_slice() {
+                [one] if !r.members.contains(*one) => Some((*one).clone()),
+                _ => None,
+            }
+        })?;
+        let at = people.seen.with(|s| s.get(&other).copied())?;
+        Some(fill(t().last_seen, &[&super::format::when(at)]))
+    });
+    view! { <span class="last-seen small muted">{move || text.get()}</span> }
 }

@@ -21,13 +21,19 @@ const AUTHORS_SEEN: usize = 200;
 #[derive(Clone, Copy)]
 pub struct People {
     pub profiles: RwSignal<HashMap<String, ProfileFields>>,
+    /// When each was last seen (ms), as the nodes know it.
+    pub seen: RwSignal<HashMap<String, u64>>,
     /// Whose card is open.
     pub card: RwSignal<Option<String>>,
 }
 
 impl People {
     pub fn new() -> People {
-        People { profiles: RwSignal::new(HashMap::new()), card: RwSignal::new(None) }
+        People {
+            profiles: RwSignal::new(HashMap::new()),
+            seen: RwSignal::new(HashMap::new()),
+            card: RwSignal::new(None),
+        }
     }
 
     /// The name to show for `name` (its display name, if set).
@@ -77,11 +83,15 @@ pub fn refresh(ctx: &Ctx, names: Vec<String>) {
     let (base, token) = (ctx.api_base(), ctx.token());
     leptos::task::spawn_local(async move {
         let Ok(got) = api::profiles(&base, token.as_deref(), &names).await else { return };
+        let seen: Vec<(String, u64)> = got.iter().filter_map(|g| Some((g.name.clone(), g.last_seen?))).collect();
         let _ = people.profiles.try_update(|p| {
             for g in got {
                 p.insert(g.name, g.fields);
             }
         });
+        if !seen.is_empty() {
+            let _ = people.seen.try_update(|s| s.extend(seen));
+        }
         let _ = tabs.dnd.try_set(people.availability(&me) == Availability::Dnd);
     });
 }

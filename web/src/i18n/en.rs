@@ -322,6 +322,7 @@ pub const EN: Text = Text {
     last_reply: "last {0}",
     in_a_thread: "in a thread",
     threads: "Threads",
+    last_seen: "last seen {0}",
     no_threads: "No threads yet. A thread you start, reply in or are mentioned in shows here.",
     new_replies: "{0} new",
     // Announcements and notifications.

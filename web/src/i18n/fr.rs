@@ -306,6 +306,7 @@ pub const FR: Text = Text {
     last_reply: "dernière à {0}",
     in_a_thread: "dans un fil",
     threads: "Fils",
+    last_seen: "vu pour la dernière fois {0}",
     no_threads: "Aucun fil pour l’instant. Un fil que vous commencez, où vous répondez ou êtes mentionné apparaît ici.",
     new_replies: "{0} nouvelles",
     new_messages_in: "{0} nouveaux messages dans {1}",

@@ -306,6 +306,7 @@ pub struct Text {
     pub last_reply: &'static str,
     pub in_a_thread: &'static str,
     pub threads: &'static str,
+    pub last_seen: &'static str,
     pub no_threads: &'static str,
     pub new_replies: &'static str,
     pub new_messages_in: &'static str,

@@ -26,9 +26,10 @@ pub(super) struct Session {
     /// The client's address: its budget for creating rooms.
     ip: Option<IpAddr>,
     named: bool,
-    /// An admin of the mesh (may act in any room); a signed-in account.
+    /// An admin of the mesh (may act in any room); the signed-in account
+    /// (its last seen is noted when the connection ends).
     admin: bool,
-    account: bool,
+    me: Option<crate::accounts::Me>,
     joined: HashMap<String, RoomHandle>,
     bucket: TokenBucket,
     /// Rooms with a history page being read: one at a time per room.
@@ -39,7 +40,7 @@ impl Session {
     pub(super) fn new(ctx: Arc<SessionCtx>, conn: ConnHandle, ip: Option<IpAddr>) -> Session {
         let bucket = TokenBucket::new(ctx.config.rate, Instant::now());
         let histories = Arc::new(Mutex::new(HashSet::new()));
-        Session { ctx, conn, ip, named: false, admin: false, account: false, joined: HashMap::new(), bucket, histories }
+        Session { ctx, conn, ip, named: false, admin: false, me: None, joined: HashMap::new(), bucket, histories }
     }
 
     pub(super) fn is_named(&self) -> bool {
@@ -112,8 +113,9 @@ impl Session {
                     // Closed the moment the session ends, on any node.
                     self.ctx.accounts.watch(&me, self.conn.clone());
                     self.admin = self.ctx.accounts.acts_as_admin(&me);
-                    self.account = true;
-                    me.name
+                    let name = me.name.clone();
+                    self.me = Some(me);
+                    name
                 }
                 Err(AuthError::Unauthorized) => {
                     return self.refuse_hello(ErrorCode::Unauthorized, "sign in again: that session has ended");
@@ -191,7 +193,7 @@ impl Session {
     }
 
     fn asker(&self) -> crate::edge::govern::Asker {
-        crate::edge::govern::Asker { name: self.conn.name_arc(), admin: self.admin, account: self.account }
+        crate::edge::govern::Asker { name: self.conn.name_arc(), admin: self.admin, account: self.me.is_some() }
     }
 
     /// Finds or makes a room's actor under this address's room budget.
@@ -294,6 +296,9 @@ impl Session {
     pub(super) fn end(&mut self) {
         for (_, handle) in self.joined.drain() {
             handle.send_reliably(RoomCmd::Gone { conn: self.conn.id() });
+        }
+        if let Some(me) = &self.me {
+            self.ctx.accounts.left(me);
         }
     }
 }
