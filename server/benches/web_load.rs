@@ -59,6 +59,7 @@ const BACKLOG: usize = 100;
 /// mention suggestions, and avatars opening the card to 460.1 KiB
 /// (471,142 bytes), counts kept right through a move to another node and
 /// a person's last seen in a conversation's header to 462.2 KiB (473,275
+/// bytes), `@` suggestions in a thread's composer to 462.5 KiB (473,646
 /// bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.

@@ -63,6 +63,20 @@ async fn a_thread_opens_beside_the_room_and_keeps_its_replies_there() {
     b.wait_true("document.querySelector('.thread-summary').textContent.startsWith('2 replies')", "2 replies").await;
     assert_eq!(texts(&b, PANEL).await, ["the deploy plan", "first in the thread", "from bob, here too"]);
 
+    // bob comes online: "@bo" in the thread's composer suggests him, Tab takes it.
+    let (mut bob_ws, _) = ws_with_token(&n, &bob).await;
+    bob_ws.join("general", None).await;
+    b.find("#thread-input").await.send_keys("@bo").await.unwrap();
+    b.wait_true(
+        "Array.from(document.querySelectorAll('.thread-panel .mention-option')).some(e => e.textContent.startsWith('@bob'))",
+        "bob suggested in the thread",
+    )
+    .await;
+    b.find("#thread-input").await.send_keys("\u{E004}").await.unwrap();
+    b.wait_true("document.querySelector('#thread-input').value === '@bob '", "Tab took the name").await;
+    b.eval("(e => (e.value = '', e.dispatchEvent(new Event('input')), true))(document.querySelector('#thread-input'))")
+        .await;
+
     // Closed, and opened again from the root's summary.
     b.eval("(document.querySelector('.thread-panel .members-head button').click(), true)").await;
     b.wait_true("document.querySelector('.thread-panel').hidden", "closed").await;

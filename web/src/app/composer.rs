@@ -76,20 +76,8 @@ pub fn Composer() -> impl IntoView {
             ev.prevent_default();
         }
     };
-    // `@name` suggestions: the room's members and who is online.
-    let suggestions = Memo::new(move |_| {
-        let d = draft();
-        let Some(prefix) = crate::rooms::mention_prefix(&d) else { return Vec::new() };
-        chat.with(|c| {
-            let Some(r) = c.current_room() else { return Vec::new() };
-            let mut people: Vec<String> = r.members.iter().cloned().collect();
-            if let Some(i) = &r.info {
-                people.extend(i.members.iter().map(|m| m.name.clone()));
-            }
-            crate::rooms::mention_candidates(prefix, &people, &c.name)
-        })
-    });
-    let accept = move |name: String| {
+    let suggestions = super::suggest::suggestions(draft);
+    let accept = Callback::new(move |name: String| {
         let Some(r) = room.get_untracked() else { return };
         drafts.update(|d| {
             let now = d.get(&r).cloned().unwrap_or_default();
@@ -98,7 +86,7 @@ pub fn Composer() -> impl IntoView {
         if let Some(el) = input.get() {
             let _ = el.focus();
         }
-    };
+    });
 
     // Focus the composer when the room changes.
     Effect::new(move |_| {
@@ -147,11 +135,8 @@ pub fn Composer() -> impl IntoView {
     let send_key = send.clone();
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         // Tab takes the first suggested name.
-        if ev.key() == "Tab"
-            && let Some(first) = suggestions.get_untracked().first().cloned()
-        {
-            ev.prevent_default();
-            return accept(first);
+        if super::suggest::tab_takes(&ev, suggestions, accept) {
+            return;
         }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
@@ -206,18 +191,7 @@ pub fn Composer() -> impl IntoView {
             }}
             <button class="link small" on:click=move |_| compose.set(None)>{t().cancel}</button>
         </div>
-        <ul class="mention-list" role="listbox" aria-label=t().people_to_mention hidden=move || suggestions.get().is_empty()>
-            {move || suggestions.get().into_iter().map(|name| {
-                // The account name is what a mention takes; the display name beside it.
-                let shown = people.display(&name);
-                view! {
-                    <li><button type="button" class="mention-option" on:click={
-                        let name = name.clone();
-                        move |_| accept(name.clone())
-                    }>"@"{name.clone()}{(shown != name).then(|| view! { <span class="muted">" "{shown}</span> })}</button></li>
-                }
-            }).collect_view()}
-        </ul>
+        <super::suggest::MentionList suggestions accept/>
         <super::files::UploadList uploads/>
         <form class="composer" on:keydown=on_escape on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();

@@ -23,6 +23,7 @@ mod search;
 mod sessions;
 mod sidebar;
 mod signin;
+mod suggest;
 mod threads;
 mod two_factor;
 

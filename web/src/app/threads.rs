@@ -94,6 +94,8 @@ fn ThreadComposer() -> impl IntoView {
             }
         });
     };
+    let suggestions = super::suggest::suggestions(draft);
+    let accept = Callback::new(move |name: String| set_draft(crate::rooms::complete_mention(&draft(), &name)));
     let also = RwSignal::new(false);
     let send = move || {
         let body = draft().trim().to_owned();
@@ -107,6 +109,9 @@ fn ThreadComposer() -> impl IntoView {
     };
     let send_key = send.clone();
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if super::suggest::tab_takes(&ev, suggestions, accept) {
+            return;
+        }
         if ev.key() == "Enter" && !ev.shift_key() {
             ev.prevent_default();
             send_key();
@@ -114,6 +119,7 @@ fn ThreadComposer() -> impl IntoView {
     };
     view! {
         <form class="thread-composer" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); send(); }>
+            <super::suggest::MentionList suggestions accept/>
             <label class="visually-hidden" for="thread-input">{t().reply_in_thread}</label>
             <textarea id="thread-input" rows="2" placeholder=t().reply_in_thread maxlength="4000"
                 prop:value=draft on:input=move |ev| set_draft(event_target_value(&ev)) on:keydown=on_key></textarea>
