@@ -54,6 +54,10 @@ pub enum Mode {
     React,
     /// "Delete this message?"
     ConfirmDelete,
+    /// Ctrl-T: the threads one follows, unread first.
+    Threads {
+        pick: usize,
+    },
     Help,
 }
 
@@ -458,12 +462,17 @@ impl App {
     /// Looking at the newest of a room reads it: a read marker goes out
     /// (one at a time, every 2 s at most), so the user's other devices
     /// and the web app count it read.
+    /// An open thread is read the same way (its own marker).
     pub fn read_current(&mut self, now: u64) {
-        if now < self.read_at + 2_000 || self.window != Window::Follow || self.thread.is_some() {
+        if now < self.read_at + 2_000 {
             return;
         }
-        self.read_at = now;
-        if let Some(room) = self.current() {
+        let Some(room) = self.current() else { return };
+        if let Some(root) = self.thread.clone() {
+            self.read_at = now;
+            self.chat.read_thread(&room, &root, now);
+        } else if self.window == Window::Follow {
+            self.read_at = now;
             self.chat.mark_read(&room, now);
         }
     }

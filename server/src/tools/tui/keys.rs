@@ -24,6 +24,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("i, Enter", "back to writing"),
     ("Ctrl-N/Ctrl-P, Alt-Down/Alt-Up, J/K", "next / previous room"),
     ("Ctrl-K", "jump to a room by a few of its letters"),
+    ("Ctrl-T", "the threads you follow, unread first (Enter opens one)"),
     ("Ctrl-F, /", "search every room"),
     ("b", "bell for this room: mentions, every message, never"),
     ("?, F1", "this help"),
@@ -63,6 +64,10 @@ pub fn key(app: &mut App, k: KeyEvent, now: u64) -> Vec<Request> {
                 app.mode = Mode::Search { query: Composer::default(), hits: None, pick: 0 };
                 return Vec::new();
             }
+            (KeyCode::Char('t'), true, _) => {
+                app.mode = Mode::Threads { pick: 0 };
+                return Vec::new();
+            }
             (KeyCode::F(1), ..) => {
                 app.mode = Mode::Help;
                 return Vec::new();
@@ -77,6 +82,7 @@ pub fn key(app: &mut App, k: KeyEvent, now: u64) -> Vec<Request> {
         Mode::Browse => browse(app, k, now),
         Mode::Jump { query, pick } => jump(app, k, query, pick),
         Mode::Search { query, hits, pick } => search(app, k, query, hits, pick),
+        Mode::Threads { pick } => threads(app, k, pick),
         Mode::React => {
             match k.code {
                 KeyCode::Char(d @ '1'..='6') => app.react(QUICK[(d as usize) - ('1' as usize)], now),
@@ -257,6 +263,34 @@ fn jump(app: &mut App, k: KeyEvent, mut query: Composer, mut pick: usize) -> Vec
         _ => {}
     }
     app.mode = Mode::Jump { query, pick };
+    Vec::new()
+}
+
+/// The threads one follows: Up/Down, Enter opens one (its room, the thread
+/// beside it, writing there), Esc goes back.
+fn threads(app: &mut App, k: KeyEvent, mut pick: usize) -> Vec<Request> {
+    let list = app.chat.followed_threads();
+    match k.code {
+        KeyCode::Esc => app.compose(),
+        KeyCode::Enter => match list.get(pick) {
+            Some(f) => {
+                app.switch_to(&f.room);
+                (app.reply_to, app.editing) = (None, None);
+                app.thread = Some(f.root.clone());
+                app.compose();
+            }
+            None => app.compose(),
+        },
+        KeyCode::Up | KeyCode::Char('k') => {
+            pick = pick.saturating_sub(1);
+            app.mode = Mode::Threads { pick };
+        }
+        KeyCode::Down | KeyCode::Char('j') => {
+            pick = (pick + 1).min(list.len().saturating_sub(1));
+            app.mode = Mode::Threads { pick };
+        }
+        _ => {}
+    }
     Vec::new()
 }
 

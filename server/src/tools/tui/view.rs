@@ -60,6 +60,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: u64) {
         Mode::Help => help(f, theme),
         Mode::Jump { query, pick } => jump(f, app, theme, &query.text, *pick),
         Mode::Search { query, hits, pick } => search(f, theme, &query.text, hits.as_deref(), *pick),
+        Mode::Threads { pick } => threads(f, app, theme, *pick),
         _ => {}
     }
 }
@@ -302,6 +303,33 @@ fn jump(f: &mut Frame, app: &App, theme: &Theme, query: &str, pick: usize) {
     }
     f.render_widget(Paragraph::new(lines), inner);
     f.set_cursor_position(Position { x: inner.x + 2 + safe(query).width() as u16, y: inner.y });
+}
+
+fn threads(f: &mut Frame, app: &App, theme: &Theme, pick: usize) {
+    let area = f.area();
+    let inner = popup(f, theme, "Threads you follow (Enter opens one, Esc closes)", area.width.saturating_sub(8), 16);
+    let list = app.chat.followed_threads();
+    if list.is_empty() {
+        let none = "None yet: a thread you start, reply in or are named in shows here.";
+        return f.render_widget(Paragraph::new(Line::styled(none, theme.style(Role::Dim))), inner);
+    }
+    let width = usize::from(inner.width);
+    let mut lines = Vec::new();
+    for (i, t) in list.iter().take(usize::from(inner.height)).enumerate() {
+        let style = if i == pick { theme.style(Role::Selected) } else { Style::default() };
+        let new = if t.unread > 0 { format!(", {} new", t.unread) } else { String::new() };
+        let head = format!("#{} {}: ", safe(&t.room), safe(&t.author));
+        let tail = format!(" ({} repl{}{new})", t.replies, if t.replies == 1 { "y" } else { "ies" });
+        let text = if t.deleted { "(deleted)".to_owned() } else { safe(&t.text) };
+        let text = fit(&text, width.saturating_sub(head.width() + tail.width()));
+        let strong = if t.unread > 0 { style.patch(theme.style(Role::Accent)) } else { style };
+        lines.push(Line::from(vec![
+            Span::styled(head, style.patch(theme.style(Role::Dim))),
+            Span::styled(text, style),
+            Span::styled(tail, strong),
+        ]));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
 }
 
 fn search(f: &mut Frame, theme: &Theme, query: &str, hits: Option<&[meshchat_shared::api::SearchHit]>, pick: usize) {

@@ -165,3 +165,33 @@ fn random_keys_never_break_the_app() {
         }
     }
 }
+
+#[test]
+fn the_threads_one_follows_list_new_replies_and_open_where_they_are() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use meshchat_shared::rooms::{RoomEvent, StoredEvent};
+    let mut app = app();
+    app.frame(ServerFrame::Joined { room: "general".into(), members: vec![] }, 0);
+    app.frame(ServerFrame::Synced { room: "general".into(), vector: RoomVector::new(), gap: false }, 0);
+    // bob answers alice's message in its thread.
+    let reply = RoomEvent::Reply {
+        origin: "n1".into(),
+        seq: 2,
+        body: "in the \u{1b}[2Jthread".into(),
+        thread: true,
+        also: false,
+    };
+    let body = serde_json::to_string(&StoredEvent::new(reply)).unwrap();
+    app.frame(ServerFrame::Message { msg: Message { id: "§t3".into(), ..msg(3, "bob", &body) } }, 0);
+    let press = |app: &mut App, code, mods| crate::tools::tui::keys::key(app, KeyEvent::new(code, mods), 5_000);
+    press(&mut app, KeyCode::Char('t'), KeyModifiers::CONTROL);
+    let (text, _) = screen(&app, &DARK, 100, 24);
+    assert!(text.contains("Threads you follow"), "{text}");
+    assert!(text.contains("#general alice: hi bob") && text.contains("(1 reply, 1 new)"), "{text}");
+    // Enter: the thread open, and looking at it reads it.
+    press(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!((app.mode.clone(), app.thread.clone()), (Mode::Compose, Some(("n1".into(), 2))));
+    app.read_current(10_000);
+    let pending = &app.chat.current_room().unwrap().pending;
+    assert!(pending.iter().any(|p| matches!(p.action, Some(RoomEvent::ReadThread { seq: 2, .. }))), "{pending:?}");
+}
