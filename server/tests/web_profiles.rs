@@ -127,3 +127,64 @@ async fn names_show_as_set_a_card_tells_more_and_do_not_disturb_silences() {
     .await;
     ada.close().await;
 }
+
+/// Do not disturb set in one tab silences every tab of the browser at once,
+/// whichever of them shows notifications (the one that leads may be the
+/// other): set in each tab in turn, a mention notifies nowhere; lifted, the
+/// next one notifies once.
+#[tokio::test]
+async fn do_not_disturb_set_in_one_tab_silences_every_tab() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let bob = token(&register(&n, "bob", "correct horse").await.1);
+    let driver = Driver::start();
+    let b = driver.browser_notifying(1280, 800).await;
+    b.goto(&n.url("/")).await;
+    b.account("signup", "ada", "correct horse").await;
+    b.wait_connected().await;
+    let first = b.client.window().await.unwrap();
+    let second = b.client.new_window(true).await.unwrap().handle;
+    b.client.switch_to_window(second.clone()).await.unwrap();
+    b.goto(&n.url("/")).await;
+    b.wait_connected().await;
+    let record = "(() => { const N = window.Notification; window.__notes = []; \
+          window.Notification = class extends N { constructor(t, o) { super(t, o); window.__notes.push(t); } }; \
+          Object.defineProperty(document, 'hidden', { configurable: true, get: () => true }); \
+          Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' }); \
+          return true; })()";
+    for w in [&first, &second] {
+        b.client.switch_to_window(w.clone()).await.unwrap();
+        b.eval(record).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await; // heartbeats say hidden
+    let mention = |id: String, body: String| {
+        let (url, bob) = (n.url("/api/rooms/general/messages"), bob.clone());
+        async move { api("POST", &url, Some(&bob), Some(json!({"id": id, "body": body}))).await.0 }
+    };
+    let notes = async |b: &Browser| {
+        let mut all = 0;
+        for w in [&first, &second] {
+            b.client.switch_to_window(w.clone()).await.unwrap();
+            all += b.eval("window.__notes.length").await.as_u64().unwrap();
+        }
+        all
+    };
+    let mut heard = 0;
+    for (i, setter) in [&first, &second].into_iter().enumerate() {
+        b.client.switch_to_window(setter.clone()).await.unwrap();
+        set_availability(&b, "dnd").await;
+        assert_eq!(mention(format!("q{i}"), format!("@ada quiet {i}?")).await, 200);
+        b.wait_message(&format!("@ada quiet {i}?")).await;
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        assert_eq!(notes(&b).await, heard, "set in tab {i}: nothing in any tab");
+        b.client.switch_to_window(setter.clone()).await.unwrap();
+        set_availability(&b, "active").await;
+        assert_eq!(mention(format!("l{i}"), format!("@ada loud {i}")).await, 200);
+        heard += 1;
+        eventually(std::time::Duration::from_secs(10), "one notification once available", || async {
+            notes(&b).await == heard
+        })
+        .await;
+    }
+}

@@ -12,6 +12,9 @@ const ROOMS: &str = "meshchat.rooms";
 const CURRENT: &str = "meshchat.room";
 const NODES: &str = "meshchat.nodes";
 const MUTED: &str = "meshchat.muted";
+/// Not to be disturbed: shared by this browser's tabs at once, whichever
+/// of them shows notifications.
+const DND: &str = "meshchat.dnd";
 const OUTBOX: &str = "meshchat.outbox";
 const SESSION: &str = "meshchat.session";
 const NOTIFY: &str = "meshchat.notify";
@@ -209,6 +212,24 @@ pub fn nodes() -> NodeList {
 
 pub fn save_nodes(nodes: &NodeList) {
     set_json(NODES, nodes);
+}
+
+pub fn dnd() -> bool {
+    get(DND).is_some_and(|v| v.starts_with('1'))
+}
+
+/// Set here (by hand, or idle away) at `at`: what the nodes say of a
+/// profile asked for before that does not undo it.
+pub fn set_dnd(on: bool, at: u64) {
+    set(DND, &format!("{}{at}", if on { '1' } else { '0' }));
+}
+
+/// What the nodes said of this person, asked at `asked`.
+pub fn dnd_from_node(on: bool, asked: u64) {
+    let set_at = get(DND).and_then(|v| v.get(1..)?.parse::<u64>().ok()).unwrap_or(0);
+    if asked >= set_at {
+        set_dnd(on, asked);
+    }
 }
 
 pub fn muted() -> bool {

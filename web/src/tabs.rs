@@ -66,8 +66,6 @@ pub struct Tabs {
     who: RwSignal<Option<Who>>,
     /// New messages in the room looked at, for the screen reader.
     pub heard: RwSignal<crate::announce::Heard>,
-    /// The person set "do not disturb": no notification, no sound.
-    pub dnd: RwSignal<bool>,
 }
 
 fn visible() -> bool {
@@ -81,7 +79,7 @@ impl Tabs {
         let channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
         let state = StoredValue::new_local(State { id, channel, peers: HashMap::new(), audio: None });
         let heard = RwSignal::new(crate::announce::Heard::default());
-        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, who, heard, dnd: RwSignal::new(false) };
+        let tabs = Tabs { state, muted: RwSignal::new(prefs::muted()), theme, who, heard };
         tabs.listen();
         tabs.post(&Note::Beat { id, visible: visible() });
         let _ =
@@ -202,7 +200,8 @@ impl Tabs {
                 })
                 .collect()
         });
-        if due.is_empty() || visible() || !self.leads() || self.dnd.get_untracked() {
+        // Not to be disturbed: as this browser's tabs last heard (any of them).
+        if due.is_empty() || visible() || !self.leads() || prefs::dnd() {
             return;
         }
         if !self.muted.get_untracked() {

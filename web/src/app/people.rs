@@ -79,8 +79,9 @@ fn names_shown(ctx: &Ctx) -> Vec<String> {
 
 /// Asks for the profiles of `names`.
 pub fn refresh(ctx: &Ctx, names: Vec<String>) {
-    let (people, tabs, me) = (ctx.people, ctx.tabs, ctx.chat.with_untracked(|c| c.name.clone()));
+    let (people, me) = (ctx.people, ctx.chat.with_untracked(|c| c.name.clone()));
     let (base, token) = (ctx.api_base(), ctx.token());
+    let asked = now_ms();
     leptos::task::spawn_local(async move {
         let Ok(got) = api::profiles(&base, token.as_deref(), &names).await else { return };
         let seen: Vec<(String, u64)> = got.iter().filter_map(|g| Some((g.name.clone(), g.last_seen?))).collect();
@@ -92,7 +93,7 @@ pub fn refresh(ctx: &Ctx, names: Vec<String>) {
         if !seen.is_empty() {
             let _ = people.seen.try_update(|s| s.extend(seen));
         }
-        let _ = tabs.dnd.try_set(people.availability(&me) == Availability::Dnd);
+        crate::prefs::dnd_from_node(people.availability(&me) == Availability::Dnd, asked);
     });
 }
 
@@ -164,6 +165,7 @@ fn set_availability(ctx: &Ctx, token: &str, a: Availability, force: bool) {
         return;
     }
     crate::prefs::set_auto_away(a == Availability::Away);
+    crate::prefs::set_dnd(a == Availability::Dnd, now_ms());
     p.availability = a;
     // Here at once: an input right after must see it to undo it.
     ctx.people.profiles.update(|m| drop(m.insert(me.clone(), p.clone())));
@@ -302,6 +304,9 @@ pub fn ProfileForm() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let r = api::set_profile(&base, &token, &p).await;
             if r.is_ok() {
+                // Every tab of this browser at once (the one that notifies
+                // may be another), before the profile comes back.
+                crate::prefs::set_dnd(p.availability == Availability::Dnd, now_ms());
                 let me = ctx.chat.with_untracked(|c| c.name.clone());
                 refresh(&ctx, vec![me]);
             }
