@@ -44,7 +44,7 @@ pub fn origin_peer(data: &[u8]) {
                     3 => RoomEvent::Topic { topic: text },
                     _ => RoomEvent::Kicked { user: "u1".into(), reason: text },
                 };
-                let stored = StoredEvent { event, admin: b.u8() % 2 == 0, own: true };
+                let stored = StoredEvent { event, admin: b.u8() % 2 == 0, own: true, in_thread: None };
                 (format!("§a{req}"), serde_json::to_string(&stored).unwrap_or_default())
             }
         };

@@ -61,10 +61,12 @@ const BACKLOG: usize = 100;
 /// a person's last seen in a conversation's header to 462.2 KiB (473,275
 /// bytes), `@` suggestions in a thread's composer to 462.5 KiB (473,646
 /// bytes), do not disturb shared by a browser's tabs at once to 462.8 KiB
-/// (473,871 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// (473,871 bytes), a deleted thread reply's tombstone kept in its thread
+/// (and an edit erased with its message shown as nothing) to 464.1 KiB
+/// (475,209 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 463 * 1024;
+const WASM_BUDGET: u64 = 465 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

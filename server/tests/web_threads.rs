@@ -195,3 +195,59 @@ async fn a_link_to_a_thread_reply_opens_its_thread() {
     .await;
     assert_eq!(texts(&b, PANEL).await, ["the root", "deep in the thread"]);
 }
+
+/// In the thread's panel, a reply is reacted to, edited and deleted as in
+/// the room, and stays in its thread (never shown in the room).
+#[tokio::test]
+async fn a_reply_in_the_panel_is_reacted_to_edited_and_deleted_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.goto(&n.url("/")).await;
+    b.account("signup", "ada", "correct horse").await;
+    b.say("plans").await;
+    b.wait_message("plans").await;
+    b.eval("(document.querySelector('.msg [aria-label=\"Reply in thread\"]').click(), true)").await;
+    b.wait_true("!document.querySelector('.thread-panel').hidden", "the thread panel").await;
+    b.find("#thread-input").await.send_keys("first draft\u{E007}").await.unwrap();
+    shows(&b, PANEL, "first draft").await;
+    let in_panel = |body: &str, label: &str| {
+        format!(
+            "(Array.from(document.querySelectorAll('.thread-panel .msg:not(.pending)')).find(m => m.querySelector('.body') && \
+             m.querySelector('.body').textContent === {}).querySelector('[aria-label=\"{label}\"]').click(), true)",
+            json!(body)
+        )
+    };
+
+    // A reaction.
+    b.eval(&in_panel("first draft", "React")).await;
+    b.wait_true("document.querySelector('.picker [aria-label=\"React 🎉\"]') !== null", "the picker").await;
+    b.eval("(document.querySelector('.picker [aria-label=\"React 🎉\"]').click(), true)").await;
+    b.wait_true(
+        "Array.from(document.querySelectorAll('.thread-panel .reaction')).some(r => r.textContent.includes('🎉 1'))",
+        "the reaction in the panel",
+    )
+    .await;
+    // An edit.
+    b.eval(&in_panel("first draft", "Edit")).await;
+    b.wait_true("document.querySelector('#composer-input').value === 'first draft'", "the text to edit").await;
+    b.paste("second draft").await;
+    b.find("#composer-input").await.send_keys("\u{E007}").await.unwrap();
+    shows(&b, PANEL, "second draft").await;
+    b.wait_true("document.querySelector('.thread-panel .edited') !== null", "marked edited").await;
+    assert!(!texts(&b, MAIN).await.iter().any(|t| t.contains("draft")), "never in the room");
+    // A delete: a tombstone in the thread.
+    b.eval("(window.confirm = () => true, true)").await;
+    b.eval(&in_panel("second draft", "Delete message")).await;
+    b.wait_true("document.querySelector('.thread-panel .tombstone') !== null", "a tombstone in the panel").await;
+    b.wait_true("!document.querySelector('.thread-panel').innerText.includes('second draft')", "the text gone").await;
+    assert_eq!(b.eval("document.querySelectorAll('.messages .tombstone').length").await, 0, "none in the room");
+    // After a reload too (the delete says which thread it was in).
+    b.goto(&n.url("/")).await;
+    b.wait_connected().await;
+    b.wait_message("plans").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(b.eval("document.querySelectorAll('.messages .tombstone').length").await, 0, "none in the room");
+}

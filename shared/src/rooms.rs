@@ -311,11 +311,16 @@ pub struct StoredEvent {
     /// (an edit, or a delete by its author).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub own: bool,
+    /// Extension: a delete of a reply in a thread names that thread's root
+    /// (the origin node found it so): the reply's text is erased, and its
+    /// tombstone belongs in the thread, not the room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_thread: Option<(String, u64)>,
 }
 
 impl StoredEvent {
     pub fn new(event: RoomEvent) -> StoredEvent {
-        StoredEvent { event, admin: false, own: false }
+        StoredEvent { event, admin: false, own: false, in_thread: None }
     }
 }
 

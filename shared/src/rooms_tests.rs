@@ -2,8 +2,12 @@ use super::*;
 
 #[test]
 fn events_round_trip_as_tagged_json_with_the_admin_flag() {
-    let e =
-        StoredEvent { event: RoomEvent::Banned { user: "bob".into(), reason: "spam".into() }, admin: true, own: false };
+    let e = StoredEvent {
+        event: RoomEvent::Banned { user: "bob".into(), reason: "spam".into() },
+        admin: true,
+        own: false,
+        in_thread: None,
+    };
     let json = serde_json::to_string(&e).unwrap();
     assert_eq!(json, r#"{"event":"banned","user":"bob","reason":"spam","admin":true}"#);
     assert_eq!(serde_json::from_str::<StoredEvent>(&json).unwrap(), e);

@@ -153,6 +153,7 @@ fn an_open_room_of_protocol_1_lets_anyone_post_and_only_admins_moderate() {
         event: RoomEvent::Banned { user: "x".into(), reason: String::new() },
         admin: true,
         own: false,
+        in_thread: None,
     })
     .unwrap();
     g.insert(&ban);
@@ -197,7 +198,7 @@ fn any_arrival_order_gives_the_same_room() {
             if matches!(e, RoomEvent::Deleted { .. } | RoomEvent::Edited { .. }) {
                 // As the origin marks its author's own messages.
                 let own = t_author == author;
-                m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own }).unwrap();
+                m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own, in_thread: None }).unwrap();
             }
             log.push(m);
         }
@@ -278,6 +279,7 @@ fn an_edit_whose_message_was_deleted_first_is_erased_on_arrival() {
         event: RoomEvent::Edited { origin: "n1".into(), seq: 5, body: "x".into() },
         admin: false,
         own: true,
+        in_thread: None,
     })
     .unwrap();
     assert_eq!(g.insert(&edit).erased, [("n2".to_owned(), 1)]);
@@ -291,7 +293,7 @@ fn an_edit_arriving_after_its_messages_delete_erases_only_itself() {
     let edit = |origin, seq, ts, target: u64| {
         let e = RoomEvent::Edited { origin: "n1".into(), seq: target, body: "x".into() };
         let mut m = event(origin, seq, ts, "alice", e.clone());
-        m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own: true }).unwrap();
+        m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own: true, in_thread: None }).unwrap();
         m
     };
     let first = edit("n1", 3, 30, 2);
@@ -313,7 +315,7 @@ fn an_edit_arriving_after_its_messages_delete_erases_only_itself() {
 fn a_delete_naming_an_erased_edit_ends_the_same_on_every_node() {
     let own = |origin, seq, ts, e: RoomEvent| {
         let mut m = event(origin, seq, ts, "alice", e.clone());
-        m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own: true }).unwrap();
+        m.body = serde_json::to_string(&StoredEvent { event: e, admin: false, own: true, in_thread: None }).unwrap();
         m
     };
     let edit = own("n2", 1, 30, RoomEvent::Edited { origin: "n1".into(), seq: 2, body: "x".into() });

@@ -81,7 +81,7 @@ impl Sim {
         let id = format!("§e{}", self.next_id);
         // Alice's edits are of her own messages (the node checked).
         let own = matches!(event, RoomEvent::Edited { .. });
-        let body = serde_json::to_string(&StoredEvent { event, admin: false, own }).unwrap();
+        let body = serde_json::to_string(&StoredEvent { event, admin: false, own, in_thread: None }).unwrap();
         self.next_conn += 1;
         let req = self.next_conn;
         let (room, author) = ("general".to_owned(), "alice".to_owned());

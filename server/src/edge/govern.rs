@@ -108,9 +108,12 @@ pub async fn readable(hub: &Arc<Hub>, room: &str, who: &str) -> Result<(RoomHand
 /// hidden copy is moved to the shown one, or a delete would leave the text
 /// everyone sees. The node checks ownership in its store and marks the
 /// event `own`; other nodes trust the mark as they trust the signature.
-pub async fn aim(store: &Store, room: &str, mut event: RoomEvent, who: &str) -> Result<(RoomEvent, bool), RoomError> {
+/// A delete of a reply in a thread is marked with that thread's root
+/// (`in_thread`): its text is erased, and clients still know where its
+/// tombstone belongs.
+pub async fn aim(store: &Store, room: &str, mut event: RoomEvent, who: &str) -> Result<(RoomEvent, Marks), RoomError> {
     let Some((origin, seq)) = event.target_mut() else {
-        return Ok((event, false));
+        return Ok((event, Marks::default()));
     };
     let unavailable = |_| RoomError::Refused(ErrorCode::Unavailable);
     let mut found = store.range(room, origin, seq.saturating_sub(1), *seq).await.map_err(unavailable)?;
@@ -122,7 +125,7 @@ pub async fn aim(store: &Store, room: &str, mut event: RoomEvent, who: &str) -> 
         found = store.range(room, origin, seq.saturating_sub(1), *seq).await.map_err(unavailable)?;
     }
     let Some(target) = found.into_iter().next().map(|s| s.msg) else {
-        return Ok((event, false));
+        return Ok((event, Marks::default()));
     };
     // `find` prefers the shown copy of the target's key.
     let shown = store.find(room, &target.author, &target.id).await.map_err(unavailable)?;
@@ -131,7 +134,18 @@ pub async fn aim(store: &Store, room: &str, mut event: RoomEvent, who: &str) -> 
     }
     let own = matches!(event, RoomEvent::Edited { .. } | RoomEvent::Deleted { .. })
         && (target.author == who && !is_event_id(&target.id) || is_own_reply(&target, who));
-    Ok((event, own))
+    let in_thread = match (&event, meshchat_shared::rooms::thread_root(&target)) {
+        (RoomEvent::Deleted { .. }, Some((root, false))) => Some(root),
+        _ => None,
+    };
+    Ok((event, Marks { own, in_thread }))
+}
+
+/// What the node that takes an event marks it with (see [`StoredEvent`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Marks {
+    pub own: bool,
+    pub in_thread: Option<(String, u64)>,
 }
 
 /// The message an event names, if it names one.
@@ -151,7 +165,7 @@ pub async fn prepare(
     room: &str,
     action: RoomEvent,
     who: &str,
-) -> Result<(RoomEvent, bool), RoomError> {
+) -> Result<(RoomEvent, Marks), RoomError> {
     let action = canonical_action(accounts, action)?;
     aim(store, room, action, who).await
 }
@@ -164,11 +178,11 @@ pub fn submit(
     guard: &Guard,
     who: &Asker,
     id: &str,
-    (event, own): (RoomEvent, bool),
+    (event, marks): (RoomEvent, Marks),
     to: AckTo,
 ) -> Result<(), RoomError> {
     guard.event(&who.name).map_err(|_| RoomError::Refused(ErrorCode::RateLimited))?;
-    send_event(handle, who, id, event, own, to)
+    send_event(handle, who, id, event, marks, to)
 }
 
 /// [`submit`], waiting for the stored event message (HTTP).
@@ -177,7 +191,7 @@ pub async fn act(
     guard: &Guard,
     who: &Asker,
     id: &str,
-    prepared: (RoomEvent, bool),
+    prepared: (RoomEvent, Marks),
 ) -> Result<Arc<Message>, RoomError> {
     let (tx, rx) = oneshot::channel();
     submit(handle, guard, who, id, prepared, AckTo::Http(tx))?;
@@ -203,7 +217,7 @@ pub async fn admin_act(
     }
     let handle = hub.open(room).ok_or(RoomError::NotFound)?;
     let id = format!("admin-{}", crate::infra::random_id());
-    act(&handle, guard, who, &id, (event, false)).await.map(drop)
+    act(&handle, guard, who, &id, (event, Marks::default())).await.map(drop)
 }
 
 /// `name` deleted their account under a policy that erases what they
@@ -227,7 +241,7 @@ pub async fn erase_author(hub: &Arc<Hub>, store: &Store, name: &str) -> Result<u
 /// An event the node makes for `who` (a room's creation), waited for.
 async fn make(handle: &RoomHandle, who: &Asker, id: &str, event: RoomEvent) -> Result<Arc<Message>, RoomError> {
     let (tx, rx) = oneshot::channel();
-    send_event(handle, who, id, event, false, AckTo::Http(tx))?;
+    send_event(handle, who, id, event, Marks::default(), AckTo::Http(tx))?;
     rx.await.map_err(|_| RoomError::Refused(ErrorCode::Unavailable))?.map_err(RoomError::Refused)
 }
 
@@ -236,10 +250,11 @@ fn send_event(
     who: &Asker,
     id: &str,
     event: RoomEvent,
-    own: bool,
+    marks: Marks,
     to: AckTo,
 ) -> Result<(), RoomError> {
-    let body = serde_json::to_string(&StoredEvent { event, admin: who.admin, own }).unwrap_or_default();
+    let stored = StoredEvent { event, admin: who.admin, own: marks.own, in_thread: marks.in_thread };
+    let body = serde_json::to_string(&stored).unwrap_or_default();
     let id = format!("{EVENT_PREFIX}{id}");
     handle.send(RoomCmd::Send { to, author: who.name.clone(), id, body }).map_err(RoomError::Refused)
 }
@@ -353,8 +368,8 @@ mod tests {
         let msg = Message { author: "alice".into(), id: "m".into(), ..Message::sample("r", "n2", 1) };
         let stored = store.append(vec![Stored { msg: Arc::new(msg), hidden: false, proof: None }]).await.unwrap();
         let edit = RoomEvent::Edited { origin: "n2".into(), seq: 1, body: "better".into() };
-        let (_, own) = super::aim(&store, "r", edit, "alice").await.unwrap();
-        assert!(own, "alice's own message, though not committed when she acted");
+        let (_, marks) = super::aim(&store, "r", edit, "alice").await.unwrap();
+        assert!(marks.own, "alice's own message, though not committed when she acted");
         stored.await.unwrap().unwrap();
     }
 }

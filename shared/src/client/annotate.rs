@@ -22,6 +22,16 @@ pub struct Annotations {
     pub read: HashMap<String, crate::Cursor>,
     /// The threads of root messages: their replies as they stand.
     pub threads: HashMap<Target, Thread>,
+    /// Deleted replies of threads, by the root of theirs (the delete's
+    /// `in_thread` mark: their text is gone, their tombstone is there).
+    pub deleted_in: HashMap<Target, Target>,
+}
+
+/// The marks of a stored event a client reads (the rest is the event).
+#[derive(serde::Deserialize)]
+struct Marks {
+    #[serde(default)]
+    in_thread: Option<Target>,
 }
 
 /// A thread as its root shows it: how many replies, the last one's time,
@@ -61,6 +71,9 @@ impl Annotations {
                     }
                 }
                 RoomEvent::Deleted { origin, seq } => {
+                    if let Some(root) = serde_json::from_str::<Marks>(&m.body).ok().and_then(|k| k.in_thread) {
+                        a.deleted_in.insert((origin.clone(), seq), root);
+                    }
                     a.deleted.insert((origin, seq));
                 }
                 RoomEvent::Reacted { origin, seq, emoji, on } => {

@@ -153,3 +153,58 @@ fn what_came_while_moving_nodes_counts_as_it_would_have_live() {
     let r = c.room("random").unwrap();
     assert_eq!((r.unread, r.mentioned), (2, 1), "the root and the reply naming her: no reaction, no other's thread");
 }
+
+#[test]
+fn a_deleted_reply_leaves_its_tombstone_in_its_thread_not_the_room() {
+    use super::super::timeline::{English, Row, rows, thread_rows};
+    let mut c = in_random();
+    c.on_frame(plain(1, "alice", "root"), 0);
+    c.on_frame(reply(2, "carol", 1, "oops"), 0);
+    c.on_frame(reply(3, "bob", 1, "kept"), 0);
+    // carol deletes her reply; the node marked where it was.
+    let del = StoredEvent {
+        in_thread: Some(("n2".into(), 1)),
+        ..StoredEvent::new(RoomEvent::Deleted { origin: "n2".into(), seq: 2 })
+    };
+    let body = serde_json::to_string(&del).unwrap();
+    c.on_frame(ServerFrame::Message { msg: Message { body, ..msg("random", "n2", 4, 40, "carol", "§d4") } }, 0);
+    // Its text erased, as every node has it.
+    c.on_frame(ServerFrame::Deleted { room: "random".into(), origin: "n2".into(), seq: 2 }, 0);
+    let r = c.room("random").unwrap();
+    let seqs = |rows: &[Row]| -> Vec<u64> {
+        rows.iter()
+            .filter_map(|r| match r {
+                Row::Msg { msg, .. } => Some(msg.seq),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(seqs(&rows(r, "alice", &|_| 0, &English)), [1], "only the root in the room");
+    assert_eq!(seqs(&thread_rows(r, "alice", &("n2".into(), 1), &English)), [1, 2, 3], "the tombstone in its place");
+}
+
+#[test]
+fn an_edited_message_deleted_shows_one_tombstone_after_a_reload() {
+    use super::super::timeline::{English, Row, rows};
+    // As a node serves it once deleted: the message and its edit erased.
+    let erased = format!("{}{}", crate::rooms::REDACTED, "ab".repeat(32));
+    let mut c = in_random();
+    c.on_frame(plain(1, "bob", &erased), 0);
+    let ServerFrame::Message { msg: mut edit } =
+        event(2, "bob", RoomEvent::Edited { origin: "n2".into(), seq: 1, body: "x".into() })
+    else {
+        unreachable!()
+    };
+    edit.body = erased.clone();
+    c.on_frame(ServerFrame::Message { msg: edit }, 0);
+    c.on_frame(event(3, "bob", RoomEvent::Deleted { origin: "n2".into(), seq: 1 }), 0);
+    let r = c.room("random").unwrap();
+    let shown: Vec<u64> = rows(r, "alice", &|_| 0, &English)
+        .iter()
+        .filter_map(|r| match r {
+            Row::Msg { msg, .. } => Some(msg.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown, [1], "the message's tombstone, not its erased edit's");
+}

@@ -274,6 +274,14 @@ pub fn rows_in(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64, span: 
             line_due = None;
         }
         match entry {
+            // An erased event: a deleted reply or file shows its tombstone
+            // (in its thread, for a thread's); an edit erased with the
+            // message it edited shows nothing (its message's tombstone does).
+            Entry::Msg(m)
+                if is_event_id(&m.id) && is_redacted(&m.body) && {
+                    let at = (m.origin.clone(), m.seq);
+                    notes.deleted_in.contains_key(&at) || !notes.deleted.contains(&at)
+                } => {}
             Entry::Msg(m) if is_event_id(&m.id) && !is_redacted(&m.body) => match kind(&m.author, &m.body) {
                 EventKind::Annotation => {}
                 EventKind::Notice(text) => {
@@ -383,15 +391,23 @@ pub fn thread_rows(room: &RoomView, me: &str, root: &Target, words: &dyn Words) 
         }
         None => out.push(Row::Event { text: words.an_earlier_message(), ts: 0, key: "root".into() }),
     }
+    // Its replies, and the tombstones of those deleted, in room order.
+    let mut replies: Vec<(crate::Cursor, Message)> = Vec::new();
     for target in notes.threads.get(root).map(|t| t.replies.as_slice()).unwrap_or_default() {
         let Some(m) = room.get(&target.0, target.1) else { continue };
         if let EventKind::Reply { body, .. } = kind(&m.author, &m.body) {
-            let mut row = message_row(&notes, Message { body, ..m.clone() }, true, me, None);
-            if let Row::Msg { thread, .. } = &mut row {
-                *thread = None;
-            }
-            out.push(row);
+            replies.push((m.cursor(), Message { body, ..m.clone() }));
         }
+    }
+    let deleted = notes.deleted_in.iter().filter(|(_, r)| *r == root).filter_map(|(t, _)| room.get(&t.0, t.1));
+    replies.extend(deleted.map(|m| (m.cursor(), m.clone())));
+    replies.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, m) in replies {
+        let mut row = message_row(&notes, m, true, me, None);
+        if let Row::Msg { thread, .. } = &mut row {
+            *thread = None;
+        }
+        out.push(row);
     }
     let in_thread = |a: &Option<RoomEvent>| matches!(a, Some(RoomEvent::Reply { origin, seq, thread: true, .. }) if (origin, *seq) == (&root.0, root.1));
     for p in room.pending.iter().filter(|p| in_thread(&p.action)) {

@@ -131,7 +131,7 @@ pub async fn upload(
     };
     let event = RoomEvent::File { hash: blob.hash.clone(), name, size: blob.size, mime, body: String::new() };
     event.validate()?;
-    let msg = match govern::act(&handle, &app.guard, &who, &id, (event, false)).await {
+    let msg = match govern::act(&handle, &app.guard, &who, &id, (event, govern::Marks::default())).await {
         Ok(msg) => msg,
         Err(e) => {
             // Refused: the file stays only if a message shares it already.

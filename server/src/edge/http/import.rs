@@ -213,6 +213,6 @@ fn as_sent(line: &Line, placed: &HashMap<(String, u64), (String, u64)>) -> Optio
     if let Some((origin, seq)) = event.target_mut() {
         (*origin, *seq) = placed.get(&(origin.clone(), *seq))?.clone();
     }
-    let body = serde_json::to_string(&StoredEvent { event, admin: line.admin, own: line.own }).ok()?;
+    let body = serde_json::to_string(&StoredEvent { event, admin: line.admin, own: line.own, in_thread: None }).ok()?;
     Some((format!("{EVENT_PREFIX}import-{}-{}", line.origin, line.seq), body))
 }
