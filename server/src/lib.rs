@@ -29,8 +29,9 @@
 //! - [`accounts`]: accounts, sessions valid on every node, API tokens,
 //!   invitations; names unique across the mesh by majority claims.
 //! - [`membership`]: nodes joining with a token, and removed for good.
-//! - [`push`]: Web Push of mentions and direct messages, by the node that
-//!   accepted them, to the browsers their people subscribed.
+//! - [`push`]: Web Push of mentions, direct messages and replies in the
+//!   threads one follows, by the node that accepted them, to the browsers
+//!   their people subscribed.
 //! - [`edge`]: where clients meet the node: the axum router (`/ws`, the
 //!   JSON API, the long poll, `/metrics`, the web app), WebSocket sessions,
 //!   per-address limits, requests on a person's behalf.
