@@ -85,6 +85,34 @@ pub fn followed_in(room: &RoomView, me: &str) -> Vec<Followed> {
     out
 }
 
+/// Unread first, then the latest reply first.
+fn in_order(all: &mut [Followed]) {
+    all.sort_by(|a, b| (b.unread > 0).cmp(&(a.unread > 0)).then(b.last.cmp(&a.last)).then(a.root.cmp(&b.root)));
+}
+
+/// [`Chat::followed_threads`] for a view kept on screen: each room folded
+/// again only when its threads may have changed (an event reached it), so
+/// a busy room's plain messages, and the other rooms, cost nothing.
+#[derive(Debug, Default)]
+pub struct FollowedCache {
+    rooms: HashMap<String, (u64, Vec<Followed>)>,
+}
+
+impl FollowedCache {
+    pub fn refresh(&mut self, chat: &Chat) -> Vec<Followed> {
+        self.rooms.retain(|name, _| chat.rooms.contains_key(name));
+        for (name, r) in &chat.rooms {
+            let stamp = r.thread_changes();
+            if self.rooms.get(name).is_none_or(|(s, _)| *s != stamp) {
+                self.rooms.insert(name.clone(), (stamp, followed_in(r, &chat.name)));
+            }
+        }
+        let mut all: Vec<Followed> = self.rooms.values().flat_map(|(_, f)| f.iter().cloned()).collect();
+        in_order(&mut all);
+        all
+    }
+}
+
 /// Replies of others after `marker` (all of them without one).
 fn unread(replies: &[&crate::Message], me: &str, marker: Option<&crate::Cursor>) -> usize {
     replies.iter().filter(|m| m.author != me && marker.is_none_or(|k| !m.is_before(k))).count()
@@ -95,7 +123,7 @@ impl Chat {
     /// replies first, then the latest reply first.
     pub fn followed_threads(&self) -> Vec<Followed> {
         let mut all: Vec<Followed> = self.rooms.values().flat_map(|r| followed_in(r, &self.name)).collect();
-        all.sort_by(|a, b| (b.unread > 0).cmp(&(a.unread > 0)).then(b.last.cmp(&a.last)).then(a.root.cmp(&b.root)));
+        in_order(&mut all);
         all
     }
 

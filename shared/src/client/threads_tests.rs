@@ -208,3 +208,20 @@ fn an_edited_message_deleted_shows_one_tombstone_after_a_reload() {
         .collect();
     assert_eq!(shown, [1], "the message's tombstone, not its erased edit's");
 }
+
+#[test]
+fn the_cache_lists_what_a_fresh_fold_lists_as_rooms_change() {
+    let mut c = in_random();
+    let mut cache = FollowedCache::default();
+    assert!(cache.refresh(&c).is_empty());
+    c.on_frame(plain(1, "alice", "root"), 0);
+    c.on_frame(reply(2, "bob", 1, "one"), 0);
+    assert_eq!(cache.refresh(&c), c.followed_threads());
+    c.on_frame(plain(3, "bob", "a plain message: nothing to fold again"), 0);
+    c.on_frame(reply(4, "bob", 1, "two"), 0);
+    c.on_frame(event(5, "alice", RoomEvent::ReadThread { origin: "n2".into(), seq: 1 }), 0);
+    assert_eq!(cache.refresh(&c), c.followed_threads());
+    assert_eq!(c.followed_threads()[0].unread, 0);
+    c.leave("random");
+    assert!(cache.refresh(&c).is_empty(), "a room left is forgotten");
+}

@@ -4,7 +4,7 @@
 //! (a `read_thread` marker, shared by their tabs, devices and nodes).
 
 use leptos::prelude::*;
-use meshchat_shared::client::threads::Followed;
+use meshchat_shared::client::threads::{Followed, FollowedCache};
 
 use super::dialogs::Dialog;
 use super::{format, use_ctx};
@@ -17,10 +17,11 @@ fn followed() -> Memo<Vec<Followed>> {
     let stamp = Memo::new(move |_| {
         chat.with(|c| c.rooms.values().map(|r| (r.name.clone(), r.thread_changes())).collect::<Vec<_>>())
     });
+    let cache = StoredValue::new_local(FollowedCache::default());
     Memo::new(move |_| {
         // Read, not only tracked: a memo never computed never changes.
         stamp.with(|_| ());
-        chat.with_untracked(|c| c.followed_threads())
+        chat.with_untracked(|c| cache.try_update_value(|k| k.refresh(c)).unwrap_or_default())
     })
 }
 
