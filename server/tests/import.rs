@@ -59,6 +59,8 @@ async fn an_exported_room_imported_into_another_mesh_keeps_its_history() {
     let carol = account_everywhere(&a, "carol").await;
     let (n1, n2) = (&a.nodes[0], &a.nodes[1]);
     post(n1, &bob, "/api/rooms", json!({"room": "plans", "title": "Plans", "topic": "Q3", "private": false})).await;
+    // Made on n1: acted on from n2 once it is there.
+    room_everywhere(&a, &bob, "plans").await;
     let act = |node: &NodeProc, tok: &str, id: &str, action: Value| {
         let (url, tok, body) =
             (node.url("/api/rooms/plans/actions"), tok.to_owned(), json!({"id": id, "action": action}));

@@ -115,6 +115,8 @@ async fn a_rooms_own_policy_is_set_by_its_owner_and_shown_to_its_members() {
     let url = m.nodes[0].url("/api/rooms");
     let (status, body) = api("POST", &url, Some(&bob), Some(json!({"room": "plans"}))).await;
     assert!(status == 200 || status == 201, "{body}");
+    // Made on n1: acted on from n2 once it is there.
+    room_everywhere(&m, &bob, "plans").await;
     let act = |who: &str, days: u32| {
         let url = m.nodes[1].url("/api/rooms/plans/actions");
         let body = json!({"id": format!("k{days}"), "action": {"event": "retention", "days": days}});

@@ -296,6 +296,18 @@ pub async fn thread_reply_on(node: &NodeProc, token: &str, id: &str, root: &Valu
     api("POST", &url, Some(token), Some(json!({"id": id, "action": action}))).await
 }
 
+/// Waits until every node of `m` knows `room` (made on one of them moments
+/// ago: it reaches the others through the mesh).
+pub async fn room_everywhere(m: &Mesh, token: &str, room: &str) {
+    for node in &m.nodes {
+        let url = node.url(&format!("/api/rooms/{room}"));
+        eventually(Duration::from_secs(10), &format!("{room} on {}", node.id()), || async {
+            api("GET", &url, Some(token), None).await.0 == 200
+        })
+        .await;
+    }
+}
+
 /// A `(room order)` key of a message as JSON.
 pub fn key(m: &Value) -> (u64, String, u64) {
     (m["ts"].as_u64().unwrap(), m["origin"].as_str().unwrap().to_owned(), m["seq"].as_u64().unwrap())
