@@ -20,6 +20,9 @@ pub struct Annotations {
     pub reactions: HashMap<Target, BTreeMap<String, BTreeSet<String>>>,
     /// Each person's read marker: where their latest `read` is.
     pub read: HashMap<String, crate::Cursor>,
+    /// Each person's read marker in each thread: (person, root) → where
+    /// their latest `read_thread` is.
+    pub read_threads: HashMap<(String, Target), crate::Cursor>,
     /// The threads of root messages: their replies as they stand.
     pub threads: HashMap<Target, Thread>,
     /// Deleted replies of threads, by the root of theirs (the delete's
@@ -86,6 +89,9 @@ impl Annotations {
                 }
                 RoomEvent::Read => {
                     a.read.insert(m.author.clone(), m.cursor());
+                }
+                RoomEvent::ReadThread { origin, seq } => {
+                    a.read_threads.insert((m.author.clone(), (origin, seq)), m.cursor());
                 }
                 RoomEvent::Reply { origin, seq, thread: true, .. } => {
                     let t = a.threads.entry((origin, seq)).or_default();

@@ -16,6 +16,17 @@ fn vector(p: &[(&str, u64)]) -> RoomVector {
     p.iter().map(|&(o, s)| (o, s)).collect()
 }
 
+/// alice in `random` beside `general`, looking at `general`.
+pub(super) fn in_random() -> Chat {
+    let mut c = ready();
+    c.join("random").unwrap();
+    c.select("general");
+    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
+    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
+    c.take_outgoing();
+    c
+}
+
 /// A chat for alice in `general`, connected to n1 and synced.
 pub(super) fn ready() -> Chat {
     let mut c = Chat::new("alice", &["general".into()], Some("general"));
@@ -240,11 +251,7 @@ fn an_ack_lost_with_the_connection_is_settled_by_the_message_itself() {
 
 #[test]
 fn unread_counts_only_other_rooms_and_others_messages() {
-    let mut c = ready();
-    c.join("random").unwrap();
-    c.select("general");
-    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
-    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
+    let mut c = in_random();
     c.on_frame(ServerFrame::Message { msg: msg("random", "n1", 1, 10, "bob", "1") }, 10);
     c.on_frame(ServerFrame::Message { msg: msg("random", "n1", 2, 11, "alice", "2") }, 11);
     c.on_frame(ServerFrame::Message { msg: msg("general", "n1", 1, 12, "bob", "3") }, 12);
@@ -398,11 +405,7 @@ fn a_mention_elsewhere_counts_apart_from_unread_until_the_room_is_shown() {
 /// the thread, unless it was also sent to the room.
 #[test]
 fn thread_replies_reach_followers_as_mentions_and_others_not_at_all() {
-    let mut c = ready();
-    c.join("random").unwrap();
-    c.select("general");
-    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
-    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
+    let mut c = in_random();
     let plain = |seq, author: &str| ServerFrame::Message {
         msg: msg("random", "n2", seq, 10 + seq, author, &format!("r{seq}")),
     };
@@ -432,12 +435,7 @@ fn thread_replies_reach_followers_as_mentions_and_others_not_at_all() {
 
 #[test]
 fn a_read_marker_from_another_device_clears_unread_and_one_goes_out_when_looking() {
-    let mut c = ready();
-    c.join("random").unwrap();
-    c.select("general");
-    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
-    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
-    c.take_outgoing();
+    let mut c = in_random();
     let said = |seq, ts| ServerFrame::Message { msg: msg("random", "n2", seq, ts, "bob", &format!("b{seq}")) };
     c.on_frame(said(1, 10), 0);
     c.on_frame(said(2, 20), 0);

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 
 use super::annotate::{Annotations, Target};
-use super::room::{Entry, RoomView};
+use super::room::RoomView;
 use super::{Chat, shown_text};
-use crate::rooms::{RoomEvent, is_event_id, mentions};
+use crate::rooms::{RoomEvent, mentions};
 
 /// A followed thread, as the Threads view lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,26 +36,9 @@ pub fn follows(root: Option<&crate::Message>, root_text: &str, replies: &[&crate
         || replies.iter().any(|m| m.author == who || mentions(&shown_text(m), who))
 }
 
-/// `who`'s `read_thread` markers in `room`, by thread root: where their
-/// latest one for each is.
-fn markers(room: &RoomView, who: &str) -> HashMap<Target, crate::Cursor> {
-    let mut out = HashMap::new();
-    for (_, e) in room.entries() {
-        let Entry::Msg(m) = e else { continue };
-        if m.author != who || !is_event_id(&m.id) || !crate::rooms::is_read_marker(m) {
-            continue;
-        }
-        if let Ok(RoomEvent::ReadThread { origin, seq }) = serde_json::from_str::<RoomEvent>(&m.body) {
-            out.insert((origin, seq), m.cursor());
-        }
-    }
-    out
-}
-
 /// The threads of `room` that `me` follows, in no particular order.
 pub fn followed_in(room: &RoomView, me: &str) -> Vec<Followed> {
     let notes = Annotations::of(room);
-    let read = markers(room, me);
     let mut out = Vec::new();
     for (root, thread) in &notes.threads {
         let replies: Vec<_> = thread.replies.iter().filter_map(|(o, s)| room.get(o, *s)).collect();
@@ -70,7 +53,7 @@ pub fn followed_in(room: &RoomView, me: &str) -> Vec<Followed> {
         if !follows(first, &text, &replies, me) {
             continue;
         }
-        let unread = unread(&replies, me, read.get(root));
+        let unread = unread(&replies, me, notes.read_threads.get(&(me.to_owned(), root.clone())));
         out.push(Followed {
             room: room.name.clone(),
             root: root.clone(),
@@ -135,13 +118,16 @@ impl Chat {
         let waiting = r.pending.iter().any(
             |p| matches!(&p.action, Some(RoomEvent::ReadThread { origin, seq }) if (origin, seq) == (&root.0, &root.1)),
         );
-        let notes = Annotations::of(r);
+        // Folded from the root on (its replies and markers come after it);
+        // the whole room only when the root is not held.
+        let from = r.get(&root.0, root.1).map(|m| m.cursor());
+        let notes = Annotations::from(r, from.as_ref());
         let replies: Vec<_> = notes
             .threads
             .get(root)
             .map(|t| t.replies.iter().filter_map(|(o, s)| r.get(o, *s)).collect())
             .unwrap_or_default();
-        let behind = unread(&replies, &self.name, markers(r, &self.name).get(root)) > 0;
+        let behind = unread(&replies, &self.name, notes.read_threads.get(&(self.name.clone(), root.clone()))) > 0;
         if waiting || !behind || !r.synced {
             return false;
         }

@@ -1,19 +1,8 @@
 use crate::rooms::{RoomEvent, StoredEvent};
 use crate::{ClientFrame, Message, RoomVector, ServerFrame};
 
-use super::super::tests::{msg, ready};
+use super::super::tests::{in_random, msg, ready};
 use super::*;
-
-/// alice in `random` beside `general`, looking at `general`.
-fn in_random() -> Chat {
-    let mut c = ready();
-    c.join("random").unwrap();
-    c.select("general");
-    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 0);
-    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: RoomVector::new(), gap: false }, 0);
-    c.take_outgoing();
-    c
-}
 
 fn plain(seq: u64, author: &str, body: &str) -> ServerFrame {
     ServerFrame::Message {

@@ -68,8 +68,8 @@ pub struct Ctx {
     pub window: RwSignal<crate::timeline::Window>,
     /// Profiles of the people shown, and whose card is open.
     pub people: people::People,
-    /// The thread open beside the room: its root.
-    pub thread: RwSignal<Option<(String, u64)>>,
+    /// The thread open beside the room: the room it is in, and its root.
+    pub thread: RwSignal<Option<threads::Open>>,
     /// Half-written messages by room, and by thread (`room/origin:seq`).
     pub drafts: drafts::Drafts,
 }
@@ -267,8 +267,8 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
                 reader.chat.update_untracked(|c| {
                     queued = c.mark_read(&room, now_ms());
                     // The thread open beside it is read too.
-                    if let Some(root) = &thread {
-                        queued |= c.read_thread(&room, root, now_ms());
+                    if let Some(open) = thread.as_ref().filter(|t| t.room == room) {
+                        queued |= c.read_thread(&room, &open.root, now_ms());
                     }
                 });
                 if queued {

@@ -14,13 +14,19 @@ use crate::i18n::{count, fill, t};
 use crate::net::now_ms;
 use crate::timeline::thread_rows;
 
-/// Opens the thread of `origin:seq` in the current room; after the next
-/// frame when another room was just selected (a room shown anew closes the
-/// thread of the one before).
+/// The thread open beside the room: the room it is in, and its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    pub room: String,
+    pub root: Target,
+}
+
+/// Opens the thread of `origin:seq` in the current room (one just
+/// selected too: only another room's thread is closed when rooms change).
 pub fn open(ctx: &Ctx, origin: String, seq: u64) {
-    let thread = ctx.thread;
-    thread.set(Some((origin.clone(), seq)));
-    request_animation_frame(move || thread.set(Some((origin, seq))));
+    if let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) {
+        ctx.thread.set(Some(Open { room, root: (origin, seq) }));
+    }
 }
 
 /// Under a root: "2 replies · last 14:05 · bob, carol", opening the thread.
@@ -46,17 +52,16 @@ pub fn ThreadPanel() -> impl IntoView {
     let ctx = use_ctx();
     let (thread, chat) = (ctx.thread, ctx.chat);
     let rows = Memo::new(move |_| {
-        let root = thread.get()?;
-        chat.with(|c| Some(thread_rows(c.current_room()?, &c.name, &root)))
+        let open = thread.get()?;
+        chat.with(|c| Some(thread_rows(c.room(&open.room)?, &c.name, &open.root)))
     });
     // Another room shown: its threads are its own.
     let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
-    Effect::new(move |prev: Option<Option<String>>| {
+    Effect::new(move |_| {
         let now = room.get();
-        if prev.is_some_and(|p| p != now) {
+        if thread.with_untracked(|t| t.as_ref().is_some_and(|t| Some(&t.room) != now.as_ref())) {
             thread.set(None);
         }
-        now
     });
     view! {
         <aside class="thread-panel" aria-label=t().thread hidden=move || thread.with(Option::is_none)>
@@ -77,12 +82,9 @@ pub fn ThreadPanel() -> impl IntoView {
 #[component]
 fn ThreadComposer() -> impl IntoView {
     let ctx = use_ctx();
-    let (drafts, thread, chat) = (ctx.drafts, ctx.thread, ctx.chat);
+    let (drafts, thread) = (ctx.drafts, ctx.thread);
     // The thread's draft, kept with the rooms' (`room/origin:seq`).
-    let key = Memo::new(move |_| {
-        let (origin, seq) = thread.get()?;
-        chat.with(|c| c.current.clone()).map(|room| format!("{room}/{origin}:{seq}"))
-    });
+    let key = Memo::new(move |_| thread.with(|t| t.as_ref().map(|t| format!("{}/{}:{}", t.room, t.root.0, t.root.1))));
     let draft = move || key.get().and_then(|k| drafts.with(|d| d.get(&k).cloned())).unwrap_or_default();
     let set_draft = move |text: String| {
         let Some(k) = key.get_untracked() else { return };
@@ -99,8 +101,9 @@ fn ThreadComposer() -> impl IntoView {
     let also = RwSignal::new(false);
     let send = move || {
         let body = draft().trim().to_owned();
-        let (Some((origin, seq)), false) = (ctx.thread.get_untracked(), body.is_empty()) else { return };
-        let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
+        let (Some(Open { room, root: (origin, seq) }), false) = (ctx.thread.get_untracked(), body.is_empty()) else {
+            return;
+        };
         let id = crate::rooms::action_id(js_sys::Math::random(), now_ms());
         let reply = RoomEvent::Reply { origin, seq, body, thread: true, also: also.get_untracked() };
         ctx.act(|c| drop(c.act(&room, &id, reply, now_ms())));
