@@ -64,10 +64,12 @@ const BACKLOG: usize = 100;
 /// (473,871 bytes), a deleted thread reply's tombstone kept in its thread
 /// (and an edit erased with its message shown as nothing) to 464.1 KiB
 /// (475,209 bytes), the followed threads folded again per room that
-/// changed to 464.6 KiB (475,734 bytes; 475,687 after a review), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// changed to 464.6 KiB (475,734 bytes; 475,687 after a review), files
+/// shared in a thread (the thread's paperclip) to 465.4 KiB (476,559
+/// bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 465 * 1024;
+const WASM_BUDGET: u64 = 466 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -222,3 +222,72 @@ async fn a_thumbnail_asked_for_by_many_at_once_is_whole_for_each() {
     }
     assert!(broken.is_empty(), "(picture, status, bytes) of thumbnails not whole: {broken:?}");
 }
+
+/// A file shared in a thread (`&thread=origin:seq`): its event names the
+/// root on every node, search says it is in the thread, and its delete is
+/// marked with the thread (its tombstone stays there). A malformed root is
+/// refused with nothing kept.
+#[tokio::test]
+async fn a_file_shared_in_a_thread_names_its_root_everywhere() {
+    let m = Mesh::start_accounts(2, &[]).await;
+    let alice = account_everywhere(&m, "alice").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let body = json!({"room": "work", "private": false});
+    assert_eq!(api("POST", &m.nodes[0].url("/api/rooms"), Some(&alice), Some(body)).await.0, 201);
+    room_everywhere(&m, &bob, "work").await;
+    let join = json!({"id": "j1", "action": {"event": "joined"}});
+    assert_eq!(api("POST", &m.nodes[1].url("/api/rooms/work/actions"), Some(&bob), Some(join)).await.0, 200);
+    let (status, root) = api(
+        "POST",
+        &m.nodes[0].url("/api/rooms/work/messages"),
+        Some(&alice),
+        Some(json!({"id": "r1", "body": "plans?"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{root}");
+    let root = root["msg"].clone();
+    let thread = format!("{}:{}", root["origin"].as_str().unwrap(), root["seq"]);
+
+    let share = |thread: String, id: &'static str| {
+        let (node, bob) = (&m.nodes[1], bob.clone());
+        async move {
+            let url = node.url(&format!("/api/rooms/work/files?id={id}&thread={thread}"));
+            let auth = format!("Bearer {bob}");
+            let headers =
+                [("Authorization", auth.as_str()), ("Content-Type", "text/plain"), ("X-File-Name", "minutes.txt")];
+            request("POST", &url, &headers, Some(b"agreed: ship friday".as_slice())).await.unwrap()
+        }
+    };
+    eventually(Duration::from_secs(10), "n2 holds the root", || async {
+        all_messages_as(&m.nodes[1], "work", Some(&bob)).await.iter().any(|x| x["id"] == "r1")
+    })
+    .await;
+    assert_eq!(share("n1-3".into(), "f0").await.status, 400);
+    assert!(blobs(&m, 1).is_empty(), "a refused file is not kept");
+
+    let posted = share(thread.clone(), "f1").await;
+    let file = event(&posted);
+    assert_eq!((&file["origin"], &file["seq"]), (&root["origin"], &root["seq"]), "{file}");
+    let msg = posted.json()["msg"].clone();
+    for node in &m.nodes {
+        eventually(Duration::from_secs(10), &format!("{} holds the file in the thread", node.id()), || async {
+            all_events_as(node, "work", Some(&alice)).await.iter().any(|x| {
+                let e: Value = serde_json::from_str(x["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+                x["id"] == msg["id"] && e["event"] == "file" && e["origin"] == root["origin"] && e["seq"] == root["seq"]
+            })
+        })
+        .await;
+    }
+    let (_, found) = api("GET", &m.nodes[0].url("/api/search?q=minutes"), Some(&alice), None).await;
+    let hit = &found["results"][0];
+    assert_eq!(hit["thread"], json!([root["origin"], root["seq"]]), "{found}");
+
+    // Its delete names the thread, so clients keep the tombstone there.
+    let del = json!({"id": "d1", "action": {"event": "deleted", "origin": msg["origin"], "seq": msg["seq"]}});
+    let (status, deleted) = api("POST", &m.nodes[1].url("/api/rooms/work/actions"), Some(&bob), Some(del)).await;
+    assert_eq!(status, 200, "{deleted}");
+    let events = all_events_as(&m.nodes[1], "work", Some(&bob)).await;
+    let stored = events.iter().find(|x| x["id"] == deleted["id"]).unwrap();
+    let stored: Value = serde_json::from_str(stored["body"].as_str().unwrap()).unwrap();
+    assert_eq!(stored["in_thread"], json!([root["origin"], root["seq"]]), "{stored}");
+}

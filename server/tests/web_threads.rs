@@ -63,6 +63,18 @@ async fn a_thread_opens_beside_the_room_and_keeps_its_replies_there() {
     b.wait_true("document.querySelector('.thread-summary').textContent.startsWith('2 replies')", "2 replies").await;
     assert_eq!(texts(&b, PANEL).await, ["the deploy plan", "first in the thread", "from bob, here too"]);
 
+    // A file chosen with the thread's paperclip goes to the thread, not the room.
+    b.eval(
+        "(() => { const dt = new DataTransfer(); dt.items.add(new File(['agreed: friday'], 'minutes.txt', {type: 'text/plain'}));
+           const input = document.querySelector('#thread-attach-input'); input.files = dt.files;
+           input.dispatchEvent(new Event('change', {bubbles: true})); return true; })()",
+    )
+    .await;
+    shows(&b, ".thread-panel .file-card .file-name", "minutes.txt").await;
+    b.wait_true("document.querySelector('.thread-summary').textContent.startsWith('3 replies')", "3 replies").await;
+    let in_room = "document.querySelectorAll('[role=log][aria-label^=\"Messages in\"] .file-card').length";
+    assert_eq!(b.eval(in_room).await, 0, "not in the room");
+
     // bob comes online: "@bo" in the thread's composer suggests him, Tab takes it.
     let (mut bob_ws, _) = ws_with_token(&n, &bob).await;
     bob_ws.join("general", None).await;

@@ -85,10 +85,8 @@ pub fn thread_root(msg: &crate::Message) -> Option<((String, u64), bool)> {
     if !is_event_id(&msg.id) {
         return None;
     }
-    match serde_json::from_str::<RoomEvent>(&msg.body).ok()? {
-        RoomEvent::Reply { origin, seq, thread: true, also, .. } => Some(((origin, seq), also)),
-        _ => None,
-    }
+    let e = serde_json::from_str::<RoomEvent>(&msg.body).ok()?;
+    e.thread().map(|((origin, seq), also)| ((origin.to_owned(), seq), also))
 }
 
 /// A read marker: kept from clients that do not apply events (it would
@@ -243,7 +241,18 @@ pub enum RoomEvent {
         /// Words with the file, if any.
         #[serde(default, skip_serializing_if = "String::is_empty")]
         body: String,
+        /// Extension: shared in the thread of this root (`origin`, `seq`
+        /// beside the file's fields), not the room.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        thread: Option<Root>,
     },
+}
+
+/// A thread's root message, as a file shared in it names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Root {
+    pub origin: String,
+    pub seq: u64,
 }
 
 impl RoomEvent {
@@ -254,7 +263,19 @@ impl RoomEvent {
             | RoomEvent::Deleted { origin, seq }
             | RoomEvent::Reacted { origin, seq, .. }
             | RoomEvent::Reply { origin, seq, .. }
-            | RoomEvent::ReadThread { origin, seq } => Some((origin.as_str(), *seq)),
+            | RoomEvent::ReadThread { origin, seq }
+            | RoomEvent::File { thread: Some(Root { origin, seq }), .. } => Some((origin.as_str(), *seq)),
+            _ => None,
+        }
+    }
+
+    /// The root of the thread this event is a reply in, if it is one (a
+    /// thread reply, or a file shared in a thread); `also`: shown in the
+    /// room too.
+    pub fn thread(&self) -> Option<((&str, u64), bool)> {
+        match self {
+            RoomEvent::Reply { origin, seq, thread: true, also, .. } => Some(((origin.as_str(), *seq), *also)),
+            RoomEvent::File { thread: Some(Root { origin, seq }), .. } => Some(((origin.as_str(), *seq), false)),
             _ => None,
         }
     }
@@ -266,7 +287,8 @@ impl RoomEvent {
             | RoomEvent::Deleted { origin, seq }
             | RoomEvent::Reacted { origin, seq, .. }
             | RoomEvent::Reply { origin, seq, .. }
-            | RoomEvent::ReadThread { origin, seq } => Some((origin, seq)),
+            | RoomEvent::ReadThread { origin, seq }
+            | RoomEvent::File { thread: Some(Root { origin, seq }), .. } => Some((origin, seq)),
             _ => None,
         }
     }
@@ -395,7 +417,10 @@ impl RoomEvent {
                 }
                 Ok(())
             }
-            RoomEvent::File { hash, mime, body, .. } => {
+            RoomEvent::File { hash, mime, body, thread, .. } => {
+                if let Some(root) = thread {
+                    limits::validate_node_id(&root.origin)?;
+                }
                 if !is_file_hash(hash) {
                     return Err(Invalid::Other("a file's hash is 64 hex digits".into()));
                 }

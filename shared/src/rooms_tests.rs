@@ -41,7 +41,14 @@ fn one_of_each() -> Vec<RoomEvent> {
         RoomEvent::Archived { archived: true },
         RoomEvent::Retention { days: 30 },
         RoomEvent::AuthorErased { user: "u".into() },
-        RoomEvent::File { hash: "0".repeat(64), name: "f".into(), size: 1, mime: "a/b".into(), body: String::new() },
+        RoomEvent::File {
+            hash: "0".repeat(64),
+            name: "f".into(),
+            size: 1,
+            mime: "a/b".into(),
+            body: String::new(),
+            thread: None,
+        },
     ];
     for e in &all {
         match e {

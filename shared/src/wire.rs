@@ -184,6 +184,12 @@ impl<'de> Deserialize<'de> for RoomEvent {
                 size: need(f.size, "size")?,
                 mime: need(f.mime, "type")?,
                 body: f.body.unwrap_or_default(),
+                thread: match (f.origin, f.seq) {
+                    (Some(origin), Some(seq)) => Some(crate::rooms::Root { origin, seq }),
+                    (None, None) => None,
+                    (Some(_), None) => return Err(D::Error::missing_field("seq")),
+                    (None, Some(_)) => return Err(D::Error::missing_field("origin")),
+                },
             },
             other => return Err(D::Error::unknown_variant(other, EVENT_KINDS)),
         })
@@ -227,6 +233,7 @@ mod tests {
                 size: 5,
                 mime: "image/png".into(),
                 body: String::new(),
+                thread: None,
             },
         ]
     }

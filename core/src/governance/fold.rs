@@ -152,7 +152,7 @@ impl State {
                 live(origin, *seq) && posts
             }
             RoomEvent::Read | RoomEvent::ReadThread { .. } => posts || !self.private,
-            RoomEvent::File { .. } => posts,
+            RoomEvent::File { thread, .. } => thread.as_ref().is_none_or(|r| live(&r.origin, r.seq)) && posts,
             RoomEvent::Title { .. } | RoomEvent::Visibility { .. } | RoomEvent::RoomDeleted => {
                 owns && self.created.is_some()
             }

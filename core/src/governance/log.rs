@@ -291,8 +291,8 @@ fn parse(msg: &Message) -> Option<Event> {
         RoomEvent::Reply { origin, seq, thread, also, .. } => {
             RoomEvent::Reply { origin, seq, body: String::new(), thread, also }
         }
-        RoomEvent::File { hash, size, mime, .. } => {
-            RoomEvent::File { hash, name: String::new(), size, mime, body: String::new() }
+        RoomEvent::File { hash, size, mime, thread, .. } => {
+            RoomEvent::File { hash, name: String::new(), size, mime, body: String::new(), thread }
         }
         e => e,
     };

@@ -64,6 +64,15 @@ impl Annotations {
         for m in events {
             // (The node's marks, `admin` and `own`, are not the client's concern.)
             let Ok(event) = serde_json::from_str::<RoomEvent>(&m.body) else { continue };
+            // A reply or a file in a thread: its root shows it.
+            if let Some(((origin, seq), _)) = event.thread() {
+                let t = a.threads.entry((origin.to_owned(), seq)).or_default();
+                t.last = t.last.max(m.ts);
+                if !t.people.contains(&m.author) {
+                    t.people.push(m.author.clone());
+                }
+                t.replies.push((m.origin.clone(), m.seq));
+            }
             match event {
                 RoomEvent::Edited { origin, seq, body } => {
                     let t = (origin, seq);
@@ -92,14 +101,6 @@ impl Annotations {
                 }
                 RoomEvent::ReadThread { origin, seq } => {
                     a.read_threads.insert((m.author.clone(), (origin, seq)), m.cursor());
-                }
-                RoomEvent::Reply { origin, seq, thread: true, .. } => {
-                    let t = a.threads.entry((origin, seq)).or_default();
-                    t.last = t.last.max(m.ts);
-                    if !t.people.contains(&m.author) {
-                        t.people.push(m.author.clone());
-                    }
-                    t.replies.push((m.origin.clone(), m.seq));
                 }
                 _ => {}
             }
@@ -149,6 +150,8 @@ pub struct FileRef {
     pub mime: String,
     /// Words that came with it.
     pub body: String,
+    /// Shared in the thread of this root, not the room.
+    pub thread: Option<Target>,
 }
 
 impl FileRef {
@@ -169,8 +172,9 @@ pub fn kind(author: &str, body: &str) -> EventKind {
         Ok(RoomEvent::Reply { origin, seq, body, thread, also }) => {
             EventKind::Reply { to: (origin, seq), body, thread, also }
         }
-        Ok(RoomEvent::File { hash, name, size, mime, body }) => {
-            EventKind::File(FileRef { hash, name, size, mime, body })
+        Ok(RoomEvent::File { hash, name, size, mime, body, thread }) => {
+            let thread = thread.map(|r| (r.origin, r.seq));
+            EventKind::File(FileRef { hash, name, size, mime, body, thread })
         }
         Ok(
             RoomEvent::Edited { .. }

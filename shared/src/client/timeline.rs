@@ -303,19 +303,13 @@ pub fn rows_in(room: &RoomView, me: &str, local_day: &dyn Fn(u64) -> i64, span: 
                     let shown = Message { body, ..m.clone() };
                     out.push(message_row(&notes, shown, true, me, Some(Box::new(quote))));
                 }
+                EventKind::File(f) if f.thread.is_some() => {}
                 EventKind::File(f) => {
                     new_day(m.ts, &mut out, &mut prev);
                     let head =
                         !matches!(&prev, Some((a, t)) if *a == m.author && m.ts.saturating_sub(*t) < GROUP_GAP_MS);
                     prev = Some((m.author.clone(), m.ts));
-                    let shown = Message { body: f.body.clone(), ..m.clone() };
-                    let mut row = message_row(&notes, shown, head, me, None);
-                    if let Row::Msg { file, msg, .. } = &mut row
-                        && !is_redacted(&msg.body)
-                    {
-                        *file = Some(Box::new(f));
-                    }
-                    out.push(row);
+                    out.push(file_row(&notes, m, f, head, me));
                 }
             },
             Entry::Msg(m) => {
@@ -392,18 +386,21 @@ pub fn thread_rows(room: &RoomView, me: &str, root: &Target, words: &dyn Words) 
         None => out.push(Row::Event { text: words.an_earlier_message(), ts: 0, key: "root".into() }),
     }
     // Its replies, and the tombstones of those deleted, in room order.
-    let mut replies: Vec<(crate::Cursor, Message)> = Vec::new();
+    let mut replies: Vec<(crate::Cursor, Row)> = Vec::new();
     for target in notes.threads.get(root).map(|t| t.replies.as_slice()).unwrap_or_default() {
         let Some(m) = room.get(&target.0, target.1) else { continue };
-        if let EventKind::Reply { body, .. } = kind(&m.author, &m.body) {
-            replies.push((m.cursor(), Message { body, ..m.clone() }));
+        match kind(&m.author, &m.body) {
+            EventKind::Reply { body, .. } => {
+                replies.push((m.cursor(), message_row(&notes, Message { body, ..m.clone() }, true, me, None)));
+            }
+            EventKind::File(f) => replies.push((m.cursor(), file_row(&notes, m, f, true, me))),
+            _ => {}
         }
     }
     let deleted = notes.deleted_in.iter().filter(|(_, r)| *r == root).filter_map(|(t, _)| room.get(&t.0, t.1));
-    replies.extend(deleted.map(|m| (m.cursor(), m.clone())));
+    replies.extend(deleted.map(|m| (m.cursor(), message_row(&notes, m.clone(), true, me, None))));
     replies.sort_by(|a, b| a.0.cmp(&b.0));
-    for (_, m) in replies {
-        let mut row = message_row(&notes, m, true, me, None);
+    for (_, mut row) in replies {
         if let Row::Msg { thread, .. } = &mut row {
             *thread = None;
         }
@@ -420,6 +417,19 @@ pub fn thread_rows(room: &RoomView, me: &str, root: &Target, words: &dyn Words) 
         });
     }
     out
+}
+
+/// A shared file's row: its words as the message, the file beside (none
+/// once deleted).
+fn file_row(notes: &Annotations, m: &Message, f: FileRef, head: bool, me: &str) -> Row {
+    let shown = Message { body: f.body.clone(), ..m.clone() };
+    let mut row = message_row(notes, shown, head, me, None);
+    if let Row::Msg { file, msg, .. } = &mut row
+        && !is_redacted(&msg.body)
+    {
+        *file = Some(Box::new(f));
+    }
+    row
 }
 
 /// The message a reply answers, as this view holds it now.

@@ -308,3 +308,43 @@ fn threads_show_beside_the_room_and_outlive_their_root() {
     assert!(crate::rooms::is_redacted(&bodies(&thread)[0]), "{thread:?}");
     assert_eq!(thread.len(), 3);
 }
+
+/// A file shared in a thread is one of its replies (with its file), not a
+/// message of the room; its JSON names the root as a reply's does.
+#[test]
+fn a_file_shared_in_a_thread_shows_in_the_thread_not_the_room() {
+    use crate::rooms::RoomEvent::*;
+    use crate::rooms::Root;
+    let file = |thread| File {
+        hash: "ab".repeat(32),
+        name: "plan.pdf".into(),
+        size: 3,
+        mime: "application/pdf".into(),
+        body: String::new(),
+        thread,
+    };
+    let json = serde_json::to_string(&file(Some(Root { origin: "n1".into(), seq: 1 }))).unwrap();
+    assert!(json.contains(r#""origin":"n1","seq":1"#), "{json}");
+    assert_eq!(
+        serde_json::from_str::<crate::rooms::RoomEvent>(&json).unwrap(),
+        file(Some(Root { origin: "n1".into(), seq: 1 }))
+    );
+    assert!(!serde_json::to_string(&file(None)).unwrap().contains("origin"));
+
+    let mut r = RoomView::new("r");
+    r.insert(m(1, 1000, "alice"));
+    r.insert(ev(2, 2000, "bob", file(Some(Root { origin: "n1".into(), seq: 1 }))));
+    r.insert(ev(3, 3000, "carol", file(None)));
+    let shown = rows(&r, "alice", &|_| 0, &English);
+    assert_eq!(kinds(&shown), ["day0", "alice*", "carol*"], "the thread's file stays out of the room");
+    let Row::Msg { thread: Some(t), .. } = &shown[1] else { panic!("{shown:?}") };
+    assert_eq!((t.replies.len(), t.people.as_slice()), (1, ["bob".to_owned()].as_slice()));
+    let thread = thread_rows(&r, "alice", &("n1".to_owned(), 1), &English);
+    let Row::Msg { file: Some(f), msg, .. } = &thread[1] else { panic!("{thread:?}") };
+    assert_eq!(
+        (f.name.as_str(), msg.author.as_str(), f.thread.clone()),
+        ("plan.pdf", "bob", Some(("n1".to_owned(), 1)))
+    );
+    let held = crate::Message { body: json, id: "§x".into(), ..crate::Message::sample("r", "n2", 9) };
+    assert_eq!(crate::rooms::thread_root(&held), Some((("n1".to_owned(), 1), false)));
+}

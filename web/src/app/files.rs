@@ -98,24 +98,39 @@ struct Row {
     error: Option<String>,
 }
 
-/// Uploads of the composer: what shows, and what the browser holds.
+/// Where an upload goes: a room, and the thread in it if any.
+type Dest = (String, Option<meshchat_shared::client::annotate::Target>);
+
+/// Uploads of a composer: what shows, and what the browser holds.
 #[derive(Clone, Copy)]
 pub struct Uploads {
     rows: RwSignal<Vec<Row>>,
-    held: StoredValue<HashMap<String, (String, File, XmlHttpRequest)>, LocalStorage>,
+    held: StoredValue<HashMap<String, (Dest, File, XmlHttpRequest)>, LocalStorage>,
+    /// The thread composer's: files go to the open thread (else the room
+    /// on screen, and files dropped on the page too).
+    thread: Option<RwSignal<Option<super::threads::Open>>>,
 }
 
 impl Uploads {
     pub fn new() -> Uploads {
-        Uploads { rows: RwSignal::new(Vec::new()), held: StoredValue::new_local(HashMap::new()) }
+        Uploads { rows: RwSignal::new(Vec::new()), held: StoredValue::new_local(HashMap::new()), thread: None }
     }
 
-    /// Uploads `file` to the room on screen.
+    /// Uploads into the thread open in `thread`.
+    pub fn to_thread(thread: RwSignal<Option<super::threads::Open>>) -> Uploads {
+        Uploads { thread: Some(thread), ..Uploads::new() }
+    }
+
+    /// Uploads `file` to the room on screen (or the open thread).
     pub fn add(self, ctx: &Ctx, file: File) {
-        let Some(room) = ctx.chat.with_untracked(|c| c.current.clone()) else { return };
+        let dest = match self.thread {
+            Some(t) => t.with_untracked(|t| t.as_ref().map(|o| (o.room.clone(), Some(o.root.clone())))),
+            None => ctx.chat.with_untracked(|c| c.current.clone()).map(|room| (room, None)),
+        };
+        let Some(dest) = dest else { return };
         let id = super::composer::new_id();
         self.rows.update(|r| r.push(Row { id: id.clone(), name: file.name(), percent: 0, error: None }));
-        self.send(ctx, id, room, file);
+        self.send(ctx, id, dest, file);
     }
 
     fn set(self, id: &str, f: impl FnMut(&mut Row)) {
@@ -129,12 +144,16 @@ impl Uploads {
         });
     }
 
-    fn send(self, ctx: &Ctx, id: String, room: String, file: File) {
+    fn send(self, ctx: &Ctx, id: String, dest: Dest, file: File) {
         let Ok(xhr) = XmlHttpRequest::new() else { return };
         let guest = ctx.chat.with_untracked(|c| c.name.clone());
         let token = ctx.token();
         let q: String = js_sys::encode_uri_component(&guest).into();
-        let url = format!("{}/api/rooms/{room}/files?id={id}&name={q}", ctx.api_base());
+        let (room, thread) = &dest;
+        let mut url = format!("{}/api/rooms/{room}/files?id={id}&name={q}", ctx.api_base());
+        if let Some((origin, seq)) = thread {
+            url.push_str(&format!("&thread={origin}:{seq}"));
+        }
         let name: String = js_sys::encode_uri_component(&file.name()).into();
         let mime = Some(file.type_()).filter(|t| !t.is_empty()).unwrap_or("application/octet-stream".into());
         let _ = xhr.open("POST", &url);
@@ -171,7 +190,7 @@ impl Uploads {
         done.forget();
         let _ = xhr.send_with_opt_blob(Some(&file));
         self.held.update_value(|h| {
-            h.insert(id, (room, file, xhr));
+            h.insert(id, (dest, file, xhr));
         });
     }
 
@@ -183,10 +202,10 @@ impl Uploads {
     }
 
     fn retry(self, ctx: &Ctx, id: &str) {
-        let Some((room, file, _)) = self.held.with_value(|h| h.get(id).cloned()) else { return };
+        let Some((dest, file, _)) = self.held.with_value(|h| h.get(id).cloned()) else { return };
         self.set(id, |r| (r.percent, r.error) = (0, None));
         // The same id: a node that took it already answers with that message.
-        self.send(ctx, id.to_owned(), room, file);
+        self.send(ctx, id.to_owned(), dest, file);
     }
 
     /// Every file of a paste or a drop.
@@ -204,22 +223,24 @@ pub fn UploadList(uploads: Uploads) -> impl IntoView {
     // Files dropped anywhere on the page go to the room on screen; other
     // drags (text into the composer) are left to the browser.
     let has_files = |d: Option<web_sys::DataTransfer>| d.is_some_and(|d| d.types().includes(&"Files".into(), 0));
-    let c = ctx.clone();
-    let drop = window_event_listener(leptos::ev::drop, move |ev| {
-        if has_files(ev.data_transfer()) {
-            ev.prevent_default();
-            uploads.add_all(&c, ev.data_transfer().and_then(|d| d.files()));
-        }
-    });
-    let over = window_event_listener(leptos::ev::dragover, move |ev| {
-        if has_files(ev.data_transfer()) {
-            ev.prevent_default();
-        }
-    });
-    on_cleanup(move || {
-        drop.remove();
-        over.remove();
-    });
+    if uploads.thread.is_none() {
+        let c = ctx.clone();
+        let drop = window_event_listener(leptos::ev::drop, move |ev| {
+            if has_files(ev.data_transfer()) {
+                ev.prevent_default();
+                uploads.add_all(&c, ev.data_transfer().and_then(|d| d.files()));
+            }
+        });
+        let over = window_event_listener(leptos::ev::dragover, move |ev| {
+            if has_files(ev.data_transfer()) {
+                ev.prevent_default();
+            }
+        });
+        on_cleanup(move || {
+            drop.remove();
+            over.remove();
+        });
+    }
     // Few rows, redrawn as they change: cheaper than a keyed list.
     let row = move |r: Row| {
         let (c, id, id2) = (ctx.clone(), r.id.clone(), r.id.clone());
@@ -248,8 +269,9 @@ pub fn UploadList(uploads: Uploads) -> impl IntoView {
 pub fn Attach(uploads: Uploads) -> impl IntoView {
     let ctx = use_ctx();
     let input = NodeRef::<leptos::html::Input>::new();
+    let id = if uploads.thread.is_some() { "thread-attach-input" } else { "attach-input" };
     view! {
-        <input type="file" multiple class="visually-hidden" id="attach-input" tabindex="-1" aria-label=t().attach_files node_ref=input
+        <input type="file" multiple class="visually-hidden" id=id tabindex="-1" aria-label=t().attach_files node_ref=input
             on:change=move |_| {
                 if let Some(el) = input.get() {
                     uploads.add_all(&ctx, el.files());

@@ -99,6 +99,8 @@ fn ThreadComposer() -> impl IntoView {
     let suggestions = super::suggest::suggestions(draft);
     let accept = Callback::new(move |name: String| set_draft(crate::rooms::complete_mention(&draft(), &name)));
     let also = RwSignal::new(false);
+    let uploads = super::files::Uploads::to_thread(thread);
+    let paste_ctx = ctx.clone();
     let send = move || {
         let body = draft().trim().to_owned();
         let (Some(Open { room, root: (origin, seq) }), false) = (ctx.thread.get_untracked(), body.is_empty()) else {
@@ -109,6 +111,11 @@ fn ThreadComposer() -> impl IntoView {
         ctx.act(|c| drop(c.act(&room, &id, reply, now_ms())));
         set_draft(String::new());
         also.set(false);
+    };
+    let on_paste = move |ev: leptos::ev::ClipboardEvent| {
+        if uploads.add_all(&paste_ctx, ev.clipboard_data().and_then(|d| d.files())) {
+            ev.prevent_default();
+        }
     };
     let send_key = send.clone();
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
@@ -122,16 +129,20 @@ fn ThreadComposer() -> impl IntoView {
     };
     view! {
         <form class="thread-composer" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); send(); }>
+            <super::files::UploadList uploads/>
             <super::suggest::MentionList suggestions accept/>
             <label class="visually-hidden" for="thread-input">{t().reply_in_thread}</label>
             <textarea id="thread-input" rows="2" placeholder=t().reply_in_thread maxlength="4000"
-                prop:value=draft on:input=move |ev| set_draft(event_target_value(&ev)) on:keydown=on_key></textarea>
+                prop:value=draft on:input=move |ev| set_draft(event_target_value(&ev)) on:keydown=on_key on:paste=on_paste></textarea>
             <label class="check small">
                 <input id="thread-also" type="checkbox" prop:checked=move || also.get()
                     on:change=move |ev| also.set(event_target_checked(&ev))/>
                 {t().also_to_room}
             </label>
-            <button class="primary" type="submit" disabled=move || draft().trim().is_empty()>{t().send}</button>
+            <div class="thread-actions">
+                <super::files::Attach uploads/>
+                <button class="primary" type="submit" disabled=move || draft().trim().is_empty()>{t().send}</button>
+            </div>
         </form>
     }
 }

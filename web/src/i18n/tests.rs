@@ -66,6 +66,7 @@ fn english_notices_and_refusals_are_the_shared_ones() {
             size: 12,
             mime: "image/png".into(),
             body: String::new(),
+            thread: None,
         },
         RoomEvent::File {
             hash: "h".into(),
@@ -73,6 +74,7 @@ fn english_notices_and_refusals_are_the_shared_ones() {
             size: 2_100_000,
             mime: "image/png".into(),
             body: "x".into(),
+            thread: None,
         },
     ];
     for e in &events {

@@ -1,9 +1,9 @@
 //! Shared files over HTTP.
 //!
-//! `POST /api/rooms/{room}/files?id=` takes the file as the request body
-//! (its name in `X-File-Name`, percent-encoded; its type in
-//! `Content-Type`), keeps it by its SHA-256, posts a `file` event in the
-//! room, and answers with that message once a peer (if one is up) holds
+//! `POST /api/rooms/{room}/files?id=[&thread=origin:seq]` takes the file
+//! as the request body (its name in `X-File-Name`, percent-encoded; its
+//! type in `Content-Type`), keeps it by its SHA-256, posts a `file` event
+//! in the room (or the thread), and answers with that message once a peer (if one is up) holds
 //! both the file and the message.
 //!
 //! `GET /api/rooms/{room}/files/{hash}[?thumb=1]` serves it to whoever may
@@ -74,6 +74,15 @@ fn name_and_type(headers: &HeaderMap) -> Result<(String, String), ApiError> {
     Ok((name, mime))
 }
 
+/// `&thread=origin:seq`: the file goes to that thread (its root's origin
+/// and seq), as a thread reply does.
+fn thread_root(t: &str) -> Result<meshchat_shared::rooms::Root, ApiError> {
+    let bad = || ApiError::invalid("thread is the root's origin:seq");
+    let (origin, seq) = t.split_once(':').ok_or_else(bad)?;
+    limits::validate_node_id(origin).map_err(|_| bad())?;
+    Ok(meshchat_shared::rooms::Root { origin: origin.to_owned(), seq: seq.parse().map_err(|_| bad())? })
+}
+
 fn too_large(max: u64) -> ApiError {
     let most = meshchat_shared::rooms::human_size(max);
     ApiError::new(ErrorCode::LimitReached, format!("files are at most {most} here"))
@@ -96,6 +105,7 @@ pub async fn upload(
     let id = q.get("id").cloned().unwrap_or_default();
     limits::validate_msg_id(&id)?;
     let (name, mime) = name_and_type(req.headers())?;
+    let thread = q.get("thread").map(|t| thread_root(t)).transpose()?;
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > app.max_file_bytes) {
         return Err(too_large(app.max_file_bytes));
@@ -129,9 +139,11 @@ pub async fn upload(
         }
         Ok(Ok(b)) => b,
     };
-    let event = RoomEvent::File { hash: blob.hash.clone(), name, size: blob.size, mime, body: String::new() };
+    let event = RoomEvent::File { hash: blob.hash.clone(), name, size: blob.size, mime, body: String::new(), thread };
     event.validate()?;
-    let msg = match govern::act(&handle, &app.guard, &who, &id, (event, govern::Marks::default())).await {
+    // A thread's root, aimed as a reply's is (at the copy every node shows).
+    let prepared = govern::aim(&app.store, &room, event, &who.name).await?;
+    let msg = match govern::act(&handle, &app.guard, &who, &id, prepared).await {
         Ok(msg) => msg,
         Err(e) => {
             // Refused: the file stays only if a message shares it already.

@@ -26,7 +26,8 @@ pub enum Request {
     /// Open (or make) the conversation with these people.
     Dm(Vec<String>),
     /// Share the file at `path` in `room`, as `name` (a guest's).
-    Upload { room: String, path: std::path::PathBuf, name: String },
+    /// A file to share in `room` (in the thread of `thread` if one is open).
+    Upload { room: String, thread: Option<Target>, path: std::path::PathBuf, name: String },
     /// Ring the terminal's bell.
     Bell,
 }
@@ -318,7 +319,7 @@ impl App {
                 None => std::path::PathBuf::from(path),
             };
             self.notice = Some("Sharing…".into());
-            return vec![Request::Upload { room, path, name: self.me().to_owned() }];
+            return vec![Request::Upload { room, thread: self.thread.clone(), path, name: self.me().to_owned() }];
         }
         let mut words = cmd.split_whitespace();
         let verb = words.next().unwrap_or_default();

@@ -87,6 +87,24 @@ fn commands_and_slashes() {
     assert_eq!(app.submit(4), vec![]);
 }
 
+/// `/upload` shares in the room, or in the thread open beside it.
+#[test]
+fn an_upload_goes_to_the_open_thread() {
+    let mut app = app_with(2);
+    app.composer.insert_str("/upload ~/notes.txt");
+    let asked = app.submit(1);
+    assert!(
+        matches!(&asked[..], [Request::Upload { room, thread: None, path, .. }]
+        if room == "general" && path.ends_with("notes.txt")),
+        "{asked:?}"
+    );
+    app.step(-1);
+    app.open_thread();
+    app.composer.insert_str("/upload plan.pdf");
+    let asked = app.submit(2);
+    assert!(matches!(&asked[..], [Request::Upload { thread: Some((o, 2)), .. }] if o == "n1"), "{asked:?}");
+}
+
 #[test]
 fn the_bell_rings_for_mentions_by_default_and_as_set() {
     let mut app = app_with(0);

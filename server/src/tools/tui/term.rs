@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use meshchat_shared::ServerFrame;
 use meshchat_shared::api::{MyRooms, SearchHit, SearchResults};
 use meshchat_shared::client::Chat;
+use meshchat_shared::client::annotate::Target;
 use meshchat_shared::rooms::RoomInfo;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use ratatui::DefaultTerminal;
@@ -64,8 +65,9 @@ impl Http {
 const MAX_UPLOAD: u64 = 1 << 30;
 
 impl Http {
-    /// Shares the file at `path` in `room` (`name`: a guest's name).
-    async fn upload(&self, room: &str, path: &Path, name: &str) -> Result<String, String> {
+    /// Shares the file at `path` in `room`, or a thread of it (`name`: a
+    /// guest's name).
+    async fn upload(&self, (room, thread): (&str, Option<Target>), path: &Path, name: &str) -> Result<String, String> {
         let shown = path.display().to_string();
         let size = tokio::fs::metadata(path).await.map_err(|e| format!("{shown}: {e}"))?.len();
         if size > MAX_UPLOAD {
@@ -78,6 +80,9 @@ impl Http {
         let mut url = format!("{base}/api/rooms/{}/files?id=up-{:016x}", enc(room), rand::random::<u64>());
         if self.token.is_none() {
             url += &format!("&name={}", enc(name));
+        }
+        if let Some((origin, seq)) = thread {
+            url += &format!("&thread={origin}:{seq}");
         }
         let mime = mime_guess::from_path(path).first_or_octet_stream().to_string();
         let headers = [("Content-Type", mime.as_str()), ("X-File-Name", &enc(&file))];
@@ -194,8 +199,8 @@ impl Term {
                         let _ = tx.send(Answer::Saved(saved));
                     }));
                 }
-                Request::Upload { room, path, name } => drop(tokio::spawn(async move {
-                    let _ = tx.send(Answer::Shared(http.upload(&room, &path, &name).await));
+                Request::Upload { room, thread, path, name } => drop(tokio::spawn(async move {
+                    let _ = tx.send(Answer::Shared(http.upload((&room, thread), &path, &name).await));
                 })),
                 Request::Dm(people) => drop(tokio::spawn(async move {
                     let body = serde_json::json!({ "users": people }).to_string();
