@@ -153,3 +153,132 @@ async fn a_connection_that_ends_is_last_seen_on_every_node() {
         .await;
     }
 }
+
+/// Three thirds: red, blue (the middle), green.
+fn wide_picture() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(600, 200, |x, _| match x {
+        0..200 => image::Rgb([255, 0, 0]),
+        200..400 => image::Rgb([0, 0, 255]),
+        _ => image::Rgb([0, 255, 0]),
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+async fn set_avatar(node: &NodeProc, tok: &str, body: &[u8]) -> meshchat::infra::http::Response {
+    let auth = format!("Bearer {tok}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "image/jpeg"), ("X-File-Name", "me.jpg")];
+    meshchat::infra::http::request("POST", &node.url("/api/profile/avatar"), &headers, Some(body)).await.unwrap()
+}
+
+async fn avatar(node: &NodeProc, tok: &str, hash: &str) -> meshchat::infra::http::Response {
+    let auth = format!("Bearer {tok}");
+    let url = node.url(&format!("/api/avatars/{hash}"));
+    meshchat::infra::http::request("GET", &url, &[("Authorization", auth.as_str())], None).await.unwrap()
+}
+
+/// Every file under each node's `files/` (the raw bytes' places).
+fn files_of(m: &Mesh, i: usize) -> Vec<String> {
+    let dir = m.dir.path().join(format!("n{}", i + 1)).join("files");
+    let mut out = Vec::new();
+    for shard in std::fs::read_dir(dir).unwrap().flatten().filter(|s| s.file_name().len() == 2) {
+        out.extend(
+            std::fs::read_dir(shard.path()).unwrap().flatten().map(|f| f.file_name().to_string_lossy().into_owned()),
+        );
+    }
+    out
+}
+
+/// A picture set on n1 is cropped to its middle square, 256 pixels a side,
+/// and shown by every node to anyone signed in; what is not a picture, or
+/// too large, is refused with nothing kept; a replaced picture leaves every
+/// node's disk, and so does the last one when its account is deleted.
+#[tokio::test]
+async fn a_picture_is_cropped_served_everywhere_and_gone_when_replaced_or_deleted() {
+    let m = Mesh::start_accounts(3, &["--max-file-bytes", "2000000"]).await;
+    // bob first: the first account is the mesh's admin, who could not leave.
+    let bob = account_everywhere(&m, "bob").await;
+    let ada = account_everywhere(&m, "ada").await;
+
+    let bad = set_avatar(&m.nodes[0], &ada, b"<svg onload=alert(1)/>").await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let huge = set_avatar(&m.nodes[0], &ada, &vec![0u8; 2_000_001]).await;
+    assert_eq!(huge.status, 413, "{}", huge.text());
+    assert!(files_of(&m, 0).is_empty(), "nothing kept: {:?}", files_of(&m, 0));
+
+    let set = set_avatar(&m.nodes[0], &ada, &wide_picture()).await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    let first = set.json()["avatar"].as_str().unwrap().to_owned();
+    for node in &m.nodes {
+        eventually(Duration::from_secs(10), &format!("{} shows ada's picture", node.id()), || async {
+            profiles(node, &bob, "ada").await[0]["avatar"] == first.as_str()
+                && avatar(node, &bob, &first).await.status == 200
+        })
+        .await;
+        let got = avatar(node, &bob, &first).await;
+        assert_eq!(
+            (got.header("content-type"), got.header("x-content-type-options")),
+            (Some("image/png"), Some("nosniff"))
+        );
+        let img = image::load_from_memory(&got.body).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (256, 256));
+        let [r, g, b] = img.get_pixel(128, 128).0;
+        assert!(b > 200 && r < 40 && g < 40, "the middle third: {r},{g},{b}");
+        let [r, _, b] = img.get_pixel(2, 128).0;
+        assert!(b > 200 && r < 40, "nothing of the red side: {r},{b}");
+    }
+    // Only someone's picture, only to someone signed in.
+    let url = m.nodes[1].url(&format!("/api/avatars/{first}"));
+    assert_eq!(meshchat::infra::http::request("GET", &url, &[], None).await.unwrap().status, 401);
+    assert_eq!(avatar(&m.nodes[1], &bob, &"ab".repeat(32)).await.status, 404);
+
+    // Replaced from n2: the first leaves every node's disk.
+    let set = set_avatar(&m.nodes[1], &ada, &wide_picture()[..]).await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    let second = set.json()["avatar"].as_str().unwrap().to_owned();
+    assert_eq!(second, first, "the same picture, the same bytes");
+    let other = {
+        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 7]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let set = set_avatar(&m.nodes[1], &ada, &other).await;
+    let second = set.json()["avatar"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    for (i, node) in m.nodes.iter().enumerate() {
+        eventually(Duration::from_secs(10), &format!("{} forgets the first picture", node.id()), || async {
+            profiles(node, &bob, "ada").await[0]["avatar"] == second.as_str()
+                && avatar(node, &bob, &first).await.status == 404
+                && !files_of(&m, i).contains(&first)
+        })
+        .await;
+    }
+
+    // Removed by hand, then set again and the account deleted: gone.
+    let (status, _) = api("DELETE", &m.nodes[2].url("/api/profile/avatar"), Some(&ada), None).await;
+    assert_eq!(status, 204);
+    for (i, node) in m.nodes.iter().enumerate() {
+        eventually(Duration::from_secs(10), &format!("{} has no picture of ada", node.id()), || async {
+            profiles(node, &bob, "ada").await[0].get("avatar").is_none() && !files_of(&m, i).contains(&second)
+        })
+        .await;
+    }
+    let last = set_avatar(&m.nodes[0], &ada, &other).await.json()["avatar"].as_str().unwrap().to_owned();
+    for i in 0..3 {
+        eventually(Duration::from_secs(10), "the picture everywhere", || async {
+            avatar(&m.nodes[i], &bob, &last).await.status == 200
+        })
+        .await;
+    }
+    let (status, body) =
+        api("POST", &m.nodes[0].url("/api/me/delete"), Some(&ada), Some(json!({"password": "ada's password"}))).await;
+    assert_eq!(status, 204, "{body}");
+    for (i, node) in m.nodes.iter().enumerate() {
+        eventually(Duration::from_secs(10), &format!("{} erased ada's picture", node.id()), || async {
+            !files_of(&m, i).contains(&last) && avatar(node, &bob, &last).await.status == 404
+        })
+        .await;
+    }
+}

@@ -55,6 +55,10 @@ pub struct Profile {
     /// (at most every ten minutes a session); none if never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<u64>,
+    /// Extension: the person's picture (a square PNG, 256 pixels a side),
+    /// the SHA-256 that `GET /api/avatars/{hash}` serves; none if unset.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub avatar: String,
 }
 
 /// Extension: `GET /api/profiles?names=a,b`: the accounts among the names.

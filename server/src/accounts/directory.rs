@@ -27,6 +27,8 @@ pub struct Account {
     pub push: BTreeMap<String, (u64, Option<PushSub>)>,
     /// The profile and when it was set.
     pub profile: (u64, ProfileFields),
+    /// The picture and when it was set.
+    pub avatar: (u64, Option<super::events::AvatarRef>),
     /// Deactivated by an admin (`false`), and when that was last set.
     pub active: (u64, bool),
     /// Sessions begun and tokens used, by id: where, and first and last use.
@@ -53,6 +55,7 @@ impl Account {
             tokens: BTreeMap::new(),
             push: BTreeMap::new(),
             profile: (0, ProfileFields::default()),
+            avatar: (0, None),
             active: (0, true),
             sessions: BTreeMap::new(),
             two_factor: (0, None),
@@ -335,6 +338,11 @@ impl Directory {
     }
 
     /// Every account, by name.
+    /// Whether `hash` is an account's picture now.
+    pub fn is_avatar(&self, hash: &str) -> bool {
+        self.accounts.values().any(|a| a.avatar.1.as_ref().is_some_and(|r| r.hash == hash))
+    }
+
     pub fn all(&self) -> Vec<&Account> {
         let mut all: Vec<&Account> = self.accounts.values().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
@@ -421,6 +429,7 @@ pub(super) fn account_of(e: &AccountEvent) -> Option<&str> {
         | AccountEvent::PushSubscribed { id, .. }
         | AccountEvent::PushUnsubscribed { id, .. }
         | AccountEvent::Profile { id, .. }
+        | AccountEvent::Avatar { id, .. }
         | AccountEvent::SessionStarted { id, .. }
         | AccountEvent::SessionSeen { id, .. }
         | AccountEvent::Active { id, .. }
@@ -519,6 +528,14 @@ fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
             let key = |p: &ProfileFields| serde_json::to_string(p).unwrap_or_default();
             if at > a.profile.0 || (at == a.profile.0 && key(&profile) > key(&a.profile.1)) {
                 a.profile = (at, profile);
+            }
+            Vec::new()
+        }
+        AccountEvent::Avatar { avatar, at, .. } => {
+            if at > a.avatar.0
+                || (at == a.avatar.0 && avatar.as_ref().map(|r| &r.hash) > a.avatar.1.as_ref().map(|r| &r.hash))
+            {
+                a.avatar = (at, avatar);
             }
             Vec::new()
         }

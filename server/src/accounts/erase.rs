@@ -4,12 +4,13 @@
 //! password hashes, profile, two-factor secret, push keys, sessions'
 //! labels — including any that reaches it later (an event made elsewhere
 //! at the same moment), and the password hash its name claim kept. Their
-//! messages in rooms stay, under their name.
+//! messages in rooms stay, under their name; their pictures (files in
+//! `!avatars`) go.
 
 use meshchat_shared::Message;
 
 use super::directory::{account_of, name_key};
-use super::events::{AccountEvent, ROOM, Role};
+use super::events::{AVATARS, AccountEvent, ROOM, Role};
 use super::service::{Accounts, AuthError, Me};
 use crate::infra::clock::now_ms;
 
@@ -34,8 +35,14 @@ impl Accounts {
         match e {
             AccountEvent::Erased { id, name, .. } => {
                 let (id, key, registry) = (id.clone(), format!("name:{}", name_key(name)), self.registry.clone());
+                let author = name.clone();
                 tokio::spawn(async move {
                     erase_logged(&store, &id).await;
+                    // Their pictures, files and all, on every node.
+                    let pictures = crate::store::Erasing { keys: Vec::new(), authors: vec![author] };
+                    if let Err(e) = store.redact(AVATARS, pictures).await {
+                        tracing::warn!(error = %e, "cannot erase a deleted account's pictures");
+                    }
                     registry.rewrite(&key, Box::new(move |v| without_hash(v, &id))).await;
                 });
             }

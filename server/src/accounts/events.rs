@@ -16,6 +16,17 @@ use super::token::Claims;
 pub const ROOM: &str = "!accounts";
 /// The author of account events.
 pub const AUTHOR: &str = "meshchat";
+/// The internal room of people's pictures: each a `file` event of its
+/// person, so the files machinery keeps, replicates and removes it.
+pub const AVATARS: &str = "!avatars";
+
+/// A person's picture: the file event that shares it, and its file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarRef {
+    pub origin: String,
+    pub seq: u64,
+    pub hash: String,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +123,13 @@ pub enum AccountEvent {
     Profile {
         id: String,
         profile: meshchat_shared::profile::ProfileFields,
+        at: u64,
+    },
+    /// The person's picture (`None`: removed); the latest `at` wins. The
+    /// picture itself is a file event of theirs in [`AVATARS`].
+    Avatar {
+        id: String,
+        avatar: Option<AvatarRef>,
         at: u64,
     },
     /// A session began (sign-up, sign-in, a new password), for the list

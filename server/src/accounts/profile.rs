@@ -3,7 +3,7 @@
 
 use meshchat_shared::profile::{self, MAX_PROFILES_ASKED, Profile, ProfileFields};
 
-use super::events::AccountEvent;
+use super::events::{AccountEvent, AvatarRef};
 use super::service::{Accounts, AuthError, Me};
 use crate::infra::clock::now_ms;
 
@@ -23,6 +23,21 @@ impl Accounts {
         self.append(AccountEvent::Profile { id: me.id.clone(), profile: p, at: now_ms() }).await
     }
 
+    /// Sets (or, with `None`, removes) the caller's picture.
+    pub async fn set_avatar(&self, me: &Me, avatar: Option<AvatarRef>) -> Result<(), AuthError> {
+        self.append(AccountEvent::Avatar { id: me.id.clone(), avatar, at: now_ms() }).await
+    }
+
+    /// The caller's picture, if set.
+    pub fn avatar_of(&self, me: &Me) -> Option<AvatarRef> {
+        self.read_directory(|d| d.get(&me.id).and_then(|a| a.avatar.1.clone()))
+    }
+
+    /// Whether `hash` is someone's picture now (only those are served).
+    pub fn is_avatar(&self, hash: &str) -> bool {
+        self.read_directory(|d| d.is_avatar(hash))
+    }
+
     /// The profiles of the accounts among `names`, as others see them now
     /// (an expired status gone); names of no account are left out.
     pub fn profiles(&self, names: &[String]) -> Result<Vec<Profile>, AuthError> {
@@ -39,6 +54,7 @@ impl Accounts {
                     fields: a.profile.1.clone().at(now),
                     deleted: a.erased,
                     last_seen: a.sessions.values().map(|s| s.last).max().filter(|l| *l > 0),
+                    avatar: a.avatar.1.as_ref().map(|r| r.hash.clone()).unwrap_or_default(),
                 })
                 .collect()
         }))

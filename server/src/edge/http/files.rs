@@ -30,6 +30,7 @@ use super::AppState;
 use super::api::{client_ip, query_map, refused};
 use super::auth::MaybeAuth;
 use super::error::ApiError;
+use super::picture::PictureError;
 use super::serve::ClientAddr;
 use crate::edge::govern::{self, Asker};
 use crate::store::file_refs::FileInfo;
@@ -41,10 +42,6 @@ pub const FILE_NAME: HeaderName = HeaderName::from_static("x-file-name");
 const UPLOAD_TIME: Duration = Duration::from_secs(600);
 /// Thumbnails fit in this square.
 const THUMB: u32 = 320;
-/// Larger pictures are not decoded for a thumbnail (the original still is served).
-const THUMB_MAX_PIXELS: u32 = 12_000;
-/// How long a thumbnail waits for its share of the decoding budget.
-const THUMB_WAIT: Duration = Duration::from_secs(10);
 
 /// What a file name keeps unescaped in `Content-Disposition` (RFC 5987's
 /// attr-char, less what some browsers mishandle).
@@ -228,67 +225,35 @@ async fn serve(path: PathBuf, info: &FileInfo, req: Request) -> Result<Response,
     Ok(res)
 }
 
-/// A PNG that fits in [`THUMB`]², made once per node and kept.
-///
-/// Decoding is what costs: a small file may hold a picture of hundreds of
-/// megabytes. Every decode first reserves what its pixels take from the
-/// node's budget of [`crate::store::files::THUMB_BUDGET_MIB`]; pictures wait for
-/// their turn, and one that cannot start within [`THUMB_WAIT`] is answered
-/// `unavailable` (try again). A picture larger than the whole budget gets
-/// no thumbnail (its original is still served).
+/// A PNG that fits in [`THUMB`]², made once per node and kept; decoded
+/// within the node's budget ([`super::picture`]). A picture too large to
+/// shrink gets none (its original is still served).
 async fn thumbnail(files: &Arc<crate::store::files::FileStore>, hash: &str) -> Result<Response, ApiError> {
     let (src, dest) = (files.path(hash), files.thumb(hash));
     if let Ok(png) = tokio::fs::read(&dest).await {
         return Ok(png_response(png));
     }
-    let no_thumbnail =
-        |e: String| ApiError::invalid(format!("no thumbnail: {e}")).with_status(StatusCode::UNPROCESSABLE_ENTITY);
-    let header = src.clone();
-    let (w, h) = tokio::task::spawn_blocking(move || -> Result<(u32, u32), String> {
-        let reader = image::ImageReader::open(&header).map_err(|e| e.to_string())?;
-        reader.with_guessed_format().map_err(|e| e.to_string())?.into_dimensions().map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|_| ApiError::from(ErrorCode::Unavailable))?
-    .map_err(no_thumbnail)?;
-    // RGBA at 8 bits: what the largest decoder output takes.
-    let mib = (u64::from(w) * u64::from(h) * 4).div_ceil(1 << 20).max(1);
-    let Some(cost) = u32::try_from(mib).ok().filter(|c| *c <= crate::store::files::THUMB_BUDGET_MIB) else {
-        return Err(no_thumbnail(format!("a {w}×{h} picture is too large to shrink here")));
-    };
-    let permit = tokio::time::timeout(THUMB_WAIT, files.decoding().clone().acquire_many_owned(cost))
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::Unavailable, "busy making thumbnails; try again in a moment"))?
-        .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
     // Named only when a thumbnail is made, not for one served from disk.
     let part = files.scratch("thumb");
-    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let _permit = permit;
-        // Made meanwhile by another request for the same picture.
-        if let Ok(bytes) = std::fs::read(&dest) {
-            return Ok(bytes);
-        }
-        let mut reader = image::ImageReader::open(&src).map_err(|e| e.to_string())?;
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(THUMB_MAX_PIXELS);
-        limits.max_image_height = Some(THUMB_MAX_PIXELS);
-        limits.max_alloc = Some(u64::from(cost) << 20);
-        reader.limits(limits);
-        let img = reader.with_guessed_format().map_err(|e| e.to_string())?.decode().map_err(|e| e.to_string())?;
-        let small = img.thumbnail(THUMB, THUMB);
-        drop(img);
-        let mut out = std::io::Cursor::new(Vec::new());
-        small.write_to(&mut out, image::ImageFormat::Png).map_err(|e| e.to_string())?;
-        let out = out.into_inner();
+    let kept = dest.clone();
+    // Made meanwhile by another request for the same picture.
+    let ready = move || std::fs::read(&kept).ok();
+    let make = move |img: image::DynamicImage| {
+        let out = super::picture::png(&img.thumbnail(THUMB, THUMB))?;
         if let Err(e) = keep_thumbnail(&part, &dest, &out) {
             tracing::debug!("cannot keep a thumbnail: {e}");
         }
         Ok(out)
-    })
-    .await
-    .map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
-    // Not a picture after all (or too big to shrink): no thumbnail.
-    made.map(png_response).map_err(no_thumbnail)
+    };
+    match super::picture::decoded(files, src, ready, make).await {
+        Ok(png) => Ok(png_response(png)),
+        // Not a picture after all (or too big to shrink): no thumbnail.
+        Err(PictureError::Unreadable(e)) => {
+            Err(ApiError::invalid(format!("no thumbnail: {e}")).with_status(StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e @ PictureError::Busy) => Err(ApiError::new(ErrorCode::Unavailable, e.to_string())),
+        Err(PictureError::Stopped(_)) => Err(ErrorCode::Unavailable.into()),
+    }
 }
 
 /// Keeps a thumbnail whole or not at all: written to `part`, then renamed

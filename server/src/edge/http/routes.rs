@@ -9,7 +9,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
 use super::{
-    AppState, admin, admin_rooms, api, auth, export, files, import, mesh, poll, profile, push, rooms, search, sso, ws,
+    AppState, admin, admin_rooms, api, auth, avatar, export, files, import, mesh, poll, profile, push, rooms, search,
+    sso, ws,
 };
 
 /// Who a route is for, before its own checks: the chat routes need a
@@ -46,6 +47,7 @@ pub fn table() -> Vec<Route> {
         chat("GET", "/api/me/rooms", get(rooms::mine)),
         chat("GET", "/api/users", get(rooms::users)),
         chat("GET", "/api/profiles", get(profile::list)),
+        chat("GET", "/api/avatars/{hash}", get(avatar::get)),
         chat("GET", "/api/search", get(search::search)),
         chat("GET", "/api/rooms/{room}/messages", get(api::get_messages)),
         chat("POST", "/api/rooms/{room}/messages", post(api::post_message)),
@@ -63,6 +65,9 @@ pub fn table() -> Vec<Route> {
         open("GET", "/api/me", get(auth::me)),
         open("POST", "/api/password", post(auth::password)),
         open("POST", "/api/profile", post(profile::set)),
+        // A picture streams in under its own limit.
+        open("POST", "/api/profile/avatar", post(avatar::upload).layer(DefaultBodyLimit::disable())),
+        open("DELETE", "/api/profile/avatar", delete(avatar::remove)),
         open("GET", "/api/tokens", get(auth::tokens)),
         open("POST", "/api/tokens", post(auth::create_token)),
         open("DELETE", "/api/tokens/{id}", delete(auth::revoke_token)),

@@ -1,0 +1,200 @@
+//! People's pictures over HTTP.
+//!
+//! `POST /api/profile/avatar` takes a picture (PNG, JPEG, GIF or WebP) as
+//! the body; the node decodes it within its picture budget, crops the
+//! middle square, makes it 256 pixels a side and keeps that PNG as a file
+//! event of the person in the internal room `!avatars`: the files
+//! machinery stores it by hash, replicates it (a peer holds it before the
+//! answer) and removes it from every node when it is replaced, removed or
+//! its account deleted. The account log says which is the person's now.
+//! `GET /api/avatars/{hash}` serves a picture that is someone's now to
+//! anyone who may read profiles; `DELETE /api/profile/avatar` removes one's
+//! own.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use meshchat_shared::ErrorCode;
+use meshchat_shared::rooms::{RoomEvent, is_file_hash};
+use serde::Serialize;
+
+use super::AppState;
+use super::auth::Auth;
+use super::error::ApiError;
+use super::picture::PictureError;
+use crate::accounts::Me;
+use crate::accounts::events::{AVATARS, AvatarRef};
+use crate::edge::govern::{self, Asker};
+use crate::store::files::FileError;
+
+/// A picture sent to be an avatar is at most this (the node's file limit
+/// if lower).
+pub const MAX_AVATAR_UPLOAD: u64 = 10 << 20;
+/// An avatar is a square of this many pixels a side.
+pub const AVATAR_SIDE: u32 = 256;
+/// The time an upload may take.
+const UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What `POST /api/profile/avatar` answers.
+#[derive(Debug, Serialize)]
+pub struct AvatarSet {
+    pub avatar: String,
+}
+
+fn busy() -> ApiError {
+    ApiError::new(ErrorCode::Unavailable, "the node could not take the picture now; try again")
+        .with_status(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// `POST /api/profile/avatar`.
+pub async fn upload(
+    State(app): State<Arc<AppState>>,
+    Auth(me): Auth,
+    req: Request,
+) -> Result<Json<AvatarSet>, ApiError> {
+    app.metrics.http_requests.inc();
+    let max = MAX_AVATAR_UPLOAD.min(app.max_file_bytes);
+    let too_large = || {
+        let most = meshchat_shared::rooms::human_size(max);
+        ApiError::new(ErrorCode::LimitReached, format!("a picture is at most {most}"))
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let files = app.store.files().clone();
+    let received = tokio::time::timeout(UPLOAD_TIME, files.receive(req.into_body().into_data_stream(), max, None));
+    let sent = match received.await {
+        Err(_) => return Err(ApiError::invalid("the upload took too long")),
+        Ok(Err(FileError::TooLarge { .. })) => return Err(too_large()),
+        Ok(Err(FileError::Body(e))) => return Err(ApiError::invalid(format!("the upload broke off: {e}"))),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot store a picture");
+            return Err(busy());
+        }
+        Ok(Ok(b)) => b,
+    };
+    let made = super::picture::decoded(
+        &files,
+        files.path(&sent.hash),
+        || None,
+        |img| super::picture::png(&super::picture::square(&img, AVATAR_SIDE)),
+    )
+    .await;
+    // What was sent is not kept (unless a message shares the same bytes).
+    if !app.store.file_referenced(&sent.hash).await.unwrap_or(true) {
+        files.remove(&sent.hash);
+    }
+    let png = match made {
+        Ok(png) => png,
+        Err(PictureError::Unreadable(e)) => {
+            return Err(ApiError::invalid(format!("not a picture this node reads: {e}")));
+        }
+        Err(PictureError::Busy | PictureError::Stopped(_)) => return Err(busy()),
+    };
+    let avatar = share(&app, &me, png).await?;
+    let hash = avatar.hash.clone();
+    replace(&app, &me, Some(avatar)).await?;
+    Ok(Json(AvatarSet { avatar: hash }))
+}
+
+/// `DELETE /api/profile/avatar`.
+pub async fn remove(State(app): State<Arc<AppState>>, Auth(me): Auth) -> Result<StatusCode, ApiError> {
+    app.metrics.http_requests.inc();
+    replace(&app, &me, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/avatars/{hash}`: a picture that is someone's now.
+pub async fn get(
+    State(app): State<Arc<AppState>>,
+    Auth(_): Auth,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    app.metrics.http_requests.inc();
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such picture").with_status(StatusCode::NOT_FOUND);
+    if !is_file_hash(&hash) || !app.accounts.is_avatar(&hash) {
+        return Err(not_found());
+    }
+    let files = app.store.files().clone();
+    if !files.has(&hash) {
+        // Shared on another node a moment ago, or while this one was down.
+        let fetched = match &app.mesh {
+            Some(mesh) => mesh.fetch_file(&files, &hash, MAX_AVATAR_UPLOAD).await,
+            None => false,
+        };
+        if !fetched {
+            return Err(ApiError::new(ErrorCode::Unavailable, "the picture has not reached this node yet")
+                .with_status(StatusCode::SERVICE_UNAVAILABLE));
+        }
+    }
+    let png = tokio::fs::read(files.path(&hash)).await.map_err(|_| not_found())?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
+            // A hash's bytes never change.
+            (header::CACHE_CONTROL, "private, max-age=86400, immutable"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+/// Keeps `png` and shares it as `me`'s file event in [`AVATARS`]; a peer
+/// holds both before this returns (when one is up).
+async fn share(app: &Arc<AppState>, me: &Me, png: Vec<u8>) -> Result<AvatarRef, ApiError> {
+    let files = app.store.files().clone();
+    let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(png))]);
+    let blob = files.receive(stream, MAX_AVATAR_UPLOAD, None).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot store a picture");
+        busy()
+    })?;
+    let event = RoomEvent::File {
+        hash: blob.hash.clone(),
+        name: "avatar.png".into(),
+        size: blob.size,
+        mime: "image/png".into(),
+        body: String::new(),
+        thread: None,
+    };
+    let who = Asker { name: me.name.as_str().into(), admin: false, account: true };
+    let handle = app.hub.room(AVATARS);
+    let id = format!("avatar-{}", crate::infra::random_id());
+    let msg = match govern::act(&handle, &app.guard, &who, &id, (event, govern::Marks::default())).await {
+        Ok(msg) => msg,
+        Err(e) => {
+            if !app.store.file_referenced(&blob.hash).await.unwrap_or(true) {
+                files.remove(&blob.hash);
+            }
+            return Err(e.into());
+        }
+    };
+    if let Some(mesh) = &app.mesh {
+        mesh.replicate_file(&files, &blob, Some((msg.room.clone(), msg.origin.clone(), msg.seq))).await;
+    }
+    Ok(AvatarRef { origin: msg.origin.clone(), seq: msg.seq, hash: blob.hash })
+}
+
+/// Makes `avatar` the person's picture in the account log, then deletes
+/// the one it replaces: its file leaves every node's disk.
+async fn replace(app: &Arc<AppState>, me: &Me, avatar: Option<AvatarRef>) -> Result<(), ApiError> {
+    let old = app.accounts.avatar_of(me);
+    app.accounts.set_avatar(me, avatar).await?;
+    let Some(old) = old else { return Ok(()) };
+    let who = Asker { name: me.name.as_str().into(), admin: false, account: true };
+    let gone = RoomEvent::Deleted { origin: old.origin, seq: old.seq };
+    let prepared = govern::aim(&app.store, AVATARS, gone, &me.name).await?;
+    let id = format!("avatar-gone-{}", crate::infra::random_id());
+    if let Err(e) = govern::act(&app.hub.room(AVATARS), &app.guard, &who, &id, prepared).await {
+        // The account log no longer names it; it stays on disk meanwhile.
+        tracing::warn!(error = %e, "cannot delete a replaced picture");
+    }
+    Ok(())
+}
