@@ -66,10 +66,12 @@ const BACKLOG: usize = 100;
 /// (475,209 bytes), the followed threads folded again per room that
 /// changed to 464.6 KiB (475,734 bytes; 475,687 after a review), files
 /// shared in a thread (the thread's paperclip) to 465.4 KiB (476,559
-/// bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// bytes), people's pictures (the account panel's picture field, each
+/// avatar fetched once with the session) to 471.4 KiB (482,679 bytes),
+/// over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 466 * 1024;
+const WASM_BUDGET: u64 = 472 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -187,3 +187,84 @@ async fn do_not_disturb_set_in_one_tab_silences_every_tab() {
         .await;
     }
 }
+
+/// A picture chosen in the account panel shows in place of one's initial
+/// (the node's square of it), another person's picture shows on their
+/// messages, and a removed one gives the initial back.
+#[tokio::test]
+async fn pictures_show_for_oneself_and_others_and_go_when_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dist();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+    let bob = token(&register(&n, "bob", "correct horse").await.1);
+    let driver = Driver::start();
+    let ada = driver.browser(1280, 800).await;
+    ada.goto(&n.url("/")).await;
+    ada.account("signup", "ada", "correct horse").await;
+    ada.say("my first words").await;
+    ada.wait_message("my first words").await;
+
+    // Her picture, from the account panel: a 300×100 PNG, blue in the middle.
+    ada.find(".me button.link").await.click().await.unwrap();
+    ada.wait_true("document.querySelector('#picture-input') !== null", "the picture field").await;
+    ada.eval(
+        "(() => { const c = document.createElement('canvas'); c.width = 300; c.height = 100;
+           const g = c.getContext('2d'); g.fillStyle = '#f00'; g.fillRect(0, 0, 300, 100);
+           g.fillStyle = '#00f'; g.fillRect(100, 0, 100, 100);
+           c.toBlob(b => { const dt = new DataTransfer(); dt.items.add(new File([b], 'me.png', {type: 'image/png'}));
+             const i = document.querySelector('#picture-input'); i.files = dt.files;
+             i.dispatchEvent(new Event('change', {bubbles: true})); });
+           return true; })()",
+    )
+    .await;
+    ada.wait_true("document.querySelector('#picture-said').textContent.startsWith('Picture saved')", "saved").await;
+    ada.eval("(document.querySelector('#account-title').closest('.dialog').querySelector('.dialog-head button').click(), true)")
+        .await;
+    let mine = "Array.from(document.querySelectorAll('.msg')).find(m => m.textContent.includes('my first words')).querySelector('.avatar img')";
+    ada.wait_true(
+        &format!("{mine} !== null && {mine}.complete && {mine}.naturalWidth === 256"),
+        "her picture on her message",
+    )
+    .await;
+    // What shows is the middle square: blue where the sides were red.
+    let corner = format!(
+        "(() => {{ const i = {mine}; const c = document.createElement('canvas'); c.width = 256; c.height = 256;
+           const g = c.getContext('2d'); g.drawImage(i, 0, 0); return Array.from(g.getImageData(3, 3, 1, 1).data).slice(0, 3); }})()"
+    );
+    assert_eq!(ada.eval(&corner).await, json!([0, 0, 255]));
+
+    // bob's, set elsewhere, on his message.
+    let png = {
+        let img = image::RgbImage::from_fn(64, 64, |_, _| image::Rgb([0, 200, 0]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let auth = format!("Bearer {bob}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "image/png"), ("X-File-Name", "bob.png")];
+    let set =
+        meshchat::infra::http::request("POST", &n.url("/api/profile/avatar"), &headers, Some(&png)).await.unwrap();
+    assert_eq!(set.status, 200, "{}", set.text());
+    let (status, body) = api(
+        "POST",
+        &n.url("/api/rooms/general/messages"),
+        Some(&bob),
+        Some(json!({"id": "b1", "body": "hi from bob"})),
+    )
+    .await;
+    assert!((200..300).contains(&status), "{status} {body}");
+    ada.wait_message("hi from bob").await;
+    let his = "Array.from(document.querySelectorAll('.msg')).find(m => m.textContent.includes('hi from bob')).querySelector('.avatar img')";
+    ada.wait_true(&format!("{his} !== null && {his}.naturalWidth === 256"), "bob's picture").await;
+
+    // Removed: her initial again.
+    ada.find(".me button.link").await.click().await.unwrap();
+    ada.wait_true(
+        "document.querySelector('#picture-remove') && !document.querySelector('#picture-remove').hidden",
+        "remove",
+    )
+    .await;
+    ada.eval("(document.querySelector('#picture-remove').click(), true)").await;
+    ada.wait_true(&format!("{mine} === null"), "her initial again").await;
+    ada.close().await;
+}

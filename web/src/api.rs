@@ -180,6 +180,23 @@ pub async fn set_profile(base: &str, token: &str, p: &ProfileFields) -> Result<(
     post_text(&format!("{base}/api/profile"), Some(token), body).await.map(drop)
 }
 
+/// Sets the caller's picture (the node crops and shrinks it).
+pub async fn set_avatar(base: &str, token: &str, file: &web_sys::File) -> Result<(), String> {
+    let name: String = js_sys::encode_uri_component(&file.name()).into();
+    let req = with_token(Request::post(&format!("{base}/api/profile/avatar")), Some(token))
+        .header("X-File-Name", &name)
+        .header("Content-Type", &file.type_())
+        .body(wasm_bindgen::JsValue::from(file.clone()))
+        .map_err(|e| e.to_string())?;
+    answer_text(req.send().await).await.map(drop)
+}
+
+/// Removes the caller's picture.
+pub async fn remove_avatar(base: &str, token: &str) -> Result<(), String> {
+    let req = with_token(Request::delete(&format!("{base}/api/profile/avatar")), Some(token));
+    answer_text(req.send().await).await.map(drop)
+}
+
 // ---- the mesh (admins) ----
 
 /// One node's view of the mesh, with the vectors of `rooms` besides the

@@ -15,12 +15,22 @@ pub fn initial(name: &str) -> String {
 
 /// `card`: a click opens the person's card (for the mouse: the name
 /// beside it is the control keyboards and screen readers use).
+/// Their picture where they set one, else their initial.
 #[component]
 pub fn Avatar(name: String, #[prop(optional)] card: bool) -> impl IntoView {
-    let people = card.then(|| super::use_ctx().people);
-    let who = name.clone();
+    let ctx = super::use_ctx();
+    let people = ctx.people;
+    let (who, letter) = (name.clone(), initial(&name));
+    let picture = {
+        let name = name.clone();
+        move || people.picture(&ctx, &name)
+    };
     view! {
         <span class="avatar" class:clickable=card aria-hidden="true" style=("--hue", hue(&name).to_string())
-            on:click=move |_| if let Some(p) = people { p.card.set(Some(who.clone())) }>{initial(&name)}</span>
+            on:click=move |_| if card { people.card.set(Some(who.clone())) }>
+            {letter}
+            // Over the initial, once it has come.
+            {move || picture().map(|src| view! { <img class="avatar-picture" src=src alt=""/> })}
+        </span>
     }
 }

@@ -18,7 +18,7 @@ use super::{Ctx, use_ctx};
 use crate::i18n::{fill, size, t};
 
 /// Fetches a file with the session; a `blob:` URL for it.
-async fn blob_url(ctx: &Ctx, path: &str) -> Option<String> {
+pub(super) async fn blob_url(ctx: &Ctx, path: &str) -> Option<String> {
     let req = crate::api::with_token(
         gloo_net::http::Request::get(&format!("{}{path}", ctx.api_base())),
         ctx.token().as_deref(),

@@ -25,6 +25,12 @@ pub struct People {
     pub seen: RwSignal<HashMap<String, u64>>,
     /// Whose card is open.
     pub card: RwSignal<Option<String>>,
+    /// Each person's picture (its hash), for those who have one.
+    pub avatars: RwSignal<HashMap<String, String>>,
+    /// Pictures fetched (with the session) as `blob:` URLs, by hash.
+    /// Reference-counted signals: one made while a view reruns must not
+    /// go with that run's owner.
+    pictures: StoredValue<HashMap<String, ArcRwSignal<Option<String>>>, LocalStorage>,
 }
 
 impl People {
@@ -33,7 +39,34 @@ impl People {
             profiles: RwSignal::new(HashMap::new()),
             seen: RwSignal::new(HashMap::new()),
             card: RwSignal::new(None),
+            avatars: RwSignal::new(HashMap::new()),
+            pictures: StoredValue::new_local(HashMap::new()),
         }
+    }
+
+    /// `name`'s picture as a URL the page can show, if they have one
+    /// (fetched once per picture, then kept; tracked: shows when it comes).
+    pub fn picture(&self, ctx: &Ctx, name: &str) -> Option<String> {
+        let hash = self.avatars.with(|a| a.get(name).cloned())?;
+        let known = self.pictures.with_value(|p| p.get(&hash).cloned());
+        let url = known.unwrap_or_else(|| {
+            let url = ArcRwSignal::new(None);
+            self.pictures.update_value(|p| {
+                p.insert(hash.clone(), url.clone());
+            });
+            let (c, fetched) = (ctx.clone(), url.clone());
+            leptos::task::spawn_local(async move {
+                // A node that does not hold it yet fetches it from a peer.
+                for wait in [0, 2, 5] {
+                    crate::net::sleep(Duration::from_secs(wait)).await;
+                    if let Some(u) = super::files::blob_url(&c, &format!("/api/avatars/{hash}")).await {
+                        return fetched.set(Some(u));
+                    }
+                }
+            });
+            url
+        });
+        url.get()
     }
 
     /// The name to show for `name` (its display name, if set).
@@ -85,6 +118,22 @@ pub fn refresh(ctx: &Ctx, names: Vec<String>) {
     leptos::task::spawn_local(async move {
         let Ok(got) = api::profiles(&base, token.as_deref(), &names).await else { return };
         let seen: Vec<(String, u64)> = got.iter().filter_map(|g| Some((g.name.clone(), g.last_seen?))).collect();
+        // Changed pictures only: every avatar on the page reads these.
+        let pictures: Vec<(String, String)> = got.iter().map(|g| (g.name.clone(), g.avatar.clone())).collect();
+        let changed = people
+            .avatars
+            .with_untracked(|a| pictures.iter().any(|(n, h)| a.get(n).map_or(!h.is_empty(), |old| old != h)));
+        if changed {
+            let _ = people.avatars.try_update(|a| {
+                for (n, h) in pictures {
+                    if h.is_empty() {
+                        a.remove(&n);
+                    } else {
+                        a.insert(n, h);
+                    }
+                }
+            });
+        }
         let _ = people.profiles.try_update(|p| {
             for g in got {
                 p.insert(g.name, g.fields);
@@ -273,6 +322,56 @@ fn CardBody(name: String) -> impl IntoView {
     }
 }
 
+/// One's picture: chosen, sent (the node crops it), shown, removed.
+#[component]
+fn PictureField() -> impl IntoView {
+    let ctx = use_ctx();
+    let me = ctx.chat.with_untracked(|c| c.name.clone());
+    let said = RwSignal::new(None::<Result<&'static str, String>>);
+    let input = NodeRef::<leptos::html::Input>::new();
+    // (The context is taken before the answer: none is current after it.)
+    let done = move |ctx: Ctx, r: Result<(), String>, ok: &'static str| {
+        if r.is_ok() {
+            refresh(&ctx, vec![ctx.chat.with_untracked(|c| c.name.clone())]);
+        }
+        said.set(Some(r.map(|()| ok)));
+    };
+    let chosen = move |_| {
+        let ctx = use_ctx();
+        let (Some(token), Some(file)) = (ctx.token(), input.get().and_then(|i| i.files()).and_then(|f| f.get(0)))
+        else {
+            return;
+        };
+        let base = ctx.api_base();
+        leptos::task::spawn_local(
+            async move { done(ctx, api::set_avatar(&base, &token, &file).await, t().picture_saved) },
+        );
+    };
+    let remove = move |_| {
+        let ctx = use_ctx();
+        let Some(token) = ctx.token() else { return };
+        let base = ctx.api_base();
+        leptos::task::spawn_local(async move { done(ctx, api::remove_avatar(&base, &token).await, t().profile_saved) });
+    };
+    let has = {
+        let me = me.clone();
+        move || ctx.people.avatars.with(|a| a.contains_key(&me))
+    };
+    view! {
+        <fieldset class="picture-field">
+            <legend>{t().picture}</legend>
+            <Avatar name=me/>
+            <input type="file" id="picture-input" class="visually-hidden" tabindex="-1" aria-label=t().choose_picture
+                accept="image/png,image/jpeg,image/gif,image/webp" node_ref=input on:change=chosen/>
+            <button type="button" on:click=move |_| { if let Some(i) = input.get() { i.click(); } }>{t().choose_picture}</button>
+            <button type="button" id="picture-remove" class="link" hidden=move || !has() on:click=remove>{t().remove_picture}</button>
+            <p id="picture-said" role="alert" class=move || if matches!(said.get(), Some(Ok(_))) { "ok-text small" } else { "error small" }>
+                {move || said.get().map(|r| r.map(str::to_owned).unwrap_or_else(|e| e))}
+            </p>
+        </fieldset>
+    }
+}
+
 /// One's own profile, in the account panel.
 #[component]
 pub fn ProfileForm() -> impl IntoView {
@@ -323,6 +422,7 @@ pub fn ProfileForm() -> impl IntoView {
     view! {
         <form class="auth-form profile-form" on:submit=submit novalidate aria-labelledby="profile-title">
             <h3 id="profile-title">{t().profile}</h3>
+            <PictureField/>
             <label for="profile-display">{t().display_name}</label>
             <input id="profile-display" maxlength="32" autocomplete="off" placeholder=me.clone()
                 prop:value=move || display.get() on:input=move |ev| display.set(event_target_value(&ev))/>

@@ -310,6 +310,10 @@ pub const EN: Text = Text {
     away: "Away",
     dnd: "Do not disturb",
     profile_saved: "Profile saved.",
+    picture: "Picture",
+    choose_picture: "Choose a picture",
+    remove_picture: "Remove the picture",
+    picture_saved: "Picture saved: its middle square shows.",
     local_time: "{0} for {1}",
     rooms_in_common: "Rooms in common: {0}",
     // Threads.
