@@ -68,10 +68,11 @@ const BACKLOG: usize = 100;
 /// shared in a thread (the thread's paperclip) to 465.4 KiB (476,559
 /// bytes), people's pictures (the account panel's picture field, each
 /// avatar fetched once with the session) to 471.4 KiB (482,679 bytes),
-/// over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
+/// profiles pushed by the node to the people watching them (`watch`,
+/// `profile`) to 472.7 KiB (484,022 bytes), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
 /// used screens as a second module loaded on demand, which trunk cannot
 /// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 472 * 1024;
+const WASM_BUDGET: u64 = 473 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

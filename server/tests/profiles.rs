@@ -282,3 +282,52 @@ async fn a_picture_is_cropped_served_everywhere_and_gone_when_replaced_or_delete
         .await;
     }
 }
+
+/// A client that watches people is pushed their profile changes from any
+/// node (no poll): availability, status, a picture; a change of someone it
+/// does not watch, or any change to a client that watches nobody, sends
+/// nothing; watching more than 100 names is refused.
+#[tokio::test]
+async fn watched_profiles_are_pushed_from_any_node_and_nothing_else() {
+    let m = Mesh::start_accounts(3, &[]).await;
+    let ada = account_everywhere(&m, "ada").await;
+    let bob = account_everywhere(&m, "bob").await;
+    let carol = account_everywhere(&m, "carol").await;
+    let (mut watcher, _) = ws_with_token(&m.nodes[2], &carol).await;
+    watcher.send(json!({"type": "watch", "names": ["ada"]})).await;
+    let (mut idle, _) = ws_with_token(&m.nodes[2], &bob).await;
+    let too_many: Vec<String> = (0..101).map(|i| format!("p{i}")).collect();
+    idle.send(json!({"type": "watch", "names": too_many})).await;
+    assert_eq!(idle.expect_error().await.0, "invalid");
+    // A ping answered: the watch above was taken before what follows.
+    watcher.send(json!({"type": "ping"})).await;
+    watcher.wait_for("pong").await;
+
+    // bob's change: nobody watches him.
+    assert_eq!(set(&m.nodes[0], &bob, json!({"status": "unwatched"})).await.0, 204);
+    let started = std::time::Instant::now();
+    assert_eq!(set(&m.nodes[0], &ada, json!({"status": "at the mill", "availability": "dnd"})).await.0, 204);
+    let pushed = watcher.wait_for("profile").await;
+    println!("a profile set on n1 reached a watcher on n3 in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    let p = &pushed["profile"];
+    assert_eq!(
+        (p["name"].as_str(), p["availability"].as_str(), p["status"].as_str()),
+        (Some("ada"), Some("dnd"), Some("at the mill"))
+    );
+
+    // Her picture, set on n2: pushed too.
+    let auth = format!("Bearer {ada}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "image/jpeg"), ("X-File-Name", "me.jpg")];
+    let url = m.nodes[1].url("/api/profile/avatar");
+    let set_pic = meshchat::infra::http::request("POST", &url, &headers, Some(&wide_picture())).await.unwrap();
+    assert_eq!(set_pic.status, 200, "{}", set_pic.text());
+    let pushed = watcher.wait_for("profile").await;
+    assert_eq!(pushed["profile"]["avatar"], set_pic.json()["avatar"]);
+    // Nothing of bob came, before or after; nothing reached the idle client.
+    while let Some(f) = watcher.try_recv(Duration::from_millis(500)).await {
+        assert!(f["type"] != "profile" || f["profile"]["name"] == "ada", "{f}");
+    }
+    while let Some(f) = idle.try_recv(Duration::from_millis(200)).await {
+        assert_ne!(f["type"], "profile", "{f}");
+    }
+}

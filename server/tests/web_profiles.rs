@@ -190,7 +190,8 @@ async fn do_not_disturb_set_in_one_tab_silences_every_tab() {
 
 /// A picture chosen in the account panel shows in place of one's initial
 /// (the node's square of it), another person's picture shows on their
-/// messages, and a removed one gives the initial back.
+/// messages, and a removed one gives the initial back; a profile changed
+/// elsewhere shows at once, pushed by the node.
 #[tokio::test]
 async fn pictures_show_for_oneself_and_others_and_go_when_removed() {
     let dir = tempfile::tempdir().unwrap();
@@ -266,5 +267,21 @@ async fn pictures_show_for_oneself_and_others_and_go_when_removed() {
     .await;
     ada.eval("(document.querySelector('#picture-remove').click(), true)").await;
     ada.wait_true(&format!("{mine} === null"), "her initial again").await;
+
+    // Live: with the page's profile requests answered empty from now on,
+    // bob's new display name can only come by the node's push.
+    ada.eval(
+        "(() => { const f = window.fetch; window.fetch = (r, o) => String(r.url || r).includes('/api/profiles')
+           ? Promise.resolve(new Response('{\"profiles\":[]}', {headers: {'content-type': 'application/json'}}))
+           : f(r, o); return true; })()",
+    )
+    .await;
+    let profile = json!({"display": "Robert", "availability": "dnd"});
+    assert_eq!(api("POST", &n.url("/api/profile"), Some(&bob), Some(profile)).await.0, 204);
+    ada.wait_true(
+        "Array.from(document.querySelectorAll('.msg .author')).some(a => a.textContent === 'Robert')",
+        "bob's new name, pushed",
+    )
+    .await;
     ada.close().await;
 }

@@ -87,6 +87,12 @@ pub enum ClientFrame {
     Dm {
         users: Vec<String>,
     },
+    /// Extension: the people whose profiles the client shows (at most
+    /// [`crate::profile::MAX_PROFILES_ASKED`]; each `watch` replaces the
+    /// last): the node sends a `profile` frame when one of them changes.
+    Watch {
+        names: Vec<String>,
+    },
 }
 
 impl ClientFrame {
@@ -103,6 +109,7 @@ impl ClientFrame {
             ClientFrame::Create { .. } => "create",
             ClientFrame::Act { .. } => "act",
             ClientFrame::Dm { .. } => "dm",
+            ClientFrame::Watch { .. } => "watch",
         }
     }
 
@@ -146,6 +153,13 @@ impl ClientFrame {
                 }
                 users.iter().try_for_each(|u| limits::validate_name(u))
             }
+            ClientFrame::Watch { names } => {
+                if names.len() > crate::profile::MAX_PROFILES_ASKED {
+                    let most = crate::profile::MAX_PROFILES_ASKED;
+                    return Err(Invalid::Other(format!("at most {most} names are watched")));
+                }
+                names.iter().try_for_each(|n| limits::validate_name(n))
+            }
         }
     }
 
@@ -173,8 +187,8 @@ impl ClientFrame {
     }
 
     /// Every frame type a client may send; anything else is `bad_frame`.
-    pub const TYPES: [&'static str; 10] =
-        ["hello", "join", "leave", "send", "typing", "history", "ping", "create", "act", "dm"];
+    pub const TYPES: [&'static str; 11] =
+        ["hello", "join", "leave", "send", "typing", "history", "ping", "create", "act", "dm", "watch"];
 }
 
 /// Node to client.
@@ -247,6 +261,11 @@ pub enum ServerFrame {
     Removed {
         room: String,
         reason: String,
+    },
+    /// Extension: a watched person's profile changed (or their account
+    /// was deleted): as `GET /api/profiles` gives it.
+    Profile {
+        profile: crate::profile::Profile,
     },
     Error {
         code: ErrorCode,

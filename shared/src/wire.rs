@@ -47,11 +47,12 @@ struct FlatFrame {
     reason: Option<String>,
     code: Option<ErrorCode>,
     message: Option<String>,
+    profile: Option<crate::profile::Profile>,
 }
 
 const FRAME_TYPES: &[&str] = &[
     "welcome", "joined", "message", "synced", "ack", "presence", "typing", "history", "nodes", "pong", "room",
-    "hidden", "deleted", "removed", "error",
+    "hidden", "deleted", "removed", "error", "profile",
 ];
 
 impl<'de> Deserialize<'de> for ServerFrame {
@@ -97,6 +98,7 @@ impl<'de> Deserialize<'de> for ServerFrame {
                 seq: need(f.seq, "seq")?,
             },
             "removed" => ServerFrame::Removed { room: need(f.room, "room")?, reason: need(f.reason, "reason")? },
+            "profile" => ServerFrame::Profile { profile: need(f.profile, "profile")? },
             "error" => {
                 ServerFrame::Error { code: need(f.code, "code")?, message: need(f.message, "message")?, id: f.id }
             }
@@ -285,6 +287,7 @@ mod tests {
             ServerFrame::Hidden { room: "r".into(), author: "a".into(), from: msg.cursor() },
             ServerFrame::Deleted { room: "r".into(), origin: "n1".into(), seq: 1 },
             ServerFrame::Removed { room: "r".into(), reason: "banned".into() },
+            ServerFrame::Profile { profile: crate::profile::Profile { name: "a".into(), ..Default::default() } },
             ServerFrame::Error { code: ErrorCode::Invalid, message: "no".into(), id: Some("m".into()) },
             ServerFrame::Error { code: ErrorCode::NoHello, message: "no".into(), id: None },
         ]
@@ -307,6 +310,7 @@ mod tests {
             ServerFrame::Deleted { .. } => "deleted",
             ServerFrame::Removed { .. } => "removed",
             ServerFrame::Error { .. } => "error",
+            ServerFrame::Profile { .. } => "profile",
         }
     }
 

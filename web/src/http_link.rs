@@ -93,8 +93,10 @@ pub async fn run(
                 ClientFrame::History { room, before, limit } => {
                     leptos::task::spawn_local(history(chat, base.clone(), room, before, limit));
                 }
-                // Rooms are created and governed over HTTP by the app itself.
-                ClientFrame::Hello { .. }
+                // Rooms are created and governed over HTTP by the app itself;
+                // profiles are asked for every 15 s without a socket.
+                ClientFrame::Watch { .. }
+                | ClientFrame::Hello { .. }
                 | ClientFrame::Typing { .. }
                 | ClientFrame::Ping
                 | ClientFrame::Create { .. }

@@ -142,7 +142,14 @@ pub struct Accounts {
     vapid: Mutex<Option<(String, Arc<crate::trust::webpush::Vapid>)>>,
     /// The mesh's retention policy, for the rooms (as the log has it).
     retention: tokio::sync::watch::Sender<u32>,
+    /// Names whose profile (picture, availability…) just changed here,
+    /// for the connections that watch them.
+    profile_changes: tokio::sync::broadcast::Sender<Arc<str>>,
 }
+
+/// Profile changes a slow connection may fall behind by before it skips
+/// some (it asks again with its next `watch`).
+const PROFILE_CHANGES: usize = 256;
 
 /// Live API tokens per account.
 pub const MAX_TOKENS: usize = 50;
@@ -189,6 +196,7 @@ impl Accounts {
             steps_used: Mutex::new(HashMap::new()),
             vapid: Mutex::new(None),
             retention: hub.retention(),
+            profile_changes: tokio::sync::broadcast::channel(PROFILE_CHANGES).0,
         });
         let applied = accounts.catch_up(&store, RoomVector::new()).await?;
         tokio::spawn(follow(Arc::downgrade(&accounts), store, log, applied));
@@ -211,7 +219,17 @@ impl Accounts {
 
     /// Applies an event here and closes the connections it signs out.
     fn apply(&self, e: AccountEvent) {
+        let changed = match &e {
+            AccountEvent::Profile { id, .. } | AccountEvent::Avatar { id, .. } | AccountEvent::Erased { id, .. } => {
+                Some(id.clone())
+            }
+            _ => None,
+        };
         let (revoked, days) = self.directory.write().map(|mut d| (d.apply(e), d.retention_days())).unwrap_or_default();
+        if let Some(name) = changed.and_then(|id| self.read_directory(|d| d.get(&id).map(|a| a.name.clone()))) {
+            // Nobody listening (at start) is no error.
+            let _ = self.profile_changes.send(name.into());
+        }
         self.retention.send_if_modified(|d| std::mem::replace(d, days) != days);
         for r in revoked {
             self.enforce(&r);
@@ -233,6 +251,11 @@ impl Accounts {
                 l.conn.close(close::POLICY, "signed out");
             }
         }
+    }
+
+    /// Names whose profile changes from now on.
+    pub fn profile_changes(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+        self.profile_changes.subscribe()
     }
 
     /// Writes an event to the log (durable here) and applies it.

@@ -19,6 +19,7 @@ pub mod room;
 pub mod rooms;
 pub mod threads;
 pub mod timeline;
+mod watch;
 
 use std::collections::BTreeMap;
 
@@ -114,6 +115,8 @@ pub struct Chat {
     typing_sent: BTreeMap<String, u64>,
     /// When this connection last said `ping` (or started).
     pinged_ms: Option<u64>,
+    /// People whose profiles are watched, and what the node pushed of them.
+    watching: watch::Watching,
 }
 
 impl Chat {
@@ -136,6 +139,7 @@ impl Chat {
             outgoing: Vec::new(),
             typing_sent: BTreeMap::new(),
             pinged_ms: None,
+            watching: watch::Watching::default(),
         };
         for r in rooms {
             if limits::validate_room(r).is_ok() {
@@ -283,6 +287,7 @@ impl Chat {
                 }
             }
             ServerFrame::Error { code, message, id } => self.on_error(code, &message, id.as_deref(), now_ms),
+            ServerFrame::Profile { profile } => self.on_profile(profile),
         }
     }
 
@@ -301,6 +306,7 @@ impl Chat {
             self.emit_join(&name);
             self.resend_pending(&name, now_ms);
         }
+        self.emit_watch();
     }
 
     fn emit_join(&mut self, room: &str) {

@@ -117,6 +117,13 @@ pub fn refresh(ctx: &Ctx, names: Vec<String>) {
     let asked = now_ms();
     leptos::task::spawn_local(async move {
         let Ok(got) = api::profiles(&base, token.as_deref(), &names).await else { return };
+        take_in(people, got, &me, asked);
+    });
+}
+
+/// Profiles as the node gave them (asked at `asked`, or pushed).
+fn take_in(people: People, got: Vec<meshchat_shared::profile::Profile>, me: &str, asked: u64) {
+    {
         let seen: Vec<(String, u64)> = got.iter().filter_map(|g| Some((g.name.clone(), g.last_seen?))).collect();
         // Changed pictures only: every avatar on the page reads these.
         let pictures: Vec<(String, String)> = got.iter().map(|g| (g.name.clone(), g.avatar.clone())).collect();
@@ -142,17 +149,31 @@ pub fn refresh(ctx: &Ctx, names: Vec<String>) {
         if !seen.is_empty() {
             let _ = people.seen.try_update(|s| s.extend(seen));
         }
-        crate::prefs::dnd_from_node(people.availability(&me) == Availability::Dnd, asked);
-    });
+        crate::prefs::dnd_from_node(people.availability(me) == Availability::Dnd, asked);
+    }
 }
 
-/// Profiles follow the names shown (asked again when one is new), and
-/// are asked again every 15 s.
+/// Profiles follow the names shown (asked again when one is new, and
+/// watched: the node pushes their changes), and are asked again every 15 s.
 pub fn follow(ctx: &Ctx) {
     let c = ctx.clone();
     let names = Memo::new(move |_| names_shown(&c));
     let c = ctx.clone();
-    Effect::new(move |_| refresh(&c, names.get()));
+    Effect::new(move |_| {
+        let names = names.get();
+        c.chat.update_untracked(|chat| chat.watch(names.clone()));
+        c.net.flush();
+        refresh(&c, names);
+    });
+    // What the node pushed: taken in as it comes (a cheap look per frame).
+    let c = ctx.clone();
+    Effect::new(move |_| {
+        if c.chat.with(|chat| chat.has_profiles()) {
+            let got = c.chat.try_update_untracked(|chat| chat.take_profiles()).unwrap_or_default();
+            let me = c.chat.with_untracked(|chat| chat.name.clone());
+            take_in(c.people, got, &me, now_ms());
+        }
+    });
     let c = ctx.clone();
     let _ = set_interval_with_handle(move || refresh(&c, names.get_untracked()), Duration::from_secs(15));
 }

@@ -34,13 +34,34 @@ pub(super) struct Session {
     bucket: TokenBucket,
     /// Rooms with a history page being read: one at a time per room.
     histories: Arc<Mutex<HashSet<String>>>,
+    /// People whose profile changes the client is told (`watch`).
+    watched: HashSet<Arc<str>>,
 }
 
 impl Session {
     pub(super) fn new(ctx: Arc<SessionCtx>, conn: ConnHandle, ip: Option<IpAddr>) -> Session {
         let bucket = TokenBucket::new(ctx.config.rate, Instant::now());
         let histories = Arc::new(Mutex::new(HashSet::new()));
-        Session { ctx, conn, ip, named: false, admin: false, me: None, joined: HashMap::new(), bucket, histories }
+        let (joined, watched) = (HashMap::new(), HashSet::new());
+        Session { ctx, conn, ip, named: false, admin: false, me: None, joined, bucket, histories, watched }
+    }
+
+    /// Whether the client watches anyone's profile.
+    pub(super) fn watches(&self) -> bool {
+        !self.watched.is_empty()
+    }
+
+    /// `name`'s profile changed here: told to the client if it watches them
+    /// (what anyone in the chat may read over HTTP, by the same function).
+    pub(super) fn on_profile_changed(&mut self, name: &str) {
+        if !self.watched.contains(name) {
+            return;
+        }
+        if let Ok(mut found) = self.ctx.accounts.profiles(&[name.to_owned()])
+            && let Some(profile) = found.pop()
+        {
+            self.push(ServerFrame::Profile { profile });
+        }
     }
 
     pub(super) fn is_named(&self) -> bool {
@@ -94,6 +115,8 @@ impl Session {
             }
             ClientFrame::Act { room, id, action } => self.on_act(room, id, action),
             ClientFrame::Dm { users } => self.on_dm(users),
+            // In place of the last (`validate` bounded it).
+            ClientFrame::Watch { names } => self.watched = names.into_iter().map(Arc::from).collect(),
         }
     }
 

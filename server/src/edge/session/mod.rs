@@ -82,6 +82,8 @@ enum Event {
     Incoming(Option<Result<Message, axum::Error>>),
     Close(u16, &'static str),
     NodesChanged,
+    /// Someone's profile changed on this node.
+    Profile(Arc<str>),
     Tick,
 }
 
@@ -95,6 +97,8 @@ where
     let (conn, mut rx) = ConnHandle::new(ctx.config.queue, ctx.config.queue_bytes, ctx.metrics.clone());
     let mut session = Session::new(ctx.clone(), conn.clone(), ip);
     let mut nodes = ctx.cluster.subscribe();
+    let mut profiles = ctx.accounts.profile_changes();
+    let mut profiles_open = true;
     let mut out: Vec<Outbound> = Vec::with_capacity(16);
     let opened = Instant::now();
     let mut last_heard = opened;
@@ -130,6 +134,16 @@ where
             r = nodes.changed(), if session.is_named() => match r {
                 Ok(()) => Event::NodesChanged,
                 Err(_) => Event::Tick,
+            },
+            r = profiles.recv(), if profiles_open && session.watches() => match r {
+                Ok(name) => Event::Profile(name),
+                // Fell behind: some changes are missed until the client's
+                // next look (it asks profiles every 15 s anyway).
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::Tick,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    profiles_open = false;
+                    Event::Tick
+                }
             },
             _ = ticker.tick() => Event::Tick,
         };
@@ -171,6 +185,7 @@ where
                 }
             }
             Event::NodesChanged => session.on_nodes_changed(),
+            Event::Profile(name) => session.on_profile_changed(&name),
             Event::Tick => {
                 if !session.is_named() && opened.elapsed() >= ctx.config.hello_timeout {
                     break Some((close::POLICY, "no hello in time"));
