@@ -242,11 +242,14 @@ async fn a_reply_in_the_panel_is_reacted_to_edited_and_deleted_there() {
         "the reaction in the panel",
     )
     .await;
-    // An edit.
+    // An edit, in the thread's own composer.
     b.eval(&in_panel("first draft", "Edit")).await;
-    b.wait_true("document.querySelector('#composer-input').value === 'first draft'", "the text to edit").await;
-    b.paste("second draft").await;
-    b.find("#composer-input").await.send_keys("\u{E007}").await.unwrap();
+    b.wait_true("document.querySelector('#thread-input').value === 'first draft'", "the text to edit").await;
+    b.wait_true("document.activeElement === document.querySelector('#thread-input')", "the focus there").await;
+    assert_eq!(b.eval("document.querySelector('#composer-input').value").await, "", "not the room's composer");
+    b.eval("(e => (e.value = 'second draft', e.dispatchEvent(new Event('input')), true))(document.querySelector('#thread-input'))")
+        .await;
+    b.find("#thread-input").await.send_keys("\u{E007}").await.unwrap();
     shows(&b, PANEL, "second draft").await;
     b.wait_true("document.querySelector('.thread-panel .edited') !== null", "marked edited").await;
     assert!(!texts(&b, MAIN).await.iter().any(|t| t.contains("draft")), "never in the room");

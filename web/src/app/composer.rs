@@ -29,7 +29,7 @@ pub fn new_id() -> String {
 }
 
 /// The text a message shows now: its latest edit, or what was written.
-fn current_text(room: &meshchat_shared::client::room::RoomView, origin: &str, seq: u64) -> Option<String> {
+pub(super) fn current_text(room: &meshchat_shared::client::room::RoomView, origin: &str, seq: u64) -> Option<String> {
     use meshchat_shared::client::annotate::Annotations;
     if let Some((body, _)) = Annotations::of(room).edits.get(&(origin.to_owned(), seq)) {
         return Some(body.clone());

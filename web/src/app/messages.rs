@@ -400,7 +400,14 @@ fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
                 on:click=move |_| picking.update(|p| *p = !*p)>"☺"</button>
             {mine.then(|| view! {
                 <button class="icon" title=t().edit aria-label=t().edit on:click=move |_| {
-                    edit_ctx.compose.set(Some(super::Compose::Edit { origin: t2.0.clone(), seq: t2.1 }));
+                    // A thread reply is edited in its thread's composer.
+                    let in_thread = edit_ctx.chat.with_untracked(|c| {
+                        c.current_room().and_then(|r| r.get(&t2.0, t2.1)).and_then(meshchat_shared::rooms::thread_root)
+                    });
+                    match in_thread {
+                        Some(_) => edit_ctx.thread_edit.set(Some(t2.clone())),
+                        None => edit_ctx.compose.set(Some(super::Compose::Edit { origin: t2.0.clone(), seq: t2.1 })),
+                    }
                 }>"✎"</button>
             })}
             <Show when=move || mine || moderates.get()>

@@ -70,6 +70,8 @@ pub struct Ctx {
     pub people: people::People,
     /// The thread open beside the room: the room it is in, and its root.
     pub thread: RwSignal<Option<threads::Open>>,
+    /// The reply the thread's composer edits, if it edits one.
+    pub thread_edit: RwSignal<Option<meshchat_shared::client::annotate::Target>>,
     /// Half-written messages by room, and by thread (`room/origin:seq`).
     pub drafts: drafts::Drafts,
 }
@@ -233,6 +235,7 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
         window,
         people,
         thread: RwSignal::new(None),
+        thread_edit: RwSignal::new(None),
         drafts,
     };
     provide_context(ctx.clone());

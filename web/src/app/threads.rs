@@ -101,17 +101,38 @@ fn ThreadComposer() -> impl IntoView {
     let also = RwSignal::new(false);
     let uploads = super::files::Uploads::to_thread(thread);
     let paste_ctx = ctx.clone();
+    let (editing, chat) = (ctx.thread_edit, ctx.chat);
     let send = move || {
         let body = draft().trim().to_owned();
         let (Some(Open { room, root: (origin, seq) }), false) = (ctx.thread.get_untracked(), body.is_empty()) else {
             return;
         };
         let id = crate::rooms::action_id(js_sys::Math::random(), now_ms());
-        let reply = RoomEvent::Reply { origin, seq, body, thread: true, also: also.get_untracked() };
-        ctx.act(|c| drop(c.act(&room, &id, reply, now_ms())));
+        let action = match editing.get_untracked() {
+            Some((origin, seq)) => RoomEvent::Edited { origin, seq, body },
+            None => RoomEvent::Reply { origin, seq, body, thread: true, also: also.get_untracked() },
+        };
+        ctx.act(|c| drop(c.act(&room, &id, action, now_ms())));
         set_draft(String::new());
         also.set(false);
+        editing.set(None);
     };
+    // Editing a reply: its text to edit, the focus here.
+    let input = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        let Some((origin, seq)) = editing.get() else { return };
+        let text =
+            chat.with_untracked(|c| c.current_room().and_then(|r| super::composer::current_text(r, &origin, seq)));
+        set_draft(text.unwrap_or_default());
+        if let Some(el) = input.get_untracked() {
+            let _ = el.focus();
+        }
+    });
+    // A thread closed or changed: no edit goes on.
+    Effect::new(move |_| {
+        let _ = key.get();
+        editing.set(None);
+    });
     let on_paste = move |ev: leptos::ev::ClipboardEvent| {
         if uploads.add_all(&paste_ctx, ev.clipboard_data().and_then(|d| d.files())) {
             ev.prevent_default();
@@ -125,14 +146,21 @@ fn ThreadComposer() -> impl IntoView {
         if ev.key() == "Enter" && !ev.shift_key() {
             ev.prevent_default();
             send_key();
+        } else if ev.key() == "Escape" && editing.get_untracked().is_some() {
+            editing.set(None);
+            set_draft(String::new());
         }
     };
     view! {
         <form class="thread-composer" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); send(); }>
             <super::files::UploadList uploads/>
             <super::suggest::MentionList suggestions accept/>
+            <div class="compose-mode" hidden=move || editing.with(Option::is_none)>
+                <span class="small">{t().editing}</span>
+                <button type="button" class="link small" on:click=move |_| { editing.set(None); set_draft(String::new()); }>{t().cancel}</button>
+            </div>
             <label class="visually-hidden" for="thread-input">{t().reply_in_thread}</label>
-            <textarea id="thread-input" rows="2" placeholder=t().reply_in_thread maxlength="4000"
+            <textarea id="thread-input" rows="2" placeholder=t().reply_in_thread maxlength="4000" node_ref=input
                 prop:value=draft on:input=move |ev| set_draft(event_target_value(&ev)) on:keydown=on_key on:paste=on_paste></textarea>
             <label class="check small">
                 <input id="thread-also" type="checkbox" prop:checked=move || also.get()
