@@ -14,6 +14,10 @@
 //! `cargo bench -p meshchat --bench web_timeline` (`scripts/build-web`
 //! first); `WEB_TIMELINE_SIZES=10,1000` picks the sizes. Under `cargo test`
 //! it runs at 10 and 300 messages, as a check that it still works.
+//! `WEB_TIMELINE_PROFILE=FILE` samples the page's CPU while it fills to the
+//! last size (Chromium's profiler), writes the profile there and prints
+//! where the time went, by function (names need a wasm built unstripped:
+//! `CARGO_PROFILE_WASM_RELEASE_STRIP=false scripts/build-web --force`).
 #![allow(clippy::unwrap_used)]
 
 #[path = "../tests/browser/mod.rs"]
@@ -61,9 +65,21 @@ async fn run(sizes: &[usize], burst: bool) {
     println!("timeline, one browser watching #general while a client posts:");
     println!("  received |  key→paint mean   key→paint max |  msg→paint |  rows in DOM | fill");
     let mut sent = 0usize;
+    let profile = std::env::var("WEB_TIMELINE_PROFILE").ok();
     for &n in sizes {
+        let profiling = profile.is_some() && Some(&n) == sizes.last();
+        if profiling {
+            b.cdp("Profiler.enable", json!({})).await;
+            b.cdp("Profiler.setSamplingInterval", json!({"interval": 500})).await;
+            b.cdp("Profiler.start", json!({})).await;
+        }
         let start = Instant::now();
         fill(&mut poster, &b, &mut sent, n).await;
+        if let (true, Some(path)) = (profiling, &profile) {
+            let p = b.cdp("Profiler.stop", json!({})).await;
+            std::fs::write(path, p["profile"].to_string()).unwrap();
+            print_profile(&p["profile"]);
+        }
         let fill_s = start.elapsed().as_secs_f64();
         let (key_mean, key_max) = keystrokes(&b).await;
         let msg = message_to_paint(&mut poster, &b, &mut sent).await;
@@ -77,6 +93,24 @@ async fn run(sizes: &[usize], burst: bool) {
         println!("  burst: 500 messages at 100/s, the last shown {late:.0} ms after it was posted ({kept})");
     }
     b.close().await;
+}
+
+/// The functions that took the most samples themselves, with their share.
+fn print_profile(p: &Value) {
+    let mut by: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let nodes = p["nodes"].as_array().cloned().unwrap_or_default();
+    for node in &nodes {
+        let f = &node["callFrame"];
+        let name = format!("{} {}", f["functionName"].as_str().unwrap_or("?"), f["url"].as_str().unwrap_or(""));
+        *by.entry(name).or_default() += node["hitCount"].as_u64().unwrap_or(0);
+    }
+    let total: u64 = by.values().sum::<u64>().max(1);
+    let mut top: Vec<(String, u64)> = by.into_iter().collect();
+    top.sort_by_key(|(_, hits)| std::cmp::Reverse(*hits));
+    println!("  where the page's time went while filling ({total} samples):");
+    for (name, hits) in top.into_iter().take(30) {
+        println!("  {:>5.1} %  {}", hits as f64 * 100.0 / total as f64, name.chars().take(140).collect::<String>());
+    }
 }
 
 /// Posts until the page has received `n` messages, a window in flight,

@@ -124,8 +124,7 @@ fn MessageView(
     let author = msg.author.clone();
     let deleted = is_redacted(&msg.body);
     // Moderators (and owners) may delete anyone's message.
-    let moderates =
-        Memo::new(move |_| ctx.chat.with(|c| crate::rooms::moderates(c.current_room().and_then(|r| r.info.as_ref()))));
+    let moderates = ctx.moderates;
     let stamp = {
         let info = info.clone();
         let (time, iso) = (format::time(msg.ts), format::iso(msg.ts));
