@@ -24,24 +24,53 @@ pub fn local_day(ts: u64) -> i64 {
     day_number(ts, offset_east)
 }
 
+/// What [`time`] and [`full`] show.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Time,
+    Full,
+}
+
+thread_local! {
+    /// Formatters made once per language and kind: `toLocaleString` with
+    /// options makes one per call, and every row drawn asked twice (13 %
+    /// of the page's time while a busy room filled).
+    static FORMATS: std::cell::RefCell<Vec<((&'static str, Kind), js_sys::Function)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn formatted(ts: u64, kind: Kind) -> String {
+    let tag = lang().tag();
+    let made = FORMATS.with_borrow(|f| f.iter().find(|(k, _)| *k == (tag, kind)).map(|(_, f)| f.clone()));
+    let format = made.unwrap_or_else(|| {
+        let pairs: &[(&str, &str)] = match kind {
+            Kind::Time => &[("hour", "2-digit"), ("minute", "2-digit")],
+            Kind::Full => &[
+                ("weekday", "long"),
+                ("year", "numeric"),
+                ("month", "long"),
+                ("day", "numeric"),
+                ("hour", "2-digit"),
+                ("minute", "2-digit"),
+                ("second", "2-digit"),
+            ],
+        };
+        let locales = js_sys::Array::of1(&JsValue::from_str(tag));
+        let f = js_sys::Intl::DateTimeFormat::new(&locales, &options(pairs)).format();
+        FORMATS.with_borrow_mut(|all| all.push(((tag, kind), f.clone())));
+        f
+    });
+    format.call1(&JsValue::NULL, &date(ts)).ok().and_then(|s| s.as_string()).unwrap_or_default()
+}
+
 /// "14:05" (or "2:05 PM", as the locale has it).
 pub fn time(ts: u64) -> String {
-    let o = options(&[("hour", "2-digit"), ("minute", "2-digit")]);
-    date(ts).to_locale_time_string_with_options(lang().tag(), &o).into()
+    formatted(ts, Kind::Time)
 }
 
 /// "Friday, 20 November 2026 at 14:05:03".
 pub fn full(ts: u64) -> String {
-    let o = options(&[
-        ("weekday", "long"),
-        ("year", "numeric"),
-        ("month", "long"),
-        ("day", "numeric"),
-        ("hour", "2-digit"),
-        ("minute", "2-digit"),
-        ("second", "2-digit"),
-    ]);
-    date(ts).to_locale_string(lang().tag(), &o).into()
+    formatted(ts, Kind::Full)
 }
 
 /// "Today", "Yesterday", or "Friday 20 November" (with the year when not this year).

@@ -262,7 +262,8 @@ pub fn MessageList() -> impl IntoView {
             });
         }
     });
-    let by_key = Memo::new(move |_| rows.with(|r| crate::timeline::by_key(r)));
+    // Each row drawn follows its entry through a signal of its own.
+    let cells = super::fanout::Keyed::new(rows, Row::key);
     let typing = Memo::new(move |_| {
         let t = ctx.now.get();
         chat.with(|c| c.current_room().and_then(|r| typing_line(&r.typing_names(t))))
@@ -306,8 +307,7 @@ pub fn MessageList() -> impl IntoView {
                 </Show>
                 <For each=move || rows.get() key=Row::key children=move |row| {
                     // Keyed by what the row is; what it shows follows its entry.
-                    let key = row.key();
-                    let shown = Memo::new(move |_| by_key.with(|m| m.get(&key).cloned()).unwrap_or_else(|| row.clone()));
+                    let shown = cells.signal(row.key(), row);
                     move || {
                         let row = shown.get();
                         // Drawn anew: the focus in it comes back (keyboard users).

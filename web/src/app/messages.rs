@@ -124,7 +124,7 @@ fn MessageView(
     let author = msg.author.clone();
     let deleted = is_redacted(&msg.body);
     // Moderators (and owners) may delete anyone's message.
-    let moderates = ctx.moderates;
+    let moderates = ctx.moderates.signal();
     let stamp = {
         let info = info.clone();
         let (time, iso) = (format::time(msg.ts), format::iso(msg.ts));
@@ -366,7 +366,7 @@ fn Picker(done: Callback<Option<&'static str>>) -> impl IntoView {
 
 /// Reply, react, edit (one's own), delete (one's own, or as a moderator).
 #[component]
-fn Actions(msg: Message, mine: bool, moderates: Memo<bool>) -> impl IntoView {
+fn Actions(msg: Message, mine: bool, moderates: RwSignal<bool>) -> impl IntoView {
     let ctx = use_ctx();
     let picking = RwSignal::new(false);
     let target = (msg.origin.clone(), msg.seq);

@@ -6,6 +6,7 @@ mod avatar;
 mod composer;
 mod dialogs;
 mod drafts;
+mod fanout;
 mod files;
 mod followed;
 mod format;
@@ -70,9 +71,9 @@ pub struct Ctx {
     pub people: people::People,
     /// The thread open beside the room: the room it is in, and its root.
     pub thread: RwSignal<Option<threads::Open>>,
-    /// The current room's moderators include this person: one memo for
-    /// every message's actions (one each was a memo per row on the chat).
-    pub moderates: Memo<bool>,
+    /// The current room's moderators include this person, for every
+    /// message's actions (each its own signal: [`fanout`]).
+    pub moderates: fanout::Fanout<bool>,
     /// The reply the thread's composer edits, if it edits one.
     pub thread_edit: RwSignal<Option<meshchat_shared::client::annotate::Target>>,
     /// Half-written messages by room, and by thread (`room/origin:seq`).
@@ -239,9 +240,9 @@ fn Shell(who: Who, theme: RwSignal<Theme>, tabs: Tabs, top: Top) -> impl IntoVie
         people,
         thread: RwSignal::new(None),
         thread_edit: RwSignal::new(None),
-        moderates: Memo::new(move |_| {
+        moderates: fanout::Fanout::new(Memo::new(move |_| {
             chat.with(|c| crate::rooms::moderates(c.current_room().and_then(|r| r.info.as_ref())))
-        }),
+        })),
         drafts,
     };
     provide_context(ctx.clone());

@@ -13,19 +13,21 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use meshchat_shared::ErrorCode;
 use meshchat_shared::rooms::{RoomEvent, is_file_hash};
 use serde::Serialize;
 
 use super::AppState;
+use super::api::{client_ip, refused};
 use super::auth::Auth;
 use super::error::ApiError;
 use super::picture::PictureError;
+use super::serve::ClientAddr;
 use crate::accounts::Me;
 use crate::accounts::events::{AVATARS, AvatarRef};
 use crate::edge::govern::{self, Asker};
@@ -53,10 +55,13 @@ fn busy() -> ApiError {
 /// `POST /api/profile/avatar`.
 pub async fn upload(
     State(app): State<Arc<AppState>>,
+    addr: Option<Extension<ClientAddr>>,
     Auth(me): Auth,
     req: Request,
 ) -> Result<Json<AvatarSet>, ApiError> {
     app.metrics.http_requests.inc();
+    // A write, as an upload of a file is (a picture costs a decode too).
+    app.guard.write(client_ip(addr)).map_err(refused)?;
     let max = MAX_AVATAR_UPLOAD.min(app.max_file_bytes);
     let too_large = || {
         let most = meshchat_shared::rooms::human_size(max);
