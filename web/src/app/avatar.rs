@@ -21,10 +21,8 @@ pub fn Avatar(name: String, #[prop(optional)] card: bool) -> impl IntoView {
     let ctx = super::use_ctx();
     let people = ctx.people;
     let (who, letter) = (name.clone(), initial(&name));
-    let picture = {
-        let name = name.clone();
-        move || people.picture(&ctx, &name)
-    };
+    let shown = people.shown.signal(name.clone());
+    let picture = move || shown.with(|s| people.picture(&ctx, &s.1));
     view! {
         <span class="avatar" class:clickable=card aria-hidden="true" style=("--hue", hue(&name).to_string())
             on:click=move |_| if card { people.card.set(Some(who.clone())) }>

@@ -110,3 +110,72 @@ fn set_if_changed<T: Clone + PartialEq + Send + Sync + 'static>(s: RwSignal<T>, 
         s.set(now.clone());
     }
 }
+
+/// A value per key computed from shared state (a person's name as shown,
+/// their picture), for views that each read it through a signal of their
+/// own: one effect follows the state and sets the readers' signals.
+pub struct PerKey<K: Send + Sync + 'static, T: Send + Sync + 'static> {
+    readers: StoredValue<HashMap<K, Vec<(u64, RwSignal<T>)>>>,
+    next: StoredValue<u64>,
+    /// Bumped when a key gets its first reader: the effect reads what that
+    /// key's value depends on from then on.
+    added: RwSignal<u64>,
+    compute: StoredValue<Box<dyn Fn(&K) -> T>, LocalStorage>,
+}
+
+impl<K: Send + Sync + 'static, T: Send + Sync + 'static> Clone for PerKey<K, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K: Send + Sync + 'static, T: Send + Sync + 'static> Copy for PerKey<K, T> {}
+
+impl<K, T> PerKey<K, T>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    T: Clone + PartialEq + Send + Sync + 'static,
+{
+    /// `compute` gives a key's value; what it reads is followed.
+    pub fn new(compute: impl Fn(&K) -> T + 'static) -> PerKey<K, T> {
+        let readers = StoredValue::new(HashMap::<K, Vec<(u64, RwSignal<T>)>>::new());
+        let added = RwSignal::new(0u64);
+        let compute = StoredValue::new_local(Box::new(compute) as Box<dyn Fn(&K) -> T>);
+        Effect::new(move |_| {
+            added.track();
+            let keys: Vec<K> = readers.with_value(|r| r.keys().cloned().collect());
+            for k in keys {
+                let now = compute.with_value(|c| c(&k));
+                readers.with_value(|r| r.get(&k).into_iter().flatten().for_each(|(_, s)| set_if_changed(*s, &now)));
+            }
+        });
+        PerKey { readers, next: StoredValue::new(0), added, compute }
+    }
+
+    /// The calling view's signal for `key`'s value.
+    pub fn signal(self, key: K) -> RwSignal<T> {
+        let s = RwSignal::new(untrack(|| self.compute.with_value(|c| c(&key))));
+        let id = self.next.get_value();
+        self.next.set_value(id + 1);
+        let mut first = false;
+        self.readers.update_value(|r| {
+            let list = r.entry(key.clone()).or_default();
+            first = list.is_empty();
+            list.push((id, s));
+        });
+        if first {
+            self.added.update(|n| *n += 1);
+        }
+        on_cleanup(move || {
+            self.readers.update_value(|r| {
+                if let Some(list) = r.get_mut(&key) {
+                    list.retain(|(i, _)| *i != id);
+                    if list.is_empty() {
+                        r.remove(&key);
+                    }
+                }
+            })
+        });
+        s
+    }
+}

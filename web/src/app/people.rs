@@ -27,6 +27,9 @@ pub struct People {
     pub card: RwSignal<Option<String>>,
     /// Each person's picture (its hash), for those who have one.
     pub avatars: RwSignal<HashMap<String, String>>,
+    /// A person's name as shown and their picture's hash, for the views
+    /// of each row (each its own signal: [`super::fanout`]).
+    pub shown: super::fanout::PerKey<String, (String, String)>,
     /// Pictures fetched (with the session) as `blob:` URLs, by hash.
     /// Reference-counted signals: one made while a view reruns must not
     /// go with that run's owner.
@@ -35,19 +38,27 @@ pub struct People {
 
 impl People {
     pub fn new() -> People {
+        let profiles = RwSignal::new(HashMap::<String, ProfileFields>::new());
+        let avatars = RwSignal::new(HashMap::<String, String>::new());
+        let shown = super::fanout::PerKey::new(move |name: &String| {
+            let display = profiles.with(|p| p.get(name).map(|f| f.display.clone()).filter(|d| !d.is_empty()));
+            let hash = avatars.with(|a| a.get(name).cloned()).unwrap_or_default();
+            (display.unwrap_or_else(|| name.clone()), hash)
+        });
         People {
-            profiles: RwSignal::new(HashMap::new()),
+            profiles,
             seen: RwSignal::new(HashMap::new()),
             card: RwSignal::new(None),
-            avatars: RwSignal::new(HashMap::new()),
+            avatars,
+            shown,
             pictures: StoredValue::new_local(HashMap::new()),
         }
     }
 
-    /// `name`'s picture as a URL the page can show, if they have one
-    /// (fetched once per picture, then kept; tracked: shows when it comes).
-    pub fn picture(&self, ctx: &Ctx, name: &str) -> Option<String> {
-        let hash = self.avatars.with(|a| a.get(name).cloned())?;
+    /// The picture of hash `hash` as a URL the page can show (fetched once
+    /// per picture, then kept; tracked: shows when it comes).
+    pub fn picture(&self, ctx: &Ctx, hash: &str) -> Option<String> {
+        let hash = Some(hash.to_owned()).filter(|h| !h.is_empty())?;
         let known = self.pictures.with_value(|p| p.get(&hash).cloned());
         let url = known.unwrap_or_else(|| {
             let url = ArcRwSignal::new(None);
@@ -273,11 +284,12 @@ fn local_time(tz: &str) -> Option<String> {
 #[component]
 pub fn Name(name: String) -> impl IntoView {
     let people = use_ctx().people;
-    let (n1, n2) = (name.clone(), name.clone());
+    let n1 = name.clone();
+    let shown = people.shown.signal(name.clone());
     view! {
         <button class="author name-button" title=format!("@{name}")
             on:click=move |_| people.card.set(Some(n1.clone()))>
-            {move || people.display(&n2)}
+            {move || shown.with(|s| s.0.clone())}
         </button>
     }
 }
@@ -384,7 +396,7 @@ fn PictureField() -> impl IntoView {
             <Avatar name=me/>
             <input type="file" id="picture-input" class="visually-hidden" tabindex="-1" aria-label=t().choose_picture
                 accept="image/png,image/jpeg,image/gif,image/webp" node_ref=input on:change=chosen/>
-            <button type="button" on:click=move |_| { if let Some(i) = input.get() { i.click(); } }>{t().choose_picture}</button>
+            <button type="button" class="secondary" on:click=move |_| { if let Some(i) = input.get() { i.click(); } }>{t().choose_picture}</button>
             <button type="button" id="picture-remove" class="link" hidden=move || !has() on:click=remove>{t().remove_picture}</button>
             <p id="picture-said" role="alert" class=move || if matches!(said.get(), Some(Ok(_))) { "ok-text small" } else { "error small" }>
                 {move || said.get().map(|r| r.map(str::to_owned).unwrap_or_else(|e| e))}
