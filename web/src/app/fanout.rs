@@ -16,7 +16,7 @@ use leptos::prelude::*;
 
 /// One value for every reader.
 pub struct Fanout<T: Send + Sync + 'static> {
-    readers: StoredValue<Vec<(u64, RwSignal<T>)>>,
+    readers: StoredValue<Readers<T>>,
     next: StoredValue<u64>,
     source: Memo<T>,
 }
@@ -31,7 +31,7 @@ impl<T: Send + Sync + 'static> Copy for Fanout<T> {}
 
 impl<T: Clone + PartialEq + Send + Sync + 'static> Fanout<T> {
     pub fn new(source: Memo<T>) -> Fanout<T> {
-        let readers = StoredValue::new(Vec::<(u64, RwSignal<T>)>::new());
+        let readers = StoredValue::new(Readers::<T>::new());
         Effect::new(move |_| {
             let now = source.get();
             readers.with_value(|rs| rs.iter().for_each(|(_, s)| set_if_changed(*s, &now)));
@@ -111,11 +111,14 @@ fn set_if_changed<T: Clone + PartialEq + Send + Sync + 'static>(s: RwSignal<T>, 
     }
 }
 
+/// Readers' signals, each with the id that takes it back.
+type Readers<T> = Vec<(u64, RwSignal<T>)>;
+
 /// A value per key computed from shared state (a person's name as shown,
 /// their picture), for views that each read it through a signal of their
 /// own: one effect follows the state and sets the readers' signals.
 pub struct PerKey<K: Send + Sync + 'static, T: Send + Sync + 'static> {
-    readers: StoredValue<HashMap<K, Vec<(u64, RwSignal<T>)>>>,
+    readers: StoredValue<HashMap<K, Readers<T>>>,
     next: StoredValue<u64>,
     /// Bumped when a key gets its first reader: the effect reads what that
     /// key's value depends on from then on.
@@ -138,7 +141,7 @@ where
 {
     /// `compute` gives a key's value; what it reads is followed.
     pub fn new(compute: impl Fn(&K) -> T + 'static) -> PerKey<K, T> {
-        let readers = StoredValue::new(HashMap::<K, Vec<(u64, RwSignal<T>)>>::new());
+        let readers = StoredValue::new(HashMap::<K, Readers<T>>::new());
         let added = RwSignal::new(0u64);
         let compute = StoredValue::new_local(Box::new(compute) as Box<dyn Fn(&K) -> T>);
         Effect::new(move |_| {
