@@ -114,6 +114,9 @@ fn set_if_changed<T: Clone + PartialEq + Send + Sync + 'static>(s: RwSignal<T>, 
 /// Readers' signals, each with the id that takes it back.
 type Readers<T> = Vec<(u64, RwSignal<T>)>;
 
+/// How a key's value is made.
+type Compute<K, T> = Box<dyn Fn(&K) -> T>;
+
 /// A value per key computed from shared state (a person's name as shown,
 /// their picture), for views that each read it through a signal of their
 /// own: one effect follows the state and sets the readers' signals.
@@ -123,7 +126,7 @@ pub struct PerKey<K: Send + Sync + 'static, T: Send + Sync + 'static> {
     /// Bumped when a key gets its first reader: the effect reads what that
     /// key's value depends on from then on.
     added: RwSignal<u64>,
-    compute: StoredValue<Box<dyn Fn(&K) -> T>, LocalStorage>,
+    compute: StoredValue<Compute<K, T>, LocalStorage>,
 }
 
 impl<K: Send + Sync + 'static, T: Send + Sync + 'static> Clone for PerKey<K, T> {
@@ -143,7 +146,7 @@ where
     pub fn new(compute: impl Fn(&K) -> T + 'static) -> PerKey<K, T> {
         let readers = StoredValue::new(HashMap::<K, Readers<T>>::new());
         let added = RwSignal::new(0u64);
-        let compute = StoredValue::new_local(Box::new(compute) as Box<dyn Fn(&K) -> T>);
+        let compute = StoredValue::new_local(Box::new(compute) as Compute<K, T>);
         Effect::new(move |_| {
             added.track();
             let keys: Vec<K> = readers.with_value(|r| r.keys().cloned().collect());
