@@ -179,7 +179,8 @@ async fn probe(w: &World, node: &NodeProc, actor: &str, route: (&str, &str, &str
     let id = format!("{actor}-{kind}-{n}");
     let path = path
         .replace("{room}", if probe == "unknown room" { "no-such-room" } else { &room })
-        .replace("{hash}", w.files.get(kind).map_or("", String::as_str))
+        // A room's file where no room is named (asked for as a picture).
+        .replace("{hash}", w.files.get(kind).or_else(|| w.files.get("private")).map_or("", String::as_str))
         .replace("{id}", "0123456789abcdef")
         .replace("{name}", "non-member")
         .replace("{key}", "0123456789abcdef0123456789abcdef")
@@ -235,7 +236,12 @@ async fn probe(w: &World, node: &NodeProc, actor: &str, route: (&str, &str, &str
     if !token.is_empty() {
         headers.push(("Authorization", auth.as_str()));
     }
-    let r = if probe == "upload" {
+    let r = if probe == "svg" {
+        let mut h = headers.clone();
+        h[0] = ("Content-Type", "image/svg+xml");
+        h.push(("X-File-Name", "me.svg"));
+        request(method, &url, &h, Some(b"<svg onload=alert(1)/>")).await.unwrap()
+    } else if probe == "upload" {
         let url = node.url(&format!("{path}?id={id}"));
         let mut h = headers.clone();
         h[0] = ("Content-Type", "text/plain");
