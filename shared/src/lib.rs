@@ -14,8 +14,8 @@
 //! - [`frames`]: the WebSocket frames, [`ClientFrame`] and [`ServerFrame`].
 //! - [`error`]: the [`ErrorCode`]s a node answers with.
 //! - [`api`]: the JSON bodies of the HTTP routes.
-//! - [`rooms`]: rooms that belong to people: their events, roles, the room
-//!   as its members see it, direct-message rooms.
+//! - [`rooms`]: rooms that belong to people: their events, roles,
+//!   direct-message rooms; [`room_info`]: the room as its members see it.
 //! - [`stored`]: what a message of a room's log must be: the origin and
 //!   every peer check it with the same function.
 //! - [`hlc`]: the hybrid logical clock that stamps `ts`.
@@ -35,6 +35,7 @@ pub mod limits;
 pub mod meshmap;
 pub mod message;
 pub mod profile;
+pub mod room_info;
 pub mod rooms;
 pub mod stored;
 pub mod vector;

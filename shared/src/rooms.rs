@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{self, Invalid};
+pub use crate::room_info::{DirectoryEntry, MemberInfo, RoomInfo};
 
 /// The first character of an event's message id: not printable ASCII, so
 /// no client's `send` can make one.
@@ -528,58 +529,6 @@ pub fn present_as(msg: &crate::Message, raw: bool) -> std::borrow::Cow<'_, crate
         }
     };
     std::borrow::Cow::Owned(crate::Message { body, ..msg.clone() })
-}
-
-/// A member as the room shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberInfo {
-    pub name: String,
-    pub role: RoomRole,
-}
-
-/// A room as its members see it (the `room` frame, `GET /api/rooms/{room}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct RoomInfo {
-    pub room: String,
-    /// The display name; the room's name when none was set.
-    pub title: String,
-    pub topic: String,
-    pub private: bool,
-    /// A direct-message room: its people.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dm: Vec<String>,
-    /// Every member, online or not (empty for an open room of protocol 1,
-    /// which has no members, only people online).
-    pub members: Vec<MemberInfo>,
-    /// `false` for an open room of protocol 1 (no owner, anyone may post).
-    pub governed: bool,
-    /// The asker's role, if a member.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<RoomRole>,
-    /// Banned names, for moderators only.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub banned: Vec<String>,
-    /// Extension: read-only, nobody posts in it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub archived: bool,
-    /// Extension: the room's own retention in days (0: the mesh's).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub retention_days: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-/// A public room in the directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DirectoryEntry {
-    pub room: String,
-    pub title: String,
-    pub topic: String,
-    pub members: u64,
-    /// `ts` of the room's latest message (0: none).
-    pub last: u64,
 }
 
 /// Every direct conversation's room is named so (and no other room).

@@ -9,14 +9,17 @@
 //! - [`password`]: argon2id, a few at a time.
 //! - [`token`]: tokens signed by the issuing node, checkable anywhere.
 //! - `throttle`: failed sign-ins per name and per address.
-//! - `profile`: display names, statuses, time zones and availability.
+//! - `profile`: display names, statuses, time zones, availability and
+//!   pictures, and the changes watched over the WebSocket.
 //! - `service`: the operations, as the HTTP routes and sessions call them.
 //! - `sessions`: where one is signed in: listed, ended.
+//! - `api_tokens`: named tokens for bots: made, listed, revoked.
 //! - `two_factor`: TOTP codes and recovery codes at sign-in.
 //! - `admin`: what admins do (roles, deactivation, reset links, sign-up
 //!   rules), each recorded in the audit log.
 
 mod admin;
+mod api_tokens;
 pub mod directory;
 mod erase;
 pub mod events;

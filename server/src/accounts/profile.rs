@@ -7,7 +7,34 @@ use super::events::{AccountEvent, AvatarRef};
 use super::service::{Accounts, AuthError, Me};
 use crate::infra::clock::now_ms;
 
+/// Profile changes a slow connection may fall behind by before it skips
+/// some (it asks again with its next `watch`).
+pub(super) const PROFILE_CHANGES: usize = 256;
+
+/// The account whose profile an event changes, if it changes one.
+pub(super) fn changed(e: &AccountEvent) -> Option<&str> {
+    match e {
+        AccountEvent::Profile { id, .. } | AccountEvent::Avatar { id, .. } | AccountEvent::Erased { id, .. } => {
+            Some(id)
+        }
+        _ => None,
+    }
+}
+
 impl Accounts {
+    /// Names whose profile changes from now on.
+    pub fn profile_changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<str>> {
+        self.profile_changes.subscribe()
+    }
+
+    /// Tells the connections watching account `id` that its profile changed.
+    pub(super) fn tell_profile_changed(&self, id: &str) {
+        if let Some(name) = self.read_directory(|d| d.get(id).map(|a| a.name.clone())) {
+            // Nobody listening (at start) is no error.
+            let _ = self.profile_changes.send(name.into());
+        }
+    }
+
     /// Sets the caller's profile, whole. A display name is a name as names
     /// are (NFC, nothing hidden) and must not look like another person's
     /// account name: nobody shows up as someone else.

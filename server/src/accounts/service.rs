@@ -115,8 +115,8 @@ struct Live {
 
 pub struct Accounts {
     config: AccountsConfig,
-    me: String,
-    keys: Arc<dyn Keys>,
+    pub(super) me: String,
+    pub(super) keys: Arc<dyn Keys>,
     hasher: Hasher,
     directory: RwLock<Directory>,
     pub(super) registry: Registry,
@@ -129,7 +129,7 @@ pub struct Accounts {
     /// Wrong old passwords per account: a stolen session must not guess.
     password_tries: Throttle<String>,
     /// API tokens made per account (each stays in every node's account log).
-    tokens_made: DefaultKeyedRateLimiter<String>,
+    pub(super) tokens_made: DefaultKeyedRateLimiter<String>,
     /// Registrations per address: each costs a hash and a mesh round trip.
     registrations: DefaultKeyedRateLimiter<IpAddr>,
     live: Mutex<HashMap<String, Vec<Live>>>,
@@ -144,12 +144,8 @@ pub struct Accounts {
     retention: tokio::sync::watch::Sender<u32>,
     /// Names whose profile (picture, availability…) just changed here,
     /// for the connections that watch them.
-    profile_changes: tokio::sync::broadcast::Sender<Arc<str>>,
+    pub(super) profile_changes: tokio::sync::broadcast::Sender<Arc<str>>,
 }
-
-/// Profile changes a slow connection may fall behind by before it skips
-/// some (it asks again with its next `watch`).
-const PROFILE_CHANGES: usize = 256;
 
 /// Live API tokens per account.
 pub const MAX_TOKENS: usize = 50;
@@ -196,7 +192,7 @@ impl Accounts {
             steps_used: Mutex::new(HashMap::new()),
             vapid: Mutex::new(None),
             retention: hub.retention(),
-            profile_changes: tokio::sync::broadcast::channel(PROFILE_CHANGES).0,
+            profile_changes: tokio::sync::broadcast::channel(super::profile::PROFILE_CHANGES).0,
         });
         let applied = accounts.catch_up(&store, RoomVector::new()).await?;
         tokio::spawn(follow(Arc::downgrade(&accounts), store, log, applied));
@@ -219,16 +215,10 @@ impl Accounts {
 
     /// Applies an event here and closes the connections it signs out.
     fn apply(&self, e: AccountEvent) {
-        let changed = match &e {
-            AccountEvent::Profile { id, .. } | AccountEvent::Avatar { id, .. } | AccountEvent::Erased { id, .. } => {
-                Some(id.clone())
-            }
-            _ => None,
-        };
+        let changed = super::profile::changed(&e).map(str::to_owned);
         let (revoked, days) = self.directory.write().map(|mut d| (d.apply(e), d.retention_days())).unwrap_or_default();
-        if let Some(name) = changed.and_then(|id| self.read_directory(|d| d.get(&id).map(|a| a.name.clone()))) {
-            // Nobody listening (at start) is no error.
-            let _ = self.profile_changes.send(name.into());
+        if let Some(id) = changed {
+            self.tell_profile_changed(&id);
         }
         self.retention.send_if_modified(|d| std::mem::replace(d, days) != days);
         for r in revoked {
@@ -251,11 +241,6 @@ impl Accounts {
                 l.conn.close(close::POLICY, "signed out");
             }
         }
-    }
-
-    /// Names whose profile changes from now on.
-    pub fn profile_changes(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
-        self.profile_changes.subscribe()
     }
 
     /// Writes an event to the log (durable here) and applies it.
@@ -281,7 +266,7 @@ impl Accounts {
         self.tokens_made.retain_recent();
     }
 
-    fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+    pub(super) fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
         self.directory.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -545,51 +530,6 @@ impl Accounts {
         // Issued after the revocation, so it lives on.
         tokio::time::sleep(Duration::from_millis(2)).await;
         self.issue(&a.id, &a.name, a.role.1, &from.agent).await
-    }
-
-    /// A named token for a bot: `(token, id)`.
-    pub async fn create_token(&self, me: &Me, label: &str) -> Result<(String, String), AuthError> {
-        let label = label.trim();
-        if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
-            return Err(AuthError::Invalid("a token's label must be 1-64 characters".into()));
-        }
-        let live = self.directory().get(&me.id).map_or(0, |a| a.tokens.values().filter(|t| !t.revoked).count());
-        if live >= MAX_TOKENS {
-            let why = format!("an account has at most {MAX_TOKENS} API tokens: revoke one first");
-            return Err(AuthError::LimitReached(why));
-        }
-        if self.tokens_made.check_key(&me.id).is_err() {
-            return Err(AuthError::RateLimited);
-        }
-        let id = random_id();
-        let now = now_ms();
-        let created = AccountEvent::TokenCreated { id: me.id.clone(), token: id.clone(), label: label.into(), at: now };
-        self.append(created).await?;
-        let claims = Claims {
-            kind: Kind::Api,
-            account: me.id.clone(),
-            id: id.clone(),
-            issued: now,
-            expires: u64::MAX,
-            issuer: self.me.clone(),
-        };
-        let token = token::encode(&claims, &*self.keys).ok_or_else(|| AuthError::Unavailable("cannot sign".into()))?;
-        Ok((token, id))
-    }
-
-    /// The account's API tokens: id, label, created; not the revoked ones.
-    pub fn tokens(&self, me: &Me) -> Vec<(String, String, u64)> {
-        let d = self.directory();
-        let Some(a) = d.get(&me.id) else { return Vec::new() };
-        a.tokens.iter().filter(|(_, t)| !t.revoked).map(|(id, t)| (id.clone(), t.label.clone(), t.at)).collect()
-    }
-
-    pub async fn revoke_token(&self, me: &Me, id: &str) -> Result<(), AuthError> {
-        let known = self.directory().get(&me.id).is_some_and(|a| a.tokens.contains_key(id));
-        if !known {
-            return Err(AuthError::Invalid("no such token".into()));
-        }
-        self.append(AccountEvent::TokenRevoked { id: me.id.clone(), token: id.to_owned() }).await
     }
 }
 
