@@ -295,6 +295,12 @@ async fn watched_profiles_are_pushed_from_any_node_and_nothing_else() {
     let carol = account_everywhere(&m, "carol").await;
     let (mut watcher, _) = ws_with_token(&m.nodes[2], &carol).await;
     watcher.send(json!({"type": "watch", "names": ["ada"]})).await;
+    // Also on the node the change is made on (which applies it twice: as
+    // it writes it, and from its log).
+    let (mut near, _) = ws_with_token(&m.nodes[0], &carol).await;
+    near.send(json!({"type": "watch", "names": ["ada"]})).await;
+    near.send(json!({"type": "ping"})).await;
+    near.wait_for("pong").await;
     let (mut idle, _) = ws_with_token(&m.nodes[2], &bob).await;
     let too_many: Vec<String> = (0..101).map(|i| format!("p{i}")).collect();
     idle.send(json!({"type": "watch", "names": too_many})).await;
@@ -314,6 +320,7 @@ async fn watched_profiles_are_pushed_from_any_node_and_nothing_else() {
         (p["name"].as_str(), p["availability"].as_str(), p["status"].as_str()),
         (Some("ada"), Some("dnd"), Some("at the mill"))
     );
+    assert_eq!(near.wait_for("profile").await, pushed, "the same frame on the node it was made on");
 
     // Her picture, set on n2: pushed too.
     let auth = format!("Bearer {ada}");
@@ -330,4 +337,20 @@ async fn watched_profiles_are_pushed_from_any_node_and_nothing_else() {
     while let Some(f) = idle.try_recv(Duration::from_millis(200)).await {
         assert_ne!(f["type"], "profile", "{f}");
     }
+    // Each change told once: the status, then the picture, nothing twice.
+    assert_eq!(near.wait_for("profile").await["profile"]["avatar"], set_pic.json()["avatar"]);
+    while let Some(f) = near.try_recv(Duration::from_millis(300)).await {
+        assert_ne!(f["type"], "profile", "a change told twice: {f}");
+    }
+}
+
+/// Watching people is for sessions of accounts, as `GET /api/profiles` is:
+/// a guest is refused.
+#[tokio::test]
+async fn a_guest_cannot_watch_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &[]);
+    let (mut guest, _) = Client::hello(&n.ws_url(), "guesty").await;
+    guest.send(json!({"type": "watch", "names": ["ada"]})).await;
+    assert_eq!(guest.expect_error().await.0, "unauthorized");
 }

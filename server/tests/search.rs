@@ -127,3 +127,51 @@ async fn search_finds_what_each_reader_may_read_on_every_node_and_forgets_delete
         assert!(status == 200 || status == 400, "{q:?}: {status} {v}");
     }
 }
+
+/// The nodes' own rooms are nobody's to search: the account log (password
+/// hashes, second factors, sessions) and people's pictures were found by
+/// any member searching everywhere. They are not indexed, a data directory
+/// that indexed them loses those rows at its next start, and no read path
+/// takes a person into them.
+#[tokio::test]
+async fn the_nodes_own_rooms_are_never_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("n1");
+    let mut n = start_node_accounts("n1", &data, 0, &[], None);
+    let admin = token(&register(&n, "admin", "admin's password").await.1);
+    let bob = token(&register(&n, "bob", "bob's password").await.1);
+    let (status, _) = api("POST", &n.url("/api/2fa/setup"), Some(&admin), Some(json!({}))).await;
+    assert_eq!(status, 200);
+    let (status, _) = api("POST", &n.url("/api/profile"), Some(&admin), Some(json!({"status": "sessionless"}))).await;
+    assert_eq!(status, 204);
+    for q in ["argon2id", "created", "session", "two_factor", "profile", "sessionless", "meshchat"] {
+        let (status, v) = search(&n, Some(&bob), q).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(found(&v), Vec::<String>::new(), "{q:?} found in the nodes' own rooms: {v}");
+    }
+    // No read path takes a person into them, an admin included.
+    for path in ["/api/rooms/!accounts/messages", "/api/rooms/%21accounts/messages", "/api/rooms/!avatars"] {
+        let (status, _) = api("GET", &n.url(path), Some(&admin), None).await;
+        assert!(status == 400 || status == 404, "{path}: {status}");
+    }
+
+    // A data directory an older version indexed: its rows go at the next start.
+    n.kill9();
+    let db = data.join("meshchat.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute(
+            "INSERT INTO search (rowid, text, room, author, ts, edit) VALUES (999999, 'argon2id leaked', '!accounts', 'meshchat', 0, '')",
+            [],
+        )
+        .unwrap();
+        c.execute("DELETE FROM meta WHERE key = 'search_without_system_rooms'", []).unwrap();
+    }
+    n.restart().unwrap();
+    let (_, v) = search(&n, Some(&bob), "argon2id").await;
+    assert_eq!(found(&v), Vec::<String>::new(), "{v}");
+    n.kill9();
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let left: i64 = c.query_row("SELECT count(*) FROM search WHERE room LIKE '!%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0, "the nodes' own rooms in the search index");
+}

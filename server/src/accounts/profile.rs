@@ -27,6 +27,11 @@ impl Accounts {
         self.profile_changes.subscribe()
     }
 
+    /// What of account `id` a profile shows (to see whether an event changed it).
+    pub(super) fn shown_profile(&self, id: &str) -> Option<(ProfileFields, Option<AvatarRef>, bool)> {
+        self.read_directory(|d| d.get(id).map(|a| (a.profile.1.clone(), a.avatar.1.clone(), a.erased)))
+    }
+
     /// Tells the connections watching account `id` that its profile changed.
     pub(super) fn tell_profile_changed(&self, id: &str) {
         if let Some(name) = self.read_directory(|d| d.get(id).map(|a| a.name.clone())) {

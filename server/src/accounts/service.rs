@@ -215,9 +215,12 @@ impl Accounts {
 
     /// Applies an event here and closes the connections it signs out.
     fn apply(&self, e: AccountEvent) {
-        let changed = super::profile::changed(&e).map(str::to_owned);
+        let changed = super::profile::changed(&e).map(|id| (id.to_owned(), self.shown_profile(id)));
         let (revoked, days) = self.directory.write().map(|mut d| (d.apply(e), d.retention_days())).unwrap_or_default();
-        if let Some(id) = changed {
+        // Told once: the log applies again what this node applied as it wrote.
+        if let Some((id, before)) = changed
+            && self.shown_profile(&id) != before
+        {
             self.tell_profile_changed(&id);
         }
         self.retention.send_if_modified(|d| std::mem::replace(d, days) != days);

@@ -94,6 +94,11 @@ impl Opener {
 /// The room's governance, if the room exists here and `who` may read it;
 /// a room `who` may not read is as good as absent (its name is not told).
 pub async fn readable(hub: &Arc<Hub>, room: &str, who: &str) -> Result<(RoomHandle, Arc<Governance>), RoomError> {
+    // The nodes' own rooms (`!accounts`, `!mesh`, `!avatars`) are read by
+    // the nodes, never by a person, whatever the path.
+    if meshchat_shared::limits::is_system_room(room) {
+        return Err(RoomError::NotFound);
+    }
     let handle = hub.open(room).ok_or(RoomError::NotFound)?;
     let gov = handle.governance().await.map_err(RoomError::Refused)?;
     if gov.can_read(who) { Ok((handle, gov)) } else { Err(RoomError::NotFound) }

@@ -102,16 +102,7 @@ impl FileStore {
         let tmp = self.dir.join("tmp").join(format!("{:016x}", rand::random::<u64>()));
         let mut part = Partial { path: tmp.clone(), file: Some(crate::store::private::create(&tmp)?) };
         let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| FileError::Body(e.to_string()))?;
-            size += chunk.len() as u64;
-            if size > max {
-                return Err(FileError::TooLarge { max });
-            }
-            hasher.update(&chunk);
-            part.write(&chunk)?;
-        }
+        let size = part.take(&mut body, max, |chunk| hasher.update(chunk)).await?;
         let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
         if let Some(want) = expect
             && want != hash
@@ -151,6 +142,23 @@ impl FileStore {
             self.total.fetch_add(size, Ordering::Relaxed);
         }
         Ok(Blob { hash, size })
+    }
+
+    /// Takes `body` (at most `max` bytes) into a file of its own among the
+    /// files in the making, gone when the answer is dropped: what is read
+    /// once and never kept (a picture an avatar is made from). Never in
+    /// the store by hash, so nothing else can take it away meanwhile.
+    pub async fn receive_scratch<S, E>(&self, mut body: S, max: u64, what: &str) -> Result<Scratch, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let path = self.scratch(what);
+        let mut part = Partial { path: path.clone(), file: Some(crate::store::private::create(&path)?) };
+        part.take(&mut body, max, |_| {}).await?;
+        part.file = None;
+        part.path = PathBuf::new();
+        Ok(Scratch(path))
     }
 
     /// Removes a file nothing refers to any more.
@@ -199,6 +207,42 @@ impl Partial {
             Some(f) => f.write_all(chunk),
             None => Ok(()),
         }
+    }
+
+    /// Writes `body` here, each chunk seen by `each` too; its size, or
+    /// too large past `max`.
+    async fn take<S, E>(&mut self, body: &mut S, max: u64, mut each: impl FnMut(&[u8])) -> Result<u64, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| FileError::Body(e.to_string()))?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(FileError::TooLarge { max });
+            }
+            each(&chunk);
+            self.write(&chunk)?;
+        }
+        Ok(size)
+    }
+}
+
+/// A file read once and removed when dropped ([`FileStore::receive_scratch`]).
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

@@ -130,6 +130,14 @@ pub fn migrate(conn: &Connection, node: &str) -> Result<(), StoreError> {
             )));
         }
     }
+    // Older versions indexed the nodes' own rooms too: out, once.
+    if get("search_without_system_rooms")?.is_none() {
+        let gone = conn.execute("DELETE FROM search WHERE room LIKE '!%'", [])?;
+        conn.execute("INSERT INTO meta (key, value) VALUES ('search_without_system_rooms', '1')", [])?;
+        if gone > 0 {
+            tracing::info!(rows = gone, "the nodes' own rooms taken out of the search index");
+        }
+    }
     conn.execute_batch("CREATE INDEX IF NOT EXISTS messages_idem ON messages (room, idem)")?;
     // A room's events (ids starting with §), which it loads whole at start.
     conn.execute_batch("CREATE INDEX IF NOT EXISTS messages_events ON messages (room) WHERE substr(id, 1, 1) = '§'")?;

@@ -53,7 +53,9 @@ enum Indexed<'a> {
 
 /// `event`: the message's event, if it is one (the writer reads it once).
 fn indexed<'a>(m: &'a Message, event: Option<&'a RoomEvent>) -> Indexed<'a> {
-    if is_redacted(&m.body) {
+    // The nodes' own rooms (the account log: password hashes, second
+    // factors, sessions) are nobody's to search.
+    if is_redacted(&m.body) || meshchat_shared::limits::is_system_room(&m.room) {
         return Indexed::Nothing;
     }
     if !is_event_id(&m.id) {

@@ -73,7 +73,8 @@ pub async fn upload(
         return Err(too_large());
     }
     let files = app.store.files().clone();
-    let received = tokio::time::timeout(UPLOAD_TIME, files.receive(req.into_body().into_data_stream(), max, None));
+    let body = req.into_body().into_data_stream();
+    let received = tokio::time::timeout(UPLOAD_TIME, files.receive_scratch(body, max, "avatar"));
     let sent = match received.await {
         Err(_) => return Err(ApiError::invalid("the upload took too long")),
         Ok(Err(FileError::TooLarge { .. })) => return Err(too_large()),
@@ -84,17 +85,17 @@ pub async fn upload(
         }
         Ok(Ok(b)) => b,
     };
+    // What was sent is read from a file of this request's own, never
+    // kept: it goes with `sent` (another upload of the same bytes took it
+    // away from the store in the middle of a decode).
     let made = super::picture::decoded(
         &files,
-        files.path(&sent.hash),
+        sent.path().to_owned(),
         || None,
         |img| super::picture::png(&super::picture::square(&img, AVATAR_SIDE)),
     )
     .await;
-    // What was sent is not kept (unless a message shares the same bytes).
-    if !app.store.file_referenced(&sent.hash).await.unwrap_or(true) {
-        files.remove(&sent.hash);
-    }
+    drop(sent);
     let png = match made {
         Ok(png) => png,
         Err(PictureError::Unreadable(e)) => {

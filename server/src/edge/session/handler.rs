@@ -115,7 +115,11 @@ impl Session {
             }
             ClientFrame::Act { room, id, action } => self.on_act(room, id, action),
             ClientFrame::Dm { users } => self.on_dm(users),
-            // In place of the last (`validate` bounded it).
+            // As `GET /api/profiles`: for a session of an account. In place
+            // of the last (`validate` bounded it).
+            ClientFrame::Watch { .. } if self.me.is_none() => {
+                self.error(ErrorCode::Unauthorized, "sign in to watch people's profiles", None)
+            }
             ClientFrame::Watch { names } => self.watched = names.into_iter().map(Arc::from).collect(),
         }
     }
