@@ -345,12 +345,14 @@ async fn watched_profiles_are_pushed_from_any_node_and_nothing_else() {
 }
 
 /// Watching people is for sessions of accounts, as `GET /api/profiles` is:
-/// a guest is refused.
+/// a guest is refused (`forbidden`: its connection is not signed out).
 #[tokio::test]
 async fn a_guest_cannot_watch_profiles() {
     let dir = tempfile::tempdir().unwrap();
     let n = start_node("n1", &dir.path().join("n1"), 0, &[]);
     let (mut guest, _) = Client::hello(&n.ws_url(), "guesty").await;
     guest.send(json!({"type": "watch", "names": ["ada"]})).await;
-    assert_eq!(guest.expect_error().await.0, "unauthorized");
+    assert_eq!(guest.expect_error().await.0, "forbidden");
+    // Its connection stands: it still chats.
+    guest.join("general", None).await;
 }

@@ -29,8 +29,9 @@ impl Chat {
         }
     }
 
+    /// Told only for an account's session: a guest may not watch.
     pub(super) fn emit_watch(&mut self) {
-        if !self.watching.names.is_empty() {
+        if !self.watching.names.is_empty() && self.token.is_some() {
             self.outgoing.push(ClientFrame::Watch { names: self.watching.names.clone() });
         }
     }
@@ -64,6 +65,7 @@ mod tests {
     #[test]
     fn watched_names_are_told_on_every_welcome_and_pushes_wait_once_each() {
         let mut chat = Chat::new("ada", &["general".to_owned()], None);
+        chat.token = Some("mc1.session".into());
         chat.watch(vec!["bob".into(), "carol".into()]);
         assert!(chat.take_outgoing().is_empty(), "not connected: told on welcome");
         let welcome = || ServerFrame::Welcome { v: 1, node: "n1".into(), name: "ada".into(), nodes: vec![] };
@@ -90,5 +92,15 @@ mod tests {
         assert_eq!(got.len(), 1, "the newest per name");
         assert_eq!(got[0].fields.display, "Robert");
         assert!(chat.take_profiles().is_empty());
+    }
+
+    /// A guest's chat never asks (the node would refuse it).
+    #[test]
+    fn a_guest_does_not_watch() {
+        let mut chat = Chat::new("guesty", &["general".to_owned()], None);
+        chat.watch(vec!["bob".into()]);
+        chat.on_open();
+        chat.on_frame(ServerFrame::Welcome { v: 1, node: "n1".into(), name: "guesty".into(), nodes: vec![] }, 0);
+        assert!(!chat.take_outgoing().iter().any(|f| matches!(f, ClientFrame::Watch { .. })));
     }
 }

@@ -115,10 +115,11 @@ impl Session {
             }
             ClientFrame::Act { room, id, action } => self.on_act(room, id, action),
             ClientFrame::Dm { users } => self.on_dm(users),
-            // As `GET /api/profiles`: for a session of an account. In place
-            // of the last (`validate` bounded it).
+            // As `GET /api/profiles`: for a session of an account (forbidden,
+            // not unauthorized: a guest's connection itself stands). In
+            // place of the last (`validate` bounded it).
             ClientFrame::Watch { .. } if self.me.is_none() => {
-                self.error(ErrorCode::Unauthorized, "sign in to watch people's profiles", None)
+                self.error(ErrorCode::Forbidden, "sign in to an account to watch people's profiles", None)
             }
             ClientFrame::Watch { names } => self.watched = names.into_iter().map(Arc::from).collect(),
         }
