@@ -39,6 +39,7 @@ use std::time::Duration;
 pub use admin::{parse_registration, registration_name};
 pub use directory::{Account, Directory, Revoked};
 pub use events::{AccountEvent, Role};
+pub use profile::ProfileChange;
 pub use registry::{ClaimError, ClaimNet, Registry};
 pub use service::{Accounts, AuthError, Caller, MAX_TOKENS, Me, SignedIn};
 

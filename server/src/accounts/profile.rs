@@ -11,6 +11,14 @@ use crate::infra::clock::now_ms;
 /// some (it asks again with its next `watch`).
 pub(super) const PROFILE_CHANGES: usize = 256;
 
+/// A profile that changed, as the connections watching it are told: the
+/// `profile` frame made once, whoever watches.
+#[derive(Debug, Clone)]
+pub struct ProfileChange {
+    pub name: std::sync::Arc<str>,
+    pub frame: crate::edge::conn::Frame,
+}
+
 /// The account whose profile an event changes, if it changes one.
 pub(super) fn changed(e: &AccountEvent) -> Option<&str> {
     match e {
@@ -23,7 +31,7 @@ pub(super) fn changed(e: &AccountEvent) -> Option<&str> {
 
 impl Accounts {
     /// Names whose profile changes from now on.
-    pub fn profile_changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<str>> {
+    pub fn profile_changes(&self) -> tokio::sync::broadcast::Receiver<ProfileChange> {
         self.profile_changes.subscribe()
     }
 
@@ -32,12 +40,19 @@ impl Accounts {
         self.read_directory(|d| d.get(id).map(|a| (a.profile.1.clone(), a.avatar.1.clone(), a.erased)))
     }
 
-    /// Tells the connections watching account `id` that its profile changed.
+    /// Tells the connections watching account `id` that its profile
+    /// changed: its frame made once, by the function `GET /api/profiles`
+    /// answers with (nothing to make while nobody listens: at start).
     pub(super) fn tell_profile_changed(&self, id: &str) {
-        if let Some(name) = self.read_directory(|d| d.get(id).map(|a| a.name.clone())) {
-            // Nobody listening (at start) is no error.
-            let _ = self.profile_changes.send(name.into());
+        if self.profile_changes.receiver_count() == 0 {
+            return;
         }
+        let Some(name) = self.read_directory(|d| d.get(id).map(|a| a.name.clone())) else { return };
+        let Some(profile) = self.profiles(std::slice::from_ref(&name)).ok().and_then(|mut p| p.pop()) else {
+            return;
+        };
+        let frame = meshchat_shared::ServerFrame::Profile { profile }.to_json().into();
+        let _ = self.profile_changes.send(ProfileChange { name: name.into(), frame });
     }
 
     /// Sets the caller's profile, whole. A display name is a name as names

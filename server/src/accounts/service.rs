@@ -144,7 +144,7 @@ pub struct Accounts {
     retention: tokio::sync::watch::Sender<u32>,
     /// Names whose profile (picture, availability…) just changed here,
     /// for the connections that watch them.
-    pub(super) profile_changes: tokio::sync::broadcast::Sender<Arc<str>>,
+    pub(super) profile_changes: tokio::sync::broadcast::Sender<super::profile::ProfileChange>,
 }
 
 /// Live API tokens per account.
@@ -215,7 +215,9 @@ impl Accounts {
 
     /// Applies an event here and closes the connections it signs out.
     fn apply(&self, e: AccountEvent) {
-        let changed = super::profile::changed(&e).map(|id| (id.to_owned(), self.shown_profile(id)));
+        // Only while someone watches (not while the log is read at start).
+        let watched = self.profile_changes.receiver_count() > 0;
+        let changed = super::profile::changed(&e).filter(|_| watched).map(|id| (id.to_owned(), self.shown_profile(id)));
         let (revoked, days) = self.directory.write().map(|mut d| (d.apply(e), d.retention_days())).unwrap_or_default();
         // Told once: the log applies again what this node applied as it wrote.
         if let Some((id, before)) = changed

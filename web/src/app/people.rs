@@ -134,34 +134,25 @@ pub fn refresh(ctx: &Ctx, names: Vec<String>) {
 
 /// Profiles as the node gave them (asked at `asked`, or pushed).
 fn take_in(people: People, got: Vec<meshchat_shared::profile::Profile>, me: &str, asked: u64) {
-    {
-        let seen: Vec<(String, u64)> = got.iter().filter_map(|g| Some((g.name.clone(), g.last_seen?))).collect();
-        // Changed pictures only: every avatar on the page reads these.
-        let pictures: Vec<(String, String)> = got.iter().map(|g| (g.name.clone(), g.avatar.clone())).collect();
-        let changed = people
-            .avatars
-            .with_untracked(|a| pictures.iter().any(|(n, h)| a.get(n).map_or(!h.is_empty(), |old| old != h)));
-        if changed {
-            let _ = people.avatars.try_update(|a| {
-                for (n, h) in pictures {
-                    if h.is_empty() {
-                        a.remove(&n);
-                    } else {
-                        a.insert(n, h);
-                    }
-                }
-            });
-        }
-        let _ = people.profiles.try_update(|p| {
-            for g in got {
-                p.insert(g.name, g.fields);
+    let seen: Vec<(String, u64)> = got.iter().filter_map(|g| Some((g.name.clone(), g.last_seen?))).collect();
+    let _ = people.avatars.try_update(|a| {
+        for g in &got {
+            if g.avatar.is_empty() {
+                a.remove(&g.name);
+            } else {
+                a.insert(g.name.clone(), g.avatar.clone());
             }
-        });
-        if !seen.is_empty() {
-            let _ = people.seen.try_update(|s| s.extend(seen));
         }
-        crate::prefs::dnd_from_node(people.availability(me) == Availability::Dnd, asked);
+    });
+    let _ = people.profiles.try_update(|p| {
+        for g in got {
+            p.insert(g.name, g.fields);
+        }
+    });
+    if !seen.is_empty() {
+        let _ = people.seen.try_update(|s| s.extend(seen));
     }
+    crate::prefs::dnd_from_node(people.availability(me) == Availability::Dnd, asked);
 }
 
 /// Profiles follow the names shown (asked again when one is new, and

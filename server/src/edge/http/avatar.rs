@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
 use meshchat_shared::ErrorCode;
 use meshchat_shared::rooms::{RoomEvent, is_file_hash};
@@ -31,7 +31,6 @@ use super::serve::ClientAddr;
 use crate::accounts::Me;
 use crate::accounts::events::{AVATARS, AvatarRef};
 use crate::edge::govern::{self, Asker};
-use crate::store::files::FileError;
 
 /// A picture sent to be an avatar is at most this (the node's file limit
 /// if lower).
@@ -75,16 +74,7 @@ pub async fn upload(
     let files = app.store.files().clone();
     let body = req.into_body().into_data_stream();
     let received = tokio::time::timeout(UPLOAD_TIME, files.receive_scratch(body, max, "avatar"));
-    let sent = match received.await {
-        Err(_) => return Err(ApiError::invalid("the upload took too long")),
-        Ok(Err(FileError::TooLarge { .. })) => return Err(too_large()),
-        Ok(Err(FileError::Body(e))) => return Err(ApiError::invalid(format!("the upload broke off: {e}"))),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot store a picture");
-            return Err(busy());
-        }
-        Ok(Ok(b)) => b,
-    };
+    let sent = super::files::taken(received.await, |_| too_large())?;
     // What was sent is read from a file of this request's own, never
     // kept: it goes with `sent` (another upload of the same bytes took it
     // away from the store in the middle of a decode).
@@ -127,30 +117,10 @@ pub async fn get(
     if !is_file_hash(&hash) || !app.accounts.is_avatar(&hash) {
         return Err(not_found());
     }
-    let files = app.store.files().clone();
-    if !files.has(&hash) {
-        // Shared on another node a moment ago, or while this one was down.
-        let fetched = match &app.mesh {
-            Some(mesh) => mesh.fetch_file(&files, &hash, MAX_AVATAR_UPLOAD).await,
-            None => false,
-        };
-        if !fetched {
-            return Err(ApiError::new(ErrorCode::Unavailable, "the picture has not reached this node yet")
-                .with_status(StatusCode::SERVICE_UNAVAILABLE));
-        }
-    }
-    let png = tokio::fs::read(files.path(&hash)).await.map_err(|_| not_found())?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
-            // A hash's bytes never change.
-            (header::CACHE_CONTROL, "private, max-age=86400, immutable"),
-        ],
-        png,
-    )
-        .into_response())
+    super::files::held(&app, &hash, MAX_AVATAR_UPLOAD).await?;
+    let png = tokio::fs::read(app.store.files().path(&hash)).await.map_err(|_| not_found())?;
+    // A hash's bytes never change.
+    Ok(super::files::png_response(png, "private, max-age=86400, immutable"))
 }
 
 /// Keeps `png` and shares it as `me`'s file event in [`AVATARS`]; a peer
@@ -170,21 +140,10 @@ async fn share(app: &Arc<AppState>, me: &Me, png: Vec<u8>) -> Result<AvatarRef, 
         body: String::new(),
         thread: None,
     };
-    let who = Asker { name: me.name.as_str().into(), admin: false, account: true };
+    let who = Asker::of(&app.accounts, me);
     let handle = app.hub.room(AVATARS);
     let id = format!("avatar-{}", crate::infra::random_id());
-    let msg = match govern::act(&handle, &app.guard, &who, &id, (event, govern::Marks::default())).await {
-        Ok(msg) => msg,
-        Err(e) => {
-            if !app.store.file_referenced(&blob.hash).await.unwrap_or(true) {
-                files.remove(&blob.hash);
-            }
-            return Err(e.into());
-        }
-    };
-    if let Some(mesh) = &app.mesh {
-        mesh.replicate_file(&files, &blob, Some((msg.room.clone(), msg.origin.clone(), msg.seq))).await;
-    }
+    let msg = super::files::post(app, (&handle, &who, &id), (event, govern::Marks::default()), &blob).await?;
     Ok(AvatarRef { origin: msg.origin.clone(), seq: msg.seq, hash: blob.hash })
 }
 
@@ -194,7 +153,7 @@ async fn replace(app: &Arc<AppState>, me: &Me, avatar: Option<AvatarRef>) -> Res
     let old = app.accounts.avatar_of(me);
     app.accounts.set_avatar(me, avatar).await?;
     let Some(old) = old else { return Ok(()) };
-    let who = Asker { name: me.name.as_str().into(), admin: false, account: true };
+    let who = Asker::of(&app.accounts, me);
     let gone = RoomEvent::Deleted { origin: old.origin, seq: old.seq };
     let prepared = govern::aim(&app.store, AVATARS, gone, &me.name).await?;
     let id = format!("avatar-gone-{}", crate::infra::random_id());

@@ -34,7 +34,7 @@ use super::picture::PictureError;
 use super::serve::ClientAddr;
 use crate::edge::govern::{self, Asker};
 use crate::store::file_refs::FileInfo;
-use crate::store::files::FileError;
+use crate::store::files::{Blob, FileError};
 
 /// The header that names an upload (and that no HTML form can send).
 pub const FILE_NAME: HeaderName = HeaderName::from_static("x-file-name");
@@ -126,38 +126,78 @@ pub async fn upload(
     let files = app.store.files().clone();
     let body = req.into_body().into_data_stream();
     let received = tokio::time::timeout(UPLOAD_TIME, files.receive(body, app.max_file_bytes, None)).await;
-    let blob = match received {
-        Err(_) => return Err(ApiError::invalid("the upload took too long")),
-        Ok(Err(FileError::TooLarge { max })) => return Err(too_large(max)),
-        Ok(Err(FileError::Body(e))) => return Err(ApiError::invalid(format!("the upload broke off: {e}"))),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot store a file");
-            return Err(ErrorCode::Unavailable.into());
-        }
-        Ok(Ok(b)) => b,
-    };
+    let blob = taken(received, too_large)?;
     let event = RoomEvent::File { hash: blob.hash.clone(), name, size: blob.size, mime, body: String::new(), thread };
     event.validate()?;
     // A thread's root, aimed as a reply's is (at the copy every node shows).
     let prepared = govern::aim(&app.store, &room, event, &who.name).await?;
-    let msg = match govern::act(&handle, &app.guard, &who, &id, prepared).await {
+    let msg = post(&app, (&handle, &who, &id), prepared, &blob).await?;
+    let posted = Posted { msg: present_as(&msg, true).into_owned() };
+    Ok((StatusCode::CREATED, Json(posted)).into_response())
+}
+
+/// What an upload's body came to, in the client's words: too slow, too
+/// large (`too_large` of the limit), broken off, or not stored here.
+pub(super) fn taken<T>(
+    received: Result<Result<T, FileError>, tokio::time::error::Elapsed>,
+    too_large: impl FnOnce(u64) -> ApiError,
+) -> Result<T, ApiError> {
+    match received {
+        Err(_) => Err(ApiError::invalid("the upload took too long")),
+        Ok(Err(FileError::TooLarge { max })) => Err(too_large(max)),
+        Ok(Err(FileError::Body(e))) => Err(ApiError::invalid(format!("the upload broke off: {e}"))),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot store a file");
+            Err(ErrorCode::Unavailable.into())
+        }
+        Ok(Ok(taken)) => Ok(taken),
+    }
+}
+
+/// Posts the `file` event of `blob` kept here: a refused one leaves the
+/// file only if a message shares it already; a taken one is answered
+/// once a peer (if one is up) holds the file and the message, readable
+/// there even if this node dies the moment it has answered.
+pub(super) async fn post(
+    app: &AppState,
+    (handle, who, id): (&crate::room::RoomHandle, &Asker, &str),
+    prepared: (RoomEvent, govern::Marks),
+    blob: &Blob,
+) -> Result<Arc<meshchat_shared::Message>, ApiError> {
+    let files = app.store.files();
+    let msg = match govern::act(handle, &app.guard, who, id, prepared).await {
         Ok(msg) => msg,
         Err(e) => {
-            // Refused: the file stays only if a message shares it already.
             if !app.store.file_referenced(&blob.hash).await.unwrap_or(true) {
                 files.remove(&blob.hash);
             }
             return Err(e.into());
         }
     };
-    // A peer holds the file and the message before the answer: readable
-    // there even if this node dies the moment it has answered.
     if let Some(mesh) = &app.mesh {
         let by = (msg.room.clone(), msg.origin.clone(), msg.seq);
-        mesh.replicate_file(&files, &blob, Some(by)).await;
+        mesh.replicate_file(files, blob, Some(by)).await;
     }
-    let posted = Posted { msg: present_as(&msg, true).into_owned() };
-    Ok((StatusCode::CREATED, Json(posted)).into_response())
+    Ok(msg)
+}
+
+/// Makes sure this node holds `hash`, fetching it from a peer (at most
+/// `max` bytes) if it does not: one shared or set on another node a
+/// moment ago, or while this one was down.
+pub(super) async fn held(app: &AppState, hash: &str, max: u64) -> Result<(), ApiError> {
+    let files = app.store.files();
+    if files.has(hash) {
+        return Ok(());
+    }
+    let fetched = match &app.mesh {
+        Some(mesh) => mesh.fetch_file(files, hash, max).await,
+        None => false,
+    };
+    if fetched {
+        return Ok(());
+    }
+    Err(ApiError::new(ErrorCode::Unavailable, "the file has not reached this node yet")
+        .with_status(StatusCode::SERVICE_UNAVAILABLE))
 }
 
 pub async fn download(
@@ -180,17 +220,8 @@ pub async fn download(
     }
     let info = app.store.file_in_room(&room, &hash).await.map_err(|_| ApiError::from(ErrorCode::Unavailable))?;
     let info = info.ok_or_else(not_found)?;
+    held(&app, &hash, app.max_file_bytes.max(info.size)).await?;
     let files = app.store.files().clone();
-    if !files.has(&hash) {
-        let fetched = match &app.mesh {
-            Some(mesh) => mesh.fetch_file(&files, &hash, app.max_file_bytes.max(info.size)).await,
-            None => false,
-        };
-        if !fetched {
-            return Err(ApiError::new(ErrorCode::Unavailable, "the file has not reached this node yet")
-                .with_status(StatusCode::SERVICE_UNAVAILABLE));
-        }
-    }
     let thumb = query_map(raw)?.get("thumb").is_some_and(|v| v == "1");
     if thumb && is_inline_image(&info.mime) {
         return thumbnail(&files, &hash).await;
@@ -231,7 +262,7 @@ async fn serve(path: PathBuf, info: &FileInfo, req: Request) -> Result<Response,
 async fn thumbnail(files: &Arc<crate::store::files::FileStore>, hash: &str) -> Result<Response, ApiError> {
     let (src, dest) = (files.path(hash), files.thumb(hash));
     if let Ok(png) = tokio::fs::read(&dest).await {
-        return Ok(png_response(png));
+        return Ok(png_response(png, THUMB_CACHE));
     }
     // Named only when a thumbnail is made, not for one served from disk.
     let part = files.scratch("thumb");
@@ -246,7 +277,7 @@ async fn thumbnail(files: &Arc<crate::store::files::FileStore>, hash: &str) -> R
         Ok(out)
     };
     match super::picture::decoded(files, src, ready, make).await {
-        Ok(png) => Ok(png_response(png)),
+        Ok(png) => Ok(png_response(png, THUMB_CACHE)),
         // Not a picture after all (or too big to shrink): no thumbnail.
         Err(PictureError::Unreadable(e)) => {
             Err(ApiError::invalid(format!("no thumbnail: {e}")).with_status(StatusCode::UNPROCESSABLE_ENTITY))
@@ -274,13 +305,17 @@ fn keep_thumbnail(part: &std::path::Path, dest: &std::path::Path, png: &[u8]) ->
     }
 }
 
-fn png_response(png: Vec<u8>) -> Response {
+/// How long a browser keeps a thumbnail: who may read it might change.
+const THUMB_CACHE: &str = "private, max-age=3600";
+
+/// A PNG the node made, never run or sniffed by a browser.
+pub(super) fn png_response(png: Vec<u8>, cache: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "image/png"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
-            (header::CACHE_CONTROL, "private, max-age=3600"),
+            (header::CACHE_CONTROL, cache),
         ],
         png,
     )

@@ -53,14 +53,9 @@ impl Session {
 
     /// `name`'s profile changed here: told to the client if it watches them
     /// (what anyone in the chat may read over HTTP, by the same function).
-    pub(super) fn on_profile_changed(&mut self, name: &str) {
-        if !self.watched.contains(name) {
-            return;
-        }
-        if let Ok(mut found) = self.ctx.accounts.profiles(&[name.to_owned()])
-            && let Some(profile) = found.pop()
-        {
-            self.push(ServerFrame::Profile { profile });
+    pub(super) fn on_profile_changed(&mut self, change: &crate::accounts::ProfileChange) {
+        if self.watched.contains(&change.name) {
+            self.conn.push(change.frame.clone());
         }
     }
 

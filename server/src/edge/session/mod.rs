@@ -83,7 +83,7 @@ enum Event {
     Close(u16, &'static str),
     NodesChanged,
     /// Someone's profile changed on this node.
-    Profile(Arc<str>),
+    Profile(crate::accounts::ProfileChange),
     Tick,
 }
 
@@ -185,7 +185,7 @@ where
                 }
             }
             Event::NodesChanged => session.on_nodes_changed(),
-            Event::Profile(name) => session.on_profile_changed(&name),
+            Event::Profile(change) => session.on_profile_changed(&change),
             Event::Tick => {
                 if !session.is_named() && opened.elapsed() >= ctx.config.hello_timeout {
                     break Some((close::POLICY, "no hello in time"));
