@@ -291,3 +291,24 @@ async fn a_file_shared_in_a_thread_names_its_root_everywhere() {
     let stored: Value = serde_json::from_str(stored["body"].as_str().unwrap()).unwrap();
     assert_eq!(stored["in_thread"], json!([root["origin"], root["seq"]]), "{stored}");
 }
+
+/// A file may be the first thing said in an open room, as a message may
+/// (the nemesis found a file refused `404` by a node that had not yet
+/// heard of the room a message had opened elsewhere); a room one may not
+/// read stays unknown to an upload.
+#[tokio::test]
+async fn a_file_opens_a_new_room_as_a_message_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = start_node_accounts("n1", &dir.path().join("n1"), 0, &[], None);
+    let alice = token(&register(&n, "alice", "alice's password").await.1);
+    let bob = token(&register(&n, "bob", "bob's own password").await.1);
+    let posted = upload(&n, &alice, "fresh", "f1", "notes.txt", "text/plain", b"first words").await;
+    assert_eq!(event(&posted)["name"], "notes.txt");
+    let (s, page) = api("GET", &n.url("/api/rooms/fresh/messages"), Some(&bob), None).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["messages"].as_array().unwrap().len(), 1, "{page}");
+    let private = json!({"room": "hidden", "title": "Hidden", "topic": "", "private": true});
+    assert_eq!(api("POST", &n.url("/api/rooms"), Some(&alice), Some(private)).await.0, 201);
+    let refused = upload(&n, &bob, "hidden", "f2", "x.txt", "text/plain", b"let me in").await;
+    assert_eq!(refused.status, 404, "{}", refused.text());
+}

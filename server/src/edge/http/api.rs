@@ -172,13 +172,7 @@ pub async fn post_message(
     limits::validate_body(&post.body)?;
     // What one may not read, one cannot post to either, and is not told of
     // (`not_found`, as for history); a new name makes an open room.
-    let handle = match super::rooms::readable(&app, &room, &name).await? {
-        Some((handle, _)) => handle,
-        None => {
-            let guard = &app.guard;
-            app.hub.open_or_create(&room, |rooms| guard.create_room(ip, rooms)).map_err(refused)?
-        }
-    };
+    let (handle, _) = super::rooms::postable(&app, &room, &name, ip).await?;
     let (tx, rx) = oneshot::channel();
     handle.send(RoomCmd::Send { to: AckTo::Http(tx), author: name.into(), id: post.id, body: post.body })?;
     let msg: Arc<Message> = match tokio::time::timeout(POST_TIMEOUT, rx).await {

@@ -117,7 +117,7 @@ pub async fn upload(
             Asker { name: name.as_str().into(), admin: false, account: false }
         }
     };
-    let (handle, gov) = govern::readable(&app.hub, &room, &who.name).await?;
+    let (handle, gov) = super::rooms::postable(&app, &room, &who.name, ip).await?;
     if !gov.can_post(&who.name) {
         return Err(ApiError::new(ErrorCode::Forbidden, "you may not post in this room"));
     }

@@ -43,6 +43,24 @@ pub async fn readable(
     }
 }
 
+/// The room `who` posts to (a message or a file): one it may read, or a
+/// new open room by that name, made within the caller's limits; `not_found`
+/// for a room `who` may not know.
+pub async fn postable(
+    app: &AppState,
+    room: &str,
+    who: &str,
+    ip: std::net::IpAddr,
+) -> Result<(RoomHandle, Arc<Governance>), ApiError> {
+    if let Some(found) = readable(app, room, who).await? {
+        return Ok(found);
+    }
+    let guard = &app.guard;
+    let handle = app.hub.open_or_create(room, |rooms| guard.create_room(ip, rooms)).map_err(refused)?;
+    let gov = handle.governance().await?;
+    Ok((handle, gov))
+}
+
 /// What a reader is shown of messages: only what is part of the room,
 /// events as notices (or as they are, for a client that applies them:
 /// `?events=1`).
