@@ -233,7 +233,7 @@ impl Chat {
             ServerFrame::Message { msg } => self.on_message(msg),
             ServerFrame::Synced { room, vector, gap } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
-                    let fresh = r.message_count() == 0;
+                    let fresh = !r.resumes();
                     let added = r.finish_backlog(&vector, gap, fresh);
                     let away = self.current.as_deref() != Some(room.as_str());
                     if away && !fresh {
@@ -313,7 +313,7 @@ impl Chat {
         let Some(r) = self.rooms.get(room) else {
             return;
         };
-        let since = (r.message_count() > 0).then(|| r.vector.clone());
+        let since = r.resumes().then(|| r.vector.clone());
         self.outgoing.push(ClientFrame::Join { room: room.to_owned(), since });
     }
 

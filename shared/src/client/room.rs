@@ -99,6 +99,10 @@ pub struct RoomView {
     pub loading_older: bool,
     /// The backlog of the current join has been received.
     pub synced: bool,
+    /// A join's backlog came once: the view holds the room up to `vector`,
+    /// an empty room included, so a reconnect resumes from it (and gets
+    /// everything said meanwhile) rather than starting from the latest page.
+    held: bool,
     /// A join's backlog while it arrives (between `joined` and `synced`).
     backlog: Option<Vec<Message>>,
     /// Orders presence notices that share a millisecond.
@@ -157,6 +161,12 @@ impl RoomView {
 
     pub fn message_count(&self) -> usize {
         self.by_id.len()
+    }
+
+    /// Whether a join resumes from `vector` (`since`) or starts afresh
+    /// from the room's latest page.
+    pub fn resumes(&self) -> bool {
+        self.held || self.message_count() > 0
     }
 
     /// Changes to the entries so far (any add, removal or change).
@@ -385,6 +395,7 @@ impl RoomView {
         }
         self.adopt_vector(vector);
         self.synced = true;
+        self.held = true;
         added
     }
 

@@ -203,7 +203,8 @@ fn while_offline_a_send_waits_and_goes_out_on_the_next_connection() {
     assert_eq!(
         c.take_outgoing(),
         [
-            ClientFrame::Join { room: "general".into(), since: None },
+            // Seen empty before: it resumes from nothing held.
+            ClientFrame::Join { room: "general".into(), since: Some(RoomVector::new()) },
             ClientFrame::Send { room: "general".into(), id: "id1".into(), body: "typed offline".into() },
         ]
     );
@@ -231,6 +232,28 @@ fn a_reconnect_resumes_each_room_from_its_vector() {
     let room = c.room("general").unwrap();
     assert_eq!(room.message_count(), 3);
     assert_eq!(room.vector, vector(&[("n1", 2), ("n2", 1)]));
+}
+
+/// A room seen empty, then left behind by a lost connection while people
+/// talked, resumes from nothing held (everything said meanwhile comes, in
+/// order, counted unread) instead of starting from its latest page, which
+/// would leave the start unseen (a nemesis run caught a client so).
+#[test]
+fn a_room_held_empty_resumes_and_gets_everything_said_meanwhile() {
+    let mut c = in_random();
+    c.on_closed(true);
+    c.on_open();
+    c.take_outgoing();
+    c.on_frame(ServerFrame::Welcome { v: 1, node: "n2".into(), name: "alice".into(), nodes: vec![] }, 20);
+    let joins = c.take_outgoing();
+    assert!(joins.contains(&ClientFrame::Join { room: "random".into(), since: Some(RoomVector::new()) }), "{joins:?}");
+    c.on_frame(ServerFrame::Joined { room: "random".into(), members: vec![] }, 21);
+    for seq in 1..=60 {
+        c.on_frame(ServerFrame::Message { msg: msg("random", "n2", seq, 10 + seq, "bob", &format!("b{seq}")) }, 21);
+    }
+    c.on_frame(ServerFrame::Synced { room: "random".into(), vector: vector(&[("n2", 60)]), gap: false }, 21);
+    let r = c.room("random").unwrap();
+    assert_eq!((r.message_count(), r.more, r.unread), (60, false, 60));
 }
 
 #[test]
