@@ -184,3 +184,39 @@ async fn a_rolling_restart_under_load_shows_no_error_to_anyone() {
     assert!(acked > 1500, "only {acked} messages acknowledged");
     assert_eq!(load.errors(), Vec::<String>::new(), "clients saw errors");
 }
+
+/// A client that holds nothing of a room starts it from the latest page
+/// (a person sees the end of the conversation first) and pages back to its
+/// first message, in order, nothing twice: the nemesis's clients do this
+/// when they came back to a room they held nothing of.
+#[tokio::test]
+async fn a_client_that_starts_a_room_from_its_latest_page_pages_back_to_the_first_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = start_node("n1", &dir.path().join("n1"), 0, &["--http-burst", "1000"]);
+    for i in 0..130 {
+        let post = serde_json::json!({"name": "ada", "id": format!("m{i}"), "body": format!("line {i}")});
+        assert_eq!(api("POST", &n.url("/api/rooms/long/messages"), None, Some(post)).await.0, 200);
+    }
+    let config = ClientConfig::guest("reader", vec![n.ws_url()], vec!["long".into()]);
+    let (client, _events) = ClientHandle::start(config);
+    let bodies = |s: &Snapshot| -> Vec<String> {
+        s.rooms.iter().find(|r| r.0 == "long").map(|r| r.1.iter().map(|m| m.body.clone()).collect()).unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut snap = client.snapshot().await;
+    while bodies(&snap).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        snap = client.snapshot().await;
+    }
+    assert_eq!(bodies(&snap).len(), meshchat_shared::limits::BACKLOG, "a fresh join holds the latest page");
+    assert_eq!(snap.more, vec!["long".to_owned()]);
+    while !snap.more.is_empty() && Instant::now() < deadline {
+        for room in &snap.more {
+            client.load_older(room);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        snap = client.snapshot().await;
+    }
+    let expected: Vec<String> = (0..130).map(|i| format!("line {i}")).collect();
+    assert_eq!(bodies(&snap), expected);
+}

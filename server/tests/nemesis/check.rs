@@ -415,12 +415,22 @@ async fn check_presence(w: &World) {
 /// What each WebSocket client holds is what the nodes hold, once it has
 /// caught up: a client that was cut off resumes on its own after the heal,
 /// and a hide reaches it as a frame, so its view is compared until it
-/// agrees (30 s), not at one instant.
+/// agrees (30 s), not at one instant. A client that started a room over
+/// from its latest page (it held nothing of it when it came back, or was
+/// too far behind) holds the rest as a person scrolling up does: it pages
+/// back until the node says there is nothing older.
 async fn check_followers(w: &World, views: &BTreeMap<&'static str, Vec<Value>>) {
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut paged = BTreeSet::new();
     for f in &w.followers {
         loop {
             let snap = f.handle.snapshot().await;
+            for room in &snap.more {
+                if paged.insert((f.user, room.clone())) {
+                    eprintln!("u{}'s client pages back in {room}: it started it over from its latest page", f.user);
+                }
+                f.handle.load_older(room);
+            }
             let differs = snap.rooms.iter().find_map(|(room, msgs)| {
                 let node = views.get(room.as_str())?;
                 let mine: Vec<(String, u64)> = msgs.iter().map(|m| (m.origin.clone(), m.seq)).collect();
@@ -440,12 +450,14 @@ async fn check_followers(w: &World, views: &BTreeMap<&'static str, Vec<Value>>) 
                         .collect();
                     format!(
                         "u{}'s client holds {} of {room}, the nodes {}; first difference at {first:?}: {at:?}; \
-                         it lacks {missing:?}; it has besides {extra:?}; it is on {:?} with {} pending",
+                         it lacks {missing:?}; it has besides {extra:?}; it is on {:?} with {} pending; \
+                         older to load: {}",
                         f.user,
                         mine.len(),
                         theirs.len(),
                         snap.node,
-                        snap.pending
+                        snap.pending,
+                        snap.more.contains(room)
                     )
                 })
             });

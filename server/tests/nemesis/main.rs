@@ -103,6 +103,7 @@ async fn nemesis_real_faults_lose_nothing_and_every_node_agrees() {
         in_club: vec![false; USERS],
         seed,
         step: 0,
+        logs: dir.path().to_owned(),
     };
     setup(&mut w).await;
     let (faults, recovery) = chaos(&mut w, &mut rng, dir.path(), Duration::from_secs(secs)).await;

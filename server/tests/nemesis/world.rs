@@ -118,6 +118,8 @@ pub struct World {
     pub in_club: Vec<bool>,
     pub seed: u64,
     pub step: u64,
+    /// Where the nodes log (`n1.log`…): their warnings go with a failure.
+    pub logs: std::path::PathBuf,
 }
 
 impl World {
@@ -132,10 +134,32 @@ impl World {
         }
         let tail: Vec<String> = self.history.iter().rev().take(40).map(|o| format!("{o:?}")).collect();
         panic!(
-            "{why}\nNEMESIS_SEED={} reproduces it; the last operations, newest first:\n{}",
+            "{why}\nNEMESIS_SEED={} reproduces it; the last operations, newest first:\n{}\n{}",
             self.seed,
-            tail.join("\n")
+            tail.join("\n"),
+            self.warnings()
         );
+    }
+
+    /// Each node's warnings and errors: how many of each kind, the last few.
+    fn warnings(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.nodes.len() {
+            let log = std::fs::read_to_string(self.logs.join(format!("n{}.log", i + 1))).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).collect();
+            let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+            for l in &lines {
+                // The words after the level, up to the first field (`key=…`).
+                let text = l.split_once("WARN ").or_else(|| l.split_once("ERROR ")).map_or(*l, |(_, t)| t);
+                let cut = text.find('=').and_then(|e| text[..e].rfind(' ')).unwrap_or(text.len());
+                *kinds.entry(&text[..cut]).or_default() += 1;
+            }
+            out += &format!("n{}'s warnings: {kinds:?}; the last:\n", i + 1);
+            for l in &lines[lines.len().saturating_sub(6)..] {
+                out += &format!("  {l}\n");
+            }
+        }
+        out
     }
 
     /// Sends `req` to `node`: acknowledged, kept for a retry, or a failure.

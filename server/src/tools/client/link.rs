@@ -215,10 +215,12 @@ impl Client {
                     let _ = self.events.send(Event::Failed { id: String::new(), reason: e.to_string() });
                 }
             }
+            Command::LoadOlder(room) => self.chat.load_older(&room),
             Command::Snapshot(reply) => {
                 let pending = self.chat.rooms.values().flat_map(|r| &r.pending).collect::<Vec<_>>();
                 let snapshot = Snapshot {
                     rooms: self.chat.rooms.iter().map(|(n, r)| (n.clone(), r.messages().cloned().collect())).collect(),
+                    more: self.chat.rooms.iter().filter(|(_, r)| r.more).map(|(n, _)| n.clone()).collect(),
                     counts: self.chat.rooms.iter().map(|(n, r)| (n.clone(), r.unread, r.mentioned)).collect(),
                     threads: self.chat.followed_threads(),
                     pending: pending.iter().filter(|p| p.failed.is_none()).count(),

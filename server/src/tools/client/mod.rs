@@ -67,6 +67,7 @@ pub(crate) enum Command {
     Send { room: String, id: String, body: String },
     Act { room: String, id: String, action: meshchat_shared::rooms::RoomEvent },
     Join(String),
+    LoadOlder(String),
     Snapshot(oneshot::Sender<Snapshot>),
     Close(oneshot::Sender<()>),
 }
@@ -75,6 +76,10 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub rooms: Vec<(String, Vec<Message>)>,
+    /// Rooms with older messages than those held (a join that started
+    /// from the latest page, or a resume too far behind): a person scrolls
+    /// up for them, a script calls [`ClientHandle::load_older`].
+    pub more: Vec<String>,
     /// Per room: (room, unread, of them news as a mention is).
     pub counts: Vec<(String, u32, u32)>,
     /// The threads this person follows, with their unread replies.
@@ -133,6 +138,12 @@ impl ClientHandle {
 
     pub fn join(&self, room: &str) {
         let _ = self.tx.send(Command::Join(room.to_owned()));
+    }
+
+    /// Asks for the page of messages before the oldest held in `room`
+    /// (nothing while one is on its way or none are older).
+    pub fn load_older(&self, room: &str) {
+        let _ = self.tx.send(Command::LoadOlder(room.to_owned()));
     }
 
     pub async fn snapshot(&self) -> Snapshot {
