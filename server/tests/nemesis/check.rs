@@ -416,8 +416,8 @@ async fn check_presence(w: &World) {
 /// caught up: a client that was cut off resumes on its own after the heal,
 /// and a hide reaches it as a frame, so its view is compared until it
 /// agrees (30 s), not at one instant. A client that started a room over
-/// from its latest page (it held nothing of it when it came back, or was
-/// too far behind) holds the rest as a person scrolling up does: it pages
+/// from its latest page (a `gap`: too far behind, or a backlog the node
+/// could not read) holds the rest as a person scrolling up does: it pages
 /// back until the node says there is nothing older.
 async fn check_followers(w: &World, views: &BTreeMap<&'static str, Vec<Value>>) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -427,7 +427,10 @@ async fn check_followers(w: &World, views: &BTreeMap<&'static str, Vec<Value>>) 
             let snap = f.handle.snapshot().await;
             for room in &snap.more {
                 if paged.insert((f.user, room.clone())) {
-                    eprintln!("u{}'s client pages back in {room}: it started it over from its latest page", f.user);
+                    eprintln!(
+                        "u{}'s client pages back in {room}: it started it over from its latest page (a gap)",
+                        f.user
+                    );
                 }
                 f.handle.load_older(room);
             }

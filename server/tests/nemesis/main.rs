@@ -134,6 +134,13 @@ async fn setup(w: &mut World) {
     assert_eq!(s, 201, "{info}");
     let urls: Vec<String> = (0..w.nodes.len()).map(|i| w.nodes[i].ws_url()).collect();
     w.followers = (0..world::FOLLOWERS).map(|u| follower(u, &w.tokens[u], &urls)).collect();
+    // The clients hold their (empty) rooms before the first fault: a room
+    // one of them starts over from its latest page later is a `gap`.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !w.followers.iter().all(|f| f.synced.load(std::sync::atomic::Ordering::Relaxed)) {
+        assert!(Instant::now() < deadline, "the WebSocket clients never synced");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 type Recovery = BTreeMap<&'static str, Vec<(Duration, Duration)>>;

@@ -97,6 +97,8 @@ pub struct Follower {
     /// Its sends a node acknowledged, not yet taken into the history.
     pub acked: Arc<Mutex<Vec<Message>>>,
     pub failed: Arc<Mutex<Vec<String>>>,
+    /// Every room's backlog came on some connection: it holds its rooms.
+    pub synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Declared in drop order: nodes killed, then their disks unmounted, then
@@ -360,17 +362,19 @@ pub fn follower(user: usize, token: &str, urls: &[String]) -> Follower {
     config.token = Some(token.to_owned());
     let (handle, mut events) = ClientHandle::start(config);
     let (acked, failed) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
-    let (a, f) = (acked.clone(), failed.clone());
+    let synced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (a, f, s) = (acked.clone(), failed.clone(), synced.clone());
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
             match e {
                 Event::Acked { msg, .. } => a.lock().unwrap().push(msg),
                 Event::Failed { id, reason } => f.lock().unwrap().push(format!("{id}: {reason}")),
+                Event::Synced => s.store(true, std::sync::atomic::Ordering::Relaxed),
                 _ => {}
             }
         }
     });
-    Follower { user, handle, acked, failed }
+    Follower { user, handle, acked, failed, synced }
 }
 
 /// An API call that may meet a node down or paused: `(0, null)` then.
