@@ -29,7 +29,15 @@
     location.reload();
   });
   window.__meshchatHadController = !!navigator.serviceWorker.controller;
-  navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function (reg) {
+  // Once the page has loaded: a first visit's worker fetches the whole
+  // shell (the screens loaded on demand too), which must not compete with
+  // the app's own first load.
+  function register() {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(installed).catch(function () {});
+  }
+  if (document.readyState === "complete") register();
+  else window.addEventListener("load", register);
+  function installed(reg) {
     if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
     reg.addEventListener("updatefound", function () {
       var next = reg.installing;
@@ -40,5 +48,5 @@
     });
     // A tab left open all day looks for a new version now and then.
     setInterval(function () { reg.update().catch(function () {}); }, 60 * 60 * 1000);
-  }).catch(function () {});
+  }
 })();

@@ -10,6 +10,13 @@ TRUNK_VERSION=0.21.14
 # the npm registry, checked against this hash).
 AXE_VERSION=4.14.1
 AXE_SHA256=e6b0ce02b84d892e2e33e403485e7f3d6c29e2be6df65daf44d89ba564139745
+# wasm-split-cli (crate wasm_split_cli_support) splits the web app's wasm
+# into the first load and the screens loaded on demand (Leptos's split
+# points: web/src/app/lazy.rs). 0.2.4 reads what wasm-bindgen 0.2.130 keeps.
+# It says no version of its own, so it is installed under one (the web
+# build runs with a CARGO_HOME of its own: scripts/test).
+WSPLIT_VERSION=0.2.4
+WSPLIT="${MESHCHAT_TOOLS:-$HOME/.local/share/meshchat-tools}/wasm-split-cli-$WSPLIT_VERSION/bin/wasm-split-cli"
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
 

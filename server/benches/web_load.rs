@@ -74,10 +74,15 @@ const BACKLOG: usize = 100;
 /// rows reading signals of their own and dates formatted by formatters
 /// made once to 473.9 KiB (485,269 bytes), names and pictures on rows read
 /// the same way (one signal per row, set per person) to 476.6 KiB
-/// (488,086 bytes; 488,099 with a guest not watching profiles; 487,843 after a review; 487,864 with a room held empty resumed), over that budget (docs/benchmarks.md §5 says what would win it back: the rarely
-/// used screens as a second module loaded on demand, which trunk cannot
-/// build yet). This line stops it growing unnoticed.
-const WASM_BUDGET: u64 = 477 * 1024;
+/// (488,086 bytes; 488,099 with a guest not watching profiles; 487,843
+/// after a review; 487,864 with a room held empty resumed), over that
+/// budget. The account panel, the admin console, the mesh map and search,
+/// each a module of its own fetched when first opened (wasm-split,
+/// scripts/build-web), took the first load down to 399.6 KiB (409,201
+/// bytes; the four on demand with what they share: 105.5 KiB). The budget is the first load's
+/// main module; this line stops it growing unnoticed (docs/benchmarks.md §5
+/// says why 300 KiB needs a smaller core too).
+const WASM_BUDGET: u64 = 401 * 1024;
 
 /// One page load, in ms from the start of navigation.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -98,8 +103,13 @@ struct Load {
 
 #[derive(Debug, Serialize)]
 struct Sizes {
+    /// The first load's wasm (the main module).
     wasm_bytes: u64,
     wasm_gzip_bytes: u64,
+    /// The modules fetched when a screen few people open first opens
+    /// (`split_*`, and the `chunk_*` they share), all together.
+    on_demand_bytes: u64,
+    on_demand_gzip_bytes: u64,
     js_bytes: u64,
     js_gzip_bytes: u64,
     css_bytes: u64,
@@ -139,7 +149,7 @@ async fn run(cold_runs: usize, warm_runs: usize) -> Out {
     let sizes = sizes(&web);
     assert!(
         sizes.wasm_gzip_bytes <= WASM_BUDGET,
-        "the wasm is {} bytes gzipped, over its budget of {WASM_BUDGET}",
+        "the first load's wasm is {} bytes gzipped, over its budget of {WASM_BUDGET}",
         sizes.wasm_gzip_bytes
     );
     let dir = tempfile::tempdir().unwrap();
@@ -183,7 +193,7 @@ async fn measure(b: &Browser) -> Load {
             "(() => {
                 const mark = n => performance.getEntriesByName(n)[0].startTime;
                 const nav = performance.getEntriesByType('navigation')[0];
-                const wasm = performance.getEntriesByType('resource').find(e => e.name.endsWith('.wasm'));
+                const wasm = performance.getEntriesByType('resource').find(e => e.name.endsWith('_bg.wasm'));
                 return {
                     html_ms: nav.responseEnd,
                     wasm_ms: wasm ? wasm.responseEnd : 0,
@@ -205,21 +215,31 @@ async fn measure(b: &Browser) -> Load {
 }
 
 fn sizes(web: &Path) -> Sizes {
-    // Every file of a kind together: the styles are several sheets.
-    let size = |ext: &str, gz: bool| -> u64 {
-        let suffix = format!(".{ext}{}", if gz { ".gz" } else { "" });
+    // Every file of a kind together (the styles are several sheets); the
+    // wasm's main module apart from those loaded on demand.
+    let sized = |suffix: &str, pick: &dyn Fn(&str) -> bool| -> u64 {
         let sizes: Vec<u64> = std::fs::read_dir(web)
             .unwrap()
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(suffix) && pick(n)))
             .map(|e| e.metadata().unwrap().len())
             .collect();
-        assert!(!sizes.is_empty(), "no {suffix} in {} (run scripts/build-web)", web.display());
         sizes.iter().sum()
     };
+    let some = |suffix: &str| {
+        let n = sized(suffix, &|_| true);
+        assert!(n > 0, "no {suffix} in {} (run scripts/build-web)", web.display());
+        n
+    };
+    let size = |ext: &str, gz: bool| some(&format!(".{ext}{}", if gz { ".gz" } else { "" }));
+    let on_demand = |n: &str| n.starts_with("split_") || n.starts_with("chunk_");
+    let wasm = |gz: bool| some(if gz { "_bg.wasm.gz" } else { "_bg.wasm" });
+    let later = |gz: bool| sized(if gz { ".wasm.gz" } else { ".wasm" }, &on_demand);
     Sizes {
-        wasm_bytes: size("wasm", false),
-        wasm_gzip_bytes: size("wasm", true),
+        wasm_bytes: wasm(false),
+        wasm_gzip_bytes: wasm(true),
+        on_demand_bytes: later(false),
+        on_demand_gzip_bytes: later(true),
         js_bytes: size("js", false),
         js_gzip_bytes: size("js", true),
         css_bytes: size("css", false),
@@ -231,9 +251,12 @@ fn report(out: &Out) {
     let s = &out.sizes;
     let kib = |b: u64| b as f64 / 1024.0;
     println!(
-        "web app: wasm {:.1} KiB ({:.1} KiB gzip), JS {:.1} KiB ({:.1} KiB gzip), CSS {:.1} KiB ({:.1} KiB gzip)",
+        "web app: wasm {:.1} KiB ({:.1} KiB gzip) at first load, {:.1} KiB ({:.1} KiB gzip) on demand, \
+         JS {:.1} KiB ({:.1} KiB gzip), CSS {:.1} KiB ({:.1} KiB gzip)",
         kib(s.wasm_bytes),
         kib(s.wasm_gzip_bytes),
+        kib(s.on_demand_bytes),
+        kib(s.on_demand_gzip_bytes),
         kib(s.js_bytes),
         kib(s.js_gzip_bytes),
         kib(s.css_bytes),

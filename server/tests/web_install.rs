@@ -63,6 +63,15 @@ async fn the_app_installs_and_opens_offline_from_its_own_cache() {
     assert!(cached.contains(&"/".to_owned()), "{cached:?}");
     assert!(cached.iter().any(|p| p.ends_with(".wasm")), "{cached:?}");
     assert!(cached.iter().any(|p| p == "/manifest.webmanifest"), "{cached:?}");
+    // The screens few people open are modules of their own: not in the
+    // page's first load, in the worker's cache for offline use.
+    for screen in ["split_search_panel", "split_account_panel", "split_admin_panel", "split_mesh_map_panel"] {
+        assert!(cached.iter().any(|p| p.starts_with(&format!("/{screen}-"))), "{screen}: {cached:?}");
+    }
+    let fetched = js(&b, "performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)").await;
+    let fetched: Vec<String> = serde_json::from_value(fetched).unwrap();
+    assert!(fetched.iter().any(|p| p.ends_with("_bg.wasm")), "{fetched:?}");
+    assert!(!fetched.iter().any(|p| p.starts_with("/split_")), "loaded before it was opened: {fetched:?}");
     b.say("before the outage").await;
     b.wait_message("before the outage").await;
     // Kept for offline reading (IndexedDB), bounded, for this person.
@@ -119,6 +128,39 @@ async fn the_app_installs_and_opens_offline_from_its_own_cache() {
         .await;
     assert_eq!(out, Value::Bool(true), "a way to sign out");
     resolves_true(&b, "meshchatKeep.all('alice').then(rs => rs.length === 0)", "nothing kept after sign-out").await;
+    b.close().await;
+}
+
+/// A screen of its own module (search here) that cannot be fetched says so
+/// in a dialog that closes like the screen; the app goes on (a message
+/// goes out meanwhile), and opening the screen again fetches it.
+#[tokio::test]
+async fn a_screen_whose_module_cannot_be_fetched_says_so_and_opens_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node("n1", &dir.path().join("n1"), 0, &["--web", dist().to_str().unwrap()]);
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    // Straight to the network, where the module is refused.
+    b.cdp("Network.enable", json!({})).await;
+    b.cdp("Network.setBypassServiceWorker", json!({"bypass": true})).await;
+    b.cdp("Network.setBlockedURLs", json!({"urls": ["*/split_search_panel-*"]})).await;
+    b.sign_in(&node.url("/"), "alice").await;
+    b.wait_connected().await;
+    b.press(&[fantoccini::key::Key::Control.into(), 'k']).await;
+    b.wait_true(
+        "[...document.querySelectorAll('#unloaded [role=alert]')].some(e => e.textContent.includes('could not be fetched'))",
+        "the screen's refusal in words",
+    )
+    .await;
+    assert_eq!(js(&b, "!!document.querySelector('#search-input')").await, json!(false));
+    b.click_text("#unloaded button", "×").await;
+    b.wait_true("!document.querySelector('#unloaded')", "the dialog closed").await;
+    b.say("still here").await;
+    b.wait_message("still here").await;
+
+    b.cdp("Network.setBlockedURLs", json!({"urls": []})).await;
+    b.press(&[fantoccini::key::Key::Control.into(), 'k']).await;
+    b.wait_true("document.activeElement && document.activeElement.id === 'search-input'", "the search, fetched").await;
     b.close().await;
 }
 

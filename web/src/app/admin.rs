@@ -11,8 +11,13 @@ use super::use_ctx;
 use crate::api;
 use crate::i18n::{fill, t};
 
+#[leptos::wasm_split::wasm_split(admin_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
+pub fn admin_panel(close: Callback<()>) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! { <AdminPanel close/> }.into_any())
+}
+
 #[component]
-pub fn AdminPanel(close: Callback<()>) -> impl IntoView {
+fn AdminPanel(close: Callback<()>) -> impl IntoView {
     let ctx = use_ctx();
     let query = RwSignal::new(String::new());
     let people = RwSignal::new(None::<Result<Vec<Person>, String>>);

@@ -49,18 +49,36 @@ pub fn MeCorner() -> impl IntoView {
         // would carry a fixed dialog off screen with it.
         <Show when=move || open.get()>
             <leptos::portal::Portal>
-                <AccountPanel close=Callback::new(move |_| open.set(false))
-                    open_map=Callback::new(move |_| { open.set(false); map_open.set(true); })
-                    open_admin=Callback::new(move |_| { open.set(false); admin_open.set(true); })/>
+                {move || {
+                    let close = Callback::new(move |_| open.set(false));
+                    let open_map = Callback::new(move |_| { open.set(false); map_open.set(true); });
+                    let open_admin = Callback::new(move |_| { open.set(false); admin_open.set(true); });
+                    super::lazy::screen(account_panel(close, open_map, open_admin), close)
+                }}
             </leptos::portal::Portal>
         </Show>
         <Show when=move || map_open.get()>
-            <super::meshmap::MeshMapPanel close=Callback::new(move |_| map_open.set(false))/>
+            {move || {
+                let close = Callback::new(move |_| map_open.set(false));
+                super::lazy::screen(super::meshmap::mesh_map_panel(close), close)
+            }}
         </Show>
         <Show when=move || admin_open.get()>
-            <super::admin::AdminPanel close=Callback::new(move |_| admin_open.set(false))/>
+            {move || {
+                let close = Callback::new(move |_| admin_open.set(false));
+                super::lazy::screen(super::admin::admin_panel(close), close)
+            }}
         </Show>
     }
+}
+
+#[leptos::wasm_split::wasm_split(account_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn account_panel(
+    close: Callback<()>,
+    open_map: Callback<()>,
+    open_admin: Callback<()>,
+) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! { <AccountPanel close open_map open_admin/> }.into_any())
 }
 
 #[component]

@@ -34,8 +34,13 @@ async fn sample(
     views
 }
 
+#[leptos::wasm_split::wasm_split(mesh_map_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
+pub fn mesh_map_panel(close: Callback<()>) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! { <MeshMapPanel close/> }.into_any())
+}
+
 #[component]
-pub fn MeshMapPanel(close: Callback<()>) -> impl IntoView {
+fn MeshMapPanel(close: Callback<()>) -> impl IntoView {
     let map = RwSignal::new(None::<MeshMap>);
     let body = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {

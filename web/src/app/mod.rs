@@ -13,6 +13,7 @@ mod format;
 mod header;
 mod icons;
 mod keys;
+mod lazy;
 mod links;
 mod list;
 mod me;

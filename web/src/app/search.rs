@@ -46,9 +46,17 @@ pub fn SearchButton() -> impl IntoView {
             <icons::Search/>
         </button>
         <Show when=move || open.get()>
-            <SearchPanel close=Callback::new(move |()| open.set(false))/>
+            {move || {
+                let close = Callback::new(move |()| open.set(false));
+                super::lazy::screen(search_panel(close), close)
+            }}
         </Show>
     }
+}
+
+#[leptos::wasm_split::wasm_split(search_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn search_panel(close: Callback<()>) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! { <SearchPanel close/> }.into_any())
 }
 
 #[component]

@@ -91,6 +91,8 @@ pub const EN: Text = Text {
     account: "Account",
     sign_in_title: "Sign in, or chat under another name",
     close: "Close",
+    unloaded_title: "Not available right now",
+    unloaded: "This part of the app could not be fetched from the node. Check the connection, then open it again.",
     signed_in_as: "Signed in as ",
     admin_mark: " (admin)",
     the_mesh: "The mesh",

@@ -86,6 +86,8 @@ pub const FR: Text = Text {
     account: "Compte",
     sign_in_title: "Se connecter, ou discuter sous un autre nom",
     close: "Fermer",
+    unloaded_title: "Indisponible pour l’instant",
+    unloaded: "Cette partie de l’application n’a pas pu être chargée depuis le nœud. Vérifiez la connexion, puis rouvrez-la.",
     signed_in_as: "Connecté en tant que ",
     admin_mark: " (admin)",
     the_mesh: "Le maillage",

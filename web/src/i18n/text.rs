@@ -86,6 +86,8 @@ pub struct Text {
     pub account: &'static str,
     pub sign_in_title: &'static str,
     pub close: &'static str,
+    pub unloaded_title: &'static str,
+    pub unloaded: &'static str,
     pub signed_in_as: &'static str,
     pub admin_mark: &'static str,
     pub the_mesh: &'static str,
