@@ -1,6 +1,6 @@
 //! The web app's cost to a user: its gzipped size, and the time from page
 //! load to the first message on the screen, in headless Chromium against a
-//! real node serving the trunk build (`scripts/build-web` first).
+//! real node serving the web build (`scripts/build-web` first).
 //!
 //! `cargo bench -p meshchat --bench web_load [-- --json FILE]` (FILE relative
 //! to the workspace's root). Under

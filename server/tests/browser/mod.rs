@@ -1,5 +1,5 @@
 //! Driving headless Chromium through chromedriver (WebDriver) for the web
-//! app's tests: real browsers against a real node serving the trunk build.
+//! app's tests: real browsers against a real node serving the web build.
 #![allow(dead_code)]
 
 use std::net::TcpListener;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 pub const WAIT: Duration = Duration::from_secs(15);
 
-/// The trunk build the node serves; `scripts/test` builds it first.
+/// The web build the node serves; `scripts/test` builds it first.
 pub fn dist() -> PathBuf {
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist");
     assert!(
