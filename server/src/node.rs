@@ -306,6 +306,7 @@ impl Node {
             oidc: cfg.accounts.sso.clone().map(|c| Arc::new(crate::trust::oidc::Oidc::new(c))),
         });
         let metrics_for_http = metrics;
+        http::start_picture_sweeper(&app);
         let router = http::router(app, cfg.web.clone());
         let token = shutdown.clone();
         let sweeper = guard.clone();

@@ -166,6 +166,14 @@ fn wide_picture() -> Vec<u8> {
     out.into_inner()
 }
 
+/// A second picture, other bytes than [`wide_picture`].
+fn small_picture() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 7]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
 async fn set_avatar(node: &NodeProc, tok: &str, body: &[u8]) -> meshchat::infra::http::Response {
     let auth = format!("Bearer {tok}");
     let headers = [("Authorization", auth.as_str()), ("Content-Type", "image/jpeg"), ("X-File-Name", "me.jpg")];
@@ -238,12 +246,7 @@ async fn a_picture_is_cropped_served_everywhere_and_gone_when_replaced_or_delete
     assert_eq!(set.status, 200, "{}", set.text());
     let second = set.json()["avatar"].as_str().unwrap().to_owned();
     assert_eq!(second, first, "the same picture, the same bytes");
-    let other = {
-        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 7]));
-        let mut out = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-        out.into_inner()
-    };
+    let other = small_picture();
     let set = set_avatar(&m.nodes[1], &ada, &other).await;
     let second = set.json()["avatar"].as_str().unwrap().to_owned();
     assert_ne!(second, first);
@@ -278,6 +281,40 @@ async fn a_picture_is_cropped_served_everywhere_and_gone_when_replaced_or_delete
     for (i, node) in m.nodes.iter().enumerate() {
         eventually(Duration::from_secs(10), &format!("{} erased ada's picture", node.id()), || async {
             !files_of(&m, i).contains(&last) && avatar(node, &bob, &last).await.status == 404
+        })
+        .await;
+    }
+}
+
+/// Two pictures set by one person on two nodes that cannot hear each other
+/// (the second node knew nothing of the first picture, so nothing told it
+/// to delete it): once they meet, the later one is the picture everywhere
+/// and the other leaves every node's disk, deleted by the node that made it.
+#[tokio::test]
+async fn a_picture_that_lost_to_one_set_elsewhere_leaves_every_disk() {
+    let mut m = Mesh::start_accounts(2, &[]).await;
+    let bob = account_everywhere(&m, "bob").await;
+    let ada = account_everywhere(&m, "ada").await;
+    m.nodes[1].kill9();
+    let set = set_avatar(&m.nodes[0], &ada, &wide_picture()).await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    let lost = set.json()["avatar"].as_str().unwrap().to_owned();
+    m.nodes[0].kill9();
+    m.nodes[1].restart().unwrap();
+    let set = set_avatar(&m.nodes[1], &ada, &small_picture()).await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    let kept = set.json()["avatar"].as_str().unwrap().to_owned();
+    assert!(files_of(&m, 0).contains(&lost), "n1 holds the first: {:?}", files_of(&m, 0));
+
+    m.nodes[0].restart().unwrap();
+    for node in &m.nodes {
+        wait_peers_up(node, 1).await;
+    }
+    for (i, node) in m.nodes.iter().enumerate() {
+        eventually(Duration::from_secs(15), &format!("{} keeps only the later picture", node.id()), || async {
+            profiles(node, &bob, "ada").await[0]["avatar"] == kept.as_str()
+                && avatar(node, &bob, &kept).await.status == 200
+                && !files_of(&m, i).contains(&lost)
         })
         .await;
     }

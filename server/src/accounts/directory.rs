@@ -29,6 +29,9 @@ pub struct Account {
     pub profile: (u64, ProfileFields),
     /// The picture and when it was set.
     pub avatar: (u64, Option<super::events::AvatarRef>),
+    /// Pictures a later set replaced, in whatever order the sets came:
+    /// the node that made each deletes it (`edge::http::avatar::sweep`).
+    pub superseded: Vec<super::events::AvatarRef>,
     /// Deactivated by an admin (`false`), and when that was last set.
     pub active: (u64, bool),
     /// Sessions begun and tokens used, by id: where, and first and last use.
@@ -56,6 +59,7 @@ impl Account {
             push: BTreeMap::new(),
             profile: (0, ProfileFields::default()),
             avatar: (0, None),
+            superseded: Vec::new(),
             active: (0, true),
             sessions: BTreeMap::new(),
             two_factor: (0, None),
@@ -532,10 +536,16 @@ fn apply_to(a: &mut Account, e: AccountEvent) -> Vec<Revoked> {
             Vec::new()
         }
         AccountEvent::Avatar { avatar, at, .. } => {
-            if at > a.avatar.0
-                || (at == a.avatar.0 && avatar.as_ref().map(|r| &r.hash) > a.avatar.1.as_ref().map(|r| &r.hash))
-            {
-                a.avatar = (at, avatar);
+            // The same set again (a node applies its own as it writes it,
+            // then from its log) changes nothing.
+            if (at, &avatar) == (a.avatar.0, &a.avatar.1) {
+                return Vec::new();
+            }
+            let wins = at > a.avatar.0
+                || (at == a.avatar.0 && avatar.as_ref().map(|r| &r.hash) > a.avatar.1.as_ref().map(|r| &r.hash));
+            let replaced = if wins { std::mem::replace(&mut a.avatar, (at, avatar)).1 } else { avatar };
+            if let Some(r) = replaced.filter(|r| !a.superseded.contains(r)) {
+                a.superseded.push(r);
             }
             Vec::new()
         }

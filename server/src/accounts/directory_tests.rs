@@ -216,3 +216,29 @@ fn an_erased_account_keeps_its_name_and_nothing_else_in_any_order() {
     assert_eq!(d.apply(erased), vec![Revoked::Account { id: "a1".into(), before: u64::MAX }]);
     assert!(d.by_name("bob").is_some_and(|a| a.erased && a.hash.1.is_empty()));
 }
+
+/// Pictures set in any order, some applied twice (a node applies its own
+/// as it writes it, then from its log): the latest is the picture, every
+/// other one is replaced, and the picture itself never is.
+#[test]
+fn every_picture_but_the_latest_is_replaced_in_any_order() {
+    let pic = |seq: u64| super::super::events::AvatarRef { origin: "n1".into(), seq, hash: format!("{seq:064}") };
+    let set = |seq: Option<u64>, at: u64| AccountEvent::Avatar { id: "a1".into(), avatar: seq.map(pic), at };
+    let orders = [
+        vec![set(Some(1), 10), set(Some(1), 10), set(Some(2), 20), set(Some(3), 15), set(Some(2), 20)],
+        vec![set(Some(2), 20), set(Some(3), 15), set(Some(1), 10), set(Some(2), 20)],
+        vec![set(Some(3), 15), set(None, 12), set(Some(2), 20), set(Some(1), 10)],
+    ];
+    for events in orders {
+        let mut d = Directory::new();
+        d.apply(created("a1", "alice", 1));
+        for e in events {
+            d.apply(e);
+        }
+        let a = d.get("a1").unwrap();
+        assert_eq!(a.avatar, (20, Some(pic(2))));
+        let mut replaced: Vec<u64> = a.superseded.iter().map(|r| r.seq).collect();
+        replaced.sort_unstable();
+        assert_eq!(replaced, [1, 3]);
+    }
+}

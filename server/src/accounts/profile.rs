@@ -80,6 +80,19 @@ impl Accounts {
         self.read_directory(|d| d.get(&me.id).and_then(|a| a.avatar.1.clone()))
     }
 
+    /// Pictures the account log replaced that node `origin` made, with
+    /// whose they were (never anyone's current one): that node deletes them.
+    pub fn superseded_pictures(&self, origin: &str) -> Vec<(String, AvatarRef)> {
+        self.read_directory(|d| {
+            let live = d.all().into_iter().filter(|a| !a.erased);
+            live.flat_map(|a| {
+                let old = a.superseded.iter().filter(|r| r.origin == origin && a.avatar.1.as_ref() != Some(*r));
+                old.map(|r| (a.name.clone(), r.clone())).collect::<Vec<_>>()
+            })
+            .collect()
+        })
+    }
+
     /// Whether `hash` is someone's picture now (only those are served).
     pub fn is_avatar(&self, hash: &str) -> bool {
         self.read_directory(|d| d.is_avatar(hash))

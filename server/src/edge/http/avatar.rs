@@ -9,7 +9,8 @@
 //! its account deleted. The account log says which is the person's now.
 //! `GET /api/avatars/{hash}` serves a picture that is someone's now to
 //! anyone who may read profiles; `DELETE /api/profile/avatar` removes one's
-//! own.
+//! own. A picture that lost to one set at the same moment on another node
+//! is deleted by the node that made it ([`start_sweeper`]).
 
 use std::sync::Arc;
 
@@ -37,6 +38,9 @@ use crate::edge::govern::{self, Asker};
 pub const MAX_AVATAR_UPLOAD: u64 = 10 << 20;
 /// An avatar is a square of this many pixels a side.
 pub const AVATAR_SIDE: u32 = 256;
+/// The sweeper looks again this often besides each profile change (a set
+/// that lost where it was made changes nothing shown there).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// The time an upload may take.
 const UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -153,13 +157,68 @@ async fn replace(app: &Arc<AppState>, me: &Me, avatar: Option<AvatarRef>) -> Res
     let old = app.accounts.avatar_of(me);
     app.accounts.set_avatar(me, avatar).await?;
     let Some(old) = old else { return Ok(()) };
-    let who = Asker::of(&app.accounts, me);
-    let gone = RoomEvent::Deleted { origin: old.origin, seq: old.seq };
-    let prepared = govern::aim(&app.store, AVATARS, gone, &me.name).await?;
-    let id = format!("avatar-gone-{}", crate::infra::random_id());
-    if let Err(e) = govern::act(&app.hub.room(AVATARS), &app.guard, &who, &id, prepared).await {
-        // The account log no longer names it; it stays on disk meanwhile.
+    if let Err(e) = delete(app, Asker::of(&app.accounts, me), old).await {
+        // The account log no longer names it; the sweeper of the node that
+        // made it deletes it later.
         tracing::warn!(error = %e, "cannot delete a replaced picture");
     }
     Ok(())
+}
+
+/// Deletes a picture's file event (as its person): its file leaves every
+/// node's disk (unless a message shares the same bytes).
+async fn delete(app: &Arc<AppState>, who: Asker, old: AvatarRef) -> Result<(), govern::RoomError> {
+    let gone = RoomEvent::Deleted { origin: old.origin, seq: old.seq };
+    let prepared = govern::aim(&app.store, AVATARS, gone, &who.name).await?;
+    let id = format!("avatar-gone-{}", crate::infra::random_id());
+    govern::act(&app.hub.room(AVATARS), &app.guard, &who, &id, prepared).await.map(|_| ())
+}
+
+/// Deletes, for as long as the node runs, the pictures the account log
+/// replaced that this node made: the one `replace` deletes, and one that
+/// lost to a picture set at the same moment on another node, which no
+/// `replace` knew of. It looks at each profile change and every minute;
+/// each picture is deleted once per run (a delete made already is
+/// refused, harmlessly, after a restart).
+pub fn start_sweeper(app: &Arc<AppState>) {
+    let (app, mut changes) = (app.clone(), app.accounts.profile_changes());
+    tokio::spawn(async move {
+        let mut done = std::collections::HashSet::new();
+        loop {
+            sweep(&app, &mut done).await;
+            tokio::select! {
+                _ = app.shutdown.cancelled() => return,
+                changed = changes.recv() => {
+                    if matches!(changed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep(SWEEP_EVERY) => {}
+            }
+        }
+    });
+}
+
+/// One look: this node's replaced pictures not yet deleted in this run.
+async fn sweep(app: &Arc<AppState>, done: &mut std::collections::HashSet<u64>) {
+    let me = app.cluster.me().id.clone();
+    for (name, old) in app.accounts.superseded_pictures(&me) {
+        // This node's events: the seq says which.
+        if done.contains(&old.seq) {
+            continue;
+        }
+        let seq = old.seq;
+        let who = Asker { name: name.as_str().into(), admin: false, account: true };
+        match delete(app, who, old).await {
+            // Busy now: the next look tries again.
+            Err(govern::RoomError::Refused(ErrorCode::Unavailable)) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "a replaced picture was not deleted (deleted already?)");
+                done.insert(seq);
+            }
+            Ok(()) => {
+                done.insert(seq);
+            }
+        }
+    }
 }

@@ -26,6 +26,8 @@ mod sso;
 pub mod tls;
 mod ws;
 
+pub use avatar::start_sweeper as start_picture_sweeper;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
