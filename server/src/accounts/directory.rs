@@ -343,6 +343,16 @@ impl Directory {
 
     /// Every account, by name.
     /// Whether `hash` is an account's picture now.
+    /// See [`Accounts::superseded_pictures`](super::Accounts::superseded_pictures).
+    pub fn superseded_pictures(&self, origin: &str) -> Vec<(String, super::events::AvatarRef)> {
+        let live = self.accounts.values().filter(|a| !a.erased);
+        live.flat_map(|a| {
+            let old = a.superseded.iter().filter(|r| r.origin == origin && a.avatar.1.as_ref() != Some(*r));
+            old.map(|r| (a.name.clone(), r.clone()))
+        })
+        .collect()
+    }
+
     pub fn is_avatar(&self, hash: &str) -> bool {
         self.accounts.values().any(|a| a.avatar.1.as_ref().is_some_and(|r| r.hash == hash))
     }

@@ -83,14 +83,12 @@ impl Accounts {
     /// Pictures the account log replaced that node `origin` made, with
     /// whose they were (never anyone's current one): that node deletes them.
     pub fn superseded_pictures(&self, origin: &str) -> Vec<(String, AvatarRef)> {
-        self.read_directory(|d| {
-            let live = d.all().into_iter().filter(|a| !a.erased);
-            live.flat_map(|a| {
-                let old = a.superseded.iter().filter(|r| r.origin == origin && a.avatar.1.as_ref() != Some(*r));
-                old.map(|r| (a.name.clone(), r.clone())).collect::<Vec<_>>()
-            })
-            .collect()
-        })
+        self.read_directory(|d| d.superseded_pictures(origin))
+    }
+
+    /// Changes with every picture set applied here.
+    pub fn pictures_set(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.pictures_set.subscribe()
     }
 
     /// Whether `hash` is someone's picture now (only those are served).

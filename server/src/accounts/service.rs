@@ -145,6 +145,10 @@ pub struct Accounts {
     /// Names whose profile (picture, availability…) just changed here,
     /// for the connections that watch them.
     pub(super) profile_changes: tokio::sync::broadcast::Sender<super::profile::ProfileChange>,
+    /// Bumped by every picture set applied here: the pictures it replaced
+    /// are swept (`edge::http::avatar`), apart from the profile changes
+    /// connections watch (a set that loses changes nothing shown).
+    pub(super) pictures_set: tokio::sync::watch::Sender<u64>,
 }
 
 /// Live API tokens per account.
@@ -193,6 +197,7 @@ impl Accounts {
             vapid: Mutex::new(None),
             retention: hub.retention(),
             profile_changes: tokio::sync::broadcast::channel(super::profile::PROFILE_CHANGES).0,
+            pictures_set: tokio::sync::watch::Sender::new(0),
         });
         let applied = accounts.catch_up(&store, RoomVector::new()).await?;
         tokio::spawn(follow(Arc::downgrade(&accounts), store, log, applied));
@@ -218,6 +223,7 @@ impl Accounts {
         // Only while someone watches (not while the log is read at start).
         let watched = self.profile_changes.receiver_count() > 0;
         let changed = super::profile::changed(&e).filter(|_| watched).map(|id| (id.to_owned(), self.shown_profile(id)));
+        let picture = matches!(e, AccountEvent::Avatar { .. });
         let (revoked, days) = self.directory.write().map(|mut d| (d.apply(e), d.retention_days())).unwrap_or_default();
         // Told once: the log applies again what this node applied as it wrote.
         if let Some((id, before)) = changed
@@ -226,6 +232,9 @@ impl Accounts {
             self.tell_profile_changed(&id);
         }
         self.retention.send_if_modified(|d| std::mem::replace(d, days) != days);
+        if picture {
+            self.pictures_set.send_modify(|n| *n += 1);
+        }
         for r in revoked {
             self.enforce(&r);
         }

@@ -38,8 +38,8 @@ use crate::edge::govern::{self, Asker};
 pub const MAX_AVATAR_UPLOAD: u64 = 10 << 20;
 /// An avatar is a square of this many pixels a side.
 pub const AVATAR_SIDE: u32 = 256;
-/// The sweeper looks again this often besides each profile change (a set
-/// that lost where it was made changes nothing shown there).
+/// The sweeper looks again this often besides each picture set (for a
+/// delete the room was too busy to take).
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// The time an upload may take.
 const UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(120);
@@ -177,19 +177,20 @@ async fn delete(app: &Arc<AppState>, who: Asker, old: AvatarRef) -> Result<(), g
 /// Deletes, for as long as the node runs, the pictures the account log
 /// replaced that this node made: the one `replace` deletes, and one that
 /// lost to a picture set at the same moment on another node, which no
-/// `replace` knew of. It looks at each profile change and every minute;
-/// each picture is deleted once per run (a delete made already is
-/// refused, harmlessly, after a restart).
+/// `replace` knew of. It looks at each picture set applied here, and every
+/// minute for a delete the room was too busy to take; each picture is
+/// deleted once per run (a delete made already is refused, harmlessly,
+/// after a restart).
 pub fn start_sweeper(app: &Arc<AppState>) {
-    let (app, mut changes) = (app.clone(), app.accounts.profile_changes());
+    let (app, mut sets) = (app.clone(), app.accounts.pictures_set());
     tokio::spawn(async move {
         let mut done = std::collections::HashSet::new();
         loop {
             sweep(&app, &mut done).await;
             tokio::select! {
                 _ = app.shutdown.cancelled() => return,
-                changed = changes.recv() => {
-                    if matches!(changed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                changed = sets.changed() => {
+                    if changed.is_err() {
                         return;
                     }
                 }
