@@ -15,19 +15,8 @@ use serde_json::json;
 /// Consecutive free ports for HTTP (TCP) and the mesh (UDP), so the test can
 /// run next to a real cluster on 8081 and 9081.
 fn free_bases(n: u16) -> (u16, u16) {
-    let tcp_free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-    let udp_free = |p: u16| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok();
-    for _ in 0..200 {
-        let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if base > 60000 {
-            continue;
-        }
-        let mesh = base + 100;
-        if (0..n).all(|i| tcp_free(base + i) && udp_free(mesh + i)) {
-            return (base, mesh);
-        }
-    }
-    panic!("no free port range");
+    let run = || meshchat::tools::harness::free_ports(n).expect("free ports");
+    (run(), run())
 }
 
 struct Launcher {

@@ -2,7 +2,6 @@
 //! app's tests: real browsers against a real node serving the web build.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +22,7 @@ pub fn dist() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    meshchat::tools::harness::free_port(false).expect("a free port")
 }
 
 /// A chromedriver process; killed when dropped.

@@ -20,8 +20,8 @@ use thiserror::Error;
 pub enum HarnessError {
     #[error("cannot start {exe}: {source}")]
     Spawn { exe: PathBuf, source: std::io::Error },
-    #[error("node {id} did not start: {line:?}")]
-    NoStart { id: String, line: String },
+    #[error("node {id} did not start: {line:?}; its log ends: {log}")]
+    NoStart { id: String, line: String, log: String },
     #[error("cannot open the log {path}: {source}")]
     Log { path: PathBuf, source: std::io::Error },
     #[error("certificates: {0}")]
@@ -108,7 +108,8 @@ impl NodeProcess {
         else {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(HarnessError::NoStart { id: spec.id.clone(), line });
+            let log = spec.log.as_deref().map(log_tail).unwrap_or_else(|| "(on stderr)".into());
+            return Err(HarnessError::NoStart { id: spec.id.clone(), line, log });
         };
         let http = http.to_owned();
         // Whatever else it prints is read, so it never blocks on a full pipe.
@@ -302,13 +303,51 @@ impl MeshSpec {
     }
 }
 
-/// A free port on 127.0.0.1 (TCP or UDP).
-pub fn free_port(udp: bool) -> std::io::Result<u16> {
-    Ok(if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port()
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()
-    })
+/// The last lines of a node's log, for an error that says why it stopped.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// A port free on 127.0.0.1 for both TCP and UDP, for a node to bind
+/// later. It comes from below the kernel's ephemeral range, never from
+/// it: a port the kernel picked for a bind to port 0 was free only then,
+/// and any outgoing connection or port-0 bind (the tests make thousands)
+/// could take it before the node binds it. Each port is handed out once
+/// per process; processes start at different places in the range.
+pub fn free_port(_udp: bool) -> std::io::Result<u16> {
+    free_ports(1)
+}
+
+/// The first of `n` consecutive ports, each as [`free_port`] gives one.
+pub fn free_ports(n: u16) -> std::io::Result<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = handed_out_range();
+    let span = u32::from(high - low - n);
+    let start = std::process::id().wrapping_mul(7919) % span;
+    let free = |p: u16| {
+        std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() && std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()
+    };
+    for _ in 0..span / u32::from(n) {
+        let first = low + ((start + NEXT.fetch_add(u32::from(n), Ordering::Relaxed)) % span) as u16;
+        if (first..first + n).all(free) {
+            return Ok(first);
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port below the ephemeral range"))
+}
+
+/// `[low, high)` for [`free_port`]: up to 12,000 ports just below the
+/// kernel's ephemeral range (`ip_local_port_range`, 32768 by default).
+fn handed_out_range() -> (u16, u16) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let high = ephemeral_low.max(2048);
+    (high.saturating_sub(12_000).max(1024), high)
 }
 
 /// CPU time process `pid` has used so far (user + system), from /proc.
@@ -319,4 +358,23 @@ pub fn cpu_time_of(pid: u32) -> Option<Duration> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Ports come from outside the kernel's ephemeral range (where a port
+    /// picked by binding port 0 could be taken again before the node binds
+    /// it), and never twice.
+    #[test]
+    fn ports_handed_out_are_below_the_ephemeral_range_and_never_twice() {
+        let (_, ephemeral_low) = super::handed_out_range();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..500 {
+            let port = super::free_port(true).unwrap();
+            assert!(port < ephemeral_low, "{port} is in the ephemeral range");
+            assert!(seen.insert(port), "{port} handed out twice");
+        }
+        let first = super::free_ports(3).unwrap();
+        assert!((first..first + 3).all(|p| !seen.contains(&p)));
+    }
 }
