@@ -170,11 +170,16 @@ async fn metrics_and_the_web_app() {
 /// A GET with `Accept-Encoding: gzip`: the status line and headers
 /// (lower-cased) and the body.
 async fn get_gzip(url: &str) -> (String, Vec<u8>) {
+    get_encoded(url, "gzip").await
+}
+
+/// A GET with this `Accept-Encoding`, as [`get_gzip`].
+async fn get_encoded(url: &str, accept: &str) -> (String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: {accept}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
@@ -191,7 +196,18 @@ async fn the_web_app_is_served_gzipped_and_cached_by_content_hash() {
     std::fs::write(web.join("index.html.gz"), "gzipped index").unwrap();
     std::fs::write(web.join("app-0123456789abcdef_bg.wasm"), "plain wasm").unwrap();
     std::fs::write(web.join("app-0123456789abcdef_bg.wasm.gz"), "gzipped wasm").unwrap();
+    std::fs::write(web.join("app-0123456789abcdef_bg.wasm.br"), "brotli wasm").unwrap();
     let n = start_node("n1", &dir.path().join("n1"), 0, &["--web", web.to_str().unwrap()]);
+
+    // Brotli to a browser that takes it (Chromium's own header), gzip to
+    // one that refuses it.
+    let (head, body) = get_encoded(&n.url("/app-0123456789abcdef_bg.wasm"), "gzip, deflate, br, zstd").await;
+    let vary = head.lines().find_map(|l| l.strip_prefix("vary: ")).unwrap_or_default().to_owned();
+    assert!(head.contains("content-encoding: br") && vary.contains("accept-encoding"), "{head}");
+    assert_eq!(body, b"brotli wasm");
+    let (head, body) = get_encoded(&n.url("/app-0123456789abcdef_bg.wasm"), "br;q=0, gzip").await;
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert_eq!(body, b"gzipped wasm");
 
     let (head, body) = get_gzip(&n.url("/app-0123456789abcdef_bg.wasm")).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
@@ -239,6 +255,17 @@ async fn the_binary_serves_its_own_web_app_without_a_flag() {
     assert!(head.contains("content-type: application/wasm"), "{head}");
     assert!(head.contains("cache-control: public, max-age=31536000, immutable"), "{head}");
     assert_eq!(body, std::fs::read(dist.join(format!("{wasm}.gz"))).unwrap());
+    // Brotli to a browser that takes it, under a tag of its own (a cache
+    // must not answer a gzip request with it); the copies themselves are
+    // not served as files.
+    let (head, body) = get_encoded(&n.url(&format!("/{wasm}")), "gzip, deflate, br, zstd").await;
+    let vary = head.lines().find_map(|l| l.strip_prefix("vary: ")).unwrap_or_default().to_owned();
+    assert!(head.contains("content-encoding: br") && vary.contains("accept-encoding"), "{head}");
+    assert_eq!(body, std::fs::read(dist.join(format!("{wasm}.br"))).unwrap());
+    let tag = |head: &str| head.lines().find_map(|l| l.strip_prefix("etag: ")).map(str::to_owned);
+    assert_ne!(tag(&head), tag(&get_gzip(&n.url(&format!("/{wasm}"))).await.0), "{head}");
+    let (status, page) = http_text("GET", &n.url(&format!("/{wasm}.br")), None).await;
+    assert_eq!((status, page.as_bytes()), (200, std::fs::read(dist.join("index.html")).unwrap().as_slice()));
     let (status, page) = http_text("GET", &n.url("/rooms/general"), None).await;
     assert_eq!(status, 200);
     assert_eq!(page.as_bytes(), std::fs::read(dist.join("index.html")).unwrap());

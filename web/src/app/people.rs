@@ -292,13 +292,20 @@ pub fn Card() -> impl IntoView {
     view! {
         {move || people.card.get().map(|name| {
             let close = Callback::new(move |_| people.card.set(None));
-            view! {
-                <super::dialogs::Dialog id="profile-card" title=t().profile close class="card">
-                    <CardBody name=name.clone()/>
-                </super::dialogs::Dialog>
-            }
+            super::lazy::screen(profile_card(name, close), close)
         })}
     }
+}
+
+/// The card, in a module of its own fetched the first time one opens.
+#[leptos::wasm_split::wasm_split(profile_card, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn profile_card(name: String, close: Callback<()>) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! {
+        <super::dialogs::Dialog id="profile-card" title=t().profile close class="card">
+            <CardBody name=name.clone()/>
+        </super::dialogs::Dialog>
+    }
+    .into_any())
 }
 
 /// What a card says of `name`: names, availability, status, local time,

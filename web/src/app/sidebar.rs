@@ -71,18 +71,24 @@ pub fn Sidebar() -> impl IntoView {
             </nav>
             <super::me::MeCorner/>
         </aside>
-        {move || match open.get() {
-            Some(Open::NewRoom) => view! { <NewRoom close/> }.into_any(),
-            Some(Open::Browse) => view! { <Browse close/> }.into_any(),
-            Some(Open::NewDm) => view! { <NewDm close/> }.into_any(),
-            Some(Open::Threads) => view! { <super::followed::ThreadsDialog close/> }.into_any(),
-            None => ().into_any(),
-        }}
+        {move || open.get().map(|which| super::lazy::screen(sidebar_dialog(which, close), close))}
     }
 }
 
 /// A room as the list shows it: name, title, (unread, mentions).
 type Listed = (String, String, (u32, u32));
+
+/// The sidebar's dialogs (making, finding and messaging rooms, the threads
+/// one follows), in a module of their own fetched the first time one opens.
+#[leptos::wasm_split::wasm_split(sidebar_dialog, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn sidebar_dialog(which: Open, close: Callback<()>) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(match which {
+        Open::NewRoom => view! { <NewRoom close/> }.into_any(),
+        Open::Browse => view! { <Browse close/> }.into_any(),
+        Open::NewDm => view! { <NewDm close/> }.into_any(),
+        Open::Threads => view! { <super::followed::ThreadsDialog close/> }.into_any(),
+    })
+}
 
 #[component]
 fn RoomList(rooms: Signal<Vec<Listed>>) -> impl IntoView {

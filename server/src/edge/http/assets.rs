@@ -3,8 +3,8 @@
 //! trunk names the wasm, JS and CSS after a hash of their content, so those
 //! may be cached for good; `index.html` names them and is revalidated on
 //! every load, so a new build reaches browsers at once. `scripts/build-web`
-//! writes a gzip copy of each file next to it, served to browsers that
-//! accept gzip: no compression work per request.
+//! writes a brotli and a gzip copy of each file next to it, served to
+//! browsers that accept them: no compression work per request.
 
 use std::path::Path;
 
@@ -23,9 +23,9 @@ pub fn service(dir: &Path) -> Router {
     // The fallback page marks itself, so that a missing hashed name (an old
     // build's) is not cached as if it were that file.
     let index = Router::new()
-        .fallback_service(ServeFile::new(dir.join("index.html")).precompressed_gzip())
+        .fallback_service(ServeFile::new(dir.join("index.html")).precompressed_br().precompressed_gzip())
         .layer(middleware::from_fn(revalidate));
-    let files = ServeDir::new(dir).precompressed_gzip().fallback(index);
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip().fallback(index);
     Router::new().fallback_service(files).layer(middleware::from_fn(cache_policy))
 }
 

@@ -48,6 +48,15 @@ pub fn cors(app: Arc<AppState>) -> tower_http::cors::CorsLayer {
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, super::files::FILE_NAME])
         .max_age(std::time::Duration::from_secs(600))
+        // The layer sets `Vary` on every answer, replacing any other: the
+        // app's files differ by `Accept-Encoding` (brotli, gzip or plain
+        // copies), which a cache must know.
+        .vary([
+            header::ORIGIN,
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            header::ACCEPT_ENCODING,
+        ])
 }
 
 /// Browsers say where a request comes from: a WebSocket or a change from a
