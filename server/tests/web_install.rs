@@ -65,13 +65,34 @@ async fn the_app_installs_and_opens_offline_from_its_own_cache() {
     assert!(cached.iter().any(|p| p == "/manifest.webmanifest"), "{cached:?}");
     // The screens few people open are modules of their own: not in the
     // page's first load, in the worker's cache for offline use.
-    for screen in ["split_search_panel", "split_account_panel", "split_admin_panel", "split_mesh_map_panel"] {
+    let screens = [
+        "split_search_panel",
+        "split_account_panel",
+        "split_admin_panel",
+        "split_mesh_map_panel",
+        "split_profile_card",
+        "split_sidebar_dialog",
+        "split_sign_in",
+    ];
+    for screen in screens {
         assert!(cached.iter().any(|p| p.starts_with(&format!("/{screen}-"))), "{screen}: {cached:?}");
     }
-    let fetched = js(&b, "performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)").await;
-    let fetched: Vec<String> = serde_json::from_value(fetched).unwrap();
+    let fetched_now = async || -> Vec<String> {
+        let v = js(&b, "performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)").await;
+        serde_json::from_value(v).unwrap()
+    };
+    let splits = |fetched: &[String]| -> Vec<String> {
+        fetched.iter().filter(|p| p.starts_with("/split_")).map(|p| p.split('-').next().unwrap().to_owned()).collect()
+    };
+    // A new visitor's load fetched the sign-in screen and no other.
+    let fetched = fetched_now().await;
+    assert_eq!(splits(&fetched), ["/split_sign_in"], "{fetched:?}");
+    // A returning person's (the session kept) fetches none.
+    b.goto(&node.url("/")).await;
+    b.wait_connected().await;
+    let fetched = fetched_now().await;
     assert!(fetched.iter().any(|p| p.ends_with("_bg.wasm")), "{fetched:?}");
-    assert!(!fetched.iter().any(|p| p.starts_with("/split_")), "loaded before it was opened: {fetched:?}");
+    assert!(splits(&fetched).is_empty(), "loaded before it was opened: {fetched:?}");
     b.say("before the outage").await;
     b.wait_message("before the outage").await;
     // Kept for offline reading (IndexedDB), bounded, for this person.
@@ -161,6 +182,32 @@ async fn a_screen_whose_module_cannot_be_fetched_says_so_and_opens_later() {
     b.cdp("Network.setBlockedURLs", json!({"urls": []})).await;
     b.press(&[fantoccini::key::Key::Control.into(), 'k']).await;
     b.wait_true("document.activeElement && document.activeElement.id === 'search-input'", "the search, fetched").await;
+    b.close().await;
+}
+
+/// A new visitor whose sign-in screen cannot be fetched is told so, and
+/// closing that asks again: once the module comes, they sign in.
+#[tokio::test]
+async fn a_sign_in_screen_that_cannot_be_fetched_says_so_and_is_asked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node("n1", &dir.path().join("n1"), 0, &["--web", dist().to_str().unwrap()]);
+    let driver = Driver::start();
+    let b = driver.browser(1280, 800).await;
+    b.cdp("Network.enable", json!({})).await;
+    b.cdp("Network.setBypassServiceWorker", json!({"bypass": true})).await;
+    b.cdp("Network.setBlockedURLs", json!({"urls": ["*/split_sign_in-*"]})).await;
+    b.goto(&node.url("/")).await;
+    let refused = "[...document.querySelectorAll('#unloaded [role=alert]')].some(e => e.textContent.includes('could not be fetched'))";
+    b.wait_true(refused, "the sign-in screen's refusal in words").await;
+    assert_eq!(js(&b, "!!document.querySelector('#tab-guest')").await, json!(false));
+    // Still refused: asked again, said again.
+    b.click_text("#unloaded button", "×").await;
+    b.wait_true(refused, "the refusal said again").await;
+    b.cdp("Network.setBlockedURLs", json!({"urls": []})).await;
+    b.click_text("#unloaded button", "×").await;
+    b.guest("alice").await;
+    b.say("signed in at last").await;
+    b.wait_message("signed in at last").await;
     b.close().await;
 }
 

@@ -61,6 +61,7 @@ async fn reply_edit_react_and_delete_in_two_browsers() {
 
     // Bob reacts; alice sees the count and who; a second click takes it back.
     on_message(&bob, "lunch at one?", "React").await;
+    bob.wait_true("document.querySelector('.picker [aria-label=\"React 🎉\"]') !== null", "the picker").await;
     bob.eval("(document.querySelector('.picker [aria-label=\"React 🎉\"]').click(), true)").await;
     alice
         .wait_true(

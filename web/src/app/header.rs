@@ -153,9 +153,27 @@ pub fn Banners() -> impl IntoView {
 /// first; a click shows one in its room.
 #[component]
 fn MentionsButton() -> impl IntoView {
-    let ctx = use_ctx();
-    let chat = ctx.chat;
     let open = RwSignal::new(false);
+    view! {
+        <div class="mentions-wrap">
+            <button class="icon mentions-toggle" aria-label=t().mentions_of_you title=t().mentions_of_you
+                aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>"@"</button>
+            <Show when=move || open.get()>
+                {move || super::lazy::screen(mentions_panel(open), Callback::new(move |()| open.set(false)))}
+            </Show>
+        </div>
+    }
+}
+
+/// The mentions' list, in a module of its own fetched the first time it opens.
+#[leptos::wasm_split::wasm_split(mentions_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn mentions_panel(open: RwSignal<bool>) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! { <MentionsList open/> }.into_any())
+}
+
+#[component]
+fn MentionsList(open: RwSignal<bool>) -> impl IntoView {
+    let chat = use_ctx().chat;
     let found = Memo::new(move |_| {
         chat.with(|c| {
             let mut out: Vec<(String, meshchat_shared::Message)> = c
@@ -172,35 +190,29 @@ fn MentionsButton() -> impl IntoView {
         })
     });
     view! {
-        <div class="mentions-wrap">
-            <button class="icon mentions-toggle" aria-label=t().mentions_of_you title=t().mentions_of_you
-                aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>"@"</button>
-            <Show when=move || open.get()>
-                <section class="mentions-panel" aria-label=t().mentions_of_you>
-                    {move || {
-                        let list = found.get();
-                        if list.is_empty() {
-                            return view! { <p class="muted small">{t().no_mentions}</p> }.into_any();
-                        }
-                        list.into_iter().map(|(room, m)| {
-                            let anchor = super::messages::anchor_id(&m.origin, m.seq);
-                            let text = meshchat_shared::client::shown_text(&m);
-                            let ctx = use_ctx();
-                            let go = room.clone();
-                            view! {
-                                <button class="mention-item" on:click=move |_| {
-                                    open.set(false);
-                                    super::messages::show_message(ctx.clone(), go.clone(), anchor.clone());
-                                }>
-                                    <span class="small muted">{format!("#{room} · {}", m.author)}</span>
-                                    <span>{text}</span>
-                                </button>
-                            }
-                        }).collect_view().into_any()
-                    }}
-                </section>
-            </Show>
-        </div>
+        <section class="mentions-panel" aria-label=t().mentions_of_you>
+            {move || {
+                let list = found.get();
+                if list.is_empty() {
+                    return view! { <p class="muted small">{t().no_mentions}</p> }.into_any();
+                }
+                list.into_iter().map(|(room, m)| {
+                    let anchor = super::messages::anchor_id(&m.origin, m.seq);
+                    let text = meshchat_shared::client::shown_text(&m);
+                    let ctx = use_ctx();
+                    let go = room.clone();
+                    view! {
+                        <button class="mention-item" on:click=move |_| {
+                            open.set(false);
+                            super::messages::show_message(ctx.clone(), go.clone(), anchor.clone());
+                        }>
+                            <span class="small muted">{format!("#{room} · {}", m.author)}</span>
+                            <span>{text}</span>
+                        </button>
+                    }
+                }).collect_view().into_any()
+            }}
+        </section>
     }
 }
 

@@ -1,8 +1,10 @@
 //! Screens few people open (the account panel, the admin console, the mesh
-//! map, search, a person's card, the sidebar's dialogs), each in a wasm
-//! module of its own that is fetched the first time it opens (wasm-split:
-//! scripts/build-web): the first load carries only what everyone uses. The service worker keeps the modules with the rest
-//! of the app, so they open offline too once it is installed.
+//! map, search, a person's card, the sidebar's dialogs; sign-in, which a
+//! person whose session is kept never sees), each in a wasm module of its
+//! own that is fetched the first time it opens (wasm-split:
+//! scripts/build-web): the first load carries only what everyone uses. The
+//! service worker keeps the modules with the rest of the app, so they open
+//! offline too once it is installed.
 
 use leptos::prelude::*;
 use leptos::wasm_split::SplitLoaderError;

@@ -321,6 +321,12 @@ fn react(ctx: &super::Ctx, target: &(String, u64), emoji: &str, on: bool) {
 /// The quick reactions of the picker.
 const QUICK: [&str; 6] = ["👍", "🎉", "❤️", "😄", "😮", "🙏"];
 
+/// The picker, in a module of its own fetched the first time one opens.
+#[leptos::wasm_split::wasm_split(emoji_picker, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn emoji_picker(done: Callback<Option<&'static str>>) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! { <Picker done/> }.into_any())
+}
+
 /// Quick reactions, and a search by shortcode (`tada`, `:+1:`).
 #[component]
 fn Picker(done: Callback<Option<&'static str>>) -> impl IntoView {
@@ -427,7 +433,7 @@ fn Actions(msg: Message, mine: bool, moderates: RwSignal<bool>) -> impl IntoView
             <button class="icon" title=t().copy_link aria-label=t().copy_link
                 on:click=move |_| super::links::copy(&super::links::of(&t5.0, &t5.1.0, t5.1.1))>"🔗"</button>
             <Show when=move || picking.get()>
-                <Picker done/>
+                {move || super::lazy::screen(emoji_picker(done), Callback::new(move |()| done.run(None)))}
             </Show>
         </div>
     }

@@ -158,9 +158,15 @@ pub fn App() -> impl IntoView {
         top.notice.set(None);
         top.who.set(Some(who));
     });
+    // Bumped to fetch the sign-in screen's module again after it could not come.
+    let again = RwSignal::new(0u32);
     view! {
         {move || match top.who.get() {
-            None => view! { <signin::SignIn notice=top.notice.get_untracked() on_in/> }.into_any(),
+            None => {
+                again.track();
+                let retry = Callback::new(move |()| again.update(|n| *n += 1));
+                signin::screen(top.notice.get_untracked(), on_in, retry).into_any()
+            }
             Some(who) => view! { <Shell who theme tabs top/> }.into_any(),
         }}
     }

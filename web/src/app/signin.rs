@@ -9,9 +9,21 @@ use crate::account::{self, Session, SsoReturn, Tab, Who};
 use crate::api;
 use crate::i18n::{fill, t};
 
+/// The screen, in a module of its own: a person whose session the browser
+/// kept (most loads of a chat kept open all day) never fetches it. If it
+/// cannot come, closing the dialog that says so asks again (`retry`).
+pub fn screen(notice: Option<String>, on_in: Callback<Who>, retry: Callback<()>) -> impl IntoView {
+    super::lazy::screen(sign_in(notice, on_in), retry)
+}
+
+#[leptos::wasm_split::wasm_split(sign_in, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn sign_in(notice: Option<String>, on_in: Callback<Who>) -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! { <SignIn notice on_in/> }.into_any())
+}
+
 /// The screen; `on_in` gets whoever signed in.
 #[component]
-pub fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
+fn SignIn(notice: Option<String>, on_in: Callback<Who>) -> impl IntoView {
     let info = RwSignal::new(None::<Result<(String, AuthInfo), String>>);
     let load = move || {
         info.set(None);

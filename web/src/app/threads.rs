@@ -46,15 +46,14 @@ pub fn Summary(root: Target, thread: Thread) -> impl IntoView {
     }
 }
 
-/// The open thread, beside the room.
+/// The open thread, beside the room; its replies and composer are a
+/// module of their own, fetched the first time a thread opens.
 #[component]
 pub fn ThreadPanel() -> impl IntoView {
     let ctx = use_ctx();
     let (thread, chat) = (ctx.thread, ctx.chat);
-    let rows = Memo::new(move |_| {
-        let open = thread.get()?;
-        chat.with(|c| Some(thread_rows(c.room(&open.room)?, &c.name, &open.root)))
-    });
+    let open = Memo::new(move |_| thread.with(Option::is_some));
+    let close = Callback::new(move |()| thread.set(None));
     // Another room shown: its threads are its own.
     let room = Memo::new(move |_| chat.with(|c| c.current.clone()));
     Effect::new(move |_| {
@@ -64,16 +63,35 @@ pub fn ThreadPanel() -> impl IntoView {
         }
     });
     view! {
-        <aside class="thread-panel" aria-label=t().thread hidden=move || thread.with(Option::is_none)>
+        <aside class="thread-panel" aria-label=t().thread hidden=move || !open.get()>
             <div class="members-head">
                 <h2 class="section-title">{t().thread}</h2>
-                <button class="icon" aria-label=t().close_thread on:click=move |_| thread.set(None)>"×"</button>
+                <button class="icon" aria-label=t().close_thread on:click=move |_| close.run(())>"×"</button>
             </div>
-            <div class="thread-rows" role="log" aria-live="polite">
-                {move || rows.get().unwrap_or_default().into_iter().map(|row| view! { <RowView row/> }).collect_view()}
-            </div>
-            <ThreadComposer/>
+            <Show when=move || open.get()>{move || super::lazy::screen(thread_body(), close)}</Show>
         </aside>
+    }
+}
+
+#[leptos::wasm_split::wasm_split(thread_body, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn thread_body() -> Result<AnyView, super::lazy::Unloaded> {
+    Ok(view! { <ThreadBody/> }.into_any())
+}
+
+/// The open thread's replies and its composer.
+#[component]
+fn ThreadBody() -> impl IntoView {
+    let ctx = use_ctx();
+    let (thread, chat) = (ctx.thread, ctx.chat);
+    let rows = Memo::new(move |_| {
+        let open = thread.get()?;
+        chat.with(|c| Some(thread_rows(c.room(&open.room)?, &c.name, &open.root)))
+    });
+    view! {
+        <div class="thread-rows" role="log" aria-live="polite">
+            {move || rows.get().unwrap_or_default().into_iter().map(|row| view! { <RowView row/> }).collect_view()}
+        </div>
+        <ThreadComposer/>
     }
 }
 
