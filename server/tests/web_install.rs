@@ -73,6 +73,9 @@ async fn the_app_installs_and_opens_offline_from_its_own_cache() {
         "split_profile_card",
         "split_sidebar_dialog",
         "split_sign_in",
+        "split_thread_body",
+        "split_mentions_panel",
+        "split_emoji_picker",
     ];
     for screen in screens {
         assert!(cached.iter().any(|p| p.starts_with(&format!("/{screen}-"))), "{screen}: {cached:?}");
