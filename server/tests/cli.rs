@@ -363,7 +363,7 @@ async fn the_terminal_client_registers_with_an_invitation() {
 #[tokio::test]
 async fn the_tools_fail_in_one_line() {
     // No node at all, a missing file: one line each.
-    let port = meshchat::tools::harness::free_port(false).unwrap();
+    let port = meshchat::tools::harness::free_port().unwrap();
     let ws = format!("ws://127.0.0.1:{port}/ws");
     let (ok, _, err) = run_cli(&["client", "--name", "x", "--room", "general", "--nodes", &ws], "").await;
     assert!(!ok, "{err}");

@@ -64,7 +64,7 @@ fn the_container_image_builds_and_serves_the_app_from_its_one_binary() {
     // The static release binary (web app inside) on an empty base.
     let built = std::process::Command::new(root.join("scripts/container")).arg("meshchat:test").output().unwrap();
     assert!(built.status.success(), "scripts/container: {}", String::from_utf8_lossy(&built.stderr));
-    let port = meshchat::tools::harness::free_port(false).unwrap();
+    let port = meshchat::tools::harness::free_port().unwrap();
     let _ = std::process::Command::new("podman").args(["rm", "-f", "meshchat-test"]).output();
     let publish = format!("127.0.0.1:{port}:8081");
     let run = podman_run(&["-d", "--name", "meshchat-test", "-p", &publish, "meshchat:test"]);

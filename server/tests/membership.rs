@@ -68,7 +68,7 @@ async fn a_node_joins_with_a_token_gets_every_room_and_once_removed_is_refused()
     let token = invite(&m, "n4");
     assert!(token.starts_with("meshchat-join:"), "{token}");
     let dir = tempfile::tempdir().unwrap();
-    let http = meshchat::tools::harness::free_port(false).unwrap();
+    let http = meshchat::tools::harness::free_port().unwrap();
     let mut n4 = start_joiner("n4", dir.path(), http, free_udp_port(), &token).expect("n4 joins");
     wait_peers_up(&n4, 3).await;
     for node in &m.nodes {
@@ -96,7 +96,7 @@ async fn a_node_joins_with_a_token_gets_every_room_and_once_removed_is_refused()
     // The token served once.
     let other = tempfile::tempdir().unwrap();
     let again =
-        start_joiner("n4", other.path(), meshchat::tools::harness::free_port(false).unwrap(), free_udp_port(), &token);
+        start_joiner("n4", other.path(), meshchat::tools::harness::free_port().unwrap(), free_udp_port(), &token);
     assert!(again.is_err(), "a used token let a second node in");
     let log = std::fs::read_to_string(other.path().join("node.log")).unwrap_or_default();
     assert!(log.contains("already a member") || log.contains("used already"), "{log}");
@@ -170,7 +170,7 @@ async fn invitations_are_checked_when_made_and_taken_from_a_read_only_certs_dire
     };
     let dir = tempfile::tempdir().unwrap();
     let joined =
-        start_joiner("n4", dir.path(), meshchat::tools::harness::free_port(false).unwrap(), free_udp_port(), &token);
+        start_joiner("n4", dir.path(), meshchat::tools::harness::free_port().unwrap(), free_udp_port(), &token);
     let n4 = joined.unwrap_or_else(|e| panic!("n4 did not join: {e}"));
     wait_peers_up(&n4, 3).await;
 }

@@ -139,7 +139,7 @@ fn sso_flags(dir: &std::path::Path, port: u16) -> Vec<String> {
 #[tokio::test]
 async fn people_sign_in_through_the_operators_provider_on_any_node() {
     let dir = tempfile::tempdir().unwrap();
-    let port = meshchat::tools::harness::free_port(false).unwrap();
+    let port = meshchat::tools::harness::free_port().unwrap();
     let issuer = format!("http://127.0.0.1:{port}");
     let args = sso_flags(dir.path(), port);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -176,7 +176,7 @@ async fn people_sign_in_through_the_operators_provider_on_any_node() {
 #[tokio::test]
 async fn the_sign_in_screens_button_goes_to_the_provider_and_back_signed_in() {
     let dir = tempfile::tempdir().unwrap();
-    let port = meshchat::tools::harness::free_port(false).unwrap();
+    let port = meshchat::tools::harness::free_port().unwrap();
     let web = browser::dist().to_str().unwrap().to_owned();
     let mut args = sso_flags(dir.path(), port);
     args.extend(["--web".to_owned(), web]);

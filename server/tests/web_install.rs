@@ -155,6 +155,17 @@ async fn the_app_installs_and_opens_offline_from_its_own_cache() {
     b.close().await;
 }
 
+/// A module that could not be fetched, said in the app's dialog.
+const REFUSED: &str = "[...document.querySelectorAll('#unloaded [role=alert]')].some(e => e.textContent.includes('could not be fetched'))";
+
+/// Refuses these URLs (none: refuses nothing) straight at the network,
+/// past the service worker's cache.
+async fn refuse_modules(b: &Browser, urls: &[&str]) {
+    b.cdp("Network.enable", json!({})).await;
+    b.cdp("Network.setBypassServiceWorker", json!({"bypass": true})).await;
+    b.cdp("Network.setBlockedURLs", json!({"urls": urls})).await;
+}
+
 /// A screen of its own module (search here) that cannot be fetched says so
 /// in a dialog that closes like the screen; the app goes on (a message
 /// goes out meanwhile), and opening the screen again fetches it.
@@ -164,25 +175,18 @@ async fn a_screen_whose_module_cannot_be_fetched_says_so_and_opens_later() {
     let node = start_node("n1", &dir.path().join("n1"), 0, &["--web", dist().to_str().unwrap()]);
     let driver = Driver::start();
     let b = driver.browser(1280, 800).await;
-    // Straight to the network, where the module is refused.
-    b.cdp("Network.enable", json!({})).await;
-    b.cdp("Network.setBypassServiceWorker", json!({"bypass": true})).await;
-    b.cdp("Network.setBlockedURLs", json!({"urls": ["*/split_search_panel-*"]})).await;
+    refuse_modules(&b, &["*/split_search_panel-*"]).await;
     b.sign_in(&node.url("/"), "alice").await;
     b.wait_connected().await;
     b.press(&[fantoccini::key::Key::Control.into(), 'k']).await;
-    b.wait_true(
-        "[...document.querySelectorAll('#unloaded [role=alert]')].some(e => e.textContent.includes('could not be fetched'))",
-        "the screen's refusal in words",
-    )
-    .await;
+    b.wait_true(REFUSED, "the screen's refusal in words").await;
     assert_eq!(js(&b, "!!document.querySelector('#search-input')").await, json!(false));
     b.click_text("#unloaded button", "×").await;
     b.wait_true("!document.querySelector('#unloaded')", "the dialog closed").await;
     b.say("still here").await;
     b.wait_message("still here").await;
 
-    b.cdp("Network.setBlockedURLs", json!({"urls": []})).await;
+    refuse_modules(&b, &[]).await;
     b.press(&[fantoccini::key::Key::Control.into(), 'k']).await;
     b.wait_true("document.activeElement && document.activeElement.id === 'search-input'", "the search, fetched").await;
     b.close().await;
@@ -196,17 +200,14 @@ async fn a_sign_in_screen_that_cannot_be_fetched_says_so_and_is_asked_again() {
     let node = start_node("n1", &dir.path().join("n1"), 0, &["--web", dist().to_str().unwrap()]);
     let driver = Driver::start();
     let b = driver.browser(1280, 800).await;
-    b.cdp("Network.enable", json!({})).await;
-    b.cdp("Network.setBypassServiceWorker", json!({"bypass": true})).await;
-    b.cdp("Network.setBlockedURLs", json!({"urls": ["*/split_sign_in-*"]})).await;
+    refuse_modules(&b, &["*/split_sign_in-*"]).await;
     b.goto(&node.url("/")).await;
-    let refused = "[...document.querySelectorAll('#unloaded [role=alert]')].some(e => e.textContent.includes('could not be fetched'))";
-    b.wait_true(refused, "the sign-in screen's refusal in words").await;
+    b.wait_true(REFUSED, "the sign-in screen's refusal in words").await;
     assert_eq!(js(&b, "!!document.querySelector('#tab-guest')").await, json!(false));
     // Still refused: asked again, said again.
     b.click_text("#unloaded button", "×").await;
-    b.wait_true(refused, "the refusal said again").await;
-    b.cdp("Network.setBlockedURLs", json!({"urls": []})).await;
+    b.wait_true(REFUSED, "the refusal said again").await;
+    refuse_modules(&b, &[]).await;
     b.click_text("#unloaded button", "×").await;
     b.guest("alice").await;
     b.say("signed in at last").await;

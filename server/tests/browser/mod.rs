@@ -22,7 +22,7 @@ pub fn dist() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    meshchat::tools::harness::free_port(false).expect("a free port")
+    meshchat::tools::harness::free_port().expect("a free port")
 }
 
 /// A chromedriver process; killed when dropped.

@@ -325,7 +325,7 @@ pub async fn metric(node: &NodeProc, name: &str) -> u64 {
 
 /// A free UDP port on 127.0.0.1 (for a node's mesh endpoint).
 pub fn free_udp_port() -> u16 {
-    meshchat::tools::harness::free_port(true).expect("a free port")
+    meshchat::tools::harness::free_port().expect("a free port")
 }
 
 /// Makes mesh certificates for `ids` in `dir`.

@@ -1,7 +1,8 @@
 //! Screens few people open (the account panel, the admin console, the mesh
-//! map, search, a person's card, the sidebar's dialogs; sign-in, which a
-//! person whose session is kept never sees), each in a wasm module of its
-//! own that is fetched the first time it opens (wasm-split:
+//! map, search, a person's card, the sidebar's dialogs, the open thread's
+//! body, the mentions' list, the emoji picker; sign-in, which a person
+//! whose session is kept never sees), each in a wasm module of its own
+//! that is fetched the first time it opens (wasm-split:
 //! scripts/build-web): the first load carries only what everyone uses. The
 //! service worker keeps the modules with the rest of the app, so they open
 //! offline too once it is installed.

@@ -4,9 +4,8 @@
 //! instead (see [`super::assets`]); debug builds read `dist/` from disk.
 //!
 //! Served like the directory: brotli or gzip copies to browsers that
-//! accept them,
-//! hashed names cached for good, `index.html` revalidated, unknown paths
-//! answered with `index.html` (the app routes itself).
+//! accept them, hashed names cached for good, `index.html` revalidated,
+//! unknown paths answered with `index.html` (the app routes itself).
 
 use axum::Router;
 use axum::extract::Request;

@@ -264,13 +264,13 @@ impl MeshSpec {
                 crate::trust::certs::generate(&self.certs, &missing, &[self.host.clone(), "localhost".into()], false)?;
             }
         }
-        let port = |base: Option<u16>, i: usize, udp: bool| -> Result<u16, HarnessError> {
+        let port = |base: Option<u16>, i: usize| -> Result<u16, HarnessError> {
             Ok(match base {
                 Some(b) => b + i as u16,
-                None => free_port(udp)?,
+                None => free_port()?,
             })
         };
-        let mesh: Vec<u16> = (0..self.nodes).map(|i| port(self.mesh_base, i, true)).collect::<Result<_, _>>()?;
+        let mesh: Vec<u16> = (0..self.nodes).map(|i| port(self.mesh_base, i)).collect::<Result<_, _>>()?;
         let mut specs = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             let mut args = Vec::new();
@@ -286,7 +286,7 @@ impl MeshSpec {
             specs.push(NodeSpec {
                 exe: self.exe.clone(),
                 id: id.clone(),
-                http: format!("{}:{}", self.host, port(self.http_base, i, false)?),
+                http: format!("{}:{}", self.host, port(self.http_base, i)?),
                 data: self.dir.join(id),
                 args,
                 log: self.logs.then(|| self.dir.join(format!("{id}.log"))),
@@ -316,7 +316,7 @@ fn log_tail(path: &Path) -> String {
 /// and any outgoing connection or port-0 bind (the tests make thousands)
 /// could take it before the node binds it. Each port is handed out once
 /// per process; processes start at different places in the range.
-pub fn free_port(_udp: bool) -> std::io::Result<u16> {
+pub fn free_port() -> std::io::Result<u16> {
     free_ports(1)
 }
 
@@ -370,7 +370,7 @@ mod tests {
         let (_, ephemeral_low) = super::handed_out_range();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..500 {
-            let port = super::free_port(true).unwrap();
+            let port = super::free_port().unwrap();
             assert!(port < ephemeral_low, "{port} is in the ephemeral range");
             assert!(seen.insert(port), "{port} handed out twice");
         }
